@@ -1,0 +1,79 @@
+"""Domain vocabulary shared by every layer: outcome codes, contact states, channels (SPEC C11)."""
+
+from __future__ import annotations
+
+import enum
+
+from appliance.drivers.outcome import Outcome
+
+__all__ = ["Outcome"]
+
+
+class ContactState(enum.StrEnum):
+    """Contact request states (SPEC C11); the value is the name users see."""
+
+    PENDING = "Pending"
+    SENT_TO_DIALER = "Sent to Dialer"
+    CONNECTED = "Connected"
+    NOT_CONNECTED = "Not Connected"
+    RETRIES_COMPLETED = "Retries Completed"
+    DNC_LISTED = "DNC Listed"
+    SMS_SENT_AND_CLOSED = "SMS sent and Closed"
+    SMS_SENT = "SMS sent"
+    DANGLING = "Dangling"
+    SMS_RESPONDED = "SMS responded"
+
+    @classmethod
+    def parse(cls, text: str) -> ContactState:
+        folded = text.strip().replace("_", " ").lower()
+        for member in cls:
+            if folded in (member.value.lower(), member.name.replace("_", " ").lower()):
+                return member
+        raise ValueError(f"unknown contact state {text!r}; expected one of: {', '.join(cls)}")
+
+
+# States in which a contact is finished for this campaign: nothing more will be dialed.
+FINAL_STATES: frozenset[ContactState] = frozenset(
+    {
+        ContactState.CONNECTED,
+        ContactState.RETRIES_COMPLETED,
+        ContactState.DNC_LISTED,
+        ContactState.SMS_SENT_AND_CLOSED,
+        ContactState.SMS_RESPONDED,
+    }
+)
+
+
+class Summary(enum.IntEnum):
+    """Per-contact summary, as written back to external lists (German seed, SPEC D9)."""
+
+    UNREACHABLE = -1
+    NOT_USED = 0
+    SUCCESSFUL = 1
+    NO_SUCCESS = 2
+    MARKED_FOR_DIALING = 3
+
+
+class Channel(enum.StrEnum):
+    VOICE = "voice"
+    SMS = "sms"
+
+
+class CampaignType(enum.StrEnum):
+    """SPEC C1: agent voice, automated voice (message + DTMF), SMS broadcast."""
+
+    AGENT = "agent"
+    AUTOMATED = "automated"
+    SMS = "sms"
+
+
+class CampaignStatus(enum.StrEnum):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    PAUSED = "paused"
+
+
+PHONE_FIELDS = tuple(f"phone{i}" for i in range(1, 6))
+BP_FIELDS = tuple(f"bp{i}" for i in range(1, 13))
+MAX_PHONE_CHARS = 28
+MAX_BP_CHARS = 255
