@@ -44,7 +44,9 @@ class Outcome(enum.IntEnum):
                 return member
         if folded in _OUTCOME_ALIASES:
             return _OUTCOME_ALIASES[folded]
-        raise ValueError(f"unknown outcome {text!r}; expected one of: {', '.join(o.label for o in cls)}")
+        raise ValueError(
+            f"unknown outcome {text!r}; expected one of: {', '.join(o.label for o in cls)}"
+        )
 
 
 _OUTCOME_LABELS: dict[Outcome, str] = {

@@ -1,0 +1,84 @@
+"""A campaign's typed settings (the JSON `settings` column) and how `campaign set KEY=VALUE` parses them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from appliance.config.models import check_timezone
+from appliance.errors import DialboxError
+
+Pacing = Literal["manual", "preview", "timed_preview", "progressive", "predictive"]
+
+
+class CampaignSettings(BaseModel):
+    """Everything about a campaign that is not its name, type, region, status or filter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order: Literal["fifo", "lifo"] = "fifo"
+    timezone: str | None = None  # campaign windows' zone; None: the box's timezone
+    profile: Literal["us", "uk", "fr", "custom"] | None = None  # None: the box's profile
+    pacing: Pacing = "progressive"
+    ratio: float = Field(default=1.0, ge=0.1, le=10.0)
+    preview_seconds: int = Field(default=30, ge=1, le=3600)
+    ring_timeout: int = Field(default=25, ge=15, le=120)  # SPEC C6: at least 15 s
+    max_attempts: int = Field(default=10, ge=1, le=1000)
+    max_attempts_per_number: int = Field(default=5, ge=1, le=1000)
+    max_attempts_per_day: int = Field(default=3, ge=1, le=1000)
+    weight: int = Field(default=1, ge=1, le=1000)
+    max_lines: int | None = Field(default=None, ge=1)
+    caller_id: str | None = None
+    mapping: str | None = None  # named column mapping from config `import.mappings`
+    webhook: str | None = None
+    message: str | None = None  # automated campaigns: message played on answer
+    sms_text: str | None = None  # SMS campaigns and voice->SMS switches
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+
+SETTING_KEYS = tuple(CampaignSettings.model_fields)
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """`KEY=VALUE` words into a dict, with a clear error for a word without `=`."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise DialboxError(f"expected KEY=VALUE, got {pair!r}")
+        out[key.strip().lower()] = value
+    return out
+
+
+def apply_settings(current: CampaignSettings, changes: dict[str, str]) -> CampaignSettings:
+    """Return new settings with `changes` (raw strings) applied and validated."""
+    unknown = sorted(set(changes) - set(SETTING_KEYS))
+    if unknown:
+        raise DialboxError(
+            f"unknown campaign setting(s): {', '.join(unknown)}; "
+            f"allowed: type, region, filter, {', '.join(SETTING_KEYS)}"
+        )
+    data: dict[str, Any] = current.model_dump()
+    for key, raw in changes.items():
+        data[key] = _scalar(raw)
+    try:
+        return CampaignSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise DialboxError("invalid campaign setting: " + "; ".join(problems)) from None
+
+
+def _scalar(raw: str) -> Any:
+    """Interpret a command-line value as YAML would (`4` is a number, `none` clears)."""
+    if raw.strip().lower() in ("", "none", "null"):
+        return None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw

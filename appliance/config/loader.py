@@ -1,0 +1,209 @@
+"""Find, read and validate dialbox.yaml; every error names the file, line and key (SPEC O1)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from appliance.config.models import DialboxConfig
+from appliance.errors import DialboxError
+
+SYSTEM_CONFIG = Path("/etc/dialbox/dialbox.yaml")
+_Path = tuple[str | int, ...]
+# Turns one scalar node into its Python value with the safe YAML rules.
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class ConfigError(DialboxError):
+    """One or more problems in a config file, each with its location."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "dialbox"
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """--config FILE, else $DIALBOX_CONFIG, else /etc/dialbox/dialbox.yaml if present, else None."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("DIALBOX_CONFIG")
+    if env:
+        return Path(env)
+    if SYSTEM_CONFIG.exists():
+        return SYSTEM_CONFIG
+    return None
+
+
+def default_config() -> DialboxConfig:
+    """Built-in defaults: the database under $XDG_STATE_HOME/dialbox/."""
+    return DialboxConfig(database=state_dir() / "dialbox.db")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> DialboxConfig:
+    """Load the config found by the shared lookup rule (or `path`); defaults when there is none."""
+    found = resolve_config_path(path)
+    if found is None:
+        return default_config()
+    try:
+        text = found.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError([Problem(str(found), None, "", f"cannot read: {exc.strerror}")]) from None
+    return parse_config(text, str(found), base_dir=found.resolve().parent)
+
+
+def parse_config(text: str, filename: str, base_dir: Path | None = None) -> DialboxConfig:
+    lines: dict[_Path, int] = {}
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([Problem(filename, line, "", f"not valid YAML: {problem}")]) from None
+    problems: list[Problem] = []
+    data = _to_python(node, (), lines, problems, filename) if node is not None else {}
+    if problems:
+        raise ConfigError(problems)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [Problem(filename, 1, "", "the file must be a mapping of keys to values")]
+        )
+    data.setdefault("database", str(state_dir() / "dialbox.db"))
+    try:
+        config = DialboxConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, filename, lines)) from None
+    return _resolve_paths(config, base_dir) if base_dir else config
+
+
+def _to_python(
+    node: yaml.Node, path: _Path, lines: dict[_Path, int], problems: list[Problem], filename: str
+) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(_CONSTRUCTOR.construct_object(key_node))
+            if key in result:
+                problems.append(
+                    Problem(
+                        filename,
+                        key_node.start_mark.line + 1,
+                        _dotted((*path, key)),
+                        "key given twice",
+                    )
+                )
+                continue
+            child = (*path, key)
+            result[key] = _to_python(value_node, child, lines, problems, filename)
+            lines[child] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _to_python(item, (*path, i), lines, problems, filename)
+            for i, item in enumerate(node.value)
+        ]
+    return _CONSTRUCTOR.construct_object(node, deep=True)
+
+
+def _dotted(path: _Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problems(exc: ValidationError, filename: str, lines: Mapping[_Path, int]) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc: _Path = tuple(p for p in error["loc"] if isinstance(p, str | int))
+        # pydantic reports model validators at the model's own path and aliases by alias name
+        loc = tuple("import" if p == "import_" else p for p in loc)
+        line = None
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines:
+                line = lines[loc[:cut]]
+                break
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}" + _allowed_hint(loc)
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        problems.append(
+            Problem(filename, line, _dotted(loc), message.removeprefix("Value error, "))
+        )
+    return problems
+
+
+def _allowed_hint(loc: _Path) -> str:
+    model: Any = DialboxConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = _field(model, part)
+        if field is None:
+            return ""
+        model = _model_of(field.annotation)
+        if model is None:
+            return ""
+    names = sorted(f.alias or name for name, f in model.model_fields.items())
+    return f" (allowed here: {', '.join(names)})"
+
+
+def _field(model: Any, name: str) -> Any:
+    for fname, field in model.model_fields.items():
+        if name in (fname, field.alias):
+            return field
+    return None
+
+
+def _model_of(annotation: Any) -> Any:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _resolve_paths(config: DialboxConfig, base: Path) -> DialboxConfig:
+    def fix(p: Path | None) -> Path | None:
+        return None if p is None or p.is_absolute() else (base / p)
+
+    updates: dict[str, Any] = {}
+    if fix(config.database):
+        updates["database"] = fix(config.database)
+    imp = config.import_
+    if fix(imp.hot_folder):
+        updates["import_"] = imp.model_copy(update={"hot_folder": fix(imp.hot_folder)})
+    if fix(config.api.socket):
+        updates["api"] = config.api.model_copy(update={"socket": fix(config.api.socket)})
+    return config.model_copy(update=updates) if updates else config

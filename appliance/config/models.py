@@ -1,0 +1,156 @@
+"""The typed shape of dialbox.yaml: every section a frozen pydantic model; unknown keys are errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CONTACT_COLUMNS = (
+    *(f"phone{i}" for i in range(1, 6)),
+    *(f"bp{i}" for i in range(1, 13)),
+    "external_id",
+    "priority",
+    "timezone",
+    "callback_at",
+    "owner_agent",
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def check_region(value: str) -> str:
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(
+            f"{value!r} is not a region libphonenumber knows; use an ISO 3166 code such as US, GB, PL, DE"
+        )
+    return region
+
+
+def check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not an IANA time zone (e.g. Europe/Warsaw, America/New_York)"
+        ) from None
+    return value
+
+
+class CallingHours(Section):
+    """Hours in the callee's local time when a number may be dialed (SPEC C3)."""
+
+    start: dt.time = dt.time(8, 0)
+    end: dt.time = dt.time(21, 0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CallingHours:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end:%H:%M}) must be after start ({self.start:%H:%M})")
+        return self
+
+
+class ColumnMapping(Section):
+    """A named-column file layout: which header holds which contact field (SPEC D2)."""
+
+    columns: dict[str, str]
+    match_headers: bool = Field(
+        default=True,
+        description="use this mapping automatically when a file's header has every mapped column",
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CONTACT_COLUMNS))
+        if unknown:
+            raise ValueError(
+                f"unknown contact field(s) {', '.join(unknown)}; allowed: {', '.join(CONTACT_COLUMNS)}"
+            )
+        if "phone1" not in value:
+            raise ValueError("a mapping must say which column holds phone1")
+        return value
+
+
+class ImportSettings(Section):
+    hot_folder: Path | None = None
+    settle_seconds: float = Field(default=2.0, ge=0.0, le=3600.0)
+    mappings: dict[str, ColumnMapping] = Field(default_factory=dict)
+
+
+LineKind = Literal["gsm", "v253", "can"]
+
+
+class LineConfig(Section):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: LineKind = "gsm"
+    device: str = Field(min_length=1, description="device path, pty, socket://, loop:// or CAN bus")
+    profile: Literal["auto", "generic", "simcom", "quectel", "huawei"] = "auto"
+    pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")
+    caller_id: str | None = None
+    enabled: bool = True
+    campaigns: tuple[str, ...] = ()
+
+
+class ApiSettings(Section):
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    socket: Path | None = None
+
+
+_LEVELS = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class DialboxConfig(Section):
+    """The whole file. Relative paths are resolved against the file's own directory."""
+
+    database: Path
+    region: str = "US"
+    timezone: str = "UTC"
+    compliance_profile: Literal["us", "uk", "fr", "custom"] = "us"
+    calling_hours: CallingHours = CallingHours()
+    holidays_country: str | None = None
+    import_: ImportSettings = Field(default=ImportSettings(), alias="import")
+    lines: tuple[LineConfig, ...] = ()
+    api: ApiSettings = ApiSettings()
+    log_level: _LEVELS = "INFO"
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return check_region(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _holiday_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import holidays
+
+        code = value.strip().upper()
+        if code not in holidays.list_supported_countries():
+            raise ValueError(
+                f"{value!r} is not a country the holidays package knows (e.g. US, GB, PL, DE)"
+            )
+        return code
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> DialboxConfig:
+        seen: set[str] = set()
+        for line in self.lines:
+            if line.name in seen:
+                raise ValueError(f"two lines are named {line.name!r}; line names must be unique")
+            seen.add(line.name)
+        return self

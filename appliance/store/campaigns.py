@@ -1,0 +1,160 @@
+"""Campaign rows: create, find, list with contact counts, update, and the audit trail of changes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.domain import CampaignStatus, CampaignType
+from appliance.errors import DialboxError, NotFound
+from appliance.store.db import Database
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    id: int
+    name: str
+    type: CampaignType
+    region: str
+    status: CampaignStatus
+    strategy_id: int | None
+    filter: str | None
+    settings: dict[str, Any]
+    created_at: float
+    updated_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": str(self.type),
+            "region": self.region,
+            "status": str(self.status),
+            "strategy_id": self.strategy_id,
+            "filter": self.filter,
+            "settings": self.settings,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+_COLUMNS = "id, name, type, region, status, strategy_id, filter, settings, created_at, updated_at"
+
+
+def _row(values: tuple[Any, ...]) -> CampaignRow:
+    return CampaignRow(
+        id=values[0],
+        name=values[1],
+        type=CampaignType(values[2]),
+        region=values[3],
+        status=CampaignStatus(values[4]),
+        strategy_id=values[5],
+        filter=values[6],
+        settings=json.loads(values[7]),
+        created_at=values[8],
+        updated_at=values[9],
+    )
+
+
+def audit(
+    db: Database, actor: str, action: str, target: str | None, detail: Any, now: float
+) -> None:
+    """Append one entry to the audit log (O8); call inside the transaction that made the change."""
+    db.conn.execute(
+        "INSERT INTO audit(at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+        (now, actor, action, target, json.dumps(detail, sort_keys=True, default=str)),
+    )
+
+
+def create_campaign(
+    db: Database,
+    name: str,
+    type_: CampaignType,
+    region: str,
+    settings: dict[str, Any],
+    now: float,
+    actor: str,
+) -> CampaignRow:
+    name = name.strip()
+    if not name or len(name) > 64 or "/" in name:
+        raise DialboxError(f"campaign name {name!r} must be 1-64 characters without '/'")
+    with db.transaction():
+        if db.scalar("SELECT 1 FROM campaigns WHERE name = ?", (name,)):
+            raise DialboxError(f"campaign {name!r} already exists")
+        db.conn.execute(
+            "INSERT INTO campaigns(name, type, region, settings, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (name, str(type_), region, json.dumps(settings, sort_keys=True), now, now),
+        )
+        audit(db, actor, "campaign.create", name, {"type": str(type_), "region": region}, now)
+    return get_campaign(db, name)
+
+
+def get_campaign(db: Database, name: str) -> CampaignRow:
+    row = db.conn.execute(f"SELECT {_COLUMNS} FROM campaigns WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        known = [r[0] for r in db.conn.execute("SELECT name FROM campaigns ORDER BY name")]
+        hint = (
+            f"; known campaigns: {', '.join(known)}"
+            if known
+            else "; create it with `dialbox campaign create NAME`"
+        )
+        raise NotFound(f"no campaign named {name!r}{hint}")
+    return _row(row)
+
+
+def get_campaign_by_id(db: Database, campaign_id: int) -> CampaignRow:
+    row = db.conn.execute(
+        f"SELECT {_COLUMNS} FROM campaigns WHERE id = ?", (campaign_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no campaign with id {campaign_id}")
+    return _row(row)
+
+
+def list_campaigns(db: Database) -> list[CampaignRow]:
+    return [_row(r) for r in db.conn.execute(f"SELECT {_COLUMNS} FROM campaigns ORDER BY name")]
+
+
+def contacts_by_state(db: Database, campaign_id: int) -> dict[str, int]:
+    return {
+        state: count
+        for state, count in db.conn.execute(
+            "SELECT state, count(*) FROM contacts WHERE campaign_id = ? GROUP BY state ORDER BY state",
+            (campaign_id,),
+        )
+    }
+
+
+def update_campaign(
+    db: Database, campaign: CampaignRow, changes: dict[str, Any], now: float, actor: str
+) -> CampaignRow:
+    """Write `changes` (column -> value; `settings` as a dict) and audit old -> new."""
+    allowed = {"type", "region", "status", "strategy_id", "filter", "settings"}
+    if set(changes) - allowed:
+        raise ValueError(f"not campaign columns: {sorted(set(changes) - allowed)}")
+    before = campaign.as_dict()
+    values = {
+        k: (json.dumps(v, sort_keys=True) if k == "settings" else v) for k, v in changes.items()
+    }
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    with db.transaction():
+        db.conn.execute(
+            f"UPDATE campaigns SET {assignments}, updated_at = ? WHERE id = ?",
+            (
+                *[
+                    str(v) if isinstance(v, CampaignType | CampaignStatus) else v
+                    for v in values.values()
+                ],
+                now,
+                campaign.id,
+            ),
+        )
+        diff = {
+            k: {"from": before.get(k), "to": changes[k]}
+            for k in changes
+            if before.get(k) != changes[k]
+        }
+        audit(db, actor, "campaign.update", campaign.name, diff, now)
+    return get_campaign_by_id(db, campaign.id)
