@@ -12,18 +12,14 @@ from appliance import __version__
 from appliance.errors import DialboxError
 
 # Each module defines `register(subparsers)` and sets `func` on the parsers it adds.
-# Imported lazily by name so that e.g. a box without CAN never imports CAN code.
 COMMAND_MODULES: tuple[str, ...] = (
     "appliance.cli.check_config",
     "appliance.cli.campaign",
     "appliance.cli.importer",
     "appliance.cli.dnc",
     "appliance.cli.export",
-    "appliance.cli.demo",
-)
-
-OPTIONAL_COMMAND_MODULES: tuple[str, ...] = (
     "appliance.cli.plan",
+    "appliance.cli.demo",
     "appliance.cli.lines",
     "appliance.cli.emulate",
     "appliance.cli.run",
@@ -46,16 +42,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
-    for name in OPTIONAL_COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
-            continue
+            continue  # a command whose module is not part of this build
         module.register(sub)
+    _accept_config_everywhere(parser)
     return parser
+
+
+def _accept_config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let `--config FILE` follow any subcommand too (`dialbox import --config X …`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if "--config" not in child._option_string_actions:
+                    child.add_argument(
+                        "--config",
+                        metavar="FILE",
+                        default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS,
+                    )
+                _accept_config_everywhere(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -196,7 +196,7 @@ def _model_of(annotation: Any) -> Any:
 
 def _resolve_paths(config: DialboxConfig, base: Path) -> DialboxConfig:
     def fix(p: Path | None) -> Path | None:
-        return None if p is None or p.is_absolute() else (base / p)
+        return None if p is None or p.is_absolute() else Path(os.path.normpath(base / p))
 
     updates: dict[str, Any] = {}
     if fix(config.database):
