@@ -1,7 +1,7 @@
 # dialbox — the two commands that matter: `make demo` and `make test`.
 # Both build .venv from nothing with only Python 3.11, make and a C compiler.
 
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
