@@ -30,7 +30,14 @@ MAX_LINE = 4096
 
 
 class FramingError(Exception):
-    """The byte stream broke a framing rule (an over-long line); the framer has resynchronised."""
+    """The byte stream broke a framing rule (an over-long line); the framer has resynchronised.
+
+    ``frames`` holds the good frames decoded from the same chunk, so nothing valid is lost.
+    """
+
+    def __init__(self, message: str, frames: list[Frame]) -> None:
+        super().__init__(message)
+        self.frames = frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,20 +69,28 @@ class ResponseFramer:
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self._buffer = bytearray()
         self._max_line = max_line
+        self._discarding = False
         self.expect_prompt = False
 
     def feed(self, data: bytes) -> list[Frame]:
-        """Consume bytes; return the complete frames. Raises ``FramingError`` on an over-long line,
-        after discarding it; frames completed before the fault are lost with it, and the framer is
-        ready for the next byte."""
+        """Consume bytes; return the complete frames.
+
+        An over-long line is discarded up to its line end and reported, once the whole chunk is
+        consumed, as ``FramingError`` carrying the chunk's good frames.
+        """
         frames: list[Frame] = []
+        overflow = False
         for byte in data:
             if byte in (CR, LF):
-                if self._buffer:
-                    frames.append(Line(decode(self._buffer).strip()))
-                    self._buffer.clear()
+                if self._discarding:
+                    self._discarding = False
+                elif self._buffer:
+                    text = decode(self._buffer).strip()
+                    if text:
+                        frames.append(Line(text))
+                self._buffer.clear()
                 continue
-            if byte == NUL and not self._buffer:
+            if self._discarding or (byte == NUL and not self._buffer):
                 continue
             self._buffer.append(byte)
             if self.expect_prompt and self._buffer == b"> ":
@@ -83,8 +98,14 @@ class ResponseFramer:
                 frames.append(Prompt())
             elif len(self._buffer) > self._max_line:
                 self._buffer.clear()
-                raise FramingError(f"line longer than {self._max_line} bytes without a line end")
-        return [f for f in frames if not (isinstance(f, Line) and not f.text)]
+                self._discarding = True
+                overflow = True
+        if overflow:
+            raise FramingError(
+                f"modem sent a line longer than {self._max_line} bytes (garbage or wrong baud rate)",
+                frames,
+            )
+        return frames
 
     @property
     def pending(self) -> bytes:
@@ -93,6 +114,7 @@ class ResponseFramer:
 
     def reset(self) -> None:
         self._buffer.clear()
+        self._discarding = False
         self.expect_prompt = False
 
 

@@ -1,0 +1,423 @@
+"""AT session: one command in flight, per-command timeouts, the prompt exchange, URC routing.
+
+The session is the asyncio ``Protocol`` of a serial transport. It frames the bytes it receives
+(``framing.ResponseFramer``) and sorts every line into exactly one of: the echo of the command in
+flight, an information line of that command, its final result, or an unsolicited result code
+(URC) handed to listeners. A line is an information line only if it carries one of the command's
+solicited prefixes (``AT+CSQ`` solicits ``+CSQ:``) or, for commands answering with bare lines
+(``+CGSN``, ``+CIMI``), if it is not a known URC; everything else is a URC, wherever it arrives
+(research/modems.md 0.2). Call-progress codes (``BUSY``, ``NO CARRIER``...) end only dial
+commands; at any other moment they are URCs (python-gsmmodem #101).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+from appliance.drivers.at.codes import CALL_PROGRESS, Final, FinalKind, classify_final
+from appliance.drivers.at.framing import (
+    ESC,
+    Frame,
+    FramingError,
+    Line,
+    Prompt,
+    ResponseFramer,
+)
+
+log = logging.getLogger(__name__)
+
+#: Raw serial bytes are logged at this level only (off unless asked for).
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+CTRL_Z = b"\x1a"
+
+#: Prefixes of lines that are URCs whatever command is in flight (unless it solicits them).
+URC_PREFIXES: tuple[str, ...] = (
+    "RING",
+    "+CRING:",
+    "+CLIP:",
+    "+CCWA:",
+    "+CMTI:",
+    "+CMT:",
+    "+CDS:",
+    "+CDSI:",
+    "+CBM:",
+    "+CREG:",
+    "+CGREG:",
+    "+CEREG:",
+    "+CUSD:",
+    "+CSQN:",
+    "+CIEV:",
+    "+CPIN:",
+    "+CLCC:",
+    "+CFUN:",
+    "+QIND:",
+    "+QUSIM:",
+    "+QTONEDET:",
+    "+QPSND:",
+    "+QSIMSTAT:",
+    "+DTMF:",
+    "+RXDTMF:",
+    "+CTTS:",
+    "+CREC:",
+    "+CCMXPLAY:",
+    "+UCALLSTAT:",
+    "+UUDTMFD:",
+    "+WIND:",
+    "+CDRIND:",
+    "^",
+    "RDY",
+    "APP RDY",
+    "Call Ready",
+    "SMS Ready",
+    "VOICE CALL:",
+    "MISSED_CALL:",
+    "MO RING",
+    "MO CONNECTED",
+    "NORMAL POWER DOWN",
+    "UNDER-VOLTAGE",
+    "OVER-VOLTAGE",
+    "+PBREADY",
+)
+
+#: URCs whose next line is their body (a PDU, or a text-mode message).
+_BODY_URCS = ("+CMT:", "+CBM:")
+_PDU_CDS = re.compile(r"^\+CDS:\s*\d+\s*$")
+#: Solicited headers whose next line is their body.
+_BODY_HEADERS = ("+CMGR:", "+CMGL:")
+
+_PREFIX_RE = re.compile(r"(?:^AT|;)\s*([+^$%#*][A-Z0-9]+)", re.IGNORECASE)
+
+
+class AtError(Exception):
+    """A command ended with an error result (``ERROR``, ``+CME ERROR``, ``BUSY``...)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(f"{response.command!r} failed: {response.final.text}")
+        self.response = response
+
+    @property
+    def final(self) -> Final:
+        return self.response.final
+
+
+class AtTimeout(Exception):
+    """No final result arrived in time."""
+
+
+class LinkDown(Exception):
+    """The port closed (unplugged, removed, or closed by us) before the command ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One AT command line and how to read its answer.
+
+    ``prefixes`` adds to the prefixes derived from the text (``AT+CSQ`` solicits ``+CSQ:``);
+    ``bare`` accepts unprefixed information lines; ``call_progress`` makes ``BUSY``,
+    ``NO CARRIER``... final; ``payload`` is sent after the ``> `` prompt with Ctrl-Z.
+    """
+
+    text: str
+    timeout: float = 5.0
+    prefixes: tuple[str, ...] = ()
+    bare: bool = False
+    call_progress: bool = False
+    payload: bytes | None = None
+    prompt_timeout: float = 5.0
+
+    def solicited(self) -> tuple[str, ...]:
+        derived = tuple(m.group(1).upper() + ":" for m in _PREFIX_RE.finditer(self.text))
+        return tuple(p.upper() for p in self.prefixes) + derived
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    command: str
+    lines: tuple[str, ...]
+    final: Final
+
+    @property
+    def ok(self) -> bool:
+        return self.final.kind is FinalKind.OK
+
+    def check(self) -> Response:
+        """Return self if OK, else raise ``AtError``."""
+        if not self.ok:
+            raise AtError(self)
+        return self
+
+    def values(self, prefix: str) -> list[str]:
+        """The text after ``prefix`` of each line carrying it (``+CSQ: 19,99`` -> ``19,99``)."""
+        return [
+            line[len(prefix) :].strip() for line in self.lines if line.upper().startswith(prefix)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Urc:
+    """An unsolicited result code, with its body line for ``+CMT``/``+CDS`` PDUs."""
+
+    text: str
+    body: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``+CMTI`` for ``+CMTI: "SM",3``; the whole text for ``RING``."""
+        head, sep, _ = self.text.partition(":")
+        return head.strip() if sep else self.text.strip()
+
+    @property
+    def value(self) -> str:
+        return self.text.partition(":")[2].strip()
+
+
+@dataclass(slots=True)
+class _Pending:
+    command: Command
+    solicited: tuple[str, ...]
+    done: asyncio.Future[Response]
+    prompt: asyncio.Future[None]
+    lines: list[str] = field(default_factory=list)
+    echoes: set[str] = field(default_factory=set)
+
+
+class _PriorityLock:
+    """A mutex whose waiters are served urgent-first, then in arrival order."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def acquire(self, urgent: bool) -> None:
+        if not self._locked and not self._waiters:
+            self._locked = True
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (0 if urgent else 1, next(self._seq), fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, fut = heapq.heappop(self._waiters)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self._locked = False
+
+
+UrcListener = Callable[[Urc], None]
+LostListener = Callable[[Exception | None], None]
+
+
+class AtSession(asyncio.Protocol):
+    """Command/response over one port; give it to ``create_serial_connection`` as the protocol."""
+
+    def __init__(self, name: str = "at", *, numeric_results: bool = True) -> None:
+        self.name = name
+        self._framer = ResponseFramer()
+        self._transport: asyncio.WriteTransport | None = None
+        self._pending: _Pending | None = None
+        self._lock = _PriorityLock()
+        self._urc_listeners: list[UrcListener] = []
+        self._lost_listeners: list[LostListener] = []
+        self._body_for: str | None = None  # URC or solicited header awaiting its body line
+        self._numeric = numeric_results
+        self._closed = asyncio.Event()
+        self.consecutive_timeouts = 0
+        self.extra_urc_prefixes: tuple[str, ...] = ()
+
+    # ----------------------------------------------------------------- listeners
+    def add_urc_listener(self, listener: UrcListener) -> Callable[[], None]:
+        """Register a URC callback (run on the loop; must not block). Returns its remover."""
+        self._urc_listeners.append(listener)
+        return lambda: self._urc_listeners.remove(listener)
+
+    def add_lost_listener(self, listener: LostListener) -> None:
+        self._lost_listeners.append(listener)
+
+    # ----------------------------------------------------------------- Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.WriteTransport, transport)
+        self._closed.clear()
+        log.debug("%s: port open", self.name)
+
+    def data_received(self, data: bytes) -> None:
+        log.log(TRACE, "%s <- %r", self.name, data)
+        try:
+            frames = self._framer.feed(data)
+        except FramingError as exc:
+            log.warning("%s: %s", self.name, exc)
+            frames = exc.frames
+        for frame in frames:
+            self._on_frame(frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        log.info("%s: port closed (%s)", self.name, exc or "by us")
+        self._transport = None
+        self._closed.set()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            if not pending.done.done():
+                pending.done.set_exception(LinkDown(str(exc) if exc else "port closed"))
+            pending.prompt.cancel()
+        for listener in list(self._lost_listeners):
+            listener(exc)
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
+
+    @property
+    def busy(self) -> bool:
+        return self._pending is not None
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    def write_raw(self, data: bytes) -> None:
+        """Write bytes outside any command (ESC to leave a stuck prompt, a resync ``AT``)."""
+        if self._transport is None:
+            raise LinkDown("port is not open")
+        log.log(TRACE, "%s -> %r", self.name, data)
+        self._transport.write(data)
+
+    async def run(self, command: Command | str, *, urgent: bool = False) -> Response:
+        """Send one command line and return its response, whatever its final result."""
+        cmd = Command(command) if isinstance(command, str) else command
+        await self._lock.acquire(urgent)
+        try:
+            return await self._exchange(cmd)
+        finally:
+            self._lock.release()
+
+    async def check(self, command: Command | str, *, urgent: bool = False) -> Response:
+        """Like ``run`` but raise ``AtError`` unless the final result is OK."""
+        return (await self.run(command, urgent=urgent)).check()
+
+    # ----------------------------------------------------------------- internals
+    async def _exchange(self, cmd: Command) -> Response:
+        if self._transport is None:
+            raise LinkDown("port is not open")
+        loop = asyncio.get_running_loop()
+        pending = _Pending(cmd, cmd.solicited(), loop.create_future(), loop.create_future())
+        pending.echoes.add(cmd.text.upper())
+        self._pending = pending
+        self._framer.expect_prompt = cmd.payload is not None
+        try:
+            self.write_raw(cmd.text.encode("latin-1", "replace") + b"\r")
+            if cmd.payload is not None:
+                await self._send_payload(pending, cmd)
+            response = await asyncio.wait_for(asyncio.shield(pending.done), cmd.timeout)
+        except TimeoutError:
+            self.consecutive_timeouts += 1
+            raise AtTimeout(f"{cmd.text!r}: no final result within {cmd.timeout:g} s") from None
+        finally:
+            if self._pending is pending:
+                self._pending = None
+            self._framer.expect_prompt = False
+            if not pending.prompt.done():
+                pending.prompt.cancel()
+        self.consecutive_timeouts = 0
+        return response
+
+    async def _send_payload(self, pending: _Pending, cmd: Command) -> None:
+        assert cmd.payload is not None
+        waiters: list[asyncio.Future[None] | asyncio.Future[Response]] = [
+            pending.prompt,
+            pending.done,
+        ]
+        done, _ = await asyncio.wait(
+            waiters,
+            timeout=cmd.prompt_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if not done:
+            # research/modems.md 0.4: leave text-entry mode, or the next command becomes SMS text.
+            log.warning("%s: no '> ' prompt for %r; sending ESC", self.name, cmd.text)
+            if self._transport is not None:
+                self.write_raw(bytes([ESC]))
+            self.consecutive_timeouts += 1
+            raise AtTimeout(f"{cmd.text!r}: no '> ' prompt within {cmd.prompt_timeout:g} s")
+        if pending.done.done():
+            return  # an error (or a lost port) instead of the prompt
+        pending.echoes.add(cmd.payload.decode("latin-1").upper())
+        self._framer.expect_prompt = False
+        self.write_raw(cmd.payload + CTRL_Z)
+
+    def _on_frame(self, frame: Frame) -> None:
+        pending = self._pending
+        if isinstance(frame, Prompt):
+            if pending is not None and not pending.prompt.done():
+                pending.prompt.set_result(None)
+            return
+        assert isinstance(frame, Line)
+        text = frame.text
+        if self._body_for is not None:
+            owner, self._body_for = self._body_for, None
+            if owner == "solicited" and pending is not None:
+                pending.lines.append(text)
+            else:
+                self._dispatch(Urc(owner, text))
+            return
+        if pending is None or pending.done.done():
+            self._unsolicited(text)
+            return
+        upper = text.upper()
+        if upper.rstrip("\x1a") in pending.echoes and not pending.lines:
+            return  # echo (ATE1), possibly of the prompt payload
+        final = classify_final(text, numeric=self._numeric and not pending.command.bare)
+        if final is not None and (final.kind not in CALL_PROGRESS or pending.command.call_progress):
+            pending.done.set_result(Response(pending.command.text, tuple(pending.lines), final))
+            return
+        if final is None and upper.startswith(pending.solicited):
+            pending.lines.append(text)
+            if upper.startswith(_BODY_HEADERS):
+                self._body_for = "solicited"
+            return
+        if final is None and pending.command.bare and not self._is_urc(text):
+            pending.lines.append(text)
+            return
+        self._unsolicited(text)
+
+    def _is_urc(self, text: str) -> bool:
+        return text.startswith(URC_PREFIXES + self.extra_urc_prefixes)
+
+    def _unsolicited(self, text: str) -> None:
+        if text.startswith(_BODY_URCS) or _PDU_CDS.match(text):
+            self._body_for = text
+            return
+        final = classify_final(text, numeric=False)
+        if final is not None and final.kind not in CALL_PROGRESS:
+            log.debug(
+                "%s: stray final result %r (late answer to a timed-out command?)", self.name, text
+            )
+            return
+        self._dispatch(Urc(text))
+
+    def _dispatch(self, urc: Urc) -> None:
+        log.debug("%s: URC %r%s", self.name, urc.text, " +body" if urc.body else "")
+        for listener in list(self._urc_listeners):
+            try:
+                listener(urc)
+            except Exception:
+                log.exception("%s: URC listener failed on %r", self.name, urc.text)
