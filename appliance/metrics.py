@@ -1,0 +1,235 @@
+"""Prometheus metrics (SPEC O2): counters the engine feeds, and gauges read from the store on scrape.
+
+Names follow the Prometheus conventions: `dialbox_` prefix, base units (seconds, dBm as a plain
+gauge), `_total` on counters, and no phone numbers or other personal data in labels. The full
+list is in docs/metrics.md, kept true by a test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from appliance import __version__
+from appliance.domain import ContactState
+from appliance.store.db import Database
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# `*_created` series double the output and no dashboard of ours reads them.
+disable_created_metrics()
+
+
+@dataclass(frozen=True)
+class LineSample:
+    """What the metrics need to know about one line right now."""
+
+    name: str
+    kind: str  # gsm, v253, can
+    up: bool
+    signal_dbm: float | None = None
+    busy: bool = False
+
+
+@dataclass(frozen=True)
+class AbandonSample:
+    campaign: str
+    window: str  # "24h" or "30d"
+    ratio: float  # abandoned ÷ answered in the window
+
+
+@dataclass(frozen=True)
+class AgentSample:
+    state: str
+    count: int
+
+
+class _StoreCollector(Collector):
+    """Gauges computed from the database and the engine's live state at scrape time."""
+
+    def __init__(
+        self,
+        db: Database | None,
+        now: Callable[[], float],
+        lines: Callable[[], Iterable[LineSample]],
+        abandon: Callable[[], Iterable[AbandonSample]],
+        agents: Callable[[], Iterable[AgentSample]],
+        queue: Callable[[], Iterable[tuple[str, int]]] | None,
+    ) -> None:
+        self._db = db
+        self._now = now
+        self._lines = lines
+        self._abandon = abandon
+        self._agents = agents
+        self._queue = queue
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._line_metrics()
+        ratio = GaugeMetricFamily(
+            "dialbox_abandon_ratio",
+            "Abandoned calls divided by answered calls, per campaign, over a rolling window",
+            labels=["campaign", "window"],
+        )
+        for sample in self._abandon():
+            ratio.add_metric([sample.campaign, sample.window], sample.ratio)
+        yield ratio
+        agents = GaugeMetricFamily("dialbox_agents", "Agents by state", labels=["state"])
+        for agent in self._agents():
+            agents.add_metric([agent.state], agent.count)
+        yield agents
+        if self._db is not None:
+            yield from self._store_metrics(self._db)
+
+    def _line_metrics(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "dialbox_line_up", "1 when the line is open and registered", labels=["line", "kind"]
+        )
+        busy = GaugeMetricFamily(
+            "dialbox_line_busy", "1 while the line carries a call or SMS", labels=["line", "kind"]
+        )
+        signal = GaugeMetricFamily(
+            "dialbox_line_signal_dbm", "Received signal strength in dBm", labels=["line"]
+        )
+        by_kind: dict[tuple[str, str], int] = {}
+        for line in self._lines():
+            up.add_metric([line.name, line.kind], 1.0 if line.up else 0.0)
+            busy.add_metric([line.name, line.kind], 1.0 if line.busy else 0.0)
+            if line.signal_dbm is not None:
+                signal.add_metric([line.name], line.signal_dbm)
+            key = (line.kind, "up" if line.up else "down")
+            by_kind[key] = by_kind.get(key, 0) + 1
+        lines = GaugeMetricFamily(
+            "dialbox_lines", "Lines by kind and state", labels=["kind", "state"]
+        )
+        for (kind, state), count in sorted(by_kind.items()):
+            lines.add_metric([kind, state], count)
+        yield from (up, busy, signal, lines)
+
+    def _store_metrics(self, db: Database) -> Iterator[Metric]:
+        contacts = GaugeMetricFamily(
+            "dialbox_contacts", "Contacts by campaign and state", labels=["campaign", "state"]
+        )
+        for name, state, count in db.conn.execute(
+            "SELECT c.name, k.state, count(*) FROM contacts k JOIN campaigns c ON c.id = k.campaign_id"
+            " GROUP BY k.campaign_id, k.state ORDER BY c.name, k.state"
+        ):
+            contacts.add_metric([str(name), str(state)], float(count))
+        yield contacts
+        queue = GaugeMetricFamily(
+            "dialbox_queue_depth",
+            "Contacts due for a dial now (before calling-hours checks)",
+            labels=["campaign"],
+        )
+        rows = self._queue() if self._queue is not None else self._due_contacts(db)
+        for name, depth in rows:
+            queue.add_metric([name], float(depth))
+        yield queue
+        running = GaugeMetricFamily("dialbox_campaigns", "Campaigns by status", labels=["status"])
+        for status, count in db.conn.execute(
+            "SELECT status, count(*) FROM campaigns GROUP BY status"
+        ):
+            running.add_metric([str(status)], float(count))
+        yield running
+
+    def _due_contacts(self, db: Database) -> list[tuple[str, int]]:
+        return [
+            (str(name), int(count))
+            for name, count in db.conn.execute(
+                "SELECT c.name, count(k.id) FROM campaigns c LEFT JOIN contacts k ON k.campaign_id = c.id"
+                " AND k.state IN (?, ?, ?) AND (k.next_at IS NULL OR k.next_at <= ?)"
+                " GROUP BY c.id ORDER BY c.name",
+                (
+                    ContactState.PENDING,
+                    ContactState.NOT_CONNECTED,
+                    ContactState.SMS_SENT,
+                    self._now(),
+                ),
+            )
+        ]
+
+
+class Metrics:
+    """The daemon's registry. The engine calls the `record_*` methods; `/metrics` calls `render()`."""
+
+    def __init__(
+        self,
+        db: Database | None = None,
+        *,
+        now: Callable[[], float] = time.time,
+        lines: Callable[[], Iterable[LineSample]] = tuple,
+        abandon: Callable[[], Iterable[AbandonSample]] = tuple,
+        agents: Callable[[], Iterable[AgentSample]] = tuple,
+        queue: Callable[[], Iterable[tuple[str, int]]] | None = None,
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        Info("dialbox_build", "dialbox version", registry=r).info({"version": __version__})
+        self.calls = Counter(
+            "dialbox_calls",
+            "Voice call attempts ended, by campaign and outcome",
+            ["campaign", "outcome"],
+            registry=r,
+        )
+        self.sms = Counter(
+            "dialbox_sms",
+            "SMS messages by campaign and result (sent, failed, received)",
+            ["campaign", "result"],
+            registry=r,
+        )
+        self.dangling = Counter(
+            "dialbox_dangling_attempts",
+            "Attempts whose outcome never came back (SPEC C8)",
+            ["campaign"],
+            registry=r,
+        )
+        self.driver_errors = Counter(
+            "dialbox_driver_errors", "Errors reported by line drivers", ["line", "kind"], registry=r
+        )
+        self.reconnects = Counter(
+            "dialbox_line_reconnects",
+            "Times a line was reopened after going down",
+            ["line", "kind"],
+            registry=r,
+        )
+        self.call_duration = Histogram(
+            "dialbox_call_duration_seconds",
+            "Time from dial to the end of the call",
+            ["campaign"],
+            buckets=(5, 10, 15, 20, 25, 30, 45, 60, 120, 300, 600, 1800),
+            registry=r,
+        )
+        self.dial_to_answer = Histogram(
+            "dialbox_ring_seconds",
+            "Time from dial to answer for answered calls",
+            ["campaign"],
+            buckets=(1, 2, 5, 10, 15, 20, 25, 30, 45, 60),
+            registry=r,
+        )
+        r.register(_StoreCollector(db, now, lines, abandon, agents, queue))
+
+    def record_call(
+        self, campaign: str, outcome_label: str, duration: float | None, ring: float | None
+    ) -> None:
+        self.calls.labels(campaign, outcome_label).inc()
+        if duration is not None:
+            self.call_duration.labels(campaign).observe(duration)
+        if ring is not None:
+            self.dial_to_answer.labels(campaign).observe(ring)
+
+    def record_sms(self, campaign: str, result: str) -> None:
+        self.sms.labels(campaign, result).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
