@@ -1,0 +1,275 @@
+"""Attempts: lease a contact before dialing, record what happened, and sweep dangling attempts (C8).
+
+The dial path writes in this order (DESIGN.md): `lease()` commits the contact as *Sent to Dialer*
+and the attempt as in flight before a byte goes to a modem; `complete()` records the outcome
+and the strategy's decision in one transaction. Nothing else writes a contact while its lease
+is out. After a crash, `sweep_dangling()` finds the attempts left in flight.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.domain import Channel, ContactState, Outcome, Summary
+from appliance.store.db import Database
+
+# Contacts in these states may be leased (if their redial time has come).
+LEASABLE = (ContactState.PENDING, ContactState.NOT_CONNECTED, ContactState.SMS_SENT)
+
+
+@dataclass(frozen=True)
+class Lease:
+    attempt_id: int
+    contact_id: int
+    campaign_id: int
+    attempt_no: int
+    phone_index: int
+    number: str
+    channel: Channel
+
+
+@dataclass(frozen=True)
+class LeaseRefused:
+    contact_id: int
+    reason: str  # "gone", "leased", "state", "dnc"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The outcome of one attempt and what the strategy decided follows (all in one transaction)."""
+
+    outcome: Outcome
+    new_state: ContactState
+    summary: Summary
+    next_at: float | None = None
+    next_phone: int | None = None
+    step: int | None = None
+    block_number: bool = False  # wrong number, fax: the permanent block list (D7)
+    disposition: str | None = None
+    evidence: Sequence[str] = ()
+    dialed_at: float | None = None
+    answered_at: float | None = None
+    line: str | None = None
+    agent: str | None = None
+
+
+def number_is_blocked(db: Database, e164: str, campaign_id: int, now: float) -> bool:
+    """On the global list, this campaign's list, or the permanent block list (not expired)."""
+    return (
+        db.scalar(
+            "SELECT 1 FROM dnc WHERE e164 = ? AND (campaign_id IS NULL OR campaign_id = ?)"
+            " AND (expires_at IS NULL OR expires_at > ?) LIMIT 1",
+            (e164, campaign_id, now),
+        )
+        is not None
+    )
+
+
+def lease(
+    db: Database,
+    contact_id: int,
+    phone_index: int,
+    channel: Channel,
+    now: float,
+    *,
+    line: str | None = None,
+    agent: str | None = None,
+) -> Lease | LeaseRefused:
+    """Mark the contact *Sent to Dialer* and open an attempt, committed before anything is dialed.
+
+    The DNC lists are checked again here, inside the transaction: lists change after import
+    and after the scheduler picked the contact (D7)."""
+    if not 1 <= phone_index <= 5:
+        raise ValueError(f"phone index {phone_index} is not 1..5")
+    with db.transaction():
+        row = db.conn.execute(
+            f"SELECT campaign_id, state, lease_id, attempts, e164_{phone_index} FROM contacts WHERE id = ?",
+            (contact_id,),
+        ).fetchone()
+        if row is None:
+            return LeaseRefused(contact_id, "gone")
+        campaign_id, state, lease_id, attempts, number = row
+        if lease_id is not None:
+            return LeaseRefused(contact_id, "leased")
+        if state not in LEASABLE or not number:
+            return LeaseRefused(contact_id, "state")
+        assert (
+            isinstance(campaign_id, int) and isinstance(attempts, int) and isinstance(number, str)
+        )
+        if number_is_blocked(db, number, campaign_id, now):
+            return LeaseRefused(contact_id, "dnc")
+        attempt_no = attempts + 1
+        db.conn.execute(
+            "INSERT INTO attempts(contact_id, campaign_id, attempt_no, phone_index, number, channel,"
+            " line, agent, status, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'in_flight', ?)",
+            (
+                contact_id,
+                campaign_id,
+                attempt_no,
+                phone_index,
+                number,
+                str(channel),
+                line,
+                agent,
+                now,
+            ),
+        )
+        attempt_id = db.conn.last_insert_rowid()
+        db.conn.execute(
+            "UPDATE contacts SET state = ?, summary = ?, lease_id = ?, attempts = ?, last_attempt_at = ?,"
+            " updated_at = ? WHERE id = ?",
+            (
+                ContactState.SENT_TO_DIALER,
+                int(Summary.MARKED_FOR_DIALING),
+                attempt_id,
+                attempt_no,
+                now,
+                now,
+                contact_id,
+            ),
+        )
+    return Lease(attempt_id, contact_id, campaign_id, attempt_no, phone_index, number, channel)
+
+
+def mark_dialed(db: Database, attempt_id: int, line: str, now: float) -> None:
+    """The line accepted the dial: note which line and when (still in flight)."""
+    with db.transaction():
+        db.conn.execute(
+            "UPDATE attempts SET line = ?, dialed_at = ? WHERE id = ? AND status = 'in_flight'",
+            (line, now, attempt_id),
+        )
+
+
+def complete(
+    db: Database,
+    lease: Lease,
+    completion: Completion,
+    now: float,
+    outbox_payload: Mapping[str, Any] | None = None,
+) -> bool:
+    """Record the outcome and the next state in one transaction; False if the attempt was no
+    longer in flight (already swept as dangling), in which case nothing is changed."""
+    c = completion
+    with db.transaction():
+        changed = db.conn.execute(
+            "UPDATE attempts SET status = 'done', outcome = ?, disposition = ?, evidence = ?,"
+            " dialed_at = coalesce(?, dialed_at), answered_at = ?, ended_at = ?,"
+            " line = coalesce(?, line), agent = coalesce(?, agent)"
+            " WHERE id = ? AND status = 'in_flight' RETURNING id",
+            (
+                int(c.outcome),
+                c.disposition,
+                json.dumps(list(c.evidence)),
+                c.dialed_at,
+                c.answered_at,
+                now,
+                c.line,
+                c.agent,
+                lease.attempt_id,
+            ),
+        ).fetchall()
+        if not changed:
+            return False
+        db.conn.execute(
+            "UPDATE contacts SET state = ?, summary = ?, next_at = ?, next_phone = coalesce(?, next_phone),"
+            " step = coalesce(?, step), last_outcome = ?, lease_id = NULL, updated_at = ?"
+            " WHERE id = ? AND lease_id = ?",
+            (
+                c.new_state,
+                int(c.summary),
+                c.next_at,
+                c.next_phone,
+                c.step,
+                int(c.outcome),
+                now,
+                lease.contact_id,
+                lease.attempt_id,
+            ),
+        )
+        if c.block_number:
+            db.conn.execute(
+                "INSERT INTO dnc(e164, campaign_id, kind, reason, source, added_at) VALUES (?, NULL, 'block', ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (lease.number, c.outcome.label, f"attempt:{lease.attempt_id}", now),
+            )
+        if outbox_payload is not None:
+            db.conn.execute(
+                "INSERT INTO outbox(campaign_id, contact_id, attempt_id, payload, created_at, next_try_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    lease.campaign_id,
+                    lease.contact_id,
+                    lease.attempt_id,
+                    json.dumps(outbox_payload),
+                    now,
+                    now,
+                ),
+            )
+    return True
+
+
+@dataclass(frozen=True)
+class DanglingAttempt:
+    attempt_id: int
+    contact_id: int
+    campaign_id: int
+    number: str
+    queued_at: float
+    requeued: bool
+
+
+def sweep_dangling(
+    db: Database,
+    now: float,
+    *,
+    older_than: float | None = None,
+    requeue: bool = False,
+    requeue_delay: float = 7200.0,
+    exclude: Sequence[int] = (),
+) -> list[DanglingAttempt]:
+    """Attempts still in flight (all of them at start-up after a crash, or those queued before
+    `older_than` while running) become *dangling*. Their contacts are closed as *Dangling*, or,
+    with `requeue`, put back as *Not Connected* due after `requeue_delay` — never at once, since
+    the callee may have been rung before the crash (no second call within the retry delay)."""
+    swept: list[DanglingAttempt] = []
+    with db.transaction():
+        rows = db.conn.execute(
+            "SELECT id, contact_id, campaign_id, number, queued_at FROM attempts"
+            " WHERE status = 'in_flight' AND (? IS NULL OR queued_at < ?)",
+            (older_than, older_than),
+        ).fetchall()
+        for attempt_id, contact_id, campaign_id, number, queued_at in rows:
+            if attempt_id in exclude:
+                continue
+            db.conn.execute(
+                "UPDATE attempts SET status = 'dangling', ended_at = ?, evidence = ? WHERE id = ?",
+                (now, json.dumps(["dangling: no outcome came back"]), attempt_id),
+            )
+            if requeue:
+                state, summary, next_at = (
+                    ContactState.NOT_CONNECTED,
+                    Summary.NO_SUCCESS,
+                    now + requeue_delay,
+                )
+            else:
+                state, summary, next_at = ContactState.DANGLING, Summary.NO_SUCCESS, None
+            db.conn.execute(
+                "UPDATE contacts SET state = ?, summary = ?, next_at = ?, lease_id = NULL, updated_at = ?"
+                " WHERE id = ? AND lease_id = ?",
+                (state, int(summary), next_at, now, contact_id, attempt_id),
+            )
+            assert (
+                isinstance(attempt_id, int)
+                and isinstance(contact_id, int)
+                and isinstance(campaign_id, int)
+            )
+            assert isinstance(queued_at, float | int)
+            swept.append(
+                DanglingAttempt(
+                    attempt_id, contact_id, campaign_id, str(number), float(queued_at), requeue
+                )
+            )
+    return swept
