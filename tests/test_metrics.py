@@ -95,3 +95,16 @@ def test_promtool_check_metrics_reports_nothing(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == b"" and result.stderr.strip() == b""
+
+
+def test_grafana_dashboard_queries_only_metrics_that_exist() -> None:
+    import json
+
+    dashboard = json.loads(
+        (Path(__file__).resolve().parents[1] / "docs" / "grafana" / "dialbox.json").read_text()
+    )
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\b(dialbox_[a-z0-9_]+)", e)}
+    documented = set(re.findall(r"`(dialbox_[a-z0-9_]+)`", DOC))
+    base = {re.sub(r"_bucket$", "", name) for name in used}
+    assert used and base - documented == set()
