@@ -49,12 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command whose module is not part of this build
         module.register(sub)
-    _accept_config_everywhere(parser)
+    _accept_global_options(parser)
     return parser
 
 
-def _accept_config_everywhere(parser: argparse.ArgumentParser) -> None:
-    """Let `--config FILE` follow any subcommand too (`dialbox import --config X …`)."""
+def _accept_global_options(parser: argparse.ArgumentParser) -> None:
+    """Let `--config FILE` and `-v` follow any subcommand too (`dialbox import --config X …`)."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
@@ -65,7 +65,15 @@ def _accept_config_everywhere(parser: argparse.ArgumentParser) -> None:
                         default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS,
                     )
-                _accept_config_everywhere(child)
+                if "-v" not in child._option_string_actions:
+                    child.add_argument(
+                        "-v",
+                        "--verbose",
+                        action="count",
+                        default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS,
+                    )
+                _accept_global_options(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -105,6 +105,22 @@ class ApiSettings(Section):
     socket: Path | None = None
 
 
+class EngineSettings(Section):
+    """The dial loop (SPEC C8, O1)."""
+
+    dangling_timeout: float = Field(
+        default=600.0, ge=30.0, description="seconds without an outcome"
+    )
+    dangling_action: Literal["close", "requeue"] = "requeue"
+    requeue_delay: float = Field(
+        default=7200.0, ge=0.0, description="a requeued contact waits this long"
+    )
+    drain_timeout: float = Field(default=60.0, ge=0.0, le=3600.0)
+    tick: float = Field(
+        default=0.5, gt=0.0, le=10.0, description="seconds between scheduling rounds"
+    )
+
+
 _LEVELS = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -120,6 +136,7 @@ class DialboxConfig(Section):
     import_: ImportSettings = Field(default=ImportSettings(), alias="import")
     lines: tuple[LineConfig, ...] = ()
     api: ApiSettings = ApiSettings()
+    engine: EngineSettings = EngineSettings()
     log_level: _LEVELS = "INFO"
 
     @field_validator("region")

@@ -1,0 +1,1 @@
+"""The daemon's HTTP side: REST for CRMs and the console, the local Unix socket, and /metrics."""

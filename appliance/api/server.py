@@ -1,0 +1,72 @@
+"""The HTTP listeners: TCP for CRMs and scrapers, a Unix socket for the console and local tools."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from appliance.config.models import ApiSettings
+from appliance.metrics import CONTENT_TYPE, Metrics
+
+log = logging.getLogger(__name__)
+
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+HEALTH: web.AppKey[Callable[[], dict[str, Any]]] = web.AppKey("health")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response(request.app[HEALTH]())
+
+
+def create_app(metrics: Metrics, health: Callable[[], dict[str, Any]]) -> web.Application:
+    app = web.Application()
+    app[METRICS] = metrics
+    app[HEALTH] = health
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+class HttpServer:
+    """Serves one application on the configured TCP address and, if set, a Unix socket."""
+
+    def __init__(self, app: web.Application, settings: ApiSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runner = runner
+        site = web.TCPSite(runner, self.settings.listen, self.settings.port, reuse_address=True)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        log.info("API listening on %s:%s", self.settings.listen, self.port)
+        if self.settings.socket is not None:
+            path = Path(self.settings.socket)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_socket():
+                path.unlink()  # left by a crash; nothing listens on it any more
+            await web.UnixSite(runner, str(path)).start()
+            # The console and local tools reach the daemon through file permissions (group dialbox).
+            os.chmod(path, 0o660)
+            log.info("API listening on unix:%s", path)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

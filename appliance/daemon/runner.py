@@ -1,0 +1,155 @@
+"""`dialbox run`: the daemon's lifecycle — start → ready → (reload)* → draining → stopped.
+
+Every long-running part is a `Component` whose `run(stopping)` returns once `stopping` is set
+and it has drained; all of them run in one TaskGroup, so a crash in one stops the daemon (and
+systemd restarts it) rather than leaving it half alive. systemd hears READY=1 once every
+component said it is ready, STATUS= with a one-line summary, WATCHDOG=1 from the event loop,
+and STOPPING=1 when a drain begins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from appliance.clock import Clock, SystemClock
+from appliance.config import ConfigError, DialboxConfig, load_config
+from appliance.daemon.sdnotify import Notifier, watchdog_interval
+from appliance.metrics import Metrics
+from appliance.store import Database, open_database
+from appliance.store.attempts import DanglingAttempt, sweep_dangling
+
+log = logging.getLogger(__name__)
+
+
+class Component(Protocol):
+    name: str
+    ready: asyncio.Event
+
+    async def run(self, stopping: asyncio.Event) -> None: ...
+
+    def reload(self, config: DialboxConfig) -> None: ...
+
+
+ComponentFactory = Callable[["Daemon"], Sequence[Component]]
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: str | Path | None,
+        *,
+        components: ComponentFactory | None = None,
+        clock: Clock | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.config: DialboxConfig = load_config(config_path)
+        self.clock = clock or SystemClock()
+        self.notifier = notifier or Notifier()
+        self.db: Database = open_database(self.config.database)
+        self.stopping = asyncio.Event()
+        self._factory = components
+        self.components: list[Component] = []
+        self.exit_code = 0
+        self.status_fn: Callable[[], str] = lambda: "running"
+        self.metrics: Metrics | None = None
+        self.recovered: list[DanglingAttempt] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self._recover()
+        self.components = list(self._factory(self) if self._factory else [])
+        try:
+            async with asyncio.TaskGroup() as group:
+                for component in self.components:
+                    group.create_task(component.run(self.stopping), name=component.name)
+                group.create_task(self._announce_ready(), name="ready")
+                group.create_task(self._watchdog(), name="watchdog")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            self.db.close()
+        log.info("stopped")
+        return self.exit_code
+
+    def request_stop(self, why: str = "request") -> None:
+        if self.stopping.is_set():
+            return
+        log.info("%s: draining (no new dials; calls in flight finish or are hung up)", why)
+        self.notifier.stopping(f"draining after {why}")
+        self.stopping.set()
+
+    def reload(self) -> None:
+        """SIGHUP: load and validate the config again; a bad one is refused and the old one kept."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("config reload refused, keeping the running config:\n%s", exc)
+            self.notifier.status(f"config reload refused: {exc.problems[0]}")
+            return
+        if config.database != self.config.database:
+            log.error("config reload refused: changing `database` needs a restart")
+            return
+        self.config = config
+        for component in self.components:
+            component.reload(config)
+        log.info("config reloaded from %s", self.config_path or "defaults")
+        self.notifier.status(self.status_fn())
+
+    def _recover(self) -> None:
+        """Attempts left in flight by a crash become Dangling, closed or requeued (SPEC C8)."""
+        settings = self.config.engine
+        swept = sweep_dangling(
+            self.db,
+            self.clock.now(),
+            requeue=settings.dangling_action == "requeue",
+            requeue_delay=settings.requeue_delay,
+        )
+        for attempt in swept:
+            log.warning(
+                "attempt %s (contact %s) was in flight when the daemon stopped: %s",
+                attempt.attempt_id,
+                attempt.contact_id,
+                "requeued" if attempt.requeued else "closed as Dangling",
+            )
+        self.recovered = swept
+
+    async def _announce_ready(self) -> None:
+        for component in self.components:
+            ready = asyncio.ensure_future(component.ready.wait())
+            stop = asyncio.ensure_future(self.stopping.wait())
+            await asyncio.wait({ready, stop}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+            stop.cancel()
+            if self.stopping.is_set():
+                return
+        status = self.status_fn()
+        log.info("ready: %s", status)
+        self.notifier.ready(status)
+
+    async def _watchdog(self) -> None:
+        interval = watchdog_interval()
+        while not self.stopping.is_set():
+            # Sent from the event loop itself: a loop stuck in a blocking call stops the pings.
+            if interval is not None:
+                self.notifier.watchdog()
+            self.notifier.status(self.status_fn())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=min(interval or 5.0, 5.0))
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "draining" if self.stopping.is_set() else "ok",
+            "ready": all(c.ready.is_set() for c in self.components),
+            "components": {c.name: c.ready.is_set() for c in self.components},
+        }
