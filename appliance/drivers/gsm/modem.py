@@ -1,0 +1,457 @@
+"""The GSM/LTE modem driver: a ``Line`` over an AT session, with health and recovery (SPEC H2, H6).
+
+Lifecycle: connect -> initialise (identify, pick profile, SIM, registration, SMS routing) -> up.
+A lost port marks the line down, fails the call in progress (ErrorOccurred) and reconnects with
+back-off. A modem that stops answering (two command timeouts in a row) is probed with ``AT``,
+then its port is reopened (the reset a host can do; ``reset_hook`` may power-cycle it). A boot
+URC (``RDY``, ``^BOOT``) means the module restarted under us: re-initialise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+
+from appliance.drivers.at.codes import RETRYABLE_CME, FinalKind
+from appliance.drivers.at.framing import ESC
+from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
+from appliance.drivers.at.transport import PortError, open_port
+from appliance.drivers.gsm.messaging import Messaging
+from appliance.drivers.gsm.profiles import (
+    GENERIC,
+    PROFILES,
+    CallTracking,
+    Profile,
+    dtmf_digit,
+    select_profile,
+)
+from appliance.drivers.gsm.status import Registration, parse_cops, parse_csq
+from appliance.drivers.gsm.voice import Voice
+from appliance.drivers.line import (
+    MIN_RING_TIMEOUT,
+    CallResult,
+    Capabilities,
+    Dtmf,
+    IncomingCall,
+    Line,
+    LineDown,
+    LineHealth,
+    LineUnavailable,
+    LineUp,
+    NotSupported,
+    SmsResult,
+    Timeouts,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    manufacturer: str = ""
+    model: str = ""
+    revision: str = ""
+    imei: str = ""
+    imsi: str = ""
+
+
+class GsmModem(Line):
+    """One GSM/LTE module on one AT port."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        pin: str | None = None,
+        profile: str | None = None,
+        baudrate: int = 115200,
+        timeouts: Timeouts | None = None,
+        poll_interval: float = 0.5,
+        health_interval: float = 30.0,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        sim_wait: float = 20.0,
+        min_ring_timeout: float = MIN_RING_TIMEOUT,
+        sms_mode: str = "pdu",
+        reset_hook: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(name or url)
+        self.url = url
+        self.pin = pin
+        self.forced_profile = PROFILES[profile] if profile else None
+        self.profile: Profile = self.forced_profile or GENERIC
+        self.baudrate = baudrate
+        self.timeouts = timeouts or Timeouts()
+        self.poll_interval = poll_interval
+        self.health_interval = health_interval
+        self.backoff = backoff
+        self.sim_wait = sim_wait
+        self.min_ring_timeout = min_ring_timeout
+        self.sms_mode = sms_mode
+        self.reset_hook = reset_hook
+        self.identity = Identity()
+        self.registration = Registration()
+        self._session: AtSession | None = None
+        self._up = False
+        self._closing = False
+        self._sim = "unknown"
+        self._signal: int | None = None
+        self._operator: str | None = None
+        self._last_error: str | None = None
+        self._recovering: asyncio.Task[None] | None = None
+        self._health_task: asyncio.Task[None] | None = None
+        self._up_event = asyncio.Event()
+        self.voice = Voice(self)
+        self.sms = Messaging(self)
+
+    # ------------------------------------------------------------------ Line: lifecycle
+    @property
+    def session(self) -> AtSession:
+        if self._session is None or not self._session.is_open:
+            raise LinkDown(f"{self.name}: port is not open")
+        return self._session
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            voice=True,
+            sms=True,
+            dtmf_detect=self.profile.dtmf_detect,
+            dtmf_send=self.profile.dtmf_send is not None,
+            playback=self.profile.playback is not None,
+        )
+
+    def health(self) -> LineHealth:
+        return LineHealth(
+            up=self._up,
+            registered=self.registration.registered,
+            registration=self.registration.describe(),
+            signal_dbm=self._signal,
+            sim=self._sim,
+            operator=self._operator,
+            last_error=self._last_error,
+        )
+
+    async def open(self) -> None:
+        self._closing = False
+        try:
+            await self._connect()
+            await self._initialise()
+        except (PortError, AtTimeout, AtError, LinkDown) as exc:
+            await self._drop_session()
+            self._last_error = str(exc)
+            raise LineUnavailable(_why(self.url, exc)) from exc
+        self._health_task = asyncio.create_task(self._health_loop())
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in (self._recovering, self._health_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.voice.call is not None:
+            with contextlib.suppress(Exception):
+                await self.voice.hang_up()
+        await self._drop_session()
+        self._set_down("closed", emit=False)
+
+    async def wait_up(self, timeout: float) -> bool:
+        """Wait until the line is up (after a reconnect); False on timeout."""
+        try:
+            await asyncio.wait_for(self._up_event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ Line: calls, SMS
+    async def dial(self, number: str, ring_timeout: float = 25.0) -> CallResult:
+        if not self._up:
+            raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
+        return await self.voice.dial(number, max(ring_timeout, self.min_ring_timeout))
+
+    async def hang_up(self) -> CallResult | None:
+        return await self.voice.hang_up()
+
+    async def wait_call_end(self, timeout: float | None = None) -> CallResult | None:
+        return await self.voice.wait_end(timeout)
+
+    async def send_dtmf(self, digits: str) -> None:
+        await self.voice.send_dtmf(digits)
+
+    async def play(self, message: str) -> None:
+        if self.profile.playback is None:
+            raise NotSupported(f"{self.name}: {self.profile.name} modules cannot play messages")
+        await self.session.check(
+            Command(self.profile.playback.format(file=message), timeout=self.timeouts.command)
+        )
+
+    async def send_sms(self, number: str, text: str) -> SmsResult:
+        if not self._up:
+            raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
+        return await self.sms.send(number, text)
+
+    def probe_report(self) -> dict[str, object]:
+        """What ``dialbox lines probe`` prints."""
+        health = self.health()
+        return {
+            **asdict(self.identity),
+            "sim": health.sim,
+            "registered": health.registered,
+            "registration": health.registration,
+            "operator": health.operator,
+            "signal_dbm": health.signal_dbm,
+            "profile": self.profile.name,
+        }
+
+    # ------------------------------------------------------------------ connect + init
+    async def _connect(self) -> None:
+        session = AtSession(self.name)
+        session.add_urc_listener(self._on_urc)
+        session.add_lost_listener(lambda exc: self._on_lost(session, exc))
+        await open_port(self.url, lambda: session, self.baudrate)
+        self._session = session
+
+    async def _drop_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and session.is_open:
+            session.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.wait_closed(), 2.0)
+
+    def _cmd(self, text: str, *, bare: bool = False) -> Command:
+        return Command(text, timeout=self.timeouts.command, bare=bare)
+
+    async def _sync(self) -> None:
+        """Get a prompt-free, answering modem: ESC leaves a stuck SMS prompt, then AT x3."""
+        session = self.session
+        session.write_raw(bytes([ESC]))
+        last: Exception | None = None
+        for _ in range(3):
+            try:
+                await session.check(Command("AT", timeout=self.timeouts.probe))
+                return
+            except (AtTimeout, AtError) as exc:
+                last = exc
+        raise AtTimeout(f"no answer to AT ({last})")
+
+    async def _initialise(self) -> None:
+        session = self.session
+        await self._sync()
+        # ATZ can turn echo back on, so E0 comes after it (research/modems.md 3.9).
+        await session.check(self._cmd("ATE0"))
+        await session.check(self._cmd("ATV1"))
+        await session.run(self._cmd("AT+CMEE=1"))
+        self.identity = Identity(
+            manufacturer=await self._ident("AT+CGMI"),
+            model=await self._ident("AT+CGMM"),
+            revision=await self._ident("AT+CGMR"),
+            imei=await self._ident("AT+CGSN"),
+        )
+        self.profile = self.forced_profile or select_profile(
+            self.identity.manufacturer, self.identity.model
+        )
+        log.info(
+            "%s: %s %s -> profile %s",
+            self.name,
+            self.identity.manufacturer,
+            self.identity.model,
+            self.profile.name,
+        )
+        await self._unlock_sim()
+        imsi = await self._ident("AT+CIMI")
+        self.identity = Identity(**{**asdict(self.identity), "imsi": imsi})
+        for text in ("AT+CREG=2", "AT+CEREG=2", "AT+COPS=3,0", "AT+CLIP=1", "AT+CRC=1"):
+            await session.run(self._cmd(text))
+        if self.profile is GENERIC and (await session.run(self._cmd("AT+CLCC=1"))).ok:
+            self.profile = _with_clcc_urcs(GENERIC)  # a 27.007 module that pushes +CLCC
+        for text in self.profile.init:
+            response = await session.run(self._cmd(text))
+            if not response.ok:
+                log.info("%s: %s -> %s (tolerated)", self.name, text, response.final.text)
+        await self.sms.setup()
+        await self._refresh_status()
+        with contextlib.suppress(AtTimeout, AtError):
+            await self.sms.sweep()
+        self._set_up()
+
+    async def _ident(self, text: str) -> str:
+        response = await self.session.run(self._cmd(text, bare=True))
+        if not response.ok or not response.lines:
+            return ""
+        prefix = text[2:] + ":"
+        line = response.lines[0]
+        # +CGMI: COMWAY style prefixed identification (research/modems.md 3.10)
+        return line[len(prefix) :].strip().strip('"') if line.upper().startswith(prefix) else line
+
+    async def _unlock_sim(self) -> None:
+        """+CPIN? with retries while the SIM is busy (CME 14/515); enter the PIN once only."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.sim_wait
+        pin_sent = False
+        delay = 0.1
+        while True:
+            response = await self.session.run(self._cmd("AT+CPIN?"))
+            values = response.values("+CPIN:")
+            if values:
+                self._sim = values[0].strip().strip('"')
+            if response.ok:
+                if self._sim == "READY":
+                    return
+                if self._sim == "SIM PIN" and self.pin and not pin_sent:
+                    pin_sent = True  # never retry a PIN: three wrong tries lock the SIM (PUK)
+                    await self.session.check(self._cmd(f'AT+CPIN="{self.pin}"'))
+                    continue
+                if self._sim in ("SIM PIN", "SIM PUK", "PH-SIM PIN", "SIM PIN2", "SIM PUK2"):
+                    hint = " (set the line's PIN in the config)" if self._sim == "SIM PIN" else ""
+                    raise LinkDownSim(f"SIM asks for {self._sim}{hint}")
+            elif response.final.kind is FinalKind.CME and response.final.code == 10:
+                self._sim = "NOT INSERTED"
+                raise LinkDownSim("no SIM inserted")
+            elif not (
+                response.final.kind is FinalKind.CME and response.final.code in RETRYABLE_CME
+            ):
+                response.check()
+            if loop.time() > deadline:
+                raise LinkDownSim(f"SIM not ready after {self.sim_wait:g} s ({self._sim})")
+            await asyncio.sleep(delay)  # back-off while the SIM initialises (CME 14 / 515)
+            delay = min(delay * 2, 2.0)
+
+    async def _refresh_status(self) -> None:
+        session = self.session
+        for text in ("AT+CREG?", "AT+CEREG?", "AT+CGREG?"):
+            response = await session.run(self._cmd(text))
+            for value in response.values(text[2:-1] + ":"):
+                self.registration.update(text[3:-1], value, solicited=True)
+        csq = await session.run(self._cmd("AT+CSQ"))
+        for value in csq.values("+CSQ:"):
+            self._signal = parse_csq(value)
+        cops = await session.run(self._cmd("AT+COPS?"))
+        for value in cops.values("+COPS:"):
+            self._operator = parse_cops(value)
+
+    # ------------------------------------------------------------------ up / down
+    def _set_up(self) -> None:
+        self._last_error = None
+        if not self._up:
+            self._up = True
+            self._up_event.set()
+            self.emit(LineUp(self.name))
+
+    def _set_down(self, reason: str, emit: bool = True) -> None:
+        self._last_error = reason
+        self.voice.line_down(reason)
+        if self._up:
+            self._up = False
+            self._up_event.clear()
+            if emit:
+                self.emit(LineDown(self.name, reason))
+
+    def _on_lost(self, session: AtSession, exc: Exception | None) -> None:
+        if self._closing or session is not self._session:
+            return
+        self._session = None
+        self._set_down(f"port lost: {exc}" if exc else "port closed")
+        self._start_recovery(reopen=True)
+
+    def _start_recovery(self, reopen: bool) -> None:
+        if self._closing or (self._recovering is not None and not self._recovering.done()):
+            return
+        self._recovering = asyncio.create_task(self._recover(reopen))
+
+    async def _recover(self, reopen: bool) -> None:
+        """Reconnect with back-off until the modem answers again (SPEC H6)."""
+        delay, ceiling = self.backoff
+        while not self._closing:
+            try:
+                if reopen or self._session is None:
+                    await self._drop_session()
+                    if self.reset_hook is not None:
+                        await self.reset_hook()
+                    await self._connect()
+                await self._initialise()
+                log.info("%s: line recovered", self.name)
+                return
+            except (PortError, AtTimeout, AtError, LinkDown, LinkDownSim) as exc:
+                self._last_error = str(exc)
+                log.info("%s: recovery failed (%s); retrying in %.1f s", self.name, exc, delay)
+                reopen = True
+            await asyncio.sleep(delay)  # back-off between reconnect attempts
+            delay = min(delay * 2, ceiling)
+
+    async def _health_loop(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.health_interval)  # the polling period itself
+            if not self._up or self._session is None:
+                continue
+            try:
+                await self._refresh_status()
+            except AtTimeout as exc:
+                self._last_error = str(exc)
+                if self.session.consecutive_timeouts >= 2:
+                    await self._unresponsive()
+            except (AtError, LinkDown):
+                continue
+
+    async def _unresponsive(self) -> None:
+        """Two timeouts in a row: probe; if still silent, mark down and reopen the port."""
+        try:
+            await self._sync()
+            return
+        except (AtTimeout, LinkDown):
+            pass
+        self._set_down("modem not answering")
+        self._start_recovery(reopen=True)
+
+    # ------------------------------------------------------------------ URCs
+    def _on_urc(self, urc: Urc) -> None:
+        name = urc.name.upper()
+        if urc.text in self.profile.ready_urcs or name in self.profile.ready_urcs:
+            if self._up:
+                log.warning("%s: modem restarted (%s)", self.name, urc.text)
+                self._set_down(f"modem restarted ({urc.text})")
+                self._start_recovery(reopen=False)
+            return
+        if name in ("+CREG", "+CEREG", "+CGREG"):
+            self.registration.update(name[1:], urc.value, solicited=False)
+            return
+        if name == "+CPIN":
+            self._sim = urc.value.strip('"')
+            return
+        if name in self.profile.dtmf_urcs:
+            digit = dtmf_digit(self.profile, urc.value)
+            if digit:
+                self.emit(Dtmf(self.name, digit))
+            return
+        if name == "+CLIP":
+            self.emit(IncomingCall(self.name, urc.value.split(",")[0].strip('"')))
+            return
+        if self.voice.on_urc(urc) or self.sms.on_urc(urc):
+            return
+        log.debug("%s: ignored URC %r", self.name, urc.text)
+
+
+class LinkDownSim(Exception):
+    """The SIM is absent, locked or not ready: the line cannot come up."""
+
+
+def _with_clcc_urcs(profile: Profile) -> Profile:
+    from dataclasses import replace
+
+    return replace(profile, call_tracking=CallTracking.CLCC_URC)
+
+
+def _why(url: str, exc: Exception) -> str:
+    if isinstance(exc, PortError):
+        return str(exc)
+    if isinstance(exc, AtTimeout):
+        return (
+            f"{url}: the port opened but nothing answers AT ({exc}); wrong port (on "
+            "Quectel/SIMCom the AT port is interface 02), wrong baud rate, or modem off"
+        )
+    if isinstance(exc, LinkDownSim):
+        return f"{url}: SIM problem: {exc}"
+    return f"{url}: modem initialisation failed: {exc}"

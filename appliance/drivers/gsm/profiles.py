@@ -1,0 +1,99 @@
+"""Vendor profiles: what differs between module families, chosen from +CGMI/+CGMM.
+
+A profile is data, not code: init commands, how call progress is learnt, DTMF and playback
+commands, ``+CNMI`` candidates. Unknown modems get the generic 27.007 profile.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class CallTracking(enum.Enum):
+    CLCC_POLL = "clcc-poll"  # poll AT+CLCC (27.007); the fallback that works everywhere
+    CLCC_URC = "clcc-urc"  # AT+CLCC=1 unsolicited list (SIMCom, some generic modules)
+    DSCI = "dsci"  # Quectel AT^DSCI=1
+    HUAWEI = "huawei"  # ^ORIG/^CONF/^CONN/^CEND
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    manufacturers: tuple[str, ...]  # lower-case substrings of +CGMI
+    call_tracking: CallTracking
+    init: tuple[str, ...] = ()  # sent after the common init; an error is tolerated
+    # CNMI candidates, best first; the first one the modem accepts wins (SIM800L refuses ds=2).
+    cnmi: tuple[str, ...] = ("2,1,0,1,0", "2,1,0,1", "1,1,0,1,0", "2,1,0,0,0")
+    dtmf_urcs: tuple[str, ...] = ()  # URC names carrying a received DTMF digit
+    dtmf_send: str | None = "AT+VTS={digit}"
+    playback: str | None = None  # command template playing {file} to the far end
+    playback_done: str | None = None  # URC name that ends playback
+    hang_up: str = "AT+CHUP"
+    ready_urcs: tuple[str, ...] = ("RDY",)  # a URC meaning "I have just booted"
+
+    @property
+    def dtmf_detect(self) -> bool:
+        return bool(self.dtmf_urcs)
+
+
+GENERIC = Profile(
+    name="generic",
+    manufacturers=(),
+    call_tracking=CallTracking.CLCC_POLL,
+)
+
+SIMCOM = Profile(
+    name="simcom",
+    manufacturers=("simcom", "sim com"),
+    call_tracking=CallTracking.CLCC_URC,
+    # +CLCC URCs; SIM800 MO RING/MO CONNECTED; DTMF detection (SIM7000E answers ERROR: tolerated)
+    init=("AT+CLCC=1", "AT+MORING=1", "AT+DDET=1", "AT+CVHU=0"),
+    dtmf_urcs=("+DTMF", "+RXDTMF"),
+    playback='AT+CCMXPLAY="{file}",1,0',
+    playback_done="+AUDIOSTATE",
+    ready_urcs=("RDY", "+CPIN: NOT READY"),
+)
+
+QUECTEL = Profile(
+    name="quectel",
+    manufacturers=("quectel",),
+    call_tracking=CallTracking.DSCI,
+    init=("AT^DSCI=1", "AT+QTONEDET=1", "AT+CVHU=0"),
+    dtmf_urcs=("+QTONEDET",),
+    dtmf_send='AT+VTS="{digit}"',
+    playback='AT+QPSND=1,"{file}",0,1,1',
+    playback_done="+QPSND",
+    ready_urcs=("RDY",),
+)
+
+HUAWEI = Profile(
+    name="huawei",
+    manufacturers=("huawei",),
+    call_tracking=CallTracking.HUAWEI,
+    # Voice firmware needs ^CVOICE=0 (ERROR on data-only firmware: tolerated, babca #112).
+    init=("AT^CVOICE=0",),
+    cnmi=("2,1,0,2,0", "2,1,0,1,0", "2,0,0,2,1"),
+    dtmf_urcs=("^DDTMF",),
+    dtmf_send="AT^DTMF={call_id},{digit}",
+    ready_urcs=("^BOOT", "RDY"),
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (GENERIC, SIMCOM, QUECTEL, HUAWEI)}
+
+
+def select_profile(manufacturer: str, model: str = "") -> Profile:
+    """The profile for a module's identification; generic when nothing matches."""
+    text = f"{manufacturer} {model}".lower()
+    for profile in PROFILES.values():
+        if any(m in text for m in profile.manufacturers):
+            return profile
+    return GENERIC
+
+
+def dtmf_digit(profile: Profile, value: str) -> str | None:
+    """The digit a DTMF URC carries: ``+DTMF: 5``, ``^DDTMF: 5``, ``+QTONEDET: 53`` (ASCII)."""
+    value = value.split(",")[0].strip().strip('"')
+    if profile.name == "quectel" and value.isdigit() and int(value) > 9:
+        value = chr(int(value))
+    return value if len(value) == 1 and value in "0123456789*#ABCD" else None

@@ -1,0 +1,365 @@
+"""Voice calls on a GSM modem: dial, follow call progress, ring timeout, hang up, outcome.
+
+The ring timeout counts from alerting (SPEC C6), not from ``ATD``: the time the network takes to
+set the call up is not the callee's ringing time. Progress comes from the profile's source
+(``+CLCC`` polling or URCs, ``^DSCI``, Huawei ``^CEND``...) and from final result codes that
+arrive as URCs after ``OK`` (python-gsmmodem #101).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable
+from typing import Protocol
+
+from appliance.drivers.at.codes import Final, FinalKind
+from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
+from appliance.drivers.gsm.calls import (
+    CLCC_STATES,
+    CallEvent,
+    CallState,
+    cause_from_ceer,
+    decide_unanswered,
+    event_from_urc,
+    parse_clcc,
+)
+from appliance.drivers.gsm.profiles import CallTracking, Profile
+from appliance.drivers.line import (
+    CallEnded,
+    CallResult,
+    LineBusy,
+    LineEvent,
+    NotSupported,
+    Timeouts,
+)
+from appliance.drivers.outcome import Outcome
+
+log = logging.getLogger(__name__)
+
+_DIAL_STRING = re.compile(r"^\+?[0-9*#]{1,40}$")
+
+
+class VoiceHost(Protocol):
+    """What the voice part needs from its modem."""
+
+    name: str
+    profile: Profile
+    timeouts: Timeouts
+    poll_interval: float
+
+    @property
+    def session(self) -> AtSession: ...
+
+    def emit(self, event: LineEvent) -> None: ...
+
+
+class _Call:
+    def __init__(self, number: str, ring_timeout: float, now: Callable[[], float]) -> None:
+        self.number = number
+        self.ring_timeout = ring_timeout
+        self.now = now
+        self.t_dial = now()
+        self.t_alert: float | None = None
+        self.t_answer: float | None = None
+        self.t_end: float | None = None
+        self.state = CallState.DIALING
+        self.evidence: list[str] = []
+        self.cause: int | None = None
+        self.end_status: int | None = None
+        self.final: Final | None = None
+        self.forced: Outcome | None = None
+        self.end_reason = ""
+        self.changed = asyncio.Event()
+        self.ended: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
+        self.seen = False  # listed by +CLCC at least once
+
+    def on_event(self, event: CallEvent) -> None:
+        if self.state is CallState.RELEASED:
+            return
+        self.evidence.append(event.raw)
+        if event.cause is not None:
+            self.cause = event.cause
+        if event.end_status is not None:
+            self.end_status = event.end_status
+        if event.state is CallState.ALERTING and self.t_alert is None:
+            self.t_alert = self.now()
+        if event.state is CallState.ACTIVE and self.t_answer is None:
+            self.t_answer = self.now()
+            if self.t_alert is None:
+                self.t_alert = self.t_answer
+        if event.state is CallState.RELEASED:
+            self.t_end = self.now()
+        if event.state is not CallState.INCOMING:
+            self.state = event.state
+        self.changed.set()
+
+    @property
+    def released(self) -> bool:
+        return self.state is CallState.RELEASED
+
+    @property
+    def answered(self) -> bool:
+        return self.t_answer is not None
+
+    def result(self, outcome: Outcome, ended: bool) -> CallResult:
+        end = self.t_end if ended and self.t_end is not None else self.now()
+        alert = self.t_alert if self.t_alert is not None else end
+        answer = self.t_answer if self.t_answer is not None else end
+        durations = {
+            "setup": alert - self.t_dial,
+            "ringing": max(0.0, answer - alert) if self.t_alert is not None else 0.0,
+            "talk": max(0.0, end - answer) if self.t_answer is not None else 0.0,
+            "total": end - self.t_dial,
+        }
+        return CallResult(
+            number=self.number,
+            outcome=outcome,
+            evidence=tuple(self.evidence),
+            durations=durations,
+            cause=self.cause,
+            answered=self.answered,
+            ended=ended,
+            end_reason=self.end_reason,
+        )
+
+
+class Voice:
+    """The call side of one modem; at most one outgoing call at a time."""
+
+    def __init__(self, host: VoiceHost) -> None:
+        self._host = host
+        self.call: _Call | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def _now(self) -> Callable[[], float]:
+        return asyncio.get_running_loop().time
+
+    # ------------------------------------------------------------------ dialling
+    async def dial(self, number: str, ring_timeout: float) -> CallResult:
+        if self.call is not None:
+            raise LineBusy(f"{self._host.name}: a call to {self.call.number} is in progress")
+        call = _Call(number, ring_timeout, self._now)
+        if not _DIAL_STRING.match(number):
+            call.evidence.append(f"invalid dial string {number!r}")
+            call.t_end = call.now()
+            return call.result(Outcome.WRONG_NUMBER, ended=True)
+        self.call = call
+        text = f"ATD{number};"
+        call.evidence.append(text)
+        try:
+            response = await self._host.session.run(
+                Command(
+                    text, timeout=self._host.timeouts.dial, call_progress=True, prefixes=("+COLP:",)
+                ),
+                urgent=True,
+            )
+        except AtTimeout:
+            call.evidence.append("no answer to ATD")
+            call.forced, call.end_reason = Outcome.ERROR_OCCURRED, "modem did not answer ATD"
+            await self._send_hang_up(call)
+            return await self._finish(call)
+        except LinkDown as exc:
+            self.line_down(str(exc))
+            return await call.ended
+        call.evidence.extend(response.lines)
+        call.evidence.append(response.final.text)
+        if call.state is CallState.RELEASED:  # the line went down meanwhile
+            return await call.ended
+        if response.final.kind is FinalKind.CONNECT:
+            call.on_event(CallEvent(CallState.ACTIVE, response.final.text))
+        elif response.final.kind is not FinalKind.OK:
+            call.final = response.final
+            call.t_end = call.now()
+            call.state = CallState.RELEASED
+            return await self._finish(call)
+        if self._host.profile.call_tracking is CallTracking.CLCC_POLL:
+            self._poller = asyncio.create_task(self._poll(call))
+        return await self._await_decision(call)
+
+    async def _await_decision(self, call: _Call) -> CallResult:
+        while True:
+            if call.state is CallState.RELEASED:
+                return await self._finish(call)
+            if call.state is CallState.ACTIVE:
+                return call.result(Outcome.CONNECTED, ended=False)
+            if call.t_alert is not None:
+                deadline = call.t_alert + call.ring_timeout
+            else:
+                deadline = call.t_dial + self._host.timeouts.setup
+            remaining = deadline - call.now()
+            if remaining <= 0:
+                if call.t_alert is not None:
+                    call.forced, call.end_reason = Outcome.ALERTING_TIMEOUT, "ring timeout"
+                else:
+                    call.forced, call.end_reason = (
+                        Outcome.UNREACHABLE,
+                        "no alerting (setup timeout)",
+                    )
+                call.evidence.append(call.end_reason)
+                await self._send_hang_up(call)
+                return await self._finish(call)
+            call.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(call.changed.wait(), remaining)
+
+    async def _poll(self, call: _Call) -> None:
+        """Generic call progress: ask +CLCC (27.007 7.18) until the call is released."""
+        empty = 0
+        while not call.released:
+            try:
+                response = await self._host.session.check(
+                    Command("AT+CLCC", timeout=self._host.timeouts.command)
+                )
+            except (AtTimeout, AtError) as exc:
+                log.debug("%s: +CLCC poll failed: %s", self._host.name, exc)
+            except LinkDown:
+                return
+            else:
+                rows = [r for r in map(parse_clcc, response.values("+CLCC:")) if r and r.outgoing]
+                if rows:
+                    call.seen = True
+                    empty = 0
+                    row = rows[0]
+                    state = CLCC_STATES.get(row.stat)
+                    if state is not None and state is not call.state:
+                        call.on_event(CallEvent(state, f"+CLCC: {response.values('+CLCC:')[0]}"))
+                else:
+                    empty += 1
+                    if call.seen or empty >= 2:
+                        call.on_event(CallEvent(CallState.RELEASED, "+CLCC: (no call)"))
+                        if call.answered:
+                            await self._finish(call)
+                        return
+            if call.released:
+                return
+            call.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(call.changed.wait(), self._host.poll_interval)
+
+    # ------------------------------------------------------------------ ending
+    async def _finish(self, call: _Call) -> CallResult:
+        """Decide and publish the call's final result (idempotent)."""
+        if call.ended.done():
+            return call.ended.result()
+        if call.t_end is None:
+            call.t_end = call.now()
+        call.state = CallState.RELEASED
+        if call.forced is not None:
+            outcome = call.forced
+        elif call.answered:
+            outcome = Outcome.CONNECTED
+        else:
+            if call.cause is None and call.final is None:
+                await self._query_cause(call)
+            outcome = decide_unanswered(
+                alerted=call.t_alert is not None,
+                final=call.final,
+                cause=call.cause,
+                end_status=call.end_status,
+            )
+        if call.ended.done():
+            return call.ended.result()
+        result = call.result(outcome, ended=True)
+        call.ended.set_result(result)
+        if self.call is call:
+            self.call = None
+        if self._poller is not None and self._poller is not asyncio.current_task():
+            self._poller.cancel()
+        self._poller = None
+        log.info(
+            "%s: call to %s: %s (%s)",
+            self._host.name,
+            call.number,
+            outcome.label,
+            ", ".join(result.evidence[-3:]),
+        )
+        if call.answered or call.forced is not None:
+            self._host.emit(CallEnded(self._host.name, result))
+        return result
+
+    async def _query_cause(self, call: _Call) -> None:
+        try:
+            response = await self._host.session.check(
+                Command("AT+CEER", timeout=self._host.timeouts.command)
+            )
+        except (AtTimeout, AtError, LinkDown):
+            return
+        for value in response.values("+CEER:"):
+            call.evidence.append(f"+CEER: {value}")
+            call.cause = cause_from_ceer(value)
+
+    async def _send_hang_up(self, call: _Call) -> None:
+        session = self._host.session
+        for text in (self._host.profile.hang_up, "ATH"):
+            try:
+                response = await session.run(
+                    Command(text, timeout=self._host.timeouts.hang_up), urgent=True
+                )
+            except (AtTimeout, LinkDown) as exc:
+                call.evidence.append(f"{text}: {exc}")
+                break
+            call.evidence.append(f"{text}: {response.final.text}")
+            if response.ok:
+                break
+        call.on_event(CallEvent(CallState.RELEASED, "hung up"))
+
+    async def hang_up(self) -> CallResult | None:
+        call = self.call
+        if call is None:
+            return None
+        call.end_reason = call.end_reason or "hung up by us"
+        if not call.answered:
+            call.forced = call.forced or Outcome.ERROR_OCCURRED
+        await self._send_hang_up(call)
+        return await self._finish(call)
+
+    async def wait_end(self, timeout: float | None) -> CallResult | None:
+        call = self.call
+        if call is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(call.ended), timeout)
+        except TimeoutError:
+            return None
+
+    def line_down(self, reason: str) -> None:
+        """The port or the modem went away: the call in progress ended in error (SPEC C11)."""
+        call = self.call
+        if call is None or call.ended.done():
+            return
+        call.evidence.append(f"line down: {reason}")
+        call.forced, call.end_reason = Outcome.ERROR_OCCURRED, f"line down: {reason}"
+        call.on_event(CallEvent(CallState.RELEASED, "line down"))
+        asyncio.get_running_loop().create_task(self._finish(call))
+
+    # ------------------------------------------------------------------ URCs
+    def on_urc(self, urc: Urc) -> bool:
+        """Feed a URC to the call in progress; True if it was call progress."""
+        event = event_from_urc(urc)
+        call = self.call
+        if event is None or call is None or event.state is CallState.INCOMING:
+            return event is not None and event.state is not CallState.INCOMING
+        was_answered = call.answered
+        call.on_event(event)
+        if event.state is CallState.RELEASED and was_answered:
+            call.end_reason = call.end_reason or "far end hung up"
+            asyncio.get_running_loop().create_task(self._finish(call))
+        elif event.state is CallState.RELEASED and event.raw.upper() in ("BUSY", "NO ANSWER"):
+            call.final = Final(FinalKind[event.raw.upper().replace(" ", "_")], event.raw)
+        return True
+
+    # ------------------------------------------------------------------ in-call
+    async def send_dtmf(self, digits: str) -> None:
+        template = self._host.profile.dtmf_send
+        if template is None:
+            raise NotSupported(f"{self._host.name}: DTMF sending not supported")
+        for digit in digits:
+            await self._host.session.check(
+                Command(
+                    template.format(digit=digit, call_id=1), timeout=self._host.timeouts.command
+                )
+            )

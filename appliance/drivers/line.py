@@ -1,0 +1,256 @@
+"""The narrow Line interface the engine uses: dial, hang up, send SMS, events, health.
+
+A GSM modem (``gsm.modem.GsmModem``), a V.253 voice modem or a port of a CAN line card all
+implement ``Line``; the engine never sees AT commands or CAN frames. Results carry the SPEC C11
+outcome code and the raw evidence it was decided on (research/modems.md 0.7: "answered" cannot
+be trusted, so the modem's own words are kept beside the normalised outcome).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from appliance.drivers.outcome import Outcome
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RING_TIMEOUT = 25.0  # SPEC C6
+MIN_RING_TIMEOUT = 15.0  # SPEC C6, C13 (us: ring >= 15 s)
+
+
+class LineError(Exception):
+    """A line could not do what was asked (port absent, modem not answering, busy line...)."""
+
+
+class LineUnavailable(LineError):
+    """The line is down: port absent, modem silent, or being recovered."""
+
+
+class LineBusy(LineError):
+    """A call is already in progress on this line."""
+
+
+class NotSupported(LineError):
+    """The hardware behind this line cannot do that (e.g. message playback on a Huawei stick)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What became of one dial attempt; ``ended`` is False while an answered call is still up."""
+
+    number: str
+    outcome: Outcome
+    evidence: tuple[str, ...]
+    durations: Mapping[str, float]
+    cause: int | None = None  # 3GPP 24.008 cause (or the line's equivalent), when known
+    answered: bool = False
+    ended: bool = True
+    end_reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "outcome": self.outcome.label,
+            "code": int(self.outcome),
+            "cause": self.cause,
+            "answered": self.answered,
+            "ended": self.ended,
+            "end_reason": self.end_reason,
+            "evidence": list(self.evidence),
+            "durations": {k: round(v, 3) for k, v in self.durations.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SmsResult:
+    """What became of one SMS send: one network reference per part sent."""
+
+    recipient: str
+    parts: int
+    references: tuple[int, ...]
+    status: str  # "sent" | "failed"
+    error: str | None = None
+    encoding: str = "gsm7"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "recipient": self.recipient,
+            "parts": self.parts,
+            "references": list(self.references),
+            "status": self.status,
+            "error": self.error,
+            "encoding": self.encoding,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LineHealth:
+    up: bool
+    registered: bool = False
+    registration: str = "unknown"  # home, roaming, searching, denied, not registered, unknown
+    signal_dbm: int | None = None
+    sim: str = "unknown"  # READY, SIM PIN, SIM PUK, NOT INSERTED, ...
+    operator: str | None = None
+    last_error: str | None = None
+
+
+# ------------------------------------------------------------------------------- events
+@dataclass(frozen=True, slots=True)
+class LineUp:
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineDown:
+    line: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingSms:
+    line: str
+    sender: str
+    text: str
+    timestamp: str
+    parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    line: str
+    reference: int
+    recipient: str
+    status: int  # 23.040 TP-ST
+    delivered: bool
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Dtmf:
+    line: str
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    line: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    line: str
+    result: CallResult
+
+
+LineEvent = LineUp | LineDown | IncomingSms | DeliveryReport | Dtmf | IncomingCall | CallEnded
+EventListener = Callable[[LineEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    voice: bool = True
+    sms: bool = False
+    dtmf_detect: bool = False
+    dtmf_send: bool = False
+    playback: bool = False
+
+
+class Line(abc.ABC):
+    """One outbound line. Events go to listeners (callbacks on the loop) and to ``events()``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._listeners: list[EventListener] = []
+        self._queues: list[asyncio.Queue[LineEvent]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and initialise; raise ``LineUnavailable`` if the hardware is absent or mute.
+        Once open, the line reconnects by itself after a loss until ``close``."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Hang up any call and release the hardware."""
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    @abc.abstractmethod
+    def health(self) -> LineHealth: ...
+
+    # ------------------------------------------------------------------ voice
+    @abc.abstractmethod
+    async def dial(self, number: str, ring_timeout: float = DEFAULT_RING_TIMEOUT) -> CallResult:
+        """Place a call; return when its outcome is known (answered, or failed). The ring timeout
+        counts from alerting. An answered call stays up (``ended`` False) until ``hang_up`` or
+        the far end hangs up (``wait_call_end``)."""
+
+    @abc.abstractmethod
+    async def hang_up(self) -> CallResult | None:
+        """End the current call; its final result, or None when there was no call."""
+
+    @abc.abstractmethod
+    async def wait_call_end(self, timeout: float | None = None) -> CallResult | None:
+        """Wait for the current call to end; None when there is no call or on timeout."""
+
+    async def send_dtmf(self, digits: str) -> None:
+        raise NotSupported(f"{self.name}: sending DTMF is not supported")
+
+    async def play(self, message: str) -> None:
+        """Play a stored message (a file name on the module) to the far end of the call."""
+        raise NotSupported(f"{self.name}: message playback is not supported")
+
+    # ------------------------------------------------------------------ SMS
+    async def send_sms(self, number: str, text: str) -> SmsResult:
+        raise NotSupported(f"{self.name}: SMS is not supported")
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener`` with every event; returns the function that unsubscribes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def events(self) -> AsyncIterator[LineEvent]:
+        """Every event from now on, as an async iterator."""
+        queue: asyncio.Queue[LineEvent] = asyncio.Queue()
+        self._queues.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._queues.remove(queue)
+
+    def emit(self, event: LineEvent) -> None:
+        log.debug("%s: event %s", self.name, event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("%s: event listener failed", self.name)
+        for queue in self._queues:
+            queue.put_nowait(event)
+
+
+@dataclass(slots=True)
+class Timeouts:
+    """Per-command timeouts (seconds); research/modems.md 0.4 gives the reference values."""
+
+    command: float = 5.0
+    dial: float = 20.0  # SIMCom: ATD max response 20 s
+    sms: float = 35.0  # after Ctrl-Z
+    prompt: float = 5.0
+    hang_up: float = 10.0
+    setup: float = 60.0  # ATD accepted -> alerting or release
+    probe: float = 1.0  # "AT" liveness probe
+
+    def scaled(self, factor: float) -> Timeouts:
+        """All timeouts multiplied by ``factor`` (tests and the emulator run faster time)."""
+        return Timeouts(**{f.name: getattr(self, f.name) * factor for f in fields(self)})
