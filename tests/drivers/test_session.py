@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable, Iterator
 
 import pytest
-from drivers_fakes import Collector, ScriptedModem, connect, one_byte, random_split, run, whole
 
 from appliance.drivers.at.codes import FinalKind
 from appliance.drivers.at.session import (
@@ -15,6 +14,15 @@ from appliance.drivers.at.session import (
     AtTimeout,
     Command,
     LinkDown,
+)
+from tests.drivers.drivers_fakes import (
+    Collector,
+    ScriptedModem,
+    connect,
+    one_byte,
+    random_split,
+    run,
+    whole,
 )
 
 CHUNKERS: list[Callable[[bytes], Iterator[bytes]]] = [one_byte, whole, random_split(7)]

@@ -1,0 +1,1 @@
+"""Tests of appliance.drivers: framing, session, codec, driver against the emulator."""
