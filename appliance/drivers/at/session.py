@@ -238,6 +238,7 @@ class AtSession(asyncio.Protocol):
         self._body_for: str | None = None  # URC or solicited header awaiting its body line
         self._numeric = numeric_results
         self._closed = asyncio.Event()
+        self._opened = asyncio.Event()
         self.consecutive_timeouts = 0
         self.extra_urc_prefixes: tuple[str, ...] = ()
 
@@ -254,6 +255,7 @@ class AtSession(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.WriteTransport, transport)
         self._closed.clear()
+        self._opened.set()
         log.debug("%s: port open", self.name)
 
     def data_received(self, data: bytes) -> None:
@@ -290,6 +292,10 @@ class AtSession(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    async def wait_open(self) -> None:
+        """Wait for ``connection_made`` (transports call it on the next loop iteration)."""
+        await self._opened.wait()
 
     async def wait_closed(self) -> None:
         await self._closed.wait()

@@ -34,6 +34,7 @@ class SmsHost(Protocol):
     profile: Profile
     timeouts: Timeouts
     sms_mode: str
+    sms_direct: bool
 
     @property
     def session(self) -> AtSession: ...
@@ -57,11 +58,15 @@ class Messaging:
         """PDU mode, storage, new-message routing (the first +CNMI the module accepts)."""
         session = self._host.session
         await session.check(self._cmd("AT+CMGF=0"))
+        candidates = self._host.profile.cnmi
+        if self._host.sms_direct and (await session.run(self._cmd("AT+CSMS=1"))).ok:
+            # messages and reports pushed to us (+CMT/+CDS), each acknowledged with +CNMA
+            candidates = ("2,2,0,1,0", *candidates)
         csms = await session.run(self._cmd("AT+CSMS?"))
         values = csms.values("+CSMS:")
         self._ack_required = bool(values) and values[0].split(",")[0].strip() == "1"
         await session.run(self._cmd('AT+CPMS="SM","SM","SM"'))
-        for candidate in self._host.profile.cnmi:
+        for candidate in candidates:
             if (await session.run(self._cmd(f"AT+CNMI={candidate}"))).ok:
                 break
         else:

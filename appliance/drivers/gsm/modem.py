@@ -76,6 +76,7 @@ class GsmModem(Line):
         sim_wait: float = 20.0,
         min_ring_timeout: float = MIN_RING_TIMEOUT,
         sms_mode: str = "pdu",
+        sms_direct: bool = False,
         reset_hook: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(name or url)
@@ -91,6 +92,7 @@ class GsmModem(Line):
         self.sim_wait = sim_wait
         self.min_ring_timeout = min_ring_timeout
         self.sms_mode = sms_mode
+        self.sms_direct = sms_direct
         self.reset_hook = reset_hook
         self.identity = Identity()
         self.registration = Registration()
@@ -213,6 +215,7 @@ class GsmModem(Line):
         session.add_urc_listener(self._on_urc)
         session.add_lost_listener(lambda exc: self._on_lost(session, exc))
         await open_port(self.url, lambda: session, self.baudrate)
+        await asyncio.wait_for(session.wait_open(), self.timeouts.command)
         self._session = session
 
     async def _drop_session(self) -> None:

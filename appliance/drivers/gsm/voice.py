@@ -78,6 +78,9 @@ class _Call:
 
     def on_event(self, event: CallEvent) -> None:
         if self.state is CallState.RELEASED:
+            if not self.ended.done() and event.state is CallState.RELEASED:
+                self.evidence.append(event.raw)  # e.g. BUSY after +CLCC stat 6: keep it
+                self.cause = self.cause if event.cause is None else event.cause
             return
         self.evidence.append(event.raw)
         if event.cause is not None:
@@ -277,8 +280,7 @@ class Voice:
             outcome.label,
             ", ".join(result.evidence[-3:]),
         )
-        if call.answered or call.forced is not None:
-            self._host.emit(CallEnded(self._host.name, result))
+        self._host.emit(CallEnded(self._host.name, result))
         return result
 
     async def _query_cause(self, call: _Call) -> None:

@@ -1,0 +1,167 @@
+"""N emulated modems on ptys linked as DIR/gsm0..., with a control socket and scripted events.
+
+Control socket ``DIR/control.sock`` takes one command per line and answers ``ok`` or
+``error: ...``. ``<modem>`` is ``gsm0``, ``0`` or ``*`` (all)::
+
+    <modem> unplug | replug | reboot
+    <modem> silent on|off | garbage on|off | urc-in-cmgs on|off
+    <modem> sms-in <sender> <text...>     a message arrives from the network
+    <modem> ring <number>                 an incoming call
+    <modem> urc <text...>                 send any unsolicited line
+    <modem> signal <rssi> | register <stat>
+    <modem> reply <command> <line>|<line>|...|<final>   next answer to that command
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from appliance.drivers.emulators.gsm.device import EmulatedModem
+from appliance.drivers.emulators.gsm.dialect import DIALECTS
+from appliance.drivers.emulators.gsm.script import Event, Reply, Script
+
+log = logging.getLogger(__name__)
+
+ACTIONS = (
+    "unplug",
+    "replug",
+    "reboot",
+    "silent",
+    "garbage",
+    "urc-in-cmgs",
+    "sms-in",
+    "ring",
+    "urc",
+    "signal",
+    "register",
+    "reply",
+)
+
+
+class ControlError(ValueError):
+    pass
+
+
+class Farm:
+    def __init__(
+        self,
+        count: int,
+        link_dir: Path,
+        profile: str = "generic",
+        seed: int = 0,
+        script: Script | None = None,
+    ) -> None:
+        if profile not in DIALECTS:
+            raise ControlError(f"unknown profile {profile!r}; one of {sorted(DIALECTS)}")
+        self.link_dir = link_dir
+        self.script = script or Script()
+        self.modems = [
+            EmulatedModem(i, link_dir / f"gsm{i}", DIALECTS[profile], self.script, seed)
+            for i in range(count)
+        ]
+        self._server: asyncio.AbstractServer | None = None
+        self._timers: list[asyncio.TimerHandle] = []
+
+    @property
+    def control_path(self) -> Path:
+        return self.link_dir / "control.sock"
+
+    async def start(self, control: bool = True) -> None:
+        self.link_dir.mkdir(parents=True, exist_ok=True)
+        for modem in self.modems:
+            modem.start()
+        if control:
+            with contextlib.suppress(FileNotFoundError):
+                self.control_path.unlink()
+            self._server = await asyncio.start_unix_server(self._client, str(self.control_path))
+        loop = asyncio.get_running_loop()
+        for event in self.script.events:
+            self._timers.append(
+                loop.call_later(event.at * self.script.time_scale, self._fire, event)
+            )
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            with contextlib.suppress(FileNotFoundError):
+                self.control_path.unlink()
+        for modem in self.modems:
+            modem.stop()
+
+    def _fire(self, event: Event) -> None:
+        target = "*" if event.modem is None else str(event.modem)
+        try:
+            self.control(f"{target} {event.action} {event.argument}".strip())
+        except ControlError as exc:
+            log.warning("scripted event at %s s failed: %s", event.at, exc)
+
+    def _select(self, name: str) -> list[EmulatedModem]:
+        if name == "*":
+            return self.modems
+        index = name.removeprefix("gsm")
+        if not index.isdigit() or int(index) >= len(self.modems):
+            raise ControlError(f"no modem {name!r} (have gsm0..gsm{len(self.modems) - 1})")
+        return [self.modems[int(index)]]
+
+    def control(self, command: str) -> None:
+        """Apply one control command (see the module docstring)."""
+        parts = command.split(maxsplit=2)
+        if len(parts) < 2:
+            raise ControlError("expected: <modem> <action> [argument]")
+        targets, action = self._select(parts[0]), parts[1]
+        arg = parts[2] if len(parts) > 2 else ""
+        if action not in ACTIONS:
+            raise ControlError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+        for modem in targets:
+            _apply(modem, action, arg)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    self.control(line.decode().strip())
+                    writer.write(b"ok\n")
+                except ControlError as exc:
+                    writer.write(f"error: {exc}\n".encode())
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+def _apply(modem: EmulatedModem, action: str, arg: str) -> None:
+    on = arg.strip().lower() in ("on", "1", "true", "")
+    if action == "unplug":
+        modem.unplug()
+    elif action == "replug":
+        modem.replug()
+    elif action == "reboot":
+        modem.reboot()
+    elif action == "silent":
+        modem.silent = on
+    elif action == "garbage":
+        modem.garbage = on
+    elif action == "urc-in-cmgs":
+        modem.urc_in_cmgs = on
+    elif action == "sms-in":
+        sender, _, text = arg.partition(" ")
+        if not sender or not text:
+            raise ControlError("sms-in needs: <sender> <text>")
+        modem.sms.inject(sender, text)
+    elif action == "ring":
+        modem.calls.ring(arg.strip())
+    elif action == "urc":
+        modem.urc(arg)
+    elif action == "signal":
+        modem.signal = int(arg)
+    elif action == "register":
+        modem.set_registration(int(arg))
+    elif action == "reply":
+        command, _, rest = arg.partition(" ")
+        items = rest.split("|") if rest else ["OK"]
+        modem.replies.insert(0, Reply(command.upper(), tuple(items[:-1]), items[-1], True))
