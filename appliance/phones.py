@@ -53,3 +53,9 @@ def zone_key(e164: str) -> str | None:
     """The zones of a number as stored in contacts.tzN: sorted, '|'-joined; None when unknown."""
     zones = zones_for(e164)
     return "|".join(sorted(zones)) if zones else None
+
+
+def normalize_with_zone_key(text: str, region: str) -> tuple[str, str]:
+    """`normalize(text, region)` and the number's zone key ('' when libphonenumber knows none)."""
+    e164 = normalize(text, region)
+    return e164, zone_key(e164) or ""

@@ -1,0 +1,230 @@
+"""Reading a contact file: UTF-8 (BOM or not) CSV records with their first physical line, and its layout."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from appliance.config.models import ColumnMapping
+from appliance.domain import BP_FIELDS, PHONE_FIELDS
+from appliance.errors import DialboxError
+
+ECM_FIELDS = (*PHONE_FIELDS, *BP_FIELDS)
+ECM_LABELS = (*(f"Phone{i}" for i in range(1, 6)), *(f"BP{i}" for i in range(1, 13)))
+ECM = "ecm"
+
+# Names a person puts above the first ECM column ("Phone1", "Phone 1", "phone_1", "Telephone"…).
+_ECM_FIRST_HEADER = re.compile(r"(phone|telephone|tel|mobile|number|msisdn)(number)?1?")
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
+class FileProblem(DialboxError):
+    """The file as a whole cannot be imported (unreadable, not UTF-8, a header nothing maps)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Which cell holds which contact field: `fields[i]` for cell i, or None to ignore the cell."""
+
+    name: str  # "ecm" or the mapping's name
+    fields: tuple[str | None, ...]
+    labels: tuple[str, ...]  # what rejects call cell i: "Phone1" or the file's own header
+    header: bool
+    max_cells: int  # more cells than this in a row is a reject
+
+
+def header_key(text: str) -> str:
+    """A header cell as compared: case, spaces and punctuation ignored ("Phone 1" == "phone1")."""
+    return _NON_ALNUM.sub("", text).lower()
+
+
+def _ecm_layout(header: bool) -> Layout:
+    return Layout(ECM, ECM_FIELDS, ECM_LABELS, header, len(ECM_FIELDS))
+
+
+def _mapped_layout(name: str, mapping: ColumnMapping, header: list[str]) -> Layout | None:
+    """The layout `mapping` gives this header, or None when a mapped column is missing."""
+    positions = {header_key(cell): i for i, cell in reversed(list(enumerate(header)))}
+    fields: list[str | None] = [None] * len(header)
+    for field, column in mapping.columns.items():
+        index = positions.get(header_key(column))
+        if index is None:
+            return None
+        fields[index] = field
+    labels = tuple(cell.strip() or f"column {i + 1}" for i, cell in enumerate(header))
+    return Layout(name, tuple(fields), labels, True, len(header))
+
+
+def choose_layout(
+    first: list[str], mappings: Mapping[str, ColumnMapping], wanted: str | None, where: str
+) -> Layout:
+    """Decide from the first record whether there is a header and which mapping reads the file."""
+    if wanted is not None and wanted != ECM:
+        if wanted not in mappings:
+            known = ", ".join(sorted(mappings)) or "none are configured"
+            raise FileProblem(f"no column mapping named {wanted!r} (import.mappings: {known})")
+        layout = _mapped_layout(wanted, mappings[wanted], first)
+        if layout is None:
+            missing = _missing(mappings[wanted], first)
+            raise FileProblem(
+                f"{where}: line 1 must be a header with the columns of mapping {wanted!r}; "
+                f"missing: {', '.join(missing)}"
+            )
+        return layout
+    first_key = header_key(first[0]) if first else ""
+    if wanted is None:
+        candidates = [
+            (len(m.columns), name, layout)
+            for name, m in sorted(mappings.items())
+            if m.match_headers and (layout := _mapped_layout(name, m, first)) is not None
+        ]
+        if candidates:
+            # The mapping that explains the most columns wins; names break ties predictably.
+            candidates.sort(key=lambda c: (-c[0], c[1]))
+            return candidates[0][2]
+    if _ECM_FIRST_HEADER.fullmatch(first_key):
+        return _ecm_layout(header=True)
+    if (
+        first_key
+        and not any(ch.isdigit() for ch in first[0])
+        and any(ch.isalpha() for ch in first[0])
+    ):
+        hints = "; ".join(
+            f"{name} needs {', '.join(m.columns.values())}" for name, m in sorted(mappings.items())
+        )
+        raise FileProblem(
+            f"{where}: line 1 looks like a header ({', '.join(c.strip() for c in first[:6])}"
+            f"{', …' if len(first) > 6 else ''}) but it is neither the ECM column order "
+            f"(Phone1..Phone5, BP1..BP12) nor a configured column mapping"
+            + (f" ({hints})" if hints else "; add one under import.mappings in the config")
+        )
+    return _ecm_layout(header=False)
+
+
+def _missing(mapping: ColumnMapping, header: list[str]) -> list[str]:
+    present = {header_key(cell) for cell in header}
+    return [column for column in mapping.columns.values() if header_key(column) not in present]
+
+
+class _HashingReader(io.RawIOBase):
+    """Passes bytes through while hashing them, so the import records the file's SHA-256."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self.sha256 = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.sha256.update(data)
+        return n
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    line: int  # physical line (1-based) where the record starts
+    cells: list[str]
+    error: str | None = None  # the CSV parser's complaint when the record could not be read
+
+
+class CsvSource:
+    """The records of one file, after the header (if any); `layout` is known once opened."""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        where: str,
+        mappings: Mapping[str, ColumnMapping],
+        mapping: str | None = None,
+    ) -> None:
+        self.where = where
+        self._raw = stream
+        self._hashing = _HashingReader(stream)
+        self._text = io.TextIOWrapper(
+            io.BufferedReader(self._hashing, 1 << 16),
+            encoding="utf-8-sig",
+            errors="strict",
+            newline="",
+        )
+        self._csv = csv.reader(self._text, strict=False)
+        self._pending: Record | None = None
+        self._read_so_far = 0
+        first = self._next_record()
+        if first is None:
+            self.layout = _ecm_layout(header=False)
+            return
+        self.layout = choose_layout(first.cells, mappings, mapping, where)
+        if not self.layout.header:
+            self._pending = first
+
+    @property
+    def sha256(self) -> str:
+        return self._hashing.sha256.hexdigest()
+
+    def _next_record(self) -> Record | None:
+        """The next non-blank record; a CSV syntax error comes back as a record of one problem."""
+        reader = self._csv
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return None
+            except UnicodeDecodeError as exc:
+                raise self._decode_problem(exc) from None
+            except csv.Error as exc:
+                return Record(start, [], f"unreadable CSV: {exc}")
+            # Blank lines and rows of empty cells (",,,,") are not records.
+            if cells and (cells[0].strip() or any(c.strip() for c in cells)):
+                return Record(start, cells)
+
+    def __iter__(self) -> Iterator[Record]:
+        if self._pending is not None:
+            yield self._pending
+            self._pending = None
+        while (record := self._next_record()) is not None:
+            yield record
+
+    def _decode_problem(self, exc: UnicodeDecodeError) -> FileProblem:
+        """Name the byte offset and line of the first byte that is not UTF-8."""
+        offset, line = _locate_bad_utf8(self._raw)
+        where = f"byte {offset}, line {line}" if offset is not None else "somewhere"
+        return FileProblem(
+            f"{self.where} is not UTF-8 text ({where}: {exc.reason}); save it as UTF-8 "
+            f"(e.g. `iconv -f WINDOWS-1252 -t UTF-8`) and import it again"
+        )
+
+
+def _locate_bad_utf8(stream: BinaryIO) -> tuple[int | None, int]:
+    """(byte offset, line) of the first invalid UTF-8 byte, reading the stream again if it can."""
+    try:
+        stream.seek(0)
+    except (OSError, ValueError):
+        return None, 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line = 0, 1
+    while chunk := stream.read(1 << 16):
+        pending = decoder.getstate()[0]  # bytes of a character split across chunks
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            start = max(exc.start - len(pending), 0)
+            return offset + exc.start - len(pending), line + chunk.count(b"\n", 0, start)
+        offset += len(chunk)
+        line += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return offset, line
+    return None, line

@@ -1,0 +1,179 @@
+"""Validating one record into an insert-ready contact row (SPEC D1) or the rejects that say why not."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import zoneinfo
+from typing import Any
+
+from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS
+from appliance.importing.reader import Layout
+from appliance.importing.report import Reject
+from appliance.phones import InvalidPhone, normalize_with_zone_key
+
+# The order of the values in a contact row; the store binds them in this order.
+ROW_FIELDS = (
+    "source_line",
+    "dedup_key",
+    *PHONE_FIELDS,
+    *(f"e164_{i}" for i in range(1, 6)),
+    *(
+        f"zones{i}" for i in range(1, 6)
+    ),  # zone key strings; the store turns them into zone_sets ids
+    *BP_FIELDS,
+    "external_id",
+    "priority",
+    "tz_override",
+    "callback_at",
+    "owner_agent",
+)
+ContactRow = tuple[Any, ...]
+
+MAX_TEXT_CHARS = 255  # external id and owner agent
+_EXTRA_FIELDS = ("external_id", "priority", "timezone", "callback_at", "owner_agent")
+_REDACT_AT = 60  # rejects quote at most this much of the offending value
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= _REDACT_AT else value[: _REDACT_AT - 1] + "…"
+
+
+def dedup_key(parts: list[str]) -> int:
+    """A signed 64-bit hash of the normalized record: the same contact imported twice collides."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class RowChecker:
+    """Checks records laid out as `layout`, reading national numbers as `region`'s."""
+
+    def __init__(self, layout: Layout, region: str) -> None:
+        self.region = region
+        self.max_cells = layout.max_cells
+        self.layout_name = layout.name
+        where = {f: i for i, f in enumerate(layout.fields) if f is not None}
+        label = layout.labels
+        self._phones = [
+            (slot, where[f], label[where[f]]) for slot, f in enumerate(PHONE_FIELDS) if f in where
+        ]
+        self._bps = [
+            (slot, where[f], label[where[f]]) for slot, f in enumerate(BP_FIELDS) if f in where
+        ]
+        self._extras = [(f, where[f], label[where[f]]) for f in _EXTRA_FIELDS if f in where]
+
+    def check(self, line: int, cells: list[str]) -> tuple[ContactRow | None, list[Reject]]:
+        n = len(cells)
+        if n > self.max_cells:
+            what = (
+                "Phone1..Phone5, BP1..BP12"
+                if self.layout_name == "ecm"
+                else f"the header of mapping {self.layout_name!r}"
+            )
+            return None, [
+                Reject(line, None, f"{n} fields, more than the {self.max_cells} of {what}")
+            ]
+        problems: list[Reject] = []
+        given: list[str | None] = [None] * 5
+        e164: list[str | None] = [None] * 5
+        zones: list[str | None] = [None] * 5
+        region = self.region
+        for slot, index, label in self._phones:
+            text = cells[index].strip() if index < n else ""
+            if not text:
+                if slot == 0:
+                    problems.append(Reject(line, label, "Phone1 is mandatory and empty"))
+                continue
+            try:
+                e164[slot], zones[slot] = normalize_with_zone_key(text, region)
+            except InvalidPhone as exc:
+                problems.append(Reject(line, label, str(exc), _short(text)))
+                continue
+            given[slot] = text
+        bps: list[str | None] = [None] * 12
+        for slot, index, label in self._bps:
+            if index < n and (value := cells[index].strip()):
+                if len(value) > MAX_BP_CHARS:
+                    problems.append(
+                        Reject(
+                            line,
+                            label,
+                            f"longer than {MAX_BP_CHARS} characters ({len(value)})",
+                            _short(value),
+                        )
+                    )
+                bps[slot] = value
+        extras: dict[str, Any] = {}
+        for name, index, label in self._extras:
+            if index < n and (value := cells[index].strip()):
+                try:
+                    extras[name] = _EXTRA_CHECKS[name](value)
+                except ValueError as exc:
+                    problems.append(Reject(line, label, str(exc), _short(value)))
+        if problems:
+            return None, problems
+        parts = [p or "" for p in e164]
+        parts += [b or "" for b in bps]
+        if extras:
+            parts += [str(extras.get(f, "")) for f in _EXTRA_FIELDS]
+        return (
+            line,
+            dedup_key(parts),
+            *given,
+            *e164,
+            *zones,
+            *bps,
+            extras.get("external_id"),
+            extras.get("priority", 0),
+            extras.get("timezone"),
+            extras.get("callback_at"),
+            extras.get("owner_agent"),
+        ), []
+
+
+def _text(value: str) -> str:
+    if len(value) > MAX_TEXT_CHARS:
+        raise ValueError(f"longer than {MAX_TEXT_CHARS} characters ({len(value)})")
+    return value
+
+
+def _priority(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError("priority must be a whole number, e.g. 0, 5 or -1") from None
+    if not -1000 <= number <= 1000:
+        raise ValueError("priority must be between -1000 and 1000")
+    return number
+
+
+def _timezone(value: str) -> str:
+    if value not in _zone_names():
+        raise ValueError("not an IANA time zone (e.g. America/Chicago)")
+    return value
+
+
+def _callback(value: str) -> float:
+    """ISO 8601 date and time; without an offset it is UTC."""
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("callback time must be ISO 8601, e.g. 2026-03-01T14:30:00-05:00") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+_EXTRA_CHECKS = {
+    "external_id": _text,
+    "priority": _priority,
+    "timezone": _timezone,
+    "callback_at": _callback,
+    "owner_agent": _text,
+}
