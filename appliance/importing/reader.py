@@ -44,8 +44,17 @@ def header_key(text: str) -> str:
     return _NON_ALNUM.sub("", text).lower()
 
 
-def _ecm_layout(header: bool) -> Layout:
-    return Layout(ECM, ECM_FIELDS, ECM_LABELS, header, len(ECM_FIELDS))
+def _ecm_layout(header: list[str] | None = None) -> Layout:
+    """The ECM order; with a header, rejects name a column "BP3 (Amount Due)" when it has its own name."""
+    labels = ECM_LABELS
+    if header is not None:
+        labels = tuple(
+            label
+            if i >= len(header) or header_key(header[i]) in ("", header_key(label))
+            else f"{label} ({header[i].strip()})"
+            for i, label in enumerate(ECM_LABELS)
+        )
+    return Layout(ECM, ECM_FIELDS, labels, header is not None, len(ECM_FIELDS))
 
 
 def _mapped_layout(name: str, mapping: ColumnMapping, header: list[str]) -> Layout | None:
@@ -89,7 +98,7 @@ def choose_layout(
             candidates.sort(key=lambda c: (-c[0], c[1]))
             return candidates[0][2]
     if _ECM_FIRST_HEADER.fullmatch(first_key):
-        return _ecm_layout(header=True)
+        return _ecm_layout(first)
     if (
         first_key
         and not any(ch.isdigit() for ch in first[0])
@@ -104,7 +113,7 @@ def choose_layout(
             f"(Phone1..Phone5, BP1..BP12) nor a configured column mapping"
             + (f" ({hints})" if hints else "; add one under import.mappings in the config")
         )
-    return _ecm_layout(header=False)
+    return _ecm_layout()
 
 
 def _missing(mapping: ColumnMapping, header: list[str]) -> list[str]:
@@ -162,7 +171,7 @@ class CsvSource:
         self._read_so_far = 0
         first = self._next_record()
         if first is None:
-            self.layout = _ecm_layout(header=False)
+            self.layout = _ecm_layout()
             return
         self.layout = choose_layout(first.cells, mappings, mapping, where)
         if not self.layout.header:
