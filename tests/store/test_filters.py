@@ -68,7 +68,7 @@ def matching(db: Database, text: str) -> list[int]:
     ]
 
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"bp3": "gold", "bp5": "150", "priority": 1},  # 1
     {"bp3": "Gold", "bp5": "99.5", "priority": 5},  # 2
     {"bp3": "silver", "bp5": " 1000 ", "priority": 0},  # 3
