@@ -19,8 +19,10 @@ ECM_FIELDS = (*PHONE_FIELDS, *BP_FIELDS)
 ECM_LABELS = (*(f"Phone{i}" for i in range(1, 6)), *(f"BP{i}" for i in range(1, 13)))
 ECM = "ecm"
 
-# Names a person puts above the first ECM column ("Phone1", "Phone 1", "phone_1", "Telephone"…).
+# Names a person puts above ECM columns ("Phone1", "Phone 1", "phone_1", "Telephone", "BP 3"…).
 _ECM_FIRST_HEADER = re.compile(r"(phone|telephone|tel|mobile|number|msisdn)(number)?1?")
+_ECM_PHONE_HEADER = re.compile(r"(?:phone|telephone|tel|mobile|number|msisdn)(?:number)?([1-5]?)")
+_ECM_BP_HEADER = re.compile(r"(?:bp|businessparameter|parameter|param)([1-9]|1[0-2])")
 _NON_ALNUM = re.compile(r"[\W_]+")
 
 
@@ -55,6 +57,23 @@ def _ecm_layout(header: list[str] | None = None) -> Layout:
             for i, label in enumerate(ECM_LABELS)
         )
     return Layout(ECM, ECM_FIELDS, labels, header is not None, len(ECM_FIELDS))
+
+
+def _ecm_named_layout(header: list[str]) -> Layout | None:
+    """A header made only of ECM names ("Phone1, BP3, Phone2") is read by those names."""
+    fields: list[str | None] = []
+    for cell in header:
+        key = header_key(cell)
+        if phone := _ECM_PHONE_HEADER.fullmatch(key):
+            fields.append(f"phone{phone.group(1) or 1}")
+        elif bp := _ECM_BP_HEADER.fullmatch(key):
+            fields.append(f"bp{bp.group(1)}")
+        else:
+            return None
+    if len(set(fields)) != len(fields) or list(fields) == list(ECM_FIELDS[: len(fields)]):
+        return None  # repeated names, or simply the ECM order
+    labels = tuple(ECM_LABELS[ECM_FIELDS.index(f)] for f in fields if f is not None)
+    return Layout(ECM, tuple(fields), labels, True, len(fields))
 
 
 def _mapped_layout(name: str, mapping: ColumnMapping, header: list[str]) -> Layout | None:
@@ -98,7 +117,7 @@ def choose_layout(
             candidates.sort(key=lambda c: (-c[0], c[1]))
             return candidates[0][2]
     if _ECM_FIRST_HEADER.fullmatch(first_key):
-        return _ecm_layout(first)
+        return _ecm_named_layout(first) or _ecm_layout(first)
     if (
         first_key
         and not any(ch.isdigit() for ch in first[0])

@@ -380,3 +380,13 @@ def test_sample_campaign_file_imports_with_its_six_deliberate_rejects(
     ]
     # several numbers reach more than one time zone (SPEC C3 judges all of them)
     assert db.scalar("SELECT count(*) FROM zone_sets WHERE zones LIKE '%|%'") >= 3
+
+
+def test_header_of_ecm_names_in_another_order_is_read_by_name(
+    db: Database, campaign: CampaignRow
+) -> None:
+    report, _ = run_import(db, campaign, b"Phone 1,BP3,phone2\n2125550100,gold,2125550101\n")
+    assert report["imported"] == 1
+    assert contacts(db, "e164_1, e164_2, bp1, bp3") == [
+        ("+12125550100", "+12125550101", None, "gold")
+    ]
