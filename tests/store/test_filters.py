@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from appliance.cli import main
 from appliance.errors import DialboxError
 from appliance.store import Database, open_database
 from appliance.store.filters import FilterError, compile_filter
@@ -426,3 +429,21 @@ def test_generated_filters_select_exactly_what_python_says(
     db = make_db(data, fresh=False)
     expected = [i for i, row in enumerate(data, start=1) if evaluate(expression, row)]
     assert matching(db, text) == expected, text
+
+
+def test_campaign_set_refuses_a_bad_filter_and_keeps_the_old_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "dialbox.yaml"
+    config.write_text("database: d.db\nregion: US\n")
+
+    def dialbox(*argv: str) -> int:
+        return main(["--config", str(config), *argv])
+
+    assert dialbox("campaign", "create", "Spring") == 0
+    assert dialbox("campaign", "set", "Spring", 'filter=bp3 == "gold" and bp5 > 100') == 0
+    capsys.readouterr()
+    assert dialbox("campaign", "set", "Spring", "filter=bp3 = gold") == 2
+    assert "filter error at position 7" in capsys.readouterr().err
+    assert dialbox("campaign", "show", "Spring", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["filter"] == 'bp3 == "gold" and bp5 > 100'
