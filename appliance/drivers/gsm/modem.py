@@ -142,7 +142,7 @@ class GsmModem(Line):
         try:
             await self._connect()
             await self._initialise()
-        except (PortError, AtTimeout, AtError, LinkDown) as exc:
+        except (PortError, AtTimeout, AtError, LinkDown, LinkDownSim, TimeoutError) as exc:
             await self._drop_session()
             self._last_error = str(exc)
             raise LineUnavailable(_why(self.url, exc)) from exc

@@ -73,6 +73,7 @@ class _Call:
         self.forced: Outcome | None = None
         self.end_reason = ""
         self.changed = asyncio.Event()
+        self.alerted = asyncio.Event()  # the callee's phone rings (the ring timeout runs)
         self.ended: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
         self.seen = False  # listed by +CLCC at least once
 
@@ -89,6 +90,7 @@ class _Call:
             self.end_status = event.end_status
         if event.state is CallState.ALERTING and self.t_alert is None:
             self.t_alert = self.now()
+            self.alerted.set()
         if event.state is CallState.ACTIVE and self.t_answer is None:
             self.t_answer = self.now()
             if self.t_alert is None:

@@ -1,0 +1,107 @@
+"""Failure switches: unplug mid-call, reboot, silence, garbage, SIM PIN and busy SIM."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from appliance.drivers.line import LineDown, LineUnavailable, LineUp
+from appliance.drivers.outcome import Outcome
+from tests.drivers.drivers_fakes import run
+from tests.drivers.emulated import PROFILES, emulated, wait_event
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_unplug_mid_call_reports_error_and_reconnects(profile: str) -> None:
+    async def main() -> None:
+        async with emulated(profile) as (farm, modem, events):
+            call = asyncio.create_task(modem.dial("+15550000009", ring_timeout=30))  # rings long
+            await asyncio.sleep(0)  # one yield: dial() registers its call before any await
+            assert modem.voice.call is not None
+            await asyncio.wait_for(modem.voice.call.alerted.wait(), 5)
+            n = len(events.items)
+            farm.control("0 unplug")
+            result = await call
+            assert result.outcome is Outcome.ERROR_OCCURRED
+            assert result.end_reason.startswith("line down")
+            down = await wait_event(events, LineDown, n)
+            assert "port" in down.reason and not modem.health().up
+            with pytest.raises(LineUnavailable):
+                await modem.dial("+15550000001")
+            farm.control("0 replug")
+            await wait_event(events, LineUp, n)
+            assert modem.health().up
+            answered = await modem.dial("+15550000010", ring_timeout=2)
+            assert answered.outcome is Outcome.CONNECTED
+            await modem.hang_up()
+
+    run(main(), timeout=30)
+
+
+def test_unplug_after_answer_ends_call_in_error() -> None:
+    async def main() -> None:
+        async with emulated("quectel") as (farm, modem, _events):
+            answered = await modem.dial("+15550000010", ring_timeout=2)
+            assert answered.outcome is Outcome.CONNECTED
+            farm.control("0 unplug")
+            final = await modem.wait_call_end(3)
+            assert final is not None and final.outcome is Outcome.ERROR_OCCURRED
+            assert final.answered  # the evidence keeps that it had been answered
+            farm.control("0 replug")
+            assert await modem.wait_up(5)
+
+    run(main(), timeout=30)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_reboot_reinitialises(profile: str) -> None:
+    async def main() -> None:
+        async with emulated(profile) as (farm, modem, events):
+            n = len(events.items)
+            farm.control("0 reboot")
+            await wait_event(events, LineDown, n)
+            await wait_event(events, LineUp, n)
+            emulated_modem = farm.modems[0]
+            # the driver set the module up again after its settings were lost
+            assert emulated_modem.settings.echo is False and emulated_modem.settings.cmee == 1
+            result = await modem.dial("+15550000002", ring_timeout=1)
+            assert result.outcome is Outcome.BUSY
+
+    run(main(), timeout=30)
+
+
+@pytest.mark.parametrize("switch", ["silent", "garbage"])
+def test_silent_or_babbling_modem_is_probed_reopened_and_recovered(switch: str) -> None:
+    async def main() -> None:
+        async with emulated("generic") as (farm, modem, events):
+            n = len(events.items)
+            farm.control(f"0 {switch} on")
+            down = await wait_event(events, LineDown, n, timeout=10)
+            assert down.reason == "modem not answering"
+            farm.control(f"0 {switch} off")
+            await wait_event(events, LineUp, n, timeout=10)
+            assert (await modem.dial("+15550000002", ring_timeout=1)).outcome is Outcome.BUSY
+
+    run(main(), timeout=30)
+
+
+def test_sim_pin_and_sim_busy_after_pin() -> None:
+    async def main() -> None:
+        script = {"pin": "4321", "sim_busy_after_pin": 20}  # 20 * 0.02 = 0.4 s busy
+        async with emulated("simcom", script=script, pin="4321") as (farm, modem, _):
+            assert modem.health().sim == "READY"
+            commands = [c.upper() for c in farm.modems[0].commands]
+            assert commands.count('AT+CPIN="4321"') == 1  # never retried
+            assert commands.count("AT+CPIN?") >= 3  # polled through SIM busy (CME 14)
+
+    run(main(), timeout=30)
+
+
+def test_missing_pin_is_a_clear_error() -> None:
+    async def main() -> None:
+        with pytest.raises(LineUnavailable, match="SIM PIN"):
+            async with emulated("generic", script={"pin": "1111"}):
+                pass
+
+    run(main(), timeout=30)
