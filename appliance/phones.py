@@ -7,6 +7,7 @@ import functools
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
+from appliance import phonefast
 from appliance.domain import MAX_PHONE_CHARS
 
 
@@ -30,6 +31,9 @@ def normalize(text: str, region: str) -> str:
         raise InvalidPhone("empty")
     if len(raw) > MAX_PHONE_CHARS:
         raise InvalidPhone(f"longer than {MAX_PHONE_CHARS} characters ({len(raw)})")
+    fast = phonefast.parse_valid(raw, region)
+    if fast is not None:
+        return fast[0]
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
@@ -51,11 +55,18 @@ def zones_for(e164: str) -> tuple[str, ...]:
 
 def zone_key(e164: str) -> str | None:
     """The zones of a number as stored in contacts.tzN: sorted, '|'-joined; None when unknown."""
+    fast = phonefast.parse_valid(e164, None)
+    if fast is not None:
+        return phonefast.zone_key(*fast)
     zones = zones_for(e164)
     return "|".join(sorted(zones)) if zones else None
 
 
 def normalize_with_zone_key(text: str, region: str) -> tuple[str, str]:
     """`normalize(text, region)` and the number's zone key ('' when libphonenumber knows none)."""
+    if len(text) <= MAX_PHONE_CHARS:
+        fast = phonefast.parse_valid(text, region)
+        if fast is not None:
+            return fast[0], phonefast.zone_key(*fast) or ""
     e164 = normalize(text, region)
     return e164, zone_key(e164) or ""

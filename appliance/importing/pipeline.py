@@ -20,7 +20,7 @@ from appliance.config.models import ColumnMapping
 from appliance.errors import DialboxError
 from appliance.importing.reader import CsvSource, FileProblem
 from appliance.importing.report import Reject
-from appliance.importing.rows import ContactRow, RowChecker
+from appliance.importing.rows import ContactRow, RowChecker, ZoneIds
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,12 @@ class Opened:
 
 @dataclass(slots=True)
 class Batch:
-    """Consecutive records: the good rows, the rejects, and zone keys not seen in earlier batches."""
+    """Consecutive records: the good rows, the rejects, and the zone sets their rows introduce."""
 
     rows: list[ContactRow] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     rejected_rows: int = 0
-    new_zones: list[str] = field(default_factory=list)
+    new_zones: list[tuple[int, str]] = field(default_factory=list)  # (zone_sets id, zones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +68,16 @@ class Job:
     region: str
     mappings: Mapping[str, ColumnMapping]
     mapping: str | None
+    known_zones: dict[str, int] = field(default_factory=dict)  # zone_sets as they are
+    next_zone_id: int = 1
 
 
 def prepare(stream: BinaryIO, job: Job, batch_rows: int = BATCH_ROWS) -> Iterator[Message]:
     """Read and check every record of `stream`, yielding Opened, then Batches, then Finished."""
     source = CsvSource(stream, where=job.where, mappings=job.mappings, mapping=job.mapping)
     yield Opened(source.layout.name, source.layout.header)
-    checker = RowChecker(source.layout, job.region)
-    check = checker.check
-    seen_zones: set[str] = set()
+    zone_ids = ZoneIds(job.known_zones, job.next_zone_id)
+    check = RowChecker(source.layout, job.region, zone_ids).check
     batch = Batch()
     rows, rejects = batch.rows, batch.rejects
     for record in source:
@@ -90,15 +91,13 @@ def prepare(stream: BinaryIO, job: Job, batch_rows: int = BATCH_ROWS) -> Iterato
                 batch.rejected_rows += 1
             else:
                 rows.append(row)
-                for zone in row[12:17]:
-                    if zone is not None and zone not in seen_zones:
-                        seen_zones.add(zone)
-                        batch.new_zones.append(zone)
         if len(rows) + batch.rejected_rows >= batch_rows:
+            batch.new_zones = zone_ids.take_new()
             yield batch
             batch = Batch()
             rows, rejects = batch.rows, batch.rejects
     if rows or rejects:
+        batch.new_zones = zone_ids.take_new()
         yield batch
     yield Finished(source.sha256)
 

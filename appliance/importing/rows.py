@@ -51,24 +51,52 @@ def dedup_key(parts: list[str]) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+class ZoneIds:
+    """Zone keys -> zone_sets ids, handing out new ids above the database's (the import holds the
+    write lock, so nobody else takes them); `take_new()` lists the ones the store must insert."""
+
+    def __init__(self, known: dict[str, int], next_id: int) -> None:
+        self._ids = dict(known)
+        self._next = next_id
+        self._new: list[tuple[int, str]] = []
+
+    def id_for(self, zones: str) -> int:
+        zone_id = self._ids.get(zones)
+        if zone_id is None:
+            zone_id = self._ids[zones] = self._next
+            self._next += 1
+            self._new.append((zone_id, zones))
+        return zone_id
+
+    def take_new(self) -> list[tuple[int, str]]:
+        new, self._new = self._new, []
+        return new
+
+
+_ABSENT = 1 << 30  # a cell index no row has: the field is not in this layout
+
+
 class RowChecker:
     """Checks records laid out as `layout`, reading national numbers as `region`'s."""
 
-    def __init__(self, layout: Layout, region: str) -> None:
+    def __init__(self, layout: Layout, region: str, zone_ids: ZoneIds) -> None:
         self.region = region
         self.max_cells = layout.max_cells
         self.layout_name = layout.name
+        self.zone_ids = zone_ids
         where = {f: i for i, f in enumerate(layout.fields) if f is not None}
         label = layout.labels
         self._phones = [
             (slot, where[f], label[where[f]]) for slot, f in enumerate(PHONE_FIELDS) if f in where
         ]
-        self._bps = [
-            (slot, where[f], label[where[f]]) for slot, f in enumerate(BP_FIELDS) if f in where
+        self._bp_cells = [where.get(f, _ABSENT) for f in BP_FIELDS]
+        self._bp_labels = [
+            label[i] if i != _ABSENT else f for f, i in zip(BP_FIELDS, self._bp_cells, strict=True)
         ]
         self._extras = [(f, where[f], label[where[f]]) for f in _EXTRA_FIELDS if f in where]
 
     def check(self, line: int, cells: list[str]) -> tuple[ContactRow | None, list[Reject]]:
+        """The row to insert (in ROW_FIELDS order), or None and every problem found."""
         n = len(cells)
         if n > self.max_cells:
             what = (
@@ -80,10 +108,10 @@ class RowChecker:
                 Reject(line, None, f"{n} fields, more than the {self.max_cells} of {what}")
             ]
         problems: list[Reject] = []
-        given: list[str | None] = [None] * 5
-        e164: list[str | None] = [None] * 5
-        zones: list[str | None] = [None] * 5
-        region = self.region
+        given: list[str | None] = [None, None, None, None, None]
+        e164: list[str | None] = [None, None, None, None, None]
+        zones: list[int | None] = [None, None, None, None, None]
+        region, zone_id = self.region, self.zone_ids.id_for
         for slot, index, label in self._phones:
             text = cells[index].strip() if index < n else ""
             if not text:
@@ -91,24 +119,18 @@ class RowChecker:
                     problems.append(Reject(line, label, "Phone1 is mandatory and empty"))
                 continue
             try:
-                e164[slot], zones[slot] = normalize_with_zone_key(text, region)
+                number, zone = normalize_with_zone_key(text, region)
             except InvalidPhone as exc:
                 problems.append(Reject(line, label, str(exc), _short(text)))
                 continue
-            given[slot] = text
-        bps: list[str | None] = [None] * 12
-        for slot, index, label in self._bps:
-            if index < n and (value := cells[index].strip()):
-                if len(value) > MAX_BP_CHARS:
-                    problems.append(
-                        Reject(
-                            line,
-                            label,
-                            f"longer than {MAX_BP_CHARS} characters ({len(value)})",
-                            _short(value),
-                        )
-                    )
-                bps[slot] = value
+            given[slot], e164[slot], zones[slot] = text, number, zone_id(zone)
+        bps = [cells[i].strip() if i < n else "" for i in self._bp_cells]
+        if max(map(len, bps)) > MAX_BP_CHARS:
+            problems += [
+                Reject(line, label, f"longer than {MAX_BP_CHARS} characters ({len(v)})", _short(v))
+                for v, label in zip(bps, self._bp_labels, strict=True)
+                if len(v) > MAX_BP_CHARS
+            ]
         extras: dict[str, Any] = {}
         for name, index, label in self._extras:
             if index < n and (value := cells[index].strip()):
@@ -118,8 +140,8 @@ class RowChecker:
                     problems.append(Reject(line, label, str(exc), _short(value)))
         if problems:
             return None, problems
-        parts = [p or "" for p in e164]
-        parts += [b or "" for b in bps]
+        parts = [e or "" for e in e164]
+        parts += bps
         if extras:
             parts += [str(extras.get(f, "")) for f in _EXTRA_FIELDS]
         return (
@@ -128,7 +150,7 @@ class RowChecker:
             *given,
             *e164,
             *zones,
-            *bps,
+            *[b or None for b in bps],
             extras.get("external_id"),
             extras.get("priority", 0),
             extras.get("timezone"),

@@ -11,6 +11,7 @@ from appliance.config.models import ColumnMapping
 from appliance.domain import BP_FIELDS, PHONE_FIELDS, ContactState
 from appliance.importing.pipeline import Batch, Finished, Job, Opened, messages
 from appliance.importing.report import ImportReport, Reject, RejectWriter
+from appliance.importing.rows import ROW_FIELDS
 from appliance.store.campaigns import CampaignRow, audit
 from appliance.store.db import Database
 
@@ -22,8 +23,6 @@ KEEP_REJECTS = 10_000  # rejects kept in the report; the CSV report has all of t
 # Page cache for the import's duration: the dedup index takes random inserts, and evicting
 # its pages to the WAL again and again is what makes a big import slow.
 _IMPORT_CACHE_KIB = 65_536
-
-_ZONE = "(SELECT id FROM zone_sets WHERE zones = ?{})"
 
 
 def _insert_sql(campaign_id: int, import_id: int, now: float) -> str:
@@ -46,8 +45,7 @@ def _insert_sql(campaign_id: int, import_id: int, now: float) -> str:
         "updated_at",
     ]
     values = [f"{campaign_id:d}", f"{import_id:d}"]
-    for n in range(1, 35):  # the 34 values of a contact row
-        values.append(_ZONE.format(n) if 13 <= n <= 17 else f"?{n}")
+    values += [f"?{n}" for n in range(1, len(ROW_FIELDS) + 1)]
     stamp = repr(float(now))
     values += [stamp, stamp]
     return f"INSERT OR IGNORE INTO contacts({', '.join(columns)}) VALUES ({', '.join(values)})"
@@ -93,7 +91,6 @@ def import_file(
     """
     where = str(path_or_stream) if isinstance(path_or_stream, str | Path) else source
     report = ImportReport(file=where, campaign=campaign.name)
-    job = Job(where=where, region=region, mappings=dict(mappings), mapping=mapping)
     writer = RejectWriter(rejects_out) if rejects_out is not None else None
     conn = db.conn
     previous_cache = db.scalar("PRAGMA cache_size")
@@ -109,6 +106,15 @@ def import_file(
                 db.scalar("SELECT ifnull(max(id), 0) FROM contacts") or 0  # new rows are above
             )
             insert = _insert_sql(campaign.id, report.import_id, now)
+            zones = {str(z): int(i) for z, i in conn.execute("SELECT zones, id FROM zone_sets")}
+            job = Job(
+                where=where,
+                region=region,
+                mappings=dict(mappings),
+                mapping=mapping,
+                known_zones=zones,
+                next_zone_id=max(zones.values(), default=0) + 1,
+            )
             for message in messages(path_or_stream, job, worker):
                 if isinstance(message, Batch):
                     _write_batch(db, insert, message, report, writer)
@@ -146,8 +152,8 @@ def _write_batch(
     db: Database, insert: str, batch: Batch, report: ImportReport, writer: RejectWriter | None
 ) -> None:
     conn = db.conn
-    for zones in batch.new_zones:
-        conn.execute("INSERT OR IGNORE INTO zone_sets(zones) VALUES (?)", (zones,))
+    if batch.new_zones:
+        conn.executemany("INSERT INTO zone_sets(id, zones) VALUES (?, ?)", batch.new_zones)
     if batch.rows:
         before = conn.total_changes()
         conn.executemany(insert, batch.rows)

@@ -1,0 +1,343 @@
+"""The fast path of `phones.normalize`: libphonenumber's parse + is_valid_number, restated for plain input.
+
+`phonenumbers.parse` + `is_valid_number` cost 30–70 µs a number in pure Python, most of it in
+generic machinery (Unicode digit folding, extension and RFC 3966 handling, regexes looked up in
+a cache on every call). For the shape nearly every file uses — ASCII digits, spaces, `-`, `.`,
+`(`, `)` and an optional leading `+` — this module follows the same steps with the library's own
+metadata, compiled once per region: IDD and country code detection, the default country code
+rule, national prefix stripping (the library's own function, when the prefix is there), possible
+lengths and the number-type patterns in the library's order. It answers only for numbers that
+come out valid; anything else (other characters, unusual regions, every invalid number) returns
+None and the caller asks the library itself, which also words the reason. A property test
+(tests/test_phonefast.py) holds the two to the same answers.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberType
+from phonenumbers import phonenumberutil as pnu
+from phonenumbers.timezone import UNKNOWN_TIMEZONE, _country_level_time_zones_for_number
+from phonenumbers.tzdata import TIMEZONE_DATA
+
+_NON_GEO = "001"  # libphonenumber's region for non-geographical country codes
+_MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's _MIN_LENGTH_FOR_NSN and _MAX_LENGTH_FOR_NSN
+_MAX_CC = 3
+
+# The order in which libphonenumber's _number_type_helper tries the types; fixed line and
+# mobile come after these, with their own rule.
+_TYPE_ORDER = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Desc:
+    lengths: frozenset[int]  # empty: any length (then the general description already judged it)
+    pattern: re.Pattern[str]
+
+    def matches(self, nsn: str) -> bool:
+        """libphonenumber's _is_number_matching_desc."""
+        return (not self.lengths or len(nsn) in self.lengths) and self.pattern.fullmatch(
+            nsn
+        ) is not None
+
+
+def _desc(desc: object) -> _Desc | None:
+    pattern = getattr(desc, "national_number_pattern", None)
+    if not pattern:
+        return None
+    return _Desc(frozenset(getattr(desc, "possible_length", ()) or ()), re.compile(pattern))
+
+
+def _length_guard(lengths: frozenset[int]) -> str:
+    """A lookahead that holds when the whole (all-digit) string has one of `lengths`."""
+    if not lengths:
+        return ""
+    return "(?=(?:" + "|".join(f"\\d{{{n}}}" for n in sorted(lengths)) + ")\\Z)"
+
+
+def _classifier(
+    general: _Desc | None,
+    types: tuple[tuple[int, _Desc], ...],
+    fixed: _Desc | None,
+    mobile: _Desc | None,
+    same_mobile_and_fixed: bool,
+) -> tuple[re.Pattern[str], dict[str, int]] | None:
+    """_number_type_helper as one regex: the alternatives in the library's order, each guarded by
+    its possible lengths; the first that matches the whole number names the type."""
+    if general is None:
+        return None
+    alternatives: list[tuple[int, str]] = [(kind, _guarded(desc)) for kind, desc in types]
+    if fixed is not None:
+        if same_mobile_and_fixed:
+            alternatives.append((PhoneNumberType.FIXED_LINE_OR_MOBILE, _guarded(fixed)))
+        else:
+            if mobile is not None:
+                both = f"(?=(?:{_guarded(mobile)})\\Z){_guarded(fixed)}"
+                alternatives.append((PhoneNumberType.FIXED_LINE_OR_MOBILE, both))
+            alternatives.append((PhoneNumberType.FIXED_LINE, _guarded(fixed)))
+    if not same_mobile_and_fixed and mobile is not None:
+        alternatives.append((PhoneNumberType.MOBILE, _guarded(mobile)))
+    if not alternatives:
+        return None
+    names = {f"k{i}": kind for i, (kind, _) in enumerate(alternatives)}
+    body = "|".join(f"(?P<k{i}>{text})" for i, (_, text) in enumerate(alternatives))
+    pattern = re.compile(f"(?=(?:{_guarded(general)})\\Z)(?:{body})")
+    if pattern.groups != len(names):
+        return None  # a metadata pattern with groups of its own: use the step-by-step helper
+    return pattern, names
+
+
+def _guarded(desc: _Desc) -> str:
+    return f"{_length_guard(desc.lengths)}(?:{desc.pattern.pattern})"
+
+
+@dataclass(frozen=True)
+class _Region:
+    code: str
+    metadata: PhoneMetadata
+    cc: int
+    general: _Desc | None
+    general_pattern: re.Pattern[str] | None
+    lengths: tuple[int, ...]  # general possible lengths, sorted
+    local_lengths: frozenset[int]
+    types: tuple[tuple[int, _Desc], ...]
+    fixed: _Desc | None
+    mobile: _Desc | None
+    same_mobile_and_fixed: bool
+    leading_digits: re.Pattern[str] | None
+    idd: re.Pattern[str] | None
+    national_prefix: re.Pattern[str] | None
+    cc_text: str
+    classifier: tuple[re.Pattern[str], dict[str, int]] | None
+
+    def number_type(self, nsn: str) -> int:
+        """libphonenumber's _number_type_helper."""
+        if self.classifier is not None:
+            match = self.classifier[0].fullmatch(nsn)
+            if match is None:
+                return PhoneNumberType.UNKNOWN
+            return self.classifier[1][match.lastgroup or ""]
+        return self.number_type_stepwise(nsn)
+
+    def number_type_stepwise(self, nsn: str) -> int:
+        """libphonenumber's _number_type_helper step by step (kept to check the classifier)."""
+        if self.general is None or not self.general.matches(nsn):
+            return PhoneNumberType.UNKNOWN
+        for kind, desc in self.types:
+            if desc.matches(nsn):
+                return kind
+        if self.fixed is not None and self.fixed.matches(nsn):
+            if self.same_mobile_and_fixed or (self.mobile is not None and self.mobile.matches(nsn)):
+                return PhoneNumberType.FIXED_LINE_OR_MOBILE
+            return PhoneNumberType.FIXED_LINE
+        if not self.same_mobile_and_fixed and self.mobile is not None and self.mobile.matches(nsn):
+            return PhoneNumberType.MOBILE
+        return PhoneNumberType.UNKNOWN
+
+    def length_ok_for_stripping(self, nsn: str) -> bool:
+        """_test_number_length(nsn) not in (TOO_SHORT, IS_POSSIBLE_LOCAL_ONLY, INVALID_LENGTH)."""
+        n = len(nsn)
+        if n in self.local_lengths or not self.lengths:
+            return False
+        return n in self.lengths or n > self.lengths[-1]
+
+    def too_long(self, nsn: str) -> bool:
+        """_test_number_length(nsn) == TOO_LONG."""
+        n = len(nsn)
+        return bool(self.lengths) and n not in self.local_lengths and n > self.lengths[-1]
+
+    def general_match(self, digits: str) -> bool:
+        """_match_national_number(digits, general_desc, False): the pattern alone, no lengths."""
+        return (
+            self.general_pattern is not None and self.general_pattern.fullmatch(digits) is not None
+        )
+
+    def strip_national_prefix(self, digits: str) -> str:
+        """The library's own stripping when the prefix is there; untouched when it is not."""
+        if self.national_prefix is None or not self.national_prefix.match(digits):
+            return digits
+        _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(digits, self.metadata)
+        return str(stripped)
+
+
+@functools.cache
+def _region(code: str) -> _Region | None:
+    metadata = PhoneMetadata.metadata_for_region(code, None)
+    if metadata is None or metadata.general_desc is None or metadata.country_code is None:
+        return None
+    general = metadata.general_desc
+    types = tuple(
+        (kind, desc)
+        for name, kind in _TYPE_ORDER
+        if (desc := _desc(getattr(metadata, name))) is not None
+    )
+    fixed, mobile = _desc(metadata.fixed_line), _desc(metadata.mobile)
+    same = bool(metadata.same_mobile_and_fixed_line_pattern)
+    return _Region(
+        code=code,
+        metadata=metadata,
+        cc=metadata.country_code,
+        general=_desc(general),
+        general_pattern=re.compile(general.national_number_pattern)
+        if general.national_number_pattern
+        else None,
+        lengths=tuple(sorted(general.possible_length or ())),
+        local_lengths=frozenset(general.possible_length_local_only or ()),
+        types=types,
+        fixed=fixed,
+        mobile=mobile,
+        same_mobile_and_fixed=same,
+        leading_digits=re.compile(metadata.leading_digits) if metadata.leading_digits else None,
+        idd=re.compile(metadata.international_prefix) if metadata.international_prefix else None,
+        national_prefix=re.compile(metadata.national_prefix_for_parsing)
+        if metadata.national_prefix_for_parsing
+        else None,
+        cc_text=str(metadata.country_code),
+        classifier=_classifier(_desc(general), types, fixed, mobile, same),
+    )
+
+
+def _country_code(digits: str) -> tuple[int, str] | None:
+    """libphonenumber's _extract_country_code: the shortest known code at the start."""
+    if not digits or digits[0] == "0":
+        return None
+    for i in range(1, min(len(digits), _MAX_CC) + 1):
+        cc = int(digits[:i])
+        if cc in pnu.COUNTRY_CODE_TO_REGION_CODE:
+            return cc, digits[i:]
+    return None
+
+
+@functools.cache
+def _regions_of(cc: int) -> tuple[_Region, ...]:
+    """The regions sharing a country code, in the library's order (main region first)."""
+    codes = pnu.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
+    return tuple(r for code in codes if code != _NON_GEO and (r := _region(code)) is not None)
+
+
+def _type_in_region(cc: int, nsn: str) -> int:
+    """The number's type in the region libphonenumber's region_code_for_number picks; UNKNOWN
+    when that is none (is_valid_number is then false)."""
+    regions = _regions_of(cc)
+    if len(regions) == 1:
+        return regions[0].number_type(nsn)
+    for region in regions:
+        if region.leading_digits is not None:
+            if region.leading_digits.match(nsn):
+                return region.number_type(nsn)
+        else:
+            kind = region.number_type(nsn)
+            if kind != PhoneNumberType.UNKNOWN:
+                return kind
+    return PhoneNumberType.UNKNOWN
+
+
+def parse_valid(text: str, default_region: str | None) -> tuple[str, int, int] | None:
+    """(E.164, country code, PhoneNumberType) when `text` is plain and libphonenumber would find it
+    valid; None: ask the library."""
+    raw = text.strip()
+    # Plain means digits and these separators; the library skips anything before a leading '+'.
+    digits = (
+        raw.replace(" ", "").replace("-", "").replace("(", "").replace(")", "").replace(".", "")
+    )
+    plus = digits[:1] == "+"
+    if plus:
+        digits = digits[1:]
+    if len(digits) < 3 or not digits.isdigit() or not digits.isascii():
+        return None
+    home = _region(default_region) if default_region else None
+    extracted = True  # a country code was read from the number (else: the default region's)
+    if plus:
+        found = _country_code(digits)
+        if found is None:
+            return None
+        cc, national = found
+    elif home is None:
+        return None
+    else:
+        cc, national, extracted = home.cc, digits, False
+        idd = home.idd.match(digits) if home.idd is not None else None
+        if idd is not None and digits[idd.end() : idd.end() + 1] != "0":
+            rest = digits[idd.end() :]
+            found = _country_code(rest)
+            if found is None or len(rest) <= _MIN_NSN:
+                return None
+            (cc, national), extracted = found, True
+        elif digits.startswith(home.cc_text):
+            # The default country code written without '+': kept only when that helps.
+            potential = home.strip_national_prefix(digits[len(home.cc_text) :])
+            if (not home.general_match(digits) and home.general_match(potential)) or home.too_long(
+                digits
+            ):
+                national, extracted = potential, True
+    number_region = home
+    if extracted:
+        # parse() reads an extracted code with its main region's metadata unless that is the default.
+        regions = _regions_of(cc)
+        if not regions or pnu.COUNTRY_CODE_TO_REGION_CODE[cc][0] == _NON_GEO:
+            return None
+        if home is None or regions[0].code != home.code:
+            number_region = regions[0]
+    if number_region is None or len(national) < _MIN_NSN:
+        return None
+    if number_region.national_prefix is not None and number_region.national_prefix.match(national):
+        stripped = number_region.strip_national_prefix(national)
+        if number_region.length_ok_for_stripping(stripped):
+            national = stripped
+    if len(national) > _MAX_NSN:
+        return None
+    kind = _type_in_region(cc, national)
+    if kind == PhoneNumberType.UNKNOWN:
+        return None
+    return f"+{cc}{national}", cc, kind
+
+
+_GEOGRAPHICAL = frozenset({PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+
+@functools.cache
+def _zone_table() -> tuple[dict[str, str | None], dict[str, tuple[int, ...]]]:
+    """libphonenumber's prefix -> zones data as zone keys, and the prefix lengths per first digit."""
+    table = {prefix: _join(zones) for prefix, zones in TIMEZONE_DATA.items()}
+    lengths: dict[str, set[int]] = {}
+    for prefix in TIMEZONE_DATA:
+        lengths.setdefault(prefix[:1], set()).add(len(prefix))
+    return table, {d: tuple(sorted(n, reverse=True)) for d, n in lengths.items()}
+
+
+def _join(zones: tuple[str, ...]) -> str | None:
+    known = sorted(z for z in zones if z != UNKNOWN_TIMEZONE)
+    return "|".join(known) if known else None
+
+
+@functools.cache
+def _country_zone_key(cc: int) -> str | None:
+    number = PhoneNumber(country_code=cc, national_number=0)
+    return _join(tuple(_country_level_time_zones_for_number(number)))
+
+
+def zone_key(e164: str, cc: int, kind: int) -> str | None:
+    """phones.zone_key of a valid number of this type (timezone.time_zones_for_number)."""
+    if kind not in _GEOGRAPHICAL and not (
+        kind == PhoneNumberType.MOBILE and cc in pnu._GEO_MOBILE_COUNTRIES
+    ):
+        return _country_zone_key(cc)
+    table, lengths = _zone_table()
+    digits = e164[1:]
+    for length in lengths.get(digits[:1], ()):
+        prefix = digits[:length]
+        if prefix in table:
+            return table[prefix]
+    return None
