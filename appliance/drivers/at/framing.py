@@ -174,8 +174,8 @@ class CommandFramer:
                     Input(InputKind.COMMAND, text, text.encode("latin-1", "replace") + b"\r")
                 )
             return
-        if byte in (LF, NUL):
-            return
+        if byte in (LF, NUL, ESC, CTRL_Z):
+            return  # stray prompt terminators in command mode are ignored, as modems do
         if byte == BACKSPACE:
             if self._buffer:
                 self._buffer.pop()

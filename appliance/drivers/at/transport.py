@@ -29,6 +29,13 @@ class _PolledSerialTransport(serial_asyncio_fast.SerialTransport):
 
     _poll_handle: asyncio.TimerHandle | None = None
 
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol, port: serial.Serial
+    ) -> None:
+        super().__init__(loop, protocol, port)
+        # loop:// times a write against write_timeout; the library's 0 would fail every write.
+        port.write_timeout = None
+
     def _ensure_reader(self) -> None:
         if not self._has_reader and not self._closing:
             self._has_reader = True

@@ -218,6 +218,7 @@ class EmulatedModem:
         self.commands: list[str] = []  # every command line received (for tests)
         self.replies: list[Reply] = list(script.replies)
         self.on_prompt: Callable[[str, bool], None] | None = None
+        self.registered = asyncio.Event()  # set once registered after a boot (for harnesses)
         self._timers: set[asyncio.TimerHandle] = set()
         self.calls = CallSim(self)
         self.sms = SmsSim(self)
@@ -260,6 +261,7 @@ class EmulatedModem:
         self.framer.reset()
         self.on_prompt = None
         self.reg_stat = 0
+        self.registered.clear()
         self.sim_state = "NOT READY"
         self.calls.drop()
 
@@ -284,6 +286,10 @@ class EmulatedModem:
 
     def set_registration(self, stat: int) -> None:
         self.reg_stat = stat
+        if stat in (1, 5):
+            self.registered.set()
+        else:
+            self.registered.clear()
         for kind, mode in self.settings.reg_urc.items():
             if mode == 1:
                 self.urc(f"+{kind}: {stat}")

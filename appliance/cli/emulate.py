@@ -1,0 +1,80 @@
+"""`dialbox emulate gsm`: emulated GSM modems on pseudo-terminals, for demos, tests and training."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+
+from appliance.drivers.emulators.gsm.dialect import DIALECTS
+from appliance.drivers.emulators.gsm.farm import Farm
+from appliance.drivers.emulators.gsm.script import Script, ScriptError, load
+from appliance.errors import DialboxError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("emulate", help="run emulated line hardware")
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    gsm = kinds.add_parser(
+        "gsm",
+        help="GSM/LTE modems on pseudo-terminals",
+        description="Open N pseudo-terminals linked as DIR/gsm0... that answer like real "
+        "modules of the chosen family; control them through DIR/control.sock "
+        "(see docs/drivers.md). Runs until interrupted.",
+    )
+    gsm.add_argument("--count", type=int, default=1, help="number of modems (default 1)")
+    gsm.add_argument("--link-dir", type=Path, required=True, metavar="DIR")
+    gsm.add_argument("--profile", choices=sorted(DIALECTS), default="generic")
+    gsm.add_argument("--seed", type=int, default=0, help="seed of the random call outcomes")
+    gsm.add_argument("--script", type=Path, metavar="FILE", help="TOML or JSON emulator script")
+    gsm.add_argument(
+        "--time-scale", type=float, metavar="X", help="multiply every scripted delay by X"
+    )
+    gsm.add_argument("--json", action="store_true", help="print the links as one JSON document")
+    gsm.set_defaults(func=run_gsm)
+
+
+def run_gsm(args: argparse.Namespace) -> int:
+    if not 1 <= args.count <= 256:
+        raise DialboxError(f"--count {args.count}: expected 1 to 256 modems")
+    try:
+        script = load(args.script) if args.script else Script()
+    except ScriptError as exc:
+        raise DialboxError(str(exc)) from exc
+    if args.time_scale is not None:
+        script.time_scale = args.time_scale
+    return asyncio.run(_serve(args, script))
+
+
+async def _serve(args: argparse.Namespace, script: Script) -> int:
+    farm = Farm(args.count, args.link_dir, args.profile, args.seed, script)
+    try:
+        await farm.start()
+    except OSError as exc:
+        raise DialboxError(f"{args.link_dir}: cannot create the links: {exc}") from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    links = [
+        {"link": str(m.port.link), "device": m.port.device, "profile": m.dialect.name}
+        for m in farm.modems
+    ]
+    if args.json:
+        json.dump({"links": links, "control": str(farm.control_path)}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        for item in links:
+            print(f"{item['link']} -> {item['device']} ({item['profile']})")
+        print(f"control: {farm.control_path}")
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await farm.stop()
+    return 0

@@ -1,0 +1,78 @@
+"""The emulator as any 27.007/27.005 client sees it: a plain blocking pyserial script."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import serial
+
+from appliance.drivers.emulators.gsm.farm import Farm
+from appliance.drivers.emulators.gsm.script import parse
+from tests.drivers.drivers_fakes import run
+
+
+def chat(port: serial.Serial, data: bytes, until: bytes) -> bytes:
+    """Write, then read until ``until`` ends the reply (pyserial's own timeout bounds it)."""
+    port.write(data)
+    reply = port.read_until(until)
+    assert reply.endswith(until), reply
+    return reply
+
+
+def client_session(link: Path) -> None:
+    with serial.Serial(str(link), 115200, timeout=2) as port:
+        assert chat(port, b"AT\r", b"OK\r\n") == b"AT\r\r\nOK\r\n"  # echo on by default
+        assert chat(port, b"at+csq\r", b"OK\r\n").endswith(b"+CSQ: 21,99\r\n\r\nOK\r\n")
+        assert b"+CSQ: (0-31,99),(0-7,99)" in chat(port, b"AT+CSQ=?\r", b"OK\r\n")
+        chat(port, b"ATE0\r", b"OK\r\n")
+        assert chat(port, b"AT+CMEE=2;+CREG=2\r", b"OK\r\n") == b"\r\nOK\r\n"
+        assert b'+CREG: 2,1,"00C3"' in chat(port, b"AT+CREG?\r", b"OK\r\n")
+        port.write(b'AT+CPIN="1"\r')  # the SIM is ready: 27.007 "operation not allowed"
+        reply = port.read_until(b"\r\n") + port.read_until(b"\r\n")
+        assert reply == b"\r\n+CME ERROR: operation not allowed\r\n"
+        chat(port, b"AT+CMEE=1\r", b"OK\r\n")
+        assert chat(port, b"AT+NOPE\r", b"ERROR\r\n") == b"\r\nERROR\r\n"
+        assert chat(port, b"A/", b"ERROR\r\n") == b"\r\nERROR\r\n"  # A/ repeats, no CR
+        chat(port, b"ATV0\r", b"0\r")
+        assert chat(port, b"AT\r", b"\r") == b"0\r"
+        assert chat(port, b"AT+FOO\r", b"\r") == b"4\r"
+        chat(port, b"ATV1\r", b"OK\r\n")
+        # text-mode SMS: prompt without line end, Ctrl-Z sends, ESC cancels
+        chat(port, b"AT+CMGF=1;+CSMP=49,167,0,0;+CNMI=2,1,0,1,0\r", b"OK\r\n")
+        assert chat(port, b'AT+CMGS="+4915112345678"\r', b"> ") == b"\r\n> "
+        assert b"+CMGS: 0" in chat(port, b"Hello\x1a", b"OK\r\n")
+        report = port.read_until(b"\r\n") + port.read_until(b"\r\n")  # CSMP fo 49 asks for it
+        assert report.startswith(b'\r\n+CDS: 6,0,"+4915112345678",145,')
+        chat(port, b'AT+CMGS="+4915112345678"\r', b"> ")
+        assert chat(port, b"never mind\x1b", b"OK\r\n") == b"\r\nOK\r\n"
+        assert b"+CMGF: 1" in chat(port, b"AT+CMGF?\r", b"OK\r\n")
+        # a voice call, listed by +CLCC, hung up with ATH
+        chat(port, b"ATD+15550000001;\r", b"OK\r\n")
+        assert b"+CLCC: 1,0," in chat(port, b"AT+CLCC\r", b"OK\r\n")
+        chat(port, b"ATH\r", b"OK\r\n")
+        assert chat(port, b"AT+CLCC\r", b"OK\r\n") == b"\r\nOK\r\n"
+        chat(port, b"ATZ\r", b"OK\r\n")
+        assert chat(port, b"AT\r", b"OK\r\n") == b"AT\r\r\nOK\r\n"  # ATZ: echo back on
+
+
+def test_plain_pyserial_client() -> None:
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            script = parse(
+                {
+                    "time_scale": 0.02,
+                    "numbers": [{"number": "+15550000001", "outcome": "answer", "ring": 100}],
+                }
+            )
+            farm = Farm(1, Path(tmp), "generic", 1, script)
+            await farm.start(control=False)
+            modem = farm.modems[0]
+            try:
+                await asyncio.wait_for(modem.registered.wait(), 5)  # boot, SIM, registration
+                await asyncio.to_thread(client_session, farm.modems[0].port.link)
+            finally:
+                await farm.stop()
+
+    run(main(), timeout=30)
