@@ -154,7 +154,8 @@ def listings(
     """Every entry for one number, expired ones included (see `DncEntry.active`).
 
     With `only_for_campaign`, only the lists that apply to `campaign_id`: global, its own, block."""
-    sql, params = f"{_SELECT} WHERE d.e164 = ?", list[Any]([e164])
+    sql = f"{_SELECT} WHERE d.e164 = ?"
+    params: list[Any] = [e164]
     if only_for_campaign:
         sql += " AND (d.campaign_id IS NULL OR d.campaign_id = ?)"
         params.append(campaign_id)
