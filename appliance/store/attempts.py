@@ -15,6 +15,7 @@ from typing import Any
 
 from appliance.domain import Channel, ContactState, Outcome, Summary
 from appliance.store.db import Database
+from appliance.store.dnc import block_number, is_blocked
 
 # Contacts in these states may be leased (if their redial time has come).
 LEASABLE = (ContactState.PENDING, ContactState.NOT_CONNECTED, ContactState.SMS_SENT)
@@ -56,18 +57,6 @@ class Completion:
     agent: str | None = None
 
 
-def number_is_blocked(db: Database, e164: str, campaign_id: int, now: float) -> bool:
-    """On the global list, this campaign's list, or the permanent block list (not expired)."""
-    return (
-        db.scalar(
-            "SELECT 1 FROM dnc WHERE e164 = ? AND (campaign_id IS NULL OR campaign_id = ?)"
-            " AND (expires_at IS NULL OR expires_at > ?) LIMIT 1",
-            (e164, campaign_id, now),
-        )
-        is not None
-    )
-
-
 def lease(
     db: Database,
     contact_id: int,
@@ -99,7 +88,7 @@ def lease(
         assert (
             isinstance(campaign_id, int) and isinstance(attempts, int) and isinstance(number, str)
         )
-        if number_is_blocked(db, number, campaign_id, now):
+        if is_blocked(db, campaign_id, number, now):
             return LeaseRefused(contact_id, "dnc")
         attempt_no = attempts + 1
         db.conn.execute(
@@ -190,10 +179,8 @@ def complete(
             ),
         )
         if c.block_number:
-            db.conn.execute(
-                "INSERT INTO dnc(e164, campaign_id, kind, reason, source, added_at) VALUES (?, NULL, 'block', ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (lease.number, c.outcome.label, f"attempt:{lease.attempt_id}", now),
+            block_number(
+                db, lease.number, c.outcome.label, now, source=f"attempt:{lease.attempt_id}"
             )
         if outbox_payload is not None:
             db.conn.execute(
