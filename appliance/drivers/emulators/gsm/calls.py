@@ -56,6 +56,7 @@ class CallSim:
         self.m = modem
         self.call: SimCall | None = None
         self.last_cause = 16
+        self.transitions: list[tuple[float, str]] = []  # (loop time, state): for benchmarks
 
     def _later(self, call: SimCall, delay: float, fn: Callable[[], None]) -> None:
         call.timers.append(self.m.later(delay, fn))
@@ -116,6 +117,7 @@ class CallSim:
     def _active(self, call: SimCall) -> None:
         m = self.m
         call.state = "active"
+        self.transitions.append((m.now, "active"))
         call.answered_at = m.now
         if call.deferred:
             call.deferred = False
@@ -151,6 +153,7 @@ class CallSim:
             timer.cancel()
         self.call = None
         self.last_cause = cause
+        self.transitions.append((m.now, "released"))
         seconds = int(m.now - call.answered_at) if call.answered_at is not None else 0
         call.state = "released"
         self._state_urcs(call)
