@@ -28,30 +28,37 @@ from pathlib import Path
 from appliance.drivers.emulators.gsm.farm import Farm
 from appliance.drivers.emulators.gsm.script import parse
 from appliance.drivers.gsm.modem import GsmModem
-from appliance.drivers.line import Timeouts
 from appliance.drivers.outcome import Outcome
 
 MAIN = "import sys; from appliance.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 async def overhead(profile: str, calls: int, poll: float) -> dict[str, float]:
-    script = parse({"time_scale": 0.01, "numbers": [
-        {"number": "+100", "outcome": "answer", "ring": 10, "talk": 1000},
-        {"number": "+101", "outcome": "busy", "ring": 10},
-    ]})
+    script = parse(
+        {
+            "time_scale": 0.01,
+            "numbers": [
+                {"number": "+100", "outcome": "answer", "ring": 10, "talk": 1000},
+                {"number": "+101", "outcome": "busy", "ring": 10},
+            ],
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         farm = Farm(1, Path(tmp), profile, script=script)
         await farm.start(control=False)
-        modem = GsmModem(str(Path(tmp) / "gsm0"), poll_interval=poll, min_ring_timeout=0,
-                         health_interval=3600)
+        modem = GsmModem(
+            str(Path(tmp) / "gsm0"), poll_interval=poll, min_ring_timeout=0, health_interval=3600
+        )
         await modem.open()
         loop = asyncio.get_running_loop()
         sim = farm.modems[0].calls
         samples: dict[str, list[float]] = {"answer": [], "busy": []}
         try:
             for _ in range(calls):
-                for number, kind, state in (("+100", "answer", "active"),
-                                            ("+101", "busy", "released")):
+                for number, kind, state in (
+                    ("+100", "answer", "active"),
+                    ("+101", "busy", "released"),
+                ):
                     result = await modem.dial(number, ring_timeout=5)
                     returned = loop.time()
                     decided = [t for t, s in sim.transitions if s == state][-1]
@@ -78,13 +85,29 @@ def _cpu_seconds(pid: int) -> float:
 async def cpu(count: int, window: float) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "s.toml").write_text(
-            'time_scale = 1.0\n[random]\nanswer = 1\n'
+            "time_scale = 1.0\n[random]\nanswer = 1\n"
             '[[numbers]]\nnumber = "+200"\noutcome = "answer"\nring = 1\ntalk = 1\nsetup = 0.3\n'
         )
         proc = subprocess.Popen(
-            [sys.executable, "-c", MAIN, "emulate", "gsm", "--count", str(count),
-             "--link-dir", f"{tmp}/l", "--profile", "quectel", "--script", f"{tmp}/s.toml",
-             "--json"], stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-c",
+                MAIN,
+                "emulate",
+                "gsm",
+                "--count",
+                str(count),
+                "--link-dir",
+                f"{tmp}/l",
+                "--profile",
+                "quectel",
+                "--script",
+                f"{tmp}/s.toml",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         links = [d["link"] for d in json.loads(proc.stdout.readline())["links"]]
         modems = [GsmModem(link, health_interval=5.0, min_ring_timeout=0) for link in links]
