@@ -23,9 +23,12 @@ from phonenumbers import phonenumberutil as pnu
 from phonenumbers.timezone import UNKNOWN_TIMEZONE, _country_level_time_zones_for_number
 from phonenumbers.tzdata import TIMEZONE_DATA
 
+from appliance import phoneregex
+
 _NON_GEO = "001"  # libphonenumber's region for non-geographical country codes
 _MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's _MIN_LENGTH_FOR_NSN and _MAX_LENGTH_FOR_NSN
 _MAX_CC = 3
+_MAX_VERDICTS = 1 << 16  # cached type verdicts per region (a few MB at most); cleared when full
 
 # The order in which libphonenumber's _number_type_helper tries the types; fixed line and
 # mobile come after these, with their own rule.
@@ -121,9 +124,29 @@ class _Region:
     national_prefix: re.Pattern[str] | None
     cc_text: str
     classifier: tuple[re.Pattern[str], dict[str, int]] | None
+    # A national number starting with one of these cannot begin with the international prefix,
+    # the country code or the national prefix: parse() takes it as it is.
+    plain_first: frozenset[str]
+    # A type depends only on the number's length and first decisive[its first digit] digits
+    # (phoneregex proves it from the patterns), so verdicts are cached by those.
+    decisive: dict[str, int] | None
+    verdicts: dict[tuple[int, str], int]
 
     def number_type(self, nsn: str) -> int:
         """libphonenumber's _number_type_helper."""
+        # Cache only where a verdict covers at least a thousand numbers; elsewhere the cache
+        # would hold one entry per number.
+        if self.decisive is not None and (width := self.decisive[nsn[0]]) <= len(nsn) - 3:
+            key = (len(nsn), nsn[:width])
+            kind = self.verdicts.get(key)
+            if kind is None:
+                if len(self.verdicts) >= _MAX_VERDICTS:
+                    self.verdicts.clear()
+                kind = self.verdicts[key] = self.classify(nsn)
+            return kind
+        return self.classify(nsn)
+
+    def classify(self, nsn: str) -> int:
         if self.classifier is not None:
             match = self.classifier[0].fullmatch(nsn)
             if match is None:
@@ -185,6 +208,7 @@ def _region(code: str) -> _Region | None:
     )
     fixed, mobile = _desc(metadata.fixed_line), _desc(metadata.mobile)
     same = bool(metadata.same_mobile_and_fixed_line_pattern)
+    idd, national_prefix = metadata.international_prefix, metadata.national_prefix_for_parsing
     return _Region(
         code=code,
         metadata=metadata,
@@ -200,13 +224,31 @@ def _region(code: str) -> _Region | None:
         mobile=mobile,
         same_mobile_and_fixed=same,
         leading_digits=re.compile(metadata.leading_digits) if metadata.leading_digits else None,
-        idd=re.compile(metadata.international_prefix) if metadata.international_prefix else None,
-        national_prefix=re.compile(metadata.national_prefix_for_parsing)
-        if metadata.national_prefix_for_parsing
-        else None,
+        idd=re.compile(idd) if idd else None,
+        national_prefix=re.compile(national_prefix) if national_prefix else None,
         cc_text=str(metadata.country_code),
         classifier=_classifier(_desc(general), types, fixed, mobile, same),
+        plain_first=_plain_first(idd, str(metadata.country_code), national_prefix),
+        decisive=phoneregex.decisive_prefixes(
+            [
+                d.pattern.pattern
+                for d in (_desc(general), fixed, mobile, *(d for _, d in types))
+                if d
+            ]
+        ),
+        verdicts={},
     )
+
+
+def _plain_first(idd: str | None, cc_text: str, national_prefix: str | None) -> frozenset[str]:
+    unsafe = set(cc_text[:1])
+    for prefix in (idd, national_prefix):
+        if prefix:
+            chars = phoneregex.first_chars(prefix)
+            if chars is None:
+                return frozenset()
+            unsafe |= chars
+    return frozenset("0123456789") - unsafe
 
 
 def _country_code(digits: str) -> tuple[int, str] | None:
@@ -258,6 +300,12 @@ def parse_valid(text: str, default_region: str | None) -> tuple[str, int, int] |
     if len(digits) < 3 or not digits.isdigit() or not digits.isascii():
         return None
     home = _region(default_region) if default_region else None
+    if not plus and home is not None and digits[0] in home.plain_first and len(digits) <= _MAX_NSN:
+        # The usual case, a national number as written: nothing to strip, no code to read.
+        kind = _type_in_region(home.cc, digits)
+        if kind == PhoneNumberType.UNKNOWN:
+            return None
+        return f"+{home.cc_text}{digits}", home.cc, kind
     extracted = True  # a country code was read from the number (else: the default region's)
     if plus:
         found = _country_code(digits)

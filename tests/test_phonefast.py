@@ -205,3 +205,34 @@ def test_normalize_keeps_its_answers_and_reasons() -> None:
     with pytest.raises(phones.InvalidPhone, match="not a phone number"):
         phones.normalize("call me", "US")
     assert phones.normalize("tel:+1-212-555-0100", "US") == "+12125550100"  # the library's path
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    region=st.sampled_from(["US", "CA", "FR", "JM", "GB", "DE"]),
+    digits=st.text(alphabet="0123456789", min_size=2, max_size=13),
+)
+def test_cached_type_verdicts_agree_with_the_libraries_steps(region: str, digits: str) -> None:
+    from appliance.phonefast import _region
+
+    compiled = _region(region)
+    assert compiled is not None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    expected = phonenumbers.phonenumberutil._number_type_helper(digits, metadata)
+    assert compiled.number_type(digits) == expected  # cached, combined regex
+    assert compiled.number_type(digits) == expected  # again, from the cache
+    assert compiled.number_type_stepwise(digits) == expected
+
+
+def test_pattern_facts() -> None:
+    from appliance.phoneregex import decisive_prefixes, first_chars
+
+    assert first_chars("011") == frozenset("0")
+    assert first_chars("0(?:0|11)") == frozenset("0")
+    assert first_chars("[2-4]|7") == frozenset("2347")
+    assert first_chars("(?:8)?0") is None  # may start with 8 or 0: optional parts are not guessed
+    assert first_chars("[^1]") is None
+    widths = decisive_prefixes([r"[2-9]\d{9}|3\d{6}", r"900[2-9]\d{6}"])
+    assert widths is not None and widths["9"] == 4 and widths["2"] == 1 and widths["3"] == 1
+    assert decisive_prefixes([r"\d{4,5}"]) is None  # variable width: no claim
+    assert decisive_prefixes([r"1(?=2)\d{3}"]) is None  # a lookahead sees past its head

@@ -80,17 +80,17 @@ def prepare(stream: BinaryIO, job: Job, batch_rows: int = BATCH_ROWS) -> Iterato
     check = RowChecker(source.layout, job.region, zone_ids).check
     batch = Batch()
     rows, rejects = batch.rows, batch.rejects
-    for record in source:
-        if record.error is not None:
-            rejects.append(Reject(record.line, None, record.error))
-            batch.rejected_rows += 1
-        else:
-            row, problems = check(record.line, record.cells)
-            if row is None:
-                rejects.extend(problems)
-                batch.rejected_rows += 1
+    for line, cells, error in source:
+        if error is None:
+            result = check(line, cells)
+            if type(result) is tuple:
+                rows.append(result)
             else:
-                rows.append(row)
+                rejects += result
+                batch.rejected_rows += 1
+        else:
+            rejects.append(Reject(line, None, error))
+            batch.rejected_rows += 1
         if len(rows) + batch.rejected_rows >= batch_rows:
             batch.new_zones = zone_ids.take_new()
             yield batch

@@ -158,11 +158,9 @@ class _HashingReader(io.RawIOBase):
         return n
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    line: int  # physical line (1-based) where the record starts
-    cells: list[str]
-    error: str | None = None  # the CSV parser's complaint when the record could not be read
+# One record: the physical line (1-based) where it starts, its cells, and the CSV parser's
+# complaint when it could not be read (then the cells are empty). A tuple: it is made per row.
+Record = tuple[int, list[str], str | None]
 
 
 class CsvSource:
@@ -192,7 +190,7 @@ class CsvSource:
         if first is None:
             self.layout = _ecm_layout()
             return
-        self.layout = choose_layout(first.cells, mappings, mapping, where)
+        self.layout = choose_layout(first[1], mappings, mapping, where)
         if not self.layout.header:
             self._pending = first
 
@@ -201,28 +199,30 @@ class CsvSource:
         return self._hashing.sha256.hexdigest()
 
     def _next_record(self) -> Record | None:
-        """The next non-blank record; a CSV syntax error comes back as a record of one problem."""
+        return next(iter(self._records()), None)
+
+    def _records(self) -> Iterator[Record]:
+        """The non-blank records; a CSV syntax error comes back as a record with the complaint."""
         reader = self._csv
         while True:
             start = reader.line_num + 1
             try:
-                cells = next(reader)
-            except StopIteration:
-                return None
+                for cells in reader:
+                    # Blank lines and rows of empty cells (",,,,") are not records.
+                    if cells and (cells[0].strip() or any(c.strip() for c in cells)):
+                        yield start, cells, None
+                    start = reader.line_num + 1
+                return
             except UnicodeDecodeError as exc:
                 raise self._decode_problem(exc) from None
             except csv.Error as exc:
-                return Record(start, [], f"unreadable CSV: {exc}")
-            # Blank lines and rows of empty cells (",,,,") are not records.
-            if cells and (cells[0].strip() or any(c.strip() for c in cells)):
-                return Record(start, cells)
+                yield start, [], f"unreadable CSV: {exc}"
 
     def __iter__(self) -> Iterator[Record]:
         if self._pending is not None:
             yield self._pending
             self._pending = None
-        while (record := self._next_record()) is not None:
-            yield record
+        yield from self._records()
 
     def _decode_problem(self, exc: UnicodeDecodeError) -> FileProblem:
         """Name the byte offset and line of the first byte that is not UTF-8."""

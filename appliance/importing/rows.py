@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import operator
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS
@@ -73,7 +75,14 @@ class ZoneIds:
         return new
 
 
-_ABSENT = 1 << 30  # a cell index no row has: the field is not in this layout
+def _getter(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """Picks cells by index in one C call (itemgetter gives a bare value for one index)."""
+    if len(indexes) == 1:
+        index = indexes[0]
+        return lambda cells: (cells[index],)
+    if not indexes:
+        return lambda cells: ()
+    return operator.itemgetter(*indexes)
 
 
 class RowChecker:
@@ -86,17 +95,18 @@ class RowChecker:
         self.zone_ids = zone_ids
         where = {f: i for i, f in enumerate(layout.fields) if f is not None}
         label = layout.labels
-        self._phones = [
-            (slot, where[f], label[where[f]]) for slot, f in enumerate(PHONE_FIELDS) if f in where
-        ]
-        self._bp_cells = [where.get(f, _ABSENT) for f in BP_FIELDS]
-        self._bp_labels = [
-            label[i] if i != _ABSENT else f for f, i in zip(BP_FIELDS, self._bp_cells, strict=True)
-        ]
+        phones = [(slot, where[f]) for slot, f in enumerate(PHONE_FIELDS) if f in where]
+        self._phone_slots = [(slot, label[index]) for slot, index in phones]
+        self._phones = _getter([index for _, index in phones])
+        # Absent parameters read "" from a padding cell past the longest row allowed.
+        pad = layout.max_cells
+        self._width = pad + 1
+        self._bp_labels = [label[where[f]] if f in where else f.upper() for f in BP_FIELDS]
+        self._bps = _getter([where.get(f, pad) for f in BP_FIELDS])
         self._extras = [(f, where[f], label[where[f]]) for f in _EXTRA_FIELDS if f in where]
 
-    def check(self, line: int, cells: list[str]) -> tuple[ContactRow | None, list[Reject]]:
-        """The row to insert (in ROW_FIELDS order), or None and every problem found."""
+    def check(self, line: int, cells: list[str]) -> ContactRow | list[Reject]:
+        """The row to insert (in ROW_FIELDS order), or every problem found with it."""
         n = len(cells)
         if n > self.max_cells:
             what = (
@@ -104,16 +114,16 @@ class RowChecker:
                 if self.layout_name == "ecm"
                 else f"the header of mapping {self.layout_name!r}"
             )
-            return None, [
-                Reject(line, None, f"{n} fields, more than the {self.max_cells} of {what}")
-            ]
+            return [Reject(line, None, f"{n} fields, more than the {self.max_cells} of {what}")]
+        if n < self._width:
+            cells = cells + [""] * (self._width - n)
         problems: list[Reject] = []
         given: list[str | None] = [None, None, None, None, None]
         e164: list[str | None] = [None, None, None, None, None]
         zones: list[int | None] = [None, None, None, None, None]
         region, zone_id = self.region, self.zone_ids.id_for
-        for slot, index, label in self._phones:
-            text = cells[index].strip() if index < n else ""
+        for (slot, label), text in zip(self._phone_slots, self._phones(cells), strict=True):
+            text = text.strip()
             if not text:
                 if slot == 0:
                     problems.append(Reject(line, label, "Phone1 is mandatory and empty"))
@@ -124,7 +134,7 @@ class RowChecker:
                 problems.append(Reject(line, label, str(exc), _short(text)))
                 continue
             given[slot], e164[slot], zones[slot] = text, number, zone_id(zone)
-        bps = [cells[i].strip() if i < n else "" for i in self._bp_cells]
+        bps = [*map(str.strip, self._bps(cells))]
         if max(map(len, bps)) > MAX_BP_CHARS:
             problems += [
                 Reject(line, label, f"longer than {MAX_BP_CHARS} characters ({len(v)})", _short(v))
@@ -133,13 +143,13 @@ class RowChecker:
             ]
         extras: dict[str, Any] = {}
         for name, index, label in self._extras:
-            if index < n and (value := cells[index].strip()):
+            if value := cells[index].strip():
                 try:
                     extras[name] = _EXTRA_CHECKS[name](value)
                 except ValueError as exc:
                     problems.append(Reject(line, label, str(exc), _short(value)))
         if problems:
-            return None, problems
+            return problems
         parts = [e or "" for e in e164]
         parts += bps
         if extras:
@@ -156,7 +166,7 @@ class RowChecker:
             extras.get("timezone"),
             extras.get("callback_at"),
             extras.get("owner_agent"),
-        ), []
+        )
 
 
 def _text(value: str) -> str:

@@ -390,3 +390,17 @@ def test_header_of_ecm_names_in_another_order_is_read_by_name(
     assert contacts(db, "e164_1, e164_2, bp1, bp3") == [
         ("+12125550100", "+12125550101", None, "gold")
     ]
+
+
+def test_unmapped_columns_after_the_mapped_ones_are_ignored(
+    db: Database, campaign: CampaignRow
+) -> None:
+    mappings = {"m": ColumnMapping(columns={"phone1": "Mobile", "bp2": "Name"})}
+    report, _ = run_import(
+        db,
+        campaign,
+        b"Mobile,Name,Notes,More\n2125550100,Ann,ignore me,and me\n",
+        mappings=mappings,
+    )
+    assert (report["layout"], report["imported"]) == ("m", 1)
+    assert contacts(db, "bp1, bp2, bp3, bp12") == [(None, "Ann", None, None)]
