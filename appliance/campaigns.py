@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from appliance.config.models import check_timezone
 from appliance.errors import DialboxError
+
+# Dates kept as ISO text in the settings JSON column.
+IsoDate = Annotated[dt.date, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 
 Pacing = Literal["manual", "preview", "timed_preview", "progressive", "predictive"]
 
@@ -35,6 +47,31 @@ class CampaignSettings(BaseModel):
     webhook: str | None = None
     message: str | None = None  # automated campaigns: message played on answer
     sms_text: str | None = None  # SMS campaigns and voice->SMS switches
+    # Schedule (SPEC C2): weekday windows in `timezone`, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00"
+    # (None: any time), an inclusive date range, and the box's public holidays skipped.
+    windows: str | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
+    skip_holidays: bool = True
+    strategy: str | None = None  # a stored strategy's name (SPEC C4); None: the default strategy
+    # Calls per number in a rolling 30 days, across the box (None: only the profile's cap).
+    max_attempts_per_30_days: int | None = Field(default=None, ge=1, le=1000)
+    abandon_lockout_hours: float = Field(default=0.0, ge=0.0, le=8760.0)  # beyond the profile's
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from appliance.scheduler.windows import parse_weekly
+
+        return parse_weekly(value).describe()
+
+    @model_validator(mode="after")
+    def _dates(self) -> CampaignSettings:
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -57,6 +57,49 @@ class CallingHours(Section):
         return self
 
 
+class CustomCompliance(Section):
+    """The `custom` compliance profile (SPEC C13), used where `compliance_profile: custom`."""
+
+    calling_hours: str = Field(
+        default="daily 08:00-21:00",
+        description="weekday windows in the callee's local time, e.g. 'mon-fri 09:00-20:00'",
+    )
+    holidays: str | None = Field(
+        default=None, description="no calls on this country's public holidays (callee local)"
+    )
+    abandon_cap: float | None = Field(default=3.0, ge=0.0, le=100.0)
+    abandon_windows_hours: tuple[float, ...] = (24.0, 720.0)
+    abandon_lockout_hours: float = Field(default=0.0, ge=0.0, le=8760.0)
+    machine_lockout_hours: float = Field(default=0.0, ge=0.0, le=8760.0)
+    max_calls_per_number: int | None = Field(default=None, ge=1, le=1000)
+    calls_window_days: float = Field(default=30.0, gt=0.0, le=366.0)
+    min_ring_seconds: int = Field(default=15, ge=5, le=120)
+    connect_seconds: float = Field(default=2.0, gt=0.0, le=10.0)
+
+    @field_validator("calling_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        from appliance.scheduler.windows import parse_weekly
+
+        return parse_weekly(value).describe()
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str | None) -> str | None:
+        return None if value is None else check_holiday_country(value)
+
+
+def check_holiday_country(value: str) -> str:
+    import holidays
+
+    code = value.strip().upper()
+    if code not in holidays.list_supported_countries():
+        raise ValueError(
+            f"{value!r} is not a country the holidays package knows (e.g. US, GB, PL, DE)"
+        )
+    return code
+
+
 class ColumnMapping(Section):
     """A named-column file layout: which header holds which contact field (SPEC D2)."""
 
@@ -133,6 +176,7 @@ class DialboxConfig(Section):
     compliance_profile: Literal["us", "uk", "fr", "custom"] = "us"
     calling_hours: CallingHours = CallingHours()
     holidays_country: str | None = None
+    compliance: CustomCompliance = CustomCompliance()
     import_: ImportSettings = Field(default=ImportSettings(), alias="import")
     lines: tuple[LineConfig, ...] = ()
     api: ApiSettings = ApiSettings()
@@ -152,16 +196,7 @@ class DialboxConfig(Section):
     @field_validator("holidays_country")
     @classmethod
     def _holiday_country(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        import holidays
-
-        code = value.strip().upper()
-        if code not in holidays.list_supported_countries():
-            raise ValueError(
-                f"{value!r} is not a country the holidays package knows (e.g. US, GB, PL, DE)"
-            )
-        return code
+        return None if value is None else check_holiday_country(value)
 
     @model_validator(mode="after")
     def _unique_lines(self) -> DialboxConfig:
