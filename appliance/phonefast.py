@@ -389,3 +389,10 @@ def zone_key(e164: str, cc: int, kind: int) -> str | None:
         if prefix in table:
             return table[prefix]
     return None
+
+
+def all_zone_keys() -> frozenset[str]:
+    """Every zone key a number can have ('' for none): libphonenumber takes them all from its
+    prefix table, for geographical and country-level answers alike."""
+    table, _ = _zone_table()
+    return frozenset(key or "" for key in table.values()) | {""}

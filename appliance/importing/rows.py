@@ -13,6 +13,7 @@ from typing import Any
 from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS
 from appliance.importing.reader import Layout
 from appliance.importing.report import Reject
+from appliance.phonefast import all_zone_keys
 from appliance.phones import InvalidPhone, normalize_with_zone_key
 
 # The order of the values in a contact row; the store binds them in this order.
@@ -54,20 +55,24 @@ def dedup_key(parts: list[str]) -> int:
 
 
 class ZoneIds:
-    """Zone keys -> zone_sets ids, handing out new ids above the database's (the import holds the
-    write lock, so nobody else takes them); `take_new()` lists the ones the store must insert."""
+    """Zone keys -> zone_sets ids. Keys not yet in the database get ids above its largest, in the
+    sorted order of every key libphonenumber can give: a pure function of the database, so the
+    import's processes agree without talking (the import holds the write lock meanwhile).
+    `take_new()` lists the (id, zones) first used since the last call, for the store to insert."""
 
     def __init__(self, known: dict[str, int], next_id: int) -> None:
-        self._ids = dict(known)
-        self._next = next_id
+        missing = sorted(all_zone_keys() - set(known))
+        self._ids = {**known, **{zones: next_id + i for i, zones in enumerate(missing)}}
+        self._known = set(known.values())
+        self._used: set[int] = set()
         self._new: list[tuple[int, str]] = []
 
     def id_for(self, zones: str) -> int:
-        zone_id = self._ids.get(zones)
-        if zone_id is None:
-            zone_id = self._ids[zones] = self._next
-            self._next += 1
-            self._new.append((zone_id, zones))
+        zone_id = self._ids[zones]  # KeyError: libphonenumber gave a zone set outside its table
+        if zone_id not in self._used:
+            self._used.add(zone_id)
+            if zone_id not in self._known:
+                self._new.append((zone_id, zones))
         return zone_id
 
     def take_new(self) -> list[tuple[int, str]]:

@@ -153,7 +153,10 @@ def _write_batch(
 ) -> None:
     conn = db.conn
     if batch.new_zones:
-        conn.executemany("INSERT INTO zone_sets(id, zones) VALUES (?, ?)", batch.new_zones)
+        # Both import processes may introduce the same zone set, with the same id.
+        conn.executemany(
+            "INSERT OR IGNORE INTO zone_sets(id, zones) VALUES (?, ?)", batch.new_zones
+        )
     if batch.rows:
         before = conn.total_changes()
         conn.executemany(insert, batch.rows)

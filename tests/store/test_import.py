@@ -404,3 +404,30 @@ def test_unmapped_columns_after_the_mapped_ones_are_ignored(
     )
     assert (report["layout"], report["imported"]) == ("m", 1)
     assert contacts(db, "bp1, bp2, bp3, bp12") == [(None, "Ann", None, None)]
+
+
+def test_shared_checking_with_the_worker_keeps_file_order_lines_and_zone_ids(
+    tmp_path: Path,
+) -> None:
+    """The worker checks most batches, this process the rest: same batches as checking alone."""
+    from appliance.importing.pipeline import Batch, Job, messages
+
+    lines = [f"{a}55501{n:02d},,,,,{n}" for n in range(40) for a in ("212", "907", "808", "605")]
+    lines[7] = "not a number,,,,,7"
+    lines[50] = "2125550100,,,,," + "x" * 300
+    path = tmp_path / "f.csv"
+    path.write_text("\n".join(lines) + "\n")
+    job = Job(where="f", region="US", mappings={}, mapping=None, known_zones={"": 5}, batch_rows=3)
+
+    def batches(worker: bool) -> list[tuple[object, ...]]:
+        found = [m for m in messages(path, job, worker) if isinstance(m, Batch)]
+        return [(b.rows, b.rejects, b.rejected_rows) for b in found]
+
+    alone, shared = batches(False), batches(True)
+    assert shared == alone and len(alone) == 54
+    assert [r.line for _, rejects, _ in alone for r in rejects] == [8, 51]
+    rows = [r for rows, _, _ in alone for r in rows]
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)  # file order
+    # zone_sets ids agree although two processes handed them out
+    ids = {r[7]: r[12] for r in rows}
+    assert len({ids["+12125550100"], ids["+19075550100"], ids["+18085550100"]}) == 3
