@@ -1,0 +1,242 @@
+"""Strategies (SPEC C4): every default transition, SMS waits, limits, and parse errors that name the place."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from appliance.domain import Channel, ContactState, Outcome, Summary
+from appliance.scheduler.strategy import (
+    DEFAULT_STRATEGY,
+    Action,
+    AttemptContext,
+    StrategyError,
+    next_action,
+    parse_delay,
+    parse_strategy,
+    to_dict,
+)
+
+NOW = 1_800_000_000.0
+TWO_HOURS = 7200.0
+
+
+def ctx(
+    *,
+    step: int = 0,
+    phone: int = 1,
+    channel: Channel = Channel.VOICE,
+    phones: tuple[bool, ...] = (True, True, False, False, False),
+    attempts: int = 1,
+    phone_attempts: tuple[int, ...] | None = None,
+) -> AttemptContext:
+    if phone_attempts is None:
+        phone_attempts = tuple(1 if i == phone else 0 for i in range(1, 6))
+    return AttemptContext(step, phone, channel, phones, attempts, phone_attempts)
+
+
+def decide(outcome: Outcome, c: AttemptContext | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    limits = {"max_attempts": 10, "max_attempts_per_number": 5}
+    limits.update(kw)  # type: ignore[arg-type]
+    return next_action(DEFAULT_STRATEGY, c or ctx(), outcome, NOW, **limits)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "outcome", [Outcome.ALERTING_TIMEOUT, Outcome.BUSY, Outcome.ANSWERING_MACHINE]
+)
+def test_no_answer_busy_voicemail_retry_the_same_number_in_two_hours(outcome: Outcome) -> None:
+    d = decide(outcome)
+    assert d.state is ContactState.NOT_CONNECTED
+    assert d.summary is Summary.NO_SUCCESS
+    assert d.next_at == NOW + TWO_HOURS
+    assert d.next_phone == 1
+    assert d.channel is Channel.VOICE
+    assert d.block_number is False
+    assert d.step == 1
+
+
+@pytest.mark.parametrize("outcome", [Outcome.WRONG_NUMBER, Outcome.FAX])
+def test_wrong_number_and_fax_block_the_number_for_good_and_move_on(outcome: Outcome) -> None:
+    d = decide(outcome)
+    assert d.block_number is True
+    assert d.next_phone == 2  # the other number, at once
+    assert d.next_at == NOW
+    assert d.state is ContactState.NOT_CONNECTED
+
+
+@pytest.mark.parametrize("outcome", [Outcome.WRONG_NUMBER, Outcome.FAX])
+def test_blocking_the_only_number_closes_the_contact_as_unreachable(outcome: Outcome) -> None:
+    d = decide(outcome, ctx(phones=(True, False, False, False, False)))
+    assert d.block_number is True
+    assert d.next_at is None and d.channel is None
+    assert d.state is ContactState.NOT_CONNECTED
+    assert d.summary is Summary.UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    "outcome", [Outcome.CONNECTED, Outcome.AGENT_TRANSFER, Outcome.AGENT_HANG_UP]
+)
+def test_end_of_handling_closes_as_connected(outcome: Outcome) -> None:
+    d = decide(outcome)
+    assert (d.state, d.summary, d.next_at, d.block_number) == (
+        ContactState.CONNECTED,
+        Summary.SUCCESSFUL,
+        None,
+        False,
+    )
+
+
+def test_every_outcome_has_a_default_action_and_none_leaves_the_contact_dangling() -> None:
+    for outcome in Outcome:
+        d = decide(outcome)
+        closed = d.next_at is None
+        assert closed == (d.channel is None)
+        if not closed:
+            assert d.state is ContactState.NOT_CONNECTED and d.next_at >= NOW  # type: ignore[operator]
+
+
+def test_box_side_trouble_retries_sooner_than_callee_side() -> None:
+    assert decide(Outcome.NO_LINE).next_at == NOW + 600
+    assert decide(Outcome.ERROR_OCCURRED).next_at == NOW + 600
+    assert decide(Outcome.BANNED).state is ContactState.DNC_LISTED
+
+
+def test_the_last_allowed_attempt_closes_as_retries_completed() -> None:
+    d = decide(Outcome.BUSY, ctx(attempts=10), max_attempts=10)
+    assert d.state is ContactState.RETRIES_COMPLETED and d.next_at is None
+    assert d.summary is Summary.NO_SUCCESS
+
+
+def test_a_number_out_of_budget_hands_over_to_the_next_number() -> None:
+    d = decide(Outcome.BUSY, ctx(phone_attempts=(5, 0, 0, 0, 0), attempts=5))
+    assert d.next_phone == 2 and d.next_at == NOW + TWO_HOURS
+    d = decide(Outcome.BUSY, ctx(phone_attempts=(5, 5, 0, 0, 0), attempts=9))
+    assert d.state is ContactState.RETRIES_COMPLETED
+
+
+STRATEGY_YAML = """
+name: voice-then-sms
+attempts:
+  - {channel: voice, phone: 1}
+  - {channel: voice, phone: next}
+  - {channel: sms, phone: 1, wait: 1d}
+  - {channel: voice, phone: 1}
+repeat_last: false
+on:
+  NoAnswer: retry 30m
+  Busy: {action: sms, after: 5m}
+  default: close Not Connected
+"""
+
+
+def strategy():  # type: ignore[no-untyped-def]
+    return parse_strategy(yaml.safe_load(STRATEGY_YAML), "test.yaml")
+
+
+def test_busy_switches_to_sms_attempt_of_the_plan() -> None:
+    d = next_action(
+        strategy(), ctx(), Outcome.BUSY, NOW, max_attempts=10, max_attempts_per_number=5
+    )
+    assert (d.channel, d.step, d.next_phone, d.next_at) == (Channel.SMS, 2, 1, NOW + 300)
+
+
+def test_phone_next_takes_the_next_number() -> None:
+    d = next_action(
+        strategy(), ctx(), Outcome.ALERTING_TIMEOUT, NOW, max_attempts=10, max_attempts_per_number=5
+    )
+    assert (d.step, d.next_phone, d.channel, d.next_at) == (1, 2, Channel.VOICE, NOW + 1800)
+
+
+def test_sms_with_a_wait_is_sms_sent_until_expiry_then_the_next_attempt() -> None:
+    c = ctx(step=2, channel=Channel.SMS, attempts=3)
+    d = next_action(
+        strategy(), c, Outcome.CONNECTED, NOW, max_attempts=10, max_attempts_per_number=5
+    )
+    assert d.state is ContactState.SMS_SENT
+    assert (d.next_at, d.step, d.channel) == (NOW + 86400, 3, Channel.VOICE)
+
+
+def test_sms_without_a_wait_closes_at_once() -> None:
+    s = parse_strategy({"name": "sms", "attempts": [{"channel": "sms", "phone": 1}]})
+    c = ctx(channel=Channel.SMS)
+    d = next_action(s, c, Outcome.CONNECTED, NOW, max_attempts=10, max_attempts_per_number=5)
+    assert (d.state, d.summary, d.next_at) == (
+        ContactState.SMS_SENT_AND_CLOSED,
+        Summary.SUCCESSFUL,
+        None,
+    )
+
+
+def test_past_the_plan_without_repeat_closes_as_retries_completed() -> None:
+    c = ctx(step=3, attempts=4)
+    d = next_action(
+        strategy(), c, Outcome.ALERTING_TIMEOUT, NOW, max_attempts=10, max_attempts_per_number=5
+    )
+    assert d.state is ContactState.RETRIES_COMPLETED
+
+
+def test_unlisted_outcomes_take_the_strategys_default() -> None:
+    d = next_action(
+        strategy(), ctx(), Outcome.REJECTED, NOW, max_attempts=10, max_attempts_per_number=5
+    )
+    assert d.state is ContactState.NOT_CONNECTED and d.next_at is None
+
+
+def test_an_sms_campaign_never_switches_to_voice() -> None:
+    d = next_action(
+        strategy(), ctx(channel=Channel.SMS), Outcome.ALERTING_TIMEOUT, NOW,
+        max_attempts=10, max_attempts_per_number=5, sms_only=True,
+    )  # fmt: skip
+    assert d.channel is Channel.SMS
+
+
+def test_round_trip_through_plain_data() -> None:
+    s = strategy()
+    again = parse_strategy(to_dict(s))
+    assert again == s
+    assert parse_strategy(to_dict(DEFAULT_STRATEGY)) == DEFAULT_STRATEGY
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"attempts": []}, "name"),
+        ({"name": "x", "attempts": []}, "x.attempts: expected a non-empty list"),
+        ({"name": "x", "attempts": [{"phone": 6}]}, "attempts[0].phone: 6 is not 1..5"),
+        ({"name": "x", "attempts": [{"channel": "fax"}]}, "attempts[0].channel: 'fax'"),
+        ({"name": "x", "on": {"Bsy": "retry"}}, "on.Bsy: unknown outcome 'Bsy'"),
+        ({"name": "x", "on": {"Busy": "redial 2h"}}, "on.Busy: 'redial' is not an action"),
+        ({"name": "x", "on": {"Busy": "retry soon"}}, "on.Busy.after: 'soon' is not a delay"),
+        ({"name": "x", "on": {"Busy": "close Happy"}}, "on.Busy.state: unknown contact state"),
+        (
+            {"name": "x", "on": {"Busy": "sms"}},
+            "switches to SMS, but 'attempts' has no SMS attempt",
+        ),
+        ({"name": "x", "colour": 1}, "unknown key(s) colour"),
+        (
+            {"name": "x", "attempts": [{"channel": "voice", "wait": "1h"}]},
+            "only an SMS attempt waits",
+        ),
+    ],
+)
+def test_parse_errors_name_the_key_path(data: dict[str, object], message: str) -> None:
+    with pytest.raises(StrategyError) as info:
+        parse_strategy(data, "x")
+    assert message in str(info.value)
+
+
+def test_delays() -> None:
+    assert parse_delay("2h", "d") == 7200
+    assert parse_delay("1h30m", "d") == 5400
+    assert parse_delay(90, "d") == 90
+    assert parse_delay("1d", "d") == 86400
+    with pytest.raises(StrategyError):
+        parse_delay("-5", "d")
+
+
+def test_default_strategy_is_the_polish_seeds() -> None:
+    on = DEFAULT_STRATEGY.on
+    for o in (Outcome.ALERTING_TIMEOUT, Outcome.BUSY, Outcome.ANSWERING_MACHINE):
+        assert (on[o].action, on[o].after) == (Action.RETRY, TWO_HOURS)
+    for o in (Outcome.WRONG_NUMBER, Outcome.FAX):
+        assert on[o].action is Action.BLOCK
