@@ -1,0 +1,142 @@
+"""`dialbox plan` (the next dials, as a dry run) and `dialbox why` (why a campaign dials nothing or fewer: SPEC C12)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from appliance.campaigns import CampaignSettings
+from appliance.cli.context import Context, open_context
+from appliance.cli.output import add_json_flag, emit, table
+from appliance.config.models import DialboxConfig
+from appliance.dialplan import StorePlanner, parse_at
+from appliance.errors import DialboxError
+from appliance.scheduler.plan import utc_text
+from appliance.scheduler.windows import local_time
+from appliance.store.campaigns import CampaignRow, get_campaign
+from appliance.store.selection import lines_up
+
+DEFAULT_PLAN_LINES = 10
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="list the next dials a campaign would make, without dialing or changing anything",
+    )
+    p.add_argument("--campaign", required=True, metavar="NAME")
+    p.add_argument("--at", metavar="ISO-TIME", help="judge at this time (default: now)")
+    p.add_argument(
+        "--lines",
+        type=int,
+        metavar="N",
+        help="how many dials (default: the lines the campaign may use, else 10)",
+    )
+    add_json_flag(p)
+    p.set_defaults(func=plan)
+
+    w = sub.add_parser("why", help="why a campaign dials nothing or fewer than it could")
+    w.add_argument("--campaign", required=True, metavar="NAME")
+    w.add_argument("--at", metavar="ISO-TIME", help="judge at this time (default: now)")
+    add_json_flag(w)
+    w.set_defaults(func=why)
+
+
+def _usable_lines(config: DialboxConfig, campaign: CampaignRow) -> list[str]:
+    """Enabled configured lines this campaign may use (unpinned, or pinned to it)."""
+    return [
+        line.name
+        for line in config.lines
+        if line.enabled and (not line.campaigns or campaign.name in line.campaigns)
+    ]
+
+
+def _lines_up(ctx: Context, campaign: CampaignRow) -> int | None:
+    """Lines up that the campaign may use: as the daemon recorded them, else the configured
+    ones (None: configured but never reported, so unknown)."""
+    usable = _usable_lines(ctx.config, campaign)
+    if not usable:
+        return 0
+    recorded = lines_up(ctx.db)
+    if recorded is None:
+        return None
+    return sum(1 for name in usable if recorded.get(name, False))
+
+
+def plan(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    campaign = get_campaign(ctx.db, args.campaign)
+    planner = StorePlanner(ctx.config, ctx.db)
+    cr = planner.rules_for(campaign)
+    now = parse_at(args.at, cr.timezone, ctx.clock.now())
+    count = args.lines
+    if count is None:
+        count = len(_usable_lines(ctx.config, campaign)) or DEFAULT_PLAN_LINES
+        settings = CampaignSettings.model_validate(campaign.settings)
+        if settings.max_lines is not None:
+            count = min(count, settings.max_lines)
+    if count < 1:
+        raise DialboxError(f"--lines must be at least 1, got {count}")
+    dials = planner.plan(campaign, now, count)
+    gates = planner.gates(campaign, now)
+    blocked = [b["text"] for b in gates_blockers(gates.status.value, gates.window_closed)]
+    document: dict[str, Any] = {
+        "campaign": campaign.name,
+        "at": utc_text(now),
+        "at_local": local_time(now, cr.timezone).isoformat(timespec="seconds"),
+        "timezone": cr.timezone,
+        "profile": cr.profile.name,
+        "strategy": cr.strategy.name,
+        "lines": count,
+        "would_dial": not blocked,
+        "blocked_by": blocked,
+        "dials": [d.as_dict() for d in dials],
+    }
+    emit(args, document, _plan_text)
+    return 0
+
+
+def gates_blockers(status: str, window_closed: str | None) -> list[dict[str, str]]:
+    out = []
+    if status != "running":
+        out.append({"reason": status, "text": f"the campaign is {status}"})
+    if window_closed:
+        out.append({"reason": "outside_window", "text": f"the campaign is {window_closed}"})
+    return out
+
+
+def _plan_text(doc: dict[str, Any]) -> str:
+    head = (
+        f"Campaign {doc['campaign']} at {doc['at_local']} ({doc['timezone']}),"
+        f" profile {doc['profile']}, strategy {doc['strategy']}:"
+    )
+    lines = [head]
+    if doc["blocked_by"]:
+        lines.append(
+            "It would dial nothing now: "
+            + "; ".join(doc["blocked_by"])
+            + ". Were it running and open, these would be next:"
+        )
+    if not doc["dials"]:
+        lines.append("No contact may be dialed at this moment; `dialbox why` says why.")
+        return "\n".join(lines)
+    rows = [
+        (d["contact_id"], d["phone_index"], d["number"], d["channel"], d["why"])
+        for d in doc["dials"]
+    ]
+    lines.append(table(rows, ["contact", "phone", "number", "channel", "why"]))
+    return "\n".join(lines)
+
+
+def why(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    campaign = get_campaign(ctx.db, args.campaign)
+    planner = StorePlanner(ctx.config, ctx.db)
+    cr = planner.rules_for(campaign)
+    now = parse_at(args.at, cr.timezone, ctx.clock.now())
+    explanation = planner.explain(campaign, now, _lines_up(ctx, campaign))
+    document = explanation.as_dict()
+    document["at"] = utc_text(now)
+    document["profile"] = {"name": cr.profile.name, "rules": cr.profile.rules_text()}
+    emit(args, document, lambda _doc: explanation.text())
+    return 0

@@ -1,0 +1,410 @@
+"""The planner: the scheduler's pure rules over the store's queries — the engine's next dials, `plan` and `why`.
+
+`StorePlanner` implements the engine's `Planner` seam (appliance/engine/planner.py). Every call
+reads the campaign, its settings and its strategy from the store afresh, so an edit takes effect
+at the next dial (SPEC C9); only derived, time-keyed values are cached (the zone sets allowed in
+the current minute, parsed strategies by their change time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from appliance.campaigns import CampaignSettings
+from appliance.clock import Clock
+from appliance.config.models import DialboxConfig
+from appliance.domain import CampaignStatus, CampaignType, Channel
+from appliance.engine.planner import AttemptReport, Pick
+from appliance.errors import DialboxError
+from appliance.scheduler.compliance import DAY, HOUR, Profile, profile
+from appliance.scheduler.hours import CallingHours, allowed_zone_sets, allowed_zones
+from appliance.scheduler.limits import AbandonFigure, Limits, abandon_cap_reached, limits_for
+from appliance.scheduler.lines import Share, share_lines
+from appliance.scheduler.plan import PlannedDial, make_plan
+from appliance.scheduler.select import Reason, Rules, classify
+from appliance.scheduler.strategy import (
+    DEFAULT_STRATEGY,
+    AttemptContext,
+    Strategy,
+    StrategyError,
+    next_action,
+    parse_strategy,
+)
+from appliance.scheduler.why import Explanation, Gates, explain
+from appliance.scheduler.windows import (
+    CampaignSchedule,
+    ScheduleError,
+    WeeklyHours,
+    Window,
+    day_start,
+    local_time,
+    parse_weekly,
+)
+from appliance.store.attempts import Completion, Lease
+from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
+from appliance.store.db import Database
+from appliance.store.filters import compile_filter
+from appliance.store.selection import (
+    CandidateRow,
+    SelectionQuery,
+    abandon_counts,
+    contact_attempts,
+    due_redials,
+    every_contact,
+    new_contacts,
+    override_zones,
+    zone_sets,
+    zone_sets_version,
+)
+from appliance.store.strategies import get_strategy
+
+log = logging.getLogger(__name__)
+
+_EXTRA = 8  # rows fetched beyond the count asked, for numbers shared by two contacts
+
+
+@dataclass(frozen=True)
+class CampaignRules:
+    """Everything one campaign is judged by, as the store has it now."""
+
+    campaign: CampaignRow
+    settings: CampaignSettings
+    timezone: str
+    profile: Profile
+    schedule: CampaignSchedule
+    strategy: Strategy
+    limits: Limits
+
+    def channel_for(self, step: int) -> Channel:
+        if self.campaign.type is CampaignType.SMS:
+            return Channel.SMS  # an SMS campaign never switches to voice (SPEC C1)
+        spec = self.strategy.spec(step) or self.strategy.attempts[-1]
+        return spec.channel
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One campaign's plan and the candidate rows it was made from."""
+
+    rules_of: CampaignRules
+    rules: Rules
+    planned: list[PlannedDial]
+    rows: dict[int, CandidateRow]
+
+
+def custom_profile(config: DialboxConfig) -> Profile:
+    c = config.compliance
+    return Profile(
+        name="custom",
+        calling_hours=CallingHours(parse_weekly(c.calling_hours), c.holidays),
+        abandon_cap=c.abandon_cap,
+        abandon_windows=tuple(h * HOUR for h in c.abandon_windows_hours) or (DAY,),
+        abandon_lockout=c.abandon_lockout_hours * HOUR,
+        machine_lockout=c.machine_lockout_hours * HOUR,
+        max_calls_per_number=c.max_calls_per_number,
+        calls_window=c.calls_window_days * DAY,
+        connect_seconds=c.connect_seconds,
+        min_ring_seconds=c.min_ring_seconds,
+    )
+
+
+def box_hours(config: DialboxConfig) -> WeeklyHours:
+    """The box's `calling_hours` as daily windows."""
+    start = config.calling_hours.start.hour * 60 + config.calling_hours.start.minute
+    end = config.calling_hours.end.hour * 60 + config.calling_hours.end.minute
+    return WeeklyHours((Window(frozenset(range(7)), start, end),))
+
+
+class StorePlanner:
+    """The engine's Planner over the store; also what `dialbox plan` and `dialbox why` use."""
+
+    def __init__(self, config: DialboxConfig, db: Database, clock: Clock | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock  # only `share` needs the time, which the engine's seam does not pass
+        self._strategies: dict[str, tuple[float, Strategy]] = {}
+        self._zone_sets: tuple[tuple[int, int], dict[int, tuple[str, ...]]] | None = None
+        self._allowed: dict[tuple[object, ...], frozenset[int]] = {}
+        self._round: dict[int, _Round] = {}
+
+    # -- the campaign's rules ------------------------------------------------------------
+    def rules_for(self, campaign: CampaignRow) -> CampaignRules:
+        settings = CampaignSettings.model_validate(campaign.settings)
+        timezone = settings.timezone or self.config.timezone
+        prof = profile(
+            settings.profile or self.config.compliance_profile,
+            box_hours=box_hours(self.config),
+            custom=custom_profile(self.config),
+        )
+        schedule = CampaignSchedule(
+            timezone=timezone,
+            hours=parse_weekly(settings.windows)
+            if settings.windows
+            else CampaignSchedule(timezone).hours,
+            start_date=settings.start_date,
+            end_date=settings.end_date,
+            holidays_country=self.config.holidays_country if settings.skip_holidays else None,
+        )
+        return CampaignRules(
+            campaign,
+            settings,
+            timezone,
+            prof,
+            schedule,
+            self._strategy(campaign, settings.strategy),
+            limits_for(settings, prof),
+        )
+
+    def _strategy(self, campaign: CampaignRow, name: str | None) -> Strategy:
+        if name is None:
+            return DEFAULT_STRATEGY
+        stored = get_strategy(self.db, name)
+        if stored is None:
+            raise DialboxError(
+                f"campaign {campaign.name!r} uses strategy {name!r}, which is not stored;"
+                " store it or set strategy=none for the default"
+            )
+        cached = self._strategies.get(name)
+        if cached is not None and cached[0] == stored.updated_at:
+            return cached[1]
+        try:
+            strategy = parse_strategy(stored.definition, f"strategy {name!r}")
+        except StrategyError as exc:
+            raise DialboxError(str(exc)) from None
+        self._strategies[name] = (stored.updated_at, strategy)
+        return strategy
+
+    def _zone_map(self) -> dict[int, tuple[str, ...]]:
+        version = zone_sets_version(self.db)
+        if self._zone_sets is None or self._zone_sets[0] != version:
+            self._zone_sets = (version, zone_sets(self.db))
+            self._allowed.clear()
+        return self._zone_sets[1]
+
+    def selection(self, cr: CampaignRules, now: float) -> tuple[SelectionQuery, Rules]:
+        """The SQL form of the campaign's rules at `now`, and the same rules for `classify`."""
+        hours, limits = cr.profile.calling_hours, cr.limits
+        sets = self._zone_map()
+        key = (hours, cr.timezone, int(now // 60))
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            if len(self._allowed) > 256:
+                self._allowed.clear()
+            allowed = allowed_zone_sets(sets, hours, now, cr.timezone)
+            self._allowed[key] = allowed
+        overrides = allowed_zones(override_zones(self.db, cr.campaign.id), hours, now)
+        filt = compile_filter(cr.campaign.filter) if cr.campaign.filter else None
+        query = SelectionQuery(
+            campaign_id=cr.campaign.id,
+            now=now,
+            first_phone=cr.strategy.first_phone(),
+            allowed_zone_sets=allowed,
+            allow_unknown_zone=allowed_zone_sets({0: ()}, hours, now, cr.timezone) == {0},
+            allowed_overrides=overrides,
+            max_attempts=limits.max_attempts,
+            max_attempts_per_number=limits.max_attempts_per_number,
+            max_attempts_per_day=limits.max_attempts_per_day,
+            day_start=day_start(now, cr.timezone),
+            max_calls_per_number=limits.max_calls_per_number,
+            calls_window=limits.calls_window,
+            abandon_lockout=limits.abandon_lockout,
+            machine_lockout=limits.machine_lockout,
+            filter_sql=filt.sql if filt else None,
+            filter_params=filt.params if filt else (),
+            order=cr.settings.order,
+        )
+        return query, Rules(hours, limits, sets, cr.timezone)
+
+    # -- plan and why ---------------------------------------------------------------------
+    def plan(
+        self, campaign: CampaignRow, now: float, count: int, exclude: Sequence[int] = ()
+    ) -> list[PlannedDial]:
+        """The next `count` dials by the contact rules (the campaign's status and window are
+        gates the caller checks: `gates()`)."""
+        return self._plan(self.rules_for(campaign), now, count, exclude).planned
+
+    def _plan(
+        self, cr: CampaignRules, now: float, count: int, exclude: Sequence[int] = ()
+    ) -> _Round:
+        query, rules = self.selection(cr, now)
+        fetch = count + _EXTRA
+        redials = due_redials(self.db, query, fetch, exclude)
+        news = new_contacts(self.db, query, fetch, exclude) if len(redials) < fetch else []
+        planned = make_plan(
+            redials,
+            news,
+            rules,
+            now,
+            count,
+            order=cr.settings.order,
+            channel_for=cr.channel_for,
+            timezone=cr.timezone,
+        )
+        rows = {row.contact_id: row for row in [*redials, *news]}
+        return _Round(cr, rules, planned, rows)
+
+    def gates(self, campaign: CampaignRow, now: float, lines_up: int | None = None) -> Gates:
+        cr = self.rules_for(campaign)
+        closed = cr.schedule.closed_reason(now)
+        next_open = None
+        if closed:
+            at = cr.schedule.next_open(now)
+            if at is not None:
+                next_open = local_time(at, cr.timezone).strftime("%a %Y-%m-%d %H:%M %Z")
+        figures = [
+            AbandonFigure(w, *abandon_counts(self.db, campaign.id, now, w))
+            for w in cr.profile.abandon_windows
+        ]
+        cap = cr.limits.max_calls_per_number
+        return Gates(
+            status=campaign.status,
+            window_closed=closed,
+            next_open=next_open,
+            lines_up=lines_up,
+            abandon_cap=abandon_cap_reached(cr.profile, figures),
+            hours_text=cr.profile.calling_hours.describe(),
+            cap_text=f"{cap} calls per {cr.limits.calls_window / DAY:g} days" if cap else "",
+        )
+
+    def reasons(self, campaign: CampaignRow, now: float) -> dict[Reason, int]:
+        """How many of the campaign's contacts each reason keeps from being dialed now."""
+        cr = self.rules_for(campaign)
+        query, rules = self.selection(cr, now)
+        counts: dict[Reason, int] = {}
+        for row in every_contact(self.db, query):
+            reason = classify(row, rules, now)
+            counts[reason] = counts.get(reason, 0) + 1
+        return counts
+
+    def explain(
+        self, campaign: CampaignRow, now: float, lines_up: int | None = None
+    ) -> Explanation:
+        """SPEC C12: why the campaign dials nothing or fewer than it could, with counts."""
+        return explain(
+            campaign.name, self.gates(campaign, now, lines_up), self.reasons(campaign, now)
+        )
+
+    # -- the engine's Planner seam ---------------------------------------------------------
+    def running(self) -> Sequence[CampaignRow]:
+        return [c for c in list_campaigns(self.db) if c.status is CampaignStatus.RUNNING]
+
+    def share(
+        self,
+        free_lines: Sequence[str],
+        pins: Mapping[str, tuple[str, ...]],
+        busy: Mapping[str, int],
+        campaigns: Sequence[CampaignRow],
+    ) -> dict[str, list[str]]:
+        """Free lines by weight, pins and caps (SPEC C7), to campaigns that have dials ready:
+        their plans are made here and kept for the `pick` that follows in the same round."""
+        self._round = {}
+        shares: list[Share] = []
+        now = self.clock.now() if self.clock is not None else None
+        for campaign in campaigns:
+            try:
+                cr = self.rules_for(campaign)
+                demand: int | None = None
+                if now is not None:
+                    if cr.schedule.closed_reason(now) is not None:
+                        continue
+                    made = self._plan(cr, now, len(free_lines))
+                    self._round[campaign.id] = made
+                    demand = len(made.planned)
+            except DialboxError as exc:
+                log.error("campaign %s not dialed: %s", campaign.name, exc)
+                continue
+            shares.append(
+                Share(
+                    campaign.name,
+                    cr.settings.weight,
+                    cr.settings.max_lines,
+                    busy.get(campaign.name, 0),
+                    demand,
+                )
+            )
+        return share_lines(free_lines, pins, shares)
+
+    def pick(self, campaign: CampaignRow, now: float, count: int, exclude: set[int]) -> list[Pick]:
+        """Up to `count` dials now; nothing outside the campaign's window or status (SPEC C2)."""
+        if campaign.status is not CampaignStatus.RUNNING:
+            return []
+        made = self._round.pop(campaign.id, None)
+        if made is None:
+            made = self._plan(self.rules_for(campaign), now, count, sorted(exclude))
+        if made.rules_of.schedule.closed_reason(now) is not None:
+            return []
+        picks: list[Pick] = []
+        for dial in made.planned:
+            if len(picks) >= count:
+                break
+            if dial.contact_id in exclude:
+                continue
+            # A plan made in `share` moments ago is judged again at this instant (hours, lockouts).
+            if classify(made.rows[dial.contact_id], made.rules, now) is not Reason.READY:
+                continue
+            picks.append(
+                Pick(dial.contact_id, dial.phone_index, dial.number, dial.channel, dial.why)
+            )
+        return picks
+
+    def decide(
+        self, campaign: CampaignRow, lease: Lease, report: AttemptReport, now: float
+    ) -> Completion:
+        """The strategy's answer to the attempt's outcome (SPEC C4), read at this moment (C9)."""
+        campaign = get_campaign_by_id(self.db, campaign.id)
+        cr = self.rules_for(campaign)
+        seen = contact_attempts(self.db, lease.contact_id)
+        decision = next_action(
+            cr.strategy,
+            AttemptContext(
+                step=seen.step,
+                phone_index=lease.phone_index,
+                channel=lease.channel,
+                phones=seen.phones,
+                attempts=lease.attempt_no,
+                phone_attempts=seen.phone_attempts,
+            ),
+            report.outcome,
+            now,
+            max_attempts=cr.limits.max_attempts,
+            max_attempts_per_number=cr.limits.max_attempts_per_number,
+            sms_only=campaign.type is CampaignType.SMS,
+        )
+        return Completion(
+            outcome=report.outcome,
+            new_state=decision.state,
+            summary=decision.summary,
+            next_at=decision.next_at,
+            next_phone=decision.next_phone,
+            step=decision.step,
+            block_number=decision.block_number,
+            disposition=report.disposition,
+            evidence=report.evidence,
+            dialed_at=report.dialed_at,
+            answered_at=report.answered_at,
+            line=report.line,
+            agent=report.agent,
+        )
+
+
+def parse_at(text: str | None, timezone: str, now: float) -> float:
+    """`--at` as a UTC timestamp: ISO 8601; without an offset it is read in `timezone`."""
+    if text is None:
+        return now
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise DialboxError(
+            f"--at {text!r} is not an ISO 8601 time such as 2026-03-08T14:30 or 2026-03-08T14:30:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        try:
+            from appliance.scheduler.windows import zone
+
+            moment = moment.replace(tzinfo=zone(timezone))
+        except ScheduleError as exc:
+            raise DialboxError(str(exc)) from None
+    return moment.timestamp()
