@@ -1,0 +1,311 @@
+"""The dial loop: each round, free lines → campaigns → picks → leases → calls; outcomes → strategy.
+
+Order of writes (DESIGN.md): the lease is committed before the line is asked to dial; the outcome
+and the strategy's decision are committed together when the call ends. On SIGTERM the loop stops
+picking, lets calls in flight end for `engine.drain_timeout`, hangs up the rest, records them, and
+only then lets the line pool close the lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.campaigns import CampaignSettings
+from appliance.clock import Clock
+from appliance.config import DialboxConfig
+from appliance.domain import CampaignType, Channel, Outcome
+from appliance.drivers.line import CallResult, LineError
+from appliance.engine.linepool import LinePool, Slot
+from appliance.engine.planner import AttemptReport, Planner
+from appliance.metrics import Metrics
+from appliance.store import Database
+from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
+from appliance.store.campaigns import CampaignRow, get_campaign_by_id
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY = 30.0  # seconds between running dangling sweeps (SPEC C8)
+AUTOMATED_HOLD = 60.0  # an automated call is hung up after its message and this long at most
+
+
+@dataclass
+class Call:
+    lease: Lease
+    campaign: CampaignRow
+    slot: Slot
+    task: asyncio.Task[None]
+
+
+class Engine:
+    name = "engine"
+
+    def __init__(
+        self,
+        config: DialboxConfig,
+        db: Database,
+        clock: Clock,
+        pool: LinePool,
+        planner: Planner,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.pool = pool
+        self.planner = planner
+        self.metrics = metrics
+        self.ready = asyncio.Event()
+        self.calls: dict[int, Call] = {}  # attempt id -> call in flight
+        self.dialed = 0
+        self._last_sweep = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self, stopping: asyncio.Event) -> None:
+        self.ready.set()
+        try:
+            while not stopping.is_set():
+                try:
+                    self.round()
+                    self._sweep()
+                except Exception:
+                    # A bad round must not end the daemon with calls in flight; it is logged and
+                    # the next round tries again.
+                    log.exception("scheduling round failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=self.config.engine.tick)
+            await self._drain()
+        finally:
+            self.pool.release.set()
+
+    def reload(self, config: DialboxConfig) -> None:
+        self.config = config
+
+    def status(self) -> str:
+        return f"{self.pool.up_count()}/{len(self.pool.slots)} lines up, {len(self.calls)} calls in flight"
+
+    # ------------------------------------------------------------------ one round
+    def round(self) -> int:
+        """Start as many calls as lines and rules allow; returns how many were started."""
+        free = list(self.pool.free())
+        if not free:
+            return 0
+        campaigns = list(self.planner.running())
+        if not campaigns:
+            return 0
+        by_name = {c.name: c for c in campaigns}
+        slots = {s.name: s for s in free}
+        busy: dict[str, int] = {}
+        for call in self.calls.values():
+            busy[call.campaign.name] = busy.get(call.campaign.name, 0) + 1
+        shares = self.planner.share(
+            list(slots), {s.name: s.config.campaigns for s in free}, busy, campaigns
+        )
+        leased = {call.lease.contact_id for call in self.calls.values()}
+        started = 0
+        now = self.clock.now()
+        for name, line_names in shares.items():
+            campaign = by_name[name]
+            picks = self.planner.pick(campaign, now, len(line_names), leased)
+            for pick, line_name in zip(picks, line_names, strict=False):
+                slot = slots[line_name]
+                got = lease(
+                    self.db, pick.contact_id, pick.phone_index, pick.channel, now, line=slot.name
+                )
+                if not isinstance(got, Lease):
+                    log.debug("contact %s not leased: %s", pick.contact_id, got.reason)
+                    continue
+                leased.add(got.contact_id)
+                slot.busy = True
+                slot.campaign = campaign.name
+                task = asyncio.create_task(
+                    self._attempt(got, campaign, slot), name=f"attempt {got.attempt_id}"
+                )
+                self.calls[got.attempt_id] = Call(got, campaign, slot, task)
+                started += 1
+        self.dialed += started
+        return started
+
+    def _sweep(self) -> None:
+        now = self.clock.now()
+        if now - self._last_sweep < SWEEP_EVERY:
+            return
+        self._last_sweep = now
+        settings = self.config.engine
+        swept = sweep_dangling(
+            self.db,
+            now,
+            older_than=now - settings.dangling_timeout,
+            requeue=settings.dangling_action == "requeue",
+            requeue_delay=settings.requeue_delay,
+            exclude=list(self.calls),
+        )
+        for attempt in swept:
+            log.warning(
+                "attempt %s got no outcome in %.0f s: dangling",
+                attempt.attempt_id,
+                settings.dangling_timeout,
+            )
+            if self.metrics is not None:
+                self.metrics.dangling.labels(
+                    get_campaign_by_id(self.db, attempt.campaign_id).name
+                ).inc()
+
+    # ------------------------------------------------------------------ one attempt
+    async def _attempt(self, got: Lease, campaign: CampaignRow, slot: Slot) -> None:
+        settings = CampaignSettings.model_validate(campaign.settings)
+        started = time.monotonic()
+        dialed_at = self.clock.now()
+        mark_dialed(self.db, got.attempt_id, slot.name, dialed_at)
+        try:
+            if got.channel == Channel.SMS:
+                report = await self._sms(got, campaign, settings, slot, dialed_at)
+            else:
+                report = await self._voice(got, campaign, settings, slot, dialed_at)
+        except LineError as exc:
+            report = AttemptReport(
+                Outcome.ERROR_OCCURRED, (f"line error: {exc}",), dialed_at, None, slot.name
+            )
+        except asyncio.CancelledError:
+            # Left in flight on purpose: the next start (or the sweep) makes it Dangling.
+            raise
+        except Exception as exc:
+            # A driver bug must not lose the contact: it is recorded as an error like any other.
+            log.exception("attempt %s failed inside the engine", got.attempt_id)
+            report = AttemptReport(
+                Outcome.ERROR_OCCURRED, (f"internal error: {exc!r}",), dialed_at, None, slot.name
+            )
+        finally:
+            slot.busy = False
+            slot.campaign = None
+        now = self.clock.now()
+        completion = self.planner.decide(campaign, got, report, now)
+        complete(
+            self.db,
+            got,
+            completion,
+            now,
+            outbox_payload=self._payload(got, campaign, report, settings, now),
+        )
+        self.calls.pop(got.attempt_id, None)
+        if self.metrics is not None and got.channel == Channel.VOICE:
+            ring = (report.answered_at - dialed_at) if report.answered_at else None
+            self.metrics.record_call(
+                campaign.name, report.outcome.label, time.monotonic() - started, ring
+            )
+
+    async def _voice(
+        self,
+        got: Lease,
+        campaign: CampaignRow,
+        settings: CampaignSettings,
+        slot: Slot,
+        dialed_at: float,
+    ) -> AttemptReport:
+        result = await slot.line.dial(got.number, float(settings.ring_timeout))
+        evidence = list(result.evidence)
+        answered_at = self.clock.now() if result.answered else None
+        if result.answered and not result.ended:
+            final = await self._connected(result, campaign, settings, slot, evidence)
+            if final is not None:
+                evidence.extend(e for e in final.evidence if e not in evidence)
+        return AttemptReport(result.outcome, tuple(evidence), dialed_at, answered_at, slot.name)
+
+    async def _connected(
+        self,
+        result: CallResult,
+        campaign: CampaignRow,
+        settings: CampaignSettings,
+        slot: Slot,
+        evidence: list[str],
+    ) -> CallResult | None:
+        """An answered call: automated campaigns play their message (C1); the call then ends."""
+        if (
+            campaign.type == CampaignType.AUTOMATED
+            and settings.message
+            and slot.line.capabilities.playback
+        ):
+            try:
+                await slot.line.play(settings.message)
+                evidence.append(f"played {settings.message}")
+            except LineError as exc:
+                evidence.append(f"playback failed: {exc}")
+        ended = await slot.line.wait_call_end(timeout=AUTOMATED_HOLD)
+        if ended is None:
+            ended = await slot.line.hang_up()
+        return ended
+
+    async def _sms(
+        self,
+        got: Lease,
+        campaign: CampaignRow,
+        settings: CampaignSettings,
+        slot: Slot,
+        dialed_at: float,
+    ) -> AttemptReport:
+        text = settings.sms_text or f"Message from {campaign.name}"
+        result = await slot.line.send_sms(got.number, text)
+        sent = result.status == "sent"
+        if self.metrics is not None:
+            self.metrics.record_sms(campaign.name, "sent" if sent else "failed")
+        evidence = (
+            f"sms {result.status}",
+            f"parts {result.parts}",
+            *(f"ref {r}" for r in result.references),
+        )
+        if result.error:
+            evidence = (*evidence, result.error)
+        outcome = Outcome.CONNECTED if sent else Outcome.ERROR_OCCURRED
+        return AttemptReport(
+            outcome, evidence, dialed_at, None, slot.name, disposition="sms " + result.status
+        )
+
+    def _payload(
+        self,
+        got: Lease,
+        campaign: CampaignRow,
+        report: AttemptReport,
+        settings: CampaignSettings,
+        now: float,
+    ) -> dict[str, Any] | None:
+        if not settings.webhook:
+            return None
+        return {
+            "campaign": campaign.name,
+            "contact_id": got.contact_id,
+            "attempt_id": got.attempt_id,
+            "attempt_no": got.attempt_no,
+            "number": got.number,
+            "channel": str(got.channel),
+            "line": report.line,
+            "outcome": report.outcome.label,
+            "code": int(report.outcome),
+            "dialed_at": report.dialed_at,
+            "answered_at": report.answered_at,
+            "ended_at": now,
+        }
+
+    # ------------------------------------------------------------------ drain
+    async def _drain(self) -> None:
+        if not self.calls:
+            return
+        log.info("draining: %d calls in flight", len(self.calls))
+        tasks = [c.task for c in self.calls.values()]
+        _, pending = await asyncio.wait(tasks, timeout=self.config.engine.drain_timeout)
+        if pending:
+            log.info(
+                "hanging up %d calls still up after %.0f s",
+                len(pending),
+                self.config.engine.drain_timeout,
+            )
+            for call in list(self.calls.values()):
+                with contextlib.suppress(LineError):
+                    await call.slot.line.hang_up()
+            _, pending = await asyncio.wait(pending, timeout=10.0)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,17 @@
+"""Line drivers by kind, imported lazily: a box without CAN cards never imports CAN code."""
+
+from __future__ import annotations
+
+from appliance.config.models import LineConfig
+from appliance.drivers.line import Line
+from appliance.errors import DialboxError
+
+
+def make_line(config: LineConfig) -> Line:
+    """The driver object for one configured line (not yet opened)."""
+    if config.kind == "gsm":
+        from appliance.drivers.gsm.modem import GsmModem
+
+        profile = None if config.profile == "auto" else config.profile
+        return GsmModem(config.device, name=config.name, pin=config.pin, profile=profile)
+    raise DialboxError(f"line {config.name!r}: kind {config.kind!r} is not supported by this build")

@@ -1,0 +1,66 @@
+"""The engine's seam to the scheduler: which contacts to dial on which lines, and what follows an outcome.
+
+The engine asks these questions every round; the answers come from the pure scheduler over the
+store's candidate queries. Keeping them behind one small interface keeps the dial loop about
+lines and calls only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from appliance.domain import Channel, Outcome
+from appliance.store.attempts import Completion, Lease
+from appliance.store.campaigns import CampaignRow
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One dial the scheduler allows now."""
+
+    contact_id: int
+    phone_index: int
+    number: str
+    channel: Channel
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AttemptReport:
+    """What the engine saw of one attempt, for the strategy to decide what follows."""
+
+    outcome: Outcome
+    evidence: Sequence[str] = ()
+    dialed_at: float | None = None
+    answered_at: float | None = None
+    line: str | None = None
+    agent: str | None = None
+    disposition: str | None = None
+
+
+class Planner(Protocol):
+    def running(self) -> Sequence[CampaignRow]:
+        """Campaigns whose status is running, as the store has them now (SPEC C9: live edits)."""
+        ...
+
+    def share(
+        self,
+        free_lines: Sequence[str],
+        pins: dict[str, tuple[str, ...]],
+        busy: dict[str, int],
+        campaigns: Sequence[CampaignRow],
+    ) -> dict[str, list[str]]:
+        """Free lines by campaign name: weights, pins and caps (SPEC C7)."""
+        ...
+
+    def pick(self, campaign: CampaignRow, now: float, count: int, exclude: set[int]) -> list[Pick]:
+        """Up to `count` dials for the campaign now, in order (SPEC C3, C5, C6, D7, D8)."""
+        ...
+
+    def decide(
+        self, campaign: CampaignRow, lease: Lease, report: AttemptReport, now: float
+    ) -> Completion:
+        """The strategy's answer to an outcome: next state, redial time, phone, block (SPEC C4)."""
+        ...
