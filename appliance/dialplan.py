@@ -231,18 +231,23 @@ class StorePlanner:
     ) -> _Round:
         query, rules = self.selection(cr, now)
         fetch = count + _EXTRA
-        redials = due_redials(self.db, query, fetch, exclude)
-        news = new_contacts(self.db, query, fetch, exclude) if len(redials) < fetch else []
-        planned = make_plan(
-            redials,
-            news,
-            rules,
-            now,
-            count,
-            order=cr.settings.order,
-            channel_for=cr.channel_for,
-            timezone=cr.timezone,
-        )
+        while True:
+            redials = due_redials(self.db, query, fetch, exclude)
+            news = new_contacts(self.db, query, fetch, exclude) if len(redials) < fetch else []
+            planned = make_plan(
+                redials,
+                news,
+                rules,
+                now,
+                count,
+                order=cr.settings.order,
+                channel_for=cr.channel_for,
+                timezone=cr.timezone,
+            )
+            # Short only because contacts shared numbers, with more rows left: fetch further.
+            if len(planned) >= count or fetch not in (len(redials), len(news)):
+                break
+            fetch *= 4
         rows = {row.contact_id: row for row in [*redials, *news]}
         return _Round(cr, rules, planned, rows)
 
