@@ -8,7 +8,10 @@ the current minute, parsed strategies by their change time).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,7 +49,7 @@ from appliance.scheduler.windows import (
 from appliance.store.attempts import Completion, Lease
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
 from appliance.store.db import Database
-from appliance.store.filters import compile_filter
+from appliance.store.filters import CompiledFilter, compile_filter
 from appliance.store.selection import (
     CandidateRow,
     SelectionQuery,
@@ -59,11 +62,11 @@ from appliance.store.selection import (
     zone_sets,
     zone_sets_version,
 )
-from appliance.store.strategies import get_strategy
+from appliance.store.strategies import get_strategy, strategy_stamp
 
 log = logging.getLogger(__name__)
 
-_EXTRA = 8  # rows fetched beyond the count asked, for numbers shared by two contacts
+_EXTRA = 2  # rows fetched beyond the count asked, for numbers shared by two contacts
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,16 @@ class _Round:
     rules: Rules
     planned: list[PlannedDial]
     rows: dict[int, CandidateRow]
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_start(timezone: str, minute: int) -> float:
+    return day_start(minute * 60.0, timezone)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str) -> CompiledFilter:
+    return compile_filter(text)
 
 
 def custom_profile(config: DialboxConfig) -> Profile:
@@ -129,16 +142,34 @@ class StorePlanner:
         self._zone_sets: tuple[tuple[int, int], dict[int, tuple[str, ...]]] | None = None
         self._allowed: dict[tuple[object, ...], frozenset[int]] = {}
         self._round: dict[int, _Round] = {}
+        self._rules: dict[int, tuple[tuple[object, ...], CampaignRules]] = {}
+        self._box_hours = box_hours(config)
+        self._custom = custom_profile(config)
+        self._profiles: dict[str, Profile] = {}
 
     # -- the campaign's rules ------------------------------------------------------------
     def rules_for(self, campaign: CampaignRow) -> CampaignRules:
+        """The campaign's rules as the row says now; rebuilt whenever its settings or its
+        stored strategy changed (SPEC C9), reused otherwise."""
+        settings_key = json.dumps(campaign.settings, sort_keys=True)
+        name = campaign.settings.get("strategy")
+        stamp = strategy_stamp(self.db, name) if isinstance(name, str) else None
+        key = (settings_key, campaign.type, stamp)
+        cached = self._rules.get(campaign.id)
+        if cached is not None and cached[0] == key:
+            return dataclasses.replace(cached[1], campaign=campaign)
+        rules = self._build_rules(campaign)
+        self._rules[campaign.id] = (key, rules)
+        return rules
+
+    def _build_rules(self, campaign: CampaignRow) -> CampaignRules:
         settings = CampaignSettings.model_validate(campaign.settings)
         timezone = settings.timezone or self.config.timezone
-        prof = profile(
-            settings.profile or self.config.compliance_profile,
-            box_hours=box_hours(self.config),
-            custom=custom_profile(self.config),
-        )
+        name = settings.profile or self.config.compliance_profile
+        prof = self._profiles.get(name)
+        if prof is None:  # one object per profile, so the per-minute memo keys compare by identity
+            prof = profile(name, box_hours=self._box_hours, custom=self._custom)
+            self._profiles[name] = prof
         schedule = CampaignSchedule(
             timezone=timezone,
             hours=parse_weekly(settings.windows)
@@ -196,7 +227,7 @@ class StorePlanner:
             allowed = allowed_zone_sets(sets, hours, now, cr.timezone)
             self._allowed[key] = allowed
         overrides = allowed_zones(override_zones(self.db, cr.campaign.id), hours, now)
-        filt = compile_filter(cr.campaign.filter) if cr.campaign.filter else None
+        filt = _compiled(cr.campaign.filter) if cr.campaign.filter else None
         query = SelectionQuery(
             campaign_id=cr.campaign.id,
             now=now,
@@ -207,7 +238,7 @@ class StorePlanner:
             max_attempts=limits.max_attempts,
             max_attempts_per_number=limits.max_attempts_per_number,
             max_attempts_per_day=limits.max_attempts_per_day,
-            day_start=day_start(now, cr.timezone),
+            day_start=_day_start(cr.timezone, int(now // 60)),
             max_calls_per_number=limits.max_calls_per_number,
             calls_window=limits.calls_window,
             abandon_lockout=limits.abandon_lockout,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from appliance.scheduler.windows import (
     ALWAYS,
@@ -26,12 +26,20 @@ from appliance.scheduler.windows import (
 DEFAULT_HOURS = parse_weekly("daily 08:00-21:00")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallingHours:
     """When a callee may be called, on the callee's own clock."""
 
     hours: WeeklyHours = DEFAULT_HOURS
     holidays_country: str | None = None  # no calls on this country's public holidays (fr)
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # Hashed once: it keys the per-minute memo on every judgement.
+        object.__setattr__(self, "_hash", hash((self.hours, self.holidays_country)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def describe(self) -> str:
         text = f"{self.hours.describe()} callee local time"

@@ -11,6 +11,8 @@ Nothing here writes.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -206,9 +208,13 @@ def _named_filter(q: SelectionQuery) -> SelectionQuery:
     """The filter with its `?` marks renamed :f0, :f1… so they mix with the named parameters."""
     if not q.filter_sql or "?" not in q.filter_sql:
         return q
-    parts = _split_marks(q.filter_sql)
-    sql = "".join(p + (f":f{i}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
-    return SelectionQuery(**{**_fields(q), "filter_sql": sql})
+    return dataclasses.replace(q, filter_sql=_rename_marks(q.filter_sql))
+
+
+@functools.lru_cache(maxsize=256)
+def _rename_marks(sql: str) -> str:
+    parts = _split_marks(sql)
+    return "".join(p + (f":f{i}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
 
 
 def _split_marks(sql: str) -> list[str]:
@@ -226,10 +232,6 @@ def _split_marks(sql: str) -> list[str]:
             current.append(ch)
     parts.append("".join(current))
     return parts
-
-
-def _fields(q: SelectionQuery) -> dict[str, Any]:
-    return {name: getattr(q, name) for name in SelectionQuery.__dataclass_fields__}
 
 
 def _rows(db: Database, sql: str, q: SelectionQuery, limit: int | None) -> list[CandidateRow]:
@@ -265,42 +267,71 @@ def _exclude(ids: Sequence[int]) -> str:
     return f" AND contacts.id NOT IN ({', '.join(str(int(i)) for i in ids)})"
 
 
+@functools.lru_cache(maxsize=512)
+def _sql(kind: str, q: SelectionQuery) -> str:
+    """The statement text for a query shape (`q` with its moment zeroed, see `_shape`)."""
+    if kind == "redials":
+        states = ", ".join(f"'{s}'" for s in DIALABLE)
+        return (
+            f"SELECT {_projection(q)} FROM contacts INDEXED BY contacts_due"
+            f" WHERE contacts.campaign_id = :cid AND {_DUE} <= :now"
+            f" AND contacts.state IN ({states}) AND {_eligible(q)}"
+        )
+    if kind == "new":
+        return (
+            f"SELECT {_projection(q)} FROM contacts INDEXED BY contacts_new_{q.order}"
+            " WHERE contacts.campaign_id = :cid"
+            " AND state = 'Pending' AND next_at IS NULL AND callback_at IS NULL"
+            f" AND {_eligible(q)}"
+        )
+    return f"SELECT {_projection(q)} FROM contacts WHERE contacts.campaign_id = :cid"
+
+
+def _shape(q: SelectionQuery) -> SelectionQuery:
+    """What the statement text depends on: everything but the values bound as parameters."""
+    return dataclasses.replace(
+        _named_filter(q),
+        campaign_id=0,
+        now=0.0,
+        first_phone=0,
+        allowed_overrides=frozenset(),
+        max_attempts=0,
+        max_attempts_per_number=0,
+        max_attempts_per_day=0,
+        day_start=0.0,
+        max_calls_per_number=1 if q.max_calls_per_number is not None else None,
+        calls_window=0.0,
+        abandon_lockout=1.0 if q.abandon_lockout > 0 else 0.0,
+        machine_lockout=1.0 if q.machine_lockout > 0 else 0.0,
+        filter_params=(),
+    )
+
+
 def due_redials(
     db: Database, q: SelectionQuery, limit: int, exclude: Sequence[int] = ()
 ) -> list[CandidateRow]:
     """Eligible contacts whose redial or callback time has come, oldest first (SPEC C5)."""
-    q = _named_filter(q)
-    states = ", ".join(f"'{s}'" for s in DIALABLE)
-    sql = (
-        f"SELECT {_projection(q)} FROM contacts"
-        f" WHERE contacts.campaign_id = :cid AND {_DUE} <= :now"
-        f" AND contacts.state IN ({states}) AND {_eligible(q)}{_exclude(exclude)}"
-        f" ORDER BY {_DUE}, contacts.id LIMIT :limit"
-    )
-    return _rows(db, sql, q, limit)
+    sql = _sql("redials", _shape(q)) + _exclude(exclude)
+    sql += f" ORDER BY {_DUE}, contacts.id LIMIT :limit"
+    return _rows(db, sql, _named_filter(q), limit)
 
 
 def new_contacts(
     db: Database, q: SelectionQuery, limit: int, exclude: Sequence[int] = ()
 ) -> list[CandidateRow]:
-    """Eligible never-dialed contacts by priority, then FIFO or LIFO (SPEC C5)."""
-    q = _named_filter(q)
+    """Eligible never-dialed contacts by priority, then FIFO or LIFO (SPEC C5).
+
+    The index is named: with a small LIMIT, SQLite's planner may otherwise prefer
+    `contacts_state` and sort every pending contact of the campaign (measured: 45 ms vs 0.7 ms)."""
     direction = "ASC" if q.order == "fifo" else "DESC"
-    sql = (
-        f"SELECT {_projection(q)} FROM contacts"
-        " WHERE contacts.campaign_id = :cid"
-        " AND state = 'Pending' AND next_at IS NULL AND callback_at IS NULL"
-        f" AND {_eligible(q)}{_exclude(exclude)}"
-        f" ORDER BY contacts.priority DESC, contacts.id {direction} LIMIT :limit"
-    )
-    return _rows(db, sql, q, limit)
+    sql = _sql("new", _shape(q)) + _exclude(exclude)
+    sql += f" ORDER BY contacts.priority DESC, contacts.id {direction} LIMIT :limit"
+    return _rows(db, sql, _named_filter(q), limit)
 
 
 def every_contact(db: Database, q: SelectionQuery) -> Iterator[CandidateRow]:
     """Every contact of the campaign with the facts the rules judge (for `dialbox why`)."""
-    q = _named_filter(q)
-    sql = f"SELECT {_projection(q)} FROM contacts WHERE contacts.campaign_id = :cid"
-    for r in db.conn.execute(sql, _params(q, None)):
+    for r in db.conn.execute(_sql("every", _shape(q)), _params(_named_filter(q), None)):
         yield _row(r)
 
 
