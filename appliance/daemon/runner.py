@@ -59,6 +59,7 @@ class Daemon:
         self.exit_code = 0
         self.status_fn: Callable[[], str] = lambda: "running"
         self.metrics: Metrics | None = None
+        self.engine: Any = None  # the dial engine, once wired (the API reaches it through here)
         self.recovered: list[DanglingAttempt] = []
 
     # ------------------------------------------------------------------ lifecycle

@@ -18,7 +18,11 @@ class Notifier:
         self.address = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
         self._sock: socket.socket | None = None
         if self.address:
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Non-blocking: a notification that cannot be queued is dropped, never allowed to
+            # stall the event loop (a full receive queue blocks a plain sendto()).
+            self._sock = socket.socket(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+            )
 
     @property
     def enabled(self) -> bool:
@@ -37,6 +41,9 @@ class Notifier:
         message = "\n".join(f"{key}={value}" for key, value in fields.items()).encode()
         try:
             self._sock.sendto(message, self._target())
+        except BlockingIOError:
+            log.debug("systemd's notify queue is full; dropped %r", message)
+            return False
         except OSError as exc:
             log.warning("cannot notify systemd at %s: %s", self.address, exc)
             return False

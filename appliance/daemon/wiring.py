@@ -1,22 +1,37 @@
-"""Which components the daemon runs, built from the config: HTTP/metrics, lines, engine, hot folder."""
+"""Which components the daemon runs, built from the config: lines, engine, HTTP/metrics, hot folder."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from appliance.daemon.hotfolder import HotFolderComponent
 from appliance.daemon.http import HttpComponent
 from appliance.daemon.runner import Component, Daemon
+from appliance.dialplan import StorePlanner
+from appliance.engine.dialer import Engine
+from appliance.engine.factory import make_line
+from appliance.engine.linepool import LinePool
 from appliance.metrics import Metrics
 from appliance.store.campaigns import get_campaign_by_id
 
 
 def components(daemon: Daemon) -> Sequence[Component]:
-    metrics = Metrics(daemon.db, now=daemon.clock.now)
+    config = daemon.config
+    pool: LinePool | None = None
+    metrics = Metrics(daemon.db, now=daemon.clock.now, lines=lambda: pool.samples() if pool else [])
     daemon.metrics = metrics
     for swept in daemon.recovered:
         metrics.dangling.labels(get_campaign_by_id(daemon.db, swept.campaign_id).name).inc()
-    return [HttpComponent(daemon.config, metrics, daemon.health)]
+    pool = LinePool(config, make_line, metrics)
+    planner = StorePlanner(config, daemon.db, daemon.clock)
+    engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics)
+    daemon.status_fn = engine.status
+    daemon.engine = engine
+    parts: list[Component] = [pool, engine, HttpComponent(config, metrics, daemon.health)]
+    if config.import_.hot_folder is not None:
+        parts.append(HotFolderComponent(config, daemon.clock))
+    return parts
 
 
 def build_daemon(config_path: str | Path | None) -> Daemon:

@@ -19,6 +19,7 @@ class DaemonProcess:
     """`dialbox run` with NOTIFY_SOCKET pointing at a datagram socket this test reads."""
 
     def __init__(self, tmp_path: Path, extra_config: str = "") -> None:
+        self.extra_config = extra_config
         self.tmp = tmp_path
         self.port = free_port()
         self.config = tmp_path / "dialbox.yaml"
@@ -35,12 +36,15 @@ class DaemonProcess:
     def start(self) -> None:
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path, WATCHDOG_USEC="2000000")
         env.pop("WATCHDOG_PID", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "--config", str(self.config), "run"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        # A file, not a pipe: nobody reads a pipe while the daemon runs, and a full one blocks it.
+        self.log = self.tmp / "daemon.log"
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "appliance", "--config", str(self.config), "run"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def expect(self, key: str, timeout: float = 20.0) -> dict[str, str]:
         """Read notify messages until one has `key`; return its fields."""
@@ -57,13 +61,73 @@ class DaemonProcess:
                 return fields
 
     def output(self) -> str:
-        if self.proc is None or self.proc.poll() is None:
-            return "(still running)"
-        assert self.proc.stdout is not None
-        return self.proc.stdout.read().decode(errors="replace")
+        return self.log.read_text(errors="replace") if self.proc is not None else "(not started)"
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
         self.notify.close()
+
+
+class EmulatorProcess:
+    """`dialbox emulate gsm` as a subprocess; ready once it has printed its links."""
+
+    def __init__(
+        self,
+        link_dir: Path,
+        count: int,
+        *,
+        script: str = "",
+        seed: int = 1,
+        profile: str = "generic",
+    ):
+        self.link_dir = link_dir
+        self.count = count
+        script_path = link_dir.parent / f"{link_dir.name}-script.toml"
+        script_path.write_text(script)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "appliance", "emulate", "gsm", "--count", str(count), "--link-dir",
+             str(link_dir), "--profile", profile, "--seed", str(seed), "--script", str(script_path), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline()  # blocks until the ptys and the control socket exist
+        assert first, "the emulator exited before it was ready"
+        self.control_path = link_dir / "control.sock"
+
+    @property
+    def links(self) -> list[Path]:
+        return [self.link_dir / f"gsm{i}" for i in range(self.count)]
+
+    def control(self, command: str) -> str:
+        """Send one control command (e.g. `gsm1 unplug`) and return the emulator's answer."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(str(self.control_path))
+            sock.sendall(command.encode() + b"\n")
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        return answer.decode().strip()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def lines_config(links: list[Path]) -> str:
+    return "lines:\n" + "".join(f"  - {{name: {p.name}, device: {p}}}\n" for p in links)
+
+
+# Calling hours that hold at any moment CI runs: the test callees are emulated.
+ALWAYS_CALLABLE = "compliance_profile: custom\ncompliance:\n  calling_hours: daily 00:00-24:00\n"

@@ -55,3 +55,11 @@ def test_watchdog_interval_is_half_the_timeout_for_this_pid(
     assert watchdog_interval() == 15.0
     monkeypatch.setenv("WATCHDOG_PID", "1")
     assert watchdog_interval() is None
+
+
+def test_a_full_notify_queue_never_blocks_the_sender(listener: tuple[socket.socket, str]) -> None:
+    _, path = listener  # nobody reads: the receive queue fills up
+    notifier = Notifier(path)
+    results = [notifier.status(f"status {i}") for i in range(5000)]
+    assert results[0] is True
+    assert results[-1] is False  # dropped, not blocked
