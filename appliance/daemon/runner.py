@@ -44,12 +44,14 @@ class Daemon:
         self,
         config_path: str | Path | None,
         *,
+        config: DialboxConfig | None = None,
         components: ComponentFactory | None = None,
         clock: Clock | None = None,
         notifier: Notifier | None = None,
     ) -> None:
         self.config_path = config_path
-        self.config: DialboxConfig = load_config(config_path)
+        self.config: DialboxConfig = config if config is not None else load_config(config_path)
+        self._given_config = config is not None and config_path is None
         self.clock = clock or SystemClock()
         self.notifier = notifier or Notifier()
         self.db: Database = open_database(self.config.database)
@@ -92,6 +94,9 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: load and validate the config again; a bad one is refused and the old one kept."""
+        if self._given_config:
+            log.info("SIGHUP ignored: this daemon runs on a built-in config (the demo), not a file")
+            return
         try:
             config = load_config(self.config_path)
         except ConfigError as exc:

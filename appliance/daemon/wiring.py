@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from appliance.config import DialboxConfig
 from appliance.daemon.hotfolder import HotFolderComponent
 from appliance.daemon.http import HttpComponent
 from appliance.daemon.runner import Component, Daemon
@@ -34,5 +35,5 @@ def components(daemon: Daemon) -> Sequence[Component]:
     return parts
 
 
-def build_daemon(config_path: str | Path | None) -> Daemon:
-    return Daemon(config_path, components=components)
+def build_daemon(config_path: str | Path | None, config: DialboxConfig | None = None) -> Daemon:
+    return Daemon(config_path, config=config, components=components)
