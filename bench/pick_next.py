@@ -1,6 +1,6 @@
 """Benchmark: time to pick the next dial among 1,000,000 contacts in 100 campaigns with a 1,000,000-number DNC list.
 
-    .venv/bin/python bench/select.py [--contacts N] [--campaigns N] [--dnc N] [--picks N]
+    .venv/bin/python bench/pick_next.py [--contacts N] [--campaigns N] [--dnc N] [--picks N]
                                      [--db PATH] [--keep]
 
 Builds the database once (contacts spread over every NANP area code libphonenumber knows,
