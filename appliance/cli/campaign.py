@@ -22,7 +22,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("name")
     c.add_argument("--type", choices=[t.value for t in CampaignType], default="agent")
     c.add_argument("--region", help="default region for national numbers (default: the box's)")
-    c.add_argument("set", nargs="*", metavar="KEY=VALUE", help="initial settings")
+    c.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an initial setting (repeatable)",
+    )
     add_json_flag(c)
     c.set_defaults(func=create)
 

@@ -19,13 +19,14 @@ from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
 from appliance.domain import CampaignType, Channel, Outcome
-from appliance.drivers.line import CallResult, LineError
+from appliance.drivers.line import CallResult, Dtmf, IncomingSms, LineError, LineEvent
 from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.planner import AttemptReport, Planner
 from appliance.metrics import Metrics
 from appliance.store import Database
 from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id
+from appliance.store.replies import record_reply
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,19 @@ class Engine:
         self.calls: dict[int, Call] = {}  # attempt id -> call in flight
         self.dialed = 0
         self._last_sweep = 0.0
+        for slot in pool.slots:
+            slot.line.subscribe(self._on_line_event)
+
+    def _on_line_event(self, event: LineEvent) -> None:
+        if isinstance(event, IncomingSms):
+            result = record_reply(self.db, event.sender, event.text, self.clock.now())
+            log.info(
+                "SMS from %s on %s: %d contacts responded%s", event.sender, event.line, result.contacts,
+                "; opted out: number on DNC" if result.opted_out else "",
+            )  # fmt: skip
+            if self.metrics is not None:
+                for name in result.campaigns or ("",):
+                    self.metrics.record_sms(name, "received")
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stopping: asyncio.Event) -> None:
@@ -206,14 +220,28 @@ class Engine:
         slot: Slot,
         dialed_at: float,
     ) -> AttemptReport:
-        result = await slot.line.dial(got.number, float(settings.ring_timeout))
-        evidence = list(result.evidence)
-        answered_at = self.clock.now() if result.answered else None
-        if result.answered and not result.ended:
-            final = await self._connected(result, campaign, settings, slot, evidence)
-            if final is not None:
-                evidence.extend(e for e in final.evidence if e not in evidence)
-        return AttemptReport(result.outcome, tuple(evidence), dialed_at, answered_at, slot.name)
+        # Keys the callee presses (SPEC C1: surveys, "press 1") may follow the answer at once, so
+        # they are collected from before the dial to the end of the call.
+        keys: list[str] = []
+        unsubscribe = slot.line.subscribe(
+            lambda e: keys.append(e.digit) if isinstance(e, Dtmf) else None
+        )
+        try:
+            result = await slot.line.dial(got.number, float(settings.ring_timeout))
+            evidence = list(result.evidence)
+            answered_at = self.clock.now() if result.answered else None
+            if result.answered and not result.ended:
+                final = await self._connected(result, campaign, settings, slot, evidence)
+                if final is not None:
+                    evidence.extend(e for e in final.evidence if e not in evidence)
+        finally:
+            unsubscribe()
+        if keys:
+            evidence.append("dtmf " + "".join(keys))
+        return AttemptReport(
+            result.outcome, tuple(evidence), dialed_at, answered_at, slot.name,
+            disposition=f"keys {''.join(keys)}" if keys else None,
+        )  # fmt: skip
 
     async def _connected(
         self,
