@@ -24,7 +24,7 @@ def components(daemon: Daemon) -> Sequence[Component]:
     daemon.metrics = metrics
     for swept in daemon.recovered:
         metrics.dangling.labels(get_campaign_by_id(daemon.db, swept.campaign_id).name).inc()
-    pool = LinePool(config, make_line, metrics)
+    pool = LinePool(config, make_line, metrics, db=daemon.db, clock=daemon.clock)
     planner = StorePlanner(config, daemon.db, daemon.clock)
     engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics)
     daemon.status_fn = engine.status

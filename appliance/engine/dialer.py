@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY = 30.0  # seconds between running dangling sweeps (SPEC C8)
 AUTOMATED_HOLD = 60.0  # an automated call is hung up after its message and this long at most
+# Beyond ring timeout and hold: call setup (SIMCom allows 20 s for ATD) and hang-up. A line that
+# gives no outcome by then is hung up and the attempt recorded, so no line stays busy forever.
+ATTEMPT_MARGIN = 90.0
+SMS_DEADLINE = 180.0
 
 
 @dataclass
@@ -175,11 +179,29 @@ class Engine:
         started = time.monotonic()
         dialed_at = self.clock.now()
         mark_dialed(self.db, got.attempt_id, slot.name, dialed_at)
+        deadline = (
+            SMS_DEADLINE
+            if got.channel == Channel.SMS
+            else settings.ring_timeout + AUTOMATED_HOLD + ATTEMPT_MARGIN
+        )
         try:
-            if got.channel == Channel.SMS:
-                report = await self._sms(got, campaign, settings, slot, dialed_at)
-            else:
-                report = await self._voice(got, campaign, settings, slot, dialed_at)
+            async with asyncio.timeout(deadline):
+                if got.channel == Channel.SMS:
+                    report = await self._sms(got, campaign, settings, slot, dialed_at)
+                else:
+                    report = await self._voice(got, campaign, settings, slot, dialed_at)
+        except TimeoutError:
+            log.error(
+                "line %s gave no outcome for attempt %s in %.0f s: hanging up",
+                slot.name,
+                got.attempt_id,
+                deadline,
+            )
+            with contextlib.suppress(LineError, TimeoutError):
+                async with asyncio.timeout(15):
+                    await slot.line.hang_up()
+            evidence = (f"no outcome from line {slot.name} within {deadline:.0f} s",)
+            report = AttemptReport(Outcome.ERROR_OCCURRED, evidence, dialed_at, None, slot.name)
         except LineError as exc:
             report = AttemptReport(
                 Outcome.ERROR_OCCURRED, (f"line error: {exc}",), dialed_at, None, slot.name

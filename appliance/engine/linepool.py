@@ -8,10 +8,13 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from appliance.clock import Clock
 from appliance.config import DialboxConfig
 from appliance.config.models import LineConfig
 from appliance.drivers.line import Line, LineDown, LineError, LineEvent, LineUp
 from appliance.metrics import LineSample, Metrics
+from appliance.store.db import Database
+from appliance.store.lines import forget_other_lines, record_line
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,11 @@ class LinePool:
         metrics: Metrics | None = None,
         *,
         backoff: tuple[float, float] = (1.0, 60.0),
+        db: Database | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.db = db
+        self.clock = clock
         self.slots = [Slot(c, factory(c)) for c in config.lines if c.enabled]
         self.metrics = metrics
         self.backoff = backoff
@@ -59,6 +66,20 @@ class LinePool:
         self.release = asyncio.Event()
         for slot in self.slots:
             slot.line.subscribe(self._listener(slot))
+        if db is not None:
+            forget_other_lines(db, [s.name for s in self.slots])
+            for slot in self.slots:
+                self._record(slot)
+
+    def _record(self, slot: Slot) -> None:
+        """Keep the lines table true, so `why` and the console can tell "no line up" (C12)."""
+        if self.db is None or self.clock is None:
+            return
+        health = slot.line.health()
+        info = {"signal_dbm": health.signal_dbm, "operator": health.operator, "sim": health.sim,
+                "registration": health.registration, "last_error": slot.last_error}  # fmt: skip
+        record_line(self.db, slot.name, slot.config.kind, slot.config.device, enabled=slot.config.enabled,
+                    up=slot.up, info=info, now=self.clock.now())  # fmt: skip
 
     def _listener(self, slot: Slot) -> Callable[[LineEvent], None]:
         def on_event(event: LineEvent) -> None:
@@ -67,6 +88,7 @@ class LinePool:
                 slot.was_down = True
                 slot.last_error = event.reason
                 log.warning("line %s down: %s", slot.name, event.reason)
+                self._record(slot)
                 if self.metrics is not None:
                     self.metrics.driver_errors.labels(slot.name, slot.config.kind).inc()
             elif isinstance(event, LineUp):
@@ -75,6 +97,7 @@ class LinePool:
                     self.metrics.reconnects.labels(slot.name, slot.config.kind).inc()
                 slot.was_down = False
                 log.info("line %s up", slot.name)
+                self._record(slot)
 
         return on_event
 
@@ -100,6 +123,7 @@ class LinePool:
                 await slot.line.open()
             except (LineError, OSError) as exc:
                 slot.last_error = str(exc)
+                self._record(slot)
                 slot.opened.set()
                 log.warning(
                     "line %s (%s) cannot be opened: %s; retrying in %.0f s",
@@ -116,6 +140,7 @@ class LinePool:
                 continue
             slot.up = slot.line.health().up
             slot.last_error = None
+            self._record(slot)
             slot.opened.set()
             log.info("line %s open (%s)", slot.name, slot.config.device)
             return  # from here the driver reconnects by itself and reports LineUp/LineDown

@@ -54,6 +54,7 @@ def test_campaign_completes_with_states_that_match_the_strategy(tmp_path: Path) 
         assert total == 300
         assert 'dialbox_contacts{campaign="c",state="Connected"}' in text
         assert 'dialbox_lines{kind="gsm",state="up"} 8.0' in text
+        assert b.query("SELECT count(*) FROM lines WHERE state = 'up' AND kind = 'gsm'") == [(8,)]
         promtool = shutil.which("promtool")
         if promtool:
             check = subprocess.run(
@@ -84,6 +85,10 @@ def test_a_faulty_modem_leaves_the_campaign_running_and_comes_back(
             "reboot": "reboot",
         }[fault]
         assert b.emulator.control(f"gsm1 {on}") == "ok"
+        if fault == "unplug":  # the lines table tells `why` and the console at once
+            b.wait_until(
+                lambda: b.query("SELECT state FROM lines WHERE name = 'gsm1'") == [("down",)]
+            )
         before = b.query("SELECT count(*) FROM attempts WHERE line != 'gsm1'")[0][0]
         # the other lines go on dialing while gsm1 is in trouble
         b.wait_until(
