@@ -1,0 +1,234 @@
+"""Pacing (SPEC A3, A4): how many dials to start now for an agent campaign, and the abandon ledger.
+
+Pure: every method takes the time; nothing reads a clock. The engine (or bench/pacing.py) feeds
+what happened — dials, answers, agents freed — and asks `dials_wanted()` at each event.
+
+- Progressive (power): calls ringing or waiting = ratio × idle agents (A3).
+- Predictive (A4): risk-based pacing (research/pacing.md §2.7). For a horizon H (the measured
+  mean time from dial to answer, plus the 2 s grace), S = agents free by then (idle now, wrap-ups
+  ending, talks ending by the measured talk time, memoryless) and X = live answers by then (calls
+  already ringing, each by its remaining answer probability from the measured answer rate and
+  answer-delay distribution, plus p per new dial). It starts the largest n new dials with
+  E[(X − S)⁺] / E[X] ≤ r (normal approximation). r is steered by the measured abandon rate over
+  the rolling 24 h window towards a target below the cap; at the cap (24 h or 30 d) it dials
+  progressively.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+DAY = 86400.0
+MONTH = 30 * DAY
+
+
+class AbandonLedger:
+    """Answered and abandoned calls over rolling 24 h and 30 d windows (abandoned ÷ answered)."""
+
+    def __init__(self) -> None:
+        self._answered: dict[float, deque[float]] = {DAY: deque(), MONTH: deque()}
+        self._abandoned: dict[float, deque[float]] = {DAY: deque(), MONTH: deque()}
+
+    def answered(self, t: float) -> None:
+        for q in self._answered.values():
+            q.append(t)
+
+    def abandoned(self, t: float) -> None:
+        """An abandoned call was answered too: call `answered` for it as well."""
+        for q in self._abandoned.values():
+            q.append(t)
+
+    def _trim(self, now: float) -> None:
+        for window in (DAY, MONTH):
+            for q in (self._answered[window], self._abandoned[window]):
+                while q and q[0] <= now - window:
+                    q.popleft()
+
+    def rate(self, now: float, window: float = DAY) -> float:
+        self._trim(now)
+        answered = len(self._answered[window])
+        return len(self._abandoned[window]) / answered if answered else 0.0
+
+    def counts(self, now: float, window: float = DAY) -> tuple[int, int]:
+        self._trim(now)
+        return len(self._abandoned[window]), len(self._answered[window])
+
+
+@dataclass
+class PacingStats:
+    """What the pacer has measured: answer rate, answer delays, talk time."""
+
+    prior_answer_rate: float = 0.3
+    prior_talk: float = 180.0
+    prior_delay: float = 15.0
+    dials: int = 0
+    answers: int = 0
+    delays: list[float] = field(default_factory=list)  # sorted, answer delays seen
+    talk_total: float = 0.0
+    talks: int = 0
+
+    def answer_rate(self) -> float:
+        k = 50.0  # prior weight in dials
+        return (self.answers + k * self.prior_answer_rate) / (self.dials + k)
+
+    def mean_talk(self) -> float:
+        k = 20.0
+        return (self.talk_total + k * self.prior_talk) / (self.talks + k)
+
+    def mean_delay(self) -> float:
+        return sum(self.delays) / len(self.delays) if self.delays else self.prior_delay
+
+    def delay_cdf(self, elapsed: float) -> float:
+        if not self.delays:
+            return min(1.0, elapsed / (2 * self.prior_delay))
+        return bisect.bisect_right(self.delays, elapsed) / len(self.delays)
+
+    def add_delay(self, delay: float) -> None:
+        bisect.insort(self.delays, delay)
+        if len(self.delays) > 2000:  # a bounded, recent-enough sample
+            del self.delays[:: len(self.delays) // 1000 + 1]
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """Agents as the pacer needs them at one moment."""
+
+    idle: int  # ready, no call
+    talk_elapsed: tuple[float, ...] = ()  # seconds into each current talk
+    wrap_remaining: tuple[float, ...] = ()  # seconds left of each wrap-up
+
+
+class Pacer:
+    """One campaign's pacing. `mode`: progressive or predictive; `cap`: the abandon cap (0.03)."""
+
+    def __init__(
+        self,
+        mode: str = "predictive",
+        *,
+        ratio: float = 1.0,
+        cap: float = 0.03,
+        target: float | None = None,
+        wrap: float = 15.0,
+        stats: PacingStats | None = None,
+    ) -> None:
+        if mode not in ("progressive", "predictive"):
+            raise ValueError(f"pacing mode {mode!r}: expected progressive or predictive")
+        self.mode = mode
+        self.ratio = ratio
+        self.cap = cap
+        self.target = target if target is not None else 0.8 * cap
+        self.wrap = wrap
+        self.stats = stats or PacingStats()
+        self.ledger = AbandonLedger()
+        self.risk = (
+            self.target
+        )  # allowed expected-abandon ratio per decision, steered by the ledger
+        self._last_steer = -math.inf
+
+    # ---------------------------------------------------------------- what happened
+    def dialed(self) -> None:
+        self.stats.dials += 1
+
+    def answered(self, now: float, delay: float) -> None:
+        self.stats.answers += 1
+        self.stats.add_delay(delay)
+        self.ledger.answered(now)
+
+    def abandoned(self, now: float) -> None:
+        self.ledger.abandoned(now)
+
+    def talk_ended(self, duration: float) -> None:
+        self.stats.talk_total += duration
+        self.stats.talks += 1
+
+    # ---------------------------------------------------------------- decisions
+    def at_cap(self, now: float) -> bool:
+        return self.ledger.rate(now, DAY) >= self.cap or self.ledger.rate(now, MONTH) >= self.cap
+
+    def dials_wanted(
+        self,
+        now: float,
+        agents: AgentView,
+        ringing_elapsed: tuple[float, ...],
+        waiting: int,
+        lines_free: int,
+    ) -> int:
+        """New dials to start now (never more than `lines_free`).
+
+        `ringing_elapsed`: seconds since each unanswered dial in flight was placed; `waiting`:
+        answered calls not yet given to an agent."""
+        if lines_free <= 0:
+            return 0
+        if self.mode == "progressive" or self.at_cap(now):
+            want = math.floor(self.ratio * agents.idle) - len(ringing_elapsed) - waiting
+            return max(0, min(want, lines_free))
+        return max(0, min(self._predictive(now, agents, ringing_elapsed, waiting), lines_free))
+
+    def _steer(self, now: float) -> None:
+        # Integral control on the rolling 24 h rate, once a minute: above target -> less risk.
+        if now - self._last_steer < 60.0:
+            return
+        self._last_steer = now
+        abandoned, answered = self.ledger.counts(now, DAY)
+        if answered < 30:
+            return
+        error = (abandoned / answered - self.target) / self.target
+        self.risk = min(0.5, max(0.001, self.risk * math.exp(-0.3 * error)))
+
+    def _predictive(
+        self, now: float, agents: AgentView, ringing: tuple[float, ...], waiting: int
+    ) -> int:
+        self._steer(now)
+        s = self.stats
+        p = s.answer_rate()
+        mean_talk = s.mean_talk()
+        # Answers need an agent when they come, not on average: check the balance at several
+        # moments over the ring window (agents may be up to the 2 s grace late).
+        bases = []
+        for t in CHECKPOINTS:
+            free_mean = float(agents.idle) + sum(1.0 for r in agents.wrap_remaining if r <= t + 2.0)
+            left = t + 2.0 - self.wrap
+            free_var = 0.0
+            if left > 0 and agents.talk_elapsed:
+                q = 1.0 - math.exp(-left / mean_talk)
+                free_mean += q * len(agents.talk_elapsed)
+                free_var = q * (1.0 - q) * len(agents.talk_elapsed)
+            ans_mean, ans_var = float(waiting), 0.0
+            for elapsed in ringing:
+                f0 = s.delay_cdf(elapsed)
+                if p * f0 >= 1.0:
+                    continue
+                chance = p * (s.delay_cdf(elapsed + t) - f0) / (1.0 - p * f0)
+                ans_mean += chance
+                ans_var += chance * (1.0 - chance)
+            new_chance = p * s.delay_cdf(t)
+            bases.append((ans_mean - free_mean, free_var + ans_var, new_chance, ans_mean))
+        n = 0
+        while n < 1000:
+            k = n + 1
+            total = bases[-1][3] + k * p
+            excess = max(
+                _expected_excess(mu + k * c, math.sqrt(var + k * c * (1.0 - c)))
+                for mu, var, c, _ in bases
+            )
+            if excess > self.risk * total:
+                break
+            n = k
+        return n
+
+
+# Seconds ahead at which the predictive balance is checked (the ring window is about 25 s).
+CHECKPOINTS = (4.0, 8.0, 12.0, 16.0, 20.0, 25.0)
+
+
+def _expected_excess(mu: float, sd: float) -> float:
+    """E[max(D, 0)] for D ~ Normal(mu, sd^2)."""
+    if sd <= 0.0:
+        return max(mu, 0.0)
+    z = mu / sd
+    pdf = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    cdf = 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    return sd * pdf + mu * cdf

@@ -1,0 +1,66 @@
+"""Pacing: progressive arithmetic, the abandon ledger's windows, predictive never past lines or the cap."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from appliance.scheduler.pacing import DAY, AbandonLedger, AgentView, Pacer
+
+
+def test_progressive_dials_ratio_times_idle_less_calls_in_flight() -> None:
+    pacer = Pacer("progressive", ratio=2.0)
+    assert pacer.dials_wanted(0.0, AgentView(idle=3), (1.0, 2.0), 1, lines_free=10) == 3
+    assert (
+        pacer.dials_wanted(0.0, AgentView(idle=3), (), 0, lines_free=4) == 4
+    )  # never past free lines
+    assert pacer.dials_wanted(0.0, AgentView(idle=0), (), 0, lines_free=4) == 0
+
+
+def test_ledger_rolls_24h_and_30d_separately() -> None:
+    ledger = AbandonLedger()
+    for t in range(100):
+        ledger.answered(float(t))
+    for t in range(3):
+        ledger.abandoned(float(t))
+    assert ledger.rate(200.0) == 0.03
+    assert ledger.rate(DAY + 50.0) == 0.0  # the 24 h window has moved past them
+    assert ledger.rate(DAY + 50.0, 30 * DAY) == 0.03
+
+
+def test_predictive_falls_back_to_progressive_at_the_cap() -> None:
+    pacer = Pacer("predictive")
+    for t in range(100):
+        pacer.answered(float(t), 10.0)
+    for t in range(4):
+        pacer.abandoned(float(t))
+    assert pacer.at_cap(200.0)
+    assert pacer.dials_wanted(200.0, AgentView(idle=2), (), 0, lines_free=10) == 2
+
+
+def test_predictive_overdials_for_idle_agents_when_answers_are_rare() -> None:
+    pacer = Pacer("predictive")
+    assert pacer.dials_wanted(0.0, AgentView(idle=4), (), 0, lines_free=30) > 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    idle=st.integers(0, 20),
+    talking=st.lists(st.floats(0, 600), max_size=20),
+    wrapping=st.lists(st.floats(0, 15), max_size=5),
+    ringing=st.lists(st.floats(0, 25), max_size=30),
+    waiting=st.integers(0, 5),
+    lines=st.integers(0, 40),
+)
+def test_never_more_dials_than_free_lines(
+    idle: int,
+    talking: list[float],
+    wrapping: list[float],
+    ringing: list[float],
+    waiting: int,
+    lines: int,
+) -> None:
+    for mode in ("progressive", "predictive"):
+        pacer = Pacer(mode)
+        view = AgentView(idle, tuple(talking), tuple(wrapping))
+        assert 0 <= pacer.dials_wanted(0.0, view, tuple(ringing), waiting, lines) <= lines
