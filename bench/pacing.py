@@ -26,7 +26,7 @@ from appliance.scheduler.pacing import AgentView, Pacer
 
 SCENARIOS = ((3, 4, 0.3), (10, 30, 0.3), (10, 30, 0.15), (20, 60, 0.3), (30, 90, 0.3))
 SHIFT = 8 * 3600.0
-RING_TIMEOUT, TALK, WRAP, GRACE, TICK = 25.0, 180.0, 15.0, 2.0, 1.0
+RING_TIMEOUT, TALK, WRAP, GRACE, TICK = 25.0, 180.0, 15.0, 2.0, 2.0
 
 
 def simulate(
