@@ -253,7 +253,7 @@ class Engine:
             evidence = list(result.evidence)
             answered_at = self.clock.now() if result.answered else None
             if result.answered and not result.ended:
-                final = await self._connected(result, campaign, settings, slot, evidence)
+                final = await self._connected(campaign, settings, slot, evidence)
                 if final is not None:
                     evidence.extend(e for e in final.evidence if e not in evidence)
         finally:
@@ -267,7 +267,6 @@ class Engine:
 
     async def _connected(
         self,
-        result: CallResult,
         campaign: CampaignRow,
         settings: CampaignSettings,
         slot: Slot,
