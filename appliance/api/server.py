@@ -4,36 +4,26 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
+from appliance.api.context import SERVICES, Services
+from appliance.api.registry import API
+from appliance.api.spec import MAX_BODY, problems_middleware
 from appliance.config.models import ApiSettings
-from appliance.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 
-METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
-HEALTH: web.AppKey[Callable[[], dict[str, Any]]] = web.AppKey("health")
 
+def create_app(services: Services) -> web.Application:
+    """The whole API: every operation declared in the route modules, problem+json errors."""
+    # Importing the route modules declares their operations on the registry.
+    from appliance.api import campaigns, contacts, dnc, lines, system  # noqa: F401
 
-async def _metrics(request: web.Request) -> web.Response:
-    body = request.app[METRICS].render()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
-
-
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response(request.app[HEALTH]())
-
-
-def create_app(metrics: Metrics, health: Callable[[], dict[str, Any]]) -> web.Application:
-    app = web.Application()
-    app[METRICS] = metrics
-    app[HEALTH] = health
-    app.router.add_get("/metrics", _metrics)
-    app.router.add_get("/healthz", _healthz)
+    app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY)
+    app[SERVICES] = services
+    API.install(app)
     return app
 
 

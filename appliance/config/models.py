@@ -162,6 +162,9 @@ class EngineSettings(Section):
     tick: float = Field(
         default=0.5, gt=0.0, le=10.0, description="seconds between scheduling rounds"
     )
+    webhook_timeout: float = Field(default=10.0, gt=0.0, le=120.0)
+    webhook_retry_min: float = Field(default=2.0, gt=0.0, le=3600.0)
+    webhook_retry_max: float = Field(default=300.0, gt=0.0, le=86400.0)
 
 
 _LEVELS = Literal["DEBUG", "INFO", "WARNING", "ERROR"]

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
+from appliance.api.context import Services
 from appliance.api.server import HttpServer, create_app
 from appliance.config import DialboxConfig
-from appliance.metrics import Metrics
 
 
 class HttpComponent:
     name = "http"
 
-    def __init__(
-        self, config: DialboxConfig, metrics: Metrics, health: Callable[[], dict[str, Any]]
-    ) -> None:
-        self.server = HttpServer(create_app(metrics, health), config.api)
+    def __init__(self, config: DialboxConfig, services: Services) -> None:
+        self.server = HttpServer(create_app(services), config.api)
         self.ready = asyncio.Event()
 
     async def run(self, stopping: asyncio.Event) -> None:

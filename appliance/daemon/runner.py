@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from appliance.clock import Clock, SystemClock
 from appliance.config import ConfigError, DialboxConfig, load_config
 from appliance.daemon.sdnotify import Notifier, watchdog_interval
+from appliance.logbuffer import LogBuffer
 from appliance.metrics import Metrics
 from appliance.store import Database, open_database
 from appliance.store.attempts import DanglingAttempt, sweep_dangling
@@ -63,6 +64,8 @@ class Daemon:
         self.metrics: Metrics | None = None
         self.engine: Any = None  # the dial engine, once wired (the API reaches it through here)
         self.recovered: list[DanglingAttempt] = []
+        # The recent log lines, for the API's /logs and the console.
+        self.logs = LogBuffer()
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> int:
@@ -70,6 +73,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        logging.getLogger().addHandler(self.logs)
         self._recover()
         self.components = list(self._factory(self) if self._factory else [])
         try:
@@ -82,7 +86,8 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             self.db.close()
-        log.info("stopped")
+            log.info("stopped")
+            logging.getLogger().removeHandler(self.logs)
         return self.exit_code
 
     def request_stop(self, why: str = "request") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from appliance.api.context import Services
 from appliance.config import DialboxConfig
 from appliance.daemon.hotfolder import HotFolderComponent
 from appliance.daemon.http import HttpComponent
@@ -13,6 +14,7 @@ from appliance.dialplan import StorePlanner
 from appliance.engine.dialer import Engine
 from appliance.engine.factory import make_line
 from appliance.engine.linepool import LinePool
+from appliance.engine.outbox import OutboxComponent
 from appliance.metrics import Metrics
 from appliance.store.campaigns import get_campaign_by_id
 
@@ -29,7 +31,17 @@ def components(daemon: Daemon) -> Sequence[Component]:
     engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics)
     daemon.status_fn = engine.status
     daemon.engine = engine
-    parts: list[Component] = [pool, engine, HttpComponent(config, metrics, daemon.health)]
+    services = Services(
+        db=daemon.db,
+        clock=daemon.clock,
+        config=lambda: daemon.config,
+        metrics=metrics,
+        health=daemon.health,
+        engine=engine,
+        logs=daemon.logs,
+    )
+    outbox = OutboxComponent(daemon.db, daemon.clock, config)
+    parts: list[Component] = [pool, engine, HttpComponent(config, services), outbox]
     if config.import_.hot_folder is not None:
         parts.append(HotFolderComponent(config, daemon.clock))
     return parts

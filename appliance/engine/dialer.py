@@ -140,6 +140,7 @@ class Engine:
                 leased.add(got.contact_id)
                 slot.busy = True
                 slot.campaign = campaign.name
+                slot.since = now
                 task = asyncio.create_task(
                     self._attempt(got, campaign, slot), name=f"attempt {got.attempt_id}"
                 )
@@ -218,6 +219,7 @@ class Engine:
         finally:
             slot.busy = False
             slot.campaign = None
+            slot.since = None
         now = self.clock.now()
         completion = self.planner.decide(campaign, got, report, now)
         complete(

@@ -30,6 +30,8 @@ class Slot:
     up: bool = False
     busy: bool = False
     campaign: str | None = None  # the campaign of the call it carries
+    since: float | None = None  # when that call (or a technician's test) began
+    disabled: bool = False  # taken out of service by a technician, until enabled again
     last_error: str | None = None
     was_down: bool = False
     opened: asyncio.Event = field(default_factory=asyncio.Event)
@@ -78,7 +80,7 @@ class LinePool:
         health = slot.line.health()
         info = {"signal_dbm": health.signal_dbm, "operator": health.operator, "sim": health.sim,
                 "registration": health.registration, "last_error": slot.last_error}  # fmt: skip
-        record_line(self.db, slot.name, slot.config.kind, slot.config.device, enabled=slot.config.enabled,
+        record_line(self.db, slot.name, slot.config.kind, slot.config.device, enabled=not slot.disabled,
                     up=slot.up, info=info, now=self.clock.now())  # fmt: skip
 
     def _listener(self, slot: Slot) -> Callable[[LineEvent], None]:
@@ -160,7 +162,14 @@ class LinePool:
 
     # ------------------------------------------------------------------ for the engine
     def free(self) -> Iterator[Slot]:
-        return (s for s in self.slots if s.up and not s.busy)
+        return (s for s in self.slots if s.up and not s.busy and not s.disabled)
+
+    def slot(self, name: str) -> Slot | None:
+        return next((s for s in self.slots if s.name == name), None)
+
+    def set_disabled(self, slot: Slot, disabled: bool) -> None:
+        slot.disabled = disabled
+        self._record(slot)
 
     def up_count(self) -> int:
         return sum(1 for s in self.slots if s.up)

@@ -144,7 +144,8 @@ def complete(
     c = completion
     with db.transaction():
         changed = db.conn.execute(
-            "UPDATE attempts SET status = 'done', outcome = ?, disposition = ?, evidence = ?,"
+            "UPDATE attempts SET status = 'done', seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts),"
+            " outcome = ?, disposition = ?, evidence = ?,"
             " dialed_at = coalesce(?, dialed_at), answered_at = ?, ended_at = ?,"
             " line = coalesce(?, line), agent = coalesce(?, agent)"
             " WHERE id = ? AND status = 'in_flight' RETURNING id",
@@ -232,7 +233,8 @@ def sweep_dangling(
             if attempt_id in exclude:
                 continue
             db.conn.execute(
-                "UPDATE attempts SET status = 'dangling', ended_at = ?, evidence = ? WHERE id = ?",
+                "UPDATE attempts SET status = 'dangling', ended_at = ?, evidence = ?,"
+                " seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts) WHERE id = ?",
                 (now, json.dumps(["dangling: no outcome came back"]), attempt_id),
             )
             if requeue:

@@ -158,3 +158,17 @@ def update_campaign(
         }
         audit(db, actor, "campaign.update", campaign.name, diff, now)
     return get_campaign_by_id(db, campaign.id)
+
+
+def find_campaign(db: Database, name: str) -> CampaignRow | None:
+    row = db.conn.execute(f"SELECT {_COLUMNS} FROM campaigns WHERE name = ?", (name,)).fetchone()
+    return None if row is None else _row(row)
+
+
+def delete_campaign(db: Database, campaign: CampaignRow, now: float, actor: str) -> None:
+    """Delete the campaign with its contacts, attempts and imports (cascade); audited."""
+    with db.transaction():
+        contacts = db.scalar("SELECT count(*) FROM contacts WHERE campaign_id = ?", (campaign.id,))
+        db.conn.execute("DELETE FROM outbox WHERE campaign_id = ?", (campaign.id,))
+        db.conn.execute("DELETE FROM campaigns WHERE id = ?", (campaign.id,))
+        audit(db, actor, "campaign.delete", campaign.name, {"contacts": contacts}, now)

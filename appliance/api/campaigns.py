@@ -1,0 +1,418 @@
+"""Campaign resources: create, read, update, delete, start/stop/pause/resume, schedule,
+strategy, filter, why-not-dialing (C12) and reports (O7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from appliance.api.context import SERVICES, Services
+from appliance.api.problems import Problem
+from appliance.api.registry import API
+from appliance.api.spec import Call, Param, ref
+from appliance.campaigns import CampaignSettings
+from appliance.config.models import check_region
+from appliance.domain import CampaignStatus, CampaignType, ContactState
+from appliance.scheduler.strategy import DEFAULT_STRATEGY, StrategyError, parse_strategy, to_dict
+from appliance.store import campaigns as store
+from appliance.store.results import outcomes, report
+from appliance.store.strategies import get_strategy, save_strategy
+
+SETTINGS = API.schema("CampaignSettings", CampaignSettings.model_json_schema())
+NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^/]+$"}
+TYPES = [t.value for t in CampaignType]
+CAMPAIGN = API.schema(
+    "Campaign",
+    {
+        "type": "object",
+        "required": ["id", "name", "type", "region", "status", "settings", "contacts"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "type": {"enum": TYPES},
+            "region": {"type": "string"},
+            "status": {"enum": [s.value for s in CampaignStatus]},
+            "filter": {"type": ["string", "null"]},
+            "strategy_id": {"type": ["integer", "null"]},
+            "settings": SETTINGS,
+            "contacts": {
+                "type": "object",
+                "properties": {
+                    "total": {"type": "integer"},
+                    "by_state": {"type": "object", "additionalProperties": {"type": "integer"}},
+                },
+            },
+            "created_at": {"type": "number"},
+            "updated_at": {"type": "number"},
+        },
+    },
+)
+CREATE = API.schema(
+    "CampaignCreate",
+    {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": NAME,
+            "type": {"enum": TYPES, "default": "agent"},
+            "region": {"type": "string", "description": "ISO 3166 code; default: the box's"},
+            "filter": {"type": ["string", "null"], "description": "a D8 filter expression"},
+            "settings": {"type": "object", "description": "see CampaignSettings"},
+        },
+    },
+)
+UPDATE = API.schema(
+    "CampaignUpdate",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "type": {"enum": TYPES},
+            "region": {"type": "string"},
+            "filter": {"type": ["string", "null"]},
+            "settings": {
+                "type": "object",
+                "description": "only the settings to change; null restores a default",
+            },
+        },
+    },
+)
+SCHEDULE = API.schema(
+    "Schedule",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "windows": {"type": ["string", "null"], "examples": ["mon-fri 09:00-17:00"]},
+            "timezone": {"type": ["string", "null"]},
+            "start_date": {"type": ["string", "null"], "format": "date"},
+            "end_date": {"type": ["string", "null"], "format": "date"},
+            "skip_holidays": {"type": "boolean"},
+        },
+    },
+)
+ACTION = {
+    "type": "string",
+    "minLength": 1,
+    "examples": ["retry 2h", "next_number", "close Connected", "block"],
+}
+STRATEGY = API.schema(
+    "Strategy",
+    {
+        "type": "object",
+        "description": "ordered attempts and per-outcome actions (SPEC C4; docs/scheduler.md)",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "pattern": "\\S"},
+            "attempts": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "channel": {"enum": ["voice", "sms"]},
+                        "phone": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"const": "next"}]},
+                    },
+                },
+            },
+            "on": {"type": "object", "additionalProperties": ACTION},
+            "steps_on": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": ACTION}},
+            "repeat_last": {"type": "boolean"},
+        },
+    },
+)  # fmt: skip
+FILTER = API.schema(
+    "Filter",
+    {
+        "type": "object",
+        "required": ["filter"],
+        "additionalProperties": False,
+        "properties": {"filter": {"type": ["string", "null"]}},
+    },
+)
+WHY = API.schema("Why", {"type": "object", "required": ["campaign"]})
+REPORT = API.schema(
+    "Report",
+    {
+        "type": "object",
+        "required": ["campaign", "by", "rows", "contacts_by_state", "abandon"],
+        "properties": {
+            "campaign": {"type": "string"},
+            "by": {"enum": ["hour", "day"]},
+            "timezone": {"type": "string"},
+            "rows": {"type": "array", "items": {"type": "object"}},
+            "contacts_by_state": {"type": "object"},
+            "outcomes": {"type": "object"},
+            "abandon": {"type": "object"},
+        },
+    },
+)
+
+
+def services(call: Call) -> Services:
+    return call.request.app[SERVICES]
+
+
+def describe(svc: Services, campaign: store.CampaignRow) -> dict[str, Any]:
+    document = campaign.as_dict()
+    document["settings"] = CampaignSettings.model_validate(campaign.settings).model_dump(
+        mode="json"
+    )
+    counts = store.contacts_by_state(svc.db, campaign.id)
+    document["contacts"] = {"total": sum(counts.values()), "by_state": counts}
+    return document
+
+
+def settings_with(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = CampaignSettings.model_validate(current).model_dump(mode="json")
+    merged.update(changes)
+    try:
+        return CampaignSettings.model_validate(merged).model_dump(
+            mode="json", exclude_defaults=True
+        )
+    except ValidationError as exc:
+        errors = [
+            {"where": "settings." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['where']}: {e['message']}" for e in errors)
+        raise Problem(422, f"invalid campaign setting: {detail}", errors=errors) from None
+
+
+def _region(text: str) -> str:
+    try:
+        return check_region(text)
+    except ValueError as exc:
+        raise Problem(422, f"region: {exc}") from None
+
+
+def _filter(text: str | None) -> str | None:
+    from appliance.store.filters import compile_filter
+
+    text = (text or "").strip()
+    if text:
+        compile_filter(text)  # a DialboxError pointing at the bad token → 422
+    return text or None
+
+
+@API.op("GET", "/campaigns", summary="List campaigns with contact counts", tag="campaigns",
+        scope="crm", responses={200: ("the campaigns", {"type": "array", "items": CAMPAIGN})})  # fmt: skip
+async def list_campaigns(call: Call) -> web.Response:
+    svc = services(call)
+    return web.json_response([describe(svc, c) for c in store.list_campaigns(svc.db)])
+
+
+@API.op("POST", "/campaigns", summary="Create a campaign", tag="campaigns", scope="crm",
+        body=CREATE, responses={201: ("created", CAMPAIGN)})  # fmt: skip
+async def create_campaign(call: Call) -> web.Response:
+    svc = services(call)
+    body = call.body
+    region = _region(body["region"]) if body.get("region") else svc.config().region
+    settings = settings_with({}, body.get("settings") or {})
+    filter_ = _filter(body.get("filter"))
+    if store.find_campaign(svc.db, body["name"].strip()) is not None:
+        raise Problem(409, f"campaign {body['name'].strip()!r} already exists")
+    now = svc.clock.now()
+    campaign = store.create_campaign(
+        svc.db, body["name"], CampaignType(body.get("type", "agent")), region, settings, now,
+        call.caller.actor,
+    )  # fmt: skip
+    if filter_:
+        campaign = store.update_campaign(
+            svc.db, campaign, {"filter": filter_}, now, call.caller.actor
+        )
+    return web.json_response(describe(svc, campaign), status=201)
+
+
+@API.op("GET", "/campaigns/{name}", summary="One campaign", tag="campaigns", scope="crm",
+        responses={200: ("the campaign", CAMPAIGN)})  # fmt: skip
+async def get_campaign(call: Call) -> web.Response:
+    svc = services(call)
+    return web.json_response(describe(svc, store.get_campaign(svc.db, call.path["name"])))
+
+
+@API.op("PATCH", "/campaigns/{name}", summary="Change a campaign's type, region, filter or settings",
+        tag="campaigns", scope="crm", body=UPDATE, responses={200: ("changed", CAMPAIGN)},
+        description="Changes take effect at the next dial (SPEC C9).")  # fmt: skip
+async def update_campaign(call: Call) -> web.Response:
+    svc = services(call)
+    campaign = store.get_campaign(svc.db, call.path["name"])
+    body = call.body
+    changes: dict[str, Any] = {}
+    if "type" in body:
+        changes["type"] = CampaignType(body["type"])
+    if "region" in body:
+        changes["region"] = _region(body["region"])
+    if "filter" in body:
+        changes["filter"] = _filter(body["filter"])
+    if "settings" in body:
+        changes["settings"] = settings_with(campaign.settings, body["settings"])
+    if changes:
+        campaign = store.update_campaign(
+            svc.db, campaign, changes, svc.clock.now(), call.caller.actor
+        )
+    return web.json_response(describe(svc, campaign))
+
+
+@API.op("DELETE", "/campaigns/{name}", summary="Delete a stopped campaign with its contacts",
+        tag="campaigns", scope="crm", responses={204: ("deleted", None)})  # fmt: skip
+async def delete_campaign(call: Call) -> web.Response:
+    svc = services(call)
+    campaign = store.get_campaign(svc.db, call.path["name"])
+    if campaign.status is not CampaignStatus.STOPPED:
+        raise Problem(409, f"campaign {campaign.name!r} is {campaign.status}; stop it first")
+    in_flight = store.contacts_by_state(svc.db, campaign.id).get(ContactState.SENT_TO_DIALER, 0)
+    if in_flight:
+        raise Problem(
+            409,
+            f"{in_flight} calls of {campaign.name!r} are still in flight; try again when they end",
+        )
+    store.delete_campaign(svc.db, campaign, svc.clock.now(), call.caller.actor)
+    return web.Response(status=204)
+
+
+def _status_op(action: str, status: CampaignStatus, allowed: tuple[CampaignStatus, ...]) -> None:
+    async def change(call: Call) -> web.Response:
+        svc = services(call)
+        campaign = store.get_campaign(svc.db, call.path["name"])
+        if campaign.status not in allowed and campaign.status is not status:
+            raise Problem(
+                409, f"campaign {campaign.name!r} is {campaign.status}; it cannot {action}"
+            )
+        if campaign.status is not status:
+            campaign = store.update_campaign(
+                svc.db, campaign, {"status": status}, svc.clock.now(), call.caller.actor
+            )
+        return web.json_response(describe(svc, campaign))
+
+    change.__name__ = f"{action}_campaign"
+    API.op("POST", f"/campaigns/{{name}}/{action}", summary=f"{action.capitalize()} a campaign",
+           tag="campaigns", scope="crm", responses={200: (f"the campaign after {action}", CAMPAIGN)})(change)  # fmt: skip
+
+
+_status_op("start", CampaignStatus.RUNNING, (CampaignStatus.STOPPED, CampaignStatus.PAUSED))
+_status_op("stop", CampaignStatus.STOPPED, (CampaignStatus.RUNNING, CampaignStatus.PAUSED))
+_status_op("pause", CampaignStatus.PAUSED, (CampaignStatus.RUNNING,))
+_status_op("resume", CampaignStatus.RUNNING, (CampaignStatus.PAUSED,))
+
+
+@API.op("PUT", "/campaigns/{name}/schedule", summary="Set the campaign's windows, dates and holidays",
+        tag="campaigns", scope="crm", body=SCHEDULE, responses={200: ("changed", CAMPAIGN)})  # fmt: skip
+async def set_schedule(call: Call) -> web.Response:
+    svc = services(call)
+    campaign = store.get_campaign(svc.db, call.path["name"])
+    settings = settings_with(campaign.settings, dict(call.body))
+    campaign = store.update_campaign(
+        svc.db, campaign, {"settings": settings}, svc.clock.now(), call.caller.actor
+    )
+    return web.json_response(describe(svc, campaign))
+
+
+@API.op("GET", "/campaigns/{name}/strategy", summary="The campaign's strategy", tag="campaigns",
+        scope="crm", responses={200: ("the strategy in force", STRATEGY)})  # fmt: skip
+async def get_campaign_strategy(call: Call) -> web.Response:
+    svc = services(call)
+    campaign = store.get_campaign(svc.db, call.path["name"])
+    name = CampaignSettings.model_validate(campaign.settings).strategy
+    stored = get_strategy(svc.db, name) if name else None
+    strategy = parse_strategy(stored.definition, name or "") if stored else DEFAULT_STRATEGY
+    return web.json_response(to_dict(strategy))
+
+
+@API.op("PUT", "/campaigns/{name}/strategy", summary="Replace the campaign's strategy",
+        tag="campaigns", scope="crm", body=STRATEGY,
+        responses={200: ("the strategy now in force", STRATEGY)},
+        description="Stored as the strategy named after the campaign; takes effect at the next dial.")  # fmt: skip
+async def set_campaign_strategy(call: Call) -> web.Response:
+    svc = services(call)
+    campaign = store.get_campaign(svc.db, call.path["name"])
+    try:
+        strategy = parse_strategy(call.body, "body")
+    except StrategyError as exc:
+        raise Problem(422, str(exc)) from None
+    now = svc.clock.now()
+    name = f"campaign:{campaign.name}"
+    save_strategy(svc.db, name, to_dict(strategy), now, call.caller.actor)
+    settings = settings_with(campaign.settings, {"strategy": name})
+    store.update_campaign(svc.db, campaign, {"settings": settings}, now, call.caller.actor)
+    return web.json_response(to_dict(strategy))
+
+
+@API.op("PUT", "/campaigns/{name}/filter", summary="Set or clear the campaign's filter (D8)",
+        tag="campaigns", scope="crm", body=FILTER, responses={200: ("changed", CAMPAIGN)})  # fmt: skip
+async def set_filter(call: Call) -> web.Response:
+    svc = services(call)
+    campaign = store.get_campaign(svc.db, call.path["name"])
+    campaign = store.update_campaign(
+        svc.db,
+        campaign,
+        {"filter": _filter(call.body["filter"])},
+        svc.clock.now(),
+        call.caller.actor,
+    )
+    return web.json_response(describe(svc, campaign))
+
+
+@API.op("GET", "/campaigns/{name}/why", summary="Why the campaign dials nothing or fewer (C12)",
+        tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", WHY)})  # fmt: skip
+async def why(call: Call) -> web.Response:
+    from appliance.dialplan import StorePlanner
+    from appliance.scheduler.plan import utc_text
+
+    svc = services(call)
+    campaign = store.get_campaign(svc.db, call.path["name"])
+    planner = StorePlanner(svc.config(), svc.db)
+    now = svc.clock.now()
+    engine = svc.engine
+    up = engine.pool.up_count() if engine is not None else None
+    explanation = planner.explain(campaign, now, up)
+    document = explanation.as_dict()
+    document["at"] = utc_text(now)
+    document["text"] = explanation.text()
+    return web.json_response(document)
+
+
+@API.op("GET", "/campaigns/{name}/report", summary="Attempts, contact and abandon rates, talk time by hour or day",
+        tag="reports", scope="crm", responses={200: ("the report", REPORT)},
+        params=[Param("by", "query", {"enum": ["hour", "day"], "default": "day"}),
+                Param("days", "query", {"type": "integer", "minimum": 1, "maximum": 366, "default": 7},
+                      description="how many days back from now")])  # fmt: skip
+async def campaign_report(call: Call) -> web.Response:
+    from appliance.store.selection import abandon_counts
+
+    svc = services(call)
+    campaign = store.get_campaign(svc.db, call.path["name"])
+    tz = CampaignSettings.model_validate(campaign.settings).timezone or svc.config().timezone
+    now = svc.clock.now()
+    offset = dt.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(tz)).utcoffset() or dt.timedelta()
+    since = now - call.query.get("days", 7) * 86400.0
+    rows = report(svc.db, campaign, by=call.query.get("by", "day"), since=since, until=now + 1,
+                  offset=offset.total_seconds())  # fmt: skip
+    abandon = {}
+    for label, window in (("24h", 86400.0), ("30d", 30 * 86400.0)):
+        answered, abandoned = abandon_counts(svc.db, campaign.id, now, window)
+        abandon[label] = {
+            "answered": answered,
+            "abandoned": abandoned,
+            "rate": round(abandoned / answered, 4) if answered else 0.0,
+        }
+    return web.json_response(
+        {
+            "campaign": campaign.name,
+            "by": call.query.get("by", "day"),
+            "timezone": tz,
+            "rows": rows,
+            "contacts_by_state": store.contacts_by_state(svc.db, campaign.id),
+            "outcomes": outcomes(svc.db, campaign.id, since),
+            "abandon": abandon,
+        }
+    )
+
+
+__all__ = ["SETTINGS", "describe", "ref", "services"]

@@ -1,0 +1,382 @@
+"""Operations declared once — route, scope, parameters, body and responses — from which come both
+the aiohttp routes and the OpenAPI 3.1 document at /openapi.json; requests are validated against
+the same schemas (jsonschema, Draft 2020-12, which is what OpenAPI 3.1 schemas are), so the
+document cannot drift from the code."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import aiohttp.http_exceptions
+import jsonschema
+from aiohttp import web
+
+from appliance.api.auth import Caller, identify, require
+from appliance.api.problems import PROBLEM, PROBLEM_SCHEMA, Problem, problem_response
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024 * 1024  # a contact file of about half a million rows
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: str  # "path" | "query"
+    schema: dict[str, Any]
+    required: bool = False
+    description: str = ""
+
+
+@dataclass
+class Call:
+    """One validated request, as a handler sees it."""
+
+    request: web.Request
+    caller: Caller
+    path: dict[str, Any]
+    query: dict[str, Any]
+    body: Any  # parsed JSON, or bytes for a file upload, or None
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+# (description, schema) or (description, schema, media type) of one response status
+Response = tuple[str, dict[str, Any] | None] | tuple[str, dict[str, Any] | None, str]
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    tag: str
+    scope: str | None  # None: no authentication (health, metrics, the document itself)
+    params: list[Param] = field(default_factory=list)
+    body: dict[str, Any] | None = None  # JSON schema of a JSON body
+    upload: bool = False  # the body is a file (text/csv or multipart/form-data field `file`)
+    responses: dict[int, Response] = field(default_factory=dict)
+    description: str = ""
+
+
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def page_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "next"],
+        "properties": {
+            "items": {"type": "array", "items": item},
+            "next": {
+                "type": ["integer", "null"],
+                "description": "the cursor for the next page; null when there is none now",
+            },
+        },
+    }
+
+
+class Api:
+    """The registry of operations and the component schemas they refer to."""
+
+    def __init__(self, title: str, version: str) -> None:
+        self.title = title
+        self.version = version
+        self.operations: list[Operation] = []
+        self.schemas: dict[str, dict[str, Any]] = {"Problem": PROBLEM_SCHEMA}
+        self._validators: dict[int, jsonschema.protocols.Validator] = {}
+
+    def schema(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        self.schemas[name] = schema
+        return ref(name)
+
+    def op(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        scope: str | None,
+        responses: dict[int, Response],
+        params: list[Param] | None = None,
+        body: dict[str, Any] | None = None,
+        upload: bool = False,
+        description: str = "",
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            path_params = [
+                Param(part[1:-1], "path", {"type": "string", "minLength": 1}, True)
+                for part in path.split("/")
+                if part.startswith("{") and part.endswith("}")
+            ]
+            for p in params or []:
+                if p.schema.get("type") == "integer":  # what SQLite can hold
+                    p.schema.setdefault("maximum", 2**63 - 1)
+            given = {p.name for p in params or []}
+            self.operations.append(
+                Operation(
+                    method.upper(),
+                    path,
+                    handler,
+                    handler.__name__.strip("_"),
+                    summary,
+                    tag,
+                    scope,
+                    [p for p in path_params if p.name not in given] + list(params or []),
+                    body,
+                    upload,
+                    responses,
+                    description,
+                )
+            )
+            return handler
+
+        return register
+
+    # ------------------------------------------------------------------ the document
+    def document(self) -> dict[str, Any]:
+        paths: dict[str, dict[str, Any]] = {}
+        for op in self.operations:
+            item: dict[str, Any] = {
+                "operationId": op.operation_id,
+                "summary": op.summary,
+                "tags": [op.tag],
+                "responses": {},
+            }
+            if op.description:
+                item["description"] = op.description
+            if op.scope is None:
+                item["security"] = []
+            else:
+                item["x-dialbox-scope"] = op.scope
+            if op.params:
+                item["parameters"] = [
+                    {
+                        "name": p.name,
+                        "in": p.where,
+                        "required": p.required or p.where == "path",
+                        "schema": p.schema,
+                        **({"description": p.description} if p.description else {}),
+                    }
+                    for p in op.params
+                ]
+            if op.body is not None:
+                item["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": op.body}},
+                }
+            elif op.upload:
+                item["requestBody"] = {
+                    "required": True,
+                    "content": {
+                        "text/csv": {"schema": {"type": "string"}},
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                            }
+                        },
+                    },
+                }
+            for status, spec in sorted(op.responses.items()):
+                text, schema = spec[0], spec[1]
+                media = spec[2] if len(spec) == 3 else "application/json"
+                response: dict[str, Any] = {"description": text}
+                if schema is not None:
+                    response["content"] = {media: {"schema": schema}}
+                item["responses"][str(status)] = response
+            item["responses"]["default"] = {
+                "description": "an error, with what went wrong and what to do about it",
+                "content": {PROBLEM: {"schema": ref("Problem")}},
+            }
+            paths.setdefault(op.path, {})[op.method.lower()] = item
+        return {
+            "openapi": "3.1.0",
+            "info": {
+                "title": self.title,
+                "version": self.version,
+                "description": (
+                    "The dialbox REST API: campaigns, contacts, results, DNC, lines, agents, "
+                    "reports. On TCP every operation but /healthz, /metrics and this document "
+                    "needs 'Authorization: Bearer <token>' (`dialbox token create`); on the "
+                    "box's Unix socket, file permissions (group dialbox) decide."
+                ),
+            },
+            "servers": [{"url": "/"}],
+            "paths": paths,
+            "components": {
+                "schemas": self.schemas,
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            },
+            "security": [{"bearer": []}],
+        }
+
+    # ------------------------------------------------------------------ serving
+    def install(self, app: web.Application) -> None:
+        for op in self.operations:
+            app.router.add_route(op.method, op.path, self._wrap(op))
+
+    def _validator(self, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+        key = id(schema)
+        found = self._validators.get(key)
+        if found is None:
+            root = {**schema, "components": {"schemas": self.schemas}}
+            found = jsonschema.Draft202012Validator(
+                root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+            )
+            self._validators[key] = found
+        return found
+
+    def _check(self, schema: dict[str, Any], value: Any, where: str) -> None:
+        errors = sorted(self._validator(schema).iter_errors(value), key=lambda e: list(e.path))
+        if errors:
+            problems = [
+                {
+                    "where": ".".join([where, *(str(p) for p in e.absolute_path)]),
+                    "message": e.message,
+                }
+                for e in errors[:20]
+            ]
+            detail = "; ".join(f"{p['where']}: {p['message']}" for p in problems[:3])
+            raise Problem(422, f"the request does not match the API: {detail}", errors=problems)
+
+    def _wrap(self, op: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        from appliance.api.context import SERVICES
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            services = request.app[SERVICES]
+            if op.scope is None:
+                caller = Caller("anonymous", "none", False)
+            else:
+                caller = identify(request, services.db, services.clock.now())
+                require(caller, op.scope)
+            path: dict[str, Any] = {}
+            query: dict[str, Any] = {}
+            for p in op.params:
+                raw = (
+                    request.match_info.get(p.name)
+                    if p.where == "path"
+                    else request.query.get(p.name)
+                )
+                if raw is None:
+                    if p.required:
+                        raise Problem(422, f"the query parameter {p.name!r} is required")
+                    continue
+                value = _convert(raw, p)
+                self._check(p.schema, value, p.name)
+                (path if p.where == "path" else query)[p.name] = value
+            body: Any = None
+            if op.body is not None:
+                body = await _json_body(request)
+                self._check(op.body, body, "body")
+            elif op.upload:
+                body = await _file_body(request)
+            return await op.handler(Call(request, caller, path, query, body))
+
+        handle.__name__ = op.operation_id
+        return handle
+
+
+def _convert(raw: str, p: Param) -> Any:
+    kind = p.schema.get("type")
+    try:
+        if kind == "integer":
+            value = int(raw)
+            if not -(2**63) <= value < 2**63:
+                raise ValueError(raw)
+            return value
+        if kind == "number":
+            return float(raw)
+        if kind == "boolean":
+            if raw.lower() in ("true", "1", "yes"):
+                return True
+            if raw.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError(raw)
+    except ValueError:
+        raise Problem(
+            422,
+            f"{p.name}: {raw!r} is not a {kind}",
+            errors=[{"where": p.name, "message": f"not a {kind}"}],
+        ) from None
+    return raw
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise Problem(
+            415, f"send the body as application/json (got {request.content_type or 'none'})"
+        )
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, f"the body is not valid JSON: {exc}") from None
+
+
+async def _file_body(request: web.Request) -> bytes:
+    if not request.body_exists:
+        raise Problem(400, "send the file as the request body (text/csv) or as a part named 'file'")
+    if request.content_type == "multipart/form-data":
+        try:
+            reader = await request.multipart()
+            while True:
+                part = await reader.next()
+                if part is None:
+                    break
+                if isinstance(part, aiohttp.BodyPartReader) and part.name == "file":
+                    data = await part.read(decode=True)
+                    return bytes(data)
+        except (
+            ValueError,
+            aiohttp.ClientError,
+            aiohttp.http_exceptions.HttpProcessingError,
+        ) as exc:
+            raise Problem(400, f"the multipart body cannot be read: {exc}") from None
+        raise Problem(422, "the multipart body has no part named 'file'")
+    if request.content_type in ("text/csv", "text/plain", "application/octet-stream"):
+        return await request.read()
+    raise Problem(
+        415, "send the file as text/csv, or as multipart/form-data with a part named 'file'"
+    )
+
+
+@web.middleware
+async def problems_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    from appliance.errors import DialboxError, NotFound
+
+    try:
+        return await handler(request)
+    except Problem as exc:
+        return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
+    except NotFound as exc:
+        return problem_response(404, str(exc))
+    except DialboxError as exc:
+        return problem_response(422, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = {
+            404: f"there is no {request.path}; /openapi.json lists what there is",
+            405: f"{request.method} is not allowed on {request.path}; /openapi.json lists what is",
+            413: "the body is too large",
+        }.get(exc.status, exc.reason)
+        return problem_response(
+            exc.status,
+            detail,
+            headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"},
+        )
+    except Exception:
+        log.exception("API %s %s failed", request.method, request.path)
+        return problem_response(500, "the box failed to do this; its log has the details")

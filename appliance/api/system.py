@@ -1,0 +1,190 @@
+"""Box-wide resources: health, metrics, the OpenAPI document, the live status the console's
+dashboard shows, the daemon's recent log lines, and the audit log (O2, O4, O8)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from appliance import __version__
+from appliance.api.campaigns import services
+from appliance.api.lines import describe as describe_line
+from appliance.api.registry import API
+from appliance.api.spec import Call, Param
+from appliance.campaigns import CampaignSettings
+from appliance.metrics import CONTENT_TYPE
+from appliance.store.campaigns import contacts_by_state, list_campaigns
+from appliance.store.results import outcomes
+from appliance.store.selection import abandon_counts
+
+STATUS = API.schema(
+    "Status",
+    {
+        "type": "object",
+        "required": ["version", "time", "lines", "calls_in_flight", "campaigns"],
+        "properties": {
+            "version": {"type": "string"},
+            "time": {"type": "number"},
+            "status": {"type": "string"},
+            "lines": {"type": "array", "items": {"type": "object"}},
+            "calls_in_flight": {"type": "integer"},
+            "dials_last_minute": {"type": "integer"},
+            "dials_per_minute": {"type": "array", "items": {"type": "integer"},
+                                 "description": "the last 30 minutes, oldest first"},
+            "outcomes_last_hour": {"type": "object"},
+            "campaigns": {"type": "array", "items": {"type": "object"}},
+            "agents": {"type": "object"},
+        },
+    },
+)  # fmt: skip
+LOG_LINE = {
+    "type": "object",
+    "properties": {
+        "seq": {"type": "integer"},
+        "time": {"type": "number"},
+        "level": {"type": "string"},
+        "logger": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}
+
+
+@API.op("GET", "/healthz", summary="Liveness and readiness", tag="system", scope=None,
+        responses={200: ("the daemon's health", {"type": "object"})})  # fmt: skip
+async def healthz(call: Call) -> web.Response:
+    svc = services(call)
+    return web.json_response(svc.health() if svc.health else {"status": "ok"})
+
+
+@API.op("GET", "/metrics", summary="Prometheus metrics (text exposition format)", tag="system",
+        scope=None, responses={200: ("the metrics", {"type": "string"}, "text/plain")})  # fmt: skip
+async def metrics(call: Call) -> web.Response:
+    svc = services(call)
+    body = svc.metrics.render() if svc.metrics else b""
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+@API.op("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", tag="system",
+        scope=None, responses={200: ("the document", {"type": "object"})})  # fmt: skip
+async def openapi(call: Call) -> web.Response:
+    return web.json_response(API.document())
+
+
+def _per_minute(svc: Any, now: float) -> list[int]:
+    start = (now // 60 - 29) * 60
+    counts = dict(
+        svc.db.conn.execute(
+            "SELECT CAST((queued_at - ?) / 60 AS INTEGER), count(*) FROM attempts"
+            " WHERE queued_at >= ? GROUP BY 1",
+            (start, start),
+        ).fetchall()
+    )
+    return [int(counts.get(i, 0)) for i in range(30)]
+
+
+@API.op("GET", "/status", summary="What the box is doing now: lines, calls, campaigns, abandon rates",
+        tag="system", scope="crm", responses={200: ("the live status", STATUS)})  # fmt: skip
+async def status(call: Call) -> web.Response:
+    from appliance.dialplan import StorePlanner
+
+    svc = services(call)
+    now = svc.clock.now()
+    engine = svc.engine
+    per_minute = _per_minute(svc, now)
+    planner = StorePlanner(svc.config(), svc.db)
+    campaigns = []
+    hour: dict[str, int] = {}
+    for campaign in list_campaigns(svc.db):
+        counts = contacts_by_state(svc.db, campaign.id)
+        abandon = {}
+        for label, window in (("24h", 86400.0), ("30d", 30 * 86400.0)):
+            answered, abandoned = abandon_counts(svc.db, campaign.id, now, window)
+            abandon[label] = round(abandoned / answered, 4) if answered else 0.0
+        cap = planner.rules_for(campaign).profile.abandon_cap
+        for label, n in outcomes(svc.db, campaign.id, now - 3600).items():
+            hour[label] = hour.get(label, 0) + n
+        campaigns.append(
+            {
+                "name": campaign.name,
+                "type": str(campaign.type),
+                "status": str(campaign.status),
+                "pacing": CampaignSettings.model_validate(campaign.settings).pacing,
+                "contacts": sum(counts.values()),
+                "by_state": counts,
+                "calls_in_flight": sum(
+                    1
+                    for c in (engine.calls.values() if engine else [])
+                    if c.campaign.name == campaign.name
+                ),
+                "abandon": abandon,
+                "abandon_cap": cap,
+            }
+        )
+    agents: dict[str, int] = {
+        str(state): int(n)
+        for state, n in svc.db.conn.execute("SELECT state, count(*) FROM agents GROUP BY state")
+    }
+    return web.json_response(
+        {
+            "version": __version__,
+            "time": now,
+            "status": engine.status() if engine else "no engine",
+            "lines": [describe_line(s, now) for s in (engine.pool.slots if engine else [])],
+            "calls_in_flight": len(engine.calls) if engine else 0,
+            "dials_last_minute": per_minute[-1] + per_minute[-2],
+            "dials_per_minute": per_minute,
+            "outcomes_last_hour": hour,
+            "campaigns": campaigns,
+            "agents": agents,
+        }
+    )
+
+
+@API.op("GET", "/logs", summary="The daemon's recent log lines, filterable", tag="system",
+        scope="admin",
+        params=[Param("after", "query", {"type": "integer", "minimum": 0, "default": 0}),
+                Param("level", "query", {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"], "default": "INFO"}),
+                Param("grep", "query", {"type": "string"}),
+                Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 2000, "default": 200})],
+        responses={200: ("log lines, oldest first", {"type": "array", "items": LOG_LINE})})  # fmt: skip
+async def logs(call: Call) -> web.Response:
+    svc = services(call)
+    if svc.logs is None:
+        return web.json_response([])
+    q = call.query
+    return web.json_response(
+        svc.logs.lines(
+            after=q.get("after", 0),
+            level=q.get("level", "INFO"),
+            grep=q.get("grep"),
+            limit=q.get("limit", 200),
+        )
+    )
+
+
+@API.op("GET", "/audit", summary="The audit log: who changed what, when (O8)", tag="system",
+        scope="admin",
+        params=[Param("after", "query", {"type": "integer", "minimum": 0, "default": 0}),
+                Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})],
+        responses={200: ("entries, oldest first", {"type": "array", "items": {"type": "object"}})})  # fmt: skip
+async def audit_log(call: Call) -> web.Response:
+    svc = services(call)
+    rows = svc.db.conn.execute(
+        "SELECT id, at, actor, action, target, detail FROM audit WHERE id > ? ORDER BY id LIMIT ?",
+        (call.query.get("after", 0), call.query.get("limit", 100)),
+    ).fetchall()
+    return web.json_response(
+        [
+            {
+                "id": i,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "detail": json.loads(str(detail)) if detail else None,
+            }
+            for i, at, actor, action, target, detail in rows
+        ]
+    )

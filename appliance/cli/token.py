@@ -1,0 +1,62 @@
+"""`dialbox token create|list|revoke`: API tokens for CRMs, agent desktops and tools (SPEC O3)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from appliance.cli.context import open_context
+from appliance.cli.output import add_json_flag, emit, table
+from appliance.store.tokens import SCOPES, create_token, list_tokens, revoke_token
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("token", help="create, list and revoke API tokens")
+    tsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    c = tsub.add_parser("create", help="create a token; it is shown once, only now")
+    c.add_argument("name", help="who uses it, e.g. crm-acme (the audit log names it)")
+    c.add_argument("--scope", choices=SCOPES, default="crm",
+                   help="admin: everything; crm: campaigns, contacts, results, DNC, reports; "
+                        "agent: the agent desk (default: crm)")  # fmt: skip
+    add_json_flag(c)
+    c.set_defaults(func=create)
+    ls = tsub.add_parser("list", help="list tokens (never their secrets)")
+    add_json_flag(ls)
+    ls.set_defaults(func=list_)
+    r = tsub.add_parser("revoke", help="revoke a token at once")
+    r.add_argument("name")
+    add_json_flag(r)
+    r.set_defaults(func=revoke)
+
+
+def create(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    secret = create_token(ctx.db, args.name, args.scope, ctx.clock.now(), ctx.actor)
+    document = {"name": args.name, "scope": args.scope, "token": secret}
+    emit(args, document, lambda d: (
+        f"{d['token']}\n\nThis is the only time the token is shown; keep it in the client's "
+        f"secret store. Use it as 'Authorization: Bearer <token>'."))  # fmt: skip
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    documents = [t.as_dict() for t in list_tokens(ctx.db)]
+
+    def human(docs: list[dict[str, Any]]) -> str:
+        if not docs:
+            return "no tokens; create one with `dialbox token create NAME --scope crm`"
+        return table(
+            [(d["name"], d["scope"], "active" if d["active"] else "revoked") for d in docs],
+            ["NAME", "SCOPE", "STATE"],
+        )
+
+    emit(args, documents, human)
+    return 0
+
+
+def revoke(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    token = revoke_token(ctx.db, args.name, ctx.clock.now(), ctx.actor)
+    emit(args, token.as_dict(), lambda d: f"token {d['name']} revoked")
+    return 0

@@ -1,0 +1,181 @@
+"""Read models for the API: the results feed, one contact with its attempts, contacts by page,
+and per-campaign reports by hour or day (SPEC D6, O3, O7)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from appliance.domain import Outcome
+from appliance.store.campaigns import CampaignRow
+from appliance.store.db import Database
+from appliance.store.export import CONTACT_COLUMNS, iso_utc, outcome_label, summary_label
+
+_RESULT_SQL = (
+    "SELECT a.seq, a.id, a.contact_id, c.external_id, cp.name, a.attempt_no, a.phone_index,"
+    " a.number, a.channel, a.line, a.agent, a.status, a.queued_at, a.dialed_at, a.answered_at,"
+    " a.ended_at, a.outcome, a.disposition, c.state"
+    " FROM attempts a JOIN contacts c ON c.id = a.contact_id JOIN campaigns cp ON cp.id = a.campaign_id"
+)
+
+
+def _result(row: tuple[Any, ...]) -> dict[str, Any]:
+    (seq, aid, cid, external_id, campaign, attempt_no, phone_index, number, channel) = row[:9]
+    (line, agent, status, queued, dialed, answered, ended, outcome, disposition, state) = row[9:]
+    return {
+        "seq": seq,
+        "attempt_id": aid,
+        "contact_id": cid,
+        "external_id": external_id,
+        "campaign": campaign,
+        "attempt_no": attempt_no,
+        "phone_index": phone_index,
+        "number": number,
+        "channel": channel,
+        "line": line,
+        "agent": agent,
+        "status": status,
+        "queued_at": iso_utc(queued),
+        "dialed_at": iso_utc(dialed),
+        "answered_at": iso_utc(answered),
+        "ended_at": iso_utc(ended),
+        "outcome": outcome_label(outcome),
+        "outcome_code": outcome,
+        "disposition": disposition,
+        "contact_state": state,
+    }
+
+
+def results_since(
+    db: Database, after: int, limit: int, campaign_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Ended attempts (done or dangling) with a sequence number above `after`, oldest first."""
+    sql = _RESULT_SQL + " WHERE a.seq > ?"
+    params: list[Any] = [after]
+    if campaign_id is not None:
+        sql += " AND a.campaign_id = ?"
+        params.append(campaign_id)
+    sql += " ORDER BY a.seq LIMIT ?"
+    params.append(limit)
+    return [_result(r) for r in db.conn.execute(sql, params)]
+
+
+_CONTACT_SQL = (
+    "SELECT c.id, cp.name, c.external_id, c.state, c.summary, c.attempts, c.last_outcome,"
+    " c.last_attempt_at, c.next_at, c.phone1, c.phone2, c.phone3, c.phone4, c.phone5,"
+    " c.e164_1, c.e164_2, c.e164_3, c.e164_4, c.e164_5, c.bp1, c.bp2, c.bp3, c.bp4, c.bp5,"
+    " c.bp6, c.bp7, c.bp8, c.bp9, c.bp10, c.bp11, c.bp12, c.priority, c.callback_at,"
+    " c.owner_agent, c.tz_override FROM contacts c JOIN campaigns cp ON cp.id = c.campaign_id"
+)
+
+
+def _contact(row: tuple[Any, ...]) -> dict[str, Any]:
+    values = list(row)
+    doc: dict[str, Any] = {}
+    keys = [k for k in CONTACT_COLUMNS if k not in ("summary_label", "last_outcome_code")]
+    keys[0:2] = ["contact_id", "campaign"]
+    for key, value in zip(keys, values[:-1], strict=True):
+        doc[key] = value
+    doc["timezone"] = values[-1]
+    doc["summary_label"] = summary_label(doc["summary"])
+    doc["last_outcome_code"] = doc["last_outcome"]
+    doc["last_outcome"] = outcome_label(doc["last_outcome"])
+    for key in ("last_attempt_at", "next_at", "callback_at"):
+        doc[key] = iso_utc(doc[key])
+    return doc
+
+
+def contact(db: Database, contact_id: int) -> dict[str, Any] | None:
+    """One contact with every attempt made on it, oldest first (and its evidence)."""
+    row = db.conn.execute(_CONTACT_SQL + " WHERE c.id = ?", (contact_id,)).fetchone()
+    if row is None:
+        return None
+    doc = _contact(row)
+    attempts = []
+    for r in db.conn.execute(
+        _RESULT_SQL.replace("a.disposition,", "a.disposition, a.evidence,")
+        + " WHERE a.contact_id = ? ORDER BY a.attempt_no",
+        (contact_id,),
+    ):
+        values = list(r)
+        evidence = values.pop(18)
+        item = _result(tuple(values))
+        item.pop("contact_state")
+        item["evidence"] = json.loads(evidence) if evidence else []
+        attempts.append(item)
+    doc["attempts"] = attempts
+    return doc
+
+
+def contacts_page(
+    db: Database, campaign: CampaignRow, *, state: str | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Contacts of the campaign with id above `after` (keyset paging), optionally in one state."""
+    sql = _CONTACT_SQL + " WHERE c.campaign_id = ? AND c.id > ?"
+    params: list[Any] = [campaign.id, after]
+    if state is not None:
+        sql += " AND c.state = ?"
+        params.append(state)
+    sql += " ORDER BY c.id LIMIT ?"
+    params.append(limit)
+    return [_contact(r) for r in db.conn.execute(sql, params)]
+
+
+_BUCKET = {"hour": 3600.0, "day": 86400.0}
+
+
+def report(
+    db: Database, campaign: CampaignRow, *, by: str, since: float, until: float, offset: float
+) -> list[dict[str, Any]]:
+    """Attempts, contact rate, abandon rate and talk time per hour or day (O7).
+
+    `offset` is the campaign zone's UTC offset in seconds, so days start at local midnight."""
+    size = _BUCKET[by]
+    rows = db.conn.execute(
+        "SELECT CAST((queued_at + :off) / :size AS INTEGER) AS bucket, count(*),"
+        " sum(answered_at IS NOT NULL), sum(outcome = :abandoned),"
+        " sum(CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL"
+        "          THEN ended_at - answered_at ELSE 0 END),"
+        " sum(channel = 'sms'), sum(status = 'dangling')"
+        " FROM attempts WHERE campaign_id = :campaign AND queued_at >= :since AND queued_at < :until"
+        " GROUP BY bucket ORDER BY bucket",
+        {
+            "off": offset,
+            "size": size,
+            "abandoned": int(Outcome.ABANDONED),
+            "campaign": campaign.id,
+            "since": since,
+            "until": until,
+        },
+    ).fetchall()
+    out = []
+    for row in rows:
+        bucket, attempts = int(row[0] or 0), int(row[1] or 0)
+        answered, abandoned = int(row[2] or 0), int(row[3] or 0)
+        talk, sms, dangling = float(row[4] or 0.0), int(row[5] or 0), int(row[6] or 0)
+        out.append(
+            {
+                "period": iso_utc(bucket * size - offset),
+                "attempts": attempts,
+                "answered": answered,
+                "contact_rate": round(answered / attempts, 4) if attempts else 0.0,
+                "abandoned": abandoned,
+                "abandon_rate": round(abandoned / answered, 4) if answered else 0.0,
+                "talk_seconds": round(talk, 1),
+                "sms": sms,
+                "dangling": dangling,
+            }
+        )
+    return out
+
+
+def outcomes(db: Database, campaign_id: int, since: float) -> dict[str, int]:
+    """Ended attempts since `since` by outcome label."""
+    return {
+        outcome_label(code) or "none": int(n)
+        for code, n in db.conn.execute(
+            "SELECT outcome, count(*) FROM attempts WHERE campaign_id = ? AND ended_at >= ?"
+            " GROUP BY outcome ORDER BY outcome",
+            (campaign_id, since),
+        )
+    }

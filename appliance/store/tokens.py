@@ -1,0 +1,102 @@
+"""API tokens (SPEC O3): created with a scope, shown once, stored hashed, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from appliance.errors import DialboxError, NotFound
+from appliance.store.campaigns import audit
+from appliance.store.db import Database
+
+Scope = Literal["admin", "crm", "agent"]
+SCOPES: tuple[Scope, ...] = ("admin", "crm", "agent")
+PREFIX = "dbx_"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    id: int
+    name: str
+    scope: Scope
+    created_at: float
+    revoked_at: float | None
+    last_used_at: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "scope": self.scope,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+            "last_used_at": self.last_used_at,
+            "active": self.revoked_at is None,
+        }
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of the token text: the tokens are 256 random bits, so no slow hash is needed."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _row(r: tuple[Any, ...]) -> Token:
+    return Token(int(r[0]), str(r[1]), r[2], float(r[3]), r[4], r[5])
+
+
+_COLUMNS = "id, name, scope, created_at, revoked_at, last_used_at"
+
+
+def create_token(db: Database, name: str, scope: Scope, now: float, actor: str) -> str:
+    """A new token's secret (the only time it is ever seen); the store keeps its hash."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise DialboxError(f"token name {name!r} must be 1-64 characters")
+    if scope not in SCOPES:
+        raise DialboxError(f"scope must be one of: {', '.join(SCOPES)}")
+    secret = PREFIX + secrets.token_urlsafe(32)
+    with db.transaction():
+        if db.scalar("SELECT 1 FROM tokens WHERE name = ?", (name,)):
+            raise DialboxError(
+                f"a token named {name!r} exists; revoke it first or choose another name"
+            )
+        db.conn.execute(
+            "INSERT INTO tokens(name, scope, hash, created_at) VALUES (?, ?, ?, ?)",
+            (name, scope, digest(secret), now),
+        )
+        audit(db, actor, "token.create", name, {"scope": scope}, now)
+    return secret
+
+
+def list_tokens(db: Database) -> list[Token]:
+    return [_row(r) for r in db.conn.execute(f"SELECT {_COLUMNS} FROM tokens ORDER BY name")]
+
+
+def revoke_token(db: Database, name: str, now: float, actor: str) -> Token:
+    with db.transaction():
+        row = db.conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no token named {name!r}; `dialbox token list` shows them")
+        if row[4] is None:
+            db.conn.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", (now, row[0]))
+            audit(db, actor, "token.revoke", name, {}, now)
+    row = db.conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE name = ?", (name,)).fetchone()
+    assert row is not None
+    return _row(row)
+
+
+def authenticate(db: Database, secret: str, now: float) -> Token | None:
+    """The active token with this secret, or None (unknown or revoked)."""
+    if not secret.startswith(PREFIX):
+        return None
+    row = db.conn.execute(
+        f"SELECT {_COLUMNS} FROM tokens WHERE hash = ? AND revoked_at IS NULL", (digest(secret),)
+    ).fetchone()
+    if row is None:
+        return None
+    token = _row(row)
+    if token.last_used_at is None or now - token.last_used_at > 60.0:  # one write a minute at most
+        with db.transaction():
+            db.conn.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
+    return token
