@@ -26,7 +26,7 @@ DAY = 86400.0
 MONTH = 30 * DAY
 # The model's expected-abandon ratio per decision that gives about 2.5 % measured abandons in the
 # bench's scenarios (answers bunch, so the measured rate runs above the model's figure).
-BASE_RISK = 0.007
+BASE_RISK = 0.0075
 DELAY_WINDOW = 2000
 
 
