@@ -162,14 +162,19 @@ class StorePlanner:
         self._rules[campaign.id] = (key, rules)
         return rules
 
-    def _build_rules(self, campaign: CampaignRow) -> CampaignRules:
-        settings = CampaignSettings.model_validate(campaign.settings)
-        timezone = settings.timezone or self.config.timezone
-        name = settings.profile or self.config.compliance_profile
+    def box_profile(self, name: str | None = None) -> Profile:
+        """The compliance profile `name` (default: the box's) as this config narrows it."""
+        name = name or self.config.compliance_profile
         prof = self._profiles.get(name)
         if prof is None:  # one object per profile, so the per-minute memo keys compare by identity
             prof = profile(name, box_hours=self._box_hours, custom=self._custom)
             self._profiles[name] = prof
+        return prof
+
+    def _build_rules(self, campaign: CampaignRow) -> CampaignRules:
+        settings = CampaignSettings.model_validate(campaign.settings)
+        timezone = settings.timezone or self.config.timezone
+        prof = self.box_profile(settings.profile)
         schedule = CampaignSchedule(
             timezone=timezone,
             hours=parse_weekly(settings.windows)

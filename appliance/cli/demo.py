@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import sys
 import time
@@ -171,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"database {config.database}; metrics http://127.0.0.1:{args.port}/metrics; Ctrl-C stops"
         )
+        print(f"console: .venv/bin/dialbox console --socket {config.api.socket}")
+    # The daemon's INFO lines go to its in-memory log (the console's Logs pane), not this screen.
+    logging.getLogger("appliance").setLevel(logging.INFO)
     asyncio.run(_run(config, args, db, since))
     document = summary(db, since)
     if args.json:

@@ -16,7 +16,7 @@ from tests.daemon.process import ALWAYS_CALLABLE, DaemonProcess, EmulatorProcess
 
 
 def test_the_document_is_valid_openapi_3_1(tmp_path: Path) -> None:
-    from appliance.api import campaigns, contacts, dnc, lines, system  # noqa: F401
+    from appliance.api import campaigns, contacts, dnc, lines, setup, system  # noqa: F401
     from appliance.api.registry import API
 
     document = API.document()

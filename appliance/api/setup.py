@@ -1,0 +1,137 @@
+"""First-run setup for the console (SPEC O4): the serial ports found and what answers on each,
+the box's region, compliance profile and calling hours, and API tokens."""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any
+
+from aiohttp import web
+
+from appliance.api.campaigns import services
+from appliance.api.problems import Problem
+from appliance.api.registry import API
+from appliance.api.spec import Call
+from appliance.drivers.line import LineError
+from appliance.store.tokens import SCOPES, create_token, list_tokens
+
+BY_ID = "/dev/serial/by-id"
+SETUP = API.schema(
+    "Setup",
+    {
+        "type": "object",
+        "required": ["config", "ports", "tokens"],
+        "properties": {
+            "config": {"type": "object"},
+            "ports": {"type": "array", "items": {"type": "object"}},
+            "tokens": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+)
+PROBE = API.schema(
+    "Probe",
+    {
+        "type": "object",
+        "required": ["device"],
+        "additionalProperties": False,
+        "properties": {"device": {"type": "string", "minLength": 1}},
+    },
+)
+TOKEN_NEW = API.schema(
+    "TokenCreate",
+    {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+            "scope": {"enum": list(SCOPES), "default": "crm"},
+        },
+    },
+)
+
+
+def _ports(svc: Any) -> list[dict[str, Any]]:
+    configured = {line.device: line.name for line in svc.config().lines}
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(glob.glob(os.path.join(BY_ID, "*"))):
+        found[path] = {
+            "device": path,
+            "target": os.path.realpath(path),
+            "configured_as": configured.get(path),
+        }
+    for device, name in configured.items():
+        found.setdefault(
+            device, {"device": device, "target": os.path.realpath(device), "configured_as": name}
+        )
+    for item in found.values():
+        item["present"] = os.path.exists(item["device"])
+    return list(found.values())
+
+
+@API.op("GET", "/setup", summary="What first-run setup needs: config, serial ports, tokens",
+        tag="setup", scope="admin", responses={200: ("the box as configured", SETUP)})  # fmt: skip
+async def get_setup(call: Call) -> web.Response:
+    from appliance.dialplan import StorePlanner
+
+    svc = services(call)
+    config = svc.config()
+    hours = StorePlanner(config, svc.db).box_profile().calling_hours.describe()
+    return web.json_response(
+        {
+            "config": {
+                "region": config.region,
+                "timezone": config.timezone,
+                "compliance_profile": config.compliance_profile,
+                "calling_hours": hours,
+                "holidays_country": config.holidays_country,
+                "lines": [
+                    {"name": line.name, "kind": line.kind, "device": line.device}
+                    for line in config.lines
+                ],
+            },
+            "ports": _ports(svc),
+            "tokens": [t.as_dict() for t in list_tokens(svc.db)],
+        }
+    )
+
+
+@API.op("POST", "/setup/probe", summary="Identify what answers on a serial port: model, SIM, signal",
+        tag="setup", scope="admin", body=PROBE, responses={200: ("the modem's identity and state", {"type": "object"})})  # fmt: skip
+async def probe(call: Call) -> web.Response:
+    from appliance.drivers.gsm.modem import GsmModem
+
+    svc = services(call)
+    device = call.body["device"]
+    engine = svc.engine
+    for slot in engine.pool.slots if engine is not None else []:
+        if slot.config.device == device:  # the daemon holds this port: ask its driver
+            report = getattr(slot.line, "probe_report", None)
+            if not slot.up or report is None:
+                raise Problem(
+                    409,
+                    f"{device} is line {slot.name}, which is down: {slot.last_error or 'not answering'}",
+                )
+            return web.json_response({"line": slot.name, **report()})
+    if not os.path.exists(device):
+        raise Problem(404, f"{device} does not exist; is the modem plugged in?")
+    modem = GsmModem(device)
+    try:
+        await modem.open()
+        return web.json_response({"line": None, **modem.probe_report()})
+    except LineError as exc:
+        raise Problem(409, f"nothing usable answers on {device}: {exc}") from None
+    finally:
+        await modem.close()
+
+
+@API.op("POST", "/tokens", summary="Create an API token (its secret is in this answer only)",
+        tag="setup", scope="admin", body=TOKEN_NEW, responses={201: ("the new token", {"type": "object", "required": ["name", "token"]})})  # fmt: skip
+async def new_token(call: Call) -> web.Response:
+    svc = services(call)
+    scope = call.body.get("scope", "crm")
+    secret = create_token(svc.db, call.body["name"], scope, svc.clock.now(), call.caller.actor)
+    return web.json_response(
+        {"name": call.body["name"], "scope": scope, "token": secret}, status=201
+    )

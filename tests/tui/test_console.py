@@ -1,0 +1,151 @@
+"""The console's flows with Textual's pilot against a real daemon with emulated modems: setup
+finds the modems, a campaign is created, a file imported with its rejects shown, the campaign
+started and seen dialing, a DNC number added, a report shown; and it survives a daemon restart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable, RichLog, Static
+
+from tests.tui.conftest import Box
+from tui.app import Console
+from tui.client import Client
+from tui.forms import Message
+
+
+async def until(
+    pilot: Pilot[None], condition: Callable[[], bool], what: str, timeout: float = 60
+) -> None:
+    """Let the console poll (its own timer) until the condition holds on screen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.1)
+
+
+def cells(app: Console, table_id: str) -> list[list[str]]:
+    table: DataTable[str] = app.query_one(table_id, DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def type_text(pilot: Pilot[None], text: str) -> None:
+    await pilot.press(*[{" ": "space"}.get(ch, ch) for ch in text])
+
+
+def message_text(app: Console) -> str:
+    assert isinstance(app.screen, Message), app.screen
+    return str(app.screen.query_one("#message-text", Static).content)
+
+
+def test_the_technicians_flows(box: Box, tmp_path: Path) -> None:
+    asyncio.run(_flows(box, tmp_path))
+
+
+async def _flows(box: Box, tmp_path: Path) -> None:
+    csv = tmp_path / "list.csv"
+    csv.write_text("(212) 555-0101,,,,,Ann\n12,,,,,bad\n(212) 555-0102,,,,,Bob\n(312) 555-0103\n")
+    app = Console(Client(socket=box.socket), poll=0.3)
+    async with app.run_test(size=(80, 24)) as pilot:
+        # Setup: the emulated modems are found and one is probed.
+        await pilot.press("7")
+        await until(pilot, lambda: len(cells(app, "#ports-table")) == 2, "the two ports")
+        await pilot.press("p")
+        await until(pilot, lambda: cells(app, "#ports-table")[0][3] != "", "the probe's model")
+        assert cells(app, "#ports-table")[0][4] == "READY"  # the SIM
+
+        # Campaigns: create one through the form.
+        await pilot.press("3")
+        await pilot.press("n")
+        await type_text(pilot, "spring")
+        await pilot.press("enter", "enter", "enter", "enter", "enter", "enter")
+        await until(
+            pilot,
+            lambda: any(r[0] == "spring" for r in cells(app, "#campaigns-table")),
+            "spring listed",
+        )
+        assert [r[1:3] for r in cells(app, "#campaigns-table") if r[0] == "spring"] == [
+            ["automated", "stopped"]
+        ]
+
+        # Import a file: the report shows the reject with its line.
+        await pilot.press("i")
+        await type_text(pilot, str(csv))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, Message), "the import report")
+        report = message_text(app)
+        assert "3 imported" in report and "1 rejected" in report
+        assert "2     Phone1" in report  # line 2, the Phone1 field
+        await pilot.press("escape")
+
+        # Why it does not dial, then start it and see it dial.
+        await pilot.press("w")
+        await until(pilot, lambda: isinstance(app.screen, Message), "why")
+        assert "stopped" in message_text(app)
+        await pilot.press("escape")
+        await pilot.press("s")
+        await until(
+            pilot, lambda: [r[2] for r in cells(app, "#campaigns-table")] == ["running"], "running"
+        )
+        await pilot.press("1")
+        await until(pilot, lambda: "Connected" in str(app.query_one("#outcomes", Static).content)
+                    or any(r[2] != "0" for r in cells(app, "#dash-campaigns")), "dialing")  # fmt: skip
+
+        # DNC: add a number, find it.
+        await pilot.press("4")
+        await pilot.press("a")
+        await type_text(pilot, "(415) 555-0199")
+        await pilot.press("enter", "enter", "enter")
+        await until(
+            pilot,
+            lambda: any(r[0] == "+14155550199" for r in cells(app, "#dnc-table")),
+            "the DNC entry",
+        )
+
+        # Reports: the campaign's day with its attempts.
+        await pilot.press("5")
+        await until(
+            pilot,
+            lambda: "spring" in str(app.query_one("#report-head", Static).content),
+            "the report",
+        )
+        await until(
+            pilot,
+            lambda: (
+                bool(cells(app, "#report-table")) and int(cells(app, "#report-table")[0][1]) >= 1
+            ),
+            "attempts in the report",
+        )
+
+        # Lines: both up, a test call placed from the console.
+        await pilot.press("2")
+        await until(pilot, lambda: len(cells(app, "#lines-table")) == 2, "the lines")
+        await pilot.press("6")
+        await until(pilot, lambda: app.query_one(RichLog).lines != [], "log lines")
+
+
+def test_the_console_says_when_the_daemon_is_gone_and_reconnects(box: Box) -> None:
+    asyncio.run(_reconnects(box))
+
+
+async def _reconnects(box: Box) -> None:
+    app = Console(Client(socket=box.socket), poll=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        bar = app.query_one("#bar", Static)
+        await until(
+            pilot,
+            lambda: "connected" in str(bar.content) and "NOT" not in str(bar.content),
+            "connected",
+        )
+        box.daemon.proc.kill()  # type: ignore[union-attr]
+        box.daemon.proc.wait()  # type: ignore[union-attr]
+        await until(pilot, lambda: "NOT CONNECTED" in str(bar.content), "the daemon reported gone")
+        box.daemon.start()
+        await until(
+            pilot, lambda: "NOT CONNECTED" not in str(bar.content), "reconnected", timeout=60
+        )
+        assert app.reachable is True

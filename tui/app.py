@@ -1,0 +1,119 @@
+"""`dialbox console`: the technician's Textual UI, a client of the daemon's API only (SPEC O4).
+
+Keyboard first: 1–7 switch panes, each pane lists its keys at the bottom; r reloads, q quits.
+The console polls the daemon every two seconds; when the daemon cannot be reached (stopped,
+restarting) it says so in the top bar and keeps trying — it reconnects by itself."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from tui.base import Pane
+from tui.client import ApiError, Client, Unreachable
+from tui.live import Dashboard, Lines, Logs
+from tui.work import Campaigns, Dnc, Reports, Setup
+
+PANES: tuple[tuple[str, str, type[Pane]], ...] = (
+    ("dashboard", "1 Dashboard", Dashboard),
+    ("lines", "2 Lines", Lines),
+    ("campaigns", "3 Campaigns", Campaigns),
+    ("dnc", "4 DNC", Dnc),
+    ("reports", "5 Reports", Reports),
+    ("logs", "6 Logs", Logs),
+    ("setup", "7 Setup", Setup),
+)
+
+
+class Console(App[None]):
+    TITLE = "dialbox console"
+    CSS = """
+    #bar { height: 1; background: $primary; color: $text; padding: 0 1; }
+    #bar.down { background: $error; }
+    TabbedContent { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(str(i + 1), f"show('{pid}')", title.split(" ", 1)[1], show=False)
+            for i, (pid, title, _) in enumerate(PANES)
+        ),
+        Binding("r", "reload", "Reload"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, client: Client, *, poll: float = 2.0) -> None:
+        super().__init__()
+        self.client = client
+        self.poll = poll
+        self.reachable: bool | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("dialbox · connecting…", id="bar")
+        with TabbedContent(id="tabs"):
+            for pid, title, cls in PANES:
+                with TabPane(title, id=pid):
+                    yield cls(id=f"pane-{pid}")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.active_pane().focus_default()
+        self.set_interval(self.poll, self._tick)
+        await self._tick()
+
+    async def on_unmount(self) -> None:
+        await self.client.close()
+
+    def active_pane(self) -> Pane:
+        tab = self.query_one(TabbedContent).active or PANES[0][0]
+        return self.query_one(f"#pane-{tab}", Pane)
+
+    async def _tick(self) -> None:
+        await self.refresh_pane(self.active_pane())
+
+    async def refresh_pane(self, pane: Pane) -> None:
+        bar = self.query_one("#bar", Static)
+        try:
+            await pane.reload()
+        except Unreachable as exc:
+            if self.reachable is not False:
+                self.notify("the daemon cannot be reached; retrying", severity="warning")
+            self.reachable = False
+            bar.add_class("down")
+            bar.update(f"dialbox · NOT CONNECTED — {exc}; retrying every {self.poll:g} s")
+            return
+        except ApiError as exc:
+            bar.update(f"dialbox · connected · {exc.detail}")
+            return
+        if self.reachable is False:
+            self.notify("reconnected to the daemon")
+        self.reachable = True
+        bar.remove_class("down")
+        bar.update("dialbox · connected")
+
+    async def act(self, coro: Any, ok: str | None = None) -> Any:
+        try:
+            result = await coro
+        except Unreachable as exc:
+            self.notify(str(exc), severity="error")
+            return None
+        except ApiError as exc:
+            self.notify(exc.detail, severity="error", timeout=8)
+            return None
+        if ok:
+            self.notify(ok)
+        return result if result is not None else True
+
+    async def action_show(self, pane: str) -> None:
+        self.query_one(TabbedContent).active = pane
+        self.active_pane().focus_default()
+        await self.refresh_pane(self.active_pane())
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.active_pane().focus_default()
+        await self.refresh_pane(self.active_pane())
+
+    async def action_reload(self) -> None:
+        await self.refresh_pane(self.active_pane())

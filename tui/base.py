@@ -1,0 +1,61 @@
+"""What every pane of the console shares: it reloads from the API when shown and on a timer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.containers import Vertical
+from textual.widgets import DataTable
+
+if TYPE_CHECKING:
+    from tui.app import Console
+    from tui.client import Client
+
+
+class Pane(Vertical):
+    DEFAULT_CSS = "Pane { height: 1fr; }"
+
+    @property
+    def console(self) -> Console:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def client(self) -> Client:
+        return self.console.client
+
+    async def reload(self) -> None:
+        """Fetch and show; Unreachable and ApiError are the console's to report."""
+
+    def focus_default(self) -> None:
+        """Keys act on the pane's table (its keys need focus inside the pane), else its input."""
+        for widget in (*self.query(DataTable), *self.query("Input")):
+            if widget.focusable:
+                widget.focus()
+                return
+
+    async def act(self, coro: Any, ok: str | None = None) -> Any:
+        """Run one API call for a key the technician pressed; a refusal is shown, not raised."""
+        return await self.console.act(coro, ok)
+
+
+def fill(table: DataTable[Any], rows: list[tuple[Any, ...]], keys: list[str] | None = None) -> None:
+    """Replace a table's rows, keeping the cursor on the same row where it can."""
+    row = table.cursor_row
+    table.clear()
+    for i, values in enumerate(rows):
+        table.add_row(
+            *(("" if v is None else str(v)) for v in values), key=keys[i] if keys else None
+        )
+    if rows:
+        table.move_cursor(row=min(max(row, 0), len(rows) - 1))
+
+
+def selected_key(table: DataTable[Any]) -> str | None:
+    if table.row_count == 0:
+        return None
+    key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+    return None if key.value is None else str(key.value)
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"

@@ -1,0 +1,99 @@
+"""The console's only way to the box: the daemon's API, over its Unix socket or a URL + token."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+
+class Unreachable(Exception):
+    """The daemon does not answer (not running, restarting, wrong socket or URL)."""
+
+
+class ApiError(Exception):
+    """The daemon answered with a problem document; `detail` says what to do."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class Client:
+    def __init__(self, *, socket: str | None = None, url: str | None = None,
+                 token: str | None = None, timeout: float = 30.0) -> None:  # fmt: skip
+        if socket is None and url is None:
+            raise ValueError("give the daemon's socket or URL")
+        self.socket = socket
+        self.base = (url or "http://localhost").rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def where(self) -> str:
+        return f"unix:{self.socket}" if self.socket else self.base
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.UnixConnector(path=self.socket) if self.socket else None
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            )  # fmt: skip
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(self, method: str, path: str, body: Any = None, *, data: bytes | None = None,
+                      content_type: str | None = None) -> Any:  # fmt: skip
+        headers = {}
+        payload = data
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            async with self._open().request(
+                method, self.base + path, data=payload, headers=headers
+            ) as resp:
+                raw = await resp.read()
+        except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
+            raise Unreachable(
+                f"cannot reach the daemon at {self.where}: {exc or type(exc).__name__}"
+            ) from None
+        if resp.status >= 400:
+            try:
+                detail = json.loads(raw).get("detail") or resp.reason
+            except ValueError:
+                detail = raw.decode(errors="replace")[:200] or str(resp.reason)
+            raise ApiError(resp.status, str(detail))
+        if not raw:
+            return None
+        if resp.content_type == "application/json":
+            return json.loads(raw)
+        return raw.decode(errors="replace")
+
+    async def get(self, path: str) -> Any:
+        return await self.request("GET", path)
+
+    async def post(self, path: str, body: Any = None) -> Any:
+        return await self.request("POST", path, body)
+
+    async def put(self, path: str, body: Any) -> Any:
+        return await self.request("PUT", path, body)
+
+    async def patch(self, path: str, body: Any) -> Any:
+        return await self.request("PATCH", path, body)
+
+    async def delete(self, path: str) -> Any:
+        return await self.request("DELETE", path)
+
+    async def upload(self, path: str, data: bytes) -> Any:
+        return await self.request("POST", path, data=data, content_type="text/csv")
