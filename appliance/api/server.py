@@ -60,3 +60,18 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def openapi_document() -> dict[str, object]:
+    """The OpenAPI document the daemon serves at /openapi.json (docs/openapi.json is a copy)."""
+    from appliance.api import campaigns, contacts, dnc, lines, setup, system  # noqa: F401
+
+    return API.document()
+
+
+if __name__ == "__main__":  # python -m appliance.api.server > docs/openapi.json
+    import json
+    import sys
+
+    json.dump(openapi_document(), sys.stdout, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
