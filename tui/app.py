@@ -1,6 +1,7 @@
 """`dialbox console`: the technician's Textual UI, a client of the daemon's API only (SPEC O4).
 
-Keyboard first: 1–7 switch panes, each pane lists its keys at the bottom; r reloads, q quits.
+Keyboard first: 1–7 (or F1–F7, also while typing) switch panes, each pane lists its keys at
+the bottom; / searches where a pane can, Esc leaves a search field; r reloads, q quits.
 The console polls the daemon every two seconds; when the daemon cannot be reached (stopped,
 restarting) it says so in the top bar and keeps trying — it reconnects by itself."""
 
@@ -40,6 +41,14 @@ class Console(App[None]):
             Binding(str(i + 1), f"show('{pid}')", title.split(" ", 1)[1], show=False)
             for i, (pid, title, _) in enumerate(PANES)
         ),
+        # F1-F7 switch panes from anywhere, even while typing in a search field.
+        *(
+            Binding(
+                f"f{i + 1}", f"show('{pid}')", title.split(" ", 1)[1], show=False, priority=True
+            )
+            for i, (pid, title, _) in enumerate(PANES)
+        ),
+        Binding("escape", "focus_pane", "Back to the table", show=False),
         Binding("r", "reload", "Reload"),
         Binding("q", "quit", "Quit"),
     ]
@@ -114,6 +123,9 @@ class Console(App[None]):
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.active_pane().focus_default()
         await self.refresh_pane(self.active_pane())
+
+    def action_focus_pane(self) -> None:
+        self.active_pane().focus_default()
 
     async def action_reload(self) -> None:
         await self.refresh_pane(self.active_pane())

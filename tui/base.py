@@ -28,7 +28,7 @@ class Pane(Vertical):
 
     def focus_default(self) -> None:
         """Keys act on the pane's table (its keys need focus inside the pane), else its input."""
-        for widget in (*self.query(DataTable), *self.query("Input")):
+        for widget in (*self.query(DataTable), *self.query("RichLog"), *self.query("Input")):
             if widget.focusable:
                 widget.focus()
                 return

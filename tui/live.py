@@ -142,6 +142,7 @@ class Lines(Pane):
 
 
 class Logs(Pane):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("slash", "search", "Filter")]
     DEFAULT_CSS = (
         "#log-filter { width: 1fr; } #logs { height: 1fr; } Logs Horizontal { height: 3; }"
     )
@@ -158,11 +159,15 @@ class Logs(Pane):
             )
         yield RichLog(id="logs", wrap=False, markup=False)
 
+    def action_search(self) -> None:
+        self.query_one(Input).focus()
+
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         self.grep = event.value.strip()
         self.after = 0
         self.query_one(RichLog).clear()
         await self.reload()
+        self.query_one(RichLog).focus()
 
     async def reload(self) -> None:
         query = f"/logs?after={self.after}&level=INFO&limit=500"

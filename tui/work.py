@@ -190,19 +190,23 @@ class Dnc(Pane):
         Binding("a", "add", "Add"),
         Binding("d", "remove", "Remove"),
         Binding("i", "import_file", "Import"),
+        Binding("slash", "search", "Search"),
     ]
     DEFAULT_CSS = "#dnc-search { height: 3; }"
+
+    def action_search(self) -> None:
+        self.query_one(Input).focus()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.prefix = ""
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search: number prefix, e.g. +1212 (Enter)", id="dnc-search")
+        yield Input(placeholder="/ search: number prefix, e.g. +1212 (Enter)", id="dnc-search")
         table: DataTable[Any] = DataTable(id="dnc-table", cursor_type="row")
         table.add_columns("number", "list", "reason", "expires")
         yield table
-        yield Label("[dim]a add · d remove · i import a file[/dim]")
+        yield Label("[dim]a add · d remove · i import a file · / search[/dim]")
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         self.prefix = "".join(ch for ch in event.value if ch.isdigit() or ch == "+")
