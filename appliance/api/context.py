@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,8 @@ class Services:
     health: Callable[[], dict[str, Any]] | None = None
     engine: Any = None  # appliance.engine.dialer.Engine when the daemon runs one
     logs: LogBuffer | None = None
+    config_path: Path | None = None  # the config file the daemon runs on (None: built-in)
+    reload: Callable[[], None] | None = None  # what SIGHUP does
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

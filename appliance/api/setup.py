@@ -38,6 +38,25 @@ PROBE = API.schema(
         "properties": {"device": {"type": "string", "minLength": 1}},
     },
 )
+HOURS = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+BOX = API.schema(
+    "SetupChange",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "what first-run setup changes in the config file; omitted keys stay",
+        "properties": {
+            "region": {"type": "string", "minLength": 2, "maxLength": 3},
+            "timezone": {"type": "string", "minLength": 1},
+            "compliance_profile": {"enum": ["us", "uk", "fr", "custom"]},
+            "holidays_country": {"type": ["string", "null"]},
+            "calling_hours": {"type": "object", "required": ["start", "end"], "additionalProperties": False,
+                              "properties": {"start": HOURS, "end": HOURS}},
+            "name_lines": {"type": "object", "description": "device path -> line name",
+                           "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}},
+        },
+    },
+)  # fmt: skip
 TOKEN_NEW = API.schema(
     "TokenCreate",
     {
@@ -85,6 +104,7 @@ async def get_setup(call: Call) -> web.Response:
                 "timezone": config.timezone,
                 "compliance_profile": config.compliance_profile,
                 "calling_hours": hours,
+                "box_hours": f"{config.calling_hours.start:%H:%M}-{config.calling_hours.end:%H:%M}",
                 "holidays_country": config.holidays_country,
                 "lines": [
                     {"name": line.name, "kind": line.kind, "device": line.device}
@@ -95,6 +115,43 @@ async def get_setup(call: Call) -> web.Response:
             "tokens": [t.as_dict() for t in list_tokens(svc.db)],
         }
     )
+
+
+@API.op("PATCH", "/setup", summary="Change region, time zone, profile, calling hours, line names",
+        tag="setup", scope="admin", body=BOX,
+        responses={200: ("the config file was changed and reloaded", {"type": "object", "required": ["restart_needed"]})},
+        description="The file keeps its comments; the change is validated like `dialbox check-config` "
+                    "before the file is replaced, then the daemon reloads it. New or renamed lines "
+                    "take effect at the next restart.")  # fmt: skip
+async def change_setup(call: Call) -> web.Response:
+    from appliance.config import ConfigError
+    from appliance.config.edit import edit_config
+    from appliance.store.campaigns import audit
+
+    svc = services(call)
+    if svc.config_path is None:
+        raise Problem(409, "this daemon runs on a built-in config (the demo or defaults), not a file: "
+                      "there is nothing to change; write /etc/dialbox/dialbox.yaml instead")  # fmt: skip
+    try:
+        config, restart = edit_config(svc.config_path, dict(call.body))
+    except ConfigError as exc:
+        raise Problem(422, "the change would make the config invalid, nothing was written: "
+                      + "; ".join(str(p) for p in exc.problems)) from None  # fmt: skip
+    except OSError as exc:
+        raise Problem(409, f"cannot write {svc.config_path}: {exc.strerror}") from None
+    with svc.db.transaction():
+        audit(
+            svc.db,
+            call.caller.actor,
+            "config.change",
+            str(svc.config_path),
+            call.body,
+            svc.clock.now(),
+        )
+    if svc.reload is not None:
+        svc.reload()
+    return web.json_response({"restart_needed": restart, "region": config.region,
+                              "compliance_profile": config.compliance_profile})  # fmt: skip
 
 
 @API.op("POST", "/setup/probe", summary="Identify what answers on a serial port: model, SIM, signal",

@@ -50,6 +50,17 @@ class CallingHours(Section):
     start: dt.time = dt.time(8, 0)
     end: dt.time = dt.time(21, 0)
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 08:00 as the base-60 integer 480 (8 × 60 + 0): take it as
+        # the HH:MM the person wrote, not as seconds after midnight.
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value < 24 * 60:
+                raise ValueError(f'{value} is not a time of day; write HH:MM, e.g. "08:00"')
+            return dt.time(value // 60, value % 60)
+        return value
+
     @model_validator(mode="after")
     def _ordered(self) -> CallingHours:
         if self.end <= self.start:

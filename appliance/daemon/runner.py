@@ -90,6 +90,11 @@ class Daemon:
             logging.getLogger().removeHandler(self.logs)
         return self.exit_code
 
+    @property
+    def builtin_config(self) -> bool:
+        """True when the daemon runs on a config object (the demo), not a file."""
+        return self._given_config
+
     def request_stop(self, why: str = "request") -> None:
         if self.stopping.is_set():
             return

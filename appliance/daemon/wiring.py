@@ -7,6 +7,7 @@ from pathlib import Path
 
 from appliance.api.context import Services
 from appliance.config import DialboxConfig
+from appliance.config.loader import resolve_config_path
 from appliance.daemon.hotfolder import HotFolderComponent
 from appliance.daemon.http import HttpComponent
 from appliance.daemon.runner import Component, Daemon
@@ -39,6 +40,8 @@ def components(daemon: Daemon) -> Sequence[Component]:
         health=daemon.health,
         engine=engine,
         logs=daemon.logs,
+        config_path=resolve_config_path(daemon.config_path) if not daemon.builtin_config else None,
+        reload=daemon.reload,
     )
     outbox = OutboxComponent(daemon.db, daemon.clock, config)
     parts: list[Component] = [pool, engine, HttpComponent(config, services), outbox]

@@ -57,6 +57,19 @@ async def _flows(box: Box, tmp_path: Path) -> None:
         await pilot.press("p")
         await until(pilot, lambda: cells(app, "#ports-table")[0][3] != "", "the probe's model")
         assert cells(app, "#ports-table")[0][4] == "READY"  # the SIM
+        # Name the line on the first port, and set the calling hours: the config file changes.
+        await pilot.press("n")
+        await type_text(pilot, "front-desk")
+        await pilot.press("enter")
+        await until(pilot, lambda: "front-desk" in box.daemon.config.read_text(), "the line named")
+        await until(
+            pilot, lambda: cells(app, "#ports-table")[0][1] == "front-desk", "the name shown"
+        )
+        await pilot.press("g")
+        await pilot.press("enter", "enter", "enter", "ctrl+a", "ctrl+k")
+        await type_text(pilot, "09:00")
+        await pilot.press("enter", "enter", "enter")
+        await until(pilot, lambda: "09:00" in box.daemon.config.read_text(), "the hours written")
 
         # Campaigns: create one through the form.
         await pilot.press("3")
