@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.containers import Vertical
@@ -32,6 +33,16 @@ class Pane(Vertical):
             if widget.focusable:
                 widget.focus()
                 return
+
+    def read_local(self, path: str) -> bytes | None:
+        """A file on this machine the technician named, or None (and a note saying why)."""
+        if not path:
+            return None
+        try:
+            return Path(path).expanduser().read_bytes()
+        except OSError as exc:
+            self.console.notify(f"cannot read {path}: {exc.strerror}", severity="error")
+            return None
 
     async def act(self, coro: Any, ok: str | None = None) -> Any:
         """Run one API call for a key the technician pressed; a refusal is shown, not raised."""

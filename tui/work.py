@@ -157,14 +157,10 @@ class Campaigns(Pane):
             return
 
         async def done(v: dict[str, str] | None) -> None:
-            if not v or not v["path"]:
+            data = self.read_local(v["path"]) if v else None
+            if data is None or v is None:
                 return
             path = Path(v["path"]).expanduser()
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                self.console.notify(f"cannot read {path}: {exc.strerror}", severity="error")
-                return
             report = await self.act(
                 self.client.upload(f"/campaigns/{quote(name)}/contacts/upload", data)
             )
@@ -258,12 +254,8 @@ class Dnc(Pane):
 
     def action_import_file(self) -> None:
         async def done(v: dict[str, str] | None) -> None:
-            if not v or not v["path"]:
-                return
-            try:
-                data = Path(v["path"]).expanduser().read_bytes()
-            except OSError as exc:
-                self.console.notify(f"cannot read {v['path']}: {exc.strerror}", severity="error")
+            data = self.read_local(v["path"]) if v else None
+            if data is None or v is None:
                 return
             query = f"?campaign={quote(v['campaign'])}" if v["campaign"] else ""
             result = await self.act(self.client.upload(f"/dnc/import{query}", data))

@@ -19,7 +19,7 @@ from appliance.config.models import check_region
 from appliance.domain import CampaignStatus, CampaignType, ContactState
 from appliance.scheduler.strategy import DEFAULT_STRATEGY, StrategyError, parse_strategy, to_dict
 from appliance.store import campaigns as store
-from appliance.store.results import outcomes, report
+from appliance.store.results import abandon_rates, outcomes, report
 from appliance.store.strategies import get_strategy, save_strategy
 
 SETTINGS = API.schema("CampaignSettings", CampaignSettings.model_json_schema())
@@ -384,8 +384,6 @@ async def why(call: Call) -> web.Response:
                 Param("days", "query", {"type": "integer", "minimum": 1, "maximum": 366, "default": 7},
                       description="how many days back from now")])  # fmt: skip
 async def campaign_report(call: Call) -> web.Response:
-    from appliance.store.selection import abandon_counts
-
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
     tz = CampaignSettings.model_validate(campaign.settings).timezone or svc.config().timezone
@@ -394,14 +392,7 @@ async def campaign_report(call: Call) -> web.Response:
     since = now - call.query.get("days", 7) * 86400.0
     rows = report(svc.db, campaign, by=call.query.get("by", "day"), since=since, until=now + 1,
                   offset=offset.total_seconds())  # fmt: skip
-    abandon = {}
-    for label, window in (("24h", 86400.0), ("30d", 30 * 86400.0)):
-        answered, abandoned = abandon_counts(svc.db, campaign.id, now, window)
-        abandon[label] = {
-            "answered": answered,
-            "abandoned": abandoned,
-            "rate": round(abandoned / answered, 4) if answered else 0.0,
-        }
+    abandon = abandon_rates(svc.db, campaign.id, now)
     return web.json_response(
         {
             "campaign": campaign.name,

@@ -16,8 +16,7 @@ from appliance.api.spec import Call, Param
 from appliance.campaigns import CampaignSettings
 from appliance.metrics import CONTENT_TYPE
 from appliance.store.campaigns import contacts_by_state, list_campaigns
-from appliance.store.results import outcomes
-from appliance.store.selection import abandon_counts
+from appliance.store.results import abandon_rates, outcomes
 
 STATUS = API.schema(
     "Status",
@@ -98,10 +97,7 @@ async def status(call: Call) -> web.Response:
     hour: dict[str, int] = {}
     for campaign in list_campaigns(svc.db):
         counts = contacts_by_state(svc.db, campaign.id)
-        abandon = {}
-        for label, window in (("24h", 86400.0), ("30d", 30 * 86400.0)):
-            answered, abandoned = abandon_counts(svc.db, campaign.id, now, window)
-            abandon[label] = round(abandoned / answered, 4) if answered else 0.0
+        abandon = {k: v["rate"] for k, v in abandon_rates(svc.db, campaign.id, now).items()}
         cap = planner.rules_for(campaign).profile.abandon_cap
         for label, n in outcomes(svc.db, campaign.id, now - 3600).items():
             hour[label] = hour.get(label, 0) + n

@@ -150,28 +150,33 @@ def attempt_rows(
     if where is not None:  # filter columns are contact columns; none of them exists in attempts
         sql, params = f"{sql} AND {where.sql}", (*params, *where.params)
     for row in db.conn.execute(sql + " ORDER BY a.id", params):
-        (aid, cid, external_id, attempt_no, phone_index, number, channel, line, agent) = row[:9]
-        status, queued, dialed, answered, ended, outcome, disposition = row[9:]
-        yield {
-            "campaign": campaign.name,
-            "attempt_id": aid,
-            "contact_id": cid,
-            "external_id": external_id,
-            "attempt_no": attempt_no,
-            "phone_index": phone_index,
-            "number": number,
-            "channel": channel,
-            "line": line,
-            "agent": agent,
-            "status": status,
-            "queued_at": iso_utc(queued),
-            "dialed_at": iso_utc(dialed),
-            "answered_at": iso_utc(answered),
-            "ended_at": iso_utc(ended),
-            "outcome": outcome_label(outcome),
-            "outcome_code": outcome,
-            "disposition": disposition,
-        }
+        yield attempt_document(campaign.name, row)
+
+
+def attempt_document(campaign: str, row: Sequence[Any]) -> dict[str, Any]:
+    """One attempt (the columns of `_ATTEMPT_SQL`, in order) as ATTEMPT_COLUMNS."""
+    (aid, cid, external_id, attempt_no, phone_index, number, channel, line, agent) = row[:9]
+    status, queued, dialed, answered, ended, outcome, disposition = row[9:16]
+    return {
+        "campaign": campaign,
+        "attempt_id": aid,
+        "contact_id": cid,
+        "external_id": external_id,
+        "attempt_no": attempt_no,
+        "phone_index": phone_index,
+        "number": number,
+        "channel": channel,
+        "line": line,
+        "agent": agent,
+        "status": status,
+        "queued_at": iso_utc(queued),
+        "dialed_at": iso_utc(dialed),
+        "answered_at": iso_utc(answered),
+        "ended_at": iso_utc(ended),
+        "outcome": outcome_label(outcome),
+        "outcome_code": outcome,
+        "disposition": disposition,
+    }
 
 
 def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: TextIO) -> int:

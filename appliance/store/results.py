@@ -4,46 +4,34 @@ and per-campaign reports by hour or day (SPEC D6, O3, O7)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from appliance.domain import Outcome
 from appliance.store.campaigns import CampaignRow
 from appliance.store.db import Database
-from appliance.store.export import CONTACT_COLUMNS, iso_utc, outcome_label, summary_label
+from appliance.store.export import (
+    CONTACT_COLUMNS,
+    attempt_document,
+    iso_utc,
+    outcome_label,
+    summary_label,
+)
 
+# The columns of export's attempt rows after the sequence number, then the campaign's name and
+# the contact's state: one attempt document for the feed, the export and the contact view.
 _RESULT_SQL = (
-    "SELECT a.seq, a.id, a.contact_id, c.external_id, cp.name, a.attempt_no, a.phone_index,"
-    " a.number, a.channel, a.line, a.agent, a.status, a.queued_at, a.dialed_at, a.answered_at,"
-    " a.ended_at, a.outcome, a.disposition, c.state"
+    "SELECT a.seq, a.id, a.contact_id, c.external_id, a.attempt_no, a.phone_index, a.number,"
+    " a.channel, a.line, a.agent, a.status, a.queued_at, a.dialed_at, a.answered_at, a.ended_at,"
+    " a.outcome, a.disposition, cp.name, c.state, a.evidence"
     " FROM attempts a JOIN contacts c ON c.id = a.contact_id JOIN campaigns cp ON cp.id = a.campaign_id"
 )
 
 
-def _result(row: tuple[Any, ...]) -> dict[str, Any]:
-    (seq, aid, cid, external_id, campaign, attempt_no, phone_index, number, channel) = row[:9]
-    (line, agent, status, queued, dialed, answered, ended, outcome, disposition, state) = row[9:]
-    return {
-        "seq": seq,
-        "attempt_id": aid,
-        "contact_id": cid,
-        "external_id": external_id,
-        "campaign": campaign,
-        "attempt_no": attempt_no,
-        "phone_index": phone_index,
-        "number": number,
-        "channel": channel,
-        "line": line,
-        "agent": agent,
-        "status": status,
-        "queued_at": iso_utc(queued),
-        "dialed_at": iso_utc(dialed),
-        "answered_at": iso_utc(answered),
-        "ended_at": iso_utc(ended),
-        "outcome": outcome_label(outcome),
-        "outcome_code": outcome,
-        "disposition": disposition,
-        "contact_state": state,
-    }
+def _result(row: Sequence[Any]) -> dict[str, Any]:
+    doc = {"seq": row[0], **attempt_document(str(row[17]), row[1:17])}
+    doc["contact_state"] = row[18]
+    return doc
 
 
 def results_since(
@@ -93,15 +81,11 @@ def contact(db: Database, contact_id: int) -> dict[str, Any] | None:
     doc = _contact(row)
     attempts = []
     for r in db.conn.execute(
-        _RESULT_SQL.replace("a.disposition,", "a.disposition, a.evidence,")
-        + " WHERE a.contact_id = ? ORDER BY a.attempt_no",
-        (contact_id,),
+        _RESULT_SQL + " WHERE a.contact_id = ? ORDER BY a.attempt_no", (contact_id,)
     ):
-        values = list(r)
-        evidence = values.pop(18)
-        item = _result(tuple(values))
+        item = _result(r)
         item.pop("contact_state")
-        item["evidence"] = json.loads(evidence) if evidence else []
+        item["evidence"] = json.loads(str(r[19])) if r[19] else []
         attempts.append(item)
     doc["attempts"] = attempts
     return doc
@@ -179,3 +163,18 @@ def outcomes(db: Database, campaign_id: int, since: float) -> dict[str, int]:
             (campaign_id, since),
         )
     }
+
+
+def abandon_rates(db: Database, campaign_id: int, now: float) -> dict[str, dict[str, Any]]:
+    """The campaign's abandon ledger over the rolling 24 h and 30 days (SPEC C13)."""
+    from appliance.store.selection import abandon_counts
+
+    out: dict[str, dict[str, Any]] = {}
+    for label, window in (("24h", 86400.0), ("30d", 30 * 86400.0)):
+        answered, abandoned = abandon_counts(db, campaign_id, now, window)
+        out[label] = {
+            "answered": answered,
+            "abandoned": abandoned,
+            "rate": round(abandoned / answered, 4) if answered else 0.0,
+        }
+    return out
