@@ -60,20 +60,25 @@ class Lines(Pane):
         Binding("d", "disable", "Disable"),
         Binding("c", "test_call", "Test call"),
         Binding("m", "test_sms", "Test SMS"),
+        Binding("p", "pin", "Pin to campaigns"),
     ]
 
     def compose(self) -> ComposeResult:
         table: DataTable[Any] = DataTable(id="lines-table", cursor_type="row")
-        table.add_columns("line", "kind", "state", "signal", "campaign", "call", "last error")
+        table.add_columns(
+            "line", "kind", "state", "signal", "campaign", "call", "pinned", "last error"
+        )
         yield table
-        yield Label("[dim]e enable · d disable · c test call · m test SMS[/dim]")
+        yield Label(
+            "[dim]e enable · d disable · c test call · m test SMS · p pin to campaigns[/dim]"
+        )
 
     async def reload(self) -> None:
         lines = await self.client.get("/lines")
         rows = [(ln["name"], ln["kind"], ln["state"],
                  "—" if ln["signal_dbm"] is None else f"{ln['signal_dbm']} dBm", ln["campaign"] or "",
                  "" if ln["call_seconds"] is None else f"{ln['call_seconds']:.0f}s",
-                 (ln["last_error"] or "")[:30]) for ln in lines]  # fmt: skip
+                 ",".join(ln["campaigns"]) or "any", (ln["last_error"] or "")[:24]) for ln in lines]  # fmt: skip
         fill(self.query_one(DataTable), rows, [ln["name"] for ln in lines])
 
     def _line(self) -> str | None:
@@ -110,6 +115,27 @@ class Lines(Pane):
                     )
 
         self.app.push_screen(Form(f"Test call on {name}", [("number", "Number to call", "")]), done)
+
+    def action_pin(self) -> None:
+        name = self._line()
+        if name is None:
+            return
+
+        async def done(values: dict[str, str] | None) -> None:
+            if values is None:
+                return
+            campaigns = [c.strip() for c in values["campaigns"].split(",") if c.strip()]
+            if await self.act(self.client.patch("/setup", {"pin_lines": {name: campaigns}}),
+                              f"line {name} serves {', '.join(campaigns) or 'any campaign'}"):  # fmt: skip
+                await self.reload()
+
+        self.app.push_screen(
+            Form(
+                f"Pin {name} to campaigns",
+                [("campaigns", "Campaigns, comma separated (empty: any)", "")],
+            ),
+            done,
+        )
 
     def action_test_sms(self) -> None:
         name = self._line()

@@ -52,6 +52,8 @@ BOX = API.schema(
             "holidays_country": {"type": ["string", "null"]},
             "calling_hours": {"type": "object", "required": ["start", "end"], "additionalProperties": False,
                               "properties": {"start": HOURS, "end": HOURS}},
+            "pin_lines": {"type": "object", "description": "line name -> the only campaigns it serves ([] unpins)",
+                          "additionalProperties": {"type": "array", "items": {"type": "string", "minLength": 1}}},
             "name_lines": {"type": "object", "description": "device path -> line name",
                            "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}},
         },

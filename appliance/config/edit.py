@@ -1,5 +1,5 @@
 """Changing the config file from the console's first-run setup: region, time zone, compliance
-profile, calling hours, holidays and the lines' names — with the technician's comments kept
+profile, calling hours, holidays, the lines' names and which campaigns a line is pinned to — with the technician's comments kept
 (ruamel.yaml round-trips them), validated exactly as `dialbox check-config` would before the
 file is replaced (atomically), so a bad change never reaches the disk."""
 
@@ -14,7 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from appliance.config.loader import parse_config
+from appliance.config.loader import ConfigError, Problem, parse_config
 from appliance.config.models import DialboxConfig
 
 BOX_KEYS = ("region", "timezone", "compliance_profile", "holidays_country")
@@ -55,6 +55,16 @@ def edit_config(path: Path, changes: dict[str, Any]) -> tuple[DialboxConfig, boo
         else:
             lines.append(CommentedMap([("name", name), ("device", device)]))
             lines_changed = True
+    for name, campaigns in (changes.get("pin_lines") or {}).items():
+        for line in data.get("lines") or []:
+            if str(line.get("name")) == name:
+                if campaigns:
+                    line["campaigns"] = list(campaigns)
+                else:
+                    line.pop("campaigns", None)
+                break
+        else:
+            raise ConfigError([Problem(str(path), None, "lines", f"no line named {name!r} to pin")])
     out = io.StringIO()
     yaml.dump(data, out)
     new_text = out.getvalue()

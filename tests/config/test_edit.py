@@ -70,3 +70,13 @@ def test_unquoted_clock_times_are_read_as_written(tmp_path: Path) -> None:
         20,
         15,
     )
+
+
+def test_pinning_a_line_to_campaigns(tmp_path: Path) -> None:
+    path = tmp_path / "dialbox.yaml"
+    path.write_text(TEXT)
+    config, _ = edit_config(path, {"pin_lines": {"gsm0": ["spring", "autumn"]}})
+    assert config.lines[0].campaigns == ("spring", "autumn")
+    assert edit_config(path, {"pin_lines": {"gsm0": []}})[0].lines[0].campaigns == ()
+    with pytest.raises(ConfigError):
+        edit_config(path, {"pin_lines": {"nope": ["spring"]}})
