@@ -190,6 +190,12 @@ class Voice:
             if call.state is CallState.RELEASED:
                 return await self._finish(call)
             if call.state is CallState.ACTIVE:
+                if self._poller is None:
+                    # A safety net for URC profiles: a release URC lost (the modem went quiet for
+                    # a moment, a noisy line) would otherwise hold the call until it is hung up.
+                    self._poller = asyncio.create_task(
+                        self._poll(call, self._host.timeouts.command)
+                    )
                 return call.result(Outcome.CONNECTED, ended=False)
             if call.t_alert is not None:
                 deadline = call.t_alert + call.ring_timeout
@@ -211,7 +217,7 @@ class Voice:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(call.changed.wait(), remaining)
 
-    async def _poll(self, call: _Call) -> None:
+    async def _poll(self, call: _Call, interval: float | None = None) -> None:
         """Generic call progress: ask +CLCC (27.007 7.18) until the call is released."""
         empty = 0
         while not call.released:
@@ -243,7 +249,7 @@ class Voice:
                 return
             call.changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(call.changed.wait(), self._host.poll_interval)
+                await asyncio.wait_for(call.changed.wait(), interval or self._host.poll_interval)
 
     # ------------------------------------------------------------------ ending
     async def _finish(self, call: _Call) -> CallResult:
