@@ -361,11 +361,9 @@ class Setup(Pane):
     def compose(self) -> ComposeResult:
         yield Static("", id="setup-config")
         table: DataTable[Any] = DataTable(id="ports-table", cursor_type="row")
-        table.add_columns("port", "line", "present", "model", "SIM", "signal", "registered")
+        table.add_columns("port", "line", "here", "model", "SIM", "signal", "reg.")
         yield table
-        yield Label(
-            "[dim]p probe the port · t create an API token · Lines tab: test call/SMS[/dim]"
-        )
+        yield Label("[dim]p probe · n name the line · g region, profile, hours · t API token[/dim]")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -388,7 +386,7 @@ class Setup(Pane):
         rows = []
         for port in setup["ports"]:
             p = self.probed.get(port["device"], {})
-            rows.append((port["device"][-28:], port["configured_as"] or "—", "yes" if port["present"] else "no",
+            rows.append(("…" + port["device"][-19:] if len(port["device"]) > 20 else port["device"], port["configured_as"] or "—", "yes" if port["present"] else "no",
                          p.get("model") or "", p.get("sim") or "",
                          "" if p.get("signal_dbm") is None else f"{p['signal_dbm']} dBm",
                          "" if not p else ("yes" if p.get("registered") else "no")))  # fmt: skip
