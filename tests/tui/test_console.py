@@ -137,7 +137,9 @@ async def _flows(box: Box, tmp_path: Path) -> None:
         # Lines: both up, a test call placed from the console.
         await pilot.press("2")
         await until(pilot, lambda: len(cells(app, "#lines-table")) == 2, "the lines")
-        await pilot.press("down", "p")  # the second line (the first was renamed: that needs a restart)
+        await pilot.press(
+            "down", "p"
+        )  # the second line (the first was renamed: that needs a restart)
         await type_text(pilot, "spring")
         await pilot.press("enter")
         await until(pilot, lambda: cells(app, "#lines-table")[1][6] == "spring", "the line pinned")
