@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from tui.base import Pane
@@ -58,9 +59,10 @@ class Console(App[None]):
         self.client = client
         self.poll = poll
         self.reachable: bool | None = None
+        self.bar = Static("dialbox · connecting…", id="bar")
 
     def compose(self) -> ComposeResult:
-        yield Static("dialbox · connecting…", id="bar")
+        yield self.bar
         with TabbedContent(id="tabs"):
             for pid, title, cls in PANES:
                 with TabPane(title, id=pid):
@@ -80,10 +82,14 @@ class Console(App[None]):
         return self.query_one(f"#pane-{tab}", Pane)
 
     async def _tick(self) -> None:
-        await self.refresh_pane(self.active_pane())
+        try:
+            pane = self.active_pane()
+        except NoMatches:  # the console is closing: its panes are already gone
+            return
+        await self.refresh_pane(pane)
 
     async def refresh_pane(self, pane: Pane) -> None:
-        bar = self.query_one("#bar", Static)
+        bar = self.bar
         try:
             await pane.reload()
         except Unreachable as exc:

@@ -67,10 +67,21 @@ class Box:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what or condition}: {self.states()}")
+                raise AssertionError(
+                    f"timed out waiting for {what or condition}: {self.states()}\n"
+                    f"attempts in flight: {self.in_flight()}\n"
+                    f"daemon log: {self.daemon.output()[-4000:]}"
+                )
             if self.daemon.proc is not None and self.daemon.proc.poll() is not None:
                 raise AssertionError(f"the daemon exited: {self.daemon.output()[-3000:]}")
             time.sleep(0.05)
+
+    def in_flight(self) -> list[tuple[object, ...]]:
+        return self.query(
+            "SELECT a.id, a.contact_id, a.line, a.status, a.dialed_at, k.state FROM attempts a"
+            " JOIN contacts k ON k.id = a.contact_id WHERE a.status != 'done'"
+            " OR k.state = 'Sent to Dialer'"
+        )
 
     def settled(self) -> bool:
         states = self.states()

@@ -152,3 +152,29 @@ def test_sms_text_mode_and_urcs_inside_cmgs() -> None:
             assert longer.parts == 2
 
     run(main(), timeout=30)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_back_to_back_calls_over_a_lagging_link_keep_each_calls_end_to_itself(
+    profile: str,
+) -> None:
+    """A modem reports a call's end several ways at once (+CLCC stat 6, VOICE CALL: END, NO
+    CARRIER, ^CEND); over a busy USB link the host reads them in pieces. The next call, dialled
+    the moment the first piece arrives, must not take the rest for its own end."""
+
+    async def main() -> None:
+        async with emulated(profile) as (farm, modem, _):
+            farm.modems[0].lag = 0.02  # each write of the modem reaches us 20 ms after the last
+            sequence = ["+15550000002", "+15550000004", "+15550000001", *EXPECTED]
+            for number in sequence:
+                result = await modem.dial(number, ring_timeout=1.0)
+                if number == "+15550000001":
+                    assert result.outcome is Outcome.CONNECTED
+                    final = await modem.wait_call_end(5.0)
+                    assert final is not None and final.end_reason == "far end hung up"
+                    continue
+                assert result.outcome is EXPECTED[number], (number, result)
+                assert result.evidence[0] == f"ATD{number};"
+                assert not any("VOICE CALL: END" in e for e in result.evidence), result
+
+    run(main(), timeout=60)

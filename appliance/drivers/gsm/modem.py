@@ -104,6 +104,7 @@ class GsmModem(Line):
         self._operator: str | None = None
         self._last_error: str | None = None
         self._recovering: asyncio.Task[None] | None = None
+        self._probing: asyncio.Task[None] | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._up_event = asyncio.Event()
         self.voice = Voice(self)
@@ -150,7 +151,7 @@ class GsmModem(Line):
 
     async def close(self) -> None:
         self._closing = True
-        for task in (self._recovering, self._health_task):
+        for task in (self._recovering, self._probing, self._health_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -173,7 +174,10 @@ class GsmModem(Line):
     async def dial(self, number: str, ring_timeout: float = 25.0) -> CallResult:
         if not self._up:
             raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
-        return await self.voice.dial(number, max(ring_timeout, self.min_ring_timeout))
+        try:
+            return await self.voice.dial(number, max(ring_timeout, self.min_ring_timeout))
+        finally:
+            self._check_responsive()
 
     async def hang_up(self) -> CallResult | None:
         return await self.voice.hang_up()
@@ -194,7 +198,10 @@ class GsmModem(Line):
     async def send_sms(self, number: str, text: str) -> SmsResult:
         if not self._up:
             raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
-        return await self.sms.send(number, text)
+        try:
+            return await self.sms.send(number, text)
+        finally:
+            self._check_responsive()
 
     def probe_report(self) -> dict[str, object]:
         """What ``dialbox lines probe`` prints."""
@@ -395,9 +402,18 @@ class GsmModem(Line):
             except AtTimeout as exc:
                 self._last_error = str(exc)
                 if self.session.consecutive_timeouts >= 2:
-                    await self._unresponsive()
+                    self._check_responsive()
             except (AtError, LinkDown):
                 continue
+
+    def _check_responsive(self) -> None:
+        """A call or message that met two timeouts in a row probes the modem at once, rather than
+        at the next health poll: a modem gone silent is taken down before it eats more contacts."""
+        session = self._session
+        if not self._up or session is None or session.consecutive_timeouts < 2:
+            return
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.create_task(self._unresponsive())
 
     async def _unresponsive(self) -> None:
         """Two timeouts in a row: probe; if still silent, mark down and reopen the port."""

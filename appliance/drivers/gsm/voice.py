@@ -40,6 +40,11 @@ from appliance.drivers.outcome import Outcome
 log = logging.getLogger(__name__)
 
 _DIAL_STRING = re.compile(r"^\+?[0-9*#]{1,40}$")
+# A modem reports a call's end several ways at once (+CLCC stat 6, VOICE CALL: END, NO CARRIER,
+# ^CEND...), and the bytes may reach us in separate reads. A dial this soon after the last call
+# ended first exchanges a bare AT: whatever the modem wrote before reading it arrives before its
+# OK, so the old call's trailing indications can never be taken for the new call's.
+SETTLE = 5.0
 
 
 class VoiceHost(Protocol):
@@ -138,6 +143,7 @@ class Voice:
         self._host = host
         self.call: _Call | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._ended_at: float | None = None  # loop time the last call was decided
 
     @property
     def _now(self) -> Callable[[], float]:
@@ -152,6 +158,13 @@ class Voice:
             call.evidence.append(f"invalid dial string {number!r}")
             call.t_end = call.now()
             return call.result(Outcome.WRONG_NUMBER, ended=True)
+        if self._ended_at is not None and call.now() - self._ended_at < SETTLE:
+            with contextlib.suppress(AtTimeout, LinkDown):  # ATD below meets a lost link
+                await self._host.session.run(
+                    Command("AT", timeout=self._host.timeouts.command), urgent=True
+                )
+            if self.call is not None:
+                raise LineBusy(f"{self._host.name}: a call to {self.call.number} is in progress")
         self.call = call
         text = f"ATD{number};"
         call.evidence.append(text)
@@ -169,11 +182,11 @@ class Voice:
             return await self._finish(call)
         except LinkDown as exc:
             self.line_down(str(exc))
-            return await call.ended
+            return await self._finish(call)
         call.evidence.extend(response.lines)
         call.evidence.append(response.final.text)
-        if call.state is CallState.RELEASED:  # the line went down meanwhile
-            return await call.ended
+        if call.state is CallState.RELEASED:  # released (or the line went down) meanwhile
+            return await self._finish(call)
         if response.final.kind is FinalKind.CONNECT:
             call.on_event(CallEvent(CallState.ACTIVE, response.final.text))
         elif response.final.kind is not FinalKind.OK:
@@ -276,6 +289,7 @@ class Voice:
             return call.ended.result()
         result = call.result(outcome, ended=True)
         call.ended.set_result(result)
+        self._ended_at = call.now()
         if self.call is call:
             self.call = None
         if self._poller is not None and self._poller is not asyncio.current_task():

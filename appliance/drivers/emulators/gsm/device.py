@@ -10,6 +10,7 @@ basic commands (``E0``, ``V1``, ``Z``, ``&F``, ``D...``, ``S0=1``) and extended 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 from collections.abc import Callable
@@ -214,6 +215,11 @@ class EmulatedModem:
         self.silent = False
         self.garbage = False
         self.urc_in_cmgs = False
+        # Seconds between deliveries of successive writes: the order of the modem's output is
+        # kept but it reaches the host in pieces, as over a busy USB link (0: at once).
+        self.lag = 0.0
+        self._lagging: collections.deque[bytes] = collections.deque()
+        self._lag_timer: asyncio.TimerHandle | None = None
         self.last_line = "AT"
         self.commands: list[str] = []  # every command line received (for tests)
         self.replies: list[Reply] = list(script.replies)
@@ -244,6 +250,10 @@ class EmulatedModem:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
+        if self._lag_timer is not None:  # output not yet delivered is lost with the module
+            self._lag_timer.cancel()
+            self._lag_timer = None
+        self._lagging.clear()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -318,8 +328,21 @@ class EmulatedModem:
 
     # ------------------------------------------------------------------ output
     def write(self, data: bytes) -> None:
-        if not self.silent:
+        if self.silent:
+            return
+        if self.lag <= 0 and not self._lagging:
             self.port.write(data)
+            return
+        self._lagging.append(data)
+        if self._lag_timer is None:
+            self._lag_timer = asyncio.get_running_loop().call_later(self.lag, self._deliver)
+
+    def _deliver(self) -> None:
+        self._lag_timer = None
+        if self._lagging:
+            self.port.write(self._lagging.popleft())
+        if self._lagging:
+            self._lag_timer = asyncio.get_running_loop().call_later(self.lag, self._deliver)
 
     def info(self, text: str) -> None:
         raw = text.encode("latin-1", "replace")

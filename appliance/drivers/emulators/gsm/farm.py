@@ -5,6 +5,7 @@ Control socket ``DIR/control.sock`` takes one command per line and answers ``ok`
 
     <modem> unplug | replug | reboot
     <modem> silent on|off | garbage on|off | urc-in-cmgs on|off
+    <modem> lag <seconds>                 output in order, each write that much after the last
     <modem> sms-in <sender> <text...>     a message arrives from the network
     <modem> ring <number>                 an incoming call
     <modem> urc <text...>                 send any unsolicited line
@@ -32,6 +33,7 @@ ACTIONS = (
     "silent",
     "garbage",
     "urc-in-cmgs",
+    "lag",
     "sms-in",
     "ring",
     "urc",
@@ -148,6 +150,11 @@ def _apply(modem: EmulatedModem, action: str, arg: str) -> None:
         modem.garbage = on
     elif action == "urc-in-cmgs":
         modem.urc_in_cmgs = on
+    elif action == "lag":
+        try:
+            modem.lag = max(0.0, float(arg))
+        except ValueError:
+            raise ControlError(f"lag needs seconds, not {arg!r}") from None
     elif action == "sms-in":
         sender, _, text = arg.partition(" ")
         if not sender or not text:
