@@ -36,6 +36,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     gsm.add_argument("--json", action="store_true", help="print the links as one JSON document")
     gsm.set_defaults(func=run_gsm)
+    v253 = kinds.add_parser(
+        "v253",
+        help="emulated V.253 analog voice modems on pseudo-terminals",
+        description="Open N pseudo-terminals linked as DIR/v2530... that answer like V.253 "
+        "voice modems (voice mode, DLE call-progress events, VCON, +VTX playback).",
+    )
+    v253.add_argument("--count", type=int, default=1, help="number of modems (default 1)")
+    v253.add_argument("--link-dir", type=Path, required=True, metavar="DIR")
+    v253.add_argument("--seed", type=int, default=0, help="seed of the random call outcomes")
+    v253.add_argument("--script", type=Path, metavar="FILE", help="TOML or JSON emulator script")
+    v253.add_argument("--time-scale", type=float, help="multiply every scripted delay by this")
+    v253.add_argument("--json", action="store_true", help="print the links as one JSON document")
+    v253.set_defaults(func=run_v253)
 
 
 def run_gsm(args: argparse.Namespace) -> int:
@@ -78,3 +91,42 @@ async def _serve(args: argparse.Namespace, script: Script) -> int:
         with contextlib.suppress(Exception):
             await farm.stop()
     return 0
+
+
+def run_v253(args: argparse.Namespace) -> int:
+    from appliance.drivers.emulators.v253 import VoiceFarm, VoiceScript, load_script
+
+    if not 1 <= args.count <= 256:
+        raise DialboxError(f"--count {args.count}: expected 1 to 256 modems")
+    try:
+        script = load_script(args.script) if args.script else VoiceScript()
+    except (OSError, ValueError) as exc:
+        raise DialboxError(str(exc)) from exc
+    if args.time_scale is not None:
+        script.time_scale = args.time_scale
+
+    async def serve() -> int:
+        farm = VoiceFarm(args.count, args.link_dir, script, args.seed)
+        try:
+            farm.start()
+        except OSError as exc:
+            raise DialboxError(f"{args.link_dir}: cannot create the links: {exc}") from exc
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        links = [{"link": str(m.port.link), "device": m.port.device} for m in farm.modems]
+        if args.json:
+            json.dump({"links": links}, sys.stdout)
+            sys.stdout.write("\n")
+        else:
+            for item in links:
+                print(f"{item['link']} -> {item['device']} (v253)")
+        sys.stdout.flush()
+        try:
+            await stop.wait()
+        finally:
+            farm.stop()
+        return 0
+
+    return asyncio.run(serve())

@@ -14,4 +14,8 @@ def make_line(config: LineConfig) -> Line:
 
         profile = None if config.profile == "auto" else config.profile
         return GsmModem(config.device, name=config.name, pin=config.pin, profile=profile)
+    if config.kind == "v253":
+        from appliance.drivers.v253.modem import VoiceModem
+
+        return VoiceModem(config.device, name=config.name)
     raise DialboxError(f"line {config.name!r}: kind {config.kind!r} is not supported by this build")

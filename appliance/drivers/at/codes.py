@@ -51,6 +51,8 @@ _WORDS = {
     "NO ANSWER": FinalKind.NO_ANSWER,
     "NO DIALTONE": FinalKind.NO_DIALTONE,
     "NO DIAL TONE": FinalKind.NO_DIALTONE,  # V.253 modems spell it both ways
+    "VCON": FinalKind.CONNECT,  # V.253: voice connection (the far end presumed answered)
+    "#VCON": FinalKind.CONNECT,  # Rockwell/Conexant #CLS=8 voice
 }
 
 _ERROR_RE = re.compile(r"^\+(CME|CMS) ERROR:\s*(.*)$", re.IGNORECASE)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from appliance.drivers.at.codes import CALL_PROGRESS, Final, FinalKind, classify_final
+from appliance.drivers.at.dle import DleDecoder
 from appliance.drivers.at.framing import (
     ESC,
     Frame,
@@ -221,6 +222,7 @@ class _PriorityLock:
 
 
 UrcListener = Callable[[Urc], None]
+DleListener = Callable[[str], None]
 LostListener = Callable[[Exception | None], None]
 
 
@@ -241,6 +243,8 @@ class AtSession(asyncio.Protocol):
         self._opened = asyncio.Event()
         self.consecutive_timeouts = 0
         self.extra_urc_prefixes: tuple[str, ...] = ()
+        self._dle: DleDecoder | None = None
+        self._dle_listener: DleListener | None = None
 
     # ----------------------------------------------------------------- listeners
     def add_urc_listener(self, listener: UrcListener) -> Callable[[], None]:
@@ -251,6 +255,12 @@ class AtSession(asyncio.Protocol):
     def add_lost_listener(self, listener: LostListener) -> None:
         self._lost_listeners.append(listener)
 
+    def set_dle_listener(self, listener: DleListener | None) -> None:
+        """Voice modems: take ``<DLE><code>`` events out of the byte stream before framing and
+        hand each code to ``listener`` (None: bytes are framed as they come)."""
+        self._dle_listener = listener
+        self._dle = DleDecoder() if listener is not None else None
+
     # ----------------------------------------------------------------- Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.WriteTransport, transport)
@@ -260,6 +270,19 @@ class AtSession(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         log.log(TRACE, "%s <- %r", self.name, data)
+        if self._dle is None or self._dle_listener is None:
+            self._frame(data)
+            return
+        for part in self._dle.feed(data):
+            if isinstance(part, bytes):
+                self._frame(part)
+                continue
+            try:
+                self._dle_listener(part)
+            except Exception:
+                log.exception("%s: DLE listener failed on %r", self.name, part)
+
+    def _frame(self, data: bytes) -> None:
         try:
             frames = self._framer.feed(data)
         except FramingError as exc:

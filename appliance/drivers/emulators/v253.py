@@ -1,0 +1,396 @@
+"""An emulated V.253 voice modem (Conexant CX93001 flavour) on a pseudo-terminal.
+
+It answers like a real analog voice modem to any client: V.250 basics (``ATZ``, ``ATE``, ``ATV``,
+``ATI3``, ``+GMI/+GMM/+GMR``), ``+FCLASS=8`` voice mode, ``+VLS``, ``+VSM``, ``+VSD``, ``+VRA``,
+``+VRN``, gains, ``+VTS``, ``ATD`` with call progress reported as DLE-shielded events
+(research/modems.md 2.11): ``<DLE>r`` ringback every 6 s while the callee's phone rings, ``<DLE>b``
+busy, ``<DLE>J`` SIT (number not in service), ``<DLE>a`` a fax's answer tone, ``<DLE>q`` quiet
+after the ringback stops; ``VCON`` once the modem presumes the far end answered (ringback gone
+for ``+VRA``, or never came within ``+VRN``), ``BUSY``, ``NO ANSWER``, ``NO DIALTONE``. During an
+answered call the callee's keys come as ``<DLE><digit>``; a far-end hang-up is ``<DLE>l`` (loop
+current interrupted) then ``<DLE>b`` (the exchange's busy tone) until the host goes on hook.
+``AT+VTX`` answers ``CONNECT`` and plays shielded audio until ``<DLE><ETX>``.
+
+Outcomes per number come from a script (TOML/JSON)::
+
+    time_scale = 0.1
+    [random]                    # weights for numbers not listed (seeded)
+    answer = 5
+    [[numbers]]
+    number = "5550001"
+    outcome = "answer"          # answer | busy | no-answer | no-dialtone | sit | fax
+    ring = 12.0                 # seconds of ringback before answer
+    talk = 20.0                 # seconds until the callee hangs up
+    dtmf = "1"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appliance.drivers.at.dle import DLE, ETX
+from appliance.drivers.at.framing import CommandFramer, InputKind
+from appliance.drivers.emulators.gsm.device import Op, parse_line
+from appliance.drivers.emulators.pty import PtyPort
+
+OUTCOMES = ("answer", "busy", "no-answer", "no-dialtone", "sit", "fax")
+RINGBACK_EVERY = 6.0  # seconds between ringback bursts (North American cadence: 2 s on, 4 off)
+NO_ANSWER_AFTER = 60.0  # S7: the modem gives up on a ringing line
+CAN = 0x18
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    outcome: str
+    ring: float = 6.0
+    talk: float = 10.0
+    dtmf: str = ""
+
+
+@dataclass(slots=True)
+class VoiceScript:
+    time_scale: float = 1.0
+    numbers: dict[str, Plan] = field(default_factory=dict)
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"answer": 5.0, "busy": 2.0, "no-answer": 2.0, "sit": 0.5}
+    )
+
+    def plan_for(self, number: str, rng: random.Random) -> Plan:
+        plan = self.numbers.get(_digits(number))
+        if plan is not None:
+            return plan
+        names = list(self.weights)
+        outcome = rng.choices(names, weights=[self.weights[n] for n in names])[0]
+        return Plan(outcome, ring=round(rng.uniform(6.0, 20.0), 1), talk=rng.uniform(5.0, 30.0))
+
+
+def _digits(number: str) -> str:
+    return "".join(c for c in number if c.isdigit() or c in "*#+")
+
+
+def load_script(path: Path) -> VoiceScript:
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    return parse_script(data, str(path))
+
+
+def parse_script(data: dict[str, Any], where: str = "script") -> VoiceScript:
+    unknown = set(data) - {"time_scale", "numbers", "random"}
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}")
+    script = VoiceScript(time_scale=float(data.get("time_scale", 1.0)))
+    if "random" in data:
+        script.weights = {str(k): float(v) for k, v in data["random"].items()}
+    for i, item in enumerate(data.get("numbers", ())):
+        outcome = str(item.get("outcome", "answer"))
+        extra = set(item) - {"number", "outcome", "ring", "talk", "dtmf"}
+        if outcome not in OUTCOMES or extra or "number" not in item:
+            raise ValueError(
+                f"{where}: numbers[{i}]: needs number, outcome one of {', '.join(OUTCOMES)}; "
+                f"optional ring, talk, dtmf"
+            )
+        script.numbers[_digits(str(item["number"]))] = Plan(
+            outcome,
+            float(item.get("ring", 6.0)),
+            float(item.get("talk", 10.0)),
+            str(item.get("dtmf", "")),
+        )
+    for name in script.weights:
+        if name not in OUTCOMES:
+            raise ValueError(f"{where}: random.{name}: one of {', '.join(OUTCOMES)}")
+    return script
+
+
+class VoiceModemSim:
+    """One V.253 voice modem behind one pty."""
+
+    manufacturer = "CONEXANT"
+    model = "CX93001-EIS_V0.2013-V92"
+    revision = "V0.2013"
+
+    def __init__(self, link: Path, script: VoiceScript | None = None, seed: int = 0) -> None:
+        self.script = script or VoiceScript()
+        self.rng = random.Random(seed)
+        self.port = PtyPort(link, self._on_bytes)
+        self.framer = CommandFramer()
+        self.echo = True
+        self.verbose = True
+        self.fclass = "0"
+        self.off_hook = False
+        self.vra = 70  # 0.1 s: ringback gone this long -> answered
+        self.vrn = 10  # s: no ringback at all this long -> answered
+        self.silent = False
+        self.commands: list[str] = []
+        self._last = "AT"
+        self.played = bytearray()  # audio received by +VTX (for tests)
+        self._streaming = False
+        self._stream_dle = False
+        self._dialing: asyncio.Future[None] | None = None
+        self._timers: list[asyncio.TimerHandle] = []
+        self._call: str | None = None  # "dialing" | "up" | "gone" (far end hung up)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self.port.plug()
+
+    def stop(self) -> None:
+        self._on_hook()
+        self.port.unplug()
+
+    def unplug(self) -> None:
+        self.stop()
+
+    def replug(self) -> None:
+        self.framer = CommandFramer()
+        self.echo, self.verbose, self.fclass = True, True, "0"
+        self.port.plug()
+
+    # ------------------------------------------------------------------ output
+    def _write(self, data: bytes) -> None:
+        if not self.silent:
+            self.port.write(data)
+
+    def _result(self, text: str) -> None:
+        self._write(b"\r\n" + text.encode() + b"\r\n")
+
+    def _info(self, text: str) -> None:
+        self._result(text)
+
+    def _event(self, code: str) -> None:
+        self._write(bytes([DLE]) + code.encode("latin-1"))
+
+    def _later(self, delay: float, fn: Any) -> None:
+        loop = asyncio.get_running_loop()
+        self._timers.append(loop.call_later(delay * self.script.time_scale, fn))
+
+    def _cancel(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+    # ------------------------------------------------------------------ input
+    def _on_bytes(self, data: bytes) -> None:
+        if self.silent:
+            return
+        if self._streaming:
+            self._stream(data)
+            return
+        if self._call == "dialing":
+            # V.250 6.3.1: any character from the DTE aborts the dial in progress.
+            self._on_hook()
+            self._result("NO CARRIER")
+            return
+        for item in self.framer.feed(data):
+            if item.kind not in (InputKind.COMMAND, InputKind.REPEAT):
+                continue
+            if self.echo:
+                self._write(item.echo)
+            line = self._last if item.kind is InputKind.REPEAT else item.text
+            self._last = line
+            self._execute(line)
+
+    def _stream(self, data: bytes) -> None:
+        for i, byte in enumerate(data):
+            if self._stream_dle:
+                self._stream_dle = False
+                if byte == DLE:
+                    self.played.append(DLE)
+                elif byte in (ETX, CAN):
+                    self._streaming = False
+                    self._result("OK")
+                    if i + 1 < len(data):
+                        self._on_bytes(data[i + 1 :])
+                    return
+            elif byte == DLE:
+                self._stream_dle = True
+            else:
+                self.played.append(byte)
+
+    def _execute(self, line: str) -> None:
+        if line[:2].upper() != "AT":
+            return
+        self.commands.append(line)
+        for op in parse_line(line[2:]):
+            outcome = self._op(op)
+            if outcome == "later":
+                return
+            if outcome is not None:
+                self._result(outcome)
+                return
+        self._result("OK")
+
+    def _op(self, op: Op) -> str | None:
+        """None: go on with the line; a text: the line's final result; "later": it comes later."""
+        name = op.name
+        if name in ("Z", "&F"):
+            self._on_hook()
+            self.echo, self.verbose, self.fclass = True, True, "0"
+        elif name == "E":
+            self.echo = op.args != "0"
+        elif name == "V":
+            self.verbose = op.args != "0"
+        elif name in ("Q", "X", "M", "L", "&C", "&D", "&K") or name.startswith("S"):
+            pass
+        elif name == "I":
+            self._info(self.model if op.args in ("", "0", "3") else self.revision)
+        elif name == "+GMI":
+            self._info(self.manufacturer)
+        elif name == "+GMM":
+            self._info(self.model)
+        elif name == "+GMR":
+            self._info(self.revision)
+        elif name == "+FCLASS":
+            if op.kind == "test":
+                self._info("0,1,1.0,8")
+            elif op.kind == "read":
+                self._info(self.fclass)
+            elif op.args.strip() in ("0", "1", "1.0", "8", "8.0"):
+                self.fclass = op.args.strip().split(".")[0]
+            else:
+                return "ERROR"
+        elif name in ("+VLS", "+VSM", "+VTX", "+VTS", "+VSD", "+VRA", "+VRN", "+VGT", "+VGR",
+                      "+VIT", "+VCID", "+VNH", "+IFC"):  # fmt: skip
+            if self.fclass != "8" and name.startswith("+V"):
+                return "ERROR"
+            return self._voice(op)
+        elif name == "H":
+            self._on_hook()
+        elif name == "A":
+            return "NO CARRIER"  # nobody is calling in
+        elif name == "D":
+            return self._dial(op.args)
+        else:
+            return "ERROR"
+        return None
+
+    def _voice(self, op: Op) -> str | None:
+        name = op.name
+        if op.kind == "test":
+            self._info(
+                {
+                    "+VLS": "0,1",
+                    "+VSM": '128,"8-BIT LINEAR",(7200,8000,11025)\r\n'
+                    '130,"UNSIGNED PCM",(7200,8000,11025)\r\n132,"4-BIT IMA ADPCM",(7200,8000)',
+                    "+VRA": "(0-255)",
+                    "+VRN": "(0-255)",
+                }.get(name, "(0-255)")
+            )
+        elif op.kind == "read":
+            self._info({"+VLS": "1" if self.off_hook else "0", "+VRA": str(self.vra),
+                        "+VRN": str(self.vrn)}.get(name, "0"))  # fmt: skip
+        elif name == "+VLS":
+            if op.args.strip() == "0":
+                self._on_hook()
+            elif op.args.strip() == "1":
+                self.off_hook = True
+            else:
+                return "ERROR"
+        elif name == "+VRA":
+            self.vra = op.int_arg(0, 70)
+        elif name == "+VRN":
+            self.vrn = op.int_arg(0, 10)
+        elif name == "+VTX":
+            if not self.off_hook:
+                return "ERROR"
+            self._streaming = True
+            self._result("CONNECT")
+            return "later"
+        return None
+
+    # ------------------------------------------------------------------ calls
+    def _dial(self, args: str) -> str | None:
+        number = args.strip().rstrip(";").lstrip("TtPpWw,")
+        if self.fclass != "8":
+            return "NO CARRIER"  # data dialling is not emulated
+        if not number:
+            return "ERROR"
+        plan = self.script.plan_for(number, self.rng)
+        self.off_hook = True
+        self._call = "dialing"
+        if plan.outcome == "no-dialtone":
+            self._later(3.0, lambda: self._end_dial("NO DIALTONE"))
+            return "later"
+        setup = 2.0
+        if plan.outcome == "busy":
+            for i in range(3):
+                self._later(setup + i * 1.0, lambda: self._event("b"))
+            self._later(setup + 3.0, lambda: self._end_dial("BUSY"))
+            return "later"
+        if plan.outcome == "sit":
+            self._later(setup, lambda: self._event("J"))
+            self._later(setup + self.vrn, self._answered)  # no ringback ever: presumed answer
+            return "later"
+        rings = plan.ring if plan.outcome != "no-answer" else NO_ANSWER_AFTER
+        t = setup
+        while t < setup + rings:
+            self._later(t, lambda: self._event("r"))
+            t += RINGBACK_EVERY
+        if plan.outcome == "no-answer":
+            self._later(setup + NO_ANSWER_AFTER, lambda: self._end_dial("NO ANSWER"))
+            return "later"
+        answer_at = setup + rings
+        if plan.outcome == "fax":
+            self._later(answer_at + 0.5, lambda: self._event("a"))
+        else:
+            self._later(answer_at + 0.5, lambda: self._event("q"))
+        self._later(answer_at + self.vra / 10.0, self._answered)
+        if plan.outcome == "answer":
+            base = answer_at + self.vra / 10.0
+            for i, digit in enumerate(plan.dtmf):
+                self._later(base + 0.5 + i * 0.5, lambda d=digit: self._event(d))
+            self._later(base + plan.talk, self._far_end_hangs_up)
+        return "later"
+
+    def _answered(self) -> None:
+        if self._call == "dialing":
+            self._call = "up"
+            self._result("VCON")
+
+    def _end_dial(self, result: str) -> None:
+        if self._call == "dialing":
+            self._on_hook()
+            self._result(result)
+
+    def _far_end_hangs_up(self) -> None:
+        if self._call != "up":
+            return
+        self._call = "gone"
+        self._event("l")
+        self._busy_tone()
+
+    def _busy_tone(self) -> None:
+        if self._call == "gone" and self.off_hook:
+            self._event("b")
+            self._later(4.0, self._busy_tone)
+
+    def _on_hook(self) -> None:
+        self._cancel()
+        self.off_hook = False
+        self._call = None
+        self._streaming = False
+
+
+class VoiceFarm:
+    """N voice modems on ptys linked as DIR/v2530, DIR/v2531..."""
+
+    def __init__(self, count: int, link_dir: Path, script: VoiceScript | None = None,
+                 seed: int = 0) -> None:  # fmt: skip
+        self.link_dir = link_dir
+        self.modems = [
+            VoiceModemSim(link_dir / f"v253{i}", script, seed * 1009 + i) for i in range(count)
+        ]
+
+    def start(self) -> None:
+        self.link_dir.mkdir(parents=True, exist_ok=True)
+        for modem in self.modems:
+            modem.start()
+
+    def stop(self) -> None:
+        for modem in self.modems:
+            modem.stop()

@@ -1,0 +1,1 @@
+"""Analog lines through V.253 (IS-101) voice modems."""

@@ -1,0 +1,464 @@
+"""An analog line through a V.253 voice modem: the ``Line`` the engine dials on.
+
+Voice mode (``AT+FCLASS=8``), on/off hook with ``+VLS``, ``ATD`` whose progress comes as DLE
+events taken out of the byte stream by the AT session (``at.dle``), the ring timeout counted from
+the first ringback, a far-end hang-up from loop-current interruption, busy or dial tone after the
+answer, DTMF from the callee, playback with ``+VTX``. The modem's words are kept as evidence.
+Health: a modem that stops answering ``AT`` or whose port goes away is taken down and reopened
+with back-off until it answers again (SPEC H6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from appliance.drivers.at.dle import END_OF_STREAM, shield
+from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown
+from appliance.drivers.at.transport import PortError, open_port
+from appliance.drivers.line import (
+    MIN_RING_TIMEOUT,
+    CallEnded,
+    CallResult,
+    Capabilities,
+    Dtmf,
+    Line,
+    LineBusy,
+    LineDown,
+    LineError,
+    LineHealth,
+    LineUnavailable,
+    LineUp,
+    NotSupported,
+    Timeouts,
+)
+from appliance.drivers.outcome import Outcome
+from appliance.drivers.v253.progress import FORCED, Progress, classify, dial_outcome
+
+log = logging.getLogger(__name__)
+
+_DIAL_STRING = re.compile(r"^\+?[0-9*#,]{1,40}$")
+
+
+class NotVoiceModem(Exception):
+    """The modem answers AT but offers no voice class (+FCLASS=8)."""
+
+
+class _Call:
+    def __init__(self, number: str, ring_timeout: float, now: Callable[[], float]) -> None:
+        self.number = number
+        self.ring_timeout = ring_timeout
+        self.now = now
+        self.t_dial = now()
+        self.t_alert: float | None = None
+        self.t_answer: float | None = None
+        self.t_end: float | None = None
+        self.up = False  # answered and not yet ended
+        self.forced: Outcome | None = None
+        self.end_reason = ""
+        self.evidence: list[str] = []
+        self.changed = asyncio.Event()
+        self.ended: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
+
+    def result(self, outcome: Outcome, ended: bool) -> CallResult:
+        end = self.t_end if ended and self.t_end is not None else self.now()
+        alert = self.t_alert if self.t_alert is not None else end
+        answer = self.t_answer if self.t_answer is not None else end
+        return CallResult(
+            number=self.number,
+            outcome=outcome,
+            evidence=tuple(self.evidence),
+            durations={
+                "setup": alert - self.t_dial,
+                "ringing": max(0.0, answer - alert) if self.t_alert is not None else 0.0,
+                "talk": max(0.0, end - answer) if self.t_answer is not None else 0.0,
+                "total": end - self.t_dial,
+            },
+            answered=self.t_answer is not None,
+            ended=ended,
+            end_reason=self.end_reason,
+        )
+
+
+class VoiceModem(Line):
+    """One analog line behind one V.253 voice modem."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        baudrate: int = 115200,
+        timeouts: Timeouts | None = None,
+        health_interval: float = 5.0,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        min_ring_timeout: float = MIN_RING_TIMEOUT,
+        messages: Path | None = None,
+        reset_hook: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(name or Path(url).name)
+        self.url = url
+        self.baudrate = baudrate
+        self.timeouts = timeouts or Timeouts()
+        self.health_interval = health_interval
+        self.backoff = backoff
+        self.min_ring_timeout = min_ring_timeout
+        self.messages = messages
+        self.reset_hook = reset_hook
+        self.identity: dict[str, str] = {}
+        self._session: AtSession | None = None
+        self._up = False
+        self._closing = False
+        self._playback = False
+        self._last_error: str | None = None
+        self._call: _Call | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._recovering: asyncio.Task[None] | None = None
+        self._health_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ Line: lifecycle
+    @property
+    def session(self) -> AtSession:
+        if self._session is None or not self._session.is_open:
+            raise LinkDown(f"{self.name}: port is not open")
+        return self._session
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            voice=True, sms=False, dtmf_detect=True, dtmf_send=True, playback=self._playback
+        )
+
+    def health(self) -> LineHealth:
+        return LineHealth(
+            up=self._up,
+            registered=self._up,
+            registration="analog line" if self._up else "not registered",
+            sim="none",
+            last_error=self._last_error,
+        )
+
+    async def open(self) -> None:
+        self._closing = False
+        try:
+            await self._connect()
+            await self._initialise()
+        except (PortError, AtTimeout, AtError, LinkDown, NotVoiceModem, TimeoutError) as exc:
+            await self._drop_session()
+            self._last_error = str(exc)
+            raise LineUnavailable(f"{self.url}: {exc}") from exc
+        self._health_task = asyncio.create_task(self._health_loop())
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in (self._recovering, self._health_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._call is not None:
+            with contextlib.suppress(Exception):
+                await self.hang_up()
+        await self._drop_session()
+        self._set_down("closed", emit=False)
+
+    async def _connect(self) -> None:
+        session = AtSession(self.name)
+        session.set_dle_listener(self._on_dle)
+        session.add_lost_listener(lambda exc: self._on_lost(session, exc))
+        await open_port(self.url, lambda: session, self.baudrate)
+        await asyncio.wait_for(session.wait_open(), self.timeouts.command)
+        self._session = session
+
+    async def _drop_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and session.is_open:
+            session.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.wait_closed(), 2.0)
+
+    def _cmd(self, text: str, *, bare: bool = False) -> Command:
+        return Command(text, timeout=self.timeouts.command, bare=bare)
+
+    async def _initialise(self) -> None:
+        session = self.session
+        last: Exception | None = None
+        for _ in range(3):
+            try:
+                await session.check(Command("AT", timeout=self.timeouts.probe))
+                break
+            except (AtTimeout, AtError) as exc:
+                last = exc
+        else:
+            raise AtTimeout(f"nothing answers AT ({last}); wrong port, baud rate, or modem off")
+        await session.check(self._cmd("ATE0"))
+        await session.check(self._cmd("ATV1"))
+        for key, command in (("manufacturer", "AT+GMI"), ("model", "AT+GMM"),
+                             ("revision", "AT+GMR")):  # fmt: skip
+            response = await session.run(self._cmd(command, bare=True))
+            if response.ok and response.lines:
+                self.identity[key] = response.lines[0].split(":", 1)[-1].strip()
+        classes = await session.run(self._cmd("AT+FCLASS=?", bare=True))
+        offered = {c.strip().split(".")[0] for line in classes.lines for c in line.split(",")}
+        if not classes.ok or "8" not in offered:
+            raise NotVoiceModem(
+                f"the modem offers no voice mode (+FCLASS=? -> {', '.join(classes.lines) or '-'})"
+                "; an analog line needs a V.253 voice modem"
+            )
+        await session.check(self._cmd("AT+FCLASS=8"))
+        await session.check(self._cmd("AT+VLS=0"))  # on hook
+        formats = await session.run(self._cmd("AT+VSM=?", bare=True))
+        self._playback = formats.ok and bool(formats.lines)
+        log.info("%s: %s %s, voice mode", self.name, self.identity.get("manufacturer", "?"),
+                 self.identity.get("model", "?"))  # fmt: skip
+        self._set_up()
+
+    # ------------------------------------------------------------------ up / down
+    def _set_up(self) -> None:
+        self._last_error = None
+        if not self._up:
+            self._up = True
+            self.emit(LineUp(self.name))
+
+    def _set_down(self, reason: str, emit: bool = True) -> None:
+        self._last_error = reason
+        call = self._call
+        if call is not None and not call.ended.done():
+            call.evidence.append(f"line down: {reason}")
+            call.forced, call.end_reason = Outcome.ERROR_OCCURRED, f"line down: {reason}"
+            self._finish(call)
+        if self._up:
+            self._up = False
+            if emit:
+                self.emit(LineDown(self.name, reason))
+
+    def _on_lost(self, session: AtSession, exc: Exception | None) -> None:
+        if self._closing or session is not self._session:
+            return
+        self._session = None
+        self._set_down(f"port lost: {exc}" if exc else "port closed")
+        self._start_recovery()
+
+    def _start_recovery(self) -> None:
+        if self._closing or (self._recovering is not None and not self._recovering.done()):
+            return
+        self._recovering = asyncio.create_task(self._recover())
+
+    async def _recover(self) -> None:
+        delay, ceiling = self.backoff
+        while not self._closing:
+            try:
+                await self._drop_session()
+                if self.reset_hook is not None:
+                    await self.reset_hook()
+                await self._connect()
+                await self._initialise()
+                log.info("%s: line recovered", self.name)
+                return
+            except (PortError, AtTimeout, AtError, LinkDown, NotVoiceModem, TimeoutError) as exc:
+                self._last_error = str(exc)
+                log.info("%s: recovery failed (%s); retrying in %.1f s", self.name, exc, delay)
+            await asyncio.sleep(delay)  # back-off between reconnect attempts
+            delay = min(delay * 2, ceiling)
+
+    async def _health_loop(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.health_interval)  # the polling period itself
+            if not self._up or self._session is None or self._call is not None:
+                continue
+            try:
+                await self.session.check(Command("AT", timeout=self.timeouts.probe))
+            except (AtTimeout, AtError):
+                if self.session.consecutive_timeouts >= 2:
+                    self._set_down("modem not answering")
+                    self._start_recovery()
+            except LinkDown:
+                continue
+
+    # ------------------------------------------------------------------ DLE events
+    def _on_dle(self, code: str) -> None:
+        kind, text = classify(code)
+        call = self._call
+        if kind is Progress.DTMF:
+            if call is not None and call.up:
+                call.evidence.append(f"dtmf {text}")
+                self.emit(Dtmf(self.name, text))
+            return
+        if call is None or call.ended.done():
+            return
+        if not call.evidence or call.evidence[-1] != text:  # busy tone repeats every few s
+            call.evidence.append(text)
+        if call.up:
+            if kind in (Progress.HANG_UP, Progress.BUSY, Progress.DIAL_TONE):
+                call.end_reason = call.end_reason or "far end hung up"
+                self._spawn(self._on_hook_and_finish(call))
+            return
+        if kind is Progress.RINGBACK and call.t_alert is None:
+            call.t_alert = call.now()
+        elif kind is Progress.ANSWER_HINT and call.t_alert is not None and call.t_answer is None:
+            call.t_answer = call.now()
+        elif kind in FORCED and call.forced is None:
+            call.forced = FORCED[kind]
+            call.end_reason = text
+        call.changed.set()
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ voice
+    async def dial(self, number: str, ring_timeout: float = 25.0) -> CallResult:
+        if not self._up:
+            raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
+        if self._call is not None:
+            raise LineBusy(f"{self.name}: a call to {self._call.number} is in progress")
+        loop = asyncio.get_running_loop()
+        call = _Call(number, max(ring_timeout, self.min_ring_timeout), loop.time)
+        if not _DIAL_STRING.match(number):
+            call.evidence.append(f"invalid dial string {number!r}")
+            call.t_end = call.now()
+            return call.result(Outcome.WRONG_NUMBER, ended=True)
+        self._call = call
+        text = f"ATDT{number.lstrip('+')}"
+        call.evidence.append(text)
+        budget = self.timeouts.setup + call.ring_timeout + self.timeouts.command
+        command = Command(text, timeout=budget, call_progress=True)
+        dialing = asyncio.ensure_future(self.session.run(command, urgent=True))
+        try:
+            while not dialing.done():
+                if call.forced is not None or call.ended.done():
+                    break
+                if call.t_alert is not None:
+                    deadline, why = call.t_alert + call.ring_timeout, "ring timeout"
+                else:
+                    deadline, why = call.t_dial + self.timeouts.setup, "no ringback (setup timeout)"
+                if call.t_answer is None and call.now() >= deadline:
+                    call.forced = (
+                        Outcome.ALERTING_TIMEOUT
+                        if call.t_alert is not None
+                        else Outcome.UNREACHABLE
+                    )
+                    call.end_reason = why
+                    call.evidence.append(why)
+                    break
+                call.changed.clear()
+                waiter = asyncio.ensure_future(call.changed.wait())
+                # once answered, the modem's VCON is awaited (ATD has its own time budget)
+                left = None if call.t_answer is not None else max(0.0, deadline - call.now())
+                await asyncio.wait([dialing, waiter], timeout=left,
+                                   return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                waiter.cancel()
+            if not dialing.done():
+                # V.250 6.3.1: any character aborts a dial in progress; the modem then answers it
+                with contextlib.suppress(LinkDown):
+                    self.session.write_raw(b"\r")
+            response = await dialing
+        except (AtTimeout, LinkDown) as exc:
+            if call.ended.done():
+                return call.ended.result()
+            call.evidence.append(f"ATD: {exc}")
+            call.forced = call.forced or Outcome.ERROR_OCCURRED
+            call.end_reason = call.end_reason or f"modem did not finish ATD: {exc}"
+            await self._on_hook(call)
+            return self._finish(call)
+        call.evidence.extend(response.lines)
+        call.evidence.append(response.final.text)
+        if call.ended.done():
+            return call.ended.result()
+        outcome = call.forced or dial_outcome(response.final, alerted=call.t_alert is not None)
+        if outcome is None:
+            call.t_answer = call.t_answer or call.now()
+            call.up = True
+            return call.result(Outcome.CONNECTED, ended=False)
+        await self._on_hook(call)
+        return self._finish(call, outcome)
+
+    async def _on_hook(self, call: _Call) -> None:
+        for text in ("AT+VLS=0", "ATH"):
+            try:
+                response = await self.session.run(
+                    Command(text, timeout=self.timeouts.hang_up), urgent=True
+                )
+            except (AtTimeout, LinkDown) as exc:
+                call.evidence.append(f"{text}: {exc}")
+                return
+            if response.ok:
+                return
+            call.evidence.append(f"{text}: {response.final.text}")
+
+    async def _on_hook_and_finish(self, call: _Call) -> None:
+        if call.ended.done():
+            return
+        call.t_end = call.now()
+        call.up = False
+        await self._on_hook(call)
+        self._finish(call)
+
+    def _finish(self, call: _Call, outcome: Outcome | None = None) -> CallResult:
+        if call.ended.done():
+            return call.ended.result()
+        if call.t_end is None:
+            call.t_end = call.now()
+        call.up = False
+        final = call.forced or outcome or Outcome.CONNECTED
+        result = call.result(final, ended=True)
+        call.ended.set_result(result)
+        if self._call is call:
+            self._call = None
+        log.info("%s: call to %s: %s (%s)", self.name, call.number, final.label,
+                 ", ".join(result.evidence[-3:]))  # fmt: skip
+        self.emit(CallEnded(self.name, result))
+        return result
+
+    async def hang_up(self) -> CallResult | None:
+        call = self._call
+        if call is None:
+            return None
+        call.end_reason = call.end_reason or "hung up by us"
+        if not call.up:  # still dialling: stop the dial, the dial() call reports it
+            call.forced = call.forced or Outcome.ERROR_OCCURRED
+            call.changed.set()
+            return await asyncio.shield(call.ended)
+        await self._on_hook_and_finish(call)
+        return call.ended.result()
+
+    async def wait_call_end(self, timeout: float | None = None) -> CallResult | None:
+        call = self._call
+        if call is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(call.ended), timeout)
+        except TimeoutError:
+            return None
+
+    async def send_dtmf(self, digits: str) -> None:
+        for digit in digits:
+            await self.session.check(self._cmd(f"AT+VTS={digit}"))
+
+    async def play(self, message: str) -> None:
+        """Stream a stored message (raw audio in the modem's +VSM format) to the far end."""
+        if not self._playback:
+            raise NotSupported(f"{self.name}: this modem offers no voice formats (+VSM)")
+        path = Path(message)
+        if not path.is_absolute() and self.messages is not None:
+            path = self.messages / path
+        try:
+            audio = path.read_bytes()
+        except OSError as exc:
+            raise LineError(f"{self.name}: cannot read message {path}: {exc}") from exc
+        session = self.session
+        response = await session.run(
+            Command("AT+VTX", timeout=self.timeouts.command, call_progress=True)
+        )
+        if response.final.text.upper() != "CONNECT":
+            raise LineError(f"{self.name}: AT+VTX answered {response.final.text}")
+        session.write_raw(shield(audio) + END_OF_STREAM)
+        # The modem's OK for the stream comes once it has played it; an AT sent behind the
+        # stream is read only then, so its answer marks the end of playback.
+        seconds = len(audio) / 8000.0
+        await session.check(Command("AT", timeout=self.timeouts.command + seconds))
