@@ -28,6 +28,10 @@ MONTH = 30 * DAY
 # bench's scenarios (answers bunch, so the measured rate runs above the model's figure).
 BASE_RISK = 0.0075
 DELAY_WINDOW = 2000
+# Abandons the calls already in flight may still add after the switch to progressive: the cap
+# check keeps this many in hand, so the rolling rate ends at or under the cap, never just past it.
+# A new campaign therefore starts progressive until it has answers enough to hold the reserve.
+CAP_RESERVE = 2
 
 
 class AbandonLedger:
@@ -156,7 +160,11 @@ class Pacer:
 
     # ---------------------------------------------------------------- decisions
     def at_cap(self, now: float) -> bool:
-        return self.ledger.rate(now, DAY) >= self.cap or self.ledger.rate(now, MONTH) >= self.cap
+        for window in (DAY, MONTH):
+            abandoned, answered = self.ledger.counts(now, window)
+            if abandoned + CAP_RESERVE >= self.cap * answered:
+                return True
+        return False
 
     def dials_wanted(
         self,

@@ -38,9 +38,27 @@ def test_predictive_falls_back_to_progressive_at_the_cap() -> None:
     assert pacer.dials_wanted(200.0, AgentView(idle=2), (), 0, lines_free=10) == 2
 
 
+def test_the_cap_keeps_a_reserve_for_the_calls_in_flight() -> None:
+    pacer = Pacer("predictive")
+    assert pacer.at_cap(0.0)  # a new campaign: no answers to hold the reserve yet
+    for t in range(200):
+        pacer.answered(float(t), 10.0)
+    for t in range(3):
+        pacer.abandoned(float(t))
+    assert not pacer.at_cap(300.0)  # 1.5 %, and 2 more would still leave it under 3 %
+    pacer.abandoned(4.0)
+    assert pacer.at_cap(300.0)  # 2 %: the calls in flight could take it to the cap
+    assert pacer.dials_wanted(300.0, AgentView(idle=2), (), 0, lines_free=10) == 2
+
+
 def test_predictive_overdials_for_idle_agents_when_answers_are_rare() -> None:
     pacer = Pacer("predictive")
-    assert pacer.dials_wanted(0.0, AgentView(idle=4), (), 0, lines_free=30) > 4
+    for t in range(1000):
+        pacer.dialed()
+        if t % 10 == 0:  # one dial in ten answered
+            pacer.answered(float(t), 10.0)
+    assert not pacer.at_cap(1000.0)
+    assert pacer.dials_wanted(1000.0, AgentView(idle=4), (), 0, lines_free=30) > 4
 
 
 @settings(max_examples=300, deadline=None)
