@@ -1,12 +1,13 @@
 # dialbox — the two commands that matter: `make demo` and `make test`.
 # Both build .venv from nothing with only Python 3.11, make and a C compiler.
+# `make image` / `make image-test`: the bootable appliance image (image/README.md; root, slow).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest venv clean bench
+.PHONY: demo test lint typecheck pytest venv clean bench image image-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+image: $(STAMP)
+	PYTHON=$(BIN)/python image/build.sh
+
+image-test:
+	$(PYTHON) image/test.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
