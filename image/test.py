@@ -104,7 +104,18 @@ class Box:
         pub = base64.b64encode((work / "id_ed25519.pub").read_bytes()).decode()
         overlay = work / "disk.qcow2"
         subprocess.run(
-            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image), str(overlay)],
+            [
+                "qemu-img",
+                "create",
+                "-q",
+                "-f",
+                "qcow2",
+                "-F",
+                "raw",
+                "-b",
+                str(image),
+                str(overlay),
+            ],
             check=True,
         )
         vars_ = work / "OVMF_VARS.fd"
@@ -140,17 +151,25 @@ class Box:
         if self.left() <= 0:
             raise Failed("time limit reached")
 
-    def ssh(
-        self, user: str, *command: str, check: bool = True, timeout: float = 120.0, tty: bool = False
-    ) -> subprocess.CompletedProcess[str]:
-        argv = [
+    def ssh_argv(self, user: str, *command: str, tty: bool = False) -> list[str]:
+        return [
             "ssh", "-i", str(self.key), "-p", str(self.port),
             "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
             "-o", "ConnectTimeout=20",
             *(["-tt"] if tty else []),
-            f"{user}@127.0.0.1", "--", *command,
+            f"{user}@127.0.0.1", *(["--", *command] if command else []),
         ]  # fmt: skip
+
+    def ssh(
+        self,
+        user: str,
+        *command: str,
+        check: bool = True,
+        timeout: float = 120.0,
+        tty: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        argv = self.ssh_argv(user, *command, tty=tty)
         result = subprocess.run(
             argv, capture_output=True, text=True, timeout=min(timeout, max(self.left(), 1.0))
         )
@@ -242,10 +261,42 @@ def check(box: Box, wheel: Path | None) -> list[str]:
             f"login shell exited {console.returncode}):\n{console.stdout}{console.stderr}"
         )
     log("tech login -> dialbox console --help: exit 0")
+    screen = console_screen(box)
+    log(f"tech login on a terminal: the console drew its screen ({len(screen)} bytes, connected)")
 
     if wheel is not None:
         upgrade(box, wheel)
     return figures
+
+
+def console_screen(box: Box, limit: float = 180.0) -> bytes:
+    """Log in as tech on a terminal (as a technician does) and read until the console says it is
+    connected to the daemon; then hang up."""
+    env = dict(os.environ, TERM="xterm-256color")
+    proc = subprocess.Popen(
+        box.ssh_argv("tech", tty=True), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    screen = b""
+    deadline = time.monotonic() + min(limit, box.left())
+    try:
+        while b"connected" not in screen:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                tail = screen[-2000:].decode(errors="replace")
+                raise Failed(f"the console did not come up on the tech login:\n{tail}")
+            chunk = proc.stdout.read()
+            if chunk:
+                screen += chunk
+            else:
+                time.sleep(0.5)  # reading a remote terminal, not timing a test
+    finally:
+        proc.kill()
+        proc.wait()
+    if b"dialbox" not in screen:
+        raise Failed("the tech login drew a screen without the dialbox console's bar")
+    return screen
 
 
 def upgrade(box: Box, wheel: Path) -> None:
@@ -270,7 +321,9 @@ def upgrade(box: Box, wheel: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--image", type=Path, default=HERE / "build" / "dialbox-amd64.img")
-    ap.add_argument("--timeout", type=float, default=float(os.environ.get("IMAGE_TEST_TIMEOUT", 1500)))
+    ap.add_argument(
+        "--timeout", type=float, default=float(os.environ.get("IMAGE_TEST_TIMEOUT", 1500))
+    )
     ap.add_argument("--accel", default=os.environ.get("IMAGE_TEST_ACCEL", "tcg"))
     ap.add_argument("--no-upgrade", action="store_true", help="skip the upgrade check")
     args = ap.parse_args()
