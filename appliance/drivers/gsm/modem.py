@@ -1,6 +1,7 @@
 """The GSM/LTE modem driver: a ``Line`` over an AT session, with health and recovery (SPEC H2, H6).
 
-Lifecycle: connect -> initialise (identify, pick profile, SIM, registration, SMS routing) -> up.
+Lifecycle (`at.port_line.AtPortLine`): connect -> initialise (identify, pick profile, SIM,
+registration, SMS routing) -> up.
 A lost port marks the line down, fails the call in progress (ErrorOccurred) and reconnects with
 back-off. A modem that stops answering (two command timeouts in a row) is probed with ``AT``,
 then its port is reopened (the reset a host can do; ``reset_hook`` may power-cycle it). A boot
@@ -16,9 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
 from appliance.drivers.at.codes import RETRYABLE_CME, FinalKind
-from appliance.drivers.at.framing import ESC
-from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
-from appliance.drivers.at.transport import PortError, open_port
+from appliance.drivers.at.port_line import AtPortLine
+from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, Urc
+from appliance.drivers.at.transport import PortError
 from appliance.drivers.gsm.messaging import Messaging
 from appliance.drivers.gsm.profiles import (
     GENERIC,
@@ -36,17 +37,18 @@ from appliance.drivers.line import (
     Capabilities,
     Dtmf,
     IncomingCall,
-    Line,
-    LineDown,
     LineHealth,
     LineUnavailable,
-    LineUp,
     NotSupported,
     SmsResult,
     Timeouts,
 )
 
 log = logging.getLogger(__name__)
+
+
+class LinkDownSim(Exception):
+    """The SIM is absent, locked or not ready: the line cannot come up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +60,10 @@ class Identity:
     imsi: str = ""
 
 
-class GsmModem(Line):
+class GsmModem(AtPortLine):
     """One GSM/LTE module on one AT port."""
+
+    RECOVERABLE = (*AtPortLine.RECOVERABLE, LinkDownSim)
 
     def __init__(
         self,
@@ -79,44 +83,32 @@ class GsmModem(Line):
         sms_direct: bool = False,
         reset_hook: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__(name or url)
-        self.url = url
+        super().__init__(
+            url,
+            name=name or url,
+            baudrate=baudrate,
+            timeouts=timeouts,
+            health_interval=health_interval,
+            backoff=backoff,
+            reset_hook=reset_hook,
+        )
         self.pin = pin
         self.forced_profile = PROFILES[profile] if profile else None
         self.profile: Profile = self.forced_profile or GENERIC
-        self.baudrate = baudrate
-        self.timeouts = timeouts or Timeouts()
         self.poll_interval = poll_interval
-        self.health_interval = health_interval
-        self.backoff = backoff
         self.sim_wait = sim_wait
         self.min_ring_timeout = min_ring_timeout
         self.sms_mode = sms_mode
         self.sms_direct = sms_direct
-        self.reset_hook = reset_hook
         self.identity = Identity()
         self.registration = Registration()
-        self._session: AtSession | None = None
-        self._up = False
-        self._closing = False
         self._sim = "unknown"
         self._signal: int | None = None
         self._operator: str | None = None
-        self._last_error: str | None = None
-        self._recovering: asyncio.Task[None] | None = None
-        self._probing: asyncio.Task[None] | None = None
-        self._health_task: asyncio.Task[None] | None = None
-        self._up_event = asyncio.Event()
         self.voice = Voice(self)
         self.sms = Messaging(self)
 
     # ------------------------------------------------------------------ Line: lifecycle
-    @property
-    def session(self) -> AtSession:
-        if self._session is None or not self._session.is_open:
-            raise LinkDown(f"{self.name}: port is not open")
-        return self._session
-
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -137,38 +129,6 @@ class GsmModem(Line):
             operator=self._operator,
             last_error=self._last_error,
         )
-
-    async def open(self) -> None:
-        self._closing = False
-        try:
-            await self._connect()
-            await self._initialise()
-        except (PortError, AtTimeout, AtError, LinkDown, LinkDownSim, TimeoutError) as exc:
-            await self._drop_session()
-            self._last_error = str(exc)
-            raise LineUnavailable(_why(self.url, exc)) from exc
-        self._health_task = asyncio.create_task(self._health_loop())
-
-    async def close(self) -> None:
-        self._closing = True
-        for task in (self._recovering, self._probing, self._health_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if self.voice.call is not None:
-            with contextlib.suppress(Exception):
-                await self.voice.hang_up()
-        await self._drop_session()
-        self._set_down("closed", emit=False)
-
-    async def wait_up(self, timeout: float) -> bool:
-        """Wait until the line is up (after a reconnect); False on timeout."""
-        try:
-            await asyncio.wait_for(self._up_event.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
 
     # ------------------------------------------------------------------ Line: calls, SMS
     async def dial(self, number: str, ring_timeout: float = 25.0) -> CallResult:
@@ -216,38 +176,24 @@ class GsmModem(Line):
             "profile": self.profile.name,
         }
 
-    # ------------------------------------------------------------------ connect + init
-    async def _connect(self) -> None:
-        session = AtSession(self.name)
+    # ------------------------------------------------------------------ AtPortLine
+    def _attach(self, session: AtSession) -> None:
         session.add_urc_listener(self._on_urc)
-        session.add_lost_listener(lambda exc: self._on_lost(session, exc))
-        await open_port(self.url, lambda: session, self.baudrate)
-        await asyncio.wait_for(session.wait_open(), self.timeouts.command)
-        self._session = session
 
-    async def _drop_session(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and session.is_open:
-            session.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(session.wait_closed(), 2.0)
+    def _call_lost(self, reason: str) -> None:
+        self.voice.line_down(reason)
 
-    def _cmd(self, text: str, *, bare: bool = False) -> Command:
-        return Command(text, timeout=self.timeouts.command, bare=bare)
+    async def _end_call(self) -> None:
+        if self.voice.call is not None:
+            await self.voice.hang_up()
 
-    async def _sync(self) -> None:
-        """Get a prompt-free, answering modem: ESC leaves a stuck SMS prompt, then AT x3."""
-        session = self.session
-        session.write_raw(bytes([ESC]))
-        last: Exception | None = None
-        for _ in range(3):
-            try:
-                await session.check(Command("AT", timeout=self.timeouts.probe))
-                return
-            except (AtTimeout, AtError) as exc:
-                last = exc
-        raise AtTimeout(f"no answer to AT ({last})")
+    async def _poll_health(self) -> None:
+        await self._refresh_status()
 
+    def _why(self, exc: BaseException) -> str:
+        return _why(self.url, exc)
+
+    # ------------------------------------------------------------------ connect + init
     async def _initialise(self) -> None:
         session = self.session
         await self._sync()
@@ -343,88 +289,6 @@ class GsmModem(Line):
         for value in cops.values("+COPS:"):
             self._operator = parse_cops(value)
 
-    # ------------------------------------------------------------------ up / down
-    def _set_up(self) -> None:
-        self._last_error = None
-        if not self._up:
-            self._up = True
-            self._up_event.set()
-            self.emit(LineUp(self.name))
-
-    def _set_down(self, reason: str, emit: bool = True) -> None:
-        self._last_error = reason
-        self.voice.line_down(reason)
-        if self._up:
-            self._up = False
-            self._up_event.clear()
-            if emit:
-                self.emit(LineDown(self.name, reason))
-
-    def _on_lost(self, session: AtSession, exc: Exception | None) -> None:
-        if self._closing or session is not self._session:
-            return
-        self._session = None
-        self._set_down(f"port lost: {exc}" if exc else "port closed")
-        self._start_recovery(reopen=True)
-
-    def _start_recovery(self, reopen: bool) -> None:
-        if self._closing or (self._recovering is not None and not self._recovering.done()):
-            return
-        self._recovering = asyncio.create_task(self._recover(reopen))
-
-    async def _recover(self, reopen: bool) -> None:
-        """Reconnect with back-off until the modem answers again (SPEC H6)."""
-        delay, ceiling = self.backoff
-        while not self._closing:
-            try:
-                if reopen or self._session is None:
-                    await self._drop_session()
-                    if self.reset_hook is not None:
-                        await self.reset_hook()
-                    await self._connect()
-                await self._initialise()
-                log.info("%s: line recovered", self.name)
-                return
-            except (PortError, AtTimeout, AtError, LinkDown, LinkDownSim) as exc:
-                self._last_error = str(exc)
-                log.info("%s: recovery failed (%s); retrying in %.1f s", self.name, exc, delay)
-                reopen = True
-            await asyncio.sleep(delay)  # back-off between reconnect attempts
-            delay = min(delay * 2, ceiling)
-
-    async def _health_loop(self) -> None:
-        while not self._closing:
-            await asyncio.sleep(self.health_interval)  # the polling period itself
-            if not self._up or self._session is None:
-                continue
-            try:
-                await self._refresh_status()
-            except AtTimeout as exc:
-                self._last_error = str(exc)
-                if self.session.consecutive_timeouts >= 2:
-                    self._check_responsive()
-            except (AtError, LinkDown):
-                continue
-
-    def _check_responsive(self) -> None:
-        """A call or message that met two timeouts in a row probes the modem at once, rather than
-        at the next health poll: a modem gone silent is taken down before it eats more contacts."""
-        session = self._session
-        if not self._up or session is None or session.consecutive_timeouts < 2:
-            return
-        if self._probing is None or self._probing.done():
-            self._probing = asyncio.create_task(self._unresponsive())
-
-    async def _unresponsive(self) -> None:
-        """Two timeouts in a row: probe; if still silent, mark down and reopen the port."""
-        try:
-            await self._sync()
-            return
-        except (AtTimeout, LinkDown):
-            pass
-        self._set_down("modem not answering")
-        self._start_recovery(reopen=True)
-
     # ------------------------------------------------------------------ URCs
     def _on_urc(self, urc: Urc) -> None:
         name = urc.name.upper()
@@ -453,17 +317,13 @@ class GsmModem(Line):
         log.debug("%s: ignored URC %r", self.name, urc.text)
 
 
-class LinkDownSim(Exception):
-    """The SIM is absent, locked or not ready: the line cannot come up."""
-
-
 def _with_clcc_urcs(profile: Profile) -> Profile:
     from dataclasses import replace
 
     return replace(profile, call_tracking=CallTracking.CLCC_URC)
 
 
-def _why(url: str, exc: Exception) -> str:
+def _why(url: str, exc: BaseException) -> str:
     if isinstance(exc, PortError):
         return str(exc)
     if isinstance(exc, AtTimeout):

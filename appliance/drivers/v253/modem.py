@@ -18,21 +18,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from appliance.drivers.at.dle import END_OF_STREAM, shield
-from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown
-from appliance.drivers.at.transport import PortError, open_port
+from appliance.drivers.at.port_line import AtPortLine
+from appliance.drivers.at.session import AtSession, AtTimeout, Command, LinkDown
 from appliance.drivers.line import (
     MIN_RING_TIMEOUT,
     CallEnded,
     CallResult,
     Capabilities,
     Dtmf,
-    Line,
     LineBusy,
-    LineDown,
     LineError,
     LineHealth,
     LineUnavailable,
-    LineUp,
     NotSupported,
     Timeouts,
 )
@@ -84,8 +81,11 @@ class _Call:
         )
 
 
-class VoiceModem(Line):
+class VoiceModem(AtPortLine):
     """One analog line behind one V.253 voice modem."""
+
+    RECOVERABLE = (*AtPortLine.RECOVERABLE, NotVoiceModem)
+    SYNC_ESCAPE = False  # one character aborts a dial in progress
 
     def __init__(
         self,
@@ -100,32 +100,21 @@ class VoiceModem(Line):
         messages: Path | None = None,
         reset_hook: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__(name or Path(url).name)
-        self.url = url
-        self.baudrate = baudrate
-        self.timeouts = timeouts or Timeouts()
-        self.health_interval = health_interval
-        self.backoff = backoff
+        super().__init__(
+            url,
+            name=name or Path(url).name,
+            baudrate=baudrate,
+            timeouts=timeouts,
+            health_interval=health_interval,
+            backoff=backoff,
+            reset_hook=reset_hook,
+        )
         self.min_ring_timeout = min_ring_timeout
         self.messages = messages
-        self.reset_hook = reset_hook
         self.identity: dict[str, str] = {}
-        self._session: AtSession | None = None
-        self._up = False
-        self._closing = False
         self._playback = False
-        self._last_error: str | None = None
         self._call: _Call | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recovering: asyncio.Task[None] | None = None
-        self._health_task: asyncio.Task[None] | None = None
-
-    # ------------------------------------------------------------------ Line: lifecycle
-    @property
-    def session(self) -> AtSession:
-        if self._session is None or not self._session.is_open:
-            raise LinkDown(f"{self.name}: port is not open")
-        return self._session
 
     @property
     def capabilities(self) -> Capabilities:
@@ -142,59 +131,31 @@ class VoiceModem(Line):
             last_error=self._last_error,
         )
 
-    async def open(self) -> None:
-        self._closing = False
-        try:
-            await self._connect()
-            await self._initialise()
-        except (PortError, AtTimeout, AtError, LinkDown, NotVoiceModem, TimeoutError) as exc:
-            await self._drop_session()
-            self._last_error = str(exc)
-            raise LineUnavailable(f"{self.url}: {exc}") from exc
-        self._health_task = asyncio.create_task(self._health_loop())
-
-    async def close(self) -> None:
-        self._closing = True
-        for task in (self._recovering, self._health_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if self._call is not None:
-            with contextlib.suppress(Exception):
-                await self.hang_up()
-        await self._drop_session()
-        self._set_down("closed", emit=False)
-
-    async def _connect(self) -> None:
-        session = AtSession(self.name)
+    # ------------------------------------------------------------------ AtPortLine
+    def _attach(self, session: AtSession) -> None:
         session.set_dle_listener(self._on_dle)
-        session.add_lost_listener(lambda exc: self._on_lost(session, exc))
-        await open_port(self.url, lambda: session, self.baudrate)
-        await asyncio.wait_for(session.wait_open(), self.timeouts.command)
-        self._session = session
 
-    async def _drop_session(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and session.is_open:
-            session.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(session.wait_closed(), 2.0)
+    def _call_lost(self, reason: str) -> None:
+        call = self._call
+        if call is not None and not call.ended.done():
+            call.evidence.append(f"line down: {reason}")
+            call.forced, call.end_reason = Outcome.ERROR_OCCURRED, f"line down: {reason}"
+            self._finish(call)
 
-    def _cmd(self, text: str, *, bare: bool = False) -> Command:
-        return Command(text, timeout=self.timeouts.command, bare=bare)
+    async def _end_call(self) -> None:
+        if self._call is not None:
+            await self.hang_up()
+
+    async def _poll_health(self) -> None:
+        if self._call is None:  # a character would abort a dial; a call in progress is health
+            await self.session.check(Command("AT", timeout=self.timeouts.probe))
 
     async def _initialise(self) -> None:
         session = self.session
-        last: Exception | None = None
-        for _ in range(3):
-            try:
-                await session.check(Command("AT", timeout=self.timeouts.probe))
-                break
-            except (AtTimeout, AtError) as exc:
-                last = exc
-        else:
-            raise AtTimeout(f"nothing answers AT ({last}); wrong port, baud rate, or modem off")
+        try:
+            await self._sync()
+        except AtTimeout as exc:
+            raise AtTimeout(f"{exc}; wrong port, baud rate, or modem off") from None
         await session.check(self._cmd("ATE0"))
         await session.check(self._cmd("ATV1"))
         for key, command in (("manufacturer", "AT+GMI"), ("model", "AT+GMM"),
@@ -216,68 +177,6 @@ class VoiceModem(Line):
         log.info("%s: %s %s, voice mode", self.name, self.identity.get("manufacturer", "?"),
                  self.identity.get("model", "?"))  # fmt: skip
         self._set_up()
-
-    # ------------------------------------------------------------------ up / down
-    def _set_up(self) -> None:
-        self._last_error = None
-        if not self._up:
-            self._up = True
-            self.emit(LineUp(self.name))
-
-    def _set_down(self, reason: str, emit: bool = True) -> None:
-        self._last_error = reason
-        call = self._call
-        if call is not None and not call.ended.done():
-            call.evidence.append(f"line down: {reason}")
-            call.forced, call.end_reason = Outcome.ERROR_OCCURRED, f"line down: {reason}"
-            self._finish(call)
-        if self._up:
-            self._up = False
-            if emit:
-                self.emit(LineDown(self.name, reason))
-
-    def _on_lost(self, session: AtSession, exc: Exception | None) -> None:
-        if self._closing or session is not self._session:
-            return
-        self._session = None
-        self._set_down(f"port lost: {exc}" if exc else "port closed")
-        self._start_recovery()
-
-    def _start_recovery(self) -> None:
-        if self._closing or (self._recovering is not None and not self._recovering.done()):
-            return
-        self._recovering = asyncio.create_task(self._recover())
-
-    async def _recover(self) -> None:
-        delay, ceiling = self.backoff
-        while not self._closing:
-            try:
-                await self._drop_session()
-                if self.reset_hook is not None:
-                    await self.reset_hook()
-                await self._connect()
-                await self._initialise()
-                log.info("%s: line recovered", self.name)
-                return
-            except (PortError, AtTimeout, AtError, LinkDown, NotVoiceModem, TimeoutError) as exc:
-                self._last_error = str(exc)
-                log.info("%s: recovery failed (%s); retrying in %.1f s", self.name, exc, delay)
-            await asyncio.sleep(delay)  # back-off between reconnect attempts
-            delay = min(delay * 2, ceiling)
-
-    async def _health_loop(self) -> None:
-        while not self._closing:
-            await asyncio.sleep(self.health_interval)  # the polling period itself
-            if not self._up or self._session is None or self._call is not None:
-                continue
-            try:
-                await self.session.check(Command("AT", timeout=self.timeouts.probe))
-            except (AtTimeout, AtError):
-                if self.session.consecutive_timeouts >= 2:
-                    self._set_down("modem not answering")
-                    self._start_recovery()
-            except LinkDown:
-                continue
 
     # ------------------------------------------------------------------ DLE events
     def _on_dle(self, code: str) -> None:
@@ -313,6 +212,12 @@ class VoiceModem(Line):
 
     # ------------------------------------------------------------------ voice
     async def dial(self, number: str, ring_timeout: float = 25.0) -> CallResult:
+        try:
+            return await self._dial(number, ring_timeout)
+        finally:
+            self._check_responsive()
+
+    async def _dial(self, number: str, ring_timeout: float) -> CallResult:
         if not self._up:
             raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
         if self._call is not None:
