@@ -92,6 +92,10 @@ class Console(App[None]):
         bar = self.bar
         try:
             await pane.reload()
+        except NoMatches:
+            if pane.is_attached:
+                raise
+            return  # the console closed while the daemon was answering: nothing left to fill
         except Unreachable as exc:
             if self.reachable is not False:
                 self.notify("the daemon cannot be reached; retrying", severity="warning")

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from appliance.drivers.emulators.gsm.dialect import DIALECTS
@@ -49,6 +51,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     v253.add_argument("--time-scale", type=float, help="multiply every scripted delay by this")
     v253.add_argument("--json", action="store_true", help="print the links as one JSON document")
     v253.set_defaults(func=run_v253)
+    card = kinds.add_parser(
+        "can-card",
+        help="emulated line cards on a CAN bus (docs/line-card-protocol.md)",
+        description="Line cards as CANopen slaves: SLOT:ROLES per card (roles fxo, fxs, unused), "
+        "on a bus: slcan:PATH (a pty that is an SLCAN USB adapter, for any host), "
+        "socketcan:vcan0, udp_multicast:GROUP.",
+    )
+    card.add_argument("--slots", nargs="+", required=True, metavar="SLOT:ROLES",
+                      help="e.g. 3:fxo,fxo,fxs,fxs 5:fxo,fxs")  # fmt: skip
+    card.add_argument("--bus", required=True, metavar="INTERFACE:CHANNEL")
+    card.add_argument("--seed", type=int, default=0, help="seed of the random call outcomes")
+    card.add_argument("--time-scale", type=float, default=1.0, help="multiply every delay by this")
+    card.add_argument("--json", action="store_true", help="print the bus and cards as JSON")
+    card.set_defaults(func=run_can_card)
 
 
 def run_gsm(args: argparse.Namespace) -> int:
@@ -130,3 +146,56 @@ def run_v253(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(serve())
+
+
+def run_can_card(args: argparse.Namespace) -> int:
+    import can
+    import canopen
+
+    from appliance.drivers.can.protocol import Role
+    from appliance.drivers.emulators.can_card import CardScript, EmulatedCard
+    from appliance.drivers.emulators.slcan import SlcanAdapter
+
+    cards: list[tuple[int, list[Role]]] = []
+    for item in args.slots:
+        slot, _, roles = item.partition(":")
+        try:
+            cards.append((int(slot), [Role[r.strip().upper()] for r in roles.split(",")]))
+        except (KeyError, ValueError):
+            raise DialboxError(f"--slots {item!r}: SLOT:ROLES, roles fxo, fxs or unused") from None
+    interface, _, channel = args.bus.partition(":")
+    adapter = None
+    if interface == "slcan":
+        internal = can.Bus(interface="virtual", channel=f"emulated-{os.getpid()}")
+        bus = can.Bus(interface="virtual", channel=f"emulated-{os.getpid()}")
+        adapter = SlcanAdapter(internal, Path(channel))
+    else:
+        try:
+            bus = can.Bus(interface=interface, channel=channel)
+        except (can.CanError, OSError, ValueError, ImportError) as exc:
+            raise DialboxError(f"--bus {args.bus}: {exc}") from exc
+    network = canopen.Network(bus)
+    network.connect()
+    script = CardScript(time_scale=args.time_scale)
+    emulated = [EmulatedCard(network, slot, roles, script, seed=args.seed) for slot, roles in cards]
+    for item in emulated:
+        item.plug()
+    info = {"bus": args.bus, "cards": [{"slot": s, "roles": [r.name.lower() for r in roles]}
+                                       for s, roles in cards]}  # fmt: skip
+    if args.json:
+        json.dump(info, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        for entry in info["cards"]:
+            print(f"slot {entry['slot']}: {', '.join(entry['roles'])} on {args.bus}")
+    sys.stdout.flush()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    for item in emulated:
+        item.unplug()
+    network.disconnect()
+    if adapter is not None:
+        adapter.close()
+    return 0

@@ -18,4 +18,13 @@ def make_line(config: LineConfig) -> Line:
         from appliance.drivers.v253.modem import VoiceModem
 
         return VoiceModem(config.device, name=config.name)
+    if config.kind == "can":
+        from appliance.drivers.can.card import backplane_for, parse_device
+        from appliance.drivers.can.line import CanLine
+
+        try:
+            interface, channel, slot, port = parse_device(config.device)
+        except ValueError as exc:
+            raise DialboxError(f"line {config.name!r}: {exc}") from exc
+        return CanLine(backplane_for(interface, channel), slot, port, name=config.name)
     raise DialboxError(f"line {config.name!r}: kind {config.kind!r} is not supported by this build")

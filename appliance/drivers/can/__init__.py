@@ -1,0 +1,1 @@
+"""Line cards on a CAN backplane (docs/line-card-protocol.md)."""

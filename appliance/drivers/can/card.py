@@ -1,0 +1,284 @@
+"""Line cards on a CAN backplane, host side (docs/line-card-protocol.md): discovery by boot-up and
+heartbeat, supervision (a card silent for 3 heartbeats takes its ports down; it comes back by
+itself), the identity and port table by SDO, commands acknowledged by sequence number, and events
+routed to the ports. Each FXO port is a ``Line`` (``CanLine``).
+
+canopen and python-can deliver frames on a notifier thread; everything here runs on the asyncio
+loop (frames are handed over with ``call_soon_threadsafe``; blocking SDO runs in a worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import can
+import canopen
+
+from appliance.drivers.can.protocol import (
+    HEARTBEAT,
+    OD_PORTS,
+    OD_ROLE,
+    OD_VERSION,
+    PROTOCOL_VERSION,
+    RPDO1,
+    TPDO1,
+    Command,
+    Ev,
+    Event,
+    Op,
+    Role,
+    Status,
+)
+from appliance.drivers.line import LineUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_SLOT = 32
+ACK_TIMEOUT = 0.2
+ACK_TRIES = 3
+
+
+class CardError(Exception):
+    """A command was refused or not acknowledged."""
+
+
+@dataclass
+class Card:
+    node: int
+    name: str = ""
+    version: int = 0
+    roles: list[Role] = field(default_factory=list)
+    up: bool = False
+    state: int = 0  # NMT state from its heartbeat: 0x05 operational, 0x7F pre-operational
+    last_heartbeat: float = 0.0
+    operational: asyncio.Event = field(default_factory=asyncio.Event)
+    remote: canopen.RemoteNode | None = None
+
+
+PortListener = Callable[[Event], None]
+CardListener = Callable[[int, bool], None]  # node, up
+
+
+class Backplane:
+    """One CAN bus with up to 32 cards."""
+
+    def __init__(
+        self,
+        bus: can.BusABC | None = None,
+        *,
+        interface: str = "virtual",
+        channel: str = "dialbox",
+        heartbeat_ms: int = 1000,
+        loss_factor: float = 3.0,
+    ) -> None:
+        self.bus = bus
+        self.interface = interface
+        self.channel = channel
+        self.heartbeat_ms = heartbeat_ms
+        self.loss_factor = loss_factor
+        self.cards: dict[int, Card] = {}
+        self._network = canopen.Network()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._seq = 0
+        self._acks: dict[tuple[int, int, int], asyncio.Future[Status]] = {}
+        self._ports: dict[tuple[int, int], PortListener] = {}
+        self._card_listeners: list[CardListener] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watch: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+
+    # ------------------------------------------------------------------ life
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    async def start(self) -> None:
+        """Open the bus and start discovery; every line on the bus calls this, once is done."""
+        async with self._starting:
+            if self._loop is None:
+                await self._start()
+
+    async def _start(self) -> None:
+        if self.bus is None:
+            try:
+                # a serial adapter's driver sleeps after opening: not on the loop
+                self.bus = await asyncio.to_thread(
+                    can.Bus, interface=self.interface, channel=self.channel
+                )
+            except (can.CanError, OSError, ValueError, ImportError) as exc:
+                raise LineUnavailable(
+                    f"CAN bus {self.interface}:{self.channel} cannot be opened: {exc}"
+                ) from exc
+        self._loop = asyncio.get_running_loop()
+        self._network.bus = self.bus
+        self._network.connect()
+        for node in range(1, MAX_SLOT + 1):
+            self._network.subscribe(HEARTBEAT + node, self._from_thread(self._on_heartbeat))
+            self._network.subscribe(TPDO1 + node, self._from_thread(self._on_event))
+        # every card answers a reset of communication with its boot-up
+        self._network.send_message(0x000, bytes([0x82, 0]))
+        self._watch = asyncio.create_task(self._supervise())
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        for task in list(self._tasks):
+            task.cancel()
+        self._network.disconnect()
+
+    def on_card(self, listener: CardListener) -> None:
+        self._card_listeners.append(listener)
+
+    def attach(self, node: int, port: int, listener: PortListener) -> None:
+        self._ports[(node, port)] = listener
+
+    def _from_thread(
+        self, fn: Callable[[int, bytes], None]
+    ) -> Callable[[int, bytearray, float], None]:
+        def callback(can_id: int, data: bytearray, timestamp: float) -> None:
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(fn, can_id, bytes(data))
+
+        return callback
+
+    # ------------------------------------------------------------------ discovery, health
+    def _on_heartbeat(self, can_id: int, data: bytes) -> None:
+        node = can_id - HEARTBEAT
+        assert self._loop is not None
+        card = self.cards.get(node)
+        state = data[0] if data else 0
+        if card is None or (card.up and state in (0x00, 0x7F)):
+            # new, or a card that reset by itself: (re)discover it
+            card = self.cards[node] = Card(node)
+            self._spawn(self._discover(card))
+        card.last_heartbeat = self._loop.time()
+        card.state = state
+        if state == 0x05:
+            card.operational.set()
+
+    async def _discover(self, card: Card) -> None:
+        known = self._network.get(card.node)
+        if isinstance(known, canopen.RemoteNode):
+            remote = known
+        else:
+            remote = canopen.RemoteNode(card.node, canopen.ObjectDictionary())  # type: ignore[no-untyped-call]
+            self._network.add_node(remote)
+        card.remote = remote
+
+        def read() -> tuple[int, str, list[Role]]:
+            version = int.from_bytes(remote.sdo.upload(OD_VERSION, 0), "little")
+            name = remote.sdo.upload(0x1008, 0).decode("latin-1")
+            count = int.from_bytes(remote.sdo.upload(OD_PORTS, 0), "little")
+            roles = [Role(remote.sdo.upload(OD_ROLE, i)[0]) for i in range(1, count + 1)]
+            remote.sdo.download(0x1017, 0, self.heartbeat_ms.to_bytes(2, "little"))
+            return version, name, roles
+
+        try:
+            card.version, card.name, card.roles = await asyncio.to_thread(read)
+        except (canopen.SdoCommunicationError, canopen.SdoAbortedError) as exc:
+            log.warning("card %d: discovery failed: %s", card.node, exc)
+            return
+        if card.version != PROTOCOL_VERSION:
+            log.error("card %d: line card protocol v%d not supported", card.node, card.version)
+            return
+        self._network.send_message(0x000, bytes([0x01, card.node]))  # NMT start
+        try:  # commands are taken only once the card says it is operational
+            await asyncio.wait_for(card.operational.wait(), 3 * self.heartbeat_ms / 1000.0)
+        except TimeoutError:
+            log.warning("card %d: did not become operational after NMT start", card.node)
+            return
+        card.up = True
+        log.info("card %d: %s, ports %s", card.node, card.name, [r.name for r in card.roles])
+        for listener in list(self._card_listeners):
+            listener(card.node, True)
+
+    async def _supervise(self) -> None:
+        period = self.heartbeat_ms / 1000.0
+        while True:
+            await asyncio.sleep(period / 2)  # the supervision period itself
+            now = asyncio.get_running_loop().time()
+            for card in list(self.cards.values()):
+                if card.up and now - card.last_heartbeat > self.loss_factor * period:
+                    card.up = False
+                    log.warning("card %d: heartbeat lost", card.node)
+                    for listener in list(self._card_listeners):
+                        listener(card.node, False)
+                    del self.cards[card.node]
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ commands, events
+    async def command(self, node: int, port: int, op: Op, args: bytes = b"") -> None:
+        """Send one command and wait for its ACK; resend the same sequence up to 3 times."""
+        assert self._loop is not None
+        self._seq = (self._seq + 1) & 0xFF
+        seq = self._seq
+        frame = Command(port, op, seq, args).encode()
+        for _ in range(ACK_TRIES):
+            waiter: asyncio.Future[Status] = self._loop.create_future()
+            self._acks[(node, port, seq)] = waiter
+            self._network.send_message(RPDO1 + node, frame)
+            try:
+                status = await asyncio.wait_for(waiter, ACK_TIMEOUT)
+            except TimeoutError:
+                continue
+            finally:
+                self._acks.pop((node, port, seq), None)
+            if status != Status.DONE:
+                raise CardError(f"card {node} port {port}: {op.name} refused ({status.name})")
+            return
+        raise CardError(f"card {node} port {port}: {op.name} not acknowledged (port stuck)")
+
+    def _on_event(self, can_id: int, data: bytes) -> None:
+        try:
+            event = Event.decode(data)
+        except ValueError:
+            return
+        node = can_id - TPDO1
+        if event.event == Ev.ACK:
+            waiter = self._acks.get((node, event.port, event.args[0]))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(Status(event.args[1]))
+            return
+        listener = self._ports.get((node, event.port))
+        if listener is not None:
+            listener(event)
+
+
+def parse_device(device: str) -> tuple[str, str, int, int]:
+    """``socketcan:can0/3/1`` -> ("socketcan", "can0", 3, 1): interface, channel, slot, port."""
+    try:
+        bus, node, port = device.rsplit("/", 2)
+        interface, _, channel = bus.partition(":")
+        slot, number = int(node), int(port)
+    except ValueError:
+        raise ValueError(
+            f"{device!r}: a CAN line is INTERFACE:CHANNEL/SLOT/PORT, e.g. socketcan:can0/3/1"
+        ) from None
+    if interface not in ("socketcan", "slcan", "virtual", "udp_multicast") or not channel:
+        raise ValueError(f"{device!r}: interface is socketcan, slcan, virtual or udp_multicast")
+    if not 1 <= slot <= MAX_SLOT or not 1 <= number <= 16:
+        raise ValueError(f"{device!r}: slot 1-{MAX_SLOT}, port 1-16")
+    return interface, channel, slot, number
+
+
+_BACKPLANES: dict[tuple[str, str], Backplane] = {}
+
+
+def backplane_for(interface: str, channel: str) -> Backplane:
+    """One backplane per bus, shared by the lines on it (a bus is opened once)."""
+    key = (interface, channel)
+    if key not in _BACKPLANES:
+        _BACKPLANES[key] = Backplane(interface=interface, channel=channel)
+    return _BACKPLANES[key]
