@@ -94,7 +94,7 @@ class SlcanAdapter:
                     data=data,
                     is_remote_frame=head in "rR",
                     dlc=dlc,
-                )  # fmt: skip
+                )
             )
             return b"Z\r" if extended else b"z\r"
         return ERROR
