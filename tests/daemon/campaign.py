@@ -92,6 +92,45 @@ class Box:
         self.emulator.stop()
 
 
+def run_campaign(tmp: Path, lines: str, contacts: int) -> list[tuple[object, ...]]:
+    """An automated campaign of ``contacts`` dialled by the real daemon over ``lines`` (config
+    YAML) until none is pending or in flight, then SIGTERM; the attempts (line, outcome, evidence)."""
+    import signal
+
+    daemon = DaemonProcess(tmp, lines + ALWAYS_CALLABLE + "engine:\n  tick: 0.1\n")
+    cli = ["--config", str(daemon.config)]
+    assert main([*cli, "campaign", "create", "c", "--type", "automated", "--region", "US"]) == 0
+    assert (
+        main([*cli, "import", "--campaign", "c", str(write_contacts(tmp / "c.csv", contacts))]) == 0
+    )
+    assert main([*cli, "campaign", "start", "c"]) == 0
+    daemon.start()
+    try:
+        daemon.expect("READY")
+        db = Database(tmp / "state" / "dialbox.db", readonly=True)
+        try:
+            deadline = time.monotonic() + 120
+            waiting = "SELECT count(*) FROM contacts WHERE state IN ('Pending', 'Sent to Dialer')"
+            while db.conn.execute(waiting).fetchone()[0]:
+                assert time.monotonic() < deadline, daemon.output()[-3000:]
+                assert daemon.proc is not None and daemon.proc.poll() is None, daemon.output()[
+                    -3000:
+                ]
+                time.sleep(0.1)  # polling another process's database
+        finally:
+            db.close()
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(30) == 0
+    finally:
+        daemon.stop()
+    db = Database(tmp / "state" / "dialbox.db", readonly=True)
+    try:
+        return [tuple(r) for r in db.conn.execute("SELECT line, outcome, evidence FROM attempts")]
+    finally:
+        db.close()
+
+
 @contextmanager
 def box(tmp: Path, **kwargs: object) -> Iterator[Box]:
     b = Box(tmp, **kwargs)  # type: ignore[arg-type]

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from appliance.drivers.can.card import Backplane
 from appliance.drivers.can.line import CanLine
 from appliance.drivers.can.protocol import Command, Ev, Op, Role, dial_digits, dial_frames
-from appliance.drivers.emulators.can_card import CardScript, EmulatedCard, Plan
+from appliance.drivers.emulators.can_card import CardScript, EmulatedCard
+from appliance.drivers.emulators.plans import Plan
 from appliance.drivers.line import CallEnded, Dtmf, LineDown, LineUp
 from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import Collector, run

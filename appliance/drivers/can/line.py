@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from appliance.drivers.call import CallRecord
 from appliance.drivers.can.card import Backplane, CardError
 from appliance.drivers.can.protocol import Cause, Ev, Event, Op, code_digit, dial_frames
 from appliance.drivers.line import (
     MIN_RING_TIMEOUT,
-    CallEnded,
     CallResult,
     Capabilities,
     Dtmf,
@@ -45,34 +45,10 @@ CAUSE_OUTCOMES = {
 }
 
 
-class _Call:
+class _Call(CallRecord):
     def __init__(self, number: str, loop: asyncio.AbstractEventLoop) -> None:
-        self.number = number
-        self.now = loop.time
-        self.t_dial = loop.time()
-        self.t_alert: float | None = None
-        self.t_answer: float | None = None
-        self.t_end: float | None = None
-        self.evidence: list[str] = []
-        self.forced: Outcome | None = None
+        super().__init__(number, loop.time)
         self.events: asyncio.Queue[Event] = asyncio.Queue()
-        self.ended: asyncio.Future[CallResult] = loop.create_future()
-        self.end_reason = ""
-
-    def result(self, outcome: Outcome, ended: bool) -> CallResult:
-        end = self.t_end if ended and self.t_end is not None else self.now()
-        alert = self.t_alert if self.t_alert is not None else end
-        answer = self.t_answer if self.t_answer is not None else end
-        return CallResult(
-            number=self.number, outcome=outcome, evidence=tuple(self.evidence),
-            durations={
-                "setup": alert - self.t_dial,
-                "ringing": max(0.0, answer - alert) if self.t_alert is not None else 0.0,
-                "talk": max(0.0, end - answer) if self.t_answer is not None else 0.0,
-                "total": end - self.t_dial,
-            },
-            answered=self.t_answer is not None, ended=ended, end_reason=self.end_reason,
-        )  # fmt: skip
 
 
 class CanLine(Line):
@@ -221,20 +197,10 @@ class CanLine(Line):
         return self._finish(call)
 
     def _finish(self, call: _Call) -> CallResult:
-        if call.ended.done():
-            return call.ended.result()
-        call.t_end = call.now()
-        outcome = call.forced or (
-            Outcome.CONNECTED if call.t_answer is not None else Outcome.UNREACHABLE
-        )
-        result = call.result(outcome, ended=True)
-        call.ended.set_result(result)
         if self._call is call:
             self._call = None
-        log.info("%s: call to %s: %s (%s)", self.name, call.number, outcome.label,
-                 ", ".join(result.evidence[-3:]))  # fmt: skip
-        self.emit(CallEnded(self.name, result))
-        return result
+        answered = Outcome.CONNECTED if call.answered else Outcome.UNREACHABLE
+        return call.publish(self, call.forced or answered)
 
     async def hang_up(self) -> CallResult | None:
         call = self._call
@@ -246,12 +212,7 @@ class CanLine(Line):
 
     async def wait_call_end(self, timeout: float | None = None) -> CallResult | None:
         call = self._call
-        if call is None:
-            return None
-        try:
-            return await asyncio.wait_for(asyncio.shield(call.ended), timeout)
-        except TimeoutError:
-            return None
+        return None if call is None else await call.wait_end(timeout)
 
     async def send_dtmf(self, digits: str) -> None:
         from appliance.drivers.can.protocol import digit_code

@@ -42,32 +42,18 @@ from appliance.drivers.can.protocol import (
     dial_digits,
     digit_code,
 )
+from appliance.drivers.emulators.plans import PlanScript
 
 OUTCOMES = ("answer", "machine", "busy", "no-answer", "no-dialtone", "sit", "fax", "modem")
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    outcome: str
-    ring: float = 6.0
-    talk: float = 10.0
-    dtmf: str = ""
+@dataclass
+class CardScript(PlanScript):
+    """A line card script: answering machines among the random outcomes."""
 
-
-@dataclass(slots=True)
-class CardScript:
-    time_scale: float = 1.0
-    numbers: dict[str, Plan] = field(default_factory=dict)
     weights: dict[str, float] = field(
         default_factory=lambda: {"answer": 5.0, "busy": 2.0, "no-answer": 2.0, "machine": 1.0}
     )
-
-    def plan_for(self, number: str, rng: random.Random) -> Plan:
-        if number in self.numbers:
-            return self.numbers[number]
-        names = list(self.weights)
-        outcome = rng.choices(names, weights=[self.weights[n] for n in names])[0]
-        return Plan(outcome, ring=round(rng.uniform(4.0, 20.0), 1), talk=rng.uniform(5.0, 30.0))
 
 
 def _variable(

@@ -37,6 +37,7 @@ from typing import Any
 from appliance.drivers.at.dle import DLE, ETX
 from appliance.drivers.at.framing import CommandFramer, InputKind
 from appliance.drivers.emulators.gsm.device import Op, parse_line
+from appliance.drivers.emulators.plans import Plan, PlanScript, digits
 from appliance.drivers.emulators.pty import PtyPort
 
 OUTCOMES = ("answer", "busy", "no-answer", "no-dialtone", "sit", "fax")
@@ -45,33 +46,13 @@ NO_ANSWER_AFTER = 60.0  # S7: the modem gives up on a ringing line
 CAN = 0x18
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    outcome: str
-    ring: float = 6.0
-    talk: float = 10.0
-    dtmf: str = ""
+@dataclass
+class VoiceScript(PlanScript):
+    """A V.253 script: SIT among the random outcomes."""
 
-
-@dataclass(slots=True)
-class VoiceScript:
-    time_scale: float = 1.0
-    numbers: dict[str, Plan] = field(default_factory=dict)
     weights: dict[str, float] = field(
         default_factory=lambda: {"answer": 5.0, "busy": 2.0, "no-answer": 2.0, "sit": 0.5}
     )
-
-    def plan_for(self, number: str, rng: random.Random) -> Plan:
-        plan = self.numbers.get(_digits(number))
-        if plan is not None:
-            return plan
-        names = list(self.weights)
-        outcome = rng.choices(names, weights=[self.weights[n] for n in names])[0]
-        return Plan(outcome, ring=round(rng.uniform(6.0, 20.0), 1), talk=rng.uniform(5.0, 30.0))
-
-
-def _digits(number: str) -> str:
-    return "".join(c for c in number if c.isdigit() or c in "*#+")
 
 
 def load_script(path: Path) -> VoiceScript:
@@ -95,7 +76,7 @@ def parse_script(data: dict[str, Any], where: str = "script") -> VoiceScript:
                 f"{where}: numbers[{i}]: needs number, outcome one of {', '.join(OUTCOMES)}; "
                 f"optional ring, talk, dtmf"
             )
-        script.numbers[_digits(str(item["number"]))] = Plan(
+        script.numbers[digits(str(item["number"]))] = Plan(
             outcome,
             float(item.get("ring", 6.0)),
             float(item.get("talk", 10.0)),

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from appliance.drivers.at.codes import Final, FinalKind
 from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
+from appliance.drivers.call import CallRecord
 from appliance.drivers.gsm.calls import (
     CLCC_STATES,
     CallEvent,
@@ -28,7 +29,6 @@ from appliance.drivers.gsm.calls import (
 )
 from appliance.drivers.gsm.profiles import CallTracking, Profile
 from appliance.drivers.line import (
-    CallEnded,
     CallResult,
     LineBusy,
     LineEvent,
@@ -61,25 +61,15 @@ class VoiceHost(Protocol):
     def emit(self, event: LineEvent) -> None: ...
 
 
-class _Call:
+class _Call(CallRecord):
     def __init__(self, number: str, ring_timeout: float, now: Callable[[], float]) -> None:
-        self.number = number
+        super().__init__(number, now)
         self.ring_timeout = ring_timeout
-        self.now = now
-        self.t_dial = now()
-        self.t_alert: float | None = None
-        self.t_answer: float | None = None
-        self.t_end: float | None = None
         self.state = CallState.DIALING
-        self.evidence: list[str] = []
-        self.cause: int | None = None
         self.end_status: int | None = None
         self.final: Final | None = None
-        self.forced: Outcome | None = None
-        self.end_reason = ""
         self.changed = asyncio.Event()
         self.alerted = asyncio.Event()  # the callee's phone rings (the ring timeout runs)
-        self.ended: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
         self.seen = False  # listed by +CLCC at least once
 
     def on_event(self, event: CallEvent) -> None:
@@ -109,31 +99,6 @@ class _Call:
     @property
     def released(self) -> bool:
         return self.state is CallState.RELEASED
-
-    @property
-    def answered(self) -> bool:
-        return self.t_answer is not None
-
-    def result(self, outcome: Outcome, ended: bool) -> CallResult:
-        end = self.t_end if ended and self.t_end is not None else self.now()
-        alert = self.t_alert if self.t_alert is not None else end
-        answer = self.t_answer if self.t_answer is not None else end
-        durations = {
-            "setup": alert - self.t_dial,
-            "ringing": max(0.0, answer - alert) if self.t_alert is not None else 0.0,
-            "talk": max(0.0, end - answer) if self.t_answer is not None else 0.0,
-            "total": end - self.t_dial,
-        }
-        return CallResult(
-            number=self.number,
-            outcome=outcome,
-            evidence=tuple(self.evidence),
-            durations=durations,
-            cause=self.cause,
-            answered=self.answered,
-            ended=ended,
-            end_reason=self.end_reason,
-        )
 
 
 class Voice:
@@ -287,23 +252,13 @@ class Voice:
             )
         if call.ended.done():
             return call.ended.result()
-        result = call.result(outcome, ended=True)
-        call.ended.set_result(result)
         self._ended_at = call.now()
         if self.call is call:
             self.call = None
         if self._poller is not None and self._poller is not asyncio.current_task():
             self._poller.cancel()
         self._poller = None
-        log.info(
-            "%s: call to %s: %s (%s)",
-            self._host.name,
-            call.number,
-            outcome.label,
-            ", ".join(result.evidence[-3:]),
-        )
-        self._host.emit(CallEnded(self._host.name, result))
-        return result
+        return call.publish(self._host, outcome)
 
     async def _query_cause(self, call: _Call) -> None:
         try:
@@ -343,12 +298,7 @@ class Voice:
 
     async def wait_end(self, timeout: float | None) -> CallResult | None:
         call = self.call
-        if call is None:
-            return None
-        try:
-            return await asyncio.wait_for(asyncio.shield(call.ended), timeout)
-        except TimeoutError:
-            return None
+        return None if call is None else await call.wait_end(timeout)
 
     def line_down(self, reason: str) -> None:
         """The port or the modem went away: the call in progress ended in error (SPEC C11)."""

@@ -20,9 +20,9 @@ from pathlib import Path
 from appliance.drivers.at.dle import END_OF_STREAM, shield
 from appliance.drivers.at.port_line import AtPortLine
 from appliance.drivers.at.session import AtSession, AtTimeout, Command, LinkDown
+from appliance.drivers.call import CallRecord
 from appliance.drivers.line import (
     MIN_RING_TIMEOUT,
-    CallEnded,
     CallResult,
     Capabilities,
     Dtmf,
@@ -45,40 +45,12 @@ class NotVoiceModem(Exception):
     """The modem answers AT but offers no voice class (+FCLASS=8)."""
 
 
-class _Call:
+class _Call(CallRecord):
     def __init__(self, number: str, ring_timeout: float, now: Callable[[], float]) -> None:
-        self.number = number
+        super().__init__(number, now)
         self.ring_timeout = ring_timeout
-        self.now = now
-        self.t_dial = now()
-        self.t_alert: float | None = None
-        self.t_answer: float | None = None
-        self.t_end: float | None = None
         self.up = False  # answered and not yet ended
-        self.forced: Outcome | None = None
-        self.end_reason = ""
-        self.evidence: list[str] = []
         self.changed = asyncio.Event()
-        self.ended: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
-
-    def result(self, outcome: Outcome, ended: bool) -> CallResult:
-        end = self.t_end if ended and self.t_end is not None else self.now()
-        alert = self.t_alert if self.t_alert is not None else end
-        answer = self.t_answer if self.t_answer is not None else end
-        return CallResult(
-            number=self.number,
-            outcome=outcome,
-            evidence=tuple(self.evidence),
-            durations={
-                "setup": alert - self.t_dial,
-                "ringing": max(0.0, answer - alert) if self.t_alert is not None else 0.0,
-                "talk": max(0.0, end - answer) if self.t_answer is not None else 0.0,
-                "total": end - self.t_dial,
-            },
-            answered=self.t_answer is not None,
-            ended=ended,
-            end_reason=self.end_reason,
-        )
 
 
 class VoiceModem(AtPortLine):
@@ -305,20 +277,10 @@ class VoiceModem(AtPortLine):
         self._finish(call)
 
     def _finish(self, call: _Call, outcome: Outcome | None = None) -> CallResult:
-        if call.ended.done():
-            return call.ended.result()
-        if call.t_end is None:
-            call.t_end = call.now()
         call.up = False
-        final = call.forced or outcome or Outcome.CONNECTED
-        result = call.result(final, ended=True)
-        call.ended.set_result(result)
         if self._call is call:
             self._call = None
-        log.info("%s: call to %s: %s (%s)", self.name, call.number, final.label,
-                 ", ".join(result.evidence[-3:]))  # fmt: skip
-        self.emit(CallEnded(self.name, result))
-        return result
+        return call.publish(self, call.forced or outcome or Outcome.CONNECTED)
 
     async def hang_up(self) -> CallResult | None:
         call = self._call
@@ -334,12 +296,7 @@ class VoiceModem(AtPortLine):
 
     async def wait_call_end(self, timeout: float | None = None) -> CallResult | None:
         call = self._call
-        if call is None:
-            return None
-        try:
-            return await asyncio.wait_for(asyncio.shield(call.ended), timeout)
-        except TimeoutError:
-            return None
+        return None if call is None else await call.wait_end(timeout)
 
     async def send_dtmf(self, digits: str) -> None:
         for digit in digits:
