@@ -154,9 +154,9 @@ def report(
 
 
 def outcomes(db: Database, campaign_id: int, since: float) -> dict[str, int]:
-    """Ended attempts since `since` by outcome label."""
+    """Ended attempts since `since` by outcome label; those closed without one are Dangling."""
     return {
-        outcome_label(code) or "none": int(n)
+        outcome_label(code) or "Dangling": int(n)  # closed with no outcome (SPEC C8)
         for code, n in db.conn.execute(
             "SELECT outcome, count(*) FROM attempts WHERE campaign_id = ? AND ended_at >= ?"
             " GROUP BY outcome ORDER BY outcome",
