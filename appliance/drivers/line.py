@@ -148,7 +148,17 @@ class CallEnded:
     result: CallResult
 
 
-LineEvent = LineUp | LineDown | IncomingSms | DeliveryReport | Dtmf | IncomingCall | CallEnded
+@dataclass(frozen=True, slots=True)
+class SeatHook:
+    """An agent's handset went off hook (lifted) or back on hook (put down)."""
+
+    line: str  # the seat's name
+    off_hook: bool
+
+
+LineEvent = (
+    LineUp | LineDown | IncomingSms | DeliveryReport | Dtmf | IncomingCall | CallEnded | SeatHook
+)
 EventListener = Callable[[LineEvent], None]
 
 
@@ -208,6 +218,18 @@ class Line(abc.ABC):
         """Play a stored message (a file name on the module) to the far end of the call."""
         raise NotSupported(f"{self.name}: message playback is not supported")
 
+    # ------------------------------------------------------------------ agents (SPEC A1)
+    def can_reach(self, seat: Seat) -> bool:
+        """Whether this line can join its answered call to ``seat`` (same backplane, ECT...)."""
+        return False
+
+    async def connect(self, seat: Seat, timeout: float) -> None:
+        """Join the answered call in progress to ``seat`` within ``timeout`` seconds: an FXS seat
+        is rung when its handset is down and bridged when lifted; a phone seat is called and the
+        two calls joined. Raise ``LineError`` when that cannot be done in time; the customer's
+        call is then still up, for the engine to play the information message and hang up."""
+        raise NotSupported(f"{self.name}: cannot connect calls to agent seats")
+
     # ------------------------------------------------------------------ SMS
     async def send_sms(self, number: str, text: str) -> SmsResult:
         raise NotSupported(f"{self.name}: SMS is not supported")
@@ -254,3 +276,64 @@ class Timeouts:
     def scaled(self, factor: float) -> Timeouts:
         """All timeouts multiplied by ``factor`` (tests and the emulator run faster time)."""
         return Timeouts(**{f.name: getattr(self, f.name) * factor for f in fields(self)})
+
+
+class Seat(abc.ABC):
+    """Where an agent takes calls (SPEC A1): an FXS handset on a line card, or a phone reached
+    through a line. Events: ``SeatHook`` when the handset goes up or down, ``Dtmf`` for keys
+    pressed on it, ``LineUp``/``LineDown`` for the hardware behind it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._listeners: list[EventListener] = []
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Start watching the seat; it reports ``LineUp``/``LineDown`` from then on."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def health(self) -> LineHealth: ...
+
+    @property
+    def off_hook(self) -> bool:
+        """The handset is lifted, so a call can be bridged to it at once."""
+        return False
+
+    async def ring(self) -> None:
+        """Ring the handset until it is lifted or ``release`` is called (FXS seats)."""
+        return None
+
+    async def release(self) -> None:
+        """Stop ringing, or end the seat's part of a call."""
+        return None
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def emit(self, event: LineEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("%s: event listener failed", self.name)
+
+
+class PhoneSeat(Seat):
+    """An agent reached by calling a phone number through a line, then joining the two calls."""
+
+    def __init__(self, name: str, number: str) -> None:
+        super().__init__(name)
+        self.number = number
+
+    async def open(self) -> None:
+        self.emit(LineUp(self.name))
+
+    async def close(self) -> None:
+        return None
+
+    def health(self) -> LineHealth:
+        return LineHealth(up=True, registration="phone seat")
