@@ -5,6 +5,9 @@ reject or ringing until the network's no-answer timer; unreachable, invalid and 
 numbers are released during setup. Each change is announced the way the family does it:
 ``+CLCC`` URCs and ``VOICE CALL:`` (SIMCom), ``^DSCI`` (Quectel), ``^ORIG/^CONF/^CONN/^CEND``
 (Huawei), nothing but the final code for a generic module (clients poll ``+CLCC``).
+
+Several calls may exist at once (one held while another is placed, ``hold.py``); each has the
+lowest free index from 1 (27.007 7.18 ``<id>``), which every indication that carries one uses.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from appliance.drivers.emulators.gsm.script import OUTCOMES, CallPlan
 
 NETWORK_NO_ANSWER = 60.0  # the network's own alerting timer (seconds, scaled)
 
-CLCC_STAT = {"dialing": 2, "alerting": 3, "active": 0, "released": 6, "incoming": 4}
-DSCI_STAT = {"dialing": 2, "alerting": 7, "active": 3, "released": 6, "incoming": 4}
+CLCC_STAT = {"dialing": 2, "alerting": 3, "active": 0, "held": 1, "released": 6, "incoming": 4}
+# Qualcomm-based Quectel firmware: 1 held, 2 orig, 3 connect, 4 incoming, 5 waiting, 6 end;
+# 7 alerting per research/modems.md 2.4. A retrieved call gets no ^DSCI (no "retrieved" stat).
+DSCI_STAT = {"dialing": 2, "alerting": 7, "active": 3, "held": 1, "released": 6, "incoming": 4}
 
 CAUSE_TEXT = {
     1: "Unassigned (unallocated) number",
@@ -44,8 +49,10 @@ CAUSE_TEXT = {
 class SimCall:
     number: str
     plan: CallPlan
+    index: int = 1
     outgoing: bool = True
-    state: str = "dialing"
+    state: str = "dialing"  # dialing | alerting | active | held | incoming | released
+    mpty: bool = False  # part of a multiparty call (+CHLD=3)
     answered_at: float | None = None
     deferred: bool = False  # ATD's result is held until answer (+COLP=1)
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
@@ -54,19 +61,39 @@ class SimCall:
 class CallSim:
     def __init__(self, modem: EmulatedModem) -> None:
         self.m = modem
-        self.call: SimCall | None = None
+        self.calls: list[SimCall] = []  # in index order
         self.last_cause = 16
+        self.ect = modem.script.ect  # the network allows explicit call transfer (+CHLD=4)
         self.transitions: list[tuple[float, str]] = []  # (loop time, state): for benchmarks
 
-    def _later(self, call: SimCall, delay: float, fn: Callable[[], None]) -> None:
+    def later(self, call: SimCall, delay: float, fn: Callable[[], None]) -> None:
         call.timers.append(self.m.later(delay, fn))
 
+    @property
+    def call(self) -> SimCall | None:
+        """The call in the foreground: the first one not on hold (else the first held one)."""
+        return next((c for c in self.calls if c.state != "held"), None) or next(
+            iter(self.calls), None
+        )
+
+    def active(self) -> SimCall | None:
+        return next((c for c in self.calls if c.state == "active"), None)
+
+    def by_index(self, index: int) -> SimCall | None:
+        return next((c for c in self.calls if c.index == index), None)
+
     def drop(self) -> None:
-        """The module went away (reboot, unplug): the call is gone without a word."""
-        if self.call is not None:
-            for timer in self.call.timers:
+        """The module went away (reboot, unplug): the calls are gone without a word."""
+        for call in self.calls:
+            for timer in call.timers:
                 timer.cancel()
-        self.call = None
+        self.calls = []
+
+    def _add(self, call: SimCall) -> None:
+        used = {c.index for c in self.calls}
+        call.index = next(i for i in range(1, len(used) + 2) if i not in used)
+        self.calls.append(call)
+        self.calls.sort(key=lambda c: c.index)
 
     # ------------------------------------------------------------------ progress
     def dial(self, number: str) -> None:
@@ -74,19 +101,24 @@ class CallSim:
         m.sim_check()
         if m.reg_stat not in (1, 5):
             raise CmdError(cme=30)  # no network service
-        if self.call is not None:
+        states = {c.state for c in self.calls}
+        # One call may be placed while the others are on hold; a call being set up or ringing
+        # in, or an active call beside a held one, leaves no room: operation not allowed.
+        if states - {"active", "held"} or {"active", "held"} <= states:
             raise CmdError(cme=3)
         plan = m.script.plan_for(number, m.rng)
         if plan.outcome == "no-network":
             raise CmdError(cme=30)
+        for other in self.calls:  # SIM800 manual: ATD during an active call holds it first
+            self.hold(other)
         call = SimCall(number, plan)
-        self.call = call
+        self._add(call)
         cause, alerts = OUTCOMES[plan.outcome]
-        self._later(call, 0.0, lambda: self._announce(call))
+        self.later(call, 0.0, lambda: self._announce(call))
         if alerts:
-            self._later(call, plan.setup, lambda: self._alerting(call))
+            self.later(call, plan.setup, lambda: self._alerting(call))
         else:
-            self._later(call, plan.setup, lambda: self.release(call, cause))
+            self.later(call, plan.setup, lambda: self.release(call, cause))
         if m.settings.colp:
             call.deferred = True  # SIM800 manual: with COLP=1 the result waits for the answer
             raise ResultLater
@@ -94,27 +126,27 @@ class CallSim:
     def _announce(self, call: SimCall) -> None:
         m = self.m
         if m.dialect.name == "huawei":
-            m.urc("^ORIG:1,0")
-        self._state_urcs(call)
+            m.urc(f"^ORIG:{call.index},0")
+        self.state_changed(call)
 
     def _alerting(self, call: SimCall) -> None:
         call.state = "alerting"
         if self.m.dialect.name == "huawei":
-            self.m.urc("^CONF:1")
+            self.m.urc(f"^CONF:{call.index}")
         if self.m.settings.moring:
             self.m.urc("MO RING")
-        self._state_urcs(call)
+        self.state_changed(call)
         plan = call.plan
         if plan.outcome == "answer":
-            self._later(call, plan.ring, lambda: self._active(call))
+            self.later(call, plan.ring, lambda: self.answered(call))
         elif plan.outcome == "busy":
-            self._later(call, min(plan.ring, 1.0), lambda: self.release(call, 17))
+            self.later(call, min(plan.ring, 1.0), lambda: self.release(call, 17))
         elif plan.outcome == "reject":
-            self._later(call, plan.ring, lambda: self.release(call, 21))
+            self.later(call, plan.ring, lambda: self.release(call, 21))
         else:
-            self._later(call, NETWORK_NO_ANSWER, lambda: self.release(call, 19))
+            self.later(call, NETWORK_NO_ANSWER, lambda: self.release(call, 19))
 
-    def _active(self, call: SimCall) -> None:
+    def answered(self, call: SimCall) -> None:
         m = self.m
         call.state = "active"
         self.transitions.append((m.now, "active"))
@@ -125,15 +157,15 @@ class CallSim:
                 m.info(f'+COLP: "{call.number}",{_toa(call.number)}')
             m.result("OK")
         if m.dialect.name == "huawei":
-            m.urc("^CONN:1,0")
+            m.urc(f"^CONN:{call.index},0")
         if m.settings.moring:
             m.urc("MO CONNECTED")
         if m.dialect.name == "simcom":
             m.urc("VOICE CALL: BEGIN")
-        self._state_urcs(call)
+        self.state_changed(call)
         for i, digit in enumerate(call.plan.dtmf):
-            self._later(call, 0.3 * (i + 1), functools.partial(self._dtmf, digit))
-        self._later(call, call.plan.talk, lambda: self.release(call, 16))
+            self.later(call, 0.3 * (i + 1), functools.partial(self._dtmf, digit))
+        self.later(call, call.plan.talk, lambda: self.release(call, 16))
 
     def _dtmf(self, digit: str) -> None:
         m = self.m
@@ -147,19 +179,20 @@ class CallSim:
     def release(self, call: SimCall, cause: int, local: bool = False) -> None:
         """End the call; ``local`` when we hung up (no final code, as on real modules)."""
         m = self.m
-        if self.call is not call:
+        if call not in self.calls:
             return
         for timer in call.timers:
             timer.cancel()
-        self.call = None
+        self.calls.remove(call)
         self.last_cause = cause
         self.transitions.append((m.now, "released"))
         seconds = int(m.now - call.answered_at) if call.answered_at is not None else 0
         call.state = "released"
-        self._state_urcs(call)
+        self.state_changed(call)
         if m.dialect.name == "huawei":
             # ^CEND:<id>,<duration>,<end_status>[,<cc_cause>]: cause only when the network ended
-            m.urc(f"^CEND:1,{seconds},29" if local else f"^CEND:1,{seconds},104,{cause}")
+            end = f"^CEND:{call.index},{seconds}"
+            m.urc(f"{end},29" if local else f"{end},104,{cause}")
         if m.dialect.name == "simcom" and call.answered_at is not None:
             m.urc(f"VOICE CALL: END: {seconds:06d}")
         if local:
@@ -170,33 +203,42 @@ class CallSim:
         else:
             m.urc(final) if m.settings.verbose else m.result(final)
 
-    def _state_urcs(self, call: SimCall) -> None:
+    def hold(self, call: SimCall) -> None:
+        if call.state == "active":
+            call.state = "held"
+            self.state_changed(call)
+
+    def retrieve(self, call: SimCall) -> None:
+        if call.state == "held":
+            call.state = "active"
+            self.state_changed(call, dsci=False)
+
+    def state_changed(self, call: SimCall, dsci: bool = True) -> None:
         m = self.m
-        direction = 0 if call.outgoing else 1
         if m.settings.clcc_urc:
-            stat = CLCC_STAT[call.state]
-            m.urc(f'+CLCC: 1,{direction},{stat},0,0,"{call.number}",{_toa(call.number)}')
-        if m.settings.dsci:
+            m.urc(f"+CLCC: {clcc_row(call)}")
+        if m.settings.dsci and dsci:
             stat = DSCI_STAT[call.state]
-            m.urc(f'^DSCI: 1,{direction},{stat},0,"{call.number}",{_toa(call.number)}')
+            direction = 0 if call.outgoing else 1
+            m.urc(f'^DSCI: {call.index},{direction},{stat},0,"{call.number}",{_toa(call.number)}')
 
     # ------------------------------------------------------------------ incoming
     def ring(self, number: str) -> None:
         """An incoming call: RING (or +CRING) with +CLIP every 5 s until answered or gone."""
-        if self.call is not None:
-            return
+        if self.calls:
+            return  # call waiting (+CCWA) is not emulated: a busy module rejects it
         call = SimCall(number, CallPlan("answer", talk=30.0), outgoing=False, state="incoming")
-        self.call = call
-        self._state_urcs(call)
+        self._add(call)
+        self.state_changed(call)
 
         def ring_once(left: int) -> None:
-            if self.call is not call or call.state != "incoming":
+            if call not in self.calls or call.state != "incoming":
                 return
             self.m.urc("+CRING: VOICE" if self.m.settings.crc else "RING")
             if self.m.settings.clip:
                 self.m.urc(f'+CLIP: "{number}",{_toa(number)},,,,0')
             if left > 1:
-                self._later(call, 5.0, lambda: ring_once(left - 1))
+                self.later(call, 5.0, lambda: ring_once(left - 1))
             else:
                 self.release(call, 19)
 
@@ -205,6 +247,14 @@ class CallSim:
 
 def _toa(number: str) -> int:
     return 145 if number.startswith("+") else 129
+
+
+def clcc_row(call: SimCall) -> str:
+    """``<id>,<dir>,<stat>,<mode>,<mpty>,<number>,<type>`` (27.007 7.18)."""
+    direction = 0 if call.outgoing else 1
+    stat = CLCC_STAT[call.state]
+    number = f'"{call.number}",{_toa(call.number)}'
+    return f"{call.index},{direction},{stat},0,{int(call.mpty)},{number}"
 
 
 # ---------------------------------------------------------------------- handlers
@@ -223,19 +273,19 @@ def dial(m: EmulatedModem, op: Op) -> None:
 def hang_up(m: EmulatedModem, op: Op) -> None:
     if op.kind == "test":
         return
-    if m.calls.call is not None:
-        m.calls.release(m.calls.call, 16, local=True)
+    for call in list(m.calls.calls):  # every call, held ones too, as +CHUP on SIMCom
+        m.calls.release(call, 16, local=True)
 
 
 @handles("A")
 def answer(m: EmulatedModem, op: Op) -> None:
-    call = m.calls.call
-    if call is None or call.state != "incoming":
+    call = next((c for c in m.calls.calls if c.state == "incoming"), None)
+    if call is None:
         raise CmdError()  # real modules answer NO CARRIER/ERROR here
     for timer in call.timers:
         timer.cancel()
     call.timers.clear()
-    m.calls._active(call)
+    m.calls.answered(call)
 
 
 @handles("+CLCC")
@@ -251,12 +301,8 @@ def clcc(m: EmulatedModem, op: Op) -> None:
             raise CmdError(cme=4)
         m.settings.clcc_urc = op.int_arg(0, 0) == 1
         return
-    call = m.calls.call
-    if call is not None:
-        direction = 0 if call.outgoing else 1
-        m.info(
-            f'+CLCC: 1,{direction},{CLCC_STAT[call.state]},0,0,"{call.number}",{_toa(call.number)}'
-        )
+    for call in m.calls.calls:
+        m.info(f"+CLCC: {clcc_row(call)}")
 
 
 @handles("+VTS", "^DTMF")
@@ -264,7 +310,7 @@ def send_dtmf(m: EmulatedModem, op: Op) -> None:
     if op.kind == "test":
         m.info(f"{op.name}: (0-9,#,*,A-D)")
         return
-    if m.calls.call is None or m.calls.call.state != "active":
+    if m.calls.active() is None:
         raise CmdError(cme=3)
 
 
@@ -283,7 +329,7 @@ def playback(m: EmulatedModem, op: Op) -> None:
     if op.kind == "test":
         return
     args = split_args(op.args)
-    if m.calls.call is None or m.calls.call.state != "active":
+    if m.calls.active() is None:
         raise CmdError(cme=903 if op.name == "+QPSND" else 3)
     if not args or not args[0]:
         raise CmdError(cme=50)

@@ -193,7 +193,7 @@ class EmulatedModem:
         self, index: int, link: Path, dialect: Dialect, script: Script, seed: int = 0
     ) -> None:
         # The handler modules register themselves on import; they import this module.
-        from appliance.drivers.emulators.gsm import commands  # noqa: F401
+        from appliance.drivers.emulators.gsm import commands, hold  # noqa: F401
         from appliance.drivers.emulators.gsm.calls import CallSim
         from appliance.drivers.emulators.gsm.messages import SmsSim
 

@@ -10,6 +10,7 @@ Control socket ``DIR/control.sock`` takes one command per line and answers ``ok`
     <modem> ring <number>                 an incoming call
     <modem> urc <text...>                 send any unsolicited line
     <modem> signal <rssi> | register <stat>
+    <modem> ect on|off                    the network allows explicit call transfer (+CHLD=4)
     <modem> reply <command> <line>|<line>|...|<final>   next answer to that command
 """
 
@@ -39,6 +40,7 @@ ACTIONS = (
     "urc",
     "signal",
     "register",
+    "ect",
     "reply",
 )
 
@@ -168,6 +170,8 @@ def _apply(modem: EmulatedModem, action: str, arg: str) -> None:
         modem.signal = int(arg)
     elif action == "register":
         modem.set_registration(int(arg))
+    elif action == "ect":
+        modem.calls.ect = on
     elif action == "reply":
         command, _, rest = arg.partition(" ")
         items = rest.split("|") if rest else ["OK"]

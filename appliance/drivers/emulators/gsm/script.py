@@ -7,6 +7,7 @@ A script is TOML or JSON (stdlib parsers; the emulator imports nothing beyond th
     sim_busy_after_pin = 3.0    # +CME ERROR: 14 for this long after the PIN (or boot)
     signal = 21                 # +CSQ rssi
     operator = "Emulnet"
+    ect = true                  # the network allows explicit call transfer (+CHLD=4)
 
     [random]                    # weights for numbers not listed below (seeded by --seed)
     answer = 5
@@ -101,6 +102,7 @@ class Script:
     signal: int = 21
     operator: str = "Emulnet"
     boot_time: float = 0.3
+    ect: bool = True
     numbers: dict[str, CallPlan] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     replies: list[Reply] = field(default_factory=list)
@@ -132,6 +134,7 @@ _TOP_KEYS = {
     "signal",
     "operator",
     "boot_time",
+    "ect",
     "random",
     "numbers",
     "replies",
@@ -162,6 +165,10 @@ def parse(data: dict[str, Any], where: str = "script") -> Script:
         script.signal = int(data["signal"])
     script.pin = data.get("pin")
     script.operator = str(data.get("operator", script.operator))
+    if "ect" in data:
+        if not isinstance(data["ect"], bool):
+            raise ScriptError(f"{where}: ect {data['ect']!r}; expected true or false")
+        script.ect = data["ect"]
     if "random" in data:
         weights = {str(k): float(v) for k, v in data["random"].items()}
         bad = set(weights) - set(OUTCOMES)
