@@ -43,8 +43,10 @@ CLCC_STATES = {
     5: CallState.INCOMING,
     6: CallState.RELEASED,
 }
-# Quectel ^DSCI <stat>: three independent drivers agree (research/modems.md 2.4).
+# Quectel ^DSCI <stat>: three independent drivers agree (research/modems.md 2.4); 1 is a held
+# call (Qualcomm's ^DSCI table, which EC2x firmware shares), still up like +CLCC's stat 1.
 DSCI_STATES = {
+    1: CallState.ACTIVE,
     2: CallState.DIALING,
     3: CallState.ACTIVE,
     4: CallState.INCOMING,

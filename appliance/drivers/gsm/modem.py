@@ -30,6 +30,7 @@ from appliance.drivers.gsm.profiles import (
     select_profile,
 )
 from appliance.drivers.gsm.status import Registration, parse_cops, parse_csq
+from appliance.drivers.gsm.transfer import parse_chld
 from appliance.drivers.gsm.voice import Voice
 from appliance.drivers.line import (
     MIN_RING_TIMEOUT,
@@ -40,6 +41,8 @@ from appliance.drivers.line import (
     LineHealth,
     LineUnavailable,
     NotSupported,
+    PhoneSeat,
+    Seat,
     SmsResult,
     Timeouts,
 )
@@ -105,6 +108,7 @@ class GsmModem(AtPortLine):
         self._sim = "unknown"
         self._signal: int | None = None
         self._operator: str | None = None
+        self.call_hold: frozenset[str] = frozenset()  # what AT+CHLD=? offers (27.007 7.13)
         self.voice = Voice(self)
         self.sms = Messaging(self)
 
@@ -155,6 +159,33 @@ class GsmModem(AtPortLine):
             Command(self.profile.playback.format(file=message), timeout=self.timeouts.command)
         )
 
+    # ------------------------------------------------------------------ Line: agent seats
+    @property
+    def transfers(self) -> bool:
+        """An answered call can be handed to a phone by explicit call transfer: the profile
+        can follow two calls and the module offers ``+CHLD=4`` (whether the network allows it
+        shows only when it is tried: ``+CME ERROR: 3``)."""
+        return self.profile.ect and "4" in self.call_hold
+
+    def can_reach(self, seat: Seat) -> bool:
+        return isinstance(seat, PhoneSeat) and self.transfers
+
+    async def connect(self, seat: Seat, timeout: float) -> None:
+        if not isinstance(seat, PhoneSeat):
+            raise NotSupported(f"{self.name}: a GSM line reaches agents by phone, not {seat.name}")
+        if not self.transfers:
+            offered = ",".join(sorted(self.call_hold)) or "nothing"
+            raise NotSupported(
+                f"{self.name}: no explicit call transfer on this module "
+                f"(profile {self.profile.name}, AT+CHLD=? offers {offered})"
+            )
+        if not self._up:
+            raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
+        try:
+            await self.voice.connect(seat.number, timeout)
+        finally:
+            self._check_responsive()
+
     async def send_sms(self, number: str, text: str) -> SmsResult:
         if not self._up:
             raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
@@ -174,6 +205,8 @@ class GsmModem(AtPortLine):
             "operator": health.operator,
             "signal_dbm": health.signal_dbm,
             "profile": self.profile.name,
+            "call_hold": sorted(self.call_hold),
+            "agent_transfer": self.transfers,
         }
 
     # ------------------------------------------------------------------ AtPortLine
@@ -228,6 +261,9 @@ class GsmModem(AtPortLine):
             response = await session.run(self._cmd(text))
             if not response.ok:
                 log.info("%s: %s -> %s (tolerated)", self.name, text, response.final.text)
+        chld = await session.run(self._cmd("AT+CHLD=?"))
+        values = chld.values("+CHLD:") if chld.ok else []
+        self.call_hold = parse_chld(values[0]) if values else frozenset()
         await self.sms.setup()
         await self._refresh_status()
         with contextlib.suppress(AtTimeout, AtError):

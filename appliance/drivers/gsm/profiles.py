@@ -31,6 +31,10 @@ class Profile:
     playback_done: str | None = None  # URC name that ends playback
     hang_up: str = "AT+CHUP"
     ready_urcs: tuple[str, ...] = ("RDY",)  # a URC meaning "I have just booted"
+    # Agent seats by explicit call transfer (+CHLD=2, ATD, +CHLD=4; gsm/transfer.py) when the
+    # module lists 4 in +CHLD=?. A family whose second call cannot be told from the first
+    # (no call id in its indications, and +CLCC unusable during a call) must set this False.
+    ect: bool = True
 
     @property
     def dtmf_detect(self) -> bool:

@@ -28,9 +28,11 @@ from appliance.drivers.gsm.calls import (
     parse_clcc,
 )
 from appliance.drivers.gsm.profiles import CallTracking, Profile
+from appliance.drivers.gsm.transfer import Transfer
 from appliance.drivers.line import (
     CallResult,
     LineBusy,
+    LineError,
     LineEvent,
     NotSupported,
     Timeouts,
@@ -71,6 +73,7 @@ class _Call(CallRecord):
         self.changed = asyncio.Event()
         self.alerted = asyncio.Event()  # the callee's phone rings (the ring timeout runs)
         self.seen = False  # listed by +CLCC at least once
+        self.call_id: int | None = None  # its +CLCC index, once a second call makes it matter
 
     def on_event(self, event: CallEvent) -> None:
         if self.state is CallState.RELEASED:
@@ -109,6 +112,8 @@ class Voice:
         self.call: _Call | None = None
         self._poller: asyncio.Task[None] | None = None
         self._ended_at: float | None = None  # loop time the last call was decided
+        self.transfer: Transfer | None = None  # an agent transfer in progress (transfer.py)
+        self._transfers = 0  # how many were started: a poll answered across one is stale
 
     @property
     def _now(self) -> Callable[[], float]:
@@ -196,26 +201,36 @@ class Voice:
                 await asyncio.wait_for(call.changed.wait(), remaining)
 
     async def _poll(self, call: _Call, interval: float | None = None) -> None:
-        """Generic call progress: ask +CLCC (27.007 7.18) until the call is released."""
+        """Generic call progress: ask +CLCC (27.007 7.18) until the call is released. While an
+        agent transfer runs it owns the call's indications: no polls, and a list asked for
+        across one is not believed."""
         empty = 0
         while not call.released:
-            try:
-                response = await self._host.session.check(
-                    Command("AT+CLCC", timeout=self._host.timeouts.command)
-                )
-            except (AtTimeout, AtError) as exc:
-                log.debug("%s: +CLCC poll failed: %s", self._host.name, exc)
-            except LinkDown:
-                return
-            else:
-                rows = [r for r in map(parse_clcc, response.values("+CLCC:")) if r and r.outgoing]
+            generation = self._transfers
+            response = None
+            if self.transfer is None:
+                try:
+                    response = await self._host.session.check(
+                        Command("AT+CLCC", timeout=self._host.timeouts.command)
+                    )
+                except (AtTimeout, AtError) as exc:
+                    log.debug("%s: +CLCC poll failed: %s", self._host.name, exc)
+                except LinkDown:
+                    return
+            if response is not None and self.transfer is None and generation == self._transfers:
+                rows = [
+                    (value, row)
+                    for value in response.values("+CLCC:")
+                    if (row := parse_clcc(value)) is not None and row.outgoing
+                    if call.call_id is None or row.call_id == call.call_id
+                ]
                 if rows:
                     call.seen = True
                     empty = 0
-                    row = rows[0]
+                    value, row = rows[0]
                     state = CLCC_STATES.get(row.stat)
                     if state is not None and state is not call.state:
-                        call.on_event(CallEvent(state, f"+CLCC: {response.values('+CLCC:')[0]}"))
+                        call.on_event(CallEvent(state, f"+CLCC: {value}"))
                 else:
                     empty += 1
                     if call.seen or empty >= 2:
@@ -317,6 +332,11 @@ class Voice:
         call = self.call
         if event is None or call is None or event.state is CallState.INCOMING:
             return event is not None and event.state is not CallState.INCOMING
+        if self.transfer is not None:
+            self.transfer.on_event(event)
+            return True
+        if event.call_id is not None and call.call_id not in (None, event.call_id):
+            return True  # the agent's call, lingering after a transfer that failed
         was_answered = call.answered
         call.on_event(event)
         if event.state is CallState.RELEASED and was_answered:
@@ -325,6 +345,25 @@ class Voice:
         elif event.state is CallState.RELEASED and event.raw.upper() in ("BUSY", "NO ANSWER"):
             call.final = Final(FinalKind[event.raw.upper().replace(" ", "_")], event.raw)
         return True
+
+    # ------------------------------------------------------------------ agents
+    async def connect(self, number: str, timeout: float) -> None:
+        """Hand the answered call to the phone at ``number`` by explicit call transfer within
+        ``timeout`` seconds (transfer.py); ``LineError`` with the customer's call still up."""
+        call = self.call
+        if call is None or not call.answered or call.released:
+            raise LineError(f"{self._host.name}: no answered call to connect to {number}")
+        if self.transfer is not None:
+            raise LineBusy(f"{self._host.name}: a transfer to {self.transfer.number} is running")
+        if not _DIAL_STRING.match(number):
+            raise LineError(f"{self._host.name}: the agent's number {number!r} is not dialable")
+        self.transfer = Transfer(self._host, call, number, timeout, lambda: self._finish(call))
+        self._transfers += 1
+        try:
+            await self.transfer.run()
+        finally:
+            self.transfer = None
+            call.changed.set()  # the poller resumes
 
     # ------------------------------------------------------------------ in-call
     async def send_dtmf(self, digits: str) -> None:
