@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
+import serial
 
+from appliance.drivers.emulators.gsm.farm import Farm
+from appliance.drivers.emulators.gsm.script import parse
 from appliance.drivers.gsm.calls import parse_clcc
 from appliance.drivers.gsm.modem import GsmModem
 from appliance.drivers.gsm.transfer import parse_chld
@@ -174,5 +179,64 @@ def test_no_ect_offered_means_unreachable(answer: list[str]) -> None:
                 await modem.connect(seat, timeout=2.0)
             assert await listed(modem) == [(CUSTOMER, 0)]
             await modem.hang_up()
+
+    run(main(), timeout=30)
+
+
+def plain_client(link: Path) -> None:
+    """Hold, a second call, swap, release one, ECT: as a person types them in minicom."""
+    with serial.Serial(str(link), 115200, timeout=2) as port:
+
+        def chat(data: bytes, until: bytes) -> bytes:
+            port.write(data)
+            reply = port.read_until(until)
+            assert reply.endswith(until), reply
+            return reply
+
+        chat(b"ATE0;+CMEE=1;+CLCC=1\r", b"OK\r\n")
+        assert b"\r\n+CHLD: (0,1,1x,2,2x,3,4)\r\n" in chat(b"AT+CHLD=?\r", b"OK\r\n")
+        assert chat(b"AT+CHLD=2\r", b"\r\n") + port.read_until(b"\r\n") == (
+            b"\r\n+CME ERROR: 3\r\n"  # nothing to hold
+        )
+        customer, agent = f'"{CUSTOMER}",145'.encode(), f'"{AGENT}",145'.encode()
+        chat(f"ATD{CUSTOMER};\r".encode(), b"OK\r\n")
+        chat(b"", b"+CLCC: 1,0,0,0,0," + customer)  # answered
+        assert b"+CLCC: 1,0,1,0,0," + customer in chat(b"AT+CHLD=2\r", b"OK\r\n")
+        chat(f"ATD{AGENT};\r".encode(), b"OK\r\n")
+        chat(b"", b"+CLCC: 2,0,0,0,0," + agent)  # the second call answered
+        listing = chat(b"AT+CLCC\r", b"OK\r\n")
+        assert b"+CLCC: 1,0,1,0,0," + customer + b"\r\n\r\n+CLCC: 2,0,0,0,0," + agent in listing
+        swapped = chat(b"AT+CHLD=2\r", b"OK\r\n")
+        assert b"+CLCC: 2,0,1,0,0," + agent in swapped
+        assert b"+CLCC: 1,0,0,0,0," + customer in swapped
+        chat(b"AT+CHLD=4\r", b"OK\r\n")
+        # the network clears both calls towards the module (SIMCom frames URCs \r\r\n)
+        chat(b"", b"NO CARRIER\r\r\n")
+        chat(b"", b"NO CARRIER\r\r\n")
+        assert chat(b"AT+CLCC\r", b"OK\r\n") == b"\r\nOK\r\n"
+        # the agent does not answer: release that call alone, take the customer back
+        never = f'"{AGENT_NEVER}",145'.encode()
+        chat(f"ATD{CUSTOMER};\r".encode(), b"OK\r\n")
+        chat(b"", b"+CLCC: 1,0,0,0,0," + customer)
+        chat(b"AT+CHLD=2\r", b"OK\r\n")
+        chat(f"ATD{AGENT_NEVER};\r".encode(), b"OK\r\n")
+        chat(b"", b"+CLCC: 2,0,3,0,0," + never)  # alerting
+        chat(b"AT+CHLD=12\r", b"OK\r\n")
+        assert b"+CLCC: 1,0,0,0,0," + customer in chat(b"AT+CHLD=2\r", b"OK\r\n")
+        listing = chat(b"AT+CLCC\r", b"OK\r\n")
+        assert listing == b"\r\n+CLCC: 1,0,0,0,0," + customer + b"\r\n\r\nOK\r\n"
+        chat(b"ATH\r", b"OK\r\n")
+
+
+def test_plain_client_sees_hold_swap_release_and_ect() -> None:
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            farm = Farm(1, Path(tmp), "simcom", 1, parse({"time_scale": 0.02, **SCRIPT}))
+            await farm.start(control=False)
+            try:
+                await asyncio.wait_for(farm.modems[0].registered.wait(), 5)
+                await asyncio.to_thread(plain_client, farm.modems[0].port.link)
+            finally:
+                await farm.stop()
 
     run(main(), timeout=30)

@@ -15,7 +15,16 @@ import serial
 from appliance.drivers.at.dle import DLE, DleDecoder, shield
 from appliance.drivers.at.session import AtSession
 from appliance.drivers.emulators.v253 import VoiceFarm, parse_script
-from appliance.drivers.line import CallEnded, Dtmf, LineDown, LineUnavailable, LineUp, Timeouts
+from appliance.drivers.line import (
+    CallEnded,
+    Dtmf,
+    LineDown,
+    LineUnavailable,
+    LineUp,
+    NotSupported,
+    PhoneSeat,
+    Timeouts,
+)
 from appliance.drivers.outcome import Outcome
 from appliance.drivers.v253.modem import VoiceModem
 from tests.drivers.drivers_fakes import (
@@ -126,6 +135,10 @@ def test_we_hang_up_an_answered_call_and_play_a_message() -> None:
                 message.write_bytes(audio)
                 result = await modem.dial("5550007", ring_timeout=5.0)
                 assert result.outcome is Outcome.CONNECTED
+                seat = PhoneSeat("desk", "5550001")  # an analog line cannot transfer calls
+                assert not modem.can_reach(seat)
+                with pytest.raises(NotSupported):
+                    await modem.connect(seat, 2.0)
                 await modem.play(str(message))
                 assert bytes(farm.modems[0].played) == audio
             ours = await modem.hang_up()

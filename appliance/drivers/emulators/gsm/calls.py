@@ -69,13 +69,6 @@ class CallSim:
     def later(self, call: SimCall, delay: float, fn: Callable[[], None]) -> None:
         call.timers.append(self.m.later(delay, fn))
 
-    @property
-    def call(self) -> SimCall | None:
-        """The call in the foreground: the first one not on hold (else the first held one)."""
-        return next((c for c in self.calls if c.state != "held"), None) or next(
-            iter(self.calls), None
-        )
-
     def active(self) -> SimCall | None:
         return next((c for c in self.calls if c.state == "active"), None)
 
