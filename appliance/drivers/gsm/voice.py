@@ -357,6 +357,8 @@ class Voice:
             raise LineBusy(f"{self._host.name}: a transfer to {self.transfer.number} is running")
         if not _DIAL_STRING.match(number):
             raise LineError(f"{self._host.name}: the agent's number {number!r} is not dialable")
+        if timeout <= 0:
+            raise LineError(f"{self._host.name}: no time left to reach agent {number}")
         self.transfer = Transfer(self._host, call, number, timeout, lambda: self._finish(call))
         self._transfers += 1
         try:
