@@ -290,9 +290,9 @@ class CanLine(Line):
         loop = asyncio.get_running_loop()
         done = self._played = loop.create_future()
         started = loop.time()
+        call.evidence.append(f"PLAY {message}")
         try:
             await self._command(Op.PLAY, bytes([messages.index(message) + 1, 1]))
-            call.evidence.append(f"PLAY {message}")
             finished = await self._first(done, call, self.play_timeout)
         except CardError as exc:
             raise LineError(f"{self.name}: PLAY {message}: {exc}") from exc

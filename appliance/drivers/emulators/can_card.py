@@ -427,6 +427,12 @@ class EmulatedCard:
             self._unbridge(port, p, 1)
             self._send(port, Ev.ON_HOOK)
 
+    def press(self, port: int, digits: str) -> None:
+        """An agent presses keys on the handset (``DTMF``, 80 ms each)."""
+        with self._lock:
+            for digit in digits:
+                self._send(port, Ev.DTMF, bytes([digit_code(digit), 80]))
+
     def _put_down(self, n: int, bridge: tuple[int, int]) -> None:
         if self.ports[n - 1].bridged == bridge:
             self.hang_up(n)
