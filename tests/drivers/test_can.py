@@ -205,18 +205,26 @@ def test_over_slcan_on_a_pty() -> None:
             bus = can.Bus(interface="slcan", channel=str(Path(tmp) / "can"), sleep_after_open=0)
             host = Backplane(bus, heartbeat_ms=100)
             line = CanLine(host, 5, 1, min_ring_timeout=0.0)
-            events = Collector()
+            seat = CanSeat(host, 5, 2, name="desk1")
+            events, seen = Collector(), Collector()
             line.subscribe(events)
+            seat.subscribe(seen)
             await line.open()
+            await seat.open()
             card.plug()
             try:
                 await wait_event(events, LineUp, timeout=5)
+                await wait_event(seen, LineUp, timeout=5)
                 assert host.cards[5].roles == [Role.FXO, Role.FXS]
                 result = await line.dial("5550002", ring_timeout=5)
                 assert result.outcome is Outcome.BUSY and "BUSY" in result.evidence
-                answered = await line.dial("5550001", ring_timeout=10)
+                answered = await line.dial("5550009", ring_timeout=10)
                 assert answered.outcome is Outcome.CONNECTED
-                assert await line.wait_call_end(5) is not None
+                await line.connect(seat, 2.0)  # rung, lifted by the scripted agent, bridged
+                assert card.ports[0].bridged == (5, 2) and seat.off_hook
+                await line.play("reminder")
+                final = await line.hang_up()
+                assert final is not None and "PLAY_DONE(finished)" in final.evidence
             finally:
                 card.unplug()
                 await host.stop()
