@@ -63,8 +63,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     card.add_argument("--bus", required=True, metavar="INTERFACE:CHANNEL")
     card.add_argument("--seed", type=int, default=0, help="seed of the random call outcomes")
     card.add_argument("--time-scale", type=float, default=1.0, help="multiply every delay by this")
+    card.add_argument(
+        "--handsets",
+        type=handsets,
+        default=(0.4, None),
+        metavar="SPEC",
+        help="the agents on FXS ports: 'lift=S' lifts a ringing handset after S seconds "
+        "(default lift=0.4), 'lift=S,hang-up=T' also puts it down T seconds into a bridged "
+        "call, 'manual' never lifts (a person must)",
+    )
     card.add_argument("--json", action="store_true", help="print the bus and cards as JSON")
     card.set_defaults(func=run_can_card)
+
+
+def handsets(spec: str) -> tuple[float | None, float | None]:
+    """``--handsets``: ``manual`` or ``lift=S[,hang-up=T]`` -> (lift_after, hang_up_after)."""
+    if spec.strip() == "manual":
+        return None, None
+    values: dict[str, float] = {}
+    for item in spec.split(","):
+        key, _, value = item.strip().partition("=")
+        try:
+            if key not in ("lift", "hang-up") or key in values or float(value) < 0:
+                raise ValueError
+            values[key] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{spec!r}: expected 'manual' or 'lift=SECONDS[,hang-up=SECONDS]'"
+            ) from None
+    return values.get("lift", 0.4), values.get("hang-up")
 
 
 def run_gsm(args: argparse.Namespace) -> int:
@@ -176,12 +203,16 @@ def run_can_card(args: argparse.Namespace) -> int:
             raise DialboxError(f"--bus {args.bus}: {exc}") from exc
     network = canopen.Network(bus)
     network.connect()
-    script = CardScript(time_scale=args.time_scale)
+    lift_after, hang_up_after = args.handsets
+    script = CardScript(
+        time_scale=args.time_scale, lift_after=lift_after, hang_up_after=hang_up_after
+    )
     emulated = [EmulatedCard(network, slot, roles, script, seed=args.seed) for slot, roles in cards]
     for item in emulated:
         item.plug()
     info = {"bus": args.bus, "cards": [{"slot": s, "roles": [r.name.lower() for r in roles]}
-                                       for s, roles in cards]}  # fmt: skip
+                                       for s, roles in cards],
+            "handsets": {"lift_after": lift_after, "hang_up_after": hang_up_after}}  # fmt: skip
     if args.json:
         json.dump(info, sys.stdout)
         sys.stdout.write("\n")

@@ -14,12 +14,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appliance.drivers.can.card import Backplane
+from appliance.drivers.can.card import Backplane, CardError
 from appliance.drivers.can.line import CanLine
-from appliance.drivers.can.protocol import Command, Ev, Op, Role, dial_digits, dial_frames
+from appliance.drivers.can.protocol import Command, Ev, Fault, Op, Role, dial_digits, dial_frames
+from appliance.drivers.can.seat import CanSeat
 from appliance.drivers.emulators.can_card import CardScript, EmulatedCard
 from appliance.drivers.emulators.plans import Plan
-from appliance.drivers.line import CallEnded, Dtmf, LineDown, LineUp
+from appliance.drivers.line import (
+    CallEnded,
+    Dtmf,
+    LineDown,
+    LineError,
+    LineUnavailable,
+    LineUp,
+    NotSupported,
+    SeatHook,
+)
 from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import Collector, run
 from tests.drivers.emulated import wait_event
@@ -37,6 +47,7 @@ SCRIPT = CardScript(
         "5550007": Plan("modem", ring=3),
         "5550008": Plan("machine", ring=3, talk=10),
         "5550009": Plan("answer", ring=2, talk=900),
+        "5550010": Plan("answer", ring=2, talk=25),
     },
 )
 EXPECTED = {
@@ -50,12 +61,16 @@ EXPECTED = {
 
 
 @contextlib.asynccontextmanager
-async def backplane(**kw: Any) -> AsyncIterator[tuple[EmulatedCard, Backplane, CanLine, Collector]]:
+async def backplane(
+    script: CardScript = SCRIPT, **kw: Any
+) -> AsyncIterator[tuple[EmulatedCard, Backplane, CanLine, Collector]]:
     channel = f"dialbox-test-{next(CHANNELS)}"
     network = canopen.Network(can.Bus(interface="virtual", channel=channel))
     network.connect()
-    card = EmulatedCard(network, 3, [Role.FXO, Role.FXO, Role.FXS, Role.FXS], SCRIPT)
-    host = Backplane(can.Bus(interface="virtual", channel=channel), heartbeat_ms=100, **kw)
+    card = EmulatedCard(network, 3, [Role.FXO, Role.FXO, Role.FXS, Role.FXS], script)
+    host = Backplane(
+        can.Bus(interface="virtual", channel=channel), channel=channel, heartbeat_ms=100, **kw
+    )
     line = CanLine(host, 3, 1, min_ring_timeout=0.0)
     events = Collector()
     line.subscribe(events)
@@ -190,22 +205,277 @@ def test_over_slcan_on_a_pty() -> None:
             bus = can.Bus(interface="slcan", channel=str(Path(tmp) / "can"), sleep_after_open=0)
             host = Backplane(bus, heartbeat_ms=100)
             line = CanLine(host, 5, 1, min_ring_timeout=0.0)
-            events = Collector()
+            seat = CanSeat(host, 5, 2, name="desk1")
+            events, seen = Collector(), Collector()
             line.subscribe(events)
+            seat.subscribe(seen)
             await line.open()
+            await seat.open()
             card.plug()
             try:
                 await wait_event(events, LineUp, timeout=5)
+                await wait_event(seen, LineUp, timeout=5)
                 assert host.cards[5].roles == [Role.FXO, Role.FXS]
                 result = await line.dial("5550002", ring_timeout=5)
                 assert result.outcome is Outcome.BUSY and "BUSY" in result.evidence
-                answered = await line.dial("5550001", ring_timeout=10)
+                answered = await line.dial("5550009", ring_timeout=10)
                 assert answered.outcome is Outcome.CONNECTED
-                assert await line.wait_call_end(5) is not None
+                await line.connect(seat, 2.0)  # rung, lifted by the scripted agent, bridged
+                assert card.ports[0].bridged == (5, 2) and seat.off_hook
+                await line.play("reminder")
+                final = await line.hang_up()
+                assert final is not None and "PLAY_DONE(finished)" in final.evidence
             finally:
                 card.unplug()
                 await host.stop()
                 adapter.close()
                 network.disconnect()
+
+    run(main(), timeout=30)
+
+
+# ---------------------------------------------------------------------- agent seats (FXS)
+Seated = tuple[EmulatedCard, Backplane, CanLine, Collector, CanSeat, Collector]
+
+
+@contextlib.asynccontextmanager
+async def seated(script: CardScript = SCRIPT) -> AsyncIterator[Seated]:
+    """The card of ``backplane()`` with the agent seat ``desk1`` on its FXS port 3."""
+    async with backplane(script) as (card, host, line, events):
+        seat = CanSeat(host, 3, 3, name="desk1")
+        seen = Collector()
+        seat.subscribe(seen)
+        await seat.open()
+        await wait_event(seen, LineUp)
+        yield card, host, line, events, seat, seen
+
+
+def ops(card: EmulatedCard, port: int) -> list[Op]:
+    return [c.op for c in card.commands if c.port == port]
+
+
+def hooks(seen: Collector) -> list[bool]:
+    return [e.off_hook for e in seen.items if isinstance(e, SeatHook)]
+
+
+def test_seat_reports_its_handset_both_ways_and_keys_pressed_on_it() -> None:
+    async def main() -> None:
+        async with seated() as (card, _, _, _, seat, seen):
+            assert not seat.off_hook and seat.health().up
+            card.lift(3)
+            lifted = await wait_event(seen, SeatHook)
+            assert lifted == SeatHook("desk1", True) and seat.off_hook
+            card.press(3, "5*")
+            await seen.wait(len(seen.items) + 2)
+            assert [e.digit for e in seen.items if isinstance(e, Dtmf)] == ["5", "*"]
+            card.hang_up(3)
+            down = await wait_event(seen, SeatHook, start=seen.items.index(lifted) + 1)
+            assert down == SeatHook("desk1", False) and not seat.off_hook
+
+    run(main(), timeout=30)
+
+
+def test_a_restarted_host_knows_a_handset_already_lifted() -> None:
+    async def main() -> None:
+        async with seated() as (card, host, _, _, _, _):
+            card.lift(3)  # the agent is ready, then the daemon restarts
+            await host.stop()
+            again = Backplane(can.Bus(interface="virtual", channel=host.channel),
+                              heartbeat_ms=100)  # fmt: skip
+            seat = CanSeat(again, 3, 3, name="desk1")
+            seen = Collector()
+            seat.subscribe(seen)
+            await seat.open()
+            try:
+                await wait_event(seen, LineUp)
+                assert seat.off_hook and hooks(seen) == [True]
+            finally:
+                await again.stop()
+
+    run(main(), timeout=30)
+
+
+def test_connect_rings_the_seat_the_scripted_agent_lifts_and_the_card_bridges() -> None:
+    async def main() -> None:
+        async with seated() as (card, _, line, _, seat, seen):
+            assert line.can_reach(seat)
+            answered = await line.dial("5550009", ring_timeout=10)
+            assert answered.outcome is Outcome.CONNECTED
+            await line.connect(seat, 2.0)
+            assert ops(card, 3)[-1] == Op.RING and Op.BRIDGE in ops(card, 1)
+            assert card.ports[0].bridged == (3, 3) and card.ports[2].bridged == (3, 1)
+            assert hooks(seen) == [True] and seat.off_hook
+            final = await line.hang_up()
+            assert final is not None
+            bridged = [e for e in final.evidence if e.startswith("bridged to desk1 (card3.3)")]
+            assert bridged and float(bridged[0].split()[-2]) < 2.0, final.evidence
+            assert card.ports[2].state == 6  # the agent's handset is still up, unbridged
+
+    run(main(), timeout=30)
+
+
+def test_a_seat_nobody_lifts_fails_the_connect_in_time_and_stops_ringing() -> None:
+    async def main() -> None:
+        manual = CardScript(time_scale=SCRIPT.time_scale, numbers=SCRIPT.numbers, lift_after=None)
+        async with seated(manual) as (card, _, line, events, seat, _):
+            await line.dial("5550009", ring_timeout=10)
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(LineError, match=r"seat desk1 did not answer within 0\.3 s"):
+                await line.connect(seat, 0.3)
+            assert asyncio.get_running_loop().time() - started < 1.5
+            assert ops(card, 3)[-2:] == [Op.RING, Op.ON_HOOK] and card.ports[2].state == 0
+            assert Op.BRIDGE not in ops(card, 1)
+            assert card.ports[0].state == 3 and not any(
+                isinstance(e, CallEnded) for e in events.items
+            )
+            await line.play("info-no-agent")  # what the engine does next (SPEC A4)
+            final = await line.hang_up()
+            assert final is not None
+            assert "seat desk1 did not answer within 0.3 s" in final.evidence
+            assert "PLAY_DONE(finished)" in final.evidence
+
+    run(main(), timeout=30)
+
+
+def test_the_agent_puts_the_handset_down_and_the_customer_stays_on_the_line() -> None:
+    async def main() -> None:
+        agent = CardScript(time_scale=SCRIPT.time_scale, numbers=SCRIPT.numbers, hang_up_after=5)
+        async with seated(agent) as (card, _, line, events, seat, seen):
+            await line.dial("5550009", ring_timeout=10)
+            await line.connect(seat, 2.0)
+            lifted = await wait_event(seen, SeatHook)
+            down = await wait_event(seen, SeatHook, start=seen.items.index(lifted) + 1)
+            assert down == SeatHook("desk1", False) and not seat.off_hook
+            assert card.ports[0].state == 3 and card.ports[0].bridged is None
+            assert await line.wait_call_end(0) is None  # still up: the engine decides
+            assert not any(isinstance(e, CallEnded) for e in events.items)
+            final = await line.hang_up()
+            assert final is not None and final.end_reason == "hung up by us"
+            assert "UNBRIDGED(1)" in final.evidence
+
+    run(main(), timeout=30)
+
+
+def test_the_customer_hangs_up_while_bridged_and_the_seat_stays_off_hook() -> None:
+    async def main() -> None:
+        async with seated() as (card, _, line, _, seat, seen):
+            await line.dial("5550010", ring_timeout=10)
+            await line.connect(seat, 2.0)
+            final = await line.wait_call_end(5)
+            assert final is not None and final.end_reason == "far end hung up"
+            assert (
+                final.outcome is Outcome.CONNECTED and "CALL_END(REMOTE_HANGUP)" in final.evidence
+            )
+            assert seat.off_hook and hooks(seen) == [True] and card.ports[2].state == 6
+            again = await line.dial("5550009", ring_timeout=10)  # the agent takes the next one
+            assert again.answered
+            await line.connect(seat, 2.0)  # at once: the handset is up, no RING this time
+            assert ops(card, 3).count(Op.RING) == 1
+            await line.hang_up()
+
+    run(main(), timeout=30)
+
+
+def test_seats_out_of_reach_and_ports_of_the_wrong_role() -> None:
+    async def main() -> None:
+        async with seated() as (_, host, line, _, seat, _):
+            elsewhere = CanSeat(Backplane(), 3, 3, name="other-bus")
+            on_card_5 = CanSeat(host, 5, 1, name="card5")
+            assert line.can_reach(seat)
+            assert not line.can_reach(elsewhere) and not line.can_reach(on_card_5)
+            with pytest.raises(LineError, match="no answered call"):
+                await line.connect(seat, 2.0)
+            await line.dial("5550009", ring_timeout=10)
+            with pytest.raises(NotSupported, match="only FXS ports of card 3"):
+                await line.connect(on_card_5, 2.0)
+            await line.hang_up()
+            with pytest.raises(LineError, match="card 3 port 2 is FXO, not FXS"):
+                await CanSeat(host, 3, 2, name="desk9").open()
+            with pytest.raises(LineError, match="card 3 port 4 is FXS, not FXO"):
+                await CanLine(host, 3, 4).open()
+
+    run(main(), timeout=30)
+
+
+# ---------------------------------------------------------------------- messages
+def test_play_a_stored_message_into_the_answered_call() -> None:
+    async def main() -> None:
+        async with backplane() as (card, _, line, _):
+            assert line.capabilities.playback
+            with pytest.raises(LineError, match="no answered call"):
+                await line.play("reminder")
+            await line.dial("5550009", ring_timeout=10)
+            await line.play("info-no-agent")
+            play = [c for c in card.commands if c.op == Op.PLAY]
+            assert [(c.port, c.args[0], c.args[1]) for c in play] == [(1, 2, 1)]  # index 2, once
+            assert card.ports[0].state == 3 and card.ports[0].playing is None
+            with pytest.raises(LineError, match="has no message 'welcome'; it has reminder, "
+                               "info-no-agent"):  # fmt: skip
+                await line.play("welcome")
+            final = await line.hang_up()
+            assert final is not None
+            after = final.evidence[final.evidence.index("PLAY info-no-agent") :]
+            assert "PLAY_DONE(finished)" in after
+            assert any(e.startswith("played info-no-agent (finished, ") for e in after), after
+
+    run(main(), timeout=30)
+
+
+# ---------------------------------------------------------------------- faults (SPEC H6)
+def test_a_stuck_port_ends_its_call_goes_down_and_comes_back_when_cleared() -> None:
+    async def main() -> None:
+        async with backplane() as (card, host, line, events):
+            await line.dial("5550009", ring_timeout=10)
+            mark = len(events.items)
+            card.fault(1, Fault.PORT_STUCK)
+            down = await wait_event(events, LineDown, start=mark)
+            assert down == LineDown(line.name, "port stuck")
+            ended = [e.result for e in events.items[mark:] if isinstance(e, CallEnded)]
+            assert ended and ended[0].outcome is Outcome.ERROR_OCCURRED
+            assert "EMCY 0xFF02 port stuck" in ended[0].evidence
+            assert not line.health().up and line.health().last_error == "port stuck"
+            with pytest.raises(LineUnavailable, match="port stuck"):
+                await line.dial("5550002")
+            with pytest.raises(CardError, match="PORT_FAULT"):
+                await host.command(3, 1, Op.OFF_HOOK)
+            card.clear(1)
+            await wait_event(events, LineUp, start=events.items.index(down))
+            again = await line.dial("5550002", ring_timeout=1)
+            assert again.outcome is Outcome.BUSY
+
+    run(main(), timeout=30)
+
+
+def test_a_card_supply_fault_takes_every_port_down_lines_and_seats() -> None:
+    async def main() -> None:
+        async with seated() as (card, host, line, events, seat, seen):
+            other = CanLine(host, 3, 2, name="line2")
+            others = Collector()
+            other.subscribe(others)
+            await other.open()
+            await wait_event(others, LineUp)
+            card.fault(0, Fault.SUPPLY)
+            reason = "card supply voltage out of range"
+            for collected, name in ((events, line.name), (others, "line2"), (seen, "desk1")):
+                assert await wait_event(collected, LineDown) == LineDown(name, reason)
+            assert card.node.sdo[0x1001].raw & 0x04  # error register: voltage
+            card.clear(0)
+            for collected in (events, others, seen):
+                down = next(e for e in collected.items if isinstance(e, LineDown))
+                await wait_event(collected, LineUp, start=collected.items.index(down))
+            assert line.health().up and other.health().up and seat.health().up
+
+    run(main(), timeout=30)
+
+
+def test_after_an_overrun_every_port_is_asked_so_a_lost_hook_event_is_found() -> None:
+    async def main() -> None:
+        async with seated() as (card, _, _, _, seat, seen):
+            card.ports[2].state = 6  # the handset went up, its OFF_HOOK frame was lost
+            card.fault(0, Fault.OVERRUN)
+            assert await wait_event(seen, SeatHook) == SeatHook("desk1", True)
+            assert seat.off_hook and seat.health().up
+            queried = {c.port for c in card.commands if c.op == Op.QUERY}
+            assert queried >= {1, 2, 3}
 
     run(main(), timeout=30)

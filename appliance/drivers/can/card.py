@@ -20,7 +20,10 @@ import can
 import canopen
 
 from appliance.drivers.can.protocol import (
+    EMCY,
     HEARTBEAT,
+    OD_MESSAGE_COUNT,
+    OD_MESSAGES,
     OD_PORTS,
     OD_ROLE,
     OD_VERSION,
@@ -28,11 +31,14 @@ from appliance.drivers.can.protocol import (
     RPDO1,
     TPDO1,
     Command,
+    Emcy,
     Ev,
     Event,
+    Fault,
     Op,
     Role,
     Status,
+    fault_reason,
 )
 from appliance.drivers.line import LineUnavailable
 
@@ -53,6 +59,7 @@ class Card:
     name: str = ""
     version: int = 0
     roles: list[Role] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # stored messages, PLAY index = position + 1
     up: bool = False
     state: int = 0  # NMT state from its heartbeat: 0x05 operational, 0x7F pre-operational
     last_heartbeat: float = 0.0
@@ -61,6 +68,7 @@ class Card:
 
 
 PortListener = Callable[[Event], None]
+FaultListener = Callable[[Emcy], None]
 CardListener = Callable[[int, bool], None]  # node, up
 
 
@@ -87,6 +95,7 @@ class Backplane:
         self._seq = 0
         self._acks: dict[tuple[int, int, int], asyncio.Future[Status]] = {}
         self._ports: dict[tuple[int, int], PortListener] = {}
+        self._faults: dict[tuple[int, int], FaultListener] = {}
         self._card_listeners: list[CardListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -120,6 +129,7 @@ class Backplane:
         for node in range(1, MAX_SLOT + 1):
             self._network.subscribe(HEARTBEAT + node, self._from_thread(self._on_heartbeat))
             self._network.subscribe(TPDO1 + node, self._from_thread(self._on_event))
+            self._network.subscribe(EMCY + node, self._from_thread(self._on_emcy))
         # every card answers a reset of communication with its boot-up
         self._network.send_message(0x000, bytes([0x82, 0]))
         self._watch = asyncio.create_task(self._supervise())
@@ -138,6 +148,10 @@ class Backplane:
 
     def attach(self, node: int, port: int, listener: PortListener) -> None:
         self._ports[(node, port)] = listener
+
+    def on_fault(self, node: int, port: int, listener: FaultListener) -> None:
+        """``listener`` gets the EMCY frames about this port, and those about the whole card."""
+        self._faults[(node, port)] = listener
 
     def _from_thread(
         self, fn: Callable[[int, bytes], None]
@@ -158,7 +172,7 @@ class Backplane:
         if card is None or (card.up and state in (0x00, 0x7F)):
             # new, or a card that reset by itself: (re)discover it
             card = self.cards[node] = Card(node)
-            self._spawn(self._discover(card))
+            self.spawn(self._discover(card))
         card.last_heartbeat = self._loop.time()
         card.state = state
         if state == 0x05:
@@ -173,16 +187,21 @@ class Backplane:
             self._network.add_node(remote)
         card.remote = remote
 
-        def read() -> tuple[int, str, list[Role]]:
+        def read() -> tuple[int, str, list[Role], list[str]]:
             version = int.from_bytes(remote.sdo.upload(OD_VERSION, 0), "little")
             name = remote.sdo.upload(0x1008, 0).decode("latin-1")
             count = int.from_bytes(remote.sdo.upload(OD_PORTS, 0), "little")
             roles = [Role(remote.sdo.upload(OD_ROLE, i)[0]) for i in range(1, count + 1)]
+            stored = int.from_bytes(remote.sdo.upload(OD_MESSAGE_COUNT, 0), "little")
+            messages = [
+                remote.sdo.upload(OD_MESSAGES, i).decode("latin-1").rstrip("\0")
+                for i in range(1, stored + 1)
+            ]
             remote.sdo.download(0x1017, 0, self.heartbeat_ms.to_bytes(2, "little"))
-            return version, name, roles
+            return version, name, roles, messages
 
         try:
-            card.version, card.name, card.roles = await asyncio.to_thread(read)
+            card.version, card.name, card.roles, card.messages = await asyncio.to_thread(read)
         except (canopen.SdoCommunicationError, canopen.SdoAbortedError) as exc:
             log.warning("card %d: discovery failed: %s", card.node, exc)
             return
@@ -196,7 +215,8 @@ class Backplane:
             log.warning("card %d: did not become operational after NMT start", card.node)
             return
         card.up = True
-        log.info("card %d: %s, ports %s", card.node, card.name, [r.name for r in card.roles])
+        log.info("card %d: %s, ports %s, messages %s", card.node, card.name,
+                 [r.name for r in card.roles], card.messages)  # fmt: skip
         for listener in list(self._card_listeners):
             listener(card.node, True)
 
@@ -213,7 +233,7 @@ class Backplane:
                         listener(card.node, False)
                     del self.cards[card.node]
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -254,6 +274,38 @@ class Backplane:
         listener = self._ports.get((node, event.port))
         if listener is not None:
             listener(event)
+
+    def _on_emcy(self, can_id: int, data: bytes) -> None:
+        """Section 7: a port's fault goes to that port; a card's (port 0, supply) to all of its
+        ports; an overrun means events may be lost, so every port is asked for its state."""
+        try:
+            emcy = Emcy.decode(data)
+        except ValueError:
+            return
+        node = can_id - EMCY
+        card = self.cards.get(node)
+        if emcy.code != Fault.RESET:
+            log.warning("card %d port %d: EMCY 0x%04X %s", node, emcy.port, emcy.code,
+                        fault_reason(emcy.code))  # fmt: skip
+        if emcy.code == Fault.OVERRUN:
+            for port in range(1, len(card.roles) + 1) if card is not None else ():
+                self.query(node, port)
+            return
+        whole_card = emcy.port == 0 or emcy.code == Fault.SUPPLY
+        for (n, port), listener in list(self._faults.items()):
+            if n == node and (whole_card or port == emcy.port):
+                listener(emcy)
+
+    def query(self, node: int, port: int) -> None:
+        """Ask for a port's ``STATE`` (it arrives as an event); a refusal is only logged."""
+
+        async def ask() -> None:
+            try:
+                await self.command(node, port, Op.QUERY)
+            except CardError as exc:
+                log.warning("%s", exc)
+
+        self.spawn(ask())
 
 
 def parse_device(device: str) -> tuple[str, str, int, int]:

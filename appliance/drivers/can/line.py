@@ -3,16 +3,34 @@
 Dial: ``OFF_HOOK`` -> ``DIAL_TONE`` -> ``DIAL`` frames -> ``DIAL_END`` (ring timeout) -> the card's
 call progress: ``RINGBACK``, ``BUSY``, ``SIT``, ``FAX_TONE``, ``MODEM_TONE``, ``ANSWER``, then
 ``MACHINE``/``PERSON``, ``DTMF``, ``CALL_END`` with its cause. Every event is kept as evidence.
+An answered call is bridged to an agent's FXS seat on the same card (``connect``, SPEC A1/A4) or
+hears one of the card's stored messages (``play``). A port fault or a lost card ends the call
+ErrorOccurred and takes the line down until the card says the port is idle again (SPEC H6).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable
+from typing import Any
 
 from appliance.drivers.call import CallRecord
 from appliance.drivers.can.card import Backplane, CardError
-from appliance.drivers.can.protocol import Cause, Ev, Event, Op, code_digit, dial_frames
+from appliance.drivers.can.port import CardPort
+from appliance.drivers.can.protocol import (
+    Cause,
+    Ev,
+    Event,
+    Op,
+    Role,
+    State,
+    code_digit,
+    dial_frames,
+    digit_code,
+)
+from appliance.drivers.can.seat import CanSeat
 from appliance.drivers.line import (
     MIN_RING_TIMEOUT,
     CallResult,
@@ -25,6 +43,8 @@ from appliance.drivers.line import (
     LineHealth,
     LineUnavailable,
     LineUp,
+    NotSupported,
+    Seat,
 )
 from appliance.drivers.outcome import Outcome
 
@@ -32,6 +52,7 @@ log = logging.getLogger(__name__)
 
 DIAL_TONE_WAIT = 3.5
 SETUP = 60.0
+PLAY_TIMEOUT = 120.0  # a stored message plays once; longer than any information message
 
 CAUSE_OUTCOMES = {
     Cause.NO_ANSWER: Outcome.ALERTING_TIMEOUT,
@@ -43,6 +64,7 @@ CAUSE_OUTCOMES = {
     Cause.MODEM: Outcome.INCOMPATIBLE,
     Cause.CARD_RESET: Outcome.ERROR_OCCURRED,
 }
+PLAY_ENDS = {0: "finished", 1: "stopped", 2: "call ended"}
 
 
 class _Call(CallRecord):
@@ -55,53 +77,57 @@ class CanLine(Line):
     """Port ``port`` of the card in slot ``node`` on ``backplane``."""
 
     def __init__(self, backplane: Backplane, node: int, port: int, *, name: str | None = None,
-                 min_ring_timeout: float = MIN_RING_TIMEOUT) -> None:  # fmt: skip
+                 min_ring_timeout: float = MIN_RING_TIMEOUT,
+                 play_timeout: float = PLAY_TIMEOUT) -> None:  # fmt: skip
         super().__init__(name or f"card{node}.{port}")
         self.backplane = backplane
         self.node = node
         self.port = port
         self.min_ring_timeout = min_ring_timeout
-        self._up = False
-        self._last_error: str | None = "card not seen yet"
+        self.play_timeout = play_timeout
         self._call: _Call | None = None
-        backplane.attach(node, port, self._on_event)
-        backplane.on_card(self._on_card)
+        self._bridged: asyncio.Future[None] | None = None  # BRIDGED awaited by connect()
+        self._played: asyncio.Future[int] | None = None  # PLAY_DONE awaited by play()
+        self._port = CardPort(backplane, node, port, Role.FXO,
+                              on_event=self._on_event, on_health=self._on_health)  # fmt: skip
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(voice=True, dtmf_detect=True, dtmf_send=True, playback=False)
+        return Capabilities(voice=True, dtmf_detect=True, dtmf_send=True,
+                            playback=bool(self._messages()))  # fmt: skip
 
     def health(self) -> LineHealth:
+        up = self._port.up
         return LineHealth(
-            up=self._up, registered=self._up,
-            registration="line card port" if self._up else "not registered",
-            sim="none", last_error=self._last_error,
+            up=up, registered=up, registration="line card port" if up else "not registered",
+            sim="none", last_error=self._port.last_error,
         )  # fmt: skip
 
     async def open(self) -> None:
         await self.backplane.start()
-        card = self.backplane.cards.get(self.node)
-        if card is not None and card.up:
-            self._on_card(self.node, True)
+        problem = self._port.role_problem()
+        if problem is not None:
+            raise LineError(f"{self.name}: {problem}")
+        self._port.open()
 
     async def close(self) -> None:
         if self._call is not None:
             await self.hang_up()
 
-    def _on_card(self, node: int, up: bool) -> None:
-        if node != self.node:
-            return
-        if up and not self._up:
-            self._up, self._last_error = True, None
+    def _messages(self) -> list[str]:
+        card = self.backplane.cards.get(self.node)
+        return list(card.messages) if card is not None and card.up else []
+
+    def _on_health(self, up: bool, reason: str, evidence: str) -> None:
+        if up:
             self.emit(LineUp(self.name))
-        elif not up and self._up:
-            self._up, self._last_error = False, "heartbeat lost"
-            call = self._call
-            if call is not None and not call.ended.done():
-                call.evidence.append("card lost (heartbeat)")
-                call.forced, call.end_reason = Outcome.ERROR_OCCURRED, "card lost"
-                self._finish(call)
-            self.emit(LineDown(self.name, "heartbeat lost"))
+            return
+        call = self._call
+        if call is not None and not call.ended.done():
+            call.evidence.append(evidence)
+            call.forced, call.end_reason = Outcome.ERROR_OCCURRED, reason
+            self._finish(call)
+        self.emit(LineDown(self.name, reason))
 
     # ------------------------------------------------------------------ events
     def _on_event(self, event: Event) -> None:
@@ -112,7 +138,18 @@ class CanLine(Line):
                 call.evidence.append(f"DTMF {digit}")
             self.emit(Dtmf(self.name, digit))
             return
+        if event.event == Ev.BRIDGED and self._bridged is not None and not self._bridged.done():
+            self._bridged.set_result(None)
+        elif event.event == Ev.PLAY_DONE and self._played is not None and not self._played.done():
+            self._played.set_result(event.args[1])
         if call is None or call.ended.done():
+            return
+        if event.event == Ev.STATE:
+            if call.answered and event.args[0] == State.IDLE:
+                # the card says on hook: its CALL_END was lost (an overrun, §7)
+                call.evidence.append("STATE idle")
+                call.end_reason = "far end hung up"
+                self._finish(call)
             return
         call.evidence.append(_describe(event))
         if call.t_answer is not None:  # answered: the card's verdict on who answered, the end
@@ -126,8 +163,8 @@ class CanLine(Line):
 
     # ------------------------------------------------------------------ voice
     async def dial(self, number: str, ring_timeout: float = 25.0) -> CallResult:
-        if not self._up:
-            raise LineUnavailable(f"{self.name}: line is down ({self._last_error})")
+        if not self._port.up:
+            raise LineUnavailable(f"{self.name}: line is down ({self._port.last_error})")
         if self._call is not None:
             raise LineBusy(f"{self.name}: a call to {self._call.number} is in progress")
         call = self._call = _Call(number, asyncio.get_running_loop())
@@ -137,6 +174,8 @@ class CanLine(Line):
             first = await self._next(call, DIAL_TONE_WAIT)
             while first is not None and first.event not in (Ev.DIAL_TONE, Ev.NO_DIAL_TONE):
                 first = await self._next(call, DIAL_TONE_WAIT)  # a late word of the last call
+            if call.ended.done():  # the port failed meanwhile
+                return call.ended.result()
             if first is None or first.event != Ev.DIAL_TONE:
                 call.forced = Outcome.NO_LINE
                 return await self._hang_up_and_finish(call, "no dial tone")
@@ -149,6 +188,8 @@ class CanLine(Line):
                     (call.t_alert + ring + 5.0) if call.t_alert is not None else call.t_dial + SETUP
                 )
                 event = await self._next(call, budget - call.now())
+                if call.ended.done():
+                    return call.ended.result()
                 if event is None:
                     call.forced = Outcome.ALERTING_TIMEOUT if call.t_alert else Outcome.UNREACHABLE
                     return await self._hang_up_and_finish(call, "no progress from the card")
@@ -173,17 +214,28 @@ class CanLine(Line):
                     call.forced = Outcome.INCOMPATIBLE
         except CardError as exc:
             call.evidence.append(str(exc))
-            call.forced = Outcome.ERROR_OCCURRED
+            call.forced = call.forced or Outcome.ERROR_OCCURRED
             return self._finish(call)
         finally:
             if call.ended.done() and self._call is call:
                 self._call = None
 
     async def _next(self, call: _Call, timeout: float) -> Event | None:
-        try:
-            return await asyncio.wait_for(call.events.get(), max(0.0, timeout))
-        except TimeoutError:
-            return None
+        """The card's next event for this call; None on timeout or once the call has ended."""
+        get = asyncio.ensure_future(call.events.get())
+        ok = await self._first(get, call, timeout)
+        return get.result() if ok else None
+
+    @staticmethod
+    async def _first(waiter: Awaitable[Any], call: _Call, timeout: float) -> bool:
+        """Whether ``waiter`` finishes within ``timeout`` seconds and before the call ends."""
+        task: asyncio.Future[Any] = asyncio.ensure_future(waiter)
+        await asyncio.wait([task, call.ended], timeout=max(0.0, timeout),
+                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        if task.done() and not task.cancelled():
+            return True
+        task.cancel()
+        return False
 
     async def _command(self, op: Op, args: bytes = b"") -> None:
         await self.backplane.command(self.node, self.port, op, args)
@@ -215,13 +267,113 @@ class CanLine(Line):
         return None if call is None else await call.wait_end(timeout)
 
     async def send_dtmf(self, digits: str) -> None:
-        from appliance.drivers.can.protocol import digit_code
-
         for digit in digits:
             await self._command(Op.SEND_DTMF, bytes([digit_code(digit)]))
 
+    def _answered(self, doing: str) -> _Call:
+        call = self._call
+        if call is None or not call.answered or call.ended.done():
+            raise LineError(f"{self.name}: no answered call to {doing}")
+        return call
+
+    # ------------------------------------------------------------------ playback
+    async def play(self, message: str) -> None:
+        """Play one of the card's stored messages (object 0x2021) once into the answered call;
+        return when the card says ``PLAY_DONE`` or the call ends."""
+        messages = self._messages()
+        if not messages:
+            raise NotSupported(f"{self.name}: card {self.node} stores no messages to play")
+        if message not in messages:
+            raise LineError(f"{self.name}: card {self.node} has no message {message!r}; "
+                            f"it has {', '.join(messages)}")  # fmt: skip
+        call = self._answered(f"play {message!r} into")
+        loop = asyncio.get_running_loop()
+        done = self._played = loop.create_future()
+        started = loop.time()
+        call.evidence.append(f"PLAY {message}")
+        try:
+            await self._command(Op.PLAY, bytes([messages.index(message) + 1, 1]))
+            finished = await self._first(done, call, self.play_timeout)
+        except CardError as exc:
+            raise LineError(f"{self.name}: PLAY {message}: {exc}") from exc
+        finally:
+            self._played = None
+        if finished:
+            how = PLAY_ENDS.get(done.result(), str(done.result()))
+            call.evidence.append(f"played {message} ({how}, {loop.time() - started:.1f} s)")
+        elif not call.ended.done():
+            with contextlib.suppress(CardError):
+                await self._command(Op.STOP_PLAY)
+            raise LineError(f"{self.name}: no PLAY_DONE for {message} "
+                            f"within {self.play_timeout:.0f} s")  # fmt: skip
+
+    # ------------------------------------------------------------------ agents
+    def can_reach(self, seat: Seat) -> bool:
+        """FXS seats on the same card; cross-card bridges over the TDM bus are not done yet."""
+        return (
+            isinstance(seat, CanSeat)
+            and seat.backplane is self.backplane
+            and seat.node == self.node
+        )
+
+    async def connect(self, seat: Seat, timeout: float) -> None:
+        if not isinstance(seat, CanSeat) or not self.can_reach(seat):
+            raise NotSupported(f"{self.name}: cannot bridge to seat {seat.name}: only FXS ports "
+                               f"of card {self.node} on the same bus are reachable")  # fmt: skip
+        call = self._answered(f"connect to seat {seat.name}")
+        if not seat.health().up:
+            raise LineUnavailable(f"seat {seat.name} is down ({seat.health().last_error})")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + timeout
+        rang = sent = False
+        try:
+            if not seat.off_hook:
+                await seat.ring()
+                rang = True
+                call.evidence.append(f"RING {seat.name}")
+                lifted = await self._first(seat.wait_off_hook(), call, deadline - loop.time())
+                if not lifted:
+                    raise LineError(self._why(call, f"seat {seat.name} did not answer", timeout))
+            bridged = self._bridged = loop.create_future()
+            sent = True
+            await asyncio.wait_for(self._command(Op.BRIDGE, bytes([seat.node, seat.port, 0])),
+                                   max(0.0, deadline - loop.time()))  # fmt: skip
+            if not await self._first(bridged, call, deadline - loop.time()):
+                raise LineError(
+                    self._why(call, f"bridge to seat {seat.name} not confirmed", timeout)
+                )
+        except (LineError, CardError, TimeoutError) as exc:
+            error = exc if isinstance(exc, LineError) else LineError(
+                f"bridge to seat {seat.name} not confirmed within {timeout:.1f} s: "
+                f"{str(exc) or 'no ACK in time'}"
+            )  # fmt: skip
+            call.evidence.append(str(error))
+            await self._undo(seat, rang, sent and not call.ended.done())
+            raise error from exc
+        finally:
+            self._bridged = None
+        call.evidence.append(
+            f"bridged to {seat.name} ({seat.label}) after {loop.time() - started:.2f} s"
+        )
+
+    @staticmethod
+    def _why(call: _Call, what: str, timeout: float) -> str:
+        if call.ended.done():
+            return f"{what}: the call ended meanwhile"
+        return f"{what} within {timeout:.1f} s"
+
+    async def _undo(self, seat: CanSeat, rang: bool, sent: bool) -> None:
+        """After a failed connect: no half bridge on the card, and the seat stops ringing."""
+        if sent:
+            with contextlib.suppress(CardError):
+                await self._command(Op.UNBRIDGE)
+        if rang:
+            with contextlib.suppress(LineError):
+                await seat.release()
+
     async def bridge(self, node: int, port: int) -> None:
-        """Connect this port's call to another port (an agent's FXS seat)."""
+        """Connect this port's call to another port of the card (``connect`` does it for seats)."""
         try:
             await self._command(Op.BRIDGE, bytes([node, port, 0]))
         except CardError as exc:
@@ -240,6 +392,11 @@ def _describe(event: Event) -> str:
         cause = event.args[0]
         label = Cause(cause).name if cause in Cause._value2member_map_ else hex(cause)
         return f"CALL_END({label})"
-    if event.event in (Ev.SIT, Ev.FAX_TONE, Ev.MODEM_TONE, Ev.ANSWER, Ev.MACHINE, Ev.PERSON):
+    if event.event == Ev.PLAY_DONE:
+        return f"PLAY_DONE({PLAY_ENDS.get(event.args[1], event.args[1])})"
+    if event.event in (Ev.SIT, Ev.FAX_TONE, Ev.MODEM_TONE, Ev.ANSWER, Ev.MACHINE, Ev.PERSON,
+                       Ev.UNBRIDGED):  # fmt: skip
         return f"{name}({event.args[0]})"
+    if event.event == Ev.BRIDGED:
+        return f"BRIDGED(card{event.args[0]}.{event.args[1]})"
     return name

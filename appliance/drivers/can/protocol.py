@@ -7,6 +7,7 @@ Commands go host -> card in RPDO1 (``0x200 + node``), events card -> host in TPD
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass
 
 PROTOCOL_VERSION = 1
@@ -81,6 +82,7 @@ class Status(enum.IntEnum):
     BUSY = 4
     BAD_ARGUMENT = 5
     NOT_OPERATIONAL = 6
+    PORT_FAULT = 7  # a fault is latched on the port (section 7)
 
 
 class Cause(enum.IntEnum):
@@ -95,6 +97,69 @@ class Cause(enum.IntEnum):
     MODEM = 0x08
     CARD_RESET = 0x09
     OTHER = 0xFF
+
+
+class State(enum.IntEnum):
+    """Port states (section 6); bit 7 (``FAULT``) is set beside any of them while latched."""
+
+    IDLE = 0
+    DIALLING = 1
+    RINGING_OUT = 2
+    ANSWERED = 3
+    BRIDGED = 4
+    FXS_RINGING = 5
+    FXS_OFF_HOOK = 6
+    PLAYING = 7
+
+
+FAULT_BIT = 0x80
+
+
+class Fault(enum.IntEnum):
+    """EMCY error codes (section 7)."""
+
+    RESET = 0x0000
+    OVER_CURRENT = 0x2310
+    SUPPLY = 0x3110
+    CODEC = 0x5000
+    OVERRUN = 0x8110
+    NO_LINE_VOLTAGE = 0xFF01
+    PORT_STUCK = 0xFF02
+
+
+FAULT_REASONS: dict[int, str] = {
+    Fault.OVER_CURRENT: "loop over-current",
+    Fault.SUPPLY: "card supply voltage out of range",
+    Fault.CODEC: "codec failure",
+    Fault.OVERRUN: "CAN overrun",
+    Fault.NO_LINE_VOLTAGE: "no line voltage",
+    Fault.PORT_STUCK: "port stuck",
+}
+
+
+def fault_reason(code: int) -> str:
+    """``0xFF02`` -> ``port stuck``; unknown codes by number."""
+    return FAULT_REASONS.get(code) or f"fault 0x{code:04X}"
+
+
+@dataclass(frozen=True, slots=True)
+class Emcy:
+    """A CiA 301 EMCY frame as the protocol fills it: code, error register, port, detail."""
+
+    code: int
+    register: int = 0
+    port: int = 0  # 0 = the card itself
+    detail: bytes = b""
+
+    def encode(self) -> bytes:
+        return struct.pack("<HBB4s", self.code, self.register, self.port, self.detail[:4])
+
+    @classmethod
+    def decode(cls, data: bytes) -> Emcy:
+        if len(data) != 8:
+            raise ValueError(f"an EMCY frame has 8 bytes, not {len(data)}")
+        code, register, port, detail = struct.unpack("<HBB4s", data)
+        return cls(code, register, port, detail)
 
 
 _DIGITS = "0123456789*#ABCD"

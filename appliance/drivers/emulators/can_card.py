@@ -2,9 +2,11 @@
 
 One ``canopen.LocalNode`` per slot answers SDO from the object dictionary of section 3, sends
 boot-up and heartbeat, obeys NMT, takes port commands (RPDO1) and sends port events (TPDO1).
-FXO ports call out with scripted outcomes (per number, else seeded random); FXS ports are agent
-handsets a test or script lifts and hangs up. ``unplug()`` silences the card (heartbeat lost);
-``replug()`` boots it again. canopen delivers frames on python-can's notifier thread; the card's
+FXO ports call out with scripted outcomes (per number, else seeded random) and play the stored
+messages; FXS ports are agent handsets: scripted agents lift a ringing handset and may put it down
+during a bridged call, and a test lifts and hangs up by hand. ``unplug()`` silences the card
+(heartbeat lost); ``replug()`` boots it again; ``fault()``/``clear()`` latch and clear port faults
+told by EMCY (section 7). canopen delivers frames on python-can's notifier thread; the card's
 state is guarded by one lock and its timers are ``threading.Timer`` scaled by ``time_scale``.
 """
 
@@ -21,6 +23,7 @@ from canopen import objectdictionary as od
 
 from appliance.drivers.can.protocol import (
     DEVICE_TYPE,
+    FAULT_BIT,
     HEARTBEAT,
     OD_HARDWARE,
     OD_MESSAGE_COUNT,
@@ -36,6 +39,7 @@ from appliance.drivers.can.protocol import (
     Command,
     Ev,
     Event,
+    Fault,
     Op,
     Role,
     Status,
@@ -47,13 +51,21 @@ from appliance.drivers.emulators.plans import PlanScript
 OUTCOMES = ("answer", "machine", "busy", "no-answer", "no-dialtone", "sit", "fax", "modem")
 
 
+MESSAGE_SECONDS = 2.0  # every stored message plays this long (scaled)
+
+
 @dataclass
 class CardScript(PlanScript):
-    """A line card script: answering machines among the random outcomes."""
+    """A line card script: answering machines among the random outcomes, and how the agents on
+    FXS ports behave: a ringing handset is lifted after ``lift_after`` seconds (None: never,
+    a person must), and put down ``hang_up_after`` seconds into a bridged call (None: the agent
+    keeps it up, as with a headset, also after the customer has gone)."""
 
     weights: dict[str, float] = field(
         default_factory=lambda: {"answer": 5.0, "busy": 2.0, "no-answer": 2.0, "machine": 1.0}
     )
+    lift_after: float | None = 0.4
+    hang_up_after: float | None = None
 
 
 def _variable(
@@ -102,6 +114,10 @@ class _Port:
     number: str = ""
     bridged: tuple[int, int] | None = None
     timers: list[threading.Timer] = field(default_factory=list)
+    fault: int | None = None  # latched EMCY code
+    playing: int | None = None  # message index
+    play_timer: threading.Timer | None = None
+    resumes: int = 0  # the state playback returns to
 
 
 class EmulatedCard:
@@ -122,12 +138,15 @@ class EmulatedCard:
         self.script = script or CardScript()
         self.rng = random.Random(seed * 1009 + slot)
         self.ports = [_Port(role) for role in roles]
+        self.messages = messages
         self.node = canopen.LocalNode(slot, object_dictionary(roles, list(messages)))
         self.plugged = False
         self.counter = 0
         self.commands: list[Command] = []  # every command received (for tests)
         self._lock = threading.RLock()
-        network.add_node(self.node)
+        self._was_operational = False
+        network.add_node(self.node)  # its NMT slave subscribes first, so _on_nmt sees the new state
+        network.subscribe(0x000, self._on_nmt)
         network.subscribe(RPDO1 + slot, self._on_frame)
 
     # ------------------------------------------------------------------ life
@@ -163,7 +182,7 @@ class EmulatedCard:
         self.counter = (self.counter + 1) & 0xFF
         self.network.send_message(TPDO1 + self.slot, frame.encode())
 
-    def _later(self, port: _Port, delay: float, fn: Callable[[], None]) -> None:
+    def _later(self, port: _Port, delay: float, fn: Callable[[], None]) -> threading.Timer:
         def fire() -> None:
             with self._lock:
                 if self.plugged:
@@ -173,6 +192,7 @@ class EmulatedCard:
         timer.daemon = True
         port.timers.append(timer)
         timer.start()
+        return timer
 
     @staticmethod
     def _cancel(port: _Port) -> None:
@@ -181,6 +201,21 @@ class EmulatedCard:
         port.timers.clear()
 
     # ------------------------------------------------------------------ commands
+    def _on_nmt(self, can_id: int, data: bytearray, timestamp: float) -> None:
+        """Section 5: ``STATE`` of every port on entering operational."""
+        with self._lock:
+            now = self.operational
+            if now and not self._was_operational and self.plugged:
+                for n in range(1, len(self.ports) + 1):
+                    self._send_state(n)
+            self._was_operational = now
+
+    def _send_state(self, n: int) -> None:
+        port = self.ports[n - 1]
+        bridged = port.bridged or (0, 0)
+        fault = FAULT_BIT if port.fault is not None else 0
+        self._send(n, Ev.STATE, bytes([port.state | fault, *bridged]))
+
     def _on_frame(self, can_id: int, data: bytearray, timestamp: float) -> None:
         with self._lock:
             if not self.plugged:
@@ -201,6 +236,8 @@ class EmulatedCard:
         if not 1 <= c.port <= len(self.ports):
             return Status.BAD_PORT
         port = self.ports[c.port - 1]
+        if port.fault is not None and c.op != Op.QUERY:
+            return Status.PORT_FAULT
         fxo_only = (Op.OFF_HOOK, Op.DIAL, Op.DIAL_END, Op.BRIDGE)
         if (c.op in fxo_only and port.role != Role.FXO) or (
             c.op == Op.RING and port.role != Role.FXS
@@ -208,6 +245,15 @@ class EmulatedCard:
             return Status.WRONG_ROLE
         if c.op == Op.OFF_HOOK and port.state != 0:
             return Status.BUSY
+        if c.op == Op.RING and port.state not in (0, 5):
+            return Status.BUSY  # a lifted handset cannot ring
+        if c.op == Op.PLAY and not 1 <= c.args[0] <= len(self.messages):
+            return Status.BAD_ARGUMENT
+        if c.op == Op.BRIDGE:
+            if c.args[0] != self.slot:
+                return Status.NOT_SUPPORTED  # no TDM bus on this card
+            if not 1 <= c.args[1] <= len(self.ports) or c.args[1] == c.port:
+                return Status.BAD_ARGUMENT
         if c.op == Op.DIAL:
             port.number += dial_digits(c.args)
         return Status.DONE
@@ -222,40 +268,89 @@ class EmulatedCard:
             self._later(port, 0.2, lambda: self._send(n, Ev.DIAL_TONE))
         elif c.op == Op.DIAL_END:
             self._call(n, port, int.from_bytes(c.args[0:2], "little") or 25)
+        elif c.op == Op.ON_HOOK and port.role == Role.FXS:
+            self._cancel(port)  # stop ringing (and the scripted agent's lift)
+            self._stop_play(n, port, 2)
+            self._unbridge(n, port, 0)
+            if port.state == 5:
+                port.state = 0
         elif c.op == Op.ON_HOOK:
             self._cancel(port)
             was = port.state
+            self._stop_play(n, port, 2)
             self._unbridge(n, port, 0)
             port.state = 0
             if was in (1, 2, 3, 4, 7):
                 self._send(n, Ev.CALL_END, bytes([Cause.LOCAL]))
+        elif c.op == Op.RING:
+            port.state = 5
+            if self.script.lift_after is not None:
+                self._later(port, self.script.lift_after, functools.partial(self._lift, n))
         elif c.op == Op.BRIDGE:
-            other = (c.args[0], c.args[1])
-            if other[0] == self.slot and 1 <= other[1] <= len(self.ports):
-                port.bridged, port.state = other, 4
-                peer = self.ports[other[1] - 1]
-                peer.bridged = (self.slot, n)
-                self._send(n, Ev.BRIDGED, bytes(other))
-                self._send(other[1], Ev.BRIDGED, bytes([self.slot, n]))
+            self._bridge(n, port, c.args[1])
         elif c.op == Op.UNBRIDGE:
             self._unbridge(n, port, 0)
         elif c.op == Op.PLAY:
-            self._later(port, 2.0, lambda: self._send(n, Ev.PLAY_DONE, bytes([c.args[0], 0])))
+            self._play(n, port, c.args[0], c.args[1])
+        elif c.op == Op.STOP_PLAY:
+            self._stop_play(n, port, 1)
         elif c.op == Op.QUERY:
-            bridged = port.bridged or (0, 0)
-            self._send(n, Ev.STATE, bytes([port.state, *bridged]))
+            self._send_state(n)
+
+    def _bridge(self, n: int, port: _Port, other: int) -> None:
+        peer = self.ports[other - 1]
+        self._unbridge(n, port, 0)
+        self._unbridge(other, peer, 0)
+        port.bridged, port.state = (self.slot, other), 4
+        peer.bridged, peer.state = (self.slot, n), 4
+        self._send(n, Ev.BRIDGED, bytes([self.slot, other]))
+        self._send(other, Ev.BRIDGED, bytes([self.slot, n]))
+        after = self.script.hang_up_after
+        if peer.role == Role.FXS and after is not None:  # a scripted agent ends the talk
+            self._later(peer, after, functools.partial(self._put_down, other, (self.slot, n)))
+
+    def _play(self, n: int, port: _Port, index: int, repeat: int) -> None:
+        self._stop_play(n, port, 1)
+        if port.state in (0, 1, 2, 5):  # no call to play into
+            self._send(n, Ev.PLAY_DONE, bytes([index, 2]))
+            return
+        port.playing, port.resumes, port.state = index, port.state, 7
+        if repeat:  # 0: until STOP_PLAY or the end of the call
+            done = functools.partial(self._stop_play, n, port, 0)
+            port.play_timer = self._later(port, MESSAGE_SECONDS * repeat, done)
+
+    def _stop_play(self, n: int, port: _Port, reason: int) -> None:
+        """Playback ends: 0 finished, 1 stopped, 2 the call ended (``PLAY_DONE``)."""
+        index, port.playing = port.playing, None
+        if index is None:
+            return
+        if port.play_timer is not None:
+            port.play_timer.cancel()
+            port.play_timer = None
+        if port.state == 7:
+            port.state = port.resumes
+        self._send(n, Ev.PLAY_DONE, bytes([index, reason]))
 
     def _unbridge(self, n: int, port: _Port, reason: int) -> None:
         if port.bridged is None:
             return
         slot, other = port.bridged
         port.bridged = None
+        self._settle(port)
         self._send(n, Ev.UNBRIDGED, bytes([reason]))
         if slot == self.slot:
             peer = self.ports[other - 1]
             if peer.bridged is not None:
                 peer.bridged = None
+                self._settle(peer)
                 self._send(other, Ev.UNBRIDGED, bytes([reason]))
+
+    def _settle(self, port: _Port) -> None:
+        """Out of a bridge: an FXO call stays answered, an FXS handset stays lifted."""
+        if port.state == 4:
+            port.state = 3 if port.role == Role.FXO else 6
+        if port.role == Role.FXS:
+            self._cancel(port)  # the scripted agent's put-down belonged to that bridge
 
     # ------------------------------------------------------------------ a call
     def _call(self, n: int, port: _Port, ring_timeout: int) -> None:
@@ -304,21 +399,80 @@ class EmulatedCard:
         if event is not None:
             self._send(n, event)
         self._cancel(port)
+        self._stop_play(n, port, 2)
         self._unbridge(n, port, 1)
         port.state = 0
         self._send(n, Ev.CALL_END, bytes([cause]))
 
     # ------------------------------------------------------------------ FXS handsets
     def lift(self, port: int) -> None:
-        """An agent lifts the handset on an FXS port."""
+        """An agent lifts the handset on an FXS port (it stops ringing)."""
         with self._lock:
-            self.ports[port - 1].state = 6
-            self._send(port, Ev.OFF_HOOK)
+            self._lift(port)
+
+    def _lift(self, n: int) -> None:
+        port = self.ports[n - 1]
+        if port.state not in (0, 5) or port.fault is not None:
+            return
+        self._cancel(port)
+        port.state = 6
+        self._send(n, Ev.OFF_HOOK)
 
     def hang_up(self, port: int) -> None:
-        """An agent puts the handset down."""
+        """An agent puts the handset down; a bridged FXO call stays up for the host to end."""
         with self._lock:
             p = self.ports[port - 1]
             p.state = 0
+            self._cancel(p)
             self._unbridge(port, p, 1)
             self._send(port, Ev.ON_HOOK)
+
+    def press(self, port: int, digits: str) -> None:
+        """An agent presses keys on the handset (``DTMF``, 80 ms each)."""
+        with self._lock:
+            for digit in digits:
+                self._send(port, Ev.DTMF, bytes([digit_code(digit), 80]))
+
+    def _put_down(self, n: int, bridge: tuple[int, int]) -> None:
+        if self.ports[n - 1].bridged == bridge:
+            self.hang_up(n)
+
+    # ------------------------------------------------------------------ faults (section 7)
+    def fault(self, port: int, code: int = Fault.PORT_STUCK) -> None:
+        """A hardware fault on ``port`` (0: the card), told by EMCY. It is latched (the port's
+        call is lost, commands are refused with status 7, ``STATE`` has bit 7) until ``clear``;
+        a supply fault latches every port; ``Fault.OVERRUN`` is only told."""
+        with self._lock:
+            if code != Fault.OVERRUN:
+                whole = port == 0 or code == Fault.SUPPLY
+                for n in range(1, len(self.ports) + 1) if whole else (port,):
+                    p = self.ports[n - 1]
+                    self._cancel(p)
+                    p.playing, p.fault = None, code
+                    if p.bridged is not None:  # the other side of the bridge hears it go
+                        _, other = p.bridged
+                        p.bridged = None
+                        self._unbridge(other, self.ports[other - 1], 1)
+            self._emcy(code, port)
+
+    def clear(self, port: int = 0) -> None:
+        """The fault is over (0: every port): the ports are idle again; EMCY error reset."""
+        with self._lock:
+            for n in range(1, len(self.ports) + 1) if port == 0 else (port,):
+                p = self.ports[n - 1]
+                if p.fault is not None:
+                    p.fault = None
+                    lifted = p.role == Role.FXS and p.state in (4, 6, 7)
+                    p.state, p.number = 6 if lifted else 0, ""
+            self._emcy(Fault.RESET, port)
+
+    def _emcy(self, code: int, port: int) -> None:
+        latched = {p.fault for p in self.ports if p.fault is not None}
+        register = (
+            (0x01 if latched else 0)
+            | (0x02 if Fault.OVER_CURRENT in latched else 0)
+            | (0x04 if Fault.SUPPLY in latched else 0)
+        )
+        self.node.set_data(0x1001, 0, bytes([register]))
+        if self.plugged:
+            self.node.emcy.send(code, register, bytes([port, 0, 0, 0, 0]))
