@@ -479,3 +479,16 @@ def test_after_an_overrun_every_port_is_asked_so_a_lost_hook_event_is_found() ->
             assert queried >= {1, 2, 3}
 
     run(main(), timeout=30)
+
+
+def test_the_emulators_handsets_option() -> None:
+    import argparse
+
+    from appliance.cli.emulate import handsets
+
+    assert handsets("manual") == (None, None)
+    assert handsets("lift=0.4") == (0.4, None)
+    assert handsets("lift=1,hang-up=30") == (1.0, 30.0)
+    for wrong in ("lift=soon", "lift=1,lift=2", "ring=3", "lift=-1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="'manual' or 'lift=SECONDS"):
+            handsets(wrong)
