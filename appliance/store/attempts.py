@@ -165,7 +165,9 @@ def complete(
             return False
         db.conn.execute(
             "UPDATE contacts SET state = ?, summary = ?, next_at = ?, next_phone = coalesce(?, next_phone),"
-            " step = coalesce(?, step), last_outcome = ?, lease_id = NULL, updated_at = ?"
+            " step = coalesce(?, step), last_outcome = ?, lease_id = NULL, updated_at = ?,"
+            # a callback this attempt answered is done (C10); its owner keeps the contact
+            " callback_at = CASE WHEN callback_at <= ? THEN NULL ELSE callback_at END"
             " WHERE id = ? AND lease_id = ?",
             (
                 c.new_state,
@@ -174,6 +176,7 @@ def complete(
                 c.next_phone,
                 c.step,
                 int(c.outcome),
+                now,
                 now,
                 lease.contact_id,
                 lease.attempt_id,

@@ -335,6 +335,13 @@ def every_contact(db: Database, q: SelectionQuery) -> Iterator[CandidateRow]:
         yield _row(r)
 
 
+def one_contact(db: Database, q: SelectionQuery, contact_id: int) -> CandidateRow | None:
+    """One contact of the campaign with the facts the rules judge (an agent's manual dial)."""
+    sql = _sql("every", _shape(q)) + f" AND contacts.id = {int(contact_id)}"
+    r = db.conn.execute(sql, _params(_named_filter(q), None)).fetchone()
+    return None if r is None else _row(r)
+
+
 def zone_sets(db: Database) -> dict[int, tuple[str, ...]]:
     """Every stored zone set: id -> its IANA zones (empty when libphonenumber knows none)."""
     return {
