@@ -36,6 +36,7 @@ class CampaignSettings(BaseModel):
     pacing: Pacing = "progressive"
     ratio: float = Field(default=1.0, ge=0.1, le=10.0)
     preview_seconds: int = Field(default=30, ge=1, le=3600)
+    skill: str | None = Field(default=None, max_length=64)  # agents must have it (A1)
     ring_timeout: int = Field(default=25, ge=15, le=120)  # SPEC C6: at least 15 s
     max_attempts: int = Field(default=10, ge=1, le=1000)
     max_attempts_per_number: int = Field(default=5, ge=1, le=1000)

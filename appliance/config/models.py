@@ -153,6 +153,37 @@ class LineConfig(Section):
     campaigns: tuple[str, ...] = ()
 
 
+class SeatConfig(Section):
+    """An agent's seat (SPEC A1): an FXS port of a line card, or a phone reached through a line."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["can", "phone"] = "can"
+    device: str | None = Field(default=None, description="can: BUS:CHANNEL/SLOT/PORT")
+    number: str | None = Field(default=None, pattern=r"^\+?[0-9]{3,20}$")
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _where(self) -> SeatConfig:
+        if self.kind == "can" and not self.device:
+            raise ValueError("a seat of kind can needs device: BUS:CHANNEL/SLOT/PORT")
+        if self.kind == "phone" and not self.number:
+            raise ValueError(
+                "a seat of kind phone needs number: the agent's phone, e.g. +48601234567"
+            )
+        return self
+
+
+class AgentSettings(Section):
+    """How answered calls of agent campaigns reach agents (SPEC A1, A4)."""
+
+    connect_timeout: float = Field(
+        default=2.0, gt=0.0, le=2.0, description="answer to agent at most; then abandoned"
+    )
+    info_message: str = "info-no-agent"
+    wrap_up: float = Field(default=15.0, ge=0.0, le=3600.0, description="seconds after a call")
+    unanswered_pause: bool = True  # a seat that did not take a call pauses its agent
+
+
 class ApiSettings(Section):
     listen: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -193,6 +224,8 @@ class DialboxConfig(Section):
     compliance: CustomCompliance = CustomCompliance()
     import_: ImportSettings = Field(default=ImportSettings(), alias="import")
     lines: tuple[LineConfig, ...] = ()
+    seats: tuple[SeatConfig, ...] = ()
+    agents: AgentSettings = AgentSettings()
     api: ApiSettings = ApiSettings()
     engine: EngineSettings = EngineSettings()
     log_level: _LEVELS = "INFO"
@@ -219,4 +252,8 @@ class DialboxConfig(Section):
             if line.name in seen:
                 raise ValueError(f"two lines are named {line.name!r}; line names must be unique")
             seen.add(line.name)
+        for seat in self.seats:
+            if seat.name in seen:
+                raise ValueError(f"a seat is named {seat.name!r} like another line or seat")
+            seen.add(seat.name)
         return self
