@@ -36,7 +36,7 @@ from appliance.scheduler.strategy import (
     next_action,
     parse_strategy,
 )
-from appliance.scheduler.why import Explanation, Gates, explain
+from appliance.scheduler.why import CONTACT_WORDS, Explanation, Gates, explain
 from appliance.scheduler.windows import (
     CampaignSchedule,
     ScheduleError,
@@ -58,6 +58,7 @@ from appliance.store.selection import (
     due_redials,
     every_contact,
     new_contacts,
+    one_contact,
     override_zones,
     zone_sets,
     zone_sets_version,
@@ -338,9 +339,11 @@ class StorePlanner:
         pins: Mapping[str, tuple[str, ...]],
         busy: Mapping[str, int],
         campaigns: Sequence[CampaignRow],
+        wanted: Mapping[str, int] | None = None,
     ) -> dict[str, list[str]]:
         """Free lines by weight, pins and caps (SPEC C7), to campaigns that have dials ready:
-        their plans are made here and kept for the `pick` that follows in the same round."""
+        their plans are made here and kept for the `pick` that follows in the same round.
+        `wanted` caps a campaign's demand (agent campaigns: what their pacing allows now)."""
         self._round = {}
         shares: list[Share] = []
         now = self.clock.now() if self.clock is not None else None
@@ -351,7 +354,12 @@ class StorePlanner:
                 if now is not None:
                     if cr.schedule.closed_reason(now) is not None:
                         continue
-                    made = self._plan(cr, now, len(free_lines))
+                    limit = len(free_lines)
+                    if wanted is not None and campaign.name in wanted:
+                        limit = min(limit, wanted[campaign.name])
+                        if limit <= 0:
+                            continue
+                    made = self._plan(cr, now, limit)
                     self._round[campaign.id] = made
                     demand = len(made.planned)
             except DialboxError as exc:
@@ -390,6 +398,36 @@ class StorePlanner:
                 Pick(dial.contact_id, dial.phone_index, dial.number, dial.channel, dial.why)
             )
         return picks
+
+    def abandon_cap(self, campaign: CampaignRow) -> float | None:
+        """The campaign's abandon cap as a fraction of answered calls (None: no cap)."""
+        cap = self.rules_for(campaign).profile.abandon_cap
+        return None if cap is None else cap / 100.0
+
+    def check(self, campaign: CampaignRow, contact_id: int, now: float) -> Pick | str:
+        """A dial of this one contact now (an agent's manual dial, A5), or why not in plain words.
+        The law is the same as for the dial loop: DNC, calling hours, caps and lockouts hold; only
+        a redial time not yet come gives way, as the agent chose to call now."""
+        if campaign.status is not CampaignStatus.RUNNING:
+            return f"campaign {campaign.name} is {campaign.status}"
+        cr = self.rules_for(campaign)
+        closed = cr.schedule.closed_reason(now)
+        if closed is not None:
+            return f"campaign {campaign.name} is outside its schedule: {closed}"
+        query, rules = self.selection(cr, now)
+        row = one_contact(self.db, query, contact_id)
+        if row is None:
+            return f"contact {contact_id} is not in campaign {campaign.name}"
+        reason = classify(row, rules, now)
+        if reason is Reason.WAITING and row.due_at is not None:
+            reason = classify(dataclasses.replace(row, due_at=now), rules, now)
+        if reason is not Reason.READY or row.number is None:
+            words = CONTACT_WORDS.get(reason, str(reason)).format(
+                hours=rules.hours.describe(), cap=cr.limits.max_calls_per_number
+            )
+            return f"contact {contact_id} cannot be dialed now: {words}"
+        channel = cr.channel_for(row.step)
+        return Pick(row.contact_id, row.phone_index, row.number, channel, "manual")
 
     def decide(
         self, campaign: CampaignRow, lease: Lease, report: AttemptReport, now: float

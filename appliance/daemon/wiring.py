@@ -12,8 +12,9 @@ from appliance.daemon.hotfolder import HotFolderComponent
 from appliance.daemon.http import HttpComponent
 from appliance.daemon.runner import Component, Daemon
 from appliance.dialplan import StorePlanner
+from appliance.engine.agents import AgentDesk
 from appliance.engine.dialer import Engine
-from appliance.engine.factory import make_line
+from appliance.engine.factory import make_line, make_seat
 from appliance.engine.linepool import LinePool
 from appliance.engine.outbox import OutboxComponent
 from appliance.metrics import Metrics
@@ -23,13 +24,20 @@ from appliance.store.campaigns import get_campaign_by_id
 def components(daemon: Daemon) -> Sequence[Component]:
     config = daemon.config
     pool: LinePool | None = None
-    metrics = Metrics(daemon.db, now=daemon.clock.now, lines=lambda: pool.samples() if pool else [])
+    seats = {s.name: make_seat(s) for s in config.seats if s.enabled}
+    desk = AgentDesk(config, daemon.db, daemon.clock, seats)
+    metrics = Metrics(
+        daemon.db,
+        now=daemon.clock.now,
+        lines=lambda: pool.samples() if pool else [],
+        agents=desk.samples,
+    )
     daemon.metrics = metrics
     for swept in daemon.recovered:
         metrics.dangling.labels(get_campaign_by_id(daemon.db, swept.campaign_id).name).inc()
     pool = LinePool(config, make_line, metrics, db=daemon.db, clock=daemon.clock)
     planner = StorePlanner(config, daemon.db, daemon.clock)
-    engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics)
+    engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics, desk)
     daemon.status_fn = engine.status
     daemon.engine = engine
     services = Services(
@@ -39,12 +47,13 @@ def components(daemon: Daemon) -> Sequence[Component]:
         metrics=metrics,
         health=daemon.health,
         engine=engine,
+        desk=desk,
         logs=daemon.logs,
         config_path=resolve_config_path(daemon.config_path) if not daemon.builtin_config else None,
         reload=daemon.reload,
     )
     outbox = OutboxComponent(daemon.db, daemon.clock, config)
-    parts: list[Component] = [pool, engine, HttpComponent(config, services), outbox]
+    parts: list[Component] = [pool, desk, engine, HttpComponent(config, services), outbox]
     if config.import_.hot_folder is not None:
         parts.append(HotFolderComponent(config, daemon.clock))
     return parts

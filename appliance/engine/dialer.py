@@ -20,8 +20,11 @@ from appliance.clock import Clock
 from appliance.config import DialboxConfig
 from appliance.domain import CampaignType, Channel, Outcome
 from appliance.drivers.line import CallResult, Dtmf, IncomingSms, LineError, LineEvent
+from appliance.engine.agentcalls import AgentCalls
+from appliance.engine.agents import AgentDesk, LiveAgent
 from appliance.engine.linepool import LinePool, Slot
-from appliance.engine.planner import AttemptReport, Planner
+from appliance.engine.pacing import Pacers
+from appliance.engine.planner import AttemptReport, Pick, Planner
 from appliance.metrics import Metrics
 from appliance.store import Database
 from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
@@ -36,6 +39,7 @@ AUTOMATED_HOLD = 60.0  # an automated call is hung up after its message and this
 # gives no outcome by then is hung up and the attempt recorded, so no line stays busy forever.
 ATTEMPT_MARGIN = 90.0
 SMS_DEADLINE = 180.0
+AGENT_TALK_LIMIT = 4 * 3600.0  # an agent's call is hung up after this long at most
 
 
 @dataclass
@@ -44,9 +48,12 @@ class Call:
     campaign: CampaignRow
     slot: Slot
     task: asyncio.Task[None]
+    started: float = 0.0  # clock time the dial began
+    stage: str = "ringing"  # ringing, waiting (answered, no agent yet), up
+    agent: LiveAgent | None = None  # the agent this call was dialed for (callback, preview, manual)
 
 
-class Engine:
+class Engine(AgentCalls):
     name = "engine"
 
     def __init__(
@@ -57,6 +64,7 @@ class Engine:
         pool: LinePool,
         planner: Planner,
         metrics: Metrics | None = None,
+        desk: AgentDesk | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -68,6 +76,12 @@ class Engine:
         self.calls: dict[int, Call] = {}  # attempt id -> call in flight
         self.dialed = 0
         self._last_sweep = 0.0
+        self.desk = desk
+        self.pacers = Pacers(db, config.agents.wrap_up)
+        if desk is not None:
+            desk.dial_for = self.dial_for
+            desk.offer_for = self._offer
+            desk.offer_seconds = self._offer_seconds
         for slot in pool.slots:
             slot.line.subscribe(self._on_line_event)
 
@@ -108,7 +122,7 @@ class Engine:
 
     # ------------------------------------------------------------------ one round
     def round(self) -> int:
-        """Start as many calls as lines and rules allow; returns how many were started."""
+        """Start as many calls as lines, rules and agents allow; returns how many were started."""
         free = list(self.pool.free())
         if not free:
             return 0
@@ -120,34 +134,58 @@ class Engine:
         busy: dict[str, int] = {}
         for call in self.calls.values():
             busy[call.campaign.name] = busy.get(call.campaign.name, 0) + 1
-        shares = self.planner.share(
-            list(slots), {s.name: s.config.campaigns for s in free}, busy, campaigns
-        )
-        leased = {call.lease.contact_id for call in self.calls.values()}
-        started = 0
         now = self.clock.now()
+        leased = {call.lease.contact_id for call in self.calls.values()}
+        wanted: dict[str, int] = {}
+        held: dict[str, set[int]] = {}
+        for campaign in campaigns:
+            if campaign.type is CampaignType.AGENT:
+                wanted[campaign.name], held[campaign.name] = self._paced(campaign, now, len(free))
+        shares = self.planner.share(
+            list(slots), {s.name: s.config.campaigns for s in free}, busy, campaigns, wanted
+        )
+        started = 0
         for name, line_names in shares.items():
             campaign = by_name[name]
-            picks = self.planner.pick(campaign, now, len(line_names), leased)
+            count = min(len(line_names), wanted.get(name, len(line_names)))
+            exclude = leased | held.get(name, set())
+            picks = self.planner.pick(campaign, now, count, exclude)
             for pick, line_name in zip(picks, line_names, strict=False):
-                slot = slots[line_name]
-                got = lease(
-                    self.db, pick.contact_id, pick.phone_index, pick.channel, now, line=slot.name
-                )
-                if not isinstance(got, Lease):
-                    log.debug("contact %s not leased: %s", pick.contact_id, got.reason)
-                    continue
-                leased.add(got.contact_id)
-                slot.busy = True
-                slot.campaign = campaign.name
-                slot.since = now
-                task = asyncio.create_task(
-                    self._attempt(got, campaign, slot), name=f"attempt {got.attempt_id}"
-                )
-                self.calls[got.attempt_id] = Call(got, campaign, slot, task)
-                started += 1
+                agent: LiveAgent | bool = True
+                if campaign.type is CampaignType.AGENT:
+                    agent = self._owner(campaign, pick.contact_id)
+                    if agent is False:
+                        continue
+                designated = agent if isinstance(agent, LiveAgent) else None
+                got = self._start(pick, campaign, slots[line_name], now, designated)
+                if got is not None:
+                    leased.add(got)
+                    started += 1
         self.dialed += started
         return started
+
+    def _start(
+        self, pick: Pick, campaign: CampaignRow, slot: Slot, now: float, agent: LiveAgent | None
+    ) -> int | None:
+        """Lease the contact (committed before a byte reaches the line) and start the call."""
+        got = lease(self.db, pick.contact_id, pick.phone_index, pick.channel, now, line=slot.name)
+        if not isinstance(got, Lease):
+            log.debug("contact %s not leased: %s", pick.contact_id, got.reason)
+            if agent is not None and self.desk is not None:
+                self.desk.release(agent)
+            return None
+        slot.busy = True
+        slot.campaign = campaign.name
+        slot.since = now
+        task = asyncio.create_task(
+            self._attempt(got, campaign, slot), name=f"attempt {got.attempt_id}"
+        )
+        self.calls[got.attempt_id] = Call(got, campaign, slot, task, now, agent=agent)
+        if campaign.type is CampaignType.AGENT:
+            pacer = self.pacers.known(campaign.id)
+            if pacer is not None:
+                pacer.dialed()
+        return got.contact_id
 
     def _sweep(self) -> None:
         now = self.clock.now()
@@ -185,6 +223,8 @@ class Engine:
             if got.channel == Channel.SMS
             else settings.ring_timeout + AUTOMATED_HOLD + ATTEMPT_MARGIN
         )
+        if campaign.type is CampaignType.AGENT:
+            deadline += AGENT_TALK_LIMIT
         try:
             async with asyncio.timeout(deadline):
                 if got.channel == Channel.SMS:
@@ -220,6 +260,9 @@ class Engine:
             slot.busy = False
             slot.campaign = None
             slot.since = None
+            call = self.calls.get(got.attempt_id)
+            if call is not None and call.agent is not None and call.stage != "up" and self.desk:
+                self.desk.release(call.agent)  # dialed for this agent, and it never reached them
         now = self.clock.now()
         completion = self.planner.decide(campaign, got, report, now)
         complete(
@@ -250,12 +293,18 @@ class Engine:
         unsubscribe = slot.line.subscribe(
             lambda e: keys.append(e.digit) if isinstance(e, Dtmf) else None
         )
+        outcome, agent = None, None
         try:
             result = await slot.line.dial(got.number, float(settings.ring_timeout))
             evidence = list(result.evidence)
             answered_at = self.clock.now() if result.answered else None
             if result.answered and not result.ended:
-                final = await self._connected(campaign, settings, slot, evidence)
+                if campaign.type is CampaignType.AGENT:
+                    final, agent, outcome = await self._to_agent(
+                        got, campaign, settings, slot, evidence, dialed_at
+                    )
+                else:
+                    final = await self._connected(campaign, settings, slot, evidence)
                 if final is not None:
                     evidence.extend(e for e in final.evidence if e not in evidence)
         finally:
@@ -263,8 +312,8 @@ class Engine:
         if keys:
             evidence.append("dtmf " + "".join(keys))
         return AttemptReport(
-            result.outcome, tuple(evidence), dialed_at, answered_at, slot.name,
-            disposition=f"keys {''.join(keys)}" if keys else None,
+            outcome or result.outcome, tuple(evidence), dialed_at, answered_at, slot.name,
+            agent=agent, disposition=f"keys {''.join(keys)}" if keys else None,
         )  # fmt: skip
 
     async def _connected(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from appliance.config.models import LineConfig
-from appliance.drivers.line import Line
+from appliance.config.models import LineConfig, SeatConfig
+from appliance.drivers.line import Line, PhoneSeat, Seat
 from appliance.errors import DialboxError
 
 
@@ -28,3 +28,20 @@ def make_line(config: LineConfig) -> Line:
             raise DialboxError(f"line {config.name!r}: {exc}") from exc
         return CanLine(backplane_for(interface, channel), slot, port, name=config.name)
     raise DialboxError(f"line {config.name!r}: kind {config.kind!r} is not supported by this build")
+
+
+def make_seat(config: SeatConfig) -> Seat:
+    """The driver object for one configured agent seat (not yet opened)."""
+    if config.kind == "phone":
+        assert config.number is not None
+        return PhoneSeat(config.name, config.number)
+    if config.kind == "can":
+        from appliance.drivers.can.card import backplane_for, parse_device
+        from appliance.drivers.can.seat import CanSeat
+
+        try:
+            interface, channel, slot, port = parse_device(config.device or "")
+        except ValueError as exc:
+            raise DialboxError(f"seat {config.name!r}: {exc}") from exc
+        return CanSeat(backplane_for(interface, channel), slot, port, name=config.name)
+    raise DialboxError(f"seat {config.name!r}: kind {config.kind!r} is not supported by this build")

@@ -7,7 +7,7 @@ lines and calls only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,12 +51,22 @@ class Planner(Protocol):
         pins: dict[str, tuple[str, ...]],
         busy: dict[str, int],
         campaigns: Sequence[CampaignRow],
+        wanted: Mapping[str, int] | None = None,
     ) -> dict[str, list[str]]:
-        """Free lines by campaign name: weights, pins and caps (SPEC C7)."""
+        """Free lines by campaign name: weights, pins and caps (SPEC C7); `wanted` caps the
+        dials of campaigns paced by their agents (A3, A4)."""
         ...
 
     def pick(self, campaign: CampaignRow, now: float, count: int, exclude: set[int]) -> list[Pick]:
         """Up to `count` dials for the campaign now, in order (SPEC C3, C5, C6, D7, D8)."""
+        ...
+
+    def abandon_cap(self, campaign: CampaignRow) -> float | None:
+        """The campaign's abandon cap as a fraction of answered calls (None: no cap)."""
+        ...
+
+    def check(self, campaign: CampaignRow, contact_id: int, now: float) -> Pick | str:
+        """One contact dialed now by an agent's choice (A5), or why not."""
         ...
 
     def decide(

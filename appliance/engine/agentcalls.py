@@ -1,0 +1,221 @@
+"""The engine's agent side (SPEC A1–A5, C10): pacing agent campaigns, callbacks for their owners,
+dials an agent asked for (preview, manual), and an answered call handed to an agent or abandoned.
+
+A mixin of `Engine` (engine/dialer.py): it shares the engine's calls, lines and planner, and
+keeps the dial loop's module about lines and calls only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from appliance.campaigns import CampaignSettings
+from appliance.domain import CampaignType, Outcome
+from appliance.drivers.line import CallResult, LineError
+from appliance.engine.agents import AgentDesk, AgentError, LiveAgent, LiveCall, Offer
+from appliance.engine.linepool import Slot
+from appliance.engine.pacing import PACED, Pacers
+from appliance.store.agents import owned_elsewhere, owner_of
+from appliance.store.attempts import Lease
+from appliance.store.campaigns import CampaignRow
+from appliance.store.results import contact as contact_document
+
+if TYPE_CHECKING:
+    from appliance.clock import Clock
+    from appliance.config import DialboxConfig
+    from appliance.engine.dialer import Call
+    from appliance.engine.linepool import LinePool
+    from appliance.engine.planner import Pick, Planner
+    from appliance.store import Database
+
+log = logging.getLogger(__name__)
+
+
+class AgentCalls:
+    config: DialboxConfig
+    db: Database
+    clock: Clock
+    pool: LinePool
+    planner: Planner
+    calls: dict[int, Call]
+    dialed: int
+    desk: AgentDesk | None
+    pacers: Pacers
+
+    def _start(
+        self, pick: Pick, campaign: CampaignRow, slot: Slot, now: float, agent: LiveAgent | None
+    ) -> int | None:
+        raise NotImplementedError  # the engine's
+
+    def _settings(self, campaign: CampaignRow) -> CampaignSettings:
+        return CampaignSettings.model_validate(campaign.settings)
+
+    def _paced(self, campaign: CampaignRow, now: float, lines_free: int) -> tuple[int, set[int]]:
+        """How many dials the campaign's agents allow now (A3, A4), and the contacts held back:
+        callbacks whose owners are not ready (C10) and contacts shown to agents (A2)."""
+        desk = self.desk
+        if desk is None:
+            return 0, set()
+        settings = self._settings(campaign)
+        held = set(owned_elsewhere(self.db, campaign.id, desk.present(campaign.name)))
+        held |= {a.offer.contact_id for a in desk.agents.values() if a.offer is not None}
+        if settings.pacing not in PACED:
+            return 0, held  # preview and manual campaigns dial when an agent says so
+        pacer = self.pacers.get(campaign.id, settings, self.planner.abandon_cap(campaign), now)
+        ringing = tuple(
+            now - c.started
+            for c in self.calls.values()
+            if c.campaign.id == campaign.id and c.stage == "ringing"
+        )
+        waiting = sum(
+            1 for c in self.calls.values() if c.campaign.id == campaign.id and c.stage == "waiting"
+        )
+        view = desk.view(campaign.name, settings.skill)
+        return pacer.dials_wanted(now, view, ringing, waiting, lines_free), held
+
+    def _owner(self, campaign: CampaignRow, contact_id: int) -> LiveAgent | bool:
+        """The agent a callback belongs to, reserved for it; True: anyone; False: not now."""
+        owner = owner_of(self.db, contact_id)
+        if owner is None or self.desk is None:
+            return True
+        if owner.startswith("@"):
+            group = owner[1:]
+            members = [
+                a for a in self.desk.agents.values()
+                if a.group == group and a.state == "ready" and a.serves(campaign.name)
+            ]  # fmt: skip
+            if not members:
+                return False
+            owner = min(members, key=lambda a: a.idle_since).name
+        agent = self.desk.agents.get(owner)
+        if agent is None or agent.state != "ready":
+            return False
+        return self.desk.reserve(owner) or False
+
+    def dial_for(self, agent: LiveAgent, campaign_name: str, contact_id: int) -> int:
+        """Dial one contact for one agent now (preview accepted, timed preview, manual dial):
+        the same law as the dial loop (DNC, hours, caps); the answered call goes to this agent."""
+        campaign = next((c for c in self.planner.running() if c.name == campaign_name), None)
+        if campaign is None:
+            raise AgentError(409, f"campaign {campaign_name} is not running")
+        if any(c.lease.contact_id == contact_id for c in self.calls.values()):
+            raise AgentError(409, f"contact {contact_id} is being dialed right now")
+        now = self.clock.now()
+        pick = self.planner.check(campaign, contact_id, now)
+        if isinstance(pick, str):
+            raise AgentError(409, pick)
+        seat = self.desk.seats.get(agent.seat or "") if self.desk is not None else None
+        slot = next(
+            (
+                s for s in self.pool.free()
+                if s.serves(campaign.name) and seat is not None and s.line.can_reach(seat)
+            ),
+            None,
+        )  # fmt: skip
+        if slot is None:
+            raise AgentError(409, f"no free line can reach seat {agent.seat} now; try again")
+        if self.desk is not None and self.desk.reserve(agent.name) is None:
+            raise AgentError(409, f"agent {agent.name} is {agent.state}")
+        before = set(self.calls)
+        if self._start(pick, campaign, slot, now, agent) is None:
+            raise AgentError(409, f"contact {contact_id} could not be leased; it changed meanwhile")
+        self.dialed += 1
+        return next(iter(set(self.calls) - before))
+
+    def _offer(self, agent: LiveAgent) -> None:
+        """A ready agent of a preview campaign is shown the next contact (A2)."""
+        if self.desk is None:
+            return
+        now = self.clock.now()
+        for campaign in self.planner.running():
+            if campaign.type is not CampaignType.AGENT or not agent.serves(campaign.name):
+                continue
+            if self._settings(campaign).pacing not in ("preview", "timed_preview"):
+                continue
+            held = {c.lease.contact_id for c in self.calls.values()}
+            held |= {a.offer.contact_id for a in self.desk.agents.values() if a.offer is not None}
+            held |= {c for c, until in agent.skipped.items() if until > now}
+            present = [agent.name] + ([f"@{agent.group}"] if agent.group else [])
+            held |= set(owned_elsewhere(self.db, campaign.id, present))
+            picks = self.planner.pick(campaign, now, 1, held)
+            if picks:
+                doc = contact_document(self.db, picks[0].contact_id) or {}
+                self.desk.offer(agent, Offer(campaign.name, picks[0].contact_id, now, doc))
+                return
+
+    def _offer_seconds(self, campaign_name: str) -> float | None:
+        campaign = next((c for c in self.planner.running() if c.name == campaign_name), None)
+        if campaign is None:
+            return None
+        settings = self._settings(campaign)
+        return float(settings.preview_seconds) if settings.pacing == "timed_preview" else None
+
+    async def _to_agent(
+        self,
+        got: Lease,
+        campaign: CampaignRow,
+        settings: CampaignSettings,
+        slot: Slot,
+        evidence: list[str],
+        dialed_at: float,
+    ) -> tuple[CallResult | None, str | None, Outcome]:
+        """An answered call of an agent campaign: to an agent within the connect timeout, or the
+        information message and an abandon in the ledger (A4). Then the talk, to its end."""
+        now = self.clock.now()
+        call = self.calls[got.attempt_id]
+        call.stage = "waiting"
+        pacer = self.pacers.known(campaign.id)
+        if pacer is not None:
+            pacer.answered(now, now - dialed_at)
+        hang = asyncio.Event()
+        live = LiveCall(got.attempt_id, got.contact_id, campaign.name, got.number, slot.name, now,
+                        contact_document(self.db, got.contact_id) or {}, hang_up=hang.set)  # fmt: skip
+        # Waited for from before the hand-over: a transfer out of the box (GSM ECT) ends the
+        # line's call inside `connect`, and only a wait begun before it hears that end.
+        ended_task = asyncio.create_task(slot.line.wait_call_end())
+        agent = None
+        try:
+            if self.desk is not None:
+                agent = await self.desk.hand_over(
+                    campaign.name, settings.skill, slot.line, live, call.agent, evidence
+                )
+        finally:
+            if agent is None:
+                ended_task.cancel()
+        if agent is None:
+            if pacer is not None:
+                pacer.abandoned(self.clock.now())
+            message = self.config.agents.info_message
+            if slot.line.capabilities.playback:
+                try:
+                    await slot.line.play(message)
+                    evidence.append(f"no agent within {self.config.agents.connect_timeout:g} s: "
+                                    f"played {message}")  # fmt: skip
+                except LineError as exc:
+                    evidence.append(f"no agent; information message failed: {exc}")
+            else:
+                evidence.append("no agent; this line cannot play the information message")
+            return await slot.line.hang_up(), None, Outcome.ABANDONED
+        call.stage = "up"
+        assert self.desk is not None
+        hang_task = asyncio.create_task(hang.wait())
+        done, _ = await asyncio.wait({ended_task, hang_task}, return_when=asyncio.FIRST_COMPLETED)
+        outcome = Outcome.CONNECTED
+        if ended_task in done:
+            hang_task.cancel()
+            ended = ended_task.result()
+        else:
+            ended_task.cancel()
+            ended = await slot.line.hang_up()
+            outcome = Outcome.AGENT_HANG_UP
+            evidence.append(f"agent {agent.name} hung up")
+        transferred = ended is not None and ended.outcome is Outcome.AGENT_TRANSFER
+        if transferred:
+            outcome = Outcome.AGENT_TRANSFER
+            live.hang_up = None
+        elif pacer is not None and live.connected_at is not None:
+            pacer.talk_ended(self.clock.now() - live.connected_at)
+        self.desk.call_ended(agent, transferred=transferred)
+        return ended, agent.name, outcome

@@ -1,0 +1,528 @@
+"""Agents at work (SPEC A1, A2, A5, C10): login at a seat, ready/paused, calls handed to them,
+wrap-up, dispositions with callbacks, previews.
+
+The desk keeps each logged-in agent's live state in memory (and writes every change to the
+store). The engine asks it for the agents a campaign's pacing counts (`view`), hands it each
+answered call (`hand_over`: the longest-idle ready agent with the skill, whose seat the line can
+reach, joined within `agents.connect_timeout`), and reports the call's end. Agent desktops
+drive it through the API: every method a person calls raises `AgentError` with an HTTP status
+and words they can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.clock import Clock
+from appliance.config import DialboxConfig
+from appliance.drivers.line import Line, LineDown, LineError, LineEvent, LineUp, Seat, SeatHook
+from appliance.metrics import AgentSample
+from appliance.scheduler.pacing import AgentView
+from appliance.store import Database
+from appliance.store.agents import STATES, get_agent, list_agents, save_state
+
+log = logging.getLogger(__name__)
+
+TICK = 0.25  # seconds between checks of wrap-up ends and timed previews
+
+
+class AgentError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Offer:
+    """A contact shown to an agent before it is dialed (preview, A2)."""
+
+    campaign: str
+    contact_id: int
+    offered_at: float
+    contact: dict[str, Any]
+
+
+@dataclass
+class LiveCall:
+    """The call an agent is on (or has just finished): the screen pop's content."""
+
+    attempt_id: int
+    contact_id: int
+    campaign: str
+    number: str
+    line: str
+    started_at: float
+    contact: dict[str, Any]
+    connected_at: float | None = None
+    ended_at: float | None = None
+    hang_up: Callable[[], None] | None = None  # asks the engine to end the customer's call
+
+
+@dataclass
+class LiveAgent:
+    name: str
+    group: str | None
+    skills: tuple[str, ...]
+    state: str = "logged_out"
+    seat: str | None = None
+    campaigns: tuple[str, ...] = ()
+    reason: str | None = None
+    since: float = 0.0
+    idle_since: float = 0.0
+    call: LiveCall | None = None
+    offer: Offer | None = None
+    wrap_until: float | None = None
+    pause_after: str | None = None  # pause (with this reason) when the current call is over
+    skipped: dict[int, float] = field(default_factory=dict)  # contact -> offer again after
+
+    def serves(self, campaign: str) -> bool:
+        return campaign in self.campaigns
+
+    @property
+    def busy(self) -> bool:
+        """On a call, or held for one being dialed or handed over (not a preview on screen)."""
+        return self.state == "talking" or (self.state == "reserved" and self.offer is None)
+
+
+class AgentDesk:
+    name = "agents"
+
+    def __init__(
+        self, config: DialboxConfig, db: Database, clock: Clock, seats: Mapping[str, Seat]
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.seats = dict(seats)
+        self.seat_up: dict[str, bool] = dict.fromkeys(self.seats, False)
+        self.ready = asyncio.Event()
+        self.agents: dict[str, LiveAgent] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        # Set by the engine: start a dial of one contact for one agent (preview accepted, timed
+        # preview due, manual dial); returns the attempt id or raises AgentError.
+        self.dial_for: Callable[[LiveAgent, str, int], int] | None = None
+        self.offer_for: Callable[[LiveAgent], None] | None = None
+        # A campaign's timed-preview seconds (None: not timed), also set by the engine.
+        self.offer_seconds: Callable[[str], float | None] = lambda campaign: None
+        for name, seat in self.seats.items():
+            seat.subscribe(self._seat_listener(name))
+        self._restore()
+
+    # ------------------------------------------------------------------ lifecycle
+    def _restore(self) -> None:
+        """Agents logged in when the daemon stopped come back paused at their seat: a person
+        confirms being there by going ready."""
+        now = self.clock.now()
+        for row in list_agents(self.db):
+            agent = LiveAgent(row.name, row.group, row.skills, since=now, idle_since=now)
+            if row.state != "logged_out" and row.seat in self.seats:
+                agent.state, agent.seat, agent.campaigns = "paused", row.seat, row.campaigns
+                agent.reason = "daemon restarted"
+            self.agents[row.name] = agent
+            if row.state != agent.state:
+                self._save(agent)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        openers = [asyncio.create_task(self._open(n, s, stopping)) for n, s in self.seats.items()]
+        self.ready.set()
+        try:
+            while not stopping.is_set():
+                self._tick()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=TICK)
+        finally:
+            for task in openers:
+                task.cancel()
+            await asyncio.gather(*openers, return_exceptions=True)
+            for seat in self.seats.values():
+                with contextlib.suppress(LineError, OSError):
+                    await seat.close()
+
+    async def _open(self, name: str, seat: Seat, stopping: asyncio.Event) -> None:
+        delay = 1.0
+        while not stopping.is_set():
+            try:
+                await seat.open()
+                self.seat_up[name] = seat.health().up
+                return
+            except (LineError, OSError) as exc:
+                log.warning("seat %s cannot be opened: %s; retrying in %.0f s", name, exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=delay)
+            delay = min(delay * 2, 60.0)
+
+    def reload(self, config: DialboxConfig) -> None:
+        self.config = config
+
+    def _seat_listener(self, name: str) -> Callable[[LineEvent], None]:
+        def on_event(event: LineEvent) -> None:
+            if isinstance(event, LineUp):
+                self.seat_up[name] = True
+                self._notify()
+            elif isinstance(event, LineDown):
+                self.seat_up[name] = False
+                log.warning("seat %s down: %s", name, event.reason)
+            elif isinstance(event, SeatHook):
+                agent = self._at_seat(name)
+                if agent is not None and not event.off_hook and agent.state == "talking":
+                    call = agent.call
+                    if call is not None and call.hang_up is not None:
+                        call.hang_up()  # the agent put the handset down: end the customer's call
+                self._notify()
+
+        return on_event
+
+    def _at_seat(self, seat: str) -> LiveAgent | None:
+        return next((a for a in self.agents.values() if a.seat == seat), None)
+
+    def _notify(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def _changed(self, timeout: float) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter, timeout=max(0.0, timeout))
+
+    def _set(self, agent: LiveAgent, state: str, *, reason: str | None = None,
+             actor: str | None = None) -> None:  # fmt: skip
+        now = self.clock.now()
+        if state == "ready" and agent.state != "ready":
+            agent.idle_since = now
+        agent.state, agent.reason, agent.since = state, reason, now
+        if state != "wrap_up":
+            agent.wrap_until = None
+        self._save(agent, actor)
+        self._notify()
+
+    def _save(self, agent: LiveAgent, actor: str | None = None) -> None:
+        save_state(self.db, agent.name, agent.state, self.clock.now(), seat=agent.seat,
+                   campaigns=agent.campaigns, reason=agent.reason, actor=actor)  # fmt: skip
+
+    def _tick(self) -> None:
+        now = self.clock.now()
+        for agent in list(self.agents.values()):
+            if (
+                agent.state == "wrap_up"
+                and agent.wrap_until is not None
+                and now >= agent.wrap_until
+            ):
+                self._after_call(agent)
+            elif agent.state == "ready" and agent.offer is None and self.offer_for is not None:
+                self.offer_for(agent)
+            offer = agent.offer
+            if offer is not None and agent.state == "reserved":
+                seconds = self.offer_seconds(offer.campaign)
+                if seconds is not None and now >= offer.offered_at + seconds:
+                    with contextlib.suppress(AgentError):
+                        self.accept(agent.name, actor=None)
+
+    # ------------------------------------------------------------------ the API side
+    def get(self, name: str) -> LiveAgent:
+        agent = self.agents.get(name)
+        if agent is None:
+            row = get_agent(self.db, name)
+            if row is None:
+                raise AgentError(404, f"no agent named {name!r}; create it with PUT /agents/{name}")
+            agent = self.agents[name] = LiveAgent(row.name, row.group, row.skills)
+        return agent
+
+    def refresh(self, name: str) -> None:
+        """The agent's position (group, skills) was edited in the store."""
+        row = get_agent(self.db, name)
+        if row is None:
+            agent = self.agents.get(name)
+            if agent is not None and agent.state == "logged_out":
+                del self.agents[name]
+            return
+        agent = self.get(name)
+        agent.group, agent.skills = row.group, row.skills
+
+    def login(self, name: str, seat: str | None, campaigns: Iterable[str], actor: str) -> LiveAgent:
+        agent = self.get(name)
+        row = get_agent(self.db, name)
+        seat = seat or (row.extension if row else None)
+        if seat is None:
+            raise AgentError(422, f"agent {name} has no usual seat: say which seat to log in at")
+        if seat not in self.seats:
+            known = ", ".join(sorted(self.seats)) or "none configured"
+            raise AgentError(422, f"no seat named {seat!r} (seats: {known})")
+        other = self._at_seat(seat)
+        if other is not None and other is not agent:
+            raise AgentError(409, f"seat {seat} is taken by agent {other.name}")
+        if agent.state not in ("logged_out", "paused", "ready"):
+            raise AgentError(409, f"agent {name} is {agent.state}; finish the call first")
+        agent.seat, agent.campaigns = seat, tuple(dict.fromkeys(campaigns))
+        self._set(agent, "paused", reason="logged in", actor=actor)
+        return agent
+
+    def logout(self, name: str, actor: str) -> LiveAgent:
+        agent = self.get(name)
+        if agent.busy:
+            agent.pause_after = "logging out"
+            raise AgentError(409, f"agent {name} is on a call; log out after it")
+        self._drop_offer(agent)
+        agent.seat, agent.campaigns, agent.call = None, (), None
+        self._set(agent, "logged_out", actor=actor)
+        return agent
+
+    def set_ready(self, name: str, actor: str) -> LiveAgent:
+        agent = self._logged_in(name)
+        if agent.busy:
+            agent.pause_after = None
+            return agent
+        if not self.seat_up.get(agent.seat or "", False):
+            raise AgentError(409, f"seat {agent.seat} is down; agent {name} cannot take calls")
+        if agent.state == "wrap_up":
+            agent.call = None
+        if agent.state != "ready":
+            self._set(agent, "ready", actor=actor)
+        return agent
+
+    def pause(self, name: str, reason: str | None, actor: str) -> LiveAgent:
+        agent = self._logged_in(name)
+        if agent.busy:
+            agent.pause_after = reason or "paused"
+            return agent
+        self._drop_offer(agent)
+        self._set(agent, "paused", reason=reason or "paused", actor=actor)
+        return agent
+
+    def hang_up(self, name: str) -> LiveAgent:
+        agent = self._logged_in(name)
+        call = agent.call
+        if agent.state != "talking" or call is None:
+            raise AgentError(409, f"agent {name} is not on a call")
+        if call.hang_up is not None:
+            call.hang_up()
+        else:  # transferred out of the box (ECT): the agent says the talk is over
+            self.call_ended(agent)
+        return agent
+
+    def accept(self, name: str, actor: str | None) -> LiveAgent:
+        agent = self._logged_in(name)
+        offer = agent.offer
+        if offer is None or agent.state != "reserved":
+            raise AgentError(409, f"agent {name} has no preview to accept")
+        if self.dial_for is None:
+            raise AgentError(503, "the dialer is not running")
+        try:
+            self.dial_for(agent, offer.campaign, offer.contact_id)
+        except AgentError:
+            if agent.state == "reserved":
+                agent.offer = offer  # still on screen: accept again or skip
+            raise
+        return agent
+
+    def skip(self, name: str) -> LiveAgent:
+        agent = self._logged_in(name)
+        offer = agent.offer
+        if offer is None or agent.state != "reserved":
+            raise AgentError(409, f"agent {name} has no preview to skip")
+        agent.skipped[offer.contact_id] = self.clock.now() + 3600.0
+        self._drop_offer(agent)
+        self._set(agent, "ready")
+        return agent
+
+    def manual_dial(self, name: str, campaign: str, contact_id: int) -> int:
+        agent = self._logged_in(name)
+        if agent.state not in ("ready", "paused", "reserved") or agent.busy:
+            raise AgentError(
+                409, f"agent {name} is {agent.state}; a manual dial needs a free agent"
+            )
+        if not agent.serves(campaign):
+            raise AgentError(409, f"agent {name} is not logged in to campaign {campaign}")
+        if self.dial_for is None:
+            raise AgentError(503, "the dialer is not running")
+        self._drop_offer(agent)
+        return self.dial_for(agent, campaign, contact_id)
+
+    def _logged_in(self, name: str) -> LiveAgent:
+        agent = self.get(name)
+        if agent.state == "logged_out" or agent.seat is None:
+            raise AgentError(409, f"agent {name} is logged out; log in at a seat first")
+        return agent
+
+    def _drop_offer(self, agent: LiveAgent) -> None:
+        agent.offer = None
+
+    def offer(self, agent: LiveAgent, offer: Offer) -> None:
+        """Show the agent a contact (preview); the agent is reserved for it."""
+        agent.offer = offer
+        self._set(agent, "reserved", reason="preview")
+
+    # ------------------------------------------------------------------ the engine side
+    def view(self, campaign: str, skill: str | None = None) -> AgentView:
+        now = self.clock.now()
+        idle, talk, wrap = 0, [], []
+        for agent in self._serving(campaign, skill):
+            if agent.state == "ready":
+                idle += 1
+            elif agent.state == "talking" and agent.call is not None:
+                talk.append(now - (agent.call.connected_at or now))
+            elif agent.state == "wrap_up" and agent.wrap_until is not None:
+                wrap.append(max(0.0, agent.wrap_until - now))
+        return AgentView(idle, tuple(talk), tuple(wrap))
+
+    def _serving(self, campaign: str, skill: str | None) -> Iterable[LiveAgent]:
+        for agent in self.agents.values():
+            skilled = skill is None or skill in agent.skills
+            if agent.serves(campaign) and skilled and self.seat_up.get(agent.seat or "", False):
+                yield agent
+
+    def present(self, campaign: str) -> list[str]:
+        """Owners whose callbacks may be dialed now: ready agents and their groups (C10)."""
+        names: list[str] = []
+        for agent in self.agents.values():
+            if agent.state == "ready" and agent.serves(campaign):
+                names.append(agent.name)
+                if agent.group:
+                    names.append(f"@{agent.group}")
+        return names
+
+    def reserve(self, name: str) -> LiveAgent | None:
+        """Hold a ready agent for a call dialed for them (their callback, preview or manual dial)."""
+        agent = self.agents.get(name)
+        if agent is None or agent.busy or agent.state not in ("ready", "reserved", "paused"):
+            return None
+        agent.offer = None  # a preview accepted becomes this call
+        self._set(agent, "reserved", reason="call for this agent")
+        return agent
+
+    def release(self, agent: LiveAgent) -> None:
+        """A call held for the agent did not come to them (not answered, line failed)."""
+        agent.call = None
+        agent.offer = None
+        if agent.state == "reserved":
+            self._after_call(agent)
+
+    async def hand_over(
+        self,
+        campaign: str,
+        skill: str | None,
+        line: Line,
+        call: LiveCall,
+        designated: LiveAgent | None,
+        evidence: list[str],
+    ) -> LiveAgent | None:
+        """Join the answered call to an agent within the connect timeout, or None (abandoned)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.agents.connect_timeout
+        tried: set[str] = set()
+        while True:
+            agent = (
+                designated if designated is not None else self._choose(campaign, skill, line, tried)
+            )
+            if agent is not None and agent.name not in tried and agent.seat is not None:
+                tried.add(agent.name)
+                if agent.state != "reserved":
+                    self._set(agent, "reserved", reason="call coming")
+                agent.call = call
+                seat = self.seats[agent.seat]
+                try:
+                    await line.connect(seat, max(0.05, deadline - loop.time()))
+                except LineError as exc:
+                    evidence.append(f"agent {agent.name} not reached: {exc}")
+                    agent.call = None
+                    if self.config.agents.unanswered_pause:
+                        self._set(agent, "paused", reason=f"did not take a call: {exc}")
+                    else:
+                        self._set(agent, "ready")
+                else:
+                    call.connected_at = self.clock.now()
+                    agent.offer = None
+                    evidence.append(f"agent {agent.name} at {agent.seat}")
+                    self._set(agent, "talking")
+                    return agent
+            remaining = deadline - loop.time()
+            if remaining <= 0 or designated is not None:
+                return None
+            await self._changed(remaining)
+
+    def _choose(
+        self, campaign: str, skill: str | None, line: Line, tried: set[str]
+    ) -> LiveAgent | None:
+        """The longest-idle ready agent with the skill whose seat the line can reach (A1)."""
+        best: LiveAgent | None = None
+        for agent in self._serving(campaign, skill):
+            if agent.state != "ready" or agent.name in tried or agent.seat is None:
+                continue
+            if not line.can_reach(self.seats[agent.seat]):
+                continue
+            if best is None or agent.idle_since < best.idle_since:
+                best = agent
+        return best
+
+    def call_ended(self, agent: LiveAgent, *, transferred: bool = False) -> None:
+        """The customer's call is over (or, after a transfer out of the box, the agent said so)."""
+        if transferred:
+            return  # the agent talks on a call the box no longer carries; `hang_up` ends it
+        if agent.call is not None:
+            agent.call.ended_at = self.clock.now()
+            agent.call.hang_up = None
+        wrap = self.config.agents.wrap_up
+        agent.wrap_until = self.clock.now() + wrap
+        self._set(agent, "wrap_up")
+        if wrap <= 0:
+            self._after_call(agent)
+
+    def disposed(self, agent: LiveAgent) -> None:
+        """The agent set the call's disposition: wrap-up is over."""
+        if agent.state == "wrap_up":
+            self._after_call(agent)
+
+    def _after_call(self, agent: LiveAgent) -> None:
+        if agent.pause_after == "logging out":
+            agent.pause_after = None
+            agent.seat, agent.campaigns = None, ()
+            self._set(agent, "logged_out")
+        elif agent.pause_after is not None:
+            reason, agent.pause_after = agent.pause_after, None
+            self._set(agent, "paused", reason=reason)
+        else:
+            self._set(agent, "ready")
+
+    # ------------------------------------------------------------------ reading
+    def samples(self) -> list[AgentSample]:
+        counts = dict.fromkeys(STATES, 0)
+        for agent in self.agents.values():
+            counts[agent.state] = counts.get(agent.state, 0) + 1
+        return [AgentSample(state, n) for state, n in counts.items()]
+
+    def document(self, agent: LiveAgent) -> dict[str, Any]:
+        """The agent as the desktop sees it: state, seat and the screen pop."""
+        call = agent.call
+        offer = agent.offer
+        return {
+            "name": agent.name,
+            "group": agent.group,
+            "skills": list(agent.skills),
+            "state": agent.state,
+            "reason": agent.reason,
+            "seat": agent.seat,
+            "seat_up": self.seat_up.get(agent.seat or "", False) if agent.seat else None,
+            "campaigns": list(agent.campaigns),
+            "since": agent.since,
+            "wrap_until": agent.wrap_until,
+            "call": None if call is None else {
+                "attempt_id": call.attempt_id, "contact_id": call.contact_id,
+                "campaign": call.campaign, "number": call.number, "line": call.line,
+                "started_at": call.started_at, "connected_at": call.connected_at,
+                "ended_at": call.ended_at, "contact": call.contact,
+            },
+            "preview": None if offer is None else {
+                "campaign": offer.campaign, "contact_id": offer.contact_id,
+                "offered_at": offer.offered_at, "contact": offer.contact,
+                "dials_at": None if (s := self.offer_seconds(offer.campaign)) is None
+                else offer.offered_at + s,
+            },
+        }  # fmt: skip
