@@ -24,6 +24,7 @@ class Services:
     metrics: Metrics | None = None
     health: Callable[[], dict[str, Any]] | None = None
     engine: Any = None  # appliance.engine.dialer.Engine when the daemon runs one
+    desk: Any = None  # appliance.engine.agents.AgentDesk when the daemon runs one
     logs: LogBuffer | None = None
     config_path: Path | None = None  # the config file the daemon runs on (None: built-in)
     reload: Callable[[], None] | None = None  # what SIGHUP does

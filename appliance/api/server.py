@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def create_app(services: Services) -> web.Application:
     """The whole API: every operation declared in the route modules, problem+json errors."""
     # Importing the route modules declares their operations on the registry.
-    from appliance.api import campaigns, contacts, dnc, lines, setup, system  # noqa: F401
+    from appliance.api import agents, campaigns, contacts, dnc, lines, setup, system  # noqa: F401
 
     app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
@@ -64,7 +64,7 @@ class HttpServer:
 
 def openapi_document() -> dict[str, object]:
     """The OpenAPI document the daemon serves at /openapi.json (docs/openapi.json is a copy)."""
-    from appliance.api import campaigns, contacts, dnc, lines, setup, system  # noqa: F401
+    from appliance.api import agents, campaigns, contacts, dnc, lines, setup, system  # noqa: F401
 
     return API.document()
 

@@ -1,0 +1,345 @@
+"""Agent resources (SPEC A1, A2, A5, C10): positions, login at a seat, ready/pause, the screen
+pop, preview accept/skip, hang-up, disposition with a callback, manual dial and the agent's list.
+
+Tokens of scope `agent` act only on the agent of their own name (an agent desktop holds its
+agent's token); `crm` and `admin` tokens act on any agent (a supervisor, a CRM's own desktop).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from appliance.api.campaigns import services
+from appliance.api.context import Services
+from appliance.api.problems import Problem
+from appliance.api.registry import API
+from appliance.api.spec import Call, Param
+from appliance.engine.agents import AgentDesk, AgentError, LiveAgent
+from appliance.store.agents import (
+    Disposition,
+    agent_list,
+    delete_agent,
+    get_agent,
+    list_agents,
+    put_agent,
+    set_disposition,
+)
+from appliance.store.campaigns import find_campaign
+
+NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_.@-]+$"}
+AGENT = API.schema(
+    "Agent",
+    {
+        "type": "object",
+        "required": ["name", "state"],
+        "properties": {
+            "name": {"type": "string"},
+            "group": {"type": ["string", "null"]},
+            "skills": {"type": "array", "items": {"type": "string"}},
+            "extension": {"type": ["string", "null"], "description": "the agent's usual seat"},
+            "state": {"enum": ["logged_out", "ready", "reserved", "talking", "wrap_up", "paused"]},
+            "reason": {"type": ["string", "null"]},
+            "seat": {"type": ["string", "null"]},
+            "seat_up": {"type": ["boolean", "null"]},
+            "campaigns": {"type": "array", "items": {"type": "string"}},
+            "since": {"type": ["number", "null"]},
+            "wrap_until": {"type": ["number", "null"]},
+            "call": {"type": ["object", "null"], "description": "the screen pop: the call and the contact"},
+            "preview": {"type": ["object", "null"], "description": "a contact shown before dialing"},
+        },
+    },
+)  # fmt: skip
+POSITION = API.schema(
+    "AgentPosition",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "extension": {"type": ["string", "null"], "maxLength": 64},
+            "group": {"type": ["string", "null"], "maxLength": 64},
+            "skills": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 32},
+        },
+    },
+)  # fmt: skip
+LOGIN = API.schema(
+    "AgentLogin",
+    {
+        "type": "object",
+        "required": ["campaigns"],
+        "additionalProperties": False,
+        "properties": {
+            "seat": {"type": "string", "minLength": 1, "maxLength": 64},
+            "campaigns": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 64},
+            "ready": {"type": "boolean", "default": False},
+        },
+    },
+)  # fmt: skip
+PAUSE = API.schema(
+    "AgentPause",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"reason": {"type": "string", "maxLength": 200}},
+    },
+)
+DISPOSITION = API.schema(
+    "AgentDisposition",
+    {
+        "type": "object",
+        "required": ["disposition"],
+        "additionalProperties": False,
+        "properties": {
+            "disposition": {"type": "string", "minLength": 1, "maxLength": 200},
+            "attempt_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            "callback_at": {"type": "string", "format": "date-time",
+                            "description": "ISO 8601 with an offset, e.g. 2026-11-24T10:00:00Z"},
+            "callback_for": {"enum": ["self", "group", "anyone"], "default": "self"},
+            "dnc": {"type": "boolean", "default": False},
+            "pause": {"type": "boolean", "default": False,
+                      "description": "pause after this call instead of going ready"},
+        },
+    },
+)  # fmt: skip
+DIAL = API.schema(
+    "AgentDial",
+    {
+        "type": "object",
+        "required": ["campaign", "contact_id"],
+        "additionalProperties": False,
+        "properties": {
+            "campaign": {"type": "string", "minLength": 1},
+            "contact_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        },
+    },
+)
+DIALED = API.schema(
+    "AgentDialed",
+    {
+        "type": "object",
+        "required": ["attempt_id"],
+        "properties": {"attempt_id": {"type": "integer"}},
+    },
+)
+AGENT_LIST = API.schema(
+    "AgentList",
+    {"type": "array", "items": {"type": "object", "required": ["contact_id", "callback_due"]}},
+)
+
+
+def _desk(svc: Services) -> AgentDesk:
+    if svc.desk is None:
+        raise Problem(503, "no agent desk runs in this process")
+    desk: AgentDesk = svc.desk
+    return desk
+
+
+def _own(call: Call, name: str) -> None:
+    """An agent token acts only on its own agent."""
+    caller = call.caller
+    if caller.scope == "agent" and caller.actor != f"api:{name}":
+        raise Problem(403, f"an agent token acts only on the agent of its own name, not {name!r}")
+
+
+def _document(svc: Services, desk: AgentDesk, agent: LiveAgent) -> dict[str, Any]:
+    doc = desk.document(agent)
+    row = get_agent(svc.db, agent.name)
+    doc["extension"] = row.extension if row else None
+    return doc
+
+
+def _run(fn: Any) -> Any:
+    try:
+        return fn()
+    except AgentError as exc:
+        raise Problem(exc.status, exc.message) from None
+
+
+@API.op("GET", "/agents", summary="Every agent: state, seat, the call in progress",
+        tag="agents", scope="crm", responses={200: ("the agents", {"type": "array", "items": AGENT})})  # fmt: skip
+async def list_all(call: Call) -> web.Response:
+    svc = services(call)
+    desk = _desk(svc)
+    return web.json_response([_document(svc, desk, desk.get(r.name)) for r in list_agents(svc.db)])
+
+
+@API.op("PUT", "/agents/{name}", summary="Create or update an agent position (group, skills, usual seat)",
+        tag="agents", scope="crm", body=POSITION, params=[Param("name", "path", NAME, True)],
+        responses={200: ("updated", AGENT), 201: ("created", AGENT)})  # fmt: skip
+async def put(call: Call) -> web.Response:
+    svc = services(call)
+    desk = _desk(svc)
+    name, body = call.path["name"], call.body or {}
+    extension = body.get("extension")
+    if extension is not None and extension not in desk.seats:
+        known = ", ".join(sorted(desk.seats)) or "none configured"
+        raise Problem(422, f"no seat named {extension!r} (seats: {known})")
+    _, created = put_agent(svc.db, name, extension=extension, group=body.get("group"),
+                           skills=body.get("skills", []), now=svc.clock.now(),
+                           actor=call.caller.actor)  # fmt: skip
+    desk.refresh(name)
+    return web.json_response(_document(svc, desk, desk.get(name)), status=201 if created else 200)
+
+
+@API.op("GET", "/agents/{name}", summary="One agent with the screen pop (the call's contact) or preview",
+        tag="agents", scope="agent", responses={200: ("the agent", AGENT)})  # fmt: skip
+async def get(call: Call) -> web.Response:
+    svc = services(call)
+    name = call.path["name"]
+    _own(call, name)
+    desk = _desk(svc)
+    return web.json_response(_document(svc, desk, _run(lambda: desk.get(name))))
+
+
+@API.op("DELETE", "/agents/{name}", summary="Remove a logged-out agent's position",
+        tag="agents", scope="admin", responses={204: ("removed", None)})  # fmt: skip
+async def delete(call: Call) -> web.Response:
+    svc = services(call)
+    desk = _desk(svc)
+    name = call.path["name"]
+    agent = _run(lambda: desk.get(name))
+    if agent.state != "logged_out":
+        raise Problem(409, f"agent {name} is {agent.state}; log the agent out first")
+    delete_agent(svc.db, name, svc.clock.now(), call.caller.actor)
+    desk.refresh(name)
+    return web.Response(status=204)
+
+
+@API.op("POST", "/agents/{name}/login", summary="Log in at a seat for campaigns (paused unless ready)",
+        tag="agents", scope="agent", body=LOGIN, responses={200: ("the agent", AGENT)})  # fmt: skip
+async def login(call: Call) -> web.Response:
+    svc = services(call)
+    name, body = call.path["name"], call.body
+    _own(call, name)
+    desk = _desk(svc)
+    for campaign in body["campaigns"]:
+        if find_campaign(svc.db, campaign) is None:
+            raise Problem(422, f"no campaign named {campaign!r}")
+    agent = _run(lambda: desk.login(name, body.get("seat"), body["campaigns"], call.caller.actor))
+    if body.get("ready"):
+        _run(lambda: desk.set_ready(name, call.caller.actor))
+    return web.json_response(_document(svc, desk, agent))
+
+
+def _action(action: str, summary: str, body: dict[str, Any] | None = None) -> None:
+    async def handler(call: Call) -> web.Response:
+        svc = services(call)
+        name = call.path["name"]
+        _own(call, name)
+        desk = _desk(svc)
+        actor = call.caller.actor
+        payload = call.body or {}
+        agent = _run(
+            {
+                "logout": lambda: desk.logout(name, actor),
+                "ready": lambda: desk.set_ready(name, actor),
+                "pause": lambda: desk.pause(name, payload.get("reason"), actor),
+                "hangup": lambda: desk.hang_up(name),
+                "accept": lambda: desk.accept(name, actor),
+                "skip": lambda: desk.skip(name),
+            }[action]
+        )
+        return web.json_response(_document(svc, desk, agent))
+
+    handler.__name__ = f"agent_{action}"
+    path = (
+        f"/agents/{{name}}/{action}"
+        if action not in ("accept", "skip")
+        else f"/agents/{{name}}/preview/{action}"
+    )
+    API.op("POST", path, summary=summary, tag="agents", scope="agent", body=body,
+           responses={200: ("the agent", AGENT)})(handler)  # fmt: skip
+
+
+_action("logout", "Log out (after the call in progress)")
+_action("ready", "Go ready for calls")
+_action("pause", "Pause (after the call in progress)", PAUSE)
+_action("hangup", "End the agent's call")
+_action("accept", "Dial the previewed contact now")
+_action("skip", "Skip the previewed contact (not offered again for an hour)")
+
+
+def _parse_time(text: str) -> float:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Problem(422, f"callback_at {text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise Problem(422, f"callback_at {text!r} needs an offset, e.g. {text}Z or {text}+01:00")
+    return moment.timestamp()
+
+
+@API.op("POST", "/agents/{name}/disposition",
+        summary="The call's disposition, with an optional callback for the agent, the group or anyone",
+        tag="agents", scope="agent", body=DISPOSITION, responses={200: ("the agent", AGENT)})  # fmt: skip
+async def disposition(call: Call) -> web.Response:
+    svc = services(call)
+    name, body = call.path["name"], call.body
+    _own(call, name)
+    desk = _desk(svc)
+    agent = _run(lambda: desk.get(name))
+    attempt_id = body.get("attempt_id") or (agent.call.attempt_id if agent.call else None)
+    if attempt_id is None:
+        raise Problem(409, f"agent {name} has no call to set a disposition on; give attempt_id")
+    row = svc.db.conn.execute(
+        "SELECT a.status, a.agent, c.name, c.id FROM attempts a JOIN campaigns c"
+        " ON c.id = a.campaign_id WHERE a.id = ?",
+        (attempt_id,),
+    ).fetchone()
+    if row is None:
+        raise Problem(404, f"no attempt {attempt_id}")
+    status, owner, campaign, campaign_id = row
+    if owner != name and call.caller.scope == "agent":
+        raise Problem(403, f"attempt {attempt_id} was not agent {name}'s call")
+    if status == "in_flight":
+        raise Problem(409, f"attempt {attempt_id} is still up; set its disposition once it ends")
+    callback_at = _parse_time(body["callback_at"]) if body.get("callback_at") else None
+    if callback_at is not None and callback_at <= svc.clock.now():
+        raise Problem(422, "callback_at is in the past")
+    owner_of = {"self": name, "group": f"@{agent.group}" if agent.group else None, "anyone": None}
+    how = body.get("callback_for", "self")
+    if how == "group" and not agent.group:
+        raise Problem(422, f"agent {name} has no group; use callback_for self or anyone")
+    result = set_disposition(
+        svc.db,
+        Disposition(int(attempt_id), body["disposition"], callback_at,
+                    owner_of[how] if callback_at is not None else None, bool(body.get("dnc"))),
+        svc.clock.now(), call.caller.actor, campaign_id=campaign_id, campaign=campaign,
+    )  # fmt: skip
+    if body.get("pause"):
+        _run(lambda: desk.pause(name, "after disposition", call.caller.actor))
+    if agent.call is not None and agent.call.attempt_id == result["attempt_id"]:
+        desk.disposed(agent)
+    return web.json_response(_document(svc, desk, agent))
+
+
+@API.op("POST", "/agents/{name}/dial", summary="Dial a contact of the agent's list now (manual, A5)",
+        tag="agents", scope="agent", body=DIAL, responses={202: ("dialing", DIALED)})  # fmt: skip
+async def dial(call: Call) -> web.Response:
+    svc = services(call)
+    name, body = call.path["name"], call.body
+    _own(call, name)
+    desk = _desk(svc)
+    attempt = _run(lambda: desk.manual_dial(name, body["campaign"], int(body["contact_id"])))
+    return web.json_response({"attempt_id": attempt}, status=202)
+
+
+@API.op("GET", "/agents/{name}/list", summary="The agent's list: due callbacks first, marked",
+        tag="agents", scope="agent",
+        params=[Param("campaign", "query", {"type": "string", "minLength": 1}, True),
+                Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50})],
+        responses={200: ("contacts", AGENT_LIST)})  # fmt: skip
+async def contacts(call: Call) -> web.Response:
+    svc = services(call)
+    name = call.path["name"]
+    _own(call, name)
+    desk = _desk(svc)
+    agent = _run(lambda: desk.get(name))
+    campaign = find_campaign(svc.db, call.query["campaign"])
+    if campaign is None:
+        raise Problem(404, f"no campaign named {call.query['campaign']!r}")
+    rows = agent_list(svc.db, campaign.id, name, agent.group, svc.clock.now(),
+                      int(call.query.get("limit", 50)))  # fmt: skip
+    return web.json_response(rows)
