@@ -1,10 +1,13 @@
 """`dialbox demo`: the main job on the embedded default — emulated modems, a local SQLite file, samples.
 
-One process runs four emulated GSM modems on pseudo-terminals and the real daemon against them
-(the same drivers, engine and store as on a box), with two campaigns from the shipped sample: an
-automated voice campaign and an SMS campaign sharing the lines. It shows live progress until
-Ctrl-C (which drains like SIGTERM), or with `--headless --duration S --json` runs unattended and
-prints one JSON summary.
+One process runs four emulated GSM modems on pseudo-terminals, an emulated line card (four FXO
+lines and two FXS handsets on python-can's virtual bus) and the real daemon against them (the
+same drivers, engine and store as on a box), with three campaigns from the shipped sample: an
+automated voice campaign and an SMS campaign sharing the GSM lines, and an agent campaign on the
+card's lines whose answered calls are bridged to two agents' handsets. Two scripted agents
+(`demo/agents.py`-like: log in, go ready, set a disposition after each call, now and then a
+callback) stand in for people. It shows live progress until Ctrl-C (which drains like SIGTERM),
+or with `--headless --duration S --json` runs unattended and prints one JSON summary.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 import sys
 import time
@@ -21,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from appliance.cli.demo_agents import AGENT_CAMPAIGN, CardRig, DemoAgents, card_config
 from appliance.cli.output import add_json_flag
 from appliance.clock import SystemClock
 from appliance.config.models import (
@@ -53,6 +58,7 @@ CAMPAIGNS = (
         CampaignType.SMS,
         {"sms_text": "Reminder: your payment is due. Reply STOP to opt out."},
     ),
+    (AGENT_CAMPAIGN, CampaignType.AGENT, {"pacing": "progressive", "ratio": 1.5}),
 )
 
 
@@ -76,8 +82,14 @@ def sample_csv() -> Path:
     return Path(str(resources.files("appliance").joinpath("data/sample-campaign.csv")))
 
 
-def demo_config(state: Path, port: int) -> DialboxConfig:
+def demo_config(state: Path, port: int, bus: str) -> DialboxConfig:
     modems = state / "modems"
+    card_lines, seats = card_config(bus)
+    gsm = tuple(
+        LineConfig(name=f"gsm{i}", device=str(modems / f"gsm{i}"),
+                   campaigns=("sample", "sample-sms"))
+        for i in range(MODEMS)
+    )  # fmt: skip
     return DialboxConfig(
         database=state / "dialbox.db",
         region="US",
@@ -86,9 +98,8 @@ def demo_config(state: Path, port: int) -> DialboxConfig:
         # profile's calling hours (us: 08:00-21:00 callee local).
         compliance_profile="custom",
         compliance=CustomCompliance(calling_hours="daily 00:00-24:00"),
-        lines=tuple(
-            LineConfig(name=f"gsm{i}", device=str(modems / f"gsm{i}")) for i in range(MODEMS)
-        ),
+        lines=gsm + card_lines,
+        seats=seats,
         api=ApiSettings(listen="127.0.0.1", port=port, socket=state / "api.sock"),
         engine=EngineSettings(tick=0.2, drain_timeout=5.0),
     )
@@ -138,6 +149,18 @@ def summary(db: Database, since: int) -> dict[str, Any]:
     return {"dialed": dialed, "by_outcome": by_outcome, "sms": sms, "contacts_by_state": states}
 
 
+def agent_line(db: Database, since: int) -> str:
+    """The demo agents at a glance: state and calls taken."""
+    return ", ".join(
+        f"{name} {state} ({calls} calls)"
+        for name, state, calls in db.conn.execute(
+            "SELECT g.name, g.state, (SELECT count(*) FROM attempts a WHERE a.agent = g.name"
+            " AND a.id > ?) FROM agents g ORDER BY g.name",
+            (since,),
+        )
+    )
+
+
 def _free_port(preferred: int) -> int:
     """The preferred port if nothing listens there, else any free one."""
     for port in (preferred, 0):
@@ -159,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
                 f"no terminal: the demo stops after {UNATTENDED_SECONDS:g} s (--duration to change)"
             )
     state: Path = args.state_dir.resolve()
-    config = demo_config(state, _free_port(args.port))
+    config = demo_config(state, _free_port(args.port), f"dialbox-demo-{os.getpid()}")
     db = open_database(config.database)
     reports = prepare(db)
     since = int(str(db.scalar("SELECT coalesce(max(id), 0) FROM attempts")))
@@ -188,12 +211,15 @@ def run(args: argparse.Namespace) -> int:
 async def _run(config: DialboxConfig, args: argparse.Namespace, db: Database, since: int) -> None:
     farm = Farm(MODEMS, Path(config.lines[0].device).parent, "simcom", 7, Script(time_scale=0.1))
     await farm.start()
+    card = CardRig(config)
     daemon = build_daemon(None, config)
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(daemon.run())
             group.create_task(_progress(daemon, db, since, args))
+            group.create_task(DemoAgents(daemon).run())
     finally:
+        card.close()
         with contextlib.suppress(Exception):
             await farm.stop()
 
@@ -212,7 +238,7 @@ async def _progress(daemon: Any, db: Database, since: int, args: argparse.Namesp
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s["by_outcome"].items()))
         line = (
             f"[{time.monotonic() - start:5.0f}s] {daemon.status_fn()} | dialed {s['dialed']}: {outcomes}"
-            f" | SMS sent {s['sms']['sent']}"
+            f" | SMS sent {s['sms']['sent']} | agents: {agent_line(db, since)}"
         )
         print(
             ("\r" + line[:200].ljust(200)) if live else line, end="" if live else "\n", flush=True

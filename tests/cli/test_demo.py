@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from appliance.store.db import Database
+
 
 def test_headless_demo_dials_and_sends_and_reports(tmp_path: Path) -> None:
     result = subprocess.run(
@@ -22,3 +24,13 @@ def test_headless_demo_dials_and_sends_and_reports(tmp_path: Path) -> None:
     voice = doc["contacts_by_state"]["sample"]
     assert sum(voice.values()) == 193  # the sample's good rows; its 6 bad rows were rejected
     assert voice.get("Sent to Dialer", 0) == 0  # drained: nothing left in flight
+    # the agent campaign on the emulated line card: answered calls went to the two agents
+    agents = doc["contacts_by_state"]["sample-agents"]
+    assert sum(agents.values()) == 193 and agents.get("Sent to Dialer", 0) == 0
+    db = Database(tmp_path / "demo" / "dialbox.db", readonly=True)
+    try:
+        taken = dict(db.conn.execute("SELECT agent, count(*) FROM attempts WHERE agent IS NOT NULL"
+                                     " GROUP BY agent").fetchall())  # fmt: skip
+    finally:
+        db.close()
+    assert set(taken) == {"anna", "ben"}, taken
