@@ -62,7 +62,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="e.g. 3:fxo,fxo,fxs,fxs 5:fxo,fxs")  # fmt: skip
     card.add_argument("--bus", required=True, metavar="INTERFACE:CHANNEL")
     card.add_argument("--seed", type=int, default=0, help="seed of the random call outcomes")
-    card.add_argument("--time-scale", type=float, default=1.0, help="multiply every delay by this")
+    card.add_argument("--time-scale", type=float, default=None, help="multiply every delay by this")
+    card.add_argument("--script", type=Path, metavar="FILE",
+                      help="TOML or JSON: time_scale, [random] outcome weights, [[numbers]] plans "
+                      "(number, outcome, ring, talk, dtmf) as for the V.253 emulator")  # fmt: skip
     card.add_argument(
         "--handsets",
         type=handsets,
@@ -204,9 +207,17 @@ def run_can_card(args: argparse.Namespace) -> int:
     network = canopen.Network(bus)
     network.connect()
     lift_after, hang_up_after = args.handsets
-    script = CardScript(
-        time_scale=args.time_scale, lift_after=lift_after, hang_up_after=hang_up_after
-    )
+    script = CardScript(lift_after=lift_after, hang_up_after=hang_up_after)
+    if args.script is not None:
+        from appliance.drivers.emulators.can_card import OUTCOMES
+        from appliance.drivers.emulators.plans import load_plans
+
+        try:
+            load_plans(script, args.script, OUTCOMES)
+        except (OSError, ValueError) as exc:
+            raise DialboxError(f"--script {args.script}: {exc}") from exc
+    if args.time_scale is not None:
+        script.time_scale = args.time_scale
     emulated = [EmulatedCard(network, slot, roles, script, seed=args.seed) for slot, roles in cards]
     for item in emulated:
         item.plug()

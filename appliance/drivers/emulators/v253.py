@@ -27,9 +27,7 @@ Outcomes per number come from a script (TOML/JSON)::
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,7 @@ from typing import Any
 from appliance.drivers.at.dle import DLE, ETX
 from appliance.drivers.at.framing import CommandFramer, InputKind
 from appliance.drivers.emulators.gsm.device import Op, parse_line
-from appliance.drivers.emulators.plans import Plan, PlanScript, digits
+from appliance.drivers.emulators.plans import PlanScript, load_plans, parse_plans
 from appliance.drivers.emulators.pty import PtyPort
 
 OUTCOMES = ("answer", "busy", "no-answer", "no-dialtone", "sit", "fax")
@@ -56,35 +54,14 @@ class VoiceScript(PlanScript):
 
 
 def load_script(path: Path) -> VoiceScript:
-    text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    return parse_script(data, str(path))
+    script = VoiceScript()
+    load_plans(script, path, OUTCOMES)
+    return script
 
 
 def parse_script(data: dict[str, Any], where: str = "script") -> VoiceScript:
-    unknown = set(data) - {"time_scale", "numbers", "random"}
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}")
-    script = VoiceScript(time_scale=float(data.get("time_scale", 1.0)))
-    if "random" in data:
-        script.weights = {str(k): float(v) for k, v in data["random"].items()}
-    for i, item in enumerate(data.get("numbers", ())):
-        outcome = str(item.get("outcome", "answer"))
-        extra = set(item) - {"number", "outcome", "ring", "talk", "dtmf"}
-        if outcome not in OUTCOMES or extra or "number" not in item:
-            raise ValueError(
-                f"{where}: numbers[{i}]: needs number, outcome one of {', '.join(OUTCOMES)}; "
-                f"optional ring, talk, dtmf"
-            )
-        script.numbers[digits(str(item["number"]))] = Plan(
-            outcome,
-            float(item.get("ring", 6.0)),
-            float(item.get("talk", 10.0)),
-            str(item.get("dtmf", "")),
-        )
-    for name in script.weights:
-        if name not in OUTCOMES:
-            raise ValueError(f"{where}: random.{name}: one of {', '.join(OUTCOMES)}")
+    script = VoiceScript()
+    parse_plans(script, data, OUTCOMES, where)
     return script
 
 
