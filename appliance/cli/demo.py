@@ -58,7 +58,7 @@ CAMPAIGNS = (
         CampaignType.SMS,
         {"sms_text": "Reminder: your payment is due. Reply STOP to opt out."},
     ),
-    (AGENT_CAMPAIGN, CampaignType.AGENT, {"pacing": "progressive", "ratio": 1.5}),
+    (AGENT_CAMPAIGN, CampaignType.AGENT, {"pacing": "predictive"}),
 )
 
 

@@ -180,8 +180,11 @@ class Pacer:
         answered calls not yet given to an agent."""
         if lines_free <= 0:
             return 0
-        if self.mode == "progressive" or self.at_cap(now):
-            want = math.floor(self.ratio * agents.idle) - len(ringing_elapsed) - waiting
+        at_cap = self.at_cap(now)
+        if self.mode == "progressive" or at_cap:
+            # At the cap an over-dial ratio gives way to 1:1: no more calls than idle agents.
+            ratio = min(self.ratio, 1.0) if at_cap else self.ratio
+            want = math.floor(ratio * agents.idle) - len(ringing_elapsed) - waiting
             return max(0, min(want, lines_free))
         return max(0, min(self._predictive(now, agents, ringing_elapsed, waiting), lines_free))
 

@@ -8,13 +8,36 @@ from hypothesis import strategies as st
 from appliance.scheduler.pacing import DAY, AbandonLedger, AgentView, Pacer
 
 
+def _with_answers(mode: str, ratio: float, answered: int, abandoned: int = 0) -> Pacer:
+    pacer = Pacer(mode, ratio=ratio)
+    for t in range(answered):
+        pacer.answered(float(t), 10.0)
+    for t in range(abandoned):
+        pacer.abandoned(float(t))
+    return pacer
+
+
 def test_progressive_dials_ratio_times_idle_less_calls_in_flight() -> None:
-    pacer = Pacer("progressive", ratio=2.0)
-    assert pacer.dials_wanted(0.0, AgentView(idle=3), (1.0, 2.0), 1, lines_free=10) == 3
+    pacer = _with_answers("progressive", 2.0, answered=500)
+    assert pacer.dials_wanted(600.0, AgentView(idle=3), (1.0, 2.0), 1, lines_free=10) == 3
     assert (
-        pacer.dials_wanted(0.0, AgentView(idle=3), (), 0, lines_free=4) == 4
+        pacer.dials_wanted(600.0, AgentView(idle=3), (), 0, lines_free=4) == 4
     )  # never past free lines
-    assert pacer.dials_wanted(0.0, AgentView(idle=0), (), 0, lines_free=4) == 0
+    assert pacer.dials_wanted(600.0, AgentView(idle=0), (), 0, lines_free=4) == 0
+
+
+def test_an_overdial_ratio_gives_way_to_one_to_one_at_the_cap() -> None:
+    # A new campaign has no answers to measure abandons by: it starts 1:1, whatever its ratio.
+    assert Pacer("progressive", ratio=2.0).dials_wanted(0.0, AgentView(idle=3), (), 0, 10) == 3
+    # At the cap (4 of 100 abandoned), 1:1 again; well under it, the ratio holds.
+    capped = _with_answers("progressive", 2.0, answered=100, abandoned=4)
+    assert capped.dials_wanted(200.0, AgentView(idle=3), (), 0, lines_free=10) == 3
+    assert (
+        _with_answers("progressive", 2.0, 1000, 5).dials_wanted(
+            2000.0, AgentView(idle=3), (), 0, lines_free=10
+        )
+        == 6
+    )
 
 
 def test_ledger_rolls_24h_and_30d_separately() -> None:
