@@ -105,3 +105,34 @@ def test_never_more_dials_than_free_lines(
         pacer = Pacer(mode)
         view = AgentView(idle, tuple(talking), tuple(wrapping))
         assert 0 <= pacer.dials_wanted(0.0, view, tuple(ringing), waiting, lines) <= lines
+
+
+@settings(max_examples=2000)
+@given(
+    mode=st.sampled_from(["progressive", "predictive"]),
+    ratio=st.floats(min_value=0.1, max_value=10.0),
+    answered=st.integers(min_value=0, max_value=400),
+    abandoned_share=st.floats(min_value=0.0, max_value=0.2),
+    idle=st.integers(min_value=0, max_value=30),
+    ringing=st.lists(st.floats(min_value=0.0, max_value=30.0), max_size=30),
+    waiting=st.integers(min_value=0, max_value=10),
+    lines=st.integers(min_value=0, max_value=90),
+)
+def test_at_the_cap_no_call_is_dialed_without_an_idle_agent_for_it(
+    mode: str,
+    ratio: float,
+    answered: int,
+    abandoned_share: float,
+    idle: int,
+    ringing: list[float],
+    waiting: int,
+    lines: int,
+) -> None:
+    """The law (C13, A4): once the abandon rate is at the cap, whatever the mode or over-dial
+    ratio, calls ringing or waiting never outnumber the idle agents."""
+    pacer = _with_answers(mode, ratio, answered, int(answered * abandoned_share))
+    now = float(answered + 10)
+    if not pacer.at_cap(now):
+        return
+    wanted = pacer.dials_wanted(now, AgentView(idle), tuple(ringing), waiting, lines)
+    assert wanted <= max(0, idle - len(ringing) - waiting)
