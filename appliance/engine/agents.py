@@ -476,7 +476,11 @@ class AgentDesk:
             self._after_call(agent)
 
     def disposed(self, agent: LiveAgent) -> None:
-        """The agent set the call's disposition: wrap-up is over."""
+        """The agent set the call's disposition: wrap-up is over (and the talk, on a call the box
+        transferred out and no longer carries)."""
+        call = agent.call
+        if agent.state == "talking" and call is not None and call.hang_up is None:
+            self.call_ended(agent)
         if agent.state == "wrap_up":
             self._after_call(agent)
 

@@ -352,6 +352,9 @@ def test_a_gsm_only_box_transfers_answered_calls_to_the_agents_phone(tmp_path: P
             assert agent.state == "wrap_up"
             b.desk.disposed(agent)
             await b.until(lambda: len(b.attempts()) == 2, "the next contact dialed")
+            await b.until(lambda: agent.state == "talking", "the second call transferred")
+            b.desk.disposed(agent)  # the disposition alone ends the talk the box no longer carries
+            assert agent.state == "ready"
         finally:
             daemon.request_stop("test over")
             await asyncio.wait_for(task, 30)
