@@ -136,6 +136,14 @@ def _desk(svc: Services) -> AgentDesk:
     return desk
 
 
+def _desk_for(call: Call) -> tuple[Services, str, AgentDesk]:
+    """The services, the agent named in the path (checked against an agent token) and the desk."""
+    svc = services(call)
+    name = call.path["name"]
+    _own(call, name)
+    return svc, name, _desk(svc)
+
+
 def _own(call: Call, name: str) -> None:
     """An agent token acts only on its own agent."""
     caller = call.caller
@@ -186,10 +194,7 @@ async def put(call: Call) -> web.Response:
 @API.op("GET", "/agents/{name}", summary="One agent with the screen pop (the call's contact) or preview",
         tag="agents", scope="agent", responses={200: ("the agent", AGENT)})  # fmt: skip
 async def get(call: Call) -> web.Response:
-    svc = services(call)
-    name = call.path["name"]
-    _own(call, name)
-    desk = _desk(svc)
+    svc, name, desk = _desk_for(call)
     return web.json_response(_document(svc, desk, _run(lambda: desk.get(name))))
 
 
@@ -210,10 +215,8 @@ async def delete(call: Call) -> web.Response:
 @API.op("POST", "/agents/{name}/login", summary="Log in at a seat for campaigns (paused unless ready)",
         tag="agents", scope="agent", body=LOGIN, responses={200: ("the agent", AGENT)})  # fmt: skip
 async def login(call: Call) -> web.Response:
-    svc = services(call)
-    name, body = call.path["name"], call.body
-    _own(call, name)
-    desk = _desk(svc)
+    svc, name, desk = _desk_for(call)
+    body = call.body
     for campaign in body["campaigns"]:
         if find_campaign(svc.db, campaign) is None:
             raise Problem(422, f"no campaign named {campaign!r}")
@@ -225,10 +228,7 @@ async def login(call: Call) -> web.Response:
 
 def _action(action: str, summary: str, body: dict[str, Any] | None = None) -> None:
     async def handler(call: Call) -> web.Response:
-        svc = services(call)
-        name = call.path["name"]
-        _own(call, name)
-        desk = _desk(svc)
+        svc, name, desk = _desk_for(call)
         actor = call.caller.actor
         payload = call.body or {}
         agent = _run(
@@ -275,10 +275,8 @@ def _parse_time(text: str) -> float:
         summary="The call's disposition, with an optional callback for the agent, the group or anyone",
         tag="agents", scope="agent", body=DISPOSITION, responses={200: ("the agent", AGENT)})  # fmt: skip
 async def disposition(call: Call) -> web.Response:
-    svc = services(call)
-    name, body = call.path["name"], call.body
-    _own(call, name)
-    desk = _desk(svc)
+    svc, name, desk = _desk_for(call)
+    body = call.body
     agent = _run(lambda: desk.get(name))
     attempt_id = body.get("attempt_id") or (agent.call.attempt_id if agent.call else None)
     if attempt_id is None:
@@ -318,10 +316,8 @@ async def disposition(call: Call) -> web.Response:
 @API.op("POST", "/agents/{name}/dial", summary="Dial a contact of the agent's list now (manual, A5)",
         tag="agents", scope="agent", body=DIAL, responses={202: ("dialing", DIALED)})  # fmt: skip
 async def dial(call: Call) -> web.Response:
-    svc = services(call)
-    name, body = call.path["name"], call.body
-    _own(call, name)
-    desk = _desk(svc)
+    _, name, desk = _desk_for(call)
+    body = call.body
     attempt = _run(lambda: desk.manual_dial(name, body["campaign"], int(body["contact_id"])))
     return web.json_response({"attempt_id": attempt}, status=202)
 
@@ -332,10 +328,7 @@ async def dial(call: Call) -> web.Response:
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50})],
         responses={200: ("contacts", AGENT_LIST)})  # fmt: skip
 async def contacts(call: Call) -> web.Response:
-    svc = services(call)
-    name = call.path["name"]
-    _own(call, name)
-    desk = _desk(svc)
+    svc, name, desk = _desk_for(call)
     agent = _run(lambda: desk.get(name))
     campaign = find_campaign(svc.db, call.query["campaign"])
     if campaign is None:

@@ -97,18 +97,10 @@ class CanLine(Line):
                             playback=bool(self._messages()))  # fmt: skip
 
     def health(self) -> LineHealth:
-        up = self._port.up
-        return LineHealth(
-            up=up, registered=up, registration="line card port" if up else "not registered",
-            sim="none", last_error=self._port.last_error,
-        )  # fmt: skip
+        return self._port.health("line card port")
 
     async def open(self) -> None:
-        await self.backplane.start()
-        problem = self._port.role_problem()
-        if problem is not None:
-            raise LineError(f"{self.name}: {problem}")
-        self._port.open()
+        await self._port.start(self.name)
 
     async def close(self) -> None:
         if self._call is not None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from appliance.drivers.can.card import Backplane, CardError
 from appliance.drivers.can.protocol import FAULT_BIT, Emcy, Ev, Event, Fault, Op, Role, fault_reason
+from appliance.drivers.line import LineError, LineHealth
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,21 @@ class CardPort:
 
     async def command(self, op: Op, args: bytes = b"") -> None:
         await self.backplane.command(self.node, self.port, op, args)
+
+    async def start(self, who: str) -> None:
+        """Start the backplane, refuse a port of the wrong role, and pick up the card."""
+        await self.backplane.start()
+        problem = self.role_problem()
+        if problem is not None:
+            raise LineError(f"{who}: {problem}")
+        self.open()
+
+    def health(self, registration: str) -> LineHealth:
+        up = self.up
+        return LineHealth(
+            up=up, registered=up, registration=registration if up else "not registered",
+            sim="none", last_error=self.last_error,
+        )  # fmt: skip
 
     def open(self) -> None:
         """Pick up a card the backplane already knows (another port of it opened first)."""

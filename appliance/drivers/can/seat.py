@@ -46,18 +46,10 @@ class CanSeat(Seat):
         return self._off_hook
 
     def health(self) -> LineHealth:
-        up = self._port.up
-        return LineHealth(
-            up=up, registered=up, registration="agent seat (FXS)" if up else "not registered",
-            sim="none", last_error=self._port.last_error,
-        )  # fmt: skip
+        return self._port.health("agent seat (FXS)")
 
     async def open(self) -> None:
-        await self.backplane.start()
-        problem = self._port.role_problem()
-        if problem is not None:
-            raise LineError(f"seat {self.name}: {problem}")
-        self._port.open()
+        await self._port.start(f"seat {self.name}")
 
     async def close(self) -> None:
         if self._ringing:
