@@ -46,6 +46,7 @@ from appliance.scheduler.windows import (
     local_time,
     parse_weekly,
 )
+from appliance.store.agents import campaign_agents
 from appliance.store.attempts import Completion, Lease
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
 from appliance.store.db import Database
@@ -307,9 +308,22 @@ class StorePlanner:
             next_open=next_open,
             lines_up=lines_up,
             abandon_cap=abandon_cap_reached(cr.profile, figures),
+            no_agent=self._no_agent(campaign),
             hours_text=cr.profile.calling_hours.describe(),
             cap_text=f"{cap} calls per {cr.limits.calls_window / DAY:g} days" if cap else "",
         )
+
+    def _no_agent(self, campaign: CampaignRow) -> str | None:
+        """An agent campaign dials only for agents: none logged in, or every one paused."""
+        if campaign.type is not CampaignType.AGENT:
+            return None
+        states = campaign_agents(self.db, campaign.name)
+        if not states:
+            return "no agent is logged in to this campaign"
+        working = sum(n for s, n in states.items() if s != "paused")
+        if working == 0:
+            return f"every agent logged in to this campaign is paused ({states['paused']})"
+        return None
 
     def reasons(self, campaign: CampaignRow, now: float) -> dict[Reason, int]:
         """How many of the campaign's contacts each reason keeps from being dialed now."""

@@ -39,6 +39,7 @@ class Gates:
     next_open: str | None = None  # when the window opens next, as text
     lines_up: int | None = None  # lines this campaign may use that are up; None: unknown
     abandon_cap: str | None = None  # plain words from limits.abandon_cap_reached
+    no_agent: str | None = None  # an agent campaign with nobody to take its calls, in words
     hours_text: str = ""
     cap_text: str = ""
 
@@ -85,6 +86,8 @@ def explain(campaign: str, gates: Gates, counts: Mapping[Reason, int]) -> Explan
         blockers.append({"reason": "outside_window", "text": text})
     if gates.lines_up == 0:
         blockers.append({"reason": "no_line", "text": "no line is up for this campaign"})
+    if gates.no_agent:
+        blockers.append({"reason": "no_agent", "text": gates.no_agent})
     slowing: list[dict[str, str]] = []
     if gates.abandon_cap:
         slowing.append(

@@ -117,6 +117,18 @@ def agents_by_state(db: Database) -> dict[str, int]:
     return counts
 
 
+def campaign_agents(db: Database, campaign: str) -> dict[str, int]:
+    """Agents logged in to the campaign, by state (for `why`, C12)."""
+    return {
+        str(state): int(n)
+        for state, n in db.conn.execute(
+            "SELECT state, count(*) FROM agents, json_each(agents.campaigns)"
+            " WHERE json_each.value = ? AND state <> 'logged_out' GROUP BY state",
+            (campaign,),
+        )
+    }
+
+
 @dataclass(frozen=True)
 class Disposition:
     attempt_id: int

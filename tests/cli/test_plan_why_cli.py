@@ -73,3 +73,29 @@ def test_errors_name_the_problem(config: Path) -> None:
     assert done.returncode == 3 and "no campaign named 'Nope'" in done.stderr
     done = dialbox(config, "why", "--campaign", "Spring", "--at", "tomorrow")
     assert done.returncode == 2 and "--at 'tomorrow' is not an ISO 8601 time" in done.stderr
+
+
+def test_why_says_when_an_agent_campaign_has_nobody_to_take_its_calls(
+    config: Path, tmp_path: Path
+) -> None:
+    from appliance.store.agents import put_agent, save_state
+    from appliance.store.campaigns import get_campaign, update_campaign
+
+    def why() -> list[str]:
+        done = dialbox(config, "why", "--campaign", "Spring", "--at", "2026-06-10T12:00", "--json")
+        assert done.returncode == 0, done.stderr
+        return [b["text"] for b in json.loads(done.stdout)["blockers"]]
+
+    db = open_database(tmp_path / "d.db")
+    update_campaign(db, get_campaign(db, "Spring"), {"status": "running"}, 0.0, "test")
+    put_agent(db, "anna", extension=None, group=None, skills=[], now=0.0, actor="test")
+    db.close()
+    assert why() == ["no agent is logged in to this campaign"]
+    db = open_database(tmp_path / "d.db")
+    save_state(db, "anna", "paused", 1.0, seat="desk1", campaigns=["Spring"])
+    db.close()
+    assert why() == ["every agent logged in to this campaign is paused (1)"]
+    db = open_database(tmp_path / "d.db")
+    save_state(db, "anna", "ready", 2.0, seat="desk1", campaigns=["Spring"])
+    db.close()
+    assert why() == []
