@@ -1,6 +1,6 @@
 """`dialbox console`: the technician's Textual UI, a client of the daemon's API only (SPEC O4).
 
-Keyboard first: 1–7 (or F1–F7, also while typing) switch panes, each pane lists its keys at
+Keyboard first: 1–8 (or F1–F8, also while typing) switch panes, each pane lists its keys at
 the bottom; / searches where a pane can, Esc leaves a search field; r reloads, q quits.
 The console polls the daemon every two seconds; when the daemon cannot be reached (stopped,
 restarting) it says so in the top bar and keeps trying — it reconnects by itself."""
@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from tui.agents import Agents
 from tui.base import Pane
 from tui.client import ApiError, Client, Unreachable
 from tui.live import Dashboard, Lines, Logs
@@ -27,6 +28,7 @@ PANES: tuple[tuple[str, str, type[Pane]], ...] = (
     ("reports", "5 Reports", Reports),
     ("logs", "6 Logs", Logs),
     ("setup", "7 Setup", Setup),
+    ("agents", "8 Agents", Agents),
 )
 
 
@@ -42,7 +44,7 @@ class Console(App[None]):
             Binding(str(i + 1), f"show('{pid}')", title.split(" ", 1)[1], show=False)
             for i, (pid, title, _) in enumerate(PANES)
         ),
-        # F1-F7 switch panes from anywhere, even while typing in a search field.
+        # F1-F8 switch panes from anywhere, even while typing in a search field.
         *(
             Binding(
                 f"f{i + 1}", f"show('{pid}')", title.split(" ", 1)[1], show=False, priority=True

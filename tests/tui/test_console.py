@@ -146,6 +146,16 @@ async def _flows(box: Box, tmp_path: Path) -> None:
         await pilot.press("6")
         await until(pilot, lambda: app.query_one(RichLog).lines != [], "log lines")
 
+        # Agents: a position made through the API is listed; a supervisor's "ready" for a
+        # logged-out agent is refused with the daemon's words.
+        await app.client.put("/agents/anna", {"group": "sales"})
+        await pilot.press("8")
+        await until(pilot, lambda: cells(app, "#agents-table") == [["anna", "logged_out", "", "", "", ""]],
+                    "the agent listed")  # fmt: skip
+        await pilot.press("y")
+        await until(pilot, lambda: any("log in at a seat first" in str(n.message)
+                                       for n in app._notifications), "the refusal shown")  # fmt: skip
+
 
 def test_the_console_says_when_the_daemon_is_gone_and_reconnects(box: Box) -> None:
     asyncio.run(_reconnects(box))

@@ -1,5 +1,5 @@
 """Snapshots of the console's main screens at 80×24, against a real daemon in a fixed state (no
-lines, one stopped campaign with three contacts, one DNC number): any change to what a
+lines, one stopped campaign with three contacts, one DNC number, two agents logged out): any change to what a
 technician sees shows up as a diff (`pytest --snapshot-update` accepts a deliberate one)."""
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ def fixed_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     csv.write_text("(212) 555-0101,,,,,Ann\n(212) 555-0102,,,,,Bob\n(312) 555-0103,,,,,Cy\n")
     assert main([*cli, "import", "--campaign", "spring", str(csv)]) == 0
     assert main([*cli, "dnc", "add", "+14155550199", "--reason", "asked"]) == 0
+    from appliance.store import open_database
+    from appliance.store.agents import put_agent
+
+    db = open_database(tmp / "state" / "dialbox.db")
+    for name in ("anna", "ben"):
+        put_agent(db, name, extension=None, group="sales", skills=[], now=0.0, actor="test")
+    db.close()
     box.start()
     yield box
     box.close()
@@ -60,6 +67,7 @@ SCREENS = {
     "campaigns": ("3", _rows("#campaigns-table")),
     "dnc": ("4", _rows("#dnc-table")),
     "reports": ("5", lambda app: "spring" in str(app.query_one("#report-head", Static).content)),
+    "agents": ("8", _rows("#agents-table")),
 }
 
 
