@@ -256,4 +256,12 @@ class DialboxConfig(Section):
             if seat.name in seen:
                 raise ValueError(f"a seat is named {seat.name!r} like another line or seat")
             seen.add(seat.name)
+        ports: dict[str, str] = {}
+        places: list[tuple[str, str, str]] = [(x.name, x.kind, x.device) for x in self.lines]
+        places += [(x.name, x.kind, x.device or "") for x in self.seats]
+        for name, kind, device in places:
+            if kind == "can" and device:
+                if device in ports:
+                    raise ValueError(f"{name} and {ports[device]} are both on the port {device}")
+                ports[device] = name
         return self

@@ -90,3 +90,14 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert f"{bad}:2: log_level:" in err
     assert main(["check-config", str(tmp_path / "missing.yaml")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_line_and_a_seat_on_one_card_port_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(
+        "database: d.db\nlines:\n  - {name: l1, kind: can, device: 'virtual:a/3/1'}\n"
+        "seats:\n  - {name: s1, kind: can, device: 'virtual:a/3/1'}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "s1 and l1 are both on the port virtual:a/3/1" in str(err.value)
