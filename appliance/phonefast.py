@@ -255,11 +255,18 @@ def _country_code(digits: str) -> tuple[int, str] | None:
     """libphonenumber's _extract_country_code: the shortest known code at the start."""
     if not digits or digits[0] == "0":
         return None
+    codes = _country_codes()
     for i in range(1, min(len(digits), _MAX_CC) + 1):
-        cc = int(digits[:i])
-        if cc in pnu.COUNTRY_CODE_TO_REGION_CODE:
+        cc = codes.get(digits[:i])
+        if cc is not None:
             return cc, digits[i:]
     return None
+
+
+@functools.cache
+def _country_codes() -> dict[str, int]:
+    """The known country codes as written (no leading zero: int() of these reads them back)."""
+    return {str(cc): cc for cc in pnu.COUNTRY_CODE_TO_REGION_CODE}
 
 
 @functools.cache
@@ -289,10 +296,14 @@ def _type_in_region(cc: int, nsn: str) -> int:
 def parse_valid(text: str, default_region: str | None) -> tuple[str, int, int] | None:
     """(E.164, country code, PhoneNumberType) when `text` is plain and libphonenumber would find it
     valid; None: ask the library."""
-    raw = text.strip()
     # Plain means digits and these separators; the library skips anything before a leading '+'.
     digits = (
-        raw.replace(" ", "").replace("-", "").replace("(", "").replace(")", "").replace(".", "")
+        text.strip()
+        .replace(" ", "")
+        .replace("-", "")
+        .replace("(", "")
+        .replace(")", "")
+        .replace(".", "")
     )
     plus = digits[:1] == "+"
     if plus:
@@ -365,6 +376,25 @@ def _zone_table() -> tuple[dict[str, str | None], dict[str, tuple[int, ...]]]:
     return table, {d: tuple(sorted(n, reverse=True)) for d, n in lengths.items()}
 
 
+@functools.cache
+def _zone_steps() -> dict[str, tuple[tuple[int, frozenset[str]], ...]]:
+    """Per first digit, the table's prefix lengths, shortest first, each with the prefixes of that
+    length that begin a longer prefix in the table: the longest match is found going up and
+    stopping at the first prefix nothing longer begins with."""
+    table, lengths = _zone_table()
+    steps: dict[str, tuple[tuple[int, frozenset[str]], ...]] = {}
+    for first, descending in lengths.items():
+        ascending = sorted(descending)
+        steps[first] = tuple(
+            (
+                length,
+                frozenset(p[:length] for p in table if p[:1] == first and len(p) > length),
+            )
+            for length in ascending
+        )
+    return steps
+
+
 def _join(zones: tuple[str, ...]) -> str | None:
     known = sorted(z for z in zones if z != UNKNOWN_TIMEZONE)
     return "|".join(known) if known else None
@@ -378,6 +408,24 @@ def _country_zone_key(cc: int) -> str | None:
 
 def zone_key(e164: str, cc: int, kind: int) -> str | None:
     """phones.zone_key of a valid number of this type (timezone.time_zones_for_number)."""
+    if kind not in _GEOGRAPHICAL and not (
+        kind == PhoneNumberType.MOBILE and cc in pnu._GEO_MOBILE_COUNTRIES
+    ):
+        return _country_zone_key(cc)
+    table = _zone_table()[0]
+    digits = e164[1:]
+    found = None
+    for length, longer in _zone_steps().get(digits[:1], ()):
+        prefix = digits[:length]
+        if prefix in table:
+            found = table[prefix]
+        if prefix not in longer:
+            break
+    return found
+
+
+def zone_key_stepwise(e164: str, cc: int, kind: int) -> str | None:
+    """`zone_key` as libphonenumber looks it up, longest prefix first (kept to check it)."""
     if kind not in _GEOGRAPHICAL and not (
         kind == PhoneNumberType.MOBILE and cc in pnu._GEO_MOBILE_COUNTRIES
     ):

@@ -236,3 +236,28 @@ def test_pattern_facts() -> None:
     assert widths is not None and widths["9"] == 4 and widths["2"] == 1 and widths["3"] == 1
     assert decisive_prefixes([r"\d{4,5}"]) is None  # variable width: no claim
     assert decisive_prefixes([r"1(?=2)\d{3}"]) is None  # a lookahead sees past its head
+
+
+def _table_prefixes() -> list[str]:
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    return sorted(TIMEZONE_DATA)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    prefix=st.sampled_from(_table_prefixes()),
+    tail=st.text(alphabet="0123456789", min_size=0, max_size=12),
+    cut=st.integers(0, 3),
+    kind=st.sampled_from([*TYPES, PhoneNumberType.FIXED_LINE_OR_MOBILE]),
+)
+def test_zone_lookup_going_up_finds_the_longest_prefix(
+    prefix: str, tail: str, cut: int, kind: int
+) -> None:
+    from appliance.phonefast import _country_code, zone_key_stepwise
+
+    digits = (prefix + tail)[: max(len(prefix) - cut, 1) + len(tail)]
+    found = _country_code(digits)
+    cc = found[0] if found is not None else 1
+    e164 = "+" + digits
+    assert zone_key(e164, cc, kind) == zone_key_stepwise(e164, cc, kind)

@@ -33,10 +33,15 @@ ROW_FIELDS = (
     "owner_agent",
 )
 ContactRow = tuple[Any, ...]
+# Where fields sit in a row.
+_GIVEN, _E164, _ZONES = (ROW_FIELDS.index(f"{what}1") for what in ("phone", "e164_", "zones"))
+_BPS = ROW_FIELDS.index("bp1")
+_PRIORITY = ROW_FIELDS.index("priority")
 
 MAX_TEXT_CHARS = 255  # external id and owner agent
 _EXTRA_FIELDS = ("external_id", "priority", "timezone", "callback_at", "owner_agent")
 _REDACT_AT = 60  # rejects quote at most this much of the offending value
+_EXTRA_AT = {f: ROW_FIELDS.index("tz_override" if f == "timezone" else f) for f in _EXTRA_FIELDS}
 
 
 @functools.cache
@@ -98,17 +103,23 @@ class RowChecker:
         self.max_cells = layout.max_cells
         self.layout_name = layout.name
         self.zone_ids = zone_ids
+        self._zone_of: dict[str, int] = {}  # zone key -> id, once zone_ids has seen it
         where = {f: i for i, f in enumerate(layout.fields) if f is not None}
         label = layout.labels
         phones = [(slot, where[f]) for slot, f in enumerate(PHONE_FIELDS) if f in where]
         self._phone_slots = [(slot, label[index]) for slot, index in phones]
         self._phones = _getter([index for _, index in phones])
-        # Absent parameters read "" from a padding cell past the longest row allowed.
+        # Absent parameters read "" from a padding cell past the longest row allowed; records
+        # shorter than the cells read are padded up to them.
         pad = layout.max_cells
-        self._width = pad + 1
+        bp_cells = [where.get(f, pad) for f in BP_FIELDS]
         self._bp_labels = [label[where[f]] if f in where else f.upper() for f in BP_FIELDS]
-        self._bps = _getter([where.get(f, pad) for f in BP_FIELDS])
+        self._bps = _getter(bp_cells)
         self._extras = [(f, where[f], label[where[f]]) for f in _EXTRA_FIELDS if f in where]
+        self._width = max([*bp_cells, *(i for _, i in phones), *where.values(), -1]) + 1
+        # A row before its values: every field None but the priority.
+        self._blank: list[Any] = [None] * len(ROW_FIELDS)
+        self._blank[_PRIORITY] = 0
 
     def check(self, line: int, cells: list[str]) -> ContactRow | list[Reject]:
         """The row to insert (in ROW_FIELDS order), or every problem found with it."""
@@ -123,13 +134,11 @@ class RowChecker:
         if n < self._width:
             cells = cells + [""] * (self._width - n)
         problems: list[Reject] = []
-        given: list[str | None] = [None, None, None, None, None]
-        e164: list[str | None] = [None, None, None, None, None]
-        zones: list[int | None] = [None, None, None, None, None]
-        region, zone_id = self.region, self.zone_ids.id_for
+        row = self._blank.copy()
+        row[0] = line
+        region, zone_of = self.region, self._zone_of
         for (slot, label), text in zip(self._phone_slots, self._phones(cells), strict=True):
-            text = text.strip()
-            if not text:
+            if not text or not (text := text.strip()):
                 if slot == 0:
                     problems.append(Reject(line, label, "Phone1 is mandatory and empty"))
                 continue
@@ -138,7 +147,10 @@ class RowChecker:
             except InvalidPhone as exc:
                 problems.append(Reject(line, label, str(exc), _short(text)))
                 continue
-            given[slot], e164[slot], zones[slot] = text, number, zone_id(zone)
+            zone_id = zone_of.get(zone)
+            if zone_id is None:
+                zone_id = zone_of[zone] = self.zone_ids.id_for(zone)
+            row[_GIVEN + slot], row[_E164 + slot], row[_ZONES + slot] = text, number, zone_id
         bps = [*map(str.strip, self._bps(cells))]
         if max(map(len, bps)) > MAX_BP_CHARS:
             problems += [
@@ -155,23 +167,15 @@ class RowChecker:
                     problems.append(Reject(line, label, str(exc), _short(value)))
         if problems:
             return problems
-        parts = [e or "" for e in e164]
+        parts = [e or "" for e in row[_E164 : _E164 + 5]]
         parts += bps
+        row[_BPS : _BPS + len(BP_FIELDS)] = [b or None for b in bps]
         if extras:
             parts += [str(extras.get(f, "")) for f in _EXTRA_FIELDS]
-        return (
-            line,
-            dedup_key(parts),
-            *given,
-            *e164,
-            *zones,
-            *[b or None for b in bps],
-            extras.get("external_id"),
-            extras.get("priority", 0),
-            extras.get("timezone"),
-            extras.get("callback_at"),
-            extras.get("owner_agent"),
-        )
+            for name, value in extras.items():
+                row[_EXTRA_AT[name]] = value
+        row[1] = dedup_key(parts)
+        return tuple(row)
 
 
 def _text(value: str) -> str:
