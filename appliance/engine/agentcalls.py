@@ -72,8 +72,20 @@ class AgentCalls:
         waiting = sum(
             1 for c in self.calls.values() if c.campaign.id == campaign.id and c.stage == "waiting"
         )
-        view = desk.view(campaign.name, settings.skill)
+        lines = [s.line for s in self.pool.slots if s.up and s.serves(campaign.name)]
+        view = desk.view(
+            campaign.name, settings.skill, lambda seat: any(ln.can_reach(seat) for ln in lines)
+        )
         return pacer.dials_wanted(now, view, ringing, waiting, lines_free), held
+
+    def _agent_lines(self, campaign: CampaignRow, names: list[str]) -> list[str]:
+        """Of the lines given to an agent campaign, those that can reach a seat of one of its
+        agents: a call answered on any other could only be abandoned."""
+        if self.desk is None:
+            return []
+        seats = self.desk.seats_for(campaign.name, self._settings(campaign).skill)
+        by_name = {s.name: s for s in self.pool.slots}
+        return [n for n in names if any(by_name[n].line.can_reach(seat) for seat in seats)]
 
     def _owner(self, campaign: CampaignRow, contact_id: int) -> LiveAgent | bool:
         """The agent a callback belongs to, reserved for it; True: anyone; False: not now."""

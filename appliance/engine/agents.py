@@ -361,10 +361,19 @@ class AgentDesk:
         self._set(agent, "reserved", reason="preview")
 
     # ------------------------------------------------------------------ the engine side
-    def view(self, campaign: str, skill: str | None = None) -> AgentView:
+    def view(
+        self,
+        campaign: str,
+        skill: str | None = None,
+        reachable: Callable[[Seat], bool] | None = None,
+    ) -> AgentView:
+        """The campaign's agents as its pacer counts them; an agent whose seat none of the
+        campaign's lines can reach (a handset on another card) takes no call, so does not count."""
         now = self.clock.now()
         idle, talk, wrap = 0, [], []
         for agent in self._serving(campaign, skill):
+            if reachable is not None and not reachable(self.seats[agent.seat or ""]):
+                continue
             if agent.state == "ready":
                 idle += 1
             elif agent.state == "talking" and agent.call is not None:
@@ -378,6 +387,10 @@ class AgentDesk:
             skilled = skill is None or skill in agent.skills
             if agent.serves(campaign) and skilled and self.seat_up.get(agent.seat or "", False):
                 yield agent
+
+    def seats_for(self, campaign: str, skill: str | None = None) -> list[Seat]:
+        """The seats (up) of the agents logged in to the campaign."""
+        return [self.seats[a.seat] for a in self._serving(campaign, skill) if a.seat is not None]
 
     def present(self, campaign: str) -> list[str]:
         """Owners whose callbacks may be dialed now: ready agents and their groups (C10)."""

@@ -147,6 +147,8 @@ class Engine(AgentCalls):
         started = 0
         for name, line_names in shares.items():
             campaign = by_name[name]
+            if campaign.type is CampaignType.AGENT:
+                line_names = self._agent_lines(campaign, line_names)
             count = min(len(line_names), wanted.get(name, len(line_names)))
             exclude = leased | held.get(name, set())
             picks = self.planner.pick(campaign, now, count, exclude)

@@ -75,7 +75,10 @@ class Box:
         return [c for c in self.card.commands if c.op == op]
 
 
-def _config(tmp: Path, channel: str, *, lines: int, seats: int, wrap_up: float) -> DialboxConfig:
+def _config(
+    tmp: Path, channel: str, *, lines: int, seats: int, wrap_up: float,
+    extra_seats: tuple[SeatConfig, ...] = (),
+) -> DialboxConfig:  # fmt: skip
     bus = f"virtual:{channel}"
     return DialboxConfig(
         database=tmp / "dialbox.db",
@@ -89,7 +92,8 @@ def _config(tmp: Path, channel: str, *, lines: int, seats: int, wrap_up: float) 
         seats=tuple(
             SeatConfig(name=f"desk{i}", kind="can", device=f"{bus}/{SLOT}/{lines + i}")
             for i in range(1, seats + 1)
-        ),
+        )
+        + extra_seats,
         agents=AgentSettings(wrap_up=wrap_up),
         engine=EngineSettings(tick=0.05, drain_timeout=1.0),
     )
@@ -105,9 +109,11 @@ async def box(
     lines: int = 3,
     seats: int = 1,
     wrap_up: float = 0.3,
+    extra_seats: tuple[SeatConfig, ...] = (),
 ) -> AsyncIterator[Box]:
     channel = f"dialbox-agents-{next(CHANNELS)}"
-    config = _config(tmp, channel, lines=lines, seats=seats, wrap_up=wrap_up)
+    config = _config(tmp, channel, lines=lines, seats=seats, wrap_up=wrap_up,
+                     extra_seats=extra_seats)  # fmt: skip
     network = canopen.Network(can.Bus(interface="virtual", channel=channel))
     network.connect()
     roles = [Role.FXO] * lines + [Role.FXS] * seats
@@ -210,6 +216,30 @@ def test_no_agent_in_time_plays_the_information_message_and_counts_an_abandon(
             from appliance.store.selection import abandon_counts
 
             assert abandon_counts(b.db, 1, b.clock.now(), 86400.0) == (1, 1)
+
+    run(main(), timeout=60)
+
+
+def test_an_agent_no_line_can_reach_is_not_dialed_for(tmp_path: Path) -> None:
+    """A seat the campaign's lines cannot reach (here a phone, with only line-card lines) takes
+    no call: dialing for it would only abandon. The agent at a card seat is dialed for."""
+    phone = (SeatConfig(name="mobile1", kind="phone", number="+15550009999"),)
+
+    async def main() -> None:
+        async with box(tmp_path, ANSWER, settings={"pacing": "progressive"}, contacts=3,
+                       extra_seats=phone) as b:  # fmt: skip
+            put_agent(b.db, "agent9", extension="mobile1", group=None, skills=[],
+                      now=b.clock.now(), actor="test")  # fmt: skip
+            b.desk.login("agent9", None, ["c"], "test")
+            b.desk.set_ready("agent9", "test")
+            _start(b)
+            assert b.daemon.engine.round() == 0
+            assert b.desk.view("c").idle == 1  # ready, but no line of the campaign reaches it
+            b.desk.login("agent1", None, ["c"], "test")
+            b.desk.set_ready("agent1", "test")
+            await b.until(lambda: any(a["status"] == "done" for a in b.attempts()), "a call")
+            assert {a["agent"] for a in b.attempts() if a["status"] == "done"} == {"agent1"}
+            assert not [a for a in b.attempts() if a["outcome"] == int(Outcome.ABANDONED)]
 
     run(main(), timeout=60)
 
