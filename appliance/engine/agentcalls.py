@@ -46,7 +46,7 @@ class AgentCalls:
 
     def _start(
         self, pick: Pick, campaign: CampaignRow, slot: Slot, now: float, agent: LiveAgent | None
-    ) -> int | None:
+    ) -> Lease | None:
         raise NotImplementedError  # the engine's
 
     def _settings(self, campaign: CampaignRow) -> CampaignSettings:
@@ -59,8 +59,7 @@ class AgentCalls:
         if desk is None:
             return 0, set()
         settings = self._settings(campaign)
-        held = set(owned_elsewhere(self.db, campaign.id, desk.present(campaign.name)))
-        held |= {a.offer.contact_id for a in desk.agents.values() if a.offer is not None}
+        held = self._held(desk, campaign, desk.present(campaign.name))
         if settings.pacing not in PACED:
             return 0, held  # preview and manual campaigns dial when an agent says so
         pacer = self.pacers.get(campaign.id, settings, self.planner.abandon_cap(campaign), now)
@@ -77,6 +76,12 @@ class AgentCalls:
             campaign.name, settings.skill, lambda seat: any(ln.can_reach(seat) for ln in lines)
         )
         return pacer.dials_wanted(now, view, ringing, waiting, lines_free), held
+
+    def _held(self, desk: AgentDesk, campaign: CampaignRow, present: list[str]) -> set[int]:
+        """Contacts not to dial for the campaign now: callbacks whose owners are not among
+        `present` (C10), and contacts on an agent's screen as a preview (A2)."""
+        held = set(owned_elsewhere(self.db, campaign.id, present))
+        return held | {a.offer.contact_id for a in desk.agents.values() if a.offer is not None}
 
     def _agent_lines(self, campaign: CampaignRow, names: list[str]) -> list[str]:
         """Of the lines given to an agent campaign, those that can reach a seat of one of its
@@ -130,11 +135,11 @@ class AgentCalls:
             raise AgentError(409, f"no free line can reach seat {agent.seat} now; try again")
         if self.desk is not None and self.desk.reserve(agent.name) is None:
             raise AgentError(409, f"agent {agent.name} is {agent.state}")
-        before = set(self.calls)
-        if self._start(pick, campaign, slot, now, agent) is None:
+        got = self._start(pick, campaign, slot, now, agent)
+        if got is None:
             raise AgentError(409, f"contact {contact_id} could not be leased; it changed meanwhile")
         self.dialed += 1
-        return next(iter(set(self.calls) - before))
+        return got.attempt_id
 
     def _offer(self, agent: LiveAgent) -> None:
         """A ready agent of a preview campaign is shown the next contact (A2)."""
@@ -146,11 +151,10 @@ class AgentCalls:
                 continue
             if self._settings(campaign).pacing not in ("preview", "timed_preview"):
                 continue
-            held = {c.lease.contact_id for c in self.calls.values()}
-            held |= {a.offer.contact_id for a in self.desk.agents.values() if a.offer is not None}
-            held |= {c for c, until in agent.skipped.items() if until > now}
             present = [agent.name] + ([f"@{agent.group}"] if agent.group else [])
-            held |= set(owned_elsewhere(self.db, campaign.id, present))
+            held = self._held(self.desk, campaign, present)
+            held |= {c.lease.contact_id for c in self.calls.values()}
+            held |= {c for c, until in agent.skipped.items() if until > now}
             picks = self.planner.pick(campaign, now, 1, held)
             if picks:
                 doc = contact_document(self.db, picks[0].contact_id) or {}

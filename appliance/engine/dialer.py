@@ -161,14 +161,14 @@ class Engine(AgentCalls):
                 designated = agent if isinstance(agent, LiveAgent) else None
                 got = self._start(pick, campaign, slots[line_name], now, designated)
                 if got is not None:
-                    leased.add(got)
+                    leased.add(got.contact_id)
                     started += 1
         self.dialed += started
         return started
 
     def _start(
         self, pick: Pick, campaign: CampaignRow, slot: Slot, now: float, agent: LiveAgent | None
-    ) -> int | None:
+    ) -> Lease | None:
         """Lease the contact (committed before a byte reaches the line) and start the call."""
         got = lease(self.db, pick.contact_id, pick.phone_index, pick.channel, now, line=slot.name)
         if not isinstance(got, Lease):
@@ -187,7 +187,7 @@ class Engine(AgentCalls):
             pacer = self.pacers.known(campaign.id)
             if pacer is not None:
                 pacer.dialed()
-        return got.contact_id
+        return got
 
     def _sweep(self) -> None:
         now = self.clock.now()
