@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.scheduler.pacing import DAY, AbandonLedger, AgentView, Pacer
+from appliance.scheduler.pacing import (
+    BASE_RISK,
+    DAY,
+    RISK_UP,
+    STEER_EVERY,
+    STEER_GAIN,
+    AbandonLedger,
+    AgentView,
+    Pacer,
+)
 
 
 def _with_answers(mode: str, ratio: float, answered: int, abandoned: int = 0) -> Pacer:
@@ -136,3 +148,49 @@ def test_at_the_cap_no_call_is_dialed_without_an_idle_agent_for_it(
         return
     wanted = pacer.dials_wanted(now, AgentView(idle), tuple(ringing), waiting, lines)
     assert wanted <= max(0, idle - len(ringing) - waiting)
+
+
+def _pacer_with(answered: int, abandoned: int) -> Pacer:
+    pacer = Pacer("predictive")
+    for t in range(answered):
+        for _ in range(3):  # one dial in three answered
+            pacer.dialed()
+        pacer.answered(float(t), 10.0)
+    for t in range(abandoned):
+        pacer.abandoned(float(t))
+    return pacer
+
+
+AGENTS = AgentView(idle=8, talk_elapsed=(30.0, 60.0))
+
+
+def test_steering_accelerates_when_the_24h_rate_is_well_under_target() -> None:
+    at_target = _pacer_with(2000, 51)  # 2.55 %: the base risk
+    base = at_target.dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
+    assert at_target.risk == pytest.approx(BASE_RISK)
+    pacer = _pacer_with(1000, 5)  # 0.5 %
+    faster = pacer.dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
+    assert pacer.risk == pytest.approx(BASE_RISK * RISK_UP)
+    assert faster > base
+
+
+def test_steering_brakes_in_proportion_when_the_24h_rate_is_over_target() -> None:
+    pacer = _pacer_with(1000, 27)  # 2.7 %: over the 2.55 % target, under the cap with its reserve
+    assert not pacer.at_cap(1000.0)
+    slower = pacer.dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
+    error = (0.027 - pacer.target) / pacer.target
+    assert pacer.risk == pytest.approx(BASE_RISK * math.exp(-STEER_GAIN * error))
+    assert pacer.risk < BASE_RISK
+    assert slower < _pacer_with(2000, 51).dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
+
+
+def test_steering_waits_for_answers_and_acts_once_per_period() -> None:
+    pacer = _pacer_with(90, 0)  # too few answers to judge: base risk
+    pacer.dials_wanted(100.0, AGENTS, (), 0, lines_free=30)
+    assert pacer.risk == BASE_RISK
+    for t in range(90, 1000):
+        pacer.answered(float(t), 10.0)
+    pacer.dials_wanted(100.0 + STEER_EVERY / 2, AGENTS, (), 0, lines_free=30)
+    assert pacer.risk == BASE_RISK  # the last look was under a period ago
+    pacer.dials_wanted(100.0 + STEER_EVERY, AGENTS, (), 0, lines_free=30)
+    assert pacer.risk == pytest.approx(BASE_RISK * RISK_UP)
