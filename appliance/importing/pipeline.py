@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -34,6 +36,8 @@ WORKER_MIN_BYTES = 8 << 20
 # caller also inserts every row, so it takes about a third (measured on two cores).
 ROUND = 7
 CALLER_SHARE = frozenset({0, 4})
+# Batches the worker may check ahead of the parent's reading (each about 2 MB in memory).
+SEND_AHEAD = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,18 +208,38 @@ def _receive(receiver: Connection, worker: BaseProcess, job: Job) -> Batch:
 
 
 def _work(sender: Connection, path: str, job: Job, mine: frozenset[int]) -> None:
-    """The worker's body: send the parent its batches; report any failure as a message."""
+    """The worker's body: send the parent its batches; report any failure as a message.
+
+    A thread sends while the worker checks on: the parent takes a batch only when it reaches it
+    in file order, and a send blocked on the pipe would otherwise stop the checking too. At most
+    SEND_AHEAD batches wait, so memory stays bounded."""
+    outbox: queue.Queue[Message | None] = queue.Queue(maxsize=SEND_AHEAD)
+    mailer = threading.Thread(target=_mail, args=(sender, outbox), name="import-send")
+    mailer.start()
     try:
         with open(path, "rb") as stream:
             for message in prepare(stream, job, mine=mine):
                 if isinstance(message, Batch):
-                    sender.send(message)
+                    outbox.put(message)
     except DialboxError as exc:
-        sender.send(Failed(str(exc)))
+        outbox.put(Failed(str(exc)))
     except OSError as exc:
-        sender.send(Failed(f"cannot read {job.where}: {exc.strerror or exc}"))
+        outbox.put(Failed(f"cannot read {job.where}: {exc.strerror or exc}"))
     except Exception as exc:  # report, don't die silently: the parent rolls back
         log.exception("import worker failed on %s", path)
-        sender.send(Failed(f"import of {job.where} failed: {exc!r}"))
+        outbox.put(Failed(f"import of {job.where} failed: {exc!r}"))
+    finally:
+        outbox.put(None)
+        mailer.join()
+
+
+def _mail(sender: Connection, outbox: queue.Queue[Message | None]) -> None:
+    """Send what the worker queues, in order, until None; then close the pipe."""
+    try:
+        while (message := outbox.get()) is not None:
+            sender.send(message)
+    except OSError:  # the parent went away (it rolls back); drain so the worker can finish
+        while outbox.get() is not None:
+            pass
     finally:
         sender.close()
