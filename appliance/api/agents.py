@@ -22,6 +22,7 @@ from appliance.store.agents import (
     Disposition,
     agent_list,
     delete_agent,
+    ended_call,
     get_agent,
     list_agents,
     put_agent,
@@ -281,17 +282,12 @@ async def disposition(call: Call) -> web.Response:
     attempt_id = body.get("attempt_id") or (agent.call.attempt_id if agent.call else None)
     if attempt_id is None:
         raise Problem(409, f"agent {name} has no call to set a disposition on; give attempt_id")
-    row = svc.db.conn.execute(
-        "SELECT a.status, a.agent, c.name, c.id FROM attempts a JOIN campaigns c"
-        " ON c.id = a.campaign_id WHERE a.id = ?",
-        (attempt_id,),
-    ).fetchone()
-    if row is None:
+    ended = ended_call(svc.db, int(attempt_id))
+    if ended is None:
         raise Problem(404, f"no attempt {attempt_id}")
-    status, owner, campaign, campaign_id = row
-    if owner != name and call.caller.scope == "agent":
+    if ended.agent != name and call.caller.scope == "agent":
         raise Problem(403, f"attempt {attempt_id} was not agent {name}'s call")
-    if status == "in_flight":
+    if ended.status == "in_flight":
         raise Problem(409, f"attempt {attempt_id} is still up; set its disposition once it ends")
     callback_at = _parse_time(body["callback_at"]) if body.get("callback_at") else None
     if callback_at is not None and callback_at <= svc.clock.now():
@@ -304,7 +300,7 @@ async def disposition(call: Call) -> web.Response:
         svc.db,
         Disposition(int(attempt_id), body["disposition"], callback_at,
                     owner_of[how] if callback_at is not None else None, bool(body.get("dnc"))),
-        svc.clock.now(), call.caller.actor, campaign_id=campaign_id, campaign=campaign,
+        svc.clock.now(), call.caller.actor, campaign_id=ended.campaign_id, campaign=ended.campaign,
     )  # fmt: skip
     if body.get("pause"):
         _run(lambda: desk.pause(name, "after disposition", call.caller.actor))

@@ -165,10 +165,29 @@ def set_disposition(
         audit(db, actor, "attempt.disposition", str(d.attempt_id),
               {"disposition": d.text, "callback_at": d.callback_at, "owner": d.callback_owner,
                "dnc": d.dnc}, now)  # fmt: skip
-    if d.dnc:
-        add_numbers(db, [number], campaign_id=campaign_id, campaign=campaign, now=now,
-                    actor=actor, reason=f"agent disposition: {d.text}", source="agent")  # fmt: skip
+        if d.dnc:
+            add_numbers(db, [number], campaign_id=campaign_id, campaign=campaign, now=now,
+                        actor=actor, reason=f"agent disposition: {d.text}", source="agent")  # fmt: skip
     return {"attempt_id": d.attempt_id, "contact_id": contact_id}
+
+
+@dataclass(frozen=True)
+class EndedCall:
+    """What a disposition needs to know of the attempt it is set on."""
+
+    status: str
+    agent: str | None  # the agent the call was given to
+    campaign: str
+    campaign_id: int
+
+
+def ended_call(db: Database, attempt_id: int) -> EndedCall | None:
+    row = db.conn.execute(
+        "SELECT a.status, a.agent, c.name, c.id FROM attempts a JOIN campaigns c"
+        " ON c.id = a.campaign_id WHERE a.id = ?",
+        (attempt_id,),
+    ).fetchone()
+    return None if row is None else EndedCall(str(row[0]), row[1], str(row[2]), int(row[3]))
 
 
 def owned_elsewhere(db: Database, campaign_id: int, present: Sequence[str]) -> list[int]:
