@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import can
@@ -464,6 +464,57 @@ def test_a_card_supply_fault_takes_every_port_down_lines_and_seats() -> None:
                 down = next(e for e in collected.items if isinstance(e, LineDown))
                 await wait_event(collected, LineUp, start=collected.items.index(down))
             assert line.health().up and other.health().up and seat.health().up
+
+    run(main(), timeout=30)
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Wait for a state the bus reaches through frames (checked every 10 ms, not a timed sleep)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+    assert condition(), what
+
+
+def _stuck_ports(host: Backplane) -> set[int]:
+    found = host.cards.get(3)
+    return set(found.stuck) if found is not None and found.up else set()
+
+
+def test_a_card_whose_every_port_is_stuck_is_reset_and_its_lines_come_back() -> None:
+    async def main() -> None:
+        async with backplane() as (card, host, line, events):
+            await line.dial("5550009", ring_timeout=10)
+            for port in (1, 2, 3):
+                card.fault(port, Fault.PORT_STUCK)
+            down = await wait_event(events, LineDown)
+            await _until(lambda: _stuck_ports(host) == {1, 2, 3}, "three ports stuck")
+            assert card.resets == 0 and not host.resets  # one port still works: no reset
+            card.fault(4, Fault.PORT_STUCK)
+            await _until(lambda: card.resets == 1, "the card reset by NMT")
+            assert host.resets == {3: 1}
+            await wait_event(events, LineUp, start=events.items.index(down))
+            assert all(p.fault is None for p in card.ports) and _stuck_ports(host) == set()
+            assert (await line.dial("5550002", ring_timeout=1)).outcome is Outcome.BUSY
+
+    run(main(), timeout=30)
+
+
+def test_a_card_stuck_again_after_its_reset_is_left_for_a_person(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        async with backplane() as (card, host, line, events):
+            card.fault(0, Fault.PORT_STUCK, lasting=True)  # the hardware is broken for good
+            await _until(lambda: card.resets == 1, "the first reset")
+            await _until(lambda: _stuck_ports(host) == {1, 2, 3, 4}, "stuck again after it")
+            assert card.resets == 1 and host.resets == {3: 1}  # not a reset loop
+            assert "needs a person" in caplog.text
+            assert not line.health().up and line.health().last_error == "port stuck"
+            mark = len(events.items)
+            card.clear(0)  # a technician fixed it
+            await wait_event(events, LineUp, start=mark)
+            assert _stuck_ports(host) == set()
 
     run(main(), timeout=30)
 

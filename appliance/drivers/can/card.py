@@ -1,7 +1,8 @@
 """Line cards on a CAN backplane, host side (docs/line-card-protocol.md): discovery by boot-up and
 heartbeat, supervision (a card silent for 3 heartbeats takes its ports down; it comes back by
 itself), the identity and port table by SDO, commands acknowledged by sequence number, and events
-routed to the ports. Each FXO port is a ``Line`` (``CanLine``).
+routed to the ports; a card whose every port is stuck is reset (NMT reset node, §2.7), at most once
+a ``reset_holdoff``. Each FXO port is a ``Line`` (``CanLine``).
 
 canopen and python-can deliver frames on a notifier thread; everything here runs on the asyncio
 loop (frames are handed over with ``call_soon_threadsafe``; blocking SDO runs in a worker thread).
@@ -21,6 +22,7 @@ import canopen
 
 from appliance.drivers.can.protocol import (
     EMCY,
+    FAULT_BIT,
     HEARTBEAT,
     OD_MESSAGE_COUNT,
     OD_MESSAGES,
@@ -65,11 +67,15 @@ class Card:
     last_heartbeat: float = 0.0
     operational: asyncio.Event = field(default_factory=asyncio.Event)
     remote: canopen.RemoteNode | None = None
+    stuck: dict[int, str] = field(default_factory=dict)  # port -> "silent" (§4.3) | "emcy" (§7)
 
 
 PortListener = Callable[[Event], None]
 FaultListener = Callable[[Emcy], None]
-CardListener = Callable[[int, bool], None]  # node, up
+CardListener = Callable[[int, bool, str], None]  # node, up, why it went down
+# A card whose every port is stuck is reset at most once in this many seconds: a card that comes
+# back as stuck needs a person, not a reset loop.
+RESET_HOLDOFF = 300.0
 
 
 class Backplane:
@@ -83,12 +89,16 @@ class Backplane:
         channel: str = "dialbox",
         heartbeat_ms: int = 1000,
         loss_factor: float = 3.0,
+        reset_holdoff: float = RESET_HOLDOFF,
     ) -> None:
         self.bus = bus
         self.interface = interface
         self.channel = channel
         self.heartbeat_ms = heartbeat_ms
         self.loss_factor = loss_factor
+        self.reset_holdoff = reset_holdoff
+        self.resets: dict[int, int] = {}  # node -> NMT resets sent for stuck ports
+        self._last_reset: dict[int, float] = {}
         self.cards: dict[int, Card] = {}
         self._network = canopen.Network()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -214,11 +224,13 @@ class Backplane:
         except TimeoutError:
             log.warning("card %d: did not become operational after NMT start", card.node)
             return
+        if self.cards.get(card.node) is not card:  # reset or lost meanwhile: a newer discovery
+            return
         card.up = True
         log.info("card %d: %s, ports %s, messages %s", card.node, card.name,
                  [r.name for r in card.roles], card.messages)  # fmt: skip
         for listener in list(self._card_listeners):
-            listener(card.node, True)
+            listener(card.node, True, "")
 
     async def _supervise(self) -> None:
         period = self.heartbeat_ms / 1000.0
@@ -227,11 +239,39 @@ class Backplane:
             now = asyncio.get_running_loop().time()
             for card in list(self.cards.values()):
                 if card.up and now - card.last_heartbeat > self.loss_factor * period:
-                    card.up = False
                     log.warning("card %d: heartbeat lost", card.node)
-                    for listener in list(self._card_listeners):
-                        listener(card.node, False)
-                    del self.cards[card.node]
+                    self._lost(card, "heartbeat lost")
+
+    def _lost(self, card: Card, why: str) -> None:
+        """The card is gone until it boots again (a boot-up or heartbeat rediscovers it)."""
+        card.up = False
+        self.cards.pop(card.node, None)
+        for listener in list(self._card_listeners):
+            listener(card.node, False, why)
+
+    def _stuck(self, node: int, port: int, why: str, how: str) -> None:
+        """§4.3, §7: a port stuck (0: every port); when every port of the card is, reset the
+        card (§2.7)."""
+        card = self.cards.get(node)
+        if card is None or not card.roles:  # a card starting up may tell its faults before it is up
+            return
+        card.stuck.update(
+            dict.fromkeys(range(1, len(card.roles) + 1) if port == 0 else (port,), how)
+        )
+        if len(card.stuck) < len(card.roles):
+            return
+        assert self._loop is not None
+        now = self._loop.time()
+        last = self._last_reset.get(node)
+        if last is not None and now - last < self.reset_holdoff:
+            log.error("card %d: every port stuck again %.0f s after a reset; not resetting it "
+                      "before %.0f s: it needs a person", node, now - last, self.reset_holdoff)  # fmt: skip
+            return
+        self._last_reset[node] = now
+        self.resets[node] = self.resets.get(node, 0) + 1
+        log.warning("card %d: every port stuck (%s): NMT reset node", node, why)
+        self._lost(card, "card reset: every port stuck")
+        self._network.send_message(0x000, bytes([0x81, node]))
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -258,6 +298,7 @@ class Backplane:
             if status != Status.DONE:
                 raise CardError(f"card {node} port {port}: {op.name} refused ({status.name})")
             return
+        self._stuck(node, port, f"{op.name} not acknowledged", "silent")
         raise CardError(f"card {node} port {port}: {op.name} not acknowledged (port stuck)")
 
     def _on_event(self, can_id: int, data: bytes) -> None:
@@ -266,6 +307,12 @@ class Backplane:
         except ValueError:
             return
         node = can_id - TPDO1
+        card = self.cards.get(node)
+        if card is not None and event.port in card.stuck:
+            if event.event == Ev.ACK and card.stuck[event.port] == "silent":
+                del card.stuck[event.port]  # it answers again
+            elif event.event == Ev.STATE and event.args and not event.args[0] & FAULT_BIT:
+                del card.stuck[event.port]  # idle, no fault latched
         if event.event == Ev.ACK:
             waiter = self._acks.get((node, event.port, event.args[0]))
             if waiter is not None and not waiter.done():
@@ -295,6 +342,11 @@ class Backplane:
         for (n, port), listener in list(self._faults.items()):
             if n == node and (whole_card or port == emcy.port):
                 listener(emcy)
+        if card is not None and emcy.code == Fault.RESET:
+            for port in list(card.stuck) if emcy.port == 0 else [emcy.port]:
+                card.stuck.pop(port, None)
+        elif emcy.code == Fault.PORT_STUCK:
+            self._stuck(node, emcy.port, "EMCY 0xFF02", "emcy")
 
     def query(self, node: int, port: int) -> None:
         """Ask for a port's ``STATE`` (it arrives as an event); a refusal is only logged."""

@@ -83,15 +83,15 @@ class CardPort:
         """Pick up a card the backplane already knows (another port of it opened first)."""
         card = self.backplane.cards.get(self.node)
         if card is not None and card.up:
-            self._card(self.node, True)
+            self._card(self.node, True, "")
 
     # ------------------------------------------------------------------ inputs
-    def _card(self, node: int, up: bool) -> None:
+    def _card(self, node: int, up: bool, why: str = "") -> None:
         if node != self.node:
             return
         self._card_up = up
         if not up:
-            self._set(False, "heartbeat lost", "heartbeat lost")
+            self._set(False, why or "card lost", why or "card lost")
             return
         problem = self.role_problem()
         if problem is not None:

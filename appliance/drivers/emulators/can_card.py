@@ -65,6 +65,7 @@ class _Port:
     bridged: tuple[int, int] | None = None
     timers: list[threading.Timer] = field(default_factory=list)
     fault: int | None = None  # latched EMCY code
+    lasting: bool = False  # the fault survives a reset of the card (the hardware is broken)
     playing: int | None = None  # message index
     play_timer: threading.Timer | None = None
     resumes: int = 0  # the state playback returns to
@@ -93,6 +94,7 @@ class EmulatedCard:
         self.plugged = False
         self.counter = 0
         self.commands: list[Command] = []  # every command received (for tests)
+        self.resets = 0  # NMT resets of this card obeyed (section 2.7)
         self._lock = threading.RLock()
         self._was_operational = False
         network.add_node(self.node)  # its NMT slave subscribes first, so _on_nmt sees the new state
@@ -152,12 +154,28 @@ class EmulatedCard:
 
     # ------------------------------------------------------------------ commands
     def _on_nmt(self, can_id: int, data: bytearray, timestamp: float) -> None:
-        """Section 5: ``STATE`` of every port on entering operational."""
+        """Section 5: ``STATE`` of every port on entering operational. Section 2.7: NMT reset
+        node reboots the card (the NMT slave has already sent boot-up): calls and bridges are
+        gone, faults cleared but those the hardware still has (``fault(..., lasting=True)``)."""
         with self._lock:
+            if len(data) >= 2 and data[0] == 0x81 and data[1] in (0, self.slot) and self.plugged:
+                self.resets += 1
+                for p in self.ports:
+                    self._cancel(p)  # the playback timer too
+                    p.play_timer = None
+                    lifted = p.role == Role.FXS and p.state in (4, 6, 7)
+                    p.state, p.number, p.bridged, p.playing = 6 if lifted else 0, "", None, None
+                    if not p.lasting:
+                        p.fault = None
+                latched = any(p.fault is not None for p in self.ports)
+                self.node.set_data(0x1001, 0, bytes([0x01 if latched else 0]))
             now = self.operational
             if now and not self._was_operational and self.plugged:
                 for n in range(1, len(self.ports) + 1):
                     self._send_state(n)
+                for n, p in enumerate(self.ports, 1):  # a fault the card still has, told again
+                    if p.fault is not None and p.lasting:
+                        self._emcy(p.fault, n)
             self._was_operational = now
 
     def _send_state(self, n: int) -> None:
@@ -388,17 +406,18 @@ class EmulatedCard:
             self.hang_up(n)
 
     # ------------------------------------------------------------------ faults (section 7)
-    def fault(self, port: int, code: int = Fault.PORT_STUCK) -> None:
+    def fault(self, port: int, code: int = Fault.PORT_STUCK, *, lasting: bool = False) -> None:
         """A hardware fault on ``port`` (0: the card), told by EMCY. It is latched (the port's
-        call is lost, commands are refused with status 7, ``STATE`` has bit 7) until ``clear``;
-        a supply fault latches every port; ``Fault.OVERRUN`` is only told."""
+        call is lost, commands are refused with status 7, ``STATE`` has bit 7) until ``clear``
+        or a reset of the card (unless ``lasting``); a supply fault latches every port;
+        ``Fault.OVERRUN`` is only told."""
         with self._lock:
             if code != Fault.OVERRUN:
                 whole = port == 0 or code == Fault.SUPPLY
                 for n in range(1, len(self.ports) + 1) if whole else (port,):
                     p = self.ports[n - 1]
                     self._cancel(p)
-                    p.playing, p.fault = None, code
+                    p.playing, p.fault, p.lasting = None, code, lasting
                     if p.bridged is not None:  # the other side of the bridge hears it go
                         _, other = p.bridged
                         p.bridged = None
