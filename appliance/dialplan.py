@@ -336,12 +336,18 @@ class StorePlanner:
         return counts
 
     def explain(
-        self, campaign: CampaignRow, now: float, lines_up: int | None = None
+        self,
+        campaign: CampaignRow,
+        now: float,
+        lines_up: int | None = None,
+        agents: str | None = None,
     ) -> Explanation:
-        """SPEC C12: why the campaign dials nothing or fewer than it could, with counts."""
-        return explain(
-            campaign.name, self.gates(campaign, now, lines_up), self.reasons(campaign, now)
-        )
+        """SPEC C12: why the campaign dials nothing or fewer than it could, with counts.
+        `agents`: what the running engine knows of its agents' seats (none reachable...)."""
+        gates = self.gates(campaign, now, lines_up)
+        if agents and not gates.no_agent:
+            gates = dataclasses.replace(gates, no_agent=agents)
+        return explain(campaign.name, gates, self.reasons(campaign, now))
 
     # -- the engine's Planner seam ---------------------------------------------------------
     def running(self) -> Sequence[CampaignRow]:

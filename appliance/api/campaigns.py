@@ -371,7 +371,8 @@ async def why(call: Call) -> web.Response:
     now = svc.clock.now()
     engine = svc.engine
     up = engine.pool.up_count() if engine is not None else None
-    explanation = planner.explain(campaign, now, up)
+    seats = engine.agents_out_of_reach(campaign) if engine is not None else None
+    explanation = planner.explain(campaign, now, up, seats)
     document = explanation.as_dict()
     document["at"] = utc_text(now)
     document["text"] = explanation.text()

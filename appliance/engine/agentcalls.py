@@ -92,6 +92,40 @@ class AgentCalls:
         by_name = {s.name: s for s in self.pool.slots}
         return [n for n in names if any(by_name[n].line.can_reach(seat) for seat in seats)]
 
+    def agents_out_of_reach(self, campaign: CampaignRow) -> str | None:
+        """C12, for `why`: an agent campaign whose working agents (logged in, not paused) get no
+        call because of their seats — none with the campaign's skill, every seat down, or no
+        line of the campaign up that can reach one. None when some agent can take a call (or
+        when the store's reasons, nobody logged in or everyone paused, already say it)."""
+        desk = self.desk
+        if desk is None or campaign.type is not CampaignType.AGENT:
+            return None
+        working = [
+            a for a in desk.agents.values()
+            if a.serves(campaign.name) and a.state not in ("logged_out", "paused")
+        ]  # fmt: skip
+        if not working:
+            return None
+        skill = self._settings(campaign).skill
+        if skill is not None:
+            working = [a for a in working if skill in a.skills]
+            if not working:
+                return f"no agent logged in to this campaign has its skill {skill!r}"
+        seated = [a for a in working if a.seat and desk.seat_up.get(a.seat, False)]
+        if not seated:
+            seats = ", ".join(sorted({a.seat or "none" for a in working}))
+            return f"the seats of its agents are down ({seats})"
+        lines = [s.line for s in self.pool.slots if s.up and s.serves(campaign.name)]
+        if lines and not any(
+            ln.can_reach(desk.seats[a.seat or ""]) for a in seated for ln in lines
+        ):
+            seats = ", ".join(sorted({a.seat or "" for a in seated}))
+            return (
+                f"no line this campaign may use can reach its agents' seats ({seats}): a line "
+                "card's lines reach handsets on the same card, GSM lines phone seats by transfer"
+            )
+        return None
+
     def _owner(self, campaign: CampaignRow, contact_id: int) -> LiveAgent | bool:
         """The agent a callback belongs to, reserved for it; True: anyone; False: not now."""
         owner = owner_of(self.db, contact_id)

@@ -25,11 +25,13 @@ from appliance.config.models import (
     SeatConfig,
 )
 from appliance.daemon.wiring import build_daemon
+from appliance.dialplan import StorePlanner
 from appliance.domain import CampaignStatus, CampaignType, Outcome
 from appliance.drivers.can.protocol import Op, Role
 from appliance.drivers.emulators.can_card import CardScript, EmulatedCard
 from appliance.drivers.emulators.plans import Plan, digits
 from appliance.engine.agents import AgentError
+from appliance.scheduler.why import Explanation
 from appliance.store.agents import Disposition, put_agent, set_disposition
 from appliance.store.campaigns import create_campaign, get_campaign, update_campaign
 from appliance.store.dnc import add_numbers
@@ -220,6 +222,14 @@ def test_no_agent_in_time_plays_the_information_message_and_counts_an_abandon(
     run(main(), timeout=60)
 
 
+def _why(b: Box) -> Explanation:
+    """`why` as the API serves it: the store's reasons and the engine's word on the seats."""
+    campaign = get_campaign(b.db, "c")
+    planner = StorePlanner(b.daemon.config, b.db)
+    reach = b.daemon.engine.agents_out_of_reach(campaign)
+    return planner.explain(campaign, b.clock.now(), None, reach)
+
+
 def test_an_agent_no_line_can_reach_is_not_dialed_for(tmp_path: Path) -> None:
     """A seat the campaign's lines cannot reach (here a phone, with only line-card lines) takes
     no call: dialing for it would only abandon. The agent at a card seat is dialed for."""
@@ -235,8 +245,19 @@ def test_an_agent_no_line_can_reach_is_not_dialed_for(tmp_path: Path) -> None:
             _start(b)
             assert b.daemon.engine.round() == 0
             assert b.desk.view("c").idle == 1  # ready, but no line of the campaign reaches it
+            why = _why(b)  # C12 says so, naming the seat
+            assert not why.dialing
+            assert "no line this campaign may use can reach its agents' seats (mobile1)" in (
+                why.text()
+            )
             b.desk.login("agent1", None, ["c"], "test")
             b.desk.set_ready("agent1", "test")
+            assert "can reach" not in _why(b).text()  # agent1's handset is on the card
+            update_campaign(b.db, get_campaign(b.db, "c"), {"settings": {"skill": "fr"}},
+                            b.clock.now(), "test")  # fmt: skip
+            assert "no agent logged in to this campaign has its skill 'fr'" in _why(b).text()
+            update_campaign(b.db, get_campaign(b.db, "c"), {"settings": {"pacing": "progressive"}},
+                            b.clock.now(), "test")  # fmt: skip
             await b.until(lambda: any(a["status"] == "done" for a in b.attempts()), "a call")
             assert {a["agent"] for a in b.attempts() if a["status"] == "done"} == {"agent1"}
             assert not [a for a in b.attempts() if a["outcome"] == int(Outcome.ABANDONED)]
