@@ -1,6 +1,6 @@
 """Benchmark: time to pick the next dial among 1,000,000 contacts in 100 campaigns with a 1,000,000-number DNC list.
 
-    .venv/bin/python bench/pick_next.py [--contacts N] [--campaigns N] [--dnc N] [--picks N]
+    .venv/bin/python bench/select.py [--contacts N] [--campaigns N] [--dnc N] [--picks N]
                                      [--db PATH] [--keep]
 
 Builds the database once (contacts spread over every NANP area code libphonenumber knows,
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file's name shadows the standard library's `select` module when Python puts the script's
-# directory first on sys.path; put the repository there instead before anything imports it.
+# Python puts bench/ first on sys.path, where select.py (the issue's name for this benchmark)
+# stands in for the standard library's `select`; put the repository there instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse  # noqa: E402
