@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberType
@@ -444,3 +445,101 @@ def all_zone_keys() -> frozenset[str]:
     prefix table, for geographical and country-level answers alike."""
     table, _ = _zone_table()
     return frozenset(key or "" for key in table.values()) | {""}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the import's C row check (appliance._rowfast) needs to read a region's plain numbers
+    as `parse_valid` + `zone_key` do: digit sets (as strings) for the first digit of the national
+    number in each written form, the main region's type function and cache widths, and the zone
+    table. Every judgement it cannot make from these it leaves to this module."""
+
+    cc: str
+    usual_first: str  # a national number as written, no prefix to strip (parse_valid's usual case)
+    plus_first: str  # after +cc: digits that cannot begin the main region's national prefix
+    home_np_safe: str  # the same for both the home and the main region's national prefix
+    cc_choice: Callable[[str, str], bool] | None  # cc written without '+': take what follows?
+    general_decisive: tuple[int, ...]  # cc_choice's answers are cached by these widths
+    number_type: Callable[[str], int]
+    decisive: tuple[int, ...]  # per first digit 0-9 the verdict cache width, -1 for none
+    unknown_kind: int
+    mobile_kind: int
+    geo_kinds: int  # bit k: a number of type k has geographical zones
+    geo_mobile: bool
+    country_zone: str | None
+    zone_table: dict[str, str | None]
+    zone_steps: tuple[tuple[int, frozenset[str]], ...]
+
+
+def _safe_after(prefix: re.Pattern[str] | None) -> frozenset[str]:
+    """Digits a number can start with and not begin `prefix` (all, without one; none, if unsure)."""
+    if prefix is None:
+        return _DIGITS
+    chars = phoneregex.first_chars(prefix.pattern)
+    return frozenset() if chars is None else _DIGITS - chars
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _digits(chars: frozenset[str]) -> str:
+    return "".join(sorted(chars))
+
+
+@functools.cache
+def plan(code: str) -> Plan | None:
+    """The C row check's plan for numbers of region `code`; None when its shortcuts don't hold
+    (then every number goes through `parse_valid` and the library)."""
+    home = _region(code)
+    if home is None:
+        return None
+    regions = _regions_of(home.cc)
+    if not regions or pnu.COUNTRY_CODE_TO_REGION_CODE[home.cc][0] == _NON_GEO:
+        return None
+    main = regions[0]
+    if len(regions) > 1 and main.leading_digits is not None:
+        return None  # _type_in_region would test the leading digits: leave it to Python
+    codes = _country_codes()
+    if any(home.cc_text[:i] in codes for i in range(1, len(home.cc_text))):
+        return None  # a shorter code would be read first
+    home_np_safe = _safe_after(home.national_prefix) & _safe_after(main.national_prefix)
+    idd_first = phoneregex.first_chars(home.idd.pattern) if home.idd is not None else frozenset()
+    cc_ok = (
+        idd_first is not None
+        and home.cc_text[0] not in idd_first
+        and home.cc_text[0] not in home.plain_first
+    )
+    return Plan(
+        cc=home.cc_text,
+        usual_first=_digits(home.plain_first),
+        plus_first=_digits(_safe_after(main.national_prefix)),
+        home_np_safe=_digits(home_np_safe),
+        cc_choice=functools.partial(_take_after_cc, home) if cc_ok else None,
+        general_decisive=_widths(
+            phoneregex.decisive_prefixes([home.general_pattern.pattern])
+            if home.general_pattern is not None
+            else None
+        ),
+        number_type=main.number_type,
+        decisive=_widths(main.decisive),
+        unknown_kind=PhoneNumberType.UNKNOWN,
+        mobile_kind=PhoneNumberType.MOBILE,
+        geo_kinds=sum(1 << kind for kind in _GEOGRAPHICAL),
+        geo_mobile=home.cc in pnu._GEO_MOBILE_COUNTRIES,
+        country_zone=_country_zone_key(home.cc),
+        zone_table=_zone_table()[0],
+        zone_steps=_zone_steps().get(home.cc_text[0], ()),
+    )
+
+
+def _widths(decisive: dict[str, int] | None) -> tuple[int, ...]:
+    """phoneregex.decisive_prefixes as ten widths, one per first digit; -1 for none."""
+    return tuple(-1 if decisive is None else decisive.get(str(d), -1) for d in range(10))
+
+
+def _take_after_cc(home: _Region, digits: str, potential: str) -> bool:
+    """parse_valid's choice for the home country code written without '+' (when nothing in
+    `potential`, what follows it, can begin the national prefix): read `potential` as the number?"""
+    return (not home.general_match(digits) and home.general_match(potential)) or home.too_long(
+        digits
+    )

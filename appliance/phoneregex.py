@@ -71,8 +71,11 @@ def decisive_prefixes(patterns: list[str]) -> dict[str, int] | None:
 
     True when every top-level alternative is a fixed-width head (without lookarounds) followed
     only by fixed runs of any digit (`\\d{m}`, `[0-9]{m}`): the head consumes exactly its width
-    and the runs accept any digits as long as the length adds up. An alternative that cannot
-    start with d does not matter for numbers starting with d.
+    and the runs accept any digits as long as the length adds up. A head may itself end in
+    alternatives of that shape (sre_parse factors a prefix shared by alternatives out into one,
+    e.g. `52\\d{4}|5[34]\\d{6}` into `5(?:2\\d{4}|[34]\\d{6})`): then it is decided by its fixed
+    part and the widest of their heads. An alternative that cannot start with d does not matter
+    for numbers starting with d.
     """
     widths = dict.fromkeys("0123456789", 0)
     for pattern in patterns:
@@ -80,18 +83,36 @@ def decisive_prefixes(patterns: list[str]) -> dict[str, int] | None:
         items = list(parsed)
         branches = items[0][1][1] if len(items) == 1 and items[0][0] is C.BRANCH else [items]
         for branch in branches:
-            head = list(branch)
-            while head and _any_digit_run(head[-1]):
-                head.pop()
-            if _looks_around(head):
-                return None
-            low, high = sre.SubPattern(parsed.state, head).getwidth()
-            if low != high:
+            width = _head_width(list(branch), parsed.state)
+            if width is None:
                 return None
             starts = _first(list(branch)) or _ASCII_DIGITS
             for digit in starts & _ASCII_DIGITS:
-                widths[digit] = max(widths[digit], low)
+                widths[digit] = max(widths[digit], width)
     return widths
+
+
+def _head_width(items: list[Any], state: Any) -> int | None:
+    """How many leading characters decide a fullmatch of `items` (with the length); None when
+    that is not fixed: a fixed-width part, then either nothing or alternatives of the same shape,
+    then fixed runs of any digit."""
+    head = list(items)
+    while head and _any_digit_run(head[-1]):
+        head.pop()
+    tail: list[Any] | None = None
+    if head and head[-1][0] is C.BRANCH:
+        tail = list(head.pop()[1][1])
+    if _looks_around(head):
+        return None
+    low, high = sre.SubPattern(state, head).getwidth()
+    if low != high:
+        return None
+    if tail is None:
+        return int(low)
+    inner = [_head_width(list(branch), state) for branch in tail]
+    if any(width is None for width in inner):
+        return None
+    return int(low) + max(width for width in inner if width is not None)
 
 
 def _any_digit_run(item: Any) -> bool:

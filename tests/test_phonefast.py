@@ -236,6 +236,10 @@ def test_pattern_facts() -> None:
     assert widths is not None and widths["9"] == 4 and widths["2"] == 1 and widths["3"] == 1
     assert decisive_prefixes([r"\d{4,5}"]) is None  # variable width: no claim
     assert decisive_prefixes([r"1(?=2)\d{3}"]) is None  # a lookahead sees past its head
+    # alternatives sharing a prefix (sre_parse factors it out): the widest of their heads
+    factored = decisive_prefixes([r"52[2-9]\d{4}|5[34]\d{6}|6(?:0|1[2-9])\d{5}"])
+    assert factored is not None and factored["5"] == 3 and factored["6"] == 3
+    assert decisive_prefixes([r"5(?:2\d{4}|[34]\d{2,6})"]) is None
 
 
 def _table_prefixes() -> list[str]:

@@ -13,8 +13,13 @@ from typing import Any
 from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS
 from appliance.importing.reader import Layout
 from appliance.importing.report import Reject
-from appliance.phonefast import all_zone_keys
+from appliance.phonefast import all_zone_keys, plan
 from appliance.phones import InvalidPhone, normalize_with_zone_key
+
+try:  # the C row check, built with the package (setup.py); without it every row is checked here
+    from appliance import _rowfast
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _rowfast = None  # type: ignore[assignment]
 
 # The order of the values in a contact row; the store binds them in this order.
 ROW_FIELDS = (
@@ -108,18 +113,52 @@ class RowChecker:
         label = layout.labels
         phones = [(slot, where[f]) for slot, f in enumerate(PHONE_FIELDS) if f in where]
         self._phone_slots = [(slot, label[index]) for slot, index in phones]
+        self._phone_cells = [index for _, index in phones]
         self._phones = _getter([index for _, index in phones])
         # Absent parameters read "" from a padding cell past the longest row allowed; records
         # shorter than the cells read are padded up to them.
         pad = layout.max_cells
         bp_cells = [where.get(f, pad) for f in BP_FIELDS]
         self._bp_labels = [label[where[f]] if f in where else f.upper() for f in BP_FIELDS]
+        self._bp_cells = [where.get(f, -1) for f in BP_FIELDS]
         self._bps = _getter(bp_cells)
         self._extras = [(f, where[f], label[where[f]]) for f in _EXTRA_FIELDS if f in where]
         self._width = max([*bp_cells, *(i for _, i in phones), *where.values(), -1]) + 1
         # A row before its values: every field None but the priority.
         self._blank: list[Any] = [None] * len(ROW_FIELDS)
         self._blank[_PRIORITY] = 0
+
+    def fast(self) -> Callable[[int, list[str]], ContactRow | list[Reject]]:
+        """`check`, done in C for plain rows where the C row check is built and the layout and
+        region allow it (no columns beyond phones and parameters; phonefast.plan); else `check`."""
+        region_plan = plan(self.region) if _rowfast is not None else None
+        if region_plan is None or self._extras:
+            return self.check
+        p = region_plan
+        return _rowfast.Checker(
+            phone_slots=[slot for slot, _ in self._phone_slots],
+            phone_cells=self._phone_cells,
+            bp_cells=self._bp_cells,
+            max_cells=self.max_cells,
+            cc=p.cc,
+            usual_first=p.usual_first,
+            plus_first=p.plus_first,
+            home_np_safe=p.home_np_safe,
+            cc_choice=p.cc_choice,
+            number_type=p.number_type,
+            decisive=p.decisive,
+            unknown_kind=p.unknown_kind,
+            mobile_kind=p.mobile_kind,
+            geo_kinds=p.geo_kinds,
+            geo_mobile=p.geo_mobile,
+            country_zone=p.country_zone,
+            zone_table=p.zone_table,
+            zone_steps=p.zone_steps,
+            zone_of=self._zone_of,
+            id_for=self.zone_ids.id_for,
+            slow=self.check,
+            general_decisive=p.general_decisive,
+        )
 
     def check(self, line: int, cells: list[str]) -> ContactRow | list[Reject]:
         """The row to insert (in ROW_FIELDS order), or every problem found with it."""

@@ -1,0 +1,752 @@
+/* appliance._rowfast: the import's row check for the plainest rows, in C.
+ *
+ * `Checker(...)` is built by appliance/importing/rows.py from tables that Python computes with
+ * libphonenumber's metadata (appliance/phonefast.py); calling it with (line, cells) returns the
+ * same insert-ready row as the Python `RowChecker`, or, for any row it does not take on, what
+ * the Python check (passed in as `slow`) returns. It takes on a row only when every step is one
+ * of the plain ones below; every judgement it cannot make itself (a number's type on a cache
+ * miss, the cc-prefixed form's pattern test, a new zone set's id) it asks Python for. The
+ * property test tests/importing/test_rowfast.py holds it to the Python check's answers.
+ *
+ * Plain, for a phone cell: ASCII after stripping, at most 28 characters, only digits and the
+ * separators " -().", at most one leading '+', then one of:
+ *   - a national number whose first digit cannot begin the international prefix, the country
+ *     code or the national prefix (phonefast's "usual case");
+ *   - '+' and the campaign's country code, then a national number whose first digit cannot
+ *     begin the national prefix;
+ *   - the country code without '+' (e.g. 1-201-555-0123), decided by `cc_choice` as
+ *     libphonenumber decides it;
+ * and a type other than UNKNOWN in the country code's main region.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define N_PHONES 5
+#define N_BPS 12
+#define ROW_WIDTH 34
+#define AT_GIVEN 2
+#define AT_E164 7
+#define AT_ZONES 12
+#define AT_BPS 17
+#define AT_PRIORITY 30
+#define MAX_PHONE_CHARS 28
+#define MAX_BP_CHARS 255
+#define MAX_NSN 17
+#define MIN_NSN 2
+#define MAX_DIGITS 64
+
+/* Replace an item of a tuple this code has just made (and shares with no one). */
+#define SET_ITEM(tuple, i, value) Py_SETREF(((PyTupleObject *)(tuple))->ob_item[(i)], (value))
+
+
+/* BLAKE2b (RFC 7693), unkeyed, for the dedup key: the same digest as Python's
+ * hashlib.blake2b(data, digest_size=8), which rows.dedup_key uses and databases already hold. */
+typedef struct {
+    uint8_t b[128];
+    uint64_t h[8];
+    uint64_t t;
+    size_t c;
+} Blake2b;
+
+static const uint64_t blake2b_iv[8] = {
+    0x6A09E667F3BCC908ULL, 0xBB67AE8584CAA73BULL, 0x3C6EF372FE94F82BULL, 0xA54FF53A5F1D36F1ULL,
+    0x510E527FADE682D1ULL, 0x9B05688C2B3E6C1FULL, 0x1F83D9ABFB41BD6BULL, 0x5BE0CD19137E2179ULL};
+
+static const uint8_t blake2b_sigma[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
+
+#define ROTR64(x, y) (((x) >> (y)) ^ ((x) << (64 - (y))))
+#define B2B_G(a, b, c, d, x, y)                                                                    \
+    do {                                                                                           \
+        v[a] = v[a] + v[b] + (x);                                                                  \
+        v[d] = ROTR64(v[d] ^ v[a], 32);                                                            \
+        v[c] = v[c] + v[d];                                                                        \
+        v[b] = ROTR64(v[b] ^ v[c], 24);                                                            \
+        v[a] = v[a] + v[b] + (y);                                                                  \
+        v[d] = ROTR64(v[d] ^ v[a], 16);                                                            \
+        v[c] = v[c] + v[d];                                                                        \
+        v[b] = ROTR64(v[b] ^ v[c], 63);                                                            \
+    } while (0)
+
+static void
+blake2b_compress(Blake2b *ctx, int last)
+{
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = ctx->h[i];
+        v[i + 8] = blake2b_iv[i];
+    }
+    v[12] ^= ctx->t; /* the counter's high word stays 0: a record is far below 2^64 bytes */
+    if (last)
+        v[14] = ~v[14];
+    for (int i = 0; i < 16; i++) {
+        uint64_t word = 0;
+        for (int k = 7; k >= 0; k--)
+            word = word << 8 | ctx->b[8 * i + k];
+        m[i] = word;
+    }
+    for (int i = 0; i < 12; i++) {
+        const uint8_t *s = blake2b_sigma[i];
+        B2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        B2B_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        B2B_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        B2B_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        B2B_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        B2B_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        B2B_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        B2B_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++)
+        ctx->h[i] ^= v[i] ^ v[i + 8];
+}
+
+static void
+blake2b_init(Blake2b *ctx, size_t outlen)
+{
+    for (int i = 0; i < 8; i++)
+        ctx->h[i] = blake2b_iv[i];
+    ctx->h[0] ^= 0x01010000ULL ^ outlen;
+    ctx->t = 0;
+    ctx->c = 0;
+}
+
+static void
+blake2b_update(Blake2b *ctx, const char *in, size_t len)
+{
+    while (len > 0) {
+        if (ctx->c == 128) {
+            ctx->t += 128;
+            blake2b_compress(ctx, 0);
+            ctx->c = 0;
+        }
+        size_t take = 128 - ctx->c < len ? 128 - ctx->c : len;
+        memcpy(ctx->b + ctx->c, in, take);
+        ctx->c += take;
+        in += take;
+        len -= take;
+    }
+}
+
+/* The first 8 bytes of the digest, read big-endian (rows.dedup_key's signed integer). */
+static uint64_t
+blake2b_final64(Blake2b *ctx)
+{
+    ctx->t += ctx->c;
+    memset(ctx->b + ctx->c, 0, 128 - ctx->c);
+    blake2b_compress(ctx, 1);
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = value << 8 | ((ctx->h[0] >> (8 * i)) & 0xFF);
+    return value;
+}
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t n_phones;
+    int phone_slot[N_PHONES];
+    Py_ssize_t phone_cell[N_PHONES];
+    Py_ssize_t bp_cell[N_BPS]; /* -1: the layout has no such column */
+    Py_ssize_t max_cells;
+    char cc[8];
+    Py_ssize_t cc_len;
+    unsigned usual_first; /* bit d: a national number may start with digit d as it is */
+    unsigned plus_first;  /* after +cc: digits that cannot begin the national prefix */
+    unsigned home_np_safe; /* without '+': digits that cannot begin the home national prefix */
+    int cc_path;          /* the cc-prefixed form without '+' is taken on */
+    signed char decisive[10];
+    long unknown_kind, mobile_kind;
+    unsigned long geo_kinds;
+    int geo_mobile;
+    PyObject *cc_choice;   /* (digits, potential) -> bool */
+    PyObject *number_type; /* (nsn) -> int */
+    PyObject *verdicts;    /* dict: length char + decisive prefix -> kind */
+    PyObject *country_zone;
+    PyObject *zone_table;  /* dict: prefix -> zone key or None */
+    PyObject *zone_steps;  /* tuple of (length, frozenset of prefixes something longer begins) */
+    PyObject *zone_of;     /* dict: zone key -> id */
+    PyObject *id_for;      /* (zone key) -> id */
+    PyObject *slow;        /* (line, cells) -> row or rejects */
+    PyObject *choices;     /* dict: length char + decisive prefix -> cc_choice's answer */
+    signed char general_decisive[10];
+    PyObject *empty;
+    PyObject *zero;
+} Checker;
+
+static int
+digit_mask(PyObject *text, unsigned *out)
+{
+    *out = 0;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "digit sets are str");
+        return -1;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(text, i);
+        if (c < '0' || c > '9') {
+            PyErr_SetString(PyExc_ValueError, "digit sets hold only 0-9");
+            return -1;
+        }
+        *out |= 1u << (c - '0');
+    }
+    return 0;
+}
+
+static int
+index_list(PyObject *seq, Py_ssize_t *out, Py_ssize_t want, const char *what)
+{
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (fast == NULL)
+        return -1;
+    if (PySequence_Fast_GET_SIZE(fast) != want) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd items expected", what, want);
+        Py_DECREF(fast);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < want; i++) {
+        out[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(fast, i));
+        if (out[i] == -1 && PyErr_Occurred()) {
+            Py_DECREF(fast);
+            return -1;
+        }
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+static void
+Checker_clear_refs(Checker *self)
+{
+    Py_CLEAR(self->cc_choice);
+    Py_CLEAR(self->number_type);
+    Py_CLEAR(self->verdicts);
+    Py_CLEAR(self->country_zone);
+    Py_CLEAR(self->zone_table);
+    Py_CLEAR(self->zone_steps);
+    Py_CLEAR(self->zone_of);
+    Py_CLEAR(self->id_for);
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->choices);
+    Py_CLEAR(self->empty);
+    Py_CLEAR(self->zero);
+}
+
+static void
+Checker_dealloc(Checker *self)
+{
+    Checker_clear_refs(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+Checker_init(Checker *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"phone_slots", "phone_cells", "bp_cells", "max_cells", "cc",
+                             "usual_first", "plus_first", "home_np_safe", "cc_choice",
+                             "number_type", "decisive", "unknown_kind", "mobile_kind",
+                             "geo_kinds", "geo_mobile", "country_zone", "zone_table",
+                             "zone_steps", "zone_of", "id_for", "slow", "general_decisive", NULL};
+    PyObject *phone_slots, *phone_cells, *bp_cells, *cc, *usual, *plus, *np_safe, *cc_choice;
+    PyObject *number_type, *decisive, *geo_kinds, *country_zone, *zone_table, *zone_steps;
+    PyObject *zone_of, *id_for, *slow, *general_decisive;
+    Py_ssize_t max_cells;
+    long unknown_kind, mobile_kind;
+    int geo_mobile;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwds, "OOOnUUUUOOOllOpOO!O!O!OOO", kwlist, &phone_slots, &phone_cells,
+            &bp_cells, &max_cells, &cc, &usual, &plus, &np_safe, &cc_choice, &number_type,
+            &decisive, &unknown_kind, &mobile_kind, &geo_kinds, &geo_mobile, &country_zone,
+            &PyDict_Type, &zone_table, &PyTuple_Type, &zone_steps, &PyDict_Type, &zone_of,
+            &id_for, &slow, &general_decisive))
+        return -1;
+    Checker_clear_refs(self);
+    Py_ssize_t n = PySequence_Size(phone_slots);
+    if (n < 0)
+        return -1;
+    if (n > N_PHONES) {
+        PyErr_SetString(PyExc_ValueError, "at most 5 phones");
+        return -1;
+    }
+    self->n_phones = n;
+    Py_ssize_t slots[N_PHONES];
+    if (index_list(phone_slots, slots, n, "phone_slots") < 0 ||
+        index_list(phone_cells, self->phone_cell, n, "phone_cells") < 0 ||
+        index_list(bp_cells, self->bp_cell, N_BPS, "bp_cells") < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (slots[i] < 0 || slots[i] >= N_PHONES) {
+            PyErr_SetString(PyExc_ValueError, "phone slots are 0..4");
+            return -1;
+        }
+        self->phone_slot[i] = (int)slots[i];
+    }
+    self->max_cells = max_cells;
+    Py_ssize_t cc_len;
+    const char *cc_text = PyUnicode_AsUTF8AndSize(cc, &cc_len);
+    if (cc_text == NULL)
+        return -1;
+    if (cc_len < 1 || cc_len > 3) {
+        PyErr_SetString(PyExc_ValueError, "a country code has 1 to 3 digits");
+        return -1;
+    }
+    memcpy(self->cc, cc_text, cc_len);
+    self->cc_len = cc_len;
+    if (digit_mask(usual, &self->usual_first) < 0 || digit_mask(plus, &self->plus_first) < 0 ||
+        digit_mask(np_safe, &self->home_np_safe) < 0)
+        return -1;
+    self->cc_path = cc_choice != Py_None;
+    /* decisive: a 10-item sequence of widths, -1 where a first digit has none */
+    Py_ssize_t widths[10];
+    if (index_list(decisive, widths, 10, "decisive") < 0)
+        return -1;
+    for (int d = 0; d < 10; d++)
+        self->decisive[d] = (signed char)(widths[d] < 0 || widths[d] > MAX_NSN ? -1 : widths[d]);
+    if (index_list(general_decisive, widths, 10, "general_decisive") < 0)
+        return -1;
+    for (int d = 0; d < 10; d++)
+        self->general_decisive[d] =
+            (signed char)(widths[d] < 0 || widths[d] > MAX_NSN ? -1 : widths[d]);
+    self->unknown_kind = unknown_kind;
+    self->mobile_kind = mobile_kind;
+    self->geo_kinds = PyLong_AsUnsignedLong(geo_kinds);
+    if (self->geo_kinds == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    self->geo_mobile = geo_mobile;
+    self->verdicts = PyDict_New();
+    self->choices = PyDict_New();
+    self->empty = PyUnicode_FromString("");
+    self->zero = PyLong_FromLong(0);
+    if (!self->verdicts || !self->choices || !self->empty || !self->zero)
+        return -1;
+    Py_INCREF(cc_choice);
+    self->cc_choice = cc_choice;
+    Py_INCREF(number_type);
+    self->number_type = number_type;
+    Py_INCREF(country_zone);
+    self->country_zone = country_zone;
+    Py_INCREF(zone_table);
+    self->zone_table = zone_table;
+    Py_INCREF(zone_steps);
+    self->zone_steps = zone_steps;
+    Py_INCREF(zone_of);
+    self->zone_of = zone_of;
+    Py_INCREF(id_for);
+    self->id_for = id_for;
+    Py_INCREF(slow);
+    self->slow = slow;
+    return 0;
+}
+
+/* str.strip(): a new reference to `text` without leading and trailing whitespace. */
+static PyObject *
+strip(PyObject *text)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, j = n;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    while (i < j && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)))
+        i++;
+    while (j > i && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j - 1)))
+        j--;
+    return PyUnicode_Substring(text, i, j); /* the same object when nothing is stripped */
+}
+
+/* The number's type in the main region: cached by length and decisive prefix as phonefast
+ * caches it; -2 on error. */
+static long
+number_type(Checker *self, const char *nsn, Py_ssize_t len)
+{
+    int width = self->decisive[nsn[0] - '0'];
+    PyObject *key = NULL;
+    if (width >= 0 && width <= len - 3) {
+        char buf[MAX_NSN + 2];
+        buf[0] = (char)('A' + len);
+        memcpy(buf + 1, nsn, width);
+        key = PyUnicode_FromStringAndSize(buf, width + 1);
+        if (key == NULL)
+            return -2;
+        PyObject *known = PyDict_GetItemWithError(self->verdicts, key);
+        if (known != NULL) {
+            Py_DECREF(key);
+            return PyLong_AsLong(known);
+        }
+        if (PyErr_Occurred()) {
+            Py_DECREF(key);
+            return -2;
+        }
+    }
+    PyObject *text = PyUnicode_FromStringAndSize(nsn, len);
+    if (text == NULL) {
+        Py_XDECREF(key);
+        return -2;
+    }
+    PyObject *kind = PyObject_CallOneArg(self->number_type, text);
+    Py_DECREF(text);
+    if (kind == NULL) {
+        Py_XDECREF(key);
+        return -2;
+    }
+    long value = PyLong_AsLong(kind);
+    if (key != NULL) {
+        if (PyDict_Size(self->verdicts) >= (1 << 16))
+            PyDict_Clear(self->verdicts);
+        int failed = PyDict_SetItem(self->verdicts, key, kind);
+        Py_DECREF(key);
+        if (failed < 0)
+            value = -2;
+    }
+    Py_DECREF(kind);
+    if (value == -1 && PyErr_Occurred())
+        return -2;
+    return value;
+}
+
+/* phonefast.zone_key for a geographical number: the longest prefix of `digits` in the table,
+ * going up the table's lengths; a borrowed reference (None or the key), NULL on error. */
+static PyObject *
+zone_lookup(Checker *self, const char *digits, Py_ssize_t len)
+{
+    PyObject *found = Py_None;
+    Py_ssize_t steps = PyTuple_GET_SIZE(self->zone_steps);
+    for (Py_ssize_t s = 0; s < steps; s++) {
+        PyObject *step = PyTuple_GET_ITEM(self->zone_steps, s);
+        Py_ssize_t length = PyLong_AsSsize_t(PyTuple_GET_ITEM(step, 0));
+        if (length < 0)
+            return NULL;
+        PyObject *prefix = PyUnicode_FromStringAndSize(digits, length < len ? length : len);
+        if (prefix == NULL)
+            return NULL;
+        PyObject *zone = PyDict_GetItemWithError(self->zone_table, prefix);
+        if (zone != NULL)
+            found = zone;
+        else if (PyErr_Occurred()) {
+            Py_DECREF(prefix);
+            return NULL;
+        }
+        int longer = PySet_Contains(PyTuple_GET_ITEM(step, 1), prefix);
+        Py_DECREF(prefix);
+        if (longer < 0)
+            return NULL;
+        if (!longer)
+            break;
+    }
+    return found;
+}
+
+/* phonefast's reading of the country code written without '+' (`Plan.cc_choice`): whether to
+ * take what follows it as the number. Its answer depends only on the length and on as many
+ * digits as the general pattern's decisive widths say, for the whole and for what follows the
+ * code, so it is cached by those. 1: yes, 0: no, -1: error. */
+static int
+cc_choice(Checker *self, const char *digits, Py_ssize_t len)
+{
+    const char *potential = digits + self->cc_len;
+    int whole = self->general_decisive[digits[0] - '0'];
+    int rest = self->general_decisive[potential[0] - '0'];
+    Py_ssize_t width = whole > self->cc_len + rest ? whole : self->cc_len + rest;
+    PyObject *key = NULL;
+    if (whole >= 0 && rest >= 0 && width <= len - 3) {
+        char buf[MAX_DIGITS + 2];
+        buf[0] = (char)('A' + len);
+        memcpy(buf + 1, digits, width);
+        key = PyUnicode_FromStringAndSize(buf, width + 1);
+        if (key == NULL)
+            return -1;
+        PyObject *known = PyDict_GetItemWithError(self->choices, key);
+        if (known != NULL) {
+            Py_DECREF(key);
+            return known == Py_True;
+        }
+        if (PyErr_Occurred()) {
+            Py_DECREF(key);
+            return -1;
+        }
+    }
+    PyObject *all = PyUnicode_FromStringAndSize(digits, len);
+    PyObject *after = PyUnicode_FromStringAndSize(potential, len - self->cc_len);
+    PyObject *answer =
+        (all && after) ? PyObject_CallFunctionObjArgs(self->cc_choice, all, after, NULL) : NULL;
+    Py_XDECREF(all);
+    Py_XDECREF(after);
+    int yes = answer == NULL ? -1 : PyObject_IsTrue(answer);
+    Py_XDECREF(answer);
+    if (key != NULL) {
+        if (yes >= 0) {
+            if (PyDict_Size(self->choices) >= (1 << 16))
+                PyDict_Clear(self->choices);
+            if (PyDict_SetItem(self->choices, key, yes ? Py_True : Py_False) < 0)
+                yes = -1;
+        }
+        Py_DECREF(key);
+    }
+    return yes;
+}
+
+typedef enum { TAKEN, DECLINED, FAILED } Verdict;
+
+/* One phone cell: (given, e164, zone id) as new references, or DECLINED / FAILED. */
+static Verdict
+phone(Checker *self, PyObject *given, PyObject **e164_out, PyObject **zone_out)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(given);
+    if (n > MAX_PHONE_CHARS || !PyUnicode_IS_ASCII(given))
+        return DECLINED;
+    const char *text = (const char *)PyUnicode_DATA(given);
+    char digits[MAX_DIGITS];
+    Py_ssize_t len = 0;
+    int plus = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (c >= '0' && c <= '9')
+            digits[len++] = c;
+        else if (c == '+' && len == 0 && !plus)
+            plus = 1;
+        else if (c != ' ' && c != '-' && c != '(' && c != ')' && c != '.')
+            return DECLINED;
+    }
+    if (len < 3)
+        return DECLINED;
+    const char *nsn;
+    Py_ssize_t nsn_len;
+    const char *cc = self->cc;
+    Py_ssize_t cc_len = self->cc_len;
+    int starts_cc = len > cc_len && memcmp(digits, cc, cc_len) == 0;
+    if (!plus && (self->usual_first >> (digits[0] - '0') & 1) && len <= MAX_NSN) {
+        nsn = digits, nsn_len = len;
+    }
+    else if (plus) {
+        if (!starts_cc)
+            return DECLINED;
+        nsn = digits + cc_len, nsn_len = len - cc_len;
+        if (nsn_len < MIN_NSN || nsn_len > MAX_NSN || !(self->plus_first >> (nsn[0] - '0') & 1))
+            return DECLINED;
+    }
+    else if (self->cc_path && starts_cc) {
+        const char *potential = digits + cc_len;
+        if (!(self->home_np_safe >> (potential[0] - '0') & 1))
+            return DECLINED;
+        int yes = cc_choice(self, digits, len);
+        if (yes < 0)
+            return FAILED;
+        if (yes)
+            nsn = potential, nsn_len = len - cc_len;
+        else
+            nsn = digits, nsn_len = len;
+        if (nsn_len < MIN_NSN || nsn_len > MAX_NSN ||
+            !(self->home_np_safe >> (nsn[0] - '0') & 1))
+            return DECLINED;
+    }
+    else
+        return DECLINED;
+    long kind = number_type(self, nsn, nsn_len);
+    if (kind == -2)
+        return FAILED;
+    if (kind == self->unknown_kind)
+        return DECLINED;
+    char e164[MAX_DIGITS + 8];
+    e164[0] = '+';
+    memcpy(e164 + 1, cc, cc_len);
+    memcpy(e164 + 1 + cc_len, nsn, nsn_len);
+    Py_ssize_t e164_len = 1 + cc_len + nsn_len;
+    PyObject *zone;
+    int geographical = (kind >= 0 && kind < 64 && (self->geo_kinds >> kind & 1)) ||
+                       (kind == self->mobile_kind && self->geo_mobile);
+    if (geographical) {
+        zone = zone_lookup(self, e164 + 1, e164_len - 1);
+        if (zone == NULL)
+            return FAILED;
+    }
+    else
+        zone = self->country_zone;
+    if (zone == Py_None)
+        zone = self->empty;
+    PyObject *zone_id = PyDict_GetItemWithError(self->zone_of, zone);
+    if (zone_id != NULL)
+        Py_INCREF(zone_id);
+    else {
+        if (PyErr_Occurred())
+            return FAILED;
+        zone_id = PyObject_CallOneArg(self->id_for, zone);
+        if (zone_id == NULL)
+            return FAILED;
+        if (PyDict_SetItem(self->zone_of, zone, zone_id) < 0) {
+            Py_DECREF(zone_id);
+            return FAILED;
+        }
+    }
+    PyObject *number = PyUnicode_FromStringAndSize(e164, e164_len);
+    if (number == NULL) {
+        Py_DECREF(zone_id);
+        return FAILED;
+    }
+    *e164_out = number;
+    *zone_out = zone_id;
+    return TAKEN;
+}
+
+/* blake2b-64 of the parts' UTF-8 joined by U+001F, as a signed big-endian integer
+ * (rows.dedup_key). */
+static PyObject *
+dedup_key(PyObject *parts)
+{
+    Blake2b ctx;
+    blake2b_init(&ctx, 8);
+    Py_ssize_t n = PyList_GET_SIZE(parts);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t size;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(parts, i), &size);
+        if (utf8 == NULL)
+            return NULL;
+        if (i > 0)
+            blake2b_update(&ctx, "\x1f", 1);
+        blake2b_update(&ctx, utf8, (size_t)size);
+    }
+    return PyLong_FromLongLong((long long)(int64_t)blake2b_final64(&ctx));
+}
+
+static PyObject *
+declined(Checker *self, PyObject *row, PyObject *line, PyObject *cells)
+{
+    Py_XDECREF(row);
+    return PyObject_CallFunctionObjArgs(self->slow, line, cells, NULL);
+}
+
+static PyObject *
+Checker_call(Checker *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *line, *cells;
+    if (!PyArg_UnpackTuple(args, "Checker", 2, 2, &line, &cells))
+        return NULL;
+    if (!PyList_CheckExact(cells) || PyList_GET_SIZE(cells) > self->max_cells)
+        return declined(self, NULL, line, cells);
+    Py_ssize_t n = PyList_GET_SIZE(cells);
+    PyObject *row = PyTuple_New(ROW_WIDTH);
+    if (row == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < ROW_WIDTH; i++) {
+        PyObject *value = i == AT_PRIORITY ? self->zero : Py_None;
+        Py_INCREF(value);
+        PyTuple_SET_ITEM(row, i, value);
+    }
+    Py_INCREF(line);
+    SET_ITEM(row, 0, line);
+    PyObject *parts = PyList_New(N_PHONES + N_BPS);
+    if (parts == NULL) {
+        Py_DECREF(row);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < N_PHONES + N_BPS; i++) {
+        Py_INCREF(self->empty);
+        PyList_SET_ITEM(parts, i, self->empty);
+    }
+    for (Py_ssize_t p = 0; p < self->n_phones; p++) {
+        int slot = self->phone_slot[p];
+        Py_ssize_t at = self->phone_cell[p];
+        PyObject *cell = at < n ? PyList_GET_ITEM(cells, at) : self->empty;
+        if (!PyUnicode_Check(cell))
+            goto decline;
+        PyObject *given = strip(cell);
+        if (given == NULL)
+            goto fail;
+        if (PyUnicode_GET_LENGTH(given) == 0) {
+            Py_DECREF(given);
+            if (slot == 0)
+                goto decline; /* Phone1 is mandatory: the Python check words the reject */
+            continue;
+        }
+        PyObject *e164, *zone_id;
+        Verdict verdict = phone(self, given, &e164, &zone_id);
+        if (verdict != TAKEN) {
+            Py_DECREF(given);
+            if (verdict == FAILED)
+                goto fail;
+            goto decline;
+        }
+        SET_ITEM(row, AT_GIVEN + slot, given);
+        SET_ITEM(row, AT_E164 + slot, e164);
+        SET_ITEM(row, AT_ZONES + slot, zone_id);
+        Py_INCREF(e164);
+        Py_SETREF(((PyListObject *)parts)->ob_item[slot], e164);
+    }
+    for (Py_ssize_t b = 0; b < N_BPS; b++) {
+        Py_ssize_t at = self->bp_cell[b];
+        PyObject *cell = at >= 0 && at < n ? PyList_GET_ITEM(cells, at) : self->empty;
+        if (!PyUnicode_Check(cell))
+            goto decline;
+        PyObject *value = strip(cell);
+        if (value == NULL)
+            goto fail;
+        if (PyUnicode_GET_LENGTH(value) > MAX_BP_CHARS) {
+            Py_DECREF(value);
+            goto decline;
+        }
+        Py_SETREF(((PyListObject *)parts)->ob_item[N_PHONES + b], value);
+        if (PyUnicode_GET_LENGTH(value) > 0) {
+            Py_INCREF(value);
+            SET_ITEM(row, AT_BPS + b, value);
+        }
+    }
+    PyObject *key = dedup_key(parts);
+    Py_DECREF(parts);
+    if (key == NULL) {
+        Py_DECREF(row);
+        return NULL;
+    }
+    SET_ITEM(row, 1, key);
+    return row;
+decline:
+    Py_DECREF(parts);
+    return declined(self, row, line, cells);
+fail:
+    Py_DECREF(parts);
+    Py_DECREF(row);
+    return NULL;
+}
+
+static PyTypeObject CheckerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "appliance._rowfast.Checker",
+    .tp_basicsize = sizeof(Checker),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The import's row check for plain rows; any other row goes to `slow`.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Checker_init,
+    .tp_dealloc = (destructor)Checker_dealloc,
+    .tp_call = (ternaryfunc)Checker_call,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "appliance._rowfast",
+    .m_doc = "The contact import's row check for plain rows, in C (see appliance/importing/rows.py).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__rowfast(void)
+{
+    if (PyType_Ready(&CheckerType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&CheckerType);
+    if (PyModule_AddObject(m, "Checker", (PyObject *)&CheckerType) < 0) {
+        Py_DECREF(&CheckerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
