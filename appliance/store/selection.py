@@ -73,6 +73,17 @@ class CandidateRow:
 
 _PHONE = "coalesce(contacts.next_phone, :first_phone)"
 _DUE = "coalesce(next_at, callback_at)"
+# Never dialed and waiting: the rows of the contacts_new index.
+_NEW = "state = 'Pending' AND next_at IS NULL AND callback_at IS NULL"
+# The highest priority level of new contacts, and the next one down (LIFO's levels).
+_TOP_LEVEL = (
+    f"SELECT priority FROM contacts INDEXED BY contacts_new WHERE campaign_id = :cid AND {_NEW}"
+    " ORDER BY priority DESC LIMIT 1"
+)
+_NEXT_LEVEL = (
+    f"SELECT priority FROM contacts INDEXED BY contacts_new WHERE campaign_id = :cid AND {_NEW}"
+    " AND priority < :level ORDER BY priority DESC LIMIT 1"
+)
 
 
 def _case(column: str) -> str:
@@ -279,10 +290,10 @@ def _sql(kind: str, q: SelectionQuery) -> str:
         )
     if kind == "new":
         return (
-            f"SELECT {_projection(q)} FROM contacts INDEXED BY contacts_new_{q.order}"
-            " WHERE contacts.campaign_id = :cid"
-            " AND state = 'Pending' AND next_at IS NULL AND callback_at IS NULL"
-            f" AND {_eligible(q)}"
+            f"SELECT {_projection(q)} FROM contacts INDEXED BY contacts_new"
+            f" WHERE contacts.campaign_id = :cid AND {_NEW}"
+            + (" AND contacts.priority = :level" if q.order == "lifo" else "")
+            + f" AND {_eligible(q)}"
         )
     return f"SELECT {_projection(q)} FROM contacts WHERE contacts.campaign_id = :cid"
 
@@ -322,11 +333,29 @@ def new_contacts(
     """Eligible never-dialed contacts by priority, then FIFO or LIFO (SPEC C5).
 
     The index is named: with a small LIMIT, SQLite's planner may otherwise prefer
-    `contacts_state` and sort every pending contact of the campaign (measured: 45 ms vs 0.7 ms)."""
-    direction = "ASC" if q.order == "fifo" else "DESC"
+    `contacts_state` and sort every pending contact of the campaign (measured: 45 ms vs 0.7 ms).
+    One index, (campaign, priority DESC, id), serves both orders: FIFO reads it forward; LIFO
+    reads each priority level backward, highest level first, finding the next level by one
+    index probe (a second index for LIFO cost every import a tenth of its insert time)."""
     sql = _sql("new", _shape(q)) + _exclude(exclude)
-    sql += f" ORDER BY contacts.priority DESC, contacts.id {direction} LIMIT :limit"
-    return _rows(db, sql, _named_filter(q), limit)
+    if q.order == "fifo":
+        return _rows(
+            db,
+            sql + " ORDER BY contacts.priority DESC, contacts.id LIMIT :limit",
+            _named_filter(q),
+            limit,
+        )
+    found: list[CandidateRow] = []
+    level = db.scalar(_TOP_LEVEL, {"cid": q.campaign_id})
+    while level is not None and len(found) < limit:
+        params = _params(_named_filter(q), limit - len(found))
+        params["level"] = level
+        found += [
+            _row(r)
+            for r in db.conn.execute(sql + " ORDER BY contacts.id DESC LIMIT :limit", params)
+        ]
+        level = db.scalar(_NEXT_LEVEL, {"cid": q.campaign_id, "level": level})
+    return found
 
 
 def every_contact(db: Database, q: SelectionQuery) -> Iterator[CandidateRow]:

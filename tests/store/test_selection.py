@@ -52,12 +52,21 @@ def test_migration_adds_the_indexes_the_queries_use(db: Database) -> None:
             "SELECT id FROM contacts WHERE campaign_id = 1 AND coalesce(next_at, callback_at) <= 5"
             " ORDER BY coalesce(next_at, callback_at), id",
             "SELECT id FROM contacts WHERE campaign_id = 1 AND state = 'Pending' AND next_at IS NULL"
-            " AND callback_at IS NULL ORDER BY priority DESC, id DESC",
+            " AND callback_at IS NULL ORDER BY priority DESC, id",
+            "SELECT id FROM contacts WHERE campaign_id = 1 AND state = 'Pending' AND next_at IS NULL"
+            " AND callback_at IS NULL AND priority = 3 ORDER BY id DESC",
         )
         for r in db.conn.execute("EXPLAIN QUERY PLAN " + sql)
     )
-    assert "contacts_due" in plans and "contacts_new_lifo" in plans
+    assert "contacts_due" in plans and plans.count("contacts_new ") == 2
     assert "TEMP B-TREE" not in plans
+    # a freshly imported contact (no due time) costs the due index nothing
+    assert (
+        db.scalar(
+            "SELECT count(*) FROM contacts INDEXED BY contacts_due WHERE campaign_id = 1 AND coalesce(next_at, callback_at) <= 1e12"
+        )
+        == 0
+    )
 
 
 def test_due_redials_oldest_first_then_new_by_priority_fifo(db: Database) -> None:
@@ -76,6 +85,18 @@ def test_lifo_order_for_new_contacts(db: Database) -> None:
     cid = add_campaign(db, "c", json.dumps({"order": "lifo"}))
     a, b, c = (add_contact(db, cid, [n]) for n in (NY1, NY2, NY3))
     assert ids(db) == [c, b, a]
+
+
+def test_lifo_goes_down_the_priority_levels_highest_first_newest_first(db: Database) -> None:
+    cid = add_campaign(db, "c", json.dumps({"order": "lifo"}))
+    numbers = iter(f"+1212555{n:04d}" for n in range(200, 300))
+    low = [add_contact(db, cid, [next(numbers)], priority=-2) for _ in range(3)]
+    high = [add_contact(db, cid, [next(numbers)], priority=7) for _ in range(2)]
+    mid = [add_contact(db, cid, [next(numbers)]) for _ in range(2)]
+    called = add_contact(db, cid, [next(numbers)], priority=9, state="Not Connected", attempts=1)
+    assert called not in ids(db)
+    assert ids(db, n=10) == [*high[::-1], *mid[::-1], *low[::-1]]
+    assert ids(db, n=3) == [high[1], high[0], mid[1]]  # the limit spans two levels
 
 
 def test_dnc_global_campaign_and_block_lists_and_expiry(db: Database) -> None:
