@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest venv clean bench image image-test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py appliance/_rowfast.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
