@@ -91,14 +91,26 @@ def contact(db: Database, contact_id: int) -> dict[str, Any] | None:
     return doc
 
 
+def _contact_page_sql(state: str | None) -> str:
+    """Pages walk the ids: in a state other than Pending on contacts_state (which holds only
+    those, migration 0005, hence the redundant term), else on the table's own order, where
+    SQLite would otherwise take contacts_dedup and sort the whole campaign."""
+    if state is None or state == "Pending":
+        sql = _CONTACT_SQL.replace("FROM contacts c ", "FROM contacts c NOT INDEXED ")
+        sql += " WHERE c.campaign_id = ? AND c.id > ?"
+        return sql + (" AND c.state = ?" if state else "")
+    return (
+        _CONTACT_SQL
+        + " WHERE c.campaign_id = ? AND c.id > ? AND c.state = ? AND c.state <> 'Pending'"
+    )
+
+
 def contacts_page(
     db: Database, campaign: CampaignRow, *, state: str | None, after: int, limit: int
 ) -> list[dict[str, Any]]:
     """Contacts of the campaign with id above `after` (keyset paging), optionally in one state."""
-    sql = _CONTACT_SQL + " WHERE c.campaign_id = ? AND c.id > ?"
-    params: list[Any] = [campaign.id, after]
+    sql, params = _contact_page_sql(state), list[Any]([campaign.id, after])
     if state is not None:
-        sql += " AND c.state = ?"
         params.append(state)
     sql += " ORDER BY c.id LIMIT ?"
     params.append(limit)

@@ -287,3 +287,37 @@ def test_share_gives_lines_only_to_campaigns_with_dials(db: Database) -> None:
     assert sorted(got) == ["a", "b"] and len(got["a"]) == 3 and len(got["b"]) == 1
     picks = p.pick(next(c for c in campaigns if c.name == "a"), NOW, 3, set())
     assert len(picks) == 3
+
+
+def test_counts_by_state_and_pages_read_indexes_though_new_contacts_are_in_fewer(
+    db: Database,
+) -> None:
+    from appliance.store.campaigns import contacts_by_state
+    from appliance.store.results import _contact_page_sql, contacts_page
+
+    cid = add_campaign(db, "c")
+    other = add_campaign(db, "other")
+    numbers = iter(f"+1212555{n:04d}" for n in range(300, 400))
+    new = [add_contact(db, cid, [next(numbers)]) for _ in range(3)]
+    redial = add_contact(db, cid, [next(numbers)], next_at=NOW + 60, attempts=1)  # still Pending
+    busy = add_contact(db, cid, [next(numbers)], state="Not Connected", next_at=NOW, attempts=1)
+    add_contact(db, other, [next(numbers)])
+    assert contacts_by_state(db, cid) == {"Not Connected": 1, "Pending": 4}
+    assert contacts_by_state(db, other) == {"Pending": 1}
+    campaign = get_campaign(db, "c")
+    page = contacts_page(db, campaign, state="Pending", after=0, limit=3)
+    assert [c["contact_id"] for c in page] == new
+    page = contacts_page(db, campaign, state="Pending", after=new[-1], limit=3)
+    assert [c["contact_id"] for c in page] == [redial]
+    page = contacts_page(db, campaign, state="Not Connected", after=0, limit=3)
+    assert [c["contact_id"] for c in page] == [busy]
+    assert len(contacts_page(db, campaign, state=None, after=0, limit=10)) == 5
+    for state in (None, "Pending", "Not Connected"):
+        sql = _contact_page_sql(state) + " ORDER BY c.id LIMIT 5"
+        plan = " ".join(
+            str(r[3])
+            for r in db.conn.execute(
+                "EXPLAIN QUERY PLAN " + sql, [cid, 0, *([state] if state else [])]
+            )
+        )
+        assert "TEMP B-TREE" not in plan, (state, plan)
