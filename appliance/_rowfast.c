@@ -158,7 +158,7 @@ typedef struct {
     Py_ssize_t n_phones;
     int phone_slot[N_PHONES];
     Py_ssize_t phone_cell[N_PHONES];
-    Py_ssize_t bp_cell[N_BPS]; /* -1: the layout has no such column */
+    Py_ssize_t bp_cell[N_BPS]; /* past the record's cells (a column the layout lacks): "" */
     Py_ssize_t max_cells;
     char cc[8];
     Py_ssize_t cc_len;
@@ -331,22 +331,14 @@ Checker_init(Checker *self, PyObject *args, PyObject *kwds)
     self->zero = PyLong_FromLong(0);
     if (!self->verdicts || !self->choices || !self->empty || !self->zero)
         return -1;
-    Py_INCREF(cc_choice);
-    self->cc_choice = cc_choice;
-    Py_INCREF(number_type);
-    self->number_type = number_type;
-    Py_INCREF(country_zone);
-    self->country_zone = country_zone;
-    Py_INCREF(zone_table);
-    self->zone_table = zone_table;
-    Py_INCREF(zone_steps);
-    self->zone_steps = zone_steps;
-    Py_INCREF(zone_of);
-    self->zone_of = zone_of;
-    Py_INCREF(id_for);
-    self->id_for = id_for;
-    Py_INCREF(slow);
-    self->slow = slow;
+    self->cc_choice = Py_NewRef(cc_choice);
+    self->number_type = Py_NewRef(number_type);
+    self->country_zone = Py_NewRef(country_zone);
+    self->zone_table = Py_NewRef(zone_table);
+    self->zone_steps = Py_NewRef(zone_steps);
+    self->zone_of = Py_NewRef(zone_of);
+    self->id_for = Py_NewRef(id_for);
+    self->slow = Py_NewRef(slow);
     return 0;
 }
 

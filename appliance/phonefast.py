@@ -338,9 +338,7 @@ def parse_valid(text: str, default_region: str | None) -> tuple[str, int, int] |
         elif digits.startswith(home.cc_text):
             # The default country code written without '+': kept only when that helps.
             potential = home.strip_national_prefix(digits[len(home.cc_text) :])
-            if (not home.general_match(digits) and home.general_match(potential)) or home.too_long(
-                digits
-            ):
+            if _take_after_cc(home, digits, potential):
                 national, extracted = potential, True
     number_region = home
     if extracted:

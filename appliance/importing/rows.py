@@ -114,13 +114,12 @@ class RowChecker:
         phones = [(slot, where[f]) for slot, f in enumerate(PHONE_FIELDS) if f in where]
         self._phone_slots = [(slot, label[index]) for slot, index in phones]
         self._phone_cells = [index for _, index in phones]
-        self._phones = _getter([index for _, index in phones])
+        self._phones = _getter(self._phone_cells)
         # Absent parameters read "" from a padding cell past the longest row allowed; records
         # shorter than the cells read are padded up to them.
         pad = layout.max_cells
-        bp_cells = [where.get(f, pad) for f in BP_FIELDS]
+        self._bp_cells = bp_cells = [where.get(f, pad) for f in BP_FIELDS]
         self._bp_labels = [label[where[f]] if f in where else f.upper() for f in BP_FIELDS]
-        self._bp_cells = [where.get(f, -1) for f in BP_FIELDS]
         self._bps = _getter(bp_cells)
         self._extras = [(f, where[f], label[where[f]]) for f in _EXTRA_FIELDS if f in where]
         self._width = max([*bp_cells, *(i for _, i in phones), *where.values(), -1]) + 1

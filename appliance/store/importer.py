@@ -154,7 +154,6 @@ def import_file(
             audit(db, actor, "contacts.import", campaign.name, detail, now)
     finally:
         conn.execute(f"PRAGMA cache_size = {int(previous_cache or -2000):d}")
-
     log.info("%s", report.summary())
     return report
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -75,14 +76,10 @@ _PHONE = "coalesce(contacts.next_phone, :first_phone)"
 _DUE = "coalesce(next_at, callback_at)"
 # Never dialed and waiting: the rows of the contacts_new index.
 _NEW = "state = 'Pending' AND next_at IS NULL AND callback_at IS NULL"
-# The highest priority level of new contacts, and the next one down (LIFO's levels).
-_TOP_LEVEL = (
+# The highest priority level of new contacts below :below (LIFO's levels, from +inf down).
+_LEVEL_BELOW = (
     f"SELECT priority FROM contacts INDEXED BY contacts_new WHERE campaign_id = :cid AND {_NEW}"
-    " ORDER BY priority DESC LIMIT 1"
-)
-_NEXT_LEVEL = (
-    f"SELECT priority FROM contacts INDEXED BY contacts_new WHERE campaign_id = :cid AND {_NEW}"
-    " AND priority < :level ORDER BY priority DESC LIMIT 1"
+    " AND priority < :below ORDER BY priority DESC LIMIT 1"
 )
 
 
@@ -346,7 +343,7 @@ def new_contacts(
             limit,
         )
     found: list[CandidateRow] = []
-    level = db.scalar(_TOP_LEVEL, {"cid": q.campaign_id})
+    level = db.scalar(_LEVEL_BELOW, {"cid": q.campaign_id, "below": math.inf})
     while level is not None and len(found) < limit:
         params = _params(_named_filter(q), limit - len(found))
         params["level"] = level
@@ -354,7 +351,7 @@ def new_contacts(
             _row(r)
             for r in db.conn.execute(sql + " ORDER BY contacts.id DESC LIMIT :limit", params)
         ]
-        level = db.scalar(_NEXT_LEVEL, {"cid": q.campaign_id, "level": level})
+        level = db.scalar(_LEVEL_BELOW, {"cid": q.campaign_id, "below": level})
     return found
 
 

@@ -11,6 +11,7 @@ from appliance.store import Database, open_database
 from appliance.store.agents import Disposition, ended_call, set_disposition
 from appliance.store.attempts import Completion, Lease, complete, lease
 from appliance.store.dnc import is_blocked
+from tests.scheduler.dbfixtures import add_campaign, add_contact
 
 NOW = 1_800_000_000.0
 
@@ -18,14 +19,7 @@ NOW = 1_800_000_000.0
 @pytest.fixture()
 def db(tmp_path: Path) -> Database:
     db = open_database(tmp_path / "d.db")
-    db.conn.execute(
-        "INSERT INTO campaigns(id, name, type, region, created_at, updated_at)"
-        " VALUES (1, 'c', 'agent', 'US', 0, 0)"
-    )
-    db.conn.execute(
-        "INSERT INTO contacts(id, campaign_id, dedup_key, phone1, e164_1, created_at, updated_at)"
-        " VALUES (1, 1, 1, '2125550101', '+12125550101', 0, 0)"
-    )
+    add_contact(db, add_campaign(db, "c"), ["+12125550101"], contact_id=1)
     return db
 
 
