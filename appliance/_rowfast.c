@@ -356,50 +356,56 @@ strip(PyObject *text)
     return PyUnicode_Substring(text, i, j); /* the same object when nothing is stripped */
 }
 
-/* The number's type in the main region: cached by length and decisive prefix as phonefast
- * caches it; -2 on error. */
+/* A judgement of a digit string that depends only on its length and its first `width` digits,
+ * kept in `memo` under those (phonefast caches its verdicts the same way). No key (NULL in *key)
+ * when width < 0 or the string is not three digits longer: the cache would hold one entry per
+ * number. Returns the kept value (borrowed) or NULL: not kept, or an error (PyErr_Occurred). */
+static PyObject *
+memo_get(PyObject *memo, const char *digits, Py_ssize_t len, Py_ssize_t width, PyObject **key)
+{
+    *key = NULL;
+    if (width < 0 || width > len - 3)
+        return NULL;
+    char buf[MAX_DIGITS + 2];
+    buf[0] = (char)('A' + len);
+    memcpy(buf + 1, digits, width);
+    *key = PyUnicode_FromStringAndSize(buf, width + 1);
+    return *key == NULL ? NULL : PyDict_GetItemWithError(memo, *key);
+}
+
+/* Keep `value` under `key` (from memo_get; consumed, may be NULL); 0, or -1 on error. */
+static int
+memo_put(PyObject *memo, PyObject *key, PyObject *value)
+{
+    if (key == NULL)
+        return 0;
+    if (PyDict_Size(memo) >= (1 << 16))
+        PyDict_Clear(memo);
+    int failed = PyDict_SetItem(memo, key, value);
+    Py_DECREF(key);
+    return failed;
+}
+
+/* The number's type in the main region (cached by the decisive widths); -2 on error. */
 static long
 number_type(Checker *self, const char *nsn, Py_ssize_t len)
 {
-    int width = self->decisive[nsn[0] - '0'];
-    PyObject *key = NULL;
-    if (width >= 0 && width <= len - 3) {
-        char buf[MAX_NSN + 2];
-        buf[0] = (char)('A' + len);
-        memcpy(buf + 1, nsn, width);
-        key = PyUnicode_FromStringAndSize(buf, width + 1);
-        if (key == NULL)
-            return -2;
-        PyObject *known = PyDict_GetItemWithError(self->verdicts, key);
-        if (known != NULL) {
-            Py_DECREF(key);
-            return PyLong_AsLong(known);
-        }
-        if (PyErr_Occurred()) {
-            Py_DECREF(key);
-            return -2;
-        }
+    PyObject *key;
+    PyObject *known = memo_get(self->verdicts, nsn, len, self->decisive[nsn[0] - '0'], &key);
+    if (known != NULL) {
+        Py_DECREF(key);
+        return PyLong_AsLong(known);
     }
-    PyObject *text = PyUnicode_FromStringAndSize(nsn, len);
-    if (text == NULL) {
-        Py_XDECREF(key);
-        return -2;
-    }
-    PyObject *kind = PyObject_CallOneArg(self->number_type, text);
-    Py_DECREF(text);
+    PyObject *text = PyErr_Occurred() ? NULL : PyUnicode_FromStringAndSize(nsn, len);
+    PyObject *kind = text == NULL ? NULL : PyObject_CallOneArg(self->number_type, text);
+    Py_XDECREF(text);
     if (kind == NULL) {
         Py_XDECREF(key);
         return -2;
     }
     long value = PyLong_AsLong(kind);
-    if (key != NULL) {
-        if (PyDict_Size(self->verdicts) >= (1 << 16))
-            PyDict_Clear(self->verdicts);
-        int failed = PyDict_SetItem(self->verdicts, key, kind);
-        Py_DECREF(key);
-        if (failed < 0)
-            value = -2;
-    }
+    if (memo_put(self->verdicts, key, kind) < 0)
+        value = -2;
     Py_DECREF(kind);
     if (value == -1 && PyErr_Occurred())
         return -2;
@@ -448,24 +454,18 @@ cc_choice(Checker *self, const char *digits, Py_ssize_t len)
     const char *potential = digits + self->cc_len;
     int whole = self->general_decisive[digits[0] - '0'];
     int rest = self->general_decisive[potential[0] - '0'];
-    Py_ssize_t width = whole > self->cc_len + rest ? whole : self->cc_len + rest;
-    PyObject *key = NULL;
-    if (whole >= 0 && rest >= 0 && width <= len - 3) {
-        char buf[MAX_DIGITS + 2];
-        buf[0] = (char)('A' + len);
-        memcpy(buf + 1, digits, width);
-        key = PyUnicode_FromStringAndSize(buf, width + 1);
-        if (key == NULL)
-            return -1;
-        PyObject *known = PyDict_GetItemWithError(self->choices, key);
-        if (known != NULL) {
-            Py_DECREF(key);
-            return known == Py_True;
-        }
-        if (PyErr_Occurred()) {
-            Py_DECREF(key);
-            return -1;
-        }
+    Py_ssize_t width = whole < 0 || rest < 0 ? -1
+                       : whole > self->cc_len + rest ? whole
+                                                     : self->cc_len + rest;
+    PyObject *key;
+    PyObject *known = memo_get(self->choices, digits, len, width, &key);
+    if (known != NULL) {
+        Py_DECREF(key);
+        return known == Py_True;
+    }
+    if (PyErr_Occurred()) {
+        Py_XDECREF(key);
+        return -1;
     }
     PyObject *all = PyUnicode_FromStringAndSize(digits, len);
     PyObject *after = PyUnicode_FromStringAndSize(potential, len - self->cc_len);
@@ -475,16 +475,11 @@ cc_choice(Checker *self, const char *digits, Py_ssize_t len)
     Py_XDECREF(after);
     int yes = answer == NULL ? -1 : PyObject_IsTrue(answer);
     Py_XDECREF(answer);
-    if (key != NULL) {
-        if (yes >= 0) {
-            if (PyDict_Size(self->choices) >= (1 << 16))
-                PyDict_Clear(self->choices);
-            if (PyDict_SetItem(self->choices, key, yes ? Py_True : Py_False) < 0)
-                yes = -1;
-        }
-        Py_DECREF(key);
+    if (yes < 0) {
+        Py_XDECREF(key);
+        return -1;
     }
-    return yes;
+    return memo_put(self->choices, key, yes ? Py_True : Py_False) < 0 ? -1 : yes;
 }
 
 typedef enum { TAKEN, DECLINED, FAILED } Verdict;
