@@ -14,7 +14,7 @@ from textual.widgets import DataTable, RichLog, Static
 from tests.tui.conftest import Box
 from tui.app import Console
 from tui.client import Client
-from tui.forms import Message
+from tui.forms import Form, Message
 
 
 async def until(
@@ -31,6 +31,13 @@ async def until(
 def cells(app: Console, table_id: str) -> list[list[str]]:
     table: DataTable[str] = app.query_one(table_id, DataTable)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def open_form(pilot: Pilot[None], *keys: str) -> None:
+    """Press the keys that open a form, and wait until it is on screen: keys typed before it is
+    go to the pane underneath (seen under load: the pin's text switched panes instead)."""
+    await pilot.press(*keys)
+    await until(pilot, lambda: isinstance(pilot.app.screen, Form), f"the form of {keys[-1]!r}")
 
 
 async def type_text(pilot: Pilot[None], text: str) -> None:
@@ -58,14 +65,14 @@ async def _flows(box: Box, tmp_path: Path) -> None:
         await until(pilot, lambda: cells(app, "#ports-table")[0][3] != "", "the probe's model")
         assert cells(app, "#ports-table")[0][4] == "READY"  # the SIM
         # Name the line on the first port, and set the calling hours: the config file changes.
-        await pilot.press("n")
+        await open_form(pilot, "n")
         await type_text(pilot, "front-desk")
         await pilot.press("enter")
         await until(pilot, lambda: "front-desk" in box.daemon.config.read_text(), "the line named")
         await until(
             pilot, lambda: cells(app, "#ports-table")[0][1] == "front-desk", "the name shown"
         )
-        await pilot.press("g")
+        await open_form(pilot, "g")
         await pilot.press("enter", "enter", "enter", "ctrl+a", "ctrl+k")
         await type_text(pilot, "09:00")
         await pilot.press("enter", "enter", "enter")
@@ -73,7 +80,7 @@ async def _flows(box: Box, tmp_path: Path) -> None:
 
         # Campaigns: create one through the form.
         await pilot.press("3")
-        await pilot.press("n")
+        await open_form(pilot, "n")
         await type_text(pilot, "spring")
         await pilot.press("enter", "enter", "enter", "enter", "enter", "enter")
         await until(
@@ -86,7 +93,7 @@ async def _flows(box: Box, tmp_path: Path) -> None:
         ]
 
         # Import a file: the report shows the reject with its line.
-        await pilot.press("i")
+        await open_form(pilot, "i")
         await type_text(pilot, str(csv))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, Message), "the import report")
@@ -110,7 +117,7 @@ async def _flows(box: Box, tmp_path: Path) -> None:
 
         # DNC: add a number, find it.
         await pilot.press("4")
-        await pilot.press("a")
+        await open_form(pilot, "a")
         await type_text(pilot, "(415) 555-0199")
         await pilot.press("enter", "enter", "enter")
         await until(
@@ -137,9 +144,8 @@ async def _flows(box: Box, tmp_path: Path) -> None:
         # Lines: both up, a test call placed from the console.
         await pilot.press("2")
         await until(pilot, lambda: len(cells(app, "#lines-table")) == 2, "the lines")
-        await pilot.press(
-            "down", "p"
-        )  # the second line (the first was renamed: that needs a restart)
+        # the second line (the first was renamed: that needs a restart)
+        await open_form(pilot, "down", "p")
         await type_text(pilot, "spring")
         await pilot.press("enter")
         await until(pilot, lambda: cells(app, "#lines-table")[1][6] == "spring", "the line pinned")
