@@ -193,6 +193,34 @@ def test_timeout_then_late_answer_is_not_taken_for_the_next_command() -> None:
     run(main())
 
 
+def test_a_cancelled_command_still_gets_its_late_answer_not_the_next_one() -> None:
+    """A +CLCC poll whose task is cancelled (the call ended meanwhile): its answer, arriving
+    after, must not be taken for the next command's, nor shift every answer after by one."""
+
+    async def main() -> None:
+        session, modem, _ = make()
+        modem.reply(b"AT+CLCC", None)  # answered below, late
+        poll = asyncio.create_task(session.run("AT+CLCC"))
+        while not modem.commands:
+            await asyncio.sleep(0)
+        poll.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await poll
+        modem.reply(b"AT+CSQ", b"\r\n+CSQ: 5,99\r\n\r\nOK\r\n")
+        modem.reply(b"AT+CREG?", b"\r\n+CREG: 0,1\r\n\r\nOK\r\n")
+        nxt = asyncio.create_task(session.check("AT+CSQ"))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert modem.commands == [b"AT+CLCC"]  # not written while the poll's answer is due
+        assert modem.transport is not None
+        modem.transport.feed(b'\r\n+CLCC: 1,0,3,0,0,"+15550000003",145\r\n\r\nOK\r\n')
+        assert (await nxt).values("+CSQ:") == ["5,99"]
+        assert (await session.check("AT+CREG?")).values("+CREG:") == ["0,1"]
+        assert modem.commands == [b"AT+CLCC", b"AT+CSQ", b"AT+CREG?"]
+
+    run(main())
+
+
 def test_dropped_reply_times_out_per_command() -> None:
     async def main() -> None:
         session, modem, _ = make()

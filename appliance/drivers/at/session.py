@@ -13,6 +13,7 @@ commands; at any other moment they are URCs (python-gsmmodem #101).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -226,6 +227,12 @@ DleListener = Callable[[str], None]
 LostListener = Callable[[Exception | None], None]
 
 
+def _retrieved(done: asyncio.Future[Response]) -> None:
+    """Mark an orphaned command's outcome as seen (nobody may be left to await it)."""
+    if not done.cancelled():
+        done.exception()
+
+
 class AtSession(asyncio.Protocol):
     """Command/response over one port; give it to ``create_serial_connection`` as the protocol."""
 
@@ -234,6 +241,9 @@ class AtSession(asyncio.Protocol):
         self._framer = ResponseFramer()
         self._transport: asyncio.WriteTransport | None = None
         self._pending: _Pending | None = None
+        # A command its caller stopped waiting for (a cancelled task) whose final result is
+        # still on the way: the next exchange waits for it before writing (_drain).
+        self._orphan: _Pending | None = None
         self._lock = _PriorityLock()
         self._urc_listeners: list[UrcListener] = []
         self._lost_listeners: list[LostListener] = []
@@ -345,6 +355,7 @@ class AtSession(asyncio.Protocol):
 
     # ----------------------------------------------------------------- internals
     async def _exchange(self, cmd: Command) -> Response:
+        await self._drain()
         if self._transport is None:
             raise LinkDown("port is not open")
         loop = asyncio.get_running_loop()
@@ -360,14 +371,33 @@ class AtSession(asyncio.Protocol):
         except TimeoutError:
             self.consecutive_timeouts += 1
             raise AtTimeout(f"{cmd.text!r}: no final result within {cmd.timeout:g} s") from None
+        except asyncio.CancelledError:
+            if not pending.done.done():
+                # The caller gave up, not the modem: the final result still comes, and taken by
+                # the next command it would shift every answer after it by one (seen on a
+                # lagging link: a +CLCC poll cancelled by the call's end answered the next AT).
+                self._orphan = pending
+                pending.done.add_done_callback(_retrieved)
+            raise
         finally:
-            if self._pending is pending:
+            if self._pending is pending and self._orphan is not pending:
                 self._pending = None
             self._framer.expect_prompt = False
             if not pending.prompt.done():
                 pending.prompt.cancel()
         self.consecutive_timeouts = 0
         return response
+
+    async def _drain(self) -> None:
+        """Let an orphaned command's final result arrive (within its own timeout) before the
+        next command is written, so each command gets its own answer."""
+        orphan, self._orphan = self._orphan, None
+        if orphan is None:
+            return
+        with contextlib.suppress(TimeoutError, LinkDown):
+            await asyncio.wait_for(asyncio.shield(orphan.done), orphan.command.timeout)
+        if self._pending is orphan:
+            self._pending = None
 
     async def _send_payload(self, pending: _Pending, cmd: Command) -> None:
         assert cmd.payload is not None
