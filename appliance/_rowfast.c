@@ -20,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <marshal.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -37,8 +38,6 @@
 #define MIN_NSN 2
 #define MAX_DIGITS 64
 
-/* Replace an item of a tuple this code has just made (and shares with no one). */
-#define SET_ITEM(tuple, i, value) Py_SETREF(((PyTupleObject *)(tuple))->ob_item[(i)], (value))
 
 
 /* BLAKE2b (RFC 7693), unkeyed, for the dedup key: the same digest as Python's
@@ -182,8 +181,55 @@ typedef struct {
     PyObject *choices;     /* dict: length char + decisive prefix -> cc_choice's answer */
     signed char general_decisive[10];
     PyObject *empty;
-    PyObject *zero;
+    /* The rows taken since the last take(): marshal's encoding of each, one after another. */
+    char *out;
+    Py_ssize_t out_len, out_cap, out_rows;
+    /* With `known_keys`: the dedup keys seen (the campaign's and this file's so far), an
+     * open-addressing set (0 stands for an empty slot; key 0 itself is `seen_zero`). */
+    int dedup, seen_zero;
+    uint64_t *seen;
+    size_t seen_cap, seen_len;
 } Checker;
+
+/* Add `key` to the seen set: 1 if it was new, 0 if already there, -1 on error. The keys are
+ * BLAKE2b digests, so their low bits serve as the hash. */
+static int
+seen_add(Checker *self, uint64_t key)
+{
+    if (key == 0) {
+        int fresh = !self->seen_zero;
+        self->seen_zero = 1;
+        return fresh;
+    }
+    if (2 * (self->seen_len + 1) > self->seen_cap) {
+        size_t cap = self->seen_cap ? 2 * self->seen_cap : 1 << 12;
+        uint64_t *table = PyMem_Calloc(cap, sizeof(uint64_t));
+        if (table == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (size_t i = 0; i < self->seen_cap; i++) {
+            uint64_t k = self->seen[i];
+            if (k != 0) {
+                size_t j = (size_t)k & (cap - 1);
+                while (table[j] != 0)
+                    j = (j + 1) & (cap - 1);
+                table[j] = k;
+            }
+        }
+        PyMem_Free(self->seen);
+        self->seen = table, self->seen_cap = cap;
+    }
+    size_t j = (size_t)key & (self->seen_cap - 1);
+    while (self->seen[j] != 0) {
+        if (self->seen[j] == key)
+            return 0;
+        j = (j + 1) & (self->seen_cap - 1);
+    }
+    self->seen[j] = key;
+    self->seen_len++;
+    return 1;
+}
 
 static int
 digit_mask(PyObject *text, unsigned *out)
@@ -241,13 +287,14 @@ Checker_clear_refs(Checker *self)
     Py_CLEAR(self->slow);
     Py_CLEAR(self->choices);
     Py_CLEAR(self->empty);
-    Py_CLEAR(self->zero);
 }
 
 static void
 Checker_dealloc(Checker *self)
 {
     Checker_clear_refs(self);
+    PyMem_Free(self->out);
+    PyMem_Free(self->seen);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -258,19 +305,20 @@ Checker_init(Checker *self, PyObject *args, PyObject *kwds)
                              "usual_first", "plus_first", "home_np_safe", "cc_choice",
                              "number_type", "decisive", "unknown_kind", "mobile_kind",
                              "geo_kinds", "geo_mobile", "country_zone", "zone_table",
-                             "zone_steps", "zone_of", "id_for", "slow", "general_decisive", NULL};
+                             "zone_steps", "zone_of", "id_for", "slow", "general_decisive",
+                             "known_keys", NULL};
     PyObject *phone_slots, *phone_cells, *bp_cells, *cc, *usual, *plus, *np_safe, *cc_choice;
     PyObject *number_type, *decisive, *geo_kinds, *country_zone, *zone_table, *zone_steps;
-    PyObject *zone_of, *id_for, *slow, *general_decisive;
+    PyObject *zone_of, *id_for, *slow, *general_decisive, *known_keys = Py_None;
     Py_ssize_t max_cells;
     long unknown_kind, mobile_kind;
     int geo_mobile;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "OOOnUUUUOOOllOpOO!O!O!OOO", kwlist, &phone_slots, &phone_cells,
+            args, kwds, "OOOnUUUUOOOllOpOO!O!O!OOO|O", kwlist, &phone_slots, &phone_cells,
             &bp_cells, &max_cells, &cc, &usual, &plus, &np_safe, &cc_choice, &number_type,
             &decisive, &unknown_kind, &mobile_kind, &geo_kinds, &geo_mobile, &country_zone,
             &PyDict_Type, &zone_table, &PyTuple_Type, &zone_steps, &PyDict_Type, &zone_of,
-            &id_for, &slow, &general_decisive))
+            &id_for, &slow, &general_decisive, &known_keys))
         return -1;
     Checker_clear_refs(self);
     Py_ssize_t n = PySequence_Size(phone_slots);
@@ -328,9 +376,29 @@ Checker_init(Checker *self, PyObject *args, PyObject *kwds)
     self->verdicts = PyDict_New();
     self->choices = PyDict_New();
     self->empty = PyUnicode_FromString("");
-    self->zero = PyLong_FromLong(0);
-    if (!self->verdicts || !self->choices || !self->empty || !self->zero)
+    if (!self->verdicts || !self->choices || !self->empty)
         return -1;
+    self->out_len = self->out_rows = 0;
+    PyMem_Free(self->seen);
+    self->seen = NULL, self->seen_cap = self->seen_len = 0, self->seen_zero = 0;
+    self->dedup = known_keys != Py_None;
+    if (self->dedup) {
+        /* the keys as int64 in the machine's order (array('q')) */
+        Py_buffer keys;
+        if (PyObject_GetBuffer(known_keys, &keys, PyBUF_SIMPLE) < 0)
+            return -1;
+        int failed = keys.len % 8 != 0;
+        if (failed)
+            PyErr_SetString(PyExc_ValueError, "known_keys holds 8-byte keys");
+        for (Py_ssize_t i = 0; !failed && i < keys.len / 8; i++) {
+            uint64_t key;
+            memcpy(&key, (const char *)keys.buf + 8 * i, 8);
+            failed = seen_add(self, key) < 0;
+        }
+        PyBuffer_Release(&keys);
+        if (failed)
+            return -1;
+    }
     self->cc_choice = Py_NewRef(cc_choice);
     self->number_type = Py_NewRef(number_type);
     self->country_zone = Py_NewRef(country_zone);
@@ -484,14 +552,59 @@ cc_choice(Checker *self, const char *digits, Py_ssize_t len)
 
 typedef enum { TAKEN, DECLINED, FAILED } Verdict;
 
-/* One phone cell: (given, e164, zone id) as new references, or DECLINED / FAILED. */
-static Verdict
-phone(Checker *self, PyObject *given, PyObject **e164_out, PyObject **zone_out)
+/* A cell's text after str.strip(), as UTF-8 bytes; `hold` keeps an object made for it alive. */
+typedef struct {
+    const char *data;
+    Py_ssize_t len;   /* bytes */
+    Py_ssize_t chars; /* code points */
+    int ascii;
+    PyObject *hold;
+} Text;
+
+/* The stripped text of `cell` (NULL: an absent cell, read as ""): 0, or 1 when it is not a str,
+ * or -1 on error. An ASCII cell is read in place; any other is stripped into a new object. */
+static int
+cell_text(PyObject *cell, Text *t)
 {
-    Py_ssize_t n = PyUnicode_GET_LENGTH(given);
-    if (n > MAX_PHONE_CHARS || !PyUnicode_IS_ASCII(given))
+    t->hold = NULL;
+    if (cell == NULL) {
+        t->data = "", t->len = t->chars = 0, t->ascii = 1;
+        return 0;
+    }
+    if (!PyUnicode_Check(cell))
+        return 1;
+    if (PyUnicode_IS_ASCII(cell)) {
+        const char *d = (const char *)PyUnicode_DATA(cell);
+        Py_ssize_t i = 0, j = PyUnicode_GET_LENGTH(cell);
+        while (i < j && Py_UNICODE_ISSPACE((Py_UCS4)d[i]))
+            i++;
+        while (j > i && Py_UNICODE_ISSPACE((Py_UCS4)d[j - 1]))
+            j--;
+        t->data = d + i, t->len = t->chars = j - i, t->ascii = 1;
+        return 0;
+    }
+    t->hold = strip(cell);
+    if (t->hold == NULL)
+        return -1;
+    t->chars = PyUnicode_GET_LENGTH(t->hold);
+    t->ascii = PyUnicode_IS_ASCII(t->hold);
+    t->data = PyUnicode_AsUTF8AndSize(t->hold, &t->len);
+    return t->data == NULL ? -1 : 0;
+}
+
+/* A phone as checked: its E.164 form and the id of its zone set. */
+typedef struct {
+    char e164[MAX_DIGITS + 8];
+    Py_ssize_t e164_len;
+    long zone_id;
+} Phone;
+
+/* One phone cell's stripped text (ASCII): TAKEN (and *out filled), DECLINED or FAILED. */
+static Verdict
+phone(Checker *self, const char *text, Py_ssize_t n, Phone *out)
+{
+    if (n > MAX_PHONE_CHARS)
         return DECLINED;
-    const char *text = (const char *)PyUnicode_DATA(given);
     char digits[MAX_DIGITS];
     Py_ssize_t len = 0;
     int plus = 0;
@@ -543,16 +656,16 @@ phone(Checker *self, PyObject *given, PyObject **e164_out, PyObject **zone_out)
         return FAILED;
     if (kind == self->unknown_kind)
         return DECLINED;
-    char e164[MAX_DIGITS + 8];
+    char *e164 = out->e164;
     e164[0] = '+';
     memcpy(e164 + 1, cc, cc_len);
     memcpy(e164 + 1 + cc_len, nsn, nsn_len);
-    Py_ssize_t e164_len = 1 + cc_len + nsn_len;
+    out->e164_len = 1 + cc_len + nsn_len;
     PyObject *zone;
     int geographical = (kind >= 0 && kind < 64 && (self->geo_kinds >> kind & 1)) ||
                        (kind == self->mobile_kind && self->geo_mobile);
     if (geographical) {
-        zone = zone_lookup(self, e164 + 1, e164_len - 1);
+        zone = zone_lookup(self, e164 + 1, out->e164_len - 1);
         if (zone == NULL)
             return FAILED;
     }
@@ -562,146 +675,272 @@ phone(Checker *self, PyObject *given, PyObject **e164_out, PyObject **zone_out)
         zone = self->empty;
     PyObject *zone_id = PyDict_GetItemWithError(self->zone_of, zone);
     if (zone_id != NULL)
-        Py_INCREF(zone_id);
+        out->zone_id = PyLong_AsLong(zone_id);
     else {
         if (PyErr_Occurred())
             return FAILED;
         zone_id = PyObject_CallOneArg(self->id_for, zone);
         if (zone_id == NULL)
             return FAILED;
-        if (PyDict_SetItem(self->zone_of, zone, zone_id) < 0) {
-            Py_DECREF(zone_id);
+        out->zone_id = PyLong_AsLong(zone_id);
+        int failed = PyDict_SetItem(self->zone_of, zone, zone_id);
+        Py_DECREF(zone_id);
+        if (failed < 0)
             return FAILED;
+    }
+    return out->zone_id == -1 && PyErr_Occurred() ? FAILED : TAKEN;
+}
+
+/* The rows go out in marshal's format (CPython's, read by marshal.loads; version 4's types
+ * without its back-references, so rows can be appended one after another). */
+#define M_NONE 'N'
+#define M_INT 'i'
+#define M_LONG 'l'
+#define M_UNICODE 'u'
+#define M_ASCII 'a'
+#define M_SHORT_ASCII 'z'
+#define M_SMALL_TUPLE ')'
+#define M_LIST '['
+#define M_INT_SIZE 15 /* the most an int takes: 'l', a count and five 15-bit digits */
+#define M_STR_SIZE(n) (5 + (n))
+
+static int
+reserve(Checker *self, Py_ssize_t more)
+{
+    if (self->out_len + more <= self->out_cap)
+        return 0;
+    Py_ssize_t cap = self->out_cap ? self->out_cap : 1 << 16;
+    while (cap < self->out_len + more)
+        cap *= 2;
+    char *grown = PyMem_Realloc(self->out, cap);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->out = grown, self->out_cap = cap;
+    return 0;
+}
+
+static char *
+put_u32(char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++, v >>= 8)
+        *p++ = (char)(v & 0xFF);
+    return p;
+}
+
+static char *
+put_int(char *p, int64_t v)
+{
+    if (v >= INT32_MIN && v <= INT32_MAX) {
+        *p++ = M_INT;
+        return put_u32(p, (uint32_t)(int32_t)v);
+    }
+    uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
+    uint16_t digits[5];
+    int n = 0;
+    for (; u; u >>= 15)
+        digits[n++] = (uint16_t)(u & 0x7FFF);
+    *p++ = M_LONG;
+    p = put_u32(p, (uint32_t)(int32_t)(v < 0 ? -n : n));
+    for (int i = 0; i < n; i++) {
+        *p++ = (char)(digits[i] & 0xFF);
+        *p++ = (char)(digits[i] >> 8);
+    }
+    return p;
+}
+
+static char *
+put_str(char *p, const char *s, Py_ssize_t n, int ascii)
+{
+    if (ascii && n < 256) {
+        *p++ = M_SHORT_ASCII;
+        *p++ = (char)n;
+    }
+    else {
+        *p++ = ascii ? M_ASCII : M_UNICODE;
+        p = put_u32(p, (uint32_t)n);
+    }
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* A row the C check did not take on: what the Python check says. A row goes into the buffer
+ * (marshal version 2, which has no back-references); rejects are returned. */
+static PyObject *
+slow(Checker *self, PyObject *line, PyObject *cells)
+{
+    PyObject *result = PyObject_CallFunctionObjArgs(self->slow, line, cells, NULL);
+    if (result == NULL || !PyTuple_Check(result))
+        return result;
+    if (self->dedup && PyTuple_GET_SIZE(result) > 1) {
+        long long key = PyLong_AsLongLong(PyTuple_GET_ITEM(result, 1));
+        int fresh = key == -1 && PyErr_Occurred() ? -1 : seen_add(self, (uint64_t)key);
+        if (fresh <= 0) {
+            Py_DECREF(result);
+            if (fresh < 0)
+                return NULL;
+            Py_RETURN_NONE;
         }
     }
-    PyObject *number = PyUnicode_FromStringAndSize(e164, e164_len);
-    if (number == NULL) {
-        Py_DECREF(zone_id);
-        return FAILED;
+    PyObject *data = PyMarshal_WriteObjectToString(result, 2);
+    Py_DECREF(result);
+    if (data == NULL)
+        return NULL;
+    int failed = reserve(self, PyBytes_GET_SIZE(data));
+    if (!failed) {
+        memcpy(self->out + self->out_len, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
+        self->out_len += PyBytes_GET_SIZE(data);
+        self->out_rows++;
     }
-    *e164_out = number;
-    *zone_out = zone_id;
-    return TAKEN;
+    Py_DECREF(data);
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
-/* blake2b-64 of the parts' UTF-8 joined by U+001F, as a signed big-endian integer
- * (rows.dedup_key). */
+/* add(line, cells): None when the row passed the check (kept for take(), or, with known_keys,
+ * dropped as a duplicate of a key seen before), else the Python check's rejects. */
 static PyObject *
-dedup_key(PyObject *parts)
+Checker_add(Checker *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Blake2b ctx;
-    blake2b_init(&ctx, 8);
-    Py_ssize_t n = PyList_GET_SIZE(parts);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t size;
-        const char *utf8 = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(parts, i), &size);
-        if (utf8 == NULL)
-            return NULL;
-        if (i > 0)
-            blake2b_update(&ctx, "\x1f", 1);
-        blake2b_update(&ctx, utf8, (size_t)size);
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "add(line, cells) takes 2 arguments");
+        return NULL;
     }
-    return PyLong_FromLongLong((long long)(int64_t)blake2b_final64(&ctx));
-}
-
-static PyObject *
-declined(Checker *self, PyObject *row, PyObject *line, PyObject *cells)
-{
-    Py_XDECREF(row);
-    return PyObject_CallFunctionObjArgs(self->slow, line, cells, NULL);
-}
-
-static PyObject *
-Checker_call(Checker *self, PyObject *args, PyObject *kwds)
-{
-    PyObject *line, *cells;
-    if (!PyArg_UnpackTuple(args, "Checker", 2, 2, &line, &cells))
+    PyObject *line = args[0], *cells = args[1];
+    long long line_no = PyLong_AsLongLong(line);
+    if (line_no == -1 && PyErr_Occurred())
         return NULL;
     if (!PyList_CheckExact(cells) || PyList_GET_SIZE(cells) > self->max_cells)
-        return declined(self, NULL, line, cells);
+        return slow(self, line, cells);
     Py_ssize_t n = PyList_GET_SIZE(cells);
-    PyObject *row = PyTuple_New(ROW_WIDTH);
-    if (row == NULL)
-        return NULL;
-    for (Py_ssize_t i = 0; i < ROW_WIDTH; i++) {
-        PyObject *value = i == AT_PRIORITY ? self->zero : Py_None;
-        Py_INCREF(value);
-        PyTuple_SET_ITEM(row, i, value);
-    }
-    Py_INCREF(line);
-    SET_ITEM(row, 0, line);
-    PyObject *parts = PyList_New(N_PHONES + N_BPS);
-    if (parts == NULL) {
-        Py_DECREF(row);
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < N_PHONES + N_BPS; i++) {
-        Py_INCREF(self->empty);
-        PyList_SET_ITEM(parts, i, self->empty);
-    }
+    Text given[N_PHONES], bps[N_BPS];
+    Phone phones[N_PHONES];
+    int has[N_PHONES] = {0};
+    PyObject *holds[N_PHONES + N_BPS];
+    int held = 0;
+    Verdict verdict = DECLINED;
     for (Py_ssize_t p = 0; p < self->n_phones; p++) {
         int slot = self->phone_slot[p];
         Py_ssize_t at = self->phone_cell[p];
-        PyObject *cell = at < n ? PyList_GET_ITEM(cells, at) : self->empty;
-        if (!PyUnicode_Check(cell))
-            goto decline;
-        PyObject *given = strip(cell);
-        if (given == NULL)
-            goto fail;
-        if (PyUnicode_GET_LENGTH(given) == 0) {
-            Py_DECREF(given);
+        Text *t = &given[slot];
+        int r = cell_text(at < n ? PyList_GET_ITEM(cells, at) : NULL, t);
+        if (t->hold)
+            holds[held++] = t->hold;
+        if (r != 0) {
+            verdict = r < 0 ? FAILED : DECLINED;
+            goto out;
+        }
+        if (t->len == 0) {
             if (slot == 0)
-                goto decline; /* Phone1 is mandatory: the Python check words the reject */
+                goto out; /* Phone1 is mandatory: the Python check words the reject */
             continue;
         }
-        PyObject *e164, *zone_id;
-        Verdict verdict = phone(self, given, &e164, &zone_id);
-        if (verdict != TAKEN) {
-            Py_DECREF(given);
-            if (verdict == FAILED)
-                goto fail;
-            goto decline;
+        if (!t->ascii)
+            goto out;
+        Verdict v = phone(self, t->data, t->len, &phones[slot]);
+        if (v != TAKEN) {
+            verdict = v;
+            goto out;
         }
-        SET_ITEM(row, AT_GIVEN + slot, given);
-        SET_ITEM(row, AT_E164 + slot, e164);
-        SET_ITEM(row, AT_ZONES + slot, zone_id);
-        Py_INCREF(e164);
-        Py_SETREF(((PyListObject *)parts)->ob_item[slot], e164);
+        has[slot] = 1;
     }
     for (Py_ssize_t b = 0; b < N_BPS; b++) {
         Py_ssize_t at = self->bp_cell[b];
-        PyObject *cell = at >= 0 && at < n ? PyList_GET_ITEM(cells, at) : self->empty;
-        if (!PyUnicode_Check(cell))
-            goto decline;
-        PyObject *value = strip(cell);
-        if (value == NULL)
-            goto fail;
-        if (PyUnicode_GET_LENGTH(value) > MAX_BP_CHARS) {
-            Py_DECREF(value);
-            goto decline;
+        Text *t = &bps[b];
+        int r = cell_text(at >= 0 && at < n ? PyList_GET_ITEM(cells, at) : NULL, t);
+        if (t->hold)
+            holds[held++] = t->hold;
+        if (r != 0) {
+            verdict = r < 0 ? FAILED : DECLINED;
+            goto out;
         }
-        Py_SETREF(((PyListObject *)parts)->ob_item[N_PHONES + b], value);
-        if (PyUnicode_GET_LENGTH(value) > 0) {
-            Py_INCREF(value);
-            SET_ITEM(row, AT_BPS + b, value);
-        }
+        if (t->chars > MAX_BP_CHARS)
+            goto out;
     }
-    PyObject *key = dedup_key(parts);
-    Py_DECREF(parts);
-    if (key == NULL) {
-        Py_DECREF(row);
+    /* The dedup key (rows.dedup_key): blake2b-64 of the E.164 numbers (or "") and the
+     * parameters, joined by U+001F, as a signed big-endian integer. */
+    Blake2b ctx;
+    blake2b_init(&ctx, 8);
+    Py_ssize_t size = 2 + 2 * M_INT_SIZE + (ROW_WIDTH - AT_BPS - N_BPS) * M_INT_SIZE;
+    for (int s = 0; s < N_PHONES; s++) {
+        if (s > 0)
+            blake2b_update(&ctx, "\x1f", 1);
+        if (has[s]) {
+            blake2b_update(&ctx, phones[s].e164, (size_t)phones[s].e164_len);
+            size += M_STR_SIZE(given[s].len) + M_STR_SIZE(phones[s].e164_len) + M_INT_SIZE;
+        }
+        else
+            size += 3;
+    }
+    for (int b = 0; b < N_BPS; b++) {
+        blake2b_update(&ctx, "\x1f", 1);
+        blake2b_update(&ctx, bps[b].data, (size_t)bps[b].len);
+        size += M_STR_SIZE(bps[b].len);
+    }
+    int64_t key = (int64_t)blake2b_final64(&ctx);
+    if (self->dedup) {
+        int fresh = seen_add(self, (uint64_t)key);
+        verdict = fresh < 0 ? FAILED : TAKEN;
+        if (fresh <= 0)
+            goto out; /* a duplicate is checked but not kept */
+    }
+    if (reserve(self, size) < 0) {
+        verdict = FAILED;
+        goto out;
+    }
+    char *w = self->out + self->out_len;
+    *w++ = M_SMALL_TUPLE;
+    *w++ = ROW_WIDTH;
+    w = put_int(w, line_no);
+    w = put_int(w, key);
+    for (int s = 0; s < N_PHONES; s++)
+        w = has[s] ? put_str(w, given[s].data, given[s].len, 1) : (*w = M_NONE, w + 1);
+    for (int s = 0; s < N_PHONES; s++)
+        w = has[s] ? put_str(w, phones[s].e164, phones[s].e164_len, 1) : (*w = M_NONE, w + 1);
+    for (int s = 0; s < N_PHONES; s++)
+        w = has[s] ? put_int(w, phones[s].zone_id) : (*w = M_NONE, w + 1);
+    for (int b = 0; b < N_BPS; b++)
+        w = bps[b].len ? put_str(w, bps[b].data, bps[b].len, bps[b].ascii) : (*w = M_NONE, w + 1);
+    for (int i = AT_BPS + N_BPS; i < ROW_WIDTH; i++)
+        w = i == AT_PRIORITY ? put_int(w, 0) : (*w = M_NONE, w + 1);
+    self->out_len = w - self->out;
+    self->out_rows++;
+    verdict = TAKEN;
+out:
+    for (int i = 0; i < held; i++)
+        Py_DECREF(holds[i]);
+    if (verdict == TAKEN)
+        Py_RETURN_NONE;
+    if (verdict == FAILED)
         return NULL;
-    }
-    SET_ITEM(row, 1, key);
-    return row;
-decline:
-    Py_DECREF(parts);
-    return declined(self, row, line, cells);
-fail:
-    Py_DECREF(parts);
-    Py_DECREF(row);
-    return NULL;
+    return slow(self, line, cells);
 }
+
+/* take(): the rows taken since the last take(), as marshal.dumps(list of row tuples) reads. */
+static PyObject *
+Checker_take(Checker *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, 5 + self->out_len);
+    if (bytes == NULL)
+        return NULL;
+    char *p = PyBytes_AS_STRING(bytes);
+    *p++ = M_LIST;
+    p = put_u32(p, (uint32_t)self->out_rows);
+    if (self->out_len)
+        memcpy(p, self->out, self->out_len);
+    self->out_len = self->out_rows = 0;
+    return bytes;
+}
+
+static PyMethodDef Checker_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))Checker_add, METH_FASTCALL,
+     "add(line, cells): None when the row is taken, else the Python check's rejects."},
+    {"take", (PyCFunction)Checker_take, METH_NOARGS,
+     "take(): the rows taken since the last take(), in marshal's format (a list of tuples)."},
+    {NULL, NULL, 0, NULL},
+};
 
 static PyTypeObject CheckerType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "appliance._rowfast.Checker",
@@ -711,7 +950,7 @@ static PyTypeObject CheckerType = {
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Checker_init,
     .tp_dealloc = (destructor)Checker_dealloc,
-    .tp_call = (ternaryfunc)Checker_call,
+    .tp_methods = Checker_methods,
 };
 
 static struct PyModuleDef module = {

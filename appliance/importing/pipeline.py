@@ -3,7 +3,8 @@
 For a big file a worker process reads and checks every record while this process, holding the
 import's transaction, only inserts: the two overlap, and inserting is the longer part (bench on
 two cores, 1M rows). Batches come back in file order through a pipe whose small buffer keeps
-memory flat; their rows travel as one `marshal` string, cheaper to load than pickled tuples.
+memory flat; their rows travel as one `marshal` string, which the C row check writes as it goes
+and which is cheaper to load than pickled tuples.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import BinaryIO
 
-from appliance.config.models import ColumnMapping
 from appliance.errors import DialboxError
-from appliance.importing.reader import CsvSource, FileProblem
+from appliance.importing.reader import Columns, CsvSource, FileProblem
 from appliance.importing.report import Reject
 from appliance.importing.rows import ContactRow, RowChecker, ZoneIds
 
@@ -46,27 +46,15 @@ class Opened:
 class Batch:
     """Consecutive records: the good rows, the rejects, and the zone sets their rows introduce."""
 
-    rows: list[ContactRow] = field(default_factory=list)
+    rows: list[ContactRow] | bytes = field(default_factory=list)  # bytes: marshal's, of a list
+    checked: int = 0  # records that passed the check (kept, or dropped as duplicates here)
     rejects: list[Reject] = field(default_factory=list)
     rejected_rows: int = 0
     new_zones: list[tuple[int, str]] = field(default_factory=list)  # (zone_sets id, zones)
 
-
-@dataclass(frozen=True, slots=True)
-class Packed:
-    """A Batch on its way from the worker: the rows as one marshal string."""
-
-    rows: bytes
-    rejects: list[Reject]
-    rejected_rows: int
-    new_zones: list[tuple[int, str]]
-
-    @classmethod
-    def of(cls, batch: Batch) -> Packed:
-        return cls(marshal.dumps(batch.rows), batch.rejects, batch.rejected_rows, batch.new_zones)
-
-    def unpack(self) -> Batch:
-        return Batch(marshal.loads(self.rows), self.rejects, self.rejected_rows, self.new_zones)
+    def row_list(self) -> list[ContactRow]:
+        rows = self.rows
+        return marshal.loads(rows) if isinstance(rows, bytes) else rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +76,13 @@ Message = Opened | Batch | Finished | Failed
 class Job:
     where: str  # the file's name as the person knows it, for messages
     region: str
-    mappings: Mapping[str, ColumnMapping]
+    mappings: Mapping[str, Columns]
     mapping: str | None
     known_zones: dict[str, int] = field(default_factory=dict)  # zone_sets as they are
     next_zone_id: int = 1
+    # Deduplicate here, knowing these keys already (int64s as array('q') holds them); None:
+    # the store's unique index does it.
+    known_keys: bytes | None = None
     batch_rows: int = BATCH_ROWS
 
 
@@ -101,28 +92,29 @@ def prepare(stream: BinaryIO, job: Job) -> Iterator[Message]:
     source = CsvSource(stream, where=job.where, mappings=job.mappings, mapping=job.mapping)
     yield Opened(source.layout.name, source.layout.header)
     zone_ids = ZoneIds(job.known_zones, job.next_zone_id)
-    check = RowChecker(source.layout, job.region, zone_ids).fast()
+    rows = RowChecker(source.layout, job.region, zone_ids).collector(job.known_keys)
+    add = rows.add
     batch = Batch()
-    rows, rejects = batch.rows, batch.rejects
+    rejects = batch.rejects
     batch_rows = job.batch_rows
     for line, cells, error in source:
         if error is None:
-            result = check(line, cells)
-            if type(result) is tuple:
-                rows.append(result)
+            rejected = add(line, cells)
+            if rejected is None:
+                batch.checked += 1
             else:
-                rejects += result
+                rejects += rejected
                 batch.rejected_rows += 1
         else:
             rejects.append(Reject(line, None, error))
             batch.rejected_rows += 1
-        if len(rows) + batch.rejected_rows >= batch_rows:
-            batch.new_zones = zone_ids.take_new()
+        if batch.checked + batch.rejected_rows >= batch_rows:
+            batch.rows, batch.new_zones = rows.take(), zone_ids.take_new()
             yield batch
             batch = Batch()
-            rows, rejects = batch.rows, batch.rejects
-    if rows or rejects:
-        batch.new_zones = zone_ids.take_new()
+            rejects = batch.rejects
+    if batch.checked or rejects:
+        batch.rows, batch.new_zones = rows.take(), zone_ids.take_new()
         yield batch
     yield Finished(source.sha256)
 
@@ -192,15 +184,13 @@ def _shared(path: Path, job: Job) -> Iterator[Message]:
 
 def _receive(receiver: Connection, worker: BaseProcess, job: Job) -> Message:
     try:
-        message: Message | Packed = receiver.recv()
+        message: Message = receiver.recv()
     except EOFError:
         raise DialboxError(
             f"the import worker for {job.where} stopped unexpectedly (exit {worker.exitcode})"
         ) from None
     if isinstance(message, Failed):
         raise FileProblem(message.message)
-    if isinstance(message, Packed):
-        return message.unpack()
     return message
 
 
@@ -209,7 +199,7 @@ def _work(sender: Connection, path: str, job: Job) -> None:
     try:
         with no_cycle_collection(), open(path, "rb") as stream:
             for message in prepare(stream, job):
-                sender.send(Packed.of(message) if isinstance(message, Batch) else message)
+                sender.send(message)
     except BrokenPipeError:  # the parent went away (it rolls back)
         pass
     except DialboxError as exc:

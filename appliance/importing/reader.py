@@ -9,9 +9,8 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
-from appliance.config.models import ColumnMapping
 from appliance.domain import BP_FIELDS, PHONE_FIELDS
 from appliance.errors import DialboxError
 
@@ -24,6 +23,29 @@ _ECM_FIRST_HEADER = re.compile(r"(phone|telephone|tel|mobile|number|msisdn)(numb
 _ECM_PHONE_HEADER = re.compile(r"(?:phone|telephone|tel|mobile|number|msisdn)(?:number)?([1-5]?)")
 _ECM_BP_HEADER = re.compile(r"(?:bp|businessparameter|parameter|param)([1-9]|1[0-2])")
 _NON_ALNUM = re.compile(r"[\W_]+")
+
+
+class ColumnNames(Protocol):
+    """A named-column layout: which header holds which contact field (config's ColumnMapping)."""
+
+    @property
+    def columns(self) -> Mapping[str, str]: ...
+
+    @property
+    def match_headers(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """ColumnNames as plain data, for the import's worker process: unpickling the config's
+    models would load pydantic there, a third of a second before its first row."""
+
+    columns: Mapping[str, str]
+    match_headers: bool
+
+    @classmethod
+    def of(cls, mapping: ColumnNames) -> Columns:
+        return cls(dict(mapping.columns), mapping.match_headers)
 
 
 class FileProblem(DialboxError):
@@ -76,7 +98,7 @@ def _ecm_named_layout(header: list[str]) -> Layout | None:
     return Layout(ECM, tuple(fields), labels, True, len(fields))
 
 
-def _mapped_layout(name: str, mapping: ColumnMapping, header: list[str]) -> Layout | None:
+def _mapped_layout(name: str, mapping: ColumnNames, header: list[str]) -> Layout | None:
     """The layout `mapping` gives this header, or None when a mapped column is missing."""
     positions = {header_key(cell): i for i, cell in reversed(list(enumerate(header)))}
     fields: list[str | None] = [None] * len(header)
@@ -90,7 +112,7 @@ def _mapped_layout(name: str, mapping: ColumnMapping, header: list[str]) -> Layo
 
 
 def choose_layout(
-    first: list[str], mappings: Mapping[str, ColumnMapping], wanted: str | None, where: str
+    first: list[str], mappings: Mapping[str, ColumnNames], wanted: str | None, where: str
 ) -> Layout:
     """Decide from the first record whether there is a header and which mapping reads the file."""
     if wanted is not None and wanted != ECM:
@@ -135,7 +157,7 @@ def choose_layout(
     return _ecm_layout()
 
 
-def _missing(mapping: ColumnMapping, header: list[str]) -> list[str]:
+def _missing(mapping: ColumnNames, header: list[str]) -> list[str]:
     present = {header_key(cell) for cell in header}
     return [column for column in mapping.columns.values() if header_key(column) not in present]
 
@@ -171,7 +193,7 @@ class CsvSource:
         stream: BinaryIO,
         *,
         where: str,
-        mappings: Mapping[str, ColumnMapping],
+        mappings: Mapping[str, ColumnNames],
         mapping: str | None = None,
     ) -> None:
         self.where = where

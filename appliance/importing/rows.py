@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import array
 import datetime as dt
 import functools
 import hashlib
 import operator
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS
 from appliance.importing.reader import Layout
@@ -62,6 +63,48 @@ def dedup_key(parts: list[str]) -> int:
     """A signed 64-bit hash of the normalized record: the same contact imported twice collides."""
     digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+class RowCollector(Protocol):
+    """Checks records and keeps the good rows until taken."""
+
+    def add(self, line: int, cells: list[str]) -> list[Reject] | None:
+        """None when the row passed the check (kept, or dropped as a duplicate when the
+        collector deduplicates), else every problem found with it."""
+
+    def take(self) -> list[ContactRow] | bytes:
+        """The rows kept since the last take, in order: as tuples, or as the bytes
+        `marshal.dumps` makes of them (the C check writes them so, for the import's pipe)."""
+
+
+class Collected:
+    """The Python check's collector: rows kept as tuples. With `known_keys` (int64 dedup keys,
+    as array('q') holds them) it drops a row whose key is among them or came before."""
+
+    def __init__(
+        self,
+        check: Callable[[int, list[str]], ContactRow | list[Reject]],
+        known_keys: bytes | None = None,
+    ) -> None:
+        self._check = check
+        self._rows: list[ContactRow] = []
+        self._seen = None if known_keys is None else set(array.array("q", known_keys))
+
+    def add(self, line: int, cells: list[str]) -> list[Reject] | None:
+        result = self._check(line, cells)
+        if type(result) is not tuple:
+            return result  # type: ignore[return-value]
+        seen = self._seen
+        if seen is not None:
+            if result[1] in seen:
+                return None
+            seen.add(result[1])
+        self._rows.append(result)
+        return None
+
+    def take(self) -> list[ContactRow]:
+        rows, self._rows = self._rows, []
+        return rows
 
 
 class ZoneIds:
@@ -127,12 +170,14 @@ class RowChecker:
         self._blank: list[Any] = [None] * len(ROW_FIELDS)
         self._blank[_PRIORITY] = 0
 
-    def fast(self) -> Callable[[int, list[str]], ContactRow | list[Reject]]:
-        """`check`, done in C for plain rows where the C row check is built and the layout and
-        region allow it (no columns beyond phones and parameters; phonefast.plan); else `check`."""
+    def collector(self, known_keys: bytes | None = None) -> RowCollector:
+        """Where checked rows gather: the C row check for plain rows where it is built and the
+        layout and region allow it (no columns beyond phones and parameters; phonefast.plan),
+        handing every other row to `check`; else `check` alone. With `known_keys` it
+        deduplicates: see Collected."""
         region_plan = plan(self.region) if _rowfast is not None else None
         if region_plan is None or self._extras:
-            return self.check
+            return Collected(self.check, known_keys)
         p = region_plan
         return _rowfast.Checker(
             phone_slots=[slot for slot, _ in self._phone_slots],
@@ -157,6 +202,7 @@ class RowChecker:
             id_for=self.zone_ids.id_for,
             slow=self.check,
             general_decisive=p.general_decisive,
+            known_keys=known_keys,
         )
 
     def check(self, line: int, cells: list[str]) -> ContactRow | list[Reject]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,8 +12,9 @@ import apsw
 
 from appliance.config.models import ColumnMapping
 from appliance.domain import ContactState
-from appliance.errors import DialboxError
+from appliance.errors import DialboxError, NotFound
 from appliance.importing.pipeline import Batch, Finished, Job, Opened, messages, no_cycle_collection
+from appliance.importing.reader import Columns
 from appliance.importing.report import ImportReport, Reject, RejectWriter
 from appliance.importing.rows import ROW_FIELDS
 from appliance.store.campaigns import CampaignRow, audit
@@ -27,6 +29,13 @@ KEEP_REJECTS = 10_000  # rejects kept in the report; the CSV report has all of t
 # rows: 32 MB imports as fast as 128 or 256 MB, and the process stays at 83 MB (191, 336).
 _IMPORT_CACHE_KIB = 32_768
 
+
+# A file with more rows than the contacts table holds imports faster when `contacts_dedup` is
+# dropped inside the import's transaction and built again at its end (one sort) than when it
+# takes each row (a random insert): the import then finds duplicates itself, knowing the
+# campaign's keys. Files are guessed at no more than this many bytes a row.
+BULK_MIN_BYTES = 8 << 20
+_BYTES_PER_ROW = 256
 
 # The contact columns a row fills, in `rows.ROW_FIELDS` order.
 _ROW_COLUMNS = tuple(
@@ -92,12 +101,14 @@ def import_file(
     mapping: str | None = None,
     rejects_out: TextIO | None = None,
     worker: bool | None = None,
+    bulk: bool | None = None,
 ) -> ImportReport:
     """Import one file into `campaign`: all good rows land in one transaction, or nothing does.
 
     `mapping` names a column mapping (else one whose headers match, else the ECM column order);
     `rejects_out` receives the CSV reject report as the import runs; `worker` forces (True) or
-    forbids (False) the parsing worker process, which by default is used for big files.
+    forbids (False) the parsing worker process, which by default is used for big files; `bulk`
+    forces or forbids rebuilding the dedup index (BULK_MIN_BYTES), by default chosen by size.
     """
     where = str(path_or_stream) if isinstance(path_or_stream, str | Path) else source
     report = ImportReport(file=where, campaign=campaign.name)
@@ -105,8 +116,16 @@ def import_file(
     conn = db.conn
     previous_cache = db.scalar("PRAGMA cache_size")
     conn.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB:d}")
+    # Every row points at this campaign and at the import row made below, and the transaction
+    # holds the write lock throughout, so SQLite's foreign-key lookups for each row (a
+    # twentieth of the insert, bench/import_csv.py) would check nothing; the campaign's
+    # existence is checked once instead. (The pragma does nothing inside an outer transaction.)
+    foreign_keys = int(db.scalar("PRAGMA foreign_keys") or 0)
+    conn.execute("PRAGMA foreign_keys = OFF")
     try:
         with no_cycle_collection(), db.transaction():
+            if db.scalar("SELECT 1 FROM campaigns WHERE id = ?", (campaign.id,)) is None:
+                raise NotFound(f"campaign {campaign.name!r} was deleted")
             conn.execute(
                 "INSERT INTO imports(campaign_id, source, started_at) VALUES (?, ?, ?)",
                 (campaign.id, source, now),
@@ -117,13 +136,19 @@ def import_file(
             )
             insert = _insert_sql(conn, campaign.id, report.import_id, now)
             zones = {str(z): int(i) for z, i in conn.execute("SELECT zones, id FROM zone_sets")}
+            rebuild = None
+            known_keys = None
+            if bulk if bulk is not None else _big(path_or_stream, last_before):
+                known_keys = _campaign_keys(db, campaign.id)
+                rebuild = _drop_index(db, "contacts_dedup")
             job = Job(
                 where=where,
                 region=region,
-                mappings=dict(mappings),
+                mappings={name: Columns.of(m) for name, m in mappings.items()},
                 mapping=mapping,
                 known_zones=zones,
                 next_zone_id=max(zones.values(), default=0) + 1,
+                known_keys=known_keys,
             )
             for message in messages(path_or_stream, job, worker):
                 if isinstance(message, Batch):
@@ -132,6 +157,8 @@ def import_file(
                     report.layout = message.layout
                 elif isinstance(message, Finished):
                     report.sha256 = message.sha256
+            if rebuild is not None:
+                conn.execute(rebuild)
             report.dnc = _mark_dnc(db, campaign.id, last_before, now)
             report.duplicates = report.rows - report.rejected - report.imported
             conn.execute(
@@ -153,9 +180,36 @@ def import_file(
             detail["source"] = source
             audit(db, actor, "contacts.import", campaign.name, detail, now)
     finally:
+        conn.execute(f"PRAGMA foreign_keys = {foreign_keys:d}")
         conn.execute(f"PRAGMA cache_size = {int(previous_cache or -2000):d}")
     log.info("%s", report.summary())
     return report
+
+
+def _big(path_or_stream: str | Path | BinaryIO, table_rows: int) -> bool:
+    """Whether the file is big, and likely to hold more rows than the table (BULK_MIN_BYTES)."""
+    if not isinstance(path_or_stream, str | Path):
+        return False
+    try:
+        size = Path(path_or_stream).stat().st_size
+    except OSError:
+        return False  # reading it says what is wrong
+    return size >= BULK_MIN_BYTES and size // _BYTES_PER_ROW > table_rows
+
+
+def _campaign_keys(db: Database, campaign_id: int) -> bytes:
+    """The dedup keys of the campaign's contacts, as array('q') holds them."""
+    keys = db.conn.execute("SELECT dedup_key FROM contacts WHERE campaign_id = ?", (campaign_id,))
+    return array.array("q", (key for (key,) in keys)).tobytes()
+
+
+def _drop_index(db: Database, name: str) -> str:
+    """Drop index `name` (in the transaction); the statement that makes it again."""
+    sql = db.scalar("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,))
+    if not isinstance(sql, str):
+        raise DialboxError(f"the database lacks the index {name}")
+    db.conn.execute(f"DROP INDEX {name}")
+    return sql
 
 
 def _write_batch(
@@ -167,11 +221,11 @@ def _write_batch(
         conn.executemany(
             "INSERT OR IGNORE INTO zone_sets(id, zones) VALUES (?, ?)", batch.new_zones
         )
-    if batch.rows:
+    if rows := batch.row_list():
         before = conn.total_changes()
-        conn.executemany(insert, batch.rows)
+        conn.executemany(insert, rows)
         report.imported += conn.total_changes() - before
-    report.rows += len(batch.rows) + batch.rejected_rows
+    report.rows += batch.checked + batch.rejected_rows
     report.rejected += batch.rejected_rows
     if batch.rejects:
         room = KEEP_REJECTS - len(report.rejects)

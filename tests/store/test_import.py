@@ -142,6 +142,21 @@ def test_import_is_recorded_and_audited(db: Database, campaign: CampaignRow) -> 
     assert (action, target, json.loads(detail)["imported"]) == ("contacts.import", "Spring", 3)
 
 
+def test_a_campaign_deleted_before_the_import_takes_nothing_and_checks_stay_on(
+    db: Database, campaign: CampaignRow
+) -> None:
+    """The import checks its campaign itself (it skips the per-row foreign-key lookups), and
+    the connection's foreign-key checking is as it was afterwards."""
+    run_import(db, campaign, MUST_SHOW)
+    assert db.scalar("PRAGMA foreign_keys") == 1
+    db.conn.execute("DELETE FROM campaigns WHERE id = ?", (campaign.id,))  # cascades
+    with pytest.raises(DialboxError, match="'Spring' was deleted"):
+        run_import(db, campaign, MUST_SHOW)
+    assert db.scalar("SELECT count(*) FROM contacts") == 0
+    assert db.scalar("SELECT count(*) FROM imports") == 0
+    assert db.scalar("PRAGMA foreign_keys") == 1
+
+
 def test_ecm_file_without_header_lf_and_trailing_fields_optional(
     db: Database, campaign: CampaignRow
 ) -> None:
@@ -264,6 +279,62 @@ def test_worker_process_gives_the_same_result(
     )
     assert (report.imported, report.rejected, report.duplicates) == (3, 4, 1)
     assert [r.line for r in report.rejects] == [5, 6, 7, 8]
+
+
+@pytest.mark.parametrize("worker", [False, True])
+def test_rebuilding_the_dedup_index_gives_the_same_contacts_and_reports(
+    tmp_path: Path, worker: bool
+) -> None:
+    """`bulk`: the import finds duplicates itself (in the file, and against the campaign's
+    contacts) and builds contacts_dedup again; the result is the row-by-row import's."""
+    path = tmp_path / "f.csv"
+    path.write_bytes(MUST_SHOW)
+    again = tmp_path / "g.csv"  # two rows already in, one new, and the new one twice
+    again.write_bytes(
+        b'(212) 555-0100,,,,,"Doe, Jane",ACC-1,12.50\n(305) 555-0199,,,,,New\n'
+        b"+1 305 555 0199,,,,,New\n+44 20 7946 0958,,,,,London,ACC-7,3\n"
+    )
+    outcomes = []
+    for bulk in (False, True):
+        db = open_database(tmp_path / f"{bulk}.db")
+        campaign = create_campaign(db, "Spring", CampaignType.AGENT, "US", {}, NOW, "test")
+        other = create_campaign(db, "Other", CampaignType.AGENT, "US", {}, NOW, "test")
+        index_sql = db.scalar("SELECT sql FROM sqlite_master WHERE name = 'contacts_dedup'")
+        reports = [
+            import_file(
+                db,
+                target,
+                file,
+                region="US",
+                mappings={},
+                now=NOW,
+                actor="t",
+                source="f",
+                worker=worker,
+                bulk=bulk,
+            ).as_dict()
+            for target, file in ((campaign, path), (other, path), (campaign, again))
+        ]
+        for report in reports:
+            report.pop("file")
+            report.pop("import_id")
+        assert db.scalar("SELECT sql FROM sqlite_master WHERE name = 'contacts_dedup'") == index_sql
+        outcomes.append((reports, contacts(db, "campaign_id, source_line, e164_1, bp1")))
+    assert outcomes[0] == outcomes[1]
+    reports, rows = outcomes[1]
+    assert [(r["imported"], r["duplicates"]) for r in reports] == [(3, 1), (3, 1), (1, 3)]
+    assert len(rows) == 7
+
+
+def test_a_failed_bulk_import_keeps_the_dedup_index(
+    db: Database, campaign: CampaignRow, tmp_path: Path
+) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"2125550100\n\xff\n")
+    with pytest.raises(DialboxError, match="byte 11, line 2"):
+        import_file(db, campaign, path, region="US", mappings={}, now=NOW, actor="t",
+                    source="f", bulk=True)  # fmt: skip
+    assert db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'contacts_dedup'") == 1
 
 
 def test_worker_reports_file_problems(db: Database, campaign: CampaignRow, tmp_path: Path) -> None:
@@ -421,7 +492,7 @@ def test_shared_checking_with_the_worker_keeps_file_order_lines_and_zone_ids(
 
     def batches(worker: bool) -> list[tuple[object, ...]]:
         found = [m for m in messages(path, job, worker) if isinstance(m, Batch)]
-        return [(b.rows, b.rejects, b.rejected_rows) for b in found]
+        return [(b.row_list(), b.rejects, b.rejected_rows) for b in found]
 
     alone, shared = batches(False), batches(True)
     assert shared == alone and len(alone) == 54
