@@ -37,6 +37,7 @@
 #define MAX_NSN 17
 #define MIN_NSN 2
 #define MAX_DIGITS 64
+#define MAX_SCAN_CELLS 64 /* a layout with more cells is read by the Python check */
 
 
 
@@ -799,66 +800,32 @@ slow(Checker *self, PyObject *line, PyObject *cells)
     Py_RETURN_NONE;
 }
 
-/* add(line, cells): None when the row passed the check (kept for take(), or, with known_keys,
- * dropped as a duplicate of a key seen before), else the Python check's rejects. */
-static PyObject *
-Checker_add(Checker *self, PyObject *const *args, Py_ssize_t nargs)
+/* The check of one row, its cells stripped (given[] by phone slot, for the layout's phones):
+ * TAKEN (the row written out, or dropped as a duplicate), DECLINED (for the Python check) or
+ * FAILED. */
+static Verdict
+check_row(Checker *self, long long line_no, const Text *given, const Text *bps)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "add(line, cells) takes 2 arguments");
-        return NULL;
-    }
-    PyObject *line = args[0], *cells = args[1];
-    long long line_no = PyLong_AsLongLong(line);
-    if (line_no == -1 && PyErr_Occurred())
-        return NULL;
-    if (!PyList_CheckExact(cells) || PyList_GET_SIZE(cells) > self->max_cells)
-        return slow(self, line, cells);
-    Py_ssize_t n = PyList_GET_SIZE(cells);
-    Text given[N_PHONES], bps[N_BPS];
     Phone phones[N_PHONES];
     int has[N_PHONES] = {0};
-    PyObject *holds[N_PHONES + N_BPS];
-    int held = 0;
-    Verdict verdict = DECLINED;
     for (Py_ssize_t p = 0; p < self->n_phones; p++) {
         int slot = self->phone_slot[p];
-        Py_ssize_t at = self->phone_cell[p];
-        Text *t = &given[slot];
-        int r = cell_text(at < n ? PyList_GET_ITEM(cells, at) : NULL, t);
-        if (t->hold)
-            holds[held++] = t->hold;
-        if (r != 0) {
-            verdict = r < 0 ? FAILED : DECLINED;
-            goto out;
-        }
+        const Text *t = &given[slot];
         if (t->len == 0) {
             if (slot == 0)
-                goto out; /* Phone1 is mandatory: the Python check words the reject */
+                return DECLINED; /* Phone1 is mandatory: the Python check words the reject */
             continue;
         }
         if (!t->ascii)
-            goto out;
+            return DECLINED;
         Verdict v = phone(self, t->data, t->len, &phones[slot]);
-        if (v != TAKEN) {
-            verdict = v;
-            goto out;
-        }
+        if (v != TAKEN)
+            return v;
         has[slot] = 1;
     }
-    for (Py_ssize_t b = 0; b < N_BPS; b++) {
-        Py_ssize_t at = self->bp_cell[b];
-        Text *t = &bps[b];
-        int r = cell_text(at >= 0 && at < n ? PyList_GET_ITEM(cells, at) : NULL, t);
-        if (t->hold)
-            holds[held++] = t->hold;
-        if (r != 0) {
-            verdict = r < 0 ? FAILED : DECLINED;
-            goto out;
-        }
-        if (t->chars > MAX_BP_CHARS)
-            goto out;
-    }
+    for (int b = 0; b < N_BPS; b++)
+        if (bps[b].chars > MAX_BP_CHARS)
+            return DECLINED;
     /* The dedup key (rows.dedup_key): blake2b-64 of the E.164 numbers (or "") and the
      * parameters, joined by U+001F, as a signed big-endian integer. */
     Blake2b ctx;
@@ -882,14 +849,11 @@ Checker_add(Checker *self, PyObject *const *args, Py_ssize_t nargs)
     int64_t key = (int64_t)blake2b_final64(&ctx);
     if (self->dedup) {
         int fresh = seen_add(self, (uint64_t)key);
-        verdict = fresh < 0 ? FAILED : TAKEN;
         if (fresh <= 0)
-            goto out; /* a duplicate is checked but not kept */
+            return fresh < 0 ? FAILED : TAKEN; /* a duplicate is checked but not kept */
     }
-    if (reserve(self, size) < 0) {
-        verdict = FAILED;
-        goto out;
-    }
+    if (reserve(self, size) < 0)
+        return FAILED;
     char *w = self->out + self->out_len;
     *w++ = M_SMALL_TUPLE;
     *w++ = ROW_WIDTH;
@@ -907,7 +871,52 @@ Checker_add(Checker *self, PyObject *const *args, Py_ssize_t nargs)
         w = i == AT_PRIORITY ? put_int(w, 0) : (*w = M_NONE, w + 1);
     self->out_len = w - self->out;
     self->out_rows++;
-    verdict = TAKEN;
+    return TAKEN;
+}
+
+/* add(line, cells): None when the row passed the check (kept for take(), or, with known_keys,
+ * dropped as a duplicate of a key seen before), else the Python check's rejects. */
+static PyObject *
+Checker_add(Checker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "add(line, cells) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *line = args[0], *cells = args[1];
+    long long line_no = PyLong_AsLongLong(line);
+    if (line_no == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyList_CheckExact(cells) || PyList_GET_SIZE(cells) > self->max_cells)
+        return slow(self, line, cells);
+    Py_ssize_t n = PyList_GET_SIZE(cells);
+    Text given[N_PHONES], bps[N_BPS];
+    PyObject *holds[N_PHONES + N_BPS];
+    int held = 0;
+    Verdict verdict = DECLINED;
+    for (Py_ssize_t p = 0; p < self->n_phones; p++) {
+        Py_ssize_t at = self->phone_cell[p];
+        Text *t = &given[self->phone_slot[p]];
+        int r = cell_text(at < n ? PyList_GET_ITEM(cells, at) : NULL, t);
+        if (t->hold)
+            holds[held++] = t->hold;
+        if (r != 0) {
+            verdict = r < 0 ? FAILED : DECLINED;
+            goto out;
+        }
+    }
+    for (Py_ssize_t b = 0; b < N_BPS; b++) {
+        Py_ssize_t at = self->bp_cell[b];
+        Text *t = &bps[b];
+        int r = cell_text(at >= 0 && at < n ? PyList_GET_ITEM(cells, at) : NULL, t);
+        if (t->hold)
+            holds[held++] = t->hold;
+        if (r != 0) {
+            verdict = r < 0 ? FAILED : DECLINED;
+            goto out;
+        }
+    }
+    verdict = check_row(self, line_no, given, bps);
 out:
     for (int i = 0; i < held; i++)
         Py_DECREF(holds[i]);
@@ -916,6 +925,296 @@ out:
     if (verdict == FAILED)
         return NULL;
     return slow(self, line, cells);
+}
+
+/* The scan reads a line itself when the csv module would read it as one record and the cutting
+ * is plain: UTF-8 (as Python's strict decoder takes it), no control characters but tabs, a
+ * quote only around a whole cell (with "" for a quote inside), no longer than the csv module's
+ * default field limit. Anything else is read by the csv module. */
+#define PLAIN_MAX 131072
+
+/* The length of the UTF-8 sequence at s[0] (of n bytes left), 0 if Python would refuse it. */
+static int
+utf8_length(const unsigned char *s, Py_ssize_t n)
+{
+    unsigned char c = s[0];
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F; /* no surrogates */
+    }
+    else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    }
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (int i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+static Py_UCS4
+utf8_char(const unsigned char *s, int len)
+{
+    if (len == 1)
+        return s[0];
+    Py_UCS4 c = s[0] & (0x7F >> len);
+    for (int i = 1; i < len; i++)
+        c = c << 6 | (s[i] & 0x3F);
+    return c;
+}
+
+/* A cell's text without leading and trailing whitespace (str.strip()), its code points counted. */
+static Text
+stripped(Text t)
+{
+    const unsigned char *s = (const unsigned char *)t.data;
+    Py_ssize_t i = 0, j = t.len;
+    while (i < j) {
+        int len = s[i] < 0x80 ? 1 : utf8_length(s + i, j - i);
+        if (!Py_UNICODE_ISSPACE(utf8_char(s + i, len)))
+            break;
+        i += len;
+    }
+    while (j > i) {
+        Py_ssize_t k = j - 1;
+        while (k > i && (s[k] & 0xC0) == 0x80)
+            k--;
+        if (!Py_UNICODE_ISSPACE(utf8_char(s + k, (int)(j - k))))
+            break;
+        j = k;
+    }
+    Text out = {t.data + i, j - i, j - i, t.ascii, NULL};
+    if (!t.ascii) {
+        out.chars = 0;
+        for (Py_ssize_t k = i; k < j; k++)
+            out.chars += (s[k] & 0xC0) != 0x80;
+    }
+    return out;
+}
+
+/* Cut a line (without its line end) into cells as the csv module does, where that is plain.
+ * Cells point into the line, or into `scratch` (as long as the line) where a "" was undone.
+ * Returns the number of cells (storing the first max + 1 in `cells`), or -1: not plain. */
+static Py_ssize_t
+cut(const char *line, Py_ssize_t n, char *scratch, Text *cells, Py_ssize_t max)
+{
+    const unsigned char *s = (const unsigned char *)line;
+    if (n > PLAIN_MAX)
+        return -1;
+    Py_ssize_t count = 0, i = 0;
+    char *out = scratch;
+    for (;;) {
+        Text cell = {line + i, 0, 0, 1, NULL};
+        if (i < n && s[i] == '"') { /* a quoted cell: up to the quote before a comma or the end */
+            i++;
+            cell.data = line + i;
+            const char *copied = NULL;
+            for (;;) {
+                if (i >= n)
+                    return -1; /* the quote is open at the line end: the record goes on */
+                unsigned char c = s[i];
+                if (c == '"') {
+                    if (i + 1 < n && s[i + 1] == '"') { /* "" inside: one quote, in scratch */
+                        if (copied == NULL) {
+                            memcpy(out, cell.data, cell.len);
+                            copied = out;
+                        }
+                        out[cell.len++] = '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                int len = c < 0x80 ? (c < 0x20 && c != '\t') || c == 0x7F ? 0 : 1
+                                   : utf8_length(s + i, n - i);
+                if (len == 0)
+                    return -1;
+                cell.ascii &= len == 1;
+                if (copied != NULL)
+                    memcpy(out + cell.len, s + i, len);
+                cell.len += len;
+                i += len;
+            }
+            if (copied != NULL) {
+                cell.data = copied;
+                out += cell.len;
+            }
+            if (i < n && s[i] != ',')
+                return -1; /* text after the closing quote */
+        }
+        else {
+            while (i < n && s[i] != ',') {
+                unsigned char c = s[i];
+                int len = c < 0x80 ? (c < 0x20 && c != '\t') || c == 0x7F || c == '"' ? 0 : 1
+                                   : utf8_length(s + i, n - i);
+                if (len == 0)
+                    return -1;
+                cell.ascii &= len == 1;
+                cell.len += len;
+                i += len;
+            }
+        }
+        if (count <= max)
+            cells[count] = cell;
+        count++;
+        if (i >= n)
+            return count;
+        i++; /* the comma */
+    }
+}
+
+/* The cells of a cut line as the csv module gives them, a list of str. */
+static PyObject *
+cell_list(const Text *cells, Py_ssize_t count)
+{
+    PyObject *list = PyList_New(count);
+    for (Py_ssize_t i = 0; list != NULL && i < count; i++) {
+        PyObject *cell = PyUnicode_DecodeUTF8(cells[i].data, cells[i].len, "strict");
+        if (cell == NULL)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, i, cell);
+    }
+    return list;
+}
+
+enum { SCAN_LIMIT, SCAN_NOT_PLAIN, SCAN_MORE };
+
+/* scan(data, pos, line, limit, rejects): read the lines of `data` from byte `pos` (the start
+ * of physical line `line` + 1), checking each record as add() does, until `limit` records, a
+ * line it does not read (the csv module's to read), or no whole line left. Rejects go to the
+ * list `rejects`. Returns (pos, line, records, rejected, stop), stop one of SCAN_*. */
+static PyObject *
+Checker_scan(Checker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "scan(data, pos, line, limit, rejects)");
+        return NULL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t line = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t limit = PyLong_AsSsize_t(args[3]);
+    PyObject *rejects = args[4];
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyList_Check(rejects)) {
+        PyErr_SetString(PyExc_TypeError, "rejects is a list");
+        return NULL;
+    }
+    Py_buffer data;
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const char *buf = (const char *)data.buf;
+    Py_ssize_t size = data.len, records = 0, rejected = 0;
+    int stop = SCAN_LIMIT, failed = 0;
+    char *scratch = NULL;
+    if (pos < 0 || pos > size) {
+        PyErr_SetString(PyExc_ValueError, "pos is outside data");
+        failed = 1;
+    }
+    else if (self->max_cells >= MAX_SCAN_CELLS)
+        stop = SCAN_NOT_PLAIN, limit = 0; /* so wide a layout is read by the csv module */
+    else if ((scratch = PyMem_Malloc(PLAIN_MAX)) == NULL) {
+        PyErr_NoMemory();
+        failed = 1;
+    }
+    Text cells[MAX_SCAN_CELLS + 1];
+    while (!failed && records < limit) {
+        const char *nl = memchr(buf + pos, '\n', size - pos);
+        if (nl == NULL) {
+            stop = SCAN_MORE;
+            break;
+        }
+        const char *s = buf + pos;
+        Py_ssize_t n = nl - s;
+        if (n > 0 && s[n - 1] == '\r')
+            n--;
+        Py_ssize_t count = cut(s, n, scratch, cells, self->max_cells);
+        if (count < 0) {
+            stop = SCAN_NOT_PLAIN;
+            break;
+        }
+        Py_ssize_t next_pos = nl - buf + 1;
+        Verdict verdict = DECLINED;
+        if (count <= self->max_cells) {
+            int blank = 1;
+            for (Py_ssize_t c = 0; c < count; c++) {
+                cells[c] = stripped(cells[c]);
+                blank &= cells[c].len == 0;
+            }
+            if (blank) { /* no record: an empty line, or only empty cells */
+                pos = next_pos, line++;
+                continue;
+            }
+            Text given[N_PHONES], bps[N_BPS];
+            Text empty = {"", 0, 0, 1, NULL};
+            for (Py_ssize_t p = 0; p < self->n_phones; p++) {
+                Py_ssize_t at = self->phone_cell[p];
+                given[self->phone_slot[p]] = at < count ? cells[at] : empty;
+            }
+            for (int b = 0; b < N_BPS; b++) {
+                Py_ssize_t at = self->bp_cell[b];
+                bps[b] = at >= 0 && at < count ? cells[at] : empty;
+            }
+            verdict = check_row(self, line + 1, given, bps);
+        }
+        if (verdict == FAILED) {
+            failed = 1;
+            break;
+        }
+        if (verdict == DECLINED) {
+            /* cut again, unstripped and every cell, for the Python check */
+            Text *all = count <= MAX_SCAN_CELLS ? cells : PyMem_Malloc(count * sizeof(Text));
+            PyObject *number = all ? PyLong_FromSsize_t(line + 1) : NULL;
+            PyObject *list = NULL;
+            if (number != NULL) {
+                cut(s, n, scratch, all, count);
+                list = cell_list(all, count);
+            }
+            if (all != cells)
+                PyMem_Free(all);
+            PyObject *said = list ? slow(self, number, list) : NULL;
+            Py_XDECREF(number);
+            Py_XDECREF(list);
+            if (said == NULL) {
+                failed = 1;
+                break;
+            }
+            if (said != Py_None) {
+                PyObject *extended = PySequence_InPlaceConcat(rejects, said);
+                Py_XDECREF(extended);
+                rejected++;
+                if (extended == NULL) {
+                    Py_DECREF(said);
+                    failed = 1;
+                    break;
+                }
+            }
+            Py_DECREF(said);
+        }
+        records++;
+        pos = next_pos, line++;
+    }
+    PyMem_Free(scratch);
+    PyBuffer_Release(&data);
+    if (failed)
+        return NULL;
+    return Py_BuildValue("nnnni", pos, line, records, rejected, stop);
 }
 
 /* take(): the rows taken since the last take(), as marshal.dumps(list of row tuples) reads. */
@@ -937,6 +1236,8 @@ Checker_take(Checker *self, PyObject *Py_UNUSED(ignored))
 static PyMethodDef Checker_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Checker_add, METH_FASTCALL,
      "add(line, cells): None when the row is taken, else the Python check's rejects."},
+    {"scan", (PyCFunction)(void (*)(void))Checker_scan, METH_FASTCALL,
+     "scan(data, pos, line, limit, rejects): check plain CSV lines of data from pos."},
     {"take", (PyCFunction)Checker_take, METH_NOARGS,
      "take(): the rows taken since the last take(), in marshal's format (a list of tuples)."},
     {NULL, NULL, 0, NULL},

@@ -94,26 +94,36 @@ def prepare(stream: BinaryIO, job: Job) -> Iterator[Message]:
     zone_ids = ZoneIds(job.known_zones, job.next_zone_id)
     rows = RowChecker(source.layout, job.region, zone_ids).collector(job.known_keys)
     add = rows.add
+    scan = getattr(rows, "scan", None)  # the C check reads plain lines from the bytes itself
     batch = Batch()
-    rejects = batch.rejects
-    batch_rows = job.batch_rows
-    for line, cells, error in source:
-        if error is None:
-            rejected = add(line, cells)
-            if rejected is None:
+    room = job.batch_rows
+    while True:
+        if scan is not None:
+            records, rejected, more = source.scan(scan, room, batch.rejects)
+            batch.checked += records - rejected
+            batch.rejected_rows += rejected
+            room -= records
+            if not more:
+                break
+        if room > 0:
+            if (record := source.next_record()) is None:
+                break
+            line, cells, error = record
+            room -= 1
+            if error is not None:
+                batch.rejects.append(Reject(line, None, error))
+                batch.rejected_rows += 1
+            elif (rejects := add(line, cells)) is None:
                 batch.checked += 1
             else:
-                rejects += rejected
+                batch.rejects += rejects
                 batch.rejected_rows += 1
-        else:
-            rejects.append(Reject(line, None, error))
-            batch.rejected_rows += 1
-        if batch.checked + batch.rejected_rows >= batch_rows:
+        if room == 0:
             batch.rows, batch.new_zones = rows.take(), zone_ids.take_new()
             yield batch
             batch = Batch()
-            rejects = batch.rejects
-    if batch.checked or rejects:
+            room = job.batch_rows
+    if batch.checked or batch.rejects:
         batch.rows, batch.new_zones = rows.take(), zone_ids.take_new()
         yield batch
     yield Finished(source.sha256)

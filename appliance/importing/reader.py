@@ -5,11 +5,10 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from appliance.domain import BP_FIELDS, PHONE_FIELDS
 from appliance.errors import DialboxError
@@ -162,31 +161,32 @@ def _missing(mapping: ColumnNames, header: list[str]) -> list[str]:
     return [column for column in mapping.columns.values() if header_key(column) not in present]
 
 
-class _HashingReader(io.RawIOBase):
-    """Passes bytes through while hashing them, so the import records the file's SHA-256."""
-
-    def __init__(self, inner: BinaryIO) -> None:
-        self._inner = inner
-        self.sha256 = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.sha256.update(data)
-        return n
-
-
 # One record: the physical line (1-based) where it starts, its cells, and the CSV parser's
 # complaint when it could not be read (then the cells are empty). A tuple: it is made per row.
 Record = tuple[int, list[str], str | None]
 
+_CHUNK = 1 << 20
+_BOM = "\ufeff"
+
+
+class Scan(Protocol):
+    """The C row check's reading of plain lines (appliance._rowfast.Checker.scan)."""
+
+    def __call__(
+        self, data: bytes, pos: int, line: int, limit: int, rejects: list[Any], /
+    ) -> tuple[int, int, int, int, int]: ...
+
+
+SCAN_NOT_PLAIN, SCAN_MORE = 1, 2  # why a scan stopped short of its limit
+
 
 class CsvSource:
-    """The records of one file, after the header (if any); `layout` is known once opened."""
+    """The records of one file, after the header (if any); `layout` is known once opened.
+
+    The file is read in chunks of bytes and cut into physical lines as Python's text files cut
+    them with newline="" (at LF, CR LF or CR), each decoded as UTF-8 (a BOM first is dropped)
+    and read by the csv module. `scan` lets the C row check read the plainest lines itself,
+    straight from the bytes; the csv module reads every other record from where it stopped."""
 
     def __init__(
         self,
@@ -198,17 +198,14 @@ class CsvSource:
     ) -> None:
         self.where = where
         self._raw = stream
-        self._hashing = _HashingReader(stream)
-        self._text = io.TextIOWrapper(
-            io.BufferedReader(self._hashing, 1 << 16),
-            encoding="utf-8-sig",
-            errors="strict",
-            newline="",
-        )
-        self._csv = csv.reader(self._text, strict=False)
+        self._sha256 = hashlib.sha256()
+        self._data = b""
+        self._pos = 0  # where the next physical line starts in _data
+        self._line = 0  # physical lines read
+        self._eof = False
+        self._csv = csv.reader(self._lines(), strict=False)
         self._pending: Record | None = None
-        self._read_so_far = 0
-        first = self._next_record()
+        first = self.next_record()
         if first is None:
             self.layout = _ecm_layout()
             return
@@ -218,33 +215,84 @@ class CsvSource:
 
     @property
     def sha256(self) -> str:
-        return self._hashing.sha256.hexdigest()
+        return self._sha256.hexdigest()
 
-    def _next_record(self) -> Record | None:
-        return next(iter(self._records()), None)
+    def _fill(self) -> bool:
+        """Read on; False at the end of the file."""
+        if self._eof:
+            return False
+        chunk = self._raw.read(_CHUNK)
+        if not chunk:
+            self._eof = True
+            return False
+        self._sha256.update(chunk)
+        self._data = self._data[self._pos :] + chunk
+        self._pos = 0
+        return True
 
-    def _records(self) -> Iterator[Record]:
-        """The non-blank records; a CSV syntax error comes back as a record with the complaint."""
-        reader = self._csv
+    def _lines(self) -> Iterator[str]:
+        """The physical lines from _pos on, with their line ends."""
         while True:
-            start = reader.line_num + 1
-            try:
-                for cells in reader:
-                    # Blank lines and rows of empty cells (",,,,") are not records.
-                    if cells and (cells[0].strip() or any(c.strip() for c in cells)):
-                        yield start, cells, None
-                    start = reader.line_num + 1
+            data, pos = self._data, self._pos
+            lf = data.find(b"\n", pos)
+            cr = data.find(b"\r", pos) if lf < 0 else data.find(b"\r", pos, lf)
+            if cr >= 0 and cr + 1 < len(data):
+                end = cr + 2 if data[cr + 1] == 0x0A else cr + 1
+            elif lf >= 0 and cr < 0:
+                end = lf + 1
+            elif self._fill():
+                continue
+            elif pos < len(data):
+                end = len(data)  # the last line, without a line end (or a CR at the very end)
+            else:
                 return
+            try:
+                text = data[pos:end].decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise self._decode_problem(exc) from None
+            if self._line == 0 and text.startswith(_BOM):
+                text = text[1:]
+            self._pos, self._line = end, self._line + 1
+            yield text
+
+    def next_record(self) -> Record | None:
+        """The next non-blank record, read by the csv module; None at the end. A CSV syntax error
+        comes back as a record with the complaint."""
+        if self._pending is not None:
+            record, self._pending = self._pending, None
+            return record
+        while True:
+            start = self._line + 1
+            try:
+                cells = next(self._csv)
+            except StopIteration:
+                return None
             except csv.Error as exc:
-                yield start, [], f"unreadable CSV: {exc}"
+                return start, [], f"unreadable CSV: {exc}"
+            # Blank lines and rows of empty cells (",,,,") are not records.
+            if cells and (cells[0].strip() or any(c.strip() for c in cells)):
+                return start, cells, None
 
     def __iter__(self) -> Iterator[Record]:
+        while (record := self.next_record()) is not None:
+            yield record
+
+    def scan(self, scan: Scan, limit: int, rejects: list[Any]) -> tuple[int, int, bool]:
+        """Let `scan` check plain lines from here: (records, rejected, more) — `more` when it
+        stopped short of `limit` at a record for next_record, False at the end of the file."""
+        records = rejected = 0
         if self._pending is not None:
-            yield self._pending
-            self._pending = None
-        yield from self._records()
+            return 0, 0, True
+        while True:
+            self._pos, self._line, n, bad, stop = scan(
+                self._data, self._pos, self._line, limit - records, rejects
+            )
+            records += n
+            rejected += bad
+            if records >= limit or stop != SCAN_MORE:
+                return records, rejected, True
+            if not self._fill():  # a last line without a line end, or nothing
+                return records, rejected, self._pos < len(self._data)
 
     def _decode_problem(self, exc: UnicodeDecodeError) -> FileProblem:
         """Name the byte offset and line of the first byte that is not UTF-8."""
