@@ -18,7 +18,7 @@ from appliance.errors import DialboxError
 from appliance.importing.report import read_rejects
 from appliance.store import Database, open_database
 from appliance.store.campaigns import CampaignRow, create_campaign
-from appliance.store.importer import import_file
+from appliance.store.importer import ImportReport, import_file
 
 NOW = 1_767_225_600.0
 LONG_PHONE = "+1 (212) 555-0100 0000000000"[:28] + "9"  # 29 characters
@@ -66,6 +66,17 @@ def run_import(
         **options,  # type: ignore[arg-type]
     )
     return report.as_dict(), out.getvalue()
+
+
+def import_path(
+    db: Database,
+    campaign: CampaignRow,
+    path: Path,
+    worker: bool | None = None,
+    bulk: bool | None = None,
+) -> ImportReport:
+    return import_file(db, campaign, path, region="US", mappings={}, now=NOW, actor="t",
+                       source="f", worker=worker, bulk=bulk)  # fmt: skip
 
 
 def contacts(
@@ -274,9 +285,7 @@ def test_worker_process_gives_the_same_result(
 ) -> None:
     path = tmp_path / "f.csv"
     path.write_bytes(MUST_SHOW)
-    report = import_file(
-        db, campaign, path, region="US", mappings={}, now=NOW, actor="t", source="f", worker=True
-    )
+    report = import_path(db, campaign, path, worker=True)
     assert (report.imported, report.rejected, report.duplicates) == (3, 4, 1)
     assert [r.line for r in report.rejects] == [5, 6, 7, 8]
 
@@ -301,18 +310,7 @@ def test_rebuilding_the_dedup_index_gives_the_same_contacts_and_reports(
         other = create_campaign(db, "Other", CampaignType.AGENT, "US", {}, NOW, "test")
         index_sql = db.scalar("SELECT sql FROM sqlite_master WHERE name = 'contacts_dedup'")
         reports = [
-            import_file(
-                db,
-                target,
-                file,
-                region="US",
-                mappings={},
-                now=NOW,
-                actor="t",
-                source="f",
-                worker=worker,
-                bulk=bulk,
-            ).as_dict()
+            import_path(db, target, file, worker=worker, bulk=bulk).as_dict()
             for target, file in ((campaign, path), (other, path), (campaign, again))
         ]
         for report in reports:
@@ -326,33 +324,15 @@ def test_rebuilding_the_dedup_index_gives_the_same_contacts_and_reports(
     assert len(rows) == 7
 
 
-def test_a_failed_bulk_import_keeps_the_dedup_index(
+def test_worker_reports_file_problems_and_a_failed_bulk_import_keeps_the_dedup_index(
     db: Database, campaign: CampaignRow, tmp_path: Path
 ) -> None:
     path = tmp_path / "f.csv"
     path.write_bytes(b"2125550100\n\xff\n")
     with pytest.raises(DialboxError, match="byte 11, line 2"):
-        import_file(db, campaign, path, region="US", mappings={}, now=NOW, actor="t",
-                    source="f", bulk=True)  # fmt: skip
-    assert db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'contacts_dedup'") == 1
-
-
-def test_worker_reports_file_problems(db: Database, campaign: CampaignRow, tmp_path: Path) -> None:
-    path = tmp_path / "f.csv"
-    path.write_bytes(b"2125550100\n\xff\n")
-    with pytest.raises(DialboxError, match="byte 11, line 2"):
-        import_file(
-            db,
-            campaign,
-            path,
-            region="US",
-            mappings={},
-            now=NOW,
-            actor="t",
-            source="f",
-            worker=True,
-        )
+        import_path(db, campaign, path, worker=True, bulk=True)
     assert db.scalar("SELECT count(*) FROM imports") == 0
+    assert db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'contacts_dedup'") == 1
 
 
 def _dialbox() -> str:
@@ -480,7 +460,7 @@ def test_unmapped_columns_after_the_mapped_ones_are_ignored(
 def test_shared_checking_with_the_worker_keeps_file_order_lines_and_zone_ids(
     tmp_path: Path,
 ) -> None:
-    """The worker checks most batches, this process the rest: same batches as checking alone."""
+    """The worker's batches are the batches checking in this process gives."""
     from appliance.importing.pipeline import Batch, Job, messages
 
     lines = [f"{a}55501{n:02d},,,,,{n}" for n in range(40) for a in ("212", "907", "808", "605")]
