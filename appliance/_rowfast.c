@@ -1,12 +1,16 @@
 /* appliance._rowfast: the import's row check for the plainest rows, in C.
  *
  * `Checker(...)` is built by appliance/importing/rows.py from tables that Python computes with
- * libphonenumber's metadata (appliance/phonefast.py); calling it with (line, cells) returns the
- * same insert-ready row as the Python `RowChecker`, or, for any row it does not take on, what
- * the Python check (passed in as `slow`) returns. It takes on a row only when every step is one
- * of the plain ones below; every judgement it cannot make itself (a number's type on a cache
- * miss, the cc-prefixed form's pattern test, a new zone set's id) it asks Python for. The
- * property test tests/importing/test_rowfast.py holds it to the Python check's answers.
+ * libphonenumber's metadata (appliance/phonefast.py). `add(line, cells)` checks a record as the
+ * Python `RowChecker` does and keeps the row, written in marshal's format, until `take()`; a
+ * row it does not take on goes to the Python check (passed in as `slow`), whose row it keeps
+ * too, or whose rejects it returns. `scan(...)` does the same for the plainest lines of the
+ * file, cut from its bytes here (see `cut`). It takes on a row only when every step is one of
+ * the plain ones below; every judgement it cannot make itself (a number's type on a cache miss,
+ * the cc-prefixed form's pattern test, a new zone set's id) it asks Python for. With
+ * `known_keys` it also drops duplicates (a bulk import, appliance/store/importer.py). The
+ * property tests tests/test_rowfast.py and tests/test_csv_source.py hold it to the Python
+ * check's and the csv module's answers.
  *
  * Plain, for a phone cell: ASCII after stripping, at most 28 characters, only digits and the
  * separators " -().", at most one leading '+', then one of:
@@ -1247,7 +1251,8 @@ static PyTypeObject CheckerType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "appliance._rowfast.Checker",
     .tp_basicsize = sizeof(Checker),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "The import's row check for plain rows; any other row goes to `slow`.",
+    .tp_doc = "The import's row check for plain rows (add, scan, take); any other row goes to "
+              "`slow`.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Checker_init,
     .tp_dealloc = (destructor)Checker_dealloc,
