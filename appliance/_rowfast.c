@@ -415,20 +415,6 @@ Checker_init(Checker *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-/* str.strip(): a new reference to `text` without leading and trailing whitespace. */
-static PyObject *
-strip(PyObject *text)
-{
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, j = n;
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    while (i < j && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)))
-        i++;
-    while (j > i && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j - 1)))
-        j--;
-    return PyUnicode_Substring(text, i, j); /* the same object when nothing is stripped */
-}
-
 /* A judgement of a digit string that depends only on its length and its first `width` digits,
  * kept in `memo` under those (phonefast caches its verdicts the same way). No key (NULL in *key)
  * when width < 0 or the string is not three digits longer: the cache would hold one entry per
@@ -557,44 +543,105 @@ cc_choice(Checker *self, const char *digits, Py_ssize_t len)
 
 typedef enum { TAKEN, DECLINED, FAILED } Verdict;
 
-/* A cell's text after str.strip(), as UTF-8 bytes; `hold` keeps an object made for it alive. */
+/* A cell's text after str.strip(), as UTF-8 bytes (pointing into the cell or the line). */
 typedef struct {
     const char *data;
     Py_ssize_t len;   /* bytes */
     Py_ssize_t chars; /* code points */
     int ascii;
-    PyObject *hold;
 } Text;
 
+/* The length of the UTF-8 sequence at s[0] (of n bytes left), 0 if Python would refuse it. */
+static int
+utf8_length(const unsigned char *s, Py_ssize_t n)
+{
+    unsigned char c = s[0];
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F; /* no surrogates */
+    }
+    else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    }
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (int i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+static Py_UCS4
+utf8_char(const unsigned char *s, int len)
+{
+    if (len == 1)
+        return s[0];
+    Py_UCS4 c = s[0] & (0x7F >> len);
+    for (int i = 1; i < len; i++)
+        c = c << 6 | (s[i] & 0x3F);
+    return c;
+}
+
+/* A cell's text without leading and trailing whitespace (str.strip()), its code points counted. */
+static Text
+stripped(Text t)
+{
+    const unsigned char *s = (const unsigned char *)t.data;
+    Py_ssize_t i = 0, j = t.len;
+    while (i < j) {
+        int len = s[i] < 0x80 ? 1 : utf8_length(s + i, j - i);
+        if (!Py_UNICODE_ISSPACE(utf8_char(s + i, len)))
+            break;
+        i += len;
+    }
+    while (j > i) {
+        Py_ssize_t k = j - 1;
+        while (k > i && (s[k] & 0xC0) == 0x80)
+            k--;
+        if (!Py_UNICODE_ISSPACE(utf8_char(s + k, (int)(j - k))))
+            break;
+        j = k;
+    }
+    Text out = {t.data + i, j - i, j - i, 1};
+    if (!t.ascii) { /* count the code points; what is left may be ASCII */
+        out.chars = 0;
+        for (Py_ssize_t k = i; k < j; k++) {
+            out.chars += (s[k] & 0xC0) != 0x80;
+            out.ascii &= s[k] < 0x80;
+        }
+    }
+    return out;
+}
+
 /* The stripped text of `cell` (NULL: an absent cell, read as ""): 0, or 1 when it is not a str,
- * or -1 on error. An ASCII cell is read in place; any other is stripped into a new object. */
+ * or -1 on error. It points into the cell's UTF-8 (an ASCII str's own characters). */
 static int
 cell_text(PyObject *cell, Text *t)
 {
-    t->hold = NULL;
-    if (cell == NULL) {
-        t->data = "", t->len = t->chars = 0, t->ascii = 1;
-        return 0;
+    Text whole = {"", 0, 0, 1};
+    if (cell != NULL) {
+        if (!PyUnicode_Check(cell))
+            return 1;
+        whole.data = PyUnicode_AsUTF8AndSize(cell, &whole.len);
+        if (whole.data == NULL)
+            return -1;
+        whole.ascii = PyUnicode_IS_ASCII(cell);
     }
-    if (!PyUnicode_Check(cell))
-        return 1;
-    if (PyUnicode_IS_ASCII(cell)) {
-        const char *d = (const char *)PyUnicode_DATA(cell);
-        Py_ssize_t i = 0, j = PyUnicode_GET_LENGTH(cell);
-        while (i < j && Py_UNICODE_ISSPACE((Py_UCS4)d[i]))
-            i++;
-        while (j > i && Py_UNICODE_ISSPACE((Py_UCS4)d[j - 1]))
-            j--;
-        t->data = d + i, t->len = t->chars = j - i, t->ascii = 1;
-        return 0;
-    }
-    t->hold = strip(cell);
-    if (t->hold == NULL)
-        return -1;
-    t->chars = PyUnicode_GET_LENGTH(t->hold);
-    t->ascii = PyUnicode_IS_ASCII(t->hold);
-    t->data = PyUnicode_AsUTF8AndSize(t->hold, &t->len);
-    return t->data == NULL ? -1 : 0;
+    *t = stripped(whole);
+    return 0;
 }
 
 /* A phone as checked: its E.164 form and the id of its zone set. */
@@ -895,35 +942,16 @@ Checker_add(Checker *self, PyObject *const *args, Py_ssize_t nargs)
         return slow(self, line, cells);
     Py_ssize_t n = PyList_GET_SIZE(cells);
     Text given[N_PHONES], bps[N_BPS];
-    PyObject *holds[N_PHONES + N_BPS];
-    int held = 0;
-    Verdict verdict = DECLINED;
-    for (Py_ssize_t p = 0; p < self->n_phones; p++) {
+    int r = 0;
+    for (Py_ssize_t p = 0; r == 0 && p < self->n_phones; p++) {
         Py_ssize_t at = self->phone_cell[p];
-        Text *t = &given[self->phone_slot[p]];
-        int r = cell_text(at < n ? PyList_GET_ITEM(cells, at) : NULL, t);
-        if (t->hold)
-            holds[held++] = t->hold;
-        if (r != 0) {
-            verdict = r < 0 ? FAILED : DECLINED;
-            goto out;
-        }
+        r = cell_text(at < n ? PyList_GET_ITEM(cells, at) : NULL, &given[self->phone_slot[p]]);
     }
-    for (Py_ssize_t b = 0; b < N_BPS; b++) {
+    for (Py_ssize_t b = 0; r == 0 && b < N_BPS; b++) {
         Py_ssize_t at = self->bp_cell[b];
-        Text *t = &bps[b];
-        int r = cell_text(at >= 0 && at < n ? PyList_GET_ITEM(cells, at) : NULL, t);
-        if (t->hold)
-            holds[held++] = t->hold;
-        if (r != 0) {
-            verdict = r < 0 ? FAILED : DECLINED;
-            goto out;
-        }
+        r = cell_text(at >= 0 && at < n ? PyList_GET_ITEM(cells, at) : NULL, &bps[b]);
     }
-    verdict = check_row(self, line_no, given, bps);
-out:
-    for (int i = 0; i < held; i++)
-        Py_DECREF(holds[i]);
+    Verdict verdict = r < 0 ? FAILED : r > 0 ? DECLINED : check_row(self, line_no, given, bps);
     if (verdict == TAKEN)
         Py_RETURN_NONE;
     if (verdict == FAILED)
@@ -937,79 +965,6 @@ out:
  * default field limit. Anything else is read by the csv module. */
 #define PLAIN_MAX 131072
 
-/* The length of the UTF-8 sequence at s[0] (of n bytes left), 0 if Python would refuse it. */
-static int
-utf8_length(const unsigned char *s, Py_ssize_t n)
-{
-    unsigned char c = s[0];
-    int len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F; /* no surrogates */
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    }
-    else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (int i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
-static Py_UCS4
-utf8_char(const unsigned char *s, int len)
-{
-    if (len == 1)
-        return s[0];
-    Py_UCS4 c = s[0] & (0x7F >> len);
-    for (int i = 1; i < len; i++)
-        c = c << 6 | (s[i] & 0x3F);
-    return c;
-}
-
-/* A cell's text without leading and trailing whitespace (str.strip()), its code points counted. */
-static Text
-stripped(Text t)
-{
-    const unsigned char *s = (const unsigned char *)t.data;
-    Py_ssize_t i = 0, j = t.len;
-    while (i < j) {
-        int len = s[i] < 0x80 ? 1 : utf8_length(s + i, j - i);
-        if (!Py_UNICODE_ISSPACE(utf8_char(s + i, len)))
-            break;
-        i += len;
-    }
-    while (j > i) {
-        Py_ssize_t k = j - 1;
-        while (k > i && (s[k] & 0xC0) == 0x80)
-            k--;
-        if (!Py_UNICODE_ISSPACE(utf8_char(s + k, (int)(j - k))))
-            break;
-        j = k;
-    }
-    Text out = {t.data + i, j - i, j - i, t.ascii, NULL};
-    if (!t.ascii) {
-        out.chars = 0;
-        for (Py_ssize_t k = i; k < j; k++)
-            out.chars += (s[k] & 0xC0) != 0x80;
-    }
-    return out;
-}
-
 /* Cut a line (without its line end) into cells as the csv module does, where that is plain.
  * Cells point into the line, or into `scratch` (as long as the line) where a "" was undone.
  * Returns the number of cells (storing the first max + 1 in `cells`), or -1: not plain. */
@@ -1022,7 +977,7 @@ cut(const char *line, Py_ssize_t n, char *scratch, Text *cells, Py_ssize_t max)
     Py_ssize_t count = 0, i = 0;
     char *out = scratch;
     for (;;) {
-        Text cell = {line + i, 0, 0, 1, NULL};
+        Text cell = {line + i, 0, 0, 1};
         if (i < n && s[i] == '"') { /* a quoted cell: up to the quote before a comma or the end */
             i++;
             cell.data = line + i;
@@ -1166,7 +1121,7 @@ Checker_scan(Checker *self, PyObject *const *args, Py_ssize_t nargs)
                 continue;
             }
             Text given[N_PHONES], bps[N_BPS];
-            Text empty = {"", 0, 0, 1, NULL};
+            Text empty = {"", 0, 0, 1};
             for (Py_ssize_t p = 0; p < self->n_phones; p++) {
                 Py_ssize_t at = self->phone_cell[p];
                 given[self->phone_slot[p]] = at < count ? cells[at] : empty;
