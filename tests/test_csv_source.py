@@ -8,12 +8,13 @@ import io
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appliance.importing import reader
 from appliance.importing.pipeline import Batch, Job, prepare
-from appliance.importing.reader import CsvSource, Record
+from appliance.importing.reader import CsvSource, FileProblem, Record
 from appliance.importing.rows import Collected, RowChecker
 
 PHONES = ["2125550100", "(305) 555-0123", "+1 415 555 0199", "1-646-555-0142", "212555010", ""]
@@ -80,3 +81,13 @@ def test_the_c_checks_reading_of_plain_lines_gives_the_same_batches(
     known_keys = b"" if dedup else None
     with mock.patch.object(reader, "_CHUNK", chunk):
         assert batches(data, True, known_keys) == batches(data, False, known_keys)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 20])
+def test_a_byte_that_is_not_utf8_is_named_by_offset_and_line_whatever_the_chunks(
+    chunk: int,
+) -> None:
+    data = b"\xef\xbb\xbf2125550100\r\n" + b"x" * 40 + b"\r\n2125550101,Ren\xe9e\n"
+    with mock.patch.object(reader, "_CHUNK", chunk), pytest.raises(FileProblem) as problem:
+        list(CsvSource(io.BytesIO(data), where="f", mappings={}))
+    assert "(byte 71, line 3: invalid continuation byte)" in str(problem.value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import re
@@ -200,6 +199,7 @@ class CsvSource:
         self._raw = stream
         self._sha256 = hashlib.sha256()
         self._data = b""
+        self._offset = 0  # where _data starts in the file
         self._pos = 0  # where the next physical line starts in _data
         self._line = 0  # physical lines read
         self._eof = False
@@ -226,6 +226,7 @@ class CsvSource:
             self._eof = True
             return False
         self._sha256.update(chunk)
+        self._offset += self._pos
         self._data = self._data[self._pos :] + chunk
         self._pos = 0
         return True
@@ -249,7 +250,7 @@ class CsvSource:
             try:
                 text = data[pos:end].decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise self._decode_problem(exc) from None
+                raise self._decode_problem(exc, self._offset + pos + exc.start) from None
             if self._line == 0 and text.startswith(_BOM):
                 text = text[1:]
             self._pos, self._line = end, self._line + 1
@@ -294,35 +295,10 @@ class CsvSource:
             if not self._fill():  # a last line without a line end, or nothing
                 return records, rejected, self._pos < len(self._data)
 
-    def _decode_problem(self, exc: UnicodeDecodeError) -> FileProblem:
+    def _decode_problem(self, exc: UnicodeDecodeError, offset: int) -> FileProblem:
         """Name the byte offset and line of the first byte that is not UTF-8."""
-        offset, line = _locate_bad_utf8(self._raw)
-        where = f"byte {offset}, line {line}" if offset is not None else "somewhere"
         return FileProblem(
-            f"{self.where} is not UTF-8 text ({where}: {exc.reason}); save it as UTF-8 "
-            f"(e.g. `iconv -f WINDOWS-1252 -t UTF-8`) and import it again"
+            f"{self.where} is not UTF-8 text (byte {offset}, line {self._line + 1}: "
+            f"{exc.reason}); save it as UTF-8 (e.g. `iconv -f WINDOWS-1252 -t UTF-8`) and "
+            f"import it again"
         )
-
-
-def _locate_bad_utf8(stream: BinaryIO) -> tuple[int | None, int]:
-    """(byte offset, line) of the first invalid UTF-8 byte, reading the stream again if it can."""
-    try:
-        stream.seek(0)
-    except (OSError, ValueError):
-        return None, 0
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, line = 0, 1
-    while chunk := stream.read(1 << 16):
-        pending = decoder.getstate()[0]  # bytes of a character split across chunks
-        try:
-            decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            start = max(exc.start - len(pending), 0)
-            return offset + exc.start - len(pending), line + chunk.count(b"\n", 0, start)
-        offset += len(chunk)
-        line += chunk.count(b"\n")
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return offset, line
-    return None, line
