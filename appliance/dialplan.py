@@ -126,6 +126,42 @@ def custom_profile(config: DialboxConfig) -> Profile:
     )
 
 
+def usable_lines(config: DialboxConfig, campaign: CampaignRow) -> list[str]:
+    """Enabled configured lines this campaign may use: unpinned, or pinned to it (SPEC C7)."""
+    return [
+        line.name
+        for line in config.lines
+        if line.enabled and (not line.campaigns or campaign.name in line.campaigns)
+    ]
+
+
+def campaign_lines_up(
+    config: DialboxConfig, campaign: CampaignRow, up: Mapping[str, bool] | None
+) -> int | None:
+    """Lines up that the campaign may use, given which lines are up and in service (`up`: name
+    -> up; None when nobody knows, e.g. the daemon never ran). What `why` says about lines, for
+    the CLI (the lines the daemon recorded) and the API (the running pool's) alike."""
+    usable = usable_lines(config, campaign)
+    if not usable:
+        return 0
+    if up is None:
+        return None
+    return sum(1 for name in usable if up.get(name, False))
+
+
+# Abandon-ratio windows the metrics always show (docs/metrics.md), beside the profile's own.
+METRIC_WINDOWS = (DAY, 30 * DAY)
+
+
+def window_label(seconds: float) -> str:
+    """A rolling window as the metrics label it: `24h`, `30d` (whole days from two days up)."""
+    if seconds >= 2 * DAY and seconds % DAY == 0:
+        return f"{int(seconds // DAY)}d"
+    if seconds % HOUR == 0:
+        return f"{int(seconds // HOUR)}h"
+    return f"{seconds:g}s"
+
+
 def box_hours(config: DialboxConfig) -> WeeklyHours:
     """The box's `calling_hours` as daily windows."""
     start = config.calling_hours.start.hour * 60 + config.calling_hours.start.minute
@@ -418,6 +454,21 @@ class StorePlanner:
                 Pick(dial.contact_id, dial.phone_index, dial.number, dial.channel, dial.why)
             )
         return picks
+
+    def abandon_ratios(self, now: float) -> list[tuple[str, str, float]]:
+        """(campaign, window, abandoned ÷ answered) for every campaign over the rolling 24 h and
+        30 d windows and its profile's own: what `dialbox_abandon_ratio` shows (SPEC C13, O2)."""
+        out: list[tuple[str, str, float]] = []
+        for campaign in list_campaigns(self.db):
+            try:
+                windows = set(self.rules_for(campaign).profile.abandon_windows)
+            except DialboxError:
+                windows = set()
+            for window in sorted(windows | set(METRIC_WINDOWS)):
+                answered, abandoned = abandon_counts(self.db, campaign.id, now, window)
+                ratio = abandoned / answered if answered else 0.0
+                out.append((campaign.name, window_label(window), ratio))
+        return out
 
     def abandon_cap(self, campaign: CampaignRow) -> float | None:
         """The campaign's abandon cap as a fraction of answered calls (None: no cap)."""

@@ -362,15 +362,19 @@ async def set_filter(call: Call) -> web.Response:
 @API.op("GET", "/campaigns/{name}/why", summary="Why the campaign dials nothing or fewer (C12)",
         tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", WHY)})  # fmt: skip
 async def why(call: Call) -> web.Response:
-    from appliance.dialplan import StorePlanner
+    from appliance.dialplan import StorePlanner, campaign_lines_up
     from appliance.scheduler.plan import utc_text
+    from appliance.store.selection import lines_up
 
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
-    planner = StorePlanner(svc.config(), svc.db)
+    config = svc.config()
+    planner = StorePlanner(config, svc.db)
     now = svc.clock.now()
     engine = svc.engine
-    up = engine.pool.up_count() if engine is not None else None
+    # The running pool knows which lines are up and in service; without one, what was recorded.
+    state = engine.pool.in_service() if engine is not None else lines_up(svc.db)
+    up = campaign_lines_up(config, campaign, state)
     seats = engine.agents_out_of_reach(campaign) if engine is not None else None
     explanation = planner.explain(campaign, now, up, seats)
     document = explanation.as_dict()

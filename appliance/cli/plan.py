@@ -6,14 +6,13 @@ import argparse
 from typing import Any
 
 from appliance.campaigns import CampaignSettings
-from appliance.cli.context import Context, open_context
+from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit, table
-from appliance.config.models import DialboxConfig
-from appliance.dialplan import StorePlanner, parse_at
+from appliance.dialplan import StorePlanner, campaign_lines_up, parse_at, usable_lines
 from appliance.errors import DialboxError
 from appliance.scheduler.plan import utc_text
 from appliance.scheduler.windows import local_time
-from appliance.store.campaigns import CampaignRow, get_campaign
+from appliance.store.campaigns import get_campaign
 from appliance.store.selection import lines_up
 
 DEFAULT_PLAN_LINES = 10
@@ -42,27 +41,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     w.set_defaults(func=why)
 
 
-def _usable_lines(config: DialboxConfig, campaign: CampaignRow) -> list[str]:
-    """Enabled configured lines this campaign may use (unpinned, or pinned to it)."""
-    return [
-        line.name
-        for line in config.lines
-        if line.enabled and (not line.campaigns or campaign.name in line.campaigns)
-    ]
-
-
-def _lines_up(ctx: Context, campaign: CampaignRow) -> int | None:
-    """Lines up that the campaign may use: as the daemon recorded them, else the configured
-    ones (None: configured but never reported, so unknown)."""
-    usable = _usable_lines(ctx.config, campaign)
-    if not usable:
-        return 0
-    recorded = lines_up(ctx.db)
-    if recorded is None:
-        return None
-    return sum(1 for name in usable if recorded.get(name, False))
-
-
 def plan(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     campaign = get_campaign(ctx.db, args.campaign)
@@ -71,7 +49,7 @@ def plan(args: argparse.Namespace) -> int:
     now = parse_at(args.at, cr.timezone, ctx.clock.now())
     count = args.lines
     if count is None:
-        count = len(_usable_lines(ctx.config, campaign)) or DEFAULT_PLAN_LINES
+        count = len(usable_lines(ctx.config, campaign)) or DEFAULT_PLAN_LINES
         settings = CampaignSettings.model_validate(campaign.settings)
         if settings.max_lines is not None:
             count = min(count, settings.max_lines)
@@ -134,7 +112,9 @@ def why(args: argparse.Namespace) -> int:
     planner = StorePlanner(ctx.config, ctx.db)
     cr = planner.rules_for(campaign)
     now = parse_at(args.at, cr.timezone, ctx.clock.now())
-    explanation = planner.explain(campaign, now, _lines_up(ctx, campaign))
+    explanation = planner.explain(
+        campaign, now, campaign_lines_up(ctx.config, campaign, lines_up(ctx.db))
+    )
     document = explanation.as_dict()
     document["at"] = utc_text(now)
     document["profile"] = {"name": cr.profile.name, "rules": cr.profile.rules_text()}

@@ -17,13 +17,14 @@ from appliance.engine.dialer import Engine
 from appliance.engine.factory import make_line, make_seat
 from appliance.engine.linepool import LinePool
 from appliance.engine.outbox import OutboxComponent
-from appliance.metrics import Metrics
+from appliance.metrics import AbandonSample, Metrics
 from appliance.store.campaigns import get_campaign_by_id
 
 
 def components(daemon: Daemon) -> Sequence[Component]:
     config = daemon.config
     pool: LinePool | None = None
+    planner = StorePlanner(config, daemon.db, daemon.clock)
     seats = {s.name: make_seat(s) for s in config.seats if s.enabled}
     desk = AgentDesk(config, daemon.db, daemon.clock, seats)
     metrics = Metrics(
@@ -31,12 +32,14 @@ def components(daemon: Daemon) -> Sequence[Component]:
         now=daemon.clock.now,
         lines=lambda: pool.samples() if pool else [],
         agents=desk.samples,
+        abandon=lambda: [
+            AbandonSample(*ratio) for ratio in planner.abandon_ratios(daemon.clock.now())
+        ],
     )
     daemon.metrics = metrics
     for swept in daemon.recovered:
         metrics.dangling.labels(get_campaign_by_id(daemon.db, swept.campaign_id).name).inc()
     pool = LinePool(config, make_line, metrics, db=daemon.db, clock=daemon.clock)
-    planner = StorePlanner(config, daemon.db, daemon.clock)
     engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics, desk)
     daemon.status_fn = engine.status
     daemon.engine = engine

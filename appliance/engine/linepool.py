@@ -171,6 +171,10 @@ class LinePool:
         slot.disabled = disabled
         self._record(slot)
 
+    def in_service(self) -> dict[str, bool]:
+        """Line name -> up and not taken out of service, for every line the pool runs."""
+        return {s.name: s.up and not s.disabled for s in self.slots}
+
     def up_count(self) -> int:
         return sum(1 for s in self.slots if s.up)
 
