@@ -226,6 +226,8 @@ def import_file(
         conn.execute(f"PRAGMA cache_size = {int(previous_cache or -2000):d}")
     for out in kept:
         out.close()
+        if not report.rejected:  # keep no empty reports (the record feed makes one per record)
+            Path(out.name).unlink(missing_ok=True)
     log.info("%s", report.summary())
     return report
 
