@@ -103,6 +103,7 @@ class HotFolder:
         settle_seconds: float = 2.0,
         actor: str = "daemon",
         watcher: RenameWatcher | bool | None = True,
+        staged: bool = False,
     ) -> None:
         self.db = db
         self.root = root
@@ -110,6 +111,7 @@ class HotFolder:
         self.mappings = dict(mappings)
         self.settle_seconds = settle_seconds
         self.actor = actor
+        self.staged = staged  # imports published in short transactions (the daemon's)
         self.watcher = RenameWatcher.open() if watcher is True else (watcher or None)
         self._seen: dict[Path, _Seen] = {}
         root.mkdir(parents=True, exist_ok=True)
@@ -214,6 +216,7 @@ class HotFolder:
                     actor=self.actor,
                     source=f"hot-folder:{path}",
                     rejects_out=rejects_out,
+                    staged=self.staged,
                 )
         except Exception as exc:  # every failure is reported beside the file, never lost
             rejects_work.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     Info,
     disable_created_metrics,
@@ -217,7 +218,22 @@ class Metrics:
             buckets=(1, 2, 5, 10, 15, 20, 25, 30, 45, 60),
             registry=r,
         )
+        self.loop_lag = Histogram(
+            "dialbox_loop_lag_seconds",
+            "How late the event loop ran a timer (a blocked loop: no dialing, no API)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        self.loop_lag_max = Gauge(
+            "dialbox_loop_lag_max_seconds",
+            "The event loop's longest lag since the daemon started",
+            registry=r,
+        )
         r.register(_StoreCollector(db, now, lines, abandon, agents, queue))
+
+    def record_loop_lag(self, lag: float, longest: float) -> None:
+        self.loop_lag.observe(lag)
+        self.loop_lag_max.set(longest)
 
     def record_call(
         self, campaign: str, outcome_label: str, duration: float | None, ring: float | None

@@ -91,3 +91,18 @@ def test_a_byte_that_is_not_utf8_is_named_by_offset_and_line_whatever_the_chunks
     with mock.patch.object(reader, "_CHUNK", chunk), pytest.raises(FileProblem) as problem:
         list(CsvSource(io.BytesIO(data), where="f", mappings={}))
     assert "(byte 71, line 3: invalid continuation byte)" in str(problem.value)
+
+
+def test_an_unclosed_quote_is_one_reject_naming_its_line_and_the_rest_is_read() -> None:
+    import io as _io
+
+    from appliance.importing.reader import CsvSource as _Source
+
+    lines = [f"(212) 555-{n:04d},,,,,Name {n}" for n in range(5000)]
+    lines[10] = '"(212) 555-9999,,,,,Never closed'
+    records = list(_Source(_io.BytesIO(("\n".join(lines) + "\n").encode()), where="f", mappings={}))
+    bad = [r for r in records if r[2] is not None]
+    assert len(bad) == 1
+    assert bad[0][0] == 11 and "quote opened on line 11" in str(bad[0][2])
+    assert len(records) == 5000
+    assert records[11][:2] == (12, ["(212) 555-0011", "", "", "", "", "Name 11"])

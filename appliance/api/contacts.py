@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +22,7 @@ from appliance.config.models import CONTACT_COLUMNS, ColumnMapping
 from appliance.domain import ContactState
 from appliance.store.campaigns import CampaignRow, get_campaign
 from appliance.store.db import Database
-from appliance.store.importer import import_file
+from appliance.store.importer import import_file, rejects_file
 from appliance.store.results import contact, contacts_page, results_since
 
 REJECT = {
@@ -48,8 +49,18 @@ IMPORT_REPORT = API.schema(
             "rejected": {"type": "integer"},
             "duplicates": {"type": "integer"},
             "dnc": {"type": "integer"},
-            "rejects": {"type": "array", "items": REJECT},
-            "rejects_omitted": {"type": "integer"},
+            "rejects": {
+                "type": "array",
+                "items": REJECT,
+                "description": "the first 1,000 rejects; all of them: GET .../imports/{id}/rejects",
+            },
+            "rejects_omitted": {"type": "integer", "description": "rejects beyond those listed"},
+            "rejects_by_reason": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "every reject's reason with how many rows it rejected",
+            },
+            "rejects_url": {"type": "string", "description": "the full reject report"},
         },
     },
 )
@@ -112,23 +123,30 @@ AFTER = Param("after", "query", {"type": "integer", "minimum": 0, "default": 0},
 
 def _import(svc: Services, campaign: CampaignRow, data: bytes, source: str, actor: str,
             mapping: str | None, mappings: dict[str, ColumnMapping]) -> dict[str, Any]:  # fmt: skip
-    # Its own connection in a worker thread: the event loop (and so dialing) keeps running; the
-    # file's rows land in one transaction as with `dialbox import`.
+    # Its own connection in a worker thread, staged: the file is read and checked aside (in a
+    # worker process when big) and published in short transactions, so the dial loop's writes
+    # wait at most for one chunk (store.importer._import_staged).
     db = Database(svc.db.path)
     try:
         report = import_file(db, campaign, io.BytesIO(data), region=campaign.region,
                              mappings=mappings, mapping=mapping, now=svc.clock.now(),
-                             actor=actor, source=source, worker=False)  # fmt: skip
+                             actor=actor, source=source, staged=True)  # fmt: skip
     finally:
         db.close()
-    return report.as_dict()
+    document = report.as_dict()
+    if report.rejected:
+        document["rejects_url"] = f"/campaigns/{campaign.name}/imports/{report.import_id}/rejects"
+    return document
 
 
 @API.op("POST", "/campaigns/{name}/contacts/upload", summary="Upload a contact file (CSV/TXT)",
         tag="contacts", scope="crm", upload=True,
         params=[Param("mapping", "query", {"type": "string", "minLength": 1},
                       description="a column mapping from config import.mappings")],
-        responses={200: ("what landed and what was rejected, with line and reason", IMPORT_REPORT)})  # fmt: skip
+        responses={200: ("what landed and what was rejected (the first 1,000 rejects, every reason "
+                         "counted), with the import's id", IMPORT_REPORT)},
+        description="The file lands whole or not at all. A few imports run at once; more wait "
+                    "their turn, and beyond that the answer is 503 with Retry-After.")  # fmt: skip
 async def upload_contacts(call: Call) -> web.Response:
     svc = services(call)
     campaign = get_campaign(svc.db, call.path["name"])
@@ -139,15 +157,68 @@ async def upload_contacts(call: Call) -> web.Response:
     if mapping is not None and mapping not in mappings:
         raise Problem(422, f"no column mapping named {mapping!r}; config import.mappings has: "
                       f"{', '.join(sorted(mappings)) or 'none'}")  # fmt: skip
-    document = await asyncio.to_thread(
-        _import, svc, campaign, call.body, "api upload", call.caller.actor, mapping, mappings
-    )
+    async with svc.imports.slot():
+        document = await asyncio.to_thread(
+            _import, svc, campaign, call.body, "api upload", call.caller.actor, mapping, mappings
+        )
     return web.json_response(document)
+
+
+@API.op("GET", "/campaigns/{name}/imports/{id}/rejects",
+        summary="The full reject report of an import (CSV or JSON lines)", tag="contacts",
+        scope="crm",
+        params=[Param("id", "path", {"type": "integer", "minimum": 1}, True),
+                Param("format", "query", {"enum": ["csv", "jsonl"], "default": "csv"},
+                      description="csv (line, field, reason, value) or jsonl (one reject a line)")],
+        responses={200: ("every reject of the import, in file order", {"type": "string"},
+                         ("text/csv", "application/x-ndjson"))})  # fmt: skip
+async def import_rejects(call: Call) -> web.StreamResponse:
+    svc = services(call)
+    campaign = get_campaign(svc.db, call.path["name"])
+    import_id = call.path["id"]
+    found = svc.db.conn.execute(
+        "SELECT rejected FROM imports WHERE id = ? AND campaign_id = ?", (import_id, campaign.id)
+    ).fetchone()
+    if found is None:
+        raise Problem(404, f"campaign {campaign.name!r} has no import {import_id}")
+    path = rejects_file(svc.db, import_id) if svc.db.path != ":memory:" else None
+    if path is None or not path.exists():
+        if found[0]:
+            raise Problem(404, f"the reject report of import {import_id} was not kept")
+        path = None
+    as_jsonl = call.query.get("format") == "jsonl"
+    response = web.StreamResponse(
+        headers={"Content-Type": "application/x-ndjson" if as_jsonl else "text/csv; charset=utf-8"}
+    )
+    await response.prepare(call.request)
+    if path is None:
+        if not as_jsonl:
+            await response.write(b"line,field,reason,value\n")
+    else:
+        with path.open(encoding="utf-8", newline="") as report:
+            if as_jsonl:
+                reader = csv.DictReader(report)
+                lines = []
+                for row in reader:
+                    lines.append(json.dumps({"line": int(row["line"]), "field": row["field"] or None,
+                                             "reason": row["reason"], "value": row["value"]}))  # fmt: skip
+                    if len(lines) == 1000:
+                        await response.write(("\n".join(lines) + "\n").encode())
+                        lines = []
+                if lines:
+                    await response.write(("\n".join(lines) + "\n").encode())
+            else:
+                while chunk := report.read(1 << 16):
+                    await response.write(chunk.encode())
+    await response.write_eof()
+    return response
 
 
 @API.op("POST", "/campaigns/{name}/contacts", summary="Push one contact record (the record feed)",
         tag="contacts", scope="crm", body=RECORD,
-        responses={201: ("imported", PUSHED), 200: ("already there (a duplicate) or rejected; see the report", PUSHED)})  # fmt: skip
+        responses={201: ("imported", PUSHED), 200: ("already there (a duplicate); see the report", PUSHED)},
+        description="A record that fails the checks is refused with 422 and its reasons "
+                    "(`errors`: field and reason each).")  # fmt: skip
 async def push_contact(call: Call) -> web.Response:
     svc = services(call)
     campaign = get_campaign(svc.db, call.path["name"])
@@ -161,6 +232,17 @@ async def push_contact(call: Call) -> web.Response:
     report = import_file(svc.db, campaign, io.BytesIO(out.getvalue().encode()), region=campaign.region,
                          mappings=mappings, mapping="record", now=svc.clock.now(),
                          actor=call.caller.actor, source="api record", worker=False)  # fmt: skip
+    if report.rejected:
+        reasons = [
+            {"where": f"body.{r.field.lower()}" if r.field else "body", "message": r.reason}
+            for r in report.rejects
+        ]
+        raise Problem(
+            422,
+            "the record was not imported: "
+            + "; ".join(f"{r.field}: {r.reason}" if r.field else r.reason for r in report.rejects),
+            errors=reasons,
+        )
     document = report.as_dict()
     document["file"] = "record"
     found = None

@@ -2,18 +2,64 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from appliance.api.problems import Problem
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
 from appliance.logbuffer import LogBuffer
 from appliance.metrics import Metrics
 from appliance.store.db import Database
+
+
+class ImportSlots:
+    """How many file imports the daemon runs at once (`running`), and how many more wait for a
+    turn (`waiting`); beyond that an upload is refused with 503 and Retry-After. Each import
+    reads the file in a worker process and publishes it in short transactions, so two at a
+    time keep both cores busy while the dial loop still gets the write lock between chunks."""
+
+    RETRY_AFTER = 5  # seconds: about what a 100k-row import takes
+
+    def __init__(self, running: int = 2, waiting: int = 4) -> None:
+        self.running = running
+        self.waiting = waiting
+        self._busy = 0
+        self._queued = 0
+        self._cond: asyncio.Condition | None = None
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        cond = self._cond
+        async with cond:
+            if self._busy >= self.running:
+                if self._queued >= self.waiting:
+                    raise Problem(
+                        503,
+                        f"the box is importing {self._busy} files and {self._queued} more wait; "
+                        f"send this one again after {self.RETRY_AFTER} s",
+                        headers={"Retry-After": str(self.RETRY_AFTER)},
+                    )
+                self._queued += 1
+                try:
+                    await cond.wait_for(lambda: self._busy < self.running)
+                finally:
+                    self._queued -= 1
+            self._busy += 1
+        try:
+            yield
+        finally:
+            async with cond:
+                self._busy -= 1
+                cond.notify()
 
 
 @dataclass
@@ -28,6 +74,7 @@ class Services:
     logs: LogBuffer | None = None
     config_path: Path | None = None  # the config file the daemon runs on (None: built-in)
     reload: Callable[[], None] | None = None  # what SIGHUP does
+    imports: ImportSlots = field(default_factory=ImportSlots)  # file imports at once
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -46,7 +46,11 @@ class Call:
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
 # (description, schema) or (description, schema, media type) of one response status
-Response = tuple[str, dict[str, Any] | None] | tuple[str, dict[str, Any] | None, str]
+Response = (
+    tuple[str, dict[str, Any] | None]
+    | tuple[str, dict[str, Any] | None, str]
+    | tuple[str, dict[str, Any] | None, tuple[str, ...]]
+)
 
 
 @dataclass
@@ -192,7 +196,8 @@ class Api:
                 media = spec[2] if len(spec) == 3 else "application/json"
                 response: dict[str, Any] = {"description": text}
                 if schema is not None:
-                    response["content"] = {media: {"schema": schema}}
+                    kinds = (media,) if isinstance(media, str) else media
+                    response["content"] = {kind: {"schema": schema} for kind in kinds}
                 item["responses"][str(status)] = response
             item["responses"]["default"] = {
                 "description": "an error, with what went wrong and what to do about it",
@@ -354,10 +359,20 @@ async def _file_body(request: web.Request) -> bytes:
 async def problems_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    import apsw
+
     from appliance.errors import DialboxError, NotFound
 
     try:
         return await handler(request)
+    except apsw.BusyError:
+        # Another process held the database's write lock beyond the busy timeout: a moment.
+        log.warning("API %s %s: the database is busy; answered 503", request.method, request.path)
+        return problem_response(
+            503,
+            "the database is busy with another writer; send the request again in a moment",
+            headers={"Retry-After": "1"},
+        )
     except Problem as exc:
         return problem_response(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
     except NotFound as exc:

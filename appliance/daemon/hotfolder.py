@@ -29,7 +29,7 @@ class HotFolderComponent:
         db = open_database(self.config.database)
         folder = HotFolder(
             db, settings.hot_folder, clock=self.clock, mappings=settings.mappings,
-            settle_seconds=settings.settle_seconds, actor="hot-folder",
+            settle_seconds=settings.settle_seconds, actor="hot-folder", staged=True,
         )  # fmt: skip
         self.ready.set()
         try:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +40,8 @@ class Component(Protocol):
 
 ComponentFactory = Callable[["Daemon"], Sequence[Component]]
 
+LOOP_LAG_PERIOD = 0.02  # seconds between the loop-lag monitor's timers
+
 
 class Daemon:
     def __init__(
@@ -64,6 +67,7 @@ class Daemon:
         self.metrics: Metrics | None = None
         self.engine: Any = None  # the dial engine, once wired (the API reaches it through here)
         self.recovered: list[DanglingAttempt] = []
+        self.loop_lag_max = 0.0  # seconds: the event loop's longest lag (LOOP_LAG_PERIOD)
         # The recent log lines, for the API's /logs and the console.
         self.logs = LogBuffer()
 
@@ -82,6 +86,7 @@ class Daemon:
                     group.create_task(component.run(self.stopping), name=component.name)
                 group.create_task(self._announce_ready(), name="ready")
                 group.create_task(self._watchdog(), name="watchdog")
+                group.create_task(self._loop_lag(), name="loop-lag")
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
@@ -163,9 +168,24 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=min(interval or 5.0, 5.0))
 
+    async def _loop_lag(self) -> None:
+        """Measure how late the loop wakes a timer: the time anything blocking the loop (a
+        write waiting for SQLite's lock, a long computation) held up dialing and the API."""
+        while not self.stopping.is_set():
+            asked = time.monotonic()
+            await asyncio.sleep(LOOP_LAG_PERIOD)
+            lag = max(time.monotonic() - asked - LOOP_LAG_PERIOD, 0.0)
+            if lag > self.loop_lag_max:
+                self.loop_lag_max = lag
+                if lag >= 0.25:
+                    log.warning("the event loop was blocked for %.0f ms", lag * 1000)
+            if self.metrics is not None:
+                self.metrics.record_loop_lag(lag, self.loop_lag_max)
+
     def health(self) -> dict[str, Any]:
         return {
             "status": "draining" if self.stopping.is_set() else "ok",
             "ready": all(c.ready.is_set() for c in self.components),
             "components": {c.name: c.ready.is_set() for c in self.components},
+            "loop_lag_max_seconds": round(self.loop_lag_max, 4),
         }

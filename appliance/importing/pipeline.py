@@ -24,8 +24,8 @@ from typing import BinaryIO
 
 from appliance.errors import DialboxError
 from appliance.importing.reader import Columns, CsvSource, FileProblem
-from appliance.importing.report import Reject
-from appliance.importing.rows import ContactRow, RowChecker, ZoneIds
+from appliance.importing.report import Reject, RejectWriter
+from appliance.importing.rows import ROW_FIELDS, ContactRow, RowChecker, ZoneIds
 
 log = logging.getLogger(__name__)
 
@@ -226,3 +226,136 @@ def _work(sender: Connection, path: str, job: Job) -> None:
 def _send_failure(sender: Connection, message: str) -> None:
     with contextlib.suppress(OSError):
         sender.send(Failed(message))
+
+
+# -- staging: the whole file checked into a database of its own ------------------------------
+
+# The staging database's table: one column per `rows.ROW_FIELDS` field (c1, c2, …), in file
+# order (rowid 1, 2, …); `zones` holds the zone sets its rows introduced, by the ids it gave them.
+STAGE_COLUMNS = tuple(f"c{n}" for n in range(1, len(ROW_FIELDS) + 1))
+_STAGE_SCHEMA = (
+    f"CREATE TABLE rows({', '.join(STAGE_COLUMNS)});"
+    "CREATE TABLE zones(id INTEGER PRIMARY KEY, zones TEXT NOT NULL);"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """What staging a file did: the counts, the first `keep` rejects and every reason's count."""
+
+    layout: str
+    sha256: str
+    rows: int  # records read (good, duplicate or rejected)
+    staged: int  # rows in the staging database
+    rejected: int  # records rejected
+    rejects: list[Reject]
+    by_reason: dict[str, int]
+    rejects_total: int  # rejects (a record may have several)
+
+
+def stage(
+    path_or_stream: str | Path | BinaryIO,
+    job: Job,
+    stage_path: str,
+    rejects_path: str,
+    keep: int,
+) -> Staged:
+    """Read and check a file into the staging database `stage_path` (made here, durable when
+    this returns) and every reject into the CSV file `rejects_path`."""
+    import apsw  # here: the parsing-only worker (`messages`) does not need it
+
+    conn = apsw.Connection(stage_path)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192")
+        conn.execute(_STAGE_SCHEMA)
+        insert = f"INSERT INTO rows VALUES({','.join('?' * len(STAGE_COLUMNS))})"
+        layout, sha256 = "ecm", ""
+        rows = staged = rejected = total = 0
+        kept: list[Reject] = []
+        by_reason: dict[str, int] = {}
+        with open(rejects_path, "w", encoding="utf-8", newline="") as out:
+            writer = RejectWriter(out)
+            conn.execute("BEGIN")
+            for message in messages(path_or_stream, job, worker=False):
+                if isinstance(message, Batch):
+                    if message.new_zones:
+                        conn.executemany("INSERT INTO zones VALUES (?, ?)", message.new_zones)
+                    if batch_rows := message.row_list():
+                        conn.executemany(insert, batch_rows)
+                        staged += len(batch_rows)
+                    rows += message.checked + message.rejected_rows
+                    rejected += message.rejected_rows
+                    if message.rejects:
+                        total += len(message.rejects)
+                        writer.write(message.rejects)
+                        kept.extend(message.rejects[: max(keep - len(kept), 0)])
+                        for reject in message.rejects:
+                            by_reason[reject.reason] = by_reason.get(reject.reason, 0) + 1
+                elif isinstance(message, Opened):
+                    layout = message.layout
+                elif isinstance(message, Finished):
+                    sha256 = message.sha256
+            conn.execute("COMMIT")
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        conn.close()
+    with open(stage_path, "rb+") as staged_file:  # durable before the import's commit point
+        os.fsync(staged_file.fileno())
+    return Staged(layout, sha256, rows, staged, rejected, kept, by_reason, total)
+
+
+def stage_file(
+    path_or_stream: str | Path | BinaryIO,
+    job: Job,
+    stage_path: str,
+    rejects_path: str,
+    keep: int,
+    worker: bool,
+) -> Staged:
+    """`stage`, in a worker process (spawned) when asked: this process then only waits, and
+    its event loop keeps the CPU and the GIL."""
+    if not worker or not isinstance(path_or_stream, str | Path):
+        return stage(path_or_stream, job, stage_path, rejects_path, keep)
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    args = (sender, str(path_or_stream), job, stage_path, rejects_path, keep)
+    process = context.Process(target=_stage_work, args=args, name="dialbox-stage", daemon=True)
+    process.start()
+    sender.close()
+    try:
+        try:
+            message = receiver.recv()
+        except EOFError:
+            raise DialboxError(
+                f"the import worker for {job.where} stopped unexpectedly (exit {process.exitcode})"
+            ) from None
+        if isinstance(message, Failed):
+            raise FileProblem(message.message)
+        process.join()
+        assert isinstance(message, Staged)
+        return message
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.terminate()
+            process.join()
+
+
+def _stage_work(
+    sender: Connection, path: str, job: Job, stage_path: str, rejects_path: str, keep: int
+) -> None:
+    try:
+        with no_cycle_collection():
+            sender.send(stage(path, job, stage_path, rejects_path, keep))
+    except BrokenPipeError:
+        pass
+    except DialboxError as exc:
+        _send_failure(sender, str(exc))
+    except OSError as exc:
+        _send_failure(sender, f"cannot read {job.where}: {exc.strerror or exc}")
+    except Exception as exc:
+        log.exception("import worker failed on %s", path)
+        _send_failure(sender, f"import of {job.where} failed: {exc!r}")
+    finally:
+        sender.close()

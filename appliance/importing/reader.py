@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
@@ -166,6 +167,15 @@ Record = tuple[int, list[str], str | None]
 
 _CHUNK = 1 << 20
 _BOM = "\ufeff"
+# A record may run over this many physical lines (quoted line breaks in a cell); one that runs
+# longer has a quote that never closes. It is rejected, naming the line where the quote opened,
+# and the lines after that one are read again as records: a stray quote costs one reject and
+# bounded work, not the rest of the file swallowed into one cell.
+MAX_RECORD_LINES = 20
+
+
+class _Overrun(Exception):
+    """A record ran over MAX_RECORD_LINES physical lines."""
 
 
 class Scan(Protocol):
@@ -203,6 +213,8 @@ class CsvSource:
         self._pos = 0  # where the next physical line starts in _data
         self._line = 0  # physical lines read
         self._eof = False
+        self._replay: deque[str] = deque()  # lines to read again after an unclosed quote
+        self._taken: list[str] = []  # the physical lines of the record being read
         self._csv = csv.reader(self._lines(), strict=False)
         self._pending: Record | None = None
         first = self.next_record()
@@ -232,8 +244,16 @@ class CsvSource:
         return True
 
     def _lines(self) -> Iterator[str]:
-        """The physical lines from _pos on, with their line ends."""
+        """The physical lines from _pos on (after any to read again), with their line ends."""
         while True:
+            if self._replay:
+                text = self._replay.popleft()
+                self._line += 1
+                self._taken.append(text)
+                if len(self._taken) > MAX_RECORD_LINES:
+                    raise _Overrun
+                yield text
+                continue
             data, pos = self._data, self._pos
             lf = data.find(b"\n", pos)
             cr = data.find(b"\r", pos) if lf < 0 else data.find(b"\r", pos, lf)
@@ -254,6 +274,9 @@ class CsvSource:
             if self._line == 0 and text.startswith(_BOM):
                 text = text[1:]
             self._pos, self._line = end, self._line + 1
+            self._taken.append(text)
+            if len(self._taken) > MAX_RECORD_LINES:
+                raise _Overrun
             yield text
 
     def next_record(self) -> Record | None:
@@ -264,15 +287,34 @@ class CsvSource:
             return record
         while True:
             start = self._line + 1
+            self._taken = []
             try:
                 cells = next(self._csv)
             except StopIteration:
                 return None
+            except _Overrun:
+                return self._unclosed(start)
             except csv.Error as exc:
+                if len(self._taken) > 1 and "field larger than field limit" in str(exc):
+                    return self._unclosed(start)
                 return start, [], f"unreadable CSV: {exc}"
             # Blank lines and rows of empty cells (",,,,") are not records.
             if cells and (cells[0].strip() or any(c.strip() for c in cells)):
                 return start, cells, None
+
+    def _unclosed(self, start: int) -> Record:
+        """Reject the record at `start` for its unclosed quote; read its other lines again."""
+        again = self._taken[1:]
+        self._replay.extendleft(reversed(again))
+        self._line = start
+        self._taken = []
+        self._csv = csv.reader(self._lines(), strict=False)
+        return (
+            start,
+            [],
+            f"a quote opened on line {start} is not closed (the cell would run past line "
+            f"{start + len(again)}); the line is skipped and the lines after it are read again",
+        )
 
     def __iter__(self) -> Iterator[Record]:
         while (record := self.next_record()) is not None:
@@ -282,7 +324,7 @@ class CsvSource:
         """Let `scan` check plain lines from here: (records, rejected, more) — `more` when it
         stopped short of `limit` at a record for next_record, False at the end of the file."""
         records = rejected = 0
-        if self._pending is not None:
+        if self._pending is not None or self._replay:
             return 0, 0, True
         while True:
             self._pos, self._line, n, bad, stop = scan(

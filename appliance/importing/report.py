@@ -39,6 +39,7 @@ class ImportReport:
     dnc: int = 0
     rejects: list[Reject] = field(default_factory=list)
     rejects_omitted: int = 0  # rejects beyond the kept list (all of them are in the CSV report)
+    by_reason: dict[str, int] = field(default_factory=dict)  # every reject's reason, counted
 
     def as_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -55,6 +56,10 @@ class ImportReport:
         }
         if self.rejects_omitted:
             document["rejects_omitted"] = self.rejects_omitted
+        if self.by_reason:
+            document["rejects_by_reason"] = dict(
+                sorted(self.by_reason.items(), key=lambda item: (-item[1], item[0]))
+            )
         return document
 
     def summary(self) -> str:

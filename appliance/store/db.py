@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -36,11 +37,63 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+# How long a connection waits for another's write transaction before SQLite says busy. An
+# import writes in chunks of tens of milliseconds (store.importer), so this is never reached
+# while the daemon runs; it covers other processes (a CLI command writing while it dials).
+BUSY_TIMEOUT_MS = 5000
+
+
+class WriteGate:
+    """Which of this process's connections writes next: urgent writers (the dial loop and the
+    API's own writes on the daemon's connection) before background ones (import chunks).
+
+    SQLite hands its write lock to whoever polls first after it is released, so a waiting
+    writer can be overtaken again and again by an importer that commits and begins its next
+    chunk at once. Within one process the gate decides instead: a background writer does not
+    begin while an urgent one waits, and an urgent one waits at most for the chunk in progress.
+    Re-entrant per thread (a transaction inside a transaction on another connection)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent_waiting = 0
+
+    @contextmanager
+    def hold(self, *, urgent: bool) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                if urgent:
+                    self._urgent_waiting += 1
+                try:
+                    while self._owner is not None or (not urgent and self._urgent_waiting):
+                        self._cond.wait()
+                finally:
+                    if urgent:
+                        self._urgent_waiting -= 1
+                self._owner, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._cond.notify_all()
+
+
+GATE = WriteGate()
+
+
 class Database:
     """The writer connection. Use `with db.transaction():` for anything that writes."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
+        self.readonly = readonly
         if self.path != ":memory:" and not readonly:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         flags = (
@@ -52,7 +105,7 @@ class Database:
             self.conn = apsw.Connection(self.path, flags=flags)
         except apsw.CantOpenError:
             raise DialboxError(f"cannot open database {self.path}") from None
-        self.conn.set_busy_timeout(5000)
+        self.conn.set_busy_timeout(BUSY_TIMEOUT_MS)
         if not readonly:
             # 8 KiB pages (for a database this creates; fixed afterwards): an import of 1M
             # contacts feeds B-trees half as deep in pages and writes half as many WAL frames
@@ -88,10 +141,32 @@ class Database:
         return latest
 
     @contextmanager
-    def transaction(self) -> Iterator[apsw.Connection]:
-        """A transaction (a savepoint when nested): committed on success, rolled back on error."""
-        with self.conn:
-            yield self.conn
+    def transaction(self, *, urgent: bool = True) -> Iterator[apsw.Connection]:
+        """A transaction (a savepoint when nested): committed on success, rolled back on error.
+
+        The outermost one begins IMMEDIATE: it takes SQLite's write lock first, waiting for it
+        in the busy handler. A deferred one that read first and then wrote while another
+        connection held the lock would fail at once with BusyError (SQLite cannot wait there
+        without risking deadlock), which is what the dial loop's lease did during an import.
+        `urgent=False` (import chunks) lets this process's urgent writers go first (WriteGate)."""
+        if self.readonly or self.conn.in_transaction:
+            with self.conn:
+                yield self.conn
+            return
+        with GATE.hold(urgent=urgent):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
 
     def scalar(self, sql: str, params: apsw.Bindings = ()) -> apsw.SQLiteValue:
         row = self.conn.execute(sql, params).fetchone()
@@ -103,6 +178,9 @@ class Database:
 
 def open_database(path: str | Path) -> Database:
     """Open (creating if needed) and migrate the database at `path`."""
+    from appliance.store.importer import recover_imports  # the importer imports this module
+
     db = Database(path)
     db.migrate()
+    recover_imports(db)  # imports a crash interrupted: dropped, or rolled forward
     return db
