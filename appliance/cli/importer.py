@@ -14,6 +14,7 @@ from appliance.cli.output import add_json_flag, emit, table
 from appliance.errors import DialboxError
 from appliance.importing.report import ImportReport
 from appliance.store.campaigns import get_campaign
+from appliance.store.db import daemon_running
 from appliance.store.importer import import_file
 
 HUMAN_REJECTS = 50  # the terminal shows this many rejects; --rejects FILE or --json has them all
@@ -86,6 +87,10 @@ def _import(ctx: Context, args: argparse.Namespace) -> ImportReport:
             actor=ctx.actor,
             source=str(args.file),
             rejects_out=rejects_out,
+            # A running daemon dials on this database: stage the file and publish it in short
+            # transactions, so its dial loop never waits for the whole file (one lock for all
+            # of it is the fast path, for when nothing else writes).
+            staged=daemon_running(ctx.db.path),
         )
     finally:
         if rejects_out is not None:

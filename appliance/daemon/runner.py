@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from appliance.logbuffer import LogBuffer
 from appliance.metrics import Metrics
 from appliance.store import Database, open_database
 from appliance.store.attempts import DanglingAttempt, sweep_dangling
+from appliance.store.db import hold_daemon_lock
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.notifier = notifier or Notifier()
         self.db: Database = open_database(self.config.database)
+        # While it is held, `dialbox import` stages its file instead of locking the dial loop out.
+        self._db_lock = hold_daemon_lock(self.config.database)
         self.stopping = asyncio.Event()
         self._factory = components
         self.components: list[Component] = []
@@ -91,6 +95,9 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             self.db.close()
+            if self._db_lock is not None:
+                os.close(self._db_lock)
+                self._db_lock = None
             log.info("stopped")
             logging.getLogger().removeHandler(self.logs)
         return self.exit_code

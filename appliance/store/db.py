@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -174,6 +176,38 @@ class Database:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _daemon_lock_path(db_path: str | Path) -> str:
+    return f"{db_path}.daemon.lock"
+
+
+def hold_daemon_lock(db_path: str | Path) -> int | None:
+    """Mark the database as driven by a running daemon for as long as the returned descriptor
+    stays open (the kernel drops the lock when the process dies, SIGKILL included): tools that
+    write much, such as `dialbox import`, then take the paths that leave the dial loop room."""
+    if str(db_path) == ":memory:":
+        return None
+    fd = os.open(_daemon_lock_path(db_path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def daemon_running(db_path: str | Path) -> bool:
+    """Whether a daemon holds the database (`hold_daemon_lock`)."""
+    if str(db_path) == ":memory:":
+        return False
+    try:
+        fd = os.open(_daemon_lock_path(db_path), os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock this process took
+    return False
 
 
 def open_database(path: str | Path) -> Database:

@@ -17,6 +17,7 @@ from pathlib import Path
 from appliance.config.models import DialboxConfig
 from appliance.domain import CampaignStatus, CampaignType
 from appliance.store.campaigns import CampaignRow
+from appliance.store.db import daemon_running
 from tests.api.client import Api, make_token
 from tests.daemon.campaign import box
 
@@ -39,6 +40,7 @@ def test_api_and_cli_why_both_say_no_line_is_up_when_every_line_is_disabled(
         b.daemon.start()
         b.daemon.expect("READY")
         api = Api(f"http://127.0.0.1:{b.daemon.port}", token)
+        assert daemon_running(b.db_path)  # so `dialbox import` stages its files meanwhile
         api.wait_until(
             lambda: all(line["state"] in ("up", "busy") for line in api.get("/lines").json()),
             what="both lines up",

@@ -171,3 +171,36 @@ def test_a_crash_while_publishing_is_rolled_forward_at_the_next_open(
     assert db.scalar("SELECT imported FROM imports") == 20_000
     assert db.scalar("SELECT count(*) FROM contacts") == 20_000
     assert [p.name for p in staging_dir(db).iterdir() if p.suffix != ".csv"] == []
+
+
+def test_dialbox_import_stages_its_file_while_a_daemon_holds_the_database(tmp_path: Path) -> None:
+    from appliance.cli import main
+    from appliance.store.db import daemon_running, hold_daemon_lock
+
+    config = tmp_path / "dialbox.yaml"
+    config.write_text(f"database: {tmp_path}/d.db\n")
+    cli = ["--config", str(config)]
+    assert main([*cli, "campaign", "create", "c", "--type", "automated", "--region", "US"]) == 0
+    csv = tmp_path / "c.csv"
+    csv.write_bytes(numbers(3000))
+    assert not daemon_running(tmp_path / "d.db")
+    assert main([*cli, "import", "--campaign", "c", str(csv)]) == 0  # alone: one transaction
+    fd = hold_daemon_lock(tmp_path / "d.db")
+    assert fd is not None
+    try:
+        assert daemon_running(tmp_path / "d.db")
+        csv.write_bytes(numbers(3000, first=5000))
+        assert main([*cli, "import", "--campaign", "c", str(csv)]) == 0
+    finally:
+        import os
+
+        os.close(fd)
+    assert not daemon_running(tmp_path / "d.db")
+    db = Database(tmp_path / "d.db", readonly=True)
+    try:
+        rows = [
+            tuple(r) for r in db.conn.execute("SELECT imported, published FROM imports ORDER BY id")
+        ]
+    finally:
+        db.close()
+    assert rows == [(3000, 0), (3000, 3000)]  # the second was staged and published in chunks
