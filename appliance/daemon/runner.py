@@ -20,6 +20,8 @@ from typing import Any, Protocol
 from appliance.clock import Clock, SystemClock
 from appliance.config import ConfigError, DialboxConfig, load_config
 from appliance.daemon.sdnotify import Notifier, watchdog_interval
+from appliance.dialplan import StorePlanner
+from appliance.engine.planner import dangling_decider
 from appliance.logbuffer import LogBuffer
 from appliance.metrics import Metrics
 from appliance.store import Database, open_database
@@ -123,20 +125,22 @@ class Daemon:
         self.notifier.status(self.status_fn())
 
     def _recover(self) -> None:
-        """Attempts left in flight by a crash become Dangling, closed or requeued (SPEC C8)."""
+        """Attempts left in flight by a crash become Dangling: their contacts closed, or (requeue)
+        settled by the strategy and the limits like any outcome (SPEC C8)."""
         settings = self.config.engine
+        planner = StorePlanner(self.config, self.db, self.clock)
+        requeue = settings.dangling_action == "requeue"
         swept = sweep_dangling(
             self.db,
             self.clock.now(),
-            requeue=settings.dangling_action == "requeue",
-            requeue_delay=settings.requeue_delay,
+            decide=dangling_decider(planner, self.db, settings.requeue_delay) if requeue else None,
         )
         for attempt in swept:
             log.warning(
                 "attempt %s (contact %s) was in flight when the daemon stopped: %s",
                 attempt.attempt_id,
                 attempt.contact_id,
-                "requeued" if attempt.requeued else "closed as Dangling",
+                "requeued" if attempt.requeued else f"closed as {attempt.state}",
             )
         self.recovered = swept
 
