@@ -21,6 +21,7 @@ from appliance.clock import Clock, SystemClock
 from appliance.config import ConfigError, DialboxConfig, load_config
 from appliance.daemon.sdnotify import Notifier, watchdog_interval
 from appliance.dialplan import StorePlanner
+from appliance.doctor import repair_at_start
 from appliance.engine.planner import dangling_decider
 from appliance.logbuffer import LogBuffer
 from appliance.metrics import Metrics
@@ -66,6 +67,7 @@ class Daemon:
         self.metrics: Metrics | None = None
         self.engine: Any = None  # the dial engine, once wired (the API reaches it through here)
         self.recovered: list[DanglingAttempt] = []
+        self.repaired: dict[str, int] = {}  # what the start-up doctor mended, by kind
         # The recent log lines, for the API's /logs and the console.
         self.logs = LogBuffer()
 
@@ -143,6 +145,9 @@ class Daemon:
                 "requeued" if attempt.requeued else f"closed as {attempt.state}",
             )
         self.recovered = swept
+        # What no sweep mends (an older daemon's blind requeue, a lease left pointing at a
+        # finished attempt) is mended here, through the same strategy and limits.
+        self.repaired = repair_at_start(self.config, self.db, self.clock, planner)
 
     async def _announce_ready(self) -> None:
         for component in self.components:

@@ -228,13 +228,15 @@ def sweep_dangling(
     older_than: float | None = None,
     decide: DecideDangling | None = None,
     exclude: Sequence[int] = (),
+    only: Sequence[int] | None = None,
 ) -> list[DanglingAttempt]:
     """Attempts still in flight (all of them at start-up after a crash, or those queued before
     `older_than` while running) become *dangling*: no outcome is recorded for them. Without
     `decide` their contacts are closed as *Dangling*; with it (requeue), each contact takes what
     `decide` answers for the attempt — the strategy's and the limits' answer, so a contact whose
     last allowed attempt dangled is closed rather than requeued with nothing left to dial — and
-    is closed as Dangling where it answers None. Each attempt is settled in its own transaction."""
+    is closed as Dangling where it answers None. Each attempt is settled in its own transaction.
+    `only`: just these attempts (`dialbox doctor --repair`)."""
     rows = db.conn.execute(
         "SELECT id, contact_id, campaign_id, attempt_no, phone_index, number, channel, queued_at"
         " FROM attempts WHERE status = 'in_flight' AND (? IS NULL OR queued_at < ?) ORDER BY id",
@@ -251,7 +253,7 @@ def sweep_dangling(
         channel,
         queued,
     ) in rows:
-        if attempt_id in exclude:
+        if attempt_id in exclude or (only is not None and attempt_id not in only):
             continue
         assert isinstance(attempt_id, int) and isinstance(contact_id, int)
         assert isinstance(campaign_id, int) and isinstance(attempt_no, int)
