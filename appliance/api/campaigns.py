@@ -17,7 +17,14 @@ from appliance.api.spec import Call, Param, ref
 from appliance.campaigns import CampaignSettings
 from appliance.config.models import check_region
 from appliance.domain import CampaignStatus, CampaignType, ContactState
-from appliance.scheduler.strategy import DEFAULT_STRATEGY, StrategyError, parse_strategy, to_dict
+from appliance.scheduler.strategy import (
+    DEFAULT_STRATEGY,
+    Strategy,
+    StrategyError,
+    parse_strategy,
+    strategy_warnings,
+    to_dict,
+)
 from appliance.store import campaigns as store
 from appliance.store.results import abandon_rates, outcomes, report
 from appliance.store.strategies import get_strategy, save_strategy
@@ -101,32 +108,47 @@ ACTION = {
     "minLength": 1,
     "examples": ["retry 2h", "next_number", "close Connected", "block"],
 }
-STRATEGY = API.schema(
-    "Strategy",
-    {
-        "type": "object",
-        "description": "ordered attempts and per-outcome actions (SPEC C4; docs/scheduler.md)",
-        "required": ["name"],
-        "additionalProperties": False,
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "pattern": "\\S"},
-            "attempts": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "channel": {"enum": ["voice", "sms"]},
-                        "phone": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"const": "next"}]},
-                    },
+_STRATEGY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "ordered attempts and per-outcome actions (SPEC C4; docs/scheduler.md)",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "pattern": "\\S"},
+        "attempts": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "channel": {"enum": ["voice", "sms"]},
+                    "phone": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"const": "next"}]},
                 },
             },
-            "on": {"type": "object", "additionalProperties": ACTION},
-            "steps_on": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": ACTION}},
-            "repeat_last": {"type": "boolean"},
+        },
+        "on": {"type": "object", "additionalProperties": ACTION},
+        "steps_on": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": ACTION}},
+        "repeat_last": {"type": "boolean"},
+    },
+}  # fmt: skip
+STRATEGY = API.schema("Strategy", _STRATEGY_SCHEMA)
+STRATEGY_IN_FORCE = API.schema(
+    "StrategyInForce",
+    {
+        **_STRATEGY_SCHEMA,
+        "description": "the strategy as stored (what it names and its default; other outcomes"
+        " take the built-in table), with warnings about terminal outcomes it changes",
+        "properties": {
+            **_STRATEGY_SCHEMA["properties"],
+            "warnings": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "each terminal outcome (Connected, AgentTransfer, AgentHangUp,"
+                " WrongNumber, Fax, Banned) named with another action than the built-in one",
+            },
         },
     },
-)  # fmt: skip
+)
 FILTER = API.schema(
     "Filter",
     {
@@ -315,20 +337,26 @@ async def set_schedule(call: Call) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}/strategy", summary="The campaign's strategy", tag="campaigns",
-        scope="crm", responses={200: ("the strategy in force", STRATEGY)})  # fmt: skip
+        scope="crm", responses={200: ("the strategy in force", STRATEGY_IN_FORCE)})  # fmt: skip
 async def get_campaign_strategy(call: Call) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
     name = CampaignSettings.model_validate(campaign.settings).strategy
     stored = get_strategy(svc.db, name) if name else None
     strategy = parse_strategy(stored.definition, name or "") if stored else DEFAULT_STRATEGY
-    return web.json_response(to_dict(strategy))
+    return web.json_response(_in_force(strategy))
+
+
+def _in_force(strategy: Strategy) -> dict[str, Any]:
+    return {**to_dict(strategy), "warnings": strategy_warnings(strategy)}
 
 
 @API.op("PUT", "/campaigns/{name}/strategy", summary="Replace the campaign's strategy",
         tag="campaigns", scope="crm", body=STRATEGY,
-        responses={200: ("the strategy now in force", STRATEGY)},
-        description="Stored as the strategy named after the campaign; takes effect at the next dial.")  # fmt: skip
+        responses={200: ("the strategy now in force", STRATEGY_IN_FORCE)},
+        description="Stored as the strategy named after the campaign; takes effect at the next dial."
+        " `default` covers the outcomes the strategy does not name except the terminal ones;"
+        " naming a terminal outcome with another action is honored and warned about.")  # fmt: skip
 async def set_campaign_strategy(call: Call) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
@@ -341,7 +369,7 @@ async def set_campaign_strategy(call: Call) -> web.Response:
     save_strategy(svc.db, name, to_dict(strategy), now, call.caller.actor)
     settings = settings_with(campaign.settings, {"strategy": name})
     store.update_campaign(svc.db, campaign, {"settings": settings}, now, call.caller.actor)
-    return web.json_response(to_dict(strategy))
+    return web.json_response(_in_force(strategy))
 
 
 @API.op("PUT", "/campaigns/{name}/filter", summary="Set or clear the campaign's filter (D8)",

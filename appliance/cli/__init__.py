@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "appliance.cli.dnc",
     "appliance.cli.export",
     "appliance.cli.plan",
+    "appliance.cli.strategy",
+    "appliance.cli.doctor",
     "appliance.cli.demo",
     "appliance.cli.lines",
     "appliance.cli.emulate",

@@ -22,6 +22,9 @@ from typing import Any, Protocol
 from appliance.clock import Clock, SystemClock
 from appliance.config import ConfigError, DialboxConfig, load_config
 from appliance.daemon.sdnotify import Notifier, watchdog_interval
+from appliance.dialplan import StorePlanner
+from appliance.doctor import repair_at_start
+from appliance.engine.planner import dangling_decider
 from appliance.logbuffer import LogBuffer
 from appliance.metrics import Metrics
 from appliance.store import Database, open_database
@@ -72,6 +75,7 @@ class Daemon:
         self.engine: Any = None  # the dial engine, once wired (the API reaches it through here)
         self.recovered: list[DanglingAttempt] = []
         self.loop_lag_max = 0.0  # seconds: the event loop's longest lag (LOOP_LAG_PERIOD)
+        self.repaired: dict[str, int] = {}  # what the start-up doctor mended, by kind
         # The recent log lines, for the API's /logs and the console.
         self.logs = LogBuffer()
 
@@ -135,22 +139,27 @@ class Daemon:
         self.notifier.status(self.status_fn())
 
     def _recover(self) -> None:
-        """Attempts left in flight by a crash become Dangling, closed or requeued (SPEC C8)."""
+        """Attempts left in flight by a crash become Dangling: their contacts closed, or (requeue)
+        settled by the strategy and the limits like any outcome (SPEC C8)."""
         settings = self.config.engine
+        planner = StorePlanner(self.config, self.db, self.clock)
+        requeue = settings.dangling_action == "requeue"
         swept = sweep_dangling(
             self.db,
             self.clock.now(),
-            requeue=settings.dangling_action == "requeue",
-            requeue_delay=settings.requeue_delay,
+            decide=dangling_decider(planner, self.db, settings.requeue_delay) if requeue else None,
         )
         for attempt in swept:
             log.warning(
                 "attempt %s (contact %s) was in flight when the daemon stopped: %s",
                 attempt.attempt_id,
                 attempt.contact_id,
-                "requeued" if attempt.requeued else "closed as Dangling",
+                "requeued" if attempt.requeued else f"closed as {attempt.state}",
             )
         self.recovered = swept
+        # What no sweep mends (an older daemon's blind requeue, a lease left pointing at a
+        # finished attempt) is mended here, through the same strategy and limits.
+        self.repaired = repair_at_start(self.config, self.db, self.clock, planner)
 
     async def _announce_ready(self) -> None:
         for component in self.components:

@@ -24,7 +24,7 @@ from appliance.engine.agentcalls import AgentCalls
 from appliance.engine.agents import AgentDesk, LiveAgent
 from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.pacing import Pacers
-from appliance.engine.planner import AttemptReport, Pick, Planner
+from appliance.engine.planner import AttemptReport, Pick, Planner, dangling_decider
 from appliance.metrics import Metrics
 from appliance.store import Database
 from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
@@ -195,19 +195,23 @@ class Engine(AgentCalls):
             return
         self._last_sweep = now
         settings = self.config.engine
+        requeue = settings.dangling_action == "requeue"
         swept = sweep_dangling(
             self.db,
             now,
             older_than=now - settings.dangling_timeout,
-            requeue=settings.dangling_action == "requeue",
-            requeue_delay=settings.requeue_delay,
+            decide=dangling_decider(self.planner, self.db, settings.requeue_delay)
+            if requeue
+            else None,
             exclude=list(self.calls),
         )
         for attempt in swept:
             log.warning(
-                "attempt %s got no outcome in %.0f s: dangling",
+                "attempt %s got no outcome in %.0f s: dangling; contact %s %s",
                 attempt.attempt_id,
                 settings.dangling_timeout,
+                attempt.contact_id,
+                "requeued" if attempt.requeued else f"closed as {attempt.state}",
             )
             if self.metrics is not None:
                 self.metrics.dangling.labels(

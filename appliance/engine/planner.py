@@ -7,13 +7,19 @@ lines and calls only.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from appliance.domain import Channel, Outcome
-from appliance.store.attempts import Completion, Lease
-from appliance.store.campaigns import CampaignRow
+from appliance.errors import DialboxError
+from appliance.store.attempts import DANGLING_EVIDENCE, Completion, DecideDangling, Lease
+from appliance.store.campaigns import CampaignRow, get_campaign_by_id
+from appliance.store.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,3 +80,25 @@ class Planner(Protocol):
     ) -> Completion:
         """The strategy's answer to an outcome: next state, redial time, phone, block (SPEC C4)."""
         ...
+
+
+def dangling_decider(planner: Planner, db: Database, requeue_delay: float) -> DecideDangling:
+    """What follows a dangling attempt with `dangling_action: requeue` (SPEC C8): the strategy's
+    and the limits' answer, as for any outcome, to ErrorOccurred — no outcome came back, the
+    box's own trouble — so the last allowed attempt closes the contact (Retries Completed) and
+    a redial is never due sooner than `requeue_delay`, since the callee may have been rung.
+    None (the contact closes as Dangling) when the campaign's rules cannot be read."""
+
+    def decide(got: Lease, now: float) -> Completion | None:
+        try:
+            campaign = get_campaign_by_id(db, got.campaign_id)
+            report = AttemptReport(Outcome.ERROR_OCCURRED, (DANGLING_EVIDENCE,))
+            done = planner.decide(campaign, got, report, now)
+        except (DialboxError, LookupError) as exc:
+            log.error("attempt %s: no decision for its dangling call: %s", got.attempt_id, exc)
+            return None
+        if done.next_at is not None:
+            done = dataclasses.replace(done, next_at=max(done.next_at, now + requeue_delay))
+        return done
+
+    return decide

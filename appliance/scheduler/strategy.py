@@ -6,9 +6,9 @@ A strategy is data (YAML or JSON, stored per campaign):
     attempts:                     # the ordered plan; the last one repeats (repeat_last)
       - {channel: voice, phone: 1}   # phone: 1..5, next, same
       - {channel: sms, phone: same, wait: 24h}   # SMS: wait for a reply, else close at once
-    on:                           # outcome -> action; `default` covers the rest
-      NoAnswer: retry 2h
-      WrongNumber: block
+    on:                           # outcome -> action; `default` covers the rest, except
+      NoAnswer: retry 2h          #   the terminal outcomes (TERMINAL), which keep the built-in
+      WrongNumber: block          #   action unless named here
     steps_on: {}                  # optional per-step overrides: {1: {Busy: sms}}
 
 Actions: ``retry [DELAY]`` (the next planned attempt), ``next_number [DELAY]``, ``sms [DELAY]``
@@ -67,6 +67,8 @@ class Strategy:
     on: Mapping[Outcome, OutcomeAction]  # every outcome has an entry
     steps_on: Mapping[int, Mapping[Outcome, OutcomeAction]] = field(default_factory=dict)
     repeat_last: bool = True
+    named: frozenset[Outcome] = frozenset()  # the outcomes `on` names (the rest: default/built in)
+    default: OutcomeAction | None = None  # `on.default` as given
 
     def spec(self, step: int) -> AttemptSpec | None:
         if step < len(self.attempts):
@@ -220,9 +222,8 @@ def parse_strategy(data: object, source: str = "strategy") -> Strategy:
         _parse_attempt(a, f"{source}.attempts[{i}]") for i, a in enumerate(raw_attempts)
     )
     given = _parse_outcome_map(data.get("on") or {}, f"{source}.on")
-    # Outcomes `on` does not name take its `default`, else the built-in default table's action.
     fallback = given.pop(None, None)
-    on = {o: given.get(o) or fallback or DEFAULT_ON[o] for o in Outcome}
+    on = {o: _resolve(o, given, fallback) for o in Outcome}
     steps_on: dict[int, Mapping[Outcome, OutcomeAction]] = {}
     raw_steps = data.get("steps_on") or {}
     if not isinstance(raw_steps, Mapping):
@@ -243,9 +244,53 @@ def parse_strategy(data: object, source: str = "strategy") -> Strategy:
     repeat_last = data.get("repeat_last", True)
     if not isinstance(repeat_last, bool):
         raise StrategyError(f"{source}.repeat_last: expected true or false")
-    strategy = Strategy(name, attempts, on, steps_on, repeat_last)
+    named = frozenset(o for o in given if o is not None)
+    strategy = Strategy(name, attempts, on, steps_on, repeat_last, named, fallback)
     _check_sms_targets(strategy, source)
     return strategy
+
+
+def _resolve(
+    outcome: Outcome,
+    given: Mapping[Outcome | None, OutcomeAction],
+    fallback: OutcomeAction | None,
+) -> OutcomeAction:
+    """An outcome's action: as named; else the strategy's `default`, unless the outcome is
+    terminal (TERMINAL: a person was reached, or the number must never be dialed again), which
+    keeps the built-in action — a catch-all must not redial Connected contacts or take wrong
+    numbers and faxes off the permanent block list (SPEC C4, D7)."""
+    named = given.get(outcome)
+    if named is not None:
+        return named
+    if fallback is not None and outcome not in TERMINAL:
+        return fallback
+    return DEFAULT_ON[outcome]
+
+
+def strategy_warnings(strategy: Strategy, source: str = "") -> list[str]:
+    """Plain words for each terminal outcome the strategy names with another action than the
+    built-in one: honored, but the person who wrote it should know what it does."""
+    prefix = f"{source}." if source else ""
+    found: list[tuple[str, Outcome, OutcomeAction]] = [
+        (f"{prefix}on.{o.label}", o, strategy.on[o])
+        for o in Outcome
+        if o in strategy.named and o in TERMINAL
+    ]
+    for step, actions in sorted(strategy.steps_on.items()):
+        found += [
+            (f"{prefix}steps_on.{step + 1}.{o.label}", o, act)
+            for o, act in actions.items()
+            if o in TERMINAL
+        ]
+    warnings = []
+    for where, outcome, act in found:
+        builtin = DEFAULT_ON[outcome]
+        if act == builtin:
+            continue
+        warnings.append(
+            f"{where}: {act.text()} replaces the built-in {builtin.text()}: {TERMINAL[outcome]}"
+        )
+    return warnings
 
 
 def _check_sms_targets(strategy: Strategy, source: str) -> None:
@@ -274,7 +319,12 @@ def to_dict(strategy: Strategy) -> dict[str, Any]:
         "name": strategy.name,
         "attempts": attempts,
         "repeat_last": strategy.repeat_last,
-        "on": {o.label: a.text() for o, a in strategy.on.items()},
+        # What the strategy names and its default, as written: outcomes it leaves open follow
+        # the rules of `parse_strategy` again when it is read back.
+        "on": {
+            **{o.label: strategy.on[o].text() for o in Outcome if o in strategy.named},
+            **({"default": strategy.default.text()} if strategy.default is not None else {}),
+        },
         "steps_on": {
             str(step + 1): {o.label: a.text() for o, a in actions.items()}
             for step, actions in strategy.steps_on.items()
@@ -311,10 +361,23 @@ DEFAULT_ON: dict[Outcome | None, OutcomeAction] = {
     None: _RETRY_2H,
 }
 
+# Outcomes a strategy's `default` does not cover, and what their built-in action protects: only
+# a strategy that names one of them changes its action (and is warned about it).
+_REACHED = "the contact was reached; any other action redials or reopens it"
+TERMINAL: dict[Outcome, str] = {
+    Outcome.CONNECTED: _REACHED,
+    Outcome.AGENT_TRANSFER: _REACHED,
+    Outcome.AGENT_HANG_UP: _REACHED,
+    Outcome.WRONG_NUMBER: "the number no longer goes on the permanent block list (SPEC D7)",
+    Outcome.FAX: "the number no longer goes on the permanent block list (SPEC D7)",
+    Outcome.BANNED: "the contact is no longer closed as DNC Listed",
+}
+
 DEFAULT_STRATEGY = Strategy(
     name="default",
     attempts=(AttemptSpec(Channel.VOICE, 1),),
     on={o: DEFAULT_ON[o] for o in Outcome},
+    named=frozenset(Outcome),
 )
 
 

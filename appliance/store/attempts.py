@@ -3,13 +3,14 @@
 The dial path writes in this order (DESIGN.md): `lease()` commits the contact as *Sent to Dialer*
 and the attempt as in flight before a byte goes to a modem; `complete()` records the outcome
 and the strategy's decision in one transaction. Nothing else writes a contact while its lease
-is out. After a crash, `sweep_dangling()` finds the attempts left in flight.
+is out. After a crash, `sweep_dangling()` finds the attempts left in flight and settles them as its
+caller decides (the strategy and the limits: appliance/engine/planner.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,6 +203,13 @@ def complete(
     return True
 
 
+DANGLING_EVIDENCE = "dangling: no outcome came back"
+
+# What follows a dangling attempt: the caller's decision (the strategy and the limits, which this
+# layer does not know), or None to close the contact as Dangling.
+DecideDangling = Callable[[Lease, float], Completion | None]
+
+
 @dataclass(frozen=True)
 class DanglingAttempt:
     attempt_id: int
@@ -209,7 +217,8 @@ class DanglingAttempt:
     campaign_id: int
     number: str
     queued_at: float
-    requeued: bool
+    requeued: bool  # the contact has a redial; else it was closed
+    state: ContactState = ContactState.DANGLING  # the contact's state after the sweep
 
 
 def sweep_dangling(
@@ -217,51 +226,86 @@ def sweep_dangling(
     now: float,
     *,
     older_than: float | None = None,
-    requeue: bool = False,
-    requeue_delay: float = 7200.0,
+    decide: DecideDangling | None = None,
     exclude: Sequence[int] = (),
+    only: Sequence[int] | None = None,
 ) -> list[DanglingAttempt]:
     """Attempts still in flight (all of them at start-up after a crash, or those queued before
-    `older_than` while running) become *dangling*. Their contacts are closed as *Dangling*, or,
-    with `requeue`, put back as *Not Connected* due after `requeue_delay` — never at once, since
-    the callee may have been rung before the crash (no second call within the retry delay)."""
+    `older_than` while running) become *dangling*: no outcome is recorded for them. Without
+    `decide` their contacts are closed as *Dangling*; with it (requeue), each contact takes what
+    `decide` answers for the attempt — the strategy's and the limits' answer, so a contact whose
+    last allowed attempt dangled is closed rather than requeued with nothing left to dial — and
+    is closed as Dangling where it answers None. Each attempt is settled in its own transaction.
+    `only`: just these attempts (`dialbox doctor --repair`)."""
+    rows = db.conn.execute(
+        "SELECT id, contact_id, campaign_id, attempt_no, phone_index, number, channel, queued_at"
+        " FROM attempts WHERE status = 'in_flight' AND (? IS NULL OR queued_at < ?) ORDER BY id",
+        (older_than, older_than),
+    ).fetchall()
     swept: list[DanglingAttempt] = []
-    with db.transaction():
-        rows = db.conn.execute(
-            "SELECT id, contact_id, campaign_id, number, queued_at FROM attempts"
-            " WHERE status = 'in_flight' AND (? IS NULL OR queued_at < ?)",
-            (older_than, older_than),
-        ).fetchall()
-        for attempt_id, contact_id, campaign_id, number, queued_at in rows:
-            if attempt_id in exclude:
-                continue
-            db.conn.execute(
-                "UPDATE attempts SET status = 'dangling', ended_at = ?, evidence = ?,"
-                " seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts) WHERE id = ?",
-                (now, json.dumps(["dangling: no outcome came back"]), attempt_id),
-            )
-            if requeue:
-                state, summary, next_at = (
-                    ContactState.NOT_CONNECTED,
-                    Summary.NO_SUCCESS,
-                    now + requeue_delay,
-                )
-            else:
-                state, summary, next_at = ContactState.DANGLING, Summary.NO_SUCCESS, None
-            db.conn.execute(
-                "UPDATE contacts SET state = ?, summary = ?, next_at = ?, lease_id = NULL, updated_at = ?"
-                " WHERE id = ? AND lease_id = ?",
-                (state, int(summary), next_at, now, contact_id, attempt_id),
-            )
-            assert (
-                isinstance(attempt_id, int)
-                and isinstance(contact_id, int)
-                and isinstance(campaign_id, int)
-            )
-            assert isinstance(queued_at, float | int)
+    for (
+        attempt_id,
+        contact_id,
+        campaign_id,
+        attempt_no,
+        phone_index,
+        number,
+        channel,
+        queued,
+    ) in rows:
+        if attempt_id in exclude or (only is not None and attempt_id not in only):
+            continue
+        assert isinstance(attempt_id, int) and isinstance(contact_id, int)
+        assert isinstance(campaign_id, int) and isinstance(attempt_no, int)
+        assert isinstance(queued, float | int)
+        got = Lease(
+            attempt_id, contact_id, campaign_id, attempt_no, int(phone_index or 1), str(number),
+            Channel(str(channel)),
+        )  # fmt: skip
+        settled = _settle(db, got, decide(got, now) if decide is not None else None, now)
+        if settled is not None:
             swept.append(
                 DanglingAttempt(
-                    attempt_id, contact_id, campaign_id, str(number), float(queued_at), requeue
+                    attempt_id, contact_id, campaign_id, str(number), float(queued),
+                    settled.next_at is not None, settled.new_state,
                 )
-            )
+            )  # fmt: skip
     return swept
+
+
+def _settle(db: Database, got: Lease, decided: Completion | None, now: float) -> Completion | None:
+    """Mark one attempt dangling and write its contact's next state; None if it was no longer
+    in flight."""
+    if decided is None:
+        decided = Completion(
+            Outcome.ERROR_OCCURRED, ContactState.DANGLING, Summary.NO_SUCCESS, next_at=None
+        )
+    with db.transaction():
+        changed = db.conn.execute(
+            "UPDATE attempts SET status = 'dangling', ended_at = ?, evidence = ?,"
+            " seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts)"
+            " WHERE id = ? AND status = 'in_flight' RETURNING id",
+            (now, json.dumps([DANGLING_EVIDENCE]), got.attempt_id),
+        ).fetchall()
+        if not changed:
+            return None
+        db.conn.execute(
+            "UPDATE contacts SET state = ?, summary = ?, next_at = ?,"
+            " next_phone = coalesce(?, next_phone), step = coalesce(?, step), lease_id = NULL,"
+            " updated_at = ? WHERE id = ? AND lease_id = ?",
+            (
+                decided.new_state,
+                int(decided.summary),
+                decided.next_at,
+                decided.next_phone,
+                decided.step,
+                now,
+                got.contact_id,
+                got.attempt_id,
+            ),
+        )
+        if decided.block_number:
+            block_number(
+                db, got.number, decided.outcome.label, now, source=f"attempt:{got.attempt_id}"
+            )
+    return decided

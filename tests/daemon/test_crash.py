@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from appliance.cli import main
 from tests.daemon.campaign import box
 
 KILLS = 20
+MAX_ATTEMPTS = 10  # the campaign's default
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_dials_nothing_twice(tmp_path: Path) -> None:
@@ -45,15 +47,21 @@ def test_sigkill_at_random_moments_loses_nothing_and_dials_nothing_twice(tmp_pat
         assert b.query(
             "SELECT count(*) FROM contacts k WHERE k.attempts != (SELECT count(*) FROM attempts WHERE contact_id = k.id)"
         ) == [(0,)]
-        # every attempt a kill cut became dangling, and its contact waits the requeue delay
+        # every attempt a kill cut became dangling; its contact waits the requeue delay while
+        # attempts remain, and is closed when that was its last allowed one (#17)
         rows = b.query(
-            "SELECT a.id, a.status, k.state, k.next_at - a.ended_at FROM attempts a"
+            "SELECT a.id, k.state, k.next_at - a.ended_at, k.attempts FROM attempts a"
             " JOIN contacts k ON k.id = a.contact_id WHERE a.status = 'dangling'"
         )
         assert {int(str(r[0])) for r in rows} == cut
-        for _, _, state, wait in rows:
-            assert state == "Not Connected"
-            assert abs(float(str(wait)) - 7200) < 1
+        for _, state, wait, attempts in rows:
+            if int(str(attempts)) < MAX_ATTEMPTS:
+                assert state == "Not Connected"
+                assert abs(float(str(wait)) - 7200) < 1
+            else:
+                assert (state, wait) == ("Retries Completed", None)
+        # and the records keep their invariants: nothing stranded, no lease without its attempt
+        assert main(["--config", str(b.daemon.config), "doctor"]) == 0
         # nobody was dialed twice within the retry delay (the shortest in this strategy is 10 min)
         assert b.query(
             "SELECT count(*) FROM attempts a JOIN attempts b ON a.contact_id = b.contact_id AND b.id > a.id"

@@ -240,3 +240,69 @@ def test_default_strategy_is_the_polish_seeds() -> None:
         assert (on[o].action, on[o].after) == (Action.RETRY, TWO_HOURS)
     for o in (Outcome.WRONG_NUMBER, Outcome.FAX):
         assert on[o].action is Action.BLOCK
+
+
+# -- a custom `default:` covers what the strategy leaves open, never the terminal outcomes (#17)
+
+PATIENT = {"name": "patient", "on": {"default": "retry 2h"}}
+
+
+def _next(s, outcome: Outcome, c: AttemptContext | None = None):  # type: ignore[no-untyped-def]
+    return next_action(s, c or ctx(), outcome, NOW, max_attempts=10, max_attempts_per_number=5)
+
+
+@pytest.mark.parametrize(
+    "outcome", [Outcome.CONNECTED, Outcome.AGENT_TRANSFER, Outcome.AGENT_HANG_UP]
+)
+def test_a_custom_default_never_redials_a_connected_contact(outcome: Outcome) -> None:
+    d = _next(parse_strategy(PATIENT), outcome)
+    assert (d.state, d.summary, d.next_at) == (ContactState.CONNECTED, Summary.SUCCESSFUL, None)
+
+
+@pytest.mark.parametrize("outcome", [Outcome.WRONG_NUMBER, Outcome.FAX])
+def test_a_custom_default_still_puts_wrong_numbers_and_faxes_on_the_block_list(
+    outcome: Outcome,
+) -> None:
+    d = _next(parse_strategy(PATIENT), outcome)
+    assert d.block_number is True
+    assert (d.next_phone, d.next_at) == (2, NOW)  # the other number at once, as by default
+
+
+def test_a_custom_default_keeps_banned_numbers_dnc_listed() -> None:
+    assert _next(parse_strategy(PATIENT), Outcome.BANNED).state is ContactState.DNC_LISTED
+
+
+def test_a_custom_default_covers_the_other_outcomes_the_strategy_does_not_name() -> None:
+    s = parse_strategy({"name": "p", "on": {"Busy": "retry 5m", "default": "retry 2h"}})
+    assert _next(s, Outcome.BUSY).next_at == NOW + 300
+    assert _next(s, Outcome.NO_LINE).next_at == NOW + TWO_HOURS  # built in: 10 min
+    assert _next(s, Outcome.INCOMPATIBLE).next_phone == 1  # built in: next number
+
+
+def test_an_explicit_terminal_override_is_honored_and_warned_about() -> None:
+    from appliance.scheduler.strategy import strategy_warnings
+
+    s = parse_strategy(
+        {
+            "name": "stubborn",
+            "on": {"Connected": "retry 1d", "Fax": "retry 2h", "default": "retry 2h"},
+            "steps_on": {"1": {"WrongNumber": "next_number"}},
+        },
+        "strategy 'stubborn'",
+    )
+    d = _next(s, Outcome.CONNECTED)
+    assert (d.state, d.next_at) == (ContactState.NOT_CONNECTED, NOW + 86400)
+    assert _next(s, Outcome.FAX).block_number is False
+    assert _next(s, Outcome.WRONG_NUMBER).block_number is False  # steps_on names it for step 1
+    assert _next(s, Outcome.WRONG_NUMBER, ctx(step=1)).block_number is True
+    warnings = strategy_warnings(s)
+    assert len(warnings) == 3, warnings
+    assert any("on.Connected" in w and "redial" in w for w in warnings), warnings
+    assert any("on.Fax" in w and "block list" in w for w in warnings), warnings
+    assert any("steps_on.1.WrongNumber" in w for w in warnings), warnings
+    assert strategy_warnings(parse_strategy(PATIENT)) == []
+    assert strategy_warnings(DEFAULT_STRATEGY) == []
+    # the stored form keeps what was named and the default, so a re-read is the same strategy
+    assert parse_strategy(to_dict(s)) == s
+    assert parse_strategy(to_dict(parse_strategy(PATIENT))) == parse_strategy(PATIENT)
+    assert strategy_warnings(parse_strategy(to_dict(parse_strategy(PATIENT)))) == []

@@ -104,13 +104,24 @@ def test_crash_leaves_in_flight_attempts_that_the_sweep_closes_or_requeues(db: D
     first = lease(db, 1, 1, Channel.VOICE, NOW)
     second = lease(db, 2, 1, Channel.VOICE, NOW)
     assert isinstance(first, Lease) and isinstance(second, Lease)
-    # the daemon dies here; at restart:
-    swept = sweep_dangling(
-        db, NOW + 100, requeue=True, requeue_delay=3600, exclude=[second.attempt_id]
-    )
-    assert [s.contact_id for s in swept] == [1]
+    # the daemon dies here; at restart the caller decides what follows (the strategy, the limits)
+    asked: list[tuple[Lease, float]] = []
+
+    def requeue(got: Lease, now: float) -> Completion:
+        asked.append((got, now))
+        return Completion(
+            Outcome.ERROR_OCCURRED, ContactState.NOT_CONNECTED, Summary.NO_SUCCESS, now + 3600
+        )
+
+    swept = sweep_dangling(db, NOW + 100, decide=requeue, exclude=[second.attempt_id])
+    assert [s.contact_id for s in swept] == [1] and swept[0].requeued
+    assert asked == [(first, NOW + 100)]
     assert _contact(db, 1)[:5] == (ContactState.NOT_CONNECTED, 2, None, 1, NOW + 100 + 3600)
-    closed = sweep_dangling(db, NOW + 200, requeue=False)
+    # no outcome came back: none is recorded, only the evidence saying so
+    assert db.conn.execute(
+        "SELECT outcome, evidence FROM attempts WHERE id = ?", (first.attempt_id,)
+    ).fetchone() == (None, '["dangling: no outcome came back"]')
+    closed = sweep_dangling(db, NOW + 200)  # dangling_action: close
     assert [s.contact_id for s in closed] == [2]
     assert _contact(db, 2)[0] == ContactState.DANGLING
     # an outcome arriving after the sweep changes nothing
