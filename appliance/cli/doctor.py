@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import socket
 
 from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit
-from appliance.config.models import DialboxConfig
 from appliance.doctor import REPAIRABLE, Doctor
+from appliance.store.db import daemon_running
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,31 +25,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--daemon-stopped",
         action="store_true",
-        help="the daemon is not running (default: it is judged stopped when its API answers"
-        " neither on its socket nor on its port): every attempt in flight is a crash's leftover",
+        help="the daemon is not running (default: it is judged running while it holds"
+        " <database>.daemon.lock): every attempt in flight is a crash's leftover",
     )
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
-def daemon_answers(config: DialboxConfig) -> bool:
-    """Whether something answers on the daemon's API socket or port (then it may have calls in
-    flight, and an in-flight attempt proves nothing)."""
-    if config.api.socket is not None and config.api.socket.exists():
-        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(0.5)
-            s.connect(str(config.api.socket))
-            return True
-    host = "127.0.0.1" if config.api.listen in ("0.0.0.0", "::", "") else config.api.listen
-    with contextlib.suppress(OSError):
-        socket.create_connection((host, config.api.port), timeout=0.5).close()
-        return True
-    return False
-
-
 def run(args: argparse.Namespace) -> int:
     ctx = open_context(args)
-    stopped = bool(args.daemon_stopped) or not daemon_answers(ctx.config)
+    stopped = bool(args.daemon_stopped) or not daemon_running(ctx.db.path)
     doctor = Doctor(ctx.config, ctx.db, ctx.clock)
     repaired: dict[str, int] = {}
     if args.repair:
