@@ -71,6 +71,8 @@ from pathlib import Path
 from typing import Any
 
 AREA_CODES = ("212", "312", "415", "206", "617", "305", "713", "602", "303", "404")
+# NXX exchanges of valid numbers: no N11 service codes, no 555
+EXCHANGES = [x for x in range(200, 1000) if x % 100 != 11 and x != 555]
 # outcome -> weight of the numbers scripted to it (kills and uploads phases)
 OUTCOME_WEIGHTS = {
     "answer": 40,
@@ -105,12 +107,10 @@ def free_port() -> int:
 
 
 def e164(i: int) -> tuple[str, str]:
-    """Contact i's number as written in the file, and its E.164 form (distinct for i < 80M)."""
+    """Contact i's number as written in the file, and its E.164 form (distinct for i < 78M)."""
     area = AREA_CODES[i % 10]
-    exchange = 200 + (i // 10) % 800
-    if exchange % 100 == 11 or exchange == 555:  # N11 service codes, 555: keep numbers valid
-        exchange += 1
-    line = (i // 8000) % 10000
+    exchange = EXCHANGES[(i // 10) % len(EXCHANGES)]
+    line = (i // (10 * len(EXCHANGES))) % 10000
     return f"({area}) {exchange}-{line:04d}", f"+1{area}{exchange}{line:04d}"
 
 
