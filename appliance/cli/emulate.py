@@ -36,6 +36,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gsm.add_argument(
         "--time-scale", type=float, metavar="X", help="multiply every scripted delay by X"
     )
+    gsm.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FILE",
+        help="append every ATD received, and each call's fate, to FILE as JSON lines "
+        "(written at once: the record survives the dialer being killed)",
+    )
     gsm.add_argument("--json", action="store_true", help="print the links as one JSON document")
     gsm.set_defaults(func=run_gsm)
     v253 = kinds.add_parser(
@@ -110,7 +117,10 @@ def run_gsm(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace, script: Script) -> int:
-    farm = Farm(args.count, args.link_dir, args.profile, args.seed, script)
+    try:
+        farm = Farm(args.count, args.link_dir, args.profile, args.seed, script, args.journal)
+    except OSError as exc:
+        raise DialboxError(f"--journal {args.journal}: {exc}") from exc
     try:
         await farm.start()
     except OSError as exc:
@@ -124,7 +134,10 @@ async def _serve(args: argparse.Namespace, script: Script) -> int:
         for m in farm.modems
     ]
     if args.json:
-        json.dump({"links": links, "control": str(farm.control_path)}, sys.stdout)
+        document: dict[str, object] = {"links": links, "control": str(farm.control_path)}
+        if args.journal is not None:
+            document["journal"] = str(args.journal)
+        json.dump(document, sys.stdout)
         sys.stdout.write("\n")
     else:
         for item in links:

@@ -37,3 +37,13 @@ def test_a_bench_script_still_gets_the_standard_librarys_select() -> None:
     assert done.returncode == 0, done.stderr
     where, has_poll, rc = done.stdout.split()
     assert "bench" not in where and has_poll == "True" and rc == "0"
+
+
+def test_bench_chaos_says_what_it_measures() -> None:
+    """bench/chaos.py runs for minutes (tests/daemon/test_chaos_short.py runs its kills phase
+    small); here only its command line."""
+    done = _run("bench/chaos.py", "--help")
+    assert done.returncode == 0, done.stderr
+    for words in ("--phase", "--kills", "--quick", "modem_calls_missing_from_db",
+                  "line_down_seconds", "max_dial_loop_stall_ms"):  # fmt: skip
+        assert words in done.stdout

@@ -55,6 +55,7 @@ class SimCall:
     mpty: bool = False  # part of a multiparty call (+CHLD=3)
     answered_at: float | None = None
     deferred: bool = False  # ATD's result is held until answer (+COLP=1)
+    journal_id: int | None = None  # the call's id in the emulator's journal (ATD calls)
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
@@ -75,12 +76,24 @@ class CallSim:
     def by_index(self, index: int) -> SimCall | None:
         return next((c for c in self.calls if c.index == index), None)
 
-    def drop(self) -> None:
+    def drop(self, why: str = "gone") -> None:
         """The module went away (reboot, unplug): the calls are gone without a word."""
         for call in self.calls:
             for timer in call.timers:
                 timer.cancel()
+            self._journal(call, "end", by="module gone", why=why, answered=call.answered_at
+                          is not None, seconds=self._seconds(call))  # fmt: skip
         self.calls = []
+
+    def _seconds(self, call: SimCall) -> float:
+        return round(self.m.now - call.answered_at, 3) if call.answered_at is not None else 0.0
+
+    def _journal(self, call: SimCall, event: str, **fields: object) -> None:
+        journal = self.m.journal
+        if journal is not None and call.journal_id is not None:
+            journal.record(
+                event, call=call.journal_id, modem=self.m.name, number=call.number, **fields
+            )
 
     def _add(self, call: SimCall) -> None:
         used = {c.index for c in self.calls}
@@ -90,6 +103,31 @@ class CallSim:
 
     # ------------------------------------------------------------------ progress
     def dial(self, number: str) -> None:
+        """``ATD<number>;``: place the call, recorded in the journal whatever happens."""
+        journal = self.m.journal
+        if journal is None:
+            self._dial(number)
+            return
+        call_id = journal.next_id()
+        try:
+            call = self._dial(number, call_id)
+        except CmdError as exc:
+            refused = f"+CME ERROR: {exc.cme}" if exc.cme is not None else "ERROR"
+            journal.record("dial", call=call_id, modem=self.m.name, number=number, refused=refused)
+            raise
+        except ResultLater:
+            self._journal_dial(
+                call_id, number, next((c for c in self.calls if c.journal_id == call_id), None)
+            )
+            raise
+        self._journal_dial(call_id, number, call)
+
+    def _journal_dial(self, call_id: int, number: str, call: SimCall | None) -> None:
+        assert self.m.journal is not None
+        plan = call.plan.outcome if call is not None else None
+        self.m.journal.record("dial", call=call_id, modem=self.m.name, number=number, plan=plan)
+
+    def _dial(self, number: str, journal_id: int | None = None) -> SimCall:
         m = self.m
         m.sim_check()
         if m.reg_stat not in (1, 5):
@@ -104,7 +142,7 @@ class CallSim:
             raise CmdError(cme=30)
         for other in self.calls:  # SIM800 manual: ATD during an active call holds it first
             self.hold(other)
-        call = SimCall(number, plan)
+        call = SimCall(number, plan, journal_id=journal_id)
         self._add(call)
         cause, alerts = OUTCOMES[plan.outcome]
         self.later(call, 0.0, lambda: self._announce(call))
@@ -115,6 +153,7 @@ class CallSim:
         if m.settings.colp:
             call.deferred = True  # SIM800 manual: with COLP=1 the result waits for the answer
             raise ResultLater
+        return call
 
     def _announce(self, call: SimCall) -> None:
         m = self.m
@@ -124,6 +163,7 @@ class CallSim:
 
     def _alerting(self, call: SimCall) -> None:
         call.state = "alerting"
+        self._journal(call, "alerting")
         if self.m.dialect.name == "huawei":
             self.m.urc(f"^CONF:{call.index}")
         if self.m.settings.moring:
@@ -144,6 +184,7 @@ class CallSim:
         call.state = "active"
         self.transitions.append((m.now, "active"))
         call.answered_at = m.now
+        self._journal(call, "answer")
         if call.deferred:
             call.deferred = False
             if m.settings.colp:
@@ -180,6 +221,8 @@ class CallSim:
         self.last_cause = cause
         self.transitions.append((m.now, "released"))
         seconds = int(m.now - call.answered_at) if call.answered_at is not None else 0
+        self._journal(call, "end", by="host" if local else "far end", cause=cause,
+                      answered=call.answered_at is not None, seconds=self._seconds(call))  # fmt: skip
         call.state = "released"
         self.state_changed(call)
         if m.dialect.name == "huawei":

@@ -20,6 +20,7 @@ from pathlib import Path
 from appliance.drivers.at.codes import CME_TEXT, CMS_TEXT
 from appliance.drivers.at.framing import CommandFramer, InputKind
 from appliance.drivers.emulators.gsm.dialect import Dialect
+from appliance.drivers.emulators.gsm.journal import Journal
 from appliance.drivers.emulators.gsm.script import Reply, Script
 from appliance.drivers.emulators.pty import PtyPort
 
@@ -225,9 +226,15 @@ class EmulatedModem:
         self.replies: list[Reply] = list(script.replies)
         self.on_prompt: Callable[[str, bool], None] | None = None
         self.registered = asyncio.Event()  # set once registered after a boot (for harnesses)
+        self.journal: Journal | None = None  # every ATD and its call's fate (journal.py)
         self._timers: set[asyncio.TimerHandle] = set()
         self.calls = CallSim(self)
         self.sms = SmsSim(self)
+
+    @property
+    def name(self) -> str:
+        """The modem's name: its link's (``gsm0``)."""
+        return self.port.link.name
 
     # ------------------------------------------------------------------ time
     @property
@@ -273,7 +280,7 @@ class EmulatedModem:
         self.reg_stat = 0
         self.registered.clear()
         self.sim_state = "NOT READY"
-        self.calls.drop()
+        self.calls.drop("rebooted")
 
         def booted() -> None:
             self.booting = False
@@ -313,13 +320,13 @@ class EmulatedModem:
         self.cancel_timers()
         if self.dialect.reboot_unplugs:
             self.port.unplug()
-            self.calls.drop()
+            self.calls.drop("rebooted")
             self.later(self.script.boot_time, self.port.plug)
         self.boot()
 
     def unplug(self) -> None:
         self.cancel_timers()
-        self.calls.drop()
+        self.calls.drop("unplugged")
         self.port.unplug()
 
     def replug(self) -> None:

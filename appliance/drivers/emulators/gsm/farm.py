@@ -12,6 +12,9 @@ Control socket ``DIR/control.sock`` takes one command per line and answers ``ok`
     <modem> signal <rssi> | register <stat>
     <modem> ect on|off                    the network allows explicit call transfer (+CHLD=4)
     <modem> reply <command> <line>|<line>|...|<final>   next answer to that command
+
+With a ``journal`` path every ATD, its call's progress and end, and every control command are
+appended to that file as JSON lines (``journal.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 from appliance.drivers.emulators.gsm.device import EmulatedModem
 from appliance.drivers.emulators.gsm.dialect import DIALECTS
+from appliance.drivers.emulators.gsm.journal import Journal
 from appliance.drivers.emulators.gsm.script import Event, Reply, Script
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,7 @@ class Farm:
         profile: str = "generic",
         seed: int = 0,
         script: Script | None = None,
+        journal: Path | None = None,
     ) -> None:
         if profile not in DIALECTS:
             raise ControlError(f"unknown profile {profile!r}; one of {sorted(DIALECTS)}")
@@ -68,6 +73,9 @@ class Farm:
         ]
         self._server: asyncio.AbstractServer | None = None
         self._timers: list[asyncio.TimerHandle] = []
+        self.journal = Journal(journal) if journal is not None else None
+        for modem in self.modems:
+            modem.journal = self.journal
 
     @property
     def control_path(self) -> Path:
@@ -97,6 +105,8 @@ class Farm:
                 self.control_path.unlink()
         for modem in self.modems:
             modem.stop()
+        if self.journal is not None:
+            self.journal.close()
 
     def _fire(self, event: Event) -> None:
         target = "*" if event.modem is None else str(event.modem)
@@ -122,6 +132,8 @@ class Farm:
         arg = parts[2] if len(parts) > 2 else ""
         if action not in ACTIONS:
             raise ControlError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+        if self.journal is not None:
+            self.journal.record("control", command=command.strip())
         for modem in targets:
             _apply(modem, action, arg)
 
