@@ -17,7 +17,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 item 1: stranded contacts")
 def test_five_kills_strand_nothing_lose_nothing_and_dial_nothing_twice(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "bench/chaos.py", "--phase", "kills", "--kills", "5", "--contacts",
