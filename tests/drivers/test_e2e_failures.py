@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from appliance.drivers.line import LineDown, LineUnavailable, LineUp
+from appliance.drivers.line import CallEnded, LineDown, LineUnavailable, LineUp
 from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import run
 from tests.drivers.emulated import PROFILES, emulated, wait_event
@@ -103,5 +103,26 @@ def test_missing_pin_is_a_clear_error() -> None:
         with pytest.raises(LineUnavailable, match="SIM PIN"):
             async with emulated("generic", script={"pin": "1111"}):
                 pass
+
+    run(main(), timeout=30)
+
+
+def test_a_call_cut_by_line_loss_is_reported_to_whoever_asks_afterwards() -> None:
+    """The engine may ask for the end of an answered call after the line already dropped it
+    (it was playing a message): wait_call_end and hang_up give that call's ErrorOccurred."""
+
+    async def main() -> None:
+        async with emulated("simcom") as (farm, modem, events):
+            answered = await modem.dial("+15550000010", ring_timeout=2)
+            assert answered.outcome is Outcome.CONNECTED and not answered.ended
+            n = len(events.items)
+            farm.control("0 unplug")
+            await wait_event(events, CallEnded, n)
+            ended = await modem.wait_call_end(1)
+            assert ended is not None, "the call's end is lost once the line dropped it"
+            assert ended.outcome is Outcome.ERROR_OCCURRED and ended.answered
+            assert any(e.startswith("line down") for e in ended.evidence), ended.evidence
+            hung = await modem.hang_up()
+            assert hung is not None and hung.outcome is Outcome.ERROR_OCCURRED
 
     run(main(), timeout=30)

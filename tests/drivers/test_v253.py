@@ -144,7 +144,7 @@ def test_we_hang_up_an_answered_call_and_play_a_message() -> None:
             ours = await modem.hang_up()
             assert ours is not None and ours.ended and ours.end_reason == "hung up by us"
             assert not farm.modems[0].off_hook
-            assert await modem.hang_up() is None
+            assert await modem.hang_up() == ours  # nothing more to end: the same result
 
     run(main(), timeout=30)
 
@@ -274,3 +274,20 @@ def test_session_routes_dle_events_in_order_whatever_the_reads(
         assert [u.text for u in urcs.items] == ["RINGING"]
 
     run(main())
+
+
+def test_an_answered_call_cut_by_an_unplug_is_an_error_for_whoever_asks_afterwards() -> None:
+    async def main() -> None:
+        async with emulated() as (farm, modem, events):
+            answered = await modem.dial("5550007", ring_timeout=5)
+            assert answered.outcome is Outcome.CONNECTED and not answered.ended
+            farm.modems[0].unplug()
+            await wait_event(events, LineDown)
+            ended = await modem.wait_call_end(1)
+            assert ended is not None, "the call's end is lost once the line dropped it"
+            assert ended.outcome is Outcome.ERROR_OCCURRED and ended.answered
+            assert any(e.startswith("line down") for e in ended.evidence), ended.evidence
+            hung = await modem.hang_up()
+            assert hung is not None and hung.outcome is Outcome.ERROR_OCCURRED
+
+    run(main(), timeout=30)

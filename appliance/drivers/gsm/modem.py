@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 from appliance.drivers.at.codes import RETRYABLE_CME, FinalKind
 from appliance.drivers.at.port_line import AtPortLine
-from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, Urc
+from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
 from appliance.drivers.at.transport import PortError
 from appliance.drivers.gsm.messaging import Messaging
 from appliance.drivers.gsm.profiles import (
@@ -38,6 +38,7 @@ from appliance.drivers.line import (
     Capabilities,
     Dtmf,
     IncomingCall,
+    LineError,
     LineHealth,
     LineUnavailable,
     NotSupported,
@@ -155,9 +156,12 @@ class GsmModem(AtPortLine):
     async def play(self, message: str) -> None:
         if self.profile.playback is None:
             raise NotSupported(f"{self.name}: {self.profile.name} modules cannot play messages")
-        await self.session.check(
-            Command(self.profile.playback.format(file=message), timeout=self.timeouts.command)
-        )
+        try:
+            await self.session.check(
+                Command(self.profile.playback.format(file=message), timeout=self.timeouts.command)
+            )
+        except (AtError, AtTimeout, LinkDown) as exc:  # the call's end then tells the rest
+            raise LineError(f"{self.name}: playing {message}: {exc}") from exc
 
     # ------------------------------------------------------------------ Line: agent seats
     @property
