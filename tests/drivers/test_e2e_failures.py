@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
+from appliance.drivers.gsm.modem import GsmModem
 from appliance.drivers.line import CallEnded, LineDown, LineUnavailable, LineUp
 from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import run
-from tests.drivers.emulated import PROFILES, emulated, wait_event
+from tests.drivers.emulated import PROFILES, TIMEOUTS, emulated, wait_event
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -124,5 +125,55 @@ def test_a_call_cut_by_line_loss_is_reported_to_whoever_asks_afterwards() -> Non
             assert any(e.startswith("line down") for e in ended.evidence), ended.evidence
             hung = await modem.hang_up()
             assert hung is not None and hung.outcome is Outcome.ERROR_OCCURRED
+
+    run(main(), timeout=30)
+
+
+async def _crash(modem: GsmModem) -> None:
+    """What SIGKILL does to the daemon: the port is closed, nothing is sent (no ATH/+CHUP)."""
+    modem._closing = True  # no recovery: this process is gone
+    for task in (modem._health_task, modem._recovering, modem._probing):
+        if task is not None:
+            task.cancel()
+    session = modem._session
+    assert session is not None
+    session.close()
+    await session.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("profile", "stage"), [(p, s) for p in PROFILES for s in ("answered", "ringing")]
+)
+def test_a_call_left_up_by_a_crash_is_ended_at_the_next_open(profile: str, stage: str) -> None:
+    """A real module keeps a call up when its port is closed; the next open must end it, or the
+    next dial meets +CME ERROR: 3 (a call still ringing out) or holds the old call."""
+
+    async def main() -> None:
+        async with emulated(profile) as (farm, modem, _events):
+            sim = farm.modems[0].calls
+            if stage == "answered":
+                up = await modem.dial("+15550000010", ring_timeout=2)  # answers, talks for ever
+                assert up.outcome is Outcome.CONNECTED
+            else:
+                ringing = asyncio.create_task(modem.dial("+15550000009", ring_timeout=30))
+                await asyncio.sleep(0)  # one yield: dial() registers its call before any await
+                assert modem.voice.call is not None
+                await asyncio.wait_for(modem.voice.call.alerted.wait(), 5)
+            await _crash(modem)
+            if stage == "ringing":
+                ringing.cancel()
+            assert sim.calls, "the emulated module dropped the call with the port"
+            again = GsmModem(modem.url, name="gsm0-again", timeouts=TIMEOUTS, poll_interval=0.05,
+                             health_interval=0.2, backoff=(0.05, 0.2), min_ring_timeout=0.0)  # fmt: skip
+            await again.open()
+            try:
+                assert sim.calls == [], "the call left up was not ended at open"
+                busy = await again.dial("+15550000002", ring_timeout=1)
+                assert busy.outcome is Outcome.BUSY, busy
+                answered = await again.dial("+15550000010", ring_timeout=2)
+                assert answered.outcome is Outcome.CONNECTED, answered
+                await again.hang_up()
+            finally:
+                await again.close()
 
     run(main(), timeout=30)
