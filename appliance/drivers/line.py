@@ -275,6 +275,7 @@ class Timeouts:
     hang_up: float = 10.0
     setup: float = 60.0  # ATD accepted -> alerting or release
     probe: float = 1.0  # "AT" liveness probe
+    liveness: float = 2.0  # an idle line with nothing heard for this long is probed with "AT"
 
     def scaled(self, factor: float) -> Timeouts:
         """All timeouts multiplied by ``factor`` (tests and the emulator run faster time)."""

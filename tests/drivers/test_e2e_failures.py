@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from appliance.drivers.gsm.modem import GsmModem
-from appliance.drivers.line import CallEnded, LineDown, LineUnavailable, LineUp
+from appliance.drivers.line import CallEnded, LineDown, LineUnavailable, LineUp, Timeouts
 from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import run
-from tests.drivers.emulated import PROFILES, TIMEOUTS, emulated, wait_event
+from tests.drivers.emulated import (
+    HEALTH,
+    PROFILES,
+    SCALE,
+    SLACK,
+    TIMEOUTS,
+    down_within,
+    emulated,
+    wait_event,
+)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -79,7 +89,7 @@ def test_silent_or_babbling_modem_is_probed_reopened_and_recovered(switch: str) 
             n = len(events.items)
             farm.control(f"0 {switch} on")
             down = await wait_event(events, LineDown, n, timeout=10)
-            assert down.reason == "modem not answering"
+            assert down.reason.startswith("modem not answering"), down.reason
             farm.control(f"0 {switch} off")
             await wait_event(events, LineUp, n, timeout=10)
             assert (await modem.dial("+15550000002", ring_timeout=1)).outcome is Outcome.BUSY
@@ -177,3 +187,41 @@ def test_a_call_left_up_by_a_crash_is_ended_at_the_next_open(profile: str, stage
                 await again.close()
 
     run(main(), timeout=30)
+
+
+# ---------------------------------------------------------------------- line health (SPEC H6)
+HEALTH_OPTIONS: dict[str, Any] = {"timeouts": HEALTH, "health_interval": 30.0 * SCALE}
+
+
+def test_the_health_budget_of_the_real_timeouts_is_under_ten_seconds() -> None:
+    assert down_within(Timeouts()) < 10.0
+
+
+@pytest.mark.parametrize("stage", ["idle", "call"])
+@pytest.mark.parametrize("fault", ["silent", "garbage", "noise"])
+@pytest.mark.parametrize("profile", ["generic", "quectel"])
+def test_a_silent_or_babbling_modem_goes_down_within_the_budget(
+    profile: str, fault: str, stage: str
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with emulated(profile, **HEALTH_OPTIONS) as (farm, modem, events):
+            if stage == "call":
+                up = await modem.dial("+15550000010", ring_timeout=2)  # talks for ever
+                assert up.outcome is Outcome.CONNECTED and not up.ended
+            n = len(events.items)
+            farm.control(f"0 {fault} on")
+            start = loop.time()
+            down = await wait_event(events, LineDown, n, timeout=30)
+            took = loop.time() - start
+            assert took < down_within(HEALTH) + SLACK, (took, down.reason)
+            assert down.reason.startswith("modem not answering"), down.reason
+            if stage == "call":
+                ended = await modem.wait_call_end(1)
+                assert ended is not None and ended.outcome is Outcome.ERROR_OCCURRED
+                assert ended.answered and ended.end_reason.startswith("line down"), ended
+            farm.control(f"0 {fault} off")
+            await wait_event(events, LineUp, n, timeout=10)
+            assert (await modem.dial("+15550000002", ring_timeout=1)).outcome is Outcome.BUSY
+
+    run(main(), timeout=60)

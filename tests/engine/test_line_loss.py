@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from appliance.config.models import CustomCompliance, DialboxConfig, EngineSettings, LineConfig
 from appliance.daemon.wiring import build_daemon
 from appliance.domain import CampaignStatus, CampaignType, Outcome
@@ -71,16 +73,22 @@ def _contact(b: Box) -> dict[str, Any]:
     return {"state": state, "last_outcome": last, "attempts": attempts, "next_at": next_at}
 
 
-def test_an_answered_call_cut_by_an_unplugged_modem_is_an_error_and_requeued(
-    tmp_path: Path,
+@pytest.mark.parametrize("fault", ["unplug", "silent on"])
+def test_an_answered_call_cut_by_line_loss_is_an_error_and_requeued(
+    tmp_path: Path, fault: str
 ) -> None:
+    """The daemon's lines run with the real default timeouts: a modem gone silent mid-call is
+    taken down within SPEC H6's 10 s, and the attempt recorded like an unplugged one."""
+
     async def main() -> None:
         async with gsm_box(tmp_path, LONG) as (b, farm):
             sim = farm.modems[0].calls
             await b.until(lambda: sim.active() is not None, "the call answered")
-            farm.control("0 unplug")
+            farm.control(f"0 {fault}")
+            faulted = asyncio.get_running_loop().time()
             await b.until(lambda: bool(b.attempts()) and b.attempts()[0]["status"] == "done",
-                          "the attempt recorded")  # fmt: skip
+                          "the attempt recorded", timeout=12)  # fmt: skip
+            assert asyncio.get_running_loop().time() - faulted < 10.0
             first = b.attempts()[0]
             assert first["outcome"] == int(Outcome.ERROR_OCCURRED), first
             evidence = json.loads(first["evidence"])

@@ -119,6 +119,10 @@ class VoiceModem(AtPortLine):
         if self._call is not None:
             await self.hang_up()
 
+    def _may_probe(self) -> bool:
+        call = self._call  # V.250 6.3.1: any character aborts a dial; an answered call is fine
+        return call is None or call.up or call.ended.done()
+
     async def _poll_health(self) -> None:
         if self._call is None:  # a character would abort a dial; a call in progress is health
             await self.session.check(Command("AT", timeout=self.timeouts.probe))
