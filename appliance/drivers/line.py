@@ -205,11 +205,14 @@ class Line(abc.ABC):
 
     @abc.abstractmethod
     async def hang_up(self) -> CallResult | None:
-        """End the current call; its final result, or None when there was no call."""
+        """End the current call; its final result. When it has already ended (the far end hung
+        up, the line went down under it) the last call's final result; None when there was
+        no call at all."""
 
     @abc.abstractmethod
     async def wait_call_end(self, timeout: float | None = None) -> CallResult | None:
-        """Wait for the current call to end; None when there is no call or on timeout."""
+        """Wait for the current call to end and return its final result (the last call's, when
+        it has already ended); None when there was no call at all, or on timeout."""
 
     async def send_dtmf(self, digits: str) -> None:
         raise NotSupported(f"{self.name}: sending DTMF is not supported")
@@ -272,6 +275,7 @@ class Timeouts:
     hang_up: float = 10.0
     setup: float = 60.0  # ATD accepted -> alerting or release
     probe: float = 1.0  # "AT" liveness probe
+    liveness: float = 2.0  # an idle line with nothing heard for this long is probed with "AT"
 
     def scaled(self, factor: float) -> Timeouts:
         """All timeouts multiplied by ``factor`` (tests and the emulator run faster time)."""

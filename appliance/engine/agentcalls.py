@@ -262,6 +262,11 @@ class AgentCalls:
             outcome = Outcome.AGENT_HANG_UP
             evidence.append(f"agent {agent.name} hung up")
         transferred = ended is not None and ended.outcome is Outcome.AGENT_TRANSFER
+        if ended is not None and ended.outcome is Outcome.ERROR_OCCURRED:
+            # the line went down under the call (unplugged, silent, card pulled): an error the
+            # strategy requeues, not a talk that ended well
+            outcome = Outcome.ERROR_OCCURRED
+            evidence.extend(e for e in ended.evidence if e not in evidence)
         if transferred:
             outcome = Outcome.AGENT_TRANSFER
             live.hang_up = None

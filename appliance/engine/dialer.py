@@ -313,6 +313,11 @@ class Engine(AgentCalls):
                     final = await self._connected(campaign, settings, slot, evidence)
                 if final is not None:
                     evidence.extend(e for e in final.evidence if e not in evidence)
+                    # The outcome is the call's as it ended, not as it was when answered: a line
+                    # lost mid-call is ErrorOccurred (requeued by the strategy), a machine
+                    # detected after the answer AnsweringMachine; a far-end hang-up stays
+                    # Connected. Agent calls decide theirs in _to_agent.
+                    outcome = outcome or final.outcome
         finally:
             unsubscribe()
         if keys:

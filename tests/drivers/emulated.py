@@ -18,7 +18,23 @@ PROFILES = ["generic", "simcom", "quectel", "huawei"]
 
 # Small real timeouts: the emulator's scripted delays are scaled by TIME_SCALE.
 TIME_SCALE = 0.02
-TIMEOUTS = Timeouts(command=0.5, dial=2.0, sms=3.0, prompt=1.0, hang_up=1.0, setup=3.0, probe=0.2)
+TIMEOUTS = Timeouts(
+    command=0.5, dial=2.0, sms=3.0, prompt=1.0, hang_up=1.0, setup=3.0, probe=0.2, liveness=0.4
+)
+
+# Line health (SPEC H6): the real defaults (Timeouts(), the drivers' health polls) at one scale,
+# so the time a fault takes to bring a line down is that many times the real one.
+SCALE = 0.1
+HEALTH = Timeouts().scaled(SCALE)
+SLACK = 0.5  # real seconds for ptys and the loop on a loaded machine
+
+
+def down_within(t: Timeouts) -> float:
+    """The longest a silent or babbling modem may stay up (SPEC H6: < 10 s): a command in flight
+    times out (or an idle line's liveness AT does, sent within `liveness` of the last answer),
+    then two more probes fail."""
+    return max(t.command, t.liveness + t.probe) + 2 * t.probe
+
 
 NUMBERS = [
     {"number": "+15550000001", "outcome": "answer", "ring": 3, "talk": 5, "dtmf": "1#"},

@@ -543,3 +543,19 @@ def test_the_emulators_handsets_option() -> None:
     for wrong in ("lift=soon", "lift=1,lift=2", "ring=3", "lift=-1"):
         with pytest.raises(argparse.ArgumentTypeError, match="'manual' or 'lift=SECONDS"):
             handsets(wrong)
+
+
+def test_an_answered_call_on_a_pulled_card_is_an_error_for_whoever_asks_afterwards() -> None:
+    async def main() -> None:
+        async with backplane() as (card, _host, line, events):
+            answered = await line.dial("5550009", ring_timeout=10)
+            assert answered.outcome is Outcome.CONNECTED and not answered.ended
+            card.unplug()
+            await wait_event(events, LineDown, timeout=5)
+            ended = await line.wait_call_end(1)
+            assert ended is not None, "the call's end is lost once the line dropped it"
+            assert ended.outcome is Outcome.ERROR_OCCURRED and ended.answered
+            hung = await line.hang_up()
+            assert hung is not None and hung.outcome is Outcome.ERROR_OCCURRED
+
+    run(main(), timeout=30)

@@ -83,7 +83,8 @@ def test_agent_answers_and_the_customer_is_transferred(profile: str) -> None:
             # the modem left both calls: the line is idle and dials the next contact
             assert await listed(modem) == []
             assert farm.modems[0].calls.calls == []
-            assert await modem.hang_up() is None
+            after = await modem.hang_up()  # nothing more to end: the transferred call's result
+            assert after is not None and after.outcome is Outcome.AGENT_TRANSFER
             nxt = await modem.dial("+15550000001", ring_timeout=2.0)
             assert nxt.outcome is Outcome.CONNECTED
             assert not any("CHLD" in e or "agent" in e for e in nxt.evidence)
@@ -159,7 +160,7 @@ def test_customer_hangs_up_while_the_agent_is_called(profile: str) -> None:
             assert [(r.number, r.outcome) for r in ends] == [(SHORT_CUSTOMER, Outcome.CONNECTED)]
             assert ends[0].end_reason == "far end hung up"
             assert await listed(modem) == [] and farm.modems[0].calls.calls == []
-            assert await modem.hang_up() is None
+            assert await modem.hang_up() == ends[0]  # nothing more to end: the same result
 
     run(main(), timeout=30)
 

@@ -3,6 +3,7 @@ fake transports that split DLE pairs across reads."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -36,9 +37,9 @@ from tests.drivers.drivers_fakes import (
     run,
     whole,
 )
-from tests.drivers.emulated import wait_event
+from tests.drivers.emulated import HEALTH, SCALE, SLACK, down_within, wait_event
 
-TIMEOUTS = Timeouts(command=0.5, dial=2.0, hang_up=1.0, setup=3.0, probe=0.2)
+TIMEOUTS = Timeouts(command=0.5, dial=2.0, hang_up=1.0, setup=3.0, probe=0.2, liveness=0.4)
 SCRIPT = {
     "time_scale": 0.02,
     "numbers": [
@@ -144,7 +145,7 @@ def test_we_hang_up_an_answered_call_and_play_a_message() -> None:
             ours = await modem.hang_up()
             assert ours is not None and ours.ended and ours.end_reason == "hung up by us"
             assert not farm.modems[0].off_hook
-            assert await modem.hang_up() is None
+            assert await modem.hang_up() == ours  # nothing more to end: the same result
 
     run(main(), timeout=30)
 
@@ -274,3 +275,50 @@ def test_session_routes_dle_events_in_order_whatever_the_reads(
         assert [u.text for u in urcs.items] == ["RINGING"]
 
     run(main())
+
+
+def test_an_answered_call_cut_by_an_unplug_is_an_error_for_whoever_asks_afterwards() -> None:
+    async def main() -> None:
+        async with emulated() as (farm, modem, events):
+            answered = await modem.dial("5550007", ring_timeout=5)
+            assert answered.outcome is Outcome.CONNECTED and not answered.ended
+            farm.modems[0].unplug()
+            await wait_event(events, LineDown)
+            ended = await modem.wait_call_end(1)
+            assert ended is not None, "the call's end is lost once the line dropped it"
+            assert ended.outcome is Outcome.ERROR_OCCURRED and ended.answered
+            assert any(e.startswith("line down") for e in ended.evidence), ended.evidence
+            hung = await modem.hang_up()
+            assert hung is not None and hung.outcome is Outcome.ERROR_OCCURRED
+
+    run(main(), timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("fault", "stage"), [("silent", "idle"), ("silent", "call"), ("garbage", "idle")]
+)
+def test_a_silent_or_babbling_voice_modem_goes_down_within_the_budget(
+    fault: str, stage: str
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with emulated(timeouts=HEALTH, health_interval=5.0 * SCALE) as (farm, modem, events):
+            if stage == "call":
+                up = await modem.dial("5550007", ring_timeout=5)  # talks for ever
+                assert up.outcome is Outcome.CONNECTED and not up.ended
+            n = len(events.items)
+            setattr(farm.modems[0], fault, True)
+            start = loop.time()
+            down = await wait_event(events, LineDown, n, timeout=30)
+            took = loop.time() - start
+            assert took < down_within(HEALTH) + SLACK, (took, down.reason)
+            assert down.reason.startswith("modem not answering"), down.reason
+            if stage == "call":
+                ended = await modem.wait_call_end(1)
+                assert ended is not None and ended.outcome is Outcome.ERROR_OCCURRED
+                assert ended.answered and ended.end_reason.startswith("line down"), ended
+            setattr(farm.modems[0], fault, False)
+            await wait_event(events, LineUp, n, timeout=10)
+            assert (await modem.dial("5550002", ring_timeout=0.5)).outcome is Outcome.BUSY
+
+    run(main(), timeout=60)

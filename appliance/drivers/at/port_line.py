@@ -1,10 +1,15 @@
 """A ``Line`` on one AT port: open, up/down, health polling and recovery, shared by every modem.
 
 Lifecycle (SPEC H6): connect -> initialise (the subclass) -> up. A lost port marks the line
-down, ends the call in progress (the subclass's ``_call_lost``) and reconnects with back-off. A
-modem that stops answering (two command timeouts in a row, on a health poll or on a call) is
-probed with ``AT``; still silent, it is marked down and its port reopened (the reset a host can
-do; ``reset_hook`` may power-cycle it).
+down, ends the call in progress (the subclass's ``_call_lost``) and reconnects with back-off.
+
+A modem that stops answering or babbles is taken down within ``down_within(timeouts)`` seconds
+(7 s with the defaults; SPEC H6 asks < 10 s), idle or in a call: a line that has heard no
+final result for ``Timeouts.liveness`` is sent ``AT``; any command that times out, garbage
+(bytes no modem sends: the command in flight fails at once) or a run of lines that are neither
+answers nor URCs makes the line probe at once; when the probe gets no ``OK`` either, after
+``PROBE_TRIES`` tries of ``Timeouts.probe``, the line is down, its call ends ErrorOccurred, and
+the port is reopened with back-off (the reset a host can do; ``reset_hook`` may power-cycle it).
 """
 
 from __future__ import annotations
@@ -21,6 +26,17 @@ from appliance.drivers.at.transport import PortError, open_port
 from appliance.drivers.line import Line, LineDown, LineUnavailable, LineUp, Timeouts
 
 log = logging.getLogger(__name__)
+
+#: ``AT`` tries, after the failure that raised the doubt, before a line is declared down.
+PROBE_TRIES = 2
+
+
+def down_within(timeouts: Timeouts) -> float:
+    """The longest a silent or babbling modem stays up: a command in flight times out (or an
+    idle line's liveness ``AT`` does, at most ``liveness`` after the last answer), then
+    ``PROBE_TRIES`` probes fail. Commands with longer timeouts (``ATD``, ``+CMGS``) add theirs
+    for silence that starts while they wait; garbage fails them at once."""
+    return max(timeouts.command, timeouts.liveness + timeouts.probe) + PROBE_TRIES * timeouts.probe
 
 
 class AtPortLine(Line):
@@ -58,6 +74,7 @@ class AtPortLine(Line):
         self._recovering: asyncio.Task[None] | None = None
         self._probing: asyncio.Task[None] | None = None
         self._health_task: asyncio.Task[None] | None = None
+        self._liveness_task: asyncio.Task[None] | None = None
         self._up_event = asyncio.Event()
 
     # ------------------------------------------------------------------ for subclasses
@@ -80,6 +97,10 @@ class AtPortLine(Line):
     async def _end_call(self) -> None:
         """On close: hang up the call in progress, if any."""
 
+    def _may_probe(self) -> bool:
+        """Whether an ``AT`` may be sent now (a V.253 modem aborts a dial on any character)."""
+        return True
+
     def _why(self, exc: BaseException) -> str:
         return f"{self.url}: {exc}"
 
@@ -100,10 +121,11 @@ class AtPortLine(Line):
             self._last_error = str(exc)
             raise LineUnavailable(self._why(exc)) from exc
         self._health_task = asyncio.create_task(self._health_loop())
+        self._liveness_task = asyncio.create_task(self._liveness_loop())
 
     async def close(self) -> None:
         self._closing = True
-        for task in (self._recovering, self._probing, self._health_task):
+        for task in (self._recovering, self._probing, self._health_task, self._liveness_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -125,6 +147,7 @@ class AtPortLine(Line):
         session = AtSession(self.name)
         self._attach(session)
         session.add_lost_listener(lambda exc: self._on_lost(session, exc))
+        session.on_suspect = lambda why: self._suspect(session, why)
         await open_port(self.url, lambda: session, self.baudrate)
         await asyncio.wait_for(session.wait_open(), self.timeouts.command)
         self._session = session
@@ -211,27 +234,60 @@ class AtPortLine(Line):
             try:
                 await self._poll_health()
             except AtTimeout as exc:
-                self._last_error = str(exc)
-                self._check_responsive()
+                self._last_error = str(exc)  # the session has asked for a probe already
             except (AtError, LinkDown):
                 continue
 
-    def _check_responsive(self) -> None:
-        """Two timeouts in a row (a poll, a call, a message) probe the modem at once, rather
-        than at the next health poll: a modem gone silent is taken down before it eats more
-        contacts."""
-        session = self._session
-        if not self._up or session is None or session.consecutive_timeouts < 2:
-            return
-        if self._probing is None or self._probing.done():
-            self._probing = asyncio.create_task(self._unresponsive())
+    async def _liveness_loop(self) -> None:
+        """An idle line that has heard no final result for ``Timeouts.liveness`` is sent ``AT``
+        (lines at work prove themselves with every answer): silence and garbage show within
+        seconds, not at the next health poll."""
+        period = self.timeouts.liveness
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            await asyncio.sleep(period / 4)  # the check period: the AT leaves within `period`
+            session = self._session
+            if not self._up or session is None or session.busy or not self._may_probe():
+                continue
+            if self._probing is not None and not self._probing.done():
+                continue
+            if loop.time() - session.last_alive < period * 0.75:
+                continue
+            # a timeout or garbage here tells _suspect (the session's on_suspect) by itself
+            with contextlib.suppress(AtTimeout, AtError, LinkDown):
+                await session.run(Command("AT", timeout=self.timeouts.probe))
 
-    async def _unresponsive(self) -> None:
-        """Probe; if still silent, mark down and reopen the port."""
-        try:
-            await self._sync()
+    def _suspect(self, session: AtSession, why: str) -> None:
+        """A command timed out, or the modem babbles: probe it at once (AT), rather than at the
+        next health poll, so a modem gone bad is taken down before it eats more contacts."""
+        if self._closing or session is not self._session or not self._up:
             return
-        except (AtTimeout, LinkDown):
-            pass
-        self._set_down("modem not answering")
+        self._last_error = why
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.create_task(self._unresponsive(session, why))
+
+    def _check_responsive(self) -> None:
+        """After a call or a message: a timeout on it has already made the line probe (the
+        session tells ``_suspect``); kept for callers that check after their work."""
+        session = self._session
+        if session is not None and session.consecutive_timeouts:
+            self._suspect(session, self._last_error or "a command timed out")
+
+    async def _unresponsive(self, session: AtSession, why: str) -> None:
+        """Probe (``AT`` PROBE_TRIES times, holding the port); no answer: down, and reopen."""
+        if not self._may_probe():
+            return  # a V.253 dial in flight: its own timeouts decide
+        try:
+            failed = await session.probe(PROBE_TRIES, self.timeouts.probe, escape=self.SYNC_ESCAPE)
+        except LinkDown:
+            return  # the lost port takes the line down itself
+        if failed is None:
+            log.info("%s: modem answers (after: %s)", self.name, why)
+            return
+        if self._closing or session is not self._session or not self._up:
+            return
+        if "garbage" in failed and "garbage" not in why:
+            why = failed
+        log.warning("%s: modem not answering (%s): line down, reopening", self.name, why)
+        self._set_down(f"modem not answering ({why})")
         self._start_recovery(reopen=True)

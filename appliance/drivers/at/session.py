@@ -115,8 +115,22 @@ class AtTimeout(Exception):
     """No final result arrived in time."""
 
 
+class AtGarbage(AtTimeout):
+    """The modem sent garbage instead of an answer (line noise, wrong baud rate, a crashed
+    firmware): the command was failed at once rather than at its timeout."""
+
+
 class LinkDown(Exception):
     """The port closed (unplugged, removed, or closed by us) before the command ended."""
+
+
+#: Bytes that no AT dialect sends (controls other than CR, LF, TAB; DEL; 8-bit), counted from
+#: the last final result: this many mean garbage, and the command in flight is failed at once.
+JUNK_BYTES = 32
+#: Lines that are neither an answer nor a known URC, counted from the last final result: this
+#: many in a row make the line ask whether the modem still answers (it decides on the probe).
+JUNK_LINES = 16
+_TEXT = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +239,7 @@ class _PriorityLock:
 UrcListener = Callable[[Urc], None]
 DleListener = Callable[[str], None]
 LostListener = Callable[[Exception | None], None]
+SuspectListener = Callable[[str], None]
 
 
 def _retrieved(done: asyncio.Future[Response]) -> None:
@@ -252,6 +267,13 @@ class AtSession(asyncio.Protocol):
         self._closed = asyncio.Event()
         self._opened = asyncio.Event()
         self.consecutive_timeouts = 0
+        # Line health (SPEC H6): the loop time of the last final result (the modem's proof of
+        # life), the junk heard since, and who to tell when a command times out or junk piles
+        # up (the line probes at once).
+        self.last_alive = 0.0
+        self.junk_bytes = 0
+        self.junk_lines = 0
+        self.on_suspect: SuspectListener | None = None
         self.extra_urc_prefixes: tuple[str, ...] = ()
         self._dle: DleDecoder | None = None
         self._dle_listener: DleListener | None = None
@@ -276,6 +298,7 @@ class AtSession(asyncio.Protocol):
         self._transport = cast(asyncio.WriteTransport, transport)
         self._closed.clear()
         self._opened.set()
+        self.last_alive = asyncio.get_running_loop().time()
         log.debug("%s: port open", self.name)
 
     def data_received(self, data: bytes) -> None:
@@ -293,13 +316,38 @@ class AtSession(asyncio.Protocol):
                 log.exception("%s: DLE listener failed on %r", self.name, part)
 
     def _frame(self, data: bytes) -> None:
+        junk = sum(1 for byte in data if byte not in _TEXT)
         try:
             frames = self._framer.feed(data)
         except FramingError as exc:
             log.warning("%s: %s", self.name, exc)
             frames = exc.frames
+            junk += JUNK_BYTES  # a line no modem sends
         for frame in frames:
             self._on_frame(frame)
+        if junk:
+            self._garbage(junk)
+
+    def _garbage(self, count: int) -> None:
+        """Bytes no modem sends: past JUNK_BYTES since the last final result, the command in
+        flight fails at once (AtGarbage) and the line is told."""
+        self.junk_bytes += count
+        if self.junk_bytes < JUNK_BYTES:
+            return
+        why = f"garbage from the modem ({self.junk_bytes} bytes no modem sends)"
+        pending = self._pending
+        if pending is not None and not pending.done.done():
+            self.consecutive_timeouts += 1
+            pending.done.set_exception(AtGarbage(f"{pending.command.text!r}: {why}"))
+            pending.prompt.cancel()
+        self._suspect(why)
+
+    def _suspect(self, why: str) -> None:
+        if self.on_suspect is not None:
+            try:
+                self.on_suspect(why)
+            except Exception:
+                log.exception("%s: suspect listener failed", self.name)
 
     def connection_lost(self, exc: Exception | None) -> None:
         log.info("%s: port closed (%s)", self.name, exc or "by us")
@@ -349,6 +397,26 @@ class AtSession(asyncio.Protocol):
         finally:
             self._lock.release()
 
+    async def probe(self, tries: int, timeout: float, *, escape: bool = False) -> str | None:
+        """Is anyone there? ``AT`` up to ``tries`` times, ``timeout`` each, holding the port for
+        all of them (urgent: no queued command slips in between to add its own timeout).
+        ``escape`` sends ESC first each time (leaves a stuck SMS prompt). Returns None when the
+        modem answered (any final result), else why not; ``LinkDown`` if the port is gone."""
+        await self._lock.acquire(True)
+        why = "no probe sent"
+        try:
+            for _ in range(tries):
+                if escape:
+                    self.write_raw(bytes([ESC]))
+                try:
+                    await self._exchange(Command("AT", timeout=timeout))
+                    return None
+                except AtTimeout as exc:
+                    why = str(exc)
+            return why
+        finally:
+            self._lock.release()
+
     async def check(self, command: Command | str, *, urgent: bool = False) -> Response:
         """Like ``run`` but raise ``AtError`` unless the final result is OK."""
         return (await self.run(command, urgent=urgent)).check()
@@ -370,7 +438,9 @@ class AtSession(asyncio.Protocol):
             response = await asyncio.wait_for(asyncio.shield(pending.done), cmd.timeout)
         except TimeoutError:
             self.consecutive_timeouts += 1
-            raise AtTimeout(f"{cmd.text!r}: no final result within {cmd.timeout:g} s") from None
+            why = f"{cmd.text!r}: no final result within {cmd.timeout:g} s"
+            self._suspect(why)
+            raise AtTimeout(why) from None
         except asyncio.CancelledError:
             if not pending.done.done():
                 # The caller gave up, not the modem: the final result still comes, and taken by
@@ -416,7 +486,9 @@ class AtSession(asyncio.Protocol):
             if self._transport is not None:
                 self.write_raw(bytes([ESC]))
             self.consecutive_timeouts += 1
-            raise AtTimeout(f"{cmd.text!r}: no '> ' prompt within {cmd.prompt_timeout:g} s")
+            why = f"{cmd.text!r}: no '> ' prompt within {cmd.prompt_timeout:g} s"
+            self._suspect(why)
+            raise AtTimeout(why)
         if pending.done.done():
             return  # an error (or a lost port) instead of the prompt
         pending.echoes.add(cmd.payload.decode("latin-1").upper())
@@ -447,6 +519,8 @@ class AtSession(asyncio.Protocol):
         final = classify_final(text, numeric=self._numeric and not pending.command.bare)
         if final is not None and (final.kind not in CALL_PROGRESS or pending.command.call_progress):
             pending.done.set_result(Response(pending.command.text, tuple(pending.lines), final))
+            self.last_alive = asyncio.get_running_loop().time()
+            self.junk_bytes = self.junk_lines = 0
             return
         if final is None and upper.startswith(pending.solicited):
             pending.lines.append(text)
@@ -471,6 +545,11 @@ class AtSession(asyncio.Protocol):
                 "%s: stray final result %r (late answer to a timed-out command?)", self.name, text
             )
             return
+        if final is None and not self._is_urc(text):
+            # unknown vendors send unknown URCs; endless ones with no answer between are noise
+            self.junk_lines += 1
+            if self.junk_lines == JUNK_LINES:
+                self._suspect(f"{JUNK_LINES} lines that are neither answers nor URCs")
         self._dispatch(Urc(text))
 
     def _dispatch(self, urc: Urc) -> None:

@@ -86,6 +86,7 @@ class CanLine(Line):
         self.min_ring_timeout = min_ring_timeout
         self.play_timeout = play_timeout
         self._call: _Call | None = None
+        self._last: _Call | None = None  # its end is still asked for after a card loss ended it
         self._bridged: asyncio.Future[None] | None = None  # BRIDGED awaited by connect()
         self._played: asyncio.Future[int] | None = None  # PLAY_DONE awaited by play()
         self._port = CardPort(backplane, node, port, Role.FXO,
@@ -159,7 +160,7 @@ class CanLine(Line):
             raise LineUnavailable(f"{self.name}: line is down ({self._port.last_error})")
         if self._call is not None:
             raise LineBusy(f"{self.name}: a call to {self._call.number} is in progress")
-        call = self._call = _Call(number, asyncio.get_running_loop())
+        call = self._call = self._last = _Call(number, asyncio.get_running_loop())
         ring = max(ring_timeout, self.min_ring_timeout)
         try:
             await self._command(Op.OFF_HOOK)
@@ -248,14 +249,15 @@ class CanLine(Line):
 
     async def hang_up(self) -> CallResult | None:
         call = self._call
-        if call is None:
-            return None
+        if call is None or call.ended.done():
+            last = call or self._last
+            return last.ended.result() if last is not None and last.ended.done() else None
         if call.t_answer is None:
             call.forced = call.forced or Outcome.ERROR_OCCURRED
         return await self._hang_up_and_finish(call, "hung up by us")
 
     async def wait_call_end(self, timeout: float | None = None) -> CallResult | None:
-        call = self._call
+        call = self._call or self._last
         return None if call is None else await call.wait_end(timeout)
 
     async def send_dtmf(self, digits: str) -> None:

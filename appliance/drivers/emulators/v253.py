@@ -84,6 +84,7 @@ class VoiceModemSim:
         self.vra = 70  # 0.1 s: ringback gone this long -> answered
         self.vrn = 10  # s: no ringback at all this long -> answered
         self.silent = False
+        self.garbage = False  # every command answered with random bytes
         self.commands: list[str] = []
         self._last = "AT"
         self.played = bytearray()  # audio received by +VTX (for tests)
@@ -150,6 +151,9 @@ class VoiceModemSim:
             if self.echo:
                 self._write(item.echo)
             line = self._last if item.kind is InputKind.REPEAT else item.text
+            if self.garbage:
+                self._write(bytes(self.rng.randrange(256) for _ in range(self.rng.randint(5, 60))))
+                continue
             self._last = line
             self._execute(line)
 

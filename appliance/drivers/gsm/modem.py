@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 from appliance.drivers.at.codes import RETRYABLE_CME, FinalKind
 from appliance.drivers.at.port_line import AtPortLine
-from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, Urc
+from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
 from appliance.drivers.at.transport import PortError
 from appliance.drivers.gsm.messaging import Messaging
 from appliance.drivers.gsm.profiles import (
@@ -38,6 +38,7 @@ from appliance.drivers.line import (
     Capabilities,
     Dtmf,
     IncomingCall,
+    LineError,
     LineHealth,
     LineUnavailable,
     NotSupported,
@@ -54,6 +55,14 @@ class LinkDownSim(Exception):
     """The SIM is absent, locked or not ready: the line cannot come up."""
 
 
+class CallLeftUp(Exception):
+    """A call stays up on the module whatever we send: the line cannot come up idle."""
+
+
+#: Hang-ups tried at open before a call left on the module is reported (CallLeftUp).
+IDLE_TRIES = 3
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     manufacturer: str = ""
@@ -66,7 +75,7 @@ class Identity:
 class GsmModem(AtPortLine):
     """One GSM/LTE module on one AT port."""
 
-    RECOVERABLE = (*AtPortLine.RECOVERABLE, LinkDownSim)
+    RECOVERABLE = (*AtPortLine.RECOVERABLE, LinkDownSim, CallLeftUp)
 
     def __init__(
         self,
@@ -155,9 +164,12 @@ class GsmModem(AtPortLine):
     async def play(self, message: str) -> None:
         if self.profile.playback is None:
             raise NotSupported(f"{self.name}: {self.profile.name} modules cannot play messages")
-        await self.session.check(
-            Command(self.profile.playback.format(file=message), timeout=self.timeouts.command)
-        )
+        try:
+            await self.session.check(
+                Command(self.profile.playback.format(file=message), timeout=self.timeouts.command)
+            )
+        except (AtError, AtTimeout, LinkDown) as exc:  # the call's end then tells the rest
+            raise LineError(f"{self.name}: playing {message}: {exc}") from exc
 
     # ------------------------------------------------------------------ Line: agent seats
     @property
@@ -261,6 +273,7 @@ class GsmModem(AtPortLine):
             response = await session.run(self._cmd(text))
             if not response.ok:
                 log.info("%s: %s -> %s (tolerated)", self.name, text, response.final.text)
+        await self._ensure_idle()
         chld = await session.run(self._cmd("AT+CHLD=?"))
         values = chld.values("+CHLD:") if chld.ok else []
         self.call_hold = parse_chld(values[0]) if values else frozenset()
@@ -269,6 +282,35 @@ class GsmModem(AtPortLine):
         with contextlib.suppress(AtTimeout, AtError):
             await self.sms.sweep()
         self._set_up()
+
+    async def _ensure_idle(self) -> None:
+        """End any call left up on the module. Closing the port does not end a call: after the
+        daemon was killed mid-call (or the port was lost and reopened) the module still has
+        it, and the next ATD meets +CME ERROR: 3 or holds it. So every open hangs up with the
+        profile's command (AT+CHUP; ATH too from the second try: it needs AT+CVHU=0, sent
+        with the profile's init, on SIMCom/Quectel) and checks that +CLCC lists no call."""
+        session = self.session
+        found = await self._calls_listed()
+        listed = found
+        for attempt in range(IDLE_TRIES):
+            for text in (self.profile.hang_up, "ATH")[: 1 + min(attempt, 1)]:
+                response = await session.run(Command(text, timeout=self.timeouts.hang_up))
+                if not response.ok:
+                    log.debug("%s: %s at open -> %s", self.name, text, response.final.text)
+            listed = await self._calls_listed()
+            if not listed:  # none left (None: no +CLCC here, the hang-up is all we can do)
+                if found:
+                    log.warning("%s: ended a call left up on the module: +CLCC: %s", self.name,
+                                "; ".join(found))  # fmt: skip
+                return
+            log.info("%s: call(s) still up at open: %s", self.name, "; ".join(listed))
+        assert listed
+        raise CallLeftUp(f"a call stays up after {self.profile.hang_up}/ATH: +CLCC: {listed[0]}")
+
+    async def _calls_listed(self) -> list[str] | None:
+        """The ``+CLCC`` rows (27.007 7.18); None when the module does not answer it."""
+        response = await self.session.run(self._cmd("AT+CLCC"))
+        return response.values("+CLCC:") if response.ok else None
 
     async def _ident(self, text: str) -> str:
         response = await self.session.run(self._cmd(text, bare=True))

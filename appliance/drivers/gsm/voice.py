@@ -110,6 +110,9 @@ class Voice:
     def __init__(self, host: VoiceHost) -> None:
         self._host = host
         self.call: _Call | None = None
+        # The last call placed: its end is still asked for after the line dropped it (the
+        # engine was playing a message when the port went away), and must not read "no call".
+        self.last: _Call | None = None
         self._poller: asyncio.Task[None] | None = None
         self._ended_at: float | None = None  # loop time the last call was decided
         self.transfer: Transfer | None = None  # an agent transfer in progress (transfer.py)
@@ -135,7 +138,7 @@ class Voice:
                 )
             if self.call is not None:
                 raise LineBusy(f"{self._host.name}: a call to {self.call.number} is in progress")
-        self.call = call
+        self.call = self.last = call
         text = f"ATD{number};"
         call.evidence.append(text)
         try:
@@ -287,10 +290,9 @@ class Voice:
             call.cause = cause_from_ceer(value)
 
     async def _send_hang_up(self, call: _Call) -> None:
-        session = self._host.session
         for text in (self._host.profile.hang_up, "ATH"):
             try:
-                response = await session.run(
+                response = await self._host.session.run(
                     Command(text, timeout=self._host.timeouts.hang_up), urgent=True
                 )
             except (AtTimeout, LinkDown) as exc:
@@ -303,8 +305,11 @@ class Voice:
 
     async def hang_up(self) -> CallResult | None:
         call = self.call
-        if call is None:
-            return None
+        if call is None or call.ended.done():
+            last = call or self.last
+            return last.ended.result() if last is not None and last.ended.done() else None
+        if call.forced is Outcome.ERROR_OCCURRED and call.released:
+            return await self._finish(call)  # the line went down under it: nothing to hang up
         call.end_reason = call.end_reason or "hung up by us"
         if not call.answered:
             call.forced = call.forced or Outcome.ERROR_OCCURRED
@@ -312,7 +317,7 @@ class Voice:
         return await self._finish(call)
 
     async def wait_end(self, timeout: float | None) -> CallResult | None:
-        call = self.call
+        call = self.call or self.last
         return None if call is None else await call.wait_end(timeout)
 
     def line_down(self, reason: str) -> None:

@@ -86,6 +86,7 @@ class VoiceModem(AtPortLine):
         self.identity: dict[str, str] = {}
         self._playback = False
         self._call: _Call | None = None
+        self._last: _Call | None = None  # its end is still asked for after a line loss ended it
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -117,6 +118,10 @@ class VoiceModem(AtPortLine):
     async def _end_call(self) -> None:
         if self._call is not None:
             await self.hang_up()
+
+    def _may_probe(self) -> bool:
+        call = self._call  # V.250 6.3.1: any character aborts a dial; an answered call is fine
+        return call is None or call.up or call.ended.done()
 
     async def _poll_health(self) -> None:
         if self._call is None:  # a character would abort a dial; a call in progress is health
@@ -200,7 +205,7 @@ class VoiceModem(AtPortLine):
             call.evidence.append(f"invalid dial string {number!r}")
             call.t_end = call.now()
             return call.result(Outcome.WRONG_NUMBER, ended=True)
-        self._call = call
+        self._call = self._last = call
         text = f"ATDT{number.lstrip('+')}"
         call.evidence.append(text)
         budget = self.timeouts.setup + call.ring_timeout + self.timeouts.command
@@ -284,8 +289,9 @@ class VoiceModem(AtPortLine):
 
     async def hang_up(self) -> CallResult | None:
         call = self._call
-        if call is None:
-            return None
+        if call is None or call.ended.done():
+            last = call or self._last
+            return last.ended.result() if last is not None and last.ended.done() else None
         call.end_reason = call.end_reason or "hung up by us"
         if not call.up:  # still dialling: stop the dial, the dial() call reports it
             call.forced = call.forced or Outcome.ERROR_OCCURRED
@@ -295,7 +301,7 @@ class VoiceModem(AtPortLine):
         return call.ended.result()
 
     async def wait_call_end(self, timeout: float | None = None) -> CallResult | None:
-        call = self._call
+        call = self._call or self._last
         return None if call is None else await call.wait_end(timeout)
 
     async def send_dtmf(self, digits: str) -> None:

@@ -26,6 +26,9 @@ from appliance.drivers.emulators.pty import PtyPort
 
 log = logging.getLogger(__name__)
 
+#: Seconds between bursts of line noise (real time: it is the line's, not the script's).
+NOISE_PERIOD = 0.05
+
 _V0 = {
     "OK": "0",
     "CONNECT": "1",
@@ -215,6 +218,10 @@ class EmulatedModem:
         self.booting = True
         self.silent = False
         self.garbage = False
+        # Line noise: junk (random binary, lines of nonsense) every NOISE_PERIOD seconds, asked
+        # or not, and commands drowned in it (never answered); see set_noise.
+        self.noise = False
+        self._noise_timer: asyncio.TimerHandle | None = None
         self.urc_in_cmgs = False
         # Seconds between deliveries of successive writes: the order of the modem's output is
         # kept but it reaches the host in pieces, as over a busy USB link (0: at once).
@@ -257,6 +264,9 @@ class EmulatedModem:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
+        if self._noise_timer is not None:
+            self._noise_timer.cancel()
+            self._noise_timer = None
         if self._lag_timer is not None:  # output not yet delivered is lost with the module
             self._lag_timer.cancel()
             self._lag_timer = None
@@ -333,6 +343,30 @@ class EmulatedModem:
         self.port.plug()
         self.boot()
 
+    def set_noise(self, on: bool) -> None:
+        """Line noise on or off (a broken cable, a wrong baud rate, a crashed firmware dumping)."""
+        self.noise = on
+        if on and self._noise_timer is None and self.port.plugged:
+            self._noise_timer = asyncio.get_running_loop().call_later(NOISE_PERIOD, self._babble)
+        elif not on and self._noise_timer is not None:
+            self._noise_timer.cancel()
+            self._noise_timer = None
+
+    def _babble(self) -> None:
+        self._noise_timer = None
+        if not self.noise or not self.port.plugged:
+            return
+        rng = self.rng
+        if rng.random() < 0.5:
+            junk = bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
+        else:  # printable nonsense framed as lines: unknown "URCs"
+            text = "".join(
+                rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+:,# ") for _ in range(12)
+            )
+            junk = b"\r\n" + text.encode() + b"\r\n"
+        self.port.write(junk)
+        self._noise_timer = asyncio.get_running_loop().call_later(NOISE_PERIOD, self._babble)
+
     # ------------------------------------------------------------------ output
     def write(self, data: bytes) -> None:
         if self.silent:
@@ -381,8 +415,8 @@ class EmulatedModem:
 
     # ------------------------------------------------------------------ input
     def _on_bytes(self, data: bytes) -> None:
-        if self.silent or self.booting:
-            return
+        if self.silent or self.booting or self.noise:
+            return  # noise: the command is lost in it
         for item in self.framer.feed(data):
             if item.kind in (InputKind.BODY, InputKind.CANCEL):
                 handler, self.on_prompt = self.on_prompt, None

@@ -4,7 +4,7 @@ Control socket ``DIR/control.sock`` takes one command per line and answers ``ok`
 ``error: ...``. ``<modem>`` is ``gsm0``, ``0`` or ``*`` (all)::
 
     <modem> unplug | replug | reboot
-    <modem> silent on|off | garbage on|off | urc-in-cmgs on|off
+    <modem> silent on|off | garbage on|off | noise on|off | urc-in-cmgs on|off
     <modem> lag <seconds>                 output in order, each write that much after the last
     <modem> sms-in <sender> <text...>     a message arrives from the network
     <modem> ring <number>                 an incoming call
@@ -37,6 +37,7 @@ ACTIONS = (
     "reboot",
     "silent",
     "garbage",
+    "noise",
     "urc-in-cmgs",
     "lag",
     "sms-in",
@@ -162,6 +163,8 @@ def _apply(modem: EmulatedModem, action: str, arg: str) -> None:
         modem.silent = on
     elif action == "garbage":
         modem.garbage = on
+    elif action == "noise":
+        modem.set_noise(on)
     elif action == "urc-in-cmgs":
         modem.urc_in_cmgs = on
     elif action == "lag":
