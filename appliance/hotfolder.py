@@ -220,9 +220,7 @@ class HotFolder:
             campaign = get_campaign(self.db, name)
             archive = safe_join(self.root, ARCHIVE)
             archive.mkdir(parents=True, exist_ok=True)
-            target = self._free_name(
-                safe_join(archive, campaign.name), f"{stamp(now)}-{path.name}"
-            )
+            target = self._free_name(safe_join(archive, campaign.name), f"{stamp(now)}-{path.name}")
         except DialboxError as exc:
             return self._fail(path, name, now, str(exc))
         target.parent.mkdir(parents=True, exist_ok=True)
