@@ -43,6 +43,7 @@ RESERVED: dict[str, str] = {
 # API path parameters that look a thing up: any name a row may have from before the rule, but
 # never '.', '..' (a path's own segments), '/', '\\' or a control character. (The JSON schema
 # regex dialect is ECMA 262's, where '$' is the end of the text.)
+LOOKUP_RULE = "a name is never '.' or '..' and has no '/', '\\' or control character"
 LOOKUP_PATTERN = r"^(?!\.\.?$)[^/\\\u0000-\u001f\u007f-\u009f]{1,64}$"
 _LOOKUP = re.compile(r"(?!\.\.?\Z)[^/\\\x00-\x1f\x7f-\x9f]{1,64}")
 
