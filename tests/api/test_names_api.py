@@ -6,7 +6,7 @@ from __future__ import annotations
 import urllib.parse
 from pathlib import Path
 
-from appliance import names  # noqa: I001
+from appliance import names
 from appliance.store.db import open_database
 from appliance.store.tokens import digest
 from tests.api.client import Api, make_token

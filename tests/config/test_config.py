@@ -130,6 +130,7 @@ def test_line_seat_and_mapping_names_follow_the_name_rule() -> None:
         for p in problems
     ), problems
     assert any(
-        p.startswith("box.yaml:12: import.mappings:") and f"mapping name '..' is not allowed: {rule}" in p
+        p.startswith("box.yaml:12: import.mappings:")
+        and f"mapping name '..' is not allowed: {rule}" in p
         for p in problems
     ), problems
