@@ -22,6 +22,7 @@ from appliance.dialplan import CampaignRules, StorePlanner
 from appliance.domain import Channel, ContactState, Outcome, Summary
 from appliance.engine.planner import AttemptReport, dangling_decider
 from appliance.errors import DialboxError
+from appliance.names import is_safe
 from appliance.scheduler.strategy import Action
 from appliance.store import doctor as q
 from appliance.store.attempts import Lease, sweep_dangling
@@ -71,6 +72,13 @@ KINDS: dict[str, tuple[str, str]] = {
     "attempt_count_mismatch": (
         "contacts whose attempt counter is not their number of attempt records",
         "not repaired: the counter is what the limits read; restore from backup if it matters",
+    ),
+    "unsafe_name": (
+        "names from before the name rule (#18) that break it: they still work, but they are not"
+        " safe in paths, URLs and logs",
+        "rename a campaign with `dialbox campaign rename OLD NEW` (stopped; then update lines'"
+        " `campaigns:` pins and its hot folder folder); an agent or a strategy: make it again"
+        " under a safe name and delete the old one; a token: create a new one and revoke the old",
     ),
     "integrity": (
         "problems PRAGMA integrity_check or foreign_key_check reports",
@@ -177,6 +185,10 @@ class Doctor:
             found["outcome_mismatch"] += q.outcome_mismatches(self.db)
         if "attempt_count_mismatch" in found:
             found["attempt_count_mismatch"] += q.attempt_count_mismatches(self.db)
+        if "unsafe_name" in found:
+            found["unsafe_name"] += [
+                f"{kind} {name!r}" for kind, name in q.named_rows(self.db) if not is_safe(name)
+            ]
         for campaign in list_campaigns(self.db):
             cr = self._rules(campaign)
             if cr is None:

@@ -7,6 +7,11 @@ or unchanged in size and mtime for `settle_seconds` on the injected clock. Dotfi
 cannot be imported (unknown campaign, not UTF-8, a header nothing maps, a database error) moves to
 `DIR/failed/<UTC stamp>-<name>` with `<that name>.reason.txt`. Nothing moves before the commit, so
 a crash in between only means the file is imported again, which adds nothing (deduplication).
+
+Nothing leads the hot folder out of its directory (#18): a campaign folder that is a symbolic link
+is never entered, a file that is one is never read (the link itself moves to `failed/`), and the
+archive path is joined with `names.safe_join`, which refuses a folder that leads elsewhere.
+`archive` and `failed` are reserved names (appliance/names.py): no campaign can be called so.
 """
 
 from __future__ import annotations
@@ -27,15 +32,15 @@ from appliance.config.models import ColumnMapping
 from appliance.errors import DialboxError
 from appliance.importing.report import ImportReport
 from appliance.inotify import RenameWatcher
+from appliance.names import ARCHIVE, FAILED, IGNORED_SUFFIXES, safe_join
 from appliance.store.campaigns import get_campaign
 from appliance.store.db import Database
 from appliance.store.importer import import_file
 
 log = logging.getLogger(__name__)
 
-ARCHIVE = "archive"
-FAILED = "failed"
-_IGNORED_SUFFIXES = (".part", ".tmp")
+_IGNORED_SUFFIXES = IGNORED_SUFFIXES
+__all__ = ["ARCHIVE", "FAILED", "FileResult", "HotFolder", "ignored"]
 
 
 def ignored(name: str) -> bool:
@@ -114,6 +119,7 @@ class HotFolder:
         self.staged = staged  # imports published in short transactions (the daemon's)
         self.watcher = RenameWatcher.open() if watcher is True else (watcher or None)
         self._seen: dict[Path, _Seen] = {}
+        self._warned: set[Path] = set()
         root.mkdir(parents=True, exist_ok=True)
         if self.watcher is not None:
             self.watcher.watch(root)
@@ -125,11 +131,18 @@ class HotFolder:
         for entry in sorted(self.root.iterdir()):
             if entry.name in (ARCHIVE, FAILED) or ignored(entry.name):
                 continue
+            if entry.is_symlink() and entry.is_dir():
+                self._warn_once(entry, "a symbolic link to a folder: not entered")
+                continue
             if entry.is_dir():
                 if self.watcher is not None:
                     self.watcher.watch(entry)
-                found += [f for f in sorted(entry.iterdir()) if f.is_file() and not ignored(f.name)]
-            elif entry.is_file():
+                found += [
+                    f
+                    for f in sorted(entry.iterdir())
+                    if (f.is_file() or f.is_symlink()) and not ignored(f.name)
+                ]
+            elif entry.is_file() or entry.is_symlink():
                 found.append(entry)
         return found
 
@@ -142,7 +155,7 @@ class HotFolder:
         present = set()
         for path in self._candidates():
             try:
-                info = path.stat()
+                info = path.lstat()  # a symlink's own times: what it points at is never read
             except FileNotFoundError:
                 continue  # gone between listing and stat
             present.add(path)
@@ -195,11 +208,21 @@ class HotFolder:
                 f"put files in a folder named after their campaign: {self.root}/<campaign>/",
             )
         name = path.parent.name
+        if path.is_symlink():
+            return self._fail(
+                path,
+                name,
+                now,
+                "a symbolic link: the hot folder reads only files put in it, never what a link"
+                " points at; copy or move the file itself in",
+            )
         try:
             campaign = get_campaign(self.db, name)
+            archive = safe_join(self.root, ARCHIVE)
+            archive.mkdir(parents=True, exist_ok=True)
+            target = self._free_name(safe_join(archive, campaign.name), f"{stamp(now)}-{path.name}")
         except DialboxError as exc:
             return self._fail(path, name, now, str(exc))
-        target = self._free_name(self.root / ARCHIVE / campaign.name, f"{stamp(now)}-{path.name}")
         target.parent.mkdir(parents=True, exist_ok=True)
         rejects_final = target.with_name(target.name + ".rejects.csv")
         rejects_work = target.with_name(f".{target.name}.rejects.csv.part")
@@ -229,8 +252,18 @@ class HotFolder:
         log.info("hot folder: %s", report.summary())
         return FileResult(path, campaign.name, target, report=report)
 
+    def _warn_once(self, path: Path, why: str) -> None:
+        if path not in self._warned:
+            self._warned.add(path)
+            log.warning("hot folder: %s is %s", path, why)
+
     def _fail(self, path: Path, campaign: str | None, now: float, reason: str) -> FileResult:
-        target = self._free_name(self.root / FAILED, f"{stamp(now)}-{path.name}")
+        try:
+            failed = safe_join(self.root, FAILED)
+        except DialboxError as exc:  # failed/ is a link elsewhere: leave the file where it is
+            self._warn_once(self.root / FAILED, f"not usable ({exc}); files stay put")
+            return FileResult(path, campaign, path, reason=reason)
+        target = self._free_name(failed, f"{stamp(now)}-{path.name}")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
         where = f"campaign folder {campaign!r}" if campaign else "the top of the hot folder"

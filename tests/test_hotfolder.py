@@ -204,3 +204,51 @@ def test_cli_watch_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["--config", str(config), "import", "--once", "--json"]) == 0
     [document] = json.loads(capsys.readouterr().out)
     assert document["status"] == "imported" and document["report"]["imported"] == 2
+
+
+def test_symlinks_never_lead_the_hot_folder_out_of_its_directory(
+    db: Database, tmp_path: Path, clock: ManualClock
+) -> None:
+    # #18: a campaign folder or a file that is a symlink to elsewhere is never read, and an
+    # archive folder that leads elsewhere is never written through.
+    root = tmp_path / "hot"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.csv").write_bytes(GOOD)
+    hot = folder(db, root, clock)
+    create_campaign(db, "Autumn", CampaignType.AGENT, "US", {}, START, "test")
+    os.symlink(outside, root / "Autumn")  # the whole campaign folder
+    (root / "Spring").mkdir()
+    os.symlink(outside / "secret.csv", root / "Spring" / "linked.csv")  # one file
+    assert hot.scan() == []  # just seen: settling
+    clock.advance(60)
+    results = hot.scan()
+    assert contacts(db) == 0
+    assert (outside / "secret.csv").read_bytes() == GOOD  # still there, untouched
+    assert [(r.ok, r.source.name) for r in results] == [(False, "linked.csv")]
+    assert "symbolic link" in (results[0].reason or "")
+    assert results[0].moved_to.is_symlink()  # the link moved, not what it points at
+
+    # An archive folder made a symlink to elsewhere: the import is not archived through it.
+    (root / "archive").mkdir(exist_ok=True)
+    os.symlink(outside, root / "archive" / "Spring")
+    (root / "Spring" / "list.csv").write_bytes(GOOD)
+    assert hot.scan() == []
+    clock.advance(60)
+    [result] = hot.scan()
+    assert not result.ok and "leads out of" in (result.reason or "")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.csv"]
+    assert contacts(db) == 0
+    # …nor through an archive or failed folder that is itself a link elsewhere.
+    os.unlink(root / "archive" / "Spring")
+    os.rename(root / "archive", tmp_path / "old-archive")
+    os.rename(root / "failed", tmp_path / "old-failed")
+    os.symlink(outside, root / "archive")
+    os.symlink(outside, root / "failed")
+    (root / "Spring" / "list.csv").write_bytes(GOOD)
+    assert hot.scan() == []
+    clock.advance(60)
+    [result] = hot.scan()
+    assert not result.ok and result.moved_to == root / "Spring" / "list.csv"
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.csv"]
+    assert contacts(db) == 0

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from appliance import names
 from appliance.api.campaigns import services
 from appliance.api.context import Services
 from appliance.api.problems import Problem
@@ -30,7 +31,6 @@ from appliance.store.agents import (
 )
 from appliance.store.campaigns import find_campaign
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_.@-]+$"}
 AGENT = API.schema(
     "Agent",
     {
@@ -175,12 +175,16 @@ async def list_all(call: Call) -> web.Response:
 
 
 @API.op("PUT", "/agents/{name}", summary="Create or update an agent position (group, skills, usual seat)",
-        tag="agents", scope="crm", body=POSITION, params=[Param("name", "path", NAME, True)],
-        responses={200: ("updated", AGENT), 201: ("created", AGENT)})  # fmt: skip
+        tag="agents", scope="crm", body=POSITION,
+        responses={200: ("updated", AGENT), 201: ("created", AGENT)},
+        description=f"A new agent's name follows the name rule: {names.PATTERN} ({names.RULE}),"
+        " not 'archive' or 'failed'; an agent named before that rule is updated in place.")  # fmt: skip
 async def put(call: Call) -> web.Response:
     svc = services(call)
-    desk = _desk(svc)
     name, body = call.path["name"], call.body or {}
+    if get_agent(svc.db, name) is None:
+        names.check_name("agent", name)
+    desk = _desk(svc)
     extension = body.get("extension")
     if extension is not None and extension not in desk.seats:
         known = ", ".join(sorted(desk.seats)) or "none configured"

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from appliance import names
 from appliance.api.context import SERVICES, Services
 from appliance.api.problems import Problem
 from appliance.api.registry import API
@@ -30,7 +31,7 @@ from appliance.store.results import abandon_rates, outcomes, report
 from appliance.store.strategies import get_strategy, save_strategy
 
 SETTINGS = API.schema("CampaignSettings", CampaignSettings.model_json_schema())
-NAME = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^/]+$"}
+NAME = names.schema("campaign")
 TYPES = [t.value for t in CampaignType]
 CAMPAIGN = API.schema(
     "Campaign",
@@ -235,14 +236,15 @@ async def list_campaigns(call: Call) -> web.Response:
 async def create_campaign(call: Call) -> web.Response:
     svc = services(call)
     body = call.body
+    name = names.check_name("campaign", body["name"])  # what the pattern cannot say: reserved
     region = _region(body["region"]) if body.get("region") else svc.config().region
     settings = settings_with({}, body.get("settings") or {})
     filter_ = _filter(body.get("filter"))
-    if store.find_campaign(svc.db, body["name"].strip()) is not None:
-        raise Problem(409, f"campaign {body['name'].strip()!r} already exists")
+    if store.find_campaign(svc.db, name) is not None:
+        raise Problem(409, f"campaign {name!r} already exists")
     now = svc.clock.now()
     campaign = store.create_campaign(
-        svc.db, body["name"], CampaignType(body.get("type", "agent")), region, settings, now,
+        svc.db, name, CampaignType(body.get("type", "agent")), region, settings, now,
         call.caller.actor,
     )  # fmt: skip
     if filter_:

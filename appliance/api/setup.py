@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from appliance import names
 from appliance.api.campaigns import services
 from appliance.api.problems import Problem
 from appliance.api.registry import API
@@ -55,7 +56,7 @@ BOX = API.schema(
             "pin_lines": {"type": "object", "description": "line name -> the only campaigns it serves ([] unpins)",
                           "additionalProperties": {"type": "array", "items": {"type": "string", "minLength": 1}}},
             "name_lines": {"type": "object", "description": "device path -> line name",
-                           "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}},
+                           "additionalProperties": names.schema("line")},
         },
     },
 )  # fmt: skip
@@ -66,7 +67,7 @@ TOKEN_NEW = API.schema(
         "required": ["name"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+            "name": names.schema("token"),
             "scope": {"enum": list(SCOPES), "default": "crm"},
         },
     },

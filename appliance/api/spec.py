@@ -16,6 +16,7 @@ import aiohttp.http_exceptions
 import jsonschema
 from aiohttp import web
 
+from appliance import names
 from appliance.api.auth import Caller, identify, require
 from appliance.api.problems import PROBLEM, PROBLEM_SCHEMA, Problem, problem_response
 
@@ -117,7 +118,7 @@ class Api:
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             path_params = [
-                Param(part[1:-1], "path", {"type": "string", "minLength": 1}, True)
+                Param(part[1:-1], "path", _path_schema(path, part[1:-1]), True)
                 for part in path.split("/")
                 if part.startswith("{") and part.endswith("}")
             ]
@@ -247,7 +248,7 @@ class Api:
             problems = [
                 {
                     "where": ".".join([where, *(str(p) for p in e.absolute_path)]),
-                    "message": e.message,
+                    "message": _message(e),
                 }
                 for e in errors[:20]
             ]
@@ -277,7 +278,13 @@ class Api:
                         raise Problem(422, f"the query parameter {p.name!r} is required")
                     continue
                 value = _convert(raw, p)
-                self._check(p.schema, value, p.name)
+                if p.where == "path" and isinstance(value, str):
+                    try:
+                        self._check(p.schema, value, p.name)
+                    except Problem as exc:  # e.g. /campaigns/%2e%2e: nothing can be there
+                        raise Problem(404, f"there is no {request.path}: {exc.detail}") from None
+                else:
+                    self._check(p.schema, value, p.name)
                 (path if p.where == "path" else query)[p.name] = value
             body: Any = None
             if op.body is not None:
@@ -289,6 +296,23 @@ class Api:
 
         handle.__name__ = op.operation_id
         return handle
+
+
+def _path_schema(path: str, param: str) -> dict[str, Any]:
+    """A path parameter's schema: `{name}` names an existing thing (names.lookup_schema: any
+    name a row has, also from before the name rule, never '.', '..', '/' or a control)."""
+    if param == "name":
+        return names.lookup_schema(path.strip("/").split("/")[0].removesuffix("s"))
+    return {"type": "string", "minLength": 1}
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message, but a name that breaks the name rule says the rule."""
+    if error.validator == "pattern" and error.validator_value == names.PATTERN:
+        return f"{error.instance!r} is not allowed: {names.RULE}"
+    if error.validator == "pattern" and error.validator_value == names.LOOKUP_PATTERN:
+        return f"{error.instance!r} is not allowed: {names.LOOKUP_RULE}"
+    return str(error.message)
 
 
 def _convert(raw: str, p: Param) -> Any:

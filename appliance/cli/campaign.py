@@ -1,4 +1,4 @@
-"""`dialbox campaign create|list|show|set|start|stop|pause|resume`: campaigns from the command line."""
+"""`dialbox campaign create|list|show|set|rename|start|stop|pause|resume`: campaigns from the command line."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from appliance.cli.output import add_json_flag, emit, table
 from appliance.config.models import check_region
 from appliance.domain import CampaignStatus, CampaignType
 from appliance.errors import DialboxError
+from appliance.names import RULE
 from appliance.store import campaigns as store
 
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     c = csub.add_parser("create", help="create a campaign")
-    c.add_argument("name")
+    c.add_argument("name", help=f"the campaign's name: {RULE}")
     c.add_argument("--type", choices=[t.value for t in CampaignType], default="agent")
     c.add_argument("--region", help="default region for national numbers (default: the box's)")
     c.add_argument(
@@ -46,6 +47,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     st.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
     add_json_flag(st)
     st.set_defaults(func=set_)
+
+    rn = csub.add_parser(
+        "rename", help="rename a stopped campaign (its own strategy moves with it)"
+    )
+    rn.add_argument("name", help="its name now (any name it has, also one from before the rule)")
+    rn.add_argument("new_name", help=f"the new name: {RULE}")
+    add_json_flag(rn)
+    rn.set_defaults(func=rename)
 
     for action, status in (
         ("start", CampaignStatus.RUNNING),
@@ -158,6 +167,21 @@ def set_(args: argparse.Namespace) -> int:
         changes["settings"] = apply_settings(current, assignments).model_dump(exclude_defaults=True)
     campaign = store.update_campaign(ctx.db, campaign, changes, ctx.clock.now(), ctx.actor)
     emit(args, _describe(campaign, store.contacts_by_state(ctx.db, campaign.id)), _human)
+    return 0
+
+
+def rename(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    campaign = store.get_campaign(ctx.db, args.name)
+    campaign = store.rename_campaign(ctx.db, campaign, args.new_name, ctx.clock.now(), ctx.actor)
+    emit(
+        args,
+        _describe(campaign, store.contacts_by_state(ctx.db, campaign.id)),
+        lambda d: (
+            f"campaign {args.name!r} is now {d['name']}; rename its hot folder folder and"
+            " any lines' `campaigns:` pins that name it"
+        ),
+    )
     return 0
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit, table
+from appliance.names import RULE
 from appliance.store.tokens import SCOPES, create_token, list_tokens, revoke_token
 
 
@@ -14,7 +15,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("token", help="create, list and revoke API tokens")
     tsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = tsub.add_parser("create", help="create a token; it is shown once, only now")
-    c.add_argument("name", help="who uses it, e.g. crm-acme (the audit log names it)")
+    c.add_argument("name", help=f"who uses it, e.g. crm-acme (the audit log names it); {RULE}")
     c.add_argument("--scope", choices=SCOPES, default="crm",
                    help="admin: everything; crm: campaigns, contacts, results, DNC, reports; "
                         "agent: the agent desk (default: crm)")  # fmt: skip

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from appliance.names import MAX_LENGTH, PATTERN, check_name
 
 CONTACT_COLUMNS = (
     *(f"phone{i}" for i in range(1, 6)),
@@ -19,6 +21,23 @@ CONTACT_COLUMNS = (
     "callback_at",
     "owner_agent",
 )
+
+
+def _named(kind: str) -> AfterValidator:
+    return AfterValidator(lambda value: check_name(kind, value))
+
+
+# The name rule (appliance/names.py); the pattern is in the schema, the check words the refusal.
+LineName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_LENGTH, json_schema_extra={"pattern": PATTERN}),
+    _named("line"),
+]
+SeatName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_LENGTH, json_schema_extra={"pattern": PATTERN}),
+    _named("seat"),
+]
 
 
 class Section(BaseModel):
@@ -138,12 +157,19 @@ class ImportSettings(Section):
     settle_seconds: float = Field(default=2.0, ge=0.0, le=3600.0)
     mappings: dict[str, ColumnMapping] = Field(default_factory=dict)
 
+    @field_validator("mappings")
+    @classmethod
+    def _mapping_names(cls, value: dict[str, ColumnMapping]) -> dict[str, ColumnMapping]:
+        for name in value:
+            check_name("mapping", name)
+        return value
+
 
 LineKind = Literal["gsm", "v253", "can"]
 
 
 class LineConfig(Section):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: LineName
     kind: LineKind = "gsm"
     device: str = Field(min_length=1, description="device path, pty, socket://, loop:// or CAN bus")
     profile: Literal["auto", "generic", "simcom", "quectel", "huawei"] = "auto"
@@ -156,7 +182,7 @@ class LineConfig(Section):
 class SeatConfig(Section):
     """An agent's seat (SPEC A1): an FXS port of a line card, or a phone reached through a line."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: SeatName
     kind: Literal["can", "phone"] = "can"
     device: str | None = Field(default=None, description="can: BUS:CHANNEL/SLOT/PORT")
     number: str | None = Field(default=None, pattern=r"^\+?[0-9]{3,20}$")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.domain import ContactState
+from appliance.names import check_name
 from appliance.store.campaigns import audit
 from appliance.store.db import Database
 
@@ -62,9 +63,12 @@ def put_agent(
     now: float,
     actor: str,
 ) -> tuple[AgentRow, bool]:
-    """Create or update an agent's position; True when it was created."""
+    """Create or update an agent's position; True when it was created. A new agent's name
+    follows the name rule; one from before it is still updated in place."""
     with db.transaction():
         created = get_agent(db, name) is None
+        if created:
+            check_name("agent", name)
         db.conn.execute(
             "INSERT INTO agents(name, extension, group_name, skills, updated_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(name) DO UPDATE SET extension = excluded.extension,"

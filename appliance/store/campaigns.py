@@ -8,6 +8,7 @@ from typing import Any
 
 from appliance.domain import CampaignStatus, CampaignType
 from appliance.errors import DialboxError, NotFound
+from appliance.names import check_name
 from appliance.store.db import Database
 
 
@@ -76,9 +77,7 @@ def create_campaign(
     now: float,
     actor: str,
 ) -> CampaignRow:
-    name = name.strip()
-    if not name or len(name) > 64 or "/" in name:
-        raise DialboxError(f"campaign name {name!r} must be 1-64 characters without '/'")
+    check_name("campaign", name)  # defence in depth: the API and the CLI checked it too
     with db.transaction():
         if db.scalar("SELECT 1 FROM campaigns WHERE name = ?", (name,)):
             raise DialboxError(f"campaign {name!r} already exists")
@@ -166,6 +165,34 @@ def update_campaign(
             if before.get(k) != changes[k]
         }
         audit(db, actor, "campaign.update", campaign.name, diff, now)
+    return get_campaign_by_id(db, campaign.id)
+
+
+def rename_campaign(
+    db: Database, campaign: CampaignRow, new_name: str, now: float, actor: str
+) -> CampaignRow:
+    """Give a stopped campaign a new name that follows the name rule (appliance/names.py);
+    the strategy stored under its name (`campaign:<name>`, PUT /campaigns/{name}/strategy) moves
+    with it. What names it elsewhere — lines' `campaigns:` pins in the config, hot folder
+    folders — the operator changes; the caller says so. Audited."""
+    check_name("campaign", new_name)
+    if campaign.status is not CampaignStatus.STOPPED:
+        raise DialboxError(f"campaign {campaign.name!r} is {campaign.status}; stop it first")
+    own, new_own = f"campaign:{campaign.name}", f"campaign:{new_name}"
+    settings = dict(campaign.settings)
+    with db.transaction():
+        if db.scalar("SELECT 1 FROM campaigns WHERE name = ?", (new_name,)):
+            raise DialboxError(f"campaign {new_name!r} already exists")
+        if settings.get("strategy") == own:
+            if db.scalar("SELECT 1 FROM strategies WHERE name = ?", (new_own,)):
+                raise DialboxError(f"a strategy named {new_own!r} exists; delete it first")
+            db.conn.execute("UPDATE strategies SET name = ? WHERE name = ?", (new_own, own))
+            settings["strategy"] = new_own
+        db.conn.execute(
+            "UPDATE campaigns SET name = ?, settings = ?, updated_at = ? WHERE id = ?",
+            (new_name, json.dumps(settings, sort_keys=True), now, campaign.id),
+        )
+        audit(db, actor, "campaign.rename", new_name, {"from": campaign.name, "to": new_name}, now)
     return get_campaign_by_id(db, campaign.id)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.errors import NotFound
+from appliance.names import check_name
 from appliance.store.campaigns import audit
 from appliance.store.db import Database
 
@@ -22,7 +23,11 @@ class StoredStrategy:
 def save_strategy(
     db: Database, name: str, definition: dict[str, Any], now: float, actor: str
 ) -> StoredStrategy:
-    """Create or replace the strategy `name` (the caller has validated `definition`); audited."""
+    """Create or replace the strategy `name` (the caller has validated `definition`); audited.
+    `campaign:<name>` is a campaign's own (named after a campaign that exists); any other name
+    follows the name rule."""
+    if not name.startswith("campaign:"):
+        check_name("strategy", name)
     text = json.dumps(definition, sort_keys=True)
     with db.transaction():
         db.conn.execute(

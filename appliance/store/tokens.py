@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from appliance.errors import DialboxError, NotFound
+from appliance.names import check_name
 from appliance.store.campaigns import audit
 from appliance.store.db import Database
 
@@ -50,9 +51,7 @@ _COLUMNS = "id, name, scope, created_at, revoked_at, last_used_at"
 
 def create_token(db: Database, name: str, scope: Scope, now: float, actor: str) -> str:
     """A new token's secret (the only time it is ever seen); the store keeps its hash."""
-    name = name.strip()
-    if not name or len(name) > 64:
-        raise DialboxError(f"token name {name!r} must be 1-64 characters")
+    check_name("token", name)
     if scope not in SCOPES:
         raise DialboxError(f"scope must be one of: {', '.join(SCOPES)}")
     secret = PREFIX + secrets.token_urlsafe(32)

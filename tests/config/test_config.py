@@ -101,3 +101,36 @@ def test_a_line_and_a_seat_on_one_card_port_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "s1 and l1 are both on the port virtual:a/3/1" in str(err.value)
+
+
+def test_line_seat_and_mapping_names_follow_the_name_rule() -> None:
+    # #18: one rule for every name; each refusal at its file:line with the rule and the reason.
+    text = (
+        "database: x.db\n"
+        "lines:\n"
+        "  - name: ../x\n"
+        "    device: /dev/a\n"
+        "  - name: ..\n"
+        "    device: /dev/b\n"
+        "seats:\n"
+        "  - name: archive\n"
+        "    kind: phone\n"
+        "    number: '+48601234567'\n"
+        "import:\n"
+        "  mappings:\n"
+        "    ..:\n"
+        "      columns: {phone1: Mobile}\n"
+    )
+    problems = _problems(text)
+    rule = "names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    assert f"box.yaml:3: lines[0].name: line name '../x' is not allowed: {rule}" in problems
+    assert f"box.yaml:5: lines[1].name: line name '..' is not allowed: {rule}" in problems
+    assert any(
+        p.startswith("box.yaml:8: seats[0].name: 'archive' is reserved: the hot folder uses it")
+        for p in problems
+    ), problems
+    assert any(
+        p.startswith("box.yaml:12: import.mappings:")
+        and f"mapping name '..' is not allowed: {rule}" in p
+        for p in problems
+    ), problems
