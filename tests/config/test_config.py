@@ -101,3 +101,24 @@ def test_a_line_and_a_seat_on_one_card_port_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "s1 and l1 are both on the port virtual:a/3/1" in str(err.value)
+
+
+def test_aliases_nesting_and_size_within_the_limits_still_load() -> None:
+    text = (
+        "database: x.db\n"
+        "lines:\n"
+        "  - {name: a, device: /dev/ttyUSB0, campaigns: &both [spring, autumn]}\n"
+        "  - {name: b, device: /dev/ttyUSB1, campaigns: *both}\n"
+        "import:\n  mappings:\n    crm:\n      columns: {phone1: &col Mobile}\n"
+        "    crm2:\n      columns: {phone1: *col}\n"
+    )
+    config = parse_config(text, "box.yaml")
+    assert config.lines[1].campaigns == ("spring", "autumn")
+    assert config.import_.mappings["crm2"].columns["phone1"] == "Mobile"
+    # 64 levels (the root mapping is the first) are YAML the loader reads; 65 are refused
+    assert [p.split(" (")[0] for p in _problems("x: " + "[" * 63 + "]" * 63 + "\n")] == [
+        "box.yaml:1: x: unknown key 'x'"
+    ]
+    assert _problems("x: " + "[" * 64 + "]" * 64 + "\n") == [
+        "box.yaml:1: refused: nested more than 64 levels deep"
+    ]
