@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +73,7 @@ class Services:
     desk: Any = None  # appliance.engine.agents.AgentDesk when the daemon runs one
     logs: LogBuffer | None = None
     config_path: Path | None = None  # the config file the daemon runs on (None: built-in)
-    reload: Callable[[], None] | None = None  # what SIGHUP does
+    reload: Callable[[], Awaitable[None] | None] | None = None  # what SIGHUP does; await it
     imports: ImportSlots = field(default_factory=ImportSlots)  # file imports at once
 
 

@@ -151,8 +151,8 @@ async def change_setup(call: Call) -> web.Response:
             call.body,
             svc.clock.now(),
         )
-    if svc.reload is not None:
-        svc.reload()
+    if svc.reload is not None and (reloading := svc.reload()) is not None:
+        await reloading
     return web.json_response({"restart_needed": restart, "region": config.region,
                               "compliance_profile": config.compliance_profile})  # fmt: skip
 

@@ -14,7 +14,13 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from appliance.config.loader import ConfigError, Problem, parse_config
+from appliance.config.loader import (
+    ConfigError,
+    Problem,
+    compose_config,
+    parse_config,
+    read_config_text,
+)
 from appliance.config.models import DialboxConfig
 
 BOX_KEYS = ("region", "timezone", "compliance_profile", "holidays_country")
@@ -32,7 +38,10 @@ def edit_config(path: Path, changes: dict[str, Any]) -> tuple[DialboxConfig, boo
     changed (the daemon opens lines only at start). Raises ConfigError, naming the file, line
     and key, and leaves the file alone when the result would not load."""
     yaml = _yaml()
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_config_text(path)
+    # ruamel.yaml has no limits of its own: the file passes check-config's (size, nesting,
+    # aliases, nodes) before ruamel reads it.
+    compose_config(text, str(path))
     data = yaml.load(text) or CommentedMap()
     for key in BOX_KEYS:
         if key in changes:

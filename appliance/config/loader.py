@@ -12,12 +12,12 @@ import yaml
 from pydantic import ValidationError
 
 from appliance.config.models import DialboxConfig
+from appliance.config.safeyaml import Constructor, Refused, compose, one_line, read_text
 from appliance.errors import DialboxError
 
 SYSTEM_CONFIG = Path("/etc/dialbox/dialbox.yaml")
 _Path = tuple[str | int, ...]
-# Turns one scalar node into its Python value with the safe YAML rules.
-_CONSTRUCTOR = yaml.SafeLoader("")
+_MESSAGE_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -67,24 +67,35 @@ def load_config(path: str | os.PathLike[str] | None = None) -> DialboxConfig:
     found = resolve_config_path(path)
     if found is None:
         return default_config()
+    return parse_config(read_config_text(found), str(found), base_dir=found.resolve().parent)
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text, read within the limits of safeyaml (size, UTF-8); ConfigError if not."""
     try:
-        text = found.read_text(encoding="utf-8-sig")
+        return read_text(path)
     except OSError as exc:
-        raise ConfigError([Problem(str(found), None, "", f"cannot read: {exc.strerror}")]) from None
-    return parse_config(text, str(found), base_dir=found.resolve().parent)
+        raise ConfigError([Problem(str(path), None, "", f"cannot read: {exc.strerror}")]) from None
+    except Refused as exc:
+        raise ConfigError([Problem(str(path), exc.line, "", exc.message)]) from None
+
+
+def compose_config(text: str, filename: str) -> yaml.Node | None:
+    """The YAML node graph of a config's text, within safeyaml's limits; ConfigError if not."""
+    try:
+        return compose(text)
+    except Refused as exc:
+        raise ConfigError([Problem(filename, exc.line, "", exc.message)]) from None
 
 
 def parse_config(text: str, filename: str, base_dir: Path | None = None) -> DialboxConfig:
     lines: dict[_Path, int] = {}
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(filename, line, "", f"not valid YAML: {problem}")]) from None
+    node = compose_config(text, filename)
     problems: list[Problem] = []
-    data = _to_python(node, (), lines, problems, filename) if node is not None else {}
+    data: Any = {}
+    if node is not None:
+        # One constructor per document: it keeps every node it has constructed.
+        data = _to_python(node, (), lines, problems, filename, Constructor())
     if problems:
         raise ConfigError(problems)
     if not isinstance(data, dict):
@@ -100,13 +111,18 @@ def parse_config(text: str, filename: str, base_dir: Path | None = None) -> Dial
 
 
 def _to_python(
-    node: yaml.Node, path: _Path, lines: dict[_Path, int], problems: list[Problem], filename: str
+    node: yaml.Node,
+    path: _Path,
+    lines: dict[_Path, int],
+    problems: list[Problem],
+    filename: str,
+    constructor: Constructor,
 ) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(_CONSTRUCTOR.construct_object(key_node))
+            key = str(_scalar(key_node, path, problems, filename, constructor))
             if key in result:
                 problems.append(
                     Problem(
@@ -118,15 +134,28 @@ def _to_python(
                 )
                 continue
             child = (*path, key)
-            result[key] = _to_python(value_node, child, lines, problems, filename)
+            result[key] = _to_python(value_node, child, lines, problems, filename, constructor)
             lines[child] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _to_python(item, (*path, i), lines, problems, filename)
+            _to_python(item, (*path, i), lines, problems, filename, constructor)
             for i, item in enumerate(node.value)
         ]
-    return _CONSTRUCTOR.construct_object(node, deep=True)
+    return _scalar(node, path, problems, filename, constructor)
+
+
+def _scalar(
+    node: yaml.Node, path: _Path, problems: list[Problem], filename: str, constructor: Constructor
+) -> Any:
+    """A scalar's value; an unknown tag (`!shell`) or an over-long number is a problem."""
+    try:
+        return constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError) as exc:
+        line = node.start_mark.line + 1
+        message = f"cannot read this value: {one_line(exc)}"
+        problems.append(Problem(filename, line, _dotted(path), message))
+        return None
 
 
 def _dotted(path: _Path) -> str:
@@ -152,9 +181,10 @@ def _problems(exc: ValidationError, filename: str, lines: Mapping[_Path, int]) -
             message = f"unknown key {loc[-1]!r}" + _allowed_hint(loc)
         elif error["type"] == "missing":
             message = "required key is missing"
-        problems.append(
-            Problem(filename, line, _dotted(loc), message.removeprefix("Value error, "))
-        )
+        message = message.removeprefix("Value error, ")
+        if len(message) > _MESSAGE_CHARS:  # it quotes the value, and that may be a megabyte
+            message = message[:_MESSAGE_CHARS] + "…"
+        problems.append(Problem(filename, line, _dotted(loc), message))
     return problems
 
 

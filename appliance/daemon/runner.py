@@ -76,6 +76,10 @@ class Daemon:
         self.recovered: list[DanglingAttempt] = []
         self.loop_lag_max = 0.0  # seconds: the event loop's longest lag (LOOP_LAG_PERIOD)
         self.repaired: dict[str, int] = {}  # what the start-up doctor mended, by kind
+        # The last SIGHUP's outcome, for /healthz: none, reading, done or refused (and why).
+        self.config_reload: dict[str, str | None] = {"reload": "none", "problem": None}
+        self._reloading: asyncio.Task[None] | None = None
+        self._reload_again = False
         # The recent log lines, for the API's /logs and the console.
         self.logs = LogBuffer()
 
@@ -98,6 +102,8 @@ class Daemon:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+            if self._reloading is not None:
+                self._reloading.cancel()  # its thread ends on its own, within the file limits
             self.db.close()
             if self._db_lock is not None:
                 os.close(self._db_lock)
@@ -118,25 +124,49 @@ class Daemon:
         self.notifier.stopping(f"draining after {why}")
         self.stopping.set()
 
-    def reload(self) -> None:
-        """SIGHUP: load and validate the config again; a bad one is refused and the old one kept."""
+    def reload(self) -> asyncio.Task[None] | None:
+        """SIGHUP: read and validate the config again, off the event loop; a bad one is refused
+        and the old one kept. Returns the reload's task (the API awaits it); a SIGHUP while one
+        runs makes it read the file once more when it is done."""
         if self._given_config:
             log.info("SIGHUP ignored: this daemon runs on a built-in config (the demo), not a file")
-            return
-        try:
-            config = load_config(self.config_path)
-        except ConfigError as exc:
-            log.error("config reload refused, keeping the running config:\n%s", exc)
-            self.notifier.status(f"config reload refused: {exc.problems[0]}")
-            return
-        if config.database != self.config.database:
-            log.error("config reload refused: changing `database` needs a restart")
-            return
-        self.config = config
-        for component in self.components:
-            component.reload(config)
-        log.info("config reloaded from %s", self.config_path or "defaults")
-        self.notifier.status(self.status_fn())
+            return None
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.get_running_loop().create_task(self._reload(), name="reload")
+        else:
+            self._reload_again = True
+        return self._reloading
+
+    async def _reload(self) -> None:
+        self._reload_again = True
+        while self._reload_again:
+            self._reload_again = False
+            self.config_reload = {"reload": "reading", "problem": None}
+            try:
+                # In a thread: within the loader's limits (docs/config.md) the worst file takes
+                # about a second of CPU, and the dial loop, the API and the watchdog go on.
+                config = await asyncio.to_thread(load_config, self.config_path)
+            except ConfigError as exc:
+                self._refuse(str(exc.problems[0]), str(exc))
+                continue
+            except Exception as exc:  # a bug in the loader must not take the daemon down
+                log.exception("config reload failed")
+                self._refuse(f"{type(exc).__name__}: {exc}")
+                continue
+            if config.database != self.config.database:
+                self._refuse("changing `database` needs a restart")
+                continue
+            self.config = config
+            for component in self.components:
+                component.reload(config)
+            self.config_reload = {"reload": "done", "problem": None}
+            log.info("config reloaded from %s", self.config_path or "defaults")
+            self.notifier.status(self.status_fn())
+
+    def _refuse(self, problem: str, details: str = "") -> None:
+        log.error("config reload refused, keeping the running config: %s", details or problem)
+        self.config_reload = {"reload": "refused", "problem": problem}
+        self.notifier.status(f"config reload refused: {problem}")
 
     def _recover(self) -> None:
         """Attempts left in flight by a crash become Dangling: their contacts closed, or (requeue)
@@ -204,4 +234,5 @@ class Daemon:
             "ready": all(c.ready.is_set() for c in self.components),
             "components": {c.name: c.ready.is_set() for c in self.components},
             "loop_lag_max_seconds": round(self.loop_lag_max, 4),
+            "config": dict(self.config_reload),
         }

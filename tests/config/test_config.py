@@ -134,3 +134,24 @@ def test_line_seat_and_mapping_names_follow_the_name_rule() -> None:
         and f"mapping name '..' is not allowed: {rule}" in p
         for p in problems
     ), problems
+
+
+def test_aliases_nesting_and_size_within_the_limits_still_load() -> None:
+    text = (
+        "database: x.db\n"
+        "lines:\n"
+        "  - {name: a, device: /dev/ttyUSB0, campaigns: &both [spring, autumn]}\n"
+        "  - {name: b, device: /dev/ttyUSB1, campaigns: *both}\n"
+        "import:\n  mappings:\n    crm:\n      columns: {phone1: &col Mobile}\n"
+        "    crm2:\n      columns: {phone1: *col}\n"
+    )
+    config = parse_config(text, "box.yaml")
+    assert config.lines[1].campaigns == ("spring", "autumn")
+    assert config.import_.mappings["crm2"].columns["phone1"] == "Mobile"
+    # 64 levels (the root mapping is the first) are YAML the loader reads; 65 are refused
+    assert [p.split(" (")[0] for p in _problems("x: " + "[" * 63 + "]" * 63 + "\n")] == [
+        "box.yaml:1: x: unknown key 'x'"
+    ]
+    assert _problems("x: " + "[" * 64 + "]" * 64 + "\n") == [
+        "box.yaml:1: refused: nested more than 64 levels deep"
+    ]

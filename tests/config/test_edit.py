@@ -80,3 +80,21 @@ def test_pinning_a_line_to_campaigns(tmp_path: Path) -> None:
     assert edit_config(path, {"pin_lines": {"gsm0": []}})[0].lines[0].campaigns == ()
     with pytest.raises(ConfigError):
         edit_config(path, {"pin_lines": {"nope": ["spring"]}})
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        ("x: " + "[" * 100_000 + "\n", ":7: refused: nested more than 64 levels deep"),
+        ("#" + "x" * 2 * 1024 * 1024 + "\n", ": refused: the file is larger than 1 MiB"),
+    ],
+)
+def test_a_hostile_file_is_refused_before_it_is_edited(
+    tmp_path: Path, tail: str, expected: str
+) -> None:
+    path = tmp_path / "dialbox.yaml"
+    path.write_text(TEXT + tail)
+    with pytest.raises(ConfigError) as err:
+        edit_config(path, {"region": "GB"})
+    assert str(err.value).startswith(f"{path}:") and expected in str(err.value)
+    assert path.read_text() == TEXT + tail
