@@ -276,6 +276,7 @@ class Timeouts:
     setup: float = 60.0  # ATD accepted -> alerting or release
     probe: float = 1.0  # "AT" liveness probe
     liveness: float = 2.0  # an idle line with nothing heard for this long is probed with "AT"
+    register: float = 20.0  # a module just (re)booted: how long to await network registration
 
     def scaled(self, factor: float) -> Timeouts:
         """All timeouts multiplied by ``factor`` (tests and the emulator run faster time)."""

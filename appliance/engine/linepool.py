@@ -18,6 +18,9 @@ from appliance.store.lines import forget_other_lines, record_line
 
 log = logging.getLogger(__name__)
 
+# What a modem's registration says when it cannot place a call (drivers/gsm/status.py REG_TEXT).
+OFF_NETWORK = frozenset({"not registered", "searching", "denied", "emergency only"})
+
 LineFactory = Callable[[LineConfig], Line]
 
 
@@ -162,7 +165,16 @@ class LinePool:
 
     # ------------------------------------------------------------------ for the engine
     def free(self) -> Iterator[Slot]:
-        return (s for s in self.slots if s.up and not s.busy and not s.disabled)
+        """Lines that can take a call now: up, idle, in service, and not known to be off the
+        network (a modem searching or denied would only spend attempts on +CME ERROR: 30)."""
+        return (
+            s
+            for s in self.slots
+            if s.up
+            and not s.busy
+            and not s.disabled
+            and s.line.health().registration not in OFF_NETWORK
+        )
 
     def slot(self, name: str) -> Slot | None:
         return next((s for s in self.slots if s.name == name), None)

@@ -279,6 +279,7 @@ class GsmModem(AtPortLine):
         self.call_hold = parse_chld(values[0]) if values else frozenset()
         await self.sms.setup()
         await self._refresh_status()
+        await self._await_registration()
         with contextlib.suppress(AtTimeout, AtError):
             await self.sms.sweep()
         self._set_up()
@@ -353,6 +354,31 @@ class GsmModem(AtPortLine):
                 raise LinkDownSim(f"SIM not ready after {self.sim_wait:g} s ({self._sim})")
             await asyncio.sleep(delay)  # back-off while the SIM initialises (CME 14 / 515)
             delay = min(delay * 2, 2.0)
+
+    async def _await_registration(self) -> None:
+        """A module that just booted registers some seconds after its SIM is ready; a dial
+        before that meets +CME ERROR: 30 and spends a contact's attempt. So the line comes up
+        once registered, or after `timeouts.register` at most (then it is up, says it is not
+        registered, and the pool gives it no calls until it is). Registration denied, or
+        never reported, ends the wait at once."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeouts.register
+        step = min(0.5, self.timeouts.register / 20)
+        while (
+            self.registration.stats
+            and not self.registration.registered
+            and 3 not in self.registration.stats.values()
+            and loop.time() < deadline
+        ):
+            await asyncio.sleep(step)  # polling the module, as _unlock_sim does
+            for text in ("AT+CREG?", "AT+CEREG?"):
+                response = await self.session.run(self._cmd(text))
+                for value in response.values(text[2:-1] + ":"):
+                    self.registration.update(text[3:-1], value, solicited=True)
+        if not self.registration.registered:
+            log.warning(
+                "%s: not registered to a network (%s)", self.name, self.registration.describe()
+            )
 
     async def _refresh_status(self) -> None:
         session = self.session
