@@ -151,3 +151,16 @@ def test_check_agrees_with_the_reference(mapped: bool, cells: list[str], line: i
         assert isinstance(fast, list) and len(fast) == 1 and "fields, more than" in fast[0].reason
     else:
         assert fast == expected
+
+
+def test_a_callback_time_beyond_the_calendar_is_a_reject() -> None:
+    # #18: each was stored and broke every later reading of the contact (year 10000 or 0 in UTC)
+    check = _EXTRA_CHECKS["callback_at"]
+    for text in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59"):
+        try:
+            check(text)
+        except ValueError as exc:
+            assert "years 1-9999" in str(exc)
+        else:
+            raise AssertionError(f"{text} was taken")
+    assert check("2027-01-31T18:30:00Z") == 1801420200.0

@@ -273,7 +273,15 @@ def _parse_time(text: str) -> float:
         raise Problem(422, f"callback_at {text!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise Problem(422, f"callback_at {text!r} needs an offset, e.g. {text}Z or {text}+01:00")
-    return moment.timestamp()
+    stamp = moment.timestamp()
+    if not _EARLIEST < stamp < _LATEST:  # shown in any zone, it would be year 0 or 10000
+        raise Problem(422, f"callback_at {text!r} must fall within the years 1-9999")
+    return stamp
+
+
+# The instants a datetime can show in any zone: a day inside the years 1-9999.
+_EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC).timestamp()
+_LATEST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC).timestamp()
 
 
 @API.op("POST", "/agents/{name}/disposition",

@@ -81,7 +81,17 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"where": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "where": {
+                        "type": "string",
+                        "description": "the field (body.settings.ratio) or the parameter",
+                    },
+                    "pointer": {
+                        "type": "string",
+                        "description": "the RFC 6901 JSON pointer of the field in the body",
+                    },
+                    "message": {"type": "string"},
+                },
             },
         },
     },

@@ -5,8 +5,8 @@ document cannot drift from the code."""
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +18,19 @@ from aiohttp import web
 
 from appliance import names
 from appliance.api.auth import Caller, identify, require
+from appliance.api.limits import (
+    MAX_JSON_BODY,
+    check_param,
+    check_raw_utf8,
+    parse_json,
+    pointer,
+    where,
+)
 from appliance.api.problems import PROBLEM, PROBLEM_SCHEMA, Problem, problem_response
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024 * 1024  # a contact file of about half a million rows
+MAX_BODY = 64 * 1024 * 1024  # a contact file of about half a million rows (the uploads)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class Operation:
     upload: bool = False  # the body is a file (text/csv or multipart/form-data field `file`)
     responses: dict[int, Response] = field(default_factory=dict)
     description: str = ""
+    max_body: int = MAX_JSON_BODY  # bytes of the body; an upload takes MAX_BODY
 
 
 def ref(name: str) -> dict[str, Any]:
@@ -115,6 +124,7 @@ class Api:
         body: dict[str, Any] | None = None,
         upload: bool = False,
         description: str = "",
+        max_body: int | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             path_params = [
@@ -140,6 +150,7 @@ class Api:
                     upload,
                     responses,
                     description,
+                    max_body or (MAX_BODY if upload else MAX_JSON_BODY),
                 )
             )
             return handler
@@ -176,11 +187,14 @@ class Api:
             if op.body is not None:
                 item["requestBody"] = {
                     "required": True,
+                    "description": f"JSON (UTF-8), at most {_size(op.max_body)} and nested at "
+                    "most 32 deep; strings without NUL or lone surrogates, integers within 64 bits",
                     "content": {"application/json": {"schema": op.body}},
                 }
             elif op.upload:
                 item["requestBody"] = {
                     "required": True,
+                    "description": f"the file, at most {_size(op.max_body)}",
                     "content": {
                         "text/csv": {"schema": {"type": "string"}},
                         "multipart/form-data": {
@@ -242,12 +256,13 @@ class Api:
             self._validators[key] = found
         return found
 
-    def _check(self, schema: dict[str, Any], value: Any, where: str) -> None:
+    def _check(self, schema: dict[str, Any], value: Any, root: str) -> None:
         errors = sorted(self._validator(schema).iter_errors(value), key=lambda e: list(e.path))
         if errors:
             problems = [
                 {
-                    "where": ".".join([where, *(str(p) for p in e.absolute_path)]),
+                    "where": where(root, list(e.absolute_path)),
+                    **({"pointer": pointer(list(e.absolute_path))} if root == "body" else {}),
                     "message": _message(e),
                 }
                 for e in errors[:20]
@@ -265,6 +280,7 @@ class Api:
             else:
                 caller = identify(request, services.db, services.clock.now())
                 require(caller, op.scope)
+            _check_raw_request(request, op)
             path: dict[str, Any] = {}
             query: dict[str, Any] = {}
             for p in op.params:
@@ -288,10 +304,10 @@ class Api:
                 (path if p.where == "path" else query)[p.name] = value
             body: Any = None
             if op.body is not None:
-                body = await _json_body(request)
+                body = await _json_body(request, op.max_body)
                 self._check(op.body, body, "body")
             elif op.upload:
-                body = await _file_body(request)
+                body = await _file_body(request, op.max_body)
             return await op.handler(Call(request, caller, path, query, body))
 
         handle.__name__ = op.operation_id
@@ -324,7 +340,10 @@ def _convert(raw: str, p: Param) -> Any:
                 raise ValueError(raw)
             return value
         if kind == "number":
-            return float(raw)
+            number = float(raw)
+            if not math.isfinite(number):
+                raise ValueError(raw)
+            return number
         if kind == "boolean":
             if raw.lower() in ("true", "1", "yes"):
                 return True
@@ -340,21 +359,62 @@ def _convert(raw: str, p: Param) -> Any:
     return raw
 
 
-async def _json_body(request: web.Request) -> Any:
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
+
+
+def _check_raw_request(request: web.Request, op: Operation) -> None:
+    """Path and query parameters as the client sent them: UTF-8 once percent-decoded (aiohttp
+    would pass a bad path segment on still encoded and make U+FFFD of a bad query byte), no
+    control characters (a percent-encoded NUL decodes to one), not over-long. 400 naming it."""
+    segments = request.rel_url.raw_path.split("/")
+    template = op.path.split("/")
+    for raw, part in zip(segments, template, strict=False):
+        if part.startswith("{") and part.endswith("}"):
+            why = check_raw_utf8(raw, f"path parameter {part[1:-1]!r}")
+            if why:
+                raise Problem(400, why, errors=[{"where": part[1:-1], "message": "not UTF-8"}])
+            check_param(part[1:-1], request.match_info.get(part[1:-1], ""), "path")
+    for piece in request.rel_url.raw_query_string.split("&"):
+        name, _, value = piece.replace("+", " ").partition("=")
+        why = check_raw_utf8(name, "name of a query parameter") or check_raw_utf8(
+            value, f"query parameter {name!r}"
+        )
+        if why:
+            raise Problem(400, why, errors=[{"where": name, "message": "not UTF-8"}])
+    for name, value in request.query.items():
+        check_param(name, name, "query")  # its name, then its value
+        check_param(name, value, "query")
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    """The body, or a 413 as soon as it is known to be larger than `limit` (Content-Length, or
+    counted while it streams in)."""
+    too_large = f"the body is larger than {limit} bytes; this operation takes at most {limit}"
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, too_large)
+    body = bytearray()
+    while chunk := await request.content.readany():
+        body += chunk
+        if len(body) > limit:
+            raise Problem(413, too_large)
+    return bytes(body)
+
+
+async def _json_body(request: web.Request, limit: int) -> Any:
     if request.content_type != "application/json":
         raise Problem(
             415, f"send the body as application/json (got {request.content_type or 'none'})"
         )
-    raw = await request.read()
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, f"the body is not valid JSON: {exc}") from None
+    return parse_json(await _read_at_most(request, limit), max_bytes=limit)
 
 
-async def _file_body(request: web.Request) -> bytes:
+async def _file_body(request: web.Request, limit: int) -> bytes:
     if not request.body_exists:
         raise Problem(400, "send the file as the request body (text/csv) or as a part named 'file'")
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, f"the file is larger than {limit} bytes; send at most {limit}")
+    # Beyond that, aiohttp's client_max_size (MAX_BODY) stops a body or a part while it streams.
     if request.content_type == "multipart/form-data":
         try:
             reader = await request.multipart()

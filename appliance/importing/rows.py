@@ -292,7 +292,15 @@ def _callback(value: str) -> float:
         raise ValueError("callback time must be ISO 8601, e.g. 2026-03-01T14:30:00-05:00") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
+    stamp = when.timestamp()
+    if not _EARLIEST < stamp < _LATEST:  # shown in any zone, it would be year 0 or 10000
+        raise ValueError("callback time must fall within the years 1-9999")
+    return stamp
+
+
+# The instants a datetime can show in any zone: a day inside the years 1-9999.
+_EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC).timestamp()
+_LATEST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC).timestamp()
 
 
 _EXTRA_CHECKS = {

@@ -427,6 +427,9 @@ def read_numbers(stream: TextIO, region: str) -> Iterator[tuple[int, str] | Reje
 
 
 _DAYS = re.compile(r"^(\d{1,5})d$")
+# The instants a datetime can show in any zone: a day inside the years 1-9999.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 
 
 def parse_expiry(text: str, timezone: str, now: float) -> float:
@@ -446,12 +449,16 @@ def parse_expiry(text: str, timezone: str, now: float) -> float:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=ZoneInfo(timezone))
             when = moment.timestamp()
+    except OverflowError:  # a day after 9999-12-31
+        when = _LATEST
     except ValueError:
         raise DialboxError(
             f"--expires {text!r}: expected a date (2026-12-31, listed through that day), a date and"
             f" time (2026-12-31T18:00, {timezone} time unless it ends in Z or +hh:mm) or a number"
             " of days (30d)"
         ) from None
+    if not _EARLIEST < when < _LATEST:  # iso_utc and every datetime would fail on it
+        raise DialboxError(f"--expires {text!r} is out of range: it must fall within 1-9999")
     if when <= now:
         raise DialboxError(f"--expires {text!r} is in the past ({iso_utc(when)})")
     return when

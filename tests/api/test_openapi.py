@@ -1,18 +1,16 @@
 """Property-based API testing: schemathesis, against /openapi.json of the running daemon with an
-emulated line, finds no 5xx and no response that breaks the document."""
+emulated line, with a token of each scope, finds no 5xx and no response that breaks the
+document."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 
-from tests.api.client import Api, make_token
-from tests.daemon.process import ALWAYS_CALLABLE, DaemonProcess, EmulatorProcess, lines_config
+from tests.api.client import Api
+from tests.api.fuzz import SCOPES, fuzz_box, run
 
 
 def test_the_document_is_valid_openapi_3_1(tmp_path: Path) -> None:
@@ -31,29 +29,22 @@ def test_the_document_is_valid_openapi_3_1(tmp_path: Path) -> None:
     ) == len(operations)
 
 
+MAX_EXAMPLES = 8  # per operation and phase; keeps the three runs under a minute
+
+
 def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
-    emulator = EmulatorProcess(
-        tmp_path / "modems", 1, script="time_scale = 0.02\n", profile="simcom"
-    )
-    daemon = DaemonProcess(tmp_path, lines_config(emulator.links) + ALWAYS_CALLABLE)
-    token = make_token(tmp_path / "state" / "dialbox.db", "fuzzer", "admin")
-    try:
-        daemon.start()
-        daemon.expect("READY")
-        api = Api(f"http://127.0.0.1:{daemon.port}", token)
-        assert api.post("/campaigns", {"name": "seed", "type": "automated"}).status == 201
-        result = subprocess.run(
-            [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(Path(__file__).with_name("schemathesis.toml")), "run",
-             f"http://127.0.0.1:{daemon.port}/openapi.json",
-             "--header", f"Authorization: Bearer {token}",
-             "--max-examples", "15", "--workers", "1", "--seed", "1",
-             "--phases", "examples,coverage,fuzzing,stateful", "--no-color"],
-            capture_output=True, text=True, timeout=600, env=dict(os.environ, SCHEMATHESIS_HOOKS=""),
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-        # The daemon survived the run and still answers.
+    """Every operation, positive and negative data, with an admin, a crm and an agent token:
+    no 5xx and no response outside the document. A bounded run (about 40 s for the three);
+    bench/fuzz_api.py runs the long one."""
+    with fuzz_box(tmp_path) as box:
+        runs = [run(box, scope, tmp_path / scope, max_examples=MAX_EXAMPLES, timeout=300)
+                for scope in SCOPES]  # fmt: skip
+        for result in runs:
+            assert result["exit_code"] == 0 and not result["failures"], result["output"]
+            assert result["operations"] == result["operations_total"] > 50, result
+            assert "5xx" not in result["responses"], result["statuses"]
+        # Nothing reached the last-resort handler, and the daemon still answers.
+        assert "ERROR appliance.api" not in box.daemon.output(), box.daemon.output()[-4000:]
+        api = Api(box.base, box.tokens["crm"])
         assert api.get("/status").status == 200
         assert json.loads(api.get("/healthz").body)["status"] == "ok"
-    finally:
-        daemon.stop()
-        emulator.stop()

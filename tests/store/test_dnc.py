@@ -234,7 +234,15 @@ def test_expiry_text(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "words"), [("2020-01-01", "in the past"), ("soon", "expected a date")]
+    ("text", "words"),
+    [
+        ("2020-01-01", "in the past"),
+        ("soon", "expected a date"),
+        # the edges of the calendar (#18: each was an OverflowError or ValueError, a 500)
+        ("9999-12-31", "out of range"),
+        ("9999-12-31T23:59:59-23:59", "out of range"),
+        ("0001-01-01T00:00:00+23:59", "out of range"),
+    ],
 )
 def test_bad_expiry_text_says_what_is_accepted(text: str, words: str) -> None:
     with pytest.raises(DialboxError, match=words):
