@@ -18,6 +18,7 @@ import canopen
 
 from appliance.config.models import (
     AgentSettings,
+    ApiSettings,
     CustomCompliance,
     DialboxConfig,
     EngineSettings,
@@ -35,6 +36,7 @@ from appliance.scheduler.why import Explanation
 from appliance.store.agents import Disposition, put_agent, set_disposition
 from appliance.store.campaigns import create_campaign, get_campaign, update_campaign
 from appliance.store.dnc import add_numbers
+from tests.daemon.process import free_port
 from tests.drivers.drivers_fakes import run
 
 CHANNELS = itertools.count()
@@ -98,6 +100,8 @@ def _config(
         + extra_seats,
         agents=AgentSettings(wrap_up=wrap_up),
         engine=EngineSettings(tick=0.05, drain_timeout=1.0),
+        # a port of its own: another daemon on this machine may hold the default one
+        api=ApiSettings(port=free_port()),
     )
 
 

@@ -13,12 +13,19 @@ from typing import Any
 
 import pytest
 
-from appliance.config.models import CustomCompliance, DialboxConfig, EngineSettings, LineConfig
+from appliance.config.models import (
+    ApiSettings,
+    CustomCompliance,
+    DialboxConfig,
+    EngineSettings,
+    LineConfig,
+)
 from appliance.daemon.wiring import build_daemon
 from appliance.domain import CampaignStatus, CampaignType, Outcome
 from appliance.drivers.emulators.gsm.farm import Farm
 from appliance.drivers.emulators.gsm.script import parse
 from appliance.store.campaigns import create_campaign, get_campaign, update_campaign
+from tests.daemon.process import free_port
 from tests.drivers.drivers_fakes import run
 from tests.engine.test_agent_calls import ANSWER, Box, box
 from tests.engine.test_agent_calls import _start as start_agent_campaign
@@ -39,7 +46,7 @@ async def gsm_box(tmp: Path, number: str) -> AsyncIterator[tuple[Box, Farm]]:
         database=tmp / "dialbox.db", region="US", compliance_profile="custom",
         compliance=CustomCompliance(calling_hours="daily 00:00-24:00"),
         lines=(LineConfig(name="gsm0", device=str(tmp / "modems" / "gsm0")),),
-        engine=EngineSettings(tick=0.05),
+        engine=EngineSettings(tick=0.05), api=ApiSettings(port=free_port()),
     )  # fmt: skip
     daemon = build_daemon(None, config)
     now = daemon.clock.now()
