@@ -23,7 +23,6 @@ from appliance.domain import Channel, ContactState, Outcome, Summary
 from appliance.engine.planner import AttemptReport, dangling_decider
 from appliance.errors import DialboxError
 from appliance.names import is_safe
-from appliance.scheduler.strategy import Action
 from appliance.store import doctor as q
 from appliance.store.attempts import Lease, sweep_dangling
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
@@ -241,7 +240,9 @@ class Doctor:
         if c.next_at is None and c.state == ContactState.SMS_SENT:
             return None  # waiting for a reply with no attempt after it: the strategy's choice
         if c.next_at is None and c.state == ContactState.NOT_CONNECTED:
-            return None if _closed_by_strategy(c, cr) else "no_redial"
+            # Not Connected promises a redial; one closed without (a strategy's close or block
+            # before every close was final) is settled again through its strategy on repair
+            return "no_redial"
         limits = cr.limits
         if c.attempts >= limits.max_attempts:
             return "exhausted"
@@ -340,21 +341,6 @@ class Doctor:
         return q.settle_contact(
             self.db, contact_id, state, ContactState.RETRIES_COMPLETED, summary, now
         )
-
-
-def _closed_by_strategy(c: q.OpenContact, cr: CampaignRules) -> bool:
-    """A Not Connected contact without a redial time is closed when its strategy said so for
-    its last outcome: `close Not Connected`, or `block` with no number left (Unreachable)."""
-    outcome = Outcome.ERROR_OCCURRED  # a dangling last attempt was decided as ErrorOccurred
-    if c.last_status == "done" and c.last_outcome is not None:
-        try:
-            outcome = Outcome(c.last_outcome)
-        except ValueError:
-            return False
-    act = cr.strategy.action_for(c.step, outcome)
-    if act.action is Action.CLOSE:
-        return True
-    return act.action is Action.BLOCK and c.summary == Summary.UNREACHABLE
 
 
 def repair_at_start(

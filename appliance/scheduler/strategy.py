@@ -473,6 +473,10 @@ def next_action(
     blocked = ctx.phone_index if block else None
 
     def close(state: ContactState, why: str, unreachable: bool = False) -> Decision:
+        # Not Connected promises a redial; a contact closed without one would be neither due
+        # nor final (SPEC C8, C11), so it closes as Retries Completed (`dialbox doctor`).
+        if state is ContactState.NOT_CONNECTED:
+            state = ContactState.RETRIES_COMPLETED
         return Decision(state, _summary(state, unreachable), None, None, ctx.step, None, block, why)
 
     if ctx.channel is Channel.SMS and outcome is Outcome.CONNECTED:

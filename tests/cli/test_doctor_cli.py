@@ -215,3 +215,23 @@ def test_the_daemon_mends_stranded_contacts_at_start(tmp_path: Path) -> None:
     assert daemon.db.scalar("SELECT state FROM contacts WHERE id = ?", (k,)) == "Retries Completed"
     daemon.db.close()
     assert load_config(config).engine.dangling_action == "requeue"
+
+
+def test_a_contact_closed_as_not_connected_is_listed_and_closed_for_good(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before every close was final, a wrong number whose number was blocked with no other left
+    # the contact Not Connected with no redial: never dialed again, never final (issue 17).
+    config, db, cid = _setup(tmp_path)
+    k = add_contact(db, cid, [NY[7]], state="Not Connected", attempts=1)
+    add_attempt(db, k, cid, NY[7], NOW - 3600, outcome=4)  # WrongNumber
+    db.conn.execute("UPDATE contacts SET summary = -1 WHERE id = ?", (k,))  # Unreachable
+    db.close()
+    code, doc = _doctor(config, capsys)
+    assert code == 1 and [v["kind"] for v in doc["violations"]] == ["stranded"], doc
+    assert doc["violations"][0]["examples"] == [k]
+    code, doc = _doctor(config, capsys, "--repair")
+    assert (code, doc["repaired"]) == (0, {"stranded": 1}), doc
+    db = open_database(tmp_path / "d.db")
+    row = db.conn.execute("SELECT state, next_at FROM contacts WHERE id = ?", (k,)).fetchone()
+    assert tuple(row) == ("Retries Completed", None)

@@ -69,7 +69,7 @@ def test_blocking_the_only_number_closes_the_contact_as_unreachable(outcome: Out
     d = decide(outcome, ctx(phones=(True, False, False, False, False)))
     assert d.block_number is True
     assert d.next_at is None and d.channel is None
-    assert d.state is ContactState.NOT_CONNECTED
+    assert d.state is ContactState.RETRIES_COMPLETED  # final: no redial will come (issue 17)
     assert d.summary is Summary.UNREACHABLE
 
 
@@ -179,7 +179,9 @@ def test_unlisted_outcomes_take_the_strategys_default() -> None:
     d = next_action(
         strategy(), ctx(), Outcome.REJECTED, NOW, max_attempts=10, max_attempts_per_number=5
     )
-    assert d.state is ContactState.NOT_CONNECTED and d.next_at is None
+    # `close Not Connected` closes: a Not Connected contact without a redial would be neither
+    # due nor final, so it is Retries Completed (issue 17: nothing left without a future)
+    assert d.state is ContactState.RETRIES_COMPLETED and d.next_at is None
 
 
 def test_an_sms_campaign_never_switches_to_voice() -> None:
