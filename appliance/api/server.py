@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from appliance.api.auth import AUTH_GUARD, AuthGuard
 from appliance.api.context import SERVICES, Services
 from appliance.api.registry import API
 from appliance.api.spec import MAX_BODY, problems_middleware
@@ -23,6 +24,7 @@ def create_app(services: Services) -> web.Application:
 
     app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
+    app[AUTH_GUARD] = AuthGuard()
     API.install(app)
     return app
 
