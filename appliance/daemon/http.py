@@ -36,4 +36,5 @@ class HttpComponent:
             guard.flush(self.services.db, self.services.clock.now(), final=True)
 
     def reload(self, config: DialboxConfig) -> None:
-        """Listen addresses change only with a restart; nothing else here depends on config."""
+        """The TLS certificate is read again; listen addresses change only with a restart."""
+        self.server.reload(config.api)
