@@ -28,7 +28,7 @@ from aiohttp import web
 
 from appliance.api.problems import Problem
 from appliance.store.db import Database
-from appliance.store.tokens import authenticate, is_revoked
+from appliance.store.tokens import PREFIX, authenticate, is_revoked
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,9 @@ def identify(request: web.Request, db: Database, now: float) -> Caller:
 
     def failure(reason: str, detail: str, error: str | None) -> Problem:
         if guard is not None:
-            guard.failed(key, reason, db, metrics, now, f"{request.method} {request.path}")
+            # The request line as the audit shows it; the path is the client's, so cut short.
+            what = f"{request.method} {request.path[:200]}"
+            guard.failed(key, reason, db, metrics, now, what)
         return _fail(401, detail, error)
 
     header = request.headers.get("Authorization", "")
@@ -319,7 +321,7 @@ def identify(request: web.Request, db: Database, now: float) -> Caller:
     if token is None:
         reason = (
             "malformed"
-            if not secret.strip().startswith("dbx_")
+            if not secret.strip().startswith(PREFIX)
             else ("revoked" if is_revoked(db, secret.strip()) else "unknown")
         )
         raise failure(
