@@ -28,6 +28,8 @@ from appliance.domain import ContactState
 from appliance.store.db import Database
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The `reason` of dialbox_auth_failures_total (appliance/api/auth.py says when each is counted).
+AUTH_FAILURE_REASONS = ("missing", "malformed", "unknown", "revoked", "limited")
 
 # `*_created` series double the output and no dashboard of ours reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client 0.26
@@ -229,6 +231,15 @@ class Metrics:
             "The event loop's longest lag since the daemon started",
             registry=r,
         )
+        self.auth_failures = Counter(
+            "dialbox_auth_failures",
+            "Failed API authentications on TCP, by reason (missing, malformed, unknown, revoked "
+            "token; limited: refused unchecked after too many failures from the client)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in AUTH_FAILURE_REASONS:
+            self.auth_failures.labels(reason)
         r.register(_StoreCollector(db, now, lines, abandon, agents, queue))
 
     def record_loop_lag(self, lag: float, longest: float) -> None:

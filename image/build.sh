@@ -59,7 +59,7 @@ wheel=$(find "$out/wheel" -name 'dialbox-*.whl' | head -n1)
 packages=(
     systemd systemd-sysv systemd-resolved systemd-timesyncd udev dbus libpam-systemd
     linux-image-amd64 initramfs-tools zstd
-    openssh-server ca-certificates iproute2 less sqlite3 tzdata
+    openssh-server ca-certificates openssl iproute2 less sqlite3 tzdata
     python3 python3-venv
 )
 packages_csv=$(IFS=,; echo "${packages[*]}")

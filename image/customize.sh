@@ -41,6 +41,8 @@ in_root chown root:dialbox /etc/dialbox /etc/dialbox/dialbox.yaml
 chmod 0770 "$root/etc/dialbox"
 chmod 0660 "$root/etc/dialbox/dialbox.yaml"
 chmod 0755 "$root"/usr/local/sbin/dialbox-*
+# The API's certificate is made on the box (dialbox-tls.service); its fingerprint goes here.
+mkdir -p "$root/etc/issue.d"
 in_root /opt/dialbox/bin/dialbox check-config /etc/dialbox/dialbox.yaml >/dev/null
 
 # The technician: SSH (and the serial console) land in `dialbox console`. No password is set
@@ -61,7 +63,8 @@ printf '127.0.0.1\tlocalhost\n127.0.1.1\tdialbox\n::1\tlocalhost ip6-localhost i
 echo 'LANG=C.UTF-8' >"$root/etc/default/locale"
 rm -f "$root/etc/resolv.conf"
 ln -s ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
-in_root systemctl enable --quiet dialbox.service dialbox-firstboot.service ssh.service \
+in_root systemctl enable --quiet dialbox.service dialbox-firstboot.service dialbox-tls.service \
+    ssh.service \
     systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 
 # Every box makes its own identity at first boot: machine id and SSH host keys.

@@ -10,7 +10,8 @@ Checks, in order:
   1. the serial console shows the first-boot note and a login prompt;
   2. dialbox.service is active (running) — Type=notify, so systemd heard READY=1 — and its STATUS=;
   3. the unit files in the box are byte for byte those of systemd/ (image/units.list);
-  4. /metrics answers on the API port with dialbox metrics;
+  4. /metrics answers over HTTPS on the API port with dialbox metrics, verified against the
+     certificate the box made at first boot, whose SHA-256 fingerprint the console login shows;
   5. the technician's SSH login lands in `dialbox console` (`ssh tech@box -- --help` exits 0);
   6. an upgrade (the same wheel reinstalled, the service restarted) keeps the database.
 The VM is powered off at the end (killed if it does not stop), all within --timeout seconds.
@@ -248,11 +249,23 @@ def check(box: Box, wheel: Path | None) -> list[str]:
     enabled = box.ssh("root", "systemctl", "is-enabled", "dialbox.service").stdout.strip()
     log(f"unit files identical to systemd/ ({len(units())}); dialbox.service {enabled}")
 
-    fetch = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8080/metrics').read().decode())"
+    fetch = (
+        "import ssl, urllib.request as u; "
+        "c = ssl.create_default_context(cafile='/var/lib/dialbox/tls/cert.pem'); "
+        "print(u.urlopen('https://127.0.0.1:8080/metrics', context=c).read().decode())"
+    )
     metrics = box.ssh("root", "/opt/dialbox/bin/python", "-c", shlex.quote(fetch)).stdout
     if "dialbox_build_info" not in metrics:
         raise Failed(f"/metrics answered without dialbox metrics:\n{metrics[:2000]}")
-    log(f"/metrics answers ({len(metrics.splitlines())} lines)")
+    fingerprint = box.ssh(
+        "root", "openssl", "x509", "-noout", "-fingerprint", "-sha256",
+        "-in", "/var/lib/dialbox/tls/cert.pem",
+    ).stdout.strip().split("=", 1)[-1]  # fmt: skip
+    issue = box.ssh("root", "cat", "/etc/issue.d/dialbox-tls.issue").stdout
+    if not fingerprint or fingerprint not in issue:
+        raise Failed(f"the login note lacks the certificate's fingerprint {fingerprint}:\n{issue}")
+    log(f"/metrics answers over HTTPS with the first-boot certificate ({len(metrics.splitlines())} "
+        f"lines); its fingerprint {fingerprint[:23]}… is on the console login")  # fmt: skip
 
     console = box.ssh("tech", "--help", check=False)
     if console.returncode != 0:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import socket
 from typing import Any
 
 from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit, table
+from appliance.config.models import ApiSettings
 from appliance.names import RULE
 from appliance.store.tokens import SCOPES, create_token, list_tokens, revoke_token
 
@@ -30,13 +33,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.set_defaults(func=revoke)
 
 
+def api_url(api: ApiSettings) -> str:
+    """Where clients reach the API: https:// when it serves TLS; a wildcard listen address is
+    shown as the box's host name (which the first-boot certificate names)."""
+    host = api.listen
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if api.tls.enabled else 'http'}://{host}:{api.port}"
+
+
+def curl_line(api: ApiSettings, secret: str) -> str:
+    cacert = f"--cacert {shlex.quote(str(api.tls.cert))} " if api.tls.enabled else ""
+    auth = shlex.quote(f"Authorization: Bearer {secret}")
+    return f"curl {cacert}-H {auth} {api_url(api)}/campaigns"
+
+
 def create(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     secret = create_token(ctx.db, args.name, args.scope, ctx.clock.now(), ctx.actor)
-    document = {"name": args.name, "scope": args.scope, "token": secret}
+    api = ctx.config.api
+    document = {"name": args.name, "scope": args.scope, "token": secret, "url": api_url(api)}
+    note = (
+        "" if api.tls.enabled else
+        "\nThe API speaks plain HTTP: keep it on this box, or set api.tls before other machines "
+        "use it (docs/operations.md, 'HTTPS').\n"
+    )  # fmt: skip
     emit(args, document, lambda d: (
         f"{d['token']}\n\nThis is the only time the token is shown; keep it in the client's "
-        f"secret store. Use it as 'Authorization: Bearer <token>'."))  # fmt: skip
+        f"secret store. Use it as 'Authorization: Bearer <token>', e.g.\n\n"
+        f"  {curl_line(api, d['token'])}\n{note}"))  # fmt: skip
     return 0
 
 

@@ -210,10 +210,31 @@ class AgentSettings(Section):
     unanswered_pause: bool = True  # a seat that did not take a call pauses its agent
 
 
+class TlsSettings(Section):
+    """HTTPS on the API's TCP listener: a PEM certificate (chain) and its private key."""
+
+    cert: Path | None = None
+    key: Path | None = None
+
+    @model_validator(mode="after")
+    def _both_absolute(self) -> TlsSettings:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("set both cert and key (PEM files), or neither for plain HTTP")
+        for name, path in (("cert", self.cert), ("key", self.key)):
+            if path is not None and not path.is_absolute():
+                raise ValueError(f"{name} must be an absolute path, e.g. /var/lib/dialbox/tls/")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert is not None
+
+
 class ApiSettings(Section):
     listen: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     socket: Path | None = None
+    tls: TlsSettings = TlsSettings()
 
 
 class EngineSettings(Section):

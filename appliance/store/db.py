@@ -90,6 +90,22 @@ class WriteGate:
 GATE = WriteGate()
 
 
+STATE_DIR_MODE = 0o750  # the directory the database is created in, when this creates it
+DB_FILE_MODE = 0o640  # the database; SQLite gives its -wal and -shm the database file's mode
+
+
+def _create_private(path: Path) -> None:
+    """Create the database's directory (0750) and an empty database file (0640) unless they
+    exist, whatever the umask: SQLite itself would create the file 0644 minus the umask. An
+    existing file keeps its mode."""
+    path.parent.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, DB_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 class Database:
     """The writer connection. Use `with db.transaction():` for anything that writes."""
 
@@ -97,7 +113,7 @@ class Database:
         self.path = str(path)
         self.readonly = readonly
         if self.path != ":memory:" and not readonly:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(self.path))
         flags = (
             apsw.SQLITE_OPEN_READONLY
             if readonly

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -86,16 +87,32 @@ def revoke_token(db: Database, name: str, now: float, actor: str) -> Token:
 
 
 def authenticate(db: Database, secret: str, now: float) -> Token | None:
-    """The active token with this secret, or None (unknown or revoked)."""
+    """The active token with this secret, or None (unknown or revoked).
+
+    Timing: the secret itself is never compared. The row is found by the SHA-256 of what the
+    client sent, so how long the index lookup takes depends on how the *hash* of a guess
+    compares with stored hashes — which tells nothing about any secret (finding a guess whose
+    hash shares a prefix with a stored one is no step towards its preimage). The found hash is
+    still confirmed with hmac.compare_digest, so no byte-by-byte comparison of ours remains."""
     if not secret.startswith(PREFIX):
         return None
+    presented = digest(secret)
     row = db.conn.execute(
-        f"SELECT {_COLUMNS} FROM tokens WHERE hash = ? AND revoked_at IS NULL", (digest(secret),)
+        f"SELECT {_COLUMNS}, hash FROM tokens WHERE hash = ? AND revoked_at IS NULL", (presented,)
     ).fetchone()
-    if row is None:
+    if row is None or not hmac.compare_digest(str(row[6]), presented):
         return None
-    token = _row(row)
+    token = _row(row[:6])
     if token.last_used_at is None or now - token.last_used_at > 60.0:  # one write a minute at most
         with db.transaction():
             db.conn.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
     return token
+
+
+def is_revoked(db: Database, secret: str) -> bool:
+    """Whether this secret is a revoked token's (why a request failed, for the metric)."""
+    return bool(
+        db.scalar(
+            "SELECT 1 FROM tokens WHERE hash = ? AND revoked_at IS NOT NULL", (digest(secret),)
+        )
+    )

@@ -48,3 +48,9 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
         api = Api(box.base, box.tokens["crm"])
         assert api.get("/status").status == 200
         assert json.loads(api.get("/healthz").body)["status"] == "ok"
+        # The fuzzer's tokens were never refused: its probes without a token did not get its
+        # address limited (docs/api.md, failed authentications), so every operation was tried.
+        metrics = api.get("/metrics").body.decode()
+        assert 'dialbox_auth_failures_total{reason="limited"} 0.0' in metrics or (
+            'reason="limited"' not in metrics
+        ), [line for line in metrics.splitlines() if line.startswith("dialbox_auth_failures")]

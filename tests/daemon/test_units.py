@@ -1,4 +1,5 @@
-"""The systemd unit: `systemd-analyze verify` accepts it and its security exposure stays at most 2.5."""
+"""The systemd unit: `systemd-analyze verify` accepts it, its security exposure stays at most 2.0,
+and it caps the daemon's memory, tasks and open files."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_unit_verifies_cleanly(tmp_path: Path) -> None:
     assert problems == []
 
 
-def test_security_exposure_at_most_2_5(tmp_path: Path) -> None:
+def test_security_exposure_at_most_2_0(tmp_path: Path) -> None:
     assert ANALYZE is not None
     result = subprocess.run(
         [ANALYZE, "security", "--offline=true", "--no-pager", str(_installed_copy(tmp_path))],
@@ -49,7 +50,7 @@ def test_security_exposure_at_most_2_5(tmp_path: Path) -> None:
     )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
     assert match, result.stdout[-500:] + result.stderr
-    assert float(match.group(1)) <= 2.5
+    assert float(match.group(1)) <= 2.0
 
 
 def test_unit_is_type_notify_with_watchdog_and_runs_as_its_own_user() -> None:
@@ -64,3 +65,16 @@ def test_unit_is_type_notify_with_watchdog_and_runs_as_its_own_user() -> None:
         "ExecReload=/bin/kill -HUP $MAINPID",
     ):
         assert line in text
+
+
+def test_unit_caps_memory_tasks_and_open_files() -> None:
+    settings = dict(
+        line.split("=", 1)
+        for line in (UNITS / "dialbox.service").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    for key in ("MemoryMax", "TasksMax", "LimitNOFILE"):
+        assert key in settings, f"dialbox.service sets no {key}="
+    assert settings["MemoryMax"].endswith(("M", "G"))
+    assert 64 <= int(settings["TasksMax"]) <= 4096
+    assert 1024 <= int(settings["LimitNOFILE"]) <= 65536

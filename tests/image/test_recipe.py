@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -74,3 +75,44 @@ def test_the_shipped_config_passes_check_config(tmp_path: Path) -> None:
     config = tmp_path / "dialbox.yaml"
     config.write_text(text.replace("/var/lib/dialbox", str(tmp_path)))
     assert main(["check-config", str(config)]) == 0
+
+
+def test_the_box_makes_its_own_tls_certificate_and_shows_its_fingerprint(tmp_path: Path) -> None:
+    """The first-boot certificate script, run here into a folder: a self-signed certificate
+    naming the host and its addresses, a private key only its owner reads, and the SHA-256
+    fingerprint on the console login (an /etc/issue.d snippet). Run again, it keeps them."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    script = IMAGE / "rootfs/usr/local/sbin/dialbox-tls-cert"
+    env = dict(
+        os.environ,
+        DIALBOX_TLS_DIR=str(tmp_path / "tls"),
+        DIALBOX_ISSUE_DIR=str(tmp_path / "issue.d"),
+        DIALBOX_TLS_OWNER="",
+    )
+    subprocess.run([str(script)], check=True, env=env, capture_output=True)
+    cert, key = tmp_path / "tls/cert.pem", tmp_path / "tls/key.pem"
+    assert (key.stat().st_mode & 0o077) == 0
+    text = subprocess.run(
+        ["openssl", "x509", "-in", str(cert), "-noout", "-text", "-fingerprint", "-sha256"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    san = text.split("Subject Alternative Name:")[1].splitlines()[1]
+    assert f"DNS:{socket.gethostname()}" in san and "IP Address:127.0.0.1" in san
+    fingerprint = text.split("Fingerprint=")[1].split()[0]
+    issue = (tmp_path / "issue.d/dialbox-tls.issue").read_text()
+    assert fingerprint in issue and "SHA-256" in issue
+    before = cert.read_bytes()
+    subprocess.run([str(script)], check=True, env=env, capture_output=True)
+    assert cert.read_bytes() == before
+
+
+def test_the_image_serves_https_with_the_first_boot_certificate() -> None:
+    config = (IMAGE / "rootfs/etc/dialbox/dialbox.yaml").read_text()
+    assert "cert: /var/lib/dialbox/tls/cert.pem" in config
+    assert "key: /var/lib/dialbox/tls/key.pem" in config
+    unit = (IMAGE / "rootfs/etc/systemd/system/dialbox-tls.service").read_text()
+    assert "Before=dialbox.service" in unit and "/usr/local/sbin/dialbox-tls-cert" in unit
+    assert "dialbox-tls.service" in (IMAGE / "customize.sh").read_text()
+    checks = (IMAGE / "test.py").read_text()
+    assert "https://127.0.0.1:8080" in checks and "/var/lib/dialbox/tls/cert.pem" in checks
