@@ -104,6 +104,26 @@ _MARK_DNC = (
 )
 
 
+def _job(
+    where: str,
+    region: str,
+    mappings: Mapping[str, ColumnMapping],
+    mapping: str | None,
+    zones: dict[str, int],
+    known_keys: bytes | None = None,
+) -> Job:
+    """What the reading and checking of one file needs, as plain data (the worker's too)."""
+    return Job(
+        where=where,
+        region=region,
+        mappings={name: Columns.of(m) for name, m in mappings.items()},
+        mapping=mapping,
+        known_zones=zones,
+        next_zone_id=max(zones.values(), default=0) + 1,
+        known_keys=known_keys,
+    )
+
+
 def import_file(
     db: Database,
     campaign: CampaignRow,
@@ -178,15 +198,7 @@ def import_file(
             if bulk if bulk is not None else _big(path_or_stream, last_before):
                 known_keys = _campaign_keys(db, campaign.id)
                 rebuild = _drop_index(db, "contacts_dedup")
-            job = Job(
-                where=where,
-                region=region,
-                mappings={name: Columns.of(m) for name, m in mappings.items()},
-                mapping=mapping,
-                known_zones=zones,
-                next_zone_id=max(zones.values(), default=0) + 1,
-                known_keys=known_keys,
-            )
+            job = _job(where, region, mappings, mapping, zones, known_keys)
             for message in messages(path_or_stream, job, worker):
                 if isinstance(message, Batch):
                     _write_batch(db, insert, message, report, writers)
@@ -402,14 +414,7 @@ def _import_staged(
                 worker = (os.cpu_count() or 1) > 1 and Path(path_or_stream).stat().st_size >= (
                     WORKER_MIN_BYTES >> 3
                 )
-            job = Job(
-                where=where,
-                region=region,
-                mappings={name: Columns.of(m) for name, m in mappings.items()},
-                mapping=mapping,
-                known_zones=zones,
-                next_zone_id=max(zones.values(), default=0) + 1,
-            )
+            job = _job(where, region, mappings, mapping, zones)
             stage_path.unlink(missing_ok=True)
             staged = stage_file(
                 path_or_stream, job, str(stage_path), str(rejects_path), KEEP_REJECTS, worker
