@@ -7,6 +7,7 @@ list is in docs/metrics.md, kept true by a test.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from appliance import __version__
 from appliance.domain import ContactState
+from appliance.store.campaigns import contacts_by_state
 from appliance.store.db import Database
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -77,25 +79,37 @@ class _StoreCollector(Collector):
         self._abandon = abandon
         self._agents = agents
         self._queue = queue
+        self._taken: tuple[list[LineSample], list[AbandonSample], list[AgentSample]] | None = None
+
+    def take(self) -> None:
+        """Read the live state (lines, agents, the abandon ledger) now, on the caller's thread,
+        for a `collect` that runs on another (`Metrics.render_async`)."""
+        self._taken = (list(self._lines()), list(self._abandon()), list(self._agents()))
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._line_metrics()
+        taken, self._taken = self._taken, None
+        lines, abandon, agents = taken or (
+            list(self._lines()),
+            list(self._abandon()),
+            list(self._agents()),
+        )
+        yield from self._line_metrics(lines)
         ratio = GaugeMetricFamily(
             "dialbox_abandon_ratio",
             "Abandoned calls divided by answered calls, per campaign, over a rolling window",
             labels=["campaign", "window"],
         )
-        for sample in self._abandon():
+        for sample in abandon:
             ratio.add_metric([sample.campaign, sample.window], sample.ratio)
         yield ratio
-        agents = GaugeMetricFamily("dialbox_agents", "Agents by state", labels=["state"])
-        for agent in self._agents():
-            agents.add_metric([agent.state], agent.count)
-        yield agents
+        agents_family = GaugeMetricFamily("dialbox_agents", "Agents by state", labels=["state"])
+        for agent in agents:
+            agents_family.add_metric([agent.state], agent.count)
+        yield agents_family
         if self._db is not None:
             yield from self._store_metrics(self._db)
 
-    def _line_metrics(self) -> Iterator[Metric]:
+    def _line_metrics(self, samples: list[LineSample]) -> Iterator[Metric]:
         up = GaugeMetricFamily(
             "dialbox_line_up", "1 when the line is open and registered", labels=["line", "kind"]
         )
@@ -106,7 +120,7 @@ class _StoreCollector(Collector):
             "dialbox_line_signal_dbm", "Received signal strength in dBm", labels=["line"]
         )
         by_kind: dict[tuple[str, str], int] = {}
-        for line in self._lines():
+        for line in samples:
             up.add_metric([line.name, line.kind], 1.0 if line.up else 0.0)
             busy.add_metric([line.name, line.kind], 1.0 if line.busy else 0.0)
             if line.signal_dbm is not None:
@@ -121,21 +135,25 @@ class _StoreCollector(Collector):
         yield from (up, busy, signal, lines)
 
     def _store_metrics(self, db: Database) -> Iterator[Metric]:
+        # Counts read indexes only (contacts_state, contacts_new, contacts_due): a scrape of a
+        # box with millions of contacts takes tens of milliseconds, not seconds.
+        campaigns = [
+            (int(i), str(n))
+            for i, n in db.conn.execute("SELECT id, name FROM campaigns ORDER BY name")
+        ]
         contacts = GaugeMetricFamily(
             "dialbox_contacts", "Contacts by campaign and state", labels=["campaign", "state"]
         )
-        for name, state, count in db.conn.execute(
-            "SELECT c.name, k.state, count(*) FROM contacts k JOIN campaigns c ON c.id = k.campaign_id"
-            " GROUP BY k.campaign_id, k.state ORDER BY c.name, k.state"
-        ):
-            contacts.add_metric([str(name), str(state)], float(count))
+        for campaign_id, name in campaigns:
+            for state, count in contacts_by_state(db, campaign_id).items():
+                contacts.add_metric([name, state], float(count))
         yield contacts
         queue = GaugeMetricFamily(
             "dialbox_queue_depth",
             "Contacts due for a dial now (before calling-hours checks)",
             labels=["campaign"],
         )
-        rows = self._queue() if self._queue is not None else self._due_contacts(db)
+        rows = self._queue() if self._queue is not None else self._due_contacts(db, campaigns)
         for name, depth in rows:
             queue.add_metric([name], float(depth))
         yield queue
@@ -146,21 +164,28 @@ class _StoreCollector(Collector):
             running.add_metric([str(status)], float(count))
         yield running
 
-    def _due_contacts(self, db: Database) -> list[tuple[str, int]]:
-        return [
-            (str(name), int(count))
-            for name, count in db.conn.execute(
-                "SELECT c.name, count(k.id) FROM campaigns c LEFT JOIN contacts k ON k.campaign_id = c.id"
-                " AND k.state IN (?, ?, ?) AND (k.next_at IS NULL OR k.next_at <= ?)"
-                " GROUP BY c.id ORDER BY c.name",
-                (
-                    ContactState.PENDING,
-                    ContactState.NOT_CONNECTED,
-                    ContactState.SMS_SENT,
-                    self._now(),
-                ),
+    def _due_contacts(
+        self, db: Database, campaigns: list[tuple[int, str]]
+    ) -> list[tuple[str, int]]:
+        """New contacts (contacts_new) and those whose redial or callback time has come
+        (contacts_due) in a state that may be dialed, per campaign."""
+        now = self._now()
+        out = []
+        for campaign_id, name in campaigns:
+            new = db.scalar(
+                "SELECT count(*) FROM contacts INDEXED BY contacts_new WHERE campaign_id = ?"
+                " AND state = 'Pending' AND next_at IS NULL AND callback_at IS NULL",
+                (campaign_id,),
             )
-        ]
+            due = db.scalar(
+                "SELECT count(*) FROM contacts INDEXED BY contacts_due WHERE campaign_id = ?"
+                " AND coalesce(next_at, callback_at) IS NOT NULL"
+                " AND coalesce(next_at, callback_at) <= ? AND state IN (?, ?, ?)",
+                (campaign_id, now, ContactState.PENDING, ContactState.NOT_CONNECTED,
+                 ContactState.SMS_SENT),
+            )  # fmt: skip
+            out.append((name, int(new or 0) + int(due or 0)))
+        return out
 
 
 class Metrics:
@@ -177,6 +202,7 @@ class Metrics:
         queue: Callable[[], Iterable[tuple[str, int]]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._rendering = asyncio.Lock()  # one scrape at a time: `take` feeds the next collect
         r = self.registry
         Info("dialbox_build", "dialbox version", registry=r).info({"version": __version__})
         self.calls = Counter(
@@ -240,7 +266,8 @@ class Metrics:
         )
         for reason in AUTH_FAILURE_REASONS:
             self.auth_failures.labels(reason)
-        r.register(_StoreCollector(db, now, lines, abandon, agents, queue))
+        self._store = _StoreCollector(db, now, lines, abandon, agents, queue)
+        r.register(self._store)
 
     def record_loop_lag(self, lag: float, longest: float) -> None:
         self.loop_lag.observe(lag)
@@ -260,3 +287,11 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    async def render_async(self) -> bytes:
+        """`render` for the daemon: the live state is read on the event loop, the store's
+        counts in a worker thread (on a connection of their own: give `Metrics` a read-only
+        one), so a scrape never holds up dialing."""
+        async with self._rendering:
+            self._store.take()
+            return await asyncio.to_thread(generate_latest, self.registry)

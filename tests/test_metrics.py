@@ -108,3 +108,51 @@ def test_grafana_dashboard_queries_only_metrics_that_exist() -> None:
     documented = set(re.findall(r"`(dialbox_[a-z0-9_]+)`", DOC))
     base = {re.sub(r"_bucket$", "", name) for name in used}
     assert used and base - documented == set()
+
+
+def test_a_scrape_in_the_daemon_reads_the_store_off_the_event_loop(tmp_path: Path) -> None:
+    # A scrape of a box with 2M contacts took 9.5 s of the event loop (issue 17: the dial loop
+    # stalled for up to 26 s while /metrics was polled during uploads). The live state is read
+    # on the loop, the store's counts in a worker thread, and the figures are the same.
+    import asyncio
+    import threading
+
+    metrics = _metrics(tmp_path)
+    loop_thread: list[int] = []
+    store_threads: list[int] = []
+    collector = metrics._store
+    counts = collector._store_metrics
+
+    def watched(db):  # type: ignore[no-untyped-def]
+        store_threads.append(threading.get_ident())
+        return counts(db)
+
+    collector._store_metrics = watched  # type: ignore[method-assign]
+
+    async def scrape() -> bytes:
+        loop_thread.append(threading.get_ident())
+        return await metrics.render_async()
+
+    text = asyncio.run(scrape()).decode()
+    assert store_threads and store_threads[0] != loop_thread[0]
+    samples = _samples(text)
+    assert samples["dialbox_contacts[('campaign', 'spring'), ('state', 'Pending')]"] == 2
+    assert samples["dialbox_queue_depth[('campaign', 'spring')]"] == 2
+    assert samples["dialbox_line_up[('kind', 'gsm'), ('line', 'gsm1')]"] == 0
+    assert samples["dialbox_abandon_ratio[('campaign', 'spring'), ('window', '24h')]"] == 0.02
+
+
+def test_queue_depth_counts_new_and_due_contacts_only(tmp_path: Path) -> None:
+    metrics = _metrics(tmp_path)
+    db = metrics._store._db
+    assert db is not None
+    for key, state, next_at in [("a", "Not Connected", 900.0), ("b", "Not Connected", 1100.0),
+                                ("c", "Retries Completed", None), ("d", "Pending", 1200.0)]:  # fmt: skip
+        db.conn.execute(
+            "INSERT INTO contacts(campaign_id, dedup_key, phone1, e164_1, state, next_at,"
+            " created_at, updated_at) VALUES (1, ?, '2125550100', '+12125550100', ?, ?, 0, 0)",
+            (key, state, next_at),
+        )
+    samples = _samples(metrics.render().decode())
+    # two new Pending, one redial due at 900 (now is 1000); the others wait or are closed
+    assert samples["dialbox_queue_depth[('campaign', 'spring')]"] == 3

@@ -61,7 +61,7 @@ async def healthz(call: Call) -> web.Response:
         scope=None, responses={200: ("the metrics", {"type": "string"}, "text/plain")})  # fmt: skip
 async def metrics(call: Call) -> web.Response:
     svc = services(call)
-    body = svc.metrics.render() if svc.metrics else b""
+    body = await svc.metrics.render_async() if svc.metrics else b""
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

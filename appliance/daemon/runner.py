@@ -74,6 +74,7 @@ class Daemon:
         self.metrics: Metrics | None = None
         self.engine: Any = None  # the dial engine, once wired (the API reaches it through here)
         self.recovered: list[DanglingAttempt] = []
+        self.readers: list[Database] = []  # other connections the components use, closed at stop
         self.loop_lag_max = 0.0  # seconds: the event loop's longest lag (LOOP_LAG_PERIOD)
         self.repaired: dict[str, int] = {}  # what the start-up doctor mended, by kind
         # The last SIGHUP's outcome, for /healthz: none, reading, done or refused (and why).
@@ -104,6 +105,8 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             if self._reloading is not None:
                 self._reloading.cancel()  # its thread ends on its own, within the file limits
+            for reader in self.readers:
+                reader.close()
             self.db.close()
             if self._db_lock is not None:
                 os.close(self._db_lock)

@@ -19,6 +19,7 @@ from appliance.engine.linepool import LinePool
 from appliance.engine.outbox import OutboxComponent
 from appliance.metrics import AbandonSample, Metrics
 from appliance.store.campaigns import get_campaign_by_id
+from appliance.store.db import Database
 
 
 def components(daemon: Daemon) -> Sequence[Component]:
@@ -28,7 +29,11 @@ def components(daemon: Daemon) -> Sequence[Component]:
     seats = {s.name: make_seat(s) for s in config.seats if s.enabled}
     desk = AgentDesk(config, daemon.db, daemon.clock, seats)
     metrics = Metrics(
-        daemon.db,
+        # its own read-only connection: the store's counts are read in a worker thread, and a
+        # query there on the daemon's connection would hold up the dial loop's writes
+        Database(config.database, readonly=True)
+        if str(config.database) != ":memory:"
+        else daemon.db,
         now=daemon.clock.now,
         lines=lambda: pool.samples() if pool else [],
         agents=desk.samples,
