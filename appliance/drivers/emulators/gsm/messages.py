@@ -155,11 +155,13 @@ def csms(m: EmulatedModem, op: Op) -> None:
 def cpms(m: EmulatedModem, op: Op) -> None:
     used = len(m.sms.store)
     if op.kind == "test":
-        m.info('+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")')
+        m.info(m.dialect.cpms_test)
     elif op.kind == "read":
         m.info(f'+CPMS: "SM",{used},{CAPACITY},"SM",{used},{CAPACITY},"SM",{used},{CAPACITY}')
     else:
         m.sim_check()
+        if not m.dialect.cpms_set:
+            raise CmdError(cms=302)  # a phone: its storage is not selectable
         m.info(f"+CPMS: {used},{CAPACITY},{used},{CAPACITY},{used},{CAPACITY}")
 
 
