@@ -277,6 +277,9 @@ class Timeouts:
     probe: float = 1.0  # "AT" liveness probe
     liveness: float = 2.0  # an idle line with nothing heard for this long is probed with "AT"
     register: float = 20.0  # a module just (re)booted: how long to await network registration
+    # ATD -> alerting presumed when the module says nothing until the call is answered (ATD's
+    # result withheld, no call-state indication): the ring timeout then runs from ATD + this.
+    presumed_setup: float = 5.0
 
     def scaled(self, factor: float) -> Timeouts:
         """All timeouts multiplied by ``factor`` (tests and the emulator run faster time)."""

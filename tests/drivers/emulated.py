@@ -19,7 +19,15 @@ PROFILES = ["generic", "simcom", "quectel", "huawei"]
 # Small real timeouts: the emulator's scripted delays are scaled by TIME_SCALE.
 TIME_SCALE = 0.02
 TIMEOUTS = Timeouts(
-    command=0.5, dial=2.0, sms=3.0, prompt=1.0, hang_up=1.0, setup=3.0, probe=0.2, liveness=0.4
+    command=0.5,
+    dial=2.0,
+    sms=3.0,
+    prompt=1.0,
+    hang_up=1.0,
+    setup=3.0,
+    probe=0.2,
+    liveness=0.4,
+    presumed_setup=0.2,
 )
 
 # Line health (SPEC H6): the real defaults (Timeouts(), the drivers' health polls) at one scale,

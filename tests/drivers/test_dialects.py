@@ -1,0 +1,116 @@
+"""Recorded dialects of real modules (#20): the driver must not depend on any one signal.
+
+Each test drives the emulator's dialect over a real pty: Wavecom (+CPIN? without OK, nothing
+on ATD until answer, +WIND call progress), an old ZTE/Qualcomm stick (ATD's final result only
+when the call is answered or fails, no call-state URCs), and a phone used as a modem (AT+CLCC=1
+accepted, no +CLCC URC ever sent: only polling works).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from appliance.drivers.outcome import Outcome
+from tests.drivers.drivers_fakes import run
+from tests.drivers.emulated import TIMEOUTS, emulated
+
+ANSWER = "+15550000001"  # rings 3 s (scaled), talks 5 s
+BUSY = "+15550000002"
+RINGS = "+15550000009"  # rings 400 s (scaled: 8 s) before it would be answered
+REJECT = "+15550000004"
+# A 0.3 s ring timeout is decided well before the network's own no-answer timer (60 s scaled:
+# 1.2 s), ATD's timeout (2 s) and the setup timeout (3 s).
+RING_DECIDED = 0.3 + TIMEOUTS.presumed_setup + 0.5
+
+# A module that says +CPIN: READY and nothing more; a script reply with OK isolates the call
+# flow from that quirk.
+CPIN_OK = {"replies": [{"command": "AT+CPIN?", "lines": ["+CPIN: READY"], "final": "OK"}]}
+
+
+def test_wavecom_sim_ready_without_final_ok_brings_the_line_up() -> None:
+    """Wavecom answers AT+CPIN? with +CPIN: READY and no OK (gammu's CPINNoOK)."""
+
+    async def main() -> None:
+        async with emulated("wavecom") as (_, modem, _events):
+            report = modem.probe_report()
+            assert report["sim"] == "READY" and report["registered"] is True
+            result = await modem.dial(BUSY, ring_timeout=0.3)
+            assert result.outcome is Outcome.BUSY
+
+    run(main(), timeout=30)
+
+
+def test_wavecom_call_flow_wind_and_ok_on_answer() -> None:
+    """+WIND: 5 (created), +WIND: 2 (remote ringing), nothing on ATD, OK on answer,
+    NO CARRIER + +WIND: 6 at the end."""
+
+    async def main() -> None:
+        async with emulated("wavecom", script=CPIN_OK) as (farm, modem, _events):
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            rang = await modem.dial(RINGS, ring_timeout=0.3)
+            assert rang.outcome is Outcome.ALERTING_TIMEOUT, rang
+            # decided at our ring timeout, not by the network's no-answer timer (60 s scaled)
+            assert loop.time() - start < RING_DECIDED and "ring timeout" in rang.end_reason
+            assert "+WIND: 2" in rang.evidence
+            assert 0.3 <= rang.durations["ringing"] < 1.0  # counted from +WIND: 2
+            assert farm.modems[0].calls.calls == []  # the dial was abandoned on the module
+
+            answered = await modem.dial(ANSWER, ring_timeout=1.0)
+            assert answered.outcome is Outcome.CONNECTED and not answered.ended, answered
+            final = await modem.wait_call_end(3.0)
+            assert final is not None and final.end_reason == "far end hung up", final
+            assert final.outcome is Outcome.CONNECTED
+
+            busy = await modem.dial(BUSY, ring_timeout=0.3)
+            assert busy.outcome is Outcome.BUSY, busy
+
+    run(main(), timeout=30)
+
+
+def test_zte_unanswered_call_is_alerting_timeout_not_error() -> None:
+    """ATD gives no final result until answer or failure and no URC says the phone rings:
+    a call never answered ends AlertingTimeout at the ring timeout, not ErrorOccurred when
+    ATD's own timeout runs out; the dial is aborted and the line dials again at once."""
+
+    async def main() -> None:
+        async with emulated("zte") as (farm, modem, _events):
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            rang = await modem.dial(RINGS, ring_timeout=0.3)
+            assert rang.outcome is Outcome.ALERTING_TIMEOUT, rang
+            assert loop.time() - start < RING_DECIDED and "ring timeout" in rang.end_reason
+            assert farm.modems[0].calls.calls == []  # aborted, not left ringing
+
+            busy = await modem.dial(BUSY, ring_timeout=0.3)
+            assert busy.outcome is Outcome.BUSY, busy
+            rejected = await modem.dial(REJECT, ring_timeout=1.0)  # ZTE: just OK
+            assert rejected.outcome is Outcome.REJECTED, rejected
+            answered = await modem.dial(ANSWER, ring_timeout=1.0)
+            assert answered.outcome is Outcome.CONNECTED, answered
+            final = await modem.wait_call_end(3.0)
+            assert final is not None and final.end_reason == "far end hung up", final
+
+    run(main(), timeout=30)
+
+
+def test_phone_accepting_clcc_urcs_but_sending_none_is_polled() -> None:
+    """AT+CLCC=1 says OK but no +CLCC URC ever comes: an answered call is Connected (not
+    Unreachable when it ends) and a call ringing forever ends AlertingTimeout at the ring
+    timeout, not at the 60 s setup timeout."""
+
+    async def main() -> None:
+        async with emulated("nokia") as (_, modem, _events):
+            answered = await modem.dial(ANSWER, ring_timeout=1.0)
+            assert answered.outcome is Outcome.CONNECTED, answered
+            final = await modem.wait_call_end(3.0)
+            assert final is not None and final.outcome is Outcome.CONNECTED, final
+            assert final.end_reason == "far end hung up"
+
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            rang = await modem.dial(RINGS, ring_timeout=0.3)
+            assert rang.outcome is Outcome.ALERTING_TIMEOUT, rang
+            assert loop.time() - start < RING_DECIDED and "ring timeout" in rang.end_reason
+
+    run(main(), timeout=30)
