@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from appliance.drivers.emulators.gsm.dialect import DIALECTS
+from appliance.drivers.line import DeliveryReport
 from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import run
 from tests.drivers.emulated import TIMEOUTS, emulated
@@ -114,3 +118,74 @@ def test_phone_accepting_clcc_urcs_but_sending_none_is_polled() -> None:
             assert loop.time() - start < RING_DECIDED and "ring timeout" in rang.end_reason
 
     run(main(), timeout=30)
+
+
+# Every emulated dialect and the driver profile its identification selects.
+DIALECT_PROFILES = {
+    "generic": "generic",
+    "simcom": "simcom",
+    "sim800": "simcom",
+    "quectel": "quectel",
+    "huawei": "huawei",
+    "wavecom": "wavecom",
+    "zte": "zte",
+    "nokia": "generic",
+    "ublox": "ublox",
+}
+
+
+QUIRKS = {"wavecom": ("cpin-no-ok", "atd-held"), "zte": ("atd-held",)}
+
+
+def test_every_dialect_is_covered() -> None:
+    assert set(DIALECT_PROFILES) == set(DIALECTS)
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECT_PROFILES))
+def test_dialect_probe_calls_and_sms(dialect: str) -> None:
+    """Over a real pty for each dialect: probe, a call answered (Connected, 0) and hung up by
+    the far end, a busy callee (Busy 1, or Rejected 16), a callee ringing past the ring
+    timeout (AlertingTimeout 13, decided at our ring timeout), SMS with parts and references
+    matched by delivery reports."""
+
+    async def main() -> None:
+        async with emulated(dialect) as (farm, modem, events):
+            emulated_modem = farm.modems[0]
+            report = modem.probe_report()
+            assert report["profile"] == DIALECT_PROFILES[dialect]
+            assert report["manufacturer"] == emulated_modem.dialect.manufacturer
+            assert report["imei"] == emulated_modem.imei
+            assert report["sim"] == "READY" and report["registered"] is True
+            assert isinstance(report["call_progress"], str) and report["call_progress"]
+            assert isinstance(report["quirks"], dict)
+
+            answered = await modem.dial(ANSWER, ring_timeout=1.0)
+            assert answered.outcome is Outcome.CONNECTED and not answered.ended, answered
+            final = await modem.wait_call_end(3.0)
+            assert final is not None and final.end_reason == "far end hung up", final
+
+            busy = await modem.dial(BUSY, ring_timeout=1.0)
+            assert busy.outcome in (Outcome.BUSY, Outcome.REJECTED), busy
+
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            rang = await modem.dial(RINGS, ring_timeout=0.3)
+            assert rang.outcome is Outcome.ALERTING_TIMEOUT, rang
+            assert loop.time() - start < RING_DECIDED and "ring timeout" in rang.end_reason
+            assert emulated_modem.calls.calls == []  # nothing left ringing on the module
+
+            # what each family promises was checked on the calls: only the phone is silent
+            assert ("call-urcs-silent" in modem.quirks()) is (dialect == "nokia")
+            assert set(modem.quirks()) >= set(QUIRKS.get(dialect, ()))
+
+            n = len(events.items)
+            results = [await modem.send_sms("+447700900123", t) for t in ("Hi", "Long " * 70)]
+            assert [(r.status, r.parts) for r in results] == [("sent", 1), ("sent", 3)]
+            refs = [ref for r in results for ref in r.references]
+            assert len(set(refs)) == 4
+            reports: set[int] = set()
+            while reports != set(refs):
+                items = await events.wait(len(events.items) + 1, 5.0)
+                reports = {e.reference for e in items[n:] if isinstance(e, DeliveryReport)}
+
+    run(main(), timeout=40)

@@ -128,7 +128,16 @@ ZTE = Profile(
     quirks=("atd-held",),
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (GENERIC, SIMCOM, QUECTEL, HUAWEI, WAVECOM, ZTE)}
+UBLOX = Profile(
+    name="ublox",
+    manufacturers=("u-blox", "ublox"),
+    call_tracking=CallTracking.UCALLSTAT,
+    init=("AT+UCALLSTAT=1",),
+)
+
+PROFILES: dict[str, Profile] = {
+    p.name: p for p in (GENERIC, SIMCOM, QUECTEL, HUAWEI, WAVECOM, ZTE, UBLOX)
+}
 
 
 def select_profile(manufacturer: str, model: str = "") -> Profile:

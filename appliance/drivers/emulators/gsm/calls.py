@@ -227,6 +227,8 @@ class CallSim:
         m = self.m
         if m.dialect.family == "simcom" and m.settings.ddet:
             m.urc(f"+RXDTMF: {digit}")
+        elif m.dialect.family == "sim800" and m.settings.ddet:
+            m.urc(f"+DTMF: {digit}")
         elif m.dialect.family == "quectel" and m.settings.qtonedet:
             m.urc(f"+QTONEDET: {ord(digit)}")
         elif m.dialect.family == "huawei":

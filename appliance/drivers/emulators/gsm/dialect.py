@@ -36,6 +36,7 @@ class Dialect:
     reject_final: str | None = None  # a rejected call ends a held ATD with this (ZTE: OK)
     cpms_test: str = CPMS_TEST  # +CPMS=? (nested on Wavecom, empty on Nokia phones)
     cpms_set: bool = True  # AT+CPMS="SM",... accepted (phones: +CMS ERROR: 302)
+    cnmi_ds_max: int = 2  # highest +CNMI <ds> accepted (SIM800L: 1, python-gsmmodem #60)
 
 
 GENERIC = Dialect(
@@ -50,6 +51,7 @@ GENERIC = Dialect(
     clcc_urc=False,
 )
 
+# SIM7600: +CLCC URCs and VOICE CALL: BEGIN/END; no MO RING (AT+MORING is SIM800's).
 SIMCOM = Dialect(
     name="simcom",
     manufacturer="SIMCOM INCORPORATED",
@@ -58,9 +60,24 @@ SIMCOM = Dialect(
     imei_prefix="86796204",
     boot_urcs=("RDY",),
     ready_urcs=("+CPIN: READY", "SMS DONE", "PB DONE"),
-    vendor_commands=frozenset({"+MORING", "+DDET", "+CCMXPLAY", "+CDTAM", "+CSQN", "+CLAC"}),
+    vendor_commands=frozenset({"+DDET", "+CCMXPLAY", "+CDTAM", "+CSQN", "+CLAC"}),
     family="simcom",
     urc_end=b"\r\r\n",
+)
+
+# SIM800/SIM900 (2G): AT+MORING=1 gives MO RING / MO CONNECTED, AT+CLCC=1 +CLCC URCs;
+# boot RDY, +CPIN: READY, Call Ready, SMS Ready; identification without a prefix.
+SIM800 = Dialect(
+    name="sim800",
+    manufacturer="SIMCOM_Ltd",
+    model="SIMCOM_SIM800L",
+    revision="Revision:1418B04SIM800L24",
+    imei_prefix="86520403",
+    boot_urcs=("RDY",),
+    ready_urcs=("+CPIN: READY", "Call Ready", "SMS Ready"),
+    vendor_commands=frozenset({"+MORING", "+DDET", "+CLAC"}),
+    family="sim800",
+    cnmi_ds_max=1,
 )
 
 QUECTEL = Dialect(
@@ -144,4 +161,21 @@ NOKIA = Dialect(
     cpms_set=False,
 )
 
-DIALECTS = {d.name: d for d in (GENERIC, SIMCOM, QUECTEL, HUAWEI, WAVECOM, ZTE, NOKIA)}
+# u-blox SARA-U2/LISA-U2: AT+UCALLSTAT=1 gives +UCALLSTAT: <id>,<stat> (2 dialling, 3
+# alerting, 0 active, 6 disconnected); +CLCC polling only.
+UBLOX = Dialect(
+    name="ublox",
+    manufacturer="u-blox",
+    model="SARA-U201",
+    revision="23.60",
+    imei_prefix="35719807",
+    boot_urcs=(),
+    ready_urcs=(),
+    vendor_commands=frozenset({"+UCALLSTAT", "+CLAC"}),
+    family="ublox",
+    clcc_urc=False,
+)
+
+DIALECTS = {
+    d.name: d for d in (GENERIC, SIMCOM, SIM800, QUECTEL, HUAWEI, WAVECOM, ZTE, NOKIA, UBLOX)
+}
