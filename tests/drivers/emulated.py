@@ -60,7 +60,7 @@ NUMBERS = [
 
 @contextlib.asynccontextmanager
 async def emulated(
-    profile: str = "generic",
+    dialect: str = "generic",
     *,
     script: dict[str, Any] | None = None,
     count: int = 1,
@@ -69,7 +69,7 @@ async def emulated(
     data: dict[str, Any] = {"time_scale": TIME_SCALE, "numbers": NUMBERS, "boot_time": 2}
     data.update(script or {})
     with tempfile.TemporaryDirectory(prefix="dialbox-emu-") as tmp:
-        farm = Farm(count, Path(tmp), profile, seed=1, script=parse(data))
+        farm = Farm(count, Path(tmp), dialect, seed=1, script=parse(data))
         await farm.start(control=False)
         options: dict[str, Any] = {
             "timeouts": TIMEOUTS,

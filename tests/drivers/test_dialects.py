@@ -13,10 +13,10 @@ import asyncio
 import pytest
 
 from appliance.drivers.emulators.gsm.dialect import DIALECTS
-from appliance.drivers.line import DeliveryReport
+from appliance.drivers.line import DeliveryReport, LineDown
 from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import run
-from tests.drivers.emulated import TIMEOUTS, emulated
+from tests.drivers.emulated import TIMEOUTS, emulated, wait_event
 
 ANSWER = "+15550000001"  # rings 3 s (scaled), talks 5 s
 BUSY = "+15550000002"
@@ -189,3 +189,92 @@ def test_dialect_probe_calls_and_sms(dialect: str) -> None:
                 reports = {e.reference for e in items[n:] if isinstance(e, DeliveryReport)}
 
     run(main(), timeout=40)
+
+
+def test_quirks_not_in_the_profile_are_learnt_on_the_module() -> None:
+    """With the generic profile forced, the Wavecom's missing OK and the ZTE's withheld ATD
+    are learnt when met (reported by probe), and the phone's silence on the first call."""
+
+    async def main() -> None:
+        async with emulated("wavecom", profile="generic") as (_, modem, _events):
+            assert modem.quirks()["cpin-no-ok"].startswith("learnt: AT+CPIN? -> +CPIN: READY")
+        async with emulated("zte", profile="generic") as (_, modem, _events):
+            assert "atd-held" not in modem.quirks()
+            rang = await modem.dial(RINGS, ring_timeout=0.3)
+            assert rang.outcome is Outcome.ALERTING_TIMEOUT, rang
+            assert "atd-held" in modem.quirks()
+            assert "withheld" in str(modem.probe_report()["call_progress"])
+            busy = await modem.dial(BUSY, ring_timeout=0.3)
+            assert busy.outcome is Outcome.BUSY, busy
+        async with emulated("nokia") as (_, modem, _events):
+            first = await modem.dial(RINGS, ring_timeout=0.3)  # outlasts the URCs' grace
+            assert first.outcome is Outcome.ALERTING_TIMEOUT
+            assert "call-urcs-silent" in modem.quirks()
+            assert str(modem.probe_report()["call_progress"]).startswith("+CLCC polling")
+
+    run(main(), timeout=40)
+
+
+def test_hang_up_during_a_withheld_dial_aborts_it_at_once() -> None:
+    async def main() -> None:
+        async with emulated("zte") as (farm, modem, _events):
+            emulated_modem = farm.modems[0]
+            loop = asyncio.get_running_loop()
+            dialing = asyncio.create_task(modem.dial(RINGS, ring_timeout=30))
+            await asyncio.sleep(0)  # one yield: dial() registers its call before any await
+            call = modem.voice.call
+            assert call is not None
+            while not emulated_modem.calls.calls:  # the module has the call (ATD received)
+                await asyncio.sleep(0.01)
+            start = loop.time()
+            ours = await modem.hang_up()
+            assert ours is not None and ours.outcome is Outcome.ERROR_OCCURRED
+            assert ours.end_reason == "hung up by us"
+            assert loop.time() - start < 1.0  # not after ATD's timeout
+            assert (await dialing) == ours
+            assert emulated_modem.calls.calls == []
+            busy = await modem.dial(BUSY, ring_timeout=0.3)
+            assert busy.outcome is Outcome.BUSY, busy
+
+    run(main(), timeout=30)
+
+
+def test_module_refusing_clcc_without_indications_is_followed_by_final_codes() -> None:
+    """No call-state URC and AT+CLCC answered ERROR: busy from BUSY, and a callee ringing
+    forever ends AlertingTimeout at the ring timeout (from ATD), not Unreachable at the
+    setup timeout."""
+    script = {"replies": [{"command": "AT+CLCC", "lines": [], "final": "ERROR"}]}
+
+    async def main() -> None:
+        async with emulated("generic", script=script) as (_, modem, _events):
+            busy = await modem.dial(BUSY, ring_timeout=0.3)
+            assert busy.outcome is Outcome.BUSY, busy
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            rang = await modem.dial(RINGS, ring_timeout=0.3)
+            assert rang.outcome is Outcome.ALERTING_TIMEOUT, rang
+            assert loop.time() - start < RING_DECIDED + 2 * TIMEOUTS.command
+            assert "final result codes" in str(modem.probe_report()["call_progress"])
+
+    run(main(), timeout=30)
+
+
+def test_modem_silent_during_a_withheld_dial_is_an_error_not_a_ring_timeout() -> None:
+    """Guard: the abort at the deadline goes unanswered, so the modem is gone — the call is
+    ErrorOccurred and the line goes down (the ring timeout is not blamed on the callee)."""
+
+    async def main() -> None:
+        async with emulated("zte") as (farm, modem, events):
+            emulated_modem = farm.modems[0]
+            dialing = asyncio.create_task(modem.dial(RINGS, ring_timeout=0.3))
+            while not emulated_modem.calls.calls:
+                await asyncio.sleep(0.01)
+            n = len(events.items)
+            farm.control("0 silent on")
+            result = await dialing
+            assert result.outcome is Outcome.ERROR_OCCURRED, result
+            assert any("ATD aborted" in e for e in result.evidence), result
+            assert "not answer" in result.end_reason or "not answering" in result.end_reason
+            await wait_event(events, LineDown, n)
+
+    run(main(), timeout=30)
