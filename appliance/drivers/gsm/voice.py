@@ -396,10 +396,11 @@ class Voice:
                     return
                 if rows is None and self.clcc_ok is False:
                     refused += 1
-                    if refused >= 2 and not call.indicated and not call.blind:
-                        call.blind = True
+                    if refused >= 2 and not call.indicated:
+                        call.blind = True  # asking again will not help
                         call.evidence.append("+CLCC refused: following final result codes")
                         call.changed.set()
+                        return
             if rows is not None and self.transfer is None and generation == self._transfers:
                 if rows:
                     call.seen = True
