@@ -199,11 +199,14 @@ def flags(m: EmulatedModem, op: Op) -> None:
 
 @handles("+CLAC")
 def clac(m: EmulatedModem, op: Op) -> None:
-    from appliance.drivers.emulators.gsm.device import HANDLERS
+    from appliance.drivers.emulators.gsm.device import HANDLERS, VENDOR_NAMES
 
+    # Only what this module answers: other families' vendor commands are not listed (clients
+    # such as python-gsmmodem pick their call-state table from +CLAC: +WIND, ^DTMF, +ZPAS).
+    names = sorted(n for n in HANDLERS if n not in VENDOR_NAMES or n in m.dialect.vendor_commands)
     # Huawei E1752 ends each +CLAC line with \r\r\n (research/modems.md 0.1)
     end = b"\r\r\n" if m.dialect.family == "huawei" else b"\r\n"
-    m.write(b"\r\n" + b"".join(("AT" + n).encode() + end for n in sorted(HANDLERS)))
+    m.write(b"\r\n" + b"".join(("AT" + n).encode() + end for n in names))
 
 
 # Vendor switches: accepted by the dialects that list them (see dialect.py).

@@ -450,7 +450,7 @@ class EmulatedModem:
                 return
         for op in parse_line(line[2:]):
             handler = HANDLERS.get(op.name)
-            vendor = op.name[0] in "^+" and op.name in _VENDOR_NAMES
+            vendor = op.name[0] in "^+" and op.name in VENDOR_NAMES
             if handler is None or (vendor and op.name not in self.dialect.vendor_commands):
                 # Huawei says COMMAND NOT SUPPORT for commands it does not know
                 self.result(self.dialect.error_text if self.settings.verbose else "ERROR")
@@ -482,7 +482,7 @@ class EmulatedModem:
 
 
 #: Names accepted only by the dialects that list them.
-_VENDOR_NAMES = frozenset(
+VENDOR_NAMES = frozenset(
     {
         "+MORING",
         "+DDET",
