@@ -120,6 +120,9 @@ def gsmmodem_session(link: Path) -> dict[str, object]:
         modem.close()
 
 
+# Its +CLCC polling thread outlives close() and writes to the closed port (the library's own
+# thread-per-task design, research/modems.md 1.1): not the emulator's concern.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.parametrize("dialect", GSMMODEM_DIALECTS)
 def test_python_gsmmodem_client(dialect: str) -> None:
     pytest.importorskip("gsmmodem")
