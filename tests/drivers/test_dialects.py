@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from appliance.drivers.emulators.gsm.dialect import DIALECTS
-from appliance.drivers.line import DeliveryReport, LineDown
+from appliance.drivers.line import DeliveryReport, LineDown, LineUp
 from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import run
 from tests.drivers.emulated import TIMEOUTS, emulated, wait_event
@@ -276,5 +276,23 @@ def test_modem_silent_during_a_withheld_dial_is_an_error_not_a_ring_timeout() ->
             assert any("ATD aborted" in e for e in result.evidence), result
             assert "not answer" in result.end_reason or "not answering" in result.end_reason
             await wait_event(events, LineDown, n)
+
+    run(main(), timeout=30)
+
+
+def test_learnt_quirks_are_kept_across_a_reopen_and_forgotten_for_another_module() -> None:
+    async def main() -> None:
+        async with emulated("nokia") as (farm, modem, events):
+            await modem.dial(RINGS, ring_timeout=0.3)
+            assert "call-urcs-silent" in modem.quirks()
+            # the same phone comes back (kept), then another phone on the port (forgotten)
+            for imei, kept in ((farm.modems[0].imei, True), ("355669000000999", False)):
+                farm.modems[0].imei = imei
+                n = len(events.items)
+                farm.control("0 unplug")
+                await wait_event(events, LineDown, n)
+                farm.control("0 replug")
+                await wait_event(events, LineUp, n)
+                assert ("call-urcs-silent" in modem.quirks()) is kept
 
     run(main(), timeout=30)

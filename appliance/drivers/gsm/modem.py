@@ -123,7 +123,7 @@ class GsmModem(AtPortLine):
         self._operator: str | None = None
         self.call_hold: frozenset[str] = frozenset()  # what AT+CHLD=? offers (27.007 7.13)
         # Quirks met on this module that its profile does not declare (profiles.QUIRKS), with
-        # what showed them; kept across re-initialisation (the same module comes back).
+        # what showed them; kept across re-initialisation while the IMEI stays the same.
         self.learned: dict[str, str] = {}
         self.voice = Voice(self)
         self.sms = Messaging(self)
@@ -286,12 +286,18 @@ class GsmModem(AtPortLine):
         await session.check(self._cmd("ATE0"))
         await session.check(self._cmd("ATV1"))
         await session.run(self._cmd("AT+CMEE=1"))
+        previous = self.identity.imei
         self.identity = Identity(
             manufacturer=await self._ident("AT+CGMI"),
             model=await self._ident("AT+CGMM"),
             revision=await self._ident("AT+CGMR"),
             imei=await self._ident("AT+CGSN"),
         )
+        if self.identity.imei != previous and (self.learned or self.voice.clcc_ok is not None):
+            log.info("%s: another module (IMEI %s): learnt quirks forgotten", self.name,
+                     self.identity.imei)  # fmt: skip
+            self.learned = {}
+            self.voice.clcc_ok = None
         self.profile = self.forced_profile or select_profile(
             self.identity.manufacturer, self.identity.model
         )
