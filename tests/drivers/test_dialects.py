@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from appliance.drivers.emulators.gsm.dialect import DIALECTS
-from appliance.drivers.line import DeliveryReport, LineDown, LineUp
+from appliance.drivers.line import DeliveryReport, IncomingSms, LineDown, LineUp
 from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import run
 from tests.drivers.emulated import TIMEOUTS, emulated, wait_event
@@ -294,5 +294,20 @@ def test_learnt_quirks_are_kept_across_a_reopen_and_forgotten_for_another_module
                 farm.control("0 replug")
                 await wait_event(events, LineUp, n)
                 assert ("call-urcs-silent" in modem.quirks()) is kept
+
+    run(main(), timeout=30)
+
+
+def test_direct_sms_routing_is_not_used_where_atd_blocks_the_port() -> None:
+    """+CMT must be acknowledged (+CNMA) in time, which a withheld ATD forbids (a character
+    aborts the dial): on such a module messages stay stored (+CMTI) and arrive all the same."""
+
+    async def main() -> None:
+        async with emulated("wavecom", sms_direct=True) as (farm, _modem, events):
+            assert farm.modems[0].settings.cnmi[1] == 1  # stored, announced with +CMTI
+            n = len(events.items)
+            farm.control("0 sms-in +491700000000 call me")
+            got = await wait_event(events, IncomingSms, n)
+            assert got.text == "call me"
 
     run(main(), timeout=30)
