@@ -269,7 +269,9 @@ class Timeouts:
     """Per-command timeouts (seconds); research/modems.md 0.4 gives the reference values."""
 
     command: float = 5.0
-    dial: float = 20.0  # SIMCom: ATD max response 20 s
+    # SIMCom: ATD max response 20 s; bounds the agent's ATD of a transfer (a customer's ATD
+    # is bounded by the call's own deadlines: ring timeout, setup, presumed_setup).
+    dial: float = 20.0
     sms: float = 35.0  # after Ctrl-Z
     prompt: float = 5.0
     hang_up: float = 10.0
