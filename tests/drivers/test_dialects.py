@@ -311,3 +311,40 @@ def test_direct_sms_routing_is_not_used_where_atd_blocks_the_port() -> None:
             assert got.text == "call me"
 
     run(main(), timeout=30)
+
+
+def test_held_atd_on_a_family_with_indications_follows_them() -> None:
+    """A SIMCom under AT+COLP=1 holds ATD until answer, but its +CLCC URCs still come: the
+    call is followed by them (ring timeout from alerting), not failed at ATD's 2 s."""
+
+    async def main() -> None:
+        async with emulated("simcom") as (_, modem, _events):
+            await modem.session.check("AT+COLP=1")
+            rang = await modem.dial(RINGS, ring_timeout=0.3)
+            assert rang.outcome is Outcome.ALERTING_TIMEOUT, rang
+            assert rang.end_reason == "ring timeout"
+            answered = await modem.dial(ANSWER, ring_timeout=1.0)
+            assert answered.outcome is Outcome.CONNECTED, answered
+            final = await modem.wait_call_end(3.0)
+            assert final is not None and final.end_reason == "far end hung up", final
+
+    run(main(), timeout=30)
+
+
+def test_atd_never_answered_by_a_family_with_indications_is_an_error() -> None:
+    """Guard: a SIMCom that neither answers ATD nor indicates anything for Timeouts.dial (its
+    URCs switched off, ATD held by +COLP=1) is taken for a modem gone, as before #20: the
+    families that report progress by indications keep ATD's 2 s bound."""
+
+    async def main() -> None:
+        async with emulated("simcom") as (farm, modem, _events):
+            await modem.session.check("AT+CLCC=0;+COLP=1")
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            result = await modem.dial(RINGS, ring_timeout=30)
+            assert result.outcome is Outcome.ERROR_OCCURRED, result
+            assert result.end_reason == "modem did not answer ATD"
+            assert TIMEOUTS.dial <= loop.time() - start < TIMEOUTS.dial + 1.5
+            assert farm.modems[0].calls.calls == []  # the dial was aborted all the same
+
+    run(main(), timeout=30)

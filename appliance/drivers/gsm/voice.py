@@ -227,7 +227,15 @@ class Voice:
         answer to that proves it alive and the call unanswered (AlertingTimeout; None is
         returned), no answer means the modem is gone (AtTimeout)."""
         timeouts = self._host.timeouts
+        # A family that reports call progress by indications answers ATD at once (unless known
+        # to hold it): its ATD unanswered for Timeouts.dial with no indication at all is a
+        # modem gone, as before #20 (held under +COLP=1, its indications still come).
+        prompt = self._host.profile.call_tracking in URC_TRACKING and not self._host.has_quirk(
+            "atd-held"
+        )
+        gone = False
         while not dialing.done():
+            gone = False
             if call.released:  # an indication said so (+WIND: 6): the final result follows
                 deadline, why = (call.t_end or call.now()) + timeouts.command, ""
             elif call.answered:
@@ -237,6 +245,8 @@ class Voice:
             else:
                 deadline = call.t_dial + timeouts.presumed_setup + call.ring_timeout
                 why = "ring timeout (no call progress from the module; counted from ATD)"
+                if prompt and not call.indicated and call.t_dial + timeouts.dial < deadline:
+                    deadline, gone = call.t_dial + timeouts.dial, True
             left = deadline - call.now()
             if left <= 0:
                 break
@@ -262,6 +272,10 @@ class Voice:
             return response
         if not why:  # released or answered meanwhile: the evidence decides
             return response
+        if gone:
+            call.forced, call.end_reason = Outcome.ERROR_OCCURRED, "modem did not answer ATD"
+            call.evidence.append(f"no result to ATD within {timeouts.dial:g} s")
+            return None
         self._host.learn("atd-held", "ATD's result withheld while the call was set up")
         if response.final.kind is FinalKind.OK and not call.answered:
             await self._verify_held_ok(call)  # OK: answered just now, or the abort's answer
