@@ -92,8 +92,19 @@ def run_probe(args: argparse.Namespace) -> int:
             await modem.close()
 
     report = asyncio.run(main())
-    emit(args, report, lambda r: "\n".join(f"{k:13} {v}" for k, v in r.items()))
+    emit(args, report, _human_probe)
     return 0
+
+
+def _human_probe(report: dict[str, Any]) -> str:
+    def text(key: str, value: Any) -> str:
+        if key == "quirks":  # {"cpin-no-ok": "profile", ...} -> cpin-no-ok (profile), ...
+            return ", ".join(f"{name} ({source})" for name, source in value.items()) or "none"
+        if isinstance(value, list):
+            return ",".join(map(str, value)) or "-"
+        return str(value)
+
+    return "\n".join(f"{key:14} {text(key, value)}" for key, value in report.items())
 
 
 def run_call(args: argparse.Namespace) -> int:

@@ -269,7 +269,9 @@ class Timeouts:
     """Per-command timeouts (seconds); research/modems.md 0.4 gives the reference values."""
 
     command: float = 5.0
-    dial: float = 20.0  # SIMCom: ATD max response 20 s
+    # SIMCom: ATD max response 20 s; bounds the agent's ATD of a transfer (a customer's ATD
+    # is bounded by the call's own deadlines: ring timeout, setup, presumed_setup).
+    dial: float = 20.0
     sms: float = 35.0  # after Ctrl-Z
     prompt: float = 5.0
     hang_up: float = 10.0
@@ -277,6 +279,9 @@ class Timeouts:
     probe: float = 1.0  # "AT" liveness probe
     liveness: float = 2.0  # an idle line with nothing heard for this long is probed with "AT"
     register: float = 20.0  # a module just (re)booted: how long to await network registration
+    # ATD -> alerting presumed when the module says nothing until the call is answered (ATD's
+    # result withheld, no call-state indication): the ring timeout then runs from ATD + this.
+    presumed_setup: float = 5.0
 
     def scaled(self, factor: float) -> Timeouts:
         """All timeouts multiplied by ``factor`` (tests and the emulator run faster time)."""

@@ -19,7 +19,15 @@ PROFILES = ["generic", "simcom", "quectel", "huawei"]
 # Small real timeouts: the emulator's scripted delays are scaled by TIME_SCALE.
 TIME_SCALE = 0.02
 TIMEOUTS = Timeouts(
-    command=0.5, dial=2.0, sms=3.0, prompt=1.0, hang_up=1.0, setup=3.0, probe=0.2, liveness=0.4
+    command=0.5,
+    dial=2.0,
+    sms=3.0,
+    prompt=1.0,
+    hang_up=1.0,
+    setup=3.0,
+    probe=0.2,
+    liveness=0.4,
+    presumed_setup=0.2,
 )
 
 # Line health (SPEC H6): the real defaults (Timeouts(), the drivers' health polls) at one scale,
@@ -52,7 +60,7 @@ NUMBERS = [
 
 @contextlib.asynccontextmanager
 async def emulated(
-    profile: str = "generic",
+    dialect: str = "generic",
     *,
     script: dict[str, Any] | None = None,
     count: int = 1,
@@ -61,7 +69,7 @@ async def emulated(
     data: dict[str, Any] = {"time_scale": TIME_SCALE, "numbers": NUMBERS, "boot_time": 2}
     data.update(script or {})
     with tempfile.TemporaryDirectory(prefix="dialbox-emu-") as tmp:
-        farm = Farm(count, Path(tmp), profile, seed=1, script=parse(data))
+        farm = Farm(count, Path(tmp), dialect, seed=1, script=parse(data))
         await farm.start(control=False)
         options: dict[str, Any] = {
             "timeouts": TIMEOUTS,

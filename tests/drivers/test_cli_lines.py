@@ -39,7 +39,10 @@ def dialbox(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    tmp = tmp_path_factory.mktemp("emu")
+    yield from _emulate(tmp_path_factory.mktemp("emu"), "simcom")
+
+
+def _emulate(tmp: Path, profile: str) -> Iterator[Path]:
     (tmp / "script.toml").write_text(SCRIPT)
     proc = subprocess.Popen(
         [
@@ -53,7 +56,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "--link-dir",
             str(tmp / "links"),
             "--profile",
-            "simcom",
+            profile,
             "--script",
             str(tmp / "script.toml"),
             "--json",
@@ -87,6 +90,21 @@ def test_probe_json(emulator: Path) -> None:
         "profile",
     }
     assert doc["profile"] == "simcom" and doc["registered"] is True
+    assert doc["quirks"] == {} and doc["call_progress"].startswith("clcc-urc indications")
+
+
+def test_probe_reports_quirks_and_call_progress_of_a_wavecom(tmp_path: Path) -> None:
+    """#20: a Wavecom answers AT+CPIN? without OK; the probe used to fail ("no final result
+    within 5 s"). Now it comes up and says which quirks and call-state strategy are in force."""
+    for links in _emulate(tmp_path, "wavecom"):
+        done = dialbox("lines", "probe", str(links / "gsm0"), "--json")
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["profile"] == "wavecom" and doc["sim"] == "READY"
+        assert doc["quirks"] == {"cpin-no-ok": "profile", "atd-held": "profile"}
+        assert doc["call_progress"].startswith("wind indications")
+        human = dialbox("lines", "probe", str(links / "gsm0"))
+        assert "cpin-no-ok (profile), atd-held (profile)" in human.stdout, human.stdout
 
 
 def test_call_json_outcomes(emulator: Path) -> None:

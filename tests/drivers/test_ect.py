@@ -21,6 +21,10 @@ from appliance.drivers.outcome import Outcome
 from tests.drivers.drivers_fakes import run
 from tests.drivers.emulated import NUMBERS, PROFILES, emulated
 
+# The dialects whose profiles claim agent transfer beyond the four followed in depth: SIM800
+# (simcom profile: +CLCC URCs, MO RING) and u-blox (+UCALLSTAT carries the call id).
+ECT_DIALECTS = [*PROFILES, "sim800", "ublox"]
+
 CUSTOMER = "+15550000010"  # answers after 1 s, talks for 400 s (scaled)
 AGENT = "+48500000001"  # answers after 1 s
 AGENT_BUSY = "+48500000002"
@@ -56,7 +60,7 @@ def test_chld_test_answers_parse() -> None:
     assert "4" not in parse_chld("(0,1,1x,2,2x)")
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ECT_DIALECTS)
 def test_agent_answers_and_the_customer_is_transferred(profile: str) -> None:
     async def main() -> None:
         async with emulated(profile, script=SCRIPT) as (farm, modem, events):
@@ -94,7 +98,7 @@ def test_agent_answers_and_the_customer_is_transferred(profile: str) -> None:
     run(main(), timeout=30)
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", ECT_DIALECTS)
 @pytest.mark.parametrize(
     ("agent", "budget", "reason"),
     [

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import threading
 from pathlib import Path
 
+import pytest
 import serial
 
+from appliance.drivers.emulators.gsm.dialect import DIALECTS
 from appliance.drivers.emulators.gsm.farm import Farm
 from appliance.drivers.emulators.gsm.script import parse
 from tests.drivers.drivers_fakes import run
@@ -76,3 +79,79 @@ def test_plain_pyserial_client() -> None:
                 await farm.stop()
 
     run(main(), timeout=30)
+
+
+# python-gsmmodem-new (LGPL, dormant since 2019) is the reference 27.007 client in Python:
+# every dialect must work with it unmodified, quirks included (its Wavecom and ZTE tables,
+# its +CPIN-without-OK fallback, its +CLCC polling). Not a dependency of the project: the test
+# runs where the package is installed (pip install python-gsmmodem-new).
+GSMMODEM_DIALECTS = sorted(DIALECTS)
+
+
+def gsmmodem_session(link: Path) -> dict[str, object]:
+    from gsmmodem.modem import GsmModem  # type: ignore[import-not-found]
+
+    answered = threading.Event()
+    modem = GsmModem(str(link), 115200)
+    modem.connect()
+    try:
+        found: dict[str, object] = {
+            "manufacturer": modem.manufacturer,
+            "model": modem.model,
+            "imei": modem.imei,
+            "signal": modem.signalStrength,
+        }
+
+        def on_call(call: object) -> None:
+            if getattr(call, "answered", False):
+                answered.set()
+
+        # The call first: the library answers a +CDSI (an SMS report) by writing to the port,
+        # which aborts a dial the module still holds (Wavecom, ZTE; V.250 6.3.1), as it would
+        # on real hardware.
+        call = modem.dial("+15550000001", timeout=5, callStatusUpdateCallbackFunc=on_call)
+        found["answered"] = answered.wait(5) or call.answered
+        if call.active:
+            call.hangup()
+        sms = modem.sendSms("+447700900123", "Hello from python-gsmmodem")
+        found["reference"] = sms.reference
+        return found
+    finally:
+        modem.close()
+
+
+# Its +CLCC polling thread outlives close() and writes to the closed port (the library's own
+# thread-per-task design, research/modems.md 1.1): not the emulator's concern.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("dialect", GSMMODEM_DIALECTS)
+def test_python_gsmmodem_client(dialect: str) -> None:
+    pytest.importorskip("gsmmodem")
+
+    async def main() -> dict[str, object]:
+        with tempfile.TemporaryDirectory() as tmp:
+            script = parse(
+                {
+                    "time_scale": 0.02,
+                    # rings 2 s, talks 4 s: the library polls +CLCC every 0.5 s (real time)
+                    "numbers": [
+                        {"number": "+15550000001", "outcome": "answer", "ring": 100, "talk": 200}
+                    ],
+                }
+            )
+            farm = Farm(1, Path(tmp), dialect, 1, script)
+            await farm.start(control=False)
+            modem = farm.modems[0]
+            try:
+                await asyncio.wait_for(modem.registered.wait(), 5)
+                return await asyncio.to_thread(gsmmodem_session, modem.port.link)
+            finally:
+                await farm.stop()
+
+    found = run(main(), timeout=60)
+    emulated = DIALECTS[dialect]
+    assert found["manufacturer"] == emulated.manufacturer or str(found["manufacturer"]).endswith(
+        emulated.manufacturer
+    )
+    assert found["signal"] == -113 + 2 * 21 or found["signal"] == 21
+    assert isinstance(found["reference"], int)
+    assert found["answered"] is True

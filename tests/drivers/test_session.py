@@ -277,3 +277,51 @@ def test_urgent_command_jumps_the_queue() -> None:
         assert order == ["AT+CMGL=4", "ATH", "AT+CSQ", "AT+CREG?"]
 
     run(main())
+
+
+@pytest.mark.parametrize("chunker", CHUNKERS)
+def test_query_answered_without_final_ok(chunker: Callable[[bytes], Iterator[bytes]]) -> None:
+    """Wavecom's +CPIN: READY with no OK (gammu's CPINNoOK): an ok_optional query returns its
+    line with an implied OK — after the grace of silence when the quirk is known, at its
+    timeout otherwise — without counting as a timeout; a URC does not stand for the answer,
+    and a module that does send OK is read as usual."""
+
+    async def main() -> None:
+        session, modem, urcs = make(chunker=chunker)
+        loop = asyncio.get_running_loop()
+        modem.reply(b"AT+CPIN?", b"\r\n+CREG: 1\r\n\r\n+CPIN: READY\r\n")
+        start = loop.time()
+        known = Command("AT+CPIN?", timeout=5.0, ok_optional=True, grace=0.05)
+        response = await session.run(known)
+        assert response.implied and response.ok and response.lines == ("+CPIN: READY",)
+        assert loop.time() - start < 1.0  # the grace, not the 5 s timeout
+        assert [u.text for u in urcs.items] == ["+CREG: 1"]
+        unknown = await session.run(Command("AT+CPIN?", timeout=0.2, ok_optional=True))
+        assert unknown.implied and unknown.values("+CPIN:") == ["READY"]
+        assert session.consecutive_timeouts == 0
+        modem.reply(b"AT+CPIN?", b"\r\n+CREG: 1\r\n")  # nothing solicited: a real timeout
+        with pytest.raises(AtTimeout):
+            await session.run(Command("AT+CPIN?", timeout=0.2, ok_optional=True, grace=0.05))
+        modem.reply(b"AT+CPIN?", b"\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n")
+        usual = await session.run(Command("AT+CPIN?", ok_optional=True, grace=0.05))
+        assert usual.ok and not usual.implied and usual.final.text == "OK"
+
+    run(main())
+
+
+def test_give_up_fails_the_command_in_flight() -> None:
+    async def main() -> None:
+        session, modem, _ = make()
+        modem.reply(b"ATD+15550000009;", None)  # the module withholds ATD's result
+        dialing = asyncio.ensure_future(
+            session.run(Command("ATD+15550000009;", timeout=30, call_progress=True))
+        )
+        while not session.busy:
+            await asyncio.sleep(0)
+        session.give_up("no answer to the dial's abort")
+        with pytest.raises(AtTimeout, match="abort"):
+            await dialing
+        modem.reply(b"AT", b"\r\nOK\r\n")
+        assert (await session.run("AT")).ok  # the port is free again
+
+    run(main())

@@ -75,6 +75,7 @@ URC_PREFIXES: tuple[str, ...] = (
     "+UUDTMFD:",
     "+WIND:",
     "+CDRIND:",
+    "HANGUP:",
     "^",
     "RDY",
     "APP RDY",
@@ -140,6 +141,11 @@ class Command:
     ``prefixes`` adds to the prefixes derived from the text (``AT+CSQ`` solicits ``+CSQ:``);
     ``bare`` accepts unprefixed information lines; ``call_progress`` makes ``BUSY``,
     ``NO CARRIER``... final; ``payload`` is sent after the ``> `` prompt with Ctrl-Z.
+
+    ``ok_optional``: a query some modules answer with its information line and no final
+    result (Wavecom ``+CPIN: READY``, gammu's ``CPINNoOK``): once a solicited line has come,
+    the timeout returns it with an implied OK instead of failing; with ``grace`` as well, that
+    many seconds of silence after the line are enough (a module known to omit the OK).
     """
 
     text: str
@@ -149,10 +155,16 @@ class Command:
     call_progress: bool = False
     payload: bytes | None = None
     prompt_timeout: float = 5.0
+    ok_optional: bool = False
+    grace: float | None = None
 
     def solicited(self) -> tuple[str, ...]:
         derived = tuple(m.group(1).upper() + ":" for m in _PREFIX_RE.finditer(self.text))
         return tuple(p.upper() for p in self.prefixes) + derived
+
+
+#: The final result a response without one is given (``Command.ok_optional``).
+IMPLIED_OK = Final(FinalKind.OK, "(no final result; answer taken as complete)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +172,11 @@ class Response:
     command: str
     lines: tuple[str, ...]
     final: Final
+
+    @property
+    def implied(self) -> bool:
+        """The module sent the information but no final result (``Command.ok_optional``)."""
+        return self.final is IMPLIED_OK
 
     @property
     def ok(self) -> bool:
@@ -277,6 +294,7 @@ class AtSession(asyncio.Protocol):
         self.extra_urc_prefixes: tuple[str, ...] = ()
         self._dle: DleDecoder | None = None
         self._dle_listener: DleListener | None = None
+        self._rx_at = 0.0  # loop time bytes last arrived (the grace of ok_optional commands)
 
     # ----------------------------------------------------------------- listeners
     def add_urc_listener(self, listener: UrcListener) -> Callable[[], None]:
@@ -303,6 +321,7 @@ class AtSession(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         log.log(TRACE, "%s <- %r", self.name, data)
+        self._rx_at = asyncio.get_running_loop().time()
         if self._dle is None or self._dle_listener is None:
             self._frame(data)
             return
@@ -417,6 +436,17 @@ class AtSession(asyncio.Protocol):
         finally:
             self._lock.release()
 
+    def give_up(self, why: str) -> None:
+        """Fail the command in flight now with ``AtTimeout`` (its caller's own deadline has
+        passed, e.g. a dial whose abort went unanswered); the line is told, as on a timeout."""
+        pending = self._pending
+        if pending is None or pending.done.done():
+            return
+        self.consecutive_timeouts += 1
+        pending.done.set_exception(AtTimeout(f"{pending.command.text!r}: {why}"))
+        pending.prompt.cancel()
+        self._suspect(why)
+
     async def check(self, command: Command | str, *, urgent: bool = False) -> Response:
         """Like ``run`` but raise ``AtError`` unless the final result is OK."""
         return (await self.run(command, urgent=urgent)).check()
@@ -437,6 +467,10 @@ class AtSession(asyncio.Protocol):
                 await self._send_payload(pending, cmd)
             response = await asyncio.wait_for(asyncio.shield(pending.done), cmd.timeout)
         except TimeoutError:
+            if cmd.ok_optional and pending.lines:
+                log.info("%s: %r sent %r and no final result", self.name, cmd.text, pending.lines)
+                self.last_alive = loop.time()  # it answered, just not with a final result
+                return Response(cmd.text, tuple(pending.lines), IMPLIED_OK)
             self.consecutive_timeouts += 1
             why = f"{cmd.text!r}: no final result within {cmd.timeout:g} s"
             self._suspect(why)
@@ -526,11 +560,31 @@ class AtSession(asyncio.Protocol):
             pending.lines.append(text)
             if upper.startswith(_BODY_HEADERS):
                 self._body_for = "solicited"
+            if pending.command.ok_optional and pending.command.grace is not None:
+                self._await_grace(pending, pending.command.grace)
             return
         if final is None and pending.command.bare and not self._is_urc(text):
             pending.lines.append(text)
             return
         self._unsolicited(text)
+
+    def _await_grace(self, pending: _Pending, grace: float) -> None:
+        """End ``pending`` with an implied OK once nothing has arrived for ``grace`` seconds
+        after its information line (a module known to omit the final result)."""
+        loop = asyncio.get_running_loop()
+
+        def check() -> None:
+            if pending.done.done() or self._pending is not pending:
+                return
+            quiet = loop.time() - self._rx_at
+            if quiet < grace:
+                loop.call_later(grace - quiet, check)
+                return
+            command = pending.command.text
+            pending.done.set_result(Response(command, tuple(pending.lines), IMPLIED_OK))
+            self.last_alive = loop.time()
+
+        loop.call_later(grace, check)
 
     def _is_urc(self, text: str) -> bool:
         return text.startswith(URC_PREFIXES + self.extra_urc_prefixes)

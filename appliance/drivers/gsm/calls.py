@@ -2,7 +2,8 @@
 
 One table per family (research/modems.md 0.6, 2.2-2.5): generic ``+CLCC`` (polled or as URCs),
 SIMCom ``VOICE CALL:``/``MO RING``, Quectel ``^DSCI`` (whose stat codes differ from ``+CLCC``),
-Huawei ``^ORIG/^CONF/^CONN/^CEND``. The outcome decision keeps the modem's words beside it.
+Huawei ``^ORIG/^CONF/^CONN/^CEND``, Wavecom ``+WIND: 5/2/6``, u-blox ``+UCALLSTAT``, ZTE
+``HANGUP: <id>``. The outcome decision keeps the modem's words beside it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ DSCI_STATES = {
     5: CallState.INCOMING,
     6: CallState.RELEASED,
     7: CallState.ALERTING,
+}
+
+# u-blox +UCALLSTAT <stat>: 0 active, 1 held, 2 dialling, 3 alerting, 4 ringing, 5 waiting,
+# 6 disconnected, 7 connected (ModemManager treats 7 as active).
+UCALLSTAT_STATES = {
+    0: CallState.ACTIVE,
+    1: CallState.ACTIVE,
+    2: CallState.DIALING,
+    3: CallState.ALERTING,
+    4: CallState.INCOMING,
+    5: CallState.INCOMING,
+    6: CallState.RELEASED,
+    7: CallState.ACTIVE,
 }
 
 _INT = re.compile(r"\s*(\d+)\s*")
@@ -120,6 +134,20 @@ def event_from_urc(urc: Urc) -> CallEvent | None:
         end_status = nums[2] if len(nums) > 2 else None
         cause = nums[3] if len(nums) > 3 else None
         return CallEvent(CallState.RELEASED, text, cause, end_status, nums[0])
+    if name == "+WIND":  # Wavecom: 5,<id> call created, 2 remote ringing, 6,<id> released
+        nums = _ints(value)
+        if nums and nums[0] in (2, 5, 6):
+            call_id = nums[1] if len(nums) > 1 else None
+            state = {2: CallState.ALERTING, 5: CallState.DIALING, 6: CallState.RELEASED}[nums[0]]
+            return CallEvent(state, text, call_id=call_id)
+        return None
+    if name == "+UCALLSTAT":
+        nums = _ints(value)
+        if len(nums) >= 2 and nums[1] in UCALLSTAT_STATES:
+            return CallEvent(UCALLSTAT_STATES[nums[1]], text, call_id=nums[0])
+        return None
+    if name == "HANGUP":  # ZTE: an answered call ended
+        return CallEvent(CallState.RELEASED, text, call_id=_ints(value)[0])
     if upper.startswith("VOICE CALL:"):
         if "BEGIN" in upper:
             return CallEvent(CallState.ACTIVE, text)

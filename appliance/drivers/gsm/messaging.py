@@ -41,6 +41,8 @@ class SmsHost(Protocol):
 
     def emit(self, event: LineEvent) -> None: ...
 
+    def has_quirk(self, name: str) -> bool: ...
+
 
 class Messaging:
     def __init__(self, host: SmsHost) -> None:
@@ -59,7 +61,13 @@ class Messaging:
         session = self._host.session
         await session.check(self._cmd("AT+CMGF=0"))
         candidates = self._host.profile.cnmi
-        if self._host.sms_direct and (await session.run(self._cmd("AT+CSMS=1"))).ok:
+        # Each +CMT/+CDS must be acknowledged within the module's timer, but nothing may be
+        # written while a withheld ATD waits (one character aborts the dial): such modules
+        # keep messages stored (+CMTI), read once the port is free.
+        direct = self._host.sms_direct and not self._host.has_quirk("atd-held")
+        if self._host.sms_direct and not direct:
+            log.info("%s: +CMT routing not used: ATD blocks the port until answer", self._host.name)
+        if direct and (await session.run(self._cmd("AT+CSMS=1"))).ok:
             # messages and reports pushed to us (+CMT/+CDS), each acknowledged with +CNMA
             candidates = ("2,2,0,1,0", *candidates)
         csms = await session.run(self._cmd("AT+CSMS?"))

@@ -24,6 +24,7 @@ from appliance.drivers.gsm.messaging import Messaging
 from appliance.drivers.gsm.profiles import (
     GENERIC,
     PROFILES,
+    URC_TRACKING,
     CallTracking,
     Profile,
     dtmf_digit,
@@ -61,6 +62,9 @@ class CallLeftUp(Exception):
 
 #: Hang-ups tried at open before a call left on the module is reported (CallLeftUp).
 IDLE_TRIES = 3
+
+#: Silence after a +CPIN: line that ends AT+CPIN? on a module known to send no OK (seconds).
+NO_OK_GRACE = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,9 @@ class GsmModem(AtPortLine):
         self._signal: int | None = None
         self._operator: str | None = None
         self.call_hold: frozenset[str] = frozenset()  # what AT+CHLD=? offers (27.007 7.13)
+        # Quirks met on this module that its profile does not declare (profiles.QUIRKS), with
+        # what showed them; kept across re-initialisation while the IMEI stays the same.
+        self.learned: dict[str, str] = {}
         self.voice = Voice(self)
         self.sms = Messaging(self)
 
@@ -206,6 +213,37 @@ class GsmModem(AtPortLine):
         finally:
             self._check_responsive()
 
+    # ------------------------------------------------------------------ quirks
+    def has_quirk(self, name: str) -> bool:
+        return name in self.profile.quirks or name in self.learned
+
+    def learn(self, name: str, why: str) -> None:
+        """Remember a quirk met on this module (gammu-style flags, learnt instead of listed)."""
+        if not self.has_quirk(name):
+            log.warning("%s: module quirk %s learnt: %s", self.name, name, why)
+            self.learned[name] = why
+
+    def quirks(self) -> dict[str, str]:
+        """Every quirk in force: ``profile`` when the family declares it, else what showed it."""
+        out = {name: "profile" for name in self.profile.quirks}
+        out.update({k: f"learnt: {v}" for k, v in self.learned.items() if k not in out})
+        return out
+
+    def call_progress(self) -> str:
+        """How calls are followed on this module (the strategy in force, after verification)."""
+        tracking = self.profile.call_tracking
+        if tracking in URC_TRACKING and not self.has_quirk("call-urcs-silent"):
+            how = f"{tracking.value} indications (checked within the first second; +CLCC as " \
+                "the fallback and, once answered, the safety net)"  # fmt: skip
+        elif self.voice.clcc_ok is False:
+            how = "final result codes only (+CLCC refused); ring timeout from ATD"
+        else:
+            how = "+CLCC polling"
+        if self.has_quirk("atd-held"):
+            how += "; ATD's result withheld until answer: deadlines run meanwhile, aborted by " \
+                "one character"  # fmt: skip
+        return how
+
     def probe_report(self) -> dict[str, object]:
         """What ``dialbox lines probe`` prints."""
         health = self.health()
@@ -219,6 +257,8 @@ class GsmModem(AtPortLine):
             "profile": self.profile.name,
             "call_hold": sorted(self.call_hold),
             "agent_transfer": self.transfers,
+            "call_progress": self.call_progress(),
+            "quirks": self.quirks(),
         }
 
     # ------------------------------------------------------------------ AtPortLine
@@ -246,12 +286,18 @@ class GsmModem(AtPortLine):
         await session.check(self._cmd("ATE0"))
         await session.check(self._cmd("ATV1"))
         await session.run(self._cmd("AT+CMEE=1"))
+        previous = self.identity.imei
         self.identity = Identity(
             manufacturer=await self._ident("AT+CGMI"),
             model=await self._ident("AT+CGMM"),
             revision=await self._ident("AT+CGMR"),
             imei=await self._ident("AT+CGSN"),
         )
+        if self.identity.imei != previous and (self.learned or self.voice.clcc_ok is not None):
+            log.info("%s: another module (IMEI %s): learnt quirks forgotten", self.name,
+                     self.identity.imei)  # fmt: skip
+            self.learned = {}
+            self.voice.clcc_ok = None
         self.profile = self.forced_profile or select_profile(
             self.identity.manufacturer, self.identity.model
         )
@@ -329,7 +375,18 @@ class GsmModem(AtPortLine):
         pin_sent = False
         delay = 0.1
         while True:
-            response = await self.session.run(self._cmd("AT+CPIN?"))
+            # Wavecom answers +CPIN: READY and no OK (gammu's CPINNoOK): the line is taken as
+            # the answer, at once where the quirk is known, else when the OK never comes.
+            known = self.has_quirk("cpin-no-ok")
+            cpin = Command(
+                "AT+CPIN?",
+                timeout=self.timeouts.command,
+                ok_optional=True,
+                grace=min(NO_OK_GRACE, self.timeouts.command) if known else None,
+            )
+            response = await self.session.run(cpin)
+            if response.implied and not known:
+                self.learn("cpin-no-ok", f"AT+CPIN? -> {'; '.join(response.lines)} and no OK")
             values = response.values("+CPIN:")
             if values:
                 self._sim = values[0].strip().strip('"')

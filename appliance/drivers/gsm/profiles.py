@@ -1,7 +1,9 @@
 """Vendor profiles: what differs between module families, chosen from +CGMI/+CGMM.
 
 A profile is data, not code: init commands, how call progress is learnt, DTMF and playback
-commands, ``+CNMI`` candidates. Unknown modems get the generic 27.007 profile.
+commands, ``+CNMI`` candidates, known quirks. Unknown modems get the generic 27.007 profile.
+What a profile promises is verified on the module (voice.py): call-state URCs that do not come
+are replaced by ``+CLCC`` polling, and quirks not in the profile are learnt when met.
 """
 
 from __future__ import annotations
@@ -15,6 +17,28 @@ class CallTracking(enum.Enum):
     CLCC_URC = "clcc-urc"  # AT+CLCC=1 unsolicited list (SIMCom, some generic modules)
     DSCI = "dsci"  # Quectel AT^DSCI=1
     HUAWEI = "huawei"  # ^ORIG/^CONF/^CONN/^CEND
+    WIND = "wind"  # Wavecom AT+WIND=50: +WIND: 5 created, 2 remote ringing, 6 released
+    UCALLSTAT = "ucallstat"  # u-blox AT+UCALLSTAT=1
+
+
+#: Call-tracking kinds whose progress comes as URCs (verified per call: voice.py).
+URC_TRACKING = frozenset(
+    {
+        CallTracking.CLCC_URC,
+        CallTracking.DSCI,
+        CallTracking.HUAWEI,
+        CallTracking.WIND,
+        CallTracking.UCALLSTAT,
+    }
+)
+
+#: Quirks a profile may declare (or the driver learn on the module, gammu-style flags).
+#: cpin-no-ok: +CPIN? answers its line and no final OK (Wavecom; gammu's CPINNoOK).
+#: atd-held: ATD's final result comes only when the call is answered or fails (Wavecom: OK;
+#: old ZTE/Qualcomm sticks: CONNECT, a reject just OK); the call's deadlines run meanwhile
+#: and the dial is aborted with one character (V.250 6.3.1).
+#: call-urcs-silent: the module accepts the call-state URC switch but sends none (phones).
+QUIRKS = ("cpin-no-ok", "atd-held", "call-urcs-silent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +59,7 @@ class Profile:
     # module lists 4 in +CHLD=?. A family whose second call cannot be told from the first
     # (no call id in its indications, and +CLCC unusable during a call) must set this False.
     ect: bool = True
+    quirks: tuple[str, ...] = ()  # known quirks of the family (QUIRKS)
 
     @property
     def dtmf_detect(self) -> bool:
@@ -83,7 +108,36 @@ HUAWEI = Profile(
     ready_urcs=("^BOOT", "RDY"),
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (GENERIC, SIMCOM, QUECTEL, HUAWEI)}
+WAVECOM = Profile(
+    name="wavecom",
+    manufacturers=("wavecom",),
+    call_tracking=CallTracking.WIND,
+    init=("AT+WIND=50",),  # 2 remote ringing + 16 call created + 32 call released
+    # +WIND: 2 names no call and ATD blocks the port until answer: no second call to follow.
+    ect=False,
+    quirks=("cpin-no-ok", "atd-held"),
+)
+
+ZTE = Profile(
+    name="zte",
+    manufacturers=("zte",),
+    # No call-state URCs; +CLCC only once ATD has returned (polling a dialling call drops it
+    # on the K3565-Z, research/modems.md 3.18, and nothing may be sent during ATD anyway).
+    call_tracking=CallTracking.CLCC_POLL,
+    ect=False,
+    quirks=("atd-held",),
+)
+
+UBLOX = Profile(
+    name="ublox",
+    manufacturers=("u-blox", "ublox"),
+    call_tracking=CallTracking.UCALLSTAT,
+    init=("AT+UCALLSTAT=1",),
+)
+
+PROFILES: dict[str, Profile] = {
+    p.name: p for p in (GENERIC, SIMCOM, QUECTEL, HUAWEI, WAVECOM, ZTE, UBLOX)
+}
 
 
 def select_profile(manufacturer: str, model: str = "") -> Profile:

@@ -2,8 +2,18 @@
 
 The ring timeout counts from alerting (SPEC C6), not from ``ATD``: the time the network takes to
 set the call up is not the callee's ringing time. Progress comes from the profile's source
-(``+CLCC`` polling or URCs, ``^DSCI``, Huawei ``^CEND``...) and from final result codes that
-arrive as URCs after ``OK`` (python-gsmmodem #101).
+(``+CLCC`` polling or URCs, ``^DSCI``, Huawei ``^CEND``, Wavecom ``+WIND``...) and from final
+result codes that arrive as URCs after ``OK`` (python-gsmmodem #101).
+
+No one signal is trusted alone (#20): call-state URCs the profile promises must show within
+``_urc_grace`` of ``ATD``'s ``OK``, else ``+CLCC`` is polled (and the module is remembered as
+silent); a module answering neither is followed by its final result codes, within the ring
+timeout. A module that withholds ``ATD``'s result until the call is answered or fails
+(Wavecom, old ZTE sticks) is not a dead modem: the call's deadlines run while ``ATD`` waits
+(the ring timeout from alerting, or from ``ATD`` + ``Timeouts.presumed_setup`` when nothing
+says the phone rings), then the dial is aborted with one character (V.250 6.3.1) and the
+outcome is classified from what was seen: the modem answering the abort means the callee did
+not answer (AlertingTimeout); silence means the modem is gone (ErrorOccurred).
 """
 
 from __future__ import annotations
@@ -16,18 +26,27 @@ from collections.abc import Callable
 from typing import Protocol
 
 from appliance.drivers.at.codes import Final, FinalKind
-from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
+from appliance.drivers.at.session import (
+    AtError,
+    AtSession,
+    AtTimeout,
+    Command,
+    LinkDown,
+    Response,
+    Urc,
+)
 from appliance.drivers.call import CallRecord
 from appliance.drivers.gsm.calls import (
     CLCC_STATES,
     CallEvent,
     CallState,
+    ClccRow,
     cause_from_ceer,
     decide_unanswered,
     event_from_urc,
     parse_clcc,
 )
-from appliance.drivers.gsm.profiles import CallTracking, Profile
+from appliance.drivers.gsm.profiles import URC_TRACKING, Profile
 from appliance.drivers.gsm.transfer import Transfer
 from appliance.drivers.line import (
     CallResult,
@@ -62,6 +81,14 @@ class VoiceHost(Protocol):
 
     def emit(self, event: LineEvent) -> None: ...
 
+    def has_quirk(self, name: str) -> bool: ...
+
+    def learn(self, name: str, why: str) -> None: ...
+
+
+#: Final result codes that may arrive as URCs; every other call URC is an indication.
+_FINAL_WORDS = frozenset({"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "NO DIAL TONE"})
+
 
 class _Call(CallRecord):
     def __init__(self, number: str, ring_timeout: float, now: Callable[[], float]) -> None:
@@ -74,6 +101,9 @@ class _Call(CallRecord):
         self.alerted = asyncio.Event()  # the callee's phone rings (the ring timeout runs)
         self.seen = False  # listed by +CLCC at least once
         self.call_id: int | None = None  # its +CLCC index, once a second call makes it matter
+        self.indicated = False  # a call-state indication (not a final code) came for it
+        self.blind = False  # neither indications nor +CLCC tell its progress
+        self.settled = asyncio.Event()  # answered or released
 
     def on_event(self, event: CallEvent) -> None:
         if self.state is CallState.RELEASED:
@@ -97,6 +127,8 @@ class _Call(CallRecord):
             self.t_end = self.now()
         if event.state is not CallState.INCOMING:
             self.state = event.state
+        if self.state in (CallState.ACTIVE, CallState.RELEASED):
+            self.settled.set()
         self.changed.set()
 
     @property
@@ -117,6 +149,8 @@ class Voice:
         self._ended_at: float | None = None  # loop time the last call was decided
         self.transfer: Transfer | None = None  # an agent transfer in progress (transfer.py)
         self._transfers = 0  # how many were started: a poll answered across one is stale
+        self._dialing: asyncio.Future[Response] | None = None  # ATD awaiting its result
+        self.clcc_ok: bool | None = None  # AT+CLCC answered during a call (None: not yet asked)
 
     @property
     def _now(self) -> Callable[[], float]:
@@ -141,23 +175,31 @@ class Voice:
         self.call = self.last = call
         text = f"ATD{number};"
         call.evidence.append(text)
+        timeouts = self._host.timeouts
+        # ATD's own timeout is only a backstop: the call's deadlines decide (_await_atd).
+        backstop = timeouts.setup + call.ring_timeout + 2 * timeouts.command
+        command = Command(text, timeout=backstop, call_progress=True, prefixes=("+COLP:",))
+        self._dialing = dialing = asyncio.ensure_future(
+            self._host.session.run(command, urgent=True)
+        )
         try:
-            response = await self._host.session.run(
-                Command(
-                    text, timeout=self._host.timeouts.dial, call_progress=True, prefixes=("+COLP:",)
-                ),
-                urgent=True,
-            )
-        except AtTimeout:
-            call.evidence.append("no answer to ATD")
+            response = await self._await_atd(call, dialing)
+        except AtTimeout as exc:
+            call.evidence.append(f"no answer to ATD ({exc})")
             call.forced, call.end_reason = Outcome.ERROR_OCCURRED, "modem did not answer ATD"
             await self._send_hang_up(call)
             return await self._finish(call)
         except LinkDown as exc:
             self.line_down(str(exc))
             return await self._finish(call)
+        finally:
+            self._dialing = None
+        if response is None:  # aborted at the ring timeout: classified already
+            await self._send_hang_up(call)
+            return await self._finish(call)
         call.evidence.extend(response.lines)
-        call.evidence.append(response.final.text)
+        if response.final.kind is not FinalKind.CONNECT:
+            call.evidence.append(response.final.text)
         if call.state is CallState.RELEASED:  # released (or the line went down) meanwhile
             return await self._finish(call)
         if response.final.kind is FinalKind.CONNECT:
@@ -167,30 +209,174 @@ class Voice:
             call.t_end = call.now()
             call.state = CallState.RELEASED
             return await self._finish(call)
-        if self._host.profile.call_tracking is CallTracking.CLCC_POLL:
+        elif self._host.has_quirk("atd-held") or call.t_alert is not None:
+            # The OK ended a dial the module held: the callee answered (Wavecom, +COLP=1) or,
+            # on ZTE sticks, rejected the call. +CLCC says which.
+            await self._verify_held_ok(call)
+            if call.released:
+                return await self._finish(call)
+        if self._host.profile.call_tracking in URC_TRACKING:
+            self._poller = asyncio.create_task(self._watch(call))
+        else:
             self._poller = asyncio.create_task(self._poll(call))
         return await self._await_decision(call)
+
+    async def _await_atd(self, call: _Call, dialing: asyncio.Future[Response]) -> Response | None:
+        """ATD's response, awaited within the call's deadlines. When they pass with the result
+        still withheld, the dial is aborted with one character (V.250 6.3.1): the modem's
+        answer to that proves it alive and the call unanswered (AlertingTimeout; None is
+        returned), no answer means the modem is gone (AtTimeout)."""
+        timeouts = self._host.timeouts
+        # A family that reports call progress by indications answers ATD at once (unless known
+        # to hold it): its ATD unanswered for Timeouts.dial with no indication at all is a
+        # modem gone, as before #20 (held under +COLP=1, its indications still come).
+        prompt = self._host.profile.call_tracking in URC_TRACKING and not self._host.has_quirk(
+            "atd-held"
+        )
+        gone = False
+        while not dialing.done():
+            gone = False
+            if call.released:  # an indication said so (+WIND: 6): the final result follows
+                deadline, why = (call.t_end or call.now()) + timeouts.command, ""
+            elif call.answered:
+                deadline, why = call.t_dial + dialing_backstop(timeouts, call), ""
+            elif call.t_alert is not None:
+                deadline, why = call.t_alert + call.ring_timeout, "ring timeout"
+            else:
+                deadline = call.t_dial + timeouts.presumed_setup + call.ring_timeout
+                why = "ring timeout (no call progress from the module; counted from ATD)"
+                if prompt and not call.indicated and call.t_dial + timeouts.dial < deadline:
+                    deadline, gone = call.t_dial + timeouts.dial, True
+            left = deadline - call.now()
+            if left <= 0:
+                break
+            call.changed.clear()
+            waiter: asyncio.Future[object] = asyncio.ensure_future(call.changed.wait())
+            both: list[asyncio.Future[object]] = [dialing, waiter]  # type: ignore[list-item]
+            await asyncio.wait(both, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        else:
+            return dialing.result()
+        session = self._host.session
+        with contextlib.suppress(LinkDown):
+            session.write_raw(b"\r")  # V.250 6.3.1: any character aborts a dial in progress
+        call.evidence.append("ATD aborted: ATD's result withheld past the call's deadline")
+        try:
+            response = await asyncio.wait_for(asyncio.shield(dialing), timeouts.command)
+        except TimeoutError:
+            session.give_up("no answer to the dial's abort")
+            return await dialing  # raises AtTimeout
+        call.evidence.append(f"{response.final.text} (the dial's abort answered)")
+        if response.final.kind is FinalKind.CONNECT:  # answered as we aborted: it stands
+            call.on_event(CallEvent(CallState.ACTIVE, response.final.text))
+            return response
+        if not why:  # released or answered meanwhile: the evidence decides
+            return response
+        if gone:
+            call.forced, call.end_reason = Outcome.ERROR_OCCURRED, "modem did not answer ATD"
+            call.evidence.append(f"no result to ATD within {timeouts.dial:g} s")
+            return None
+        self._host.learn("atd-held", "ATD's result withheld while the call was set up")
+        if response.final.kind is FinalKind.OK and not call.answered:
+            await self._verify_held_ok(call)  # OK: answered just now, or the abort's answer
+            if call.answered:
+                return response
+        call.forced, call.end_reason = Outcome.ALERTING_TIMEOUT, why
+        call.evidence.append(why)
+        return None
+
+    async def _verify_held_ok(self, call: _Call) -> None:
+        """ATD's OK after the module held it: +CLCC lists the call active (answered), or no
+        call (released: ZTE's reject); without +CLCC the OK means answered (Wavecom, COLP)."""
+        rows = await self._clcc_rows(call)
+        if rows is None:
+            call.on_event(CallEvent(CallState.ACTIVE, "OK (held dial answered)"))
+        elif rows:
+            value, row = rows[0]
+            state = CLCC_STATES.get(row.stat)
+            if state is not None:
+                call.seen = True
+                call.on_event(CallEvent(state, f"+CLCC: {value}"))
+        else:
+            call.on_event(CallEvent(CallState.RELEASED, "+CLCC: (no call)"))
+
+    async def _clcc_rows(self, call: _Call) -> list[tuple[str, ClccRow]] | None:
+        """This call's +CLCC rows; None when +CLCC is not answered (unsupported, or no time)."""
+        try:
+            response = await self._host.session.check(
+                Command("AT+CLCC", timeout=self._host.timeouts.command)
+            )
+        except (AtTimeout, AtError) as exc:
+            log.debug("%s: +CLCC failed: %s", self._host.name, exc)
+            if isinstance(exc, AtError):
+                self.clcc_ok = False
+            return None
+        self.clcc_ok = True
+        return [
+            (value, row)
+            for value in response.values("+CLCC:")
+            if (row := parse_clcc(value)) is not None and row.outgoing
+            if call.call_id is None or row.call_id == call.call_id
+        ]
+
+    def _urc_grace(self) -> float:
+        """How long after ATD's OK the profile's first call-state indication must come."""
+        return max(self._host.poll_interval, self._host.timeouts.probe)
+
+    async def _watch(self, call: _Call) -> None:
+        """URC profiles: the indications must show within the grace (+CLCC is polled until
+        they do, so nothing is missed meanwhile), else +CLCC is polled from then on and the
+        module remembered as silent; once the call is answered, a slow +CLCC poll is the
+        safety net for a lost release indication."""
+        silent = self._host.has_quirk("call-urcs-silent")
+        if not silent and not call.indicated:
+            until = call.now() + self._urc_grace()
+            await self._poll(call, until=lambda: call.indicated or call.now() >= until)
+            if call.released:
+                return
+            silent = not call.indicated
+            if silent:
+                tracking = self._host.profile.call_tracking.value
+                self._host.learn(
+                    "call-urcs-silent",
+                    f"no {tracking} indication within {self._urc_grace():g} s of ATD's OK",
+                )
+        if silent:
+            await self._poll(call)
+            return
+        await call.settled.wait()
+        if call.released:
+            return
+        # A release URC lost (the modem went quiet for a moment, a noisy line) would otherwise
+        # hold the call until it is hung up.
+        await self._poll(call, self._host.timeouts.command)
 
     async def _await_decision(self, call: _Call) -> CallResult:
         while True:
             if call.state is CallState.RELEASED:
                 return await self._finish(call)
             if call.state is CallState.ACTIVE:
-                if self._poller is None:
+                if self._poller is None or self._poller.done():
                     # A safety net for URC profiles: a release URC lost (the modem went quiet for
                     # a moment, a noisy line) would otherwise hold the call until it is hung up.
                     self._poller = asyncio.create_task(
                         self._poll(call, self._host.timeouts.command)
                     )
                 return call.result(Outcome.CONNECTED, ended=False)
+            timeouts = self._host.timeouts
             if call.t_alert is not None:
                 deadline = call.t_alert + call.ring_timeout
+            elif call.blind:  # nothing will say it rings: the ring timeout runs from ATD
+                deadline = call.t_dial + timeouts.presumed_setup + call.ring_timeout
             else:
-                deadline = call.t_dial + self._host.timeouts.setup
+                deadline = call.t_dial + timeouts.setup
             remaining = deadline - call.now()
             if remaining <= 0:
                 if call.t_alert is not None:
                     call.forced, call.end_reason = Outcome.ALERTING_TIMEOUT, "ring timeout"
+                elif call.blind:
+                    call.forced = Outcome.ALERTING_TIMEOUT
+                    call.end_reason = "ring timeout (no call progress from the module)"
                 else:
                     call.forced, call.end_reason = (
                         Outcome.UNREACHABLE,
@@ -203,30 +389,33 @@ class Voice:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(call.changed.wait(), remaining)
 
-    async def _poll(self, call: _Call, interval: float | None = None) -> None:
+    async def _poll(
+        self,
+        call: _Call,
+        interval: float | None = None,
+        until: Callable[[], bool] | None = None,
+    ) -> None:
         """Generic call progress: ask +CLCC (27.007 7.18) until the call is released. While an
         agent transfer runs it owns the call's indications: no polls, and a list asked for
-        across one is not believed."""
-        empty = 0
-        while not call.released:
+        across one is not believed. A module that refuses +CLCC and sends no indication is
+        blind: its final result codes and the ring timeout decide (_await_decision)."""
+        empty = refused = 0
+        while not call.released and not (until is not None and until()):
             generation = self._transfers
-            response = None
+            rows = None
             if self.transfer is None:
                 try:
-                    response = await self._host.session.check(
-                        Command("AT+CLCC", timeout=self._host.timeouts.command)
-                    )
-                except (AtTimeout, AtError) as exc:
-                    log.debug("%s: +CLCC poll failed: %s", self._host.name, exc)
+                    rows = await self._clcc_rows(call)
                 except LinkDown:
                     return
-            if response is not None and self.transfer is None and generation == self._transfers:
-                rows = [
-                    (value, row)
-                    for value in response.values("+CLCC:")
-                    if (row := parse_clcc(value)) is not None and row.outgoing
-                    if call.call_id is None or row.call_id == call.call_id
-                ]
+                if rows is None and self.clcc_ok is False:
+                    refused += 1
+                    if refused >= 2 and not call.indicated:
+                        call.blind = True  # asking again will not help
+                        call.evidence.append("+CLCC refused: following final result codes")
+                        call.changed.set()
+                        return
+            if rows is not None and self.transfer is None and generation == self._transfers:
                 if rows:
                     call.seen = True
                     empty = 0
@@ -239,6 +428,7 @@ class Voice:
                     if call.seen or empty >= 2:
                         call.on_event(CallEvent(CallState.RELEASED, "+CLCC: (no call)"))
                         if call.answered:
+                            call.end_reason = call.end_reason or "far end hung up"
                             await self._finish(call)
                         return
             if call.released:
@@ -313,6 +503,12 @@ class Voice:
         call.end_reason = call.end_reason or "hung up by us"
         if not call.answered:
             call.forced = call.forced or Outcome.ERROR_OCCURRED
+        dialing = self._dialing
+        if dialing is not None and not dialing.done():
+            with contextlib.suppress(LinkDown):  # ATD still waits: one character aborts it
+                self._host.session.write_raw(b"\r")
+            with contextlib.suppress(AtTimeout, LinkDown, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(dialing), self._host.timeouts.command)
         await self._send_hang_up(call)
         return await self._finish(call)
 
@@ -343,6 +539,8 @@ class Voice:
         if event.call_id is not None and call.call_id not in (None, event.call_id):
             return True  # the agent's call, lingering after a transfer that failed
         was_answered = call.answered
+        if event.raw.upper() not in _FINAL_WORDS:
+            call.indicated = True
         call.on_event(event)
         if event.state is CallState.RELEASED and was_answered:
             call.end_reason = call.end_reason or "far end hung up"
@@ -383,3 +581,9 @@ class Voice:
                     template.format(digit=digit, call_id=1), timeout=self._host.timeouts.command
                 )
             )
+
+
+def dialing_backstop(timeouts: Timeouts, call: _Call) -> float:
+    """The longest ATD may take for a call already answered by an indication (its final
+    result normally follows at once)."""
+    return timeouts.setup + call.ring_timeout + timeouts.command

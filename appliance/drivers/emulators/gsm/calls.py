@@ -4,7 +4,10 @@ A call's life follows its plan (script.CallPlan): setup, then alerting, then ans
 reject or ringing until the network's no-answer timer; unreachable, invalid and congested
 numbers are released during setup. Each change is announced the way the family does it:
 ``+CLCC`` URCs and ``VOICE CALL:`` (SIMCom), ``^DSCI`` (Quectel), ``^ORIG/^CONF/^CONN/^CEND``
-(Huawei), nothing but the final code for a generic module (clients poll ``+CLCC``).
+(Huawei), ``+WIND: 5/2/6`` (Wavecom), ``+UCALLSTAT`` (u-blox), ``CONNECT``/``HANGUP:`` (ZTE),
+nothing but the final code for a generic module (clients poll ``+CLCC``). Modules that withhold
+ATD's final result until the call is answered or fails (Wavecom, old ZTE sticks, any module
+under ``+COLP=1``) abort the dial on any character from the host (V.250 6.3.1): ``NO CARRIER``.
 
 Several calls may exist at once (one held while another is placed, ``hold.py``); each has the
 lowest free index from 1 (27.007 7.18 ``<id>``), which every indication that carries one uses.
@@ -33,6 +36,10 @@ CLCC_STAT = {"dialing": 2, "alerting": 3, "active": 0, "held": 1, "released": 6,
 # Qualcomm-based Quectel firmware: 1 held, 2 orig, 3 connect, 4 incoming, 5 waiting, 6 end;
 # 7 alerting per research/modems.md 2.4. A retrieved call gets no ^DSCI (no "retrieved" stat).
 DSCI_STAT = {"dialing": 2, "alerting": 7, "active": 3, "held": 1, "released": 6, "incoming": 4}
+# u-blox +UCALLSTAT: 0 active, 1 held, 2 dialling, 3 alerting, 4 ringing, 6 disconnected.
+UCALLSTAT = {"dialing": 2, "alerting": 3, "active": 0, "held": 1, "released": 6, "incoming": 4}
+# Wavecom +WIND bits (AT+WIND=<bitmap>).
+WIND_ALERT, WIND_CREATED, WIND_RELEASED = 2, 16, 32
 
 CAUSE_TEXT = {
     1: "Unassigned (unallocated) number",
@@ -54,7 +61,7 @@ class SimCall:
     state: str = "dialing"  # dialing | alerting | active | held | incoming | released
     mpty: bool = False  # part of a multiparty call (+CHLD=3)
     answered_at: float | None = None
-    deferred: bool = False  # ATD's result is held until answer (+COLP=1)
+    deferred: bool = False  # ATD's result is held until answer (+COLP=1, Wavecom, ZTE)
     journal_id: int | None = None  # the call's id in the emulator's journal (ATD calls)
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
@@ -150,24 +157,39 @@ class CallSim:
             self.later(call, plan.setup, lambda: self._alerting(call))
         else:
             self.later(call, plan.setup, lambda: self.release(call, cause))
-        if m.settings.colp:
+        if m.settings.colp or m.dialect.atd_held:
             call.deferred = True  # SIM800 manual: with COLP=1 the result waits for the answer
             raise ResultLater
         return call
 
+    def abort_dial(self) -> bool:
+        """A character from the host while ATD's result is withheld: the dial is abandoned
+        (V.250 6.3.1) with NO CARRIER, and the character is discarded. True if it did."""
+        call = next((c for c in self.calls if c.deferred), None)
+        if call is None:
+            return False
+        call.deferred = False
+        self.m.result("NO CARRIER")
+        self.release(call, 16, local=True)
+        return True
+
     def _announce(self, call: SimCall) -> None:
         m = self.m
-        if m.dialect.name == "huawei":
+        if m.dialect.family == "huawei":
             m.urc(f"^ORIG:{call.index},0")
+        if m.dialect.family == "wavecom" and m.settings.wind & WIND_CREATED:
+            m.urc(f"+WIND: 5,{call.index}")
         self.state_changed(call)
 
     def _alerting(self, call: SimCall) -> None:
         call.state = "alerting"
         self._journal(call, "alerting")
-        if self.m.dialect.name == "huawei":
+        if self.m.dialect.family == "huawei":
             self.m.urc(f"^CONF:{call.index}")
         if self.m.settings.moring:
             self.m.urc("MO RING")
+        if self.m.dialect.family == "wavecom" and self.m.settings.wind & WIND_ALERT:
+            self.m.urc("+WIND: 2")
         self.state_changed(call)
         plan = call.plan
         if plan.outcome == "answer":
@@ -189,12 +211,12 @@ class CallSim:
             call.deferred = False
             if m.settings.colp:
                 m.info(f'+COLP: "{call.number}",{_toa(call.number)}')
-            m.result("OK")
-        if m.dialect.name == "huawei":
+            m.result(m.dialect.atd_held or "OK")
+        if m.dialect.family == "huawei":
             m.urc(f"^CONN:{call.index},0")
         if m.settings.moring:
             m.urc("MO CONNECTED")
-        if m.dialect.name == "simcom":
+        if m.dialect.family == "simcom":
             m.urc("VOICE CALL: BEGIN")
         self.state_changed(call)
         for i, digit in enumerate(call.plan.dtmf):
@@ -203,11 +225,13 @@ class CallSim:
 
     def _dtmf(self, digit: str) -> None:
         m = self.m
-        if m.dialect.name == "simcom" and m.settings.ddet:
+        if m.dialect.family == "simcom" and m.settings.ddet:
             m.urc(f"+RXDTMF: {digit}")
-        elif m.dialect.name == "quectel" and m.settings.qtonedet:
+        elif m.dialect.family == "sim800" and m.settings.ddet:
+            m.urc(f"+DTMF: {digit}")
+        elif m.dialect.family == "quectel" and m.settings.qtonedet:
             m.urc(f"+QTONEDET: {ord(digit)}")
-        elif m.dialect.name == "huawei":
+        elif m.dialect.family == "huawei":
             m.urc(f"^DDTMF: {digit}")
 
     def release(self, call: SimCall, cause: int, local: bool = False) -> None:
@@ -225,19 +249,29 @@ class CallSim:
                       answered=call.answered_at is not None, seconds=self._seconds(call))  # fmt: skip
         call.state = "released"
         self.state_changed(call)
-        if m.dialect.name == "huawei":
+        if m.dialect.family == "huawei":
             # ^CEND:<id>,<duration>,<end_status>[,<cc_cause>]: cause only when the network ended
             end = f"^CEND:{call.index},{seconds}"
             m.urc(f"{end},29" if local else f"{end},104,{cause}")
-        if m.dialect.name == "simcom" and call.answered_at is not None:
+        if m.dialect.family == "simcom" and call.answered_at is not None:
             m.urc(f"VOICE CALL: END: {seconds:06d}")
+        wind_end = m.dialect.family == "wavecom" and bool(m.settings.wind & WIND_RELEASED)
         if local:
+            if wind_end:
+                m.urc(f"+WIND: 6,{call.index}")
             return
         final = {17: "BUSY", 19: "NO ANSWER"}.get(cause, "NO CARRIER")
         if call.deferred:
+            call.deferred = False
+            if cause == 21 and m.dialect.reject_final:
+                final = m.dialect.reject_final  # ZTE: a rejected call ends ATD with just OK
             m.result(final)
+        elif m.dialect.family == "zte" and call.answered_at is not None:
+            m.urc(f"HANGUP: {call.index}")  # ZTE: the end of an answered call
         else:
             m.urc(final) if m.settings.verbose else m.result(final)
+        if wind_end:
+            m.urc(f"+WIND: 6,{call.index}")
 
     def hold(self, call: SimCall) -> None:
         if call.state == "active":
@@ -251,8 +285,10 @@ class CallSim:
 
     def state_changed(self, call: SimCall, dsci: bool = True) -> None:
         m = self.m
-        if m.settings.clcc_urc:
+        if m.settings.clcc_urc and m.dialect.clcc_urc_sent:
             m.urc(f"+CLCC: {clcc_row(call)}")
+        if m.settings.ucallstat:
+            m.urc(f"+UCALLSTAT: {call.index},{UCALLSTAT[call.state]}")
         if m.settings.dsci and dsci:
             stat = DSCI_STAT[call.state]
             direction = 0 if call.outgoing else 1
@@ -354,7 +390,7 @@ def send_dtmf(m: EmulatedModem, op: Op) -> None:
 def ceer(m: EmulatedModem, op: Op) -> None:
     cause = m.calls.last_cause
     text = CAUSE_TEXT.get(cause, "Normal, unspecified")
-    if m.dialect.name == "quectel":
+    if m.dialect.family == "quectel":
         m.info(f'+CEER: "CC CAUSE",{cause},"{text}"')
     else:
         m.info(f"+CEER: {text}")

@@ -6,6 +6,7 @@ from appliance.drivers.emulators.gsm.device import (
     CmdError,
     EmulatedModem,
     Op,
+    ResultLater,
     Settings,
     handles,
     split_args,
@@ -67,7 +68,7 @@ def _ident(value_of: str) -> None:
             return
         value = getattr(m.dialect, value_of)
         # SIMCom prefixes its identification (+CGMR: LE20B04...); clients must strip it.
-        m.info(f"{names[0]}: {value}" if m.dialect.name == "simcom" else value)
+        m.info(f"{names[0]}: {value}" if m.dialect.family == "simcom" else value)
 
 
 for _what in ("manufacturer", "model", "revision"):
@@ -111,6 +112,8 @@ def cpin(m: EmulatedModem, op: Op) -> None:
         if m.sim_state == "NOT READY":
             raise CmdError(cme=14)
         m.info(f"+CPIN: {m.sim_state}")
+        if m.dialect.cpin_no_ok:
+            raise ResultLater  # Wavecom: the +CPIN line is all (gammu's CPINNoOK)
         return
     args = split_args(op.args)
     if m.sim_state != "SIM PIN":
@@ -196,11 +199,14 @@ def flags(m: EmulatedModem, op: Op) -> None:
 
 @handles("+CLAC")
 def clac(m: EmulatedModem, op: Op) -> None:
-    from appliance.drivers.emulators.gsm.device import HANDLERS
+    from appliance.drivers.emulators.gsm.device import HANDLERS, VENDOR_NAMES
 
+    # Only what this module answers: other families' vendor commands are not listed (clients
+    # such as python-gsmmodem pick their call-state table from +CLAC: +WIND, ^DTMF, +ZPAS).
+    names = sorted(n for n in HANDLERS if n not in VENDOR_NAMES or n in m.dialect.vendor_commands)
     # Huawei E1752 ends each +CLAC line with \r\r\n (research/modems.md 0.1)
-    end = b"\r\r\n" if m.dialect.name == "huawei" else b"\r\n"
-    m.write(b"\r\n" + b"".join(("AT" + n).encode() + end for n in sorted(HANDLERS)))
+    end = b"\r\r\n" if m.dialect.family == "huawei" else b"\r\n"
+    m.write(b"\r\n" + b"".join(("AT" + n).encode() + end for n in names))
 
 
 # Vendor switches: accepted by the dialects that list them (see dialect.py).
@@ -235,3 +241,41 @@ def cvoice(m: EmulatedModem, op: Op) -> None:
 @handles("^CURC", "^U2DIAG", "+QURCCFG", "+CDTAM", "+CSQN", "^DDSETEX")
 def vendor_accepted(m: EmulatedModem, op: Op) -> None:
     """Vendor settings the emulator accepts without modelling."""
+
+
+@handles("+WIND")
+def wind(m: EmulatedModem, op: Op) -> None:
+    """Wavecom general indications: a bitmap of the +WIND: <event> URCs wanted."""
+    if op.kind == "test":
+        m.info("+WIND: (0-4095)")
+    elif op.kind == "read":
+        m.info(f"+WIND: {m.settings.wind}")
+    else:
+        value = op.int_arg(0, 0)
+        if not 0 <= value <= 4095:
+            raise CmdError(cme=3)
+        m.settings.wind = value
+
+
+@handles("+UCALLSTAT")
+def ucallstat(m: EmulatedModem, op: Op) -> None:
+    if op.kind == "test":
+        m.info("+UCALLSTAT: (0-1)")
+    elif op.kind == "read":
+        m.info(f"+UCALLSTAT: {int(m.settings.ucallstat)}")
+    else:
+        m.settings.ucallstat = op.int_arg(0, 0) == 1
+
+
+@handles("+ZPAS")
+def zpas(m: EmulatedModem, op: Op) -> None:
+    """ZTE bearer query: answered with a +BEARTYPE line (research/modems.md 3.10)."""
+    if op.kind == "read":
+        m.info('+BEARTYPE: "UMTS","CS_PS"' if m.reg_stat in (1, 5) else '+BEARTYPE: "NO SERVICE"')
+
+
+@handles("+ZOPRT")
+def zoprt(m: EmulatedModem, op: Op) -> None:
+    """ZTE operating mode (accepted, not modelled)."""
+    if op.kind == "read":
+        m.info("+ZOPRT: 5")

@@ -171,6 +171,8 @@ class Settings:
     ddet: bool = False
     dsci: bool = False
     qtonedet: bool = False
+    wind: int = 0  # Wavecom +WIND indication bitmap (2 remote ringing, 16 created, 32 released)
+    ucallstat: bool = False  # u-blox +UCALLSTAT URCs
     cnmi: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
     csms: int = 0
     csmp: tuple[int, int, int, int] = (17, 167, 0, 0)
@@ -417,6 +419,8 @@ class EmulatedModem:
     def _on_bytes(self, data: bytes) -> None:
         if self.silent or self.booting or self.noise:
             return  # noise: the command is lost in it
+        if data and self.calls.abort_dial():
+            return  # V.250 6.3.1: any character aborts a dial in progress; it is discarded
         for item in self.framer.feed(data):
             if item.kind in (InputKind.BODY, InputKind.CANCEL):
                 handler, self.on_prompt = self.on_prompt, None
@@ -446,7 +450,7 @@ class EmulatedModem:
                 return
         for op in parse_line(line[2:]):
             handler = HANDLERS.get(op.name)
-            vendor = op.name[0] in "^+" and op.name in _VENDOR_NAMES
+            vendor = op.name[0] in "^+" and op.name in VENDOR_NAMES
             if handler is None or (vendor and op.name not in self.dialect.vendor_commands):
                 # Huawei says COMMAND NOT SUPPORT for commands it does not know
                 self.result(self.dialect.error_text if self.settings.verbose else "ERROR")
@@ -478,7 +482,7 @@ class EmulatedModem:
 
 
 #: Names accepted only by the dialects that list them.
-_VENDOR_NAMES = frozenset(
+VENDOR_NAMES = frozenset(
     {
         "+MORING",
         "+DDET",
@@ -496,6 +500,10 @@ _VENDOR_NAMES = frozenset(
         "^DDSETEX",
         "^U2DIAG",
         "+CLAC",
+        "+WIND",
+        "+ZPAS",
+        "+ZOPRT",
+        "+UCALLSTAT",
     }
 )
 

@@ -1,8 +1,13 @@
-"""What each emulated module family says: identification, boot URCs, vendor commands, framing."""
+"""What each emulated module family says: identification, boot URCs, vendor commands, framing,
+and the quirks of real modules (research/modems.md 0.3, 2.2, 2.4, 3.10) that drivers must meet.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: 27.005 +CPMS=? as most modules answer it.
+CPMS_TEST = '+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")'
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,10 +20,23 @@ class Dialect:
     boot_urcs: tuple[str, ...]
     ready_urcs: tuple[str, ...]  # sent once the SIM is ready
     vendor_commands: frozenset[str]  # extended command names beyond 27.007/27.005
+    # Whose call indications the module sends (calls.py): generic (none: final codes only),
+    # simcom (SIM7600: VOICE CALL), sim800 (MO RING/MO CONNECTED), quectel (^DSCI), huawei
+    # (^ORIG/^CONF/^CONN/^CEND), wavecom (+WIND), zte (CONNECT/HANGUP), ublox (+UCALLSTAT).
+    family: str = "generic"
     error_text: str = "ERROR"  # Huawei answers unknown commands COMMAND NOT SUPPORT
     urc_end: bytes = b"\r\n"  # SIMCom 4G frames URCs with \r\r\n
     reboot_unplugs: bool = False  # Huawei sticks drop off USB on reset (chan_dongle #62)
     clcc_urc: bool = True  # accepts AT+CLCC=1
+    clcc_urc_sent: bool = True  # ... and then really sends +CLCC URCs (phones: accepted, never)
+    cpin_no_ok: bool = False  # +CPIN: <code> with no final OK (Wavecom; gammu's CPINNoOK)
+    # ATD's final result is withheld until the call is answered or fails (Wavecom: OK on
+    # answer; older ZTE/Qualcomm sticks: CONNECT), as SIM800 does under AT+COLP=1.
+    atd_held: str | None = None
+    reject_final: str | None = None  # a rejected call ends a held ATD with this (ZTE: OK)
+    cpms_test: str = CPMS_TEST  # +CPMS=? (nested on Wavecom, empty on Nokia phones)
+    cpms_set: bool = True  # AT+CPMS="SM",... accepted (phones: +CMS ERROR: 302)
+    cnmi_ds_max: int = 2  # highest +CNMI <ds> accepted (SIM800L: 1, python-gsmmodem #60)
 
 
 GENERIC = Dialect(
@@ -33,6 +51,7 @@ GENERIC = Dialect(
     clcc_urc=False,
 )
 
+# SIM7600: +CLCC URCs and VOICE CALL: BEGIN/END; no MO RING (AT+MORING is SIM800's).
 SIMCOM = Dialect(
     name="simcom",
     manufacturer="SIMCOM INCORPORATED",
@@ -41,8 +60,24 @@ SIMCOM = Dialect(
     imei_prefix="86796204",
     boot_urcs=("RDY",),
     ready_urcs=("+CPIN: READY", "SMS DONE", "PB DONE"),
-    vendor_commands=frozenset({"+MORING", "+DDET", "+CCMXPLAY", "+CDTAM", "+CSQN", "+CLAC"}),
+    vendor_commands=frozenset({"+DDET", "+CCMXPLAY", "+CDTAM", "+CSQN", "+CLAC"}),
+    family="simcom",
     urc_end=b"\r\r\n",
+)
+
+# SIM800/SIM900 (2G): AT+MORING=1 gives MO RING / MO CONNECTED, AT+CLCC=1 +CLCC URCs;
+# boot RDY, +CPIN: READY, Call Ready, SMS Ready; identification without a prefix.
+SIM800 = Dialect(
+    name="sim800",
+    manufacturer="SIMCOM_Ltd",
+    model="SIMCOM_SIM800L",
+    revision="Revision:1418B04SIM800L24",
+    imei_prefix="86520403",
+    boot_urcs=("RDY",),
+    ready_urcs=("+CPIN: READY", "Call Ready", "SMS Ready"),
+    vendor_commands=frozenset({"+MORING", "+DDET", "+CLAC"}),
+    family="sim800",
+    cnmi_ds_max=1,
 )
 
 QUECTEL = Dialect(
@@ -54,6 +89,7 @@ QUECTEL = Dialect(
     boot_urcs=("RDY",),
     ready_urcs=("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"),
     vendor_commands=frozenset({"^DSCI", "+QTONEDET", "+QPSND", "+QURCCFG", "+QWDTMF", "+CLAC"}),
+    family="quectel",
 )
 
 HUAWEI = Dialect(
@@ -65,9 +101,81 @@ HUAWEI = Dialect(
     boot_urcs=(),
     ready_urcs=("^SIMST:1",),
     vendor_commands=frozenset({"^CVOICE", "^CURC", "^DTMF", "^DDSETEX", "^U2DIAG", "+CLAC"}),
+    family="huawei",
     error_text="COMMAND NOT SUPPORT",
     reboot_unplugs=True,
     clcc_urc=False,
 )
 
-DIALECTS = {d.name: d for d in (GENERIC, SIMCOM, QUECTEL, HUAWEI)}
+# Wavecom Fastrack (Q24xx): +CPIN? answers without OK; nothing on ATD until the callee answers
+# (OK) or the call fails (BUSY/NO CARRIER); call progress by +WIND (AT+WIND=50: 2 remote
+# ringing, 5 call created, 6 call released); +CPMS=? nested.
+WAVECOM = Dialect(
+    name="wavecom",
+    manufacturer="WAVECOM MODEM",
+    model="MULTIBAND  900E  1800",
+    revision="641b09gg.Q2406B 1266500 091502 17:06",
+    imei_prefix="35213100",
+    boot_urcs=(),
+    ready_urcs=(),
+    vendor_commands=frozenset({"+WIND", "+CLAC"}),
+    family="wavecom",
+    clcc_urc=False,
+    cpin_no_ok=True,
+    atd_held="OK",
+    cpms_test='+CPMS: (("SM","BM","SR"),("SM"),("SM"))',
+)
+
+# Older ZTE / Qualcomm USB sticks (K3565-Z, MF1xx): ATD gives no final result until the call
+# is answered (CONNECT) or fails (BUSY, NO ANSWER, NO CARRIER; a rejected call: just OK), no
+# call-state URCs, HANGUP: <id> when an answered call ends; ZTE noise URCs.
+ZTE = Dialect(
+    name="zte",
+    manufacturer="ZTE CORPORATION",
+    model="K3565-Z",
+    revision="BD_P673A2V1.0.0B09",
+    imei_prefix="35491802",
+    boot_urcs=(),
+    ready_urcs=("+ZUSIMR:2", '+ZPASR: "UMTS"'),
+    vendor_commands=frozenset({"+ZPAS", "+ZOPRT", "+CLAC"}),
+    family="zte",
+    clcc_urc=False,
+    atd_held="CONNECT",
+    reject_final="OK",
+)
+
+# A phone used as a modem (Nokia, Sony Ericsson): AT+CLCC=1 is accepted but no +CLCC URC ever
+# comes (only polling AT+CLCC works); +CPMS=? empty, SIM storage not selectable.
+NOKIA = Dialect(
+    name="nokia",
+    manufacturer="Nokia",
+    model="Nokia 6230i",
+    revision="V 03.88 21-01-06 RM-72",
+    imei_prefix="35566900",
+    boot_urcs=(),
+    ready_urcs=(),
+    vendor_commands=frozenset(),
+    clcc_urc=True,
+    clcc_urc_sent=False,
+    cpms_test="+CPMS: (),(),()",
+    cpms_set=False,
+)
+
+# u-blox SARA-U2/LISA-U2: AT+UCALLSTAT=1 gives +UCALLSTAT: <id>,<stat> (2 dialling, 3
+# alerting, 0 active, 6 disconnected); +CLCC polling only.
+UBLOX = Dialect(
+    name="ublox",
+    manufacturer="u-blox",
+    model="SARA-U201",
+    revision="23.60",
+    imei_prefix="35719807",
+    boot_urcs=(),
+    ready_urcs=(),
+    vendor_commands=frozenset({"+UCALLSTAT", "+CLAC"}),
+    family="ublox",
+    clcc_urc=False,
+)
+
+DIALECTS = {
+    d.name: d for d in (GENERIC, SIMCOM, SIM800, QUECTEL, HUAWEI, WAVECOM, ZTE, NOKIA, UBLOX)
+}

@@ -155,23 +155,25 @@ def csms(m: EmulatedModem, op: Op) -> None:
 def cpms(m: EmulatedModem, op: Op) -> None:
     used = len(m.sms.store)
     if op.kind == "test":
-        m.info('+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")')
+        m.info(m.dialect.cpms_test)
     elif op.kind == "read":
         m.info(f'+CPMS: "SM",{used},{CAPACITY},"SM",{used},{CAPACITY},"SM",{used},{CAPACITY}')
     else:
         m.sim_check()
+        if not m.dialect.cpms_set:
+            raise CmdError(cms=302)  # a phone: its storage is not selectable
         m.info(f"+CPMS: {used},{CAPACITY},{used},{CAPACITY},{used},{CAPACITY}")
 
 
 @handles("+CNMI")
 def cnmi(m: EmulatedModem, op: Op) -> None:
     if op.kind == "test":
-        m.info("+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)")
+        m.info(f"+CNMI: (0-2),(0-3),(0,2),(0-{m.dialect.cnmi_ds_max}),(0,1)")
     elif op.kind == "read":
         m.info("+CNMI: " + ",".join(map(str, m.settings.cnmi)))
     else:
         values = [int(v) if v.isdigit() else 0 for v in split_args(op.args)] + [0] * 5
-        limits = (2, 3, 2, 2, 1)
+        limits = (2, 3, 2, m.dialect.cnmi_ds_max, 1)
         if any(not 0 <= v <= hi for v, hi in zip(values, limits, strict=False)):
             raise CmdError(cms=303)
         m.settings.cnmi = (values[0], values[1], values[2], values[3], values[4])
