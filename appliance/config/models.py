@@ -172,7 +172,9 @@ class LineConfig(Section):
     name: LineName
     kind: LineKind = "gsm"
     device: str = Field(min_length=1, description="device path, pty, socket://, loop:// or CAN bus")
-    profile: Literal["auto", "generic", "simcom", "quectel", "huawei"] = "auto"
+    profile: Literal[
+        "auto", "generic", "simcom", "quectel", "huawei", "ublox", "wavecom", "zte"
+    ] = "auto"
     pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")
     caller_id: str | None = None
     enabled: bool = True
