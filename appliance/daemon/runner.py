@@ -46,6 +46,7 @@ class Component(Protocol):
 ComponentFactory = Callable[["Daemon"], Sequence[Component]]
 
 LOOP_LAG_PERIOD = 0.02  # seconds between the loop-lag monitor's timers
+CHECKPOINT_PERIOD = 5.0  # seconds between WAL checkpoints, made off the event loop
 
 
 class Daemon:
@@ -75,6 +76,14 @@ class Daemon:
         self.engine: Any = None  # the dial engine, once wired (the API reaches it through here)
         self.recovered: list[DanglingAttempt] = []
         self.readers: list[Database] = []  # other connections the components use, closed at stop
+        # The WAL is checkpointed by a connection of its own in a worker thread, never by a
+        # commit of the event loop's: one that crossed the autocheckpoint threshold copied
+        # thousands of pages back while imports were publishing (the loop blocked 0.5 s).
+        self.checkpoints: Database | None = None
+        if str(self.config.database) != ":memory:":
+            self.db.conn.execute("PRAGMA wal_autocheckpoint=0")
+            self.checkpoints = Database(self.config.database)
+            self.readers.append(self.checkpoints)
         self.loop_lag_max = 0.0  # seconds: the event loop's longest lag (LOOP_LAG_PERIOD)
         self.repaired: dict[str, int] = {}  # what the start-up doctor mended, by kind
         # The last SIGHUP's outcome, for /healthz: none, reading, done or refused (and why).
@@ -100,6 +109,8 @@ class Daemon:
                 group.create_task(self._announce_ready(), name="ready")
                 group.create_task(self._watchdog(), name="watchdog")
                 group.create_task(self._loop_lag(), name="loop-lag")
+                if self.checkpoints is not None:
+                    group.create_task(self._checkpoint(), name="checkpoint")
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
@@ -216,6 +227,22 @@ class Daemon:
             self.notifier.status(self.status_fn())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=min(interval or 5.0, 5.0))
+
+    async def _checkpoint(self) -> None:
+        """Copy the WAL back into the database every CHECKPOINT_PERIOD, in a worker thread
+        (PASSIVE: it waits for no reader or writer, and what it cannot copy waits for the next)."""
+        assert self.checkpoints is not None
+        conn = self.checkpoints.conn
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), CHECKPOINT_PERIOD)
+            try:
+                # the whole statement in the thread: apsw steps it inside execute()
+                await asyncio.to_thread(
+                    lambda: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                )
+            except Exception:
+                log.exception("WAL checkpoint failed; trying again in %.0f s", CHECKPOINT_PERIOD)
 
     async def _loop_lag(self) -> None:
         """Measure how late the loop wakes a timer: the time anything blocking the loop (a
