@@ -540,6 +540,11 @@ def _publish(
     total = None
     foreign_keys = int(db.scalar("PRAGMA foreign_keys") or 0)
     conn.execute("PRAGMA foreign_keys = OFF")  # checked once per chunk instead, as in bulk
+    # A chunk's commit must not copy the WAL back: it holds the write gate meanwhile, and the
+    # dial loop waits behind it (0.5-1 s per copy during 20 uploads). The daemon checkpoints
+    # in a thread of its own (daemon/runner.py); elsewhere the last close does.
+    autocheckpoint = int(db.scalar("PRAGMA wal_autocheckpoint") or 0)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
     conn.execute("ATTACH DATABASE ? AS stage", (str(stage_path),))
     try:
         total = int(db.scalar("SELECT ifnull(max(rowid), 0) FROM stage.rows") or 0)
@@ -584,6 +589,7 @@ def _publish(
     finally:
         conn.execute("DETACH DATABASE stage")
         conn.execute(f"PRAGMA foreign_keys = {foreign_keys:d}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {autocheckpoint:d}")
     stage_path.unlink(missing_ok=True)
     return report
 
