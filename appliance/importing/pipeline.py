@@ -345,6 +345,8 @@ def stage_file(
 def _stage_work(
     sender: Connection, path: str, job: Job, stage_path: str, rejects_path: str, keep: int
 ) -> None:
+    with contextlib.suppress(OSError):
+        os.nice(10)  # background work: the daemon's dial loop keeps the processor first
     try:
         with no_cycle_collection():
             sender.send(stage(path, job, stage_path, rejects_path, keep))
