@@ -204,3 +204,30 @@ def test_dialbox_import_stages_its_file_while_a_daemon_holds_the_database(tmp_pa
     finally:
         db.close()
     assert rows == [(3000, 0), (3000, 3000)]  # the second was staged and published in chunks
+
+
+def test_a_background_writer_lets_the_dial_loops_next_write_go_first() -> None:
+    # The dial loop writes several times in one step (a round's leases); waiting behind an
+    # import chunk for each added up to half a second of a blocked loop during 20 uploads.
+    from appliance.store.db import WriteGate
+
+    gate = WriteGate()
+    order: list[str] = []
+    waiting = threading.Event()
+
+    def background() -> None:
+        waiting.set()
+        with gate.hold(urgent=False):
+            order.append("chunk")
+
+    with gate.hold(urgent=True):
+        order.append("lease 1")
+        worker = threading.Thread(target=background)
+        worker.start()
+        waiting.wait(5)
+    # the step's Python between its two writes (a few ms), in which the chunk woke up
+    threading.Event().wait(0.005)
+    with gate.hold(urgent=True):  # the same step's next write
+        order.append("lease 2")
+    worker.join(5)
+    assert order == ["lease 1", "lease 2", "chunk"]
