@@ -2,7 +2,8 @@
 
 The pacer itself is the scheduler's (pure); this keeps one per campaign, follows live edits of
 its mode, ratio and the profile's abandon cap (C9), and at start replays the last 30 days of
-answered and abandoned calls into its ledger, so a restart never forgets abandons.
+voice attempts — every dial, answer, abandon and talk, in time order — so a restart never
+forgets abandons and measures the answer rate as the running pacer did.
 """
 
 from __future__ import annotations
@@ -52,16 +53,41 @@ class Pacers:
         return None if entry is None else entry.pacer
 
     def _seed(self, pacer: Pacer, campaign_id: int, now: float) -> None:
+        """Replay the campaign's voice attempts of the last 30 days as the pacer saw them live:
+        every dial (answered or not) as well as every answer, abandon and talk, in time order.
+        Answers without their dials would make the answer rate answers ÷ 0 (24.4 after a day)."""
         rows = self.db.conn.execute(
-            "SELECT coalesce(answered_at, ended_at, queued_at), outcome, answered_at - dialed_at,"
-            " ended_at - answered_at FROM attempts WHERE campaign_id = ? AND channel = 'voice'"
-            " AND queued_at > ? AND status = 'done' AND (answered_at IS NOT NULL OR outcome = ?)"
-            " ORDER BY 1",
+            "SELECT dialed_at, answered_at, ended_at, outcome FROM attempts"
+            " WHERE campaign_id = ? AND channel = 'voice' AND queued_at > ? AND status = 'done'"
+            " AND (dialed_at IS NOT NULL OR answered_at IS NOT NULL OR outcome = ?)",
             (campaign_id, now - MONTH, int(Outcome.ABANDONED)),
         )
-        for at, outcome, delay, talk in rows:
-            pacer.answered(float(at), max(0.0, float(delay or 0.0)))
-            if outcome == int(Outcome.ABANDONED):
-                pacer.abandoned(float(at))
-            elif talk is not None:
-                pacer.talk_ended(max(0.0, float(talk)))
+        events: list[tuple[float, int, float]] = []  # (time, kind, value), kinds in replay order
+        for dialed_at, answered_at, ended_at, outcome in rows:
+            start = dialed_at if dialed_at is not None else answered_at
+            if start is None:
+                start = ended_at
+            if start is None:
+                continue
+            events.append((float(start), _DIAL, 0.0))
+            abandoned = outcome == int(Outcome.ABANDONED)
+            if answered_at is None and not abandoned:
+                continue
+            at = float(answered_at if answered_at is not None else ended_at or start)
+            events.append((at, _ANSWER, max(0.0, at - float(start))))
+            if abandoned:
+                events.append((at, _ABANDON, 0.0))
+            elif ended_at is not None:
+                events.append((float(ended_at), _TALK, max(0.0, float(ended_at) - at)))
+        for at, kind, value in sorted(events):
+            if kind == _DIAL:
+                pacer.dialed()
+            elif kind == _ANSWER:
+                pacer.answered(at, value)
+            elif kind == _ABANDON:
+                pacer.abandoned(at)
+            else:
+                pacer.talk_ended(value)
+
+
+_DIAL, _ANSWER, _ABANDON, _TALK = range(4)
