@@ -16,6 +16,18 @@ from appliance.scheduler.pacing import MONTH, Pacer
 from appliance.store.db import Database
 
 PACED = ("progressive", "predictive")
+_MACHINE = (Outcome.ANSWERING_MACHINE, Outcome.FAX)
+
+
+def non_live(outcome: Outcome | int) -> str:
+    """The pacer's name for how a dial ended without a live answer (#19)."""
+    if outcome == Outcome.BUSY:
+        return "busy"
+    if outcome == Outcome.ALERTING_TIMEOUT:
+        return "noanswer"
+    if outcome in _MACHINE:
+        return "machine"
+    return "fail"
 
 
 @dataclass
@@ -54,40 +66,47 @@ class Pacers:
 
     def _seed(self, pacer: Pacer, campaign_id: int, now: float) -> None:
         """Replay the campaign's voice attempts of the last 30 days as the pacer saw them live:
-        every dial (answered or not) as well as every answer, abandon and talk, in time order.
-        Answers without their dials would make the answer rate answers ÷ 0 (24.4 after a day)."""
+        every dial, then its live answer (and abandon or talk) or its non-live outcome with its
+        time from dial, in time order. Answers without their dials made the answer rate
+        answers ÷ 0 (24.4 after a day) and the pacer dial every free line (#19)."""
         rows = self.db.conn.execute(
             "SELECT dialed_at, answered_at, ended_at, outcome FROM attempts"
             " WHERE campaign_id = ? AND channel = 'voice' AND queued_at > ? AND status = 'done'"
             " AND (dialed_at IS NOT NULL OR answered_at IS NOT NULL OR outcome = ?)",
             (campaign_id, now - MONTH, int(Outcome.ABANDONED)),
         )
-        events: list[tuple[float, int, float]] = []  # (time, kind, value), kinds in replay order
+        events: list[tuple[float, int, float, str]] = []  # (time, kind, value, outcome)
         for dialed_at, answered_at, ended_at, outcome in rows:
-            start = dialed_at if dialed_at is not None else answered_at
-            if start is None:
-                start = ended_at
+            start = next(
+                (float(t) for t in (dialed_at, answered_at, ended_at) if t is not None), None
+            )
             if start is None:
                 continue
-            events.append((float(start), _DIAL, 0.0))
+            events.append((start, _DIAL, 0.0, ""))
             abandoned = outcome == int(Outcome.ABANDONED)
-            if answered_at is None and not abandoned:
+            live = abandoned or (answered_at is not None and outcome not in _MACHINE)
+            if not live:
+                end = float(ended_at) if ended_at is not None else start
+                events.append((end, _RESOLVED, end - start, non_live(int(outcome or 9))))
                 continue
             at = float(answered_at if answered_at is not None else ended_at or start)
-            events.append((at, _ANSWER, max(0.0, at - float(start))))
+            events.append((at, _ANSWER, at - start, ""))
             if abandoned:
-                events.append((at, _ABANDON, 0.0))
+                events.append((at, _ABANDON, 0.0, ""))
             elif ended_at is not None:
-                events.append((float(ended_at), _TALK, max(0.0, float(ended_at) - at)))
-        for at, kind, value in sorted(events):
+                events.append((float(ended_at), _TALK, float(ended_at) - at, ""))
+        for at, kind, value, outcome in sorted(events):
+            value = max(0.0, value)
             if kind == _DIAL:
-                pacer.dialed()
+                pacer.dialed(at)
             elif kind == _ANSWER:
                 pacer.answered(at, value)
+            elif kind == _RESOLVED:
+                pacer.resolved(at, outcome, value)
             elif kind == _ABANDON:
                 pacer.abandoned(at)
             else:
-                pacer.talk_ended(value)
+                pacer.talk_ended(value, at)
 
 
-_DIAL, _ANSWER, _ABANDON, _TALK = range(4)
+_DIAL, _ANSWER, _RESOLVED, _ABANDON, _TALK = range(5)

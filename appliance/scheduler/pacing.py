@@ -27,7 +27,6 @@ MONTH = 30 * DAY
 # The model's expected-abandon ratio per decision that gives about 2.5 % measured abandons in the
 # bench's scenarios (answers bunch, so the measured rate runs above the model's figure).
 BASE_RISK = 0.0075
-DELAY_WINDOW = 2000
 # Abandons the calls already in flight may still add after the switch to progressive: the cap
 # check keeps this many in hand, so the rolling rate ends at or under the cap, never just past it.
 # A new campaign therefore starts progressive until it has answers enough to hold the reserve.
@@ -76,44 +75,167 @@ class AbandonLedger:
         return len(self._abandoned[window]), len(self._answered[window])
 
 
+class Samples:
+    """Recent durations, sorted for an empirical distribution, forgotten by time: those of the
+    last `window` seconds, but at least the newest `least` and at most the newest `most`."""
+
+    def __init__(self, window: float, least: int, most: int) -> None:
+        self.window, self.least, self.most = window, least, most
+        self.sorted: list[float] = []
+        self._order: deque[tuple[float, float]] = deque()  # (time, value), oldest first
+        self.total = 0.0
+
+    def __len__(self) -> int:
+        return len(self.sorted)
+
+    def add(self, now: float, value: float) -> None:
+        bisect.insort(self.sorted, value)
+        self._order.append((now, value))
+        self.total += value
+        self.trim(now)
+
+    def trim(self, now: float) -> None:
+        order = self._order
+        while order and (
+            len(order) > self.most or (len(order) > self.least and order[0][0] <= now - self.window)
+        ):
+            _, oldest = order.popleft()
+            del self.sorted[bisect.bisect_left(self.sorted, oldest)]
+            self.total -= oldest
+
+    def cdf(self, x: float) -> float:
+        return bisect.bisect_right(self.sorted, x) / len(self.sorted) if self.sorted else 0.0
+
+    def mean(self) -> float:
+        return self.total / len(self.sorted) if self.sorted else 0.0
+
+    def quantiles(self, shares: tuple[float, ...]) -> list[float]:
+        n = len(self.sorted)
+        return [self.sorted[min(n - 1, int(q * n))] for q in shares] if n else []
+
+    def ends_within(self, elapsed: float, horizon: float, prior_mean: float) -> float:
+        """P(D ≤ elapsed + horizon | D > elapsed): the duration's residual, conditioned on the
+        time already spent. Empirical while TAIL_MIN samples lie beyond `elapsed`; past that,
+        memoryless with the mean excess of the longest TAIL_MIN samples (heavy tails keep
+        their long residuals); with fewer than TAIL_MIN samples, memoryless around the mean
+        pulled towards `prior_mean`."""
+        if horizon <= 0:
+            return 0.0
+        xs = self.sorted
+        n = len(xs)
+        if n < TAIL_MIN:
+            mean = (self.total + PRIOR_WEIGHT * prior_mean) / (n + PRIOR_WEIGHT)
+            return 1.0 - math.exp(-horizon / max(mean, 1.0))
+        below = bisect.bisect_right(xs, elapsed)
+        if n - below >= TAIL_MIN:
+            return (bisect.bisect_right(xs, elapsed + horizon) - below) / (n - below)
+        base = xs[n - TAIL_MIN - 1] if n > TAIL_MIN else 0.0
+        excess = sum(xs[n - TAIL_MIN :]) / TAIL_MIN - base
+        return 1.0 - math.exp(-horizon / max(excess, 1.0))
+
+
+# Fewer samples than this beyond an elapsed time: the residual is taken as memoryless.
+TAIL_MIN = 10
+PRIOR_WEIGHT = 5.0  # samples' worth of prior mean while a distribution has under TAIL_MIN
+# Forgetting (#19): the answer rate is weighted by exp(−age ln 2 / ANSWER_HALF_LIFE), so a step
+# 0.30 → 0.15 is 3/4 learnt after 40 min; talk and wrap-up times are those of the last
+# DURATION_WINDOW seconds (a step 180 → 300 s shows within the half hour); the answer-delay and
+# non-live resolution distributions barely drift and keep a longer window.
+ANSWER_HALF_LIFE = 1200.0
+ANSWER_PRIOR_DIALS = 30.0  # the prior answer rate weighs this many dials
+DURATION_WINDOW = 1800.0
+RING_WINDOW = 7200.0
+WRAP_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+NON_LIVE = ("busy", "noanswer", "machine", "fail")
+
+
 @dataclass
 class PacingStats:
-    """What the pacer has measured: answer rate, answer delays, talk time."""
+    """What the pacer has measured (#19): the answer rate (exponentially forgotten), and windowed
+    empirical distributions of live answer delays, non-live resolution times, talks and
+    wrap-ups."""
 
     prior_answer_rate: float = 0.3
     prior_talk: float = 180.0
+    prior_wrap: float = 15.0
     prior_delay: float = 15.0
-    dials: int = 0
+    dials: int = 0  # ever (for reports)
     answers: int = 0
-    delays: list[float] = field(default_factory=list)  # the recent answer delays, sorted
-    recent: deque[float] = field(default_factory=deque)  # the same, in arrival order
-    talk_total: float = 0.0
-    talks: int = 0
+    delays: Samples = field(default_factory=lambda: Samples(RING_WINDOW, 100, 2000))
+    non_live: Samples = field(default_factory=lambda: Samples(RING_WINDOW, 100, 2000))
+    talks: Samples = field(default_factory=lambda: Samples(DURATION_WINDOW, 40, 2000))
+    wraps: Samples = field(default_factory=lambda: Samples(DURATION_WINDOW, 40, 2000))
+    # Exponentially weighted counts at `_at`: dials launched, dials resolved, live answers.
+    _w_dials: float = 0.0
+    _w_resolved: float = 0.0
+    _w_live: float = 0.0
+    _at: float = -math.inf
+    outcomes_reported: bool = False  # the engine reports non-live outcomes (`resolved`)
+
+    def _decay(self, now: float) -> None:
+        if now > self._at:
+            if self._at > -math.inf:
+                f = math.exp(-(now - self._at) * math.log(2) / ANSWER_HALF_LIFE)
+                self._w_dials *= f
+                self._w_resolved *= f
+                self._w_live *= f
+            self._at = now
+
+    def count_dial(self, now: float) -> None:
+        self._decay(now)
+        self.dials += 1
+        self._w_dials += 1.0
+
+    def count_live(self, now: float, delay: float) -> None:
+        self._decay(now)
+        self.answers += 1
+        self._w_live += 1.0
+        self._w_resolved += 1.0
+        self.delays.add(now, delay)
+
+    def count_non_live(self, now: float, elapsed: float) -> None:
+        self._decay(now)
+        self.outcomes_reported = True
+        self._w_resolved += 1.0
+        self.non_live.add(now, elapsed)
 
     def answer_rate(self) -> float:
-        k = 50.0  # prior weight in dials
-        return (self.answers + k * self.prior_answer_rate) / (self.dials + k)
+        """Live answers per dial: per resolved dial once the engine reports every outcome,
+        else per dial launched (calls still ringing make that a little low)."""
+        k = ANSWER_PRIOR_DIALS
+        base = self._w_resolved if self.outcomes_reported else self._w_dials
+        return min(1.0, (self._w_live + k * self.prior_answer_rate) / (max(base, self._w_live) + k))
 
     def mean_talk(self) -> float:
-        k = 20.0
-        return (self.talk_total + k * self.prior_talk) / (self.talks + k)
+        n = len(self.talks)
+        return (self.talks.total + PRIOR_WEIGHT * self.prior_talk) / (n + PRIOR_WEIGHT)
 
     def mean_delay(self) -> float:
-        return sum(self.delays) / len(self.delays) if self.delays else self.prior_delay
+        return self.delays.mean() if len(self.delays) else self.prior_delay
 
     def delay_cdf(self, elapsed: float) -> float:
-        if not self.delays:
+        if not len(self.delays):
             return min(1.0, elapsed / (2 * self.prior_delay))
-        return bisect.bisect_right(self.delays, elapsed) / len(self.delays)
+        return self.delays.cdf(elapsed)
 
-    def add_delay(self, delay: float) -> None:
-        # A sliding window of the last DELAY_WINDOW answers: the oldest leaves as a new one comes
-        # (thinning by position would drop the shortest delays first and skew the distribution).
-        bisect.insort(self.delays, delay)
-        self.recent.append(delay)
-        if len(self.recent) > DELAY_WINDOW:
-            oldest = self.recent.popleft()
-            del self.delays[bisect.bisect_left(self.delays, oldest)]
+    def non_live_survival(self, elapsed: float) -> float | None:
+        """P(a non-live dial is still unresolved after `elapsed`); None: never measured (every
+        non-live dial is then taken to ring the full timeout)."""
+        if not self.outcomes_reported or not len(self.non_live):
+            return None
+        return 1.0 - self.non_live.cdf(elapsed)
+
+    def answer_chance(self, p: float, elapsed: float, horizon: float) -> float:
+        """P(a dial still unresolved after `elapsed` s is answered live within `horizon` more)."""
+        f0 = self.delay_cdf(elapsed)
+        gain = self.delay_cdf(elapsed + horizon) - f0
+        if gain <= 0.0:
+            return 0.0
+        still = self.non_live_survival(elapsed)
+        unresolved = p * (1.0 - f0) + (1.0 - p) * (1.0 if still is None else still)
+        if unresolved <= 1e-9:
+            return 0.0
+        return min(1.0, p * gain / unresolved)
 
 
 @dataclass(frozen=True)
@@ -122,7 +244,11 @@ class AgentView:
 
     idle: int  # ready, no call
     talk_elapsed: tuple[float, ...] = ()  # seconds into each current talk
-    wrap_remaining: tuple[float, ...] = ()  # seconds left of each wrap-up
+    # Wrap-ups, either as the seconds left of each (a deadline: the engine's configured wrap-up,
+    # which an agent may end early) or as the seconds into each (`wrap_elapsed`), or both in the
+    # same order. Elapsed wrap-ups end by the measured wrap-up distribution, conditioned.
+    wrap_remaining: tuple[float, ...] = ()
+    wrap_elapsed: tuple[float, ...] = ()
 
 
 class Pacer:
@@ -145,28 +271,43 @@ class Pacer:
         self.cap = cap
         self.target = target if target is not None else TARGET_SHARE * cap
         self.wrap = wrap
-        self.stats = stats or PacingStats()
+        self.stats = stats or PacingStats(prior_wrap=wrap)
         self.ledger = AbandonLedger()
         # The allowed expected-abandon ratio per decision, steered by the ledger. The model's
         # figure runs below the measured rate (answers bunch), so it starts well under the target.
         self.risk = BASE_RISK
         self._last_steer = -math.inf
+        self._now = 0.0  # the latest time seen, for reports that carry none
+
+    def _seen(self, now: float | None) -> float:
+        if now is not None and now > self._now:
+            self._now = now
+        return self._now if now is None else now
 
     # ---------------------------------------------------------------- what happened
-    def dialed(self) -> None:
-        self.stats.dials += 1
+    def dialed(self, now: float | None = None) -> None:
+        self.stats.count_dial(self._seen(now))
 
     def answered(self, now: float, delay: float) -> None:
-        self.stats.answers += 1
-        self.stats.add_delay(delay)
+        """A live answer `delay` s after its dial (abandoned or not)."""
+        self.stats.count_live(self._seen(now), delay)
         self.ledger.answered(now)
 
-    def abandoned(self, now: float) -> None:
-        self.ledger.abandoned(now)
+    def resolved(self, now: float, outcome: str, elapsed: float) -> None:
+        """A dial that ended without a live answer, `elapsed` s after it was placed: `busy`,
+        `noanswer`, `machine` or `fail` (#19). Live answers are `answered`."""
+        if outcome not in NON_LIVE:
+            raise ValueError(f"outcome {outcome!r}: expected one of {', '.join(NON_LIVE)}")
+        self.stats.count_non_live(self._seen(now), max(0.0, elapsed))
 
-    def talk_ended(self, duration: float) -> None:
-        self.stats.talk_total += duration
-        self.stats.talks += 1
+    def abandoned(self, now: float) -> None:
+        self.ledger.abandoned(self._seen(now))
+
+    def talk_ended(self, duration: float, now: float | None = None) -> None:
+        self.stats.talks.add(self._seen(now), max(0.0, duration))
+
+    def wrap_ended(self, duration: float, now: float | None = None) -> None:
+        self.stats.wraps.add(self._seen(now), max(0.0, duration))
 
     # ---------------------------------------------------------------- decisions
     def at_cap(self, now: float) -> bool:
@@ -188,6 +329,7 @@ class Pacer:
 
         `ringing_elapsed`: seconds since each unanswered dial in flight was placed; `waiting`:
         answered calls not yet given to an agent."""
+        self._seen(now)
         if lines_free <= 0:
             return 0
         at_cap = self.at_cap(now)
@@ -210,31 +352,62 @@ class Pacer:
         error = (abandoned / answered - self.target) / self.target
         self.risk = BASE_RISK * min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error)))
 
+    def free_chances(self, agents: AgentView, horizon: float) -> tuple[int, list[float]]:
+        """Agents free within `horizon` s: (sure, chances of the others). A talk ends by its
+        measured distribution given the time it has run, then a wrap-up by the measured wrap-up
+        distribution; a wrap-up under way by that distribution given its elapsed time."""
+        s = self.stats
+        sure = agents.idle
+        chances: list[float] = []
+        rem = agents.wrap_remaining
+        if agents.wrap_elapsed:
+            for i, elapsed in enumerate(agents.wrap_elapsed):
+                if i < len(rem) and rem[i] <= horizon:
+                    sure += 1
+                    continue
+                q = s.wraps.ends_within(elapsed, horizon, s.prior_wrap)
+                if q >= 1.0:
+                    sure += 1
+                elif q > 0.0:
+                    chances.append(q)
+        else:
+            sure += sum(1 for r in rem if r <= horizon)
+        if agents.talk_elapsed:
+            wraps = s.wraps.quantiles(WRAP_QUANTILES) or [s.prior_wrap] * len(WRAP_QUANTILES)
+            share = 1.0 / len(wraps)
+            for elapsed in agents.talk_elapsed:
+                q = 0.0
+                for w in wraps:
+                    if horizon > w:
+                        q += share * s.talks.ends_within(elapsed, horizon - w, s.prior_talk)
+                if q > 0.0:
+                    chances.append(min(1.0, q))
+        return sure, chances
+
     def _predictive(
         self, now: float, agents: AgentView, ringing: tuple[float, ...], waiting: int
     ) -> int:
         self._steer(now)
         s = self.stats
+        s.talks.trim(now)
+        s.wraps.trim(now)
         p = s.answer_rate()
-        mean_talk = s.mean_talk()
         # Answers need an agent when they come, not on average: the balance is checked at several
         # moments over the ring window (agents may be up to the 2 s grace late), with the exact
-        # distributions of answers (Poisson-binomial) and of agents freed (binomial).
+        # distributions of answers (Poisson-binomial) and of agents freed (Poisson-binomial).
         checks = []
         for t in CHECKPOINTS:
-            sure = agents.idle + sum(1 for r in agents.wrap_remaining if r <= t + 2.0)
-            left = t + 2.0 - self.wrap
-            q = 1.0 - math.exp(-left / mean_talk) if left > 0 else 0.0
-            free = [0.0] * sure + _binomial(len(agents.talk_elapsed), q)
+            sure, chances = self.free_chances(agents, t + GRACE)
+            free = [0.0] * sure + [1.0]
+            for q in chances:
+                free = _add_bernoulli(free, q)
             answers = [0.0] * waiting + [1.0]
             mean = float(waiting)
             for elapsed in ringing:
-                f0 = s.delay_cdf(elapsed)
-                if p * f0 >= 1.0:
-                    continue
-                chance = p * (s.delay_cdf(elapsed + t) - f0) / (1.0 - p * f0)
-                answers = _add_bernoulli(answers, chance)
-                mean += chance
+                chance = s.answer_chance(p, elapsed, t)
+                if chance > 0.0:
+                    answers = _add_bernoulli(answers, chance)
+                    mean += chance
             checks.append((answers, _tail_sums(free), p * s.delay_cdf(t), mean))
         n = 0
         while n < 200:
@@ -251,11 +424,7 @@ class Pacer:
         return n
 
 
-def _binomial(n: int, q: float) -> list[float]:
-    dist = [1.0]
-    for _ in range(n):
-        dist = _add_bernoulli(dist, q)
-    return dist
+GRACE = 2.0  # seconds an answered call may wait for an agent (the 2 s rule)
 
 
 def _add_bernoulli(dist: list[float], chance: float) -> list[float]:

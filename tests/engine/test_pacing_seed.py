@@ -49,7 +49,10 @@ def _day_of_history(path: Path) -> tuple[Pacers, int, Pacer, float]:
             (contact, campaign, f"+1212555{n:04d}", t, t, answered_at, ended, int(outcome)),
         )
         events.append((t, 0, "dial", 0.0))
-        if answered_at is not None:
+        if answered_at is None:
+            kind = "busy" if outcome is Outcome.BUSY else "noanswer"
+            events.append((ended, 4, kind, ended - t))
+        else:
             events.append((answered_at, 1, "answer", answered_at - t))
             if outcome is Outcome.ABANDONED:
                 events.append((answered_at + 2.0, 2, "abandon", 0.0))
@@ -58,13 +61,15 @@ def _day_of_history(path: Path) -> tuple[Pacers, int, Pacer, float]:
         t += rng.uniform(1.0, 7.0)  # about 60 dials per agent-hour over 10 agents
     for at, _, kind, value in sorted(events):
         if kind == "dial":
-            live.dialed()
+            live.dialed(at)
         elif kind == "answer":
             live.answered(at, value)
         elif kind == "abandon":
             live.abandoned(at)
+        elif kind == "talk":
+            live.talk_ended(value, at)
         else:
-            live.talk_ended(value)
+            live.resolved(at, kind, value)
     return Pacers(db, 15.0), campaign, live, START + SHIFT + 600.0
 
 

@@ -152,8 +152,13 @@ def test_at_the_cap_no_call_is_dialed_without_an_idle_agent_for_it(
 
 def _pacer_with(answered: int, abandoned: int) -> Pacer:
     """A predictive pacer that has seen one dial in three answered."""
-    pacer = _with_answers("predictive", 1.0, answered, abandoned)
-    pacer.stats.dials = 3 * answered
+    pacer = Pacer("predictive")
+    for t in range(answered):
+        for _ in range(3):
+            pacer.dialed(float(t))
+        pacer.answered(float(t), 10.0)
+    for t in range(abandoned):
+        pacer.abandoned(float(t))
     return pacer
 
 
