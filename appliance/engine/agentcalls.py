@@ -62,7 +62,13 @@ class AgentCalls:
         held = self._held(desk, campaign, desk.present(campaign.name))
         if settings.pacing not in PACED:
             return 0, held  # preview and manual campaigns dial when an agent says so
-        pacer = self.pacers.get(campaign.id, settings, self.planner.abandon_cap(campaign), now)
+        pacer = self.pacers.get(
+            campaign.id,
+            settings,
+            self.planner.abandon_cap(campaign),
+            now,
+            self.planner.false_positive_share(campaign),
+        )
         ringing = tuple(
             now - c.started
             for c in self.calls.values()

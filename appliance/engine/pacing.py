@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from appliance.campaigns import CampaignSettings
 from appliance.domain import Outcome
-from appliance.scheduler.pacing import MONTH, Pacer
+from appliance.scheduler.pacing import MONTH, TARGET_SHARE, Pacer
 from appliance.store.db import Database
 
 PACED = ("progressive", "predictive")
@@ -32,7 +32,7 @@ def non_live(outcome: Outcome | int) -> str:
 
 @dataclass
 class _Entry:
-    key: tuple[str, float, float]
+    key: tuple[str, float, float, float]
     pacer: Pacer
 
 
@@ -43,20 +43,29 @@ class Pacers:
         self._by_campaign: dict[int, _Entry] = {}
 
     def get(
-        self, campaign_id: int, settings: CampaignSettings, cap: float | None, now: float
+        self,
+        campaign_id: int,
+        settings: CampaignSettings,
+        cap: float | None,
+        now: float,
+        false_positive: float = 0.0,
     ) -> Pacer:
+        """`false_positive`: the campaign's AMD false-positive share where its profile counts
+        them as abandoned (planner.false_positive_share), else 0."""
         mode = settings.pacing if settings.pacing in PACED else "progressive"
         ratio = settings.ratio
         cap_value = 1.0 if cap is None else cap
-        key = (mode, ratio, cap_value)
+        key = (mode, ratio, cap_value, false_positive)
         entry = self._by_campaign.get(campaign_id)
         if entry is None:
             pacer = Pacer(mode, ratio=ratio, cap=cap_value, wrap=self.wrap_up)
+            pacer.false_positive = false_positive
             self._seed(pacer, campaign_id, now)
             entry = self._by_campaign[campaign_id] = _Entry(key, pacer)
-        elif entry.key != key:  # a live edit: same measurements, new mode, ratio or cap
+        elif entry.key != key:  # a live edit: same measurements, new mode, ratio, cap or share
             entry.pacer.mode, entry.pacer.ratio, entry.pacer.cap = mode, ratio, cap_value
-            entry.pacer.target = 0.85 * cap_value
+            entry.pacer.target = TARGET_SHARE * cap_value
+            entry.pacer.false_positive = false_positive
             entry.key = key
         return entry.pacer
 

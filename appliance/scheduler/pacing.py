@@ -24,23 +24,32 @@ from dataclasses import dataclass, field
 
 DAY = 86400.0
 MONTH = 30 * DAY
-# The model's expected-abandon ratio per decision that gives about 2.5 % measured abandons in the
-# bench's scenarios (answers bunch, so the measured rate runs above the model's figure).
-BASE_RISK = 0.0075
-# Abandons the calls already in flight may still add after the switch to progressive: the cap
-# check keeps this many in hand, so the rolling rate ends at or under the cap, never just past it.
-# A new campaign therefore starts progressive until it has answers enough to hold the reserve.
+# The model's expected-abandon ratio per decision at which the steering starts (answers bunch,
+# so the measured rate runs above the model's figure; the steering finds the level).
+BASE_RISK = 0.01
+# Abandons the calls already in flight may still add after the switch to progressive: once the
+# window holds RESERVE_FROM answers the cap check keeps this many in hand, so the rolling rate
+# ends at or under the cap, never just past it. Under RESERVE_FROM answers the cap is the rate
+# itself (a first abandon among 30 answers is 3.3 %: at the cap), and an over-dial ratio waits
+# for RESERVE_FROM answers before it applies.
 CAP_RESERVE = 2
-# Steering: every STEER_EVERY seconds, risk = BASE_RISK × exp(−STEER_GAIN × e), e the rolling 24 h
-# rate's relative error to the target (TARGET_SHARE × cap), held within RISK_DOWN..RISK_UP × base.
-# Both ways and proportional: the window itself integrates the abandons, so a proportional law on
-# it pulls each day back to the target within the day (gain 2 → daily σ 0.21–0.28 points, 8 →
-# 0.17–0.18, 16 → 0.08–0.14 but swinging the risk that hard costs occupancy).
-STEER_EVERY = 60.0
-STEER_GAIN = 8.0
-RISK_UP = 3.0
+RESERVE_FROM = 100
+# Steering (#19): every STEER_EVERY seconds, risk = BASE_RISK × exp(−STEER_GAIN × e) × ramp,
+# held within RISK_DOWN..RISK_UP × base, where e is the abandons over the target in units of the
+# target's budget over the answers so far plus STEER_HORIZON more:
+#     e = (abandoned − target × answered) ÷ (target × (answered + STEER_HORIZON)),
+# so one early abandon brakes in proportion instead of sending the pacer to the progressive
+# fallback, and late in the window it acts like a proportional law on the rate. The ramp
+# (answered + RAMP_FROM) ÷ RAMP_ANSWERS, at most 1, keeps a new campaign's first answers
+# cautious: an abandon among them is what puts a campaign at the cap.
+STEER_EVERY = 10.0
+STEER_GAIN = 6.0
+STEER_HORIZON = 150.0
+RAMP_FROM = 20.0
+RAMP_ANSWERS = 150.0
+RISK_UP = 4.0
 RISK_DOWN = 0.1
-TARGET_SHARE = 0.85
+TARGET_SHARE = 0.75
 
 
 class AbandonLedger:
@@ -278,6 +287,9 @@ class Pacer:
         self.risk = BASE_RISK
         self._last_steer = -math.inf
         self._now = 0.0  # the latest time seen, for reports that carry none
+        # The share of live answers the AMD takes for machines, where the profile counts them
+        # as abandoned (uk): the cap and the steering judge abandoned + the estimate of them.
+        self.false_positive = 0.0
 
     def _seen(self, now: float | None) -> float:
         if now is not None and now > self._now:
@@ -311,11 +323,27 @@ class Pacer:
 
     # ---------------------------------------------------------------- decisions
     def at_cap(self, now: float) -> bool:
+        """At the cap (24 h or 30 d), with CAP_RESERVE abandons in hand once the window holds
+        RESERVE_FROM answers: predictive and over-dial ratios give way to progressive 1:1."""
         for window in (DAY, MONTH):
-            abandoned, answered = self.ledger.counts(now, window)
-            if abandoned + CAP_RESERVE >= self.cap * answered:
+            abandoned, answered = self.counts(now, window)
+            reserve = CAP_RESERVE if answered >= RESERVE_FROM else 0
+            if abandoned and abandoned + reserve >= self.cap * answered:
                 return True
         return False
+
+    def counts(self, now: float, window: float = DAY) -> tuple[float, float]:
+        """(abandoned, answered) over the window as the cap judges them: with the estimated
+        AMD false positives in both where they count (#19)."""
+        abandoned, answered = self.ledger.counts(now, window)
+        share = self.false_positive
+        fp = answered * share / (1.0 - share) if 0.0 < share < 1.0 else 0.0
+        return abandoned + fp, answered + fp
+
+    def _overdial_allowed(self, now: float) -> bool:
+        """A manual over-dial ratio needs RESERVE_FROM answers in the 24 h window and the cap
+        not reached: until then it dials 1:1."""
+        return not self.at_cap(now) and self.ledger.counts(now, DAY)[1] >= RESERVE_FROM
 
     def dials_wanted(
         self,
@@ -335,22 +363,22 @@ class Pacer:
         at_cap = self.at_cap(now)
         if self.mode == "progressive" or at_cap:
             # At the cap an over-dial ratio gives way to 1:1: no more calls than idle agents.
-            ratio = min(self.ratio, 1.0) if at_cap else self.ratio
+            ratio = self.ratio if self._overdial_allowed(now) else min(self.ratio, 1.0)
             want = math.floor(ratio * agents.idle) - len(ringing_elapsed) - waiting
             return max(0, min(want, lines_free))
         return max(0, min(self._predictive(now, agents, ringing_elapsed, waiting), lines_free))
 
     def _steer(self, now: float) -> None:
         # Accelerates under the target as well as braking over it: the day-to-day spread of the
-        # abandon rate, not its mean, is what keeps the worst day near the cap.
+        # abandon rate, not its mean, is what keeps the worst day under the cap.
         if now - self._last_steer < STEER_EVERY:
             return
         self._last_steer = now
-        abandoned, answered = self.ledger.counts(now, DAY)
-        if answered < 100:
-            return
-        error = (abandoned / answered - self.target) / self.target
-        self.risk = BASE_RISK * min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error)))
+        abandoned, answered = self.counts(now, DAY)
+        error = (abandoned - self.target * answered) / (self.target * (answered + STEER_HORIZON))
+        ramp = min(1.0, (answered + RAMP_FROM) / RAMP_ANSWERS)
+        factor = min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error)))
+        self.risk = BASE_RISK * factor * ramp
 
     def free_chances(self, agents: AgentView, horizon: float) -> tuple[int, list[float]]:
         """Agents free within `horizon` s: (sure, chances of the others). A talk ends by its
