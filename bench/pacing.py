@@ -363,8 +363,8 @@ def _cmdp(name: str) -> dict[str, float] | None:
     path = HERE / "cmdp_frontier.json"
     if not path.exists():
         return None
-    frontier: dict[str, dict[str, float]] = json.loads(path.read_text())
-    return frontier.get(name)
+    frontier: dict[str, dict[str, Any]] = json.loads(path.read_text())
+    return {a: float(o) for a, o in frontier.get(name, {}).items()} or None
 
 
 def _interpolate(frontier: dict[str, float], alpha: float) -> float:
@@ -416,6 +416,28 @@ def summarise(sc: Scenario, mode: str, days: list[Day]) -> dict[str, Any]:
     if sc.reference is not None:
         out["ratio_to_reference_at_3pct"] = round(occ / sc.reference, 4)
     return out
+
+
+def _table(results: list[dict[str, Any]]) -> str:
+    """The figures as a markdown table (on stderr; stdout is the JSON)."""
+    lines = [
+        "| scenario | mode | occupancy | pooled | worst day | p95 day | days > 3 % |"
+        " 30-min max | at cap | ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        ratio = r.get("ratio_to_cmdp", r.get("ratio_to_reference_at_3pct", ""))
+        pooled = f"{100 * r['abandon_pooled']:.2f} %"
+        worst = f"{100 * r['abandon_worst_day']:.2f} %"
+        if "abandon_ofcom_pooled" in r:
+            pooled += f" (Ofcom {100 * r['abandon_ofcom_pooled']:.2f} %)"
+            worst += f" (Ofcom {100 * r['abandon_ofcom_worst_day']:.2f} %)"
+        lines.append(
+            f"| {r['scenario']} | {r['mode']} | {100 * r['occupancy']:.1f} % | {pooled} | {worst}"
+            f" | {100 * r['abandon_p95_day']:.2f} % | {r['days_over_cap']} |"
+            f" {100 * r['rolling_30min_max']:.1f} % | {100 * r['at_cap_share']:.1f} % | {ratio} |"
+        )
+    return "\n".join(lines)
 
 
 def _sd(xs: list[float]) -> float:
@@ -489,6 +511,7 @@ def main() -> None:
     for name, mode, _, day in done:
         by.setdefault((name, mode), []).append(day)
     results = [summarise(SCENARIOS[n], m, by[(n, m)]) for n in names for m in modes]
+    print(_table(results), file=sys.stderr)
     print(json.dumps({"seeds": args.seeds if not args.quick else "1", "hours": args.hours,
                       "set": args.set,
                       "results": results, "seconds": round(time.monotonic() - started, 1)},

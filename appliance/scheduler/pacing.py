@@ -27,17 +27,20 @@ MONTH = 30 * DAY
 # The model's expected-abandon ratio per decision at which the steering starts (answers bunch,
 # so the measured rate runs above the model's figure; the steering finds the level).
 BASE_RISK = 0.01
-# Abandons the calls already in flight may still add after the switch to progressive: once the
-# window holds RESERVE_FROM answers the cap check keeps this many in hand, so the rolling rate
-# ends at or under the cap, never just past it. Under RESERVE_FROM answers the cap is the rate
-# itself (a first abandon among 30 answers is 3.3 %: at the cap), and an over-dial ratio waits
-# for RESERVE_FROM answers before it applies.
+# Abandons the calls already in flight may still add after the switch to progressive: the cap
+# check keeps answered ÷ RESERVE_PER of them in hand, at most CAP_RESERVE, so the rolling rate
+# ends at or under the cap, never just past it; a first abandon among 30 answers (3.3 %) is at
+# the cap, with nothing abandoned a campaign is not. (A reserve of 2 from the first answer kept
+# every new campaign progressive for its first 67 answers.) An over-dial ratio waits for
+# RESERVE_FROM answers in the 24 h window before it applies.
 CAP_RESERVE = 2
+RESERVE_PER = 100.0
 RESERVE_FROM = 100
 # Steering (#19): every STEER_EVERY seconds, risk = BASE_RISK × exp(−STEER_GAIN × e) × ramp,
-# held within RISK_DOWN..RISK_UP × base, where e is the abandons over the target in units of the
-# target's budget over the answers so far plus STEER_HORIZON more:
-#     e = (abandoned − target × answered) ÷ (target × (answered + STEER_HORIZON)),
+# held within RISK_DOWN..RISK_UP × base, where e is the abandons over the allowed ones in units
+# of the target's budget over the answers so far plus STEER_HORIZON more:
+#     e = (abandoned − allowed(answered)) ÷ (target × (answered + STEER_HORIZON)),
+# allowed = min(target × answered, the fallback line − STEER_GAP) (see `allowed`),
 # so one early abandon brakes in proportion instead of sending the pacer to the progressive
 # fallback, and late in the window it acts like a proportional law on the rate. The ramp
 # (answered + RAMP_FROM) ÷ RAMP_ANSWERS, at most 1, keeps a new campaign's first answers
@@ -45,8 +48,9 @@ RESERVE_FROM = 100
 STEER_EVERY = 10.0
 STEER_GAIN = 6.0
 STEER_HORIZON = 150.0
+STEER_GAP = 1.0
 RAMP_FROM = 20.0
-RAMP_ANSWERS = 150.0
+RAMP_ANSWERS = 60.0
 RISK_UP = 4.0
 RISK_DOWN = 0.1
 TARGET_SHARE = 0.75
@@ -152,6 +156,9 @@ PRIOR_WEIGHT = 5.0  # samples' worth of prior mean while a distribution has unde
 # non-live resolution distributions barely drift and keep a longer window.
 ANSWER_HALF_LIFE = 1200.0
 ANSWER_PRIOR_DIALS = 30.0  # the prior answer rate weighs this many dials
+# Without reported outcomes, dials younger than this are taken as still ringing (not misses): a
+# first burst of dials counted as misses read p 0.1 and over-dialed the start of a shift.
+IN_FLIGHT = 30.0
 DURATION_WINDOW = 1800.0
 RING_WINDOW = 7200.0
 WRAP_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -180,6 +187,7 @@ class PacingStats:
     _w_live: float = 0.0
     _at: float = -math.inf
     outcomes_reported: bool = False  # the engine reports non-live outcomes (`resolved`)
+    _launched: deque[float] = field(default_factory=deque)  # dial times of the last IN_FLIGHT s
 
     def _decay(self, now: float) -> None:
         if now > self._at:
@@ -194,6 +202,9 @@ class PacingStats:
         self._decay(now)
         self.dials += 1
         self._w_dials += 1.0
+        self._launched.append(now)
+        while self._launched and self._launched[0] < now - IN_FLIGHT:
+            self._launched.popleft()
 
     def count_live(self, now: float, delay: float) -> None:
         self._decay(now)
@@ -212,7 +223,13 @@ class PacingStats:
         """Live answers per dial: per resolved dial once the engine reports every outcome,
         else per dial launched (calls still ringing make that a little low)."""
         k = ANSWER_PRIOR_DIALS
-        base = self._w_resolved if self.outcomes_reported else self._w_dials
+        if self.outcomes_reported:
+            base = self._w_resolved
+        else:  # the dials of the last IN_FLIGHT s may still ring: not yet a miss
+            launched = self._launched
+            while launched and launched[0] < self._at - IN_FLIGHT:
+                launched.popleft()
+            base = self._w_dials - len(launched)
         return min(1.0, (self._w_live + k * self.prior_answer_rate) / (max(base, self._w_live) + k))
 
     def mean_talk(self) -> float:
@@ -327,7 +344,7 @@ class Pacer:
         RESERVE_FROM answers: predictive and over-dial ratios give way to progressive 1:1."""
         for window in (DAY, MONTH):
             abandoned, answered = self.counts(now, window)
-            reserve = CAP_RESERVE if answered >= RESERVE_FROM else 0
+            reserve = min(CAP_RESERVE, answered / RESERVE_PER)
             if abandoned and abandoned + reserve >= self.cap * answered:
                 return True
         return False
@@ -339,6 +356,13 @@ class Pacer:
         share = self.false_positive
         fp = answered * share / (1.0 - share) if 0.0 < share < 1.0 else 0.0
         return abandoned + fp, answered + fp
+
+    def allowed(self, answered: float) -> float:
+        """The abandons the steering aims at after `answered` answers: the target's share, but
+        never closer than STEER_GAP abandons to the fallback line (the cap less its reserve),
+        which the target's share is above until a few hundred answers."""
+        line = self.cap * answered - min(CAP_RESERVE, answered / RESERVE_PER)
+        return min(self.target * answered, line - STEER_GAP)
 
     def _overdial_allowed(self, now: float) -> bool:
         """A manual over-dial ratio needs RESERVE_FROM answers in the 24 h window and the cap
@@ -375,7 +399,7 @@ class Pacer:
             return
         self._last_steer = now
         abandoned, answered = self.counts(now, DAY)
-        error = (abandoned - self.target * answered) / (self.target * (answered + STEER_HORIZON))
+        error = (abandoned - self.allowed(answered)) / (self.target * (answered + STEER_HORIZON))
         ramp = min(1.0, (answered + RAMP_FROM) / RAMP_ANSWERS)
         factor = min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error)))
         self.risk = BASE_RISK * factor * ramp

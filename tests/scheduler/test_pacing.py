@@ -80,12 +80,12 @@ def test_predictive_falls_back_to_progressive_at_the_cap() -> None:
 def test_the_cap_keeps_a_reserve_for_the_calls_in_flight() -> None:
     pacer = Pacer("predictive")
     assert not pacer.at_cap(0.0)  # nothing abandoned yet: a new campaign starts (cautiously)
-    for t in range(50):
+    for t in range(60):
         pacer.answered(float(t), 10.0)
     pacer.abandoned(1.0)
-    assert not pacer.at_cap(100.0)  # 1 of 50, 2 %: under RESERVE_FROM answers the rate itself
+    assert not pacer.at_cap(100.0)  # 1 of 60 and a reserve of 0.6: 1.6 < 1.8
     pacer.abandoned(2.0)
-    assert pacer.at_cap(100.0)  # 2 of 50, 4 %
+    assert pacer.at_cap(100.0)  # 2 of 60
     pacer = Pacer("predictive")
     for t in range(200):
         pacer.answered(float(t), 10.0)
@@ -178,7 +178,7 @@ AGENTS = AgentView(idle=8, talk_elapsed=(30.0, 60.0))
 
 def _law(pacer: Pacer, abandoned: int, answered: int) -> float:
     target = pacer.target
-    error = (abandoned - target * answered) / (target * (answered + STEER_HORIZON))
+    error = (abandoned - pacer.allowed(answered)) / (target * (answered + STEER_HORIZON))
     ramp = min(1.0, (answered + RAMP_FROM) / RAMP_ANSWERS)
     return BASE_RISK * min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error))) * ramp
 
