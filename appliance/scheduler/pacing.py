@@ -155,6 +155,7 @@ PRIOR_WEIGHT = 5.0  # samples' worth of prior mean while a distribution has unde
 # DURATION_WINDOW seconds (a step 180 → 300 s shows within the half hour); the answer-delay and
 # non-live resolution distributions barely drift and keep a longer window.
 ANSWER_HALF_LIFE = 1200.0
+RING_PRIOR_WEIGHT = 20.0  # samples' worth of prior in the answer-delay and non-live distributions
 ANSWER_PRIOR_DIALS = 30.0  # the prior answer rate weighs this many dials
 # Without reported outcomes, dials younger than this are taken as still ringing (not misses): a
 # first burst of dials counted as misses read p 0.1 and over-dialed the start of a shift.
@@ -240,16 +241,24 @@ class PacingStats:
         return self.delays.mean() if len(self.delays) else self.prior_delay
 
     def delay_cdf(self, elapsed: float) -> float:
-        if not len(self.delays):
-            return min(1.0, elapsed / (2 * self.prior_delay))
-        return self.delays.cdf(elapsed)
+        """The answer-delay distribution: the measured one, pulled towards the prior (uniform
+        over 0..2 × prior_delay) by RING_PRIOR_WEIGHT samples' worth, so that a few early
+        answers do not rule out every later one."""
+        n = len(self.delays)
+        prior = min(1.0, elapsed / (2 * self.prior_delay))
+        if not n:
+            return prior
+        return (n * self.delays.cdf(elapsed) + RING_PRIOR_WEIGHT * prior) / (n + RING_PRIOR_WEIGHT)
 
     def non_live_survival(self, elapsed: float) -> float | None:
         """P(a non-live dial is still unresolved after `elapsed`); None: never measured (every
         non-live dial is then taken to ring the full timeout)."""
         if not self.outcomes_reported or not len(self.non_live):
             return None
-        return 1.0 - self.non_live.cdf(elapsed)
+        n = len(self.non_live)  # the prior: unresolved until the timeout, RING_PRIOR_WEIGHT strong
+        return (n * (1.0 - self.non_live.cdf(elapsed)) + RING_PRIOR_WEIGHT) / (
+            n + RING_PRIOR_WEIGHT
+        )
 
     def answer_chance(self, p: float, elapsed: float, horizon: float) -> float:
         """P(a dial still unresolved after `elapsed` s is answered live within `horizon` more)."""

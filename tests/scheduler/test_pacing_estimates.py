@@ -80,3 +80,16 @@ def test_a_wrap_up_ends_by_the_measured_wrap_ups_given_its_elapsed_time() -> Non
         pacer.wrap_ended(60.0, float(i))
     sure, chances = pacer.free_chances(AgentView(idle=0, wrap_elapsed=(5.0, 50.0)), 12.0)
     assert sure == 1 and chances == []  # 5 s into a 60 s wrap-up: not within 12 s
+
+
+def test_one_early_answer_does_not_make_every_older_ringing_dial_a_miss() -> None:
+    """A new campaign's first live answer came after 5 s. The empirical answer-delay
+    distribution of that one sample says no dial ringing longer than 5 s will ever be answered
+    live, and the pacer dialed on as if the 10 dials ringing for 6 s were misses: 4-9 calls
+    abandoned in the first 30 s of bench days. Few samples lean on the prior."""
+    pacer = Pacer("predictive")
+    for _ in range(10):
+        pacer.dialed(0.0)
+    pacer.answered(5.0, 5.0)
+    pacer.resolved(3.0, "busy", 3.0)
+    assert pacer.stats.answer_chance(pacer.stats.answer_rate(), 6.0, 10.0) > 0.05
