@@ -58,6 +58,10 @@ class CampaignSettings(BaseModel):
     # Calls per number in a rolling 30 days, across the box (None: only the profile's cap).
     max_attempts_per_30_days: int | None = Field(default=None, ge=1, le=1000)
     abandon_lockout_hours: float = Field(default=0.0, ge=0.0, le=8760.0)  # beyond the profile's
+    # Share of live answers the answering-machine detection takes for machines and hangs up on
+    # (measured by the campaign, e.g. 0.02). Profiles that count them (uk: Ofcom) add the
+    # estimate to the abandon figure the cap is judged on (SPEC C13, #19).
+    amd_false_positive: float = Field(default=0.0, ge=0.0, le=0.5)
 
     @field_validator("windows")
     @classmethod

@@ -24,7 +24,13 @@ from appliance.engine.planner import AttemptReport, Pick
 from appliance.errors import DialboxError
 from appliance.scheduler.compliance import DAY, HOUR, Profile, profile
 from appliance.scheduler.hours import CallingHours, allowed_zone_sets, allowed_zones
-from appliance.scheduler.limits import AbandonFigure, Limits, abandon_cap_reached, limits_for
+from appliance.scheduler.limits import (
+    AbandonFigure,
+    Limits,
+    abandon_cap_reached,
+    false_positive_estimate,
+    limits_for,
+)
 from appliance.scheduler.lines import Share, share_lines
 from appliance.scheduler.plan import PlannedDial, make_plan
 from appliance.scheduler.select import Reason, Rules, classify
@@ -333,10 +339,18 @@ class StorePlanner:
             at = cr.schedule.next_open(now)
             if at is not None:
                 next_open = local_time(at, cr.timezone).strftime("%a %Y-%m-%d %H:%M %Z")
-        figures = [
-            AbandonFigure(w, *abandon_counts(self.db, campaign.id, now, w))
-            for w in cr.profile.abandon_windows
-        ]
+        share = self.false_positive_share(campaign)
+        figures = []
+        for w in cr.profile.abandon_windows:
+            answered, abandoned = abandon_counts(self.db, campaign.id, now, w)
+            fp = false_positive_estimate(answered, share)
+            figures.append(AbandonFigure(w, answered, abandoned, fp))
+        ledger = None
+        if share:
+            ledger = "; ".join(f.text() for f in figures) + (
+                f" — AMD false positives estimated at {100 * share:g}% of live answers,"
+                f" counted as abandoned by the {cr.profile.name} profile"
+            )
         cap = cr.limits.max_calls_per_number
         return Gates(
             status=campaign.status,
@@ -344,6 +358,7 @@ class StorePlanner:
             next_open=next_open,
             lines_up=lines_up,
             abandon_cap=abandon_cap_reached(cr.profile, figures),
+            abandon_ledger=ledger,
             no_agent=self._no_agent(campaign),
             hours_text=cr.profile.calling_hours.describe(),
             cap_text=f"{cap} calls per {cr.limits.calls_window / DAY:g} days" if cap else "",
@@ -469,6 +484,12 @@ class StorePlanner:
                 ratio = abandoned / answered if answered else 0.0
                 out.append((campaign.name, window_label(window), ratio))
         return out
+
+    def false_positive_share(self, campaign: CampaignRow) -> float:
+        """The share of live answers the campaign's AMD takes for machines, when its profile
+        counts them as abandoned (uk); else 0 (SPEC C13, #19)."""
+        rules = self.rules_for(campaign)
+        return rules.settings.amd_false_positive if rules.profile.counts_false_positives else 0.0
 
     def abandon_cap(self, campaign: CampaignRow) -> float | None:
         """The campaign's abandon cap as a fraction of answered calls (None: no cap)."""

@@ -427,7 +427,10 @@ async def campaign_report(call: Call) -> web.Response:
     since = now - call.query.get("days", 7) * 86400.0
     rows = report(svc.db, campaign, by=call.query.get("by", "day"), since=since, until=now + 1,
                   offset=offset.total_seconds())  # fmt: skip
-    abandon = abandon_rates(svc.db, campaign.id, now)
+    from appliance.dialplan import StorePlanner
+
+    share = StorePlanner(svc.config(), svc.db).false_positive_share(campaign)
+    abandon = abandon_rates(svc.db, campaign.id, now, share)
     return web.json_response(
         {
             "campaign": campaign.name,

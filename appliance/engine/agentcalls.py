@@ -16,7 +16,7 @@ from appliance.domain import CampaignType, Outcome
 from appliance.drivers.line import CallResult, LineError
 from appliance.engine.agents import AgentDesk, AgentError, LiveAgent, LiveCall, Offer
 from appliance.engine.linepool import Slot
-from appliance.engine.pacing import PACED, Pacers
+from appliance.engine.pacing import PACED, Pacers, non_live
 from appliance.store.agents import owned_elsewhere, owner_of
 from appliance.store.attempts import Lease
 from appliance.store.campaigns import CampaignRow
@@ -62,7 +62,13 @@ class AgentCalls:
         held = self._held(desk, campaign, desk.present(campaign.name))
         if settings.pacing not in PACED:
             return 0, held  # preview and manual campaigns dial when an agent says so
-        pacer = self.pacers.get(campaign.id, settings, self.planner.abandon_cap(campaign), now)
+        pacer = self.pacers.get(
+            campaign.id,
+            settings,
+            self.planner.abandon_cap(campaign),
+            now,
+            self.planner.false_positive_share(campaign),
+        )
         ringing = tuple(
             now - c.started
             for c in self.calls.values()
@@ -76,6 +82,17 @@ class AgentCalls:
             campaign.name, settings.skill, lambda seat: any(ln.can_reach(seat) for ln in lines)
         )
         return pacer.dials_wanted(now, view, ringing, waiting, lines_free), held
+
+    def _unanswered(
+        self, campaign: CampaignRow, attempt_id: int, outcome: Outcome, dialed_at: float, now: float
+    ) -> None:
+        """A paced dial that never reached the agents' queue (busy, no answer, a machine, a
+        failure): its outcome and time from dial go to the pacer (#19), which learns from them
+        how soon non-live dials resolve."""
+        call = self.calls.get(attempt_id)
+        pacer = self.pacers.known(campaign.id)
+        if pacer is not None and call is not None and call.stage == "ringing":
+            pacer.resolved(now, non_live(outcome), now - dialed_at)
 
     def _held(self, desk: AgentDesk, campaign: CampaignRow, present: list[str]) -> set[int]:
         """Contacts not to dial for the campaign now: callbacks whose owners are not among
@@ -271,6 +288,6 @@ class AgentCalls:
             outcome = Outcome.AGENT_TRANSFER
             live.hang_up = None
         elif pacer is not None and live.connected_at is not None:
-            pacer.talk_ended(self.clock.now() - live.connected_at)
+            pacer.talk_ended(self.clock.now() - live.connected_at, self.clock.now())
         self.desk.call_ended(agent, transferred=transferred)
         return ended, agent.name, outcome

@@ -186,7 +186,7 @@ class Engine(AgentCalls):
         if campaign.type is CampaignType.AGENT:
             pacer = self.pacers.known(campaign.id)
             if pacer is not None:
-                pacer.dialed()
+                pacer.dialed(now)
         return got
 
     def _sweep(self) -> None:
@@ -270,6 +270,8 @@ class Engine(AgentCalls):
             if call is not None and call.agent is not None and call.stage != "up" and self.desk:
                 self.desk.release(call.agent)  # dialed for this agent, and it never reached them
         now = self.clock.now()
+        if campaign.type is CampaignType.AGENT and got.channel == Channel.VOICE:
+            self._unanswered(campaign, got.attempt_id, report.outcome, dialed_at, now)
         completion = self.planner.decide(campaign, got, report, now)
         complete(
             self.db,

@@ -71,6 +71,10 @@ class Planner(Protocol):
         """The campaign's abandon cap as a fraction of answered calls (None: no cap)."""
         ...
 
+    def false_positive_share(self, campaign: CampaignRow) -> float:
+        """The campaign's AMD false-positive share where its profile counts them, else 0."""
+        ...
+
     def check(self, campaign: CampaignRow, contact_id: int, now: float) -> Pick | str:
         """One contact dialed now by an agent's choice (A5), or why not."""
         ...

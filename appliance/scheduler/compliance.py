@@ -34,6 +34,9 @@ class Profile:
     max_calls_per_number: int | None = None  # per rolling `calls_window`, across the box
     calls_window: float = 30 * DAY
     connect_seconds: float = 2.0  # answered call to agent or message
+    # Live answers taken for machines (AMD false positives) count as abandoned calls, estimated
+    # from the campaign's `amd_false_positive` share (Ofcom: a "reasoned estimate").
+    counts_false_positives: bool = False
     min_ring_seconds: int = 15
 
     def rules_text(self) -> list[str]:
@@ -42,6 +45,11 @@ class Profile:
         if self.abandon_cap is not None:
             spans = " and ".join(span_text(w) for w in self.abandon_windows)
             out.append(f"abandoned calls at most {self.abandon_cap:g}% of answered per {spans}")
+        if self.counts_false_positives:
+            out.append(
+                "answering-machine false positives (people taken for machines) count as"
+                " abandoned calls, estimated from the campaign's amd_false_positive share"
+            )
         if self.abandon_lockout:
             out.append(
                 f"no call to a number within {span_text(self.abandon_lockout)} of an abandoned call"
@@ -74,6 +82,7 @@ UK = Profile(
     abandon_windows=(DAY,),
     abandon_lockout=72 * HOUR,
     machine_lockout=24 * HOUR,
+    counts_false_positives=True,
 )
 FR = Profile(
     "fr",

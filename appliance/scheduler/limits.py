@@ -46,11 +46,30 @@ class AbandonFigure:
     window: float  # seconds
     answered: int  # calls answered by a person (or a machine taken for one)
     abandoned: int
+    # People the answering-machine detection took for machines and hung up on, estimated from
+    # the campaign's share (profiles that count them, uk); each is abandoned and answered.
+    false_positives: float = 0.0
 
     @property
     def rate(self) -> float:
-        """Percent of answered calls abandoned (0 when nothing was answered)."""
-        return 100.0 * self.abandoned / self.answered if self.answered else 0.0
+        """Percent of answered calls abandoned, false positives included in both (0 when
+        nothing was answered)."""
+        answered = self.answered + self.false_positives
+        return 100.0 * (self.abandoned + self.false_positives) / answered if answered else 0.0
+
+    def text(self) -> str:
+        fp = self.false_positives
+        extra = f" plus an estimated {fp:.1f} AMD false positives" if fp else ""
+        return (
+            f"{self.abandoned} of {self.answered} answered calls abandoned{extra}"
+            f" ({self.rate:.1f}%) in the last {span_text(self.window)}"
+        )
+
+
+def false_positive_estimate(answered: int, share: float) -> float:
+    """People taken for machines among `answered` live answers that reached the queue, when
+    the detection takes a `share` of live answers for machines: share ÷ (1 − share) × answered."""
+    return answered * share / (1.0 - share) if 0.0 < share < 1.0 else 0.0
 
 
 def abandon_cap_reached(profile: Profile, figures: Sequence[AbandonFigure]) -> str | None:
@@ -62,8 +81,7 @@ def abandon_cap_reached(profile: Profile, figures: Sequence[AbandonFigure]) -> s
     for figure in figures:
         if figure.answered and figure.rate >= profile.abandon_cap:
             return (
-                f"abandon cap reached: {figure.abandoned} of {figure.answered} answered calls"
-                f" ({figure.rate:.1f}%) abandoned in the last {span_text(figure.window)};"
+                f"abandon cap reached: {figure.text()};"
                 f" the {profile.name} profile allows {profile.abandon_cap:g}%"
             )
     return None

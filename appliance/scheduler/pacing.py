@@ -24,24 +24,36 @@ from dataclasses import dataclass, field
 
 DAY = 86400.0
 MONTH = 30 * DAY
-# The model's expected-abandon ratio per decision that gives about 2.5 % measured abandons in the
-# bench's scenarios (answers bunch, so the measured rate runs above the model's figure).
-BASE_RISK = 0.0075
-DELAY_WINDOW = 2000
+# The model's expected-abandon ratio per decision at which the steering starts (answers bunch,
+# so the measured rate runs above the model's figure; the steering finds the level).
+BASE_RISK = 0.01
 # Abandons the calls already in flight may still add after the switch to progressive: the cap
-# check keeps this many in hand, so the rolling rate ends at or under the cap, never just past it.
-# A new campaign therefore starts progressive until it has answers enough to hold the reserve.
+# check keeps answered ÷ RESERVE_PER of them in hand, at most CAP_RESERVE, so the rolling rate
+# ends at or under the cap, never just past it; a first abandon among 30 answers (3.3 %) is at
+# the cap, with nothing abandoned a campaign is not. (A reserve of 2 from the first answer kept
+# every new campaign progressive for its first 67 answers.) An over-dial ratio waits for
+# RESERVE_FROM answers in the 24 h window before it applies.
 CAP_RESERVE = 2
-# Steering: every STEER_EVERY seconds, risk = BASE_RISK × exp(−STEER_GAIN × e), e the rolling 24 h
-# rate's relative error to the target (TARGET_SHARE × cap), held within RISK_DOWN..RISK_UP × base.
-# Both ways and proportional: the window itself integrates the abandons, so a proportional law on
-# it pulls each day back to the target within the day (gain 2 → daily σ 0.21–0.28 points, 8 →
-# 0.17–0.18, 16 → 0.08–0.14 but swinging the risk that hard costs occupancy).
-STEER_EVERY = 60.0
-STEER_GAIN = 8.0
-RISK_UP = 3.0
+RESERVE_PER = 100.0
+RESERVE_FROM = 100
+# Steering (#19): every STEER_EVERY seconds, risk = BASE_RISK × exp(−STEER_GAIN × e) × ramp,
+# held within RISK_DOWN..RISK_UP × base, where e is the abandons over the allowed ones in units
+# of the target's budget over the answers so far plus STEER_HORIZON more:
+#     e = (abandoned − allowed(answered)) ÷ (target × (answered + STEER_HORIZON)),
+# allowed = min(target × answered, the fallback line − STEER_GAP) (see `allowed`),
+# so one early abandon brakes in proportion instead of sending the pacer to the progressive
+# fallback, and late in the window it acts like a proportional law on the rate. The ramp
+# (answered + RAMP_FROM) ÷ RAMP_ANSWERS, at most 1, keeps a new campaign's first answers
+# cautious: an abandon among them is what puts a campaign at the cap.
+STEER_EVERY = 10.0
+STEER_GAIN = 6.0
+STEER_HORIZON = 150.0
+STEER_GAP = 1.0
+RAMP_FROM = 20.0
+RAMP_ANSWERS = 60.0
+RISK_UP = 4.0
 RISK_DOWN = 0.1
-TARGET_SHARE = 0.85
+TARGET_SHARE = 0.75
 
 
 class AbandonLedger:
@@ -76,44 +88,189 @@ class AbandonLedger:
         return len(self._abandoned[window]), len(self._answered[window])
 
 
+class Samples:
+    """Recent durations, sorted for an empirical distribution, forgotten by time: those of the
+    last `window` seconds, but at least the newest `least` and at most the newest `most`."""
+
+    def __init__(self, window: float, least: int, most: int) -> None:
+        self.window, self.least, self.most = window, least, most
+        self.sorted: list[float] = []
+        self._order: deque[tuple[float, float]] = deque()  # (time, value), oldest first
+        self.total = 0.0
+
+    def __len__(self) -> int:
+        return len(self.sorted)
+
+    def add(self, now: float, value: float) -> None:
+        bisect.insort(self.sorted, value)
+        self._order.append((now, value))
+        self.total += value
+        self.trim(now)
+
+    def trim(self, now: float) -> None:
+        order = self._order
+        while order and (
+            len(order) > self.most or (len(order) > self.least and order[0][0] <= now - self.window)
+        ):
+            _, oldest = order.popleft()
+            del self.sorted[bisect.bisect_left(self.sorted, oldest)]
+            self.total -= oldest
+
+    def cdf(self, x: float) -> float:
+        return bisect.bisect_right(self.sorted, x) / len(self.sorted) if self.sorted else 0.0
+
+    def mean(self) -> float:
+        return self.total / len(self.sorted) if self.sorted else 0.0
+
+    def quantiles(self, shares: tuple[float, ...]) -> list[float]:
+        n = len(self.sorted)
+        return [self.sorted[min(n - 1, int(q * n))] for q in shares] if n else []
+
+    def ends_within(self, elapsed: float, horizon: float, prior_mean: float) -> float:
+        """P(D ≤ elapsed + horizon | D > elapsed): the duration's residual, conditioned on the
+        time already spent. Empirical while TAIL_MIN samples lie beyond `elapsed`; past that,
+        memoryless with the mean excess of the longest TAIL_MIN samples (heavy tails keep
+        their long residuals); with fewer than TAIL_MIN samples, memoryless around the mean
+        pulled towards `prior_mean`."""
+        if horizon <= 0:
+            return 0.0
+        xs = self.sorted
+        n = len(xs)
+        if n < TAIL_MIN:
+            mean = (self.total + PRIOR_WEIGHT * prior_mean) / (n + PRIOR_WEIGHT)
+            return 1.0 - math.exp(-horizon / max(mean, 1.0))
+        below = bisect.bisect_right(xs, elapsed)
+        if n - below >= TAIL_MIN:
+            return (bisect.bisect_right(xs, elapsed + horizon) - below) / (n - below)
+        base = xs[n - TAIL_MIN - 1] if n > TAIL_MIN else 0.0
+        excess = sum(xs[n - TAIL_MIN :]) / TAIL_MIN - base
+        return 1.0 - math.exp(-horizon / max(excess, 1.0))
+
+
+# Fewer samples than this beyond an elapsed time: the residual is taken as memoryless.
+TAIL_MIN = 10
+PRIOR_WEIGHT = 5.0  # samples' worth of prior mean while a distribution has under TAIL_MIN
+# Forgetting (#19): the answer rate is weighted by exp(−age ln 2 / ANSWER_HALF_LIFE), so a step
+# 0.30 → 0.15 is 3/4 learnt after 40 min; talk and wrap-up times are those of the last
+# DURATION_WINDOW seconds (a step 180 → 300 s shows within the half hour); the answer-delay and
+# non-live resolution distributions barely drift and keep a longer window.
+ANSWER_HALF_LIFE = 1200.0
+RING_PRIOR_WEIGHT = 20.0  # samples' worth of prior in the answer-delay and non-live distributions
+ANSWER_PRIOR_DIALS = 30.0  # the prior answer rate weighs this many dials
+# Without reported outcomes, dials younger than this are taken as still ringing (not misses): a
+# first burst of dials counted as misses read p 0.1 and over-dialed the start of a shift.
+IN_FLIGHT = 30.0
+DURATION_WINDOW = 1800.0
+RING_WINDOW = 7200.0
+WRAP_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+NON_LIVE = ("busy", "noanswer", "machine", "fail")
+
+
 @dataclass
 class PacingStats:
-    """What the pacer has measured: answer rate, answer delays, talk time."""
+    """What the pacer has measured (#19): the answer rate (exponentially forgotten), and windowed
+    empirical distributions of live answer delays, non-live resolution times, talks and
+    wrap-ups."""
 
     prior_answer_rate: float = 0.3
     prior_talk: float = 180.0
+    prior_wrap: float = 15.0
     prior_delay: float = 15.0
-    dials: int = 0
+    dials: int = 0  # ever (for reports)
     answers: int = 0
-    delays: list[float] = field(default_factory=list)  # the recent answer delays, sorted
-    recent: deque[float] = field(default_factory=deque)  # the same, in arrival order
-    talk_total: float = 0.0
-    talks: int = 0
+    delays: Samples = field(default_factory=lambda: Samples(RING_WINDOW, 100, 2000))
+    non_live: Samples = field(default_factory=lambda: Samples(RING_WINDOW, 100, 2000))
+    talks: Samples = field(default_factory=lambda: Samples(DURATION_WINDOW, 40, 2000))
+    wraps: Samples = field(default_factory=lambda: Samples(DURATION_WINDOW, 40, 2000))
+    # Exponentially weighted counts at `_at`: dials launched, dials resolved, live answers.
+    _w_dials: float = 0.0
+    _w_resolved: float = 0.0
+    _w_live: float = 0.0
+    _at: float = -math.inf
+    outcomes_reported: bool = False  # the engine reports non-live outcomes (`resolved`)
+    _launched: deque[float] = field(default_factory=deque)  # dial times of the last IN_FLIGHT s
+
+    def _decay(self, now: float) -> None:
+        if now > self._at:
+            if self._at > -math.inf:
+                f = math.exp(-(now - self._at) * math.log(2) / ANSWER_HALF_LIFE)
+                self._w_dials *= f
+                self._w_resolved *= f
+                self._w_live *= f
+            self._at = now
+
+    def count_dial(self, now: float) -> None:
+        self._decay(now)
+        self.dials += 1
+        self._w_dials += 1.0
+        self._launched.append(now)
+        while self._launched and self._launched[0] < now - IN_FLIGHT:
+            self._launched.popleft()
+
+    def count_live(self, now: float, delay: float) -> None:
+        self._decay(now)
+        self.answers += 1
+        self._w_live += 1.0
+        self._w_resolved += 1.0
+        self.delays.add(now, delay)
+
+    def count_non_live(self, now: float, elapsed: float) -> None:
+        self._decay(now)
+        self.outcomes_reported = True
+        self._w_resolved += 1.0
+        self.non_live.add(now, elapsed)
 
     def answer_rate(self) -> float:
-        k = 50.0  # prior weight in dials
-        return (self.answers + k * self.prior_answer_rate) / (self.dials + k)
+        """Live answers per dial: per resolved dial once the engine reports every outcome,
+        else per dial launched (calls still ringing make that a little low)."""
+        k = ANSWER_PRIOR_DIALS
+        if self.outcomes_reported:
+            base = self._w_resolved
+        else:  # the dials of the last IN_FLIGHT s may still ring: not yet a miss
+            launched = self._launched
+            while launched and launched[0] < self._at - IN_FLIGHT:
+                launched.popleft()
+            base = self._w_dials - len(launched)
+        return min(1.0, (self._w_live + k * self.prior_answer_rate) / (max(base, self._w_live) + k))
 
     def mean_talk(self) -> float:
-        k = 20.0
-        return (self.talk_total + k * self.prior_talk) / (self.talks + k)
+        n = len(self.talks)
+        return (self.talks.total + PRIOR_WEIGHT * self.prior_talk) / (n + PRIOR_WEIGHT)
 
     def mean_delay(self) -> float:
-        return sum(self.delays) / len(self.delays) if self.delays else self.prior_delay
+        return self.delays.mean() if len(self.delays) else self.prior_delay
 
     def delay_cdf(self, elapsed: float) -> float:
-        if not self.delays:
-            return min(1.0, elapsed / (2 * self.prior_delay))
-        return bisect.bisect_right(self.delays, elapsed) / len(self.delays)
+        """The answer-delay distribution: the measured one, pulled towards the prior (uniform
+        over 0..2 × prior_delay) by RING_PRIOR_WEIGHT samples' worth, so that a few early
+        answers do not rule out every later one."""
+        n = len(self.delays)
+        prior = min(1.0, elapsed / (2 * self.prior_delay))
+        if not n:
+            return prior
+        return (n * self.delays.cdf(elapsed) + RING_PRIOR_WEIGHT * prior) / (n + RING_PRIOR_WEIGHT)
 
-    def add_delay(self, delay: float) -> None:
-        # A sliding window of the last DELAY_WINDOW answers: the oldest leaves as a new one comes
-        # (thinning by position would drop the shortest delays first and skew the distribution).
-        bisect.insort(self.delays, delay)
-        self.recent.append(delay)
-        if len(self.recent) > DELAY_WINDOW:
-            oldest = self.recent.popleft()
-            del self.delays[bisect.bisect_left(self.delays, oldest)]
+    def non_live_survival(self, elapsed: float) -> float | None:
+        """P(a non-live dial is still unresolved after `elapsed`); None: never measured (every
+        non-live dial is then taken to ring the full timeout)."""
+        if not self.outcomes_reported or not len(self.non_live):
+            return None
+        n = len(self.non_live)  # the prior: unresolved until the timeout, RING_PRIOR_WEIGHT strong
+        return (n * (1.0 - self.non_live.cdf(elapsed)) + RING_PRIOR_WEIGHT) / (
+            n + RING_PRIOR_WEIGHT
+        )
+
+    def answer_chance(self, p: float, elapsed: float, horizon: float) -> float:
+        """P(a dial still unresolved after `elapsed` s is answered live within `horizon` more)."""
+        f0 = self.delay_cdf(elapsed)
+        gain = self.delay_cdf(elapsed + horizon) - f0
+        if gain <= 0.0:
+            return 0.0
+        still = self.non_live_survival(elapsed)
+        unresolved = p * (1.0 - f0) + (1.0 - p) * (1.0 if still is None else still)
+        if unresolved <= 1e-9:
+            return 0.0
+        return min(1.0, p * gain / unresolved)
 
 
 @dataclass(frozen=True)
@@ -122,7 +279,11 @@ class AgentView:
 
     idle: int  # ready, no call
     talk_elapsed: tuple[float, ...] = ()  # seconds into each current talk
-    wrap_remaining: tuple[float, ...] = ()  # seconds left of each wrap-up
+    # Wrap-ups, either as the seconds left of each (a deadline: the engine's configured wrap-up,
+    # which an agent may end early) or as the seconds into each (`wrap_elapsed`), or both in the
+    # same order. Elapsed wrap-ups end by the measured wrap-up distribution, conditioned.
+    wrap_remaining: tuple[float, ...] = ()
+    wrap_elapsed: tuple[float, ...] = ()
 
 
 class Pacer:
@@ -145,36 +306,77 @@ class Pacer:
         self.cap = cap
         self.target = target if target is not None else TARGET_SHARE * cap
         self.wrap = wrap
-        self.stats = stats or PacingStats()
+        self.stats = stats or PacingStats(prior_wrap=wrap)
         self.ledger = AbandonLedger()
         # The allowed expected-abandon ratio per decision, steered by the ledger. The model's
         # figure runs below the measured rate (answers bunch), so it starts well under the target.
         self.risk = BASE_RISK
         self._last_steer = -math.inf
+        self._now = 0.0  # the latest time seen, for reports that carry none
+        # The share of live answers the AMD takes for machines, where the profile counts them
+        # as abandoned (uk): the cap and the steering judge abandoned + the estimate of them.
+        self.false_positive = 0.0
+
+    def _seen(self, now: float | None) -> float:
+        if now is not None and now > self._now:
+            self._now = now
+        return self._now if now is None else now
 
     # ---------------------------------------------------------------- what happened
-    def dialed(self) -> None:
-        self.stats.dials += 1
+    def dialed(self, now: float | None = None) -> None:
+        self.stats.count_dial(self._seen(now))
 
     def answered(self, now: float, delay: float) -> None:
-        self.stats.answers += 1
-        self.stats.add_delay(delay)
+        """A live answer `delay` s after its dial (abandoned or not)."""
+        self.stats.count_live(self._seen(now), delay)
         self.ledger.answered(now)
 
-    def abandoned(self, now: float) -> None:
-        self.ledger.abandoned(now)
+    def resolved(self, now: float, outcome: str, elapsed: float) -> None:
+        """A dial that ended without a live answer, `elapsed` s after it was placed: `busy`,
+        `noanswer`, `machine` or `fail` (#19). Live answers are `answered`."""
+        if outcome not in NON_LIVE:
+            raise ValueError(f"outcome {outcome!r}: expected one of {', '.join(NON_LIVE)}")
+        self.stats.count_non_live(self._seen(now), max(0.0, elapsed))
 
-    def talk_ended(self, duration: float) -> None:
-        self.stats.talk_total += duration
-        self.stats.talks += 1
+    def abandoned(self, now: float) -> None:
+        self.ledger.abandoned(self._seen(now))
+
+    def talk_ended(self, duration: float, now: float | None = None) -> None:
+        self.stats.talks.add(self._seen(now), max(0.0, duration))
+
+    def wrap_ended(self, duration: float, now: float | None = None) -> None:
+        self.stats.wraps.add(self._seen(now), max(0.0, duration))
 
     # ---------------------------------------------------------------- decisions
     def at_cap(self, now: float) -> bool:
+        """At the cap (24 h or 30 d), with CAP_RESERVE abandons in hand once the window holds
+        RESERVE_FROM answers: predictive and over-dial ratios give way to progressive 1:1."""
         for window in (DAY, MONTH):
-            abandoned, answered = self.ledger.counts(now, window)
-            if abandoned + CAP_RESERVE >= self.cap * answered:
+            abandoned, answered = self.counts(now, window)
+            reserve = min(CAP_RESERVE, answered / RESERVE_PER)
+            if abandoned and abandoned + reserve >= self.cap * answered:
                 return True
         return False
+
+    def counts(self, now: float, window: float = DAY) -> tuple[float, float]:
+        """(abandoned, answered) over the window as the cap judges them: with the estimated
+        AMD false positives in both where they count (#19)."""
+        abandoned, answered = self.ledger.counts(now, window)
+        share = self.false_positive
+        fp = answered * share / (1.0 - share) if 0.0 < share < 1.0 else 0.0
+        return abandoned + fp, answered + fp
+
+    def allowed(self, answered: float) -> float:
+        """The abandons the steering aims at after `answered` answers: the target's share, but
+        never closer than STEER_GAP abandons to the fallback line (the cap less its reserve),
+        which the target's share is above until a few hundred answers."""
+        line = self.cap * answered - min(CAP_RESERVE, answered / RESERVE_PER)
+        return min(self.target * answered, line - STEER_GAP)
+
+    def _overdial_allowed(self, now: float) -> bool:
+        """A manual over-dial ratio needs RESERVE_FROM answers in the 24 h window and the cap
+        not reached: until then it dials 1:1."""
+        return not self.at_cap(now) and self.ledger.counts(now, DAY)[1] >= RESERVE_FROM
 
     def dials_wanted(
         self,
@@ -188,53 +390,85 @@ class Pacer:
 
         `ringing_elapsed`: seconds since each unanswered dial in flight was placed; `waiting`:
         answered calls not yet given to an agent."""
+        self._seen(now)
         if lines_free <= 0:
             return 0
         at_cap = self.at_cap(now)
         if self.mode == "progressive" or at_cap:
             # At the cap an over-dial ratio gives way to 1:1: no more calls than idle agents.
-            ratio = min(self.ratio, 1.0) if at_cap else self.ratio
+            ratio = self.ratio if self._overdial_allowed(now) else min(self.ratio, 1.0)
             want = math.floor(ratio * agents.idle) - len(ringing_elapsed) - waiting
             return max(0, min(want, lines_free))
         return max(0, min(self._predictive(now, agents, ringing_elapsed, waiting), lines_free))
 
     def _steer(self, now: float) -> None:
         # Accelerates under the target as well as braking over it: the day-to-day spread of the
-        # abandon rate, not its mean, is what keeps the worst day near the cap.
+        # abandon rate, not its mean, is what keeps the worst day under the cap.
         if now - self._last_steer < STEER_EVERY:
             return
         self._last_steer = now
-        abandoned, answered = self.ledger.counts(now, DAY)
-        if answered < 100:
-            return
-        error = (abandoned / answered - self.target) / self.target
-        self.risk = BASE_RISK * min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error)))
+        abandoned, answered = self.counts(now, DAY)
+        error = (abandoned - self.allowed(answered)) / (self.target * (answered + STEER_HORIZON))
+        ramp = min(1.0, (answered + RAMP_FROM) / RAMP_ANSWERS)
+        factor = min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error)))
+        self.risk = BASE_RISK * factor * ramp
+
+    def free_chances(self, agents: AgentView, horizon: float) -> tuple[int, list[float]]:
+        """Agents free within `horizon` s: (sure, chances of the others). A talk ends by its
+        measured distribution given the time it has run, then a wrap-up by the measured wrap-up
+        distribution; a wrap-up under way by that distribution given its elapsed time."""
+        s = self.stats
+        sure = agents.idle
+        chances: list[float] = []
+        rem = agents.wrap_remaining
+        if agents.wrap_elapsed:
+            for i, elapsed in enumerate(agents.wrap_elapsed):
+                if i < len(rem) and rem[i] <= horizon:
+                    sure += 1
+                    continue
+                q = s.wraps.ends_within(elapsed, horizon, s.prior_wrap)
+                if q >= 1.0:
+                    sure += 1
+                elif q > 0.0:
+                    chances.append(q)
+        else:
+            sure += sum(1 for r in rem if r <= horizon)
+        if agents.talk_elapsed:
+            wraps = s.wraps.quantiles(WRAP_QUANTILES) or [s.prior_wrap] * len(WRAP_QUANTILES)
+            share = 1.0 / len(wraps)
+            for elapsed in agents.talk_elapsed:
+                q = 0.0
+                for w in wraps:
+                    if horizon > w:
+                        q += share * s.talks.ends_within(elapsed, horizon - w, s.prior_talk)
+                if q > 0.0:
+                    chances.append(min(1.0, q))
+        return sure, chances
 
     def _predictive(
         self, now: float, agents: AgentView, ringing: tuple[float, ...], waiting: int
     ) -> int:
         self._steer(now)
         s = self.stats
+        s.talks.trim(now)
+        s.wraps.trim(now)
         p = s.answer_rate()
-        mean_talk = s.mean_talk()
         # Answers need an agent when they come, not on average: the balance is checked at several
         # moments over the ring window (agents may be up to the 2 s grace late), with the exact
-        # distributions of answers (Poisson-binomial) and of agents freed (binomial).
+        # distributions of answers (Poisson-binomial) and of agents freed (Poisson-binomial).
         checks = []
         for t in CHECKPOINTS:
-            sure = agents.idle + sum(1 for r in agents.wrap_remaining if r <= t + 2.0)
-            left = t + 2.0 - self.wrap
-            q = 1.0 - math.exp(-left / mean_talk) if left > 0 else 0.0
-            free = [0.0] * sure + _binomial(len(agents.talk_elapsed), q)
+            sure, chances = self.free_chances(agents, t + GRACE)
+            free = [0.0] * sure + [1.0]
+            for q in chances:
+                free = _add_bernoulli(free, q)
             answers = [0.0] * waiting + [1.0]
             mean = float(waiting)
             for elapsed in ringing:
-                f0 = s.delay_cdf(elapsed)
-                if p * f0 >= 1.0:
-                    continue
-                chance = p * (s.delay_cdf(elapsed + t) - f0) / (1.0 - p * f0)
-                answers = _add_bernoulli(answers, chance)
-                mean += chance
+                chance = s.answer_chance(p, elapsed, t)
+                if chance > 0.0:
+                    answers = _add_bernoulli(answers, chance)
+                    mean += chance
             checks.append((answers, _tail_sums(free), p * s.delay_cdf(t), mean))
         n = 0
         while n < 200:
@@ -251,11 +485,7 @@ class Pacer:
         return n
 
 
-def _binomial(n: int, q: float) -> list[float]:
-    dist = [1.0]
-    for _ in range(n):
-        dist = _add_bernoulli(dist, q)
-    return dist
+GRACE = 2.0  # seconds an answered call may wait for an agent (the 2 s rule)
 
 
 def _add_bernoulli(dist: list[float], chance: float) -> list[float]:

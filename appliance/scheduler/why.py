@@ -39,6 +39,7 @@ class Gates:
     next_open: str | None = None  # when the window opens next, as text
     lines_up: int | None = None  # lines this campaign may use that are up; None: unknown
     abandon_cap: str | None = None  # plain words from limits.abandon_cap_reached
+    abandon_ledger: str | None = None  # the figures with AMD false positives, where counted
     no_agent: str | None = None  # an agent campaign with nobody to take its calls, in words
     hours_text: str = ""
     cap_text: str = ""
@@ -96,6 +97,9 @@ def explain(campaign: str, gates: Gates, counts: Mapping[Reason, int]) -> Explan
                 "text": gates.abandon_cap + "; predictive pacing falls back to progressive",
             }
         )
+
+    if gates.abandon_ledger and not gates.abandon_cap:
+        slowing.append({"reason": "amd_false_positives", "text": gates.abandon_ledger})
 
     ready = counts.get(Reason.READY, 0)
     total = sum(counts.values())

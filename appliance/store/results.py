@@ -177,8 +177,13 @@ def outcomes(db: Database, campaign_id: int, since: float) -> dict[str, int]:
     }
 
 
-def abandon_rates(db: Database, campaign_id: int, now: float) -> dict[str, dict[str, Any]]:
-    """The campaign's abandon ledger over the rolling 24 h and 30 days (SPEC C13)."""
+def abandon_rates(
+    db: Database, campaign_id: int, now: float, false_positive: float = 0.0
+) -> dict[str, dict[str, Any]]:
+    """The campaign's abandon ledger over the rolling 24 h and 30 days (SPEC C13). With
+    `false_positive` (the campaign's AMD false-positive share, where its profile counts them)
+    each window also shows the estimated false positives and the rate with them (#19)."""
+    from appliance.scheduler.limits import false_positive_estimate
     from appliance.store.selection import abandon_counts
 
     out: dict[str, dict[str, Any]] = {}
@@ -189,4 +194,10 @@ def abandon_rates(db: Database, campaign_id: int, now: float) -> dict[str, dict[
             "abandoned": abandoned,
             "rate": round(abandoned / answered, 4) if answered else 0.0,
         }
+        if false_positive:
+            fp = false_positive_estimate(answered, false_positive)
+            out[label]["amd_false_positives"] = round(fp, 1)
+            out[label]["rate_with_false_positives"] = (
+                round((abandoned + fp) / (answered + fp), 4) if answered else 0.0
+            )
     return out

@@ -47,3 +47,24 @@ def test_bench_chaos_says_what_it_measures() -> None:
     for words in ("--phase", "--kills", "--quick", "modem_calls_missing_from_db",
                   "line_down_seconds", "max_dial_loop_stall_ms"):  # fmt: skip
         assert words in done.stdout
+
+
+def test_bench_pacing_says_what_it_measures_and_runs_quick() -> None:
+    """bench/pacing.py runs 20 eight-hour days per scenario (research/pacing.md §5); here its
+    command line and the tiny quick mode (S1 and M1, one hour)."""
+    done = _run("bench/pacing.py", "--help")
+    assert done.returncode == 0, done.stderr
+    for words in ("--scenario", "--seeds", "--quick", "CMDP", "rolling"):
+        assert words in done.stdout
+    done = _run("bench/pacing.py", "--quick", "--mode", "both")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)["results"]
+    assert {(r["scenario"], r["mode"]) for r in results} == {
+        ("S1", "progressive"),
+        ("S1", "predictive"),
+        ("M1", "progressive"),
+        ("M1", "predictive"),
+    }
+    for r in results:
+        assert 0.3 < r["occupancy"] < 0.9 and "rolling_30min_max" in r and "days_over_cap" in r
+    assert "ratio_to_cmdp" in next(r for r in results if r["scenario"] == "M1")

@@ -11,9 +11,13 @@ from hypothesis import strategies as st
 from appliance.scheduler.pacing import (
     BASE_RISK,
     DAY,
+    RAMP_ANSWERS,
+    RAMP_FROM,
+    RISK_DOWN,
     RISK_UP,
     STEER_EVERY,
     STEER_GAIN,
+    STEER_HORIZON,
     AbandonLedger,
     AgentView,
     Pacer,
@@ -75,7 +79,14 @@ def test_predictive_falls_back_to_progressive_at_the_cap() -> None:
 
 def test_the_cap_keeps_a_reserve_for_the_calls_in_flight() -> None:
     pacer = Pacer("predictive")
-    assert pacer.at_cap(0.0)  # a new campaign: no answers to hold the reserve yet
+    assert not pacer.at_cap(0.0)  # nothing abandoned yet: a new campaign starts (cautiously)
+    for t in range(60):
+        pacer.answered(float(t), 10.0)
+    pacer.abandoned(1.0)
+    assert not pacer.at_cap(100.0)  # 1 of 60 and a reserve of 0.6: 1.6 < 1.8
+    pacer.abandoned(2.0)
+    assert pacer.at_cap(100.0)  # 2 of 60
+    pacer = Pacer("predictive")
     for t in range(200):
         pacer.answered(float(t), 10.0)
     for t in range(3):
@@ -152,41 +163,62 @@ def test_at_the_cap_no_call_is_dialed_without_an_idle_agent_for_it(
 
 def _pacer_with(answered: int, abandoned: int) -> Pacer:
     """A predictive pacer that has seen one dial in three answered."""
-    pacer = _with_answers("predictive", 1.0, answered, abandoned)
-    pacer.stats.dials = 3 * answered
+    pacer = Pacer("predictive")
+    for t in range(answered):
+        for _ in range(3):
+            pacer.dialed(float(t))
+        pacer.answered(float(t), 10.0)
+    for t in range(abandoned):
+        pacer.abandoned(float(t))
     return pacer
 
 
 AGENTS = AgentView(idle=8, talk_elapsed=(30.0, 60.0))
 
 
+def _law(pacer: Pacer, abandoned: int, answered: int) -> float:
+    target = pacer.target
+    error = (abandoned - pacer.allowed(answered)) / (target * (answered + STEER_HORIZON))
+    ramp = min(1.0, (answered + RAMP_FROM) / RAMP_ANSWERS)
+    return BASE_RISK * min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error))) * ramp
+
+
 def test_steering_accelerates_when_the_24h_rate_is_well_under_target() -> None:
-    at_target = _pacer_with(2000, 51)  # 2.55 %: the base risk
+    at_target = _pacer_with(2000, 45)  # 2.25 %: the target, the base risk
     base = at_target.dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
     assert at_target.risk == pytest.approx(BASE_RISK)
-    pacer = _pacer_with(1000, 5)  # 0.5 %
+    pacer = _pacer_with(2000, 0)
     faster = pacer.dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
     assert pacer.risk == pytest.approx(BASE_RISK * RISK_UP)
     assert faster > base
 
 
 def test_steering_brakes_in_proportion_when_the_24h_rate_is_over_target() -> None:
-    pacer = _pacer_with(1000, 27)  # 2.7 %: over the 2.55 % target, under the cap with its reserve
+    pacer = _pacer_with(1000, 27)  # 2.7 %: over the 2.25 % target, under the cap with its reserve
     assert not pacer.at_cap(1000.0)
     slower = pacer.dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
-    error = (0.027 - pacer.target) / pacer.target
-    assert pacer.risk == pytest.approx(BASE_RISK * math.exp(-STEER_GAIN * error))
+    assert pacer.risk == pytest.approx(_law(pacer, 27, 1000))
     assert pacer.risk < BASE_RISK
-    assert slower < _pacer_with(2000, 51).dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
+    assert slower <= _pacer_with(2000, 45).dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
 
 
-def test_steering_waits_for_answers_and_acts_once_per_period() -> None:
-    pacer = _pacer_with(90, 0)  # too few answers to judge: base risk
+def test_a_new_campaign_starts_cautious_and_one_early_abandon_brakes_without_the_fallback() -> None:
+    pacer = _pacer_with(10, 0)
     pacer.dials_wanted(100.0, AGENTS, (), 0, lines_free=30)
-    assert pacer.risk == BASE_RISK
+    assert pacer.risk == pytest.approx(_law(pacer, 0, 10)) and pacer.risk < BASE_RISK
+    pacer = _pacer_with(60, 1)  # 1 of 60: under the cap, over the target
+    pacer.dials_wanted(100.0, AGENTS, (), 0, lines_free=30)
+    assert not pacer.at_cap(100.0)
+    assert pacer.risk == pytest.approx(_law(pacer, 1, 60))
+
+
+def test_steering_acts_once_per_period() -> None:
+    pacer = _pacer_with(90, 0)
+    pacer.dials_wanted(100.0, AGENTS, (), 0, lines_free=30)
+    first = pacer.risk
     for t in range(90, 1000):
         pacer.answered(float(t), 10.0)
     pacer.dials_wanted(100.0 + STEER_EVERY / 2, AGENTS, (), 0, lines_free=30)
-    assert pacer.risk == BASE_RISK  # the last look was under a period ago
+    assert pacer.risk == first  # the last look was under a period ago
     pacer.dials_wanted(100.0 + STEER_EVERY, AGENTS, (), 0, lines_free=30)
-    assert pacer.risk == pytest.approx(BASE_RISK * RISK_UP)
+    assert pacer.risk == pytest.approx(_law(pacer, 0, 1000))
