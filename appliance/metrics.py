@@ -81,18 +81,17 @@ class _StoreCollector(Collector):
         self._queue = queue
         self._taken: tuple[list[LineSample], list[AbandonSample], list[AgentSample]] | None = None
 
+    def _live(self) -> tuple[list[LineSample], list[AbandonSample], list[AgentSample]]:
+        return list(self._lines()), list(self._abandon()), list(self._agents())
+
     def take(self) -> None:
         """Read the live state (lines, agents, the abandon ledger) now, on the caller's thread,
         for a `collect` that runs on another (`Metrics.render_async`)."""
-        self._taken = (list(self._lines()), list(self._abandon()), list(self._agents()))
+        self._taken = self._live()
 
     def collect(self) -> Iterator[Metric]:
         taken, self._taken = self._taken, None
-        lines, abandon, agents = taken or (
-            list(self._lines()),
-            list(self._abandon()),
-            list(self._agents()),
-        )
+        lines, abandon, agents = taken or self._live()
         yield from self._line_metrics(lines)
         ratio = GaugeMetricFamily(
             "dialbox_abandon_ratio",
