@@ -67,7 +67,6 @@ class WriteGate:
         self._depth = 0
         self._urgent_waiting = 0
         self._urgent_until = 0.0
-        self._last_urgent = False
 
     @contextmanager
     def hold(self, *, urgent: bool) -> Iterator[None]:
@@ -90,7 +89,7 @@ class WriteGate:
                 finally:
                     if urgent:
                         self._urgent_waiting -= 1
-                self._owner, self._depth, self._last_urgent = me, 1, urgent
+                self._owner, self._depth = me, 1
         try:
             yield
         finally:
@@ -98,7 +97,7 @@ class WriteGate:
                 self._depth -= 1
                 if self._depth == 0:
                     self._owner = None
-                    if self._last_urgent:
+                    if urgent:  # depth 0: this is the outermost hold, the one that acquired
                         self._urgent_until = time.monotonic() + self.URGENT_GRACE
                     self._cond.notify_all()
 
