@@ -22,8 +22,10 @@ their ages and the parties holding — never outcomes or durations to come.
   for machines (S5; counted as abandoned in the Ofcom-style rate). OLD: the model of issue 3
   (U(5, 25) s answers, 25 s no-answers, exponential talk, 15 s wrap), kept as one more scenario.
 - Protocol (§5.5): 8 h shifts, every agent in at t = 0, a new pacer each day (learning mode:
-  no priors from the world), no warm-up excluded; day d draws from random.Random(seed d);
-  evaluation seeds 1–20 (tuning uses 1001–1006 only).
+  no priors from the world), no warm-up excluded; day d draws with common random numbers
+  (§5.5): lead i from random.Random("d/lead/i"), connect k's talk and wrap-up from
+  random.Random("d/call/k"), the staffing plan from random.Random(d); evaluation seeds 1–20
+  (tuning uses 1001–1006 only).
 - Metrics (§5.6), per scenario over the days: talk occupancy (talk ÷ logged-in agent time),
   pooled abandon (abandoned ÷ live answers), worst and 95th-percentile day, days over 3 %,
   the worst 30-min rolling abandon (windows holding ≥ 30 live answers), minutes in the at-cap
@@ -106,10 +108,16 @@ def _lognormal(rng: random.Random, mean: float, cv: float) -> float:
 
 
 class World:
-    """The distributions of one scenario (never shown to the pacer)."""
+    """The distributions of one scenario (never shown to the pacer). Common random numbers
+    (§5.5): lead i draws its outcome, A or F, hold patience and AMD verdict from its own stream
+    (seed, lead, i), the k-th connect its talk and wrap-up from (seed, call, k), so two pacers
+    on the same day meet the same people and A/B differences are not drowned in noise."""
 
-    def __init__(self, sc: Scenario, rng: random.Random) -> None:
-        self.sc, self.rng = sc, rng
+    def __init__(self, sc: Scenario, seed: int) -> None:
+        self.sc, self.seed = sc, seed
+
+    def _stream(self, kind: str, i: int) -> random.Random:
+        return random.Random(f"{self.seed}/{kind}/{i}")
 
     def p(self, t: float) -> float:
         sc = self.sc
@@ -119,42 +127,41 @@ class World:
             return sc.p if t < SHIFT / 2 else sc.p_end
         return sc.p + (sc.p_end - sc.p) * min(1.0, t / SHIFT)
 
-    def talk(self, t: float) -> float:
+    def service(self, k: int, t: float) -> tuple[float, float]:
+        """(talk, wrap-up) of the k-th connect, made at t."""
+        rng, fam = self._stream("call", k), self.sc.family
         mean = 180.0
         if self.sc.talk_after is not None and t >= SHIFT / 2:
             mean = self.sc.talk_after
-        if self.sc.family == "R":
-            return _lognormal(self.rng, mean, 1.0)
-        return self.rng.expovariate(1.0 / mean)
-
-    def wrap(self) -> float:
-        fam = self.sc.family
         if fam == "R":
-            return _lognormal(self.rng, 20.0, 0.5)
-        return self.rng.expovariate(1.0 / 20.0) if fam == "M" else 15.0
-
-    def dial(self, t: float) -> tuple[str, float]:
-        """(outcome, seconds to it): live, noanswer, busy or machine."""
-        rng, fam = self.rng, self.sc.family
+            return _lognormal(rng, mean, 1.0), _lognormal(rng, 20.0, 0.5)
         if fam == "M":
-            kind = "live" if rng.random() < self.p(t) else rng.choice(("noanswer", "busy"))
-            return kind, rng.expovariate(1.0 / 10.0)
+            return rng.expovariate(1.0 / mean), rng.expovariate(1.0 / 20.0)
+        return rng.expovariate(1.0 / mean), 15.0
+
+    def dial(self, i: int, t: float) -> tuple[str, float, float, bool]:
+        """(outcome, seconds to it, hold patience, taken for a machine) of lead i dialed at t:
+        live, noanswer, busy or machine."""
+        rng, fam = self._stream("lead", i), self.sc.family
+        live = rng.random() < self.p(t)
+        patience = rng.expovariate(1.0 / 2.0) if fam == "M" else 2.0
+        fp = rng.random() < self.sc.false_positive
+        if fam == "M":
+            kind = "live" if live else rng.choice(("noanswer", "busy"))
+            return kind, rng.expovariate(1.0 / 10.0), patience, fp
         if fam == "OLD":
-            if rng.random() < self.p(t):
-                return "live", rng.uniform(5.0, 25.0)
-            return "noanswer", 25.0
-        if rng.random() < self.p(t):
+            if live:
+                return "live", rng.uniform(5.0, 25.0), patience, fp
+            return "noanswer", 25.0, patience, fp
+        if live:
             a = _lognormal(rng, 10.0, 0.5)
-            return ("live", a) if a <= 22.0 else ("noanswer", 22.0)
+            return ("live", a, patience, fp) if a <= 22.0 else ("noanswer", 22.0, patience, fp)
         u = rng.random()
         if u < 0.55:
-            return "noanswer", rng.uniform(21.0, 23.0)
+            return "noanswer", rng.uniform(21.0, 23.0), patience, fp
         if u < 0.80:
-            return "busy", rng.uniform(2.0, 6.0)
-        return "machine", _lognormal(rng, 15.0, 0.4)
-
-    def patience(self) -> float:
-        return self.rng.expovariate(1.0 / 2.0) if self.sc.family == "M" else 2.0
+            return "busy", rng.uniform(2.0, 6.0), patience, fp
+        return "machine", _lognormal(rng, 15.0, 0.4), patience, fp
 
 
 @dataclass
@@ -197,7 +204,7 @@ def _schedule(sc: Scenario, rng: random.Random) -> list[tuple[float, int, str]]:
 
 def simulate_day(sc: Scenario, mode: str, seed: int, make: Callable[[], Pacer]) -> Day:
     rng = random.Random(seed)
-    world = World(sc, rng)
+    world = World(sc, seed)
     pacer = make()
     if mode == "progressive":
         pacer.mode = "progressive"
@@ -212,6 +219,8 @@ def simulate_day(sc: Scenario, mode: str, seed: int, make: Callable[[], Pacer]) 
         heapq.heappush(events, (t, seq, kind, ref))
 
     ringing: dict[int, float] = {}  # call -> dialed at
+    fate: dict[int, tuple[float, bool]] = {}  # call -> (hold patience, taken for a machine)
+    wraps: dict[int, float] = {}  # agent -> the wrap-up drawn with its call
     holding: deque[int] = deque()
     held_since: dict[int, float] = {}
     talking = 0
@@ -239,7 +248,8 @@ def simulate_day(sc: Scenario, mode: str, seed: int, make: Callable[[], Pacer]) 
         agent.state, agent.since, agent.call = "talk", now, call
         talking += 1
         day.connects += 1
-        push(now + world.talk(now), "talk_end", agent.id)
+        talk, wraps[agent.id] = world.service(day.connects, now)
+        push(now + talk, "talk_end", agent.id)
 
     def free_agent(now: float, agent: Agent) -> None:
         if agent.id in away:
@@ -273,7 +283,8 @@ def simulate_day(sc: Scenario, mode: str, seed: int, make: Callable[[], Pacer]) 
             ringing[call_ids] = now
             day.dials += 1
             pacer.dialed(now)
-            kind, after = world.dial(now)
+            kind, after, patience, fp = world.dial(call_ids, now)
+            fate[call_ids] = (patience, fp)
             push(now + after, kind, call_ids)
 
     for at, a, what in _schedule(sc, rng):
@@ -290,7 +301,8 @@ def simulate_day(sc: Scenario, mode: str, seed: int, make: Callable[[], Pacer]) 
                     day.at_cap_ticks += 1
         elif kind == "live":
             dialed_at = ringing.pop(ref)
-            if world.sc.false_positive and rng.random() < world.sc.false_positive:
+            patience, fp = fate.pop(ref)
+            if fp:
                 day.false_positive += 1  # a person taken for a machine and hung up on
                 pacer.resolved(now, "machine", now - dialed_at)
                 decide(now)
@@ -304,9 +316,10 @@ def simulate_day(sc: Scenario, mode: str, seed: int, make: Callable[[], Pacer]) 
             else:
                 holding.append(ref)
                 held_since[ref] = now
-                push(now + world.patience(), "patience", ref)
+                push(now + patience, "patience", ref)
         elif kind in ("noanswer", "busy", "machine"):
             dialed_at = ringing.pop(ref)
+            del fate[ref]
             pacer.resolved(now, kind, now - dialed_at)
         elif kind == "patience":
             if ref in held_since:
@@ -319,7 +332,7 @@ def simulate_day(sc: Scenario, mode: str, seed: int, make: Callable[[], Pacer]) 
             talking -= 1
             pacer.talk_ended(now - agent.since, now)
             agent.state, agent.since = "wrap", now
-            push(now + world.wrap(), "wrap_end", ref)
+            push(now + wraps.pop(ref), "wrap_end", ref)
         elif kind == "wrap_end":
             agent = agents[ref]
             pacer.wrap_ended(now - agent.since, now)
@@ -496,7 +509,9 @@ def main() -> None:
         name, _, value = item.partition("=")
         if not hasattr(pacing, name):
             parser.error(f"no pacing constant {name}")
-        setattr(pacing, name, float(value))
+        # a comma-separated value sets a tuple constant (CHECKPOINTS, WRAP_QUANTILES)
+        parsed = tuple(float(v) for v in value.split(",")) if "," in value else float(value)
+        setattr(pacing, name, parsed)
     modes = ("progressive", "predictive") if args.mode == "both" else (args.mode,)
     jobs = [(SCENARIOS[n], m, s) for n in names for m in modes for s in seeds]
     started = time.monotonic()
