@@ -89,6 +89,14 @@ URC_PREFIXES: tuple[str, ...] = (
     "UNDER-VOLTAGE",
     "OVER-VOLTAGE",
     "+PBREADY",
+    # ZTE/Qualcomm noise, sent anywhere (inside +CMGS, between an echo and its answer):
+    # python-gsmmodem #11, ModemManager's ZTE plugin (research/modems.md 2.4, 3.8)
+    "+ZDONR:",
+    "+ZPASR:",
+    "+ZUSIMR:",
+    "+ZEND",
+    "+ZPSTM:",
+    "+ZRSSI:",
 )
 
 #: URCs whose next line is their body (a PDU, or a text-mode message).

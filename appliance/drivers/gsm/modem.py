@@ -30,7 +30,7 @@ from appliance.drivers.gsm.profiles import (
     dtmf_digit,
     select_profile,
 )
-from appliance.drivers.gsm.status import Registration, parse_cops, parse_csq
+from appliance.drivers.gsm.status import Registration, parse_cfun, parse_cops, parse_csq
 from appliance.drivers.gsm.transfer import parse_chld
 from appliance.drivers.gsm.voice import Voice
 from appliance.drivers.line import (
@@ -308,6 +308,7 @@ class GsmModem(AtPortLine):
             self.identity.model,
             self.profile.name,
         )
+        await self._radio_on()
         await self._unlock_sim()
         imsi = await self._ident("AT+CIMI")
         self.identity = Identity(**{**asdict(self.identity), "imsi": imsi})
@@ -411,6 +412,24 @@ class GsmModem(AtPortLine):
                 raise LinkDownSim(f"SIM not ready after {self.sim_wait:g} s ({self._sim})")
             await asyncio.sleep(delay)  # back-off while the SIM initialises (CME 14 / 515)
             delay = min(delay * 2, 2.0)
+
+    async def _radio_on(self) -> None:
+        """A module left in minimum functionality or flight mode (``+CFUN: 0``/``4``: seen at
+        boot on Qualcomm sticks, python-gsmmodem #11) never registers: ``AT+CFUN=1``. An
+        answer that is not a state (ZTE: the test form's ranges) or an error is tolerated:
+        registration then tells."""
+        response = await self.session.run(self._cmd("AT+CFUN?"))
+        values = response.values("+CFUN:") if response.ok else []
+        fun = parse_cfun(values[0]) if values else None
+        if fun is None:
+            if values:
+                log.info("%s: AT+CFUN? -> %s: not a state (tolerated)", self.name, values[0])
+            return
+        if fun != 1:
+            log.warning("%s: radio off (+CFUN: %d); AT+CFUN=1", self.name, fun)
+            on = await self.session.run(Command("AT+CFUN=1", timeout=self.timeouts.register))
+            if not on.ok:
+                log.warning("%s: AT+CFUN=1 -> %s", self.name, on.final.text)
 
     async def _await_registration(self) -> None:
         """A module that just booted registers some seconds after its SIM is ready; a dial
