@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from appliance.drivers.at.framing import Frame, Line, Prompt, ResponseFramer
+from appliance.drivers.at.framing import Frame, Prompt, ResponseFramer
 from appliance.drivers.at.session import AtSession, Command, Urc
 from tests.drivers.drivers_fakes import FakeTransport, one_byte, random_split, run, whole
 
