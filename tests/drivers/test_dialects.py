@@ -413,3 +413,46 @@ def test_phone_with_empty_cpms_test_and_fixed_storage_still_sends_and_receives()
             assert got.text == "call me"
 
     run(main(), timeout=30)
+
+
+@pytest.mark.parametrize("dialect", ["generic", "simcom"])
+def test_module_that_restarts_without_a_boot_urc_is_reinitialised(dialect: str) -> None:
+    """A brown-out with no RDY: echo back on, +CNMI and +CLCC=1 forgotten. The health poll sees
+    the echo (or +CNMI changed) and re-initialises the line: incoming messages are announced
+    again and calls are followed as before."""
+
+    async def main() -> None:
+        async with emulated(dialect) as (farm, modem, events):
+            emulated_modem = farm.modems[0]
+            n = len(events.items)
+            farm.control("0 brownout")
+            assert emulated_modem.settings.echo and emulated_modem.settings.cnmi[1] == 0
+            down = await wait_event(events, LineDown, n)
+            assert "settings" in down.reason, down
+            await wait_event(events, LineUp, n)
+            assert not emulated_modem.settings.echo and emulated_modem.settings.cnmi[1] in (1, 2)
+            m = len(events.items)
+            farm.control("0 sms-in +491700000000 after the dip")
+            got = await wait_event(events, IncomingSms, m)
+            assert got.text == "after the dip"
+            answered = await modem.dial(ANSWER, ring_timeout=1.0)
+            assert answered.outcome is Outcome.CONNECTED, answered
+            assert "call-urcs-silent" not in modem.quirks()  # +CLCC=1 was set again
+
+    run(main(), timeout=30)
+
+
+def test_module_that_forgets_only_its_cnmi_is_reinitialised() -> None:
+    """Some modules drop their +CNMI setting after a while (research/modems.md 3.14): the
+    health poll's AT+CNMI? sees it and the line is set up again."""
+
+    async def main() -> None:
+        async with emulated("generic") as (farm, _modem, events):
+            n = len(events.items)
+            farm.modems[0].settings.cnmi = (0, 0, 0, 0, 0)
+            down = await wait_event(events, LineDown, n)
+            assert "+CNMI" in down.reason, down
+            await wait_event(events, LineUp, n)
+            assert farm.modems[0].settings.cnmi[1] in (1, 2)
+
+    run(main(), timeout=30)

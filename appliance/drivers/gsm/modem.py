@@ -122,6 +122,7 @@ class GsmModem(AtPortLine):
         self._signal: int | None = None
         self._operator: str | None = None
         self.call_hold: frozenset[str] = frozenset()  # what AT+CHLD=? offers (27.007 7.13)
+        self._echoes_at_up = 0  # the session's echo count when the line came up
         # Quirks met on this module that its profile does not declare (profiles.QUIRKS), with
         # what showed them; kept across re-initialisation while the IMEI stays the same.
         self.learned: dict[str, str] = {}
@@ -274,6 +275,31 @@ class GsmModem(AtPortLine):
 
     async def _poll_health(self) -> None:
         await self._refresh_status()
+        lost = await self._settings_lost()
+        if lost is not None and self._up:
+            # A module that restarts without a boot URC (a brown-out, a watchdog reset, some
+            # firmware after AT+CFUN) forgets ATE0, +CMEE, +CNMI, +CLCC=1...: re-initialise.
+            log.warning("%s: module settings lost (%s): re-initialising", self.name, lost)
+            self._set_down(f"modem reset its settings ({lost})")
+            self._start_recovery(reopen=False)
+
+    async def _settings_lost(self) -> str | None:
+        """Whether the module forgot what ``_initialise`` set, by two cheap signs: its echo
+        back on (ATE0 is sent at every open), and ``+CNMI`` no longer the setting chosen."""
+        session = self.session
+        if session.echoes > self._echoes_at_up:
+            return "echo back on"
+        if self.sms.cnmi is None or self.voice.call is not None:
+            return None  # no query during a call: the port is the call's (+CLCC polls)
+        response = await session.run(self._cmd("AT+CNMI?"))
+        values = response.values("+CNMI:") if response.ok else []
+        if not values:
+            return None  # not asked this way on this module: nothing to compare
+        now = [v.strip() for v in values[0].split(",")]
+        chosen = self.sms.cnmi.split(",")
+        if now[: len(chosen)] != chosen:
+            return f"+CNMI: {values[0]}, set {self.sms.cnmi}"
+        return None
 
     def _why(self, exc: BaseException) -> str:
         return _why(self.url, exc)
@@ -329,6 +355,7 @@ class GsmModem(AtPortLine):
         await self._await_registration()
         with contextlib.suppress(AtTimeout, AtError):
             await self.sms.sweep()
+        self._echoes_at_up = session.echoes
         self._set_up()
 
     async def _ensure_idle(self) -> None:

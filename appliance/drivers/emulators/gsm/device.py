@@ -341,6 +341,16 @@ class EmulatedModem:
             self.later(self.script.boot_time, self.port.plug)
         self.boot()
 
+    def brownout(self) -> None:
+        """A restart that says nothing (supply dip, watchdog): calls drop and every setting
+        (echo, +CMEE, +CNMI, +CLCC=1...) is back to its default, but no RDY and no ready URC
+        comes; SIM and registration come back as they were."""
+        self.cancel_timers()
+        self.calls.drop("brown-out")
+        self.settings = Settings()
+        self.framer.reset()
+        self.on_prompt = None
+
     def unplug(self) -> None:
         self.cancel_timers()
         self.calls.drop("unplugged")
