@@ -348,3 +348,111 @@ def test_atd_never_answered_by_a_family_with_indications_is_an_error() -> None:
             assert farm.modems[0].calls.calls == []  # the dial was aborted all the same
 
     run(main(), timeout=30)
+
+
+def test_zte_noise_urcs_inside_sms_sends_and_answers() -> None:
+    """The ZTE stick sends +ZDONR/+ZPASR after the `> ` prompt, between the PDU and +CMGS:
+    and between a command's echo and its answer: the IMEI, the IMSI and every part's
+    reference are still read right, and the noise is handed to URC listeners."""
+
+    async def main() -> None:
+        async with emulated("zte") as (farm, modem, _events):
+            emulated_modem = farm.modems[0]
+            assert modem.identity.imei == emulated_modem.imei
+            assert modem.identity.imsi == emulated_modem.imsi
+            heard: list[str] = []
+            modem.session.add_urc_listener(lambda urc: heard.append(urc.name))
+            first = emulated_modem.sms.next_mr
+            result = await modem.send_sms("+447700900123", "Long " * 70)
+            assert (result.status, result.parts) == ("sent", 3), result
+            assert all(isinstance(r, int) and r >= 0 for r in result.references)
+            assert len(set(result.references)) == 3
+            assert heard.count("+ZDONR") >= 3 and heard.count("+ZPASR") >= 3
+            assert list(result.references) == [(first + i) % 256 for i in range(3)]
+            assert modem.probe_report()["signal_dbm"] == -113 + 2 * 21
+
+    run(main(), timeout=30)
+
+
+def test_cfun_read_answered_with_ranges_is_tolerated_and_radio_off_is_switched_on() -> None:
+    """ZTE answers AT+CFUN? with `+CFUN: (0-1,4-7),(0-1)`: not a state, so nothing is sent
+    and the line comes up; a module booting with its radio off (+CFUN: 0, python-gsmmodem
+    #11) is switched on with AT+CFUN=1 and registers."""
+
+    async def main() -> None:
+        async with emulated("zte") as (farm, modem, _events):
+            commands = farm.modems[0].commands
+            assert "AT+CFUN?" in commands and not any(c.startswith("AT+CFUN=") for c in commands)
+            assert modem.probe_report()["registered"] is True
+        async with emulated("generic", script={"cfun": 0}) as (farm, modem, _events):
+            assert "AT+CFUN=1" in farm.modems[0].commands
+            assert farm.modems[0].cfun == 1
+            assert modem.probe_report()["registered"] is True
+            busy = await modem.dial(BUSY, ring_timeout=0.3)
+            assert busy.outcome is Outcome.BUSY, busy
+
+    run(main(), timeout=30)
+
+
+def test_phone_with_empty_cpms_test_and_fixed_storage_still_sends_and_receives() -> None:
+    """A phone answers AT+CPMS=? with `+CPMS: (),(),()` and refuses to select storage (+CMS
+    ERROR: 302): the line comes up, sends, and stored messages still arrive."""
+
+    async def main() -> None:
+        async with emulated("nokia") as (farm, modem, events):
+            cpms = await modem.session.check("AT+CPMS=?")
+            assert cpms.values("+CPMS:") == ["(),(),()"]
+            refused = await modem.session.run('AT+CPMS="SM","SM","SM"')
+            assert refused.final.kind.name == "CMS" and refused.final.code == 302
+            assert 'AT+CPMS="SM","SM","SM"' in farm.modems[0].commands  # asked at open too
+            result = await modem.send_sms("+447700900123", "Hi")
+            assert result.status == "sent" and result.references[0] >= 0
+            n = len(events.items)
+            farm.control("0 sms-in +491700000000 call me")
+            got = await wait_event(events, IncomingSms, n)
+            assert got.text == "call me"
+
+    run(main(), timeout=30)
+
+
+@pytest.mark.parametrize("dialect", ["generic", "simcom"])
+def test_module_that_restarts_without_a_boot_urc_is_reinitialised(dialect: str) -> None:
+    """A brown-out with no RDY: echo back on, +CNMI and +CLCC=1 forgotten. The health poll sees
+    the echo (or +CNMI changed) and re-initialises the line: incoming messages are announced
+    again and calls are followed as before."""
+
+    async def main() -> None:
+        async with emulated(dialect) as (farm, modem, events):
+            emulated_modem = farm.modems[0]
+            n = len(events.items)
+            farm.control("0 brownout")
+            assert emulated_modem.settings.echo and emulated_modem.settings.cnmi[1] == 0
+            down = await wait_event(events, LineDown, n)
+            assert "settings" in down.reason, down
+            await wait_event(events, LineUp, n)
+            assert not emulated_modem.settings.echo and emulated_modem.settings.cnmi[1] in (1, 2)
+            m = len(events.items)
+            farm.control("0 sms-in +491700000000 after the dip")
+            got = await wait_event(events, IncomingSms, m)
+            assert got.text == "after the dip"
+            answered = await modem.dial(ANSWER, ring_timeout=1.0)
+            assert answered.outcome is Outcome.CONNECTED, answered
+            assert "call-urcs-silent" not in modem.quirks()  # +CLCC=1 was set again
+
+    run(main(), timeout=30)
+
+
+def test_module_that_forgets_only_its_cnmi_is_reinitialised() -> None:
+    """Some modules drop their +CNMI setting after a while (research/modems.md 3.14): the
+    health poll's AT+CNMI? sees it and the line is set up again."""
+
+    async def main() -> None:
+        async with emulated("generic") as (farm, _modem, events):
+            n = len(events.items)
+            farm.modems[0].settings.cnmi = (0, 0, 0, 0, 0)
+            down = await wait_event(events, LineDown, n)
+            assert "+CNMI" in down.reason, down
+            await wait_event(events, LineUp, n)
+            assert farm.modems[0].settings.cnmi[1] in (1, 2)
+
+    run(main(), timeout=30)

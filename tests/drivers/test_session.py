@@ -135,6 +135,33 @@ def test_call_progress_codes_end_dial_only() -> None:
     run(main())
 
 
+@pytest.mark.parametrize("chunker", CHUNKERS)
+def test_zte_noise_inside_cmgs_and_identification_is_never_the_answer(
+    chunker: Callable[[bytes], Iterator[bytes]],
+) -> None:
+    """ZTE/Qualcomm +ZDONR/+ZPASR anywhere (python-gsmmodem #11): after the prompt, between the
+    PDU and +CMGS:, and between the echo and the bare IMEI line of AT+CGSN — where any line
+    that is no known URC would be taken for the answer."""
+
+    async def main() -> None:
+        session, modem, urcs = make(echo=True, chunker=chunker)
+        zdonr = b'\r\n+ZDONR: "Orange",234,33,"CS_PS","ROAM_OFF"\r\n'
+        modem.reply(b"AT+CGSN", zdonr + b"\r\n354918020000017\r\n\r\nOK\r\n")
+        imei = await session.check(Command("AT+CGSN", bare=True))
+        assert imei.lines == ("354918020000017",)
+        modem.reply(b"AT+CMGS=18", b'\r\n> \r\n+ZPASR: "UMTS"\r\n')
+        modem.reply(
+            b"0011000B911234\x1a", zdonr + b'\r\n+ZPASR: "UMTS"\r\n\r\n+CMGS: 7\r\n\r\nOK\r\n'
+        )
+        sent = await session.check(Command("AT+CMGS=18", payload=b"0011000B911234"))
+        assert sent.lines == ("+CMGS: 7",) and sent.values("+CMGS:") == ["7"]
+        await urcs.wait(4)
+        assert [u.name for u in urcs.items] == ["+ZDONR", "+ZPASR", "+ZDONR", "+ZPASR"]
+        assert session.junk_lines == 0  # known vendor noise, not lines of nonsense
+
+    run(main())
+
+
 def test_bare_lines_and_urcs_during_identification() -> None:
     async def main() -> None:
         session, modem, urcs = make(echo=True)

@@ -89,6 +89,14 @@ URC_PREFIXES: tuple[str, ...] = (
     "UNDER-VOLTAGE",
     "OVER-VOLTAGE",
     "+PBREADY",
+    # ZTE/Qualcomm noise, sent anywhere (inside +CMGS, between an echo and its answer):
+    # python-gsmmodem #11, ModemManager's ZTE plugin (research/modems.md 2.4, 3.8)
+    "+ZDONR:",
+    "+ZPASR:",
+    "+ZUSIMR:",
+    "+ZEND",
+    "+ZPSTM:",
+    "+ZRSSI:",
 )
 
 #: URCs whose next line is their body (a PDU, or a text-mode message).
@@ -295,6 +303,9 @@ class AtSession(asyncio.Protocol):
         self._dle: DleDecoder | None = None
         self._dle_listener: DleListener | None = None
         self._rx_at = 0.0  # loop time bytes last arrived (the grace of ok_optional commands)
+        # Command lines the modem echoed (ATE1): a driver that turned echo off sees a module
+        # that reset its settings without a word (a brown-out with no boot URC).
+        self.echoes = 0
 
     # ----------------------------------------------------------------- listeners
     def add_urc_listener(self, listener: UrcListener) -> Callable[[], None]:
@@ -549,6 +560,8 @@ class AtSession(asyncio.Protocol):
             return
         upper = text.upper()
         if upper.rstrip("\x1a") in pending.echoes and not pending.lines:
+            if upper == pending.command.text.upper():
+                self.echoes += 1
             return  # echo (ATE1), possibly of the prompt payload
         final = classify_final(text, numeric=self._numeric and not pending.command.bare)
         if final is not None and (final.kind not in CALL_PROGRESS or pending.command.call_progress):

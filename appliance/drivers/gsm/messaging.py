@@ -52,6 +52,7 @@ class Messaging:
         self._reassembler = Reassembler()
         self._ack_required = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self.cnmi: str | None = None  # the +CNMI setting the module accepted at setup
 
     def _cmd(self, text: str) -> Command:
         return Command(text, timeout=self._host.timeouts.command)
@@ -74,8 +75,10 @@ class Messaging:
         values = csms.values("+CSMS:")
         self._ack_required = bool(values) and values[0].split(",")[0].strip() == "1"
         await session.run(self._cmd('AT+CPMS="SM","SM","SM"'))
+        self.cnmi = None
         for candidate in candidates:
             if (await session.run(self._cmd(f"AT+CNMI={candidate}"))).ok:
+                self.cnmi = candidate
                 break
         else:
             log.warning(

@@ -30,7 +30,7 @@ from appliance.drivers.gsm.profiles import (
     dtmf_digit,
     select_profile,
 )
-from appliance.drivers.gsm.status import Registration, parse_cops, parse_csq
+from appliance.drivers.gsm.status import Registration, parse_cfun, parse_cops, parse_csq
 from appliance.drivers.gsm.transfer import parse_chld
 from appliance.drivers.gsm.voice import Voice
 from appliance.drivers.line import (
@@ -122,6 +122,7 @@ class GsmModem(AtPortLine):
         self._signal: int | None = None
         self._operator: str | None = None
         self.call_hold: frozenset[str] = frozenset()  # what AT+CHLD=? offers (27.007 7.13)
+        self._echoes_at_up = 0  # the session's echo count when the line came up
         # Quirks met on this module that its profile does not declare (profiles.QUIRKS), with
         # what showed them; kept across re-initialisation while the IMEI stays the same.
         self.learned: dict[str, str] = {}
@@ -274,6 +275,31 @@ class GsmModem(AtPortLine):
 
     async def _poll_health(self) -> None:
         await self._refresh_status()
+        lost = await self._settings_lost()
+        if lost is not None and self._up:
+            # A module that restarts without a boot URC (a brown-out, a watchdog reset, some
+            # firmware after AT+CFUN) forgets ATE0, +CMEE, +CNMI, +CLCC=1...: re-initialise.
+            log.warning("%s: module settings lost (%s): re-initialising", self.name, lost)
+            self._set_down(f"modem reset its settings ({lost})")
+            self._start_recovery(reopen=False)
+
+    async def _settings_lost(self) -> str | None:
+        """Whether the module forgot what ``_initialise`` set, by two cheap signs: its echo
+        back on (ATE0 is sent at every open), and ``+CNMI`` no longer the setting chosen."""
+        session = self.session
+        if session.echoes > self._echoes_at_up:
+            return "echo back on"
+        if self.sms.cnmi is None or self.voice.call is not None:
+            return None  # no query during a call: the port is the call's (+CLCC polls)
+        response = await session.run(self._cmd("AT+CNMI?"))
+        values = response.values("+CNMI:") if response.ok else []
+        if not values:
+            return None  # not asked this way on this module: nothing to compare
+        now = [v.strip() for v in values[0].split(",")]
+        chosen = self.sms.cnmi.split(",")
+        if now[: len(chosen)] != chosen:
+            return f"+CNMI: {values[0]}, set {self.sms.cnmi}"
+        return None
 
     def _why(self, exc: BaseException) -> str:
         return _why(self.url, exc)
@@ -308,6 +334,7 @@ class GsmModem(AtPortLine):
             self.identity.model,
             self.profile.name,
         )
+        await self._radio_on()
         await self._unlock_sim()
         imsi = await self._ident("AT+CIMI")
         self.identity = Identity(**{**asdict(self.identity), "imsi": imsi})
@@ -328,6 +355,7 @@ class GsmModem(AtPortLine):
         await self._await_registration()
         with contextlib.suppress(AtTimeout, AtError):
             await self.sms.sweep()
+        self._echoes_at_up = session.echoes
         self._set_up()
 
     async def _ensure_idle(self) -> None:
@@ -411,6 +439,24 @@ class GsmModem(AtPortLine):
                 raise LinkDownSim(f"SIM not ready after {self.sim_wait:g} s ({self._sim})")
             await asyncio.sleep(delay)  # back-off while the SIM initialises (CME 14 / 515)
             delay = min(delay * 2, 2.0)
+
+    async def _radio_on(self) -> None:
+        """A module left in minimum functionality or flight mode (``+CFUN: 0``/``4``: seen at
+        boot on Qualcomm sticks, python-gsmmodem #11) never registers: ``AT+CFUN=1``. An
+        answer that is not a state (ZTE: the test form's ranges) or an error is tolerated:
+        registration then tells."""
+        response = await self.session.run(self._cmd("AT+CFUN?"))
+        values = response.values("+CFUN:") if response.ok else []
+        fun = parse_cfun(values[0]) if values else None
+        if fun is None:
+            if values:
+                log.info("%s: AT+CFUN? -> %s: not a state (tolerated)", self.name, values[0])
+            return
+        if fun != 1:
+            log.warning("%s: radio off (+CFUN: %d); AT+CFUN=1", self.name, fun)
+            on = await self.session.run(Command("AT+CFUN=1", timeout=self.timeouts.register))
+            if not on.ok:
+                log.warning("%s: AT+CFUN=1 -> %s", self.name, on.final.text)
 
     async def _await_registration(self) -> None:
         """A module that just booted registers some seconds after its SIM is ready; a dial

@@ -65,3 +65,11 @@ def parse_cops(value: str) -> str | None:
     if len(fields) < 3:
         return None
     return fields[2].strip().strip('"') or None
+
+
+def parse_cfun(value: str) -> int | None:
+    """``1`` -> 1 (27.007 +CFUN: <fun>). None when the answer is not a state: the ZTE
+    K3565-Z answers ``AT+CFUN?`` with the test form's ranges, ``(0-1,4-7),(0-1)``
+    (research/modems.md 3.10), which says nothing of the radio."""
+    fun = value.split(",")[0].strip()
+    return int(fun) if fun.isdigit() else None

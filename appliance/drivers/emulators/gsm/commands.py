@@ -128,11 +128,21 @@ def cfun(m: EmulatedModem, op: Op) -> None:
     if op.kind == "test":
         m.info("+CFUN: (0,1,4),(0-1)")
     elif op.kind == "read":
-        m.info("+CFUN: 1")
+        # ZTE K3565-Z answers the read with the test form's ranges (research/modems.md 3.10)
+        m.info(m.dialect.cfun_read or f"+CFUN: {m.cfun}")
     else:
         args = split_args(op.args)
+        fun = op.int_arg(0, 1)
+        if fun not in (0, 1, 4):
+            raise CmdError(cme=50)
         if len(args) > 1 and args[1] == "1":
             m.later(0.05, m.reboot)  # OK first, then the module restarts
+        elif fun != m.cfun:
+            m.cfun = fun
+            if fun == 1:  # the radio on: registered a moment later
+                m.later(0.2, lambda: m.set_registration(1))
+            else:
+                m.set_registration(0)
 
 
 @handles("+CSQ")

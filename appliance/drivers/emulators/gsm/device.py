@@ -225,6 +225,8 @@ class EmulatedModem:
         self.noise = False
         self._noise_timer: asyncio.TimerHandle | None = None
         self.urc_in_cmgs = False
+        self.cfun = script.cfun  # +CFUN <fun>: 1 full, 0/4 radio off (no registration)
+        self._noise_next = 0  # the dialect's next noise URC (noise_urcs, in turn)
         # Seconds between deliveries of successive writes: the order of the modem's output is
         # kept but it reaches the host in pieces, as over a busy USB link (0: at once).
         self.lag = 0.0
@@ -290,6 +292,7 @@ class EmulatedModem:
         self.framer.reset()
         self.on_prompt = None
         self.reg_stat = 0
+        self.cfun = self.script.cfun
         self.registered.clear()
         self.sim_state = "NOT READY"
         self.calls.drop("rebooted")
@@ -314,6 +317,8 @@ class EmulatedModem:
         self.later(self.script.sim_busy_after_pin + 0.2, lambda: self.set_registration(1))
 
     def set_registration(self, stat: int) -> None:
+        if self.cfun != 1 and stat in (1, 5):
+            stat = 0  # the radio is off (AT+CFUN=0/4): no network
         self.reg_stat = stat
         if stat in (1, 5):
             self.registered.set()
@@ -335,6 +340,16 @@ class EmulatedModem:
             self.calls.drop("rebooted")
             self.later(self.script.boot_time, self.port.plug)
         self.boot()
+
+    def brownout(self) -> None:
+        """A restart that says nothing (supply dip, watchdog): calls drop and every setting
+        (echo, +CMEE, +CNMI, +CLCC=1...) is back to its default, but no RDY and no ready URC
+        comes; SIM and registration come back as they were."""
+        self.cancel_timers()
+        self.calls.drop("brown-out")
+        self.settings = Settings()
+        self.framer.reset()
+        self.on_prompt = None
 
     def unplug(self) -> None:
         self.cancel_timers()
@@ -402,6 +417,14 @@ class EmulatedModem:
             return
         self.write(b"\r\n" + text.encode("latin-1", "replace") + self.dialect.urc_end)
 
+    def vendor_noise(self, count: int = 1) -> None:
+        """The dialect's noise URCs (ZTE +ZDONR/+ZPASR), in turn, wherever the module is."""
+        noise = self.dialect.noise_urcs
+        for _ in range(count if noise else 0):
+            text = noise[self._noise_next % len(noise)]
+            self._noise_next += 1
+            self.write(b"\r\n" + text.encode("latin-1", "replace") + self.dialect.urc_end)
+
     def error(self, exc: CmdError) -> None:
         mode = self.settings.cmee
         if exc.cms is not None:
@@ -448,7 +471,10 @@ class EmulatedModem:
                     self.info(text)
                 self.result(reply.final)
                 return
-        for op in parse_line(line[2:]):
+        ops = parse_line(line[2:])
+        if any(op.name in NOISY_COMMANDS for op in ops):
+            self.vendor_noise()  # between the echo and the answer
+        for op in ops:
             handler = HANDLERS.get(op.name)
             vendor = op.name[0] in "^+" and op.name in VENDOR_NAMES
             if handler is None or (vendor and op.name not in self.dialect.vendor_commands):
@@ -471,6 +497,7 @@ class EmulatedModem:
         if self.urc_in_cmgs:
             self.write(b"\r\n+CIEV: 2,3\r\n")
         self.write(b"\r\n> ")
+        self.vendor_noise()  # between the prompt and the body (ZTE, python-gsmmodem #11)
         raise ResultLater
 
     def sim_check(self) -> None:
@@ -480,6 +507,12 @@ class EmulatedModem:
         if self.sim_state != "READY" or self.now < self.sim_busy_until:
             raise CmdError(cme=14)
 
+
+#: Commands a dialect with noise URCs interrupts between echo and answer: identification
+#: (bare lines, where a driver that takes any line for the answer reads the noise as the IMEI),
+#: registration, the message list. Not +CSQ: a client reading its first line (python-gsmmodem)
+#: would fail its signal query on every poll, which real sticks do only now and then.
+NOISY_COMMANDS = frozenset({"+CGSN", "+GSN", "+CIMI", "+CREG", "+COPS", "+CMGL"})
 
 #: Names accepted only by the dialects that list them.
 VENDOR_NAMES = frozenset(

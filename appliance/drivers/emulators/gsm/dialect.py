@@ -37,6 +37,13 @@ class Dialect:
     cpms_test: str = CPMS_TEST  # +CPMS=? (nested on Wavecom, empty on Nokia phones)
     cpms_set: bool = True  # AT+CPMS="SM",... accepted (phones: +CMS ERROR: 302)
     cnmi_ds_max: int = 2  # highest +CNMI <ds> accepted (SIM800L: 1, python-gsmmodem #60)
+    # Vendor noise URCs sent in the middle of exchanges: after the `> ` prompt, between the
+    # PDU and +CMGS:, between a command's echo and its answer (ZTE/Qualcomm +ZDONR/+ZPASR,
+    # python-gsmmodem #11; research/modems.md 3.8).
+    noise_urcs: tuple[str, ...] = ()
+    # AT+CFUN? answered with the test form's ranges instead of the state (ZTE K3565-Z,
+    # research/modems.md 3.10); None: +CFUN: <fun>.
+    cfun_read: str | None = None
 
 
 GENERIC = Dialect(
@@ -128,7 +135,8 @@ WAVECOM = Dialect(
 
 # Older ZTE / Qualcomm USB sticks (K3565-Z, MF1xx): ATD gives no final result until the call
 # is answered (CONNECT) or fails (BUSY, NO ANSWER, NO CARRIER; a rejected call: just OK), no
-# call-state URCs, HANGUP: <id> when an answered call ends; ZTE noise URCs.
+# call-state URCs, HANGUP: <id> when an answered call ends; ZTE noise URCs (+ZDONR/+ZPASR)
+# anywhere, also inside the +CMGS exchange; AT+CFUN? answered with ranges.
 ZTE = Dialect(
     name="zte",
     manufacturer="ZTE CORPORATION",
@@ -142,6 +150,8 @@ ZTE = Dialect(
     clcc_urc=False,
     atd_held="CONNECT",
     reject_final="OK",
+    noise_urcs=('+ZDONR: "Emulnet",1,1,"CS_PS","ROAM_OFF"', '+ZPASR: "UMTS"'),
+    cfun_read="+CFUN: (0-1,4-7),(0-1)",
 )
 
 # A phone used as a modem (Nokia, Sony Ericsson): AT+CLCC=1 is accepted but no +CLCC URC ever

@@ -3,7 +3,7 @@
 Control socket ``DIR/control.sock`` takes one command per line and answers ``ok`` or
 ``error: ...``. ``<modem>`` is ``gsm0``, ``0`` or ``*`` (all)::
 
-    <modem> unplug | replug | reboot
+    <modem> unplug | replug | reboot | brownout   (brownout: settings lost, no boot URC)
     <modem> silent on|off | garbage on|off | noise on|off | urc-in-cmgs on|off
     <modem> lag <seconds>                 output in order, each write that much after the last
     <modem> sms-in <sender> <text...>     a message arrives from the network
@@ -35,6 +35,7 @@ ACTIONS = (
     "unplug",
     "replug",
     "reboot",
+    "brownout",
     "silent",
     "garbage",
     "noise",
@@ -159,6 +160,8 @@ def _apply(modem: EmulatedModem, action: str, arg: str) -> None:
         modem.replug()
     elif action == "reboot":
         modem.reboot()
+    elif action == "brownout":
+        modem.brownout()
     elif action == "silent":
         modem.silent = on
     elif action == "garbage":

@@ -230,6 +230,7 @@ def cmgs(m: EmulatedModem, op: Op) -> None:
 def _finish_send(m: EmulatedModem, recipient: str, report: bool) -> None:
     if m.urc_in_cmgs:
         m.write(b"\r\n+CIEV: 2,2\r\n")  # URC between the body and +CMGS (python-gsmmodem #11)
+    m.vendor_noise(len(m.dialect.noise_urcs))  # ZTE: +ZDONR and +ZPASR before +CMGS (#11)
     try:
         mr = m.sms.submitted(recipient, report)
     except CmdError as exc:

@@ -8,6 +8,7 @@ A script is TOML or JSON (stdlib parsers; the emulator imports nothing beyond th
     signal = 21                 # +CSQ rssi
     operator = "Emulnet"
     ect = true                  # the network allows explicit call transfer (+CHLD=4)
+    cfun = 1                    # +CFUN at boot: 0 or 4 = radio off until AT+CFUN=1
 
     [random]                    # weights for numbers not listed below (seeded by --seed)
     answer = 5
@@ -103,6 +104,7 @@ class Script:
     operator: str = "Emulnet"
     boot_time: float = 0.3
     ect: bool = True
+    cfun: int = 1
     numbers: dict[str, CallPlan] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     replies: list[Reply] = field(default_factory=list)
@@ -135,6 +137,7 @@ _TOP_KEYS = {
     "operator",
     "boot_time",
     "ect",
+    "cfun",
     "random",
     "numbers",
     "replies",
@@ -161,6 +164,10 @@ def parse(data: dict[str, Any], where: str = "script") -> Script:
     for key in ("time_scale", "sim_busy_after_pin", "boot_time"):
         if key in data:
             setattr(script, key, float(data[key]))
+    if "cfun" in data:
+        if data["cfun"] not in (0, 1, 4):
+            raise ScriptError(f"{where}: cfun {data['cfun']!r}; expected 0, 1 or 4")
+        script.cfun = int(data["cfun"])
     if "signal" in data:
         script.signal = int(data["signal"])
     script.pin = data.get("pin")
