@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS
+from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS, ROW_FIELDS
 from appliance.importing.reader import Layout
 from appliance.importing.report import Reject
 from appliance.phonefast import all_zone_keys, plan
@@ -22,22 +22,6 @@ try:  # the C row check, built with the package (setup.py); without it every row
 except ImportError:  # pragma: no cover - a build without a C compiler
     _rowfast = None  # type: ignore[assignment]
 
-# The order of the values in a contact row; the store binds them in this order.
-ROW_FIELDS = (
-    "source_line",
-    "dedup_key",
-    *PHONE_FIELDS,
-    *(f"e164_{i}" for i in range(1, 6)),
-    *(
-        f"zones{i}" for i in range(1, 6)
-    ),  # zone key strings; the store turns them into zone_sets ids
-    *BP_FIELDS,
-    "external_id",
-    "priority",
-    "tz_override",
-    "callback_at",
-    "owner_agent",
-)
 ContactRow = tuple[Any, ...]
 # Where fields sit in a row.
 _GIVEN, _E164, _ZONES = (ROW_FIELDS.index(f"{what}1") for what in ("phone", "e164_", "zones"))
