@@ -9,10 +9,10 @@ a cache on every call). For the shape nearly every file uses — ASCII digits, s
 `(`, `)` and an optional leading `+` — this module follows the same steps with the library's
 public metadata (`PhoneMetadata`, `COUNTRY_CODE_TO_REGION_CODE`, `tzdata.TIMEZONE_DATA`),
 compiled once per region: IDD and country code detection, the default country code rule,
-possible lengths and the number-type patterns in the library's order. It answers only for
-numbers that come out valid with no national prefix to strip; anything else (other characters,
-a national prefix, unusual regions, every invalid number) returns None and the caller asks the
-library itself, which also words the reason. tests/test_phone_agreement.py holds the two to
+national prefix stripping, possible lengths and the number-type patterns in the library's
+order. It answers only for numbers that come out valid; anything else (other characters,
+unusual regions, every invalid number) returns None and the caller asks the library itself,
+which also words the reason. tests/test_phone_agreement.py holds the two to
 the same answers over every type's example number of every supported region.
 """
 
@@ -131,6 +131,7 @@ class _Region:
     leading_digits: re.Pattern[str] | None
     idd: re.Pattern[str] | None
     national_prefix: re.Pattern[str] | None
+    transform_rule: str | None
     cc_text: str
     classifier: tuple[re.Pattern[str], dict[str, int]] | None
     # A national number starting with one of these cannot begin with the international prefix,
@@ -179,17 +180,29 @@ class _Region:
             self.general_pattern is not None and self.general_pattern.fullmatch(digits) is not None
         )
 
-    def has_national_prefix(self, digits: str) -> bool:
-        """Whether the library might strip a national prefix (or carrier code) from `digits` or
-        transform them; the fast path then leaves the number to the library. An empty match
-        with no group taking part strips and transforms nothing (e.g. AR's `0?(?:(11|…)15)?`
-        before a number that starts with neither)."""
-        if self.national_prefix is None:
-            return False
+    def national_prefix_stripped(self, digits: str) -> str | None:
+        """The number libphonenumber's _maybe_strip_national_prefix_carrier_code returns, restated
+        on the public metadata: `digits` without the national prefix (or carrier code) that
+        national_prefix_for_parsing matches — or rewritten by national_prefix_transform_rule
+        when its last group took part (AR: 0 11 15 2345-6789 -> 11 9 2345-6789) — unless only
+        the original fits the general pattern; `digits` as they are when nothing matches. None
+        when the metadata has a rule but no group (the library itself fails there)."""
+        if self.national_prefix is None or not digits:
+            return digits
         match = self.national_prefix.match(digits)
         if match is None:
-            return False
-        return match.end() > 0 or any(group is not None for group in match.groups())
+            return digits
+        groups = match.groups()
+        if self.transform_rule and not groups:
+            return None
+        if self.transform_rule and groups[-1] is not None:
+            # re.sub's first match is this one: match() found it at the start
+            result = self.national_prefix.sub(self.transform_rule, digits, count=1)
+        else:
+            result = digits[match.end() :]
+        if self.general_match(digits) and not self.general_match(result):
+            return digits
+        return result
 
 
 @functools.cache
@@ -223,6 +236,7 @@ def _region(code: str) -> _Region | None:
         leading_digits=re.compile(metadata.leading_digits) if metadata.leading_digits else None,
         idd=re.compile(idd) if idd else None,
         national_prefix=re.compile(national_prefix) if national_prefix else None,
+        transform_rule=metadata.national_prefix_transform_rule or None,
         cc_text=str(metadata.country_code),
         classifier=_classifier(_desc(general), types, fixed, mobile, same),
         plain_first=_plain_first(idd, str(metadata.country_code), national_prefix),
@@ -325,9 +339,9 @@ def parse_valid(text: str, default_region: str | None) -> tuple[str, int, int] |
             (cc, national), extracted = found, True
         elif digits.startswith(home.cc_text):
             # The default country code written without '+': kept only when that helps.
-            potential = digits[len(home.cc_text) :]
-            if home.has_national_prefix(potential):
-                return None  # the library strips it first: leave the number to the library
+            potential = home.national_prefix_stripped(digits[len(home.cc_text) :])
+            if potential is None:
+                return None
             if _take_after_cc(home, digits, potential):
                 national, extracted = potential, True
     number_region = home
@@ -340,7 +354,12 @@ def parse_valid(text: str, default_region: str | None) -> tuple[str, int, int] |
             number_region = regions[0]
     if number_region is None or len(national) < _MIN_NSN:
         return None
-    if number_region.has_national_prefix(national) or len(national) > _MAX_NSN:
+    stripped = number_region.national_prefix_stripped(national)
+    if stripped is None:
+        return None
+    if number_region.length_ok_for_stripping(stripped):
+        national = stripped
+    if len(national) > _MAX_NSN:
         return None
     kind = _type_in_region(cc, national)
     if kind == PhoneNumberType.UNKNOWN:
