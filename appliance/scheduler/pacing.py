@@ -275,15 +275,17 @@ class PacingStats:
             n + RING_PRIOR_WEIGHT
         )
 
+    def unanswered(self, p: float, elapsed: float) -> tuple[float, float]:
+        """(P(A ≤ elapsed), P(a dial is unresolved after `elapsed` s)) for answer rate p."""
+        f0 = self.delay_cdf(elapsed)
+        still = self.non_live_survival(elapsed)
+        return f0, p * (1.0 - f0) + (1.0 - p) * (1.0 if still is None else still)
+
     def answer_chance(self, p: float, elapsed: float, horizon: float) -> float:
         """P(a dial still unresolved after `elapsed` s is answered live within `horizon` more)."""
-        f0 = self.delay_cdf(elapsed)
+        f0, unresolved = self.unanswered(p, elapsed)
         gain = self.delay_cdf(elapsed + horizon) - f0
-        if gain <= 0.0:
-            return 0.0
-        still = self.non_live_survival(elapsed)
-        unresolved = p * (1.0 - f0) + (1.0 - p) * (1.0 if still is None else still)
-        if unresolved <= 1e-9:
+        if gain <= 0.0 or unresolved <= 1e-9:
             return 0.0
         return min(1.0, p * gain / unresolved)
 
@@ -508,6 +510,8 @@ class Pacer:
         # moments over the ring window (agents may be up to the 2 s grace late), with the exact
         # distributions of answers (Poisson-binomial) and of agents freed (Poisson-binomial).
         checks = []
+        # What each ringing call's chance needs that does not depend on the checkpoint.
+        calls = [(elapsed, *s.unanswered(p, elapsed)) for elapsed in ringing]
         for t in CHECKPOINTS:
             sure, chances = self.free_chances(agents, t + GRACE)
             free = [0.0] * sure + [1.0]
@@ -515,9 +519,12 @@ class Pacer:
                 free = _add_bernoulli(free, q)
             answers = [0.0] * waiting + [1.0]
             mean = float(waiting)
-            for elapsed in ringing:
-                chance = s.answer_chance(p, elapsed, t)
-                if chance > 0.0:
+            for elapsed, f0, unresolved in calls:
+                if unresolved <= 1e-9:
+                    continue
+                gain = s.delay_cdf(elapsed + t) - f0
+                if gain > 0.0:
+                    chance = min(1.0, p * gain / unresolved)
                     answers = _add_bernoulli(answers, chance)
                     mean += chance
             checks.append((answers, _tail_sums(free), p * s.delay_cdf(t), mean))
@@ -540,11 +547,19 @@ GRACE = 2.0  # seconds an answered call may wait for an agent (the 2 s rule)
 
 
 def _add_bernoulli(dist: list[float], chance: float) -> list[float]:
-    out = [0.0] * (len(dist) + 1)
+    """The distribution of X + B(chance), given X's; the upper tail under TAIL_EPS is dropped
+    (with 100 calls ringing the exact distribution has 100 terms, of which 30 carry the mass)."""
+    keep = 1.0 - chance
+    out = [w * keep for w in dist]
+    out.append(0.0)
     for i, w in enumerate(dist):
-        out[i] += w * (1.0 - chance)
         out[i + 1] += w * chance
+    while len(out) > 1 and out[-1] < TAIL_EPS:
+        out.pop()
     return out
+
+
+TAIL_EPS = 1e-12
 
 
 def _tail_sums(free: list[float]) -> list[float]:
