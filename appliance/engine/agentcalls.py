@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from appliance.campaigns import CampaignSettings
 from appliance.domain import CampaignType, Outcome
 from appliance.drivers.line import CallResult, LineError
-from appliance.engine.agents import AgentDesk, AgentError, LiveAgent, LiveCall, Offer
+from appliance.engine.agents import AgentDesk, LiveAgent, LiveCall, Offer
+from appliance.engine.errors import AgentConflict
 from appliance.engine.linepool import Slot
 from appliance.engine.pacing import PACED, Pacers, non_live
 from appliance.store.agents import owned_elsewhere, owner_of
@@ -167,13 +168,13 @@ class AgentCalls:
         the same law as the dial loop (DNC, hours, caps); the answered call goes to this agent."""
         campaign = next((c for c in self.planner.running() if c.name == campaign_name), None)
         if campaign is None:
-            raise AgentError(409, f"campaign {campaign_name} is not running")
+            raise AgentConflict(f"campaign {campaign_name} is not running")
         if any(c.lease.contact_id == contact_id for c in self.calls.values()):
-            raise AgentError(409, f"contact {contact_id} is being dialed right now")
+            raise AgentConflict(f"contact {contact_id} is being dialed right now")
         now = self.clock.now()
         pick = self.planner.check(campaign, contact_id, now)
         if isinstance(pick, str):
-            raise AgentError(409, pick)
+            raise AgentConflict(pick)
         seat = self.desk.seats.get(agent.seat or "") if self.desk is not None else None
         slot = next(
             (
@@ -183,12 +184,12 @@ class AgentCalls:
             None,
         )  # fmt: skip
         if slot is None:
-            raise AgentError(409, f"no free line can reach seat {agent.seat} now; try again")
+            raise AgentConflict(f"no free line can reach seat {agent.seat} now; try again")
         if self.desk is not None and self.desk.reserve(agent.name) is None:
-            raise AgentError(409, f"agent {agent.name} is {agent.state}")
+            raise AgentConflict(f"agent {agent.name} is {agent.state}")
         got = self._start(pick, campaign, slot, now, agent)
         if got is None:
-            raise AgentError(409, f"contact {contact_id} could not be leased; it changed meanwhile")
+            raise AgentConflict(f"contact {contact_id} could not be leased; it changed meanwhile")
         self.dialed += 1
         return got.attempt_id
 

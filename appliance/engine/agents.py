@@ -5,8 +5,8 @@ The desk keeps each logged-in agent's live state in memory (and writes every cha
 store). The engine asks it for the agents a campaign's pacing counts (`view`), hands it each
 answered call (`hand_over`: the longest-idle ready agent with the skill, whose seat the line can
 reach, joined within `agents.connect_timeout`), and reports the call's end. Agent desktops
-drive it through the API: every method a person calls raises `AgentError` with an HTTP status
-and words they can act on.
+drive it through the API: every method a person calls raises an `AgentError` (engine/errors.py)
+with words they can act on; the API gives each kind its HTTP status.
 """
 
 from __future__ import annotations
@@ -21,6 +21,13 @@ from typing import Any
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
 from appliance.drivers.line import Line, LineDown, LineError, LineEvent, LineUp, Seat, SeatHook
+from appliance.engine.errors import (
+    AgentConflict,
+    AgentError,
+    AgentRequestInvalid,
+    DialerNotRunning,
+    UnknownAgent,
+)
 from appliance.metrics import AgentSample
 from appliance.scheduler.pacing import AgentView
 from appliance.store import Database
@@ -29,13 +36,6 @@ from appliance.store.agents import STATES, get_agent, list_agents, save_state
 log = logging.getLogger(__name__)
 
 TICK = 0.25  # seconds between checks of wrap-up ends and timed previews
-
-
-class AgentError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -232,7 +232,7 @@ class AgentDesk:
         if agent is None:
             row = get_agent(self.db, name)
             if row is None:
-                raise AgentError(404, f"no agent named {name!r}; create it with PUT /agents/{name}")
+                raise UnknownAgent(name)
             agent = self.agents[name] = LiveAgent(row.name, row.group, row.skills)
         return agent
 
@@ -252,15 +252,17 @@ class AgentDesk:
         row = get_agent(self.db, name)
         seat = seat or (row.extension if row else None)
         if seat is None:
-            raise AgentError(422, f"agent {name} has no usual seat: say which seat to log in at")
+            raise AgentRequestInvalid(
+                f"agent {name} has no usual seat: say which seat to log in at"
+            )
         if seat not in self.seats:
             known = ", ".join(sorted(self.seats)) or "none configured"
-            raise AgentError(422, f"no seat named {seat!r} (seats: {known})")
+            raise AgentRequestInvalid(f"no seat named {seat!r} (seats: {known})")
         other = self._at_seat(seat)
         if other is not None and other is not agent:
-            raise AgentError(409, f"seat {seat} is taken by agent {other.name}")
+            raise AgentConflict(f"seat {seat} is taken by agent {other.name}")
         if agent.state not in ("logged_out", "paused", "ready"):
-            raise AgentError(409, f"agent {name} is {agent.state}; finish the call first")
+            raise AgentConflict(f"agent {name} is {agent.state}; finish the call first")
         agent.seat, agent.campaigns = seat, tuple(dict.fromkeys(campaigns))
         self._set(agent, "paused", reason="logged in", actor=actor)
         return agent
@@ -269,7 +271,7 @@ class AgentDesk:
         agent = self.get(name)
         if agent.busy:
             agent.pause_after = "logging out"
-            raise AgentError(409, f"agent {name} is on a call; log out after it")
+            raise AgentConflict(f"agent {name} is on a call; log out after it")
         self._drop_offer(agent)
         agent.seat, agent.campaigns, agent.call = None, (), None
         self._set(agent, "logged_out", actor=actor)
@@ -281,7 +283,7 @@ class AgentDesk:
             agent.pause_after = None
             return agent
         if not self.seat_up.get(agent.seat or "", False):
-            raise AgentError(409, f"seat {agent.seat} is down; agent {name} cannot take calls")
+            raise AgentConflict(f"seat {agent.seat} is down; agent {name} cannot take calls")
         if agent.state == "wrap_up":
             agent.call = None
         if agent.state != "ready":
@@ -301,7 +303,7 @@ class AgentDesk:
         agent = self._logged_in(name)
         call = agent.call
         if agent.state != "talking" or call is None:
-            raise AgentError(409, f"agent {name} is not on a call")
+            raise AgentConflict(f"agent {name} is not on a call")
         if call.hang_up is not None:
             call.hang_up()
         else:  # transferred out of the box (ECT): the agent says the talk is over
@@ -312,9 +314,9 @@ class AgentDesk:
         agent = self._logged_in(name)
         offer = agent.offer
         if offer is None or agent.state != "reserved":
-            raise AgentError(409, f"agent {name} has no preview to accept")
+            raise AgentConflict(f"agent {name} has no preview to accept")
         if self.dial_for is None:
-            raise AgentError(503, "the dialer is not running")
+            raise DialerNotRunning("the dialer is not running")
         try:
             self.dial_for(agent, offer.campaign, offer.contact_id)
         except AgentError:
@@ -327,7 +329,7 @@ class AgentDesk:
         agent = self._logged_in(name)
         offer = agent.offer
         if offer is None or agent.state != "reserved":
-            raise AgentError(409, f"agent {name} has no preview to skip")
+            raise AgentConflict(f"agent {name} has no preview to skip")
         agent.skipped[offer.contact_id] = self.clock.now() + 3600.0
         self._drop_offer(agent)
         self._set(agent, "ready")
@@ -336,20 +338,18 @@ class AgentDesk:
     def manual_dial(self, name: str, campaign: str, contact_id: int) -> int:
         agent = self._logged_in(name)
         if agent.state not in ("ready", "paused", "reserved") or agent.busy:
-            raise AgentError(
-                409, f"agent {name} is {agent.state}; a manual dial needs a free agent"
-            )
+            raise AgentConflict(f"agent {name} is {agent.state}; a manual dial needs a free agent")
         if not agent.serves(campaign):
-            raise AgentError(409, f"agent {name} is not logged in to campaign {campaign}")
+            raise AgentConflict(f"agent {name} is not logged in to campaign {campaign}")
         if self.dial_for is None:
-            raise AgentError(503, "the dialer is not running")
+            raise DialerNotRunning("the dialer is not running")
         self._drop_offer(agent)
         return self.dial_for(agent, campaign, contact_id)
 
     def _logged_in(self, name: str) -> LiveAgent:
         agent = self.get(name)
         if agent.state == "logged_out" or agent.seat is None:
-            raise AgentError(409, f"agent {name} is logged out; log in at a seat first")
+            raise AgentConflict(f"agent {name} is logged out; log in at a seat first")
         return agent
 
     def _drop_offer(self, agent: LiveAgent) -> None:
