@@ -26,7 +26,7 @@ from appliance.store.results import contact as contact_document
 if TYPE_CHECKING:
     from appliance.clock import Clock
     from appliance.config import DialboxConfig
-    from appliance.engine.dialer import Call
+    from appliance.engine.calls import Attempt, Call
     from appliance.engine.linepool import LinePool
     from appliance.engine.planner import Pick, Planner
     from appliance.store import Database
@@ -221,22 +221,17 @@ class AgentCalls:
         return float(settings.preview_seconds) if settings.pacing == "timed_preview" else None
 
     async def _to_agent(
-        self,
-        got: Lease,
-        campaign: CampaignRow,
-        settings: CampaignSettings,
-        slot: Slot,
-        evidence: list[str],
-        dialed_at: float,
+        self, attempt: Attempt, evidence: list[str]
     ) -> tuple[CallResult | None, str | None, Outcome]:
         """An answered call of an agent campaign: to an agent within the connect timeout, or the
         information message and an abandon in the ledger (A4). Then the talk, to its end."""
+        got, campaign, slot = attempt.lease, attempt.campaign, attempt.slot
         now = self.clock.now()
         call = self.calls[got.attempt_id]
         call.stage = "waiting"
         pacer = self.pacers.known(campaign.id)
         if pacer is not None:
-            pacer.answered(now, now - dialed_at)
+            pacer.answered(now, now - attempt.dialed_at)
         hang = asyncio.Event()
         live = LiveCall(got.attempt_id, got.contact_id, campaign.name, got.number, slot.name, now,
                         contact_document(self.db, got.contact_id) or {}, hang_up=hang.set)  # fmt: skip
@@ -247,7 +242,7 @@ class AgentCalls:
         try:
             if self.desk is not None:
                 agent = await self.desk.hand_over(
-                    campaign.name, settings.skill, slot.line, live, call.agent, evidence
+                    campaign.name, attempt.settings.skill, slot.line, live, call.agent, evidence
                 )
         finally:
             if agent is None:

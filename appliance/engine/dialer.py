@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from appliance.campaigns import CampaignSettings
@@ -22,6 +21,7 @@ from appliance.domain import CampaignType, Channel, Outcome
 from appliance.drivers.line import CallResult, Dtmf, IncomingSms, LineError, LineEvent
 from appliance.engine.agentcalls import AgentCalls
 from appliance.engine.agents import AgentDesk, LiveAgent
+from appliance.engine.calls import Attempt, Call
 from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.pacing import Pacers
 from appliance.engine.planner import AttemptReport, Pick, Planner, dangling_decider
@@ -40,17 +40,6 @@ AUTOMATED_HOLD = 60.0  # an automated call is hung up after its message and this
 ATTEMPT_MARGIN = 90.0
 SMS_DEADLINE = 180.0
 AGENT_TALK_LIMIT = 4 * 3600.0  # an agent's call is hung up after this long at most
-
-
-@dataclass
-class Call:
-    lease: Lease
-    campaign: CampaignRow
-    slot: Slot
-    task: asyncio.Task[None]
-    started: float = 0.0  # clock time the dial began
-    stage: str = "ringing"  # ringing, waiting (answered, no agent yet), up
-    agent: LiveAgent | None = None  # the agent this call was dialed for (callback, preview, manual)
 
 
 class Engine(AgentCalls):
@@ -224,6 +213,7 @@ class Engine(AgentCalls):
         started = time.monotonic()
         dialed_at = self.clock.now()
         mark_dialed(self.db, got.attempt_id, slot.name, dialed_at)
+        attempt = Attempt(got, campaign, settings, slot, dialed_at)
         deadline = (
             SMS_DEADLINE
             if got.channel == Channel.SMS
@@ -234,9 +224,9 @@ class Engine(AgentCalls):
         try:
             async with asyncio.timeout(deadline):
                 if got.channel == Channel.SMS:
-                    report = await self._sms(got, campaign, settings, slot, dialed_at)
+                    report = await self._sms(attempt)
                 else:
-                    report = await self._voice(got, campaign, settings, slot, dialed_at)
+                    report = await self._voice(attempt)
         except TimeoutError:
             log.error(
                 "line %s gave no outcome for attempt %s in %.0f s: hanging up",
@@ -273,13 +263,7 @@ class Engine(AgentCalls):
         if campaign.type is CampaignType.AGENT and got.channel == Channel.VOICE:
             self._unanswered(campaign, got.attempt_id, report.outcome, dialed_at, now)
         completion = self.planner.decide(campaign, got, report, now)
-        complete(
-            self.db,
-            got,
-            completion,
-            now,
-            outbox_payload=self._payload(got, campaign, report, settings, now),
-        )
+        complete(self.db, got, completion, now, outbox_payload=self._payload(attempt, report, now))
         self.calls.pop(got.attempt_id, None)
         if self.metrics is not None and got.channel == Channel.VOICE:
             ring = (report.answered_at - dialed_at) if report.answered_at else None
@@ -287,14 +271,8 @@ class Engine(AgentCalls):
                 campaign.name, report.outcome.label, time.monotonic() - started, ring
             )
 
-    async def _voice(
-        self,
-        got: Lease,
-        campaign: CampaignRow,
-        settings: CampaignSettings,
-        slot: Slot,
-        dialed_at: float,
-    ) -> AttemptReport:
+    async def _voice(self, attempt: Attempt) -> AttemptReport:
+        got, campaign, slot = attempt.lease, attempt.campaign, attempt.slot
         # Keys the callee presses (SPEC C1: surveys, "press 1") may follow the answer at once, so
         # they are collected from before the dial to the end of the call.
         keys: list[str] = []
@@ -303,16 +281,14 @@ class Engine(AgentCalls):
         )
         outcome, agent = None, None
         try:
-            result = await slot.line.dial(got.number, float(settings.ring_timeout))
+            result = await slot.line.dial(got.number, float(attempt.settings.ring_timeout))
             evidence = list(result.evidence)
             answered_at = self.clock.now() if result.answered else None
             if result.answered and not result.ended:
                 if campaign.type is CampaignType.AGENT:
-                    final, agent, outcome = await self._to_agent(
-                        got, campaign, settings, slot, evidence, dialed_at
-                    )
+                    final, agent, outcome = await self._to_agent(attempt, evidence)
                 else:
-                    final = await self._connected(campaign, settings, slot, evidence)
+                    final = await self._connected(attempt, evidence)
                 if final is not None:
                     evidence.extend(e for e in final.evidence if e not in evidence)
                     # The outcome is the call's as it ended, not as it was when answered: a line
@@ -325,18 +301,13 @@ class Engine(AgentCalls):
         if keys:
             evidence.append("dtmf " + "".join(keys))
         return AttemptReport(
-            outcome or result.outcome, tuple(evidence), dialed_at, answered_at, slot.name,
+            outcome or result.outcome, tuple(evidence), attempt.dialed_at, answered_at, slot.name,
             agent=agent, disposition=f"keys {''.join(keys)}" if keys else None,
         )  # fmt: skip
 
-    async def _connected(
-        self,
-        campaign: CampaignRow,
-        settings: CampaignSettings,
-        slot: Slot,
-        evidence: list[str],
-    ) -> CallResult | None:
+    async def _connected(self, attempt: Attempt, evidence: list[str]) -> CallResult | None:
         """An answered call: automated campaigns play their message (C1); the call then ends."""
+        campaign, settings, slot = attempt.campaign, attempt.settings, attempt.slot
         if (
             campaign.type == CampaignType.AUTOMATED
             and settings.message
@@ -352,14 +323,13 @@ class Engine(AgentCalls):
             ended = await slot.line.hang_up()
         return ended
 
-    async def _sms(
-        self,
-        got: Lease,
-        campaign: CampaignRow,
-        settings: CampaignSettings,
-        slot: Slot,
-        dialed_at: float,
-    ) -> AttemptReport:
+    async def _sms(self, attempt: Attempt) -> AttemptReport:
+        got, campaign, settings, slot = (
+            attempt.lease,
+            attempt.campaign,
+            attempt.settings,
+            attempt.slot,
+        )
         text = settings.sms_text or f"Message from {campaign.name}"
         result = await slot.line.send_sms(got.number, text)
         sent = result.status == "sent"
@@ -374,19 +344,20 @@ class Engine(AgentCalls):
             evidence = (*evidence, result.error)
         outcome = Outcome.CONNECTED if sent else Outcome.ERROR_OCCURRED
         return AttemptReport(
-            outcome, evidence, dialed_at, None, slot.name, disposition="sms " + result.status
+            outcome,
+            evidence,
+            attempt.dialed_at,
+            None,
+            slot.name,
+            disposition="sms " + result.status,
         )
 
     def _payload(
-        self,
-        got: Lease,
-        campaign: CampaignRow,
-        report: AttemptReport,
-        settings: CampaignSettings,
-        now: float,
+        self, attempt: Attempt, report: AttemptReport, now: float
     ) -> dict[str, Any] | None:
-        if not settings.webhook:
+        if not attempt.settings.webhook:
             return None
+        got, campaign = attempt.lease, attempt.campaign
         return {
             "campaign": campaign.name,
             "contact_id": got.contact_id,
