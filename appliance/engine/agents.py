@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
@@ -90,6 +90,23 @@ class LiveAgent:
         return self.state == "talking" or (self.state == "reserved" and self.offer is None)
 
 
+class DeskDialer(Protocol):
+    """What the desk needs of the engine to dial for agents (the engine's `AgentCalls`)."""
+
+    def dial_for(self, agent: LiveAgent, campaign_name: str, contact_id: int) -> int:
+        """Dial one contact now for the agent (preview accepted, timed preview due, manual
+        dial); the attempt id, or an `AgentError` saying why not."""
+        ...
+
+    def offer_for(self, agent: LiveAgent) -> None:
+        """Show a ready agent of a preview campaign its next contact, if there is one."""
+        ...
+
+    def offer_seconds(self, campaign_name: str) -> float | None:
+        """The campaign's timed-preview seconds (None: not timed)."""
+        ...
+
+
 class AgentDesk:
     name = "agents"
 
@@ -104,15 +121,17 @@ class AgentDesk:
         self.ready = asyncio.Event()
         self.agents: dict[str, LiveAgent] = {}
         self._waiters: list[asyncio.Future[None]] = []
-        # Set by the engine: start a dial of one contact for one agent (preview accepted, timed
-        # preview due, manual dial); returns the attempt id or raises AgentError.
-        self.dial_for: Callable[[LiveAgent, str, int], int] | None = None
-        self.offer_for: Callable[[LiveAgent], None] | None = None
-        # A campaign's timed-preview seconds (None: not timed), also set by the engine.
-        self.offer_seconds: Callable[[str], float | None] = lambda campaign: None
+        self._dialer: DeskDialer | None = None  # the engine's, once it is attached
         for name, seat in self.seats.items():
             seat.subscribe(self._seat_listener(name))
         self._restore()
+
+    def attach(self, dialer: DeskDialer) -> None:
+        """The engine that dials for this desk's agents (until then: 503, no previews)."""
+        self._dialer = dialer
+
+    def _offer_seconds(self, campaign: str) -> float | None:
+        return None if self._dialer is None else self._dialer.offer_seconds(campaign)
 
     # ------------------------------------------------------------------ lifecycle
     def _restore(self) -> None:
@@ -217,11 +236,11 @@ class AgentDesk:
                 and now >= agent.wrap_until
             ):
                 self._after_call(agent)
-            elif agent.state == "ready" and agent.offer is None and self.offer_for is not None:
-                self.offer_for(agent)
+            elif agent.state == "ready" and agent.offer is None and self._dialer is not None:
+                self._dialer.offer_for(agent)
             offer = agent.offer
             if offer is not None and agent.state == "reserved":
-                seconds = self.offer_seconds(offer.campaign)
+                seconds = self._offer_seconds(offer.campaign)
                 if seconds is not None and now >= offer.offered_at + seconds:
                     with contextlib.suppress(AgentError):
                         self.accept(agent.name, actor=None)
@@ -315,10 +334,10 @@ class AgentDesk:
         offer = agent.offer
         if offer is None or agent.state != "reserved":
             raise AgentConflict(f"agent {name} has no preview to accept")
-        if self.dial_for is None:
+        if self._dialer is None:
             raise DialerNotRunning("the dialer is not running")
         try:
-            self.dial_for(agent, offer.campaign, offer.contact_id)
+            self._dialer.dial_for(agent, offer.campaign, offer.contact_id)
         except AgentError:
             if agent.state == "reserved":
                 agent.offer = offer  # still on screen: accept again or skip
@@ -341,10 +360,10 @@ class AgentDesk:
             raise AgentConflict(f"agent {name} is {agent.state}; a manual dial needs a free agent")
         if not agent.serves(campaign):
             raise AgentConflict(f"agent {name} is not logged in to campaign {campaign}")
-        if self.dial_for is None:
+        if self._dialer is None:
             raise DialerNotRunning("the dialer is not running")
         self._drop_offer(agent)
-        return self.dial_for(agent, campaign, contact_id)
+        return self._dialer.dial_for(agent, campaign, contact_id)
 
     def _logged_in(self, name: str) -> LiveAgent:
         agent = self.get(name)
@@ -539,7 +558,7 @@ class AgentDesk:
             "preview": None if offer is None else {
                 "campaign": offer.campaign, "contact_id": offer.contact_id,
                 "offered_at": offer.offered_at, "contact": offer.contact,
-                "dials_at": None if (s := self.offer_seconds(offer.campaign)) is None
+                "dials_at": None if (s := self._offer_seconds(offer.campaign)) is None
                 else offer.offered_at + s,
             },
         }  # fmt: skip

@@ -42,7 +42,9 @@ SMS_DEADLINE = 180.0
 AGENT_TALK_LIMIT = 4 * 3600.0  # an agent's call is hung up after this long at most
 
 
-class Engine(AgentCalls):
+class Engine:
+    """The dial loop over the line pool; agent campaigns' side is its `agents` (AgentCalls)."""
+
     name = "engine"
 
     def __init__(
@@ -66,11 +68,11 @@ class Engine(AgentCalls):
         self.dialed = 0
         self._last_sweep = 0.0
         self.desk = desk
-        self.pacers = Pacers(db, config.agents.wrap_up)
+        self.agents = AgentCalls(
+            self, db, clock, pool, planner, desk, Pacers(db, config.agents.wrap_up)
+        )
         if desk is not None:
-            desk.dial_for = self.dial_for
-            desk.offer_for = self._offer
-            desk.offer_seconds = self._offer_seconds
+            desk.attach(self.agents)
         for slot in pool.slots:
             slot.line.subscribe(self._on_line_event)
 
@@ -106,6 +108,10 @@ class Engine(AgentCalls):
     def reload(self, config: DialboxConfig) -> None:
         self.config = config
 
+    def agents_out_of_reach(self, campaign: CampaignRow) -> str | None:
+        """C12, for `why`: what keeps the agent campaign's working agents from calls (seats)."""
+        return self.agents.out_of_reach(campaign)
+
     def status(self) -> str:
         return f"{self.pool.up_count()}/{len(self.pool.slots)} lines up, {len(self.calls)} calls in flight"
 
@@ -129,7 +135,9 @@ class Engine(AgentCalls):
         held: dict[str, set[int]] = {}
         for campaign in campaigns:
             if campaign.type is CampaignType.AGENT:
-                wanted[campaign.name], held[campaign.name] = self._paced(campaign, now, len(free))
+                wanted[campaign.name], held[campaign.name] = self.agents.paced(
+                    campaign, now, len(free)
+                )
         shares = self.planner.share(
             list(slots), {s.name: s.config.campaigns for s in free}, busy, campaigns, wanted
         )
@@ -137,33 +145,32 @@ class Engine(AgentCalls):
         for name, line_names in shares.items():
             campaign = by_name[name]
             if campaign.type is CampaignType.AGENT:
-                line_names = self._agent_lines(campaign, line_names)
+                line_names = self.agents.agent_lines(campaign, line_names)
             count = min(len(line_names), wanted.get(name, len(line_names)))
             exclude = leased | held.get(name, set())
             picks = self.planner.pick(campaign, now, count, exclude)
             for pick, line_name in zip(picks, line_names, strict=False):
-                agent: LiveAgent | bool = True
+                agent: LiveAgent | None = None
                 if campaign.type is CampaignType.AGENT:
-                    agent = self._owner(campaign, pick.contact_id)
-                    if agent is False:
+                    may, agent = self.agents.owner(campaign, pick.contact_id)
+                    if not may:
                         continue
-                designated = agent if isinstance(agent, LiveAgent) else None
-                got = self._start(pick, campaign, slots[line_name], now, designated)
+                got = self.start(pick, campaign, slots[line_name], now, agent)
                 if got is not None:
                     leased.add(got.contact_id)
                     started += 1
-        self.dialed += started
         return started
 
-    def _start(
+    def start(
         self, pick: Pick, campaign: CampaignRow, slot: Slot, now: float, agent: LiveAgent | None
     ) -> Lease | None:
-        """Lease the contact (committed before a byte reaches the line) and start the call."""
+        """Lease the contact (committed before a byte reaches the line) and start the call; for
+        `agent` (reserved for it), the answered call goes to that agent."""
         got = lease(self.db, pick.contact_id, pick.phone_index, pick.channel, now, line=slot.name)
         if not isinstance(got, Lease):
             log.debug("contact %s not leased: %s", pick.contact_id, got.reason)
-            if agent is not None and self.desk is not None:
-                self.desk.release(agent)
+            if agent is not None:
+                self.agents.release(agent)
             return None
         slot.busy = True
         slot.campaign = campaign.name
@@ -172,10 +179,9 @@ class Engine(AgentCalls):
             self._attempt(got, campaign, slot), name=f"attempt {got.attempt_id}"
         )
         self.calls[got.attempt_id] = Call(got, campaign, slot, task, now, agent=agent)
+        self.dialed += 1
         if campaign.type is CampaignType.AGENT:
-            pacer = self.pacers.known(campaign.id)
-            if pacer is not None:
-                pacer.dialed(now)
+            self.agents.started(campaign, now)
         return got
 
     def _sweep(self) -> None:
@@ -257,11 +263,11 @@ class Engine(AgentCalls):
             slot.campaign = None
             slot.since = None
             call = self.calls.get(got.attempt_id)
-            if call is not None and call.agent is not None and call.stage != "up" and self.desk:
-                self.desk.release(call.agent)  # dialed for this agent, and it never reached them
+            if call is not None and call.agent is not None and call.stage != "up":
+                self.agents.release(call.agent)  # dialed for this agent, and it never reached them
         now = self.clock.now()
         if campaign.type is CampaignType.AGENT and got.channel == Channel.VOICE:
-            self._unanswered(campaign, got.attempt_id, report.outcome, dialed_at, now)
+            self.agents.unanswered(campaign, got.attempt_id, report.outcome, dialed_at, now)
         completion = self.planner.decide(campaign, got, report, now)
         complete(self.db, got, completion, now, outbox_payload=self._payload(attempt, report, now))
         self.calls.pop(got.attempt_id, None)
@@ -286,7 +292,7 @@ class Engine(AgentCalls):
             answered_at = self.clock.now() if result.answered else None
             if result.answered and not result.ended:
                 if campaign.type is CampaignType.AGENT:
-                    final, agent, outcome = await self._to_agent(attempt, evidence)
+                    final, agent, outcome = await self.agents.to_agent(attempt, evidence)
                 else:
                     final = await self._connected(attempt, evidence)
                 if final is not None:
@@ -294,7 +300,7 @@ class Engine(AgentCalls):
                     # The outcome is the call's as it ended, not as it was when answered: a line
                     # lost mid-call is ErrorOccurred (requeued by the strategy), a machine
                     # detected after the answer AnsweringMachine; a far-end hang-up stays
-                    # Connected. Agent calls decide theirs in _to_agent.
+                    # Connected. Agent calls decide theirs in AgentCalls.to_agent.
                     outcome = outcome or final.outcome
         finally:
             unsubscribe()
