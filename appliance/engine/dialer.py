@@ -24,7 +24,7 @@ from appliance.engine.agents import AgentDesk, LiveAgent
 from appliance.engine.calls import Attempt, Call
 from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.pacing import Pacers
-from appliance.engine.planner import AttemptReport, Pick, Planner, dangling_decider
+from appliance.engine.planner import AttemptReport, Pick, Planner, RoundState, dangling_decider
 from appliance.metrics import Metrics
 from appliance.store import Database
 from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
@@ -124,40 +124,40 @@ class Engine:
         campaigns = list(self.planner.running())
         if not campaigns:
             return 0
-        by_name = {c.name: c for c in campaigns}
-        slots = {s.name: s for s in free}
+        now = self.clock.now()
+        names = [s.name for s in free]
         busy: dict[str, int] = {}
         for call in self.calls.values():
             busy[call.campaign.name] = busy.get(call.campaign.name, 0) + 1
-        now = self.clock.now()
-        leased = {call.lease.contact_id for call in self.calls.values()}
         wanted: dict[str, int] = {}
-        held: dict[str, set[int]] = {}
+        held: dict[str, frozenset[int]] = {}
+        reachable: dict[str, frozenset[str]] = {}
         for campaign in campaigns:
             if campaign.type is CampaignType.AGENT:
-                wanted[campaign.name], held[campaign.name] = self.agents.paced(
-                    campaign, now, len(free)
-                )
-        shares = self.planner.share(
-            list(slots), {s.name: s.config.campaigns for s in free}, busy, campaigns, wanted
+                dials, contacts = self.agents.paced(campaign, now, len(free))
+                wanted[campaign.name], held[campaign.name] = dials, frozenset(contacts)
+                reachable[campaign.name] = frozenset(self.agents.agent_lines(campaign, names))
+        state = RoundState(
+            now,
+            names,
+            {s.name: s.config.campaigns for s in free},
+            busy,
+            frozenset(call.lease.contact_id for call in self.calls.values()),
+            wanted,
+            held,
+            reachable,
         )
+        slots = {s.name: s for s in free}
         started = 0
-        for name, line_names in shares.items():
-            campaign = by_name[name]
-            if campaign.type is CampaignType.AGENT:
-                line_names = self.agents.agent_lines(campaign, line_names)
-            count = min(len(line_names), wanted.get(name, len(line_names)))
-            exclude = leased | held.get(name, set())
-            picks = self.planner.pick(campaign, now, count, exclude)
-            for pick, line_name in zip(picks, line_names, strict=False):
+        for assignment in self.planner.assign(campaigns, state):
+            campaign = assignment.campaign
+            for pick, line_name in assignment.dials:
                 agent: LiveAgent | None = None
                 if campaign.type is CampaignType.AGENT:
                     may, agent = self.agents.owner(campaign, pick.contact_id)
                     if not may:
                         continue
-                got = self.start(pick, campaign, slots[line_name], now, agent)
-                if got is not None:
-                    leased.add(got.contact_id)
+                if self.start(pick, campaign, slots[line_name], now, agent) is not None:
                     started += 1
         return started
 
