@@ -18,7 +18,8 @@ from appliance.api.context import Services
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
-from appliance.engine.agents import AgentDesk, LiveAgent
+from appliance.engine.agents import AgentDesk
+from appliance.engine.agentstate import LiveAgent
 from appliance.engine.errors import (
     AgentConflict,
     AgentError,

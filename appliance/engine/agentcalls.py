@@ -18,7 +18,8 @@ from appliance.clock import Clock
 from appliance.config import DialboxConfig
 from appliance.domain import CampaignType, Outcome
 from appliance.drivers.line import CallResult, LineError
-from appliance.engine.agents import AgentDesk, LiveAgent, LiveCall, Offer
+from appliance.engine.agents import AgentDesk
+from appliance.engine.agentstate import LiveAgent, LiveCall, Offer
 from appliance.engine.calls import Attempt, Call
 from appliance.engine.errors import AgentConflict
 from appliance.engine.linepool import LinePool, Slot

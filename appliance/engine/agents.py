@@ -1,8 +1,9 @@
 """Agents at work (SPEC A1, A2, A5, C10): login at a seat, ready/paused, calls handed to them,
 wrap-up, dispositions with callbacks, previews.
 
-The desk keeps each logged-in agent's live state in memory (and writes every change to the
-store). The engine asks it for the agents a campaign's pacing counts (`view`), hands it each
+The desk keeps each logged-in agent's live state in memory (`agentstate.py`; every change is
+written to the store) and the seats they sit at (`seats.py`); what the desktop and `/metrics`
+show of them is in `agentviews.py`. The engine asks it for the agents a campaign's pacing counts (`view`), hands it each
 answered call (`hand_over`: the longest-idle ready agent with the skill, whose seat the line can
 reach, joined within `agents.connect_timeout`), and reports the call's end. Agent desktops
 drive it through the API: every method a person calls raises an `AgentError` (engine/errors.py)
@@ -15,12 +16,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
-from appliance.drivers.line import Line, LineDown, LineError, LineEvent, LineUp, Seat, SeatHook
+from appliance.drivers.line import Line, LineError, LineEvent, LineUp, Seat, SeatHook
+from appliance.engine.agentstate import LiveAgent, LiveCall, Offer
+from appliance.engine.agentviews import agent_document, state_counts
 from appliance.engine.errors import (
     AgentConflict,
     AgentError,
@@ -28,66 +30,15 @@ from appliance.engine.errors import (
     DialerNotRunning,
     UnknownAgent,
 )
+from appliance.engine.seats import SeatBank
 from appliance.metrics import AgentSample
 from appliance.scheduler.pacing import AgentView
 from appliance.store import Database
-from appliance.store.agents import STATES, get_agent, list_agents, save_state
+from appliance.store.agents import get_agent, list_agents, save_state
 
 log = logging.getLogger(__name__)
 
 TICK = 0.25  # seconds between checks of wrap-up ends and timed previews
-
-
-@dataclass
-class Offer:
-    """A contact shown to an agent before it is dialed (preview, A2)."""
-
-    campaign: str
-    contact_id: int
-    offered_at: float
-    contact: dict[str, Any]
-
-
-@dataclass
-class LiveCall:
-    """The call an agent is on (or has just finished): the screen pop's content."""
-
-    attempt_id: int
-    contact_id: int
-    campaign: str
-    number: str
-    line: str
-    started_at: float
-    contact: dict[str, Any]
-    connected_at: float | None = None
-    ended_at: float | None = None
-    hang_up: Callable[[], None] | None = None  # asks the engine to end the customer's call
-
-
-@dataclass
-class LiveAgent:
-    name: str
-    group: str | None
-    skills: tuple[str, ...]
-    state: str = "logged_out"
-    seat: str | None = None
-    campaigns: tuple[str, ...] = ()
-    reason: str | None = None
-    since: float = 0.0
-    idle_since: float = 0.0
-    call: LiveCall | None = None
-    offer: Offer | None = None
-    wrap_until: float | None = None
-    pause_after: str | None = None  # pause (with this reason) when the current call is over
-    skipped: dict[int, float] = field(default_factory=dict)  # contact -> offer again after
-
-    def serves(self, campaign: str) -> bool:
-        return campaign in self.campaigns
-
-    @property
-    def busy(self) -> bool:
-        """On a call, or held for one being dialed or handed over (not a preview on screen)."""
-        return self.state == "talking" or (self.state == "reserved" and self.offer is None)
 
 
 class DeskDialer(Protocol):
@@ -116,15 +67,22 @@ class AgentDesk:
         self.config = config
         self.db = db
         self.clock = clock
-        self.seats = dict(seats)
-        self.seat_up: dict[str, bool] = dict.fromkeys(self.seats, False)
+        self._seats = SeatBank(seats, self._seat_event)
         self.ready = asyncio.Event()
         self.agents: dict[str, LiveAgent] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._dialer: DeskDialer | None = None  # the engine's, once it is attached
-        for name, seat in self.seats.items():
-            seat.subscribe(self._seat_listener(name))
         self._restore()
+
+    @property
+    def seats(self) -> Mapping[str, Seat]:
+        """The configured seats by name."""
+        return self._seats.seats
+
+    @property
+    def seat_up(self) -> Mapping[str, bool]:
+        """Whether each seat is up (open and answering) now."""
+        return self._seats.up
 
     def attach(self, dialer: DeskDialer) -> None:
         """The engine that dials for this desk's agents (until then: 503, no previews)."""
@@ -148,7 +106,7 @@ class AgentDesk:
                 self._save(agent)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        openers = [asyncio.create_task(self._open(n, s, stopping)) for n, s in self.seats.items()]
+        self._seats.start(stopping)
         self.ready.set()
         try:
             while not stopping.is_set():
@@ -156,46 +114,21 @@ class AgentDesk:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), timeout=TICK)
         finally:
-            for task in openers:
-                task.cancel()
-            await asyncio.gather(*openers, return_exceptions=True)
-            for seat in self.seats.values():
-                with contextlib.suppress(LineError, OSError):
-                    await seat.close()
-
-    async def _open(self, name: str, seat: Seat, stopping: asyncio.Event) -> None:
-        delay = 1.0
-        while not stopping.is_set():
-            try:
-                await seat.open()
-                self.seat_up[name] = seat.health().up
-                return
-            except (LineError, OSError) as exc:
-                log.warning("seat %s cannot be opened: %s; retrying in %.0f s", name, exc, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=delay)
-            delay = min(delay * 2, 60.0)
+            await self._seats.stop()
 
     def reload(self, config: DialboxConfig) -> None:
         self.config = config
 
-    def _seat_listener(self, name: str) -> Callable[[LineEvent], None]:
-        def on_event(event: LineEvent) -> None:
-            if isinstance(event, LineUp):
-                self.seat_up[name] = True
-                self._notify()
-            elif isinstance(event, LineDown):
-                self.seat_up[name] = False
-                log.warning("seat %s down: %s", name, event.reason)
-            elif isinstance(event, SeatHook):
-                agent = self._at_seat(name)
-                if agent is not None and not event.off_hook and agent.state == "talking":
-                    call = agent.call
-                    if call is not None and call.hang_up is not None:
-                        call.hang_up()  # the agent put the handset down: end the customer's call
-                self._notify()
-
-        return on_event
+    def _seat_event(self, name: str, event: LineEvent) -> None:
+        """A seat came up or its handset moved (the bank has noted up and down)."""
+        if isinstance(event, SeatHook):
+            agent = self._at_seat(name)
+            if agent is not None and not event.off_hook and agent.state == "talking":
+                call = agent.call
+                if call is not None and call.hang_up is not None:
+                    call.hang_up()  # the agent put the handset down: end the customer's call
+        if isinstance(event, LineUp | SeatHook):
+            self._notify()
 
     def _at_seat(self, seat: str) -> LiveAgent | None:
         return next((a for a in self.agents.values() if a.seat == seat), None)
@@ -529,36 +462,11 @@ class AgentDesk:
 
     # ------------------------------------------------------------------ reading
     def samples(self) -> list[AgentSample]:
-        counts = dict.fromkeys(STATES, 0)
-        for agent in self.agents.values():
-            counts[agent.state] = counts.get(agent.state, 0) + 1
-        return [AgentSample(state, n) for state, n in counts.items()]
+        return state_counts(self.agents.values())
 
     def document(self, agent: LiveAgent) -> dict[str, Any]:
         """The agent as the desktop sees it: state, seat and the screen pop."""
-        call = agent.call
         offer = agent.offer
-        return {
-            "name": agent.name,
-            "group": agent.group,
-            "skills": list(agent.skills),
-            "state": agent.state,
-            "reason": agent.reason,
-            "seat": agent.seat,
-            "seat_up": self.seat_up.get(agent.seat or "", False) if agent.seat else None,
-            "campaigns": list(agent.campaigns),
-            "since": agent.since,
-            "wrap_until": agent.wrap_until,
-            "call": None if call is None else {
-                "attempt_id": call.attempt_id, "contact_id": call.contact_id,
-                "campaign": call.campaign, "number": call.number, "line": call.line,
-                "started_at": call.started_at, "connected_at": call.connected_at,
-                "ended_at": call.ended_at, "contact": call.contact,
-            },
-            "preview": None if offer is None else {
-                "campaign": offer.campaign, "contact_id": offer.contact_id,
-                "offered_at": offer.offered_at, "contact": offer.contact,
-                "dials_at": None if (s := self._offer_seconds(offer.campaign)) is None
-                else offer.offered_at + s,
-            },
-        }  # fmt: skip
+        seconds = None if offer is None else self._offer_seconds(offer.campaign)
+        seat_up = self.seat_up.get(agent.seat or "", False) if agent.seat else None
+        return agent_document(agent, seat_up, seconds)

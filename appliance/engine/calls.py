@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass
 
 from appliance.campaigns import CampaignSettings
-from appliance.engine.agents import LiveAgent
+from appliance.engine.agentstate import LiveAgent
 from appliance.engine.linepool import Slot
 from appliance.store.attempts import Lease
 from appliance.store.campaigns import CampaignRow

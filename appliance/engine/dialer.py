@@ -20,7 +20,8 @@ from appliance.config import DialboxConfig
 from appliance.domain import CampaignType, Channel, Outcome
 from appliance.drivers.line import CallResult, Dtmf, IncomingSms, LineError, LineEvent
 from appliance.engine.agentcalls import AgentCalls
-from appliance.engine.agents import AgentDesk, LiveAgent
+from appliance.engine.agents import AgentDesk
+from appliance.engine.agentstate import LiveAgent
 from appliance.engine.calls import Attempt, Call
 from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.pacing import Pacers
