@@ -1,7 +1,7 @@
 /* appliance._rowfast: the import's row check for the plainest rows, in C.
  *
  * `Checker(...)` is built by appliance/importing/rows.py from tables that Python computes with
- * libphonenumber's metadata (appliance/phonefast.py). `add(line, cells)` checks a record as the
+ * libphonenumber's metadata (appliance/phones/fast.py). `add(line, cells)` checks a record as the
  * Python `RowChecker` does and keeps the row, written in marshal's format, until `take()`; a
  * row it does not take on goes to the Python check (passed in as `slow`), whose row it keeps
  * too, or whose rejects it returns. `scan(...)` does the same for the plainest lines of the
@@ -15,7 +15,7 @@
  * Plain, for a phone cell: ASCII after stripping, at most 28 characters, only digits and the
  * separators " -().", at most one leading '+', then one of:
  *   - a national number whose first digit cannot begin the international prefix, the country
- *     code or the national prefix (phonefast's "usual case");
+ *     code or the national prefix (phones.fast's "usual case");
  *   - '+' and the campaign's country code, then a national number whose first digit cannot
  *     begin the national prefix;
  *   - the country code without '+' (e.g. 1-201-555-0123), decided by `cc_choice` as
@@ -45,118 +45,6 @@
 
 
 
-/* BLAKE2b (RFC 7693), unkeyed, for the dedup key: the same digest as Python's
- * hashlib.blake2b(data, digest_size=8), which rows.dedup_key uses and databases already hold. */
-typedef struct {
-    uint8_t b[128];
-    uint64_t h[8];
-    uint64_t t;
-    size_t c;
-} Blake2b;
-
-static const uint64_t blake2b_iv[8] = {
-    0x6A09E667F3BCC908ULL, 0xBB67AE8584CAA73BULL, 0x3C6EF372FE94F82BULL, 0xA54FF53A5F1D36F1ULL,
-    0x510E527FADE682D1ULL, 0x9B05688C2B3E6C1FULL, 0x1F83D9ABFB41BD6BULL, 0x5BE0CD19137E2179ULL};
-
-static const uint8_t blake2b_sigma[12][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
-    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
-    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
-    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
-    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
-
-#define ROTR64(x, y) (((x) >> (y)) ^ ((x) << (64 - (y))))
-#define B2B_G(a, b, c, d, x, y)                                                                    \
-    do {                                                                                           \
-        v[a] = v[a] + v[b] + (x);                                                                  \
-        v[d] = ROTR64(v[d] ^ v[a], 32);                                                            \
-        v[c] = v[c] + v[d];                                                                        \
-        v[b] = ROTR64(v[b] ^ v[c], 24);                                                            \
-        v[a] = v[a] + v[b] + (y);                                                                  \
-        v[d] = ROTR64(v[d] ^ v[a], 16);                                                            \
-        v[c] = v[c] + v[d];                                                                        \
-        v[b] = ROTR64(v[b] ^ v[c], 63);                                                            \
-    } while (0)
-
-static void
-blake2b_compress(Blake2b *ctx, int last)
-{
-    uint64_t v[16], m[16];
-    for (int i = 0; i < 8; i++) {
-        v[i] = ctx->h[i];
-        v[i + 8] = blake2b_iv[i];
-    }
-    v[12] ^= ctx->t; /* the counter's high word stays 0: a record is far below 2^64 bytes */
-    if (last)
-        v[14] = ~v[14];
-    for (int i = 0; i < 16; i++) {
-        uint64_t word = 0;
-        for (int k = 7; k >= 0; k--)
-            word = word << 8 | ctx->b[8 * i + k];
-        m[i] = word;
-    }
-    for (int i = 0; i < 12; i++) {
-        const uint8_t *s = blake2b_sigma[i];
-        B2B_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
-        B2B_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
-        B2B_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
-        B2B_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
-        B2B_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
-        B2B_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
-        B2B_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
-        B2B_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
-    for (int i = 0; i < 8; i++)
-        ctx->h[i] ^= v[i] ^ v[i + 8];
-}
-
-static void
-blake2b_init(Blake2b *ctx, size_t outlen)
-{
-    for (int i = 0; i < 8; i++)
-        ctx->h[i] = blake2b_iv[i];
-    ctx->h[0] ^= 0x01010000ULL ^ outlen;
-    ctx->t = 0;
-    ctx->c = 0;
-}
-
-static void
-blake2b_update(Blake2b *ctx, const char *in, size_t len)
-{
-    while (len > 0) {
-        if (ctx->c == 128) {
-            ctx->t += 128;
-            blake2b_compress(ctx, 0);
-            ctx->c = 0;
-        }
-        size_t take = 128 - ctx->c < len ? 128 - ctx->c : len;
-        memcpy(ctx->b + ctx->c, in, take);
-        ctx->c += take;
-        in += take;
-        len -= take;
-    }
-}
-
-/* The first 8 bytes of the digest, read big-endian (rows.dedup_key's signed integer). */
-static uint64_t
-blake2b_final64(Blake2b *ctx)
-{
-    ctx->t += ctx->c;
-    memset(ctx->b + ctx->c, 0, 128 - ctx->c);
-    blake2b_compress(ctx, 1);
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = value << 8 | ((ctx->h[0] >> (8 * i)) & 0xFF);
-    return value;
-}
-
 typedef struct {
     PyObject_HEAD
     Py_ssize_t n_phones;
@@ -170,21 +58,17 @@ typedef struct {
     unsigned plus_first;  /* after +cc: digits that cannot begin the national prefix */
     unsigned home_np_safe; /* without '+': digits that cannot begin the home national prefix */
     int cc_path;          /* the cc-prefixed form without '+' is taken on */
-    signed char decisive[10];
-    long unknown_kind, mobile_kind;
+    long unknown_kind;
     unsigned long geo_kinds;
-    int geo_mobile;
     PyObject *cc_choice;   /* (digits, potential) -> bool */
     PyObject *number_type; /* (nsn) -> int */
-    PyObject *verdicts;    /* dict: length char + decisive prefix -> kind */
     PyObject *country_zone;
     PyObject *zone_table;  /* dict: prefix -> zone key or None */
     PyObject *zone_steps;  /* tuple of (length, frozenset of prefixes something longer begins) */
     PyObject *zone_of;     /* dict: zone key -> id */
     PyObject *id_for;      /* (zone key) -> id */
     PyObject *slow;        /* (line, cells) -> row or rejects */
-    PyObject *choices;     /* dict: length char + decisive prefix -> cc_choice's answer */
-    signed char general_decisive[10];
+    PyObject *key_of;      /* (bytes) -> the dedup key, rows.dedup_key_of (hashlib's BLAKE2b) */
     PyObject *empty;
     /* The rows taken since the last take(): marshal's encoding of each, one after another. */
     char *out;
@@ -197,7 +81,7 @@ typedef struct {
 } Checker;
 
 /* Add `key` to the seen set: 1 if it was new, 0 if already there, -1 on error. The keys are
- * BLAKE2b digests, so their low bits serve as the hash. */
+ * BLAKE2b digests (rows.dedup_key_of), so their low bits serve as the hash. */
 static int
 seen_add(Checker *self, uint64_t key)
 {
@@ -283,14 +167,13 @@ Checker_clear_refs(Checker *self)
 {
     Py_CLEAR(self->cc_choice);
     Py_CLEAR(self->number_type);
-    Py_CLEAR(self->verdicts);
     Py_CLEAR(self->country_zone);
     Py_CLEAR(self->zone_table);
     Py_CLEAR(self->zone_steps);
     Py_CLEAR(self->zone_of);
     Py_CLEAR(self->id_for);
     Py_CLEAR(self->slow);
-    Py_CLEAR(self->choices);
+    Py_CLEAR(self->key_of);
     Py_CLEAR(self->empty);
 }
 
@@ -308,22 +191,19 @@ Checker_init(Checker *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"phone_slots", "phone_cells", "bp_cells", "max_cells", "cc",
                              "usual_first", "plus_first", "home_np_safe", "cc_choice",
-                             "number_type", "decisive", "unknown_kind", "mobile_kind",
-                             "geo_kinds", "geo_mobile", "country_zone", "zone_table",
-                             "zone_steps", "zone_of", "id_for", "slow", "general_decisive",
+                             "number_type", "unknown_kind", "geo_kinds", "country_zone",
+                             "zone_table", "zone_steps", "zone_of", "id_for", "slow", "key_of",
                              "known_keys", NULL};
     PyObject *phone_slots, *phone_cells, *bp_cells, *cc, *usual, *plus, *np_safe, *cc_choice;
-    PyObject *number_type, *decisive, *geo_kinds, *country_zone, *zone_table, *zone_steps;
-    PyObject *zone_of, *id_for, *slow, *general_decisive, *known_keys = Py_None;
+    PyObject *number_type, *geo_kinds, *country_zone, *zone_table, *zone_steps;
+    PyObject *zone_of, *id_for, *slow, *key_of, *known_keys = Py_None;
     Py_ssize_t max_cells;
-    long unknown_kind, mobile_kind;
-    int geo_mobile;
+    long unknown_kind;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "OOOnUUUUOOOllOpOO!O!O!OOO|O", kwlist, &phone_slots, &phone_cells,
+            args, kwds, "OOOnUUUUOOlOOO!O!O!OOO|O", kwlist, &phone_slots, &phone_cells,
             &bp_cells, &max_cells, &cc, &usual, &plus, &np_safe, &cc_choice, &number_type,
-            &decisive, &unknown_kind, &mobile_kind, &geo_kinds, &geo_mobile, &country_zone,
-            &PyDict_Type, &zone_table, &PyTuple_Type, &zone_steps, &PyDict_Type, &zone_of,
-            &id_for, &slow, &general_decisive, &known_keys))
+            &unknown_kind, &geo_kinds, &country_zone, &PyDict_Type, &zone_table, &PyTuple_Type,
+            &zone_steps, &PyDict_Type, &zone_of, &id_for, &slow, &key_of, &known_keys))
         return -1;
     Checker_clear_refs(self);
     Py_ssize_t n = PySequence_Size(phone_slots);
@@ -361,27 +241,12 @@ Checker_init(Checker *self, PyObject *args, PyObject *kwds)
         digit_mask(np_safe, &self->home_np_safe) < 0)
         return -1;
     self->cc_path = cc_choice != Py_None;
-    /* decisive: a 10-item sequence of widths, -1 where a first digit has none */
-    Py_ssize_t widths[10];
-    if (index_list(decisive, widths, 10, "decisive") < 0)
-        return -1;
-    for (int d = 0; d < 10; d++)
-        self->decisive[d] = (signed char)(widths[d] < 0 || widths[d] > MAX_NSN ? -1 : widths[d]);
-    if (index_list(general_decisive, widths, 10, "general_decisive") < 0)
-        return -1;
-    for (int d = 0; d < 10; d++)
-        self->general_decisive[d] =
-            (signed char)(widths[d] < 0 || widths[d] > MAX_NSN ? -1 : widths[d]);
     self->unknown_kind = unknown_kind;
-    self->mobile_kind = mobile_kind;
     self->geo_kinds = PyLong_AsUnsignedLong(geo_kinds);
     if (self->geo_kinds == (unsigned long)-1 && PyErr_Occurred())
         return -1;
-    self->geo_mobile = geo_mobile;
-    self->verdicts = PyDict_New();
-    self->choices = PyDict_New();
     self->empty = PyUnicode_FromString("");
-    if (!self->verdicts || !self->choices || !self->empty)
+    if (!self->empty)
         return -1;
     self->out_len = self->out_rows = 0;
     PyMem_Free(self->seen);
@@ -412,66 +277,27 @@ Checker_init(Checker *self, PyObject *args, PyObject *kwds)
     self->zone_of = Py_NewRef(zone_of);
     self->id_for = Py_NewRef(id_for);
     self->slow = Py_NewRef(slow);
+    self->key_of = Py_NewRef(key_of);
     return 0;
 }
 
-/* A judgement of a digit string that depends only on its length and its first `width` digits,
- * kept in `memo` under those (phonefast caches its verdicts the same way). No key (NULL in *key)
- * when width < 0 or the string is not three digits longer: the cache would hold one entry per
- * number. Returns the kept value (borrowed) or NULL: not kept, or an error (PyErr_Occurred). */
-static PyObject *
-memo_get(PyObject *memo, const char *digits, Py_ssize_t len, Py_ssize_t width, PyObject **key)
-{
-    *key = NULL;
-    if (width < 0 || width > len - 3)
-        return NULL;
-    char buf[MAX_DIGITS + 2];
-    buf[0] = (char)('A' + len);
-    memcpy(buf + 1, digits, width);
-    *key = PyUnicode_FromStringAndSize(buf, width + 1);
-    return *key == NULL ? NULL : PyDict_GetItemWithError(memo, *key);
-}
-
-/* Keep `value` under `key` (from memo_get; consumed, may be NULL); 0, or -1 on error. */
-static int
-memo_put(PyObject *memo, PyObject *key, PyObject *value)
-{
-    if (key == NULL)
-        return 0;
-    if (PyDict_Size(memo) >= (1 << 16))
-        PyDict_Clear(memo);
-    int failed = PyDict_SetItem(memo, key, value);
-    Py_DECREF(key);
-    return failed;
-}
-
-/* The number's type in the main region (cached by the decisive widths); -2 on error. */
+/* The number's type in the main region (Plan.number_type); -2 on error. */
 static long
 number_type(Checker *self, const char *nsn, Py_ssize_t len)
 {
-    PyObject *key;
-    PyObject *known = memo_get(self->verdicts, nsn, len, self->decisive[nsn[0] - '0'], &key);
-    if (known != NULL) {
-        Py_DECREF(key);
-        return PyLong_AsLong(known);
-    }
-    PyObject *text = PyErr_Occurred() ? NULL : PyUnicode_FromStringAndSize(nsn, len);
+    PyObject *text = PyUnicode_FromStringAndSize(nsn, len);
     PyObject *kind = text == NULL ? NULL : PyObject_CallOneArg(self->number_type, text);
     Py_XDECREF(text);
-    if (kind == NULL) {
-        Py_XDECREF(key);
+    if (kind == NULL)
         return -2;
-    }
     long value = PyLong_AsLong(kind);
-    if (memo_put(self->verdicts, key, kind) < 0)
-        value = -2;
     Py_DECREF(kind);
     if (value == -1 && PyErr_Occurred())
         return -2;
     return value;
 }
 
-/* phonefast.zone_key for a geographical number: the longest prefix of `digits` in the table,
+/* phones.fast.zone_key for a geographical number: the longest prefix of `digits` in the table,
  * going up the table's lengths; a borrowed reference (None or the key), NULL on error. */
 static PyObject *
 zone_lookup(Checker *self, const char *digits, Py_ssize_t len)
@@ -503,42 +329,20 @@ zone_lookup(Checker *self, const char *digits, Py_ssize_t len)
     return found;
 }
 
-/* phonefast's reading of the country code written without '+' (`Plan.cc_choice`): whether to
- * take what follows it as the number. Its answer depends only on the length and on as many
- * digits as the general pattern's decisive widths say, for the whole and for what follows the
- * code, so it is cached by those. 1: yes, 0: no, -1: error. */
+/* The reading of the country code written without '+' (`Plan.cc_choice`): whether to take
+ * what follows it as the number. 1: yes, 0: no, -1: error. */
 static int
 cc_choice(Checker *self, const char *digits, Py_ssize_t len)
 {
-    const char *potential = digits + self->cc_len;
-    int whole = self->general_decisive[digits[0] - '0'];
-    int rest = self->general_decisive[potential[0] - '0'];
-    Py_ssize_t width = whole < 0 || rest < 0 ? -1
-                       : whole > self->cc_len + rest ? whole
-                                                     : self->cc_len + rest;
-    PyObject *key;
-    PyObject *known = memo_get(self->choices, digits, len, width, &key);
-    if (known != NULL) {
-        Py_DECREF(key);
-        return known == Py_True;
-    }
-    if (PyErr_Occurred()) {
-        Py_XDECREF(key);
-        return -1;
-    }
     PyObject *all = PyUnicode_FromStringAndSize(digits, len);
-    PyObject *after = PyUnicode_FromStringAndSize(potential, len - self->cc_len);
+    PyObject *after = PyUnicode_FromStringAndSize(digits + self->cc_len, len - self->cc_len);
     PyObject *answer =
         (all && after) ? PyObject_CallFunctionObjArgs(self->cc_choice, all, after, NULL) : NULL;
     Py_XDECREF(all);
     Py_XDECREF(after);
     int yes = answer == NULL ? -1 : PyObject_IsTrue(answer);
     Py_XDECREF(answer);
-    if (yes < 0) {
-        Py_XDECREF(key);
-        return -1;
-    }
-    return memo_put(self->choices, key, yes ? Py_True : Py_False) < 0 ? -1 : yes;
+    return yes;
 }
 
 typedef enum { TAKEN, DECLINED, FAILED } Verdict;
@@ -714,8 +518,7 @@ phone(Checker *self, const char *text, Py_ssize_t n, Phone *out)
     memcpy(e164 + 1 + cc_len, nsn, nsn_len);
     out->e164_len = 1 + cc_len + nsn_len;
     PyObject *zone;
-    int geographical = (kind >= 0 && kind < 64 && (self->geo_kinds >> kind & 1)) ||
-                       (kind == self->mobile_kind && self->geo_mobile);
+    int geographical = kind >= 0 && kind < 64 && (self->geo_kinds >> kind & 1);
     if (geographical) {
         zone = zone_lookup(self, e164 + 1, out->e164_len - 1);
         if (zone == NULL)
@@ -877,27 +680,47 @@ check_row(Checker *self, long long line_no, const Text *given, const Text *bps)
     for (int b = 0; b < N_BPS; b++)
         if (bps[b].chars > MAX_BP_CHARS)
             return DECLINED;
-    /* The dedup key (rows.dedup_key): blake2b-64 of the E.164 numbers (or "") and the
-     * parameters, joined by U+001F, as a signed big-endian integer. */
-    Blake2b ctx;
-    blake2b_init(&ctx, 8);
+    /* The dedup key (rows.dedup_key): of the E.164 numbers (or "") and the parameters, joined
+     * by U+001F, as UTF-8; hashed by rows.dedup_key_of. */
     Py_ssize_t size = 2 + 2 * M_INT_SIZE + (ROW_WIDTH - AT_BPS - N_BPS) * M_INT_SIZE;
+    Py_ssize_t joined = N_PHONES - 1 + N_BPS;
     for (int s = 0; s < N_PHONES; s++) {
-        if (s > 0)
-            blake2b_update(&ctx, "\x1f", 1);
         if (has[s]) {
-            blake2b_update(&ctx, phones[s].e164, (size_t)phones[s].e164_len);
+            joined += phones[s].e164_len;
             size += M_STR_SIZE(given[s].len) + M_STR_SIZE(phones[s].e164_len) + M_INT_SIZE;
         }
         else
             size += 3;
     }
     for (int b = 0; b < N_BPS; b++) {
-        blake2b_update(&ctx, "\x1f", 1);
-        blake2b_update(&ctx, bps[b].data, (size_t)bps[b].len);
+        joined += bps[b].len;
         size += M_STR_SIZE(bps[b].len);
     }
-    int64_t key = (int64_t)blake2b_final64(&ctx);
+    PyObject *parts = PyBytes_FromStringAndSize(NULL, joined);
+    if (parts == NULL)
+        return FAILED;
+    char *j = PyBytes_AS_STRING(parts);
+    for (int s = 0; s < N_PHONES; s++) {
+        if (s > 0)
+            *j++ = '\x1f';
+        if (has[s]) {
+            memcpy(j, phones[s].e164, phones[s].e164_len);
+            j += phones[s].e164_len;
+        }
+    }
+    for (int b = 0; b < N_BPS; b++) {
+        *j++ = '\x1f';
+        memcpy(j, bps[b].data, bps[b].len);
+        j += bps[b].len;
+    }
+    PyObject *digest = PyObject_CallOneArg(self->key_of, parts);
+    Py_DECREF(parts);
+    if (digest == NULL)
+        return FAILED;
+    int64_t key = PyLong_AsLongLong(digest);
+    Py_DECREF(digest);
+    if (key == -1 && PyErr_Occurred())
+        return FAILED;
     if (self->dedup) {
         int fresh = seen_add(self, (uint64_t)key);
         if (fresh <= 0)

@@ -75,5 +75,22 @@ class CampaignStatus(enum.StrEnum):
 
 PHONE_FIELDS = tuple(f"phone{i}" for i in range(1, 6))
 BP_FIELDS = tuple(f"bp{i}" for i in range(1, 13))
+# The order of the values in a contact row: the import's row check makes them in this order, a
+# staged import keeps them so (`store.imports.STAGE_COLUMNS`) and the store binds them so.
+ROW_FIELDS = (
+    "source_line",
+    "dedup_key",
+    *PHONE_FIELDS,
+    *(f"e164_{i}" for i in range(1, 6)),
+    *(
+        f"zones{i}" for i in range(1, 6)
+    ),  # zone key strings; the store turns them into zone_sets ids
+    *BP_FIELDS,
+    "external_id",
+    "priority",
+    "tz_override",
+    "callback_at",
+    "owner_agent",
+)
 MAX_PHONE_CHARS = 28
 MAX_BP_CHARS = 255

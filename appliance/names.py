@@ -28,7 +28,7 @@ PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 RULE = "names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
-# The hot folder's own directories beside the campaigns' (appliance/hotfolder.py).
+# The hot folder's own directories beside the campaigns' (appliance/importing/hotfolder.py).
 ARCHIVE = "archive"
 FAILED = "failed"
 # Name endings the hot folder takes for files still being written: a campaign folder named so

@@ -385,9 +385,9 @@ def generate(path: Path, rows: int) -> None:
 def child(db_path: str, csv_path: str) -> None:
     """Import in this (child) process and report time and peak memory as JSON on stdout."""
     from appliance.domain import CampaignType
+    from appliance.importing.importer import import_file
     from appliance.store import open_database
     from appliance.store.campaigns import create_campaign
-    from appliance.store.importer import import_file
 
     db = open_database(db_path)
     campaign = create_campaign(db, "bench", CampaignType.AGENT, "US", {}, 0.0, "bench")

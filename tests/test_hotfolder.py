@@ -12,9 +12,9 @@ import pytest
 from appliance.cli import main
 from appliance.clock import ManualClock
 from appliance.domain import CampaignType
-from appliance.hotfolder import HotFolder
+from appliance.importing.hotfolder import HotFolder
+from appliance.importing.inotify import RenameWatcher
 from appliance.importing.report import read_rejects
-from appliance.inotify import RenameWatcher
 from appliance.store import Database, open_database
 from appliance.store.campaigns import create_campaign
 

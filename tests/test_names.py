@@ -63,7 +63,7 @@ def test_ordinary_names_pass(name: str) -> None:
 
 
 def test_the_hot_folder_uses_the_reserved_names() -> None:
-    from appliance import hotfolder
+    from appliance.importing import hotfolder
 
     assert {hotfolder.ARCHIVE, hotfolder.FAILED} <= set(names.RESERVED)
     assert hotfolder._IGNORED_SUFFIXES == names.IGNORED_SUFFIXES

@@ -1,4 +1,7 @@
-"""The phone fast path agrees with phonenumbers.parse + is_valid_number + E.164 + time zones."""
+"""The import's phone fast path agrees with phonenumbers.parse + is_valid_number + E.164 + time zones.
+
+The agreement over every supported region is tests/test_phone_agreement.py; these are sampled
+writings of valid and invalid numbers."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from phonenumbers.timezone import time_zones_for_number
 
 from appliance import phones
-from appliance.phonefast import parse_valid, zone_key
+from appliance.phones.fast import parse_valid, zone_key
 
 REGIONS = [
     "US",
@@ -212,34 +215,28 @@ def test_normalize_keeps_its_answers_and_reasons() -> None:
     region=st.sampled_from(["US", "CA", "FR", "JM", "GB", "DE"]),
     digits=st.text(alphabet="0123456789", min_size=2, max_size=13),
 )
-def test_cached_type_verdicts_agree_with_the_libraries_steps(region: str, digits: str) -> None:
-    from appliance.phonefast import _region
+def test_the_combined_type_regex_agrees_with_the_steps(region: str, digits: str) -> None:
+    from appliance.phones.fast import _region
 
     compiled = _region(region)
     assert compiled is not None
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    expected = phonenumbers.phonenumberutil._number_type_helper(digits, metadata)
-    assert compiled.number_type(digits) == expected  # cached, combined regex
-    assert compiled.number_type(digits) == expected  # again, from the cache
-    assert compiled.number_type_stepwise(digits) == expected
+    assert compiled.number_type(digits) == compiled.number_type_stepwise(digits)
 
 
-def test_pattern_facts() -> None:
-    from appliance.phoneregex import decisive_prefixes, first_chars
+def test_first_digits_reads_prefixes_conservatively() -> None:
+    from appliance.phones.fast import first_digits
 
-    assert first_chars("011") == frozenset("0")
-    assert first_chars("0(?:0|11)") == frozenset("0")
-    assert first_chars("[2-4]|7") == frozenset("2347")
-    assert first_chars("(?:8)?0") is None  # may start with 8 or 0: optional parts are not guessed
-    assert first_chars("[^1]") is None
-    widths = decisive_prefixes([r"[2-9]\d{9}|3\d{6}", r"900[2-9]\d{6}"])
-    assert widths is not None and widths["9"] == 4 and widths["2"] == 1 and widths["3"] == 1
-    assert decisive_prefixes([r"\d{4,5}"]) is None  # variable width: no claim
-    assert decisive_prefixes([r"1(?=2)\d{3}"]) is None  # a lookahead sees past its head
-    # alternatives sharing a prefix (sre_parse factors it out): the widest of their heads
-    factored = decisive_prefixes([r"52[2-9]\d{4}|5[34]\d{6}|6(?:0|1[2-9])\d{5}"])
-    assert factored is not None and factored["5"] == 3 and factored["6"] == 3
-    assert decisive_prefixes([r"5(?:2\d{4}|[34]\d{2,6})"]) is None
+    assert first_digits("011") == frozenset("0")
+    assert first_digits("0(?:0|11)") == frozenset("0")
+    assert first_digits("[2-4]|7") == frozenset("2347")
+    assert first_digits("001[14-689]|14(?:1[14]|34)0011") == frozenset("01")
+    assert first_digits("(183[12])|0") == frozenset("10")
+    assert first_digits("(?:8)?0") is None  # may start with 8 or 0: optional parts are not guessed
+    assert first_digits("0?1") is None
+    assert first_digits("8{0,1}1") is None
+    assert first_digits("[^1]") is None
+    assert first_digits("(?=1)1") is None
+    assert first_digits("") is None
 
 
 def _table_prefixes() -> list[str]:
@@ -258,7 +255,7 @@ def _table_prefixes() -> list[str]:
 def test_zone_lookup_going_up_finds_the_longest_prefix(
     prefix: str, tail: str, cut: int, kind: int
 ) -> None:
-    from appliance.phonefast import _country_code, zone_key_stepwise
+    from appliance.phones.fast import _country_code, zone_key_stepwise
 
     digits = (prefix + tail)[: max(len(prefix) - cut, 1) + len(tail)]
     found = _country_code(digits)

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
-if TYPE_CHECKING:
-    from tui.app import Console
-    from tui.client import Client
+from tui.client import Client
+
+
+class Host(Protocol):
+    """What a pane asks of the console app (`app.Console`) it runs in: its API client, its
+    error reporting, notes. Declared here so that the panes never import the app."""
+
+    client: Client
+
+    async def act(self, coro: Awaitable[Any], ok: str | None = None) -> Any: ...
+
+    async def refresh_pane(self, pane: Pane) -> None: ...
+
+    def notify(
+        self, message: str, *, severity: Any = "information", timeout: float | None = None
+    ) -> None: ...
 
 
 class Pane(Vertical):
     DEFAULT_CSS = "Pane { height: 1fr; }"
 
     @property
-    def console(self) -> Console:
+    def console(self) -> Host:
         return self.app  # type: ignore[return-value]
 
     @property

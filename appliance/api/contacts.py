@@ -20,9 +20,9 @@ from appliance.api.spec import Call, Param, page_of
 from appliance.campaigns import CampaignSettings
 from appliance.config.models import CONTACT_COLUMNS, ColumnMapping
 from appliance.domain import ContactState
+from appliance.importing.importer import import_file, rejects_file
 from appliance.store.campaigns import CampaignRow, get_campaign
 from appliance.store.db import Database
-from appliance.store.importer import import_file, rejects_file
 from appliance.store.results import contact, contacts_page, results_since
 
 REJECT = {
@@ -125,7 +125,7 @@ def _import(svc: Services, campaign: CampaignRow, data: bytes, source: str, acto
             mapping: str | None, mappings: dict[str, ColumnMapping]) -> dict[str, Any]:  # fmt: skip
     # Its own connection in a worker thread, staged: the file is read and checked aside (in a
     # worker process when big) and published in short transactions, so the dial loop's writes
-    # wait at most for one chunk (store.importer._import_staged).
+    # wait at most for one chunk (importing.importer._import_staged).
     db = Database(svc.db.path)
     try:
         report = import_file(db, campaign, io.BytesIO(data), region=campaign.region,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -11,26 +12,48 @@ from collections.abc import Sequence
 from appliance import __version__
 from appliance.errors import DialboxError
 
-# Each module defines `register(subparsers)` and sets `func` on the parsers it adds.
-COMMAND_MODULES: tuple[str, ...] = (
-    "appliance.cli.check_config",
-    "appliance.cli.campaign",
-    "appliance.cli.importer",
-    "appliance.cli.dnc",
-    "appliance.cli.export",
-    "appliance.cli.plan",
-    "appliance.cli.strategy",
-    "appliance.cli.doctor",
-    "appliance.cli.demo",
-    "appliance.cli.lines",
-    "appliance.cli.emulate",
-    "appliance.cli.run",
-    "appliance.cli.console",
-    "appliance.cli.token",
-)
+# Every command: the module that registers it (`register(subparsers)`, which sets `func` on
+# the parsers it adds) and its one line of help. Only the module of the command given is
+# imported: the others (aiohttp, pydantic, the daemon's wiring) cost a second and more, and
+# `dialbox --version` imports none. tests/cli/test_lazy_cli.py holds these lines to the modules'.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check-config": ("appliance.cli.check_config", "validate a config file"),
+    "campaign": ("appliance.cli.campaign", "create, list, show and change campaigns"),
+    "import": (
+        "appliance.cli.importer",
+        "import a contact file into a campaign, or watch a hot folder",
+    ),
+    "dnc": ("appliance.cli.dnc", "do-not-call lists: add, remove, check, list, import"),
+    "export": ("appliance.cli.export", "export a campaign's contacts or attempts as CSV or JSON"),
+    "plan": (
+        "appliance.cli.plan",
+        "list the next dials a campaign would make, without dialing or changing anything",
+    ),
+    "why": ("appliance.cli.plan", "why a campaign dials nothing or fewer than it could"),
+    "strategy": ("appliance.cli.strategy", "check call strategies (SPEC C4)"),
+    "doctor": (
+        "appliance.cli.doctor",
+        "check the records' invariants (stranded contacts, leases, outcomes, limits,"
+        " integrity); exit 1 on any violation",
+    ),
+    "demo": (
+        "appliance.cli.demo",
+        "run the sample campaigns on emulated modems and a local database",
+    ),
+    "lines": ("appliance.cli.lines", "probe and test lines (modem ports)"),
+    "emulate": ("appliance.cli.emulate", "run emulated line hardware"),
+    "run": ("appliance.cli.run", "run the daemon in the foreground"),
+    "console": (
+        "appliance.cli.console",
+        "the technician's console (Textual), a client of the running daemon",
+    ),
+    "token": ("appliance.cli.token", "create, list and revoke API tokens"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `dialbox` parser with `command` whole (its module imported and registered) and
+    every other command as a stub that has only its name and help."""
     parser = argparse.ArgumentParser(
         prog="dialbox",
         description="dialbox: outbound campaign dialer appliance",
@@ -43,14 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a command whose module is not part of this build
-        module.register(sub)
+    chosen = COMMANDS[command][0] if command in COMMANDS else None
+    registered = False
+    for name, (module_name, text) in COMMANDS.items():
+        if module_name == chosen:
+            if not registered:  # one module may add several commands (plan, why)
+                registered = True
+                importlib.import_module(module_name).register(sub)
+        elif importlib.util.find_spec(module_name) is not None:  # else not part of this build
+            # Every option and argument is the module's: a stub takes none (not even -h).
+            sub.add_parser(name, help=text, add_help=False)
     _accept_global_options(parser)
     return parser
 
@@ -79,8 +104,11 @@ def _accept_global_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # argparse itself finds the command (options before it, abbreviations, --help, --version
+    # and a missing or unknown command are answered here), then its module is imported.
+    known, _ = build_parser().parse_known_args(argv)
+    args = build_parser(known.command).parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -40,6 +40,7 @@ from appliance.domain import CampaignStatus, CampaignType, Outcome
 from appliance.drivers.emulators.gsm.farm import Farm
 from appliance.drivers.emulators.gsm.script import Script
 from appliance.errors import NotFound
+from appliance.importing.importer import import_file
 from appliance.store import Database, open_database
 from appliance.store.campaigns import (
     contacts_by_state,
@@ -47,7 +48,6 @@ from appliance.store.campaigns import (
     get_campaign,
     update_campaign,
 )
-from appliance.store.importer import import_file
 
 MODEMS = 4
 UNATTENDED_SECONDS = 60.0

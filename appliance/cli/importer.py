@@ -12,10 +12,10 @@ from appliance.campaigns import CampaignSettings
 from appliance.cli.context import Context, open_context
 from appliance.cli.output import add_json_flag, emit, table
 from appliance.errors import DialboxError
+from appliance.importing.importer import import_file
 from appliance.importing.report import ImportReport
 from appliance.store.campaigns import get_campaign
 from appliance.store.db import daemon_running
-from appliance.store.importer import import_file
 
 HUMAN_REJECTS = 50  # the terminal shows this many rejects; --rejects FILE or --json has them all
 
@@ -115,7 +115,7 @@ def _human(report: ImportReport) -> str:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from appliance.hotfolder import HotFolder
+    from appliance.importing.hotfolder import HotFolder
 
     ctx = open_context(args)
     folder = args.watch or ctx.config.import_.hot_folder

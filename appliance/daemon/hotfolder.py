@@ -7,7 +7,7 @@ import logging
 
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
-from appliance.hotfolder import FileResult, HotFolder
+from appliance.importing.hotfolder import FileResult, HotFolder
 from appliance.store import open_database
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from typing import BinaryIO
 from appliance.errors import DialboxError
 from appliance.importing.reader import Columns, CsvSource, FileProblem
 from appliance.importing.report import Reject, RejectWriter
-from appliance.importing.rows import ROW_FIELDS, ContactRow, RowChecker, ZoneIds
+from appliance.importing.rows import ContactRow, RowChecker, ZoneIds
 
 log = logging.getLogger(__name__)
 
@@ -230,14 +230,6 @@ def _send_failure(sender: Connection, message: str) -> None:
 
 # -- staging: the whole file checked into a database of its own ------------------------------
 
-# The staging database's table: one column per `rows.ROW_FIELDS` field (c1, c2, …), in file
-# order (rowid 1, 2, …); `zones` holds the zone sets its rows introduced, by the ids it gave them.
-STAGE_COLUMNS = tuple(f"c{n}" for n in range(1, len(ROW_FIELDS) + 1))
-_STAGE_SCHEMA = (
-    f"CREATE TABLE rows({', '.join(STAGE_COLUMNS)});"
-    "CREATE TABLE zones(id INTEGER PRIMARY KEY, zones TEXT NOT NULL);"
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Staged:
@@ -262,12 +254,14 @@ def stage(
 ) -> Staged:
     """Read and check a file into the staging database `stage_path` (made here, durable when
     this returns) and every reject into the CSV file `rejects_path`."""
-    import apsw  # here: the parsing-only worker (`messages`) does not need it
+    import apsw  # here: the parsing-only worker (`messages`) does not need it, nor the store
+
+    from appliance.store.imports import STAGE_COLUMNS, STAGE_SCHEMA
 
     conn = apsw.Connection(stage_path)
     try:
         conn.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192")
-        conn.execute(_STAGE_SCHEMA)
+        conn.execute(STAGE_SCHEMA)
         insert = f"INSERT INTO rows VALUES({','.join('?' * len(STAGE_COLUMNS))})"
         layout, sha256 = "ecm", ""
         rows = staged = rejected = total = 0

@@ -11,33 +11,17 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS
+from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS, ROW_FIELDS
 from appliance.importing.reader import Layout
 from appliance.importing.report import Reject
-from appliance.phonefast import all_zone_keys, plan
-from appliance.phones import InvalidPhone, normalize_with_zone_key
+from appliance.phones import InvalidPhone
+from appliance.phones.fast import all_zone_keys, normalize_with_zone_key, plan
 
 try:  # the C row check, built with the package (setup.py); without it every row is checked here
     from appliance import _rowfast
 except ImportError:  # pragma: no cover - a build without a C compiler
     _rowfast = None  # type: ignore[assignment]
 
-# The order of the values in a contact row; the store binds them in this order.
-ROW_FIELDS = (
-    "source_line",
-    "dedup_key",
-    *PHONE_FIELDS,
-    *(f"e164_{i}" for i in range(1, 6)),
-    *(
-        f"zones{i}" for i in range(1, 6)
-    ),  # zone key strings; the store turns them into zone_sets ids
-    *BP_FIELDS,
-    "external_id",
-    "priority",
-    "tz_override",
-    "callback_at",
-    "owner_agent",
-)
 ContactRow = tuple[Any, ...]
 # Where fields sit in a row.
 _GIVEN, _E164, _ZONES = (ROW_FIELDS.index(f"{what}1") for what in ("phone", "e164_", "zones"))
@@ -61,7 +45,12 @@ def _short(value: str) -> str:
 
 def dedup_key(parts: list[str]) -> int:
     """A signed 64-bit hash of the normalized record: the same contact imported twice collides."""
-    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return dedup_key_of("\x1f".join(parts).encode())
+
+
+def dedup_key_of(joined: bytes) -> int:
+    """`dedup_key` of the parts joined by U+001F as UTF-8 (the C row check hashes so too)."""
+    digest = hashlib.blake2b(joined, digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -172,7 +161,7 @@ class RowChecker:
 
     def collector(self, known_keys: bytes | None = None) -> RowCollector:
         """Where checked rows gather: the C row check for plain rows where it is built and the
-        layout and region allow it (no columns beyond phones and parameters; phonefast.plan),
+        layout and region allow it (no columns beyond phones and parameters; phones.fast.plan),
         handing every other row to `check`; else `check` alone. With `known_keys` it
         deduplicates: see Collected."""
         region_plan = plan(self.region) if _rowfast is not None else None
@@ -190,18 +179,15 @@ class RowChecker:
             home_np_safe=p.home_np_safe,
             cc_choice=p.cc_choice,
             number_type=p.number_type,
-            decisive=p.decisive,
             unknown_kind=p.unknown_kind,
-            mobile_kind=p.mobile_kind,
             geo_kinds=p.geo_kinds,
-            geo_mobile=p.geo_mobile,
             country_zone=p.country_zone,
             zone_table=p.zone_table,
             zone_steps=p.zone_steps,
             zone_of=self._zone_of,
             id_for=self.zone_ids.id_for,
             slow=self.check,
-            general_decisive=p.general_decisive,
+            key_of=dedup_key_of,
             known_keys=known_keys,
         )
 

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from appliance.campaigns import CampaignSettings
 from appliance.scheduler.compliance import DAY, Profile, span_text
+
+
+class LimitSettings(Protocol):
+    """The settings of a campaign its limits are made from (`campaigns.CampaignSettings` has
+    them): the scheduler reads them without importing the settings' pydantic model."""
+
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def max_attempts_per_number(self) -> int: ...
+    @property
+    def max_attempts_per_day(self) -> int: ...
+    @property
+    def max_attempts_per_30_days(self) -> int | None: ...
+    @property
+    def abandon_lockout_hours(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +40,7 @@ class Limits:
         return max(self.abandon_lockout, self.machine_lockout)
 
 
-def limits_for(settings: CampaignSettings, profile: Profile) -> Limits:
+def limits_for(settings: LimitSettings, profile: Profile) -> Limits:
     """The campaign's own limits, tightened by its compliance profile (the stricter one wins)."""
     caps = [c for c in (settings.max_attempts_per_30_days, profile.max_calls_per_number) if c]
     window = profile.calls_window if profile.max_calls_per_number else 30 * DAY

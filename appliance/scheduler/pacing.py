@@ -54,6 +54,21 @@ RAMP_ANSWERS = 60.0
 RISK_UP = 4.0
 RISK_DOWN = 0.1
 TARGET_SHARE = 0.75
+# Between the reserve line (`at_cap`) and the hard line (`at_hard_cap`: one abandon short of the
+# cap, or the cap itself before 100 answers) predictive dialing goes on at CAP_RISK, a risk whose
+# abandons run well under the cap, so the rate falls back from the line; progressive 1:1 only
+# past the hard line. Progressive at p 0.15 is 59 % occupancy against 80 %, and the reserve line
+# is crossed by noise alone (#19: 8-10 % of S4's minutes were spent there).
+CAP_RISK = 0.001
+HARD_RESERVE = 1.0
+# The short-window brake (#19, §5.7 robustness: 30-minute rolling abandon ≤ 6 %): while the
+# abandons of the last SHORT_WINDOW s reach SHORT_SHARE × the cap of its answers (at least
+# SHORT_LEAST answers' worth), dial at CAP_RISK. Bursts of abandons come from bunched answers
+# and from a world that changes faster than the estimates (D1 steps); the 24 h steering is too
+# slow to stop them.
+SHORT_WINDOW = 1800.0
+SHORT_SHARE = 1.3
+SHORT_LEAST = 30.0
 
 
 class AbandonLedger:
@@ -308,6 +323,8 @@ class Pacer:
         self.wrap = wrap
         self.stats = stats or PacingStats(prior_wrap=wrap)
         self.ledger = AbandonLedger()
+        self._recent_answers: deque[float] = deque()  # live answers of the last SHORT_WINDOW s
+        self._recent_abandons: deque[float] = deque()
         # The allowed expected-abandon ratio per decision, steered by the ledger. The model's
         # figure runs below the measured rate (answers bunch), so it starts well under the target.
         self.risk = BASE_RISK
@@ -330,6 +347,7 @@ class Pacer:
         """A live answer `delay` s after its dial (abandoned or not)."""
         self.stats.count_live(self._seen(now), delay)
         self.ledger.answered(now)
+        self._recent_answers.append(now)
 
     def resolved(self, now: float, outcome: str, elapsed: float) -> None:
         """A dial that ended without a live answer, `elapsed` s after it was placed: `busy`,
@@ -340,6 +358,21 @@ class Pacer:
 
     def abandoned(self, now: float) -> None:
         self.ledger.abandoned(self._seen(now))
+        self._recent_abandons.append(now)
+
+    def short_brake(self, now: float) -> bool:
+        """The abandons of the last SHORT_WINDOW s are at SHORT_SHARE × the cap of its answers
+        (or of SHORT_LEAST answers, if fewer came)."""
+        for q in (self._recent_answers, self._recent_abandons):
+            while q and q[0] <= now - SHORT_WINDOW:
+                q.popleft()
+        abandons = len(self._recent_abandons)
+        if not abandons:
+            return False
+        share = self.false_positive
+        answers = len(self._recent_answers)
+        fp = answers * share / (1.0 - share) if 0.0 < share < 1.0 else 0.0
+        return abandons + fp >= SHORT_SHARE * self.cap * max(answers + fp, SHORT_LEAST)
 
     def talk_ended(self, duration: float, now: float | None = None) -> None:
         self.stats.talks.add(self._seen(now), max(0.0, duration))
@@ -354,6 +387,16 @@ class Pacer:
         for window in (DAY, MONTH):
             abandoned, answered = self.counts(now, window)
             reserve = min(CAP_RESERVE, answered / RESERVE_PER)
+            if abandoned and abandoned + reserve >= self.cap * answered:
+                return True
+        return False
+
+    def at_hard_cap(self, now: float) -> bool:
+        """Within HARD_RESERVE abandons of the cap (24 h or 30 d): dial progressive 1:1, whatever
+        the mode, so the calls in flight cannot carry the rate past it."""
+        for window in (DAY, MONTH):
+            abandoned, answered = self.counts(now, window)
+            reserve = min(HARD_RESERVE, answered / RESERVE_PER)
             if abandoned and abandoned + reserve >= self.cap * answered:
                 return True
         return False
@@ -394,12 +437,14 @@ class Pacer:
         if lines_free <= 0:
             return 0
         at_cap = self.at_cap(now)
-        if self.mode == "progressive" or at_cap:
+        if self.mode == "progressive" or (at_cap and (CAP_RISK <= 0 or self.at_hard_cap(now))):
             # At the cap an over-dial ratio gives way to 1:1: no more calls than idle agents.
             ratio = self.ratio if self._overdial_allowed(now) else min(self.ratio, 1.0)
             want = math.floor(ratio * agents.idle) - len(ringing_elapsed) - waiting
             return max(0, min(want, lines_free))
-        return max(0, min(self._predictive(now, agents, ringing_elapsed, waiting), lines_free))
+        risk = min(self.risk, CAP_RISK) if at_cap or self.short_brake(now) else None
+        wanted = self._predictive(now, agents, ringing_elapsed, waiting, risk)
+        return max(0, min(wanted, lines_free))
 
     def _steer(self, now: float) -> None:
         # Accelerates under the target as well as braking over it: the day-to-day spread of the
@@ -446,9 +491,15 @@ class Pacer:
         return sure, chances
 
     def _predictive(
-        self, now: float, agents: AgentView, ringing: tuple[float, ...], waiting: int
+        self,
+        now: float,
+        agents: AgentView,
+        ringing: tuple[float, ...],
+        waiting: int,
+        risk: float | None = None,
     ) -> int:
         self._steer(now)
+        limit = self.risk if risk is None else risk
         s = self.stats
         s.talks.trim(now)
         s.wraps.trim(now)
@@ -479,7 +530,7 @@ class Pacer:
                 answers = _add_bernoulli(answers, c)
                 checks[i] = (answers, free_tail, c, checks[i][3])
                 worst = max(worst, _excess(answers, free_tail))
-            if worst > self.risk * total:
+            if worst > limit * total:
                 break
             n = k
         return n

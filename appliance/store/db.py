@@ -41,7 +41,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 # How long a connection waits for another's write transaction before SQLite says busy. An
-# import writes in chunks of tens of milliseconds (store.importer), so this is never reached
+# import writes in chunks of tens of milliseconds (store.imports), so this is never reached
 # while the daemon runs; it covers other processes (a CLI command writing while it dials).
 BUSY_TIMEOUT_MS = 5000
 
@@ -243,7 +243,7 @@ def daemon_running(db_path: str | Path) -> bool:
 
 def open_database(path: str | Path) -> Database:
     """Open (creating if needed) and migrate the database at `path`."""
-    from appliance.store.importer import recover_imports  # the importer imports this module
+    from appliance.store.imports import recover_imports  # which imports this module
 
     db = Database(path)
     db.migrate()

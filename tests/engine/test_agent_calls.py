@@ -130,7 +130,7 @@ async def box(
     campaign = create_campaign(daemon.db, "c", CampaignType.AGENT, "US", settings, now, "test")
     csv = tmp / "c.csv"
     csv.write_text("".join(f"{n},,,,,Callee {i}\n" for i, n in enumerate(NUMBERS[:contacts])))
-    from appliance.store.importer import import_file
+    from appliance.importing.importer import import_file
 
     import_file(daemon.db, campaign, csv, region="US", mappings={}, now=now, actor="test",
                 source="test")  # fmt: skip
@@ -379,7 +379,7 @@ def test_a_gsm_only_box_transfers_answered_calls_to_the_agents_phone(tmp_path: P
                                    {"pacing": "progressive"}, now, "test")  # fmt: skip
         csv = tmp_path / "c.csv"
         csv.write_text("".join(f"{n},,,,,Callee {i}\n" for i, n in enumerate(NUMBERS[:2])))
-        from appliance.store.importer import import_file
+        from appliance.importing.importer import import_file
 
         import_file(daemon.db, campaign, csv, region="US", mappings={}, now=now, actor="test",
                     source="test")  # fmt: skip

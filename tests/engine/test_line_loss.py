@@ -53,7 +53,7 @@ async def gsm_box(tmp: Path, number: str) -> AsyncIterator[tuple[Box, Farm]]:
     campaign = create_campaign(daemon.db, "c", CampaignType.AUTOMATED, "US", {}, now, "test")
     csv = tmp / "c.csv"
     csv.write_text(f"{number},,,,,Callee\n")
-    from appliance.store.importer import import_file
+    from appliance.importing.importer import import_file
 
     import_file(daemon.db, campaign, csv, region="US", mappings={}, now=now, actor="test",
                 source="test")  # fmt: skip

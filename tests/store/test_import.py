@@ -15,10 +15,10 @@ from appliance.cli import main
 from appliance.config.models import ColumnMapping
 from appliance.domain import CampaignType
 from appliance.errors import DialboxError
+from appliance.importing.importer import ImportReport, import_file
 from appliance.importing.report import read_rejects
 from appliance.store import Database, open_database
 from appliance.store.campaigns import CampaignRow, create_campaign
-from appliance.store.importer import ImportReport, import_file
 
 NOW = 1_767_225_600.0
 LONG_PHONE = "+1 (212) 555-0100 0000000000"[:28] + "9"  # 29 characters
@@ -389,7 +389,8 @@ def test_a_crash_mid_import_leaves_nothing(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import os
-        from appliance.store import open_database, importer
+        from appliance.importing import importer
+        from appliance.store import open_database
         from appliance.store.campaigns import get_campaign
         real, calls = importer._write_batch, []
         def crashing(*args):

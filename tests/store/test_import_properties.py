@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from appliance.domain import CampaignType
+from appliance.importing.importer import import_file
 from appliance.importing.reader import FileProblem
 from appliance.store import open_database
 from appliance.store.campaigns import create_campaign
-from appliance.store.importer import import_file
 
 AREAS = ("212", "305", "415", "646", "808", "907", "312")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")

@@ -16,11 +16,11 @@ import apsw
 import pytest
 
 from appliance.domain import CampaignType, Channel
+from appliance.importing.importer import import_file, rejects_file, staging_dir
 from appliance.importing.report import read_rejects
 from appliance.store import Database, open_database
 from appliance.store.attempts import Lease, lease
 from appliance.store.campaigns import CampaignRow, create_campaign
-from appliance.store.importer import import_file, rejects_file, staging_dir
 
 NOW = 1_767_225_600.0
 AREAS = ("212", "312", "415", "206", "617", "305", "713", "907")
@@ -107,7 +107,8 @@ def _crash_script(db_path: Path, data: Path, patch: str) -> str:
     return textwrap.dedent(
         f"""
         import os
-        from appliance.store import open_database, importer
+        from appliance.importing import importer
+        from appliance.store import imports, open_database
         from appliance.store.campaigns import get_campaign
         {patch}
         db = open_database({str(db_path)!r})
@@ -130,7 +131,7 @@ def test_a_crash_while_staging_leaves_no_contact_and_the_next_open_cleans_up(
 ) -> None:
     data = tmp_path / "f.csv"
     data.write_bytes(numbers(20_000))  # big enough for the worker process
-    patch = "importer._adopt_zones = lambda *a: os._exit(9)  # checked whole, not yet committed"
+    patch = "imports.adopt_zones = lambda *a: os._exit(9)  # checked whole, not yet committed"
     result = subprocess.run([sys.executable, "-c", _crash_script(Path(db.path), data, patch)],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 9, result.stderr
@@ -150,14 +151,14 @@ def test_a_crash_while_publishing_is_rolled_forward_at_the_next_open(
     data.write_bytes(numbers(20_000))
     patch = textwrap.dedent(
         """
-        real, chunks = importer._retrying_busy, []
+        real, chunks = imports.retrying_busy, []
         def crashing(db):
             chunks.append(1)
             if len(chunks) == 3:  # two chunks published
                 os._exit(9)
             return real(db)
-        importer._retrying_busy = crashing
-        importer.PUBLISH_MAX_ROWS = importer.PUBLISH_MIN_ROWS = 1000
+        imports.retrying_busy = crashing
+        imports.PUBLISH_MAX_ROWS = imports.PUBLISH_MIN_ROWS = 1000
         """
     ).replace("\n", "\n        ")
     result = subprocess.run([sys.executable, "-c", _crash_script(Path(db.path), data, patch)],

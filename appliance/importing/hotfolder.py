@@ -30,12 +30,12 @@ from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config.models import ColumnMapping
 from appliance.errors import DialboxError
+from appliance.importing.importer import import_file
+from appliance.importing.inotify import RenameWatcher
 from appliance.importing.report import ImportReport
-from appliance.inotify import RenameWatcher
 from appliance.names import ARCHIVE, FAILED, IGNORED_SUFFIXES, safe_join
 from appliance.store.campaigns import get_campaign
 from appliance.store.db import Database
-from appliance.store.importer import import_file
 
 log = logging.getLogger(__name__)
 

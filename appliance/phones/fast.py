@@ -1,15 +1,19 @@
-"""The fast path of `phones.normalize`: libphonenumber's parse + is_valid_number, restated for plain input.
+"""The contact import's fast phone check: libphonenumber's parse + is_valid_number for plain input.
+
+Used by the import's row check only (appliance/importing/rows.py and the C check it feeds);
+DNC normalisation and the zones of calling hours use `phones.numbers`, the library itself.
 
 `phonenumbers.parse` + `is_valid_number` cost 30–70 µs a number in pure Python, most of it in
 generic machinery (Unicode digit folding, extension and RFC 3966 handling, regexes looked up in
 a cache on every call). For the shape nearly every file uses — ASCII digits, spaces, `-`, `.`,
-`(`, `)` and an optional leading `+` — this module follows the same steps with the library's own
-metadata, compiled once per region: IDD and country code detection, the default country code
-rule, national prefix stripping (the library's own function, when the prefix is there), possible
-lengths and the number-type patterns in the library's order. It answers only for numbers that
-come out valid; anything else (other characters, unusual regions, every invalid number) returns
-None and the caller asks the library itself, which also words the reason. A property test
-(tests/test_phonefast.py) holds the two to the same answers.
+`(`, `)` and an optional leading `+` — this module follows the same steps with the library's
+public metadata (`PhoneMetadata`, `COUNTRY_CODE_TO_REGION_CODE`, `tzdata.TIMEZONE_DATA`),
+compiled once per region: IDD and country code detection, the default country code rule,
+national prefix stripping, possible lengths and the number-type patterns in the library's
+order. It answers only for numbers that come out valid; anything else (other characters,
+unusual regions, every invalid number) returns None and the caller asks the library itself,
+which also words the reason. tests/test_phone_agreement.py holds the two to
+the same answers over every type's example number of every supported region.
 """
 
 from __future__ import annotations
@@ -19,17 +23,21 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberType
-from phonenumbers import phonenumberutil as pnu
-from phonenumbers.timezone import UNKNOWN_TIMEZONE, _country_level_time_zones_for_number
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    PhoneMetadata,
+    PhoneNumberType,
+    is_number_type_geographical,
+)
+from phonenumbers.timezone import UNKNOWN_TIMEZONE
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-from appliance import phoneregex
+from appliance.domain import MAX_PHONE_CHARS
+from appliance.phones import numbers
 
 _NON_GEO = "001"  # libphonenumber's region for non-geographical country codes
 _MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's _MIN_LENGTH_FOR_NSN and _MAX_LENGTH_FOR_NSN
 _MAX_CC = 3
-_MAX_VERDICTS = 1 << 16  # cached type verdicts per region (a few MB at most); cleared when full
 
 # The order in which libphonenumber's _number_type_helper tries the types; fixed line and
 # mobile come after these, with their own rule.
@@ -123,31 +131,15 @@ class _Region:
     leading_digits: re.Pattern[str] | None
     idd: re.Pattern[str] | None
     national_prefix: re.Pattern[str] | None
+    transform_rule: str | None
     cc_text: str
     classifier: tuple[re.Pattern[str], dict[str, int]] | None
     # A national number starting with one of these cannot begin with the international prefix,
     # the country code or the national prefix: parse() takes it as it is.
     plain_first: frozenset[str]
-    # A type depends only on the number's length and first decisive[its first digit] digits
-    # (phoneregex proves it from the patterns), so verdicts are cached by those.
-    decisive: dict[str, int] | None
-    verdicts: dict[tuple[int, str], int]
 
     def number_type(self, nsn: str) -> int:
-        """libphonenumber's _number_type_helper."""
-        # Cache only where a verdict covers at least a thousand numbers; elsewhere the cache
-        # would hold one entry per number.
-        if self.decisive is not None and (width := self.decisive[nsn[0]]) <= len(nsn) - 3:
-            key = (len(nsn), nsn[:width])
-            kind = self.verdicts.get(key)
-            if kind is None:
-                if len(self.verdicts) >= _MAX_VERDICTS:
-                    self.verdicts.clear()
-                kind = self.verdicts[key] = self.classify(nsn)
-            return kind
-        return self.classify(nsn)
-
-    def classify(self, nsn: str) -> int:
+        """libphonenumber's _number_type_helper: the classifier, or its steps."""
         if self.classifier is not None:
             match = self.classifier[0].fullmatch(nsn)
             if match is None:
@@ -188,12 +180,29 @@ class _Region:
             self.general_pattern is not None and self.general_pattern.fullmatch(digits) is not None
         )
 
-    def strip_national_prefix(self, digits: str) -> str:
-        """The library's own stripping when the prefix is there; untouched when it is not."""
-        if self.national_prefix is None or not self.national_prefix.match(digits):
+    def national_prefix_stripped(self, digits: str) -> str | None:
+        """The number libphonenumber's _maybe_strip_national_prefix_carrier_code returns, restated
+        on the public metadata: `digits` without the national prefix (or carrier code) that
+        national_prefix_for_parsing matches — or rewritten by national_prefix_transform_rule
+        when its last group took part (AR: 0 11 15 2345-6789 -> 11 9 2345-6789) — unless only
+        the original fits the general pattern; `digits` as they are when nothing matches. None
+        when the metadata has a rule but no group (the library itself fails there)."""
+        if self.national_prefix is None or not digits:
             return digits
-        _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(digits, self.metadata)
-        return str(stripped)
+        match = self.national_prefix.match(digits)
+        if match is None:
+            return digits
+        groups = match.groups()
+        if self.transform_rule and not groups:
+            return None
+        if self.transform_rule and groups[-1] is not None:
+            # re.sub's first match is this one: match() found it at the start
+            result = self.national_prefix.sub(self.transform_rule, digits, count=1)
+        else:
+            result = digits[match.end() :]
+        if self.general_match(digits) and not self.general_match(result):
+            return digits
+        return result
 
 
 @functools.cache
@@ -227,17 +236,10 @@ def _region(code: str) -> _Region | None:
         leading_digits=re.compile(metadata.leading_digits) if metadata.leading_digits else None,
         idd=re.compile(idd) if idd else None,
         national_prefix=re.compile(national_prefix) if national_prefix else None,
+        transform_rule=metadata.national_prefix_transform_rule or None,
         cc_text=str(metadata.country_code),
         classifier=_classifier(_desc(general), types, fixed, mobile, same),
         plain_first=_plain_first(idd, str(metadata.country_code), national_prefix),
-        decisive=phoneregex.decisive_prefixes(
-            [
-                d.pattern.pattern
-                for d in (_desc(general), fixed, mobile, *(d for _, d in types))
-                if d
-            ]
-        ),
-        verdicts={},
     )
 
 
@@ -245,7 +247,7 @@ def _plain_first(idd: str | None, cc_text: str, national_prefix: str | None) -> 
     unsafe = set(cc_text[:1])
     for prefix in (idd, national_prefix):
         if prefix:
-            chars = phoneregex.first_chars(prefix)
+            chars = first_digits(prefix)
             if chars is None:
                 return frozenset()
             unsafe |= chars
@@ -267,13 +269,13 @@ def _country_code(digits: str) -> tuple[int, str] | None:
 @functools.cache
 def _country_codes() -> dict[str, int]:
     """The known country codes as written (no leading zero: int() of these reads them back)."""
-    return {str(cc): cc for cc in pnu.COUNTRY_CODE_TO_REGION_CODE}
+    return {str(cc): cc for cc in COUNTRY_CODE_TO_REGION_CODE}
 
 
 @functools.cache
 def _regions_of(cc: int) -> tuple[_Region, ...]:
     """The regions sharing a country code, in the library's order (main region first)."""
-    codes = pnu.COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
+    codes = COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
     return tuple(r for code in codes if code != _NON_GEO and (r := _region(code)) is not None)
 
 
@@ -337,32 +339,32 @@ def parse_valid(text: str, default_region: str | None) -> tuple[str, int, int] |
             (cc, national), extracted = found, True
         elif digits.startswith(home.cc_text):
             # The default country code written without '+': kept only when that helps.
-            potential = home.strip_national_prefix(digits[len(home.cc_text) :])
+            potential = home.national_prefix_stripped(digits[len(home.cc_text) :])
+            if potential is None:
+                return None
             if _take_after_cc(home, digits, potential):
                 national, extracted = potential, True
     number_region = home
     if extracted:
         # parse() reads an extracted code with its main region's metadata unless that is the default.
         regions = _regions_of(cc)
-        if not regions or pnu.COUNTRY_CODE_TO_REGION_CODE[cc][0] == _NON_GEO:
+        if not regions or COUNTRY_CODE_TO_REGION_CODE[cc][0] == _NON_GEO:
             return None
         if home is None or regions[0].code != home.code:
             number_region = regions[0]
     if number_region is None or len(national) < _MIN_NSN:
         return None
-    if number_region.national_prefix is not None and number_region.national_prefix.match(national):
-        stripped = number_region.strip_national_prefix(national)
-        if number_region.length_ok_for_stripping(stripped):
-            national = stripped
+    stripped = number_region.national_prefix_stripped(national)
+    if stripped is None:
+        return None
+    if number_region.length_ok_for_stripping(stripped):
+        national = stripped
     if len(national) > _MAX_NSN:
         return None
     kind = _type_in_region(cc, national)
     if kind == PhoneNumberType.UNKNOWN:
         return None
     return f"+{cc}{national}", cc, kind
-
-
-_GEOGRAPHICAL = frozenset({PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
 
 @functools.cache
@@ -401,15 +403,23 @@ def _join(zones: tuple[str, ...]) -> str | None:
 
 @functools.cache
 def _country_zone_key(cc: int) -> str | None:
-    number = PhoneNumber(country_code=cc, national_number=0)
-    return _join(tuple(_country_level_time_zones_for_number(number)))
+    """The zones time_zones_for_number gives a non-geographical number of country code `cc`:
+    the table's entry for the longest prefix of the code itself."""
+    return _longest_prefix(str(cc))
+
+
+def _longest_prefix(digits: str) -> str | None:
+    table, lengths = _zone_table()
+    for length in lengths.get(digits[:1], ()):
+        prefix = digits[:length]
+        if prefix in table:
+            return table[prefix]
+    return None
 
 
 def zone_key(e164: str, cc: int, kind: int) -> str | None:
     """phones.zone_key of a valid number of this type (timezone.time_zones_for_number)."""
-    if kind not in _GEOGRAPHICAL and not (
-        kind == PhoneNumberType.MOBILE and cc in pnu._GEO_MOBILE_COUNTRIES
-    ):
+    if not is_number_type_geographical(kind, cc):
         return _country_zone_key(cc)
     table = _zone_table()[0]
     digits = e164[1:]
@@ -425,17 +435,9 @@ def zone_key(e164: str, cc: int, kind: int) -> str | None:
 
 def zone_key_stepwise(e164: str, cc: int, kind: int) -> str | None:
     """`zone_key` as libphonenumber looks it up, longest prefix first (kept to check it)."""
-    if kind not in _GEOGRAPHICAL and not (
-        kind == PhoneNumberType.MOBILE and cc in pnu._GEO_MOBILE_COUNTRIES
-    ):
+    if not is_number_type_geographical(kind, cc):
         return _country_zone_key(cc)
-    table, lengths = _zone_table()
-    digits = e164[1:]
-    for length in lengths.get(digits[:1], ()):
-        prefix = digits[:length]
-        if prefix in table:
-            return table[prefix]
-    return None
+    return _longest_prefix(e164[1:])
 
 
 def all_zone_keys() -> frozenset[str]:
@@ -449,21 +451,17 @@ def all_zone_keys() -> frozenset[str]:
 class Plan:
     """What the import's C row check (appliance._rowfast) needs to read a region's plain numbers
     as `parse_valid` + `zone_key` do: digit sets (as strings) for the first digit of the national
-    number in each written form, the main region's type function and cache widths, and the zone
-    table. Every judgement it cannot make from these it leaves to this module."""
+    number in each written form, the main region's type function, and the zone table. Every
+    judgement it cannot make from these it leaves to this module."""
 
     cc: str
     usual_first: str  # a national number as written, no prefix to strip (parse_valid's usual case)
     plus_first: str  # after +cc: digits that cannot begin the main region's national prefix
     home_np_safe: str  # the same for both the home and the main region's national prefix
     cc_choice: Callable[[str, str], bool] | None  # cc written without '+': take what follows?
-    general_decisive: tuple[int, ...]  # cc_choice's answers are cached by these widths
     number_type: Callable[[str], int]
-    decisive: tuple[int, ...]  # per first digit 0-9 the verdict cache width, -1 for none
     unknown_kind: int
-    mobile_kind: int
-    geo_kinds: int  # bit k: a number of type k has geographical zones
-    geo_mobile: bool
+    geo_kinds: int  # bit k: a number of type k has geographical zones (in this country code)
     country_zone: str | None
     zone_table: dict[str, str | None]
     zone_steps: tuple[tuple[int, frozenset[str]], ...]
@@ -473,7 +471,7 @@ def _safe_after(prefix: re.Pattern[str] | None) -> frozenset[str]:
     """Digits a number can start with and not begin `prefix` (all, without one; none, if unsure)."""
     if prefix is None:
         return _DIGITS
-    chars = phoneregex.first_chars(prefix.pattern)
+    chars = first_digits(prefix.pattern)
     return frozenset() if chars is None else _DIGITS - chars
 
 
@@ -492,7 +490,7 @@ def plan(code: str) -> Plan | None:
     if home is None:
         return None
     regions = _regions_of(home.cc)
-    if not regions or pnu.COUNTRY_CODE_TO_REGION_CODE[home.cc][0] == _NON_GEO:
+    if not regions or COUNTRY_CODE_TO_REGION_CODE[home.cc][0] == _NON_GEO:
         return None
     main = regions[0]
     if len(regions) > 1 and main.leading_digits is not None:
@@ -501,7 +499,7 @@ def plan(code: str) -> Plan | None:
     if any(home.cc_text[:i] in codes for i in range(1, len(home.cc_text))):
         return None  # a shorter code would be read first
     home_np_safe = _safe_after(home.national_prefix) & _safe_after(main.national_prefix)
-    idd_first = phoneregex.first_chars(home.idd.pattern) if home.idd is not None else frozenset()
+    idd_first = first_digits(home.idd.pattern) if home.idd is not None else frozenset()
     cc_ok = (
         idd_first is not None
         and home.cc_text[0] not in idd_first
@@ -513,26 +511,22 @@ def plan(code: str) -> Plan | None:
         plus_first=_digits(_safe_after(main.national_prefix)),
         home_np_safe=_digits(home_np_safe),
         cc_choice=functools.partial(_take_after_cc, home) if cc_ok else None,
-        general_decisive=_widths(
-            phoneregex.decisive_prefixes([home.general_pattern.pattern])
-            if home.general_pattern is not None
-            else None
-        ),
         number_type=main.number_type,
-        decisive=_widths(main.decisive),
         unknown_kind=PhoneNumberType.UNKNOWN,
-        mobile_kind=PhoneNumberType.MOBILE,
-        geo_kinds=sum(1 << kind for kind in _GEOGRAPHICAL),
-        geo_mobile=home.cc in pnu._GEO_MOBILE_COUNTRIES,
+        geo_kinds=sum(
+            1 << kind
+            for kind in _number_types()
+            if kind < 64 and is_number_type_geographical(kind, home.cc)
+        ),
         country_zone=_country_zone_key(home.cc),
         zone_table=_zone_table()[0],
         zone_steps=_zone_steps().get(home.cc_text[0], ()),
     )
 
 
-def _widths(decisive: dict[str, int] | None) -> tuple[int, ...]:
-    """phoneregex.decisive_prefixes as ten widths, one per first digit; -1 for none."""
-    return tuple(-1 if decisive is None else decisive.get(str(d), -1) for d in range(10))
+def _number_types() -> list[int]:
+    """Every PhoneNumberType value (a plain class of ints in phonenumbers, not an enum)."""
+    return [v for k, v in vars(PhoneNumberType).items() if k.isupper() and isinstance(v, int)]
 
 
 def _take_after_cc(home: _Region, digits: str, potential: str) -> bool:
@@ -541,3 +535,99 @@ def _take_after_cc(home: _Region, digits: str, potential: str) -> bool:
     return (not home.general_match(digits) and home.general_match(potential)) or home.too_long(
         digits
     )
+
+
+def first_digits(pattern: str) -> frozenset[str] | None:
+    """The digits a match of `pattern` can begin with; None when unsure.
+
+    Read conservatively, for the short prefix patterns of libphonenumber's metadata (e.g. `011`,
+    `0(?:0|11)`, `[2-4]|7`): every top-level alternative must begin with a digit, `\\d`, a class
+    of digits and digit ranges, or a group of such alternatives, none of them optional; anything
+    else (`?`, `*`, `{`, lookarounds, other characters) answers None, and the fast path then
+    leaves every number of that region to the library."""
+    found: set[str] = set()
+    for branch in _alternatives(pattern):
+        first = _first_atom(branch)
+        if first is None:
+            return None
+        found |= first
+    return frozenset(found)
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """`pattern` cut at its top-level '|'."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 1
+        elif c == "[":
+            i = pattern.find("]", i + 1)
+            if i < 0:
+                return [""]  # unbalanced: let the caller answer None
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _first_atom(branch: str) -> frozenset[str] | None:
+    """What the first atom of `branch` matches, when it must match one character."""
+    chars: frozenset[str] | None
+    if branch[:1].isdigit() and branch[:1].isascii():
+        chars, end = frozenset(branch[0]), 1
+    elif branch.startswith("\\d"):
+        chars, end = _DIGITS, 2
+    elif branch.startswith("["):
+        end = branch.find("]") + 1
+        chars = _digit_class(branch[1 : end - 1]) if end > 0 else None
+    elif branch.startswith("("):
+        end, depth = 0, 0
+        for i, c in enumerate(branch):  # metadata prefixes have no escaped parentheses
+            depth += (c == "(") - (c == ")")
+            if depth == 0:
+                end = i + 1
+                break
+        inner = branch[1 : end - 1] if end else ""
+        if inner.startswith("?:"):
+            inner = inner[2:]
+        chars = None if not inner or inner.startswith("?") else first_digits(inner)
+    else:
+        return None
+    if chars is None or branch[end : end + 1] in ("?", "*", "{"):
+        return None
+    return chars
+
+
+def _digit_class(body: str) -> frozenset[str] | None:
+    """The digits of a character class body like `14-689`; None for anything but digits and ranges."""
+    chars: set[str] = set()
+    i = 0
+    while i < len(body):
+        if not (body[i].isdigit() and body[i].isascii()):
+            return None
+        if body[i + 1 : i + 2] == "-" and i + 2 < len(body):
+            low, high = body[i], body[i + 2]
+            if not (high.isdigit() and high.isascii()) or high < low:
+                return None
+            chars.update(chr(c) for c in range(ord(low), ord(high) + 1))
+            i += 3
+        else:
+            chars.add(body[i])
+            i += 1
+    return frozenset(chars) if chars else None
+
+
+def normalize_with_zone_key(text: str, region: str) -> tuple[str, str]:
+    """`numbers.normalize_with_zone_key`, answered here when the number is plain and valid."""
+    if len(text) <= MAX_PHONE_CHARS:
+        found = parse_valid(text, region)
+        if found is not None:
+            return found[0], zone_key(*found) or ""
+    return numbers.normalize_with_zone_key(text, region)
