@@ -20,7 +20,7 @@ from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config.models import DialboxConfig
 from appliance.domain import CampaignStatus, CampaignType, Channel
-from appliance.engine.planner import AttemptReport, Pick
+from appliance.engine.planner import Assignment, AttemptReport, Pick, RoundState
 from appliance.errors import DialboxError
 from appliance.scheduler.compliance import DAY, HOUR, Profile, profile
 from appliance.scheduler.hours import CallingHours, allowed_zone_sets, allowed_zones
@@ -181,11 +181,10 @@ class StorePlanner:
     def __init__(self, config: DialboxConfig, db: Database, clock: Clock | None = None) -> None:
         self.config = config
         self.db = db
-        self.clock = clock  # only `share` needs the time, which the engine's seam does not pass
+        self.clock = clock  # only `share` reads it: the engine passes its time to `assign`
         self._strategies: dict[str, tuple[float, Strategy]] = {}
         self._zone_sets: tuple[tuple[int, int], dict[int, tuple[str, ...]]] | None = None
         self._allowed: dict[tuple[object, ...], frozenset[int]] = {}
-        self._round: dict[int, _Round] = {}
         self._rules: dict[int, tuple[tuple[object, ...], CampaignRules]] = {}
         self._box_hours = box_hours(config)
         self._custom = custom_profile(config)
@@ -404,6 +403,24 @@ class StorePlanner:
     def running(self) -> Sequence[CampaignRow]:
         return [c for c in list_campaigns(self.db) if c.status is CampaignStatus.RUNNING]
 
+    def assign(self, campaigns: Sequence[CampaignRow], state: RoundState) -> list[Assignment]:
+        """This round's dials: free lines shared by weight, pins and caps (SPEC C7) to the
+        campaigns that have dials ready, then each campaign's picks on its lines."""
+        shares, plans = self._share(
+            state.free_lines, state.pins, state.busy, campaigns, state.wanted, state.now
+        )
+        by_name = {c.name: c for c in campaigns}
+        out: list[Assignment] = []
+        for name, lines in shares.items():
+            campaign = by_name[name]
+            if name in state.reachable:
+                lines = [n for n in lines if n in state.reachable[name]]
+            count = min(len(lines), state.wanted.get(name, len(lines)))
+            exclude = set(state.in_flight) | set(state.held.get(name, ()))
+            picks = self._pick(campaign, state.now, count, exclude, plans.get(campaign.id))
+            out.append(Assignment(campaign, tuple(zip(picks, lines, strict=False))))
+        return out
+
     def share(
         self,
         free_lines: Sequence[str],
@@ -412,12 +429,24 @@ class StorePlanner:
         campaigns: Sequence[CampaignRow],
         wanted: Mapping[str, int] | None = None,
     ) -> dict[str, list[str]]:
-        """Free lines by weight, pins and caps (SPEC C7), to campaigns that have dials ready:
-        their plans are made here and kept for the `pick` that follows in the same round.
-        `wanted` caps a campaign's demand (agent campaigns: what their pacing allows now)."""
-        self._round = {}
-        shares: list[Share] = []
+        """Free lines by weight, pins and caps (SPEC C7), to campaigns that have dials ready
+        at the planner's clock (any campaign, without one). `wanted` caps a campaign's demand
+        (agent campaigns: what their pacing allows now)."""
         now = self.clock.now() if self.clock is not None else None
+        return self._share(free_lines, pins, busy, campaigns, wanted, now)[0]
+
+    def _share(
+        self,
+        free_lines: Sequence[str],
+        pins: Mapping[str, tuple[str, ...]],
+        busy: Mapping[str, int],
+        campaigns: Sequence[CampaignRow],
+        wanted: Mapping[str, int] | None,
+        now: float | None,
+    ) -> tuple[dict[str, list[str]], dict[int, _Round]]:
+        """The shares, and the plans made to learn each campaign's demand (by campaign id)."""
+        plans: dict[int, _Round] = {}
+        shares: list[Share] = []
         for campaign in campaigns:
             try:
                 cr = self.rules_for(campaign)
@@ -431,7 +460,7 @@ class StorePlanner:
                         if limit <= 0:
                             continue
                     made = self._plan(cr, now, limit)
-                    self._round[campaign.id] = made
+                    plans[campaign.id] = made
                     demand = len(made.planned)
             except DialboxError as exc:
                 log.error("campaign %s not dialed: %s", campaign.name, exc)
@@ -445,13 +474,23 @@ class StorePlanner:
                     demand,
                 )
             )
-        return share_lines(free_lines, pins, shares)
+        return share_lines(free_lines, pins, shares), plans
 
     def pick(self, campaign: CampaignRow, now: float, count: int, exclude: set[int]) -> list[Pick]:
         """Up to `count` dials now; nothing outside the campaign's window or status (SPEC C2)."""
+        return self._pick(campaign, now, count, exclude, None)
+
+    def _pick(
+        self,
+        campaign: CampaignRow,
+        now: float,
+        count: int,
+        exclude: set[int],
+        made: _Round | None,
+    ) -> list[Pick]:
+        """Up to `count` dials from the plan `made` for sharing (or one made now)."""
         if campaign.status is not CampaignStatus.RUNNING:
             return []
-        made = self._round.pop(campaign.id, None)
         if made is None:
             made = self._plan(self.rules_for(campaign), now, count, sorted(exclude))
         if made.rules_of.schedule.closed_reason(now) is not None:
@@ -462,7 +501,7 @@ class StorePlanner:
                 break
             if dial.contact_id in exclude:
                 continue
-            # A plan made in `share` moments ago is judged again at this instant (hours, lockouts).
+            # A plan made for sharing is judged again at this instant (hours, lockouts).
             if classify(made.rows[dial.contact_id], made.rules, now) is not Reason.READY:
                 continue
             picks.append(

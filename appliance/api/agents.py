@@ -18,7 +18,15 @@ from appliance.api.context import Services
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
-from appliance.engine.agents import AgentDesk, AgentError, LiveAgent
+from appliance.engine.agents import AgentDesk
+from appliance.engine.agentstate import LiveAgent
+from appliance.engine.errors import (
+    AgentConflict,
+    AgentError,
+    AgentRequestInvalid,
+    DialerNotRunning,
+    UnknownAgent,
+)
 from appliance.store.agents import (
     Disposition,
     agent_list,
@@ -159,11 +167,24 @@ def _document(svc: Services, desk: AgentDesk, agent: LiveAgent) -> dict[str, Any
     return doc
 
 
+def agent_problem(exc: AgentError) -> Problem:
+    """The desk's refusal as the HTTP answer an agent desktop gets."""
+    if isinstance(exc, UnknownAgent):
+        return Problem(404, f"{exc}; create it with PUT /agents/{exc.name}")
+    if isinstance(exc, AgentRequestInvalid):
+        return Problem(422, str(exc))
+    if isinstance(exc, DialerNotRunning):
+        return Problem(503, str(exc))
+    if isinstance(exc, AgentConflict):
+        return Problem(409, str(exc))
+    return Problem(422, str(exc))
+
+
 def _run(fn: Any) -> Any:
     try:
         return fn()
     except AgentError as exc:
-        raise Problem(exc.status, exc.message) from None
+        raise agent_problem(exc) from None
 
 
 @API.op("GET", "/agents", summary="Every agent: state, seat, the call in progress",

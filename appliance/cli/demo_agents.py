@@ -64,7 +64,7 @@ class DemoAgents:
         self.rng = random.Random(seed)
 
     async def run(self) -> None:
-        from appliance.engine.agents import AgentError
+        from appliance.engine.errors import AgentError
         from appliance.store.agents import Disposition, put_agent, set_disposition
         from appliance.store.campaigns import get_campaign
 

@@ -1,58 +1,97 @@
 """The engine's agent side (SPEC A1–A5, C10): pacing agent campaigns, callbacks for their owners,
 dials an agent asked for (preview, manual), and an answered call handed to an agent or abandoned.
 
-A mixin of `Engine` (engine/dialer.py): it shares the engine's calls, lines and planner, and
-keeps the dial loop's module about lines and calls only.
+`AgentCalls` is a collaborator of `Engine` (engine/dialer.py), which hands it the narrow
+`DialLoop` view of itself: its live config, its calls in flight, and a way to start a dial. It is
+also the desk's `DeskDialer`, so agent desktops' accepts and manual dials reach the lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from appliance.campaigns import CampaignSettings
+from appliance.clock import Clock
+from appliance.config import DialboxConfig
 from appliance.domain import CampaignType, Outcome
 from appliance.drivers.line import CallResult, LineError
-from appliance.engine.agents import AgentDesk, AgentError, LiveAgent, LiveCall, Offer
-from appliance.engine.linepool import Slot
+from appliance.engine.agents import AgentDesk
+from appliance.engine.agentstate import LiveAgent, LiveCall, Offer
+from appliance.engine.calls import Attempt, Call
+from appliance.engine.errors import AgentConflict
+from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.pacing import PACED, Pacers, non_live
+from appliance.engine.planner import Pick, Planner
+from appliance.store import Database
 from appliance.store.agents import owned_elsewhere, owner_of
 from appliance.store.attempts import Lease
 from appliance.store.campaigns import CampaignRow
 from appliance.store.results import contact as contact_document
 
-if TYPE_CHECKING:
-    from appliance.clock import Clock
-    from appliance.config import DialboxConfig
-    from appliance.engine.dialer import Call
-    from appliance.engine.linepool import LinePool
-    from appliance.engine.planner import Pick, Planner
-    from appliance.store import Database
-
 log = logging.getLogger(__name__)
 
 
-class AgentCalls:
-    config: DialboxConfig
-    db: Database
-    clock: Clock
-    pool: LinePool
-    planner: Planner
-    calls: dict[int, Call]
-    dialed: int
-    desk: AgentDesk | None
-    pacers: Pacers
+class DialLoop(Protocol):
+    """What the agent side needs of the engine."""
 
-    def _start(
+    @property
+    def config(self) -> DialboxConfig:
+        """The config as last reloaded (connect timeout, information message)."""
+        ...
+
+    @property
+    def calls(self) -> Mapping[int, Call]:
+        """Calls in flight by attempt id; the agent side moves a call's `stage` along."""
+        ...
+
+    def start(
         self, pick: Pick, campaign: CampaignRow, slot: Slot, now: float, agent: LiveAgent | None
     ) -> Lease | None:
-        raise NotImplementedError  # the engine's
+        """Lease the pick and dial it on the slot (for `agent`, when given); None: not leased."""
+        ...
+
+
+class AgentCalls:
+    def __init__(
+        self,
+        loop: DialLoop,
+        db: Database,
+        clock: Clock,
+        pool: LinePool,
+        planner: Planner,
+        desk: AgentDesk | None,
+        pacers: Pacers,
+    ) -> None:
+        self.loop = loop
+        self.db = db
+        self.clock = clock
+        self.pool = pool
+        self.planner = planner
+        self.desk = desk
+        self.pacers = pacers
+
+    @property
+    def calls(self) -> Mapping[int, Call]:
+        return self.loop.calls
+
+    def started(self, campaign: CampaignRow, now: float) -> None:
+        """A dial of an agent campaign began: its pacer counts it."""
+        pacer = self.pacers.known(campaign.id)
+        if pacer is not None:
+            pacer.dialed(now)
+
+    def release(self, agent: LiveAgent) -> None:
+        """A call dialed for the agent never reached them (not leased, not answered, failed)."""
+        if self.desk is not None:
+            self.desk.release(agent)
 
     def _settings(self, campaign: CampaignRow) -> CampaignSettings:
         return CampaignSettings.model_validate(campaign.settings)
 
-    def _paced(self, campaign: CampaignRow, now: float, lines_free: int) -> tuple[int, set[int]]:
+    def paced(self, campaign: CampaignRow, now: float, lines_free: int) -> tuple[int, set[int]]:
         """How many dials the campaign's agents allow now (A3, A4), and the contacts held back:
         callbacks whose owners are not ready (C10) and contacts shown to agents (A2)."""
         desk = self.desk
@@ -83,7 +122,7 @@ class AgentCalls:
         )
         return pacer.dials_wanted(now, view, ringing, waiting, lines_free), held
 
-    def _unanswered(
+    def unanswered(
         self, campaign: CampaignRow, attempt_id: int, outcome: Outcome, dialed_at: float, now: float
     ) -> None:
         """A paced dial that never reached the agents' queue (busy, no answer, a machine, a
@@ -100,7 +139,7 @@ class AgentCalls:
         held = set(owned_elsewhere(self.db, campaign.id, present))
         return held | {a.offer.contact_id for a in desk.agents.values() if a.offer is not None}
 
-    def _agent_lines(self, campaign: CampaignRow, names: list[str]) -> list[str]:
+    def agent_lines(self, campaign: CampaignRow, names: list[str]) -> list[str]:
         """Of the lines given to an agent campaign, those that can reach a seat of one of its
         agents: a call answered on any other could only be abandoned."""
         if self.desk is None:
@@ -109,7 +148,7 @@ class AgentCalls:
         by_name = {s.name: s for s in self.pool.slots}
         return [n for n in names if any(by_name[n].line.can_reach(seat) for seat in seats)]
 
-    def agents_out_of_reach(self, campaign: CampaignRow) -> str | None:
+    def out_of_reach(self, campaign: CampaignRow) -> str | None:
         """C12, for `why`: an agent campaign whose working agents (logged in, not paused) get no
         call because of their seats — none with the campaign's skill, every seat down, or no
         line of the campaign up that can reach one. None when some agent can take a call (or
@@ -143,11 +182,13 @@ class AgentCalls:
             )
         return None
 
-    def _owner(self, campaign: CampaignRow, contact_id: int) -> LiveAgent | bool:
-        """The agent a callback belongs to, reserved for it; True: anyone; False: not now."""
+    def owner(self, campaign: CampaignRow, contact_id: int) -> tuple[bool, LiveAgent | None]:
+        """Whether the contact may be dialed now, and the agent it is then reserved for: the
+        owner of its callback (C10), or None when anyone may take it. (False, None): not now,
+        its owner (or every member of its owning group) is not ready."""
         owner = owner_of(self.db, contact_id)
         if owner is None or self.desk is None:
-            return True
+            return True, None
         if owner.startswith("@"):
             group = owner[1:]
             members = [
@@ -155,25 +196,26 @@ class AgentCalls:
                 if a.group == group and a.state == "ready" and a.serves(campaign.name)
             ]  # fmt: skip
             if not members:
-                return False
+                return False, None
             owner = min(members, key=lambda a: a.idle_since).name
         agent = self.desk.agents.get(owner)
         if agent is None or agent.state != "ready":
-            return False
-        return self.desk.reserve(owner) or False
+            return False, None
+        reserved = self.desk.reserve(owner)
+        return reserved is not None, reserved
 
     def dial_for(self, agent: LiveAgent, campaign_name: str, contact_id: int) -> int:
         """Dial one contact for one agent now (preview accepted, timed preview, manual dial):
         the same law as the dial loop (DNC, hours, caps); the answered call goes to this agent."""
         campaign = next((c for c in self.planner.running() if c.name == campaign_name), None)
         if campaign is None:
-            raise AgentError(409, f"campaign {campaign_name} is not running")
+            raise AgentConflict(f"campaign {campaign_name} is not running")
         if any(c.lease.contact_id == contact_id for c in self.calls.values()):
-            raise AgentError(409, f"contact {contact_id} is being dialed right now")
+            raise AgentConflict(f"contact {contact_id} is being dialed right now")
         now = self.clock.now()
         pick = self.planner.check(campaign, contact_id, now)
         if isinstance(pick, str):
-            raise AgentError(409, pick)
+            raise AgentConflict(pick)
         seat = self.desk.seats.get(agent.seat or "") if self.desk is not None else None
         slot = next(
             (
@@ -183,16 +225,15 @@ class AgentCalls:
             None,
         )  # fmt: skip
         if slot is None:
-            raise AgentError(409, f"no free line can reach seat {agent.seat} now; try again")
+            raise AgentConflict(f"no free line can reach seat {agent.seat} now; try again")
         if self.desk is not None and self.desk.reserve(agent.name) is None:
-            raise AgentError(409, f"agent {agent.name} is {agent.state}")
-        got = self._start(pick, campaign, slot, now, agent)
+            raise AgentConflict(f"agent {agent.name} is {agent.state}")
+        got = self.loop.start(pick, campaign, slot, now, agent)
         if got is None:
-            raise AgentError(409, f"contact {contact_id} could not be leased; it changed meanwhile")
-        self.dialed += 1
+            raise AgentConflict(f"contact {contact_id} could not be leased; it changed meanwhile")
         return got.attempt_id
 
-    def _offer(self, agent: LiveAgent) -> None:
+    def offer_for(self, agent: LiveAgent) -> None:
         """A ready agent of a preview campaign is shown the next contact (A2)."""
         if self.desk is None:
             return
@@ -212,30 +253,25 @@ class AgentCalls:
                 self.desk.offer(agent, Offer(campaign.name, picks[0].contact_id, now, doc))
                 return
 
-    def _offer_seconds(self, campaign_name: str) -> float | None:
+    def offer_seconds(self, campaign_name: str) -> float | None:
         campaign = next((c for c in self.planner.running() if c.name == campaign_name), None)
         if campaign is None:
             return None
         settings = self._settings(campaign)
         return float(settings.preview_seconds) if settings.pacing == "timed_preview" else None
 
-    async def _to_agent(
-        self,
-        got: Lease,
-        campaign: CampaignRow,
-        settings: CampaignSettings,
-        slot: Slot,
-        evidence: list[str],
-        dialed_at: float,
+    async def to_agent(
+        self, attempt: Attempt, evidence: list[str]
     ) -> tuple[CallResult | None, str | None, Outcome]:
         """An answered call of an agent campaign: to an agent within the connect timeout, or the
         information message and an abandon in the ledger (A4). Then the talk, to its end."""
+        got, campaign, slot = attempt.lease, attempt.campaign, attempt.slot
         now = self.clock.now()
-        call = self.calls[got.attempt_id]
+        call = self.loop.calls[got.attempt_id]
         call.stage = "waiting"
         pacer = self.pacers.known(campaign.id)
         if pacer is not None:
-            pacer.answered(now, now - dialed_at)
+            pacer.answered(now, now - attempt.dialed_at)
         hang = asyncio.Event()
         live = LiveCall(got.attempt_id, got.contact_id, campaign.name, got.number, slot.name, now,
                         contact_document(self.db, got.contact_id) or {}, hang_up=hang.set)  # fmt: skip
@@ -246,7 +282,7 @@ class AgentCalls:
         try:
             if self.desk is not None:
                 agent = await self.desk.hand_over(
-                    campaign.name, settings.skill, slot.line, live, call.agent, evidence
+                    campaign.name, attempt.settings.skill, slot.line, live, call.agent, evidence
                 )
         finally:
             if agent is None:
@@ -254,11 +290,11 @@ class AgentCalls:
         if agent is None:
             if pacer is not None:
                 pacer.abandoned(self.clock.now())
-            message = self.config.agents.info_message
+            message = self.loop.config.agents.info_message
             if slot.line.capabilities.playback:
                 try:
                     await slot.line.play(message)
-                    evidence.append(f"no agent within {self.config.agents.connect_timeout:g} s: "
+                    evidence.append(f"no agent within {self.loop.config.agents.connect_timeout:g} s: "
                                     f"played {message}")  # fmt: skip
                 except LineError as exc:
                     evidence.append(f"no agent; information message failed: {exc}")

@@ -1,12 +1,13 @@
 """Agents at work (SPEC A1, A2, A5, C10): login at a seat, ready/paused, calls handed to them,
 wrap-up, dispositions with callbacks, previews.
 
-The desk keeps each logged-in agent's live state in memory (and writes every change to the
-store). The engine asks it for the agents a campaign's pacing counts (`view`), hands it each
+The desk keeps each logged-in agent's live state in memory (`agentstate.py`; every change is
+written to the store) and the seats they sit at (`seats.py`); what the desktop and `/metrics`
+show of them is in `agentviews.py`. The engine asks it for the agents a campaign's pacing counts (`view`), hands it each
 answered call (`hand_over`: the longest-idle ready agent with the skill, whose seat the line can
 reach, joined within `agents.connect_timeout`), and reports the call's end. Agent desktops
-drive it through the API: every method a person calls raises `AgentError` with an HTTP status
-and words they can act on.
+drive it through the API: every method a person calls raises an `AgentError` (engine/errors.py)
+with words they can act on; the API gives each kind its HTTP status.
 """
 
 from __future__ import annotations
@@ -15,79 +16,46 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
-from appliance.drivers.line import Line, LineDown, LineError, LineEvent, LineUp, Seat, SeatHook
+from appliance.drivers.line import Line, LineError, LineEvent, LineUp, Seat, SeatHook
+from appliance.engine.agentstate import LiveAgent, LiveCall, Offer
+from appliance.engine.agentviews import agent_document, state_counts
+from appliance.engine.errors import (
+    AgentConflict,
+    AgentError,
+    AgentRequestInvalid,
+    DialerNotRunning,
+    UnknownAgent,
+)
+from appliance.engine.seats import SeatBank
 from appliance.metrics import AgentSample
 from appliance.scheduler.pacing import AgentView
 from appliance.store import Database
-from appliance.store.agents import STATES, get_agent, list_agents, save_state
+from appliance.store.agents import get_agent, list_agents, save_state
 
 log = logging.getLogger(__name__)
 
 TICK = 0.25  # seconds between checks of wrap-up ends and timed previews
 
 
-class AgentError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class DeskDialer(Protocol):
+    """What the desk needs of the engine to dial for agents (the engine's `AgentCalls`)."""
 
+    def dial_for(self, agent: LiveAgent, campaign_name: str, contact_id: int) -> int:
+        """Dial one contact now for the agent (preview accepted, timed preview due, manual
+        dial); the attempt id, or an `AgentError` saying why not."""
+        ...
 
-@dataclass
-class Offer:
-    """A contact shown to an agent before it is dialed (preview, A2)."""
+    def offer_for(self, agent: LiveAgent) -> None:
+        """Show a ready agent of a preview campaign its next contact, if there is one."""
+        ...
 
-    campaign: str
-    contact_id: int
-    offered_at: float
-    contact: dict[str, Any]
-
-
-@dataclass
-class LiveCall:
-    """The call an agent is on (or has just finished): the screen pop's content."""
-
-    attempt_id: int
-    contact_id: int
-    campaign: str
-    number: str
-    line: str
-    started_at: float
-    contact: dict[str, Any]
-    connected_at: float | None = None
-    ended_at: float | None = None
-    hang_up: Callable[[], None] | None = None  # asks the engine to end the customer's call
-
-
-@dataclass
-class LiveAgent:
-    name: str
-    group: str | None
-    skills: tuple[str, ...]
-    state: str = "logged_out"
-    seat: str | None = None
-    campaigns: tuple[str, ...] = ()
-    reason: str | None = None
-    since: float = 0.0
-    idle_since: float = 0.0
-    call: LiveCall | None = None
-    offer: Offer | None = None
-    wrap_until: float | None = None
-    pause_after: str | None = None  # pause (with this reason) when the current call is over
-    skipped: dict[int, float] = field(default_factory=dict)  # contact -> offer again after
-
-    def serves(self, campaign: str) -> bool:
-        return campaign in self.campaigns
-
-    @property
-    def busy(self) -> bool:
-        """On a call, or held for one being dialed or handed over (not a preview on screen)."""
-        return self.state == "talking" or (self.state == "reserved" and self.offer is None)
+    def offer_seconds(self, campaign_name: str) -> float | None:
+        """The campaign's timed-preview seconds (None: not timed)."""
+        ...
 
 
 class AgentDesk:
@@ -99,20 +67,29 @@ class AgentDesk:
         self.config = config
         self.db = db
         self.clock = clock
-        self.seats = dict(seats)
-        self.seat_up: dict[str, bool] = dict.fromkeys(self.seats, False)
+        self._seats = SeatBank(seats, self._seat_event)
         self.ready = asyncio.Event()
         self.agents: dict[str, LiveAgent] = {}
         self._waiters: list[asyncio.Future[None]] = []
-        # Set by the engine: start a dial of one contact for one agent (preview accepted, timed
-        # preview due, manual dial); returns the attempt id or raises AgentError.
-        self.dial_for: Callable[[LiveAgent, str, int], int] | None = None
-        self.offer_for: Callable[[LiveAgent], None] | None = None
-        # A campaign's timed-preview seconds (None: not timed), also set by the engine.
-        self.offer_seconds: Callable[[str], float | None] = lambda campaign: None
-        for name, seat in self.seats.items():
-            seat.subscribe(self._seat_listener(name))
+        self._dialer: DeskDialer | None = None  # the engine's, once it is attached
         self._restore()
+
+    @property
+    def seats(self) -> Mapping[str, Seat]:
+        """The configured seats by name."""
+        return self._seats.seats
+
+    @property
+    def seat_up(self) -> Mapping[str, bool]:
+        """Whether each seat is up (open and answering) now."""
+        return self._seats.up
+
+    def attach(self, dialer: DeskDialer) -> None:
+        """The engine that dials for this desk's agents (until then: 503, no previews)."""
+        self._dialer = dialer
+
+    def _offer_seconds(self, campaign: str) -> float | None:
+        return None if self._dialer is None else self._dialer.offer_seconds(campaign)
 
     # ------------------------------------------------------------------ lifecycle
     def _restore(self) -> None:
@@ -129,7 +106,7 @@ class AgentDesk:
                 self._save(agent)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        openers = [asyncio.create_task(self._open(n, s, stopping)) for n, s in self.seats.items()]
+        self._seats.start(stopping)
         self.ready.set()
         try:
             while not stopping.is_set():
@@ -137,46 +114,21 @@ class AgentDesk:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), timeout=TICK)
         finally:
-            for task in openers:
-                task.cancel()
-            await asyncio.gather(*openers, return_exceptions=True)
-            for seat in self.seats.values():
-                with contextlib.suppress(LineError, OSError):
-                    await seat.close()
-
-    async def _open(self, name: str, seat: Seat, stopping: asyncio.Event) -> None:
-        delay = 1.0
-        while not stopping.is_set():
-            try:
-                await seat.open()
-                self.seat_up[name] = seat.health().up
-                return
-            except (LineError, OSError) as exc:
-                log.warning("seat %s cannot be opened: %s; retrying in %.0f s", name, exc, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=delay)
-            delay = min(delay * 2, 60.0)
+            await self._seats.stop()
 
     def reload(self, config: DialboxConfig) -> None:
         self.config = config
 
-    def _seat_listener(self, name: str) -> Callable[[LineEvent], None]:
-        def on_event(event: LineEvent) -> None:
-            if isinstance(event, LineUp):
-                self.seat_up[name] = True
-                self._notify()
-            elif isinstance(event, LineDown):
-                self.seat_up[name] = False
-                log.warning("seat %s down: %s", name, event.reason)
-            elif isinstance(event, SeatHook):
-                agent = self._at_seat(name)
-                if agent is not None and not event.off_hook and agent.state == "talking":
-                    call = agent.call
-                    if call is not None and call.hang_up is not None:
-                        call.hang_up()  # the agent put the handset down: end the customer's call
-                self._notify()
-
-        return on_event
+    def _seat_event(self, name: str, event: LineEvent) -> None:
+        """A seat came up or its handset moved (the bank has noted up and down)."""
+        if isinstance(event, SeatHook):
+            agent = self._at_seat(name)
+            if agent is not None and not event.off_hook and agent.state == "talking":
+                call = agent.call
+                if call is not None and call.hang_up is not None:
+                    call.hang_up()  # the agent put the handset down: end the customer's call
+        if isinstance(event, LineUp | SeatHook):
+            self._notify()
 
     def _at_seat(self, seat: str) -> LiveAgent | None:
         return next((a for a in self.agents.values() if a.seat == seat), None)
@@ -217,11 +169,11 @@ class AgentDesk:
                 and now >= agent.wrap_until
             ):
                 self._after_call(agent)
-            elif agent.state == "ready" and agent.offer is None and self.offer_for is not None:
-                self.offer_for(agent)
+            elif agent.state == "ready" and agent.offer is None and self._dialer is not None:
+                self._dialer.offer_for(agent)
             offer = agent.offer
             if offer is not None and agent.state == "reserved":
-                seconds = self.offer_seconds(offer.campaign)
+                seconds = self._offer_seconds(offer.campaign)
                 if seconds is not None and now >= offer.offered_at + seconds:
                     with contextlib.suppress(AgentError):
                         self.accept(agent.name, actor=None)
@@ -232,7 +184,7 @@ class AgentDesk:
         if agent is None:
             row = get_agent(self.db, name)
             if row is None:
-                raise AgentError(404, f"no agent named {name!r}; create it with PUT /agents/{name}")
+                raise UnknownAgent(name)
             agent = self.agents[name] = LiveAgent(row.name, row.group, row.skills)
         return agent
 
@@ -252,15 +204,17 @@ class AgentDesk:
         row = get_agent(self.db, name)
         seat = seat or (row.extension if row else None)
         if seat is None:
-            raise AgentError(422, f"agent {name} has no usual seat: say which seat to log in at")
+            raise AgentRequestInvalid(
+                f"agent {name} has no usual seat: say which seat to log in at"
+            )
         if seat not in self.seats:
             known = ", ".join(sorted(self.seats)) or "none configured"
-            raise AgentError(422, f"no seat named {seat!r} (seats: {known})")
+            raise AgentRequestInvalid(f"no seat named {seat!r} (seats: {known})")
         other = self._at_seat(seat)
         if other is not None and other is not agent:
-            raise AgentError(409, f"seat {seat} is taken by agent {other.name}")
+            raise AgentConflict(f"seat {seat} is taken by agent {other.name}")
         if agent.state not in ("logged_out", "paused", "ready"):
-            raise AgentError(409, f"agent {name} is {agent.state}; finish the call first")
+            raise AgentConflict(f"agent {name} is {agent.state}; finish the call first")
         agent.seat, agent.campaigns = seat, tuple(dict.fromkeys(campaigns))
         self._set(agent, "paused", reason="logged in", actor=actor)
         return agent
@@ -269,7 +223,7 @@ class AgentDesk:
         agent = self.get(name)
         if agent.busy:
             agent.pause_after = "logging out"
-            raise AgentError(409, f"agent {name} is on a call; log out after it")
+            raise AgentConflict(f"agent {name} is on a call; log out after it")
         self._drop_offer(agent)
         agent.seat, agent.campaigns, agent.call = None, (), None
         self._set(agent, "logged_out", actor=actor)
@@ -281,7 +235,7 @@ class AgentDesk:
             agent.pause_after = None
             return agent
         if not self.seat_up.get(agent.seat or "", False):
-            raise AgentError(409, f"seat {agent.seat} is down; agent {name} cannot take calls")
+            raise AgentConflict(f"seat {agent.seat} is down; agent {name} cannot take calls")
         if agent.state == "wrap_up":
             agent.call = None
         if agent.state != "ready":
@@ -301,7 +255,7 @@ class AgentDesk:
         agent = self._logged_in(name)
         call = agent.call
         if agent.state != "talking" or call is None:
-            raise AgentError(409, f"agent {name} is not on a call")
+            raise AgentConflict(f"agent {name} is not on a call")
         if call.hang_up is not None:
             call.hang_up()
         else:  # transferred out of the box (ECT): the agent says the talk is over
@@ -312,11 +266,11 @@ class AgentDesk:
         agent = self._logged_in(name)
         offer = agent.offer
         if offer is None or agent.state != "reserved":
-            raise AgentError(409, f"agent {name} has no preview to accept")
-        if self.dial_for is None:
-            raise AgentError(503, "the dialer is not running")
+            raise AgentConflict(f"agent {name} has no preview to accept")
+        if self._dialer is None:
+            raise DialerNotRunning("the dialer is not running")
         try:
-            self.dial_for(agent, offer.campaign, offer.contact_id)
+            self._dialer.dial_for(agent, offer.campaign, offer.contact_id)
         except AgentError:
             if agent.state == "reserved":
                 agent.offer = offer  # still on screen: accept again or skip
@@ -327,7 +281,7 @@ class AgentDesk:
         agent = self._logged_in(name)
         offer = agent.offer
         if offer is None or agent.state != "reserved":
-            raise AgentError(409, f"agent {name} has no preview to skip")
+            raise AgentConflict(f"agent {name} has no preview to skip")
         agent.skipped[offer.contact_id] = self.clock.now() + 3600.0
         self._drop_offer(agent)
         self._set(agent, "ready")
@@ -336,20 +290,18 @@ class AgentDesk:
     def manual_dial(self, name: str, campaign: str, contact_id: int) -> int:
         agent = self._logged_in(name)
         if agent.state not in ("ready", "paused", "reserved") or agent.busy:
-            raise AgentError(
-                409, f"agent {name} is {agent.state}; a manual dial needs a free agent"
-            )
+            raise AgentConflict(f"agent {name} is {agent.state}; a manual dial needs a free agent")
         if not agent.serves(campaign):
-            raise AgentError(409, f"agent {name} is not logged in to campaign {campaign}")
-        if self.dial_for is None:
-            raise AgentError(503, "the dialer is not running")
+            raise AgentConflict(f"agent {name} is not logged in to campaign {campaign}")
+        if self._dialer is None:
+            raise DialerNotRunning("the dialer is not running")
         self._drop_offer(agent)
-        return self.dial_for(agent, campaign, contact_id)
+        return self._dialer.dial_for(agent, campaign, contact_id)
 
     def _logged_in(self, name: str) -> LiveAgent:
         agent = self.get(name)
         if agent.state == "logged_out" or agent.seat is None:
-            raise AgentError(409, f"agent {name} is logged out; log in at a seat first")
+            raise AgentConflict(f"agent {name} is logged out; log in at a seat first")
         return agent
 
     def _drop_offer(self, agent: LiveAgent) -> None:
@@ -510,36 +462,11 @@ class AgentDesk:
 
     # ------------------------------------------------------------------ reading
     def samples(self) -> list[AgentSample]:
-        counts = dict.fromkeys(STATES, 0)
-        for agent in self.agents.values():
-            counts[agent.state] = counts.get(agent.state, 0) + 1
-        return [AgentSample(state, n) for state, n in counts.items()]
+        return state_counts(self.agents.values())
 
     def document(self, agent: LiveAgent) -> dict[str, Any]:
         """The agent as the desktop sees it: state, seat and the screen pop."""
-        call = agent.call
         offer = agent.offer
-        return {
-            "name": agent.name,
-            "group": agent.group,
-            "skills": list(agent.skills),
-            "state": agent.state,
-            "reason": agent.reason,
-            "seat": agent.seat,
-            "seat_up": self.seat_up.get(agent.seat or "", False) if agent.seat else None,
-            "campaigns": list(agent.campaigns),
-            "since": agent.since,
-            "wrap_until": agent.wrap_until,
-            "call": None if call is None else {
-                "attempt_id": call.attempt_id, "contact_id": call.contact_id,
-                "campaign": call.campaign, "number": call.number, "line": call.line,
-                "started_at": call.started_at, "connected_at": call.connected_at,
-                "ended_at": call.ended_at, "contact": call.contact,
-            },
-            "preview": None if offer is None else {
-                "campaign": offer.campaign, "contact_id": offer.contact_id,
-                "offered_at": offer.offered_at, "contact": offer.contact,
-                "dials_at": None if (s := self.offer_seconds(offer.campaign)) is None
-                else offer.offered_at + s,
-            },
-        }  # fmt: skip
+        seconds = None if offer is None else self._offer_seconds(offer.campaign)
+        seat_up = self.seat_up.get(agent.seat or "", False) if agent.seat else None
+        return agent_document(agent, seat_up, seconds)

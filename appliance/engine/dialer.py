@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from appliance.campaigns import CampaignSettings
@@ -21,10 +20,12 @@ from appliance.config import DialboxConfig
 from appliance.domain import CampaignType, Channel, Outcome
 from appliance.drivers.line import CallResult, Dtmf, IncomingSms, LineError, LineEvent
 from appliance.engine.agentcalls import AgentCalls
-from appliance.engine.agents import AgentDesk, LiveAgent
+from appliance.engine.agents import AgentDesk
+from appliance.engine.agentstate import LiveAgent
+from appliance.engine.calls import Attempt, Call
 from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.pacing import Pacers
-from appliance.engine.planner import AttemptReport, Pick, Planner, dangling_decider
+from appliance.engine.planner import AttemptReport, Pick, Planner, RoundState, dangling_decider
 from appliance.metrics import Metrics
 from appliance.store import Database
 from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
@@ -42,18 +43,9 @@ SMS_DEADLINE = 180.0
 AGENT_TALK_LIMIT = 4 * 3600.0  # an agent's call is hung up after this long at most
 
 
-@dataclass
-class Call:
-    lease: Lease
-    campaign: CampaignRow
-    slot: Slot
-    task: asyncio.Task[None]
-    started: float = 0.0  # clock time the dial began
-    stage: str = "ringing"  # ringing, waiting (answered, no agent yet), up
-    agent: LiveAgent | None = None  # the agent this call was dialed for (callback, preview, manual)
+class Engine:
+    """The dial loop over the line pool; agent campaigns' side is its `agents` (AgentCalls)."""
 
-
-class Engine(AgentCalls):
     name = "engine"
 
     def __init__(
@@ -77,11 +69,11 @@ class Engine(AgentCalls):
         self.dialed = 0
         self._last_sweep = 0.0
         self.desk = desk
-        self.pacers = Pacers(db, config.agents.wrap_up)
+        self.agents = AgentCalls(
+            self, db, clock, pool, planner, desk, Pacers(db, config.agents.wrap_up)
+        )
         if desk is not None:
-            desk.dial_for = self.dial_for
-            desk.offer_for = self._offer
-            desk.offer_seconds = self._offer_seconds
+            desk.attach(self.agents)
         for slot in pool.slots:
             slot.line.subscribe(self._on_line_event)
 
@@ -117,6 +109,10 @@ class Engine(AgentCalls):
     def reload(self, config: DialboxConfig) -> None:
         self.config = config
 
+    def agents_out_of_reach(self, campaign: CampaignRow) -> str | None:
+        """C12, for `why`: what keeps the agent campaign's working agents from calls (seats)."""
+        return self.agents.out_of_reach(campaign)
+
     def status(self) -> str:
         return f"{self.pool.up_count()}/{len(self.pool.slots)} lines up, {len(self.calls)} calls in flight"
 
@@ -129,52 +125,53 @@ class Engine(AgentCalls):
         campaigns = list(self.planner.running())
         if not campaigns:
             return 0
-        by_name = {c.name: c for c in campaigns}
-        slots = {s.name: s for s in free}
+        now = self.clock.now()
+        names = [s.name for s in free]
         busy: dict[str, int] = {}
         for call in self.calls.values():
             busy[call.campaign.name] = busy.get(call.campaign.name, 0) + 1
-        now = self.clock.now()
-        leased = {call.lease.contact_id for call in self.calls.values()}
         wanted: dict[str, int] = {}
-        held: dict[str, set[int]] = {}
+        held: dict[str, frozenset[int]] = {}
+        reachable: dict[str, frozenset[str]] = {}
         for campaign in campaigns:
             if campaign.type is CampaignType.AGENT:
-                wanted[campaign.name], held[campaign.name] = self._paced(campaign, now, len(free))
-        shares = self.planner.share(
-            list(slots), {s.name: s.config.campaigns for s in free}, busy, campaigns, wanted
+                dials, contacts = self.agents.paced(campaign, now, len(free))
+                wanted[campaign.name], held[campaign.name] = dials, frozenset(contacts)
+                reachable[campaign.name] = frozenset(self.agents.agent_lines(campaign, names))
+        state = RoundState(
+            now,
+            names,
+            {s.name: s.config.campaigns for s in free},
+            busy,
+            frozenset(call.lease.contact_id for call in self.calls.values()),
+            wanted,
+            held,
+            reachable,
         )
+        slots = {s.name: s for s in free}
         started = 0
-        for name, line_names in shares.items():
-            campaign = by_name[name]
-            if campaign.type is CampaignType.AGENT:
-                line_names = self._agent_lines(campaign, line_names)
-            count = min(len(line_names), wanted.get(name, len(line_names)))
-            exclude = leased | held.get(name, set())
-            picks = self.planner.pick(campaign, now, count, exclude)
-            for pick, line_name in zip(picks, line_names, strict=False):
-                agent: LiveAgent | bool = True
+        for assignment in self.planner.assign(campaigns, state):
+            campaign = assignment.campaign
+            for pick, line_name in assignment.dials:
+                agent: LiveAgent | None = None
                 if campaign.type is CampaignType.AGENT:
-                    agent = self._owner(campaign, pick.contact_id)
-                    if agent is False:
+                    may, agent = self.agents.owner(campaign, pick.contact_id)
+                    if not may:
                         continue
-                designated = agent if isinstance(agent, LiveAgent) else None
-                got = self._start(pick, campaign, slots[line_name], now, designated)
-                if got is not None:
-                    leased.add(got.contact_id)
+                if self.start(pick, campaign, slots[line_name], now, agent) is not None:
                     started += 1
-        self.dialed += started
         return started
 
-    def _start(
+    def start(
         self, pick: Pick, campaign: CampaignRow, slot: Slot, now: float, agent: LiveAgent | None
     ) -> Lease | None:
-        """Lease the contact (committed before a byte reaches the line) and start the call."""
+        """Lease the contact (committed before a byte reaches the line) and start the call; for
+        `agent` (reserved for it), the answered call goes to that agent."""
         got = lease(self.db, pick.contact_id, pick.phone_index, pick.channel, now, line=slot.name)
         if not isinstance(got, Lease):
             log.debug("contact %s not leased: %s", pick.contact_id, got.reason)
-            if agent is not None and self.desk is not None:
-                self.desk.release(agent)
+            if agent is not None:
+                self.agents.release(agent)
             return None
         slot.busy = True
         slot.campaign = campaign.name
@@ -183,10 +180,9 @@ class Engine(AgentCalls):
             self._attempt(got, campaign, slot), name=f"attempt {got.attempt_id}"
         )
         self.calls[got.attempt_id] = Call(got, campaign, slot, task, now, agent=agent)
+        self.dialed += 1
         if campaign.type is CampaignType.AGENT:
-            pacer = self.pacers.known(campaign.id)
-            if pacer is not None:
-                pacer.dialed(now)
+            self.agents.started(campaign, now)
         return got
 
     def _sweep(self) -> None:
@@ -224,6 +220,7 @@ class Engine(AgentCalls):
         started = time.monotonic()
         dialed_at = self.clock.now()
         mark_dialed(self.db, got.attempt_id, slot.name, dialed_at)
+        attempt = Attempt(got, campaign, settings, slot, dialed_at)
         deadline = (
             SMS_DEADLINE
             if got.channel == Channel.SMS
@@ -234,9 +231,9 @@ class Engine(AgentCalls):
         try:
             async with asyncio.timeout(deadline):
                 if got.channel == Channel.SMS:
-                    report = await self._sms(got, campaign, settings, slot, dialed_at)
+                    report = await self._sms(attempt)
                 else:
-                    report = await self._voice(got, campaign, settings, slot, dialed_at)
+                    report = await self._voice(attempt)
         except TimeoutError:
             log.error(
                 "line %s gave no outcome for attempt %s in %.0f s: hanging up",
@@ -267,19 +264,13 @@ class Engine(AgentCalls):
             slot.campaign = None
             slot.since = None
             call = self.calls.get(got.attempt_id)
-            if call is not None and call.agent is not None and call.stage != "up" and self.desk:
-                self.desk.release(call.agent)  # dialed for this agent, and it never reached them
+            if call is not None and call.agent is not None and call.stage != "up":
+                self.agents.release(call.agent)  # dialed for this agent, and it never reached them
         now = self.clock.now()
         if campaign.type is CampaignType.AGENT and got.channel == Channel.VOICE:
-            self._unanswered(campaign, got.attempt_id, report.outcome, dialed_at, now)
+            self.agents.unanswered(campaign, got.attempt_id, report.outcome, dialed_at, now)
         completion = self.planner.decide(campaign, got, report, now)
-        complete(
-            self.db,
-            got,
-            completion,
-            now,
-            outbox_payload=self._payload(got, campaign, report, settings, now),
-        )
+        complete(self.db, got, completion, now, outbox_payload=self._payload(attempt, report, now))
         self.calls.pop(got.attempt_id, None)
         if self.metrics is not None and got.channel == Channel.VOICE:
             ring = (report.answered_at - dialed_at) if report.answered_at else None
@@ -287,14 +278,8 @@ class Engine(AgentCalls):
                 campaign.name, report.outcome.label, time.monotonic() - started, ring
             )
 
-    async def _voice(
-        self,
-        got: Lease,
-        campaign: CampaignRow,
-        settings: CampaignSettings,
-        slot: Slot,
-        dialed_at: float,
-    ) -> AttemptReport:
+    async def _voice(self, attempt: Attempt) -> AttemptReport:
+        got, campaign, slot = attempt.lease, attempt.campaign, attempt.slot
         # Keys the callee presses (SPEC C1: surveys, "press 1") may follow the answer at once, so
         # they are collected from before the dial to the end of the call.
         keys: list[str] = []
@@ -303,40 +288,33 @@ class Engine(AgentCalls):
         )
         outcome, agent = None, None
         try:
-            result = await slot.line.dial(got.number, float(settings.ring_timeout))
+            result = await slot.line.dial(got.number, float(attempt.settings.ring_timeout))
             evidence = list(result.evidence)
             answered_at = self.clock.now() if result.answered else None
             if result.answered and not result.ended:
                 if campaign.type is CampaignType.AGENT:
-                    final, agent, outcome = await self._to_agent(
-                        got, campaign, settings, slot, evidence, dialed_at
-                    )
+                    final, agent, outcome = await self.agents.to_agent(attempt, evidence)
                 else:
-                    final = await self._connected(campaign, settings, slot, evidence)
+                    final = await self._connected(attempt, evidence)
                 if final is not None:
                     evidence.extend(e for e in final.evidence if e not in evidence)
                     # The outcome is the call's as it ended, not as it was when answered: a line
                     # lost mid-call is ErrorOccurred (requeued by the strategy), a machine
                     # detected after the answer AnsweringMachine; a far-end hang-up stays
-                    # Connected. Agent calls decide theirs in _to_agent.
+                    # Connected. Agent calls decide theirs in AgentCalls.to_agent.
                     outcome = outcome or final.outcome
         finally:
             unsubscribe()
         if keys:
             evidence.append("dtmf " + "".join(keys))
         return AttemptReport(
-            outcome or result.outcome, tuple(evidence), dialed_at, answered_at, slot.name,
+            outcome or result.outcome, tuple(evidence), attempt.dialed_at, answered_at, slot.name,
             agent=agent, disposition=f"keys {''.join(keys)}" if keys else None,
         )  # fmt: skip
 
-    async def _connected(
-        self,
-        campaign: CampaignRow,
-        settings: CampaignSettings,
-        slot: Slot,
-        evidence: list[str],
-    ) -> CallResult | None:
+    async def _connected(self, attempt: Attempt, evidence: list[str]) -> CallResult | None:
         """An answered call: automated campaigns play their message (C1); the call then ends."""
+        campaign, settings, slot = attempt.campaign, attempt.settings, attempt.slot
         if (
             campaign.type == CampaignType.AUTOMATED
             and settings.message
@@ -352,14 +330,13 @@ class Engine(AgentCalls):
             ended = await slot.line.hang_up()
         return ended
 
-    async def _sms(
-        self,
-        got: Lease,
-        campaign: CampaignRow,
-        settings: CampaignSettings,
-        slot: Slot,
-        dialed_at: float,
-    ) -> AttemptReport:
+    async def _sms(self, attempt: Attempt) -> AttemptReport:
+        got, campaign, settings, slot = (
+            attempt.lease,
+            attempt.campaign,
+            attempt.settings,
+            attempt.slot,
+        )
         text = settings.sms_text or f"Message from {campaign.name}"
         result = await slot.line.send_sms(got.number, text)
         sent = result.status == "sent"
@@ -374,19 +351,20 @@ class Engine(AgentCalls):
             evidence = (*evidence, result.error)
         outcome = Outcome.CONNECTED if sent else Outcome.ERROR_OCCURRED
         return AttemptReport(
-            outcome, evidence, dialed_at, None, slot.name, disposition="sms " + result.status
+            outcome,
+            evidence,
+            attempt.dialed_at,
+            None,
+            slot.name,
+            disposition="sms " + result.status,
         )
 
     def _payload(
-        self,
-        got: Lease,
-        campaign: CampaignRow,
-        report: AttemptReport,
-        settings: CampaignSettings,
-        now: float,
+        self, attempt: Attempt, report: AttemptReport, now: float
     ) -> dict[str, Any] | None:
-        if not settings.webhook:
+        if not attempt.settings.webhook:
             return None
+        got, campaign = attempt.lease, attempt.campaign
         return {
             "campaign": campaign.name,
             "contact_id": got.contact_id,

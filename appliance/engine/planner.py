@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from appliance.domain import Channel, Outcome
@@ -46,25 +46,44 @@ class AttemptReport:
     disposition: str | None = None
 
 
+@dataclass(frozen=True)
+class RoundState:
+    """What the engine knows at the start of a round, for the planner's one call (`assign`)."""
+
+    now: float
+    free_lines: Sequence[str]
+    pins: Mapping[str, tuple[str, ...]]  # line -> the campaigns it is pinned to (none: any)
+    busy: Mapping[str, int]  # campaign name -> lines it uses now
+    in_flight: frozenset[int] = frozenset()  # contacts being dialed now
+    # Agent campaigns (A1-A5), by name: the dials their pacing allows now, the contacts held
+    # back (callbacks of absent owners, previews on screen) and the free lines that can reach
+    # a seat of their agents (a call answered on another could only be abandoned).
+    wanted: Mapping[str, int] = field(default_factory=dict)
+    held: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    reachable: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One campaign's dials this round, each with the free line it goes out on, in order."""
+
+    campaign: CampaignRow
+    dials: tuple[tuple[Pick, str], ...]
+
+
 class Planner(Protocol):
     def running(self) -> Sequence[CampaignRow]:
         """Campaigns whose status is running, as the store has them now (SPEC C9: live edits)."""
         ...
 
-    def share(
-        self,
-        free_lines: Sequence[str],
-        pins: dict[str, tuple[str, ...]],
-        busy: dict[str, int],
-        campaigns: Sequence[CampaignRow],
-        wanted: Mapping[str, int] | None = None,
-    ) -> dict[str, list[str]]:
-        """Free lines by campaign name: weights, pins and caps (SPEC C7); `wanted` caps the
-        dials of campaigns paced by their agents (A3, A4)."""
+    def assign(self, campaigns: Sequence[CampaignRow], state: RoundState) -> list[Assignment]:
+        """The round's dials: free lines shared by weights, pins and caps (SPEC C7), and each
+        campaign's picks on its lines (C3, C5, C6, D7, D8), capped by `state.wanted`."""
         ...
 
     def pick(self, campaign: CampaignRow, now: float, count: int, exclude: set[int]) -> list[Pick]:
-        """Up to `count` dials for the campaign now, in order (SPEC C3, C5, C6, D7, D8)."""
+        """Up to `count` dials for the campaign now, in order (SPEC C3, C5, C6, D7, D8): one
+        campaign's, outside the round (an agent's next preview, A2)."""
         ...
 
     def abandon_cap(self, campaign: CampaignRow) -> float | None:

@@ -31,7 +31,7 @@ from appliance.domain import CampaignStatus, CampaignType, Outcome
 from appliance.drivers.can.protocol import Op, Role
 from appliance.drivers.emulators.can_card import CardScript, EmulatedCard
 from appliance.drivers.emulators.plans import Plan, digits
-from appliance.engine.agents import AgentError
+from appliance.engine.errors import AgentConflict
 from appliance.scheduler.why import Explanation
 from appliance.store.agents import Disposition, put_agent, set_disposition
 from appliance.store.campaigns import create_campaign, get_campaign, update_campaign
@@ -339,8 +339,8 @@ def test_manual_dial_keeps_the_law(tmp_path: Path) -> None:
             ids = [r[0] for r in b.rows("SELECT id FROM contacts ORDER BY id")]
             try:
                 b.desk.manual_dial("agent1", "c", ids[0])
-            except AgentError as exc:
-                assert exc.status == 409 and "DNC" in exc.message, exc.message
+            except AgentConflict as exc:
+                assert "DNC" in str(exc), exc
             else:
                 raise AssertionError("a DNC number was dialed by hand")
             attempt = b.desk.manual_dial("agent1", "c", ids[1])

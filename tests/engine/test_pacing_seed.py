@@ -96,8 +96,8 @@ def test_a_restarted_pacer_dials_no_more_than_one_that_lived_through_the_same_da
 def test_the_engine_reports_a_paced_dials_non_live_end_with_its_time_from_dial(
     tmp_path: Path,
 ) -> None:
-    """#19: busy, no answer, machine and failures reach the pacer (`_unanswered`, called when an
-    agent campaign's voice attempt ends); a call that reached the agents' queue does not."""
+    """#19: busy, no answer, machine and failures reach the pacer (`AgentCalls.unanswered`, called
+    when an agent campaign's voice attempt ends); a call that reached the agents' queue does not."""
     from types import SimpleNamespace
     from typing import Any, cast
 
@@ -107,11 +107,11 @@ def test_the_engine_reports_a_paced_dials_non_live_end_with_its_time_from_dial(
     campaign_id = add_campaign(db, "c", '{"pacing": "predictive"}')
     pacers = Pacers(db, 15.0)
     pacer = pacers.get(campaign_id, CampaignSettings(pacing="predictive"), 0.03, START)
-    engine = cast(Any, AgentCalls.__new__(AgentCalls))
-    engine.pacers = pacers
-    engine.calls = {7: SimpleNamespace(stage="ringing"), 8: SimpleNamespace(stage="waiting")}
+    calls = {7: SimpleNamespace(stage="ringing"), 8: SimpleNamespace(stage="waiting")}
+    loop = cast(Any, SimpleNamespace(calls=calls))
+    agents = AgentCalls(loop, db, cast(Any, None), cast(Any, None), cast(Any, None), None, pacers)
     campaign = cast(Any, SimpleNamespace(id=campaign_id))
-    engine._unanswered(campaign, 7, Outcome.BUSY, START, START + 3.5)
-    engine._unanswered(campaign, 8, Outcome.CONNECTED, START, START + 200.0)
+    agents.unanswered(campaign, 7, Outcome.BUSY, START, START + 3.5)
+    agents.unanswered(campaign, 8, Outcome.CONNECTED, START, START + 200.0)
     assert pacer.stats.outcomes_reported
     assert pacer.stats.non_live.sorted == [3.5]

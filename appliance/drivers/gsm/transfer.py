@@ -23,7 +23,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from appliance.drivers.at.codes import FinalKind
 from appliance.drivers.at.session import AtError, AtTimeout, Command, LinkDown, Response
@@ -36,11 +36,9 @@ from appliance.drivers.gsm.calls import (
     parse_clcc,
 )
 from appliance.drivers.gsm.profiles import CallTracking
+from appliance.drivers.gsm.voicecall import VoiceCall, VoiceHost
 from appliance.drivers.line import CallResult, LineError, LineUnavailable
 from appliance.drivers.outcome import Outcome
-
-if TYPE_CHECKING:
-    from appliance.drivers.gsm.voice import VoiceHost, _Call
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +95,7 @@ class Transfer:
     def __init__(
         self,
         host: VoiceHost,
-        call: _Call,
+        call: VoiceCall,
         number: str,
         timeout: float,
         finish: Callable[[], Awaitable[CallResult]],

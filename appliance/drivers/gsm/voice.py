@@ -23,19 +23,16 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable
-from typing import Protocol
 
 from appliance.drivers.at.codes import Final, FinalKind
 from appliance.drivers.at.session import (
     AtError,
-    AtSession,
     AtTimeout,
     Command,
     LinkDown,
     Response,
     Urc,
 )
-from appliance.drivers.call import CallRecord
 from appliance.drivers.gsm.calls import (
     CLCC_STATES,
     CallEvent,
@@ -46,13 +43,13 @@ from appliance.drivers.gsm.calls import (
     event_from_urc,
     parse_clcc,
 )
-from appliance.drivers.gsm.profiles import URC_TRACKING, Profile
+from appliance.drivers.gsm.profiles import URC_TRACKING
 from appliance.drivers.gsm.transfer import Transfer
+from appliance.drivers.gsm.voicecall import VoiceCall, VoiceHost
 from appliance.drivers.line import (
     CallResult,
     LineBusy,
     LineError,
-    LineEvent,
     NotSupported,
     Timeouts,
 )
@@ -68,72 +65,8 @@ _DIAL_STRING = re.compile(r"^\+?[0-9*#]{1,40}$")
 SETTLE = 5.0
 
 
-class VoiceHost(Protocol):
-    """What the voice part needs from its modem."""
-
-    name: str
-    profile: Profile
-    timeouts: Timeouts
-    poll_interval: float
-
-    @property
-    def session(self) -> AtSession: ...
-
-    def emit(self, event: LineEvent) -> None: ...
-
-    def has_quirk(self, name: str) -> bool: ...
-
-    def learn(self, name: str, why: str) -> None: ...
-
-
 #: Final result codes that may arrive as URCs; every other call URC is an indication.
 _FINAL_WORDS = frozenset({"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "NO DIAL TONE"})
-
-
-class _Call(CallRecord):
-    def __init__(self, number: str, ring_timeout: float, now: Callable[[], float]) -> None:
-        super().__init__(number, now)
-        self.ring_timeout = ring_timeout
-        self.state = CallState.DIALING
-        self.end_status: int | None = None
-        self.final: Final | None = None
-        self.changed = asyncio.Event()
-        self.alerted = asyncio.Event()  # the callee's phone rings (the ring timeout runs)
-        self.seen = False  # listed by +CLCC at least once
-        self.call_id: int | None = None  # its +CLCC index, once a second call makes it matter
-        self.indicated = False  # a call-state indication (not a final code) came for it
-        self.blind = False  # neither indications nor +CLCC tell its progress
-        self.settled = asyncio.Event()  # answered or released
-
-    def on_event(self, event: CallEvent) -> None:
-        if self.state is CallState.RELEASED:
-            if not self.ended.done() and event.state is CallState.RELEASED:
-                self.evidence.append(event.raw)  # e.g. BUSY after +CLCC stat 6: keep it
-                self.cause = self.cause if event.cause is None else event.cause
-            return
-        self.evidence.append(event.raw)
-        if event.cause is not None:
-            self.cause = event.cause
-        if event.end_status is not None:
-            self.end_status = event.end_status
-        if event.state is CallState.ALERTING and self.t_alert is None:
-            self.t_alert = self.now()
-            self.alerted.set()
-        if event.state is CallState.ACTIVE and self.t_answer is None:
-            self.t_answer = self.now()
-            if self.t_alert is None:
-                self.t_alert = self.t_answer
-        if event.state is CallState.RELEASED:
-            self.t_end = self.now()
-        if event.state is not CallState.INCOMING:
-            self.state = event.state
-        if self.state in (CallState.ACTIVE, CallState.RELEASED):
-            self.settled.set()
-        self.changed.set()
-
-    @property
-    def released(self) -> bool:
-        return self.state is CallState.RELEASED
 
 
 class Voice:
@@ -141,10 +74,10 @@ class Voice:
 
     def __init__(self, host: VoiceHost) -> None:
         self._host = host
-        self.call: _Call | None = None
+        self.call: VoiceCall | None = None
         # The last call placed: its end is still asked for after the line dropped it (the
         # engine was playing a message when the port went away), and must not read "no call".
-        self.last: _Call | None = None
+        self.last: VoiceCall | None = None
         self._poller: asyncio.Task[None] | None = None
         self._ended_at: float | None = None  # loop time the last call was decided
         self.transfer: Transfer | None = None  # an agent transfer in progress (transfer.py)
@@ -160,7 +93,7 @@ class Voice:
     async def dial(self, number: str, ring_timeout: float) -> CallResult:
         if self.call is not None:
             raise LineBusy(f"{self._host.name}: a call to {self.call.number} is in progress")
-        call = _Call(number, ring_timeout, self._now)
+        call = VoiceCall(number, ring_timeout, self._now)
         if not _DIAL_STRING.match(number):
             call.evidence.append(f"invalid dial string {number!r}")
             call.t_end = call.now()
@@ -221,7 +154,9 @@ class Voice:
             self._poller = asyncio.create_task(self._poll(call))
         return await self._await_decision(call)
 
-    async def _await_atd(self, call: _Call, dialing: asyncio.Future[Response]) -> Response | None:
+    async def _await_atd(
+        self, call: VoiceCall, dialing: asyncio.Future[Response]
+    ) -> Response | None:
         """ATD's response, awaited within the call's deadlines. When they pass with the result
         still withheld, the dial is aborted with one character (V.250 6.3.1): the modem's
         answer to that proves it alive and the call unanswered (AlertingTimeout; None is
@@ -285,7 +220,7 @@ class Voice:
         call.evidence.append(why)
         return None
 
-    async def _verify_held_ok(self, call: _Call) -> None:
+    async def _verify_held_ok(self, call: VoiceCall) -> None:
         """ATD's OK after the module held it: +CLCC lists the call active (answered), or no
         call (released: ZTE's reject); without +CLCC the OK means answered (Wavecom, COLP)."""
         rows = await self._clcc_rows(call)
@@ -300,7 +235,7 @@ class Voice:
         else:
             call.on_event(CallEvent(CallState.RELEASED, "+CLCC: (no call)"))
 
-    async def _clcc_rows(self, call: _Call) -> list[tuple[str, ClccRow]] | None:
+    async def _clcc_rows(self, call: VoiceCall) -> list[tuple[str, ClccRow]] | None:
         """This call's +CLCC rows; None when +CLCC is not answered (unsupported, or no time)."""
         try:
             response = await self._host.session.check(
@@ -323,7 +258,7 @@ class Voice:
         """How long after ATD's OK the profile's first call-state indication must come."""
         return max(self._host.poll_interval, self._host.timeouts.probe)
 
-    async def _watch(self, call: _Call) -> None:
+    async def _watch(self, call: VoiceCall) -> None:
         """URC profiles: the indications must show within the grace (+CLCC is polled until
         they do, so nothing is missed meanwhile), else +CLCC is polled from then on and the
         module remembered as silent; once the call is answered, a slow +CLCC poll is the
@@ -351,7 +286,7 @@ class Voice:
         # hold the call until it is hung up.
         await self._poll(call, self._host.timeouts.command)
 
-    async def _await_decision(self, call: _Call) -> CallResult:
+    async def _await_decision(self, call: VoiceCall) -> CallResult:
         while True:
             if call.state is CallState.RELEASED:
                 return await self._finish(call)
@@ -391,7 +326,7 @@ class Voice:
 
     async def _poll(
         self,
-        call: _Call,
+        call: VoiceCall,
         interval: float | None = None,
         until: Callable[[], bool] | None = None,
     ) -> None:
@@ -438,7 +373,7 @@ class Voice:
                 await asyncio.wait_for(call.changed.wait(), interval or self._host.poll_interval)
 
     # ------------------------------------------------------------------ ending
-    async def _finish(self, call: _Call) -> CallResult:
+    async def _finish(self, call: VoiceCall) -> CallResult:
         """Decide and publish the call's final result (idempotent)."""
         if call.ended.done():
             return call.ended.result()
@@ -468,7 +403,7 @@ class Voice:
         self._poller = None
         return call.publish(self._host, outcome)
 
-    async def _query_cause(self, call: _Call) -> None:
+    async def _query_cause(self, call: VoiceCall) -> None:
         try:
             response = await self._host.session.check(
                 Command("AT+CEER", timeout=self._host.timeouts.command)
@@ -479,7 +414,7 @@ class Voice:
             call.evidence.append(f"+CEER: {value}")
             call.cause = cause_from_ceer(value)
 
-    async def _send_hang_up(self, call: _Call) -> None:
+    async def _send_hang_up(self, call: VoiceCall) -> None:
         for text in (self._host.profile.hang_up, "ATH"):
             try:
                 response = await self._host.session.run(
@@ -583,7 +518,7 @@ class Voice:
             )
 
 
-def dialing_backstop(timeouts: Timeouts, call: _Call) -> float:
+def dialing_backstop(timeouts: Timeouts, call: VoiceCall) -> float:
     """The longest ATD may take for a call already answered by an indication (its final
     result normally follows at once)."""
     return timeouts.setup + call.ring_timeout + timeouts.command
