@@ -510,7 +510,9 @@ def main() -> None:
         if not hasattr(pacing, name):
             parser.error(f"no pacing constant {name}")
         # a comma-separated value sets a tuple constant (CHECKPOINTS, WRAP_QUANTILES)
-        parsed = tuple(float(v) for v in value.strip(",").split(",")) if "," in value else float(value)
+        parsed = (
+            tuple(float(v) for v in value.strip(",").split(",")) if "," in value else float(value)
+        )
         setattr(pacing, name, parsed)
     modes = ("progressive", "predictive") if args.mode == "both" else (args.mode,)
     jobs = [(SCENARIOS[n], m, s) for n in names for m in modes for s in seeds]
