@@ -233,6 +233,14 @@ class AgentCalls:
             raise AgentConflict(f"contact {contact_id} could not be leased; it changed meanwhile")
         return got.attempt_id
 
+    def wrap_ended(self, campaign_name: str, seconds: float) -> None:
+        """An agent's wrap-up after a call of the campaign ended (disposition or timeout): the
+        campaign's pacer learns it (#19: configured wrap-ups are not what agents take)."""
+        campaign = next((c for c in self.planner.running() if c.name == campaign_name), None)
+        pacer = None if campaign is None else self.pacers.known(campaign.id)
+        if pacer is not None:
+            pacer.wrap_ended(max(0.0, seconds), self.clock.now())
+
     def offer_for(self, agent: LiveAgent) -> None:
         """A ready agent of a preview campaign is shown the next contact (A2)."""
         if self.desk is None:

@@ -57,6 +57,11 @@ class DeskDialer(Protocol):
         """The campaign's timed-preview seconds (None: not timed)."""
         ...
 
+    def wrap_ended(self, campaign_name: str, seconds: float) -> None:
+        """An agent's wrap-up after a call of the campaign is over after `seconds` (its pacer
+        learns wrap-ups as agents really take them, not as configured)."""
+        ...
+
 
 class AgentDesk:
     name = "agents"
@@ -322,7 +327,7 @@ class AgentDesk:
         """The campaign's agents as its pacer counts them; an agent whose seat none of the
         campaign's lines can reach (a handset on another card) takes no call, so does not count."""
         now = self.clock.now()
-        idle, talk, wrap = 0, [], []
+        idle, talk, wrap, wrap_elapsed = 0, [], [], []
         for agent in self._serving(campaign, skill):
             if reachable is not None and not reachable(self.seats[agent.seat or ""]):
                 continue
@@ -332,7 +337,8 @@ class AgentDesk:
                 talk.append(now - (agent.call.connected_at or now))
             elif agent.state == "wrap_up" and agent.wrap_until is not None:
                 wrap.append(max(0.0, agent.wrap_until - now))
-        return AgentView(idle, tuple(talk), tuple(wrap))
+                wrap_elapsed.append(max(0.0, now - agent.since))
+        return AgentView(idle, tuple(talk), tuple(wrap), tuple(wrap_elapsed))
 
     def _serving(self, campaign: str, skill: str | None) -> Iterable[LiveAgent]:
         for agent in self.agents.values():
@@ -450,6 +456,8 @@ class AgentDesk:
             self._after_call(agent)
 
     def _after_call(self, agent: LiveAgent) -> None:
+        if agent.state == "wrap_up" and agent.call is not None and self._dialer is not None:
+            self._dialer.wrap_ended(agent.call.campaign, self.clock.now() - agent.since)
         if agent.pause_after == "logging out":
             agent.pause_after = None
             agent.seat, agent.campaigns = None, ()

@@ -269,6 +269,30 @@ def test_an_agent_no_line_can_reach_is_not_dialed_for(tmp_path: Path) -> None:
     run(main(), timeout=60)
 
 
+def test_the_pacer_learns_wrap_ups_as_agents_take_them(tmp_path: Path) -> None:
+    """#19: the configured wrap-up is a deadline, not what agents take. The pacer sees each
+    wrap-up's time so far beside its deadline, and learns its length when the agent disposes."""
+
+    async def main() -> None:
+        async with box(tmp_path, ANSWER, settings={"pacing": "predictive"}, contacts=2,
+                       wrap_up=30.0) as b:  # fmt: skip
+            b.desk.login("agent1", None, ["c"], "test")
+            b.desk.set_ready("agent1", "test")
+            _start(b)
+            await b.until(lambda: b.desk.get("agent1").state == "wrap_up", "agent1 in wrap-up")
+            began = b.clock.now()
+            view = b.desk.view("c")
+            assert len(view.wrap_remaining) == len(view.wrap_elapsed) == 1
+            assert 0.0 <= view.wrap_elapsed[0] <= 1.0 and view.wrap_remaining[0] > 29.0
+            pacer = b.daemon.engine.agents.pacers.known(get_campaign(b.db, "c").id)
+            assert pacer is not None and len(pacer.stats.wraps) == 0
+            b.desk.disposed(b.desk.get("agent1"))
+            assert len(pacer.stats.wraps) == 1
+            assert pacer.stats.wraps.sorted[0] <= b.clock.now() - began + 1.0 < 30.0
+
+    run(main(), timeout=60)
+
+
 def test_a_callback_for_self_is_dialed_at_its_time_and_goes_to_that_agent(tmp_path: Path) -> None:
     async def main() -> None:
         async with box(tmp_path, ANSWER, settings={"pacing": "progressive"}, contacts=1,
