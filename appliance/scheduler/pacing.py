@@ -5,14 +5,15 @@ what happened — dials, answers, agents freed — and asks `dials_wanted()` at 
 
 - Progressive (power): calls ringing or waiting = ratio × idle agents (A3).
 - Predictive (A4): risk-based pacing (research/pacing.md §2.7). At moments t over the next ring
-  window, S = agents free by t + 2 s (idle now, wrap-ups
-  ending, talks ending by the measured talk time, memoryless) and X = live answers by t (calls
-  already ringing, each by its remaining answer probability from the measured answer rate and
-  answer-delay distribution, plus p per new dial). It starts the largest n new dials with
+  window, S = agents free by t + 2 s (idle now, wrap-ups and talks ending by their measured
+  distributions given the time they have run) and X = live answers by t (calls already ringing,
+  each by its chance given its age, from the measured answer rate, answer delays and non-live
+  resolution times, plus p per new dial). It starts the largest n new dials with
   E[(X − S)⁺] / E[X] ≤ r at every checkpoint of the ring window, with the exact distributions
   (Poisson-binomial answers, binomial agents). r is BASE_RISK scaled every minute, both ways, in
   proportion to the measured abandon rate's distance from a target below the cap over the rolling
-  24 h window; at the cap (24 h or 30 d) it dials progressively.
+  24 h window. Near the cap (24 h or 30 d) it dials at a small fixed risk, at one abandon from it
+  progressively; a burst of abandons in the last 30 minutes brakes it the same way.
 """
 
 from __future__ import annotations
@@ -384,21 +385,20 @@ class Pacer:
 
     # ---------------------------------------------------------------- decisions
     def at_cap(self, now: float) -> bool:
-        """At the cap (24 h or 30 d), with CAP_RESERVE abandons in hand once the window holds
-        RESERVE_FROM answers: predictive and over-dial ratios give way to progressive 1:1."""
-        for window in (DAY, MONTH):
-            abandoned, answered = self.counts(now, window)
-            reserve = min(CAP_RESERVE, answered / RESERVE_PER)
-            if abandoned and abandoned + reserve >= self.cap * answered:
-                return True
-        return False
+        """At the reserve line (24 h or 30 d): CAP_RESERVE abandons short of the cap (fewer while
+        the window holds under RESERVE_FROM answers). Predictive dials on at CAP_RISK, over-dial
+        ratios give way to 1:1."""
+        return self._near_cap(now, CAP_RESERVE)
 
     def at_hard_cap(self, now: float) -> bool:
         """Within HARD_RESERVE abandons of the cap (24 h or 30 d): dial progressive 1:1, whatever
         the mode, so the calls in flight cannot carry the rate past it."""
+        return self._near_cap(now, HARD_RESERVE)
+
+    def _near_cap(self, now: float, most: float) -> bool:
         for window in (DAY, MONTH):
             abandoned, answered = self.counts(now, window)
-            reserve = min(HARD_RESERVE, answered / RESERVE_PER)
+            reserve = min(most, answered / RESERVE_PER)
             if abandoned and abandoned + reserve >= self.cap * answered:
                 return True
         return False
