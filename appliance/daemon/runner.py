@@ -22,9 +22,9 @@ from typing import Any, Protocol
 from appliance.clock import Clock, SystemClock
 from appliance.config import ConfigError, DialboxConfig, load_config
 from appliance.daemon.sdnotify import Notifier, watchdog_interval
-from appliance.dialplan import StorePlanner
-from appliance.doctor import repair_at_start
+from appliance.engine.doctor import repair_at_start
 from appliance.engine.planner import dangling_decider
+from appliance.engine.storeplanner import StorePlanner
 from appliance.logbuffer import LogBuffer
 from appliance.metrics import Metrics
 from appliance.store import Database, open_database
