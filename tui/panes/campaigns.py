@@ -1,5 +1,5 @@
-"""The campaigns pane: every campaign with its counts, and what the technician does to one — create, edit a
-setting, start, stop, pause, resume, import contacts, ask why it is not dialing more."""
+"""The campaigns pane: every campaign with its counts, and what the technician does to one —
+create, edit a setting, start, stop, pause, resume, import contacts, ask why it dials no more."""
 
 from __future__ import annotations
 
