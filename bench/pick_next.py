@@ -35,7 +35,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from appliance.config.models import DialboxConfig  # noqa: E402
-from appliance.dialplan import StorePlanner  # noqa: E402
+from appliance.engine.storeplanner import StorePlanner  # noqa: E402
 from appliance.phones import zone_key  # noqa: E402
 from appliance.store import Database, open_database  # noqa: E402
 from appliance.store.campaigns import list_campaigns  # noqa: E402

@@ -14,11 +14,16 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from tui.agents import Agents
 from tui.base import Pane
 from tui.client import ApiError, Client, Unreachable
-from tui.live import Dashboard, Lines, Logs
-from tui.work import Campaigns, Dnc, Reports, Setup
+from tui.panes.agents import Agents
+from tui.panes.campaigns import Campaigns
+from tui.panes.dashboard import Dashboard
+from tui.panes.dnc import Dnc
+from tui.panes.lines import Lines
+from tui.panes.logs import Logs
+from tui.panes.reports import Reports
+from tui.panes.setup import Setup
 
 PANES: tuple[tuple[str, str, type[Pane]], ...] = (
     ("dashboard", "1 Dashboard", Dashboard),
@@ -34,11 +39,7 @@ PANES: tuple[tuple[str, str, type[Pane]], ...] = (
 
 class Console(App[None]):
     TITLE = "dialbox console"
-    CSS = """
-    #bar { height: 1; background: $primary; color: $text; padding: 0 1; }
-    #bar.down { background: $error; }
-    TabbedContent { height: 1fr; }
-    """
+    CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(str(i + 1), f"show('{pid}')", title.split(" ", 1)[1], show=False)

@@ -27,6 +27,13 @@ class Host(Protocol):
     ) -> None: ...
 
 
+def css_beside(module: str) -> str:
+    """A pane's CSS, from the `.tcss` file beside its module (`css_beside(__file__)`). Textual
+    reads `CSS_PATH` for apps and screens only; a widget's own CSS is its `DEFAULT_CSS`, which
+    Textual scopes to the widget."""
+    return Path(module).with_suffix(".tcss").read_text(encoding="utf-8")
+
+
 class Pane(Vertical):
     DEFAULT_CSS = "Pane { height: 1fr; }"
 

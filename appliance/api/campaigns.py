@@ -392,7 +392,8 @@ async def set_filter(call: Call) -> web.Response:
 @API.op("GET", "/campaigns/{name}/why", summary="Why the campaign dials nothing or fewer (C12)",
         tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", WHY)})  # fmt: skip
 async def why(call: Call) -> web.Response:
-    from appliance.dialplan import StorePlanner, campaign_lines_up
+    from appliance.engine.storeplanner import StorePlanner
+    from appliance.engine.why import campaign_lines_up
     from appliance.scheduler.plan import utc_text
     from appliance.store.selection import lines_up
 
@@ -427,7 +428,7 @@ async def campaign_report(call: Call) -> web.Response:
     since = now - call.query.get("days", 7) * 86400.0
     rows = report(svc.db, campaign, by=call.query.get("by", "day"), since=since, until=now + 1,
                   offset=offset.total_seconds())  # fmt: skip
-    from appliance.dialplan import StorePlanner
+    from appliance.engine.storeplanner import StorePlanner
 
     share = StorePlanner(svc.config(), svc.db).false_positive_share(campaign)
     abandon = abandon_rates(svc.db, campaign.id, now, share)

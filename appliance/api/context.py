@@ -11,10 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
+from appliance.api.logbuffer import LogBuffer
 from appliance.api.problems import Problem
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
-from appliance.logbuffer import LogBuffer
 from appliance.metrics import Metrics
 from appliance.store.db import Database
 

@@ -95,7 +95,7 @@ def _ports(svc: Any) -> list[dict[str, Any]]:
 @API.op("GET", "/setup", summary="What first-run setup needs: config, serial ports, tokens",
         tag="setup", scope="admin", responses={200: ("the box as configured", SETUP)})  # fmt: skip
 async def get_setup(call: Call) -> web.Response:
-    from appliance.dialplan import StorePlanner
+    from appliance.engine.storeplanner import StorePlanner
 
     svc = services(call)
     config = svc.config()

@@ -86,7 +86,7 @@ def _per_minute(svc: Any, now: float) -> list[int]:
 @API.op("GET", "/status", summary="What the box is doing now: lines, calls, campaigns, abandon rates",
         tag="system", scope="crm", responses={200: ("the live status", STATUS)})  # fmt: skip
 async def status(call: Call) -> web.Response:
-    from appliance.dialplan import StorePlanner
+    from appliance.engine.storeplanner import StorePlanner
 
     svc = services(call)
     now = svc.clock.now()

@@ -6,7 +6,7 @@ import argparse
 
 from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit
-from appliance.doctor import REPAIRABLE, Doctor
+from appliance.engine.doctor import REPAIRABLE, Doctor
 from appliance.store.db import daemon_running
 
 

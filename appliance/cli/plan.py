@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from typing import Any
 
 from appliance.campaigns import CampaignSettings
 from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit, table
-from appliance.dialplan import StorePlanner, campaign_lines_up, parse_at, usable_lines
+from appliance.engine.storeplanner import StorePlanner
+from appliance.engine.why import campaign_lines_up, usable_lines
 from appliance.errors import DialboxError
 from appliance.scheduler.plan import utc_text
-from appliance.scheduler.windows import local_time
+from appliance.scheduler.windows import ScheduleError, local_time
 from appliance.store.campaigns import get_campaign
 from appliance.store.selection import lines_up
 
@@ -120,3 +122,23 @@ def why(args: argparse.Namespace) -> int:
     document["profile"] = {"name": cr.profile.name, "rules": cr.profile.rules_text()}
     emit(args, document, lambda _doc: explanation.text())
     return 0
+
+
+def parse_at(text: str | None, timezone: str, now: float) -> float:
+    """`--at` as a UTC timestamp: ISO 8601; without an offset it is read in `timezone`."""
+    if text is None:
+        return now
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise DialboxError(
+            f"--at {text!r} is not an ISO 8601 time such as 2026-03-08T14:30 or 2026-03-08T14:30:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        try:
+            from appliance.scheduler.windows import zone
+
+            moment = moment.replace(tzinfo=zone(timezone))
+        except ScheduleError as exc:
+            raise DialboxError(str(exc)) from None
+    return moment.timestamp()

@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from appliance.api.logbuffer import LogBuffer
 from appliance.clock import Clock, SystemClock
 from appliance.config import ConfigError, DialboxConfig, load_config
 from appliance.daemon.sdnotify import Notifier, watchdog_interval
-from appliance.dialplan import StorePlanner
-from appliance.doctor import repair_at_start
+from appliance.engine.doctor import repair_at_start
 from appliance.engine.planner import dangling_decider
-from appliance.logbuffer import LogBuffer
+from appliance.engine.storeplanner import StorePlanner
 from appliance.metrics import Metrics
 from appliance.store import Database, open_database
 from appliance.store.attempts import DanglingAttempt, sweep_dangling

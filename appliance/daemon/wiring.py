@@ -11,12 +11,12 @@ from appliance.config.loader import resolve_config_path
 from appliance.daemon.hotfolder import HotFolderComponent
 from appliance.daemon.http import HttpComponent
 from appliance.daemon.runner import Component, Daemon
-from appliance.dialplan import StorePlanner
 from appliance.engine.agents import AgentDesk
 from appliance.engine.dialer import Engine
 from appliance.engine.factory import make_line, make_seat
 from appliance.engine.linepool import LinePool
 from appliance.engine.outbox import OutboxComponent
+from appliance.engine.storeplanner import StorePlanner
 from appliance.metrics import AbandonSample, Metrics
 from appliance.store.campaigns import get_campaign_by_id
 from appliance.store.db import Database

@@ -1,8 +1,8 @@
 """The record invariants' queries for `dialbox doctor`: contacts with no way forward, leases and attempts that disagree, limits overrun.
 
 Read-only facts; the judging (which contact is stranded by its campaign's rules) is done by
-appliance/doctor.py with the scheduler's rules. The one write here, `settle_contact`, changes a
-contact only if it is still as the check saw it.
+appliance/engine/doctor.py with the scheduler's rules. The one write here, `settle_contact`,
+changes a contact only if it is still as the check saw it.
 """
 
 from __future__ import annotations

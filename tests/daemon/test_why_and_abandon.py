@@ -54,7 +54,7 @@ def test_api_and_cli_why_both_say_no_line_is_up_when_every_line_is_disabled(
 
 
 def test_lines_pinned_to_another_campaign_are_not_this_campaigns() -> None:
-    from appliance.dialplan import campaign_lines_up
+    from appliance.engine.why import campaign_lines_up
 
     config = DialboxConfig.model_validate(
         {"database": "/nonexistent/x.db", "lines": [{"name": "a", "device": "/dev/a", "campaigns": ["other"]},

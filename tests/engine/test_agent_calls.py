@@ -26,12 +26,12 @@ from appliance.config.models import (
     SeatConfig,
 )
 from appliance.daemon.wiring import build_daemon
-from appliance.dialplan import StorePlanner
 from appliance.domain import CampaignStatus, CampaignType, Outcome
 from appliance.drivers.can.protocol import Op, Role
 from appliance.drivers.emulators.can_card import CardScript, EmulatedCard
 from appliance.drivers.emulators.plans import Plan, digits
 from appliance.engine.errors import AgentConflict
+from appliance.engine.storeplanner import StorePlanner
 from appliance.scheduler.why import Explanation
 from appliance.store.agents import Disposition, put_agent, set_disposition
 from appliance.store.campaigns import create_campaign, get_campaign, update_campaign

@@ -12,10 +12,10 @@ import pytest
 from appliance.clock import ManualClock
 from appliance.config.models import DialboxConfig
 from appliance.daemon.runner import Daemon
-from appliance.dialplan import StorePlanner
 from appliance.domain import Channel, ContactState
 from appliance.engine.dialer import Engine
 from appliance.engine.linepool import LinePool
+from appliance.engine.storeplanner import StorePlanner
 from appliance.scheduler.strategy import parse_strategy, to_dict
 from appliance.store import Database, open_database
 from appliance.store.attempts import Lease, lease

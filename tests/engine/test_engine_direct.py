@@ -15,7 +15,6 @@ import pytest
 
 from appliance.clock import ManualClock
 from appliance.config.models import DialboxConfig
-from appliance.dialplan import StorePlanner
 from appliance.domain import ContactState, Outcome
 from appliance.drivers.line import (
     CallResult,
@@ -28,6 +27,7 @@ from appliance.drivers.line import (
 )
 from appliance.engine.dialer import Engine
 from appliance.engine.linepool import LinePool
+from appliance.engine.storeplanner import StorePlanner
 from appliance.scheduler.strategy import parse_strategy, to_dict
 from appliance.store import open_database
 from appliance.store.strategies import save_strategy

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from appliance.clock import ManualClock
 from appliance.config.models import DialboxConfig
-from appliance.dialplan import StorePlanner
 from appliance.domain import Outcome
+from appliance.engine.storeplanner import StorePlanner
 from appliance.scheduler.compliance import DAY, profile
 from appliance.scheduler.limits import AbandonFigure, abandon_cap_reached
 from appliance.scheduler.pacing import Pacer

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from phonenumbers import timezone as pn_timezone
 
 from appliance.config.models import DialboxConfig
-from appliance.dialplan import StorePlanner
+from appliance.engine.storeplanner import StorePlanner
 from appliance.store.campaigns import get_campaign
 from appliance.store.db import Database
 from tests.scheduler.dbfixtures import add_attempt, add_campaign, add_contact, add_dnc

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from appliance.config.models import DialboxConfig
-from appliance.dialplan import StorePlanner
 from appliance.domain import Channel, ContactState, Outcome
 from appliance.engine.planner import AttemptReport
+from appliance.engine.storeplanner import StorePlanner
 from appliance.scheduler.select import Reason
 from appliance.scheduler.strategy import parse_strategy, to_dict
 from appliance.store import Database, open_database

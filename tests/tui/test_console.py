@@ -14,7 +14,8 @@ from textual.widgets import DataTable, RichLog, Static
 from tests.tui.conftest import Box
 from tui.app import Console
 from tui.client import Client
-from tui.forms import Form, Message
+from tui.screens.form import Form
+from tui.screens.message import Message
 
 
 async def until(

@@ -1,4 +1,5 @@
-"""The planner: the scheduler's pure rules over the store's queries — the engine's next dials, `plan` and `why`.
+"""The planner: the scheduler's pure rules over the store's queries — the engine's next dials, and
+`plan`; `why` answers from `why.py`.
 
 `StorePlanner` implements the engine's `Planner` seam (appliance/engine/planner.py). Every call
 reads the campaign, its settings and its strategy from the store afresh, so an edit takes effect
@@ -9,7 +10,6 @@ the current minute, parsed strategies by their change time).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 import json
 import logging
@@ -19,18 +19,14 @@ from dataclasses import dataclass
 from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config.models import DialboxConfig
-from appliance.domain import CampaignStatus, CampaignType, Channel
+from appliance.domain import CampaignStatus, CampaignType
+from appliance.engine import why
 from appliance.engine.planner import Assignment, AttemptReport, Pick, RoundState
+from appliance.engine.rules import CampaignRules, box_hours, custom_profile
 from appliance.errors import DialboxError
 from appliance.scheduler.compliance import DAY, HOUR, Profile, profile
-from appliance.scheduler.hours import CallingHours, allowed_zone_sets, allowed_zones
-from appliance.scheduler.limits import (
-    AbandonFigure,
-    Limits,
-    abandon_cap_reached,
-    false_positive_estimate,
-    limits_for,
-)
+from appliance.scheduler.hours import allowed_zone_sets, allowed_zones
+from appliance.scheduler.limits import limits_for
 from appliance.scheduler.lines import Share, share_lines
 from appliance.scheduler.plan import PlannedDial, make_plan
 from appliance.scheduler.select import Reason, Rules, classify
@@ -42,17 +38,12 @@ from appliance.scheduler.strategy import (
     next_action,
     parse_strategy,
 )
-from appliance.scheduler.why import CONTACT_WORDS, Explanation, Gates, explain
+from appliance.scheduler.why import CONTACT_WORDS, Explanation, Gates
 from appliance.scheduler.windows import (
     CampaignSchedule,
-    ScheduleError,
-    WeeklyHours,
-    Window,
     day_start,
-    local_time,
     parse_weekly,
 )
-from appliance.store.agents import campaign_agents
 from appliance.store.attempts import Completion, Lease
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
 from appliance.store.db import Database
@@ -63,7 +54,6 @@ from appliance.store.selection import (
     abandon_counts,
     contact_attempts,
     due_redials,
-    every_contact,
     new_contacts,
     one_contact,
     override_zones,
@@ -75,25 +65,6 @@ from appliance.store.strategies import get_strategy, strategy_stamp
 log = logging.getLogger(__name__)
 
 _EXTRA = 2  # rows fetched beyond the count asked, for numbers shared by two contacts
-
-
-@dataclass(frozen=True)
-class CampaignRules:
-    """Everything one campaign is judged by, as the store has it now."""
-
-    campaign: CampaignRow
-    settings: CampaignSettings
-    timezone: str
-    profile: Profile
-    schedule: CampaignSchedule
-    strategy: Strategy
-    limits: Limits
-
-    def channel_for(self, step: int) -> Channel:
-        if self.campaign.type is CampaignType.SMS:
-            return Channel.SMS  # an SMS campaign never switches to voice (SPEC C1)
-        spec = self.strategy.spec(step) or self.strategy.attempts[-1]
-        return spec.channel
 
 
 @dataclass(frozen=True)
@@ -116,45 +87,6 @@ def _compiled(text: str) -> CompiledFilter:
     return compile_filter(text)
 
 
-def custom_profile(config: DialboxConfig) -> Profile:
-    c = config.compliance
-    return Profile(
-        name="custom",
-        calling_hours=CallingHours(parse_weekly(c.calling_hours), c.holidays),
-        abandon_cap=c.abandon_cap,
-        abandon_windows=tuple(h * HOUR for h in c.abandon_windows_hours) or (DAY,),
-        abandon_lockout=c.abandon_lockout_hours * HOUR,
-        machine_lockout=c.machine_lockout_hours * HOUR,
-        max_calls_per_number=c.max_calls_per_number,
-        calls_window=c.calls_window_days * DAY,
-        connect_seconds=c.connect_seconds,
-        min_ring_seconds=c.min_ring_seconds,
-    )
-
-
-def usable_lines(config: DialboxConfig, campaign: CampaignRow) -> list[str]:
-    """Enabled configured lines this campaign may use: unpinned, or pinned to it (SPEC C7)."""
-    return [
-        line.name
-        for line in config.lines
-        if line.enabled and (not line.campaigns or campaign.name in line.campaigns)
-    ]
-
-
-def campaign_lines_up(
-    config: DialboxConfig, campaign: CampaignRow, up: Mapping[str, bool] | None
-) -> int | None:
-    """Lines up that the campaign may use, given which lines are up and in service (`up`: name
-    -> up; None when nobody knows, e.g. the daemon never ran). What `why` says about lines, for
-    the CLI (the lines the daemon recorded) and the API (the running pool's) alike."""
-    usable = usable_lines(config, campaign)
-    if not usable:
-        return 0
-    if up is None:
-        return None
-    return sum(1 for name in usable if up.get(name, False))
-
-
 # Abandon-ratio windows the metrics always show (docs/metrics.md), beside the profile's own.
 METRIC_WINDOWS = (DAY, 30 * DAY)
 
@@ -166,13 +98,6 @@ def window_label(seconds: float) -> str:
     if seconds % HOUR == 0:
         return f"{int(seconds // HOUR)}h"
     return f"{seconds:g}s"
-
-
-def box_hours(config: DialboxConfig) -> WeeklyHours:
-    """The box's `calling_hours` as daily windows."""
-    start = config.calling_hours.start.hour * 60 + config.calling_hours.start.minute
-    end = config.calling_hours.end.hour * 60 + config.calling_hours.end.minute
-    return WeeklyHours((Window(frozenset(range(7)), start, end),))
 
 
 class StorePlanner:
@@ -331,59 +256,12 @@ class StorePlanner:
         return _Round(cr, rules, planned, rows)
 
     def gates(self, campaign: CampaignRow, now: float, lines_up: int | None = None) -> Gates:
-        cr = self.rules_for(campaign)
-        closed = cr.schedule.closed_reason(now)
-        next_open = None
-        if closed:
-            at = cr.schedule.next_open(now)
-            if at is not None:
-                next_open = local_time(at, cr.timezone).strftime("%a %Y-%m-%d %H:%M %Z")
-        share = self.false_positive_share(campaign)
-        figures = []
-        for w in cr.profile.abandon_windows:
-            answered, abandoned = abandon_counts(self.db, campaign.id, now, w)
-            fp = false_positive_estimate(answered, share)
-            figures.append(AbandonFigure(w, answered, abandoned, fp))
-        ledger = None
-        if share:
-            ledger = "; ".join(f.text() for f in figures) + (
-                f" — AMD false positives estimated at {100 * share:g}% of live answers,"
-                f" counted as abandoned by the {cr.profile.name} profile"
-            )
-        cap = cr.limits.max_calls_per_number
-        return Gates(
-            status=campaign.status,
-            window_closed=closed,
-            next_open=next_open,
-            lines_up=lines_up,
-            abandon_cap=abandon_cap_reached(cr.profile, figures),
-            abandon_ledger=ledger,
-            no_agent=self._no_agent(campaign),
-            hours_text=cr.profile.calling_hours.describe(),
-            cap_text=f"{cap} calls per {cr.limits.calls_window / DAY:g} days" if cap else "",
-        )
-
-    def _no_agent(self, campaign: CampaignRow) -> str | None:
-        """An agent campaign dials only for agents: none logged in, or every one paused."""
-        if campaign.type is not CampaignType.AGENT:
-            return None
-        states = campaign_agents(self.db, campaign.name)
-        if not states:
-            return "no agent is logged in to this campaign"
-        working = sum(n for s, n in states.items() if s != "paused")
-        if working == 0:
-            return f"every agent logged in to this campaign is paused ({states['paused']})"
-        return None
+        """The campaign's gates for `why` and `plan` (`why.gates`)."""
+        return why.gates(self, campaign, now, lines_up)
 
     def reasons(self, campaign: CampaignRow, now: float) -> dict[Reason, int]:
         """How many of the campaign's contacts each reason keeps from being dialed now."""
-        cr = self.rules_for(campaign)
-        query, rules = self.selection(cr, now)
-        counts: dict[Reason, int] = {}
-        for row in every_contact(self.db, query):
-            reason = classify(row, rules, now)
-            counts[reason] = counts.get(reason, 0) + 1
-        return counts
+        return why.reasons(self, campaign, now)
 
     def explain(
         self,
@@ -392,12 +270,8 @@ class StorePlanner:
         lines_up: int | None = None,
         agents: str | None = None,
     ) -> Explanation:
-        """SPEC C12: why the campaign dials nothing or fewer than it could, with counts.
-        `agents`: what the running engine knows of its agents' seats (none reachable...)."""
-        gates = self.gates(campaign, now, lines_up)
-        if agents and not gates.no_agent:
-            gates = dataclasses.replace(gates, no_agent=agents)
-        return explain(campaign.name, gates, self.reasons(campaign, now))
+        """SPEC C12: why the campaign dials nothing or fewer than it could (`why.explain`)."""
+        return why.explain(self, campaign, now, lines_up, agents)
 
     # -- the engine's Planner seam ---------------------------------------------------------
     def running(self) -> Sequence[CampaignRow]:
@@ -598,23 +472,3 @@ class StorePlanner:
             line=report.line,
             agent=report.agent,
         )
-
-
-def parse_at(text: str | None, timezone: str, now: float) -> float:
-    """`--at` as a UTC timestamp: ISO 8601; without an offset it is read in `timezone`."""
-    if text is None:
-        return now
-    try:
-        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise DialboxError(
-            f"--at {text!r} is not an ISO 8601 time such as 2026-03-08T14:30 or 2026-03-08T14:30:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        try:
-            from appliance.scheduler.windows import zone
-
-            moment = moment.replace(tzinfo=zone(timezone))
-        except ScheduleError as exc:
-            raise DialboxError(str(exc)) from None
-    return moment.timestamp()

@@ -1,11 +1,12 @@
 """The record invariants (`dialbox doctor`): every contact has a future dial or a final state, leases and attempts agree, limits held, the file is sound.
 
-It sits at the top level beside dialplan.py because it needs both the scheduler's rules (through
-`StorePlanner`: a contact is stranded by its own campaign's limits and strategy, judged as the
-dial loop judges it) and the store's queries (appliance/store/doctor.py). `repair` mends only
-what is safe to mend: stranded contacts are settled through their strategy and limits (closed as
-*Retries Completed* when nothing can follow), orphaned in-flight attempts are swept as dangling,
-stale leases released. The daemon runs the cheap part at start, after its dangling sweep.
+It sits in the engine beside the planner (`storeplanner.py`) because it needs both the
+scheduler's rules (through `StorePlanner`: a contact is stranded by its own campaign's limits
+and strategy, judged as the dial loop judges it) and the store's queries
+(appliance/store/doctor.py). `repair` mends only what is safe to mend: stranded contacts are
+settled through their strategy and limits (closed as *Retries Completed* when nothing can
+follow), orphaned in-flight attempts are swept as dangling, stale leases released. The daemon
+runs the cheap part at start, after its dangling sweep.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 
 from appliance.clock import Clock
 from appliance.config.models import DialboxConfig
-from appliance.dialplan import CampaignRules, StorePlanner
 from appliance.domain import Channel, ContactState, Outcome, Summary
 from appliance.engine.planner import AttemptReport, dangling_decider
+from appliance.engine.rules import CampaignRules
+from appliance.engine.storeplanner import StorePlanner
 from appliance.errors import DialboxError
 from appliance.names import is_safe
 from appliance.store import doctor as q
