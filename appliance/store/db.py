@@ -239,13 +239,3 @@ def daemon_running(db_path: str | Path) -> bool:
     finally:
         os.close(fd)  # closing drops a lock this process took
     return False
-
-
-def open_database(path: str | Path) -> Database:
-    """Open (creating if needed) and migrate the database at `path`."""
-    from appliance.store.imports import recover_imports  # which imports this module
-
-    db = Database(path)
-    db.migrate()
-    recover_imports(db)  # imports a crash interrupted: dropped, or rolled forward
-    return db

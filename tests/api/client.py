@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from appliance.store.db import open_database
+from appliance.store import open_database
 from appliance.store.tokens import create_token
 
 

@@ -12,7 +12,7 @@ import pytest
 from appliance.api.auth import AuditThrottle, AuthGuard, FailureLimiter, client_key
 from appliance.clock import ManualClock
 from appliance.metrics import Metrics
-from appliance.store.db import open_database
+from appliance.store import open_database
 
 
 def test_a_burst_of_failures_then_refused_with_a_retry_time() -> None:

@@ -7,7 +7,7 @@ import urllib.parse
 from pathlib import Path
 
 from appliance import names
-from appliance.store.db import open_database
+from appliance.store import open_database
 from appliance.store.tokens import digest
 from tests.api.client import Api, make_token
 from tests.daemon.process import DaemonProcess

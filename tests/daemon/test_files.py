@@ -16,7 +16,7 @@ from appliance.api.context import Services
 from appliance.api.server import HttpServer, create_app
 from appliance.clock import ManualClock
 from appliance.config.models import ApiSettings, DialboxConfig
-from appliance.store.db import open_database
+from appliance.store import open_database
 
 
 @pytest.fixture()

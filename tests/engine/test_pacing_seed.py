@@ -10,7 +10,7 @@ from appliance.campaigns import CampaignSettings
 from appliance.domain import Outcome
 from appliance.engine.pacing import Pacers
 from appliance.scheduler.pacing import AgentView, Pacer
-from appliance.store.db import open_database
+from appliance.store import open_database
 from tests.scheduler.dbfixtures import add_campaign, add_contact
 
 START = 1_800_000_000.0

@@ -15,8 +15,8 @@ from appliance.engine.storeplanner import StorePlanner
 from appliance.scheduler.compliance import DAY, profile
 from appliance.scheduler.limits import AbandonFigure, abandon_cap_reached
 from appliance.scheduler.pacing import Pacer
+from appliance.store import Database, open_database
 from appliance.store.campaigns import get_campaign
-from appliance.store.db import Database, open_database
 from appliance.store.results import abandon_rates
 from tests.scheduler.dbfixtures import add_campaign, add_contact
 
