@@ -99,6 +99,11 @@ class CustomCompliance(Section):
     )
     abandon_cap: float | None = Field(default=3.0, ge=0.0, le=100.0)
     abandon_windows_hours: tuple[float, ...] = (24.0, 720.0)
+    count_amd_false_positives: bool = Field(
+        default=False,
+        description="add each campaign's amd_false_positive estimate to its abandoned calls "
+        "(as Ofcom does)",
+    )
     abandon_lockout_hours: float = Field(default=0.0, ge=0.0, le=8760.0)
     machine_lockout_hours: float = Field(default=0.0, ge=0.0, le=8760.0)
     max_calls_per_number: int | None = Field(default=None, ge=1, le=1000)

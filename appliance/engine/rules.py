@@ -53,6 +53,7 @@ def custom_profile(config: DialboxConfig) -> Profile:
         calls_window=c.calls_window_days * DAY,
         connect_seconds=c.connect_seconds,
         min_ring_seconds=c.min_ring_seconds,
+        counts_false_positives=c.count_amd_false_positives,
     )
 
 

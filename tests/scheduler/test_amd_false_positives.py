@@ -45,7 +45,9 @@ def test_the_pacer_reaches_the_cap_sooner_with_false_positives_counted() -> None
     assert counted.at_cap(300.0)  # (2 + 4.1) + 2 ≥ 3 % of 204.1
 
 
-def _box(tmp_path: Path, settings: dict[str, object]) -> tuple[Database, StorePlanner]:
+def _box(
+    tmp_path: Path, settings: dict[str, object], compliance: dict[str, object] | None = None
+) -> tuple[Database, StorePlanner]:
     db = open_database(tmp_path / "d.db")
     cid = add_campaign(db, "c", json.dumps(settings))
     for n in range(100):
@@ -58,7 +60,10 @@ def _box(tmp_path: Path, settings: dict[str, object]) -> tuple[Database, StorePl
             (contact, cid, f"+4420795601{n:02d}", NOW - 3600, NOW - 3600, NOW - 3590,
              NOW - 3500, int(outcome)),
         )  # fmt: skip
-    config = DialboxConfig.model_validate({"database": db.path, "timezone": "Europe/London"})
+    raw: dict[str, object] = {"database": db.path, "timezone": "Europe/London"}
+    if compliance is not None:
+        raw["compliance"] = compliance
+    config = DialboxConfig.model_validate(raw)
     return db, StorePlanner(config, db, ManualClock(NOW))
 
 
@@ -82,3 +87,12 @@ def test_the_us_profile_does_not_count_them(tmp_path: Path) -> None:
     assert planner.false_positive_share(campaign) == 0.0
     why = planner.explain(campaign, NOW)
     assert not [b for b in why.blockers if b["reason"] in ("abandon_cap", "amd_false_positives")]
+
+
+def test_a_custom_profile_counts_them_when_configured_to(tmp_path: Path) -> None:
+    """The custom profile (C13) can judge abandons as Ofcom does: `count_amd_false_positives`."""
+    settings = {"pacing": "predictive", "profile": "custom", "amd_false_positive": 0.02}
+    db, planner = _box(tmp_path, settings, {"count_amd_false_positives": True})
+    assert planner.false_positive_share(get_campaign(db, "c")) == 0.02
+    db, planner = _box(tmp_path / "off", settings, {})
+    assert planner.false_positive_share(get_campaign(db, "c")) == 0.0
