@@ -20,7 +20,7 @@ from appliance.api.spec import Call, Param, page_of
 from appliance.campaigns import CampaignSettings
 from appliance.config.models import CONTACT_COLUMNS, ColumnMapping
 from appliance.domain import ContactState
-from appliance.importing.importer import import_file, rejects_file
+from appliance.importing.importer import Cells, import_file, rejects_file
 from appliance.store.campaigns import CampaignRow, get_campaign
 from appliance.store.db import Database
 from appliance.store.results import contact, contacts_page, results_since
@@ -222,16 +222,10 @@ async def import_rejects(call: Call) -> web.StreamResponse:
 async def push_contact(call: Call) -> web.Response:
     svc = services(call)
     campaign = get_campaign(svc.db, call.path["name"])
-    record: dict[str, Any] = {k: str(v) for k, v in call.body.items()}
-    fields = list(record)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(fields)
-    writer.writerow([record[f] for f in fields])
-    mappings = {"record": ColumnMapping(columns={f: f for f in fields}, match_headers=False)}
-    report = import_file(svc.db, campaign, io.BytesIO(out.getvalue().encode()), region=campaign.region,
-                         mappings=mappings, mapping="record", now=svc.clock.now(),
-                         actor=call.caller.actor, source="api record", worker=False)  # fmt: skip
+    cells = Cells({k: str(v) for k, v in call.body.items()})
+    report = import_file(svc.db, campaign, cells, region=campaign.region, mappings={},
+                         mapping="record", now=svc.clock.now(), actor=call.caller.actor,
+                         source="api record", worker=False)  # fmt: skip
     if report.rejected:
         reasons = [
             {"where": f"body.{r.field.lower()}" if r.field else "body", "message": r.reason}
