@@ -1,0 +1,82 @@
+"""Request and response bodies of the API as pydantic models, one module per resource; their
+JSON schemas (OpenAPI 3.1 is JSON Schema 2020-12) are what /openapi.json publishes and what
+requests are checked against (appliance/api/spec.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from pydantic_core import CoreSchema
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+class Body(BaseModel):
+    """A request body: a field it does not name is refused (additionalProperties: false)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Document(BaseModel):
+    """A response body (documented; handlers answer with plain JSON). It may carry more fields
+    than it names, as a client should expect of a later version."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def _not_null(schema: dict[str, Any]) -> None:
+    """An optional field's schema without its null: it may be left out, not sent as null."""
+    schema.pop("default", None)
+    members = [m for m in schema.pop("anyOf", []) if m != {"type": "null"}]
+    if len(members) == 1:
+        schema.update(members[0])
+    elif members:
+        schema["anyOf"] = members
+
+
+def omittable(**kwargs: Any) -> Any:
+    """A field a body may leave out (None here), but not give as null."""
+    return Field(None, json_schema_extra=_not_null, **kwargs)
+
+
+def _tidy(node: Any) -> Any:
+    """The schema as the API has always written it: no generated titles, `type: [t, "null"]`
+    rather than anyOf of bare types, an enum without its redundant type, no `default: null`."""
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _tidy(value) for key, value in node.items()}
+    if isinstance(node.get("title"), str):
+        del node["title"]
+    members = node.get("anyOf")
+    if isinstance(members, list) and all(
+        isinstance(m, dict) and set(m) == {"type"} for m in members
+    ):
+        kinds: list[str] = []
+        for member in members:
+            kind = member["type"]
+            kinds += kind if isinstance(kind, list) else [kind]
+        del node["anyOf"]
+        node["type"] = kinds[0] if len(kinds) == 1 else kinds
+    if "enum" in node and isinstance(node.get("type"), str):
+        del node["type"]
+    if "default" in node and node["default"] is None:  # None: not given; null says the type
+        del node["default"]
+    if node.get("additionalProperties") is True:
+        del node["additionalProperties"]
+    return node
+
+
+class ApiSchema(GenerateJsonSchema):
+    def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> dict[str, Any]:
+        tidied: dict[str, Any] = _tidy(super().generate(schema, mode))
+        return tidied
+
+
+def schema_of(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The model's schema and the schemas it refers to (components, by model name)."""
+    schema = model.model_json_schema(ref_template=REF_TEMPLATE, schema_generator=ApiSchema)
+    return schema, schema.pop("$defs", {})
