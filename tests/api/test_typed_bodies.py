@@ -1,0 +1,84 @@
+"""Operations whose bodies are pydantic models (appliance/api/models/), through the real daemon on
+an emulated line: a good body does what it did as JSON, a bad one is the 422 it always was (the
+same where and message), and defaults the model declares apply."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.client import Api, Reply
+from tests.api.fuzz import Box, fuzz_box
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    with fuzz_box(tmp_path_factory.mktemp("typed")) as made:
+        yield made
+        assert "ERROR appliance.api" not in made.daemon.output(), made.daemon.output()[-4000:]
+
+
+@pytest.fixture()
+def admin(box: Box) -> Api:
+    return Api(box.base, box.tokens["admin"])
+
+
+def problem(reply: Reply, status: int = 422) -> dict[str, Any]:
+    assert reply.status == status, reply
+    document: dict[str, Any] = json.loads(reply.body)
+    return document
+
+
+def line(admin: Api) -> str:
+    name: str = admin.get("/lines").json()[0]["name"]
+    return name
+
+
+def test_a_test_call_and_a_test_sms_take_their_bodies(admin: Api) -> None:
+    name = line(admin)
+    called = admin.post(f"/lines/{name}/test-call", {"number": "+12125550100", "hold": 0})
+    assert called.status == 200 and {"outcome", "code"} <= set(called.json()), called
+    sent = admin.post(f"/lines/{name}/test-sms", {"number": "+12125550100", "text": "hello"})
+    assert sent.status == 200 and {"status", "parts"} <= set(sent.json()), sent
+
+
+def test_a_bad_test_call_body_is_the_schema_422(admin: Api) -> None:
+    name = line(admin)
+    refused = problem(
+        admin.post(f"/lines/{name}/test-call", {"number": "+12125550100", "ring_timeout": 5})
+    )
+    assert refused["errors"] == [
+        {
+            "where": "body.ring_timeout",
+            "pointer": "/ring_timeout",
+            "message": "5 is less than the minimum of 15",
+        }
+    ]
+    refused = problem(admin.post(f"/lines/{name}/test-sms", {"number": "+12125550100", "txt": "x"}))
+    assert [e["message"] for e in refused["errors"]] == [
+        "Additional properties are not allowed ('txt' was unexpected)",
+        "'text' is a required property",
+    ] or [e["message"] for e in refused["errors"]] == [
+        "'text' is a required property",
+        "Additional properties are not allowed ('txt' was unexpected)",
+    ]
+
+
+def test_dnc_changes_take_their_bodies(admin: Api, tmp_path: Path) -> None:
+    added = admin.post("/dnc", {"numbers": ["+12125550111"], "reason": "asked", "expires": "90d"})
+    assert added.status == 200 and added.json()["list"] == "global", added
+    listed = admin.get("/dnc/numbers/+12125550111").json()
+    assert listed["listed"] and listed["lists"][0]["reason"] == "asked"
+    blocked = admin.post("/dnc", {"numbers": ["+12125550112"], "block": True})
+    assert blocked.status == 200 and blocked.json()["list"] == "block", blocked
+    both = problem(
+        admin.post("/dnc", {"numbers": ["+12125550113"], "block": True, "expires": "1d"})
+    )
+    assert both["detail"] == "block is the global, permanent block list: no campaign or expires"
+    empty = problem(admin.post("/dnc", {"numbers": [""]}))
+    assert empty["errors"][0]["where"] == "body.numbers.0"
+    assert problem(admin.post("/dnc", {"numbers": ["+12125550114"], "campaign": None}))["errors"]
