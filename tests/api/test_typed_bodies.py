@@ -82,3 +82,30 @@ def test_dnc_changes_take_their_bodies(admin: Api, tmp_path: Path) -> None:
     empty = problem(admin.post("/dnc", {"numbers": [""]}))
     assert empty["errors"][0]["where"] == "body.numbers.0"
     assert problem(admin.post("/dnc", {"numbers": ["+12125550114"], "campaign": None}))["errors"]
+
+
+def test_setup_changes_only_the_keys_given(admin: Api) -> None:
+    before = admin.get("/setup").json()["config"]
+    changed = admin.request(
+        "PATCH", "/setup", {"calling_hours": {"start": "09:00", "end": "20:00"}}
+    )
+    assert changed.status == 200 and changed.json()["region"] == before["region"], changed
+    after = admin.get("/setup").json()["config"]
+    assert after["box_hours"] == "09:00-20:00" and after["timezone"] == before["timezone"]
+    refused = problem(
+        admin.request("PATCH", "/setup", {"calling_hours": {"start": "9:00", "end": "20:00"}})
+    )
+    assert refused["errors"][0]["where"] == "body.calling_hours.start"
+    assert problem(admin.request("PATCH", "/setup", {"colour": "red"}))["errors"]
+
+
+def test_a_token_and_a_probe_take_their_bodies(admin: Api) -> None:
+    made = admin.post("/tokens", {"name": "typed-crm"})
+    assert made.status == 201 and made.json()["scope"] == "crm" and made.json()["token"], made
+    agent = admin.post("/tokens", {"name": "typed-agent", "scope": "agent"})
+    assert agent.status == 201 and agent.json()["scope"] == "agent", agent
+    bad = problem(admin.post("/tokens", {"name": "-x"}))
+    assert bad["errors"][0]["message"].endswith(
+        "names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    )
+    assert admin.post("/setup/probe", {"device": "/dev/no-such-modem"}).status == 404

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
+
+from appliance import names
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -24,6 +26,12 @@ class Document(BaseModel):
     than it names, as a client should expect of a later version."""
 
     model_config = ConfigDict(extra="allow")
+
+
+def name_rule(kind: str) -> WithJsonSchema:
+    """`Annotated[str, name_rule(kind)]`: a string that names a new `kind`; the name rule is its
+    schema's pattern, whose breach the API words as the rule (spec._message)."""
+    return WithJsonSchema(names.schema(kind))
 
 
 def _not_null(schema: dict[str, Any]) -> None:
