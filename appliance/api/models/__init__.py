@@ -44,9 +44,15 @@ def _not_null(schema: dict[str, Any]) -> None:
         schema["anyOf"] = members
 
 
-def omittable(**kwargs: Any) -> Any:
-    """A field a body may leave out (None here), but not give as null."""
-    return Field(None, json_schema_extra=_not_null, **kwargs)
+def omittable(extra: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """A field a body may leave out (None here), but not give as null; `extra`: more keywords
+    for its schema (a format the schema checks)."""
+
+    def schema(field: dict[str, Any]) -> None:
+        _not_null(field)
+        field.update(extra or {})
+
+    return Field(None, json_schema_extra=schema, **kwargs)
 
 
 def _tidy(node: Any) -> Any:
@@ -60,6 +66,19 @@ def _tidy(node: Any) -> Any:
     if isinstance(node.get("title"), str):
         del node["title"]
     members = node.get("anyOf")
+    if (
+        isinstance(members, list)
+        and len(members) == 2
+        and members[1] == {"type": "null"}
+        and isinstance(members[0], dict)
+        and isinstance(members[0].get("type"), str)
+        and not {"enum", "const", "anyOf", "oneOf", "allOf", "$ref"} & set(members[0])
+        and not set(members[0]) - {"type"} & set(node)
+    ):
+        # Keywords other than type apply to their own type only, so null passes them anyway.
+        del node["anyOf"]
+        node.update({**members[0], "type": [members[0]["type"], "null"]})
+        members = None
     if isinstance(members, list) and all(
         isinstance(m, dict) and set(m) == {"type"} for m in members
     ):
