@@ -11,43 +11,13 @@ from aiohttp import web
 from appliance import __version__
 from appliance.api.campaigns import services
 from appliance.api.lines import describe as describe_line
+from appliance.api.models.system import LogLine, Status
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
 from appliance.campaigns import CampaignSettings
 from appliance.metrics import CONTENT_TYPE
 from appliance.store.campaigns import contacts_by_state, list_campaigns
 from appliance.store.results import abandon_rates, outcomes
-
-STATUS = API.schema(
-    "Status",
-    {
-        "type": "object",
-        "required": ["version", "time", "lines", "calls_in_flight", "campaigns"],
-        "properties": {
-            "version": {"type": "string"},
-            "time": {"type": "number"},
-            "status": {"type": "string"},
-            "lines": {"type": "array", "items": {"type": "object"}},
-            "calls_in_flight": {"type": "integer"},
-            "dials_last_minute": {"type": "integer"},
-            "dials_per_minute": {"type": "array", "items": {"type": "integer"},
-                                 "description": "the last 30 minutes, oldest first"},
-            "outcomes_last_hour": {"type": "object"},
-            "campaigns": {"type": "array", "items": {"type": "object"}},
-            "agents": {"type": "object"},
-        },
-    },
-)  # fmt: skip
-LOG_LINE = {
-    "type": "object",
-    "properties": {
-        "seq": {"type": "integer"},
-        "time": {"type": "number"},
-        "level": {"type": "string"},
-        "logger": {"type": "string"},
-        "message": {"type": "string"},
-    },
-}
 
 
 @API.op("GET", "/healthz", summary="Liveness and readiness", tag="system", scope=None,
@@ -84,7 +54,7 @@ def _per_minute(svc: Any, now: float) -> list[int]:
 
 
 @API.op("GET", "/status", summary="What the box is doing now: lines, calls, campaigns, abandon rates",
-        tag="system", scope="crm", responses={200: ("the live status", STATUS)})  # fmt: skip
+        tag="system", scope="crm", responses={200: ("the live status", Status)})  # fmt: skip
 async def status(call: Call) -> web.Response:
     from appliance.dialplan import StorePlanner
 
@@ -144,7 +114,7 @@ async def status(call: Call) -> web.Response:
                 Param("level", "query", {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"], "default": "INFO"}),
                 Param("grep", "query", {"type": "string"}),
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 2000, "default": 200})],
-        responses={200: ("log lines, oldest first", {"type": "array", "items": LOG_LINE})})  # fmt: skip
+        responses={200: ("log lines, oldest first", {"type": "array", "items": API.model(LogLine)})})  # fmt: skip
 async def logs(call: Call) -> web.Response:
     svc = services(call)
     if svc.logs is None:
