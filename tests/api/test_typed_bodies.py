@@ -109,3 +109,30 @@ def test_a_token_and_a_probe_take_their_bodies(admin: Api) -> None:
         "names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
     )
     assert admin.post("/setup/probe", {"device": "/dev/no-such-modem"}).status == 404
+
+
+def test_campaign_bodies_change_only_what_they_name(admin: Api) -> None:
+    made = admin.post("/campaigns", {"name": "typed", "filter": "bp1 = 'x'"})
+    assert made.status == 201, made
+    assert made.json()["type"] == "agent" and made.json()["filter"] == "bp1 = 'x'"
+    region = made.json()["region"]
+    # PATCH without filter keeps it; with filter null clears it.
+    kept = admin.request("PATCH", "/campaigns/typed", {"type": "automated"}).json()
+    assert (
+        kept["type"] == "automated" and kept["filter"] == "bp1 = 'x'" and kept["region"] == region
+    )
+    cleared = admin.request("PATCH", "/campaigns/typed", {"filter": None}).json()
+    assert cleared["filter"] is None and cleared["type"] == "automated"
+    # A schedule sets the keys it names and leaves the others.
+    first = admin.request("PUT", "/campaigns/typed/schedule", {"windows": "mon-fri 09:00-17:00"})
+    assert first.status == 200, first
+    second = admin.request("PUT", "/campaigns/typed/schedule", {"skip_holidays": False}).json()
+    assert second["settings"]["windows"] == "mon-fri 09:00-17:00"
+    assert second["settings"]["skip_holidays"] is False
+    bad = problem(admin.request("PUT", "/campaigns/typed/schedule", {"start_date": "soon"}))
+    assert bad["errors"][0]["where"] == "body.start_date"
+    filtered = admin.request("PUT", "/campaigns/typed/filter", {"filter": "bp2 = 'y'"}).json()
+    assert filtered["filter"] == "bp2 = 'y'"
+    assert problem(admin.request("PUT", "/campaigns/typed/filter", {}))["errors"][0]["message"] == (
+        "'filter' is a required property"
+    )

@@ -34,6 +34,12 @@ def name_rule(kind: str) -> WithJsonSchema:
     return WithJsonSchema(names.schema(kind))
 
 
+def component(name: str) -> dict[str, Any]:
+    """`WithJsonSchema(component(name))`: the schema is the document's component `name`, one not
+    generated from a model here. (pydantic would look a `$ref` up among its own definitions.)"""
+    return {"x-component": name}
+
+
 def _not_null(schema: dict[str, Any]) -> None:
     """An optional field's schema without its null: it may be left out, not sent as null."""
     schema.pop("default", None)
@@ -65,6 +71,9 @@ def _tidy(node: Any) -> Any:
     node = {key: _tidy(value) for key, value in node.items()}
     if isinstance(node.get("title"), str):
         del node["title"]
+    if "x-component" in node:
+        name = node.pop("x-component")
+        return {"$ref": REF_TEMPLATE.format(model=name), **node}
     members = node.get("anyOf")
     if (
         isinstance(members, list)
