@@ -114,3 +114,10 @@ def test_the_comparison_sees_a_change() -> None:
     changed = json.loads(BEFORE.read_text())
     changed["components"]["schemas"]["TestCall"]["required"] = []
     assert differences(before, normalized(changed))
+
+
+def test_the_record_feed_takes_every_contact_column() -> None:
+    from appliance.api.models.contacts import ContactRecord
+    from appliance.config.models import CONTACT_COLUMNS
+
+    assert tuple(ContactRecord.model_fields) == CONTACT_COLUMNS
