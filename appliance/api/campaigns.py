@@ -19,7 +19,11 @@ from appliance.api.models.campaigns import (
     Filter,
     Report,
     Schedule,
+    StrategyInForce,
     Why,
+)
+from appliance.api.models.campaigns import (
+    Strategy as StrategyBody,
 )
 from appliance.api.problems import Problem
 from appliance.api.registry import API
@@ -40,52 +44,6 @@ from appliance.store.results import abandon_rates, outcomes, report
 from appliance.store.strategies import get_strategy, save_strategy
 
 SETTINGS = API.schema("CampaignSettings", CampaignSettings.model_json_schema())
-ACTION = {
-    "type": "string",
-    "minLength": 1,
-    "examples": ["retry 2h", "next_number", "close Connected", "block"],
-}
-_STRATEGY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "ordered attempts and per-outcome actions (SPEC C4; docs/scheduler.md)",
-    "required": ["name"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "pattern": "\\S"},
-        "attempts": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "channel": {"enum": ["voice", "sms"]},
-                    "phone": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"const": "next"}]},
-                },
-            },
-        },
-        "on": {"type": "object", "additionalProperties": ACTION},
-        "steps_on": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": ACTION}},
-        "repeat_last": {"type": "boolean"},
-    },
-}  # fmt: skip
-STRATEGY = API.schema("Strategy", _STRATEGY_SCHEMA)
-STRATEGY_IN_FORCE = API.schema(
-    "StrategyInForce",
-    {
-        **_STRATEGY_SCHEMA,
-        "description": "the strategy as stored (what it names and its default; other outcomes"
-        " take the built-in table), with warnings about terminal outcomes it changes",
-        "properties": {
-            **_STRATEGY_SCHEMA["properties"],
-            "warnings": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "each terminal outcome (Connected, AgentTransfer, AgentHangUp,"
-                " WrongNumber, Fax, Banned) named with another action than the built-in one",
-            },
-        },
-    },
-)
 
 
 def services(call: Call) -> Services:
@@ -249,7 +207,7 @@ async def set_schedule(call: Call[Schedule]) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}/strategy", summary="The campaign's strategy", tag="campaigns",
-        scope="crm", responses={200: ("the strategy in force", STRATEGY_IN_FORCE)})  # fmt: skip
+        scope="crm", responses={200: ("the strategy in force", StrategyInForce)})  # fmt: skip
 async def get_campaign_strategy(call: Call) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
@@ -264,16 +222,16 @@ def _in_force(strategy: Strategy) -> dict[str, Any]:
 
 
 @API.op("PUT", "/campaigns/{name}/strategy", summary="Replace the campaign's strategy",
-        tag="campaigns", scope="crm", body=STRATEGY,
-        responses={200: ("the strategy now in force", STRATEGY_IN_FORCE)},
+        tag="campaigns", scope="crm", body=StrategyBody,
+        responses={200: ("the strategy now in force", StrategyInForce)},
         description="Stored as the strategy named after the campaign; takes effect at the next dial."
         " `default` covers the outcomes the strategy does not name except the terminal ones;"
         " naming a terminal outcome with another action is honored and warned about.")  # fmt: skip
-async def set_campaign_strategy(call: Call) -> web.Response:
+async def set_campaign_strategy(call: Call[StrategyBody]) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
     try:
-        strategy = parse_strategy(call.body, "body")
+        strategy = parse_strategy(call.body.definition(), "body")
     except StrategyError as exc:
         raise Problem(422, str(exc)) from None
     now = svc.clock.now()

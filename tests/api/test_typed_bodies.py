@@ -136,3 +136,29 @@ def test_campaign_bodies_change_only_what_they_name(admin: Api) -> None:
     assert problem(admin.request("PUT", "/campaigns/typed/filter", {}))["errors"][0]["message"] == (
         "'filter' is a required property"
     )
+
+
+STRATEGIES: list[dict[str, Any]] = [
+    {"name": "two", "attempts": [{"phone": 1}, {"channel": "sms", "phone": "next", "wait": "1h"}],
+     "on": {"Busy": "retry 10m", "default": "next_number"}, "steps_on": {"2": {"NoAnswer": "block"}},
+     "repeat_last": True},
+    {"name": "bare"},
+    {"name": "odd", "attempts": [{"phone": 2, "colour": "red"}]},
+    {"name": "late", "attempts": [{"wait": "1h"}]},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("definition", STRATEGIES, ids=lambda d: d["name"])
+def test_a_strategy_body_is_parsed_as_the_json_it_came_as(
+    admin: Api, definition: dict[str, Any]
+) -> None:
+    from appliance.api.campaigns import _in_force
+    from appliance.scheduler.strategy import StrategyError, parse_strategy
+
+    reply = admin.request("PUT", "/campaigns/seed/strategy", definition)
+    try:
+        expected = json.loads(json.dumps(_in_force(parse_strategy(definition, "body"))))
+    except StrategyError as exc:
+        assert problem(reply)["detail"] == str(exc)
+    else:
+        assert reply.status == 200 and reply.json() == expected, reply

@@ -1,12 +1,11 @@
-"""The campaign resources' bodies: a campaign, its creation and changes, schedule, filter, the
-why-not-dialing answer and the report. (The strategy bodies are still schema literals in
-appliance/api/campaigns.py.)"""
+"""The campaign resources' bodies: a campaign, its creation and changes, schedule, strategy,
+filter, the why-not-dialing answer and the report."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from appliance.api.models import Body, Document, component, name_rule, omittable
 from appliance.domain import CampaignStatus, CampaignType
@@ -78,3 +77,49 @@ class Report(Document):
     contacts_by_state: dict[str, Any]
     outcomes: dict[str, Any] | None = omittable()
     abandon: dict[str, Any]
+
+
+Action = Annotated[
+    str, Field(min_length=1, examples=["retry 2h", "next_number", "close Connected", "block"])
+]
+
+
+class StrategyAttempt(Body):
+    # Keys beyond these (wait) are for the strategy's own parser to take or refuse.
+    model_config = ConfigDict(extra="allow")
+
+    channel: Literal["voice", "sms"] | None = omittable()
+    phone: Annotated[
+        int | Literal["next"] | None,
+        WithJsonSchema(
+            {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"const": "next"}]}
+        ),
+    ] = omittable()
+
+
+class Strategy(Body):
+    """ordered attempts and per-outcome actions (SPEC C4; docs/scheduler.md)"""
+
+    name: str = Field(min_length=1, pattern="\\S")
+    attempts: list[StrategyAttempt] | None = omittable(min_length=1)
+    on: dict[str, Action] | None = omittable()
+    steps_on: dict[str, dict[str, Action]] | None = omittable()
+    repeat_last: bool | None = omittable()
+
+    def definition(self) -> dict[str, Any]:
+        """The strategy as given, for scheduler.strategy.parse_strategy."""
+        return self.model_dump(exclude_unset=True)
+
+
+class StrategyInForce(Strategy):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "the strategy as stored (what it names and its default; other outcomes"
+            " take the built-in table), with warnings about terminal outcomes it changes"
+        }
+    )
+
+    warnings: list[str] | None = omittable(
+        description="each terminal outcome (Connected, AgentTransfer, AgentHangUp,"
+        " WrongNumber, Fax, Banned) named with another action than the built-in one"
+    )
