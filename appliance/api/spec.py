@@ -31,7 +31,8 @@ from appliance.api.limits import (
     where,
 )
 from appliance.api.models import schema_of
-from appliance.api.problems import PROBLEM, PROBLEM_SCHEMA, Problem, problem_response
+from appliance.api.models.problems import Problem as ProblemDocument
+from appliance.api.problems import PROBLEM, Problem, problem_response
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,8 @@ class Api:
         self.title = title
         self.version = version
         self.operations: list[Operation] = []
-        self.schemas: dict[str, dict[str, Any]] = {"Problem": PROBLEM_SCHEMA}
+        self.schemas: dict[str, dict[str, Any]] = {}
+        self.model(ProblemDocument)
         self._validators: dict[int, jsonschema.protocols.Validator] = {}
 
     def schema(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
