@@ -93,7 +93,7 @@ def _filter(text: str | None) -> str | None:
 
 
 @API.op("GET", "/campaigns", summary="List campaigns with contact counts", tag="campaigns",
-        scope="crm", responses={200: ("the campaigns", {"type": "array", "items": API.model(Campaign)})})  # fmt: skip
+        scope="crm", responses={200: ("the campaigns", list[Campaign])})  # fmt: skip
 async def list_campaigns(call: Call) -> web.Response:
     svc = services(call)
     return web.json_response([describe(svc, c) for c in store.list_campaigns(svc.db)])

@@ -86,7 +86,7 @@ async def upload_contacts(call: Call) -> web.Response:
         params=[Param("id", "path", {"type": "integer", "minimum": 1}, True),
                 Param("format", "query", {"enum": ["csv", "jsonl"], "default": "csv"},
                       description="csv (line, field, reason, value) or jsonl (one reject a line)")],
-        responses={200: ("every reject of the import, in file order", {"type": "string"},
+        responses={200: ("every reject of the import, in file order", str,
                          ("text/csv", "application/x-ndjson"))})  # fmt: skip
 async def import_rejects(call: Call) -> web.StreamResponse:
     svc = services(call)

@@ -47,7 +47,7 @@ def _e164(numbers: list[str], region: str) -> list[str]:
                 Param("prefix", "query", {"type": "string", "pattern": "^\\+?[0-9]*$"},
                       description="E.164 digits the number starts with"),
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})],
-        responses={200: ("entries", {"type": "array", "items": API.model(DncEntry)})})  # fmt: skip
+        responses={200: ("entries", list[DncEntry])})  # fmt: skip
 async def list_dnc(call: Call) -> web.Response:
     svc = services(call)
     which = call.query.get("list", "all")

@@ -112,7 +112,7 @@ async def change_setup(call: Call[SetupChange]) -> web.Response:
 
 
 @API.op("POST", "/setup/probe", summary="Identify what answers on a serial port: model, SIM, signal",
-        tag="setup", scope="admin", body=Probe, responses={200: ("the modem's identity and state", {"type": "object"})})  # fmt: skip
+        tag="setup", scope="admin", body=Probe, responses={200: ("the modem's identity and state", dict[str, Any])})  # fmt: skip
 async def probe(call: Call[Probe]) -> web.Response:
     from appliance.drivers.gsm.modem import GsmModem
 

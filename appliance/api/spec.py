@@ -64,7 +64,8 @@ class Call(Generic[B]):
 
 
 Handler = Callable[[Call[Any]], Awaitable[web.StreamResponse]]
-Schema = dict[str, Any] | type[pydantic.BaseModel]
+# A schema literal, a model, or another type pydantic describes (`list[Line]`)
+Schema = dict[str, Any] | type[pydantic.BaseModel] | Any
 # (description, schema) or (description, schema, media type) of one response status
 Response = (
     tuple[str, Schema | None]
@@ -132,7 +133,16 @@ class Api:
         return self.schema(model.__name__, schema)
 
     def _schema(self, schema: Schema) -> dict[str, Any]:
-        return schema if isinstance(schema, dict) else self.model(schema)
+        """A schema literal as it is; a model as a reference to its component; another type
+        (`list[Line]`, `dict[str, Any]`) as its schema, the models in it as references."""
+        if isinstance(schema, dict):
+            return schema
+        if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
+            return self.model(schema)
+        inline, parts = schema_of(schema)
+        for name, part in parts.items():
+            self.schema(name, part)
+        return inline
 
     def op(
         self,

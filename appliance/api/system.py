@@ -21,14 +21,14 @@ from appliance.store.results import abandon_rates, outcomes
 
 
 @API.op("GET", "/healthz", summary="Liveness and readiness", tag="system", scope=None,
-        responses={200: ("the daemon's health", {"type": "object"})})  # fmt: skip
+        responses={200: ("the daemon's health", dict[str, Any])})  # fmt: skip
 async def healthz(call: Call) -> web.Response:
     svc = services(call)
     return web.json_response(svc.health() if svc.health else {"status": "ok"})
 
 
 @API.op("GET", "/metrics", summary="Prometheus metrics (text exposition format)", tag="system",
-        scope=None, responses={200: ("the metrics", {"type": "string"}, "text/plain")})  # fmt: skip
+        scope=None, responses={200: ("the metrics", str, "text/plain")})  # fmt: skip
 async def metrics(call: Call) -> web.Response:
     svc = services(call)
     body = await svc.metrics.render_async() if svc.metrics else b""
@@ -36,7 +36,7 @@ async def metrics(call: Call) -> web.Response:
 
 
 @API.op("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", tag="system",
-        scope=None, responses={200: ("the document", {"type": "object"})})  # fmt: skip
+        scope=None, responses={200: ("the document", dict[str, Any])})  # fmt: skip
 async def openapi(call: Call) -> web.Response:
     return web.json_response(API.document())
 
@@ -114,7 +114,7 @@ async def status(call: Call) -> web.Response:
                 Param("level", "query", {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"], "default": "INFO"}),
                 Param("grep", "query", {"type": "string"}),
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 2000, "default": 200})],
-        responses={200: ("log lines, oldest first", {"type": "array", "items": API.model(LogLine)})})  # fmt: skip
+        responses={200: ("log lines, oldest first", list[LogLine])})  # fmt: skip
 async def logs(call: Call) -> web.Response:
     svc = services(call)
     if svc.logs is None:
@@ -134,7 +134,7 @@ async def logs(call: Call) -> web.Response:
         scope="admin",
         params=[Param("after", "query", {"type": "integer", "minimum": 0, "default": 0}),
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})],
-        responses={200: ("entries, oldest first", {"type": "array", "items": {"type": "object"}})})  # fmt: skip
+        responses={200: ("entries, oldest first", list[dict[str, Any]])})  # fmt: skip
 async def audit_log(call: Call) -> web.Response:
     svc = services(call)
     rows = svc.db.conn.execute(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
@@ -112,7 +112,8 @@ class ApiSchema(GenerateJsonSchema):
         return tidied
 
 
-def schema_of(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The model's schema and the schemas it refers to (components, by model name)."""
-    schema = model.model_json_schema(ref_template=REF_TEMPLATE, schema_generator=ApiSchema)
+def schema_of(kind: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The schema of a model or another type (`list[Line]`, `dict[str, Any]`) and the schemas it
+    refers to (components, by model name)."""
+    schema = TypeAdapter(kind).json_schema(ref_template=REF_TEMPLATE, schema_generator=ApiSchema)
     return schema, schema.pop("$defs", {})
