@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic
+from typing import Any, Generic, TypeGuard
 
 import aiohttp
 import aiohttp.http_exceptions
@@ -128,20 +128,24 @@ class Api:
     def model(self, model: type[pydantic.BaseModel]) -> dict[str, Any]:
         """A reference to the model's schema, which joins the components with those it uses."""
         schema, parts = schema_of(model)
+        self._components(parts)
+        self._components({model.__name__: schema})
+        return ref(model.__name__)
+
+    def _components(self, parts: dict[str, dict[str, Any]]) -> None:
         for name, part in parts.items():
-            self.schema(name, part)
-        return self.schema(model.__name__, schema)
+            if self.schemas.setdefault(name, part) != part:  # two models of one name
+                raise ValueError(f"two different schemas named {name!r} in the API's components")
 
     def _schema(self, schema: Schema) -> dict[str, Any]:
         """A schema literal as it is; a model as a reference to its component; another type
         (`list[Line]`, `dict[str, Any]`) as its schema, the models in it as references."""
         if isinstance(schema, dict):
             return schema
-        if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
+        if _is_model(schema):
             return self.model(schema)
         inline, parts = schema_of(schema)
-        for name, part in parts.items():
-            self.schema(name, part)
+        self._components(parts)
         return inline
 
     def op(
@@ -184,7 +188,7 @@ class Api:
                     scope,
                     [p for p in path_params if p.name not in given] + list(params or []),
                     None if body is None else self._schema(body),
-                    None if body is None or isinstance(body, dict) else body,
+                    body if _is_model(body) else None,
                     upload,
                     schemas,
                     description,
@@ -352,6 +356,10 @@ class Api:
 
         handle.__name__ = op.operation_id
         return handle
+
+
+def _is_model(kind: Any) -> TypeGuard[type[pydantic.BaseModel]]:
+    return isinstance(kind, type) and issubclass(kind, pydantic.BaseModel)
 
 
 def _typed(model: type[pydantic.BaseModel], body: Any) -> pydantic.BaseModel:
