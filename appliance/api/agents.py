@@ -15,6 +15,16 @@ from aiohttp import web
 from appliance import names
 from appliance.api.campaigns import services
 from appliance.api.context import Services
+from appliance.api.models.agents import (
+    Agent,
+    AgentDial,
+    AgentDialed,
+    AgentDisposition,
+    AgentList,
+    AgentLogin,
+    AgentPause,
+    AgentPosition,
+)
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
@@ -38,104 +48,6 @@ from appliance.store.agents import (
     set_disposition,
 )
 from appliance.store.campaigns import find_campaign
-
-AGENT = API.schema(
-    "Agent",
-    {
-        "type": "object",
-        "required": ["name", "state"],
-        "properties": {
-            "name": {"type": "string"},
-            "group": {"type": ["string", "null"]},
-            "skills": {"type": "array", "items": {"type": "string"}},
-            "extension": {"type": ["string", "null"], "description": "the agent's usual seat"},
-            "state": {"enum": ["logged_out", "ready", "reserved", "talking", "wrap_up", "paused"]},
-            "reason": {"type": ["string", "null"]},
-            "seat": {"type": ["string", "null"]},
-            "seat_up": {"type": ["boolean", "null"]},
-            "campaigns": {"type": "array", "items": {"type": "string"}},
-            "since": {"type": ["number", "null"]},
-            "wrap_until": {"type": ["number", "null"]},
-            "call": {"type": ["object", "null"], "description": "the screen pop: the call and the contact"},
-            "preview": {"type": ["object", "null"], "description": "a contact shown before dialing"},
-        },
-    },
-)  # fmt: skip
-POSITION = API.schema(
-    "AgentPosition",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "extension": {"type": ["string", "null"], "maxLength": 64},
-            "group": {"type": ["string", "null"], "maxLength": 64},
-            "skills": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 32},
-        },
-    },
-)  # fmt: skip
-LOGIN = API.schema(
-    "AgentLogin",
-    {
-        "type": "object",
-        "required": ["campaigns"],
-        "additionalProperties": False,
-        "properties": {
-            "seat": {"type": "string", "minLength": 1, "maxLength": 64},
-            "campaigns": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 64},
-            "ready": {"type": "boolean", "default": False},
-        },
-    },
-)  # fmt: skip
-PAUSE = API.schema(
-    "AgentPause",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"reason": {"type": "string", "maxLength": 200}},
-    },
-)
-DISPOSITION = API.schema(
-    "AgentDisposition",
-    {
-        "type": "object",
-        "required": ["disposition"],
-        "additionalProperties": False,
-        "properties": {
-            "disposition": {"type": "string", "minLength": 1, "maxLength": 200},
-            "attempt_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-            "callback_at": {"type": "string", "format": "date-time",
-                            "description": "ISO 8601 with an offset, e.g. 2026-11-24T10:00:00Z"},
-            "callback_for": {"enum": ["self", "group", "anyone"], "default": "self"},
-            "dnc": {"type": "boolean", "default": False},
-            "pause": {"type": "boolean", "default": False,
-                      "description": "pause after this call instead of going ready"},
-        },
-    },
-)  # fmt: skip
-DIAL = API.schema(
-    "AgentDial",
-    {
-        "type": "object",
-        "required": ["campaign", "contact_id"],
-        "additionalProperties": False,
-        "properties": {
-            "campaign": {"type": "string", "minLength": 1},
-            "contact_id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-        },
-    },
-)
-DIALED = API.schema(
-    "AgentDialed",
-    {
-        "type": "object",
-        "required": ["attempt_id"],
-        "properties": {"attempt_id": {"type": "integer"}},
-    },
-)
-AGENT_LIST = API.schema(
-    "AgentList",
-    {"type": "array", "items": {"type": "object", "required": ["contact_id", "callback_due"]}},
-)
 
 
 def _desk(svc: Services) -> AgentDesk:
@@ -188,7 +100,7 @@ def _run(fn: Any) -> Any:
 
 
 @API.op("GET", "/agents", summary="Every agent: state, seat, the call in progress",
-        tag="agents", scope="crm", responses={200: ("the agents", {"type": "array", "items": AGENT})})  # fmt: skip
+        tag="agents", scope="crm", responses={200: ("the agents", list[Agent])})  # fmt: skip
 async def list_all(call: Call) -> web.Response:
     svc = services(call)
     desk = _desk(svc)
@@ -196,29 +108,29 @@ async def list_all(call: Call) -> web.Response:
 
 
 @API.op("PUT", "/agents/{name}", summary="Create or update an agent position (group, skills, usual seat)",
-        tag="agents", scope="crm", body=POSITION,
-        responses={200: ("updated", AGENT), 201: ("created", AGENT)},
+        tag="agents", scope="crm", body=AgentPosition,
+        responses={200: ("updated", Agent), 201: ("created", Agent)},
         description=f"A new agent's name follows the name rule: {names.PATTERN} ({names.RULE}),"
         " not 'archive' or 'failed'; an agent named before that rule is updated in place.")  # fmt: skip
-async def put(call: Call) -> web.Response:
+async def put(call: Call[AgentPosition]) -> web.Response:
     svc = services(call)
-    name, body = call.path["name"], call.body or {}
+    name, body = call.path["name"], call.body
     if get_agent(svc.db, name) is None:
         names.check_name("agent", name)
     desk = _desk(svc)
-    extension = body.get("extension")
+    extension = body.extension
     if extension is not None and extension not in desk.seats:
         known = ", ".join(sorted(desk.seats)) or "none configured"
         raise Problem(422, f"no seat named {extension!r} (seats: {known})")
-    _, created = put_agent(svc.db, name, extension=extension, group=body.get("group"),
-                           skills=body.get("skills", []), now=svc.clock.now(),
+    _, created = put_agent(svc.db, name, extension=extension, group=body.group,
+                           skills=body.skills if body.skills is not None else [], now=svc.clock.now(),
                            actor=call.caller.actor)  # fmt: skip
     desk.refresh(name)
     return web.json_response(_document(svc, desk, desk.get(name)), status=201 if created else 200)
 
 
 @API.op("GET", "/agents/{name}", summary="One agent with the screen pop (the call's contact) or preview",
-        tag="agents", scope="agent", responses={200: ("the agent", AGENT)})  # fmt: skip
+        tag="agents", scope="agent", responses={200: ("the agent", Agent)})  # fmt: skip
 async def get(call: Call) -> web.Response:
     svc, name, desk = _desk_for(call)
     return web.json_response(_document(svc, desk, _run(lambda: desk.get(name))))
@@ -239,29 +151,29 @@ async def delete(call: Call) -> web.Response:
 
 
 @API.op("POST", "/agents/{name}/login", summary="Log in at a seat for campaigns (paused unless ready)",
-        tag="agents", scope="agent", body=LOGIN, responses={200: ("the agent", AGENT)})  # fmt: skip
-async def login(call: Call) -> web.Response:
+        tag="agents", scope="agent", body=AgentLogin, responses={200: ("the agent", Agent)})  # fmt: skip
+async def login(call: Call[AgentLogin]) -> web.Response:
     svc, name, desk = _desk_for(call)
     body = call.body
-    for campaign in body["campaigns"]:
+    for campaign in body.campaigns:
         if find_campaign(svc.db, campaign) is None:
             raise Problem(422, f"no campaign named {campaign!r}")
-    agent = _run(lambda: desk.login(name, body.get("seat"), body["campaigns"], call.caller.actor))
-    if body.get("ready"):
+    agent = _run(lambda: desk.login(name, body.seat, body.campaigns, call.caller.actor))
+    if body.ready:
         _run(lambda: desk.set_ready(name, call.caller.actor))
     return web.json_response(_document(svc, desk, agent))
 
 
-def _action(action: str, summary: str, body: dict[str, Any] | None = None) -> None:
-    async def handler(call: Call) -> web.Response:
+def _action(action: str, summary: str, body: type[AgentPause] | None = None) -> None:
+    async def handler(call: Call[AgentPause | None]) -> web.Response:
         svc, name, desk = _desk_for(call)
         actor = call.caller.actor
-        payload = call.body or {}
+        reason = call.body.reason if call.body is not None else None
         agent = _run(
             {
                 "logout": lambda: desk.logout(name, actor),
                 "ready": lambda: desk.set_ready(name, actor),
-                "pause": lambda: desk.pause(name, payload.get("reason"), actor),
+                "pause": lambda: desk.pause(name, reason, actor),
                 "hangup": lambda: desk.hang_up(name),
                 "accept": lambda: desk.accept(name, actor),
                 "skip": lambda: desk.skip(name),
@@ -276,12 +188,12 @@ def _action(action: str, summary: str, body: dict[str, Any] | None = None) -> No
         else f"/agents/{{name}}/preview/{action}"
     )
     API.op("POST", path, summary=summary, tag="agents", scope="agent", body=body,
-           responses={200: ("the agent", AGENT)})(handler)  # fmt: skip
+           responses={200: ("the agent", Agent)})(handler)  # fmt: skip
 
 
 _action("logout", "Log out (after the call in progress)")
 _action("ready", "Go ready for calls")
-_action("pause", "Pause (after the call in progress)", PAUSE)
+_action("pause", "Pause (after the call in progress)", AgentPause)
 _action("hangup", "End the agent's call")
 _action("accept", "Dial the previewed contact now")
 _action("skip", "Skip the previewed contact (not offered again for an hour)")
@@ -307,12 +219,12 @@ _LATEST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC).timestamp()
 
 @API.op("POST", "/agents/{name}/disposition",
         summary="The call's disposition, with an optional callback for the agent, the group or anyone",
-        tag="agents", scope="agent", body=DISPOSITION, responses={200: ("the agent", AGENT)})  # fmt: skip
-async def disposition(call: Call) -> web.Response:
+        tag="agents", scope="agent", body=AgentDisposition, responses={200: ("the agent", Agent)})  # fmt: skip
+async def disposition(call: Call[AgentDisposition]) -> web.Response:
     svc, name, desk = _desk_for(call)
     body = call.body
     agent = _run(lambda: desk.get(name))
-    attempt_id = body.get("attempt_id") or (agent.call.attempt_id if agent.call else None)
+    attempt_id = body.attempt_id or (agent.call.attempt_id if agent.call else None)
     if attempt_id is None:
         raise Problem(409, f"agent {name} has no call to set a disposition on; give attempt_id")
     ended = ended_call(svc.db, int(attempt_id))
@@ -322,20 +234,20 @@ async def disposition(call: Call) -> web.Response:
         raise Problem(403, f"attempt {attempt_id} was not agent {name}'s call")
     if ended.status == "in_flight":
         raise Problem(409, f"attempt {attempt_id} is still up; set its disposition once it ends")
-    callback_at = _parse_time(body["callback_at"]) if body.get("callback_at") else None
+    callback_at = _parse_time(body.callback_at) if body.callback_at else None
     if callback_at is not None and callback_at <= svc.clock.now():
         raise Problem(422, "callback_at is in the past")
     owner_of = {"self": name, "group": f"@{agent.group}" if agent.group else None, "anyone": None}
-    how = body.get("callback_for", "self")
+    how = body.callback_for
     if how == "group" and not agent.group:
         raise Problem(422, f"agent {name} has no group; use callback_for self or anyone")
     result = set_disposition(
         svc.db,
-        Disposition(int(attempt_id), body["disposition"], callback_at,
-                    owner_of[how] if callback_at is not None else None, bool(body.get("dnc"))),
+        Disposition(int(attempt_id), body.disposition, callback_at,
+                    owner_of[how] if callback_at is not None else None, body.dnc),
         svc.clock.now(), call.caller.actor, campaign_id=ended.campaign_id, campaign=ended.campaign,
     )  # fmt: skip
-    if body.get("pause"):
+    if body.pause:
         _run(lambda: desk.pause(name, "after disposition", call.caller.actor))
     if agent.call is not None and agent.call.attempt_id == result["attempt_id"]:
         desk.disposed(agent)
@@ -343,11 +255,11 @@ async def disposition(call: Call) -> web.Response:
 
 
 @API.op("POST", "/agents/{name}/dial", summary="Dial a contact of the agent's list now (manual, A5)",
-        tag="agents", scope="agent", body=DIAL, responses={202: ("dialing", DIALED)})  # fmt: skip
-async def dial(call: Call) -> web.Response:
+        tag="agents", scope="agent", body=AgentDial, responses={202: ("dialing", AgentDialed)})  # fmt: skip
+async def dial(call: Call[AgentDial]) -> web.Response:
     _, name, desk = _desk_for(call)
     body = call.body
-    attempt = _run(lambda: desk.manual_dial(name, body["campaign"], int(body["contact_id"])))
+    attempt = _run(lambda: desk.manual_dial(name, body.campaign, body.contact_id))
     return web.json_response({"attempt_id": attempt}, status=202)
 
 
@@ -355,7 +267,7 @@ async def dial(call: Call) -> web.Response:
         tag="agents", scope="agent",
         params=[Param("campaign", "query", {"type": "string", "minLength": 1}, True),
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50})],
-        responses={200: ("contacts", AGENT_LIST)})  # fmt: skip
+        responses={200: ("contacts", AgentList)})  # fmt: skip
 async def contacts(call: Call) -> web.Response:
     svc, name, desk = _desk_for(call)
     agent = _run(lambda: desk.get(name))

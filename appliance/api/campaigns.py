@@ -12,6 +12,19 @@ from pydantic import ValidationError
 
 from appliance import names
 from appliance.api.context import SERVICES, Services
+from appliance.api.models.campaigns import (
+    Campaign,
+    CampaignCreate,
+    CampaignUpdate,
+    Filter,
+    Report,
+    Schedule,
+    StrategyInForce,
+    Why,
+)
+from appliance.api.models.campaigns import (
+    Strategy as StrategyBody,
+)
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, ref
@@ -31,151 +44,6 @@ from appliance.store.results import abandon_rates, outcomes, report
 from appliance.store.strategies import get_strategy, save_strategy
 
 SETTINGS = API.schema("CampaignSettings", CampaignSettings.model_json_schema())
-NAME = names.schema("campaign")
-TYPES = [t.value for t in CampaignType]
-CAMPAIGN = API.schema(
-    "Campaign",
-    {
-        "type": "object",
-        "required": ["id", "name", "type", "region", "status", "settings", "contacts"],
-        "properties": {
-            "id": {"type": "integer"},
-            "name": {"type": "string"},
-            "type": {"enum": TYPES},
-            "region": {"type": "string"},
-            "status": {"enum": [s.value for s in CampaignStatus]},
-            "filter": {"type": ["string", "null"]},
-            "strategy_id": {"type": ["integer", "null"]},
-            "settings": SETTINGS,
-            "contacts": {
-                "type": "object",
-                "properties": {
-                    "total": {"type": "integer"},
-                    "by_state": {"type": "object", "additionalProperties": {"type": "integer"}},
-                },
-            },
-            "created_at": {"type": "number"},
-            "updated_at": {"type": "number"},
-        },
-    },
-)
-CREATE = API.schema(
-    "CampaignCreate",
-    {
-        "type": "object",
-        "required": ["name"],
-        "additionalProperties": False,
-        "properties": {
-            "name": NAME,
-            "type": {"enum": TYPES, "default": "agent"},
-            "region": {"type": "string", "description": "ISO 3166 code; default: the box's"},
-            "filter": {"type": ["string", "null"], "description": "a D8 filter expression"},
-            "settings": {"type": "object", "description": "see CampaignSettings"},
-        },
-    },
-)
-UPDATE = API.schema(
-    "CampaignUpdate",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "type": {"enum": TYPES},
-            "region": {"type": "string"},
-            "filter": {"type": ["string", "null"]},
-            "settings": {
-                "type": "object",
-                "description": "only the settings to change; null restores a default",
-            },
-        },
-    },
-)
-SCHEDULE = API.schema(
-    "Schedule",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "windows": {"type": ["string", "null"], "examples": ["mon-fri 09:00-17:00"]},
-            "timezone": {"type": ["string", "null"]},
-            "start_date": {"type": ["string", "null"], "format": "date"},
-            "end_date": {"type": ["string", "null"], "format": "date"},
-            "skip_holidays": {"type": "boolean"},
-        },
-    },
-)
-ACTION = {
-    "type": "string",
-    "minLength": 1,
-    "examples": ["retry 2h", "next_number", "close Connected", "block"],
-}
-_STRATEGY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "ordered attempts and per-outcome actions (SPEC C4; docs/scheduler.md)",
-    "required": ["name"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "pattern": "\\S"},
-        "attempts": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "channel": {"enum": ["voice", "sms"]},
-                    "phone": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"const": "next"}]},
-                },
-            },
-        },
-        "on": {"type": "object", "additionalProperties": ACTION},
-        "steps_on": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": ACTION}},
-        "repeat_last": {"type": "boolean"},
-    },
-}  # fmt: skip
-STRATEGY = API.schema("Strategy", _STRATEGY_SCHEMA)
-STRATEGY_IN_FORCE = API.schema(
-    "StrategyInForce",
-    {
-        **_STRATEGY_SCHEMA,
-        "description": "the strategy as stored (what it names and its default; other outcomes"
-        " take the built-in table), with warnings about terminal outcomes it changes",
-        "properties": {
-            **_STRATEGY_SCHEMA["properties"],
-            "warnings": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "each terminal outcome (Connected, AgentTransfer, AgentHangUp,"
-                " WrongNumber, Fax, Banned) named with another action than the built-in one",
-            },
-        },
-    },
-)
-FILTER = API.schema(
-    "Filter",
-    {
-        "type": "object",
-        "required": ["filter"],
-        "additionalProperties": False,
-        "properties": {"filter": {"type": ["string", "null"]}},
-    },
-)
-WHY = API.schema("Why", {"type": "object", "required": ["campaign"]})
-REPORT = API.schema(
-    "Report",
-    {
-        "type": "object",
-        "required": ["campaign", "by", "rows", "contacts_by_state", "abandon"],
-        "properties": {
-            "campaign": {"type": "string"},
-            "by": {"enum": ["hour", "day"]},
-            "timezone": {"type": "string"},
-            "rows": {"type": "array", "items": {"type": "object"}},
-            "contacts_by_state": {"type": "object"},
-            "outcomes": {"type": "object"},
-            "abandon": {"type": "object"},
-        },
-    },
-)
 
 
 def services(call: Call) -> Services:
@@ -225,26 +93,26 @@ def _filter(text: str | None) -> str | None:
 
 
 @API.op("GET", "/campaigns", summary="List campaigns with contact counts", tag="campaigns",
-        scope="crm", responses={200: ("the campaigns", {"type": "array", "items": CAMPAIGN})})  # fmt: skip
+        scope="crm", responses={200: ("the campaigns", list[Campaign])})  # fmt: skip
 async def list_campaigns(call: Call) -> web.Response:
     svc = services(call)
     return web.json_response([describe(svc, c) for c in store.list_campaigns(svc.db)])
 
 
 @API.op("POST", "/campaigns", summary="Create a campaign", tag="campaigns", scope="crm",
-        body=CREATE, responses={201: ("created", CAMPAIGN)})  # fmt: skip
-async def create_campaign(call: Call) -> web.Response:
+        body=CampaignCreate, responses={201: ("created", Campaign)})  # fmt: skip
+async def create_campaign(call: Call[CampaignCreate]) -> web.Response:
     svc = services(call)
     body = call.body
-    name = names.check_name("campaign", body["name"])  # what the pattern cannot say: reserved
-    region = _region(body["region"]) if body.get("region") else svc.config().region
-    settings = settings_with({}, body.get("settings") or {})
-    filter_ = _filter(body.get("filter"))
+    name = names.check_name("campaign", body.name)  # what the pattern cannot say: reserved
+    region = _region(body.region) if body.region else svc.config().region
+    settings = settings_with({}, body.settings or {})
+    filter_ = _filter(body.filter)
     if store.find_campaign(svc.db, name) is not None:
         raise Problem(409, f"campaign {name!r} already exists")
     now = svc.clock.now()
     campaign = store.create_campaign(
-        svc.db, name, CampaignType(body.get("type", "agent")), region, settings, now,
+        svc.db, name, CampaignType(body.type), region, settings, now,
         call.caller.actor,
     )  # fmt: skip
     if filter_:
@@ -255,28 +123,28 @@ async def create_campaign(call: Call) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}", summary="One campaign", tag="campaigns", scope="crm",
-        responses={200: ("the campaign", CAMPAIGN)})  # fmt: skip
+        responses={200: ("the campaign", Campaign)})  # fmt: skip
 async def get_campaign(call: Call) -> web.Response:
     svc = services(call)
     return web.json_response(describe(svc, store.get_campaign(svc.db, call.path["name"])))
 
 
 @API.op("PATCH", "/campaigns/{name}", summary="Change a campaign's type, region, filter or settings",
-        tag="campaigns", scope="crm", body=UPDATE, responses={200: ("changed", CAMPAIGN)},
+        tag="campaigns", scope="crm", body=CampaignUpdate, responses={200: ("changed", Campaign)},
         description="Changes take effect at the next dial (SPEC C9).")  # fmt: skip
-async def update_campaign(call: Call) -> web.Response:
+async def update_campaign(call: Call[CampaignUpdate]) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
-    body = call.body
+    body, given = call.body, call.body.model_fields_set
     changes: dict[str, Any] = {}
-    if "type" in body:
-        changes["type"] = CampaignType(body["type"])
-    if "region" in body:
-        changes["region"] = _region(body["region"])
-    if "filter" in body:
-        changes["filter"] = _filter(body["filter"])
-    if "settings" in body:
-        changes["settings"] = settings_with(campaign.settings, body["settings"])
+    if body.type is not None:
+        changes["type"] = CampaignType(body.type)
+    if body.region is not None:
+        changes["region"] = _region(body.region)
+    if "filter" in given:
+        changes["filter"] = _filter(body.filter)
+    if body.settings is not None:
+        changes["settings"] = settings_with(campaign.settings, body.settings)
     if changes:
         campaign = store.update_campaign(
             svc.db, campaign, changes, svc.clock.now(), call.caller.actor
@@ -317,7 +185,7 @@ def _status_op(action: str, status: CampaignStatus, allowed: tuple[CampaignStatu
 
     change.__name__ = f"{action}_campaign"
     API.op("POST", f"/campaigns/{{name}}/{action}", summary=f"{action.capitalize()} a campaign",
-           tag="campaigns", scope="crm", responses={200: (f"the campaign after {action}", CAMPAIGN)})(change)  # fmt: skip
+           tag="campaigns", scope="crm", responses={200: (f"the campaign after {action}", Campaign)})(change)  # fmt: skip
 
 
 _status_op("start", CampaignStatus.RUNNING, (CampaignStatus.STOPPED, CampaignStatus.PAUSED))
@@ -327,11 +195,11 @@ _status_op("resume", CampaignStatus.RUNNING, (CampaignStatus.PAUSED,))
 
 
 @API.op("PUT", "/campaigns/{name}/schedule", summary="Set the campaign's windows, dates and holidays",
-        tag="campaigns", scope="crm", body=SCHEDULE, responses={200: ("changed", CAMPAIGN)})  # fmt: skip
-async def set_schedule(call: Call) -> web.Response:
+        tag="campaigns", scope="crm", body=Schedule, responses={200: ("changed", Campaign)})  # fmt: skip
+async def set_schedule(call: Call[Schedule]) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
-    settings = settings_with(campaign.settings, dict(call.body))
+    settings = settings_with(campaign.settings, call.body.model_dump(exclude_unset=True))
     campaign = store.update_campaign(
         svc.db, campaign, {"settings": settings}, svc.clock.now(), call.caller.actor
     )
@@ -339,7 +207,7 @@ async def set_schedule(call: Call) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}/strategy", summary="The campaign's strategy", tag="campaigns",
-        scope="crm", responses={200: ("the strategy in force", STRATEGY_IN_FORCE)})  # fmt: skip
+        scope="crm", responses={200: ("the strategy in force", StrategyInForce)})  # fmt: skip
 async def get_campaign_strategy(call: Call) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
@@ -354,16 +222,16 @@ def _in_force(strategy: Strategy) -> dict[str, Any]:
 
 
 @API.op("PUT", "/campaigns/{name}/strategy", summary="Replace the campaign's strategy",
-        tag="campaigns", scope="crm", body=STRATEGY,
-        responses={200: ("the strategy now in force", STRATEGY_IN_FORCE)},
+        tag="campaigns", scope="crm", body=StrategyBody,
+        responses={200: ("the strategy now in force", StrategyInForce)},
         description="Stored as the strategy named after the campaign; takes effect at the next dial."
         " `default` covers the outcomes the strategy does not name except the terminal ones;"
         " naming a terminal outcome with another action is honored and warned about.")  # fmt: skip
-async def set_campaign_strategy(call: Call) -> web.Response:
+async def set_campaign_strategy(call: Call[StrategyBody]) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
     try:
-        strategy = parse_strategy(call.body, "body")
+        strategy = parse_strategy(call.body.definition(), "body")
     except StrategyError as exc:
         raise Problem(422, str(exc)) from None
     now = svc.clock.now()
@@ -375,14 +243,14 @@ async def set_campaign_strategy(call: Call) -> web.Response:
 
 
 @API.op("PUT", "/campaigns/{name}/filter", summary="Set or clear the campaign's filter (D8)",
-        tag="campaigns", scope="crm", body=FILTER, responses={200: ("changed", CAMPAIGN)})  # fmt: skip
-async def set_filter(call: Call) -> web.Response:
+        tag="campaigns", scope="crm", body=Filter, responses={200: ("changed", Campaign)})  # fmt: skip
+async def set_filter(call: Call[Filter]) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
     campaign = store.update_campaign(
         svc.db,
         campaign,
-        {"filter": _filter(call.body["filter"])},
+        {"filter": _filter(call.body.filter)},
         svc.clock.now(),
         call.caller.actor,
     )
@@ -390,7 +258,7 @@ async def set_filter(call: Call) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}/why", summary="Why the campaign dials nothing or fewer (C12)",
-        tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", WHY)})  # fmt: skip
+        tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", Why)})  # fmt: skip
 async def why(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
     from appliance.engine.why import campaign_lines_up
@@ -415,7 +283,7 @@ async def why(call: Call) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}/report", summary="Attempts, contact and abandon rates, talk time by hour or day",
-        tag="reports", scope="crm", responses={200: ("the report", REPORT)},
+        tag="reports", scope="crm", responses={200: ("the report", Report)},
         params=[Param("by", "query", {"enum": ["hour", "day"], "default": "day"}),
                 Param("days", "query", {"type": "integer", "minimum": 1, "maximum": 366, "default": 7},
                       description="how many days back from now")])  # fmt: skip

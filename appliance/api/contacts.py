@@ -14,108 +14,24 @@ from aiohttp import web
 
 from appliance.api.campaigns import services
 from appliance.api.context import Services
+from appliance.api.models.contacts import (
+    Contact,
+    ContactRecord,
+    ImportReport,
+    PushedRecord,
+    Result,
+)
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, page_of
 from appliance.campaigns import CampaignSettings
-from appliance.config.models import CONTACT_COLUMNS, ColumnMapping
+from appliance.config.models import ColumnMapping
 from appliance.domain import ContactState
-from appliance.importing.importer import import_file, rejects_file
+from appliance.importing.importer import Cells, import_file, rejects_file
 from appliance.store.campaigns import CampaignRow, get_campaign
 from appliance.store.db import Database
 from appliance.store.results import contact, contacts_page, results_since
 
-REJECT = {
-    "type": "object",
-    "properties": {
-        "line": {"type": "integer"},
-        "field": {"type": ["string", "null"]},
-        "reason": {"type": "string"},
-        "value": {"type": "string"},
-    },
-}
-IMPORT_REPORT = API.schema(
-    "ImportReport",
-    {
-        "type": "object",
-        "required": ["campaign", "rows", "imported", "rejected", "duplicates", "dnc", "rejects"],
-        "properties": {
-            "file": {"type": "string"},
-            "campaign": {"type": "string"},
-            "import_id": {"type": ["integer", "null"]},
-            "layout": {"type": "string"},
-            "rows": {"type": "integer"},
-            "imported": {"type": "integer"},
-            "rejected": {"type": "integer"},
-            "duplicates": {"type": "integer"},
-            "dnc": {"type": "integer"},
-            "rejects": {
-                "type": "array",
-                "items": REJECT,
-                "description": "the first 1,000 rejects; all of them: GET .../imports/{id}/rejects",
-            },
-            "rejects_omitted": {"type": "integer", "description": "rejects beyond those listed"},
-            "rejects_by_reason": {
-                "type": "object",
-                "additionalProperties": {"type": "integer"},
-                "description": "every reject's reason with how many rows it rejected",
-            },
-            "rejects_url": {"type": "string", "description": "the full reject report"},
-        },
-    },
-)
-RECORD = API.schema(
-    "ContactRecord",
-    {
-        "type": "object",
-        "required": ["phone1"],
-        "additionalProperties": False,
-        "description": "one contact as the record feed takes it (SPEC D1); times are ISO 8601",
-        "properties": {
-            name: {"type": ["string", "integer"]} if name == "priority" else {"type": "string"}
-            for name in CONTACT_COLUMNS
-        },
-    },
-)
-CONTACT = API.schema(
-    "Contact",
-    {
-        "type": "object",
-        "required": ["contact_id", "campaign", "state"],
-        "properties": {
-            "contact_id": {"type": "integer"},
-            "campaign": {"type": "string"},
-            "external_id": {"type": ["string", "null"]},
-            "state": {"enum": [s.value for s in ContactState]},
-            "attempts": {"oneOf": [{"type": "integer"}, {"type": "array"}]},
-        },
-    },
-)
-RESULT = API.schema(
-    "Result",
-    {
-        "type": "object",
-        "required": ["seq", "attempt_id", "contact_id", "campaign", "status"],
-        "properties": {
-            "seq": {"type": "integer"},
-            "attempt_id": {"type": "integer"},
-            "contact_id": {"type": "integer"},
-            "campaign": {"type": "string"},
-            "status": {"enum": ["done", "dangling"]},
-            "outcome": {"type": ["string", "null"]},
-            "outcome_code": {"type": ["integer", "null"]},
-            "contact_state": {"type": "string"},
-        },
-    },
-)
-PUSHED = API.schema(
-    "PushedRecord",
-    {
-        "type": "object",
-        "required": ["report"],
-        "properties": {"report": IMPORT_REPORT, "contact": {"oneOf": [CONTACT, {"type": "null"}]}},
-    },
-)
 LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})
 AFTER = Param("after", "query", {"type": "integer", "minimum": 0, "default": 0},
               description="the cursor: `next` of the previous page")  # fmt: skip
@@ -144,7 +60,7 @@ def _import(svc: Services, campaign: CampaignRow, data: bytes, source: str, acto
         params=[Param("mapping", "query", {"type": "string", "minLength": 1},
                       description="a column mapping from config import.mappings")],
         responses={200: ("what landed and what was rejected (the first 1,000 rejects, every reason "
-                         "counted), with the import's id", IMPORT_REPORT)},
+                         "counted), with the import's id", ImportReport)},
         description="The file lands whole or not at all. A few imports run at once; more wait "
                     "their turn, and beyond that the answer is 503 with Retry-After.")  # fmt: skip
 async def upload_contacts(call: Call) -> web.Response:
@@ -170,7 +86,7 @@ async def upload_contacts(call: Call) -> web.Response:
         params=[Param("id", "path", {"type": "integer", "minimum": 1}, True),
                 Param("format", "query", {"enum": ["csv", "jsonl"], "default": "csv"},
                       description="csv (line, field, reason, value) or jsonl (one reject a line)")],
-        responses={200: ("every reject of the import, in file order", {"type": "string"},
+        responses={200: ("every reject of the import, in file order", str,
                          ("text/csv", "application/x-ndjson"))})  # fmt: skip
 async def import_rejects(call: Call) -> web.StreamResponse:
     svc = services(call)
@@ -215,23 +131,17 @@ async def import_rejects(call: Call) -> web.StreamResponse:
 
 
 @API.op("POST", "/campaigns/{name}/contacts", summary="Push one contact record (the record feed)",
-        tag="contacts", scope="crm", body=RECORD,
-        responses={201: ("imported", PUSHED), 200: ("already there (a duplicate); see the report", PUSHED)},
+        tag="contacts", scope="crm", body=ContactRecord,
+        responses={201: ("imported", PushedRecord), 200: ("already there (a duplicate); see the report", PushedRecord)},
         description="A record that fails the checks is refused with 422 and its reasons "
                     "(`errors`: field and reason each).")  # fmt: skip
-async def push_contact(call: Call) -> web.Response:
+async def push_contact(call: Call[ContactRecord]) -> web.Response:
     svc = services(call)
     campaign = get_campaign(svc.db, call.path["name"])
-    record: dict[str, Any] = {k: str(v) for k, v in call.body.items()}
-    fields = list(record)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(fields)
-    writer.writerow([record[f] for f in fields])
-    mappings = {"record": ColumnMapping(columns={f: f for f in fields}, match_headers=False)}
-    report = import_file(svc.db, campaign, io.BytesIO(out.getvalue().encode()), region=campaign.region,
-                         mappings=mappings, mapping="record", now=svc.clock.now(),
-                         actor=call.caller.actor, source="api record", worker=False)  # fmt: skip
+    cells = Cells(call.body.cells())
+    report = import_file(svc.db, campaign, cells, region=campaign.region, mappings={},
+                         mapping="record", now=svc.clock.now(), actor=call.caller.actor,
+                         source="api record", worker=False)  # fmt: skip
     if report.rejected:
         reasons = [
             {"where": f"body.{r.field.lower()}" if r.field else "body", "message": r.reason}
@@ -257,7 +167,7 @@ async def push_contact(call: Call) -> web.Response:
 @API.op("GET", "/campaigns/{name}/contacts", summary="List a campaign's contacts, by state, paged",
         tag="contacts", scope="crm",
         params=[Param("state", "query", {"enum": [s.value for s in ContactState]}), AFTER, LIMIT],
-        responses={200: ("a page of contacts", page_of(CONTACT))})  # fmt: skip
+        responses={200: ("a page of contacts", page_of(API.model(Contact)))})  # fmt: skip
 async def list_contacts(call: Call) -> web.Response:
     svc = services(call)
     campaign = get_campaign(svc.db, call.path["name"])
@@ -272,7 +182,7 @@ async def list_contacts(call: Call) -> web.Response:
 @API.op("GET", "/contacts/{id}", summary="One contact with its attempts and their evidence",
         tag="contacts", scope="crm",
         params=[Param("id", "path", {"type": "integer", "minimum": 1}, True)],
-        responses={200: ("the contact", CONTACT)})  # fmt: skip
+        responses={200: ("the contact", Contact)})  # fmt: skip
 async def get_contact(call: Call) -> web.Response:
     svc = services(call)
     found = contact(svc.db, call.path["id"])
@@ -284,7 +194,7 @@ async def get_contact(call: Call) -> web.Response:
 @API.op("GET", "/results", summary="Attempt results since a cursor, oldest first",
         tag="results", scope="crm",
         params=[Param("campaign", "query", {"type": "string", "minLength": 1}), AFTER, LIMIT],
-        responses={200: ("a page of results; poll again with after=next", page_of(RESULT))},
+        responses={200: ("a page of results; poll again with after=next", page_of(API.model(Result)))},
         description="Every ended attempt (done or dangling) once, in the order results came to be. "
                     "`next` is the cursor to pass as `after`; it stays put when nothing is new.")  # fmt: skip
 async def list_results(call: Call) -> web.Response:

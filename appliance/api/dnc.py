@@ -11,6 +11,7 @@ from aiohttp import web
 
 from appliance.api.campaigns import services
 from appliance.api.context import Services
+from appliance.api.models.dnc import DncChange, DncChanged, DncCheck, DncEntry
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
@@ -19,51 +20,6 @@ from appliance.store import dnc
 from appliance.store.campaigns import CampaignRow, get_campaign
 from appliance.store.db import Database
 
-ENTRY = API.schema(
-    "DncEntry",
-    {
-        "type": "object",
-        "required": ["e164", "list", "active"],
-        "properties": {
-            "e164": {"type": "string"},
-            "list": {"type": "string", "description": "global, campaign:<name> or block"},
-            "reason": {"type": ["string", "null"]},
-            "active": {"type": "boolean"},
-        },
-    },
-)
-CHANGE = API.schema(
-    "DncChange",
-    {
-        "type": "object",
-        "required": ["numbers"],
-        "additionalProperties": False,
-        "properties": {
-            "numbers": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
-                        "maxItems": 10000},
-            "campaign": {"type": "string", "minLength": 1, "description": "its list; default: global"},
-            "block": {"type": "boolean", "description": "the permanent block list", "default": False},
-            "reason": {"type": "string"},
-            "expires": {"type": "string", "description": "a date or date-time, or a duration such as 90d"},
-        },
-    },
-)  # fmt: skip
-CHANGED = API.schema("DncChanged", {"type": "object", "required": ["list"]})
-CHECK = API.schema(
-    "DncCheck",
-    {
-        "type": "object",
-        "required": ["e164", "listed", "lists"],
-        "properties": {
-            "number": {"type": "string"},
-            "e164": {"type": "string"},
-            "campaign": {"type": ["string", "null"]},
-            "listed": {"type": "boolean"},
-            "lists": {"type": "array", "items": ENTRY},
-            "expired": {"type": "array", "items": ENTRY},
-        },
-    },
-)
 CAMPAIGN = Param("campaign", "query", {"type": "string", "minLength": 1})
 
 
@@ -91,7 +47,7 @@ def _e164(numbers: list[str], region: str) -> list[str]:
                 Param("prefix", "query", {"type": "string", "pattern": "^\\+?[0-9]*$"},
                       description="E.164 digits the number starts with"),
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})],
-        responses={200: ("entries", {"type": "array", "items": ENTRY})})  # fmt: skip
+        responses={200: ("entries", list[DncEntry])})  # fmt: skip
 async def list_dnc(call: Call) -> web.Response:
     svc = services(call)
     which = call.query.get("list", "all")
@@ -113,25 +69,21 @@ async def list_dnc(call: Call) -> web.Response:
 
 
 @API.op("POST", "/dnc", summary="Put numbers on a DNC list or the block list", tag="dnc", scope="crm",
-        body=CHANGE, responses={200: ("what changed", CHANGED)})  # fmt: skip
-async def add_dnc(call: Call) -> web.Response:
+        body=DncChange, responses={200: ("what changed", DncChanged)})  # fmt: skip
+async def add_dnc(call: Call[DncChange]) -> web.Response:
     svc = services(call)
     body = call.body
-    block = bool(body.get("block"))
-    if block and (body.get("campaign") or body.get("expires")):
+    block = body.block
+    if block and (body.campaign or body.expires):
         raise Problem(422, "block is the global, permanent block list: no campaign or expires")
-    campaign = _campaign(svc, body.get("campaign"))
-    numbers = _e164(body["numbers"], campaign.region if campaign else svc.config().region)
+    campaign = _campaign(svc, body.campaign)
+    numbers = _e164(body.numbers, campaign.region if campaign else svc.config().region)
     now = svc.clock.now()
-    expires = (
-        dnc.parse_expiry(body["expires"], svc.config().timezone, now)
-        if body.get("expires")
-        else None
-    )
+    expires = dnc.parse_expiry(body.expires, svc.config().timezone, now) if body.expires else None
     kind = dnc.BLOCK if block else dnc.DNC
     changes = dnc.add_numbers(
         svc.db, numbers, campaign_id=campaign.id if campaign else None,
-        campaign=campaign.name if campaign else None, kind=kind, reason=body.get("reason"),
+        campaign=campaign.name if campaign else None, kind=kind, reason=body.reason,
         source="api", expires_at=expires, now=now, actor=call.caller.actor,
     )  # fmt: skip
     document: dict[str, Any] = {
@@ -146,7 +98,7 @@ async def add_dnc(call: Call) -> web.Response:
 @API.op("DELETE", "/dnc/numbers/{number}", summary="Take a number off a DNC list or the block list",
         tag="dnc", scope="crm",
         params=[CAMPAIGN, Param("block", "query", {"type": "boolean", "default": False})],
-        responses={200: ("what changed", CHANGED)})  # fmt: skip
+        responses={200: ("what changed", DncChanged)})  # fmt: skip
 async def remove_dnc(call: Call) -> web.Response:
     svc = services(call)
     campaign = _campaign(svc, call.query.get("campaign"))
@@ -165,7 +117,7 @@ async def remove_dnc(call: Call) -> web.Response:
 
 
 @API.op("GET", "/dnc/numbers/{number}", summary="Check one number against the lists", tag="dnc",
-        scope="crm", params=[CAMPAIGN], responses={200: ("where it is listed", CHECK)})  # fmt: skip
+        scope="crm", params=[CAMPAIGN], responses={200: ("where it is listed", DncCheck)})  # fmt: skip
 async def check_dnc(call: Call) -> web.Response:
     svc = services(call)
     campaign = _campaign(svc, call.query.get("campaign"))
@@ -205,7 +157,7 @@ def _import(svc: Services, data: bytes, campaign: CampaignRow | None, actor: str
 @API.op("POST", "/dnc/import", summary="Import a file of numbers onto a DNC list", tag="dnc",
         scope="crm", upload=True,
         params=[CAMPAIGN, Param("reason", "query", {"type": "string"})],
-        responses={200: ("added, already listed, and the rejected lines with reasons", CHANGED)})  # fmt: skip
+        responses={200: ("added, already listed, and the rejected lines with reasons", DncChanged)})  # fmt: skip
 async def import_dnc(call: Call) -> web.Response:
     svc = services(call)
     campaign = _campaign(svc, call.query.get("campaign"))

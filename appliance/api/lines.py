@@ -11,63 +11,13 @@ from aiohttp import web
 
 from appliance.api.campaigns import services
 from appliance.api.context import Services
+from appliance.api.models.lines import CallResult, Line, SmsResult, TestCall, TestSms
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call
-from appliance.drivers.line import DEFAULT_RING_TIMEOUT, LineError
+from appliance.drivers.line import LineError
 from appliance.engine.linepool import Slot
 from appliance.phones import InvalidPhone, normalize
-
-LINE = API.schema(
-    "Line",
-    {
-        "type": "object",
-        "required": ["name", "kind", "state", "enabled"],
-        "properties": {
-            "name": {"type": "string"},
-            "kind": {"enum": ["gsm", "v253", "can"]},
-            "device": {"type": "string"},
-            "state": {"enum": ["up", "down", "busy", "disabled"]},
-            "enabled": {"type": "boolean"},
-            "signal_dbm": {"type": ["integer", "null"]},
-            "operator": {"type": ["string", "null"]},
-            "registration": {"type": "string"},
-            "sim": {"type": "string"},
-            "campaign": {"type": ["string", "null"]},
-            "call_seconds": {"type": ["number", "null"]},
-            "last_error": {"type": ["string", "null"]},
-            "campaigns": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-)
-TEST_CALL = API.schema(
-    "TestCall",
-    {
-        "type": "object",
-        "required": ["number"],
-        "additionalProperties": False,
-        "properties": {
-            "number": {"type": "string", "minLength": 1},
-            "ring_timeout": {"type": "number", "minimum": 15, "maximum": 120, "default": 25},
-            "hold": {"type": "number", "minimum": 0, "maximum": 120, "default": 5,
-                     "description": "once answered, hang up after this many seconds"},
-        },
-    },
-)  # fmt: skip
-TEST_SMS = API.schema(
-    "TestSms",
-    {
-        "type": "object",
-        "required": ["number", "text"],
-        "additionalProperties": False,
-        "properties": {
-            "number": {"type": "string", "minLength": 1},
-            "text": {"type": "string", "minLength": 1, "maxLength": 1600},
-        },
-    },
-)
-CALL_RESULT = API.schema("CallResult", {"type": "object", "required": ["outcome", "code"]})
-SMS_RESULT = API.schema("SmsResult", {"type": "object", "required": ["status", "parts"]})
 
 
 def describe(slot: Slot, now: float) -> dict[str, Any]:
@@ -108,7 +58,7 @@ def _slot(svc: Services, name: str) -> Slot:
 
 
 @API.op("GET", "/lines", summary="Every line: state, signal, the call it carries, last error",
-        tag="lines", scope="crm", responses={200: ("the lines", {"type": "array", "items": LINE})})  # fmt: skip
+        tag="lines", scope="crm", responses={200: ("the lines", list[Line])})  # fmt: skip
 async def list_lines(call: Call) -> web.Response:
     svc = services(call)
     now = svc.clock.now()
@@ -116,7 +66,7 @@ async def list_lines(call: Call) -> web.Response:
 
 
 @API.op("GET", "/lines/{name}", summary="One line", tag="lines", scope="crm",
-        responses={200: ("the line", LINE)})  # fmt: skip
+        responses={200: ("the line", Line)})  # fmt: skip
 async def get_line(call: Call) -> web.Response:
     svc = services(call)
     return web.json_response(describe(_slot(svc, call.path["name"]), svc.clock.now()))
@@ -137,7 +87,7 @@ def _toggle(action: str, disabled: bool) -> None:
     toggle.__name__ = f"{action}_line"
     API.op("POST", f"/lines/{{name}}/{action}", tag="lines", scope="admin",
            summary=f"{action.capitalize()} a line (a call in progress finishes first)",
-           responses={200: ("the line", LINE)})(toggle)  # fmt: skip
+           responses={200: ("the line", Line)})(toggle)  # fmt: skip
 
 
 _toggle("enable", False)
@@ -165,20 +115,16 @@ def _release(slot: Slot) -> None:
 
 
 @API.op("POST", "/lines/{name}/test-call", summary="Place a test call on the line", tag="lines",
-        scope="admin", body=TEST_CALL, responses={200: ("its outcome with the modem's evidence", CALL_RESULT)})  # fmt: skip
-async def test_call(call: Call) -> web.Response:
+        scope="admin", body=TestCall, responses={200: ("its outcome with the modem's evidence", CallResult)})  # fmt: skip
+async def test_call(call: Call[TestCall]) -> web.Response:
     svc = services(call)
     slot = _slot(svc, call.path["name"])
-    number = _claim(svc, slot, call.body["number"])
+    number = _claim(svc, slot, call.body.number)
     try:
-        result = await slot.line.dial(
-            number, float(call.body.get("ring_timeout", DEFAULT_RING_TIMEOUT))
-        )
+        result = await slot.line.dial(number, call.body.ring_timeout)
         if not result.ended:
             with contextlib.suppress(TimeoutError):
-                ended = await asyncio.wait_for(
-                    slot.line.wait_call_end(), float(call.body.get("hold", 5))
-                )
+                ended = await asyncio.wait_for(slot.line.wait_call_end(), call.body.hold)
                 result = ended or result
             if not result.ended:
                 result = (await slot.line.hang_up()) or result
@@ -190,13 +136,13 @@ async def test_call(call: Call) -> web.Response:
 
 
 @API.op("POST", "/lines/{name}/test-sms", summary="Send a test SMS from the line", tag="lines",
-        scope="admin", body=TEST_SMS, responses={200: ("sent or failed, with references", SMS_RESULT)})  # fmt: skip
-async def test_sms(call: Call) -> web.Response:
+        scope="admin", body=TestSms, responses={200: ("sent or failed, with references", SmsResult)})  # fmt: skip
+async def test_sms(call: Call[TestSms]) -> web.Response:
     svc = services(call)
     slot = _slot(svc, call.path["name"])
-    number = _claim(svc, slot, call.body["number"])
+    number = _claim(svc, slot, call.body.number)
     try:
-        result = await slot.line.send_sms(number, call.body["text"])
+        result = await slot.line.send_sms(number, call.body.text)
     except LineError as exc:
         raise Problem(409, f"line {slot.name}: {exc}") from None
     finally:

@@ -67,33 +67,3 @@ def problem_response(
         content_type=PROBLEM,
         headers=headers,
     )
-
-
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string", "description": "what went wrong and what to do about it"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "where": {
-                        "type": "string",
-                        "description": "the field (body.settings.ratio) or the parameter",
-                    },
-                    "pointer": {
-                        "type": "string",
-                        "description": "the RFC 6901 JSON pointer of the field in the body",
-                    },
-                    "message": {"type": "string"},
-                },
-            },
-        },
-    },
-}

@@ -9,69 +9,22 @@ from typing import Any
 
 from aiohttp import web
 
-from appliance import names
 from appliance.api.campaigns import services
+from appliance.api.models.setup import (
+    Probe,
+    Setup,
+    SetupChange,
+    SetupChanged,
+    TokenCreate,
+    TokenCreated,
+)
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call
 from appliance.drivers.line import LineError
-from appliance.store.tokens import SCOPES, create_token, list_tokens
+from appliance.store.tokens import create_token, list_tokens
 
 BY_ID = "/dev/serial/by-id"
-SETUP = API.schema(
-    "Setup",
-    {
-        "type": "object",
-        "required": ["config", "ports", "tokens"],
-        "properties": {
-            "config": {"type": "object"},
-            "ports": {"type": "array", "items": {"type": "object"}},
-            "tokens": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-)
-PROBE = API.schema(
-    "Probe",
-    {
-        "type": "object",
-        "required": ["device"],
-        "additionalProperties": False,
-        "properties": {"device": {"type": "string", "minLength": 1}},
-    },
-)
-HOURS = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
-BOX = API.schema(
-    "SetupChange",
-    {
-        "type": "object",
-        "additionalProperties": False,
-        "description": "what first-run setup changes in the config file; omitted keys stay",
-        "properties": {
-            "region": {"type": "string", "minLength": 2, "maxLength": 3},
-            "timezone": {"type": "string", "minLength": 1},
-            "compliance_profile": {"enum": ["us", "uk", "fr", "custom"]},
-            "holidays_country": {"type": ["string", "null"]},
-            "calling_hours": {"type": "object", "required": ["start", "end"], "additionalProperties": False,
-                              "properties": {"start": HOURS, "end": HOURS}},
-            "pin_lines": {"type": "object", "description": "line name -> the only campaigns it serves ([] unpins)",
-                          "additionalProperties": {"type": "array", "items": {"type": "string", "minLength": 1}}},
-            "name_lines": {"type": "object", "description": "device path -> line name",
-                           "additionalProperties": names.schema("line")},
-        },
-    },
-)  # fmt: skip
-TOKEN_NEW = API.schema(
-    "TokenCreate",
-    {
-        "type": "object",
-        "required": ["name"],
-        "additionalProperties": False,
-        "properties": {
-            "name": names.schema("token"),
-            "scope": {"enum": list(SCOPES), "default": "crm"},
-        },
-    },
-)
 
 
 def _ports(svc: Any) -> list[dict[str, Any]]:
@@ -93,7 +46,7 @@ def _ports(svc: Any) -> list[dict[str, Any]]:
 
 
 @API.op("GET", "/setup", summary="What first-run setup needs: config, serial ports, tokens",
-        tag="setup", scope="admin", responses={200: ("the box as configured", SETUP)})  # fmt: skip
+        tag="setup", scope="admin", responses={200: ("the box as configured", Setup)})  # fmt: skip
 async def get_setup(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
 
@@ -121,12 +74,12 @@ async def get_setup(call: Call) -> web.Response:
 
 
 @API.op("PATCH", "/setup", summary="Change region, time zone, profile, calling hours, line names",
-        tag="setup", scope="admin", body=BOX,
-        responses={200: ("the config file was changed and reloaded", {"type": "object", "required": ["restart_needed"]})},
+        tag="setup", scope="admin", body=SetupChange,
+        responses={200: ("the config file was changed and reloaded", SetupChanged)},
         description="The file keeps its comments; the change is validated like `dialbox check-config` "
                     "before the file is replaced, then the daemon reloads it. New or renamed lines "
                     "take effect at the next restart.")  # fmt: skip
-async def change_setup(call: Call) -> web.Response:
+async def change_setup(call: Call[SetupChange]) -> web.Response:
     from appliance.config import ConfigError
     from appliance.config.edit import edit_config
     from appliance.store.campaigns import audit
@@ -135,8 +88,9 @@ async def change_setup(call: Call) -> web.Response:
     if svc.config_path is None:
         raise Problem(409, "this daemon runs on a built-in config (the demo or defaults), not a file: "
                       "there is nothing to change; write /etc/dialbox/dialbox.yaml instead")  # fmt: skip
+    change = call.body.model_dump(exclude_unset=True)  # omitted keys stay as they are
     try:
-        config, restart = edit_config(svc.config_path, dict(call.body))
+        config, restart = edit_config(svc.config_path, change)
     except ConfigError as exc:
         raise Problem(422, "the change would make the config invalid, nothing was written: "
                       + "; ".join(str(p) for p in exc.problems)) from None  # fmt: skip
@@ -148,7 +102,7 @@ async def change_setup(call: Call) -> web.Response:
             call.caller.actor,
             "config.change",
             str(svc.config_path),
-            call.body,
+            change,
             svc.clock.now(),
         )
     if svc.reload is not None and (reloading := svc.reload()) is not None:
@@ -158,12 +112,12 @@ async def change_setup(call: Call) -> web.Response:
 
 
 @API.op("POST", "/setup/probe", summary="Identify what answers on a serial port: model, SIM, signal",
-        tag="setup", scope="admin", body=PROBE, responses={200: ("the modem's identity and state", {"type": "object"})})  # fmt: skip
-async def probe(call: Call) -> web.Response:
+        tag="setup", scope="admin", body=Probe, responses={200: ("the modem's identity and state", dict[str, Any])})  # fmt: skip
+async def probe(call: Call[Probe]) -> web.Response:
     from appliance.drivers.gsm.modem import GsmModem
 
     svc = services(call)
-    device = call.body["device"]
+    device = call.body.device
     engine = svc.engine
     for slot in engine.pool.slots if engine is not None else []:
         if slot.config.device == device:  # the daemon holds this port: ask its driver
@@ -187,11 +141,9 @@ async def probe(call: Call) -> web.Response:
 
 
 @API.op("POST", "/tokens", summary="Create an API token (its secret is in this answer only)",
-        tag="setup", scope="admin", body=TOKEN_NEW, responses={201: ("the new token", {"type": "object", "required": ["name", "token"]})})  # fmt: skip
-async def new_token(call: Call) -> web.Response:
+        tag="setup", scope="admin", body=TokenCreate, responses={201: ("the new token", TokenCreated)})  # fmt: skip
+async def new_token(call: Call[TokenCreate]) -> web.Response:
     svc = services(call)
-    scope = call.body.get("scope", "crm")
-    secret = create_token(svc.db, call.body["name"], scope, svc.clock.now(), call.caller.actor)
-    return web.json_response(
-        {"name": call.body["name"], "scope": scope, "token": secret}, status=201
-    )
+    body = call.body
+    secret = create_token(svc.db, body.name, body.scope, svc.clock.now(), call.caller.actor)
+    return web.json_response({"name": body.name, "scope": body.scope, "token": secret}, status=201)

@@ -1,7 +1,9 @@
 """Operations declared once — route, scope, parameters, body and responses — from which come both
 the aiohttp routes and the OpenAPI 3.1 document at /openapi.json; requests are validated against
 the same schemas (jsonschema, Draft 2020-12, which is what OpenAPI 3.1 schemas are), so the
-document cannot drift from the code."""
+document cannot drift from the code. Bodies are pydantic models (appliance/api/models/), whose
+generated schemas are the document's; a handler receives its body as that model. (A body or
+response may still be given as a schema literal; the handler then gets the parsed JSON.)"""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeGuard
 
 import aiohttp
 import aiohttp.http_exceptions
 import jsonschema
+import pydantic
 from aiohttp import web
+from typing_extensions import TypeVar
 
 from appliance import names
 from appliance.api.auth import Caller, identify, require
@@ -26,7 +30,9 @@ from appliance.api.limits import (
     pointer,
     where,
 )
-from appliance.api.problems import PROBLEM, PROBLEM_SCHEMA, Problem, problem_response
+from appliance.api.models import schema_of
+from appliance.api.models.problems import Problem as ProblemDocument
+from appliance.api.problems import PROBLEM, Problem, problem_response
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +48,29 @@ class Param:
     description: str = ""
 
 
+B = TypeVar("B", default=Any)  # a handler that says no type gets Any
+
+
 @dataclass
-class Call:
+class Call(Generic[B]):
     """One validated request, as a handler sees it."""
 
     request: web.Request
     caller: Caller
     path: dict[str, Any]
     query: dict[str, Any]
-    body: Any  # parsed JSON, or bytes for a file upload, or None
+    # The operation's body model; or parsed JSON (a schema literal), bytes (a file upload), None
+    body: B
 
 
-Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+Handler = Callable[[Call[Any]], Awaitable[web.StreamResponse]]
+# A schema literal, a model, or another type pydantic describes (`list[Line]`)
+Schema = dict[str, Any] | type[pydantic.BaseModel] | Any
 # (description, schema) or (description, schema, media type) of one response status
 Response = (
-    tuple[str, dict[str, Any] | None]
-    | tuple[str, dict[str, Any] | None, str]
-    | tuple[str, dict[str, Any] | None, tuple[str, ...]]
+    tuple[str, Schema | None]
+    | tuple[str, Schema | None, str]
+    | tuple[str, Schema | None, tuple[str, ...]]
 )
 
 
@@ -73,6 +85,7 @@ class Operation:
     scope: str | None  # None: no authentication (health, metrics, the document itself)
     params: list[Param] = field(default_factory=list)
     body: dict[str, Any] | None = None  # JSON schema of a JSON body
+    body_model: type[pydantic.BaseModel] | None = None  # what the handler gets it as
     upload: bool = False  # the body is a file (text/csv or multipart/form-data field `file`)
     responses: dict[int, Response] = field(default_factory=dict)
     description: str = ""
@@ -104,12 +117,36 @@ class Api:
         self.title = title
         self.version = version
         self.operations: list[Operation] = []
-        self.schemas: dict[str, dict[str, Any]] = {"Problem": PROBLEM_SCHEMA}
+        self.schemas: dict[str, dict[str, Any]] = {}
+        self.model(ProblemDocument)
         self._validators: dict[int, jsonschema.protocols.Validator] = {}
 
     def schema(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
         self.schemas[name] = schema
         return ref(name)
+
+    def model(self, model: type[pydantic.BaseModel]) -> dict[str, Any]:
+        """A reference to the model's schema, which joins the components with those it uses."""
+        schema, parts = schema_of(model)
+        self._components(parts)
+        self._components({model.__name__: schema})
+        return ref(model.__name__)
+
+    def _components(self, parts: dict[str, dict[str, Any]]) -> None:
+        for name, part in parts.items():
+            if self.schemas.setdefault(name, part) != part:  # two models of one name
+                raise ValueError(f"two different schemas named {name!r} in the API's components")
+
+    def _schema(self, schema: Schema) -> dict[str, Any]:
+        """A schema literal as it is; a model as a reference to its component; another type
+        (`list[Line]`, `dict[str, Any]`) as its schema, the models in it as references."""
+        if isinstance(schema, dict):
+            return schema
+        if _is_model(schema):
+            return self.model(schema)
+        inline, parts = schema_of(schema)
+        self._components(parts)
+        return inline
 
     def op(
         self,
@@ -121,7 +158,7 @@ class Api:
         scope: str | None,
         responses: dict[int, Response],
         params: list[Param] | None = None,
-        body: dict[str, Any] | None = None,
+        body: Schema | None = None,
         upload: bool = False,
         description: str = "",
         max_body: int | None = None,
@@ -136,6 +173,10 @@ class Api:
                 if p.schema.get("type") == "integer":  # what SQLite can hold
                     p.schema.setdefault("maximum", 2**63 - 1)
             given = {p.name for p in params or []}
+            schemas = {
+                status: (spec[0], None if spec[1] is None else self._schema(spec[1]), *spec[2:])
+                for status, spec in responses.items()
+            }
             self.operations.append(
                 Operation(
                     method.upper(),
@@ -146,9 +187,10 @@ class Api:
                     tag,
                     scope,
                     [p for p in path_params if p.name not in given] + list(params or []),
-                    body,
+                    None if body is None else self._schema(body),
+                    body if _is_model(body) else None,
                     upload,
-                    responses,
+                    schemas,
                     description,
                     max_body or (MAX_BODY if upload else MAX_JSON_BODY),
                 )
@@ -306,12 +348,37 @@ class Api:
             if op.body is not None:
                 body = await _json_body(request, op.max_body)
                 self._check(op.body, body, "body")
+                if op.body_model is not None:
+                    body = _typed(op.body_model, body)
             elif op.upload:
                 body = await _file_body(request, op.max_body)
             return await op.handler(Call(request, caller, path, query, body))
 
         handle.__name__ = op.operation_id
         return handle
+
+
+def _is_model(kind: Any) -> TypeGuard[type[pydantic.BaseModel]]:
+    return isinstance(kind, type) and issubclass(kind, pydantic.BaseModel)
+
+
+def _typed(model: type[pydantic.BaseModel], body: Any) -> pydantic.BaseModel:
+    """The body, checked against the model's own schema already, as the model."""
+    try:
+        return model.model_validate(body)
+    except pydantic.ValidationError as exc:  # a check the schema cannot say; named like its
+        problems = [
+            {
+                "where": where("body", list(e["loc"])),
+                "pointer": pointer(list(e["loc"])),
+                "message": e["msg"],
+            }
+            for e in exc.errors()[:20]
+        ]
+        detail = "; ".join(f"{p['where']}: {p['message']}" for p in problems[:3])
+        raise Problem(
+            422, f"the request does not match the API: {detail}", errors=problems
+        ) from None
 
 
 def _path_schema(path: str, param: str) -> dict[str, Any]:

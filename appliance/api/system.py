@@ -11,6 +11,7 @@ from aiohttp import web
 from appliance import __version__
 from appliance.api.campaigns import services
 from appliance.api.lines import describe as describe_line
+from appliance.api.models.system import LogLine, Status
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
 from appliance.campaigns import CampaignSettings
@@ -18,47 +19,16 @@ from appliance.metrics import CONTENT_TYPE
 from appliance.store.campaigns import contacts_by_state, list_campaigns
 from appliance.store.results import abandon_rates, outcomes
 
-STATUS = API.schema(
-    "Status",
-    {
-        "type": "object",
-        "required": ["version", "time", "lines", "calls_in_flight", "campaigns"],
-        "properties": {
-            "version": {"type": "string"},
-            "time": {"type": "number"},
-            "status": {"type": "string"},
-            "lines": {"type": "array", "items": {"type": "object"}},
-            "calls_in_flight": {"type": "integer"},
-            "dials_last_minute": {"type": "integer"},
-            "dials_per_minute": {"type": "array", "items": {"type": "integer"},
-                                 "description": "the last 30 minutes, oldest first"},
-            "outcomes_last_hour": {"type": "object"},
-            "campaigns": {"type": "array", "items": {"type": "object"}},
-            "agents": {"type": "object"},
-        },
-    },
-)  # fmt: skip
-LOG_LINE = {
-    "type": "object",
-    "properties": {
-        "seq": {"type": "integer"},
-        "time": {"type": "number"},
-        "level": {"type": "string"},
-        "logger": {"type": "string"},
-        "message": {"type": "string"},
-    },
-}
-
 
 @API.op("GET", "/healthz", summary="Liveness and readiness", tag="system", scope=None,
-        responses={200: ("the daemon's health", {"type": "object"})})  # fmt: skip
+        responses={200: ("the daemon's health", dict[str, Any])})  # fmt: skip
 async def healthz(call: Call) -> web.Response:
     svc = services(call)
     return web.json_response(svc.health() if svc.health else {"status": "ok"})
 
 
 @API.op("GET", "/metrics", summary="Prometheus metrics (text exposition format)", tag="system",
-        scope=None, responses={200: ("the metrics", {"type": "string"}, "text/plain")})  # fmt: skip
+        scope=None, responses={200: ("the metrics", str, "text/plain")})  # fmt: skip
 async def metrics(call: Call) -> web.Response:
     svc = services(call)
     body = await svc.metrics.render_async() if svc.metrics else b""
@@ -66,7 +36,7 @@ async def metrics(call: Call) -> web.Response:
 
 
 @API.op("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", tag="system",
-        scope=None, responses={200: ("the document", {"type": "object"})})  # fmt: skip
+        scope=None, responses={200: ("the document", dict[str, Any])})  # fmt: skip
 async def openapi(call: Call) -> web.Response:
     return web.json_response(API.document())
 
@@ -84,7 +54,7 @@ def _per_minute(svc: Any, now: float) -> list[int]:
 
 
 @API.op("GET", "/status", summary="What the box is doing now: lines, calls, campaigns, abandon rates",
-        tag="system", scope="crm", responses={200: ("the live status", STATUS)})  # fmt: skip
+        tag="system", scope="crm", responses={200: ("the live status", Status)})  # fmt: skip
 async def status(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
 
@@ -144,7 +114,7 @@ async def status(call: Call) -> web.Response:
                 Param("level", "query", {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"], "default": "INFO"}),
                 Param("grep", "query", {"type": "string"}),
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 2000, "default": 200})],
-        responses={200: ("log lines, oldest first", {"type": "array", "items": LOG_LINE})})  # fmt: skip
+        responses={200: ("log lines, oldest first", list[LogLine])})  # fmt: skip
 async def logs(call: Call) -> web.Response:
     svc = services(call)
     if svc.logs is None:
@@ -164,7 +134,7 @@ async def logs(call: Call) -> web.Response:
         scope="admin",
         params=[Param("after", "query", {"type": "integer", "minimum": 0, "default": 0}),
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})],
-        responses={200: ("entries, oldest first", {"type": "array", "items": {"type": "object"}})})  # fmt: skip
+        responses={200: ("entries, oldest first", list[dict[str, Any]])})  # fmt: skip
 async def audit_log(call: Call) -> web.Response:
     svc = services(call)
     rows = svc.db.conn.execute(

@@ -13,6 +13,7 @@ from appliance.errors import NotFound
 from appliance.importing.pipeline import (
     WORKER_MIN_BYTES,
     Batch,
+    Cells,
     Finished,
     Job,
     Opened,
@@ -31,7 +32,7 @@ from appliance.store.imports import rejects_file, staging_dir
 if TYPE_CHECKING:
     from appliance.config.models import ColumnMapping
 
-__all__ = ["ImportReport", "Reject", "import_file", "rejects_file", "staging_dir"]
+__all__ = ["Cells", "ImportReport", "Reject", "import_file", "rejects_file", "staging_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _job(
 def import_file(
     db: Database,
     campaign: CampaignRow,
-    path_or_stream: str | Path | BinaryIO,
+    path_or_stream: str | Path | BinaryIO | Cells,
     *,
     region: str,
     mappings: Mapping[str, ColumnMapping],
@@ -93,6 +94,7 @@ def import_file(
     publishes it in short transactions (`_import_staged`), so other writers (the dial loop)
     wait at most for one chunk.
 
+    `path_or_stream` may also be `Cells`, one record's cells by field name (the record feed).
     `mapping` names a column mapping (else one whose headers match, else the ECM column order);
     `rejects_out` receives the CSV reject report as the import runs; `worker` forces (True) or
     forbids (False) the parsing worker process, which by default is used for big files; `bulk`
@@ -100,7 +102,8 @@ def import_file(
     The full reject report is also kept as `rejects_file(db, import_id)` (file databases).
     """
     where = str(path_or_stream) if isinstance(path_or_stream, str | Path) else source
-    if staged and db.path != ":memory:":
+    # One record (Cells) holds the write lock for no time worth staging.
+    if staged and db.path != ":memory:" and not isinstance(path_or_stream, Cells):
         return _import_staged(
             db, campaign, path_or_stream, where, region=region, mappings=mappings, now=now,
             actor=actor, source=source, mapping=mapping, rejects_out=rejects_out, worker=worker,
@@ -177,7 +180,7 @@ def _detail(report: ImportReport, source: str) -> dict[str, Any]:
     return detail
 
 
-def _big(path_or_stream: str | Path | BinaryIO, table_rows: int) -> bool:
+def _big(path_or_stream: str | Path | BinaryIO | Cells, table_rows: int) -> bool:
     """Whether the file is big, and likely to hold more rows than the table (BULK_MIN_BYTES)."""
     if not isinstance(path_or_stream, str | Path):
         return False

@@ -10,7 +10,10 @@ and which is cheaper to load than pickled tuples.
 from __future__ import annotations
 
 import contextlib
+import csv
 import gc
+import hashlib
+import json
 import logging
 import marshal
 import multiprocessing
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from appliance.errors import DialboxError
-from appliance.importing.reader import Columns, CsvSource, FileProblem
+from appliance.importing.reader import Columns, CsvSource, FileProblem, Layout
 from appliance.importing.report import Reject, RejectWriter
 from appliance.importing.rows import ContactRow, RowChecker, ZoneIds
 
@@ -86,6 +89,47 @@ class Job:
     batch_rows: int = BATCH_ROWS
 
 
+@dataclass(frozen=True, slots=True)
+class Cells:
+    """One record given as its cells by field name (the API's record feed), not as a file."""
+
+    cells: Mapping[str, str]
+
+
+# The record stands where a file's first record would, below its header (rejects name line 2).
+CELLS_LINE = 2
+
+
+def prepare_cells(record: Cells, job: Job) -> Iterator[Message]:
+    """Check one record's cells with the import's row check, laid out by its own field names (as
+    a file with that header would be), yielding what `prepare` yields for such a file."""
+    fields = tuple(record.cells)
+    values = [record.cells[f] for f in fields]
+    name = job.mapping or "record"
+    yield Opened(name, True)
+    batch = Batch()
+    # As a file reads: a record of empty cells is no record, and the csv module refuses a
+    # longer cell than its limit.
+    if any(v.strip() for v in values):
+        limit = csv.field_size_limit()
+        if any(len(v) > limit for v in values):
+            batch.rejects.append(
+                Reject(CELLS_LINE, None, f"unreadable CSV: field larger than field limit ({limit})")
+            )
+            batch.rejected_rows = 1
+        else:
+            zone_ids = ZoneIds(job.known_zones, job.next_zone_id)
+            layout = Layout(name, fields, fields, True, len(fields))
+            rows = RowChecker(layout, job.region, zone_ids).collector(job.known_keys)
+            if (rejects := rows.add(CELLS_LINE, values)) is None:
+                batch.checked = 1
+            else:
+                batch.rejects, batch.rejected_rows = rejects, 1
+            batch.rows, batch.new_zones = rows.take(), zone_ids.take_new()
+        yield batch
+    yield Finished(hashlib.sha256(json.dumps(dict(record.cells)).encode()).hexdigest())
+
+
 def prepare(stream: BinaryIO, job: Job) -> Iterator[Message]:
     """Read and check every record of `stream`, yielding Opened, then a Batch for each
     `job.batch_rows` records, then Finished."""
@@ -143,10 +187,12 @@ def no_cycle_collection() -> Iterator[None]:
 
 
 def messages(
-    path_or_stream: str | Path | BinaryIO, job: Job, worker: bool | None = None
+    path_or_stream: str | Path | BinaryIO | Cells, job: Job, worker: bool | None = None
 ) -> Iterator[Message]:
     """The messages for a file: from a worker process when asked or when it pays, else made here."""
-    if isinstance(path_or_stream, str | Path):
+    if isinstance(path_or_stream, Cells):
+        yield from prepare_cells(path_or_stream, job)
+    elif isinstance(path_or_stream, str | Path):
         path = Path(path_or_stream)
         try:
             size = path.stat().st_size

@@ -1,0 +1,76 @@
+"""The agent resources' bodies: an agent, its position, login, pause, disposition, a manual dial
+and the agent's list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, RootModel
+
+from appliance.api.models import Body, Document, omittable
+
+Int64 = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class Agent(Document):
+    name: str
+    group: str | None = None
+    skills: list[str] | None = omittable()
+    extension: str | None = Field(None, description="the agent's usual seat")
+    state: Literal["logged_out", "ready", "reserved", "talking", "wrap_up", "paused"]
+    reason: str | None = None
+    seat: str | None = None
+    seat_up: bool | None = None
+    campaigns: list[str] | None = omittable()
+    since: float | None = None
+    wrap_until: float | None = None
+    call: dict[str, Any] | None = Field(
+        None, description="the screen pop: the call and the contact"
+    )
+    preview: dict[str, Any] | None = Field(None, description="a contact shown before dialing")
+
+
+class AgentPosition(Body):
+    extension: str | None = Field(None, max_length=64)
+    group: str | None = Field(None, max_length=64)
+    skills: list[Annotated[str, Field(max_length=64)]] | None = omittable(max_length=32)
+
+
+class AgentLogin(Body):
+    seat: str | None = omittable(min_length=1, max_length=64)
+    campaigns: list[Annotated[str, Field(min_length=1)]] = Field(max_length=64)
+    ready: bool = False
+
+
+class AgentPause(Body):
+    reason: str | None = omittable(max_length=200)
+
+
+class AgentDisposition(Body):
+    disposition: str = Field(min_length=1, max_length=200)
+    attempt_id: Int64 | None = omittable()
+    callback_at: str | None = omittable(
+        extra={"format": "date-time"},
+        description="ISO 8601 with an offset, e.g. 2026-11-24T10:00:00Z",
+    )
+    callback_for: Literal["self", "group", "anyone"] = "self"
+    dnc: bool = False
+    pause: bool = Field(False, description="pause after this call instead of going ready")
+
+
+class AgentDial(Body):
+    campaign: str = Field(min_length=1)
+    contact_id: Int64
+
+
+class AgentDialed(Document):
+    attempt_id: int
+
+
+class AgentListItem(Document):
+    contact_id: Any
+    callback_due: Any
+
+
+class AgentList(RootModel[list[AgentListItem]]):
+    pass

@@ -1,0 +1,101 @@
+"""The contact resources' bodies: a pushed record (the record feed), an import's report, a
+contact and an attempt's result."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, WithJsonSchema
+
+from appliance.api.models import Body, Document, component, omittable
+from appliance.domain import ContactState
+
+Cell = str | None  # a cell of the record; None: not given
+
+
+class ContactRecord(Body):
+    """one contact as the record feed takes it (SPEC D1); times are ISO 8601"""
+
+    # The fields are config.models.CONTACT_COLUMNS (tests/api/test_openapi_models.py checks).
+    phone1: str
+    phone2: Cell = omittable()
+    phone3: Cell = omittable()
+    phone4: Cell = omittable()
+    phone5: Cell = omittable()
+    bp1: Cell = omittable()
+    bp2: Cell = omittable()
+    bp3: Cell = omittable()
+    bp4: Cell = omittable()
+    bp5: Cell = omittable()
+    bp6: Cell = omittable()
+    bp7: Cell = omittable()
+    bp8: Cell = omittable()
+    bp9: Cell = omittable()
+    bp10: Cell = omittable()
+    bp11: Cell = omittable()
+    bp12: Cell = omittable()
+    external_id: Cell = omittable()
+    priority: str | int | None = omittable()
+    timezone: Cell = omittable()
+    callback_at: Cell = omittable()
+    owner_agent: Cell = omittable()
+
+    def cells(self) -> dict[str, str]:
+        """The fields given, as the text of their cells."""
+        return {k: str(v) for k, v in self.model_dump(exclude_unset=True).items()}
+
+
+class Reject(Document):
+    line: int | None = omittable()
+    field: str | None = None
+    reason: str | None = omittable()
+    value: str | None = omittable()
+
+
+class ImportReport(Document):
+    file: str | None = omittable()
+    campaign: str
+    import_id: int | None = None
+    layout: str | None = omittable()
+    rows: int
+    imported: int
+    rejected: int
+    duplicates: int
+    dnc: int
+    rejects: list[Reject] = Field(
+        description="the first 1,000 rejects; all of them: GET .../imports/{id}/rejects"
+    )
+    rejects_omitted: int | None = omittable(description="rejects beyond those listed")
+    rejects_by_reason: dict[str, int] | None = omittable(
+        description="every reject's reason with how many rows it rejected"
+    )
+    rejects_url: str | None = omittable(description="the full reject report")
+
+
+class Contact(Document):
+    contact_id: int
+    campaign: str
+    external_id: str | None = None
+    state: Annotated[str, WithJsonSchema({"enum": [s.value for s in ContactState]})]
+    attempts: Annotated[
+        int | list[Any] | None, WithJsonSchema({"oneOf": [{"type": "integer"}, {"type": "array"}]})
+    ] = omittable()
+
+
+class Result(Document):
+    seq: int
+    attempt_id: int
+    contact_id: int
+    campaign: str
+    status: Annotated[str, WithJsonSchema({"enum": ["done", "dangling"]})]
+    outcome: str | None = None
+    outcome_code: int | None = None
+    contact_state: str | None = omittable()
+
+
+class PushedRecord(Document):
+    report: ImportReport
+    contact: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema({"oneOf": [component("Contact"), {"type": "null"}]}),
+    ] = omittable()
