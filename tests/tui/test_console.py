@@ -145,6 +145,9 @@ async def _flows(box: Box, tmp_path: Path) -> None:
         # Lines: both up, a test call placed from the console.
         await pilot.press("2")
         await until(pilot, lambda: len(cells(app, "#lines-table")) == 2, "the lines")
+        # focus moves after the pane shows (call_later): under load a key pressed before it
+        # went to the pane underneath
+        await until(pilot, lambda: getattr(app.focused, "id", None) == "lines-table", "focus")
         # the second line (the first was renamed: that needs a restart)
         await open_form(pilot, "down", "p")
         await type_text(pilot, "spring")
