@@ -292,6 +292,9 @@ class Engine:
             evidence = list(result.evidence)
             answered_at = self.clock.now() if result.answered else None
             if result.answered and not result.ended:
+                call = self.calls.get(got.attempt_id)
+                if call is not None and campaign.type is not CampaignType.AGENT:
+                    call.stage = "up"  # the box knows it answered (agent calls: AgentCalls)
                 if campaign.type is CampaignType.AGENT:
                     final, agent, outcome = await self.agents.to_agent(attempt, evidence)
                 else:

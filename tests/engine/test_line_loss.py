@@ -91,6 +91,10 @@ def test_an_answered_call_cut_by_line_loss_is_an_error_and_requeued(
         async with gsm_box(tmp_path, LONG) as (b, farm):
             sim = farm.modems[0].calls
             await b.until(lambda: sim.active() is not None, "the call answered")
+            # and the box has seen the answer (under load the fault could come first, and a call
+            # the driver never saw answered is rightly recorded unanswered)
+            calls = b.daemon.engine.calls
+            await b.until(lambda: any(c.stage == "up" for c in calls.values()), "the answer seen")
             farm.control(f"0 {fault}")
             faulted = asyncio.get_running_loop().time()
             await b.until(lambda: bool(b.attempts()) and b.attempts()[0]["status"] == "done",
