@@ -207,7 +207,7 @@ class AgentCalls:
     def dial_for(self, agent: LiveAgent, campaign_name: str, contact_id: int) -> int:
         """Dial one contact for one agent now (preview accepted, timed preview, manual dial):
         the same law as the dial loop (DNC, hours, caps); the answered call goes to this agent."""
-        campaign = next((c for c in self.planner.running() if c.name == campaign_name), None)
+        campaign = self._running(campaign_name)
         if campaign is None:
             raise AgentConflict(f"campaign {campaign_name} is not running")
         if any(c.lease.contact_id == contact_id for c in self.calls.values()):
@@ -236,10 +236,13 @@ class AgentCalls:
     def wrap_ended(self, campaign_name: str, seconds: float) -> None:
         """An agent's wrap-up after a call of the campaign ended (disposition or timeout): the
         campaign's pacer learns it (#19: configured wrap-ups are not what agents take)."""
-        campaign = next((c for c in self.planner.running() if c.name == campaign_name), None)
+        campaign = self._running(campaign_name)
         pacer = None if campaign is None else self.pacers.known(campaign.id)
         if pacer is not None:
-            pacer.wrap_ended(max(0.0, seconds), self.clock.now())
+            pacer.wrap_ended(seconds, self.clock.now())
+
+    def _running(self, campaign_name: str) -> CampaignRow | None:
+        return next((c for c in self.planner.running() if c.name == campaign_name), None)
 
     def offer_for(self, agent: LiveAgent) -> None:
         """A ready agent of a preview campaign is shown the next contact (A2)."""
@@ -262,7 +265,7 @@ class AgentCalls:
                 return
 
     def offer_seconds(self, campaign_name: str) -> float | None:
-        campaign = next((c for c in self.planner.running() if c.name == campaign_name), None)
+        campaign = self._running(campaign_name)
         if campaign is None:
             return None
         settings = self._settings(campaign)

@@ -23,6 +23,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from appliance.scheduler.limits import false_positive_estimate
+
 DAY = 86400.0
 MONTH = 30 * DAY
 # The model's expected-abandon ratio per decision at which the steering starts (answers bunch,
@@ -372,10 +374,8 @@ class Pacer:
         abandons = len(self._recent_abandons)
         if not abandons:
             return False
-        share = self.false_positive
-        answers = len(self._recent_answers)
-        fp = answers * share / (1.0 - share) if 0.0 < share < 1.0 else 0.0
-        return abandons + fp >= SHORT_SHARE * self.cap * max(answers + fp, SHORT_LEAST)
+        abandoned, answered = self._judged(abandons, len(self._recent_answers))
+        return abandoned >= SHORT_SHARE * self.cap * max(answered, SHORT_LEAST)
 
     def talk_ended(self, duration: float, now: float | None = None) -> None:
         self.stats.talks.add(self._seen(now), max(0.0, duration))
@@ -406,9 +406,11 @@ class Pacer:
     def counts(self, now: float, window: float = DAY) -> tuple[float, float]:
         """(abandoned, answered) over the window as the cap judges them: with the estimated
         AMD false positives in both where they count (#19)."""
-        abandoned, answered = self.ledger.counts(now, window)
-        share = self.false_positive
-        fp = answered * share / (1.0 - share) if 0.0 < share < 1.0 else 0.0
+        return self._judged(*self.ledger.counts(now, window))
+
+    def _judged(self, abandoned: int, answered: int) -> tuple[float, float]:
+        """Abandoned and answered calls with the estimated AMD false positives added to both."""
+        fp = false_positive_estimate(answered, self.false_positive)
         return abandoned + fp, answered + fp
 
     def allowed(self, answered: float) -> float:
