@@ -146,3 +146,11 @@ def test_a_bad_schedule_is_refused_with_its_line(value: str, message: str) -> No
 def test_an_unquoted_time_is_read_as_written() -> None:
     text = "database: /tmp/x.db\nimport:\n  hot_folder: /tmp/h\n  schedule: [06:30, 13:00]\n"
     assert parse_config(text, "dialbox.yaml").import_.schedule == ("06:30", "13:00")
+
+
+def test_a_schedule_without_a_hot_folder_is_refused() -> None:
+    text = "database: /tmp/x.db\nimport:\n  schedule: '06:30'\n"
+    with pytest.raises(
+        ConfigError, match=r"dialbox\.yaml:2: import: schedule times the hot folder"
+    ):
+        parse_config(text, "dialbox.yaml")

@@ -190,6 +190,12 @@ class ImportSettings(Section):
             parse_daily_times(list(value), "UTC")  # the syntax; the zone is the box's
         return value
 
+    @model_validator(mode="after")
+    def _schedule_needs_a_folder(self) -> ImportSettings:
+        if self.schedule is not None and self.hot_folder is None:
+            raise ValueError("schedule times the hot folder's imports: set hot_folder too")
+        return self
+
     @field_validator("mappings")
     @classmethod
     def _mapping_names(cls, value: dict[str, ColumnMapping]) -> dict[str, ColumnMapping]:

@@ -15,7 +15,6 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any
 
 from appliance.campaigns import CampaignSettings
@@ -35,6 +34,7 @@ log = logging.getLogger(__name__)
 ACTOR = "schedule"
 LATE = 60.0  # seconds: an occurrence applied later than this was missed (logged as a catch-up)
 MAX_AHEAD = 10 * 366 * 86400.0  # a one-off further ahead is a typo in the year
+MAX_ACTIONS = 500  # per campaign: a year of one-offs on every weekday, and room to spare
 RESYNC = 60.0  # seconds between looks for the campaigns config entries wait for
 
 
@@ -64,6 +64,11 @@ def add_action(
         when = parse_when(at, days, timezone or campaign_timezone(config, campaign))
     except ValueError as exc:  # ScheduleError too
         raise DialboxError(str(exc)) from None
+    if store.count_actions(db, campaign.id) >= MAX_ACTIONS:
+        raise DialboxError(
+            f"campaign {campaign.name!r} has {MAX_ACTIONS} scheduled actions, the most it may"
+            " have; delete some (those done first) before adding more"
+        )
     next_due = when.next_after(now)
     result = None
     if next_due is None:
@@ -185,21 +190,20 @@ class ScheduledActions:
         """Apply every occurrence due by now; returns what was applied, oldest first."""
         now = self.clock.now()
         applied: list[Applied] = []
-        for campaign_id, rows in groupby(store.due_actions(self.db, now), lambda r: r.campaign_id):
+        for campaign_id in store.due_campaigns(self.db, now):
             try:
-                applied += self._apply_campaign(campaign_id, list(rows), now)
+                applied += self._apply_campaign(campaign_id, now)
             except Exception:
                 log.exception("scheduled actions of campaign %s could not be applied", campaign_id)
         return applied
 
-    def _apply_campaign(
-        self, campaign_id: int, rows: list[store.ActionRow], now: float
-    ) -> list[Applied]:
+    def _apply_campaign(self, campaign_id: int, now: float) -> list[Applied]:
         with self.db.transaction():
             try:
                 campaign = campaign_store.get_campaign_by_id(self.db, campaign_id)
             except NotFound:  # deleted since the query: its actions went with it
                 return []
+            rows = store.due_actions(self.db, campaign_id, now)
             dues: list[Due] = []
             whens: dict[int, When | None] = {}
             for row in rows:

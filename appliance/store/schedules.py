@@ -99,17 +99,39 @@ def delete_action(db: Database, row: ActionRow, campaign: str, now: float, actor
         audit(db, actor, "schedule.delete", campaign, _detail(row), now)
 
 
-def due_actions(db: Database, now: float) -> list[ActionRow]:
-    """Every action whose next occurrence has come, by campaign, oldest first."""
+def due_campaigns(db: Database, now: float) -> list[int]:
+    """The campaigns with an action whose next occurrence has come."""
     return [
-        _row(r)
+        int(str(r[0]))
         for r in db.conn.execute(
-            f"SELECT {_COLUMNS} FROM scheduled_actions INDEXED BY scheduled_actions_due"
-            " WHERE next_due_at IS NOT NULL AND next_due_at <= ?"
-            " ORDER BY campaign_id, next_due_at, id",
+            "SELECT DISTINCT campaign_id FROM scheduled_actions INDEXED BY scheduled_actions_due"
+            " WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY campaign_id",
             (now,),
         )
     ]
+
+
+def due_actions(db: Database, campaign_id: int, now: float) -> list[ActionRow]:
+    """The campaign's actions whose next occurrence has come, oldest first (read them inside
+    the transaction that applies them: another process may have deleted one meanwhile)."""
+    return [
+        _row(r)
+        for r in db.conn.execute(
+            f"SELECT {_COLUMNS} FROM scheduled_actions WHERE campaign_id = ?"
+            " AND next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at, id",
+            (campaign_id, now),
+        )
+    ]
+
+
+def count_actions(db: Database, campaign_id: int) -> int:
+    return int(
+        str(
+            db.scalar(
+                "SELECT count(*) FROM scheduled_actions WHERE campaign_id = ?", (campaign_id,)
+            )
+        )
+    )
 
 
 def record_applied(

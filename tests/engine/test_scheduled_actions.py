@@ -300,3 +300,17 @@ def test_an_action_added_by_another_process_is_picked_up(tmp_path: Path) -> None
     assert [str(a.step.due.action) for a in box.schedules.apply_due()] == ["stop"]  # type: ignore[attr-defined]
     assert box.status() is CampaignStatus.STOPPED
     other.close()
+
+
+def test_a_campaign_holds_at_most_max_actions(tmp_path: Path) -> None:
+    from appliance.engine.schedules import MAX_ACTIONS
+
+    box = Box(tmp_path, at(2026, 3, 2, 8, 0))
+    box.campaign()
+    for _ in range(MAX_ACTIONS):
+        box.add("pause", "12:00")
+    with pytest.raises(DialboxError, match="delete some"):
+        box.add("pause", "12:00")
+    box.clock.set(at(2026, 3, 2, 12, 0))
+    assert len(box.schedules.apply_due()) == MAX_ACTIONS  # applied together, one transaction
+    assert box.status() is CampaignStatus.PAUSED
