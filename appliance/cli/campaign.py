@@ -1,4 +1,5 @@
-"""`dialbox campaign create|list|show|set|rename|start|stop|pause|resume`: campaigns from the command line."""
+"""`dialbox campaign create|list|show|set|rename|start|stop|pause|resume|schedule`: campaigns from
+the command line (`schedule`: appliance/cli/schedule.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from typing import Any
 
 from appliance.campaigns import CampaignSettings, apply_settings, parse_assignments
+from appliance.cli import schedule
 from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit, table
 from appliance.config.models import check_region
@@ -66,6 +68,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         a.add_argument("name")
         add_json_flag(a)
         a.set_defaults(func=change_status, status=status)
+
+    schedule.register(csub)
 
 
 def _describe(campaign: store.CampaignRow, counts: dict[str, int]) -> dict[str, Any]:

@@ -157,10 +157,44 @@ class ColumnMapping(Section):
         return value
 
 
+def _yaml_clock(value: object) -> object:
+    """YAML 1.1 reads an unquoted 12:00 as the base-60 integer 720: take it as the HH:MM written."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return f"{value // 60:02d}:{value % 60:02d}"
+    return value
+
+
 class ImportSettings(Section):
     hot_folder: Path | None = None
     settle_seconds: float = Field(default=2.0, ge=0.0, le=3600.0)
     mappings: dict[str, ColumnMapping] = Field(default_factory=dict)
+    # Timed import: files wait in the hot folder until one of these times (the box's timezone).
+    schedule: tuple[str, ...] | None = Field(
+        default=None, description="'06:30', or a list: ['06:30', 'mon-fri 13:00']"
+    )
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _times(cls, value: object) -> object:
+        if value is None:
+            return None
+        items = value if isinstance(value, list | tuple) else [value]
+        return tuple(_yaml_clock(item) for item in items)
+
+    @field_validator("schedule")
+    @classmethod
+    def _parse_times(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            from appliance.scheduler.timing import parse_daily_times
+
+            parse_daily_times(list(value), "UTC")  # the syntax; the zone is the box's
+        return value
+
+    @model_validator(mode="after")
+    def _schedule_needs_a_folder(self) -> ImportSettings:
+        if self.schedule is not None and self.hot_folder is None:
+            raise ValueError("schedule times the hot folder's imports: set hot_folder too")
+        return self
 
     @field_validator("mappings")
     @classmethod
@@ -263,6 +297,39 @@ class EngineSettings(Section):
     webhook_retry_max: float = Field(default=300.0, gt=0.0, le=86400.0)
 
 
+class ScheduleEntry(Section):
+    """A scheduled campaign action (SPEC C2; docs/scheduler.md, "Scheduled actions")."""
+
+    campaign: str = Field(min_length=1, max_length=MAX_LENGTH)
+    action: Literal["start", "pause", "resume", "stop"]
+    at: str = Field(
+        min_length=1, max_length=64, description="12:00, 2026-03-02 09:00 or an ISO 8601 instant"
+    )
+    days: str | None = Field(default=None, max_length=64, description="with a time of day")
+    timezone: str | None = None  # None: the campaign's, else the box's
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, value: object) -> object:
+        if isinstance(value, dt.datetime):  # YAML reads 2026-03-02T09:00:00+01:00 as one
+            return value.isoformat()
+        if isinstance(value, dt.date):
+            raise ValueError(f"{value} is a date without a time; write e.g. '{value} 09:00'")
+        return _yaml_clock(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+    @model_validator(mode="after")
+    def _when(self) -> ScheduleEntry:
+        from appliance.scheduler.timing import parse_when
+
+        parse_when(self.at, self.days, self.timezone or "UTC")  # the syntax, with what to write
+        return self
+
+
 _LEVELS = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -282,6 +349,7 @@ class DialboxConfig(Section):
     agents: AgentSettings = AgentSettings()
     api: ApiSettings = ApiSettings()
     engine: EngineSettings = EngineSettings()
+    schedules: tuple[ScheduleEntry, ...] = ()
     log_level: _LEVELS = "INFO"
 
     @field_validator("region")
@@ -298,6 +366,15 @@ class DialboxConfig(Section):
     @classmethod
     def _holiday_country(cls, value: str | None) -> str | None:
         return None if value is None else check_holiday_country(value)
+
+    @model_validator(mode="after")
+    def _unique_schedules(self) -> DialboxConfig:
+        seen: dict[ScheduleEntry, int] = {}
+        for index, entry in enumerate(self.schedules):
+            if entry in seen:
+                raise ValueError(f"schedules[{index}] repeats schedules[{seen[entry]}]")
+            seen[entry] = index
+        return self
 
     @model_validator(mode="after")
     def _unique_lines(self) -> DialboxConfig:

@@ -8,6 +8,8 @@ import logging
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
 from appliance.importing.hotfolder import FileResult, HotFolder
+from appliance.importing.timed import TimedImport
+from appliance.scheduler.timing import parse_daily_times
 from appliance.store import open_database
 
 log = logging.getLogger(__name__)
@@ -27,9 +29,15 @@ class HotFolderComponent:
         assert settings.hot_folder is not None
         # Its own connection: a long import runs in a thread and must not hold the dialer's.
         db = open_database(self.config.database)
+        timed = None
+        if settings.schedule is not None:
+            times = parse_daily_times(list(settings.schedule), self.config.timezone)
+            name = f"hot-folder:{settings.hot_folder}"
+            timed = TimedImport(db, name, times, self.config.timezone, self.clock)
         folder = HotFolder(
             db, settings.hot_folder, clock=self.clock, mappings=settings.mappings,
             settle_seconds=settings.settle_seconds, actor="hot-folder", staged=True,
+            schedule=timed,
         )  # fmt: skip
         self.ready.set()
         try:
@@ -46,7 +54,8 @@ class HotFolderComponent:
             log.error("hot folder: %s", result.message)
 
     def reload(self, config: DialboxConfig) -> None:
-        """Mappings take effect at the next file; moving the folder needs a restart."""
+        """Mappings take effect at the next file; moving the folder or a new `import.schedule`
+        needs a restart."""
         self.config = config.model_copy(
             update={
                 "import_": config.import_.model_copy(

@@ -1,4 +1,5 @@
-"""Which components the daemon runs, built from the config: lines, engine, HTTP/metrics, hot folder."""
+"""Which components the daemon runs, built from the config: lines, engine, HTTP/metrics, scheduled
+actions, hot folder."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from appliance.engine.dialer import Engine
 from appliance.engine.factory import make_line, make_seat
 from appliance.engine.linepool import LinePool
 from appliance.engine.outbox import OutboxComponent
+from appliance.engine.schedules import ScheduledActions
 from appliance.engine.storeplanner import StorePlanner
 from appliance.metrics import AbandonSample, Metrics
 from appliance.store.campaigns import get_campaign_by_id
@@ -61,7 +63,13 @@ def components(daemon: Daemon) -> Sequence[Component]:
         reload=daemon.reload,
     )
     outbox = OutboxComponent(daemon.db, daemon.clock, config)
-    parts: list[Component] = [pool, desk, engine, HttpComponent(config, services), outbox]
+    # Scheduled actions missed while the box was down are applied now, before the dial loop
+    # runs a round: a campaign a missed stop stopped never dials first (SPEC C2).
+    schedules = ScheduledActions(config, daemon.db, daemon.clock)
+    schedules.start()
+    parts: list[Component] = [
+        pool, desk, engine, HttpComponent(config, services), outbox, schedules,
+    ]  # fmt: skip
     if config.import_.hot_folder is not None:
         parts.append(HotFolderComponent(config, daemon.clock))
     return parts

@@ -7,6 +7,7 @@ or unchanged in size and mtime for `settle_seconds` on the injected clock. Dotfi
 cannot be imported (unknown campaign, not UTF-8, a header nothing maps, a database error) moves to
 `DIR/failed/<UTC stamp>-<name>` with `<that name>.reason.txt`. Nothing moves before the commit, so
 a crash in between only means the file is imported again, which adds nothing (deduplication).
+With `import.schedule`, complete files wait for its next time (the timed import, timed.py).
 
 Nothing leads the hot folder out of its directory (#18): a campaign folder that is a symbolic link
 is never entered, a file that is one is never read (the link itself moves to `failed/`), and the
@@ -33,6 +34,7 @@ from appliance.errors import DialboxError
 from appliance.importing.importer import import_file
 from appliance.importing.inotify import RenameWatcher
 from appliance.importing.report import ImportReport
+from appliance.importing.timed import TimedImport
 from appliance.names import ARCHIVE, FAILED, IGNORED_SUFFIXES, safe_join
 from appliance.store.campaigns import get_campaign
 from appliance.store.db import Database
@@ -109,6 +111,7 @@ class HotFolder:
         actor: str = "daemon",
         watcher: RenameWatcher | bool | None = True,
         staged: bool = False,
+        schedule: TimedImport | None = None,
     ) -> None:
         self.db = db
         self.root = root
@@ -117,6 +120,7 @@ class HotFolder:
         self.settle_seconds = settle_seconds
         self.actor = actor
         self.staged = staged  # imports published in short transactions (the daemon's)
+        self.schedule = schedule  # `import.schedule`: files wait for its times (timed.py)
         self.watcher = RenameWatcher.open() if watcher is True else (watcher or None)
         self._seen: dict[Path, _Seen] = {}
         self._warned: set[Path] = set()
@@ -177,12 +181,17 @@ class HotFolder:
     # -- processing -------------------------------------------------------------------------
 
     def scan(self) -> list[FileResult]:
-        """Import every file that is complete now; files still settling wait for a later scan."""
-        files, _ = self.ready()
+        """Import every file that is complete now; files still settling wait for a later scan.
+        With a schedule, every file waits for its next time."""
+        files, waiting = self.ready()
+        if self.schedule is not None and not self.schedule.admits(len(files) + waiting):
+            return []
         results = []
         for path in files:
             results.append(self.process(path))
             self._seen.pop(path, None)
+        if self.schedule is not None:
+            self.schedule.finished(waiting)  # what is left is still being written
         return results
 
     def scan_until_idle(

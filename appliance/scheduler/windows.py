@@ -82,7 +82,7 @@ class WeeklyHours:
         parts = []
         for spans, days in by_spans.items():
             times = ",".join(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in spans)
-            parts.append(f"{_days_text(days)} {times}")
+            parts.append(f"{days_text(days)} {times}")
         return "; ".join(parts)
 
 
@@ -95,7 +95,7 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _days_text(days: list[int]) -> str:
+def days_text(days: list[int]) -> str:
     if days == list(range(7)):
         return "daily"
     runs: list[str] = []
@@ -110,7 +110,7 @@ def _days_text(days: list[int]) -> str:
     return ",".join(runs)
 
 
-def _parse_minute(text: str, where: str) -> int:
+def parse_minute(text: str, where: str) -> int:
     match = _TIME.match(text.strip())
     if not match:
         raise ScheduleError(f"{where}: {text!r} is not a time like 09:00")
@@ -120,7 +120,7 @@ def _parse_minute(text: str, where: str) -> int:
     return hours * 60 + minutes
 
 
-def _parse_days(text: str, where: str) -> frozenset[int]:
+def parse_days(text: str, where: str) -> frozenset[int]:
     text = text.strip().lower()
     if text in ("daily", "all", "every", "mon-sun"):
         return frozenset(range(7))
@@ -161,12 +161,12 @@ def parse_weekly(text: str) -> WeeklyHours:
         days_text, _, times_text = group.partition(" ")
         if not times_text.strip():
             raise ScheduleError(f"{where}: expected days then times, e.g. 'mon-fri 09:00-17:00'")
-        days = _parse_days(days_text, where)
+        days = parse_days(days_text, where)
         for span in times_text.replace(" ", "").split(","):
             start_text, sep, end_text = span.partition("-")
             if not sep:
                 raise ScheduleError(f"{where}: {span!r} is not a span like 09:00-17:00")
-            start, end = _parse_minute(start_text, where), _parse_minute(end_text, where)
+            start, end = parse_minute(start_text, where), parse_minute(end_text, where)
             if end <= start:
                 raise ScheduleError(
                     f"{where}: {span!r} ends before it starts (a window cannot cross midnight; split it)"

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from appliance.domain import ContactState, Summary
+from appliance.optout import is_opt_out  # the matching rule (docs/dnc.md, "SMS opt-out")
 from appliance.store.db import Database
 from appliance.store.dnc import add_numbers
 
-# C13: a reply that is one of these words (any case, surrounding punctuation ignored) opts out.
-OPT_OUT_WORDS = frozenset(
-    {"STOP", "QUIT", "END", "CANCEL", "UNSUBSCRIBE", "REVOKE", "OPT OUT", "OPTOUT"}
-)
-_WORDS = re.compile(r"[^A-Z ]+")
-
-
-def is_opt_out(text: str) -> bool:
-    folded = " ".join(_WORDS.sub(" ", text.upper()).split())
-    return folded in OPT_OUT_WORDS
+__all__ = ["ReplyResult", "is_opt_out", "record_reply"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +22,7 @@ class ReplyResult:
 
 def record_reply(db: Database, sender: str, text: str, now: float) -> ReplyResult:
     """Mark the sender's contacts that were sent an SMS as *SMS responded* (closing them), and put
-    the number on the global DNC list at once when the reply is an opt-out word."""
+    the number on the global DNC list at once when the reply opts out (appliance/optout.py)."""
     opted_out = is_opt_out(text)
     with db.transaction():
         changed = db.conn.execute(
