@@ -28,6 +28,7 @@ from appliance.api.models.campaigns import (
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, ref
+from appliance.api.times import iso_fields, iso_time
 from appliance.campaigns import CampaignSettings
 from appliance.config.models import check_region
 from appliance.domain import CampaignStatus, CampaignType, ContactState
@@ -51,7 +52,7 @@ def services(call: Call) -> Services:
 
 
 def describe(svc: Services, campaign: store.CampaignRow) -> dict[str, Any]:
-    document = campaign.as_dict()
+    document = iso_fields(campaign.as_dict(), ("created_at", "updated_at"))
     document["settings"] = CampaignSettings.model_validate(campaign.settings).model_dump(
         mode="json"
     )
@@ -262,7 +263,6 @@ async def set_filter(call: Call[Filter]) -> web.Response:
 async def why(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
     from appliance.engine.why import campaign_lines_up
-    from appliance.scheduler.plan import utc_text
     from appliance.store.selection import lines_up
 
     svc = services(call)
@@ -277,7 +277,7 @@ async def why(call: Call) -> web.Response:
     seats = engine.agents_out_of_reach(campaign) if engine is not None else None
     explanation = planner.explain(campaign, now, up, seats)
     document = explanation.as_dict()
-    document["at"] = utc_text(now)
+    document["at"] = iso_time(now)
     document["text"] = explanation.text()
     return web.json_response(document)
 

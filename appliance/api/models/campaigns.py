@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, WithJsonSchema
 
-from appliance.api.models import Body, Document, component, name_rule, omittable
+from appliance.api.models import Body, Document, Instant, component, name_rule, omittable
 from appliance.domain import CampaignStatus, CampaignType
 
 TypeName = Annotated[str, WithJsonSchema({"enum": [t.value for t in CampaignType]})]
@@ -31,8 +31,8 @@ class Campaign(Document):
     strategy_id: int | None = None
     settings: Settings
     contacts: CampaignContacts
-    created_at: float | None = omittable()
-    updated_at: float | None = omittable()
+    created_at: Instant | None = omittable()
+    updated_at: Instant | None = omittable()
 
 
 class CampaignCreate(Body):
