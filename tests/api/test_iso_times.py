@@ -97,7 +97,7 @@ def test_every_get_answers_instants_as_iso_8601(tmp_path: Path) -> None:
         assert api.post("/campaigns/leads/contacts", {"phone1": "(212) 555-0177"}).status == 201
         dnc = api.post("/dnc", {"numbers": ["+12125550199"], "expires": "30d"})
         assert dnc.status == 200, dnc
-        strategy = {"name": "s", "on": {"Busy": "retry 5m"}}
+        strategy = {"name": "s", "on": {"Busy": {"action": "retry", "after": "5m"}}}
         assert api.request("PUT", "/campaigns/sales/strategy", strategy).status == 200
         assert api.request("PUT", "/agents/anna", {"extension": "desk1"}).status == 201
         login = api.post("/agents/anna/login", {"campaigns": ["sales", "leads"]})

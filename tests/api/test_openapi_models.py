@@ -18,6 +18,7 @@ BEFORE = Path(__file__).with_name("openapi_before_models.json")
 
 # JSON pointers (into the normalized document) as fnmatch patterns -> why they differ on purpose
 _INSTANT = "an instant is ISO 8601 text, no longer epoch seconds (#22)"
+_STRATEGY = "a strategy's action may be a mapping, phone 'same' and wait are named (#22)"
 INTENDED: dict[str, str] = {
     **{f"*/properties/{key}/*": _INSTANT
        for key in ("created_at", "updated_at", "since", "wrap_until", "time")},
@@ -25,6 +26,7 @@ INTENDED: dict[str, str] = {
     "/paths/~1agents~1{name}~1list/get/responses/200/*/items/properties": _INSTANT,
     "*/properties/call/description": "says which of the call's fields are instants (#22)",
     "*/properties/preview/description": "says which of the preview's fields are instants (#22)",
+    "/paths/~1campaigns~1{name}~1strategy/*": _STRATEGY,
 }  # fmt: skip
 
 
