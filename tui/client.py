@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 import aiohttp
+
+
+def instant(value: Any) -> float | None:
+    """Epoch seconds of an instant as the API writes it (ISO 8601 with an offset, e.g.
+    2027-01-15T08:00:00.250Z); None for a missing or unreadable one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
 
 
 class Unreachable(Exception):

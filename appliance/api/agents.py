@@ -7,7 +7,6 @@ agent's token); `crm` and `admin` tokens act on any agent (a supervisor, a CRM's
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +27,7 @@ from appliance.api.models.agents import (
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
+from appliance.api.times import iso_fields, parse_time
 from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveAgent
 from appliance.engine.errors import (
@@ -73,7 +73,11 @@ def _own(call: Call, name: str) -> None:
 
 
 def _document(svc: Services, desk: AgentDesk, agent: LiveAgent) -> dict[str, Any]:
-    doc = desk.document(agent)
+    doc = iso_fields(desk.document(agent), ("since", "wrap_until"))
+    if doc.get("call") is not None:
+        iso_fields(doc["call"], ("started_at", "connected_at", "ended_at"))
+    if doc.get("preview") is not None:
+        iso_fields(doc["preview"], ("offered_at", "dials_at"))
     row = get_agent(svc.db, agent.name)
     doc["extension"] = row.extension if row else None
     return doc
@@ -199,24 +203,6 @@ _action("accept", "Dial the previewed contact now")
 _action("skip", "Skip the previewed contact (not offered again for an hour)")
 
 
-def _parse_time(text: str) -> float:
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise Problem(422, f"callback_at {text!r} is not an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise Problem(422, f"callback_at {text!r} needs an offset, e.g. {text}Z or {text}+01:00")
-    stamp = moment.timestamp()
-    if not _EARLIEST < stamp < _LATEST:  # shown in any zone, it would be year 0 or 10000
-        raise Problem(422, f"callback_at {text!r} must fall within the years 1-9999")
-    return stamp
-
-
-# The instants a datetime can show in any zone: a day inside the years 1-9999.
-_EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC).timestamp()
-_LATEST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC).timestamp()
-
-
 @API.op("POST", "/agents/{name}/disposition",
         summary="The call's disposition, with an optional callback for the agent, the group or anyone",
         tag="agents", scope="agent", body=AgentDisposition, responses={200: ("the agent", Agent)})  # fmt: skip
@@ -234,7 +220,7 @@ async def disposition(call: Call[AgentDisposition]) -> web.Response:
         raise Problem(403, f"attempt {attempt_id} was not agent {name}'s call")
     if ended.status == "in_flight":
         raise Problem(409, f"attempt {attempt_id} is still up; set its disposition once it ends")
-    callback_at = _parse_time(body.callback_at) if body.callback_at else None
+    callback_at = parse_time(body.callback_at, "callback_at") if body.callback_at else None
     if callback_at is not None and callback_at <= svc.clock.now():
         raise Problem(422, "callback_at is in the past")
     owner_of = {"self": name, "group": f"@{agent.group}" if agent.group else None, "anyone": None}
@@ -276,4 +262,4 @@ async def contacts(call: Call) -> web.Response:
         raise Problem(404, f"no campaign named {call.query['campaign']!r}")
     rows = agent_list(svc.db, campaign.id, name, agent.group, svc.clock.now(),
                       int(call.query.get("limit", 50)))  # fmt: skip
-    return web.json_response(rows)
+    return web.json_response([iso_fields(r, ("callback_at", "next_at")) for r in rows])

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from appliance import names
+from appliance import campaign_strategy, names
 from appliance.api.context import SERVICES, Services
 from appliance.api.models.campaigns import (
     Campaign,
@@ -28,20 +28,14 @@ from appliance.api.models.campaigns import (
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, ref
+from appliance.api.times import iso_fields, iso_time
 from appliance.campaigns import CampaignSettings
 from appliance.config.models import check_region
 from appliance.domain import CampaignStatus, CampaignType, ContactState
-from appliance.scheduler.strategy import (
-    DEFAULT_STRATEGY,
-    Strategy,
-    StrategyError,
-    parse_strategy,
-    strategy_warnings,
-    to_dict,
-)
+from appliance.errors import DialboxError
+from appliance.scheduler.strategy import StrategyError, parse_strategy
 from appliance.store import campaigns as store
 from appliance.store.results import abandon_rates, outcomes, report
-from appliance.store.strategies import get_strategy, save_strategy
 
 SETTINGS = API.schema("CampaignSettings", CampaignSettings.model_json_schema())
 
@@ -51,7 +45,7 @@ def services(call: Call) -> Services:
 
 
 def describe(svc: Services, campaign: store.CampaignRow) -> dict[str, Any]:
-    document = campaign.as_dict()
+    document = iso_fields(campaign.as_dict(), ("created_at", "updated_at"))
     document["settings"] = CampaignSettings.model_validate(campaign.settings).model_dump(
         mode="json"
     )
@@ -207,39 +201,43 @@ async def set_schedule(call: Call[Schedule]) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}/strategy", summary="The campaign's strategy", tag="campaigns",
-        scope="crm", responses={200: ("the strategy in force", StrategyInForce)})  # fmt: skip
+        scope="crm", responses={200: ("the strategy in force", StrategyInForce)},
+        description="The campaign's own strategy, or the built-in default (every outcome named)."
+        " 409 when the strategy its settings name is not stored or no longer parses.")  # fmt: skip
 async def get_campaign_strategy(call: Call) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
-    name = CampaignSettings.model_validate(campaign.settings).strategy
-    stored = get_strategy(svc.db, name) if name else None
-    strategy = parse_strategy(stored.definition, name or "") if stored else DEFAULT_STRATEGY
-    return web.json_response(_in_force(strategy))
-
-
-def _in_force(strategy: Strategy) -> dict[str, Any]:
-    return {**to_dict(strategy), "warnings": strategy_warnings(strategy)}
+    try:
+        found = campaign_strategy.in_force(svc.db, campaign)
+    except DialboxError as exc:
+        raise Problem(409, str(exc)) from None
+    return web.json_response(campaign_strategy.document(found.strategy))
 
 
 @API.op("PUT", "/campaigns/{name}/strategy", summary="Replace the campaign's strategy",
         tag="campaigns", scope="crm", body=StrategyBody,
         responses={200: ("the strategy now in force", StrategyInForce)},
         description="Stored as the strategy named after the campaign; takes effect at the next dial."
-        " `default` covers the outcomes the strategy does not name except the terminal ones;"
-        " naming a terminal outcome with another action is honored and warned about.")  # fmt: skip
+        " The body is the strategy as docs/scheduler.md writes it in YAML: an action is text"
+        " ('retry 2h', 'close Connected') or a mapping ({\"action\": \"sms\", \"after\": \"5m\"});"
+        " delays are 90s, 30m, 2h, 1d, 1h30m or seconds. A 422 names the key path and what it"
+        " expects. `default` covers the outcomes the strategy does not name except the terminal"
+        " ones; naming a terminal outcome with another action is honored and warned about.")  # fmt: skip
 async def set_campaign_strategy(call: Call[StrategyBody]) -> web.Response:
     svc = services(call)
     campaign = store.get_campaign(svc.db, call.path["name"])
     try:
         strategy = parse_strategy(call.body.definition(), "body")
     except StrategyError as exc:
-        raise Problem(422, str(exc)) from None
-    now = svc.clock.now()
-    name = f"campaign:{campaign.name}"
-    save_strategy(svc.db, name, to_dict(strategy), now, call.caller.actor)
-    settings = settings_with(campaign.settings, {"strategy": name})
-    store.update_campaign(svc.db, campaign, {"settings": settings}, now, call.caller.actor)
-    return web.json_response(_in_force(strategy))
+        raise Problem(422, str(exc), errors=[_strategy_error(str(exc))]) from None
+    campaign_strategy.replace(svc.db, campaign, strategy, svc.clock.now(), call.caller.actor)
+    return web.json_response(campaign_strategy.document(strategy))
+
+
+def _strategy_error(message: str) -> dict[str, str]:
+    """The parser's `body.on.Busy.after: what` as a problem's error entry."""
+    where, _, what = message.partition(": ")
+    return {"where": where, "message": what or message}
 
 
 @API.op("PUT", "/campaigns/{name}/filter", summary="Set or clear the campaign's filter (D8)",
@@ -262,7 +260,6 @@ async def set_filter(call: Call[Filter]) -> web.Response:
 async def why(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
     from appliance.engine.why import campaign_lines_up
-    from appliance.scheduler.plan import utc_text
     from appliance.store.selection import lines_up
 
     svc = services(call)
@@ -277,7 +274,7 @@ async def why(call: Call) -> web.Response:
     seats = engine.agents_out_of_reach(campaign) if engine is not None else None
     explanation = planner.explain(campaign, now, up, seats)
     document = explanation.as_dict()
-    document["at"] = utc_text(now)
+    document["at"] = iso_time(now)
     document["text"] = explanation.text()
     return web.json_response(document)
 

@@ -21,10 +21,13 @@ from appliance.api.models.setup import (
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call
+from appliance.api.times import iso_fields
 from appliance.drivers.line import LineError
 from appliance.store.tokens import create_token, list_tokens
 
 BY_ID = "/dev/serial/by-id"
+
+_TOKEN_TIMES = ("created_at", "revoked_at", "last_used_at")
 
 
 def _ports(svc: Any) -> list[dict[str, Any]]:
@@ -68,7 +71,7 @@ async def get_setup(call: Call) -> web.Response:
                 ],
             },
             "ports": _ports(svc),
-            "tokens": [t.as_dict() for t in list_tokens(svc.db)],
+            "tokens": [iso_fields(t.as_dict(), _TOKEN_TIMES) for t in list_tokens(svc.db)],
         }
     )
 

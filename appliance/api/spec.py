@@ -299,7 +299,10 @@ class Api:
         return found
 
     def _check(self, schema: dict[str, Any], value: Any, root: str) -> None:
-        errors = sorted(self._validator(schema).iter_errors(value), key=lambda e: list(e.path))
+        errors = sorted(
+            (_specific(e) for e in self._validator(schema).iter_errors(value)),
+            key=lambda e: [str(p) for p in e.absolute_path],
+        )
         if errors:
             problems = [
                 {
@@ -389,8 +392,36 @@ def _path_schema(path: str, param: str) -> dict[str, Any]:
     return {"type": "string", "minLength": 1}
 
 
+def _specific(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """Of a value no alternative of an anyOf/oneOf takes, the refusal of the alternative its
+    JSON type fits (e.g. the mapping form of a strategy's action: the key it lacks or should not
+    have), which names the key and what it expects; when its type fits none, the refusal itself."""
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        fitting = [e for e in error.context if e.relative_path or _type_fits(e)]
+        if not fitting:
+            break
+        error = jsonschema.exceptions.best_match(fitting)
+    return error
+
+
+def _type_fits(error: jsonschema.ValidationError) -> bool:
+    """Whether the value's JSON type is the one the refusing keyword wants (a `type` refusal, or an
+    enum or const of values of other types, says the alternative was not meant for it)."""
+    if error.validator == "type":
+        return False
+    if error.validator in ("enum", "const"):
+        wanted = error.validator_value if error.validator == "enum" else [error.validator_value]
+        return any(type(w) is type(error.instance) for w in wanted)
+    return True
+
+
 def _message(error: jsonschema.ValidationError) -> str:
-    """jsonschema's message, but a name that breaks the name rule says the rule."""
+    """jsonschema's message, but a name that breaks the name rule says the rule, and a value of
+    a type no alternative takes says what is expected (the schema's description)."""
+    if error.validator in ("anyOf", "oneOf") and isinstance(error.schema, dict):
+        expected = error.schema.get("description")
+        if expected:
+            return f"{error.instance!r} is not valid here: expected {expected}"
     if error.validator == "pattern" and error.validator_value == names.PATTERN:
         return f"{error.instance!r} is not allowed: {names.RULE}"
     if error.validator == "pattern" and error.validator_value == names.LOOKUP_PATTERN:

@@ -11,9 +11,10 @@ from aiohttp import web
 from appliance import __version__
 from appliance.api.campaigns import services
 from appliance.api.lines import describe as describe_line
-from appliance.api.models.system import LogLine, Status
+from appliance.api.models.system import AuditEntry, LogLine, Status
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
+from appliance.api.times import iso_named, iso_time
 from appliance.campaigns import CampaignSettings
 from appliance.metrics import CONTENT_TYPE
 from appliance.store.campaigns import contacts_by_state, list_campaigns
@@ -95,7 +96,7 @@ async def status(call: Call) -> web.Response:
     return web.json_response(
         {
             "version": __version__,
-            "time": now,
+            "time": iso_time(now),
             "status": engine.status() if engine else "no engine",
             "lines": [describe_line(s, now) for s in (engine.pool.slots if engine else [])],
             "calls_in_flight": len(engine.calls) if engine else 0,
@@ -120,21 +121,18 @@ async def logs(call: Call) -> web.Response:
     if svc.logs is None:
         return web.json_response([])
     q = call.query
-    return web.json_response(
-        svc.logs.lines(
-            after=q.get("after", 0),
-            level=q.get("level", "INFO"),
-            grep=q.get("grep"),
-            limit=q.get("limit", 200),
-        )
-    )
+    lines = svc.logs.lines(
+        after=q.get("after", 0), level=q.get("level", "INFO"), grep=q.get("grep"),
+        limit=q.get("limit", 200),
+    )  # fmt: skip
+    return web.json_response([{**line, "time": iso_time(line["time"])} for line in lines])
 
 
 @API.op("GET", "/audit", summary="The audit log: who changed what, when (O8)", tag="system",
         scope="admin",
         params=[Param("after", "query", {"type": "integer", "minimum": 0, "default": 0}),
                 Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})],
-        responses={200: ("entries, oldest first", list[dict[str, Any]])})  # fmt: skip
+        responses={200: ("entries, oldest first", list[AuditEntry])})  # fmt: skip
 async def audit_log(call: Call) -> web.Response:
     svc = services(call)
     rows = svc.db.conn.execute(
@@ -145,11 +143,11 @@ async def audit_log(call: Call) -> web.Response:
         [
             {
                 "id": i,
-                "at": at,
+                "at": iso_time(float(str(at))),
                 "actor": actor,
                 "action": action,
                 "target": target,
-                "detail": json.loads(str(detail)) if detail else None,
+                "detail": iso_named(json.loads(str(detail))) if detail else None,
             }
             for i, at, actor, action, target, detail in rows
         ]

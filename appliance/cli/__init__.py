@@ -30,7 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "list the next dials a campaign would make, without dialing or changing anything",
     ),
     "why": ("appliance.cli.plan", "why a campaign dials nothing or fewer than it could"),
-    "strategy": ("appliance.cli.strategy", "check call strategies (SPEC C4)"),
+    "strategy": (
+        "appliance.cli.strategy",
+        "show, set, edit and check call strategies (SPEC C4)",
+    ),
     "doctor": (
         "appliance.cli.doctor",
         "check the records' invariants (stranded contacts, leases, outcomes, limits,"

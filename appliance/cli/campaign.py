@@ -15,6 +15,7 @@ from appliance.domain import CampaignStatus, CampaignType
 from appliance.errors import DialboxError
 from appliance.names import RULE
 from appliance.store import campaigns as store
+from appliance.store.export import iso_utc
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,6 +75,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _describe(campaign: store.CampaignRow, counts: dict[str, int]) -> dict[str, Any]:
     document = campaign.as_dict()
+    for key in ("created_at", "updated_at"):  # ISO 8601, as the API writes them
+        document[key] = iso_utc(document[key])
     document["settings"] = CampaignSettings.model_validate(campaign.settings).model_dump()
     document["contacts"] = {"total": sum(counts.values()), "by_state": counts}
     return document

@@ -11,7 +11,8 @@ from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit, table
 from appliance.config.models import ApiSettings
 from appliance.names import RULE
-from appliance.store.tokens import SCOPES, create_token, list_tokens, revoke_token
+from appliance.store.export import iso_utc
+from appliance.store.tokens import SCOPES, Token, create_token, list_tokens, revoke_token
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,9 +68,17 @@ def create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _document(token: Token) -> dict[str, Any]:
+    """The token as `--json` prints it: its instants in ISO 8601, as the API writes them."""
+    document = token.as_dict()
+    for key in ("created_at", "revoked_at", "last_used_at"):
+        document[key] = iso_utc(document[key])
+    return document
+
+
 def list_(args: argparse.Namespace) -> int:
     ctx = open_context(args)
-    documents = [t.as_dict() for t in list_tokens(ctx.db)]
+    documents = [_document(t) for t in list_tokens(ctx.db)]
 
     def human(docs: list[dict[str, Any]]) -> str:
         if not docs:
@@ -86,5 +95,5 @@ def list_(args: argparse.Namespace) -> int:
 def revoke(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     token = revoke_token(ctx.db, args.name, ctx.clock.now(), ctx.actor)
-    emit(args, token.as_dict(), lambda d: f"token {d['name']} revoked")
+    emit(args, _document(token), lambda d: f"token {d['name']} revoked")
     return 0

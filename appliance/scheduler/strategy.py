@@ -87,6 +87,7 @@ class Strategy:
 
 # -- parsing -------------------------------------------------------------------------------
 
+_EXAMPLES = "'retry 2h' or {action: sms, after: 5m}"
 _DELAY_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 
@@ -127,10 +128,18 @@ def parse_action(value: object, where: str) -> OutcomeAction:
     elif isinstance(value, Mapping):
         data = dict(value)
     else:
-        raise StrategyError(f"{where}: expected an action such as 'retry 2h', got {value!r}")
-    unknown = sorted(set(data) - {"action", "after", "state"})
+        raise StrategyError(f"{where}: expected an action such as {_EXAMPLES}, got {value!r}")
+    unknown = sorted(map(str, set(data) - {"action", "after", "state"}))
     if unknown:
-        raise StrategyError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}")
+        raise StrategyError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; an action mapping takes action,"
+            " after (a delay) and state (close only), e.g. {action: sms, after: 5m}"
+        )
+    if "action" not in data:
+        raise StrategyError(
+            f"{where}: the mapping has no 'action' (one of {', '.join(Action)}),"
+            " e.g. {action: sms, after: 5m}"
+        )
     try:
         action = Action(str(data.get("action", "")).strip().lower().replace("-", "_"))
     except ValueError:
@@ -147,7 +156,7 @@ def parse_action(value: object, where: str) -> OutcomeAction:
         except ValueError as exc:
             raise StrategyError(f"{where}.state: {exc}") from None
         if state in (ContactState.PENDING, ContactState.SENT_TO_DIALER):
-            raise StrategyError(f"{where}.state: a contact cannot be closed as {state!r}")
+            raise StrategyError(f"{where}.state: a contact cannot be closed as {str(state)!r}")
     if action is Action.CLOSE and after:
         raise StrategyError(f"{where}: 'close' takes no delay")
     return OutcomeAction(action, after, state)
@@ -155,7 +164,10 @@ def parse_action(value: object, where: str) -> OutcomeAction:
 
 def _parse_outcome_map(value: object, where: str) -> dict[Outcome | None, OutcomeAction]:
     if not isinstance(value, Mapping):
-        raise StrategyError(f"{where}: expected a mapping of outcome to action")
+        raise StrategyError(
+            f"{where}: expected a mapping of outcome to action, e.g. {{Busy: retry 2h}},"
+            f" got {value!r}"
+        )
     out: dict[Outcome | None, OutcomeAction] = {}
     for key, raw in value.items():
         here = f"{where}.{key}"
@@ -177,7 +189,10 @@ def _parse_attempt(value: object, where: str) -> AttemptSpec:
         raise StrategyError(f"{where}: expected {{channel: voice, phone: 1}}, got {value!r}")
     unknown = sorted(set(map(str, value)) - {"channel", "phone", "wait"})
     if unknown:
-        raise StrategyError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        raise StrategyError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; an attempt takes channel, phone"
+            " and wait (SMS only)"
+        )
     try:
         channel = Channel(str(value.get("channel", "voice")).strip().lower())
     except ValueError:
@@ -211,13 +226,19 @@ def parse_strategy(data: object, source: str = "strategy") -> Strategy:
     data = {("on" if key is True else key): value for key, value in data.items()}
     unknown = sorted(set(map(str, data)) - {"name", "attempts", "on", "steps_on", "repeat_last"})
     if unknown:
-        raise StrategyError(f"{source}: unknown key(s) {', '.join(unknown)}")
+        raise StrategyError(
+            f"{source}: unknown key(s) {', '.join(unknown)}; a strategy takes name, attempts,"
+            " on, steps_on and repeat_last"
+        )
     name = str(data.get("name") or "").strip()
     if not name:
         raise StrategyError(f"{source}.name: a strategy needs a name")
     raw_attempts = data.get("attempts", [{"channel": "voice", "phone": 1}])
     if not isinstance(raw_attempts, list) or not raw_attempts:
-        raise StrategyError(f"{source}.attempts: expected a non-empty list of attempts")
+        raise StrategyError(
+            f"{source}.attempts: expected a non-empty list of attempts such as"
+            f" [{{channel: voice, phone: 1}}], got {raw_attempts!r}"
+        )
     attempts = tuple(
         _parse_attempt(a, f"{source}.attempts[{i}]") for i, a in enumerate(raw_attempts)
     )

@@ -239,9 +239,9 @@ def test_the_daemon_still_answers(box: Box) -> None:
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
 def test_a_disposition_callback_at_the_edge_of_the_calendar_is_a_422(when: str) -> None:
     # Reaching it over HTTP takes an ended call of the agent; the parsing is this function.
-    from appliance.api.agents import _parse_time
     from appliance.api.problems import Problem
+    from appliance.api.times import parse_time
 
     with pytest.raises(Problem) as refused:
-        _parse_time(when)
+        parse_time(when, "callback_at")
     assert refused.value.status == 422 and "years 1-9999" in refused.value.detail

@@ -152,13 +152,19 @@ STRATEGIES: list[dict[str, Any]] = [
 def test_a_strategy_body_is_parsed_as_the_json_it_came_as(
     admin: Api, definition: dict[str, Any]
 ) -> None:
-    from appliance.api.campaigns import _in_force
+    from appliance.campaign_strategy import document
     from appliance.scheduler.strategy import StrategyError, parse_strategy
 
     reply = admin.request("PUT", "/campaigns/seed/strategy", definition)
     try:
-        expected = json.loads(json.dumps(_in_force(parse_strategy(definition, "body"))))
+        expected = json.loads(json.dumps(document(parse_strategy(definition, "body"))))
     except StrategyError as exc:
-        assert problem(reply)["detail"] == str(exc)
+        detail = problem(reply)["detail"]
+        # A key no attempt has is the schema's to refuse (its message names it), the rest the parser's.
+        assert (
+            "'colour' was unexpected" in detail
+            if definition["name"] == "odd"
+            else detail == str(exc)
+        )
     else:
         assert reply.status == 200 and reply.json() == expected, reply

@@ -49,6 +49,8 @@ def test_create_show_set_and_audit(config: Path, capsys: pytest.CaptureFixture[s
 
     code, out, _ = run(config, capsys, "campaign", "list", "--json")
     assert [c["name"] for c in json.loads(out)] == ["Spring"]
+    listed = json.loads(out)[0]  # instants as the API writes them (#22)
+    assert listed["created_at"].endswith("Z") and listed["updated_at"] >= listed["created_at"]
 
     db = open_database(config.parent / "state" / "d.db")
     actions = [r[0] for r in db.conn.execute("SELECT action FROM audit ORDER BY id")]

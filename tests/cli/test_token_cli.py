@@ -42,6 +42,8 @@ def test_create_prints_an_https_curl_line_when_tls_is_on(
     listed = capsys.readouterr().out
     assert "dbx_" not in listed and secret not in listed
     assert "hash" not in json.loads(listed)[0]
+    first = json.loads(listed)[0]  # instants as the API writes them (#22)
+    assert first["created_at"].endswith("Z") and first["last_used_at"] is None
 
 
 def test_create_prints_a_plain_http_curl_line_without_tls(

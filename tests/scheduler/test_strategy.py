@@ -308,3 +308,77 @@ def test_an_explicit_terminal_override_is_honored_and_warned_about() -> None:
     assert parse_strategy(to_dict(s)) == s
     assert parse_strategy(to_dict(parse_strategy(PATIENT))) == parse_strategy(PATIENT)
     assert strategy_warnings(parse_strategy(to_dict(parse_strategy(PATIENT)))) == []
+
+
+# -- the forms the docs show, and what is said about the ones they do not (#22) --------------
+
+
+@pytest.mark.parametrize(
+    ("mapping", "text"),
+    [
+        ({"action": "sms", "after": "5m"}, "sms 5m"),
+        ({"action": "retry", "after": 7200}, "retry 2h"),
+        ({"action": "Next-Number", "after": "90s"}, "next_number 90s"),
+        ({"action": "close", "state": "Not Connected"}, "close Not Connected"),
+        ({"action": "block"}, "block"),
+    ],
+)
+def test_an_action_as_a_mapping_is_the_same_action_as_text(
+    mapping: dict[str, object], text: str
+) -> None:
+    attempts = [{"channel": "voice"}, {"channel": "sms", "phone": "same"}]
+    as_mapping = parse_strategy({"name": "m", "attempts": attempts, "on": {"Busy": mapping}})
+    as_text = parse_strategy({"name": "m", "attempts": attempts, "on": {"Busy": text}})
+    assert as_mapping.on[Outcome.BUSY] == as_text.on[Outcome.BUSY]
+    assert as_mapping.on[Outcome.BUSY].text() == text.replace("Next-Number", "next_number")
+
+
+@pytest.mark.parametrize(
+    ("delay", "seconds"),
+    [("5m", 300), ("2h", 7200), ("1d", 86400), ("90s", 90), ("1h30m", 5400), ("2 H", 7200),
+     (600, 600), ("600", 600), ("0", 0)],
+)  # fmt: skip
+def test_delays_in_every_documented_unit(delay: object, seconds: float) -> None:
+    assert parse_delay(delay, "d") == seconds
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ({"after": "5m"}, "on.Busy: the mapping has no 'action' (one of retry, next_number"),
+        ({"action": "retry", "delay": "5m"}, "on.Busy: unknown key(s) delay; an action mapping takes action, after"),
+        ({"action": "retry", "after": "soon"}, "on.Busy.after: 'soon' is not a delay like 90s"),
+        ({"action": "retry", "after": "1w"}, "on.Busy.after: '1w' is not a delay"),
+        ({"action": "retry", "after": "-5m"}, "on.Busy.after: '-5m' is not a delay"),
+        ({"action": "retry", "after": True}, "on.Busy.after: True is not a delay"),
+        ({"action": "retry", "after": "400d"}, "must be between 0 and 366 days"),
+        ({"action": "retry", "state": "Connected"}, "on.Busy: only 'close' takes a state"),
+        ({"action": "close", "after": "5m"}, "on.Busy: 'close' takes no delay"),
+        ({"action": "close", "state": "Pending"}, "on.Busy.state: a contact cannot be closed as 'Pending'"),
+        ({"action": "redial"}, "on.Busy: 'redial' is not an action; expected one of retry"),
+        (["retry", "2h"], "on.Busy: expected an action such as 'retry 2h' or {action: sms, after: 5m}, got"),
+        (None, "on.Busy: expected an action such as"),
+    ],
+)  # fmt: skip
+def test_a_bad_action_form_says_which_key_and_what_was_expected(
+    action: object, message: str
+) -> None:
+    with pytest.raises(StrategyError) as info:
+        parse_strategy({"name": "x", "on": {"Busy": action}}, "x")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": "x", "on": "retry 2h"}, "x.on: expected a mapping of outcome to action, e.g. {Busy: retry 2h}"),
+        ({"name": "x", "attempts": {"channel": "voice"}}, "x.attempts: expected a non-empty list of attempts such as [{channel: voice, phone: 1}]"),
+        ({"name": "x", "attempts": [{"chanel": "sms"}]}, "x.attempts[0]: unknown key(s) chanel; an attempt takes channel, phone"),
+        ({"name": "x", "colour": 1}, "a strategy takes name, attempts, on, steps_on and repeat_last"),
+        ({"name": "x", "steps_on": {"2": {"Busy": "block"}}}, "x.steps_on.2: not an attempt number 1..1"),
+    ],
+)  # fmt: skip
+def test_a_bad_strategy_form_says_what_was_expected(data: dict[str, object], message: str) -> None:
+    with pytest.raises(StrategyError) as info:
+        parse_strategy(data, "x")
+    assert message in str(info.value)

@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label
 
 from tui.base import Pane, fill, selected_key
+from tui.client import instant
 
 
 def _call(agent: dict[str, Any], now: float) -> str:
@@ -18,7 +19,7 @@ def _call(agent: dict[str, Any], now: float) -> str:
     if not call or agent["state"] not in ("talking", "reserved", "wrap_up"):
         preview = agent.get("preview")
         return f"preview {preview['contact']['phone1']}" if preview else ""
-    since = call.get("connected_at") or call.get("started_at")
+    since = instant(call.get("connected_at") or call.get("started_at"))
     took = f" {now - since:.0f}s" if since and agent["state"] == "talking" else ""
     return f"{call['number']}{took}"
 

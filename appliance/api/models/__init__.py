@@ -4,7 +4,7 @@ requests are checked against (appliance/api/spec.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
@@ -13,6 +13,19 @@ from pydantic_core import CoreSchema
 from appliance import names
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+
+# An instant in a response: ISO 8601 in UTC with a Z, to the millisecond (appliance/api/times.py).
+Instant = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "examples": ["2027-01-15T08:00:00.250Z"],
+            "description": "ISO 8601, UTC",
+        }
+    ),
+]
 
 
 class Body(BaseModel):

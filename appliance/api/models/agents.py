@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, RootModel
 
-from appliance.api.models import Body, Document, omittable
+from appliance.api.models import Body, Document, Instant, omittable
 
 Int64 = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
@@ -22,12 +22,16 @@ class Agent(Document):
     seat: str | None = None
     seat_up: bool | None = None
     campaigns: list[str] | None = omittable()
-    since: float | None = None
-    wrap_until: float | None = None
+    since: Instant | None = Field(None, description="when the agent entered this state")
+    wrap_until: Instant | None = Field(None, description="when the wrap-up ends")
     call: dict[str, Any] | None = Field(
-        None, description="the screen pop: the call and the contact"
+        None,
+        description="the screen pop: the call (started_at, connected_at, ended_at: ISO 8601)"
+        " and the contact",
     )
-    preview: dict[str, Any] | None = Field(None, description="a contact shown before dialing")
+    preview: dict[str, Any] | None = Field(
+        None, description="a contact shown before dialing (offered_at, dials_at: ISO 8601)"
+    )
 
 
 class AgentPosition(Body):
@@ -70,6 +74,8 @@ class AgentDialed(Document):
 class AgentListItem(Document):
     contact_id: Any
     callback_due: Any
+    callback_at: Instant | None = None
+    next_at: Instant | None = None
 
 
 class AgentList(RootModel[list[AgentListItem]]):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, WithJsonSchema
 
-from appliance.api.models import Body, Document, component, name_rule, omittable
+from appliance.api.models import Body, Document, Instant, component, name_rule, omittable
 from appliance.domain import CampaignStatus, CampaignType
 
 TypeName = Annotated[str, WithJsonSchema({"enum": [t.value for t in CampaignType]})]
@@ -31,8 +31,8 @@ class Campaign(Document):
     strategy_id: int | None = None
     settings: Settings
     contacts: CampaignContacts
-    created_at: float | None = omittable()
-    updated_at: float | None = omittable()
+    created_at: Instant | None = omittable()
+    updated_at: Instant | None = omittable()
 
 
 class CampaignCreate(Body):
@@ -79,22 +79,59 @@ class Report(Document):
     abandon: dict[str, Any]
 
 
+# A strategy's values are checked by its own parser (appliance/scheduler/strategy.py), whose
+# errors name the key path and what it expects; the schemas here say the shapes it takes.
+Delay = Annotated[
+    float | str,
+    WithJsonSchema(
+        {
+            "type": ["string", "number"],
+            "minimum": 0,
+            "description": "a delay: 90s, 30m, 2h, 1d, 1h30m, or seconds",
+            "examples": ["5m", "2h", "1d", "90s", "1h30m", 600],
+        }
+    ),
+]
+ACTIONS = "retry, next_number, sms, block or close"
+
+
+class ActionMapping(Body):
+    """an action as a mapping, e.g. {action: sms, after: 5m} or {action: close, state: Connected}"""
+
+    action: str = Field(min_length=1, description=ACTIONS, examples=["retry", "sms", "close"])
+    after: Delay | None = omittable()
+    state: str | None = omittable(
+        description="close only: the C11 state to close with", examples=["Connected"]
+    )
+
+
 Action = Annotated[
-    str, Field(min_length=1, examples=["retry 2h", "next_number", "close Connected", "block"])
+    str | ActionMapping,
+    Field(
+        description=f"an action ({ACTIONS}) as text with its delay or state, e.g. 'retry 2h',"
+        " 'close Connected', or as a mapping, e.g. {action: sms, after: 5m}",
+        examples=["retry 2h", "next_number", "close Connected", {"action": "sms", "after": "5m"}],
+    ),
+]
+Actions = Annotated[
+    dict[str, Action],
+    Field(description="outcome (a C11 name, alias or code) -> action; under `on`, `default` too"),
 ]
 
 
 class StrategyAttempt(Body):
-    # Keys beyond these (wait) are for the strategy's own parser to take or refuse.
-    model_config = ConfigDict(extra="allow")
+    """one planned attempt"""
 
     channel: Literal["voice", "sms"] | None = omittable()
     phone: Annotated[
-        int | Literal["next"] | None,
+        int | Literal["next", "same"] | None,
         WithJsonSchema(
-            {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"const": "next"}]}
+            {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"enum": ["next", "same"]}]}
         ),
     ] = omittable()
+    wait: Delay | None = omittable(
+        description="SMS only: how long to wait for a reply (state SMS sent) before the next attempt"
+    )
 
 
 class Strategy(Body):
@@ -102,8 +139,10 @@ class Strategy(Body):
 
     name: str = Field(min_length=1, pattern="\\S")
     attempts: list[StrategyAttempt] | None = omittable(min_length=1)
-    on: dict[str, Action] | None = omittable()
-    steps_on: dict[str, dict[str, Action]] | None = omittable()
+    on: Actions | None = omittable()
+    steps_on: dict[str, Actions] | None = omittable(
+        description="attempt number (1-based) -> its own outcome -> action overrides"
+    )
     repeat_last: bool | None = omittable()
 
     def definition(self) -> dict[str, Any]:

@@ -1,15 +1,15 @@
-"""The box-wide resources' bodies: the live status and a log line."""
+"""The box-wide resources' bodies: the live status, a log line and an audit entry."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from appliance.api.models import Document, omittable
+from appliance.api.models import Document, Instant, omittable
 
 
 class Status(Document):
     version: str
-    time: float
+    time: Instant
     status: str | None = omittable()
     lines: list[dict[str, Any]]
     calls_in_flight: int
@@ -22,7 +22,16 @@ class Status(Document):
 
 class LogLine(Document):
     seq: int | None = omittable()
-    time: float | None = omittable()
+    time: Instant | None = omittable()
     level: str | None = omittable()
     logger: str | None = omittable()
     message: str | None = omittable()
+
+
+class AuditEntry(Document):
+    id: int
+    at: Instant
+    actor: str
+    action: str
+    target: str | None = None
+    detail: Any = None
