@@ -7,6 +7,7 @@ import logging
 
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
+from appliance.importing.headers import config_map
 from appliance.importing.hotfolder import FileResult, HotFolder
 from appliance.store import open_database
 
@@ -29,7 +30,7 @@ class HotFolderComponent:
         db = open_database(self.config.database)
         folder = HotFolder(
             db, settings.hot_folder, clock=self.clock, mappings=settings.mappings,
-            settle_seconds=settings.settle_seconds, actor="hot-folder", staged=True,
+            column_map=config_map(settings.map), settle_seconds=settings.settle_seconds, actor="hot-folder", staged=True,
         )  # fmt: skip
         self.ready.set()
         try:
