@@ -16,7 +16,27 @@ from appliance.api.server import openapi_document
 BEFORE = Path(__file__).with_name("openapi_before_models.json")
 
 # JSON pointer (into the normalized document) -> why it differs on purpose
-INTENDED: dict[str, str] = {}
+_REPORT = (
+    "/paths/~1campaigns~1{name}~1contacts/post/responses/%d/content/application~1json/schema/"
+    "properties/report/properties/"
+)
+_UPLOAD = "/paths/~1campaigns~1{name}~1contacts~1upload/post/"
+_FORM = _UPLOAD + "requestBody/content/multipart~1form-data/schema/properties/"
+INTENDED: dict[str, str] = {
+    # #22: files are read by their header's names; the report says how each column was read,
+    # the upload takes map= and dry_run= (query or form) and may answer with a dry run.
+    **{
+        _REPORT % status + part: "#22: the report's columns"
+        for status in (200, 201)
+        for part in ("columns", "layout/description")
+    },
+    _UPLOAD + "description": "#22: how the file is read",
+    _UPLOAD + "parameters": "#22: map= and dry_run=",
+    _FORM + "dry_run": "#22: dry_run as a form field",
+    _FORM + "map": "#22: map as form fields",
+    _FORM + "mapping": "#22: mapping as a form field",
+    _UPLOAD + "responses/200/": "#22: the report with columns, or a dry run",
+}
 
 
 def _resolve(node: Any, components: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
