@@ -192,8 +192,9 @@ def choose_layout(
     if not reading.looks_like_header():
         return _headerless(reading)
     if wanted == ECM or _is_ecm_header(first):
-        reading.no_map("its header starts Phone1..Phone5, the ECM column order")
-        _fits_ecm(reading, "its header starts Phone1..Phone5, the ECM column order, which has")
+        why = "--mapping ecm asks for" if wanted == ECM else "its header starts Phone1..Phone5,"
+        reading.no_map(f"{why} the ECM column order")
+        _fits_ecm(reading, f"{why} the ECM column order, which has")
         return _ecm_layout(first)
     return named_layout(reading)
 
