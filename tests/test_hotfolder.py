@@ -252,3 +252,37 @@ def test_symlinks_never_lead_the_hot_folder_out_of_its_directory(
     assert not result.ok and result.moved_to == root / "Spring" / "list.csv"
     assert sorted(p.name for p in outside.iterdir()) == ["secret.csv"]
     assert contacts(db) == 0
+
+
+def test_the_hot_folder_reads_headers_by_name_with_the_configs_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#22: the hot folder reads a file as `dialbox import` does; it has no --map, so config
+    import.map places its columns, and a file with an unknown column goes to failed/ with the
+    accepted names beside it."""
+    config = tmp_path / "dialbox.yaml"
+    config.write_text(
+        "database: d.db\nimport:\n  hot_folder: hot\n  settle_seconds: 0\n"
+        "  map:\n    Kundentyp: bp5\n"
+    )
+    assert main(["--config", str(config), "campaign", "create", "Spring"]) == 0
+    spring = tmp_path / "hot" / "Spring"
+    spring.mkdir(parents=True)
+    (spring / "crm.csv").write_text(
+        "phone,first_name,email,Kundentyp\n2125550100,Jane,jane@example.com,gold\n"
+    )
+    (spring / "odd.csv").write_text("phone,first_name,Filiale\n2125550101,John,WAW\n")
+    capsys.readouterr()
+    assert main(["--config", str(config), "import", "--once", "--json"]) == 0
+    documents = {Path(d["source"]).name: d for d in json.loads(capsys.readouterr().out)}
+    crm = documents["crm.csv"]
+    assert crm["status"] == "imported" and crm["report"]["imported"] == 1
+    assert crm["report"]["columns"][3] == {"column": "Kundentyp", "field": "bp5"}
+    odd = documents["odd.csv"]
+    assert odd["status"] == "failed"
+    assert "line 1: unknown column 'Filiale' (column 3)" in odd["reason"]
+    reason = Path(odd["moved_to"]).with_name(Path(odd["moved_to"]).name + ".reason.txt")
+    assert "Accepted names" in reason.read_text()
+    db = open_database(tmp_path / "d.db")
+    assert db.scalar("SELECT bp5 FROM contacts") == "gold"
+    assert db.scalar("SELECT count(*) FROM contacts") == 1

@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from appliance.api.context import Services
 from appliance.api.models.contacts import (
     Contact,
     ContactRecord,
+    ImportPreview,
     ImportReport,
     PushedRecord,
     Result,
@@ -27,7 +29,9 @@ from appliance.api.spec import Call, Param, page_of
 from appliance.campaigns import CampaignSettings
 from appliance.config.models import ColumnMapping
 from appliance.domain import ContactState
+from appliance.importing.headers import MapEntry, MapError, config_map, merged, parse_map
 from appliance.importing.importer import Cells, import_file, rejects_file
+from appliance.importing.preview import preview_file
 from appliance.store.campaigns import CampaignRow, get_campaign
 from appliance.store.db import Database
 from appliance.store.results import contact, contacts_page, results_since
@@ -37,16 +41,31 @@ AFTER = Param("after", "query", {"type": "integer", "minimum": 0, "default": 0},
               description="the cursor: `next` of the previous page")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Upload:
+    """How to read an uploaded file: the query's and the form's parameters, with the config's."""
+
+    mapping: str | None
+    mappings: dict[str, ColumnMapping]
+    column_map: tuple[MapEntry, ...]
+    dry_run: bool
+
+
 def _import(svc: Services, campaign: CampaignRow, data: bytes, source: str, actor: str,
-            mapping: str | None, mappings: dict[str, ColumnMapping]) -> dict[str, Any]:  # fmt: skip
+            how: _Upload) -> dict[str, Any]:  # fmt: skip
+    if how.dry_run:
+        return preview_file(io.BytesIO(data), campaign=campaign.name, region=campaign.region,
+                            mappings=how.mappings, mapping=how.mapping,
+                            column_map=how.column_map, where=source).as_dict()  # fmt: skip
     # Its own connection in a worker thread, staged: the file is read and checked aside (in a
     # worker process when big) and published in short transactions, so the dial loop's writes
     # wait at most for one chunk (importing.importer._import_staged).
     db = Database(svc.db.path)
     try:
         report = import_file(db, campaign, io.BytesIO(data), region=campaign.region,
-                             mappings=mappings, mapping=mapping, now=svc.clock.now(),
-                             actor=actor, source=source, staged=True)  # fmt: skip
+                             mappings=how.mappings, mapping=how.mapping, now=svc.clock.now(),
+                             actor=actor, source=source, staged=True,
+                             column_map=how.column_map)  # fmt: skip
     finally:
         db.close()
     document = report.as_dict()
@@ -55,27 +74,58 @@ def _import(svc: Services, campaign: CampaignRow, data: bytes, source: str, acto
     return document
 
 
+MAP_HELP = ("COLUMN=FIELD: read the header column COLUMN as FIELD (phone1..phone5, bp1..bp12, "
+            "external_id, priority, timezone, callback_at, owner_agent, phone: the next free "
+            "phone, ignore: leave it out; '*=ignore' leaves out every unknown column); repeat "
+            "it for more columns. Added to config import.map")  # fmt: skip
+DRY_RUN_HELP = "read and check the file, write nothing: how each column is read, the first rejects"
+
+
 @API.op("POST", "/campaigns/{name}/contacts/upload", summary="Upload a contact file (CSV/TXT)",
         tag="contacts", scope="crm", upload=True,
         params=[Param("mapping", "query", {"type": "string", "minLength": 1},
-                      description="a column mapping from config import.mappings")],
+                      description="a column mapping from config import.mappings"),
+                # A URL stays short (aiohttp's request line is at most 8 KiB): more in the form.
+                Param("map", "query", {"type": "array", "items": {"type": "string", "minLength": 2,
+                      "maxLength": 128}, "maxItems": 32}, description=MAP_HELP),
+                Param("dry_run", "query", {"type": "boolean", "default": False},
+                      description=DRY_RUN_HELP)],
+        form={"map": {"type": "array", "items": {"type": "string"}, "description": MAP_HELP},
+              "mapping": {"type": "string", "description": "as the query's mapping"},
+              "dry_run": {"type": "boolean", "description": DRY_RUN_HELP}},
         responses={200: ("what landed and what was rejected (the first 1,000 rejects, every reason "
-                         "counted), with the import's id", ImportReport)},
-        description="The file lands whole or not at all. A few imports run at once; more wait "
-                    "their turn, and beyond that the answer is 503 with Retry-After.")  # fmt: skip
+                         "counted), with the import's id; with dry_run, how the file would be read",
+                         ImportReport | ImportPreview)},
+        description="The file lands whole or not at all. A header row is read by its names "
+                    "(docs/config.md, Header names); a file without one, or whose header starts "
+                    "Phone1..Phone5, in the ECM column order. A file that cannot be read so (an "
+                    "unknown column, too many columns) is refused with 422 saying what to do. A "
+                    "few imports run at once; more wait their turn, and beyond that the answer "
+                    "is 503 with Retry-After.")  # fmt: skip
 async def upload_contacts(call: Call) -> web.Response:
     svc = services(call)
     campaign = get_campaign(svc.db, call.path["name"])
-    mappings = dict(svc.config().import_.mappings)
+    config = svc.config().import_
+    mappings = dict(config.mappings)
     mapping = (
-        call.query.get("mapping") or CampaignSettings.model_validate(campaign.settings).mapping
+        call.query.get("mapping")
+        or next(iter(call.form.get("mapping", [])), None)
+        or CampaignSettings.model_validate(campaign.settings).mapping
     )
     if mapping is not None and mapping not in mappings:
         raise Problem(422, f"no column mapping named {mapping!r}; config import.mappings has: "
                       f"{', '.join(sorted(mappings)) or 'none'}")  # fmt: skip
+    try:
+        given = parse_map([*call.query.get("map", []), *call.form.get("map", [])], option="map")
+    except MapError as exc:
+        raise Problem(422, str(exc), errors=[{"where": "map", "message": str(exc)}]) from None
+    dry_run = call.query.get("dry_run", False) or any(
+        v.strip().lower() in ("true", "1", "yes") for v in call.form.get("dry_run", [])
+    )
+    how = _Upload(mapping, mappings, merged(config_map(config.map), given), dry_run)
     async with svc.imports.slot():
         document = await asyncio.to_thread(
-            _import, svc, campaign, call.body, "api upload", call.caller.actor, mapping, mappings
+            _import, svc, campaign, call.body, "api upload", call.caller.actor, how
         )
     return web.json_response(document)
 

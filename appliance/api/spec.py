@@ -61,6 +61,8 @@ class Call(Generic[B]):
     query: dict[str, Any]
     # The operation's body model; or parsed JSON (a schema literal), bytes (a file upload), None
     body: B
+    # An upload's multipart text fields other than `file` (e.g. map=), by name, in order
+    form: dict[str, list[str]] = field(default_factory=dict)
 
 
 Handler = Callable[[Call[Any]], Awaitable[web.StreamResponse]]
@@ -87,6 +89,7 @@ class Operation:
     body: dict[str, Any] | None = None  # JSON schema of a JSON body
     body_model: type[pydantic.BaseModel] | None = None  # what the handler gets it as
     upload: bool = False  # the body is a file (text/csv or multipart/form-data field `file`)
+    form: dict[str, Any] = field(default_factory=dict)  # an upload's other multipart fields
     responses: dict[int, Response] = field(default_factory=dict)
     description: str = ""
     max_body: int = MAX_JSON_BODY  # bytes of the body; an upload takes MAX_BODY
@@ -160,6 +163,7 @@ class Api:
         params: list[Param] | None = None,
         body: Schema | None = None,
         upload: bool = False,
+        form: dict[str, Any] | None = None,
         description: str = "",
         max_body: int | None = None,
     ) -> Callable[[Handler], Handler]:
@@ -190,6 +194,7 @@ class Api:
                     None if body is None else self._schema(body),
                     body if _is_model(body) else None,
                     upload,
+                    dict(form or {}),
                     schemas,
                     description,
                     max_body or (MAX_BODY if upload else MAX_JSON_BODY),
@@ -243,7 +248,10 @@ class Api:
                             "schema": {
                                 "type": "object",
                                 "required": ["file"],
-                                "properties": {"file": {"type": "string", "format": "binary"}},
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    **op.form,
+                                },
                             }
                         },
                     },
@@ -329,6 +337,15 @@ class Api:
             path: dict[str, Any] = {}
             query: dict[str, Any] = {}
             for p in op.params:
+                if p.where == "query" and p.schema.get("type") == "array":  # ?map=a&map=b
+                    items = Param(p.name, p.where, p.schema.get("items", {}))
+                    values = [_convert(v, items) for v in request.query.getall(p.name, [])]
+                    if values:
+                        self._check(p.schema, values, p.name)
+                        query[p.name] = values
+                    elif p.required:
+                        raise Problem(422, f"the query parameter {p.name!r} is required")
+                    continue
                 raw = (
                     request.match_info.get(p.name)
                     if p.where == "path"
@@ -348,14 +365,15 @@ class Api:
                     self._check(p.schema, value, p.name)
                 (path if p.where == "path" else query)[p.name] = value
             body: Any = None
+            form: dict[str, list[str]] = {}
             if op.body is not None:
                 body = await _json_body(request, op.max_body)
                 self._check(op.body, body, "body")
                 if op.body_model is not None:
                     body = _typed(op.body_model, body)
             elif op.upload:
-                body = await _file_body(request, op.max_body)
-            return await op.handler(Call(request, caller, path, query, body))
+                body, form = await _file_body(request, op.max_body)
+            return await op.handler(Call(request, caller, path, query, body, form))
 
         handle.__name__ = op.operation_id
         return handle
@@ -507,34 +525,63 @@ async def _json_body(request: web.Request, limit: int) -> Any:
     return parse_json(await _read_at_most(request, limit), max_bytes=limit)
 
 
-async def _file_body(request: web.Request, limit: int) -> bytes:
+MAX_FORM_FIELDS = 100  # text fields beside the file in a multipart upload
+MAX_FORM_FIELD = 64 * 1024  # bytes of one
+
+
+async def _file_body(request: web.Request, limit: int) -> tuple[bytes, dict[str, list[str]]]:
+    """The uploaded file, and any multipart text fields beside it (name -> values)."""
     if not request.body_exists:
         raise Problem(400, "send the file as the request body (text/csv) or as a part named 'file'")
     if request.content_length is not None and request.content_length > limit:
         raise Problem(413, f"the file is larger than {limit} bytes; send at most {limit}")
     # Beyond that, aiohttp's client_max_size (MAX_BODY) stops a body or a part while it streams.
     if request.content_type == "multipart/form-data":
+        data: bytes | None = None
+        form: dict[str, list[str]] = {}
         try:
             reader = await request.multipart()
             while True:
                 part = await reader.next()
                 if part is None:
                     break
-                if isinstance(part, aiohttp.BodyPartReader) and part.name == "file":
-                    data = await part.read(decode=True)
-                    return bytes(data)
+                if not isinstance(part, aiohttp.BodyPartReader):
+                    continue
+                if part.name == "file" and data is None:
+                    data = bytes(await part.read(decode=True))
+                elif part.name and part.filename is None:
+                    form.setdefault(part.name, []).append(await _form_field(part))
+                    if sum(map(len, form.values())) > MAX_FORM_FIELDS:
+                        raise Problem(413, f"more than {MAX_FORM_FIELDS} form fields")
         except (
             ValueError,
             aiohttp.ClientError,
             aiohttp.http_exceptions.HttpProcessingError,
         ) as exc:
             raise Problem(400, f"the multipart body cannot be read: {exc}") from None
-        raise Problem(422, "the multipart body has no part named 'file'")
+        if data is None:
+            raise Problem(422, "the multipart body has no part named 'file'")
+        return data, form
     if request.content_type in ("text/csv", "text/plain", "application/octet-stream"):
-        return await request.read()
+        return await request.read(), {}
     raise Problem(
         415, "send the file as text/csv, or as multipart/form-data with a part named 'file'"
     )
+
+
+async def _form_field(part: aiohttp.BodyPartReader) -> str:
+    """A text field of a multipart upload: UTF-8, at most MAX_FORM_FIELD bytes."""
+    raw = bytearray()
+    while chunk := await part.read_chunk(8192):
+        raw += chunk
+        if len(raw) > MAX_FORM_FIELD:
+            raise Problem(
+                413, f"the form field {part.name!r} is longer than {MAX_FORM_FIELD} bytes"
+            )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, f"the form field {part.name!r} is not UTF-8 text") from None
 
 
 @web.middleware

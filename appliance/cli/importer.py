@@ -12,7 +12,9 @@ from appliance.campaigns import CampaignSettings
 from appliance.cli.context import Context, open_context
 from appliance.cli.output import add_json_flag, emit, table
 from appliance.errors import DialboxError
+from appliance.importing.headers import MapEntry, config_map, merged, parse_map
 from appliance.importing.importer import import_file
+from appliance.importing.preview import Preview, preview_file
 from appliance.importing.report import ImportReport
 from appliance.store.campaigns import get_campaign
 from appliance.store.db import daemon_running
@@ -25,16 +27,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "import",
         help="import a contact file into a campaign, or watch a hot folder",
         description=(
-            "Import a CSV/TXT contact file: the ECM column order (Phone1..Phone5, BP1..BP12, "
-            "header optional) or a named-column file read through a mapping from config "
-            "`import.mappings`. Bad rows are reported and skipped; good rows land in one "
-            "transaction; importing the same rows again adds nothing. Callback times without "
-            "an offset are UTC."
+            "Import a CSV/TXT contact file. A header row is read by its names (phone, mobile, "
+            "first_name, last_name, email, amount…: docs/config.md, Header names); a file "
+            "without a header, or whose header starts Phone1..Phone5, is read in the ECM column "
+            "order (Phone1..Phone5, BP1..BP12); a mapping from config `import.mappings` reads "
+            "a header of its own. Unknown columns are refused unless --map places them. Bad "
+            "rows are reported and skipped; good rows land in one transaction; importing the "
+            "same rows again adds nothing. Callback times without an offset are UTC. Exit "
+            "status: 0 when rows are in the campaign, 1 when the file was refused or no row "
+            "was accepted, 2 for a wrong command, 3 for an unknown campaign."
         ),
     )
     p.add_argument("file", nargs="?", type=Path, help="the file to import (.csv or .txt)")
     p.add_argument("--campaign", help="campaign to import into (required with FILE)")
     p.add_argument("--mapping", help="column mapping to read the file with (default: automatic)")
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="COLUMN=FIELD",
+        help="read the header column COLUMN as FIELD (phone1..phone5, bp1..bp12, external_id, "
+        "priority, timezone, callback_at, owner_agent, phone: the next free phone, ignore: "
+        "leave it out); '*=ignore' leaves out every unknown column; repeatable",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show how the file would be read (column -> field) and its first rejects; "
+        "write nothing",
+    )
     p.add_argument("--rejects", type=Path, metavar="FILE", help="write the reject report as CSV")
     p.add_argument(
         "--watch",
@@ -52,19 +73,61 @@ def run(args: argparse.Namespace) -> int:
     if args.watch is not None or args.once:
         if args.file is not None or args.campaign:
             raise DialboxError("--watch takes no FILE or --campaign: the folder names the campaign")
+        if args.map or args.dry_run:
+            raise DialboxError(
+                "--watch takes no --map or --dry-run: set import.map in the config for the "
+                "hot folder's files"
+            )
         return _watch(args)
     if args.file is None or not args.campaign:
         raise DialboxError("give --campaign NAME and a FILE to import (or --watch DIR)")
+    given = parse_map(args.map)  # a wrong --map is refused before anything is opened
     ctx = open_context(args)
     try:
-        report = _import(ctx, args)
+        column_map = merged(config_map(ctx.config.import_.map), given)
+        if args.dry_run:
+            preview = _preview(ctx, args, column_map)
+        else:
+            report = _import(ctx, args, column_map)
     finally:
         ctx.db.close()
+    if args.dry_run:
+        emit(args, preview.as_dict(), lambda _: preview.human())
+        return 0 if preview.valid else 1
     emit(args, report.as_dict(), lambda _: _human(report))
-    return 0
+    if report.imported or report.duplicates:
+        return 0
+    if not args.json:
+        print(_nothing(report), file=sys.stderr)
+    return 1
 
 
-def _import(ctx: Context, args: argparse.Namespace) -> ImportReport:
+def _nothing(report: ImportReport) -> str:
+    """Why exit 1: what to look at."""
+    if not report.rows:
+        header = bool(report.columns) and report.columns[0][0] is not None
+        return f"nothing imported: {report.file} has no rows{' below its header' if header else ''}"
+    return (
+        f"nothing imported: every one of the {report.rows} rows was rejected; see the reasons "
+        "above (--dry-run shows how the columns are read)"
+    )
+
+
+def _preview(ctx: Context, args: argparse.Namespace, column_map: tuple[MapEntry, ...]) -> Preview:
+    campaign = get_campaign(ctx.db, args.campaign)
+    return preview_file(
+        args.file,
+        campaign=campaign.name,
+        region=campaign.region,
+        mappings=ctx.config.import_.mappings,
+        mapping=args.mapping or CampaignSettings.model_validate(campaign.settings).mapping,
+        column_map=column_map,
+    )
+
+
+def _import(
+    ctx: Context, args: argparse.Namespace, column_map: tuple[MapEntry, ...]
+) -> ImportReport:
     campaign = get_campaign(ctx.db, args.campaign)
     mapping = args.mapping or CampaignSettings.model_validate(campaign.settings).mapping
     rejects_out = None
@@ -87,6 +150,7 @@ def _import(ctx: Context, args: argparse.Namespace) -> ImportReport:
             actor=ctx.actor,
             source=str(args.file),
             rejects_out=rejects_out,
+            column_map=column_map,
             # A running daemon dials on this database: stage the file and publish it in short
             # transactions, so its dial loop never waits for the whole file (one lock for all
             # of it is the fast path, for when nothing else writes).
@@ -99,6 +163,12 @@ def _import(ctx: Context, args: argparse.Namespace) -> ImportReport:
 
 def _human(report: ImportReport) -> str:
     lines = [report.summary()]
+    if report.layout != "ecm":  # a header read by name or a mapping: say what went where
+        placed = [f"{name} -> {field}" for name, field in report.columns if field and name]
+        left = [name for name, field in report.columns if not field and name]
+        lines.append(
+            "columns: " + ", ".join(placed) + (f"; left out: {', '.join(left)}" if left else "")
+        )
     if report.rejects:
         shown = report.rejects[:HUMAN_REJECTS]
         lines.append("")
@@ -128,6 +198,7 @@ def _watch(args: argparse.Namespace) -> int:
         Path(folder),
         clock=ctx.clock,
         mappings=ctx.config.import_.mappings,
+        column_map=config_map(ctx.config.import_.map),
         settle_seconds=ctx.config.import_.settle_seconds,
         actor=ctx.actor,
     )

@@ -196,6 +196,29 @@ class ImportSettings(Section):
             raise ValueError("schedule times the hot folder's imports: set hot_folder too")
         return self
 
+    map: dict[str, str] = Field(
+        default_factory=dict,
+        description="column header -> field for files read by their header's names, as "
+        "`dialbox import --map` (every import: the hot folder, uploads, the CLI)",
+    )
+
+    @field_validator("map")
+    @classmethod
+    def _map_targets(cls, value: dict[str, str]) -> dict[str, str]:
+        # The same check as --map (importing.headers.map_entry), with field names as written.
+        targets = {*CONTACT_COLUMNS, "phone", "ignore"}
+        for column, field in value.items():
+            if not column.strip():
+                raise ValueError("a column name is empty")
+            if field.strip().lower() not in targets:
+                raise ValueError(
+                    f"{column!r}: {field!r} is not a contact field; use one of "
+                    f"{', '.join(CONTACT_COLUMNS)}, phone (the next free phone) or ignore"
+                )
+            if column.strip() == "*" and field.strip().lower() != "ignore":
+                raise ValueError("'*' may only be ignored ('*': ignore)")
+        return {column: field.strip().lower() for column, field in value.items()}
+
     @field_validator("mappings")
     @classmethod
     def _mapping_names(cls, value: dict[str, ColumnMapping]) -> dict[str, ColumnMapping]:

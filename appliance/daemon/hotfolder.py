@@ -7,6 +7,7 @@ import logging
 
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
+from appliance.importing.headers import config_map
 from appliance.importing.hotfolder import FileResult, HotFolder
 from appliance.importing.timed import TimedImport
 from appliance.scheduler.timing import parse_daily_times
@@ -36,6 +37,7 @@ class HotFolderComponent:
             timed = TimedImport(db, name, times, self.config.timezone, self.clock)
         folder = HotFolder(
             db, settings.hot_folder, clock=self.clock, mappings=settings.mappings,
+            column_map=config_map(settings.map),
             settle_seconds=settings.settle_seconds, actor="hot-folder", staged=True,
             schedule=timed,
         )  # fmt: skip

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config.models import ColumnMapping
 from appliance.errors import DialboxError
+from appliance.importing.headers import MapEntry
 from appliance.importing.importer import import_file
 from appliance.importing.inotify import RenameWatcher
 from appliance.importing.report import ImportReport
@@ -107,6 +108,7 @@ class HotFolder:
         *,
         clock: Clock,
         mappings: Mapping[str, ColumnMapping],
+        column_map: Sequence[MapEntry] = (),
         settle_seconds: float = 2.0,
         actor: str = "daemon",
         watcher: RenameWatcher | bool | None = True,
@@ -117,6 +119,7 @@ class HotFolder:
         self.root = root
         self.clock = clock
         self.mappings = dict(mappings)
+        self.column_map = tuple(column_map)  # config import.map: columns placed by hand
         self.settle_seconds = settle_seconds
         self.actor = actor
         self.staged = staged  # imports published in short transactions (the daemon's)
@@ -249,6 +252,7 @@ class HotFolder:
                     source=f"hot-folder:{path}",
                     rejects_out=rejects_out,
                     staged=self.staged,
+                    column_map=self.column_map,
                 )
         except Exception as exc:  # every failure is reported beside the file, never lost
             rejects_work.unlink(missing_ok=True)

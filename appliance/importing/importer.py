@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from appliance.errors import NotFound
+from appliance.importing.headers import MapEntry
+from appliance.importing.layout import Columns
 from appliance.importing.pipeline import (
     WORKER_MIN_BYTES,
     Batch,
@@ -22,7 +24,6 @@ from appliance.importing.pipeline import (
     no_cycle_collection,
     stage_file,
 )
-from appliance.importing.reader import Columns
 from appliance.importing.report import ImportReport, Reject, RejectWriter
 from appliance.store import imports
 from appliance.store.campaigns import CampaignRow, audit
@@ -57,6 +58,7 @@ def _job(
     mapping: str | None,
     zones: dict[str, int],
     known_keys: bytes | None = None,
+    column_map: Sequence[MapEntry] = (),
 ) -> Job:
     """What the reading and checking of one file needs, as plain data (the worker's too)."""
     return Job(
@@ -67,6 +69,7 @@ def _job(
         known_zones=zones,
         next_zone_id=max(zones.values(), default=0) + 1,
         known_keys=known_keys,
+        mapped=tuple(column_map),
     )
 
 
@@ -85,6 +88,7 @@ def import_file(
     worker: bool | None = None,
     bulk: bool | None = None,
     staged: bool = False,
+    column_map: Sequence[MapEntry] = (),
 ) -> ImportReport:
     """Import one file into `campaign`: all good rows land, or nothing does.
 
@@ -95,7 +99,8 @@ def import_file(
     wait at most for one chunk.
 
     `path_or_stream` may also be `Cells`, one record's cells by field name (the record feed).
-    `mapping` names a column mapping (else one whose headers match, else the ECM column order);
+    `mapping` names a column mapping (else one whose headers match, else the ECM column order
+    or the header's names: importing.layout); `column_map` places columns by hand (--map);
     `rejects_out` receives the CSV reject report as the import runs; `worker` forces (True) or
     forbids (False) the parsing worker process, which by default is used for big files; `bulk`
     forces or forbids rebuilding the dedup index (BULK_MIN_BYTES), by default chosen by size.
@@ -107,6 +112,7 @@ def import_file(
         return _import_staged(
             db, campaign, path_or_stream, where, region=region, mappings=mappings, now=now,
             actor=actor, source=source, mapping=mapping, rejects_out=rejects_out, worker=worker,
+            column_map=column_map,
         )  # fmt: skip
     report = ImportReport(file=where, campaign=campaign.name)
     writers: list[RejectWriter] = []
@@ -138,12 +144,12 @@ def import_file(
             if bulk if bulk is not None else _big(path_or_stream, last_before):
                 known_keys = imports.campaign_keys(db, campaign.id)
                 rebuild = imports.drop_index(db, "contacts_dedup")
-            job = _job(where, region, mappings, mapping, zones, known_keys)
+            job = _job(where, region, mappings, mapping, zones, known_keys, column_map)
             for message in messages(path_or_stream, job, worker):
                 if isinstance(message, Batch):
                     _write_batch(db, insert, message, report, writers)
                 elif isinstance(message, Opened):
-                    report.layout = message.layout
+                    report.layout, report.columns = message.layout, list(message.columns)
                 elif isinstance(message, Finished):
                     report.sha256 = message.sha256
             if rebuild is not None:
@@ -228,6 +234,7 @@ def _import_staged(
     mapping: str | None,
     rejects_out: TextIO | None,
     worker: bool | None,
+    column_map: Sequence[MapEntry],
 ) -> ImportReport:
     report = ImportReport(file=where, campaign=campaign.name)
     staging_dir(db).mkdir(parents=True, exist_ok=True)
@@ -248,7 +255,7 @@ def _import_staged(
                 worker = (os.cpu_count() or 1) > 1 and Path(path_or_stream).stat().st_size >= (
                     WORKER_MIN_BYTES >> 3
                 )
-            job = _job(where, region, mappings, mapping, zones)
+            job = _job(where, region, mappings, mapping, zones, column_map=column_map)
             stage_path.unlink(missing_ok=True)
             staged = stage_file(
                 path_or_stream, job, str(stage_path), str(rejects_path), KEEP_REJECTS, worker
@@ -295,6 +302,7 @@ def _import_staged(
 
 def _fill_report(report: ImportReport, staged: Staged) -> None:
     report.layout = staged.layout
+    report.columns = list(staged.columns)
     report.sha256 = staged.sha256
     report.rows = staged.rows
     report.rejected = staged.rejected

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from appliance.errors import DialboxError
-from appliance.importing.reader import Columns, CsvSource, FileProblem, Layout
+from appliance.importing.headers import MapEntry
+from appliance.importing.layout import Columns, FileProblem, Layout
+from appliance.importing.reader import CsvSource
 from appliance.importing.report import Reject, RejectWriter
 from appliance.importing.rows import ContactRow, RowChecker, ZoneIds
 
@@ -43,6 +45,8 @@ class Opened:
 
     layout: str
     header: bool
+    # (the column's header name, or None without a header; its field, or None: left out)
+    columns: tuple[tuple[str | None, str | None], ...] = ()
 
 
 @dataclass(slots=True)
@@ -87,6 +91,7 @@ class Job:
     # the store's unique index does it.
     known_keys: bytes | None = None
     batch_rows: int = BATCH_ROWS
+    mapped: tuple[MapEntry, ...] = ()  # columns placed by hand (--map, config import.map)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +111,7 @@ def prepare_cells(record: Cells, job: Job) -> Iterator[Message]:
     fields = tuple(record.cells)
     values = [record.cells[f] for f in fields]
     name = job.mapping or "record"
-    yield Opened(name, True)
+    yield Opened(name, True, tuple((f, f) for f in fields))
     batch = Batch()
     # As a file reads: a record of empty cells is no record, and the csv module refuses a
     # longer cell than its limit.
@@ -133,8 +138,10 @@ def prepare_cells(record: Cells, job: Job) -> Iterator[Message]:
 def prepare(stream: BinaryIO, job: Job) -> Iterator[Message]:
     """Read and check every record of `stream`, yielding Opened, then a Batch for each
     `job.batch_rows` records, then Finished."""
-    source = CsvSource(stream, where=job.where, mappings=job.mappings, mapping=job.mapping)
-    yield Opened(source.layout.name, source.layout.header)
+    source = CsvSource(
+        stream, where=job.where, mappings=job.mappings, mapping=job.mapping, mapped=job.mapped
+    )
+    yield Opened(source.layout.name, source.layout.header, tuple(source.layout.columns()))
     zone_ids = ZoneIds(job.known_zones, job.next_zone_id)
     rows = RowChecker(source.layout, job.region, zone_ids).collector(job.known_keys)
     add = rows.add
@@ -282,6 +289,7 @@ class Staged:
     """What staging a file did: the counts, the first `keep` rejects and every reason's count."""
 
     layout: str
+    columns: tuple[tuple[str | None, str | None], ...]
     sha256: str
     rows: int  # records read (good, duplicate or rejected)
     staged: int  # rows in the staging database
@@ -310,6 +318,7 @@ def stage(
         conn.execute(STAGE_SCHEMA)
         insert = f"INSERT INTO rows VALUES({','.join('?' * len(STAGE_COLUMNS))})"
         layout, sha256 = "ecm", ""
+        columns: tuple[tuple[str | None, str | None], ...] = ()
         rows = staged = rejected = total = 0
         kept: list[Reject] = []
         by_reason: dict[str, int] = {}
@@ -332,7 +341,7 @@ def stage(
                         for reject in message.rejects:
                             by_reason[reject.reason] = by_reason.get(reject.reason, 0) + 1
                 elif isinstance(message, Opened):
-                    layout = message.layout
+                    layout, columns = message.layout, message.columns
                 elif isinstance(message, Finished):
                     sha256 = message.sha256
             conn.execute("COMMIT")
@@ -342,7 +351,7 @@ def stage(
         conn.close()
     with open(stage_path, "rb+") as staged_file:  # durable before the import's commit point
         os.fsync(staged_file.fileno())
-    return Staged(layout, sha256, rows, staged, rejected, kept, by_reason, total)
+    return Staged(layout, columns, sha256, rows, staged, rejected, kept, by_reason, total)
 
 
 def stage_file(

@@ -1,164 +1,33 @@
-"""Reading a contact file: UTF-8 (BOM or not) CSV records with their first physical line, and its layout."""
+"""Reading a contact file: UTF-8 (BOM or not) CSV records with their first physical line; the
+first record decides the layout (layout.py)."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import re
 from collections import deque
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, Protocol
 
-from appliance.domain import BP_FIELDS, PHONE_FIELDS
-from appliance.errors import DialboxError
+from appliance.importing.headers import MapEntry, header_key
+from appliance.importing.layout import (
+    ECM,
+    ECM_FIELDS,
+    ECM_LABELS,
+    ColumnNames,
+    Columns,
+    FileProblem,
+    Layout,
+    _ecm_layout,
+    _mapped_layout,
+    choose_layout,
+)
 
-ECM_FIELDS = (*PHONE_FIELDS, *BP_FIELDS)
-ECM_LABELS = (*(f"Phone{i}" for i in range(1, 6)), *(f"BP{i}" for i in range(1, 13)))
-ECM = "ecm"
-
-# Names a person puts above ECM columns ("Phone1", "Phone 1", "phone_1", "Telephone", "BP 3"…).
-_ECM_FIRST_HEADER = re.compile(r"(phone|telephone|tel|mobile|number|msisdn)(number)?1?")
-_ECM_PHONE_HEADER = re.compile(r"(?:phone|telephone|tel|mobile|number|msisdn)(?:number)?([1-5]?)")
-_ECM_BP_HEADER = re.compile(r"(?:bp|businessparameter|parameter|param)([1-9]|1[0-2])")
-_NON_ALNUM = re.compile(r"[\W_]+")
-
-
-class ColumnNames(Protocol):
-    """A named-column layout: which header holds which contact field (config's ColumnMapping)."""
-
-    @property
-    def columns(self) -> Mapping[str, str]: ...
-
-    @property
-    def match_headers(self) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Columns:
-    """ColumnNames as plain data, for the import's worker process: unpickling the config's
-    models would load pydantic there, a third of a second before its first row."""
-
-    columns: Mapping[str, str]
-    match_headers: bool
-
-    @classmethod
-    def of(cls, mapping: ColumnNames) -> Columns:
-        return cls(dict(mapping.columns), mapping.match_headers)
-
-
-class FileProblem(DialboxError):
-    """The file as a whole cannot be imported (unreadable, not UTF-8, a header nothing maps)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """Which cell holds which contact field: `fields[i]` for cell i, or None to ignore the cell."""
-
-    name: str  # "ecm" or the mapping's name
-    fields: tuple[str | None, ...]
-    labels: tuple[str, ...]  # what rejects call cell i: "Phone1" or the file's own header
-    header: bool
-    max_cells: int  # more cells than this in a row is a reject
-
-
-def header_key(text: str) -> str:
-    """A header cell as compared: case, spaces and punctuation ignored ("Phone 1" == "phone1")."""
-    return _NON_ALNUM.sub("", text).lower()
-
-
-def _ecm_layout(header: list[str] | None = None) -> Layout:
-    """The ECM order; with a header, rejects name a column "BP3 (Amount Due)" when it has its own name."""
-    labels = ECM_LABELS
-    if header is not None:
-        labels = tuple(
-            label
-            if i >= len(header) or header_key(header[i]) in ("", header_key(label))
-            else f"{label} ({header[i].strip()})"
-            for i, label in enumerate(ECM_LABELS)
-        )
-    return Layout(ECM, ECM_FIELDS, labels, header is not None, len(ECM_FIELDS))
-
-
-def _ecm_named_layout(header: list[str]) -> Layout | None:
-    """A header made only of ECM names ("Phone1, BP3, Phone2") is read by those names."""
-    fields: list[str | None] = []
-    for cell in header:
-        key = header_key(cell)
-        if phone := _ECM_PHONE_HEADER.fullmatch(key):
-            fields.append(f"phone{phone.group(1) or 1}")
-        elif bp := _ECM_BP_HEADER.fullmatch(key):
-            fields.append(f"bp{bp.group(1)}")
-        else:
-            return None
-    if len(set(fields)) != len(fields) or list(fields) == list(ECM_FIELDS[: len(fields)]):
-        return None  # repeated names, or simply the ECM order
-    labels = tuple(ECM_LABELS[ECM_FIELDS.index(f)] for f in fields if f is not None)
-    return Layout(ECM, tuple(fields), labels, True, len(fields))
-
-
-def _mapped_layout(name: str, mapping: ColumnNames, header: list[str]) -> Layout | None:
-    """The layout `mapping` gives this header, or None when a mapped column is missing."""
-    positions = {header_key(cell): i for i, cell in reversed(list(enumerate(header)))}
-    fields: list[str | None] = [None] * len(header)
-    for field, column in mapping.columns.items():
-        index = positions.get(header_key(column))
-        if index is None:
-            return None
-        fields[index] = field
-    labels = tuple(cell.strip() or f"column {i + 1}" for i, cell in enumerate(header))
-    return Layout(name, tuple(fields), labels, True, len(header))
-
-
-def choose_layout(
-    first: list[str], mappings: Mapping[str, ColumnNames], wanted: str | None, where: str
-) -> Layout:
-    """Decide from the first record whether there is a header and which mapping reads the file."""
-    if wanted is not None and wanted != ECM:
-        if wanted not in mappings:
-            known = ", ".join(sorted(mappings)) or "none are configured"
-            raise FileProblem(f"no column mapping named {wanted!r} (import.mappings: {known})")
-        layout = _mapped_layout(wanted, mappings[wanted], first)
-        if layout is None:
-            missing = _missing(mappings[wanted], first)
-            raise FileProblem(
-                f"{where}: line 1 must be a header with the columns of mapping {wanted!r}; "
-                f"missing: {', '.join(missing)}"
-            )
-        return layout
-    first_key = header_key(first[0]) if first else ""
-    if wanted is None:
-        candidates = [
-            (len(m.columns), name, layout)
-            for name, m in sorted(mappings.items())
-            if m.match_headers and (layout := _mapped_layout(name, m, first)) is not None
-        ]
-        if candidates:
-            # The mapping that explains the most columns wins; names break ties predictably.
-            candidates.sort(key=lambda c: (-c[0], c[1]))
-            return candidates[0][2]
-    if _ECM_FIRST_HEADER.fullmatch(first_key):
-        return _ecm_named_layout(first) or _ecm_layout(first)
-    if (
-        first_key
-        and not any(ch.isdigit() for ch in first[0])
-        and any(ch.isalpha() for ch in first[0])
-    ):
-        hints = "; ".join(
-            f"{name} needs {', '.join(m.columns.values())}" for name, m in sorted(mappings.items())
-        )
-        raise FileProblem(
-            f"{where}: line 1 looks like a header ({', '.join(c.strip() for c in first[:6])}"
-            f"{', …' if len(first) > 6 else ''}) but it is neither the ECM column order "
-            f"(Phone1..Phone5, BP1..BP12) nor a configured column mapping"
-            + (f" ({hints})" if hints else "; add one under import.mappings in the config")
-        )
-    return _ecm_layout()
-
-
-def _missing(mapping: ColumnNames, header: list[str]) -> list[str]:
-    present = {header_key(cell) for cell in header}
-    return [column for column in mapping.columns.values() if header_key(column) not in present]
+# The layout's names, where the reader's users have long found them.
+__all__ = [
+    "ECM", "ECM_FIELDS", "ECM_LABELS", "ColumnNames", "Columns", "CsvSource", "FileProblem",
+    "Layout", "Record", "_ecm_layout", "_mapped_layout", "choose_layout", "header_key",
+]  # fmt: skip
 
 
 # One record: the physical line (1-based) where it starts, its cells, and the CSV parser's
@@ -204,6 +73,7 @@ class CsvSource:
         where: str,
         mappings: Mapping[str, ColumnNames],
         mapping: str | None = None,
+        mapped: Sequence[MapEntry] = (),
     ) -> None:
         self.where = where
         self._raw = stream
@@ -221,9 +91,25 @@ class CsvSource:
         if first is None:
             self.layout = _ecm_layout()
             return
-        self.layout = choose_layout(first[1], mappings, mapping, where)
+        line, cells, error = first
+        if error is not None:
+            self.layout = self._unreadable_first(first, mapped)
+        else:
+            self.layout = choose_layout(cells, mappings, mapping, where, mapped, line)
         if not self.layout.header:
             self._pending = first
+
+    def _unreadable_first(self, first: Record, mapped: Sequence[MapEntry]) -> Layout:
+        """The first record could not be read: a cell past the csv module's limit there is no
+        contact (a header run wild, or no CSV at all), and a --map needs a header to read."""
+        line, _, error = first
+        if "field larger than field limit" in str(error) or any(e.given for e in mapped):
+            raise FileProblem(
+                f"{self.where}: line {line} cannot be read ({error}), and the first line says how "
+                "the file is read (a header, or the first contact): nothing was imported. "
+                "Fix that line (a header names each column once, e.g. phone,first_name,email)"
+            )
+        return _ecm_layout()  # a stray quote in the first contact: that record is a reject
 
     @property
     def sha256(self) -> str:

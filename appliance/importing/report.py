@@ -31,6 +31,8 @@ class ImportReport:
     campaign: str
     import_id: int = 0
     layout: str = "ecm"
+    # (the column's header name, or None without a header; its field, or None: left out)
+    columns: list[tuple[str | None, str | None]] = field(default_factory=list)
     sha256: str = ""
     rows: int = 0
     imported: int = 0
@@ -47,6 +49,7 @@ class ImportReport:
             "campaign": self.campaign,
             "import_id": self.import_id,
             "layout": self.layout,
+            "columns": columns_document(self.columns),
             "rows": self.rows,
             "imported": self.imported,
             "rejected": self.rejected,
@@ -69,6 +72,23 @@ class ImportReport:
             f" ({self.dnc} of them DNC Listed), {self.rejected} rejected,"
             f" {self.duplicates} duplicates, of {self.rows} rows"
         )
+
+
+def columns_document(
+    columns: list[tuple[str | None, str | None]],
+) -> list[dict[str, str | None]]:
+    """How the file was read, column by column: its header name and the field it fills."""
+    return [{"column": name, "field": field} for name, field in columns]
+
+
+def columns_table(columns: list[tuple[str | None, str | None]]) -> list[str]:
+    """The same for a person: `  2  mobile       -> phone2`, `(left out)` for no field."""
+    width = max((len(name or "") for name, _ in columns), default=0)
+    width = min(max(width, 6), 40)
+    return [
+        f"  {i:>2}  {(name or '(no header)')[:40]:<{width}}  -> {field or '(left out)'}"
+        for i, (name, field) in enumerate(columns, 1)
+    ]
 
 
 class RejectWriter:

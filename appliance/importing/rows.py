@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from appliance.domain import BP_FIELDS, MAX_BP_CHARS, PHONE_FIELDS, ROW_FIELDS
-from appliance.importing.reader import Layout
+from appliance.importing.layout import ECM, HEADER, Layout
 from appliance.importing.report import Reject
 from appliance.phones import InvalidPhone
 from appliance.phones.fast import all_zone_keys, normalize_with_zone_key, plan
@@ -197,7 +197,9 @@ class RowChecker:
         if n > self.max_cells:
             what = (
                 "Phone1..Phone5, BP1..BP12"
-                if self.layout_name == "ecm"
+                if self.layout_name == ECM
+                else "the file's header"
+                if self.layout_name == HEADER
                 else f"the header of mapping {self.layout_name!r}"
             )
             return [Reject(line, None, f"{n} fields, more than the {self.max_cells} of {what}")]

@@ -28,6 +28,9 @@ INTENDED: dict[str, str] = {
     "*/properties/preview/description": "says which of the preview's fields are instants (#22)",
     "/paths/~1campaigns~1{name}~1strategy/*": _STRATEGY,
     "/paths/~1campaigns~1{name}~1scheduled-actions*": "new since: scheduled actions (#22, C2)",
+    "/paths/~1campaigns~1{name}~1contacts~1upload/post/*": "#22: how the file is read, map= and dry_run= (query or form), a dry run's answer",
+    "/paths/~1campaigns~1{name}~1contacts/post/responses/*/properties/report/properties/columns*": "#22: the report's columns",
+    "/paths/~1campaigns~1{name}~1contacts/post/responses/*/properties/report/properties/layout/description*": "#22: the report's columns",
 }  # fmt: skip
 
 

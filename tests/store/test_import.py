@@ -177,18 +177,35 @@ def test_ecm_file_without_header_lf_and_trailing_fields_optional(
     assert [r[0] for r in contacts(db)] == [1, 2, 4]
 
 
-def test_more_than_17_columns_is_a_reject(db: Database, campaign: CampaignRow) -> None:
-    data = ("2125550100" + "," * 17 + "\n2125550101\n").encode()
+def test_a_row_of_more_than_17_columns_below_the_first_is_a_reject(
+    db: Database, campaign: CampaignRow
+) -> None:
+    data = ("2125550101\n2125550100" + "," * 17 + "\n").encode()
     report, _ = run_import(db, campaign, data)
     assert report["imported"] == 1
     assert report["rejects"] == [
         {
-            "line": 1,
+            "line": 2,
             "field": None,
             "reason": "18 fields, more than the 17 of Phone1..Phone5, BP1..BP12",
             "value": "",
         }
     ]
+
+
+def test_a_first_line_of_more_than_17_columns_without_header_refuses_the_file(
+    db: Database, campaign: CampaignRow
+) -> None:
+    """#22: the first record says how the file is read; 18 columns are no ECM file, and were
+    read as one before, the extra cells lost."""
+    data = ("2125550100" + ",x" * 17 + "\n2125550101\n").encode()
+    with pytest.raises(DialboxError) as refused:
+        run_import(db, campaign, data)
+    message = str(refused.value)
+    assert message.startswith("upload.csv: line 1: 18 columns")
+    assert "at most 17 (Phone1..Phone5, BP1..BP12)" in message
+    assert "Put a header naming the columns" in message
+    assert db.scalar("SELECT count(*) FROM imports") == 0
 
 
 def test_all_numbers_on_dnc_imports_as_dnc_listed(db: Database, campaign: CampaignRow) -> None:
@@ -265,8 +282,10 @@ def test_mapping_chosen_by_name_and_missing_columns_named(
 def test_unknown_header_is_refused_with_the_mappings_it_could_have_been(
     db: Database, campaign: CampaignRow
 ) -> None:
-    with pytest.raises(DialboxError, match=r"line 1 looks like a header \(Cell, Name\).*crm needs"):
-        run_import(db, campaign, b"Cell,Name\n2125550100,Ann\n", mappings=MAPPINGS)
+    with pytest.raises(
+        DialboxError, match=r"(?s)line 1: unknown column 'Handy Nummer' \(column 1\).*crm needs"
+    ):
+        run_import(db, campaign, b"Handy Nummer,Name\n2125550100,Ann\n", mappings=MAPPINGS)
     assert db.scalar("SELECT count(*) FROM imports") == 0
 
 

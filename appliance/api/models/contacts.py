@@ -52,11 +52,22 @@ class Reject(Document):
     value: str | None = omittable()
 
 
+class ImportColumn(Document):
+    """one column of the file and the contact field it fills"""
+
+    column: str | None = Field(description="its name in the header; null without a header")
+    field: str | None = Field(description="phone1..phone5, bp1..bp12, …; null: left out")
+
+
 class ImportReport(Document):
     file: str | None = omittable()
     campaign: str
     import_id: int | None = None
-    layout: str | None = omittable()
+    layout: str | None = omittable(
+        description="how the file was read: ecm (the ECM column order), header (the header's "
+        "names) or a column mapping's name"
+    )
+    columns: list[ImportColumn] | None = omittable(description="how each column was read")
     rows: int
     imported: int
     rejected: int
@@ -70,6 +81,24 @@ class ImportReport(Document):
         description="every reject's reason with how many rows it rejected"
     )
     rejects_url: str | None = omittable(description="the full reject report")
+
+
+class ImportPreview(Document):
+    """a dry run: how the file would be read and what it would reject; nothing is written"""
+
+    dry_run: bool
+    file: str
+    campaign: str
+    layout: str
+    header: bool
+    columns: list[ImportColumn]
+    rows: int
+    valid: int = Field(description="rows that pass the checks (before the campaign's own "
+                       "duplicates and DNC lists)")  # fmt: skip
+    repeated_in_file: int
+    rejected: int
+    rejects: list[Reject] = Field(description="the first 20 rejects")
+    rejects_by_reason: dict[str, int]
 
 
 class Contact(Document):
