@@ -128,6 +128,7 @@ class Contacts(Pane):
         self.pages = 0  # requests that brought the rows shown
         self.generation = 0  # bumped when campaign, state or search change: late pages drop
         self.note = ""  # the last trouble, shown in the status line until the next good page
+        self.names: list[str] | None = None  # the campaigns in the picker
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="contacts-head"):
@@ -151,8 +152,8 @@ class Contacts(Pane):
         campaigns = await self.client.get("/campaigns")
         names = [str(c["name"]) for c in campaigns]
         picker = self.query_one("#contacts-campaign", Select)
-        if names != getattr(self, "_names", None):
-            self._names = names
+        if names != self.names:
+            self.names = names
             picker.set_options([(printable(n), n) for n in names])
             if self.campaign not in names:
                 remembered = self.prefs.get("contacts", "campaign")
@@ -183,6 +184,7 @@ class Contacts(Pane):
         rows: list[dict[str, Any]] = [] if again else list(self.rows)
         after = 0 if again else (self.next or 0)
         pages = 0 if again else self.pages
+        labels = self.labels
         try:
             for _ in range(SEARCH_TRIES):
                 page = await self.client.contacts(self.campaign, state=self.state,
@@ -191,7 +193,7 @@ class Contacts(Pane):
                     return  # the technician asked for something else meanwhile
                 rows += page["items"]
                 pages += 1
-                self.labels = dict(page.get("labels") or {})
+                labels = dict(page.get("labels") or {})
                 self.next = after = page["next"]
                 if page["items"] or after is None or not self.search:
                     break
@@ -200,6 +202,10 @@ class Contacts(Pane):
                 self.fetching = False
         appended = not again and len(rows) >= len(self.rows)
         self.rows, self.pages, self.note = rows, pages, ""
+        if labels != self.labels:  # the campaign names its fields: the headers say so
+            self.labels = labels
+            self._columns()
+            appended = False
         if appended:
             self._append()
         else:

@@ -89,6 +89,7 @@ class Strategy(Pane):
         super().__init__(*args, **kwargs)
         self.campaign: str | None = None
         self.names: list[str] = []
+        self.limits = ""  # the campaign's attempt limits (its settings, edited in Campaigns)
         self.stored: dict[str, Any] | None = None  # the strategy as the daemon has it
         self.draft: dict[str, str] = {}  # outcome (or "default") -> action, as named
         self.attempts: list[dict[str, Any]] = []
@@ -141,13 +142,20 @@ class Strategy(Pane):
         if self.campaign is None:
             self._message("no campaigns yet: create one in Campaigns (3)")
             return
+        found = next((c for c in campaigns if c["name"] == self.campaign), None)
+        settings = found.get("settings", {}) if found else {}
+        self.limits = (f"at most {settings.get('max_attempts')} · {settings.get('max_attempts_per_number')}"
+                       f"/number · {settings.get('max_attempts_per_day')}/day") if settings else ""  # fmt: skip
         if self.dirty:
+            self._show_row()
             return
         stored = await self.client.strategy(self.campaign)
         stored.pop("warnings", None)
         if stored != self.stored:
             self._take(stored)
             await self._check()
+        else:
+            self._show_row()
 
     def _take(self, stored: dict[str, Any]) -> None:
         self.stored = stored
@@ -299,6 +307,7 @@ class Strategy(Pane):
         field.placeholder = HINT.get(action, DELAY_HINT)
         mark, note = self._notes(key)
         plan = f"attempts: {plan_text(self.attempts, self.repeat_last)}"
+        plan += f" · {self.limits}" if self.limits else ""
         problems = [e for e in self.errors if not str(e.get("where", "")).startswith("on.")]
         lines = [f"{mark} {key}: {note}" if note else self.verdict]
         lines += [f"✗ {e['where'] or 'strategy'}: {e['message']}" for e in problems[:1]]
