@@ -135,7 +135,9 @@ class Contacts(Pane):
             yield Select[str]([], prompt="campaign", id="contacts-campaign", allow_blank=True)
             yield Select[str]([("all states", ""), *((s, s) for s in STATES)], value="",
                               id="contacts-state", allow_blank=False)  # fmt: skip
-            yield Input(placeholder="/ phone, id, name… (Enter)", id="contacts-search")
+            yield Input(
+                placeholder="/ phone, id, name… (Enter)", id="contacts-search", max_length=100
+            )
         yield DataTable(id="contacts-table", cursor_type="row")
         yield Static("", id="contacts-status", markup=False)
 
