@@ -288,7 +288,7 @@ def _entry_problems(definition: dict[str, Any]) -> list[dict[str, str]]:
         "named); `table` gives every outcome's action in force and where it comes from.")  # fmt: skip
 async def check_campaign_strategy(call: Call[StrategyBody]) -> web.Response:
     from appliance.domain import Outcome
-    from appliance.scheduler.strategy import TERMINAL
+    from appliance.scheduler.strategy import TERMINAL, strategy_warnings
 
     store.get_campaign(services(call).db, call.path["name"])  # 404 for an unknown campaign
     definition = call.body.definition()
