@@ -1,6 +1,6 @@
 """`dialbox console`: the technician's Textual UI, a client of the daemon's API only (SPEC O4).
 
-Keyboard first: 1–8 (or F1–F8, also while typing) switch panes, each pane lists its keys at
+Keyboard first: 1–9 and 0 (or F1–F10, also while typing) switch panes, each pane lists its keys at
 the bottom; / searches where a pane can, Esc leaves a search field; r reloads, q quits.
 The console polls the daemon every two seconds; when the daemon cannot be reached (stopped,
 restarting) it says so in the top bar and keeps trying — it reconnects by itself."""
@@ -18,12 +18,14 @@ from tui.base import Pane
 from tui.client import ApiError, Client, Unreachable
 from tui.panes.agents import Agents
 from tui.panes.campaigns import Campaigns
+from tui.panes.contacts import Contacts
 from tui.panes.dashboard import Dashboard
 from tui.panes.dnc import Dnc
 from tui.panes.lines import Lines
 from tui.panes.logs import Logs
 from tui.panes.reports import Reports
 from tui.panes.setup import Setup
+from tui.panes.strategy import Strategy
 
 PANES: tuple[tuple[str, str, type[Pane]], ...] = (
     ("dashboard", "1 Dashboard", Dashboard),
@@ -34,6 +36,8 @@ PANES: tuple[tuple[str, str, type[Pane]], ...] = (
     ("logs", "6 Logs", Logs),
     ("setup", "7 Setup", Setup),
     ("agents", "8 Agents", Agents),
+    ("contacts", "9 Contacts", Contacts),
+    ("strategy", "0 Strategy", Strategy),
 )
 
 
@@ -42,10 +46,10 @@ class Console(App[None]):
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(str(i + 1), f"show('{pid}')", title.split(" ", 1)[1], show=False)
+            Binding(str((i + 1) % 10), f"show('{pid}')", title.split(" ", 1)[1], show=False)
             for i, (pid, title, _) in enumerate(PANES)
         ),
-        # F1-F8 switch panes from anywhere, even while typing in a search field.
+        # F1-F10 switch panes from anywhere, even while typing in a search field.
         *(
             Binding(
                 f"f{i + 1}", f"show('{pid}')", title.split(" ", 1)[1], show=False, priority=True

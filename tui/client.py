@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import aiohttp
 
@@ -110,3 +111,27 @@ class Client:
 
     async def upload(self, path: str, data: bytes) -> Any:
         return await self.request("POST", path, data=data, content_type="text/csv")
+
+    # -- the Contacts and Strategy panes (#22) ----------------------------------------------
+
+    async def contacts(self, campaign: str, *, state: str | None = None, search: str = "",
+                       after: int = 0, limit: int = 100) -> Any:  # fmt: skip
+        """One page of a campaign's contacts: {"items", "next", "labels"} (keyset paging)."""
+        query = {"after": str(after), "limit": str(limit)}
+        if state:
+            query["state"] = state
+        if search:
+            query["q"] = search
+        return await self.get(f"/campaigns/{quote(campaign, safe='')}/contacts?{urlencode(query)}")
+
+    async def contact(self, contact_id: int) -> Any:
+        return await self.get(f"/contacts/{int(contact_id)}")
+
+    async def strategy(self, campaign: str) -> Any:
+        return await self.get(f"/campaigns/{quote(campaign, safe='')}/strategy")
+
+    async def check_strategy(self, campaign: str, definition: dict[str, Any]) -> Any:
+        return await self.post(f"/campaigns/{quote(campaign, safe='')}/strategy/check", definition)
+
+    async def save_strategy(self, campaign: str, definition: dict[str, Any]) -> Any:
+        return await self.put(f"/campaigns/{quote(campaign, safe='')}/strategy", definition)

@@ -25,6 +25,7 @@ from appliance.api.models.campaigns import (
 from appliance.api.models.campaigns import (
     Strategy as StrategyBody,
 )
+from appliance.api.models.strategy_check import StrategyCheck
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, ref
@@ -238,6 +239,80 @@ def _strategy_error(message: str) -> dict[str, str]:
     """The parser's `body.on.Busy.after: what` as a problem's error entry."""
     where, _, what = message.partition(": ")
     return {"where": where, "message": what or message}
+
+
+def _problem(text: str, entry: str | None = None) -> dict[str, str]:
+    """A StrategyError's text ("strategy.on.Busy: …") as where and message; a problem of one
+    `entry` checked alone is that entry's, wherever the parser saw it."""
+    path, sep, message = text.partition(": ")
+    if not sep:
+        path, message = "", text
+    path = path.removeprefix("strategy").lstrip(".")
+    if entry is not None and not path.startswith(entry):
+        path = entry
+    return {"where": path, "message": message}
+
+
+def _entry_problems(definition: dict[str, Any]) -> list[dict[str, str]]:
+    """Each entry of `on` and `steps_on` checked alone (parse_strategy stops at the first
+    problem; an editor shows every row's). With the strategy's own plan when it parses, else a
+    voice and an SMS attempt, so that only the entry itself is judged."""
+    plan = definition.get("attempts")
+    try:
+        parse_strategy({"name": "check", **({"attempts": plan} if plan else {})}, "strategy")
+    except StrategyError:
+        plan = [{"channel": "voice", "phone": 1}, {"channel": "sms", "phone": "same"}]
+    base: dict[str, Any] = {"name": "check", **({"attempts": plan} if plan else {})}
+    found = []
+    entries = [(f"on.{k}", {"on": {k: v}}) for k, v in (definition.get("on") or {}).items()]
+    for step, actions in (definition.get("steps_on") or {}).items():
+        if isinstance(actions, dict):
+            entries += [(f"steps_on.{step}.{k}", {"steps_on": {step: {k: v}}})
+                        for k, v in actions.items()]  # fmt: skip
+    for where, entry in entries:
+        try:
+            parse_strategy({**base, **entry}, "strategy")
+        except StrategyError as exc:
+            found.append(_problem(str(exc), where))
+    return found
+
+
+@API.op("POST", "/campaigns/{name}/strategy/check",
+        summary="Check a strategy without saving it: problems by row, warnings, the outcome table",
+        tag="campaigns", scope="crm", body=StrategyBody,
+        responses={200: ("the verdict (valid or not)", StrategyCheck)},
+        description="The same checks as PUT, nothing stored. `errors` names each problem's key "
+        "path (every entry of `on` and `steps_on` is also checked alone, so each wrong row is "
+        "named); `table` gives every outcome's action in force and where it comes from.")  # fmt: skip
+async def check_campaign_strategy(call: Call[StrategyBody]) -> web.Response:
+    from appliance.domain import Outcome
+    from appliance.scheduler.strategy import TERMINAL, strategy_warnings
+
+    store.get_campaign(services(call).db, call.path["name"])  # 404 for an unknown campaign
+    definition = call.body.definition()
+    try:
+        strategy = parse_strategy(definition, "strategy")
+    except StrategyError as exc:
+        errors, seen = [], set()
+        for problem in [*_entry_problems(definition), _problem(str(exc))]:
+            if problem["message"] not in seen:
+                seen.add(problem["message"])
+                errors.append(problem)
+        return web.json_response({"valid": False, "errors": errors, "warnings": [], "table": None})
+    table = [
+        {
+            "outcome": o.label,
+            "code": int(o),
+            "action": strategy.on[o].text(),
+            "source": "named" if o in strategy.named
+            else "default" if strategy.default is not None and o not in TERMINAL
+            else "built-in",
+            "terminal": o in TERMINAL,
+        }
+        for o in Outcome
+    ]  # fmt: skip
+    warnings = strategy_warnings(strategy)
+    return web.json_response({"valid": True, "errors": [], "warnings": warnings, "table": table})
 
 
 @API.op("PUT", "/campaigns/{name}/filter", summary="Set or clear the campaign's filter (D8)",

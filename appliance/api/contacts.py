@@ -1,6 +1,6 @@
 """Contacts and results: upload a file (the same report as `dialbox import --json`), push one
-record (the record feed), read one contact with its attempts, list by state, and the results
-feed since a cursor (SPEC D2, D4, D5, D6)."""
+record (the record feed), read one contact with its attempts, list by state or search, and the
+results feed since a cursor (SPEC D2, D4, D5, D6, O4)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from appliance.importing.importer import Cells, import_file, rejects_file
 from appliance.importing.preview import preview_file
 from appliance.store.campaigns import CampaignRow, get_campaign
 from appliance.store.db import Database
-from appliance.store.results import contact, contacts_page, results_since
+from appliance.store.results import contact, contacts_page, results_since, search_contacts
 
 LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})
 AFTER = Param("after", "query", {"type": "integer", "minimum": 0, "default": 0},
@@ -214,19 +214,47 @@ async def push_contact(call: Call[ContactRecord]) -> web.Response:
     return web.json_response({"report": document, "contact": found}, status=201 if found else 200)
 
 
+def _labels(svc: Services, campaign: CampaignRow) -> dict[str, str]:
+    """The campaign's own names of the contact fields: the columns of its column mapping
+    (setting `mapping`, config import.mappings), e.g. {"bp3": "Amount due"}."""
+    name = CampaignSettings.model_validate(campaign.settings).mapping
+    found = svc.config().import_.mappings.get(name) if name else None
+    return dict(found.columns) if found is not None else {}
+
+
+_PAGE = page_of(API.model(Contact))
+_PAGE["properties"]["labels"] = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "description": "the campaign's names of contact fields from its column mapping, e.g. "
+    '{"bp3": "Amount due"}; empty without one',
+}
+
+
 @API.op("GET", "/campaigns/{name}/contacts", summary="List a campaign's contacts, by state, paged",
         tag="contacts", scope="crm",
-        params=[Param("state", "query", {"enum": [s.value for s in ContactState]}), AFTER, LIMIT],
-        responses={200: ("a page of contacts", page_of(API.model(Contact)))})  # fmt: skip
+        params=[Param("state", "query", {"enum": [s.value for s in ContactState]}),
+                Param("q", "query", {"type": "string", "minLength": 1, "maxLength": 100},
+                      description="search: a number holding these digits, an external id "
+                                  "starting so, a business parameter (a name…) holding it"),
+                AFTER, LIMIT],
+        responses={200: ("a page of contacts", _PAGE)},
+        description="Keyset paging in contact id order: pass `next` as `after` until it is "
+                    "null. With `q` each request examines at most 50,000 contacts, so a page "
+                    "may be short (even empty) while `next` still goes on.")  # fmt: skip
 async def list_contacts(call: Call) -> web.Response:
     svc = services(call)
     campaign = get_campaign(svc.db, call.path["name"])
     limit = call.query.get("limit", 100)
-    items = contacts_page(svc.db, campaign, state=call.query.get("state"),
-                          after=call.query.get("after", 0), limit=limit)  # fmt: skip
-    return web.json_response(
-        {"items": items, "next": items[-1]["contact_id"] if len(items) == limit else None}
-    )
+    state, after = call.query.get("state"), call.query.get("after", 0)
+    text = call.query.get("q", "").strip()
+    if text:
+        items, after_this = search_contacts(svc.db, campaign, text=text, state=state,
+                                            after=after, limit=limit)  # fmt: skip
+    else:
+        items = contacts_page(svc.db, campaign, state=state, after=after, limit=limit)
+        after_this = items[-1]["contact_id"] if len(items) == limit else None
+    return web.json_response({"items": items, "next": after_this, "labels": _labels(svc, campaign)})
 
 
 @API.op("GET", "/contacts/{id}", summary="One contact with its attempts and their evidence",

@@ -4,6 +4,7 @@ and per-campaign reports by hour or day (SPEC D6, O3, O7)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,18 +92,16 @@ def contact(db: Database, contact_id: int) -> dict[str, Any] | None:
     return doc
 
 
-def _contact_page_sql(state: str | None) -> str:
+def _contact_page_sql(state: str | None, head: str = _CONTACT_SQL) -> str:
     """Pages walk the ids: in a state other than Pending on contacts_state (which holds only
     those, migration 0005, hence the redundant term), else on the table's own order, where
-    SQLite would otherwise take contacts_dedup and sort the whole campaign."""
+    SQLite would otherwise take contacts_dedup and sort the whole campaign. `head` is the
+    SELECT up to and including `FROM contacts c `."""
     if state is None or state == "Pending":
-        sql = _CONTACT_SQL.replace("FROM contacts c ", "FROM contacts c NOT INDEXED ")
+        sql = head.replace("FROM contacts c ", "FROM contacts c NOT INDEXED ")
         sql += " WHERE c.campaign_id = ? AND c.id > ?"
         return sql + (" AND c.state = ?" if state else "")
-    return (
-        _CONTACT_SQL
-        + " WHERE c.campaign_id = ? AND c.id > ? AND c.state = ? AND c.state <> 'Pending'"
-    )
+    return head + " WHERE c.campaign_id = ? AND c.id > ? AND c.state = ? AND c.state <> 'Pending'"
 
 
 def contacts_page(
@@ -115,6 +114,70 @@ def contacts_page(
     sql += " ORDER BY c.id LIMIT ?"
     params.append(limit)
     return [_contact(r) for r in db.conn.execute(sql, params)]
+
+
+# A search examines at most this many contacts per request (keyset order), so that one request
+# costs a bounded time on the daemon's event loop whatever the campaign's size; the page may
+# then be short, and its cursor says where the next request goes on from.
+SEARCH_WINDOW = 50_000
+_PHONE_TEXT = re.compile(r"[0-9\s()+./-]+")
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_terms(text: str) -> tuple[str, list[Any]]:
+    """The SQL that finds `text` in a contact: an external id it starts, a business parameter
+    (a name…) holding it, and — when it is written like a phone number — a number holding its
+    digits (the national trunk 0 dropped, so 0612… finds +33612…). Case-insensitive (ASCII)."""
+    escaped = _like(text)
+    terms = ["c.external_id LIKE ? ESCAPE '\\'"]
+    params: list[Any] = [escaped + "%"]
+    terms += [f"c.bp{i} LIKE ? ESCAPE '\\'" for i in range(1, 13)]
+    params += [f"%{escaped}%"] * 12
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if digits and _PHONE_TEXT.fullmatch(text):
+        key = digits if text.lstrip().startswith("+") else (digits.lstrip("0") or digits)
+        terms += [f"c.e164_{i} LIKE ?" for i in range(1, 6)]
+        params += [f"%{key}%"] * 5
+    return "(" + " OR ".join(terms) + ")", params
+
+
+def search_contacts(
+    db: Database,
+    campaign: CampaignRow,
+    *,
+    text: str,
+    state: str | None,
+    after: int,
+    limit: int,
+    window: int = SEARCH_WINDOW,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Contacts of the campaign matching `text` (`_search_terms`) with id above `after`,
+    optionally in one state: at most `limit` of them among the next `window` contacts in id
+    order, and the cursor to go on from (None: the campaign has no more contacts to examine)."""
+    match, params = _search_terms(text)
+    scan = _contact_page_sql(state, f"SELECT c.id, {match} FROM contacts c ")
+    args: list[Any] = [*params, campaign.id, after, *([state] if state else []), window]
+    hits: list[int] = []
+    examined, last = 0, after
+    cursor = db.conn.execute(scan + " ORDER BY c.id LIMIT ?", args)
+    try:
+        for contact_id, hit in cursor:
+            examined, last = examined + 1, int(contact_id)
+            if hit:
+                hits.append(last)
+                if len(hits) == limit:
+                    break
+    finally:
+        cursor.close()  # a page filled early stops the scan there
+    more = len(hits) == limit or examined == window
+    if not hits:
+        return [], last if more else None
+    marks = ", ".join("?" * len(hits))
+    rows = db.conn.execute(_CONTACT_SQL + f" WHERE c.id IN ({marks}) ORDER BY c.id", hits)
+    return [_contact(r) for r in rows], last if more else None
 
 
 _BUCKET = {"hour": 3600.0, "day": 86400.0}

@@ -31,6 +31,10 @@ INTENDED: dict[str, str] = {
     "/paths/~1campaigns~1{name}~1contacts~1upload/post/*": "#22: how the file is read, map= and dry_run= (query or form), a dry run's answer",
     "/paths/~1campaigns~1{name}~1contacts/post/responses/*/properties/report/properties/columns*": "#22: the report's columns",
     "/paths/~1campaigns~1{name}~1contacts/post/responses/*/properties/report/properties/layout/description*": "#22: the report's columns",
+    "/paths/~1campaigns~1{name}~1contacts/get/description*": "paging and search explained (#22)",
+    "/paths/~1campaigns~1{name}~1contacts/get/parameters*": "q: the console's contact search (#22)",
+    "/paths/~1campaigns~1{name}~1contacts/get/responses/200/content/application~1json/schema/properties/labels*": "the campaign's field names for the console's columns (#22)",
+    "/paths/~1campaigns~1{name}~1strategy~1check*": "new: the console's strategy editor (#22)",
 }  # fmt: skip
 
 

@@ -32,6 +32,15 @@ class Box:
             self.emulator.stop()
 
 
+@pytest.fixture(autouse=True)
+def console_prefs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The console's preferences file (tui/prefs.py) in the test's own folder, never the
+    user's ~/.config: what a test chooses stays there, and the user's choices change no test."""
+    path = tmp_path / "console.json"
+    monkeypatch.setenv("DIALBOX_CONSOLE_PREFS", str(path))
+    return path
+
+
 @pytest.fixture()
 def box(tmp_path: Path) -> Iterator[Box]:
     b = Box(tmp_path, modems=2)

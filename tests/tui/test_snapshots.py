@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from appliance.cli import main
 from tests.tui.conftest import Box
@@ -68,7 +68,35 @@ SCREENS = {
     "dnc": ("4", _rows("#dnc-table")),
     "reports": ("5", lambda app: "spring" in str(app.query_one("#report-head", Static).content)),
     "agents": ("8", _rows("#agents-table")),
+    "contacts": ("9", _rows("#contacts-table")),
+    "strategy": ("0", lambda app: "valid" in str(app.query_one("#strategy-name", Static).content)),
 }
+
+# A pane's dialogs: the pane's key and when it is ready, the dialog's key and its screen.
+DIALOGS: dict[str, tuple[str, str, str]] = {
+    "contacts-columns": ("contacts", "c", "Columns"),
+    "contacts-detail": ("contacts", "enter", "Message"),
+    "strategy-attempts": ("strategy", "a", "Form"),
+}
+
+
+def _dialog(name: str) -> Callable[[Pilot[None]], Any]:
+    pane, key, screen = DIALOGS[name]
+    shown = _shown(*SCREENS[pane])
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await shown(pilot)
+        await pilot.press(key)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while type(pilot.app.screen).__name__ != screen:
+            assert loop.time() < deadline, f"dialog {name} did not open"
+            await pilot.pause(0.05)
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False  # a blinking cursor would be on or off by chance
+        await pilot.pause(0.2)
+
+    return run_before
 
 
 @pytest.mark.parametrize("screen", list(SCREENS))
@@ -78,8 +106,14 @@ def test_main_screens_at_80x24(screen: str, fixed_box: Box, snap_compare: Any) -
     assert snap_compare(app, terminal_size=(80, 24), run_before=_shown(key, ready))
 
 
+@pytest.mark.parametrize("dialog", list(DIALOGS))
+def test_dialogs_at_80x24(dialog: str, fixed_box: Box, snap_compare: Any) -> None:
+    app = Console(Client(socket=fixed_box.socket), poll=3600)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_dialog(dialog))
+
+
 def test_snapshots_are_checked_in() -> None:
     folder = Path(__file__).parent / "__snapshots__" / "test_snapshots"
     assert sorted(p.stem.split("[")[-1].rstrip("]") for p in folder.glob("*.svg")) == sorted(
-        SCREENS
+        [*SCREENS, *DIALOGS]
     )
