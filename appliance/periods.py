@@ -20,6 +20,10 @@ BY = ("hour", "day", "total")
 # The longest period each cut covers, in days.
 MAX_DAYS = {"hour": 31, "day": 366, "total": 366}
 
+# Dates a report may name: none of the box's records is older, and the arithmetic of a local
+# day stays clear of the calendar's ends.
+EARLIEST, LATEST = 0.0, 7_258_118_400.0  # 1970-01-01, 2200-01-01 (UTC)
+
 _EXAMPLE = "e.g. 2026-03-08, 2026-03-08T09:00 or 2026-03-08T09:00:00-05:00"
 
 
@@ -61,6 +65,12 @@ def parse_instant(text: str, zone: dt.tzinfo, *, name: str, end: bool = False) -
         raise PeriodError(
             f"{name}: {shown!r} is not an ISO 8601 date or time; write {_EXAMPLE}"
         ) from None
+
+
+def _in_range(t: float, name: str) -> float:
+    if not EARLIEST <= t < LATEST:
+        raise PeriodError(f"{name}: the date is out of range; give one from 1970 to 2199")
+    return t
 
 
 @dataclass(frozen=True)
@@ -131,16 +141,13 @@ def make_period(
     if start is None:
         begin = _local_midnight(dt.datetime.fromtimestamp(now, zone).date(), zone)
     else:
-        begin = parse_instant(start, zone, name="from")
+        begin = _in_range(parse_instant(start, zone, name="from"), "from")
     if end is None:
-        try:
-            finish = _local_midnight(
-                dt.datetime.fromtimestamp(begin, zone).date() + dt.timedelta(days=1), zone
-            )
-        except (OverflowError, ValueError):
-            raise PeriodError("from: the date is out of range") from None
+        finish = _local_midnight(
+            dt.datetime.fromtimestamp(begin, zone).date() + dt.timedelta(days=1), zone
+        )
     else:
-        finish = parse_instant(end, zone, name="to", end=True)
+        finish = _in_range(parse_instant(end, zone, name="to", end=True), "to")
     if begin >= finish:
         raise PeriodError(
             f"from ({iso_local(begin, zone)}) must be before to ({iso_local(finish, zone)})"

@@ -24,7 +24,16 @@ log = logging.getLogger(__name__)
 def create_app(services: Services) -> web.Application:
     """The whole API: every operation declared in the route modules, problem+json errors."""
     # Importing the route modules declares their operations on the registry.
-    from appliance.api import agents, campaigns, contacts, dnc, lines, setup, system  # noqa: F401
+    from appliance.api import (  # noqa: F401
+        agents,
+        campaigns,
+        contacts,
+        dnc,
+        lines,
+        reports,
+        setup,
+        system,
+    )
 
     app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
@@ -153,7 +162,16 @@ def _bind_unix(path: Path) -> socket.socket:
 
 def openapi_document() -> dict[str, object]:
     """The OpenAPI document the daemon serves at /openapi.json (docs/openapi.json is a copy)."""
-    from appliance.api import agents, campaigns, contacts, dnc, lines, setup, system  # noqa: F401
+    from appliance.api import (  # noqa: F401
+        agents,
+        campaigns,
+        contacts,
+        dnc,
+        lines,
+        reports,
+        setup,
+        system,
+    )
 
     return API.document()
 
