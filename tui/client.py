@@ -97,3 +97,22 @@ class Client:
 
     async def upload(self, path: str, data: bytes) -> Any:
         return await self.request("POST", path, data=data, content_type="text/csv")
+
+    async def report(
+        self,
+        kind: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        by: str = "day",
+        campaign: str | None = None,
+        csv: bool = False,
+    ) -> Any:
+        """GET /reports/{kind} (agents, lines, campaigns): the JSON document, or with `csv`
+        the rows as CSV text."""
+        from urllib.parse import quote, urlencode
+
+        query = {"from": start, "to": end, "by": by, "campaign": campaign,
+                 "format": "csv" if csv else None}  # fmt: skip
+        given = urlencode({k: v for k, v in query.items() if v is not None})
+        return await self.get(f"/reports/{quote(kind)}?{given}")
