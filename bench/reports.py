@@ -37,7 +37,7 @@ from appliance.store.reports import (
 
 TARGET_MS = 500.0
 ZONE = "America/New_York"
-END = 1_767_225_600.0  # 2026-01-01T00:00:00Z: the data ends here
+END = 1_767_243_600.0  # 2026-01-01T00:00:00-05:00: the data ends at a New York midnight
 
 
 def build(db: Database, args: argparse.Namespace) -> None:

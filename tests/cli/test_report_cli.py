@@ -51,6 +51,14 @@ def test_agents_as_a_table(config: Path) -> None:
     assert lines[-1].split()[:3] == ["total", "2", "0:02:00"]
 
 
+def test_the_two_hours_of_an_autumn_night_are_told_apart(config: Path) -> None:
+    done = dialbox(config, "report", "campaigns", "--from", "2025-11-02", "--by", "hour")
+    assert done.returncode == 0, done.stderr
+    hours = [line.split()[:3] for line in done.stdout.splitlines() if "spring" in line]
+    assert hours == [["2025-11-02", "01:00-04", "spring"], ["2025-11-02", "01:00-05", "spring"],
+                     ["2025-11-02", "23:00-05", "spring"]]  # fmt: skip
+
+
 def test_lines_by_hour_as_csv(config: Path) -> None:
     done = dialbox(config, "report", "lines", "--from", "2025-03-09", "--by", "hour", "--csv")
     assert done.returncode == 0, done.stderr
