@@ -117,8 +117,8 @@ async def _flow(box: ReportBox, tmp_path: Path) -> None:
         await until(pilot, lambda: app.query_one("#report-by", Select).value == "total", "total")
         await until(pilot, lambda: "occupancy 1.2%" in head(app), "the agents' day")
         rows = {r[1]: r for r in cells(app, "#report-table")}
-        assert rows["anna"] == ["total", "anna", "2", "0:02:00", "0:01:00", "0:10:00", "3:00:00",
-                                "1.7%", "no interest 1, sale 1"]  # fmt: skip
+        assert rows["anna"] == ["total", "anna", "2", "0:02:00", "0:01:00", "3:00:00", "1.7%",
+                                "no interest 1, sale 1"]  # fmt: skip
         assert rows["ben"][2] == "0" and rows["cy"][-2:] == ["—", "—"]
         assert "calls per agent" in chart_text(app) and "anna" in chart_text(app)
         await pilot.press("m")  # the chart's next figure: occupancy per agent

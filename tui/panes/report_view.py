@@ -4,6 +4,7 @@ and a title) of one figure per period, or per agent, line or campaign over the w
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from textual_plotext import PlotextPlot
@@ -17,8 +18,8 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
               ("noans", "no_answer"), ("busy", "busy"), ("inval", "invalid"),
               ("faults", "faults"), ("dBm", "signal_dbm")),
     "agents": (("calls", "calls"), ("talk", "talk_seconds"), ("wrap", "wrap_seconds"),
-               ("paused", "paused_seconds"), ("logged", "logged_in_seconds"),
-               ("occ", "occupancy"), ("dispositions", "dispositions")),
+               ("logged in", "logged_in_seconds"), ("occ", "occupancy"),
+               ("dispositions", "dispositions")),
 }  # fmt: skip
 
 # The figures the chart can show per report (m steps through them): (field, label, divisor;
@@ -67,9 +68,10 @@ def cell(field: str, value: Any) -> str:
         return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     if field in ("occupancy", "abandon_rate"):
         return f"{float(value) * 100:.1f}%"
-    if isinstance(value, dict):
-        text = ", ".join(f"{k} {n}" for k, n in value.items()) or "—"
-        return text if len(text) <= 24 else text[:23] + "…"
+    if isinstance(value, dict):  # the most frequent first
+        ranked = sorted(value.items(), key=lambda item: (-item[1], item[0]))
+        text = ", ".join(f"{k} {n}" for k, n in ranked) or "—"
+        return text if len(text) <= 28 else text[:27] + "…"
     return str(value)
 
 
@@ -137,13 +139,20 @@ def draw(plot: PlotextPlot, doc: dict[str, Any], figure: int) -> None:
     size = max(len(name) for name, _ in points) + 2
     step = max(1, -(-len(points) * size // width))
     plt.xticks(xs[::step], [name for name, _ in points][::step])
-    top = max(values)
-    if top <= 0:
-        plt.ylim(0, 1)
-        plt.yticks([0, 1])
-    elif top <= 6 and all(v == int(v) for v in values):
-        plt.ylim(0, top)
-        plt.yticks(list(range(int(top) + 1)))
-    else:
-        plt.ylim(0, top)
+    ticks = _ticks(max(values), whole=all(v == int(v) for v in values))
+    plt.ylim(0, ticks[-1])
+    plt.yticks(ticks, [f"{t:g}" for t in ticks])
     plot.refresh()
+
+
+def _ticks(top: float, *, whole: bool) -> list[float]:
+    """At most four round ticks (the chart has four rows) from 0 up to `top` or just above:
+    steps of 1, 2 or 5 times a power of ten (whole steps for counts)."""
+    if top <= 0:
+        return [0.0, 1.0]
+    rough = top / 3
+    power = 10.0 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
+    if whole:
+        step = max(1.0, math.ceil(step))
+    return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
