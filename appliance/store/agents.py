@@ -110,7 +110,7 @@ def save_state(
             " WHERE name = ?",
             (state, seat, json.dumps(list(campaigns)), reason, now, name),
         )
-        # the ledger the reports read logged-in, talk and wrap-up time from (migration 0007)
+        # the ledger the reports read agents' time from (migrations/*_agent_states.sql)
         db.conn.execute(
             "INSERT INTO agent_states(agent, state, at, reason) VALUES (?, ?, ?, ?)",
             (name, state, now, reason),

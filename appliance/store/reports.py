@@ -12,7 +12,7 @@ What the figures mean (docs/api.md, "Reports"):
   ledger's answered calls (store.selection.abandon_counts); human are connects no machine or fax
   answered; to_agent were joined to an agent; abandon_rate is abandoned / connects.
 - An agent's talk, wrap-up, paused and logged-in time come from the agents' state ledger
-  (`agent_states`, migration 0007), clipped to the period and to now; occupancy is
+  (`agent_states`, migrations/*_agent_states.sql), clipped to the period and to now; occupancy is
   (talk + wrap-up) / logged-in time. The campaign chosen narrows an agent's calls, not their time.
 - A line's outcomes are classed (OUTCOME_CLASSES); faults are NoLine, ErrorOccurred and attempts
   left dangling, SMS that failed included. Signal is the last reading the daemon recorded.

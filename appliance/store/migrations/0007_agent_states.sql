@@ -1,4 +1,4 @@
--- dialbox schema v7: the agents' state changes as a ledger, for the reports (SPEC O7).
+-- dialbox schema: the agents' state changes as a ledger, for the reports (SPEC O7).
 --
 -- `agents.state` holds only the state now; a report of logged-in, talk, wrap-up and paused time
 -- over a period needs when each state began. store.agents.save_state appends one row per change
