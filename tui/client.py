@@ -135,3 +135,22 @@ class Client:
 
     async def save_strategy(self, campaign: str, definition: dict[str, Any]) -> Any:
         return await self.put(f"/campaigns/{quote(campaign, safe='')}/strategy", definition)
+
+    async def report(
+        self,
+        kind: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        by: str = "day",
+        campaign: str | None = None,
+        csv: bool = False,
+    ) -> Any:
+        """GET /reports/{kind} (agents, lines, campaigns): the JSON document, or with `csv`
+        the rows as CSV text."""
+        from urllib.parse import quote, urlencode
+
+        query = {"from": start, "to": end, "by": by, "campaign": campaign,
+                 "format": "csv" if csv else None}  # fmt: skip
+        given = urlencode({k: v for k, v in query.items() if v is not None})
+        return await self.get(f"/reports/{quote(kind)}?{given}")

@@ -68,11 +68,14 @@ class Call(Generic[B]):
 Handler = Callable[[Call[Any]], Awaitable[web.StreamResponse]]
 # A schema literal, a model, or another type pydantic describes (`list[Line]`)
 Schema = dict[str, Any] | type[pydantic.BaseModel] | Any
-# (description, schema) or (description, schema, media type) of one response status
+# (description, schema) or (description, schema, media type) of one response status; or
+# (description, JSON schema, {other media type: its schema}) for a body JSON or else (a report
+# as JSON or as CSV)
 Response = (
     tuple[str, Schema | None]
     | tuple[str, Schema | None, str]
     | tuple[str, Schema | None, tuple[str, ...]]
+    | tuple[str, Schema | None, dict[str, Schema]]
 )
 
 
@@ -178,9 +181,10 @@ class Api:
                     p.schema.setdefault("maximum", 2**63 - 1)
             given = {p.name for p in params or []}
             schemas = {
-                status: (spec[0], None if spec[1] is None else self._schema(spec[1]), *spec[2:])
+                status: (spec[0], None if spec[1] is None else self._schema(spec[1]),
+                         *(_alternatives(self, spec[2:])))
                 for status, spec in responses.items()
-            }
+            }  # fmt: skip
             self.operations.append(
                 Operation(
                     method.upper(),
@@ -260,7 +264,12 @@ class Api:
                 text, schema = spec[0], spec[1]
                 media = spec[2] if len(spec) == 3 else "application/json"
                 response: dict[str, Any] = {"description": text}
-                if schema is not None:
+                if isinstance(media, dict):
+                    response["content"] = {
+                        "application/json": {"schema": schema},
+                        **{kind: {"schema": other} for kind, other in media.items()},
+                    }
+                elif schema is not None:
                     kinds = (media,) if isinstance(media, str) else media
                     response["content"] = {kind: {"schema": schema} for kind in kinds}
                 item["responses"][str(status)] = response
@@ -377,6 +386,13 @@ class Api:
 
         handle.__name__ = op.operation_id
         return handle
+
+
+def _alternatives(api: Api, rest: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A response's media types as given; a dict of other media types with their schemas."""
+    if rest and isinstance(rest[0], dict):
+        return ({kind: api._schema(schema) for kind, schema in rest[0].items()},)
+    return rest
 
 
 def _is_model(kind: Any) -> TypeGuard[type[pydantic.BaseModel]]:

@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "dnc": ("appliance.cli.dnc", "do-not-call lists: add, remove, check, list, import"),
     "export": ("appliance.cli.export", "export a campaign's contacts or attempts as CSV or JSON"),
+    "report": (
+        "appliance.cli.report",
+        "reports per agent, line or campaign over a period, by hour or day",
+    ),
     "plan": (
         "appliance.cli.plan",
         "list the next dials a campaign would make, without dialing or changing anything",

@@ -102,12 +102,18 @@ def save_state(
     reason: str | None = None,
     actor: str | None = None,
 ) -> None:
-    """Write an agent's state (and where they are logged in); audited when a person changed it."""
+    """Write an agent's state (and where they are logged in), and append it to the agents'
+    ledger (`agent_states`, for the reports); audited when a person changed it."""
     with db.transaction():
         db.conn.execute(
             "UPDATE agents SET state = ?, seat = ?, campaigns = ?, reason = ?, updated_at = ?"
             " WHERE name = ?",
             (state, seat, json.dumps(list(campaigns)), reason, now, name),
+        )
+        # the ledger the reports read agents' time from (migrations/*_agent_states.sql)
+        db.conn.execute(
+            "INSERT INTO agent_states(agent, state, at, reason) VALUES (?, ?, ?, ?)",
+            (name, state, now, reason),
         )
         if actor is not None:
             audit(db, actor, f"agent.{state}", name,

@@ -35,6 +35,7 @@ INTENDED: dict[str, str] = {
     "/paths/~1campaigns~1{name}~1contacts/get/parameters*": "q: the console's contact search (#22)",
     "/paths/~1campaigns~1{name}~1contacts/get/responses/200/content/application~1json/schema/properties/labels*": "the campaign's field names for the console's columns (#22)",
     "/paths/~1campaigns~1{name}~1strategy~1check*": "new: the console's strategy editor (#22)",
+    "/paths/~1reports~1*": "new since: the reports per agent, line and campaign (#22)",
 }  # fmt: skip
 
 

@@ -68,3 +68,16 @@ def test_bench_pacing_says_what_it_measures_and_runs_quick() -> None:
     for r in results:
         assert 0.3 < r["occupancy"] < 0.9 and "rolling_30min_max" in r and "days_over_cap" in r
     assert "ratio_to_cmdp" in next(r for r in results if r["scenario"] == "M1")
+
+
+def test_bench_reports_runs_small_and_says_what_it_measured() -> None:
+    """bench/reports.py builds 1M attempts by default; here 3,000 over 3 days."""
+    done = _run("bench/reports.py", "--attempts", "3000", "--days", "3", "--runs", "1")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["attempts"] == 3000 and figures["target_ms_for_a_day"] == 500.0
+    assert any("attempts_campaign_time" in step for step in figures["attempts_query_plan"])
+    assert not any(step.startswith("SCAN a") for step in figures["attempts_query_plan"])
+    for kind in ("agents", "lines", "campaigns"):
+        assert figures[kind]["day_by_hour"]["attempts_in_period"] == 1000
+        assert figures[kind]["day_by_hour"]["median_ms"] > 0

@@ -66,7 +66,7 @@ SCREENS = {
     "lines": ("2", lambda app: "connected" in str(app.query_one("#bar", Static).content)),
     "campaigns": ("3", _rows("#campaigns-table")),
     "dnc": ("4", _rows("#dnc-table")),
-    "reports": ("5", lambda app: "spring" in str(app.query_one("#report-head", Static).content)),
+    "reports": ("5", lambda app: "attempts" in str(app.query_one("#report-head", Static).content)),
     "agents": ("8", _rows("#agents-table")),
     "contacts": ("9", _rows("#contacts-table")),
     "strategy": ("0", lambda app: "valid" in str(app.query_one("#strategy-name", Static).content)),
