@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 from textual.widgets import RichLog
 
 from tests.tui.conftest import Box, fixed_box, with_attempts
-from tests.tui.screens import DIALOGS, PANES, show, until
+from tests.tui.screens import DIALOGS, PANES, show, steady, until
 from tui.app import Console
 from tui.client import Client
 
@@ -47,6 +47,7 @@ async def _take(box: Box, name: str, opener: object, out: Path, files: Path) -> 
     app = Console(Client(socket=box.socket), poll=3600)
     async with app.run_test(size=SIZE) as pilot:
         await opener(pilot, files)  # type: ignore[operator]
+        steady(app)
         await pilot.pause(0.3)
         svg = app.export_screenshot(title=f"dialbox console — {name}")
     (out / f"{name}.svg").write_text(svg)

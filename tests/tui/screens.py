@@ -122,6 +122,14 @@ async def fill_in(pilot: Pilot[None], field: str, text: str, *then: str) -> None
     await pilot.press(*then)
 
 
+def steady(app: Console) -> None:
+    """Stop the text cursors blinking, so that a shot does not depend on when it is taken (a
+    snapshot under load once caught the cursor on, once off)."""
+    for screen in app.screen_stack:
+        for field in screen.query(Input):
+            field.cursor_blink = False
+
+
 Opener = Callable[[Pilot[None], Path], Awaitable[None]]
 
 

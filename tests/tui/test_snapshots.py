@@ -13,7 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.tui.conftest import Box, fixed_box
-from tests.tui.screens import DIALOGS, PANES, show
+from tests.tui.screens import DIALOGS, PANES, show, steady
 from tui.app import Console
 from tui.client import Client
 
@@ -34,6 +34,7 @@ def _console(box: Box) -> Console:
 def test_every_pane_at_80x24(pane: str, box: Box, snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await show(pilot, pane)
+        steady(pilot.app)  # type: ignore[arg-type]
         await pilot.pause(0.2)
 
     assert snap_compare(_console(box), terminal_size=(80, 24), run_before=run_before)
@@ -43,6 +44,7 @@ def test_every_pane_at_80x24(pane: str, box: Box, snap_compare: Any) -> None:
 def test_every_dialog_at_80x24(dialog: str, box: Box, tmp_path: Path, snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await DIALOGS[dialog](pilot, tmp_path)
+        steady(pilot.app)  # type: ignore[arg-type]
         await pilot.pause(0.2)
 
     assert snap_compare(_console(box), terminal_size=(80, 24), run_before=run_before)
