@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -69,6 +70,11 @@ class Pane(Vertical):
         """Run one API call for a key the technician pressed; a refusal is shown, not raised."""
         return await self.console.act(coro, ok)
 
+    async def campaign_names(self) -> list[str] | None:
+        """The campaigns' names for a picker; None (and a note) when the daemon does not answer."""
+        campaigns = await self.act(self.client.get("/campaigns"))
+        return None if campaigns is None else [str(c["name"]) for c in campaigns]
+
 
 def fill(table: DataTable[Any], rows: list[tuple[Any, ...]], keys: list[str] | None = None) -> None:
     """Replace a table's rows, keeping the cursor on the same row where it can."""
@@ -89,5 +95,45 @@ def selected_key(table: DataTable[Any]) -> str | None:
     return None if key.value is None else str(key.value)
 
 
+def short(text: str | None, width: int) -> str:
+    """The text cut to `width` characters, with … where it was cut ("" for None)."""
+    text = text or ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def moment(value: Any) -> datetime | None:
+    """A time as the API gives it — seconds since the epoch, or ISO 8601 text — in local time;
+    None when there is none (or it cannot be read)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value).astimezone()
+        if isinstance(value, str) and value:
+            when = datetime.fromisoformat(value)
+            # the API's texts carry their offset; one without is UTC, as the API says
+            return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone()
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def clock(value: Any, now: datetime | None = None) -> str:
+    """A time for a technician: HH:MM:SS in local time, with the date before it when it is not
+    today's; "" when there is none."""
+    when = moment(value)
+    if when is None:
+        return ""
+    today = (now or datetime.now().astimezone()).astimezone(when.tzinfo).date()
+    return f"{when:%H:%M:%S}" if when.date() == today else f"{when:%Y-%m-%d %H:%M:%S}"
+
+
+def seconds_since(value: Any, now: datetime | None = None) -> float | None:
+    when = moment(value)
+    if when is None:
+        return None
+    return ((now or datetime.now().astimezone()) - when).total_seconds()

@@ -63,7 +63,10 @@ async def get_setup(call: Call) -> web.Response:
                 "timezone": config.timezone,
                 "compliance_profile": config.compliance_profile,
                 "calling_hours": hours,
+                # where `calling_hours` comes from: the custom profile's own hours, or a named
+                # profile's narrowed by the box's (compliance.profile)
                 "box_hours": f"{config.calling_hours.start:%H:%M}-{config.calling_hours.end:%H:%M}",
+                "custom_calling_hours": config.compliance.calling_hours,
                 "holidays_country": config.holidays_country,
                 "lines": [
                     {"name": line.name, "kind": line.kind, "device": line.device}

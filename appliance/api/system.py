@@ -47,7 +47,7 @@ def _per_minute(svc: Any, now: float) -> list[int]:
     counts = dict(
         svc.db.conn.execute(
             "SELECT CAST((queued_at - ?) / 60 AS INTEGER), count(*) FROM attempts"
-            " WHERE queued_at >= ? GROUP BY 1",
+            " WHERE queued_at >= ? AND channel = 'voice' GROUP BY 1",  # calls: an SMS is no dial
             (start, start),
         ).fetchall()
     )
@@ -66,12 +66,15 @@ async def status(call: Call) -> web.Response:
     planner = StorePlanner(svc.config(), svc.db)
     campaigns = []
     hour: dict[str, int] = {}
+    by_channel: dict[str, dict[str, int]] = {"voice": {}, "sms": {}}
     for campaign in list_campaigns(svc.db):
         counts = contacts_by_state(svc.db, campaign.id)
         abandon = {k: v["rate"] for k, v in abandon_rates(svc.db, campaign.id, now).items()}
         cap = planner.rules_for(campaign).profile.abandon_cap
-        for label, n in outcomes(svc.db, campaign.id, now - 3600).items():
-            hour[label] = hour.get(label, 0) + n
+        for channel, counts_by_label in by_channel.items():
+            for label, n in outcomes(svc.db, campaign.id, now - 3600, channel).items():
+                counts_by_label[label] = counts_by_label.get(label, 0) + n
+                hour[label] = hour.get(label, 0) + n
         campaigns.append(
             {
                 "name": campaign.name,
@@ -103,6 +106,7 @@ async def status(call: Call) -> web.Response:
             "dials_last_minute": per_minute[-1] + per_minute[-2],
             "dials_per_minute": per_minute,
             "outcomes_last_hour": hour,
+            "outcomes_last_hour_by_channel": by_channel,
             "campaigns": campaigns,
             "agents": agents,
         }

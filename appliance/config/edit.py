@@ -1,5 +1,5 @@
 """Changing the config file from the console's first-run setup: region, time zone, compliance
-profile, calling hours, holidays, the lines' names and which campaigns a line is pinned to — with the technician's comments kept
+profile, calling hours (the box's, and the custom profile's), holidays, the lines' names and which campaigns a line is pinned to — with the technician's comments kept
 (ruamel.yaml round-trips them), validated exactly as `dialbox check-config` would before the
 file is replaced (atomically), so a bad change never reaches the disk."""
 
@@ -52,6 +52,9 @@ def edit_config(path: Path, changes: dict[str, Any]) -> tuple[DialboxConfig, boo
     if "calling_hours" in changes:
         hours = changes["calling_hours"]
         data["calling_hours"] = CommentedMap([("start", hours["start"]), ("end", hours["end"])])
+    if "custom_calling_hours" in changes:  # the custom profile's own hours (it ignores the above)
+        compliance = data.setdefault("compliance", CommentedMap())
+        compliance["calling_hours"] = changes["custom_calling_hours"]
     lines_changed = False
     for device, name in (changes.get("name_lines") or {}).items():
         lines = data.setdefault("lines", CommentedSeq())

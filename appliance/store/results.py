@@ -228,14 +228,18 @@ def report(
     return out
 
 
-def outcomes(db: Database, campaign_id: int, since: float) -> dict[str, int]:
-    """Ended attempts since `since` by outcome label; those closed without one are Dangling."""
+def outcomes(
+    db: Database, campaign_id: int, since: float, channel: str | None = None
+) -> dict[str, int]:
+    """Ended attempts since `since` by outcome label; those closed without one are Dangling.
+    With `channel` ('voice' or 'sms'), that channel's attempts only."""
+    only = "" if channel is None else " AND channel = ?"
     return {
         outcome_label(code) or "Dangling": int(n)  # closed with no outcome (SPEC C8)
         for code, n in db.conn.execute(
             "SELECT outcome, count(*) FROM attempts WHERE campaign_id = ? AND ended_at >= ?"
-            " GROUP BY outcome ORDER BY outcome",
-            (campaign_id, since),
+            f"{only} GROUP BY outcome ORDER BY outcome",
+            (campaign_id, since) if channel is None else (campaign_id, since, channel),
         )
     }
 

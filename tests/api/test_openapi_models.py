@@ -36,6 +36,10 @@ INTENDED: dict[str, str] = {
     "/paths/~1campaigns~1{name}~1contacts/get/responses/200/content/application~1json/schema/properties/labels*": "the campaign's field names for the console's columns (#22)",
     "/paths/~1campaigns~1{name}~1strategy~1check*": "new: the console's strategy editor (#22)",
     "/paths/~1reports~1*": "new since: the reports per agent, line and campaign (#22)",
+    "/paths/~1setup/*/properties/calling_hours/description*": "says which hours the custom profile uses (#22)",
+    "/paths/~1setup/*/properties/custom_calling_hours*": "the custom profile's hours, read and set from the console (#22)",
+    "/paths/~1status/get/responses/200/*/properties/dials_*/description*": "dials count calls only, not SMS (#22)",
+    "/paths/~1status/get/responses/200/*/properties/outcomes_last_hour*": "calls and SMS counted apart (#22)",
 }  # fmt: skip
 
 

@@ -97,6 +97,14 @@ def test_setup_changes_only_the_keys_given(admin: Api) -> None:
     )
     assert refused["errors"][0]["where"] == "body.calling_hours.start"
     assert problem(admin.request("PATCH", "/setup", {"colour": "red"}))["errors"]
+    # the custom profile's own hours (the console's hours form edits both)
+    custom = admin.request("PATCH", "/setup", {"custom_calling_hours": "mon-fri 09:00-20:00"})
+    assert custom.status == 200, custom
+    assert admin.get("/setup").json()["config"]["custom_calling_hours"] == "mon-fri 09:00-20:00"
+    for bad in ("whenever", "x" * 201, ""):
+        refused = admin.request("PATCH", "/setup", {"custom_calling_hours": bad})
+        assert refused.status == 422, refused
+    assert admin.get("/setup").json()["config"]["custom_calling_hours"] == "mon-fri 09:00-20:00"
 
 
 def test_a_token_and_a_probe_take_their_bodies(admin: Api) -> None:

@@ -98,3 +98,22 @@ def test_a_hostile_file_is_refused_before_it_is_edited(
         edit_config(path, {"region": "GB"})
     assert str(err.value).startswith(f"{path}:") and expected in str(err.value)
     assert path.read_text() == TEXT + tail
+
+
+def test_the_custom_profiles_hours_are_written_where_that_profile_reads_them(
+    tmp_path: Path,
+) -> None:
+    """The console's hours form edits what the header shows: under `compliance_profile: custom`
+    that is `compliance.calling_hours`, which the box's own `calling_hours` do not narrow."""
+    path = tmp_path / "dialbox.yaml"
+    path.write_text(TEXT.replace("compliance_profile: us", "compliance_profile: custom"))
+    config, _ = edit_config(path, {"custom_calling_hours": "mon-fri 09:00-20:00"})
+    assert config.compliance.calling_hours == "mon-fri 09:00-20:00"
+    assert load_config(path).compliance.calling_hours == "mon-fri 09:00-20:00"
+    assert "# the SIMCom" in path.read_text()
+    before = path.read_text()
+    for bad in ("whenever", "mon-fri 20:00-09:00", "x" * 300):
+        with pytest.raises(ConfigError) as caught:
+            edit_config(path, {"custom_calling_hours": bad})
+        assert "calling_hours" in str(caught.value)
+        assert path.read_text() == before

@@ -7,29 +7,46 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label
 
-from tui.base import Pane, fill, selected_key
-from tui.screens.form import Form
+from tui.base import Pane, css_beside, fill, selected_key
+from tui.screens.form import Field, Form
 from tui.screens.message import Message
 
+TYPES = ("agent", "automated", "sms")
+PACINGS = ("preview", "timed_preview", "progressive", "predictive", "manual")
+# What the edit form shows as examples; each is a change the API takes (tests/tui post them).
+EDIT_EXAMPLES = ("ratio=1.5", "windows=mon-fri 09:00-17:00", 'filter=bp3 == "gold" and bp5 > 100')
 
-def import_text(report: dict[str, Any], limit: int = 40) -> str:
-    lines = [f"{report['imported']} imported ({report['dnc']} DNC listed), {report['rejected']} rejected, "
-             f"{report['duplicates']} duplicates, of {report['rows']} rows"]  # fmt: skip
+
+def import_summary(report: dict[str, Any]) -> str:
+    return (f"{report['imported']} imported ({report['dnc']} DNC listed), {report['rejected']} rejected, "
+            f"{report['duplicates']} duplicates, of {report['rows']} rows")  # fmt: skip
+
+
+def import_report(report: dict[str, Any], limit: int = 200) -> RenderableType:
+    """The import's counts and its rejects as a table whose cells wrap rather than cut: a field
+    is a file's own header name as often as Phone1."""
+    parts: list[RenderableType] = [Text(import_summary(report))]
     if report["rejects"]:
-        lines.append("")
-        lines.append("line  field      reason")
+        table = Table(box=None, expand=True, pad_edge=False, header_style="bold")
+        table.add_column("line", justify="right", no_wrap=True)
+        table.add_column("field", overflow="fold", max_width=24)
+        table.add_column("reason", overflow="fold", ratio=3)
+        table.add_column("value", overflow="fold", ratio=1)
         for r in report["rejects"][:limit]:
-            lines.append(
-                f"{r['line']:<5} {(r['field'] or '(row)')[:10]:<10} {r['reason']}  {r['value']!r}"
-            )
+            table.add_row(str(r["line"]), r["field"] or "(row)", r["reason"], repr(r["value"]))
+        parts += [Text(""), table]
         more = len(report["rejects"]) - limit + report.get("rejects_omitted", 0)
         if more > 0:
-            lines.append(f"… and {more} more")
-    return "\n".join(lines)
+            where = report.get("rejects_url") or "the reject report"
+            parts.append(Text(f"… and {more} more: all of them in {where}"))
+    return Group(*parts)
 
 
 class Campaigns(Pane):
@@ -38,11 +55,12 @@ class Campaigns(Pane):
         Binding("e", "edit", "Edit"),
         Binding("s", "start", "Start"),
         Binding("x", "stop", "Stop"),
-        Binding("p", "pause", "Pause"),
-        Binding("u", "resume", "Resume"),
-        Binding("i", "import_file", "Import"),
-        Binding("w", "why", "Why"),
+        Binding("p", "pause", "Pause", show=False),
+        Binding("u", "resume", "Resume", show=False),
+        Binding("i", "import_file", "Import", tooltip="Import contacts from a file"),
+        Binding("w", "why", "Why", tooltip="Why it is not dialing more"),
     ]
+    DEFAULT_CSS = css_beside(__file__)
 
     def compose(self) -> ComposeResult:
         table: DataTable[Any] = DataTable(id="campaigns-table", cursor_type="row")
@@ -89,11 +107,12 @@ class Campaigns(Pane):
                 await self.reload()
 
         self.app.push_screen(Form("New campaign", [
-            ("name", "Name", ""), ("type", "Type: agent, automated or sms", "automated"),
-            ("region", "Region (ISO code; empty: the box's)", ""),
-            ("pacing", "Pacing: preview, timed_preview, progressive, predictive, manual", "progressive"),
-            ("ratio", "Ratio (lines per agent / over-dial)", "1"),
-            ("windows", "Windows, e.g. mon-fri 09:00-17:00 (empty: any time)", ""),
+            Field("name", "Name", hint="letters, digits, - _ ."),
+            Field("type", "Type", "automated", [(t, t) for t in TYPES]),
+            Field("region", "Region", hint="ISO code, e.g. US (empty: the box's)"),
+            Field("pacing", "Pacing", "progressive", [(p, p) for p in PACINGS]),
+            Field("ratio", "Ratio", "1", hint="lines per agent, or the over-dial"),
+            Field("windows", "Windows", hint="mon-fri 09:00-17:00 (empty: any time)"),
         ]), done)  # fmt: skip
 
     def action_edit(self) -> None:
@@ -118,16 +137,13 @@ class Campaigns(Pane):
             ):
                 await self.reload()
 
+        examples = "\n".join(f"  {e}" for e in EDIT_EXAMPLES)
         self.app.push_screen(
             Form(
                 f"Edit {name}",
-                [
-                    (
-                        "setting",
-                        "KEY=VALUE (e.g. ratio=1.5, windows=mon-fri 09:00-17:00, filter=bp3 = gold, strategy=…)",
-                        "",
-                    )
-                ],
+                [Field("setting", "Setting", hint="KEY=VALUE")],
+                note="Any setting, or type, region, filter, as KEY=VALUE; KEY= clears it. "
+                f"For example:\n{examples}\n(filters: docs/filters.md)",
             ),
             done,
         )
@@ -166,12 +182,16 @@ class Campaigns(Pane):
             )
             if report:
                 self.app.push_screen(
-                    Message(f"Import of {path.name} into {name}", import_text(report))
+                    Message(f"Import of {path.name} into {name}", import_report(report))
                 )
                 await self.reload()
 
         self.app.push_screen(
-            Form(f"Import contacts into {name}", [("path", "File (CSV/TXT) on this box", "")]), done
+            Form(
+                f"Import contacts into {name}",
+                [Field("path", "File on this box", hint="a CSV or TXT file, e.g. ~/list.csv")],
+            ),
+            done,
         )
 
     async def action_why(self) -> None:

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Label
 
-from tui.base import Pane, css_beside, fill, selected_key
-from tui.screens.form import Form
+from tui.base import Pane, clock, css_beside, fill, selected_key
+from tui.screens.form import Field, Form
 from tui.screens.message import Message
 
 
@@ -18,7 +18,7 @@ class Dnc(Pane):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "Add"),
         Binding("d", "remove", "Remove"),
-        Binding("i", "import_file", "Import"),
+        Binding("i", "import_file", "Import", tooltip="Import numbers from a file"),
         Binding("slash", "search", "Search"),
     ]
     DEFAULT_CSS = css_beside(__file__)
@@ -31,7 +31,9 @@ class Dnc(Pane):
         self.prefix = ""
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="/ search: number prefix, e.g. +1212 (Enter)", id="dnc-search")
+        yield Input(
+            placeholder="/ search: number prefix, e.g. +1212 (Enter)", id="dnc-search", compact=True
+        )
         table: DataTable[Any] = DataTable(id="dnc-table", cursor_type="row")
         table.add_columns("number", "list", "reason", "expires")
         yield table
@@ -44,10 +46,18 @@ class Dnc(Pane):
 
     async def reload(self) -> None:
         entries = await self.client.get(f"/dnc?limit=200&prefix={quote(self.prefix)}")
-        fill(self.query_one(DataTable), [(e["e164"], e["list"], e.get("reason") or "", e.get("expires_at") or "never")
+        fill(self.query_one(DataTable), [(e["e164"], e["list"], e.get("reason") or "", clock(e.get("expires_at")) or "never")
                                          for e in entries], [f"{e['e164']}|{e['list']}" for e in entries])  # fmt: skip
 
-    def action_add(self) -> None:
+    @staticmethod
+    def _lists(names: list[str]) -> list[tuple[str, str]]:
+        return [("the global list", ""), *((f"campaign {n}", n) for n in names)]
+
+    async def action_add(self) -> None:
+        names = await self.campaign_names()
+        if names is None:
+            return
+
         async def done(v: dict[str, str] | None) -> None:
             if not v or not v["number"]:
                 return
@@ -65,9 +75,11 @@ class Dnc(Pane):
                 )
                 await self.reload()
 
-        self.app.push_screen(Form("Add to DNC", [("number", "Number(s), comma separated", ""),
-                                                 ("campaign", "Campaign (empty: the global list)", ""),
-                                                 ("reason", "Reason", "")]), done)  # fmt: skip
+        self.app.push_screen(Form("Add to DNC", [
+            Field("number", "Number(s)", hint="comma separated, e.g. +12125550100"),
+            Field("campaign", "List", "", self._lists(names)),
+            Field("reason", "Reason", hint="e.g. asked on the phone"),
+        ]), done)  # fmt: skip
 
     async def action_remove(self) -> None:
         key = selected_key(self.query_one(DataTable))
@@ -85,7 +97,11 @@ class Dnc(Pane):
         ):
             await self.reload()
 
-    def action_import_file(self) -> None:
+    async def action_import_file(self) -> None:
+        names = await self.campaign_names()
+        if names is None:
+            return
+
         async def done(v: dict[str, str] | None) -> None:
             data = self.read_local(v["path"]) if v else None
             if data is None or v is None:
@@ -95,11 +111,13 @@ class Dnc(Pane):
             if result:
                 rejected = "\n".join(
                     f"line {r['line']}: {r['reason']} ({r['text']!r})"
-                    for r in result["rejected"][:30]
+                    for r in result["rejected"][:200]
                 )
                 self.app.push_screen(Message("DNC import", f"{result['list']}: {result['added']} added, "
                                              f"{result['already_listed']} already listed, {len(result['rejected'])} rejected\n{rejected}"))  # fmt: skip
                 await self.reload()
 
-        self.app.push_screen(Form("Import DNC numbers", [("path", "File, one number per line", ""),
-                                                         ("campaign", "Campaign (empty: global)", "")]), done)  # fmt: skip
+        self.app.push_screen(Form("Import DNC numbers", [
+            Field("path", "File on this box", hint="one number a line, e.g. ~/dnc.txt"),
+            Field("campaign", "List", "", self._lists(names)),
+        ]), done)  # fmt: skip

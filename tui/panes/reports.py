@@ -7,6 +7,7 @@ table; x writes the report as CSV to a file and says where. Periods are the box'
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,6 +55,7 @@ class Reports(Pane):
         self.campaigns: list[str] = []
         self.doc: dict[str, Any] | None = None
         self.refused: str | None = None
+        self._drawn_width = -1  # the chart's width when it was last drawn
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="report-pickers"):
@@ -66,10 +68,22 @@ class Reports(Pane):
             yield Select([(label, k) for k, label in BY], value=self.by, allow_blank=False,
                          compact=True, id="report-by")  # fmt: skip
         yield Static("", id="report-head")
-        yield PlotextPlot(id="report-chart")
+        yield _Chart(self.chart_resized, id="report-chart")
         yield DataTable(id="report-table", cursor_type="row", zebra_stripes=True)
 
     # ------------------------------------------------------------------ loading
+    def chart_resized(self) -> None:
+        """The chart's ticks are spaced for its width: drawn again when the width changes (a
+        report that came before the layout was settled was drawn for 10 columns)."""
+        if self.doc is not None and self.query_one(PlotextPlot).size.width != self._drawn_width:
+            self._draw()
+
+    def _draw(self) -> None:
+        plot = self.query_one(PlotextPlot)
+        if self.doc is not None:
+            self._drawn_width = plot.size.width
+            view.draw(plot, self.doc, self.figure)
+
     def _range(self) -> tuple[str | None, str | None]:
         """The period asked for: dates in the box's time zone (a date as `to` is its whole day)."""
         if self.preset == "custom":
@@ -136,7 +150,7 @@ class Reports(Pane):
             for heading, width in zip(headings, widths, strict=True):
                 table.add_column(heading, width=width)
         fill(table, rows)
-        view.draw(self.query_one(PlotextPlot), doc, self.figure)
+        self._draw()
 
     async def _changed(self) -> None:
         await self.console.refresh_pane(self)
@@ -203,7 +217,7 @@ class Reports(Pane):
     async def action_figure(self) -> None:
         self.figure += 1
         if self.doc is not None:
-            view.draw(self.query_one(PlotextPlot), self.doc, self.figure)
+            self._draw()
 
     def action_custom(self) -> None:
         first, last = view.span(self.doc) if self.doc else (self.today or "", self.today or "")
@@ -252,3 +266,14 @@ class Reports(Pane):
 
         default = f"dialbox-{kind}-{first}-{by}.csv"
         self.app.push_screen(Form("Export the report as CSV", [("path", "File", default)]), done)
+
+
+class _Chart(PlotextPlot):
+    """The report's chart, which tells its pane when its size changes."""
+
+    def __init__(self, resized: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._resized = resized
+
+    def on_resize(self) -> None:
+        self._resized()

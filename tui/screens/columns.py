@@ -28,7 +28,7 @@ class Columns(ModalScreen[list[str] | None]):
         self.chosen = chosen
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(id="columns"):
             yield Label("[b]Columns to show[/b]")
             yield Label("[dim]space ticks · ctrl+s or OK keeps · Esc cancels[/dim]")
             yield SelectionList[str](

@@ -36,7 +36,15 @@ class SetupChange(Body):
     timezone: str | None = omittable(min_length=1)
     compliance_profile: Literal["us", "uk", "fr", "custom"] | None = omittable()
     holidays_country: str | None = None
-    calling_hours: CallingHours | None = omittable()
+    calling_hours: CallingHours | None = omittable(
+        description="the box's hours: they narrow the us, uk and fr profiles' hours"
+    )
+    custom_calling_hours: str | None = omittable(
+        min_length=1,
+        max_length=200,
+        description="the custom profile's hours (config compliance.calling_hours), weekday "
+        "windows in the callee's local time, e.g. 'mon-fri 09:00-20:00'",
+    )
     pin_lines: dict[str, list[Annotated[str, Field(min_length=1)]]] | None = omittable(
         description="line name -> the only campaigns it serves ([] unpins)"
     )

@@ -13,9 +13,17 @@ class Status(Document):
     status: str | None = omittable()
     lines: list[dict[str, Any]]
     calls_in_flight: int
-    dials_last_minute: int | None = omittable()
-    dials_per_minute: list[int] | None = omittable(description="the last 30 minutes, oldest first")
-    outcomes_last_hour: dict[str, Any] | None = omittable()
+    dials_last_minute: int | None = omittable(description="calls dialed in the last two minutes")
+    dials_per_minute: list[int] | None = omittable(
+        description="calls dialed (not SMS) per minute over the last 30 minutes, oldest first"
+    )
+    outcomes_last_hour: dict[str, Any] | None = omittable(
+        description="ended attempts of the last hour by outcome, calls and SMS together"
+    )
+    outcomes_last_hour_by_channel: dict[str, dict[str, int]] | None = omittable(
+        description="the same apart: 'voice' (calls) and 'sms' (an SMS sent is Connected, "
+        "one that failed ErrorOccurred)"
+    )
     campaigns: list[dict[str, Any]]
     agents: dict[str, Any] | None = omittable()
 
