@@ -247,6 +247,19 @@ def test_ctrl_c_mid_demo_drains_prints_the_summary_and_exits_0(tmp_path: Path) -
     assert flying == 0  # drained: calls in flight finished or were hung up
 
 
+@pytest.mark.parametrize("mark", ["/", "API"], ids=["after-the-import", "once-it-listens"])
+def test_ctrl_c_early_ends_cleanly_too(tmp_path: Path, mark: str) -> None:
+    """Hostile: Ctrl-C while the emulators and the daemon start, or just after the API listens."""
+    proc = start(tmp_path / "demo", "--duration", "30")
+    seen = read_until(proc, mark)
+    proc.send_signal(signal.SIGINT)
+    status, out, err = finish(proc, seen)
+    assert status in (0, 130), err
+    assert "Traceback" not in out + err, err[-3000:]
+    if status == 0:
+        assert "dialbox demo: summary" in out and "stopped by Ctrl-C" in out
+
+
 def test_a_second_demo_is_refused_and_a_killed_one_leaves_nothing_in_the_way(
     tmp_path: Path,
 ) -> None:
