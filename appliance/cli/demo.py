@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from appliance.cli.demo_agents import CardRig, DemoAgents, card_config
 from appliance.cli.demo_campaigns import NAMES, Prepared, prepare
 from appliance.cli.demo_figures import Snapshot, outcomes, snapshot
@@ -149,17 +151,19 @@ def _command() -> str:
     return "dialbox"
 
 
-def _mode(args: argparse.Namespace) -> str:
+def _mode(args: argparse.Namespace, console: Console) -> str:
+    """json: one document at the end; live: the panel (a terminal that can move its cursor);
+    plain: progress lines (a pipe, a log, TERM=dumb, --headless)."""
     if args.json:
         return "json"
-    return "plain" if args.headless or not sys.stdout.isatty() else "live"
+    if args.headless or not console.is_terminal or console.is_dumb_terminal:
+        return "plain"
+    return "live"
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    mode = _mode(args)
-    view = View(mode, Console(highlight=False), args.duration)
+    console = Console(highlight=False)
+    view = View(_mode(args, console), console, args.duration)
     if args.duration is None and (args.headless or not sys.stdin.isatty()):
         # Nobody can press Ctrl-C (CI, a script, `make demo` in a pipe): stop by ourselves.
         args.duration = view.duration = UNATTENDED_SECONDS
@@ -229,12 +233,12 @@ def _reuse_line(state: StateDir, prepared: Prepared, fresh: bool) -> str:
 
 
 def _document(
-    outcomes: dict[str, Any], final: Snapshot, where: Where, prepared: Prepared
+    counts: dict[str, Any], final: Snapshot, where: Where, prepared: Prepared
 ) -> dict[str, Any]:
     """The `--json` document: this run's outcomes, contacts by state and per campaign, line and
     agent figures, the imports, and where the data is."""
     return {
-        **outcomes,
+        **counts,
         "contacts_by_state": {c.name: c.states for c in final.campaigns},
         **final.as_dict(),
         "imports": {
