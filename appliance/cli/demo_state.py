@@ -148,9 +148,11 @@ def logs_to(file: Path, verbose: int = 0) -> Iterator[None]:
         root.removeHandler(old)
     root.addHandler(handler)
     appliance.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.captureWarnings(True)  # Python's warnings too, which would print on stderr
     try:
         yield
     finally:
+        logging.captureWarnings(False)
         root.removeHandler(handler)
         handler.close()
         for old in saved:

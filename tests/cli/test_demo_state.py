@@ -3,15 +3,18 @@ a demo's own directory, a taken port is replaced, a re-used directory keeps the 
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
 from appliance.cli.demo import listen_port
 from appliance.cli.demo_campaigns import DEMO_DNC, NAMES, prepare
-from appliance.cli.demo_state import LOCK, DemoStateError, claim
+from appliance.cli.demo_state import LOCK, DemoStateError, claim, logs_to
 from appliance.store import open_database
 from appliance.store.campaigns import contacts_by_state, find_campaign, list_campaigns
 
@@ -123,3 +126,25 @@ def test_a_rerun_keeps_the_last_run_as_previous_and_dials_the_sample_afresh(tmp_
             assert contacts_by_state(db, current.id).get("DNC Listed") == len(DEMO_DNC)
     finally:
         db.close()
+
+
+def test_log_lines_and_warnings_go_to_the_file_not_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terminal = logging.StreamHandler(sys.stderr)  # as `dialbox` sets logging up: on stderr
+    logging.getLogger().addHandler(terminal)
+    try:
+        with logs_to(tmp_path / "demo.log"):
+            logging.getLogger("appliance.engine.dialer").info("draining: 3 calls in flight")
+            logging.getLogger("aiohttp.server").error("a stray library error")
+            warnings.warn("something deprecated", DeprecationWarning, stacklevel=1)
+        logging.getLogger("appliance.test").warning("after the block: stderr again")
+    finally:
+        logging.getLogger().removeHandler(terminal)
+    out, err = capsys.readouterr()
+    log = (tmp_path / "demo.log").read_text()
+    assert "INFO appliance.engine.dialer: draining: 3 calls in flight" in log
+    assert "ERROR aiohttp.server: a stray library error" in log
+    assert "something deprecated" in log
+    assert out == "" and "draining" not in err and "stray" not in err and "deprecated" not in err
+    assert "after the block: stderr again" in err and "after the block" not in log
