@@ -107,7 +107,7 @@ class DemoPanel:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
-        body = Group(self._campaigns(width), Text(""), self._resources(width - 4), self._footer())
+        body = Group(self._campaigns(width), Text(""), self._resources(), self._footer())
         yield Panel(body, title=self._title(), title_align="left", box=box.ROUNDED,
                     subtitle=self._subtitle(), subtitle_align="right",
                     padding=(0, 1), width=width)  # fmt: skip
@@ -153,7 +153,7 @@ class DemoPanel:
             )
         return table
 
-    def _resources(self, width: int) -> Table:
+    def _resources(self) -> Table:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", no_wrap=True, width=6)
         grid.add_column(ratio=1)
@@ -166,13 +166,12 @@ class DemoPanel:
         return grid
 
     def _footer(self) -> Text:
-        snap = self.snap
-        answered = snap.total("answered")
-        rate = snap.total("abandoned") / answered if answered else None
+        snap = self.snap  # the abandon rate is per campaign (above): its cap is
         return Text.assemble(
             ("totals ", "bold"),
             f"calls {snap.total('dialed')} ({snap.total('in_flight')} in flight)",
-            f" · SMS sent {snap.total('sms_sent')} · abandoned {_rate(rate)}",
+            f" · answered {snap.total('answered')} · abandoned {snap.total('abandoned')}",
+            f" · SMS sent {snap.total('sms_sent')}",
         )
 
 

@@ -90,7 +90,7 @@ def test_the_panel_fits_the_width_and_shows_every_campaign_line_and_agent(width:
         assert name in text, (name, text)
     assert "1:23/1:00" in text and "Ctrl-C stops" in text
     # calls and SMS counted apart: the SMS campaign's 193 are SMS, never calls
-    assert "calls 240" in text and "SMS sent 193" in text
+    assert "calls 240" in text and "SMS sent 193" in text and "abandoned 1" in text
     sms_row = next(line for line in lines if "sample-sms" in line)
     assert "193" in sms_row and "120" not in sms_row
     assert "2.9%" in text  # the agent campaign's abandon rate: 1 of 34 answered
