@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.columns import Columns
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
@@ -227,7 +228,13 @@ def intro(where: Where, imports: dict[str, dict[str, Any]]) -> RenderableType:
     return _grid(rows)
 
 
-def _grid(rows: Iterable[tuple[str, str]]) -> Table:
+def _columns(items: list[str]) -> Columns:
+    """Items in columns of one width (the widest item's), as many as fit a row."""
+    items = items or ["none"]
+    return Columns(items, padding=(0, 2), width=max(cell_len(item) for item in items))
+
+
+def _grid(rows: Iterable[tuple[str, RenderableType]]) -> Table:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -266,13 +273,14 @@ class Summary:
                 cells[3] = f"{c.abandoned} ({_rate(c.abandon_rate)})"
             table.add_row(c.name, *cells, clock(c.seconds))
         yield table
-        lines = ", ".join(f"{line.name} {line.attempts}" for line in snap.lines) or "none"
-        agents = ", ".join(f"{a.name} {a.calls}" for a in snap.agents) or "none"
+        # each "name count" stays on one line: Columns never splits an item
+        lines = _columns([f"{line.name} {line.attempts}" for line in snap.lines])
+        agents = _columns([f"{a.name} {a.calls}" for a in snap.agents])
         where = self.where
         yield _grid(
             [
-                ("lines", f"attempts: {lines}"),
-                ("agents", f"calls: {agents}"),
+                ("attempts", lines),
+                ("calls", agents),
                 (
                     "data",
                     f"{shown(where.state_dir)}  (the next run re-uses it; --fresh starts over)",
