@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml setup.py appliance/_rowfast.c
 
 venv: $(STAMP)
 
+# `make demo DEMO_ARGS=--fresh` starts over; `DEMO_ARGS='--duration 30'` stops by itself.
 demo: $(STAMP)
-	$(BIN)/dialbox demo
+	$(BIN)/dialbox demo $(DEMO_ARGS)
 
 test: lint typecheck pytest
 

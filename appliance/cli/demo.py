@@ -2,12 +2,15 @@
 
 One process runs four emulated GSM modems on pseudo-terminals, an emulated line card (four FXO
 lines and two FXS handsets on python-can's virtual bus) and the real daemon against them (the
-same drivers, engine and store as on a box), with three campaigns from the shipped sample: an
-automated voice campaign and an SMS campaign sharing the GSM lines, and an agent campaign on the
-card's lines whose answered calls are bridged to two agents' handsets. Two scripted agents
-(`demo/agents.py`-like: log in, go ready, set a disposition after each call, now and then a
-callback) stand in for people. It shows live progress until Ctrl-C (which drains like SIGTERM),
-or with `--headless --duration S --json` runs unattended and prints one JSON summary.
+same drivers, engine and store as on a box), with three campaigns from the shipped sample
+(demo_campaigns.py): an automated voice campaign and an SMS campaign sharing the GSM lines, and
+an agent campaign on the card's lines whose answered calls are bridged to two scripted agents
+(demo_agents.py).
+
+On a terminal it shows one live panel (demoview.py) until Ctrl-C, which drains like SIGTERM
+(calls in flight finish), prints the summary and exits 0. Without a terminal on stdout (a pipe,
+CI) it prints a plain progress line every few seconds instead; with `--json` only one JSON
+document at the end. The daemon's log goes to the state directory's demo.log, never the screen.
 """
 
 from __future__ import annotations
@@ -15,19 +18,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
+import math
 import os
+import signal
 import socket
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from appliance.cli.demo_agents import AGENT_CAMPAIGN, CardRig, DemoAgents, card_config
+from rich.console import Console
+
+from appliance.cli.demo_agents import CardRig, DemoAgents, card_config
+from appliance.cli.demo_campaigns import NAMES, Prepared, prepare
+from appliance.cli.demo_figures import Snapshot, outcomes, snapshot
+from appliance.cli.demo_state import StateDir, claim, logs_to, shown
+from appliance.cli.demoview import View, Where, intro, summary
 from appliance.cli.output import add_json_flag
-from appliance.clock import SystemClock
 from appliance.config.models import (
     ApiSettings,
     CustomCompliance,
@@ -35,51 +45,45 @@ from appliance.config.models import (
     EngineSettings,
     LineConfig,
 )
-from appliance.daemon.wiring import build_daemon
-from appliance.domain import CampaignStatus, CampaignType, Outcome
-from appliance.drivers.emulators.gsm.farm import Farm
-from appliance.drivers.emulators.gsm.script import Script
-from appliance.errors import NotFound
-from appliance.importing.importer import import_file
+from appliance.errors import DialboxError
 from appliance.store import Database, open_database
-from appliance.store.campaigns import (
-    contacts_by_state,
-    create_campaign,
-    get_campaign,
-    update_campaign,
-)
+
+log = logging.getLogger(__name__)
 
 MODEMS = 4
 UNATTENDED_SECONDS = 60.0
-CAMPAIGNS = (
-    ("sample", CampaignType.AUTOMATED, {"message": "reminder.amr", "weight": 3}),
-    (
-        "sample-sms",
-        CampaignType.SMS,
-        {"sms_text": "Reminder: your payment is due. Reply STOP to opt out."},
-    ),
-    (AGENT_CAMPAIGN, CampaignType.AGENT, {"pacing": "predictive"}),
-)
+REFRESH = 1.0  # seconds between two draws of the live panel
+READY_TIMEOUT = 30.0  # seconds the API may take to listen
+IMPORT_KEYS = ("imported", "rejected", "duplicates", "dnc")
+
+
+class DemoFailed(DialboxError):
+    exit_code = 1
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "demo", help="run the sample campaigns on emulated modems and a local database"
+        "demo",
+        help="run the sample campaigns on emulated modems and a local database",
+        description="Run the sample campaigns on emulated lines with the real daemon. A second "
+        "run re-uses --state-dir: the last run's campaigns are kept as <name>-previous and the "
+        "sample is dialed afresh; --fresh removes the directory first.",
     )
     p.add_argument(
-        "--state-dir", type=Path, default=Path("var/demo"), help="database and ptys (var/demo)"
-    )
-    p.add_argument("--headless", action="store_true", help="no live view; stop after --duration")
+        "--state-dir", type=Path, default=Path("var/demo"),
+        help="database, log and ptys (var/demo)",
+    )  # fmt: skip
+    p.add_argument("--fresh", action="store_true", help="remove --state-dir first: start over")
+    p.add_argument("--headless", action="store_true", help="no live panel; stop after --duration")
     p.add_argument(
-        "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
+        "--duration", type=_seconds, default=None, metavar="SECONDS", help="stop after this long"
     )
-    p.add_argument("--port", type=int, default=8089, help="API and /metrics port (8089)")
+    p.add_argument(
+        "--port", type=_port, default=8089,
+        help="API and /metrics port (8089; another free one if it is taken)",
+    )  # fmt: skip
     add_json_flag(p)
     p.set_defaults(func=run)
-
-
-def sample_csv() -> Path:
-    return Path(str(resources.files("appliance").joinpath("data/sample-campaign.csv")))
 
 
 def demo_config(state: Path, port: int, bus: str) -> DialboxConfig:
@@ -105,143 +109,257 @@ def demo_config(state: Path, port: int, bus: str) -> DialboxConfig:
     )
 
 
-def prepare(db: Database) -> dict[str, Any]:
-    """Create the sample campaigns (once), import the sample into each, and start them."""
-    clock, actor = SystemClock(), "demo"
-    reports = {}
-    for name, kind, settings in CAMPAIGNS:
-        try:
-            campaign = get_campaign(db, name)
-        except NotFound:
-            campaign = create_campaign(db, name, kind, "US", settings, clock.now(), actor)
-        report = import_file(
-            db,
-            campaign,
-            sample_csv(),
-            region="US",
-            mappings={},
-            now=clock.now(),
-            actor=actor,
-            source="demo",
-        )
-        reports[name] = report.as_dict()
-        if campaign.status != CampaignStatus.RUNNING:
-            update_campaign(db, campaign, {"status": CampaignStatus.RUNNING}, clock.now(), actor)
-    return reports
-
-
-def summary(db: Database, since: int) -> dict[str, Any]:
-    by_outcome: dict[str, int] = {}
-    sms = {"sent": 0, "failed": 0, "received": 0}
-    dialed = 0
-    for channel, code, count in db.conn.execute(
-        "SELECT channel, outcome, count(*) FROM attempts WHERE id > ? AND status != 'in_flight'"
-        " GROUP BY channel, outcome",
-        (since,),
-    ):
-        if channel == "sms":
-            sms["sent" if code == 0 else "failed"] += int(count)
-            continue
-        dialed += int(count)
-        label = Outcome(code).label if code is not None else "Dangling"
-        by_outcome[label] = by_outcome.get(label, 0) + int(count)
-    states = {name: contacts_by_state(db, get_campaign(db, name).id) for name, _, _ in CAMPAIGNS}
-    return {"dialed": dialed, "by_outcome": by_outcome, "sms": sms, "contacts_by_state": states}
-
-
-def agent_line(db: Database, since: int) -> str:
-    """The demo agents at a glance: state and calls taken."""
-    return ", ".join(
-        f"{name} {state} ({calls} calls)"
-        for name, state, calls in db.conn.execute(
-            "SELECT g.name, g.state, (SELECT count(*) FROM attempts a WHERE a.agent = g.name"
-            " AND a.id > ?) FROM agents g ORDER BY g.name",
-            (since,),
-        )
-    )
-
-
-def _free_port(preferred: int) -> int:
-    """The preferred port if nothing listens there, else any free one."""
-    for port in (preferred, 0):
+def listen_port(preferred: int) -> int:
+    """`preferred` if it can be bound now (as the API binds it: SO_REUSEADDR), else a port the
+    kernel finds free; the demo prints the one the API then got (0: any free port)."""
+    for port in (preferred, 0) if preferred else (0,):
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return int(sock.getsockname()[1])
-    return preferred
+    raise DialboxError("no free TCP port on 127.0.0.1 for the demo's API")
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0: any free one)")
+    return port
+
+
+def _command() -> str:
+    """How to run dialbox from here, as the user started it (`.venv/bin/dialbox` by make)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "dialbox":
+        return shown(argv0.absolute())
+    return "dialbox"
+
+
+def _mode(args: argparse.Namespace, console: Console) -> str:
+    """json: one document at the end; live: the panel (a terminal that can move its cursor);
+    plain: progress lines (a pipe, a log, TERM=dumb, --headless)."""
+    if args.json:
+        return "json"
+    if args.headless or not console.is_terminal or console.is_dumb_terminal:
+        return "plain"
+    return "live"
 
 
 def run(args: argparse.Namespace) -> int:
+    console = Console(highlight=False)
+    view = View(_mode(args, console), console, args.duration)
     if args.duration is None and (args.headless or not sys.stdin.isatty()):
         # Nobody can press Ctrl-C (CI, a script, `make demo` in a pipe): stop by ourselves.
-        args.duration = UNATTENDED_SECONDS
-        if not args.json:
-            print(
-                f"no terminal: the demo stops after {UNATTENDED_SECONDS:g} s (--duration to change)"
-            )
-    state: Path = args.state_dir.resolve()
-    config = demo_config(state, _free_port(args.port), f"dialbox-demo-{os.getpid()}")
-    db = open_database(config.database)
-    reports = prepare(db)
-    since = int(str(db.scalar("SELECT coalesce(max(id), 0) FROM attempts")))
-    if not args.headless:
-        for name, report in reports.items():
-            print(
-                f"{name}: imported {report['imported']}, rejected {report['rejected']}, "
-                f"duplicates {report['duplicates']}"
-            )
-        print(
-            f"database {config.database}; metrics http://127.0.0.1:{args.port}/metrics; Ctrl-C stops"
+        args.duration = view.duration = UNATTENDED_SECONDS
+        view.say(
+            f"no terminal: the demo stops after {UNATTENDED_SECONDS:g} s (--duration to change)"
         )
-        print(f"console: .venv/bin/dialbox console --socket {config.api.socket}")
-    # The daemon's INFO lines go to its in-memory log (the console's Logs pane), not this screen.
-    logging.getLogger("appliance").setLevel(logging.INFO)
-    asyncio.run(_run(config, args, db, since))
-    document = summary(db, since)
-    if args.json:
-        json.dump(document, sys.stdout)
+    with claim(args.state_dir, fresh=args.fresh) as state, logs_to(state.log, args.verbose):
+        db = _open(state)
+        try:
+            return _demo(args, view, state, db)
+        finally:
+            db.close()
+
+
+def _open(state: StateDir) -> Database:
+    try:
+        return open_database(state.database)
+    except DialboxError:
+        raise
+    except Exception as exc:  # apsw: not a database, corrupt, unreadable
+        log.exception("cannot open %s", state.database)
+        raise DialboxError(
+            f"cannot open the demo's database {shown(state.database)} ({exc}); --fresh starts over"
+        ) from None
+
+
+def _demo(args: argparse.Namespace, view: View, state: StateDir, db: Database) -> int:
+    prepared = prepare(db, time.time())
+    view.say(_reuse_line(state, prepared, args.fresh))
+    since = int(str(db.scalar("SELECT coalesce(max(id), 0) FROM attempts")))
+    port = listen_port(args.port)
+    config = demo_config(state.path, port, f"dialbox-demo-{os.getpid()}")
+    assert config.api.socket is not None
+    where = Where(state.path, state.database, state.log, config.api.socket, None,
+                  wanted=args.port if args.port and port != args.port else None,
+                  command=_command())  # fmt: skip
+    demo = DemoRun(config, db, since, view, args.duration, where, prepared)
+    failure: BaseException | None = None
+    try:
+        asyncio.run(demo.run())
+    except Exception as exc:  # the daemon or an emulator failed: say so, still sum up
+        log.exception("the demo stopped on an error")
+        failure, demo.why = exc, f"failed: {exc}"
+    finally:
+        view.stop()
+    final = snapshot(db, NAMES, since, elapsed=demo.elapsed(), phase="stopped", lines={})
+    if view.mode == "json":
+        json.dump(_document(outcomes(db, since), final, demo.where, prepared), sys.stdout)
         sys.stdout.write("\n")
-    elif args.headless:
-        print(json.dumps(document, indent=2))
+    else:
+        view.say(summary(final, demo.where, demo.why))
+    if failure is not None:
+        raise DemoFailed(f"the demo stopped on an error: {failure}; see {shown(state.log)}")
     return 0
 
 
-async def _run(config: DialboxConfig, args: argparse.Namespace, db: Database, since: int) -> None:
-    farm = Farm(MODEMS, Path(config.lines[0].device).parent, "simcom", 7, Script(time_scale=0.1))
-    await farm.start()
-    card = CardRig(config)
-    daemon = build_daemon(None, config)
-    try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(daemon.run())
-            group.create_task(_progress(daemon, db, since, args))
-            group.create_task(DemoAgents(daemon).run())
-    finally:
-        card.close()
-        with contextlib.suppress(Exception):
-            await farm.stop()
+def _reuse_line(state: StateDir, prepared: Prepared, fresh: bool) -> str:
+    where = shown(state.path)
+    if not state.fresh:
+        kept = ", ".join(prepared.archived) or "none"
+        return (
+            f"re-using {where} ({prepared.previous_contacts} contacts from the last run; "
+            f"--fresh to start over). The last run's campaigns are kept as: {kept}; "
+            "the sample is dialed afresh."
+        )
+    return f"{where}: {'removed and created afresh (--fresh)' if fresh else 'created'}"
 
 
-async def _progress(daemon: Any, db: Database, since: int, args: argparse.Namespace) -> None:
-    start = time.monotonic()
-    live = not args.headless and sys.stdout.isatty()
-    while not daemon.stopping.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(daemon.stopping.wait(), timeout=1.0)
-        if args.duration is not None and time.monotonic() - start >= args.duration:
-            daemon.request_stop(f"--duration {args.duration:g} s")
-        if args.headless:
-            continue
-        s = summary(db, since)
-        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(s["by_outcome"].items()))
-        line = (
-            f"[{time.monotonic() - start:5.0f}s] {daemon.status_fn()} | dialed {s['dialed']}: {outcomes}"
-            f" | SMS sent {s['sms']['sent']} | agents: {agent_line(db, since)}"
+def _document(
+    counts: dict[str, Any], final: Snapshot, where: Where, prepared: Prepared
+) -> dict[str, Any]:
+    """The `--json` document: this run's outcomes, contacts by state and per campaign, line and
+    agent figures, the imports, and where the data is."""
+    return {
+        **counts,
+        "contacts_by_state": {c.name: c.states for c in final.campaigns},
+        **final.as_dict(),
+        "imports": {
+            name: {key: report[key] for key in IMPORT_KEYS}
+            for name, report in prepared.imports.items()
+        },
+        "previous_contacts": prepared.previous_contacts,
+        "state_dir": str(where.state_dir),
+        "log": str(where.log),
+        "api_port": where.port,
+    }
+
+
+class DemoRun:
+    """The emulators, the daemon and the agents for one run, and the screen while they run."""
+
+    def __init__(
+        self,
+        config: DialboxConfig,
+        db: Database,
+        since: int,
+        view: View,
+        duration: float | None,
+        where: Where,
+        prepared: Prepared,
+    ) -> None:
+        self.config, self.db, self.since, self.view = config, db, since, view
+        self.duration, self.where, self.prepared = duration, where, prepared
+        self.why = "stopped"
+        # The clock (and --duration) starts when the daemon is ready to dial, so a slow start on a
+        # busy machine does not eat the run; a daemon never ready starts it after READY_TIMEOUT.
+        self._created = self._start = time.monotonic()
+        self._ready = False
+        self._signal: str | None = None
+
+    def elapsed(self) -> float:
+        """Seconds since the daemon was ready to dial (0 before)."""
+        return time.monotonic() - self._start if self._ready else 0.0
+
+    async def run(self) -> None:
+        from appliance.daemon.wiring import build_daemon
+        from appliance.drivers.emulators.gsm.farm import Farm
+        from appliance.drivers.emulators.gsm.script import Script
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # until the daemon runs: stop it at once
+            loop.add_signal_handler(sig, self._signalled, None, sig.name)
+        farm = Farm(MODEMS, Path(self.config.lines[0].device).parent, "simcom", 7,
+                    Script(time_scale=0.1))  # fmt: skip
+        card: CardRig | None = None
+        try:
+            await farm.start()
+            card = CardRig(self.config)
+            daemon = build_daemon(None, self.config)
+            async with asyncio.TaskGroup() as group:
+                task = group.create_task(daemon.run(), name="daemon")
+                group.create_task(DemoAgents(daemon).run(), name="agents")
+                group.create_task(self._follow(daemon, task), name="view")
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            if card is not None:
+                card.close()
+            with contextlib.suppress(Exception):
+                await farm.stop()
+
+    def _signalled(self, daemon: Any, name: str) -> None:
+        self._signal = name
+        if daemon is not None:
+            daemon.request_stop(name)
+
+    async def _follow(self, daemon: Any, task: asyncio.Task[int]) -> None:
+        loop = asyncio.get_running_loop()
+        # The daemon took SIGINT and SIGTERM when it started; this keeps its drain and learns why.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._signalled, daemon, sig.name)
+        if self._signal is not None:  # Ctrl-C before the daemon ran
+            daemon.request_stop(self._signal)
+        await self._listening(daemon, task)
+        self.view.say(intro(self.where, self.prepared.imports))
+        self.view.start()
+        while not task.done():
+            self._tick(daemon)
+            self.view.show(self._snapshot(daemon), self.where)
+            await asyncio.wait({task}, timeout=REFRESH)
+        self.why = (
+            f"stopped after --duration {self.duration:g} s"
+            if self._signal is None and self.duration is not None
+            else f"stopped by {'Ctrl-C' if self._signal == 'SIGINT' else self._signal or 'the daemon'}"
         )
-        print(
-            ("\r" + line[:200].ljust(200)) if live else line, end="" if live else "\n", flush=True
+
+    async def _listening(self, daemon: Any, task: asyncio.Task[int]) -> None:
+        """Wait until the API listens, and take the port it got."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not task.done() and time.monotonic() < deadline:
+            http = next((c for c in daemon.components if c.name == "http"), None)
+            if http is not None and http.ready.is_set():
+                self.where = dataclasses.replace(self.where, port=http.server.port)
+                return
+            await asyncio.wait({task}, timeout=0.05)
+
+    def _tick(self, daemon: Any) -> None:
+        """Start the clock once the daemon is ready; stop the daemon once --duration is up."""
+        if not self._ready:
+            now = time.monotonic()
+            ready = bool(daemon.components) and all(c.ready.is_set() for c in daemon.components)
+            if ready or now - self._created >= READY_TIMEOUT:
+                self._ready, self._start = True, now
+            return
+        if self.duration is not None and self.elapsed() >= self.duration:
+            daemon.request_stop(f"--duration {self.duration:g} s")
+
+    def _snapshot(self, daemon: Any) -> Snapshot:
+        from appliance.api.lines import describe
+
+        engine = daemon.engine
+        now = daemon.clock.now()
+        lines = {s.name: (s.config.kind, str(describe(s, now)["state"]))
+                 for s in (engine.pool.slots if engine is not None else ())}  # fmt: skip
+        phase = (
+            "draining" if daemon.stopping.is_set() else ("running" if self._ready else "starting")
         )
-    if live:
-        print()
+        return snapshot(self.db, NAMES, self.since, elapsed=self.elapsed(), phase=phase,
+                        lines=lines)  # fmt: skip

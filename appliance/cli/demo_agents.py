@@ -73,6 +73,8 @@ class DemoAgents:
             if daemon.stopping.is_set():
                 return
             await asyncio.sleep(0.1)
+        if daemon.stopping.is_set():  # stopped (Ctrl-C) as the engine came up: its store closes
+            return
         desk = daemon.engine.desk
         db, clock = daemon.db, daemon.clock
         for name, group, seat in AGENTS:
