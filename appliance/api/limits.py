@@ -93,33 +93,42 @@ def _text_problem(value: str, undecodable: bool) -> str | None:
 
 def _check_tree(document: Any, undecodable: bool) -> list[dict[str, str]]:
     """Every string (keys too) Unicode text without NUL, every number finite and within 64 bits;
-    iterative, so depth costs no stack (the pre-scan bounds it anyway)."""
-    errors: list[dict[str, str]] = []
+    iterative, so depth costs no stack (the pre-scan bounds it anyway). One error per pointer: a
+    member whose name and value are both flawed is one entry saying both (two entries for one
+    pointer once hid a twenty-first flaw behind the cap)."""
+    found: dict[str, dict[str, str]] = {}
+
+    def flaw(path: list[str | int], message: str) -> None:
+        error = _error(path, message)
+        if error["pointer"] in found:
+            found[error["pointer"]]["message"] += f"; {message}"
+        else:
+            found[error["pointer"]] = error
+
     stack: list[tuple[list[str | int], Any]] = [([], document)]
-    while stack and len(errors) < MAX_ERRORS:
+    while stack and len(found) < MAX_ERRORS:
         path, value = stack.pop()
         if isinstance(value, str):
             why = _text_problem(value, undecodable)
             if why:
-                errors.append(_error(path, f"the text {why}"))
+                flaw(path, f"the text {why}")
         elif isinstance(value, bool) or value is None:
             pass
         elif isinstance(value, int):
             if not INT_MIN <= value <= INT_MAX:
-                errors.append(_error(path, "the number is beyond 64 bits (±9.2e18)"))
+                flaw(path, "the number is beyond 64 bits (±9.2e18)")
         elif isinstance(value, float):
             if not math.isfinite(value):
-                errors.append(_error(path, "the number is too large for a double"))
+                flaw(path, "the number is too large for a double")
         elif isinstance(value, list):
             stack.extend(([*path, i], item) for i, item in reversed(list(enumerate(value))))
         elif isinstance(value, dict):
             for key, item in reversed(list(value.items())):
                 why = _text_problem(key, undecodable)
                 if why:
-                    errors.append(_error([*path, key], f"the member name {why}"))
+                    flaw([*path, key], f"the member name {why}")
                 stack.append(([*path, key], item))
-    errors.sort(key=lambda e: e["pointer"])
-    return errors[:MAX_ERRORS]
+    return sorted(found.values(), key=lambda e: e["pointer"])[:MAX_ERRORS]
 
 
 def parse_json(raw: bytes, *, max_bytes: int = MAX_JSON_BODY, max_depth: int = MAX_DEPTH) -> Any:

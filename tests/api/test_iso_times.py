@@ -50,7 +50,8 @@ def test_the_console_reads_the_instants_it_shows() -> None:
     assert [instant(v) for v in (None, 1767225630.5, "soon", "2026-01-01T00:00:30")] == [None] * 4
     agent = {"state": "talking", "call": {"number": "+12125550100", "started_at": None,
                                           "connected_at": "2026-01-01T00:00:30.000Z"}}  # fmt: skip
-    assert _call(agent, 1767225630.0 + 42) == "+12125550100 42s"
+    now = dt.datetime.fromtimestamp(1767225630.0 + 42, dt.UTC)
+    assert _call(agent, now) == "+12125550100 42s"
 
 
 def _no_epoch(found: dict[str, list[str]]) -> None:

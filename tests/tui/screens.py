@@ -195,7 +195,7 @@ async def _palette(pilot: Pilot[None], files: Path) -> None:
     await pilot.pause(0.3)
 
 
-# dialog -> how to open it. Reports' own dialogs are the reports pane's (tui/panes/reports.py).
+# dialog -> how to open it.
 DIALOGS: dict[str, Opener] = {
     "campaign-new": _form("campaigns", "n"),
     "campaign-edit": _form("campaigns", "e"),
@@ -216,4 +216,6 @@ DIALOGS: dict[str, Opener] = {
     "contacts-columns": _opens("contacts", Columns, "c"),
     "contacts-detail": _message("contacts", "enter"),
     "strategy-attempts": _form("strategy", "a"),
+    "reports-period": _form("reports", "f"),
+    "reports-export": _form("reports", "x"),
 }
