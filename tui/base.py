@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
@@ -77,15 +78,19 @@ class Pane(Vertical):
 
 
 def fill(table: DataTable[Any], rows: list[tuple[Any, ...]], keys: list[str] | None = None) -> None:
-    """Replace a table's rows, keeping the cursor on the same row where it can."""
+    """Replace a table's rows, keeping the cursor on the same row where it can. Values are shown
+    as they are, never read as markup: a DNC reason `[/x]` from an import once raised Rich's
+    MarkupError and took the pane down."""
     row = table.cursor_row
     table.clear()
     for i, values in enumerate(rows):
-        table.add_row(
-            *(("" if v is None else str(v)) for v in values), key=keys[i] if keys else None
-        )
+        table.add_row(*(_literal(v) for v in values), key=keys[i] if keys else None)
     if rows:
         table.move_cursor(row=min(max(row, 0), len(rows) - 1))
+
+
+def _literal(value: Any) -> Text:
+    return value if isinstance(value, Text) else Text("" if value is None else str(value))
 
 
 def selected_key(table: DataTable[Any]) -> str | None:

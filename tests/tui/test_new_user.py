@@ -338,3 +338,20 @@ def test_every_example_the_edit_form_shows_is_taken_by_the_api(fresh: Box) -> No
         assert spring["filter"] == hinted.partition("=")[2]
 
     run(fresh, scenario)
+
+
+def test_data_from_the_box_is_shown_as_it_is_never_as_markup(fresh: Box) -> None:
+    """A DNC reason or a campaign value holding Rich markup (`[/x]`, `[b]`) is shown literally;
+    it once raised MarkupError in the DNC pane."""
+    from appliance.cli import main
+
+    cli = ["--config", str(fresh.daemon.config)]
+    assert main([*cli, "dnc", "add", "+14155550123", "--reason", "[/x] said [b]no[/b]"]) == 0
+
+    async def scenario(app: Watched, pilot: Pilot[None]) -> None:
+        await show(pilot, "dnc")
+        await until(pilot, lambda: any("[/x]" in c for row in cells(app, "#dnc-table") for c in row),
+                    "the reason shown literally")  # fmt: skip
+        assert any("[/x] said [b]no[/b]" in c for row in cells(app, "#dnc-table") for c in row)
+
+    run(fresh, scenario)
