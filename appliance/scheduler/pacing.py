@@ -19,6 +19,7 @@ what happened — dials, answers, agents freed — and asks `dials_wanted()` at 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -72,6 +73,13 @@ HARD_RESERVE = 1.0
 SHORT_WINDOW = 1800.0
 SHORT_SHARE = 1.3
 SHORT_LEAST = 30.0
+# Bursts (#19): where a team of SHORT_AGENTS or more is on, a decision also keeps the chance of
+# more abandons than the 30-minute window can still take (SHORT_MAX of its answers, one at
+# least) under BURST_RISK at every checkpoint — a cold start's first wave, all agents idle, was
+# putting two abandons among the day's first 30 answers one day in ten.
+SHORT_MAX = 0.06
+SHORT_AGENTS = 10
+BURST_RISK = 0.001
 
 
 class AbandonLedger:
@@ -144,25 +152,58 @@ class Samples:
         n = len(self.sorted)
         return [self.sorted[min(n - 1, int(q * n))] for q in shares] if n else []
 
-    def ends_within(self, elapsed: float, horizon: float, prior_mean: float) -> float:
+    def ends_within(
+        self,
+        elapsed: float,
+        horizon: float,
+        prior_mean: float,
+        running: Running | None = None,
+    ) -> float:
         """P(D ≤ elapsed + horizon | D > elapsed): the duration's residual, conditioned on the
-        time already spent. Empirical while TAIL_MIN samples lie beyond `elapsed`; past that,
-        memoryless with the mean excess of the longest TAIL_MIN samples (heavy tails keep
-        their long residuals); with fewer than TAIL_MIN samples, memoryless around the mean
-        pulled towards `prior_mean`."""
+        time already spent. `running`: the durations still under way (their elapsed times), which
+        are longer than that (#19: early in a shift the finished talks are the short ones; taken
+        alone they promise agents too soon). Kaplan–Meier while TAIL_MIN finished samples lie
+        beyond `elapsed`; past that, memoryless with the censored mean excess of the longest
+        TAIL_MIN samples (heavy tails keep their long residuals); with fewer than TAIL_MIN
+        samples, memoryless with the censored mean pulled towards `prior_mean`."""
         if horizon <= 0:
             return 0.0
+        run = running or _NOTHING_RUNNING
         xs = self.sorted
         n = len(xs)
         if n < TAIL_MIN:
-            mean = (self.total + PRIOR_WEIGHT * prior_mean) / (n + PRIOR_WEIGHT)
-            return 1.0 - math.exp(-horizon / max(mean, 1.0))
+            exposure = self.total + run.beyond(0.0) + PRIOR_WEIGHT * prior_mean
+            return 1.0 - math.exp(-horizon * (n + PRIOR_WEIGHT) / max(exposure, 1.0))
         below = bisect.bisect_right(xs, elapsed)
         if n - below >= TAIL_MIN:
-            return (bisect.bisect_right(xs, elapsed + horizon) - below) / (n - below)
+            survive = 1.0
+            hi = bisect.bisect_right(xs, elapsed + horizon)
+            for j in range(below, hi):
+                at_risk = n - j + run.at_least(xs[j])
+                survive *= 1.0 - 1.0 / at_risk
+            return 1.0 - survive
         base = xs[n - TAIL_MIN - 1] if n > TAIL_MIN else 0.0
-        excess = sum(xs[n - TAIL_MIN :]) / TAIL_MIN - base
-        return 1.0 - math.exp(-horizon / max(excess, 1.0))
+        exposure = sum(xs[n - TAIL_MIN :]) - TAIL_MIN * base + run.beyond(base)
+        return 1.0 - math.exp(-horizon * TAIL_MIN / max(exposure, TAIL_MIN))
+
+
+class Running:
+    """Durations still under way, by elapsed time: how many have run at least x, and their time
+    beyond x (the censored observations of a duration's distribution)."""
+
+    def __init__(self, elapsed: tuple[float, ...] | list[float]) -> None:
+        self.sorted = sorted(elapsed)
+        self._suffix = list(itertools.accumulate(reversed(self.sorted), initial=0.0))[::-1]
+
+    def at_least(self, x: float) -> int:
+        return len(self.sorted) - bisect.bisect_left(self.sorted, x)
+
+    def beyond(self, x: float) -> float:
+        i = bisect.bisect_right(self.sorted, x)
+        return self._suffix[i] - (len(self.sorted) - i) * x
+
+
+_NOTHING_RUNNING = Running(())
 
 
 # Fewer samples than this beyond an elapsed time: the residual is taken as memoryless.
@@ -462,11 +503,19 @@ class Pacer:
         factor = min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error)))
         self.risk = BASE_RISK * factor * ramp
 
-    def free_chances(self, agents: AgentView, horizon: float) -> tuple[int, list[float]]:
+    def free_chances(
+        self,
+        agents: AgentView,
+        horizon: float,
+        running: tuple[Running, Running] | None = None,
+    ) -> tuple[int, list[float]]:
         """Agents free within `horizon` s: (sure, chances of the others). A talk ends by its
-        measured distribution given the time it has run, then a wrap-up by the measured wrap-up
-        distribution; a wrap-up under way by that distribution given its elapsed time."""
+        measured distribution given the time it has run (and the talks under way), then a
+        wrap-up by the measured wrap-up distribution; a wrap-up under way by that distribution
+        given its elapsed time. `running`: `self.running(agents)`, when asked at several
+        horizons."""
         s = self.stats
+        talking, wrapping = running or self.running(agents)
         sure = agents.idle
         chances: list[float] = []
         rem = agents.wrap_remaining
@@ -475,7 +524,7 @@ class Pacer:
                 if i < len(rem) and rem[i] <= horizon:
                     sure += 1
                     continue
-                q = s.wraps.ends_within(elapsed, horizon, s.prior_wrap)
+                q = s.wraps.ends_within(elapsed, horizon, s.prior_wrap, wrapping)
                 if q >= 1.0:
                     sure += 1
                 elif q > 0.0:
@@ -489,10 +538,17 @@ class Pacer:
                 q = 0.0
                 for w in wraps:
                     if horizon > w:
-                        q += share * s.talks.ends_within(elapsed, horizon - w, s.prior_talk)
+                        q += share * s.talks.ends_within(
+                            elapsed, horizon - w, s.prior_talk, talking
+                        )
                 if q > 0.0:
                     chances.append(min(1.0, q))
         return sure, chances
+
+    @staticmethod
+    def running(agents: AgentView) -> tuple[Running, Running]:
+        """The talks and wrap-ups under way, as censored durations."""
+        return Running(agents.talk_elapsed), Running(agents.wrap_elapsed)
 
     def _predictive(
         self,
@@ -514,8 +570,9 @@ class Pacer:
         checks = []
         # What each ringing call's chance needs that does not depend on the checkpoint.
         calls = [(elapsed, *s.unanswered(p, elapsed)) for elapsed in ringing]
+        running = self.running(agents)
         for t in CHECKPOINTS:
-            sure, chances = self.free_chances(agents, t + GRACE)
+            sure, chances = self.free_chances(agents, t + GRACE, running)
             free = [0.0] * sure + [1.0]
             for q in chances:
                 free = _add_bernoulli(free, q)
@@ -530,19 +587,37 @@ class Pacer:
                     answers = _add_bernoulli(answers, chance)
                     mean += chance
             checks.append((answers, _tail_sums(free), p * s.delay_cdf(t), mean))
+        burst = self.burst_budget(now, agents) + 1
         n = 0
         while n < 200:
             k = n + 1
             total = checks[-1][3] + k * p
             worst = 0.0
+            tail = 0.0
             for i, (answers, free_tail, c, _) in enumerate(checks):
                 answers = _add_bernoulli(answers, c)
                 checks[i] = (answers, free_tail, c, checks[i][3])
                 worst = max(worst, _excess(answers, free_tail))
-            if worst > limit * total:
+                if burst:
+                    tail = max(tail, _at_least(answers, free_tail, burst))
+            if worst > limit * total or tail > BURST_RISK:
                 break
             n = k
         return n
+
+    def burst_budget(self, now: float, agents: AgentView) -> int:
+        """The abandons the last SHORT_WINDOW s can still take and stay at SHORT_MAX of its
+        answers (one at least); -1: no burst limit (a team under SHORT_AGENTS)."""
+        team = (
+            agents.idle
+            + len(agents.talk_elapsed)
+            + max(len(agents.wrap_remaining), len(agents.wrap_elapsed))
+        )
+        if team < SHORT_AGENTS:
+            return -1
+        self.short_brake(now)  # trims the window
+        allowed = max(1, math.floor(SHORT_MAX * len(self._recent_answers)))
+        return max(0, allowed - len(self._recent_abandons))
 
 
 GRACE = 2.0  # seconds an answered call may wait for an agent (the 2 s rule)
@@ -571,6 +646,12 @@ def _tail_sums(free: list[float]) -> list[float]:
         acc += w
         cdf.append(acc)
     return cdf
+
+
+def _at_least(answers: list[float], free_cdf: list[float], k: int) -> float:
+    """P(X - S >= k) for independent X ~ answers and S with cdf free_cdf."""
+    last = len(free_cdf) - 1
+    return sum(w * free_cdf[min(x - k, last)] for x, w in enumerate(answers) if x >= k)
 
 
 def _excess(answers: list[float], free_cdf: list[float]) -> float:
