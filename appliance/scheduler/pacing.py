@@ -13,7 +13,9 @@ what happened — dials, answers, agents freed — and asks `dials_wanted()` at 
   (Poisson-binomial answers, binomial agents). r is BASE_RISK scaled every minute, both ways, in
   proportion to the measured abandon rate's distance from a target below the cap over the rolling
   24 h window. Near the cap (24 h or 30 d) it dials at a small fixed risk, at one abandon from it
-  progressively; a burst of abandons in the last 30 minutes brakes it the same way.
+  progressively; a burst of abandons in the last 30 minutes brakes it the same way, and for
+  teams of 10 or more no decision may risk (above 0.1 %) more abandons than the last 30
+  minutes can still take at 6 % of their answers.
 """
 
 from __future__ import annotations
