@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appliance.drivers.can.card import Backplane
+from appliance.drivers.can.card import Backplane, CardError
 from appliance.drivers.can.line import MAX_CALLER_FRAMES, CanLine
 from appliance.drivers.can.protocol import (
     RPDO1,
@@ -25,6 +25,7 @@ from appliance.drivers.can.protocol import (
     CallerIdReader,
     Ev,
     Event,
+    Fault,
     Op,
     Presentation,
     Role,
@@ -40,6 +41,7 @@ from appliance.drivers.line import (
     Dtmf,
     IncomingCall,
     LineBusy,
+    LineDown,
     LineError,
     LineUp,
     RingingStopped,
@@ -318,5 +320,42 @@ def test_the_control_socket_places_calls_and_refuses_bad_commands() -> None:
             await line.answer()
             await line.wait_call_end(5)
             assert [e.digit for e in of(events, Dtmf)] == ["4"]
+
+    run(main(), timeout=30)
+
+
+def test_an_ack_status_the_host_does_not_know_is_a_refusal_not_a_stuck_port() -> None:
+    """A newer card's status (as status 8 is new to an older host) must not be lost: the
+    command is refused at once, not retried until the port counts as stuck."""
+
+    async def main() -> None:
+        async with backplane() as (card, line, _, _):
+            card._execute = lambda command: 0x55  # type: ignore[method-assign,assignment,return-value]
+            with pytest.raises(CardError) as refused:
+                await line.backplane.command(3, 1, Op.QUERY)
+            assert refused.value.status is Status.NOT_SUPPORTED
+            assert "refused" in str(refused.value) and not line.backplane.cards[3].stuck
+
+    run(main(), timeout=30)
+
+
+def test_a_port_fault_mid_call_ends_the_answered_call_and_the_port_comes_back() -> None:
+    async def main() -> None:
+        async with backplane() as (card, line, events, _):
+            card.incoming(1, IncomingPlan("+15550013"))  # the caller stays
+            await wait_event(events, IncomingCall)
+            await line.answer()
+            n = len(events.items)
+            card.fault(1, Fault.PORT_STUCK)
+            down = await wait_event(events, LineDown, n)
+            assert down.reason == "port stuck"
+            ended = await line.wait_call_end(1)
+            assert ended is not None and ended.outcome is Outcome.ERROR_OCCURRED and ended.answered
+            with pytest.raises(LineError):
+                await line.answer()
+            card.clear(1)
+            await wait_event(events, LineUp, n)
+            card.incoming(1, IncomingPlan("+15550014"))
+            assert (await wait_event(events, IncomingCall, n)).number == "+15550014"
 
     run(main(), timeout=30)
