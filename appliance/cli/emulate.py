@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+from appliance.drivers.emulators.gsm.callers import load_incoming
 from appliance.drivers.emulators.gsm.dialect import DIALECTS
 from appliance.drivers.emulators.gsm.farm import Farm
 from appliance.drivers.emulators.gsm.script import Script, ScriptError, load
@@ -40,6 +41,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gsm.add_argument("--script", type=Path, metavar="FILE", help="TOML or JSON emulator script")
     gsm.add_argument(
         "--time-scale", type=float, metavar="X", help="multiply every scripted delay by X"
+    )
+    gsm.add_argument(
+        "--incoming",
+        type=Path,
+        metavar="FILE",
+        help="TOML or JSON: calls that ring in, [[calls]] with at (seconds after start), "
+        "modem, number (or 'withheld'), keys ('1@2.0,9@5.5': each key's seconds after the "
+        "answer), hangup and ring (seconds); see docs/drivers.md",
     )
     gsm.add_argument(
         "--journal",
@@ -125,6 +134,11 @@ def run_gsm(args: argparse.Namespace) -> int:
         script = load(args.script) if args.script else Script()
     except ScriptError as exc:
         raise DialboxError(str(exc)) from exc
+    if args.incoming is not None:
+        try:
+            script.events.extend(load_incoming(args.incoming, args.count))
+        except ScriptError as exc:
+            raise DialboxError(f"--incoming {exc}") from exc
     if args.time_scale is not None:
         script.time_scale = args.time_scale
     return asyncio.run(_serve(args, script))
