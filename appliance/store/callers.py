@@ -99,8 +99,9 @@ def matches(
                 break
     if len(last) < limit:
         for (contact_id,) in db.conn.execute(
-            "SELECT k.id FROM campaigns cp JOIN contacts k ON k.campaign_id = cp.id"
-            " AND k.external_id = ? ORDER BY k.id DESC",
+            # one probe of contacts_external per campaign (a campaign is its first column)
+            "SELECT k.id FROM campaigns cp CROSS JOIN contacts k INDEXED BY contacts_external"
+            " WHERE k.campaign_id = cp.id AND k.external_id = ? ORDER BY k.id DESC",
             (CALLBACK_PREFIX + number,),
         ):
             if contact_id != exclude and contact_id not in last and len(last) < limit:

@@ -57,5 +57,11 @@ def test_an_inbound_campaign_from_the_command_line(
                          "queue_max_wait=none", "--json")  # fmt: skip
     assert code == 0 and json.loads(out)["type"] == "agent", err
     run(config, capsys, "campaign", "set", "IN", "type=inbound")
+
+    # no list goes into it, whichever way it comes
+    listing = config.parent / "list.csv"
+    listing.write_text("+48601234567,,,,,Ann\n")
+    code, _, err = run(config, capsys, "import", str(listing), "--campaign", "IN")
+    assert code == 2 and "is inbound" in err and "import the list into" in err, err
     code, out, err = run(config, capsys, "campaign", "set", "IN", "queue_max_wait=none", "--json")
     assert code == 0 and json.loads(out)["settings"]["queue_max_wait"] == 120, err
