@@ -30,7 +30,7 @@ from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, ref
 from appliance.api.times import iso_fields, iso_time
-from appliance.campaigns import CampaignSettings
+from appliance.campaigns import CampaignSettings, check_flow
 from appliance.config.models import check_region
 from appliance.domain import CampaignStatus, CampaignType, ContactState
 from appliance.errors import DialboxError
@@ -102,6 +102,7 @@ async def create_campaign(call: Call[CampaignCreate]) -> web.Response:
     name = names.check_name("campaign", body.name)  # what the pattern cannot say: reserved
     region = _region(body.region) if body.region else svc.config().region
     settings = settings_with({}, body.settings or {})
+    check_flow(settings.get("flow"), svc.config())
     filter_ = _filter(body.filter)
     if store.find_campaign(svc.db, name) is not None:
         raise Problem(409, f"campaign {name!r} already exists")
@@ -140,6 +141,8 @@ async def update_campaign(call: Call[CampaignUpdate]) -> web.Response:
         changes["filter"] = _filter(body.filter)
     if body.settings is not None:
         changes["settings"] = settings_with(campaign.settings, body.settings)
+        if body.settings.get("flow") is not None:  # a flow named before stays as it is
+            check_flow(changes["settings"].get("flow"), svc.config())
     if changes:
         campaign = store.update_campaign(
             svc.db, campaign, changes, svc.clock.now(), call.caller.actor

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from appliance.campaigns import CampaignSettings, apply_settings, parse_assignments
+from appliance.campaigns import CampaignSettings, apply_settings, check_flow, parse_assignments
 from appliance.cli import schedule
 from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit, table
@@ -104,6 +104,7 @@ def create(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DialboxError(f"--region: {exc}") from None
     settings = apply_settings(CampaignSettings(), parse_assignments(args.set))
+    check_flow(settings.flow, ctx.config)
     campaign = store.create_campaign(
         ctx.db,
         args.name,
@@ -171,7 +172,10 @@ def set_(args: argparse.Namespace) -> int:
         changes["filter"] = text or None
     if assignments:
         current = CampaignSettings.model_validate(campaign.settings)
-        changes["settings"] = apply_settings(current, assignments).model_dump(exclude_defaults=True)
+        settings = apply_settings(current, assignments)
+        if "flow" in assignments:
+            check_flow(settings.flow, ctx.config)
+        changes["settings"] = settings.model_dump(exclude_defaults=True)
     campaign = store.update_campaign(ctx.db, campaign, changes, ctx.clock.now(), ctx.actor)
     emit(args, _describe(campaign, store.contacts_by_state(ctx.db, campaign.id)), _human)
     return 0

@@ -40,6 +40,7 @@ INTENDED: dict[str, str] = {
     "/paths/~1setup/*/properties/custom_calling_hours*": "the custom profile's hours, read and set from the console (#22)",
     "/paths/~1status/get/responses/200/*/properties/dials_*/description*": "dials count calls only, not SMS (#22)",
     "/paths/~1status/get/responses/200/*/properties/outcomes_last_hour*": "calls and SMS counted apart (#22)",
+    "*/properties/settings/properties/flow*": "new: the call flow a campaign runs (#23)",
 }  # fmt: skip
 
 
