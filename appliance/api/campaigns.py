@@ -71,6 +71,15 @@ def settings_with(current: dict[str, Any], changes: dict[str, Any]) -> dict[str,
         raise Problem(422, f"invalid campaign setting: {detail}", errors=errors) from None
 
 
+def _flow(name: str | None, svc: Services) -> None:
+    """The `flow` setting names a flow of the running config's flow files (422 if not)."""
+    try:
+        check_flow(name, svc.config())
+    except DialboxError as exc:
+        error = {"where": "settings.flow", "message": str(exc)}
+        raise Problem(422, str(exc), errors=[error]) from None
+
+
 def _region(text: str) -> str:
     try:
         return check_region(text)
@@ -102,7 +111,7 @@ async def create_campaign(call: Call[CampaignCreate]) -> web.Response:
     name = names.check_name("campaign", body.name)  # what the pattern cannot say: reserved
     region = _region(body.region) if body.region else svc.config().region
     settings = settings_with({}, body.settings or {})
-    check_flow(settings.get("flow"), svc.config())
+    _flow(settings.get("flow"), svc)
     filter_ = _filter(body.filter)
     if store.find_campaign(svc.db, name) is not None:
         raise Problem(409, f"campaign {name!r} already exists")
@@ -142,7 +151,7 @@ async def update_campaign(call: Call[CampaignUpdate]) -> web.Response:
     if body.settings is not None:
         changes["settings"] = settings_with(campaign.settings, body.settings)
         if body.settings.get("flow") is not None:  # a flow named before stays as it is
-            check_flow(changes["settings"].get("flow"), svc.config())
+            _flow(changes["settings"].get("flow"), svc)
     if changes:
         campaign = store.update_campaign(
             svc.db, campaign, changes, svc.clock.now(), call.caller.actor

@@ -50,6 +50,7 @@ def test_an_unknown_flow_is_refused_with_the_flows_there_are(api: Api) -> None:
                                     "settings": {"flow": "mneu"}})  # fmt: skip
     assert reply.status == 422, reply
     assert reply.json()["detail"] == "no flow named 'mneu'; the flow files define: menu, survey"
+    assert [e["where"] for e in reply.json()["errors"]] == ["settings.flow"]
     assert api.get("/campaigns/typo").status == 404  # nothing created
 
 
