@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from appliance.flows import model as m
 
 Issue = tuple[int | None, str, str]  # line, key path, message
 Report = Callable[[int | None, str, str], None]
-
-
-@dataclass(frozen=True)
-class _Link:
-    source: str
-    edge: m.Edge
 
 
 def check_flow(flow: m.Flow, broken: frozenset[str]) -> list[Issue]:
@@ -35,12 +28,9 @@ def check_flow(flow: m.Flow, broken: frozenset[str]) -> list[Issue]:
         report(flow.start_line, f"{flow.name}.start",
                f"no node named {flow.start!r}{_hint(flow.start, names)}: start names the node "
                "the call begins at")  # fmt: skip
-    links: dict[str, list[_Link]] = {name: [] for name in nodes}  # into each node
-    for name, node in nodes.items():
+    for node in nodes.values():
         for edge in node.edges:
-            if edge.target in nodes:
-                links[edge.target].append(_Link(name, edge))
-            else:
+            if edge.target not in nodes:
                 report(edge.line, edge.key,
                        f"no node named {edge.target!r} in flow {flow.name}"
                        f"{_hint(edge.target, names)}: add it under nodes or correct the name")  # fmt: skip
@@ -52,7 +42,7 @@ def check_flow(flow: m.Flow, broken: frozenset[str]) -> list[Issue]:
     for circle in circles:
         first = nodes[circle[0]]
         report(first.line, f"{flow.name}.nodes.{circle[0]}",
-               f"{' → '.join([*circle, circle[0]])} can go round with no key pressed, so a "
+               f"{_way(circle)} can go round with no key pressed, so a "
                "silent line would loop forever (an ask's give_up and an opt-out's cancel need "
                "no key): make the caller answer an ask on the way, or lead out of the circle")  # fmt: skip
     if flow.start not in nodes:
@@ -69,11 +59,21 @@ def check_flow(flow: m.Flow, broken: frozenset[str]) -> list[Issue]:
             report(flow.line, flow.name,
                    f"a silent caller is led through {len(way)} nodes ({way[0]} → … → {way[-1]}); "
                    f"a flow keeps that to {m.MAX_DEPTH}: shorten it or split it into flows")  # fmt: skip
-    _check_input(flow, reached, links, report)
+    _check_input(flow, reached, report)
     return issues
 
 
+def _way(circle: list[str]) -> str:
+    """A circle as the reader sees it, abbreviated past a few nodes."""
+    shown = [*circle, circle[0]]
+    if len(shown) > 8:
+        shown = [*shown[:4], f"… ({len(circle)} nodes) …", *shown[-3:]]
+    return " → ".join(shown)
+
+
 def _hint(word: str, choices: list[str]) -> str:
+    if len(choices) > m.MAX_NODES:  # a flow over the bound (reported): no quadratic guessing
+        return ""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -189,29 +189,22 @@ def _longest(start: str, reached: set[str], out: dict[str, list[str]]) -> list[s
     return way
 
 
-def _check_input(
-    flow: m.Flow, reached: set[str], links: dict[str, list[_Link]], report: Report
-) -> None:
-    """$input needs an accepted input on every way to the node (the largest fixed point: a
-    node has one unless some way into it, from start or from a node without one, brings none)."""
-    has = {name: name != flow.start for name in reached}
-    changed = True
-    while changed:
-        changed = False
-        for name in reached:
-            if not has[name]:
-                continue
-            for link in links[name]:
-                if link.source in reached and not (link.edge.carries_input or has[link.source]):
-                    has[name] = False
-                    changed = True
-                    break
-    for name in reached:
-        action = flow.nodes[name].action
-        if isinstance(action, m.SetFields | m.Answer) and not has[name]:
-            for key, value in action.values:
+def _check_input(flow: m.Flow, reached: set[str], report: Report) -> None:
+    """$input needs an accepted input on every way to the node: the nodes without one are those
+    reached from start by links that bring no input (every link but an ask's on: and otherwise:)."""
+    without = {flow.start}
+    todo = [flow.start]
+    while todo:
+        for edge in flow.nodes[todo.pop()].edges:
+            if not edge.carries_input and edge.target in flow.nodes and edge.target not in without:
+                without.add(edge.target)
+                todo.append(edge.target)
+    for name in reached & without:
+        node = flow.nodes[name]
+        if isinstance(node.action, m.SetFields | m.Answer):
+            for key, value in node.action.values:
                 if value == m.INPUT:
-                    report(flow.nodes[name].line, f"{flow.name}.nodes.{name}.{key}",
+                    report(node.line, f"{flow.name}.nodes.{name}.{key}",
                            f"{m.INPUT} may have no value here: a caller can reach this node "
                            "without answering an ask first; give a fixed value or put the node "
                            "after an ask's on: or otherwise:")  # fmt: skip

@@ -12,6 +12,9 @@ from appliance.flows import model as m
 from appliance.flows.check import check_flow
 from appliance.flows.parse import parse_file
 
+MAX_PROBLEMS = 100  # shown for one file
+MAX_CHARS = 300  # of a problem's key path and of its message (a name may be a megabyte long)
+
 
 def load_flows(paths: Iterable[str | os.PathLike[str]]) -> dict[str, m.Flow]:
     """The flows of these files by name; ConfigError with every problem if any file has one."""
@@ -43,10 +46,21 @@ def load_flows(paths: Iterable[str | os.PathLike[str]]) -> dict[str, m.Flow]:
                                      "flow names are unique across the flow files: rename one"))  # fmt: skip
             else:
                 flows[flow.name] = flow
-        problems.extend(sorted(found, key=lambda p: p.line or 0))
+        found = sorted((_bounded(p) for p in found), key=lambda p: p.line or 0)
+        if len(found) > MAX_PROBLEMS:  # a hostile or wrong file: the first ones say enough
+            more = len(found) - MAX_PROBLEMS
+            found[MAX_PROBLEMS:] = [Problem(file, None, "", f"and {more} more problems")]
+        problems.extend(found)
     if len(flows) > m.MAX_FLOWS:
         problems.append(Problem(str(files[-1]), None, "",
                                 f"{len(flows)} flows; at most {m.MAX_FLOWS} in all"))  # fmt: skip
     if problems:
         raise ConfigError(problems)
     return flows
+
+
+def _bounded(problem: Problem) -> Problem:
+    def cut(text: str) -> str:
+        return text if len(text) <= MAX_CHARS else text[:MAX_CHARS] + "…"
+
+    return Problem(problem.file, problem.line, cut(problem.key), cut(problem.message))

@@ -243,3 +243,37 @@ def test_a_long_silent_way_is_refused_even_in_a_small_enough_flow(tmp_path: Path
         load_config(config)
     [problem] = info.value.problems
     assert "a silent caller is led through 102 nodes" in str(problem)
+
+
+def test_a_huge_hostile_flow_file_gets_a_short_answer(tmp_path: Path) -> None:
+    # 4900 nodes (under the YAML node limit), each linking to no node (4900 problems, and 4899
+    # nodes unreachable), or all in one circle
+    count = 4900
+    dangling = "".join(f"    n{i}: {{goto: x{i}}}\n" for i in range(count))
+    circle = "".join(f"    n{i}: {{goto: n{(i + 1) % count}}}\n" for i in range(count))
+    for nodes, last in ((dangling, "and 9700 more problems"), (circle, None)):
+        config = _box(tmp_path, f"big:\n  start: n0\n  nodes:\n{nodes}")
+        with pytest.raises(ConfigError) as info:
+            load_config(config)
+        problems = [str(p) for p in info.value.problems]
+        assert len(problems) <= 101
+        assert ":3: big.nodes: 4900 nodes; a flow has at most 200" in problems[0]
+        if last:
+            assert problems[-1].endswith(last)
+        else:
+            assert problems[1].endswith(
+                "big.nodes.n0: n0 → n1 → n2 → n3 → … (4900 nodes) … → n4898 → n4899 → n0 can go "
+                "round with no key pressed, so a silent line would loop forever (an ask's "
+                "give_up and an opt-out's cancel need no key): make the caller answer an ask "
+                "on the way, or lead out of the circle"
+            )
+
+
+def test_a_name_a_megabyte_long_is_quoted_short(tmp_path: Path) -> None:
+    name = "n" * 900_000
+    config = _box(tmp_path, f"f:\n  start: a\n  nodes:\n    a: {{goto: {name}}}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    [problem] = info.value.problems
+    assert len(str(problem)) < 1000
+    assert problem.line == 4 and problem.message.startswith("no node named 'nnnn")
