@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from appliance.flows import load_flows
-from appliance.flows.parse import KEYS
+from appliance.flows.kinds import KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "flows.md").read_text()
