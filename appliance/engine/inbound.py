@@ -125,7 +125,8 @@ class _Ringing:
     caller: str
     since: float
     campaign: CampaignRow | None  # the one that answers it (None: no inbound campaign here)
-    closed: str | None = None  # why the campaign does not answer now (closed, no flow)
+    unanswered: str | None = None  # why it is not answered (closed, the line busy...)
+    closed: bool = False  # outside business hours with no closed-hours flow
     answering: bool = False
 
 
@@ -181,7 +182,7 @@ class Inbound:
         """What rings in, runs a flow, waits and talks now (inboundview.py)."""
         ringing = tuple(
             RingingCall(r.slot.name, r.caller, r.since,
-                        r.campaign.name if r.campaign is not None and r.closed is None else None)
+                        r.campaign.name if r.campaign is not None and r.unanswered is None else None)
             for r in self._ringing.values()
         )  # fmt: skip
         calls = list(self._calls.values())
@@ -229,10 +230,7 @@ class Inbound:
             elif isinstance(event, RingingStopped):
                 self._stopped(slot)
             elif isinstance(event, LineDown):
-                ring = self._ringing.get(slot.name)
-                if ring is not None and not ring.answering:
-                    self._ringing.pop(slot.name, None)
-                    slot.ringing = False
+                self._stopped(slot)  # the ringing ends with the line (a missed call)
 
         return on_event
 
@@ -260,7 +258,7 @@ class Inbound:
             return
         why = self._cannot_answer(slot)
         if why is not None:
-            ring.closed = why
+            ring.unanswered = why
             log.info("call from %s on line %s for %s not answered: %s",
                      caller or "a withheld number", slot.name, campaign.name, why)  # fmt: skip
             return
@@ -275,7 +273,7 @@ class Inbound:
             log.error("campaign %s names flow %r, which the flow files do not define",
                       campaign.name, name)  # fmt: skip
         if closed is not None and flow is None:
-            ring.closed = closed
+            ring.unanswered, ring.closed = closed, True
             log.info("call from %s on line %s: %s is closed (%s); not answered",
                      caller or "a withheld number", slot.name, campaign.name, closed)  # fmt: skip
             return
@@ -306,7 +304,7 @@ class Inbound:
         self._ringing.pop(slot.name, None)
         slot.ringing = False
         if ring.campaign is not None:
-            self._missed(ring, "closed" if ring.closed is not None else "hung_up_ringing")
+            self._missed(ring, "closed" if ring.closed else "hung_up_ringing")
 
     def _missed(self, ring: _Ringing, reason: str) -> None:
         assert ring.campaign is not None

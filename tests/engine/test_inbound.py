@@ -202,6 +202,13 @@ def test_the_line_lost_mid_flow_records_an_error_and_answers_again_once_back(
             await r.until(lambda: len([c for c in r.card.commands if c.op == Op.PLAY]) >= 2,
                           "the menu asked")  # fmt: skip
             assert len(r.engine.inbound.snapshot().in_flow) == 1
+            # an hour-long call: the running sweep (engine.dangling_timeout) leaves it alone
+            [(up,)] = r.rows("SELECT id FROM attempts WHERE status = 'in_flight'")
+            r.db.conn.execute("UPDATE attempts SET queued_at = queued_at - 3600 WHERE id = ?",
+                              (up,))  # fmt: skip
+            r.engine._last_sweep = 0.0
+            r.engine._sweep()
+            assert r.one("SELECT status FROM attempts WHERE id = ?", (up,)) == "in_flight"
             r.card.fault(1)
             await r.until(lambda: len(r.done()) == 1, "the lost call recorded")
             [lost] = r.done()
