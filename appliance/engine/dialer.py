@@ -31,7 +31,8 @@ from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveAgent
 from appliance.engine.calls import Attempt, Call
 from appliance.engine.flowcall import KeyBuffer
-from appliance.engine.inbound import FLOW_LIMIT, Inbound, flow_problems
+from appliance.engine.inbound import Inbound, flow_problems
+from appliance.engine.inboundcall import FLOW_LIMIT
 from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.pacing import Pacers
 from appliance.engine.planner import AttemptReport, Pick, Planner, RoundState, dangling_decider

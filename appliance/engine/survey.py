@@ -19,7 +19,8 @@ from appliance.engine.agentstate import LiveCall
 from appliance.engine.calls import Attempt
 from appliance.engine.flowactions import ActionCall, CallActions, Rules
 from appliance.engine.flowcall import KeyBuffer, LineFlowCall
-from appliance.engine.inbound import Inbound, TrackedCall
+from appliance.engine.inbound import Inbound
+from appliance.engine.inboundcall import TrackedCall
 from appliance.engine.talk import talk
 from appliance.flows import Flow, FlowResult, run_flow
 from appliance.store.db import Database

@@ -166,7 +166,8 @@ def test_closed_hours_and_lines_no_campaign_answers_on_ring_unanswered_and_are_n
             await r.until(lambda: slot.ringing, "the line ringing")
             assert slot not in list(r.engine.pool.free())  # never dialed while it rings
             [ringing] = r.engine.inbound.snapshot().ringing
-            assert (ringing.line, ringing.campaign) == ("fxo1", None)  # closed: not answered
+            assert (ringing.line, ringing.campaign) == ("fxo1", "in")
+            assert ringing.unanswered.startswith("before its start date"), ringing
             r.ring(3, f"{OTHER} ring=20")  # fxo3: no inbound campaign answers there
             await r.until(lambda: r.missed() != [] and not slot.ringing, "the missed call")
             await r.until(lambda: not r.engine.pool.slot("fxo3").ringing, "fxo3 quiet again")
