@@ -9,7 +9,8 @@ emulator serve every step (the card's delays at time scale 0.05: a scripted 20 s
 - a caller who hangs up in the queue is a missed call (GET /missed-calls);
 - an automated survey stores the answers of a three-question flow and `dialbox export` has them;
 - the daemon killed mid-call: the attempt is settled at the next start (dangling), the doctor
-  finds nothing stranded, and the line answers again.
+  finds nothing stranded, and the line answers again; stopped by SIGTERM mid-call: the call is
+  hung up after the drain and recorded.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from tests.api.client import Api, make_token
 from tests.daemon.process import ALWAYS_CALLABLE, DaemonProcess
 
 SURVEYED = "+12125550150"
-AGENT_KEY, OPT_OUT, CALLBACK, QUEUED, CRASH = (
+AGENT_KEY, OPT_OUT, CALLBACK, QUEUED, CRASH, LAST = (
     "+12125550101", "+12125550109", "+12125550102", "+13125550177", "+14155550188",
+    "+16175550111",
 )  # fmt: skip
 
 FLOWS = """
@@ -264,6 +266,14 @@ def test_inbound_calls_and_a_survey_through_the_real_daemon(tmp_path: Path) -> N
         box.until(lambda: box.done(CRASH), "the next call answered", daemon)
         text = api.get("/metrics").body.decode()
         assert 'dialbox_inbound_calls_total{campaign="in",result="hung_up"} 1.0' in text, text
+
+        # SIGTERM with a caller in the menu: the call is hung up after the drain and recorded
+        card.ring(2, f"{LAST} ring=200")
+        box.until(lambda: box.call(LAST).get("status") == "in_flight", "the last call", daemon)
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(30) == 0
+        assert box.call(LAST)["status"] == "done"
+        assert box.query("SELECT count(*) FROM attempts WHERE status = 'in_flight'") == [(0,)]
     finally:
         daemon.stop()
         card.stop()

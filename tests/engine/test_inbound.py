@@ -229,7 +229,9 @@ def test_the_line_lost_mid_flow_records_an_error_and_answers_again_once_back(
     run(main(), timeout=60)
 
 
-def test_a_caller_who_hangs_up_mid_prompt_ends_the_flow_at_once(tmp_path: Path) -> None:
+def test_a_caller_who_hangs_up_mid_prompt_ends_the_flow_and_a_withheld_caller_is_told_no(
+    tmp_path: Path,
+) -> None:
     async def main() -> None:
         async with rig(tmp_path) as r:
             r.ring(2, f"{CALLER} hangup=1 ring=100")  # gone 0.05 s into the 0.1 s welcome
@@ -241,6 +243,24 @@ def test_a_caller_who_hangs_up_mid_prompt_ends_the_flow_at_once(tmp_path: Path) 
             assert call["ended_at"] - call["answered_at"] < 1.0  # no key timeout waited out
             assert call["outcome"] == int(Outcome.CONNECTED)
             assert r.missed() == []  # answered and not queued: not a missed call
+
+            # a withheld caller asks to be taken off the list, then for a callback: neither can
+            # be done without a number, each says so in a step, and the flow goes on
+            r.ring(1, "withheld keys=9@5,1@8 hangup=300 ring=100")
+            await r.until(lambda: len(r.done()) == 2, "the withheld opt-out recorded")
+            r.ring(1, "withheld keys=2@5 hangup=300 ring=100")
+            await r.until(lambda: len(r.done()) == 3, "the withheld callback recorded")
+            opt, back = r.done()[1:]
+            assert (opt["number"], back["number"]) == ("", "")
+            assert opt["contact_id"] != back["contact_id"]  # withheld callers are not one caller
+            details = [(k, d) for a in (opt, back) for _, _, k, d in r.steps(a["id"])]
+            assert ("error", "opt_out failed: DialboxError: the caller's number is withheld:"
+                    " nothing to put on the DNC list") in details, details  # fmt: skip
+            assert any(k == "callback" and d.startswith("not made: the caller's number was"
+                                                        " withheld") for k, d in details)  # fmt: skip
+            assert r.rows("SELECT count(*) FROM dnc") == [(0,)]
+            assert r.rows("SELECT count(*) FROM contacts k JOIN campaigns c ON c.id ="
+                          " k.campaign_id WHERE c.name = 'cb'") == [(0,)]  # fmt: skip
 
     run(main(), timeout=60)
 
