@@ -83,6 +83,9 @@ class CampaignSettings(BaseModel):
     overflow_message: str | None = Field(default=None, min_length=1, max_length=255)
     callback_campaign: str | None = Field(default=None, min_length=1, max_length=MAX_LENGTH)
     inbound_first: bool = True  # agents shared with outbound campaigns take inbound calls first
+    # Seconds between announcements of a waiting caller's place in the queue, where the line can
+    # play (prompts queue-position-1 … queue-position-9, queue-position-many); None: none.
+    announce_position: int | None = Field(default=None, ge=5, le=600)
 
     @field_validator("windows")
     @classmethod
@@ -147,7 +150,7 @@ def check_flow(name: str | None, config: DialboxConfig) -> None:
 SETTING_KEYS = tuple(CampaignSettings.model_fields)
 # The settings only an inbound campaign has (other campaigns refuse them: `type_problems`).
 INBOUND_KEYS = ("answer_lines", "closed_flow", "queue_max_wait", "overflow", "overflow_node",
-                "overflow_message", "callback_campaign", "inbound_first")  # fmt: skip
+                "overflow_message", "callback_campaign", "inbound_first", "announce_position")  # fmt: skip
 
 
 def type_problems(type_: str, settings: CampaignSettings) -> list[tuple[str, str]]:

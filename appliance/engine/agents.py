@@ -440,6 +440,14 @@ class AgentDesk:
                 return None
             await self._changed(remaining)
 
+    def position(self, line: Line) -> int | None:
+        """The place (1 = next) in its campaign's queue of the caller waiting on `line`; None
+        when no caller waits there."""
+        mine = next((w for w in self.waiting if w.line is line), None)
+        if mine is None:
+            return None
+        return 1 + sum(1 for w in self.waiting if w.campaign == mine.campaign and w.seq < mine.seq)
+
     async def _queue(
         self,
         campaign: str,

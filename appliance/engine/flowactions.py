@@ -6,7 +6,7 @@ inbound, or an automated campaign's answered outbound call:
   the longest waiter takes the longest-idle agent, each agent joined within
   `agents.connect_timeout` of being chosen. "bridged", "gone" (the caller hung up) or
   "overflow" (the wait ran out; the `QueueHooks` of an inbound call apply its campaign's
-  overflow first).
+  overflow first). With `announce_position`, the caller hears their place every that many s.
 - `opt_out()`: the caller's number on the global DNC list at once (one audited transaction,
   before the flow plays its confirmation).
 - `callback(campaign, owner)`: a callback contact in that campaign, due at the next time its
@@ -25,7 +25,7 @@ from typing import Protocol
 
 from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
-from appliance.drivers.line import Line
+from appliance.drivers.line import Line, LineError
 from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveAgent, LiveCall
 from appliance.engine.rules import CampaignRules
@@ -109,11 +109,21 @@ class CallActions:
         began = self.clock.now()
         agent = None
         if self.desk is not None and not call.gone.is_set():
-            agent = await self.desk.hand_over(
-                call.campaign.name, skill, call.line, call.live, None, call.evidence,
-                wait=float(call.settings.queue_max_wait),
-                first=call.inbound and call.settings.inbound_first, ended=call.gone,
-            )  # fmt: skip
+            every = call.settings.announce_position
+            announcer = (
+                asyncio.create_task(self.announce(float(every)))
+                if every and call.line.capabilities.playback
+                else None
+            )
+            try:
+                agent = await self.desk.hand_over(
+                    call.campaign.name, skill, call.line, call.live, None, call.evidence,
+                    wait=float(call.settings.queue_max_wait),
+                    first=call.inbound and call.settings.inbound_first, ended=call.gone,
+                )  # fmt: skip
+            finally:
+                if announcer is not None:
+                    announcer.cancel()
         self.queued = self.clock.now() - began
         if agent is not None:
             self.agent = agent
@@ -128,6 +138,25 @@ class CallActions:
             if result == OVERFLOW:
                 await self.hooks.overflow()
         return result
+
+    async def announce(self, every: float) -> None:
+        """While the caller waits: every `every` s, their place in the queue
+        (`queue-position-N`, N up to 9, then `queue-position-many`), the hardware permitting
+        (a line that cannot play is left silent; a failed prompt is noted, the wait goes on)."""
+        call, desk = self.call, self.desk
+        assert desk is not None
+        while not call.gone.is_set():
+            await asyncio.sleep(every)
+            place = desk.position(call.line)
+            if place is None or call.gone.is_set():
+                return
+            prompt = f"queue-position-{place}" if place <= 9 else "queue-position-many"
+            try:
+                await call.line.play(prompt)
+            except LineError as exc:
+                call.evidence.append(f"queue position not announced: {exc}")
+                return
+            call.evidence.append(f"announced {prompt}")
 
     async def opt_out(self) -> None:
         call = self.call

@@ -21,7 +21,8 @@ _INSTANT = "an instant is ISO 8601 text, no longer epoch seconds (#22)"
 _STRATEGY = "a strategy's action may be a mapping, phone 'same' and wait are named (#22)"
 _INBOUND = "inbound campaigns, their settings, missed calls, flows' steps and answers (#23)"
 _INBOUND_SETTINGS = ("answer_lines", "callback_campaign", "closed_flow", "inbound_first",
-                     "overflow", "overflow_message", "overflow_node", "queue_max_wait")  # fmt: skip
+                     "overflow", "overflow_message", "overflow_node", "queue_max_wait",
+                     "announce_position")  # fmt: skip
 INTENDED: dict[str, str] = {
     **{f"*/properties/{key}/*": _INSTANT
        for key in ("created_at", "updated_at", "since", "wrap_until", "time")},

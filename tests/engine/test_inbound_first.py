@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from appliance.campaigns import CampaignSettings
 from appliance.clock import ManualClock
 from appliance.config.models import AgentSettings, DialboxConfig
+from appliance.domain import CampaignStatus, CampaignType
 from appliance.drivers.line import (
     CallResult,
     Capabilities,
@@ -24,8 +26,10 @@ from appliance.drivers.line import (
 )
 from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveCall
+from appliance.engine.flowactions import ActionCall, CallActions
 from appliance.store import open_database
 from appliance.store.agents import put_agent
+from appliance.store.campaigns import CampaignRow
 from tests.drivers.drivers_fakes import run
 
 
@@ -183,5 +187,80 @@ def test_a_caller_who_hangs_up_leaves_the_queue_and_a_wait_runs_out(tmp_path: Pa
             short = await d.hand_over("in", None, line, _call(2), None, [], wait=0.05, first=True)
             assert short is None and d.waiting == []
             assert line.connected == []
+
+    run(main(), timeout=20)
+
+
+class PlayingLine(HandOverLine):
+    """A line that can play: what it played, in order; `broken` fails every prompt."""
+
+    def __init__(self, name: str, broken: bool = False) -> None:
+        super().__init__(name)
+        self.played: list[str] = []
+        self.broken = broken
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(answer=True, playback=True)
+
+    async def play(self, message: str) -> None:
+        if self.broken:
+            raise LineError("playback failed")
+        self.played.append(message)
+
+
+def _actions(d: AgentDesk, line: Line, gone: asyncio.Event) -> tuple[CallActions, list[str]]:
+    row = CampaignRow(1, "in", CampaignType.INBOUND, "US", CampaignStatus.RUNNING, None, None,
+                      {}, 0.0, 0.0)  # fmt: skip
+    evidence: list[str] = []
+    call = ActionCall(row, CampaignSettings(announce_position=30), line, "+12125550101", None,
+                      _call(1), gone, evidence, True)  # fmt: skip
+    return CallActions(d.db, d.clock, None, d, call), evidence  # type: ignore[arg-type]
+
+
+async def _played(line: PlayingLine, count: int) -> None:
+    while len(line.played) < count:
+        await asyncio.sleep(0.001)
+
+
+def test_waiting_callers_hear_their_place_in_the_queue(tmp_path: Path) -> None:
+    """Two callers wait, nobody ready: the first hears place 1, the second place 2; the first
+    hangs up and the second hears that they are next. A line that cannot play is noted once."""
+
+    async def main() -> None:
+        async with desk(tmp_path) as d:
+            first, second = PlayingLine("l1"), PlayingLine("l2")
+            gone1, gone2 = asyncio.Event(), asyncio.Event()
+            waits = [asyncio.create_task(d.hand_over("in", None, line, _call(n), None, [],
+                                                     wait=30.0, first=True, ended=gone))
+                     for n, line, gone in ((1, first, gone1), (2, second, gone2))]  # fmt: skip
+            await _joined(d, 2)
+            assert (d.position(first), d.position(second)) == (1, 2)
+            one, _ = _actions(d, first, gone1)
+            two, evidence = _actions(d, second, gone2)
+            tasks = [asyncio.create_task(a.announce(0.005)) for a in (one, two)]
+            await _played(first, 1)
+            await _played(second, 1)
+            assert first.played[0] == "queue-position-1"
+            assert second.played[0] == "queue-position-2"
+            gone1.set()  # the first caller hangs up
+            assert await waits[0] is None
+            seen = len(second.played)
+            await _played(second, seen + 1)
+            assert second.played[-1] == "queue-position-1"
+            assert "announced queue-position-1" in evidence
+            gone2.set()
+            assert await waits[1] is None
+            await asyncio.gather(*tasks)  # the announcements end with the call
+            broken = PlayingLine("l3", broken=True)
+            gone3 = asyncio.Event()
+            wait3 = asyncio.create_task(d.hand_over("in", None, broken, _call(3), None, [],
+                                                    wait=30.0, first=True, ended=gone3))  # fmt: skip
+            await _joined(d, 1)
+            three, evidence3 = _actions(d, broken, gone3)
+            await three.announce(0.005)  # returns: a line that fails to play stays silent
+            assert evidence3 == ["queue position not announced: playback failed"]
+            gone3.set()
+            await wait3
 
     run(main(), timeout=20)
