@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -18,7 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from appliance.config.models import LineName, check_timezone
+from appliance import names
+from appliance.config.models import DialboxConfig, LineName, check_timezone
 from appliance.errors import DialboxError
 from appliance.names import MAX_LENGTH, PATTERN
 
@@ -53,6 +55,9 @@ class CampaignSettings(BaseModel):
     mapping: str | None = None  # named column mapping from config `import.mappings`
     webhook: str | None = None
     message: str | None = None  # automated campaigns: message played on answer
+    # Automated and inbound campaigns: the call flow (IVR, docs/flows.md) an answered call runs,
+    # by its name in the config's flow files (checked where the config is known: API, CLI).
+    flow: str | None = Field(default=None, max_length=64)
     sms_text: str | None = None  # SMS campaigns and voice->SMS switches
     # Schedule (SPEC C2): weekday windows in `timezone`, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00"
     # (None: any time), an inclusive date range, and the box's public holidays skipped.
@@ -111,6 +116,32 @@ class CampaignSettings(BaseModel):
     @classmethod
     def _tz(cls, value: str | None) -> str | None:
         return None if value is None else check_timezone(value)
+
+    @field_validator("flow")
+    @classmethod
+    def _flow_name(cls, value: str | None) -> str | None:
+        if value is not None and re.fullmatch(names.PATTERN, value) is None:
+            raise ValueError(f"flow name {value!r} is not allowed: {names.RULE}")
+        return value
+
+
+def check_flow(name: str | None, config: DialboxConfig) -> None:
+    """A campaign's `flow` names a flow of the config's flow files; DialboxError (the API's 422)
+    saying which flows there are, or what is wrong with the files."""
+    if name is None:
+        return
+    from appliance.config.loader import ConfigError, config_flows
+
+    try:
+        flows = config_flows(config)
+    except ConfigError as exc:
+        raise DialboxError(
+            f"flow {name!r} cannot be checked: the flow files have problems "
+            f"(`dialbox check-config` lists them all): {exc.problems[0]}"
+        ) from None
+    if name not in flows:
+        known = ", ".join(sorted(flows)) or "none (list flow files under flows: in dialbox.yaml)"
+        raise DialboxError(f"no flow named {name!r}; the flow files define: {known}")
 
 
 SETTING_KEYS = tuple(CampaignSettings.model_fields)

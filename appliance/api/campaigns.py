@@ -33,6 +33,7 @@ from appliance.api.times import iso_fields, iso_time
 from appliance.campaigns import (
     CampaignSettings,
     OtherCampaign,
+    check_flow,
     inbound_start_problems,
     type_problems,
 )
@@ -113,6 +114,15 @@ def check_inbound_start(svc: Services, name: str, settings: dict[str, Any]) -> N
         )
 
 
+def _flow(name: str | None, svc: Services) -> None:
+    """The `flow` setting names a flow of the running config's flow files (422 if not)."""
+    try:
+        check_flow(name, svc.config())
+    except DialboxError as exc:
+        error = {"where": "settings.flow", "message": str(exc)}
+        raise Problem(422, str(exc), errors=[error]) from None
+
+
 def _region(text: str) -> str:
     try:
         return check_region(text)
@@ -145,6 +155,7 @@ async def create_campaign(call: Call[CampaignCreate]) -> web.Response:
     region = _region(body.region) if body.region else svc.config().region
     settings = settings_with({}, body.settings or {})
     _type_problems(body.type, settings)
+    _flow(settings.get("flow"), svc)
     filter_ = _filter(body.filter)
     if store.find_campaign(svc.db, name) is not None:
         raise Problem(409, f"campaign {name!r} already exists")
@@ -183,6 +194,8 @@ async def update_campaign(call: Call[CampaignUpdate]) -> web.Response:
         changes["filter"] = _filter(body.filter)
     if body.settings is not None:
         changes["settings"] = settings_with(campaign.settings, body.settings)
+        if body.settings.get("flow") is not None:  # a flow named before stays as it is
+            _flow(changes["settings"].get("flow"), svc)
     type_ = str(changes.get("type", campaign.type))
     settings = changes.get("settings", campaign.settings)
     if type_ != campaign.type and CampaignType.INBOUND in (type_, campaign.type):

@@ -10,6 +10,7 @@ from appliance.campaigns import (
     CampaignSettings,
     OtherCampaign,
     apply_settings,
+    check_flow,
     inbound_start_problems,
     parse_assignments,
     type_problems,
@@ -119,6 +120,7 @@ def create(args: argparse.Namespace) -> int:
         raise DialboxError(f"--region: {exc}") from None
     settings = apply_settings(CampaignSettings(), parse_assignments(args.set))
     _check_type(args.type, settings)
+    check_flow(settings.flow, ctx.config)
     campaign = store.create_campaign(
         ctx.db,
         args.name,
@@ -186,7 +188,10 @@ def set_(args: argparse.Namespace) -> int:
         changes["filter"] = text or None
     if assignments:
         current = CampaignSettings.model_validate(campaign.settings)
-        changes["settings"] = apply_settings(current, assignments).model_dump(exclude_defaults=True)
+        settings = apply_settings(current, assignments)
+        if "flow" in assignments:
+            check_flow(settings.flow, ctx.config)
+        changes["settings"] = settings.model_dump(exclude_defaults=True)
     type_ = str(changes.get("type", campaign.type))
     if type_ != campaign.type and CampaignType.INBOUND in (type_, campaign.type):
         count = sum(store.contacts_by_state(ctx.db, campaign.id).values())

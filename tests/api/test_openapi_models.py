@@ -52,6 +52,7 @@ INTENDED: dict[str, str] = {
     "/paths/~1missed-calls*": _INBOUND,
     **{f"/paths/~1results/get/responses/200/*/items/properties/{key}": _INBOUND
        for key in ("direction", "steps", "answers")},
+    "*/properties/settings/properties/flow*": "new: the call flow a campaign runs (#23)",
 }  # fmt: skip
 
 
