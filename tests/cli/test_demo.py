@@ -72,6 +72,10 @@ def test_headless_demo_dials_and_sends_and_reports(tmp_path: Path) -> None:
     assert set(taken) == {"anna", "ben"}, taken
     assert {"gsm0", "card2-1"} <= lines, lines
     assert {a["name"]: a["calls"] for a in doc["agents"]} == taken
+    # the inbound campaign's modem rang with the first caller; what it answered is apart
+    assert doc["inbound"]["name"] == "sample-inbound"
+    log = (tmp_path / "demo" / "demo.log").read_text()
+    assert "gsm4: incoming call from +17734585696" in log
 
 
 # --------------------------------------------------------------------------- under a terminal
