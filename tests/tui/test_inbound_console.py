@@ -19,7 +19,7 @@ import pytest
 from rich.text import Text
 from textual.geometry import Region
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Select, SelectionList, Static
+from textual.widgets import DataTable, Input, Select, SelectionList, Static
 
 from tests.tui.conftest import DNC_NUMBER, Box
 from tests.tui.inbound import LONG_CALLER, OPEN_CALLER, T0, QueueApi, inbound_box
@@ -211,7 +211,16 @@ def test_an_inbound_campaign_without_a_line_is_not_started_and_the_form_says_why
         await until(pilot, lambda: isinstance(app.screen, Form)
                     and "Inbound campaign desk" in str(app.screen.query_one("#form").border_title),
                     "the inbound form")  # fmt: skip
-        await pilot.press("ctrl+s")  # no line ticked, "start now" yes
+        # a wait below the least the box takes: not saved, the form back with what was typed
+        await fill_in(pilot, "flow", "menu")
+        await fill_in(pilot, "queue_max_wait", "3", "ctrl+s")
+        await until(pilot, lambda: any("queue_max_wait" in n for n in app.noted), "refused")
+        await until(pilot, lambda: isinstance(app.screen, Form), "the form back")
+        shown = str(app.screen.query_one("#form-note", Static).content)
+        assert shown.startswith("Not saved: invalid campaign setting: settings.queue_max_wait")
+        assert app.screen.query_one("#f-flow", Input).value == "menu"  # kept
+        await fill_in(pilot, "flow", "")
+        await fill_in(pilot, "queue_max_wait", "60", "ctrl+s")  # no line ticked, start now yes
         refused = "inbound campaign 'desk' cannot answer calls: it names no line to answer on"
         await until(pilot, lambda: any(refused in n for n in app.noted), "the refusal noted")
         await until(pilot, lambda: isinstance(app.screen, Form), "the form back")
@@ -226,6 +235,7 @@ def test_an_inbound_campaign_without_a_line_is_not_started_and_the_form_says_why
         await row_of(pilot, "#campaigns-table", "desk")
         await pilot.press("w")
         await until(pilot, lambda: app.screen.is_modal, "why")
+        assert app.screen.query_one("#message").border_title == "Why desk is not answering calls"
         text = str(app.screen.query_one("#message-text", Static).content)
         assert "Campaign desk answers no call: no line it answers on is up" in text, text
 

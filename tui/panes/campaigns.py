@@ -223,4 +223,5 @@ class Campaigns(Pane):
         if (name := self._selected()) is not None:
             why = await self.act(self.client.get(f"/campaigns/{quote(name)}/why"))
             if why:
-                self.app.push_screen(Message(f"Why {name} is not dialing more", why["text"]))
+                doing = "answering calls" if self.types.get(name) == "inbound" else "dialing more"
+                self.app.push_screen(Message(f"Why {name} is not {doing}", why["text"]))
