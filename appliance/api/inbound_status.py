@@ -139,6 +139,7 @@ def inbound_section(
             "since": iso_time(r.since),
             "ringing_seconds": round(max(0.0, snap.at - r.since), 1),
             "campaign": r.campaign,
+            "unanswered": r.unanswered or None,
         }
         for r in sorted(snap.ringing, key=lambda r: r.since)
     ]

@@ -2,10 +2,12 @@
 `why` and `/metrics`: `Engine.inbound.snapshot()` returns an `InboundSnapshot`, a frozen copy
 taken at one instant (clock time `at`), safe to keep and to read from another task.
 
-- `ringing`: calls ringing in on the box's lines, answered or not yet — `RingingCall` (line,
-  caller ID as the line gave it, "" when withheld; since when it rings; the inbound campaign
-  that will answer it, None when none will: no running inbound campaign answers on that line,
-  or the line is busy or out of service).
+- `ringing`: calls ringing in on the box's lines, not answered yet — `RingingCall` (line,
+  caller ID as the line gave it, "" when withheld; since when it rings; the running inbound
+  campaign that answers on that line, None when none does; `unanswered`: "" while it is being
+  answered, else why it is left ringing — no campaign answers there, the campaign is closed
+  (outside its business hours with no closed-hours flow), the line is busy, out of service,
+  down or cannot answer, the box is stopping).
 - `in_flow`: answered calls running a call flow — `FlowCallView`: inbound ones (direction
   "in") and answered automated outbound ones ("out"), with their campaign, line, caller, the
   attempt they are recorded on and since when they are up.
@@ -29,7 +31,8 @@ class RingingCall:
     line: str
     caller: str  # the caller ID as the line gave it; "" when withheld
     since: float
-    campaign: str | None  # the inbound campaign that answers it; None: not answered here
+    campaign: str | None  # the inbound campaign answering on the line; None: none
+    unanswered: str = ""  # why it is left ringing ("": it is being answered)
 
 
 @dataclass(frozen=True)

@@ -277,7 +277,12 @@ class StorePlanner:
 
     # -- the engine's Planner seam ---------------------------------------------------------
     def running(self) -> Sequence[CampaignRow]:
-        return [c for c in list_campaigns(self.db) if c.status is CampaignStatus.RUNNING]
+        """Running campaigns that dial: inbound ones (SPEC C14) answer calls, never dial."""
+        return [
+            c
+            for c in list_campaigns(self.db)
+            if c.status is CampaignStatus.RUNNING and c.type is not CampaignType.INBOUND
+        ]
 
     def assign(self, campaigns: Sequence[CampaignRow], state: RoundState) -> list[Assignment]:
         """This round's dials: free lines shared by weight, pins and caps (SPEC C7) to the

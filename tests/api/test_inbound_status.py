@@ -124,7 +124,8 @@ def test_status_shows_each_inbound_campaign_s_queue_and_missed_calls(tmp_path: P
             engine.inbound.snap = InboundSnapshot(
                 at=NOW,
                 ringing=(RingingCall("gsm1", "+48601000001", NOW - 4, "IN"),
-                         RingingCall("gsm9", "", NOW - 2, None)),
+                         RingingCall("gsm9", "", NOW - 2, None, "no campaign answers there"),
+                         RingingCall("gsm2", BOB, NOW - 1, "HELP", "the campaign is stopped")),
                 in_flow=(FlowCallView("IN", "gsm1", ANN, NOW - 80, 11, "in"),
                          FlowCallView("IN", "gsm1", "", NOW - 20, 12, "in"),
                          FlowCallView("IN", "gsm1", BOB, NOW - 10, 13, "in"),
@@ -145,6 +146,7 @@ def test_status_shows_each_inbound_campaign_s_queue_and_missed_calls(tmp_path: P
                 "missed_open": 2, "missed_open_today": 1,
             }  # fmt: skip
             assert by_name["HELP"]["waiting"] == 0 and by_name["HELP"]["missed_open"] == 1
+            assert by_name["HELP"]["ringing"] == 1  # left ringing, still on its line
             assert by_name["HELP"]["missed_open_today"] == 0  # yesterday in its zone
             assert inbound["missed_open"] == 3
             # longest waiter first, with the name of the contact the number matches
@@ -156,8 +158,10 @@ def test_status_shows_each_inbound_campaign_s_queue_and_missed_calls(tmp_path: P
             ]
             assert second["caller"] is None and second["withheld"] is True
             assert second["matched"] == [] and second["skill"] == "sales"
-            assert [(r["line"], r["campaign"], r["ringing_seconds"]) for r in inbound["ringing"]] \
-                == [("gsm1", "IN", 4.0), ("gsm9", None, 2.0)]  # fmt: skip
+            assert [(r["line"], r["campaign"], r["ringing_seconds"], r["unanswered"])
+                    for r in inbound["ringing"]] == [
+                ("gsm1", "IN", 4.0, None), ("gsm9", None, 2.0, "no campaign answers there"),
+                ("gsm2", "HELP", 1.0, "the campaign is stopped")]  # fmt: skip
 
     asyncio.run(scenario())
 

@@ -250,7 +250,7 @@ def _queue(n: int, now: float) -> Any:
                                   100 + i, "sales") for i in range(n))  # fmt: skip
     ringing = (
         RingingCall("gsm0", "", now - 3, "hotline"),
-        RingingCall("gsm1", "+1", now - 1, None),
+        RingingCall("gsm1", "+1", now - 1, None, "no running inbound campaign answers"),
     )
     return InboundSnapshot(at=now, waiting=waiting, ringing=ringing)
 
@@ -287,7 +287,7 @@ def test_the_queue_of_many_waiting_callers_with_long_names_scrolls_inside_the_sc
             assert rows[0][3] == "[b]Max[/i]-Alexandr…"  # as it is, never read as markup
             assert rows[0][4] == "hotline-xxx…" and rows[0][5] == "gsm-lin…"
             assert rows[60][:3] == ["ringing", "0:03", "withheld"]
-            assert rows[61][4] == "(none)"
+            assert rows[61][3:5] == ["not answered: no ru…", "(none)"]
             queue = app.query_one("#dash-queue", DataTable)
             for widget in (queue, app.query_one("#dash-campaigns"), app.query_one("#summary")):
                 assert SCREEN.contains_region(widget.region), widget

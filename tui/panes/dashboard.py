@@ -85,8 +85,9 @@ def queue_rows(inbound: dict[str, Any]) -> list[tuple[Text, ...]]:
                      cell(matched_text(w.get("matched") or []), CONTACT_WIDTH),
                      cell(w.get("campaign"), CAMPAIGN_WIDTH), cell(w.get("line"), LINE_WIDTH)))  # fmt: skip
     for r in inbound.get("ringing", []):
+        why = f"not answered: {r['unanswered']}" if r.get("unanswered") else ""
         rows.append((cell("ringing"), cell(duration(r.get("ringing_seconds"))),
-                     cell(r.get("caller") or "withheld", CALLER_WIDTH), cell(""),
+                     cell(r.get("caller") or "withheld", CALLER_WIDTH), cell(why, CONTACT_WIDTH),
                      cell(r.get("campaign") or "(none)", CAMPAIGN_WIDTH),
                      cell(r.get("line"), LINE_WIDTH)))  # fmt: skip
     return rows

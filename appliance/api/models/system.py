@@ -60,8 +60,12 @@ class RingingStatus(Document):
     since: Instant
     ringing_seconds: float
     campaign: str | None = Field(
-        None, description="the inbound campaign that answers it; null: none answers on that line"
+        None, description="the inbound campaign answering on that line; null: none does"
     )
+    unanswered: str | None = Field(
+        None, description="why it is left ringing (closed, the line busy...); null: it is being"
+        " answered",
+    )  # fmt: skip
 
 
 class InboundStatus(Document):
