@@ -192,6 +192,16 @@ def _skills(settings: CampaignSettings, flow: Flow | None) -> tuple[bool, set[st
     return bool(asked), asked
 
 
+def _overflow(settings: CampaignSettings, flow: Flow | None) -> str:
+    """Where a caller goes when the queue's wait runs out: the flow's own overflow node when
+    each of its queues names one, else the campaign's `overflow`."""
+    queues = [n.action for n in (flow.nodes.values() if flow else ())
+              if isinstance(n.action, FlowQueue)]  # fmt: skip
+    if queues and all(q.overflow for q in queues):
+        return "on to the flow's overflow node"
+    return settings.overflow
+
+
 def inbound_no_agent(
     planner: Rulebook, campaign: CampaignRow, skills: set[str | None]
 ) -> str | None:
@@ -256,7 +266,7 @@ def inbound_gates(
         flows_known=tuple(sorted(flows)) if flows is not None else (),
         queues=queues,
         no_agent=inbound_no_agent(planner, campaign, skills) if queues else None,
-        overflow=settings.overflow,
+        overflow=_overflow(settings, flow),
         queue_max_wait=settings.queue_max_wait,
         missed_open=int(str(missed or 0)),
     )

@@ -121,7 +121,7 @@ def test_nobody_to_take_the_queue_is_said(box) -> None:  # type: ignore[no-untyp
     doc = why(box)
     assert reasons(doc) == ["no_agent"] and doc["dialing"] is True
     assert "no agent logged in to it has the skill 'sales' its queue asks" in doc["headline"]
-    assert "overflows (hang_up) after 120 s" in doc["headline"]
+    assert "overflows (on to the flow's overflow node) after 120 s" in doc["headline"]
     db.conn.execute("UPDATE agents SET skills = '[\"sales\"]', state = 'paused'")
     assert (
         "every agent logged in to it with the skill 'sales' is paused (1)" in why(box)["headline"]
@@ -129,7 +129,9 @@ def test_nobody_to_take_the_queue_is_said(box) -> None:  # type: ignore[no-untyp
     db.conn.execute("UPDATE agents SET state = 'logged_out'")
     assert "no agent is logged in to this campaign" in why(box)["headline"]
     # no flow: straight to the queue, which has nobody; a flow with no queue needs nobody
-    assert reasons(why(box, flow=None)) == ["no_flow", "no_agent"]
+    doc = why(box, flow=None, overflow="callback", callback_campaign="OUT")
+    assert reasons(doc) == ["no_flow", "no_agent"]
+    assert "overflows (callback) after 120 s" in doc["blockers"][1]["text"]
     assert why(box, flow="survey")["blockers"] == []
 
 
