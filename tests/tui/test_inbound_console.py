@@ -42,6 +42,15 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     b.close()
 
 
+@pytest.fixture()
+def box_live(tmp_path: Path) -> Iterator[Box]:
+    """conftest's box: a daemon on two emulated modems, its engine answering calls."""
+    b = Box(tmp_path, modems=2)
+    b.start()
+    yield b
+    b.close()
+
+
 @pytest.fixture(autouse=True)
 def utc() -> Iterator[None]:
     """The missed calls' times are shown in local time: UTC here, the same on every machine."""
@@ -334,3 +343,30 @@ def test_the_queue_at_80x24(tmp_path: Path, snap_compare: Any) -> None:
 
         app = Console(Client(socket=api.socket), poll=3600)
         assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_a_caller_ringing_in_waits_in_the_queue_then_is_a_missed_call(box_live: Box) -> None:
+    """End to end: a daemon with emulated modems answers a call on the inbound campaign's line;
+    with no agent the caller waits in the queue on the dashboard, hangs up, and is a missed call
+    in the list — the daemon, its engine and the emulator real."""
+    emulator = box_live.emulator
+    assert emulator is not None
+
+    async def scenario(app: Watched, pilot: Pilot[None]) -> None:
+        await app.client.post("/campaigns", {"name": "hotline", "type": "inbound", "settings": {
+            "answer_lines": ["gsm0"], "queue_max_wait": 600}})  # fmt: skip
+        await app.client.post("/campaigns/hotline/start")
+        await show(pilot, "dashboard")
+        # the caller hangs up 6 s after the answer (the emulator's delays are 1/50)
+        assert emulator.control("gsm0 incoming +12125550177 hangup=300") == "ok"
+        await until(pilot, lambda: any(r[0] == "waiting" and r[2] == "+12125550177"
+                                       for r in cells(app, "#dash-queue")), "the caller waiting")  # fmt: skip
+        assert "1 waiting, longest" in summary(app)
+        await until(pilot, lambda: "0 waiting · 0 ringing · 1 missed open (m)" in summary(app),
+                    "the caller gone, a missed call", timeout=30)  # fmt: skip
+        await opened(pilot, MissedCalls, "m")
+        await until(pilot, lambda: len(shown(app, "#missed-table")) == 1, "the missed call")
+        (row,) = shown(app, "#missed-table")
+        assert row[1:4] == ["+12125550177", "1", "hung up waiting"]
+
+    run(box_live.socket, scenario)
