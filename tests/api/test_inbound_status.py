@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,37 +27,12 @@ from appliance.store.campaigns import create_campaign, update_campaign
 from appliance.store.db import Database
 from appliance.store.inbound import complete_inbound, dismiss_missed, record_inbound, record_missed
 from appliance.store.tokens import create_token
+from tests.api.engineview import EngineView, Inbound
 from tests.daemon.process import free_port
 
 # Saturday 2026-03-07 10:00 in Warsaw; midnight there was at 23:00 UTC the day before.
 NOW = dt.datetime(2026, 3, 7, 9, 0, tzinfo=dt.UTC).timestamp()
 ANN, BOB = "+48601234567", "+48601234568"
-
-
-@dataclass
-class Inbound:
-    snap: InboundSnapshot
-
-    def snapshot(self) -> InboundSnapshot:
-        return self.snap
-
-
-@dataclass
-class Pool:
-    slots: list[Any] = field(default_factory=list)
-
-
-@dataclass
-class EngineView:
-    """What /status reads of the running engine (appliance/engine/dialer.Engine): its pool,
-    calls, status line and its inbound side's snapshot."""
-
-    inbound: Inbound
-    pool: Pool = field(default_factory=Pool)
-    calls: dict[int, Any] = field(default_factory=dict)
-
-    def status(self) -> str:
-        return "0/0 lines up, 0 calls in flight"
 
 
 @asynccontextmanager

@@ -11,10 +11,10 @@ import asyncio
 import datetime as dt
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.api.engineview import EngineView, Inbound
 from tests.daemon.process import free_port
 from tests.tui.conftest import DNC_NUMBER, Box, fixed_box
 
@@ -57,38 +57,6 @@ def add_inbound(db_path: Path) -> dict[str, int]:
 def inbound_box(tmp: Path) -> tuple[Box, dict[str, int]]:
     box = fixed_box(tmp)
     return box, add_inbound(tmp / "state" / "dialbox.db")
-
-
-@dataclass
-class Inbound:
-    snap: Any
-
-    def snapshot(self) -> Any:
-        return self.snap
-
-
-@dataclass
-class Pool:
-    slots: list[Any] = field(default_factory=list)
-
-    def in_service(self) -> dict[str, bool]:
-        return {}
-
-
-@dataclass
-class EngineView:
-    """What the API reads of a running engine for /status: its pool, calls, status line and
-    inbound snapshot (appliance/engine/inboundview.py)."""
-
-    inbound: Inbound
-    pool: Pool = field(default_factory=Pool)
-    calls: dict[int, Any] = field(default_factory=dict)
-
-    def status(self) -> str:
-        return "0/0 lines up, 0 calls in flight"
-
-    def agents_out_of_reach(self, campaign: Any) -> str | None:
-        return None
 
 
 class QueueApi:
