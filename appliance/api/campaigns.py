@@ -436,7 +436,11 @@ async def set_filter(call: Call[Filter]) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}/why", summary="Why the campaign dials nothing or fewer (C12)",
-        tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", Why)})  # fmt: skip
+        tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", Why)},
+        description="An inbound campaign: why it answers no call, or not as meant — stopped or"
+        " paused, no answer line or none up, closed now (when it opens next, in its timezone),"
+        " its flow not set or not defined, no agent logged in or ready with the skill its queue"
+        " asks; `dialing` is true when it answers calls.")  # fmt: skip
 async def why(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
     from appliance.engine.why import campaign_lines_up
@@ -452,7 +456,7 @@ async def why(call: Call) -> web.Response:
     state = engine.pool.in_service() if engine is not None else lines_up(svc.db)
     up = campaign_lines_up(config, campaign, state)
     seats = engine.agents_out_of_reach(campaign) if engine is not None else None
-    explanation = planner.explain(campaign, now, up, seats)
+    explanation = planner.explain(campaign, now, up, seats, state)
     document = explanation.as_dict()
     document["at"] = iso_time(now)
     document["text"] = explanation.text()

@@ -269,9 +269,11 @@ class StorePlanner:
         now: float,
         lines_up: int | None = None,
         agents: str | None = None,
+        up: Mapping[str, bool] | None = None,
     ) -> Explanation:
-        """SPEC C12: why the campaign dials nothing or fewer than it could (`why.explain`)."""
-        return why.explain(self, campaign, now, lines_up, agents)
+        """SPEC C12: why the campaign dials nothing or fewer than it could (`why.explain`);
+        an inbound campaign, why it answers no call (`up`: which lines are up)."""
+        return why.explain(self, campaign, now, lines_up, agents, up)
 
     # -- the engine's Planner seam ---------------------------------------------------------
     def running(self) -> Sequence[CampaignRow]:

@@ -54,6 +54,9 @@ INTENDED: dict[str, str] = {
     **{f"/paths/~1results/get/responses/200/*/items/properties/{key}": _INBOUND
        for key in ("direction", "steps", "answers")},
     "*/properties/settings/properties/flow*": "new: the call flow a campaign runs (#23)",
+    "/paths/~1status/get/responses/200/*/properties/inbound": "the inbound campaigns' queues (#23)",
+    "/paths/~1status/get/description": "says what the inbound section holds (#23)",
+    "/paths/~1campaigns~1{name}~1why/get/description": "says what why tells of an inbound campaign (#23)",
 }  # fmt: skip
 
 
