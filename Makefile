@@ -31,8 +31,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy appliance tui
 
+# Every core, a test file's tests on one worker (module fixtures start daemons and emulators).
+# `make pytest PYTEST_JOBS=0` runs serially.
+PYTEST_JOBS ?= auto
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_JOBS) --dist loadfile
 
 image: $(STAMP)
 	PYTHON=$(BIN)/python image/build.sh

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -16,13 +19,18 @@ from pydantic import (
     model_validator,
 )
 
-from appliance.config.models import check_timezone
+from appliance import names
+from appliance.config.models import DialboxConfig, LineName, check_timezone
 from appliance.errors import DialboxError
+from appliance.names import MAX_LENGTH, PATTERN
 
 # Dates kept as ISO text in the settings JSON column.
 IsoDate = Annotated[dt.date, PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 
 Pacing = Literal["manual", "preview", "timed_preview", "progressive", "predictive"]
+# A flow's name (config `flows:`, appliance/flows) as a campaign names it.
+FlowName = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH, pattern=PATTERN)]
+Overflow = Literal["hang_up", "callback", "node"]
 
 
 class CampaignSettings(BaseModel):
@@ -47,6 +55,9 @@ class CampaignSettings(BaseModel):
     mapping: str | None = None  # named column mapping from config `import.mappings`
     webhook: str | None = None
     message: str | None = None  # automated campaigns: message played on answer
+    # Automated and inbound campaigns: the call flow (IVR, docs/flows.md) an answered call runs,
+    # by its name in the config's flow files (checked where the config is known: API, CLI).
+    flow: str | None = Field(default=None, max_length=64)
     sms_text: str | None = None  # SMS campaigns and voice->SMS switches
     # Schedule (SPEC C2): weekday windows in `timezone`, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00"
     # (None: any time), an inclusive date range, and the box's public holidays skipped.
@@ -62,6 +73,19 @@ class CampaignSettings(BaseModel):
     # (measured by the campaign, e.g. 0.02). Profiles that count them (uk: Ofcom) add the
     # estimate to the abandon figure the cap is judged on (SPEC C13, #19).
     amd_false_positive: float = Field(default=0.0, ge=0.0, le=0.5)
+    # Inbound campaigns (SPEC C14, #23). Their `windows` are the business hours, `skill` the
+    # skill their queue asks of agents, `flow` the call flow a caller hears first.
+    answer_lines: tuple[LineName, ...] = Field(default=(), max_length=256)
+    closed_flow: FlowName | None = None  # outside the windows; None: not answered (missed call)
+    queue_max_wait: int = Field(default=120, ge=5, le=3600)  # seconds before the overflow
+    overflow: Overflow = "hang_up"
+    overflow_node: str | None = Field(default=None, min_length=1, max_length=MAX_LENGTH)
+    overflow_message: str | None = Field(default=None, min_length=1, max_length=255)
+    callback_campaign: str | None = Field(default=None, min_length=1, max_length=MAX_LENGTH)
+    inbound_first: bool = True  # agents shared with outbound campaigns take inbound calls first
+    # Seconds between announcements of a waiting caller's place in the queue, where the line can
+    # play (prompts queue-position-1 … queue-position-9, queue-position-many); None: none.
+    announce_position: int | None = Field(default=None, ge=5, le=600)
 
     @field_validator("windows")
     @classmethod
@@ -78,13 +102,123 @@ class CampaignSettings(BaseModel):
             raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
         return self
 
+    @model_validator(mode="after")
+    def _overflow(self) -> CampaignSettings:
+        if self.overflow == "callback" and self.callback_campaign is None:
+            raise ValueError(
+                "overflow 'callback' needs callback_campaign: the agent or automated campaign"
+                " that calls the caller back"
+            )
+        if self.overflow == "node" and self.overflow_node is None:
+            raise ValueError("overflow 'node' needs overflow_node: the node of the flow to go to")
+        if len(set(self.answer_lines)) != len(self.answer_lines):
+            raise ValueError("answer_lines names a line twice")
+        return self
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str | None) -> str | None:
         return None if value is None else check_timezone(value)
 
+    @field_validator("flow")
+    @classmethod
+    def _flow_name(cls, value: str | None) -> str | None:
+        if value is not None and re.fullmatch(names.PATTERN, value) is None:
+            raise ValueError(f"flow name {value!r} is not allowed: {names.RULE}")
+        return value
+
+
+def check_flow(name: str | None, config: DialboxConfig) -> None:
+    """A campaign's `flow` names a flow of the config's flow files; DialboxError (the API's 422)
+    saying which flows there are, or what is wrong with the files."""
+    if name is None:
+        return
+    from appliance.config.loader import ConfigError, config_flows
+
+    try:
+        flows = config_flows(config)
+    except ConfigError as exc:
+        raise DialboxError(
+            f"flow {name!r} cannot be checked: the flow files have problems "
+            f"(`dialbox check-config` lists them all): {exc.problems[0]}"
+        ) from None
+    if name not in flows:
+        known = ", ".join(sorted(flows)) or "none (list flow files under flows: in dialbox.yaml)"
+        raise DialboxError(f"no flow named {name!r}; the flow files define: {known}")
+
 
 SETTING_KEYS = tuple(CampaignSettings.model_fields)
+# The settings only an inbound campaign has (other campaigns refuse them: `type_problems`).
+INBOUND_KEYS = ("answer_lines", "closed_flow", "queue_max_wait", "overflow", "overflow_node",
+                "overflow_message", "callback_campaign", "inbound_first", "announce_position")  # fmt: skip
+
+
+def type_problems(type_: str, settings: CampaignSettings) -> list[tuple[str, str]]:
+    """(key, what is wrong) for settings the campaign type does not take: the inbound ones on
+    another type. (An inbound campaign ignores the dialing ones: they keep their defaults.)"""
+    if type_ == "inbound":
+        return []
+    given = settings.model_dump(exclude_defaults=True)
+    return [
+        (
+            key,
+            f"{key} is a setting of inbound campaigns; this one is {type_}: clear it"
+            " (none; null in the API)",
+        )
+        for key in INBOUND_KEYS
+        if key in given
+    ]
+
+
+@dataclass(frozen=True)
+class OtherCampaign:
+    """What `inbound_start_problems` needs to know of the box's other campaigns."""
+
+    name: str
+    type: str
+    status: str
+    settings: CampaignSettings
+
+
+def inbound_start_problems(
+    name: str, settings: CampaignSettings, lines: Sequence[str], others: Sequence[OtherCampaign]
+) -> list[str]:
+    """Why an inbound campaign cannot start answering (empty: it can): it names no line, or a
+    line the config does not have, or one another running or paused inbound campaign answers
+    on (a line answers for one inbound campaign); its callback campaign is missing or does not
+    call. (That the flows it names exist is the flows' check, with the config that holds them.)"""
+    found: list[str] = []
+    if not settings.answer_lines:
+        found.append(
+            "it names no line to answer on: set answer_lines to the configured lines that"
+            " answer its calls, e.g. answer_lines=[gsm1]"
+        )
+    unknown = [line for line in settings.answer_lines if line not in lines]
+    if unknown:
+        found.append(
+            f"answer_lines names {', '.join(unknown)}, which the config does not have (lines:"
+            f" {', '.join(lines) or 'none'})"
+        )
+    for other in others:
+        if other.name == name or other.type != "inbound" or other.status == "stopped":
+            continue
+        shared = sorted(set(settings.answer_lines) & set(other.settings.answer_lines))
+        if shared:
+            found.append(
+                f"{', '.join(shared)} already answer(s) for inbound campaign {other.name!r}"
+                f" ({other.status}); a line answers for one inbound campaign: stop it or take"
+                " the line out of one answer_lines"
+            )
+    if settings.callback_campaign is not None:
+        target = next((o for o in others if o.name == settings.callback_campaign), None)
+        if target is None:
+            found.append(f"callback_campaign {settings.callback_campaign!r} does not exist")
+        elif target.type not in ("agent", "automated"):
+            found.append(
+                f"callback_campaign {target.name!r} is {target.type}: callbacks are calls, from"
+                " an agent or automated campaign"
+            )
+    return found
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
@@ -108,7 +242,11 @@ def apply_settings(current: CampaignSettings, changes: dict[str, str]) -> Campai
         )
     data: dict[str, Any] = current.model_dump()
     for key, raw in changes.items():
-        data[key] = _scalar(raw)
+        value = _scalar(raw)
+        if value is None:  # `none` restores the default (also of a setting that cannot be null)
+            data.pop(key, None)
+        else:
+            data[key] = value
     try:
         return CampaignSettings.model_validate(data)
     except ValidationError as exc:

@@ -60,11 +60,13 @@ class Channel(enum.StrEnum):
 
 
 class CampaignType(enum.StrEnum):
-    """SPEC C1: agent voice, automated voice (message + DTMF), SMS broadcast."""
+    """SPEC C1: agent voice, automated voice (message + DTMF), SMS broadcast; SPEC C14: inbound
+    (answers calls on its lines; never dials)."""
 
     AGENT = "agent"
     AUTOMATED = "automated"
     SMS = "sms"
+    INBOUND = "inbound"
 
 
 class CampaignStatus(enum.StrEnum):

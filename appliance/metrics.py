@@ -61,6 +61,23 @@ class AgentSample:
     count: int
 
 
+@dataclass(frozen=True)
+class QueueSample:
+    """An inbound campaign's queue now (SPEC C14): callers waiting, the longest wait."""
+
+    campaign: str
+    waiting: int
+    longest_wait: float  # seconds; 0 with nobody waiting
+
+
+# The `result` of dialbox_inbound_calls_total: how a call ringing in on a line an inbound
+# campaign answers ended (docs/metrics.md).
+INBOUND_RESULTS = ("bridged", "hung_up", "caller_gone", "overflow", "missed", "closed", "error")
+
+
+_Live = tuple[list[LineSample], list[AbandonSample], list[AgentSample], list[QueueSample]]
+
+
 class _StoreCollector(Collector):
     """Gauges computed from the database and the engine's live state at scrape time."""
 
@@ -72,6 +89,7 @@ class _StoreCollector(Collector):
         abandon: Callable[[], Iterable[AbandonSample]],
         agents: Callable[[], Iterable[AgentSample]],
         queue: Callable[[], Iterable[tuple[str, int]]] | None,
+        inbound: Callable[[], Iterable[QueueSample]],
     ) -> None:
         self._db = db
         self._now = now
@@ -79,10 +97,12 @@ class _StoreCollector(Collector):
         self._abandon = abandon
         self._agents = agents
         self._queue = queue
-        self._taken: tuple[list[LineSample], list[AbandonSample], list[AgentSample]] | None = None
+        self._inbound = inbound
+        self._taken: _Live | None = None
 
-    def _live(self) -> tuple[list[LineSample], list[AbandonSample], list[AgentSample]]:
-        return list(self._lines()), list(self._abandon()), list(self._agents())
+    def _live(self) -> _Live:
+        return (list(self._lines()), list(self._abandon()), list(self._agents()),
+                list(self._inbound()))  # fmt: skip
 
     def take(self) -> None:
         """Read the live state (lines, agents, the abandon ledger) now, on the caller's thread,
@@ -91,8 +111,9 @@ class _StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         taken, self._taken = self._taken, None
-        lines, abandon, agents = taken or self._live()
+        lines, abandon, agents, inbound = taken or self._live()
         yield from self._line_metrics(lines)
+        yield from self._queue_metrics(inbound)
         ratio = GaugeMetricFamily(
             "dialbox_abandon_ratio",
             "Abandoned calls divided by answered calls, per campaign, over a rolling window",
@@ -107,6 +128,22 @@ class _StoreCollector(Collector):
         yield agents_family
         if self._db is not None:
             yield from self._store_metrics(self._db)
+
+    def _queue_metrics(self, samples: list[QueueSample]) -> Iterator[Metric]:
+        length = GaugeMetricFamily(
+            "dialbox_inbound_queue_length",
+            "Callers waiting for an agent, per inbound campaign",
+            labels=["campaign"],
+        )
+        longest = GaugeMetricFamily(
+            "dialbox_inbound_queue_longest_wait_seconds",
+            "How long the longest-waiting caller has waited, per inbound campaign",
+            labels=["campaign"],
+        )
+        for sample in samples:
+            length.add_metric([sample.campaign], float(sample.waiting))
+            longest.add_metric([sample.campaign], sample.longest_wait)
+        yield from (length, longest)
 
     def _line_metrics(self, samples: list[LineSample]) -> Iterator[Metric]:
         up = GaugeMetricFamily(
@@ -199,6 +236,7 @@ class Metrics:
         abandon: Callable[[], Iterable[AbandonSample]] = tuple,
         agents: Callable[[], Iterable[AgentSample]] = tuple,
         queue: Callable[[], Iterable[tuple[str, int]]] | None = None,
+        inbound: Callable[[], Iterable[QueueSample]] = tuple,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._rendering = asyncio.Lock()  # one scrape at a time: `take` feeds the next collect
@@ -265,7 +303,22 @@ class Metrics:
         )
         for reason in AUTH_FAILURE_REASONS:
             self.auth_failures.labels(reason)
-        self._store = _StoreCollector(db, now, lines, abandon, agents, queue)
+        self.inbound_calls = Counter(
+            "dialbox_inbound_calls",
+            "Calls ringing in on lines an inbound campaign answers, by campaign and how they ended "
+            "(bridged, hung_up, caller_gone, overflow, missed, closed, error)",
+            ["campaign", "result"],
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "dialbox_inbound_queue_wait_seconds",
+            "Time a caller waited in an inbound queue, until an agent took the call, the caller "
+            "hung up or the wait ran out",
+            ["campaign"],
+            buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
+            registry=r,
+        )
+        self._store = _StoreCollector(db, now, lines, abandon, agents, queue, inbound)
         r.register(self._store)
 
     def record_loop_lag(self, lag: float, longest: float) -> None:
@@ -283,6 +336,13 @@ class Metrics:
 
     def record_sms(self, campaign: str, result: str) -> None:
         self.sms.labels(campaign, result).inc()
+
+    def record_inbound(self, campaign: str, result: str) -> None:
+        """A call ringing in ended (`result`: one of INBOUND_RESULTS)."""
+        self.inbound_calls.labels(campaign, result).inc()
+
+    def record_queue_wait(self, campaign: str, seconds: float) -> None:
+        self.queue_wait.labels(campaign).observe(max(0.0, seconds))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -46,10 +46,6 @@ PANES: tuple[tuple[str, str, type[Pane]], ...] = (
 )
 
 
-def pane_name(title: str) -> str:
-    return title
-
-
 def pane_key(i: int) -> str:
     """The digit key of the i-th pane (0-based): 1–9, then 0."""
     return str((i + 1) % 10)
@@ -61,12 +57,12 @@ class Console(App[None]):
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(pane_key(i), f"show('{pid}')", pane_name(title), show=False)
+            Binding(pane_key(i), f"show('{pid}')", title, show=False)
             for i, (pid, title, _) in enumerate(PANES)
         ),
         # F1-F10 switch panes from anywhere, even while typing in a search field.
         *(
-            Binding(f"f{i + 1}", f"show('{pid}')", pane_name(title), show=False, priority=True)
+            Binding(f"f{i + 1}", f"show('{pid}')", title, show=False, priority=True)
             for i, (pid, title, _) in enumerate(PANES)
         ),
         Binding("escape", "focus_pane", "Back to the table", show=False),
@@ -100,12 +96,12 @@ class Console(App[None]):
     def palette_commands(self) -> list[Command]:
         """Every pane to go to, then every action of the pane shown (ConsoleCommands)."""
         commands = [
-            Command(f"Go to {pane_name(title)}", f"key {pane_key(i)} or F{i + 1}",
+            Command(f"Go to {title}", f"key {pane_key(i)} or F{i + 1}",
                     partial(self.run_action, f"show('{pid}')"))
             for i, (pid, title, _) in enumerate(PANES)
         ]  # fmt: skip
         pane = self.active_pane()
-        name = pane_name(next(title for pid, title, _ in PANES if pane.id == f"pane-{pid}"))
+        name = next(title for pid, title, _ in PANES if pane.id == f"pane-{pid}")
         for binding in pane.BINDINGS:
             if isinstance(binding, Binding):
                 commands.append(Command(f"{name}: {binding.tooltip or binding.description}",
@@ -131,9 +127,11 @@ class Console(App[None]):
         try:
             await pane.reload()
         except NoMatches:
-            if pane.is_attached:
+            if pane.is_attached and self.is_running:
                 raise
-            return  # the console closed while the daemon was answering: nothing left to fill
+            # the console closed (or is closing: its widgets pruned child first) while the daemon
+            # was answering: nothing left to fill
+            return
         except Unreachable as exc:
             if self.reachable is not False:
                 self.notify("the daemon cannot be reached; retrying", severity="warning")

@@ -30,7 +30,13 @@ from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, ref
 from appliance.api.times import iso_fields, iso_time
-from appliance.campaigns import CampaignSettings
+from appliance.campaigns import (
+    CampaignSettings,
+    OtherCampaign,
+    check_flow,
+    inbound_start_problems,
+    type_problems,
+)
 from appliance.config.models import check_region
 from appliance.domain import CampaignStatus, CampaignType, ContactState
 from appliance.errors import DialboxError
@@ -58,6 +64,9 @@ def describe(svc: Services, campaign: store.CampaignRow) -> dict[str, Any]:
 def settings_with(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     merged = CampaignSettings.model_validate(current).model_dump(mode="json")
     merged.update(changes)
+    for key, value in changes.items():
+        if value is None:  # null restores the default (also of a setting that cannot be null)
+            merged.pop(key, None)
     try:
         return CampaignSettings.model_validate(merged).model_dump(
             mode="json", exclude_defaults=True
@@ -69,6 +78,49 @@ def settings_with(current: dict[str, Any], changes: dict[str, Any]) -> dict[str,
         ]
         detail = "; ".join(f"{e['where']}: {e['message']}" for e in errors)
         raise Problem(422, f"invalid campaign setting: {detail}", errors=errors) from None
+
+
+def _type_problems(type_: str, settings: dict[str, Any]) -> None:
+    """422 for settings the campaign's type does not take (the inbound ones on another)."""
+    problems = type_problems(type_, CampaignSettings.model_validate(settings))
+    if problems:
+        errors = [{"where": f"settings.{key}", "message": text} for key, text in problems]
+        raise Problem(
+            422,
+            "invalid campaign setting: " + "; ".join(e["message"] for e in errors),
+            errors=errors,
+        )
+
+
+def _others(svc: Services) -> list[OtherCampaign]:
+    return [
+        OtherCampaign(c.name, str(c.type), str(c.status),
+                      CampaignSettings.model_validate(c.settings))
+        for c in store.list_campaigns(svc.db)
+    ]  # fmt: skip
+
+
+def check_inbound_start(svc: Services, name: str, settings: dict[str, Any]) -> None:
+    """409 with what to do when an inbound campaign cannot answer (campaigns.inbound_start_problems)."""
+    lines = [line.name for line in svc.config().lines]
+    problems = inbound_start_problems(
+        name, CampaignSettings.model_validate(settings), lines, _others(svc)
+    )
+    if problems:
+        raise Problem(
+            409,
+            f"inbound campaign {name!r} cannot answer calls: " + "; ".join(problems),
+            errors=[{"where": "settings", "message": p} for p in problems],
+        )
+
+
+def _flow(name: str | None, svc: Services) -> None:
+    """The `flow` setting names a flow of the running config's flow files (422 if not)."""
+    try:
+        check_flow(name, svc.config())
+    except DialboxError as exc:
+        error = {"where": "settings.flow", "message": str(exc)}
+        raise Problem(422, str(exc), errors=[error]) from None
 
 
 def _region(text: str) -> str:
@@ -102,6 +154,8 @@ async def create_campaign(call: Call[CampaignCreate]) -> web.Response:
     name = names.check_name("campaign", body.name)  # what the pattern cannot say: reserved
     region = _region(body.region) if body.region else svc.config().region
     settings = settings_with({}, body.settings or {})
+    _type_problems(body.type, settings)
+    _flow(settings.get("flow"), svc)
     filter_ = _filter(body.filter)
     if store.find_campaign(svc.db, name) is not None:
         raise Problem(409, f"campaign {name!r} already exists")
@@ -140,11 +194,40 @@ async def update_campaign(call: Call[CampaignUpdate]) -> web.Response:
         changes["filter"] = _filter(body.filter)
     if body.settings is not None:
         changes["settings"] = settings_with(campaign.settings, body.settings)
+        if body.settings.get("flow") is not None:  # a flow named before stays as it is
+            _flow(changes["settings"].get("flow"), svc)
+    type_ = str(changes.get("type", campaign.type))
+    settings = changes.get("settings", campaign.settings)
+    if type_ != campaign.type and CampaignType.INBOUND in (type_, campaign.type):
+        _inbound_type_change(svc, campaign, type_)
+    if "type" in changes or "settings" in changes:
+        _type_problems(type_, settings)
+    answering = type_ == CampaignType.INBOUND and campaign.status is not CampaignStatus.STOPPED
+    if answering and any(
+        settings.get(key) != campaign.settings.get(key)
+        for key in ("answer_lines", "callback_campaign")
+    ):
+        check_inbound_start(svc, campaign.name, settings)  # it answers now: so must its lines
     if changes:
         campaign = store.update_campaign(
             svc.db, campaign, changes, svc.clock.now(), call.caller.actor
         )
     return web.json_response(describe(svc, campaign))
+
+
+def _inbound_type_change(svc: Services, campaign: store.CampaignRow, type_: str) -> None:
+    """A campaign becomes inbound or stops being so only while stopped and without contacts:
+    an inbound campaign's contacts are its callers, an outbound one's its list."""
+    if campaign.status is not CampaignStatus.STOPPED:
+        raise Problem(409, f"campaign {campaign.name!r} is {campaign.status}; stop it first")
+    count = sum(store.contacts_by_state(svc.db, campaign.id).values())
+    if count:
+        raise Problem(
+            409,
+            f"campaign {campaign.name!r} has {count} contacts and cannot become {type_}: an"
+            " inbound campaign's contacts are its callers, an outbound one's its list; create"
+            " a new campaign of that type instead",
+        )
 
 
 @API.op("DELETE", "/campaigns/{name}", summary="Delete a stopped campaign with its contacts",
@@ -155,6 +238,8 @@ async def delete_campaign(call: Call) -> web.Response:
     if campaign.status is not CampaignStatus.STOPPED:
         raise Problem(409, f"campaign {campaign.name!r} is {campaign.status}; stop it first")
     in_flight = store.contacts_by_state(svc.db, campaign.id).get(ContactState.SENT_TO_DIALER, 0)
+    # an inbound call in progress holds no lease (store/inbound.py): its attempt is in flight
+    in_flight = max(in_flight, store.calls_in_flight(svc.db, campaign.id))
     if in_flight:
         raise Problem(
             409,
@@ -172,6 +257,12 @@ def _status_op(action: str, status: CampaignStatus, allowed: tuple[CampaignStatu
             raise Problem(
                 409, f"campaign {campaign.name!r} is {campaign.status}; it cannot {action}"
             )
+        if (
+            campaign.type is CampaignType.INBOUND
+            and status is CampaignStatus.RUNNING
+            and campaign.status is not status
+        ):
+            check_inbound_start(svc, campaign.name, campaign.settings)
         if campaign.status is not status:
             campaign = store.update_campaign(
                 svc.db, campaign, {"status": status}, svc.clock.now(), call.caller.actor
@@ -180,7 +271,21 @@ def _status_op(action: str, status: CampaignStatus, allowed: tuple[CampaignStatu
 
     change.__name__ = f"{action}_campaign"
     API.op("POST", f"/campaigns/{{name}}/{action}", summary=f"{action.capitalize()} a campaign",
-           tag="campaigns", scope="crm", responses={200: (f"the campaign after {action}", Campaign)})(change)  # fmt: skip
+           tag="campaigns", scope="crm", responses={200: (f"the campaign after {action}", Campaign)},
+           description=STATUS_HELP[action])(change)  # fmt: skip
+
+
+STATUS_HELP = {
+    "start": "An outbound campaign dials; an inbound one answers calls on its answer_lines"
+    " (within its windows, its business hours). An inbound campaign starts only when it can"
+    " answer: 409 says what is missing (no answer_lines, a line not in the config or already"
+    " answering for another inbound campaign, a callback_campaign that does not call).",
+    "stop": "An outbound campaign stops dialing (calls in progress end); an inbound one stops"
+    " answering (calls in progress end).",
+    "pause": "As stop, to be resumed: an inbound campaign keeps its lines from other inbound"
+    " campaigns while paused.",
+    "resume": "As start, with the same checks for an inbound campaign.",
+}
 
 
 _status_op("start", CampaignStatus.RUNNING, (CampaignStatus.STOPPED, CampaignStatus.PAUSED))
@@ -331,7 +436,11 @@ async def set_filter(call: Call[Filter]) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}/why", summary="Why the campaign dials nothing or fewer (C12)",
-        tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", Why)})  # fmt: skip
+        tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", Why)},
+        description="An inbound campaign: why it answers no call, or not as meant — stopped or"
+        " paused, no answer line or none up, closed now (when it opens next, in its timezone),"
+        " its flow not set or not defined, no agent logged in or ready with the skill its queue"
+        " asks; `dialing` is true when it answers calls.")  # fmt: skip
 async def why(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
     from appliance.engine.why import campaign_lines_up
@@ -347,7 +456,7 @@ async def why(call: Call) -> web.Response:
     state = engine.pool.in_service() if engine is not None else lines_up(svc.db)
     up = campaign_lines_up(config, campaign, state)
     seats = engine.agents_out_of_reach(campaign) if engine is not None else None
-    explanation = planner.explain(campaign, now, up, seats)
+    explanation = planner.explain(campaign, now, up, seats, state)
     document = explanation.as_dict()
     document["at"] = iso_time(now)
     document["text"] = explanation.text()

@@ -28,7 +28,7 @@ from appliance.api.registry import API
 from appliance.api.spec import Call, Param, page_of
 from appliance.campaigns import CampaignSettings
 from appliance.config.models import ColumnMapping
-from appliance.domain import ContactState
+from appliance.domain import CampaignType, ContactState
 from appliance.importing.headers import MapEntry, MapError, config_map, merged, parse_map
 from appliance.importing.importer import Cells, import_file, rejects_file
 from appliance.importing.preview import preview_file
@@ -74,6 +74,17 @@ def _import(svc: Services, campaign: CampaignRow, data: bytes, source: str, acto
     return document
 
 
+def _dials(campaign: CampaignRow) -> CampaignRow:
+    """The campaign, if it takes contacts to call: an inbound one's contacts are its callers."""
+    if campaign.type is CampaignType.INBOUND:
+        raise Problem(
+            409,
+            f"campaign {campaign.name!r} is inbound: it answers calls and never dials, its"
+            " contacts are its callers; import the list into an agent, automated or SMS campaign",
+        )
+    return campaign
+
+
 MAP_HELP = ("COLUMN=FIELD: read the header column COLUMN as FIELD (phone1..phone5, bp1..bp12, "
             "external_id, priority, timezone, callback_at, owner_agent, phone: the next free "
             "phone, ignore: leave it out; '*=ignore' leaves out every unknown column); repeat "
@@ -104,7 +115,7 @@ DRY_RUN_HELP = "read and check the file, write nothing: how each column is read,
                     "is 503 with Retry-After.")  # fmt: skip
 async def upload_contacts(call: Call) -> web.Response:
     svc = services(call)
-    campaign = get_campaign(svc.db, call.path["name"])
+    campaign = _dials(get_campaign(svc.db, call.path["name"]))
     config = svc.config().import_
     mappings = dict(config.mappings)
     mapping = (
@@ -187,7 +198,7 @@ async def import_rejects(call: Call) -> web.StreamResponse:
                     "(`errors`: field and reason each).")  # fmt: skip
 async def push_contact(call: Call[ContactRecord]) -> web.Response:
     svc = services(call)
-    campaign = get_campaign(svc.db, call.path["name"])
+    campaign = _dials(get_campaign(svc.db, call.path["name"]))
     cells = Cells(call.body.cells())
     report = import_file(svc.db, campaign, cells, region=campaign.region, mappings={},
                          mapping="record", now=svc.clock.now(), actor=call.caller.actor,

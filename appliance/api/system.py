@@ -10,6 +10,7 @@ from aiohttp import web
 
 from appliance import __version__
 from appliance.api.campaigns import services
+from appliance.api.inbound_status import inbound_section
 from appliance.api.lines import describe as describe_line
 from appliance.api.models.system import AuditEntry, LogLine, Status
 from appliance.api.registry import API
@@ -55,7 +56,11 @@ def _per_minute(svc: Any, now: float) -> list[int]:
 
 
 @API.op("GET", "/status", summary="What the box is doing now: lines, calls, campaigns, abandon rates",
-        tag="system", scope="crm", responses={200: ("the live status", Status)})  # fmt: skip
+        tag="system", scope="crm", responses={200: ("the live status", Status)},
+        description="`inbound`: each inbound campaign's callers waiting and longest wait, calls"
+        " ringing in, calls in its flow or with an agent, missed calls open (and of those, today's"
+        " in the campaign's timezone); the waiting callers, longest first, with the names of the"
+        " known contacts their number matches; the calls ringing in.")  # fmt: skip
 async def status(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
 
@@ -67,7 +72,8 @@ async def status(call: Call) -> web.Response:
     campaigns = []
     hour: dict[str, int] = {}
     by_channel: dict[str, dict[str, int]] = {"voice": {}, "sms": {}}
-    for campaign in list_campaigns(svc.db):
+    rows = list_campaigns(svc.db)
+    for campaign in rows:
         counts = contacts_by_state(svc.db, campaign.id)
         abandon = {k: v["rate"] for k, v in abandon_rates(svc.db, campaign.id, now).items()}
         cap = planner.rules_for(campaign).profile.abandon_cap
@@ -109,6 +115,7 @@ async def status(call: Call) -> web.Response:
             "outcomes_last_hour_by_channel": by_channel,
             "campaigns": campaigns,
             "agents": agents,
+            "inbound": inbound_section(svc.db, rows, engine, now, svc.config().timezone),
         }
     )
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from appliance.campaigns import CampaignSettings, apply_settings, parse_assignments
+from appliance.campaigns import (
+    CampaignSettings,
+    OtherCampaign,
+    apply_settings,
+    check_flow,
+    inbound_start_problems,
+    parse_assignments,
+    type_problems,
+)
 from appliance.cli import schedule
 from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit, table
@@ -97,6 +105,13 @@ def _human(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _check_type(type_: str, settings: CampaignSettings) -> None:
+    """The settings the campaign's type does not take (the inbound ones on another type)."""
+    problems = type_problems(type_, settings)
+    if problems:
+        raise DialboxError("invalid campaign setting: " + "; ".join(text for _, text in problems))
+
+
 def create(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
@@ -104,6 +119,8 @@ def create(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DialboxError(f"--region: {exc}") from None
     settings = apply_settings(CampaignSettings(), parse_assignments(args.set))
+    _check_type(args.type, settings)
+    check_flow(settings.flow, ctx.config)
     campaign = store.create_campaign(
         ctx.db,
         args.name,
@@ -171,7 +188,20 @@ def set_(args: argparse.Namespace) -> int:
         changes["filter"] = text or None
     if assignments:
         current = CampaignSettings.model_validate(campaign.settings)
-        changes["settings"] = apply_settings(current, assignments).model_dump(exclude_defaults=True)
+        settings = apply_settings(current, assignments)
+        if "flow" in assignments:
+            check_flow(settings.flow, ctx.config)
+        changes["settings"] = settings.model_dump(exclude_defaults=True)
+    type_ = str(changes.get("type", campaign.type))
+    if type_ != campaign.type and CampaignType.INBOUND in (type_, campaign.type):
+        count = sum(store.contacts_by_state(ctx.db, campaign.id).values())
+        if campaign.status is not CampaignStatus.STOPPED or count:
+            raise DialboxError(
+                f"campaign {campaign.name!r} becomes or stops being inbound only while stopped"
+                " and without contacts (an inbound campaign's contacts are its callers); create"
+                " a new campaign of that type instead"
+            )
+    _check_type(type_, CampaignSettings.model_validate(changes.get("settings", campaign.settings)))
     campaign = store.update_campaign(ctx.db, campaign, changes, ctx.clock.now(), ctx.actor)
     emit(args, _describe(campaign, store.contacts_by_state(ctx.db, campaign.id)), _human)
     return 0
@@ -195,6 +225,26 @@ def rename(args: argparse.Namespace) -> int:
 def change_status(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     campaign = store.get_campaign(ctx.db, args.name)
+    if (
+        campaign.type is CampaignType.INBOUND
+        and args.status is CampaignStatus.RUNNING
+        and campaign.status is not CampaignStatus.RUNNING
+    ):
+        others = [
+            OtherCampaign(c.name, str(c.type), str(c.status),
+                          CampaignSettings.model_validate(c.settings))
+            for c in store.list_campaigns(ctx.db)
+        ]  # fmt: skip
+        problems = inbound_start_problems(
+            campaign.name,
+            CampaignSettings.model_validate(campaign.settings),
+            [line.name for line in ctx.config.lines],
+            others,
+        )
+        if problems:
+            raise DialboxError(
+                f"inbound campaign {campaign.name!r} cannot answer calls: " + "; ".join(problems)
+            )
     campaign = store.update_campaign(
         ctx.db, campaign, {"status": args.status}, ctx.clock.now(), ctx.actor
     )

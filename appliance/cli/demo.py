@@ -1,11 +1,12 @@
 """`dialbox demo`: the main job on the embedded default — emulated modems, a local SQLite file, samples.
 
-One process runs four emulated GSM modems on pseudo-terminals, an emulated line card (four FXO
+One process runs five emulated GSM modems on pseudo-terminals, an emulated line card (four FXO
 lines and two FXS handsets on python-can's virtual bus) and the real daemon against them (the
 same drivers, engine and store as on a box), with three campaigns from the shipped sample
-(demo_campaigns.py): an automated voice campaign and an SMS campaign sharing the GSM lines, and
+(demo_campaigns.py): an automated voice campaign and an SMS campaign sharing four GSM lines, and
 an agent campaign on the card's lines whose answered calls are bridged to two scripted agents
-(demo_agents.py).
+(demo_agents.py); and an inbound campaign answering on the fifth modem, which rings now and then
+with a caller who uses its menu (demo_inbound.py).
 
 On a terminal it shows one live panel (demoview.py) until Ctrl-C, which drains like SIGTERM
 (calls in flight finish), prints the summary and exits 0. Without a terminal on stdout (a pipe,
@@ -35,6 +36,7 @@ from rich.console import Console
 from appliance.cli.demo_agents import CardRig, DemoAgents, card_config
 from appliance.cli.demo_campaigns import NAMES, Prepared, prepare
 from appliance.cli.demo_figures import Snapshot, outcomes, snapshot
+from appliance.cli.demo_inbound import INBOUND_CAMPAIGN, INBOUND_LINE, DemoCallers, flows_file
 from appliance.cli.demo_state import StateDir, claim, logs_to, shown
 from appliance.cli.demoview import View, Where, intro, summary
 from appliance.cli.output import add_json_flag
@@ -50,7 +52,8 @@ from appliance.store import Database, open_database
 
 log = logging.getLogger(__name__)
 
-MODEMS = 4
+MODEMS = 4  # the modems that dial; one more answers for the inbound campaign
+TIME_SCALE = 0.1  # the emulated modems' script: every delay a tenth
 UNATTENDED_SECONDS = 60.0
 REFRESH = 1.0  # seconds between two draws of the live panel
 READY_TIMEOUT = 30.0  # seconds the API may take to listen
@@ -89,10 +92,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def demo_config(state: Path, port: int, bus: str) -> DialboxConfig:
     modems = state / "modems"
     card_lines, seats = card_config(bus)
-    gsm = tuple(
-        LineConfig(name=f"gsm{i}", device=str(modems / f"gsm{i}"),
-                   campaigns=("sample", "sample-sms"))
-        for i in range(MODEMS)
+    gsm = (
+        *(LineConfig(name=f"gsm{i}", device=str(modems / f"gsm{i}"),
+                     campaigns=("sample", "sample-sms"))
+          for i in range(MODEMS)),
+        # the inbound campaign's: pinned to it, no outbound campaign dials on it
+        LineConfig(name=INBOUND_LINE, device=str(modems / INBOUND_LINE),
+                   campaigns=(INBOUND_CAMPAIGN,)),
     )  # fmt: skip
     return DialboxConfig(
         database=state / "dialbox.db",
@@ -106,6 +112,7 @@ def demo_config(state: Path, port: int, bus: str) -> DialboxConfig:
         seats=seats,
         api=ApiSettings(listen="127.0.0.1", port=port, socket=state / "api.sock"),
         engine=EngineSettings(tick=0.2, drain_timeout=5.0),
+        flows=(str(flows_file()),),
     )
 
 
@@ -209,7 +216,8 @@ def _demo(args: argparse.Namespace, view: View, state: StateDir, db: Database) -
         failure, demo.why = exc, f"failed: {exc}"
     finally:
         view.stop()
-    final = snapshot(db, NAMES, since, elapsed=demo.elapsed(), phase="stopped", lines={})
+    final = snapshot(db, NAMES, since, elapsed=demo.elapsed(), phase="stopped", lines={},
+                     inbound=INBOUND_CAMPAIGN)  # fmt: skip
     if view.mode == "json":
         json.dump(_document(outcomes(db, since), final, demo.where, prepared), sys.stdout)
         sys.stdout.write("\n")
@@ -286,8 +294,8 @@ class DemoRun:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # until the daemon runs: stop it at once
             loop.add_signal_handler(sig, self._signalled, None, sig.name)
-        farm = Farm(MODEMS, Path(self.config.lines[0].device).parent, "simcom", 7,
-                    Script(time_scale=0.1))  # fmt: skip
+        farm = Farm(MODEMS + 1, Path(self.config.lines[0].device).parent, "simcom", 7,
+                    Script(time_scale=TIME_SCALE))  # fmt: skip
         card: CardRig | None = None
         try:
             await farm.start()
@@ -296,6 +304,7 @@ class DemoRun:
             async with asyncio.TaskGroup() as group:
                 task = group.create_task(daemon.run(), name="daemon")
                 group.create_task(DemoAgents(daemon).run(), name="agents")
+                group.create_task(DemoCallers(daemon, farm, TIME_SCALE).run(), name="callers")
                 group.create_task(self._follow(daemon, task), name="view")
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -361,5 +370,7 @@ class DemoRun:
         phase = (
             "draining" if daemon.stopping.is_set() else ("running" if self._ready else "starting")
         )
+        inbound = getattr(engine, "inbound", None)
+        waiting = inbound.snapshot().queue_length(INBOUND_CAMPAIGN) if inbound else None
         return snapshot(self.db, NAMES, self.since, elapsed=self.elapsed(), phase=phase,
-                        lines=lines)  # fmt: skip
+                        lines=lines, inbound=INBOUND_CAMPAIGN, waiting=waiting)  # fmt: skip

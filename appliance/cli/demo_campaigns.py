@@ -1,4 +1,5 @@
-"""The demo's three sample campaigns: created, filled from the shipped sample and started.
+"""The demo's three sample campaigns: created, filled from the shipped sample and started; and
+its inbound campaign (demo_inbound.py), created and started with no list.
 
 Every run dials the sample afresh. On a re-used state directory the last run's campaigns are
 kept, stopped, as `<name>-previous` (the run before that is deleted), so their attempts stay
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.cli.demo_agents import AGENT_CAMPAIGN
+from appliance.cli.demo_inbound import INBOUND_CAMPAIGN, inbound_settings
 from appliance.domain import CampaignStatus, CampaignType
 from appliance.importing.importer import import_file
 from appliance.store import Database
@@ -37,7 +39,8 @@ CAMPAIGNS: tuple[tuple[str, CampaignType, dict[str, Any]], ...] = (
     ),
     (AGENT_CAMPAIGN, CampaignType.AGENT, {"pacing": "predictive"}),
 )
-NAMES = tuple(name for name, _, _ in CAMPAIGNS)
+NAMES = tuple(name for name, _, _ in CAMPAIGNS)  # the campaigns that dial or send
+KEPT = (*NAMES, INBOUND_CAMPAIGN)  # every campaign a run makes (and the next keeps)
 PREVIOUS = "-previous"
 # Three one-number rows of the sample (Robert Lee, Thomas Chen, John Lee): "asked not to be called".
 DEMO_DNC = ("+15105801583", "+17732151738", "+13037302256")
@@ -58,7 +61,7 @@ def archive_last_run(db: Database, now: float) -> tuple[int, tuple[str, ...]]:
     """Keep the last run's campaigns, stopped, as `<name>-previous` (replacing older ones);
     how many contacts they hold and their new names."""
     contacts, archived = 0, []
-    for name in NAMES:
+    for name in KEPT:
         campaign = find_campaign(db, name)
         if campaign is None:
             continue
@@ -91,4 +94,7 @@ def prepare(db: Database, now: float) -> Prepared:
         )  # fmt: skip
         imports[name] = report.as_dict()
         update_campaign(db, campaign, {"status": CampaignStatus.RUNNING}, now, ACTOR)
+    inbound = create_campaign(db, INBOUND_CAMPAIGN, CampaignType.INBOUND, "US",
+                              inbound_settings(), now, ACTOR)  # fmt: skip
+    update_campaign(db, inbound, {"status": CampaignStatus.RUNNING}, now, ACTOR)
     return Prepared(imports, previous, archived)

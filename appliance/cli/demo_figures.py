@@ -57,12 +57,26 @@ class AgentFigures:
 
 
 @dataclass(frozen=True)
+class InboundFigures:
+    """The inbound campaign's calls this run (SPEC C14): answered, of them callbacks asked and
+    numbers opted out in its menu, missed, and callers waiting for an agent now."""
+
+    name: str
+    answered: int
+    callbacks: int
+    opted_out: int
+    missed: int
+    waiting: int | None  # None: the daemon does not say (not running)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     elapsed: float
     phase: str  # starting, running, draining, stopped
     campaigns: tuple[CampaignFigures, ...]
     lines: tuple[LineFigures, ...]
     agents: tuple[AgentFigures, ...]
+    inbound: InboundFigures | None = None
 
     def total(self, name: str) -> int:
         return sum(int(getattr(c, name)) for c in self.campaigns)
@@ -76,6 +90,7 @@ class Snapshot:
             ],
             "lines": [asdict(line) for line in self.lines],
             "agents": [asdict(agent) for agent in self.agents],
+            "inbound": None if self.inbound is None else asdict(self.inbound),
         }
 
 
@@ -126,6 +141,32 @@ def campaign_figures(
     return tuple(out)
 
 
+def inbound_figures(
+    db: Database, name: str | None, since: int, waiting: int | None
+) -> InboundFigures | None:
+    campaign = find_campaign(db, name) if name else None
+    if campaign is None or name is None:
+        return None
+    answered = db.scalar(
+        "SELECT count(*) FROM attempts WHERE campaign_id = ? AND id > ? AND direction = 'in'",
+        (campaign.id, since),
+    )
+    steps = {
+        str(kind): int(n)
+        for kind, n in db.conn.execute(
+            "SELECT s.kind, count(*) FROM attempt_steps s JOIN attempts a ON a.id = s.attempt_id"
+            " WHERE a.campaign_id = ? AND a.id > ? AND (s.kind = 'callback'"
+            " OR (s.kind = 'opt_out' AND s.detail LIKE '%on the DNC list%')) GROUP BY s.kind",
+            (campaign.id, since),
+        )
+    }
+    missed = db.scalar(
+        "SELECT coalesce(sum(calls), 0) FROM missed_calls WHERE campaign_id = ?", (campaign.id,)
+    )
+    return InboundFigures(name, int(str(answered or 0)), int(steps.get("callback", 0)),
+                          int(steps.get("opt_out", 0)), int(str(missed or 0)), waiting)  # fmt: skip
+
+
 def attempts_by(db: Database, column: str, since: int) -> dict[str, int]:
     """This run's attempts per line or per agent."""
     assert column in ("line", "agent")
@@ -167,24 +208,29 @@ def snapshot(
     elapsed: float,
     phase: str,
     lines: dict[str, tuple[str, str]],
+    inbound: str | None = None,
+    waiting: int | None = None,
 ) -> Snapshot:
+    """`inbound`: the inbound campaign's name; `waiting`: its callers waiting now, if known."""
     return Snapshot(
         elapsed=elapsed,
         phase=phase,
         campaigns=campaign_figures(db, names, since),
         lines=line_figures(db, since, lines),
         agents=agent_figures(db, since),
+        inbound=inbound_figures(db, inbound, since, waiting),
     )
 
 
 def outcomes(db: Database, since: int) -> dict[str, Any]:
-    """This run's voice outcomes by label and SMS counts (the `--json` document's first part)."""
+    """This run's voice outcomes by label and SMS counts (the `--json` document's first part):
+    what the box dialed and sent, not the calls it answered (`inbound`)."""
     by_outcome: dict[str, int] = {}
     sms = {"sent": 0, "failed": 0, "received": 0}
     dialed = 0
     for channel, code, count in db.conn.execute(
         "SELECT channel, outcome, count(*) FROM attempts WHERE id > ? AND status <> 'in_flight'"
-        " GROUP BY channel, outcome",
+        " AND direction = 'out' GROUP BY channel, outcome",
         (since,),
     ):
         if channel == "sms":

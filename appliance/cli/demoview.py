@@ -27,7 +27,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from appliance.cli.demo_figures import CampaignFigures, Snapshot
+from appliance.cli.demo_figures import CampaignFigures, InboundFigures, Snapshot
 from appliance.cli.demo_state import shown
 
 WIDE = 76  # from this width on, each campaign gets a progress bar
@@ -156,7 +156,7 @@ class DemoPanel:
 
     def _resources(self) -> Table:
         grid = Table.grid(padding=(0, 1))
-        grid.add_column(style="bold", no_wrap=True, width=6)
+        grid.add_column(style="bold", no_wrap=True, width=7)
         grid.add_column(ratio=1)
         lines = [_item(x.name, LINE_WORDS.get(x.state, x.state), LINE_STYLES.get(x.state, ""),
                        str(x.attempts)) for x in self.snap.lines]  # fmt: skip
@@ -164,6 +164,8 @@ class DemoPanel:
         agents = [_item(a.name, a.state.replace("_", "-"), AGENT_STYLES.get(a.state, "dim"),
                         _calls(a.calls)) for a in self.snap.agents]  # fmt: skip
         grid.add_row("agents", Columns(agents, padding=(0, 2)) if agents else Text("logging in…"))
+        if self.snap.inbound is not None:
+            grid.add_row("inbound", Text(inbound_text(self.snap.inbound)))
         return grid
 
     def _footer(self) -> Text:
@@ -174,6 +176,13 @@ class DemoPanel:
             f" · answered {snap.total('answered')} · abandoned {snap.total('abandoned')}",
             f" · SMS sent {snap.total('sms_sent')}",
         )
+
+
+def inbound_text(figures: InboundFigures) -> str:
+    """The inbound campaign's calls in one line: `sample-inbound 4 answered (1 waiting) ...`."""
+    waiting = f" ({figures.waiting} waiting)" if figures.waiting else ""
+    return (f"{figures.name} {figures.answered} answered{waiting} · {figures.callbacks} callbacks"
+            f" · {figures.opted_out} opted out · {figures.missed} missed")  # fmt: skip
 
 
 def _calls(n: int) -> str:
@@ -202,6 +211,8 @@ def progress_line(snap: Snapshot) -> str:
     agents = ", ".join(f"{a.name} {a.state.replace('_', '-')}" for a in snap.agents)
     parts.append(f"lines {busy} busy/{up} up of {len(snap.lines)}")
     parts.append(f"agents {agents or 'none yet'}")
+    if snap.inbound is not None:
+        parts.append(f"in {inbound_text(snap.inbound)}")
     return f"[{clock(snap.elapsed)}] {snap.phase}: " + " | ".join(parts)
 
 
@@ -281,6 +292,7 @@ class Summary:
             [
                 ("attempts", lines),
                 ("calls", agents),
+                *([("inbound", inbound_text(snap.inbound))] if snap.inbound is not None else []),
                 (
                     "data",
                     f"{shown(where.state_dir)}  (the next run re-uses it; --fresh starts over)",

@@ -9,13 +9,19 @@ import json
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
+from appliance.drivers.emulators.gsm.callers import load_incoming
 from appliance.drivers.emulators.gsm.dialect import DIALECTS
 from appliance.drivers.emulators.gsm.farm import Farm
 from appliance.drivers.emulators.gsm.script import Script, ScriptError, load
 from appliance.errors import DialboxError
+
+ANALOG_INCOMING_HELP = (
+    "TOML or JSON: incoming calls to place, [[calls]] with at (seconds), modem or port, number "
+    "(or withheld), keys ('1@2.0,9@5.5': digit@seconds after the answer), hangup (seconds after "
+    "the answer), ring (seconds the caller waits); see docs/drivers.md"
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +43,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--time-scale", type=float, metavar="X", help="multiply every scripted delay by X"
     )
     gsm.add_argument(
+        "--incoming",
+        type=Path,
+        metavar="FILE",
+        help="TOML or JSON: calls that ring in, [[calls]] with at (seconds after start), "
+        "modem, number (or 'withheld'), keys ('1@2.0,9@5.5': each key's seconds after the "
+        "answer), hangup and ring (seconds); see docs/drivers.md",
+    )
+    gsm.add_argument(
         "--journal",
         type=Path,
         metavar="FILE",
@@ -49,13 +63,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "v253",
         help="emulated V.253 analog voice modems on pseudo-terminals",
         description="Open N pseudo-terminals linked as DIR/v2530... that answer like V.253 "
-        "voice modems (voice mode, DLE call-progress events, VCON, +VTX playback).",
+        "voice modems (voice mode, DLE call-progress events, VCON, +VTX playback, incoming "
+        "calls with caller ID); control them through DIR/control.sock (see docs/drivers.md). "
+        "Runs until interrupted.",
     )
     v253.add_argument("--count", type=int, default=1, help="number of modems (default 1)")
     v253.add_argument("--link-dir", type=Path, required=True, metavar="DIR")
     v253.add_argument("--seed", type=int, default=0, help="seed of the random call outcomes")
     v253.add_argument("--script", type=Path, metavar="FILE", help="TOML or JSON emulator script")
     v253.add_argument("--time-scale", type=float, help="multiply every scripted delay by this")
+    v253.add_argument("--incoming", type=Path, metavar="SCRIPT", help=ANALOG_INCOMING_HELP)
     v253.add_argument("--json", action="store_true", help="print the links as one JSON document")
     v253.set_defaults(func=run_v253)
     card = kinds.add_parser(
@@ -82,6 +99,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default lift=0.4), 'lift=S,hang-up=T' also puts it down T seconds into a bridged "
         "call, 'manual' never lifts (a person must)",
     )
+    card.add_argument("--incoming", type=Path, metavar="SCRIPT",
+                      help=ANALOG_INCOMING_HELP.replace("modem or port", "port (SLOT/PORT)"))  # fmt: skip
+    card.add_argument("--control", type=Path, metavar="PATH",
+                      help="a control socket at PATH: '<slot>/<port> incoming <number|withheld> "
+                      "[keys=..] [hangup=S] [ring=S]', lift, hang-up, press, '<slot> unplug' "
+                      "(see docs/drivers.md)")  # fmt: skip
     card.add_argument("--json", action="store_true", help="print the bus and cards as JSON")
     card.set_defaults(func=run_can_card)
 
@@ -111,6 +134,11 @@ def run_gsm(args: argparse.Namespace) -> int:
         script = load(args.script) if args.script else Script()
     except ScriptError as exc:
         raise DialboxError(str(exc)) from exc
+    if args.incoming is not None:
+        try:
+            script.events.extend(load_incoming(args.incoming, args.count))
+        except ScriptError as exc:
+            raise DialboxError(f"--incoming {exc}") from exc
     if args.time_scale is not None:
         script.time_scale = args.time_scale
     return asyncio.run(_serve(args, script))
@@ -153,6 +181,7 @@ async def _serve(args: argparse.Namespace, script: Script) -> int:
 
 
 def run_v253(args: argparse.Namespace) -> int:
+    from appliance.drivers.emulators.plans import load_incoming
     from appliance.drivers.emulators.v253 import VoiceFarm, VoiceScript, load_script
 
     if not 1 <= args.count <= 256:
@@ -163,28 +192,36 @@ def run_v253(args: argparse.Namespace) -> int:
         raise DialboxError(str(exc)) from exc
     if args.time_scale is not None:
         script.time_scale = args.time_scale
+    farm = VoiceFarm(args.count, args.link_dir, script, args.seed)
+    try:
+        calls = load_incoming(args.incoming, farm.check_target) if args.incoming else []
+    except ValueError as exc:
+        raise DialboxError(f"--incoming {exc}") from exc
 
     async def serve() -> int:
-        farm = VoiceFarm(args.count, args.link_dir, script, args.seed)
         try:
             farm.start()
+            await farm.open_control()
         except OSError as exc:
             raise DialboxError(f"{args.link_dir}: cannot create the links: {exc}") from exc
+        farm.schedule(calls)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         links = [{"link": str(m.port.link), "device": m.port.device} for m in farm.modems]
         if args.json:
-            json.dump({"links": links}, sys.stdout)
+            json.dump({"links": links, "control": str(farm.control_path)}, sys.stdout)
             sys.stdout.write("\n")
         else:
             for item in links:
                 print(f"{item['link']} -> {item['device']} (v253)")
+            print(f"control: {farm.control_path}")
         sys.stdout.flush()
         try:
             await stop.wait()
         finally:
+            await farm.close_control()
             farm.stop()
         return 0
 
@@ -197,6 +234,8 @@ def run_can_card(args: argparse.Namespace) -> int:
 
     from appliance.drivers.can.protocol import Role
     from appliance.drivers.emulators.can_card import CardScript, EmulatedCard
+    from appliance.drivers.emulators.can_rack import CardRack
+    from appliance.drivers.emulators.plans import load_incoming
     from appliance.drivers.emulators.slcan import SlcanAdapter
 
     cards: list[tuple[int, list[Role]]] = []
@@ -206,6 +245,18 @@ def run_can_card(args: argparse.Namespace) -> int:
             cards.append((int(slot), [Role[r.strip().upper()] for r in roles.split(",")]))
         except (KeyError, ValueError):
             raise DialboxError(f"--slots {item!r}: SLOT:ROLES, roles fxo, fxs or unused") from None
+    lift_after, hang_up_after = args.handsets
+    script = CardScript(lift_after=lift_after, hang_up_after=hang_up_after)
+    if args.script is not None:
+        from appliance.drivers.emulators.can_card import OUTCOMES
+        from appliance.drivers.emulators.plans import load_plans
+
+        try:
+            load_plans(script, args.script, OUTCOMES)
+        except (OSError, ValueError) as exc:
+            raise DialboxError(f"--script {args.script}: {exc}") from exc
+    if args.time_scale is not None:
+        script.time_scale = args.time_scale
     interface, _, channel = args.bus.partition(":")
     adapter = None
     if interface == "slcan":
@@ -219,38 +270,54 @@ def run_can_card(args: argparse.Namespace) -> int:
             raise DialboxError(f"--bus {args.bus}: {exc}") from exc
     network = canopen.Network(bus)
     network.connect()
-    lift_after, hang_up_after = args.handsets
-    script = CardScript(lift_after=lift_after, hang_up_after=hang_up_after)
-    if args.script is not None:
-        from appliance.drivers.emulators.can_card import OUTCOMES
-        from appliance.drivers.emulators.plans import load_plans
-
-        try:
-            load_plans(script, args.script, OUTCOMES)
-        except (OSError, ValueError) as exc:
-            raise DialboxError(f"--script {args.script}: {exc}") from exc
-    if args.time_scale is not None:
-        script.time_scale = args.time_scale
     emulated = [EmulatedCard(network, slot, roles, script, seed=args.seed) for slot, roles in cards]
+    rack = CardRack(emulated, script.time_scale)
+    try:
+        calls = load_incoming(args.incoming, rack.check_target) if args.incoming else []
+    except ValueError as exc:
+        network.disconnect()
+        if adapter is not None:
+            adapter.close()
+        raise DialboxError(f"--incoming {exc}") from exc
     for item in emulated:
         item.plug()
     info = {"bus": args.bus, "cards": [{"slot": s, "roles": [r.name.lower() for r in roles]}
                                        for s, roles in cards],
             "handsets": {"lift_after": lift_after, "hang_up_after": hang_up_after}}  # fmt: skip
-    if args.json:
-        json.dump(info, sys.stdout)
-        sys.stdout.write("\n")
-    else:
-        for entry in info["cards"]:
-            print(f"slot {entry['slot']}: {', '.join(entry['roles'])} on {args.bus}")
-    sys.stdout.flush()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    for item in emulated:
-        item.unplug()
-    network.disconnect()
-    if adapter is not None:
-        adapter.close()
+    if args.control is not None:
+        info["control"] = str(args.control)
+
+    async def serve() -> None:
+        if args.control is not None:
+            try:
+                await rack.open_control(args.control)
+            except OSError as exc:
+                raise DialboxError(f"--control {args.control}: {exc}") from exc
+        rack.schedule(calls)
+        if args.json:
+            json.dump(info, sys.stdout)
+            sys.stdout.write("\n")
+        else:
+            for entry in info["cards"]:
+                print(f"slot {entry['slot']}: {', '.join(entry['roles'])} on {args.bus}")
+            if args.control is not None:
+                print(f"control: {args.control}")
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await rack.close()
+
+    try:
+        asyncio.run(serve())
+    finally:
+        for item in emulated:
+            item.unplug()
+        network.disconnect()
+        if adapter is not None:
+            adapter.close()
     return 0

@@ -114,9 +114,8 @@ def why(args: argparse.Namespace) -> int:
     planner = StorePlanner(ctx.config, ctx.db)
     cr = planner.rules_for(campaign)
     now = parse_at(args.at, cr.timezone, ctx.clock.now())
-    explanation = planner.explain(
-        campaign, now, campaign_lines_up(ctx.config, campaign, lines_up(ctx.db))
-    )
+    up = lines_up(ctx.db)
+    explanation = planner.explain(campaign, now, campaign_lines_up(ctx.config, campaign, up), up=up)
     document = explanation.as_dict()
     document["at"] = utc_text(now)
     document["profile"] = {"name": cr.profile.name, "rules": cr.profile.rules_text()}

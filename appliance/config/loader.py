@@ -2,42 +2,29 @@
 
 from __future__ import annotations
 
+import glob
+import itertools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
 from appliance.config.models import DialboxConfig
+
+# Problem and ConfigError live in problems.py (stdlib only) and are used from here too.
+from appliance.config.problems import ConfigError as ConfigError
+from appliance.config.problems import Problem as Problem
 from appliance.config.safeyaml import Constructor, Refused, compose, one_line, read_text
-from appliance.errors import DialboxError
+
+if TYPE_CHECKING:
+    from appliance.flows import Flows
 
 SYSTEM_CONFIG = Path("/etc/dialbox/dialbox.yaml")
 _Path = tuple[str | int, ...]
 _MESSAGE_CHARS = 300
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int | None
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-
-
-class ConfigError(DialboxError):
-    """One or more problems in a config file, each with its location."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 def state_dir() -> Path:
@@ -107,7 +94,43 @@ def parse_config(text: str, filename: str, base_dir: Path | None = None) -> Dial
         config = DialboxConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_problems(exc, filename, lines)) from None
-    return _resolve_paths(config, base_dir) if base_dir else config
+    config = _resolve_paths(config, base_dir) if base_dir else config
+    if config.flows:
+        config_flows(config, filename, lines)  # a bad flow file stops the box like a bad key
+    return config
+
+
+def config_flows(
+    config: DialboxConfig, filename: str = "dialbox.yaml", lines: Mapping[_Path, int] | None = None
+) -> Flows:
+    """The call flows defined by the files `flows:` names (relative names were made absolute
+    when the file was loaded); ConfigError with every problem: a name that matches no file (at
+    its line in the config file), and each flow file's own."""
+    # Imported here: appliance.flows reads with safeyaml, and importing that runs this package.
+    from appliance.flows import load_flows
+    from appliance.flows.model import MAX_FILES
+
+    files: dict[str, None] = {}  # in order, each once
+    problems: list[Problem] = []
+    for i, pattern in enumerate(config.flows):
+        line = (lines or {}).get(("flows", i)) or (lines or {}).get(("flows",))
+        if glob.escape(pattern) == pattern:  # a plain file name
+            found = [pattern] if os.path.isfile(pattern) else []
+            why = "is a directory: name the files in it, e.g. flows/*.yaml" if os.path.isdir(
+                pattern) else "no such file"  # fmt: skip
+        else:
+            # iglob, not recursive, and no further than a flow file too many: `/*/*/*` is
+            # refused (too many files) without walking the whole disk.
+            matches = (p for p in glob.iglob(pattern) if os.path.isfile(p))
+            found = sorted(itertools.islice(matches, MAX_FILES + 1))
+            why = "matches no file"
+        if not found:
+            problems.append(Problem(filename, line, f"flows[{i}]", f"{pattern}: {why}; correct "
+                                    "the name or remove it from flows:"))  # fmt: skip
+        files.update(dict.fromkeys(found))
+    if problems:
+        raise ConfigError(problems)
+    return load_flows(files)
 
 
 def _to_python(
@@ -236,4 +259,6 @@ def _resolve_paths(config: DialboxConfig, base: Path) -> DialboxConfig:
         updates["import_"] = imp.model_copy(update={"hot_folder": fix(imp.hot_folder)})
     if fix(config.api.socket):
         updates["api"] = config.api.model_copy(update={"socket": fix(config.api.socket)})
+    if config.flows:  # names and globs of flow files, relative to the config file
+        updates["flows"] = tuple(os.path.normpath(base / p) for p in config.flows)
     return config.model_copy(update=updates) if updates else config

@@ -374,6 +374,25 @@ class DialboxConfig(Section):
     engine: EngineSettings = EngineSettings()
     schedules: tuple[ScheduleEntry, ...] = ()
     log_level: _LEVELS = "INFO"
+    flows: tuple[str, ...] = Field(
+        default=(),
+        max_length=64,
+        description="files (or globs, e.g. flows/*.yaml) of call flows (IVR, docs/flows.md), "
+        "relative to this file",
+    )
+
+    @field_validator("flows", mode="before")
+    @classmethod
+    def _flow_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("flows")
+    @classmethod
+    def _flow_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            if not pattern.strip() or "\x00" in pattern:
+                raise ValueError("a flow file's name is empty; write e.g. flows/*.yaml")
+        return value
 
     @field_validator("region")
     @classmethod

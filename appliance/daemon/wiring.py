@@ -27,6 +27,7 @@ from appliance.store.db import Database
 def components(daemon: Daemon) -> Sequence[Component]:
     config = daemon.config
     pool: LinePool | None = None
+    engine: Engine | None = None
     planner = StorePlanner(config, daemon.db, daemon.clock)
     seats = {s.name: make_seat(s) for s in config.seats if s.enabled}
     desk = AgentDesk(config, daemon.db, daemon.clock, seats)
@@ -42,6 +43,7 @@ def components(daemon: Daemon) -> Sequence[Component]:
         abandon=lambda: [
             AbandonSample(*ratio) for ratio in planner.abandon_ratios(daemon.clock.now())
         ],
+        inbound=lambda: engine.inbound.queue_samples() if engine else [],
     )
     daemon.metrics = metrics
     for swept in daemon.recovered:

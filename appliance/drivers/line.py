@@ -138,6 +138,20 @@ class Dtmf:
 
 @dataclass(frozen=True, slots=True)
 class IncomingCall:
+    """A call is ringing in (SPEC C14): ``number`` is the caller's ID as the network gave it
+    ("" when withheld or not sent). Emitted once per call, when the caller's number is known
+    (GSM ``+CLIP`` after ``RING``, V.253 caller ID between the first two rings, the card's
+    ``INCOMING_RING``), or at the second ring without one."""
+
+    line: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class RingingStopped:
+    """An incoming call stopped ringing before it was answered: the caller hung up, or the
+    network gave up. ``number`` as in its ``IncomingCall``."""
+
     line: str
     number: str
 
@@ -157,7 +171,15 @@ class SeatHook:
 
 
 LineEvent = (
-    LineUp | LineDown | IncomingSms | DeliveryReport | Dtmf | IncomingCall | CallEnded | SeatHook
+    LineUp
+    | LineDown
+    | IncomingSms
+    | DeliveryReport
+    | Dtmf
+    | IncomingCall
+    | RingingStopped
+    | CallEnded
+    | SeatHook
 )
 EventListener = Callable[[LineEvent], None]
 
@@ -169,6 +191,7 @@ class Capabilities:
     dtmf_detect: bool = False
     dtmf_send: bool = False
     playback: bool = False
+    answer: bool = False  # can answer incoming calls (SPEC C14)
 
 
 class Line(abc.ABC):
@@ -213,6 +236,16 @@ class Line(abc.ABC):
     async def wait_call_end(self, timeout: float | None = None) -> CallResult | None:
         """Wait for the current call to end and return its final result (the last call's, when
         it has already ended); None when there was no call at all, or on timeout."""
+
+    async def answer(self) -> CallResult:
+        """Answer the call ringing in (the last ``IncomingCall``). Returns once it is up: a
+        ``CallResult`` with ``answered`` True, ``ended`` False, ``number`` the caller's. From then
+        on the call is the line's current call, as an answered outgoing one is: ``play``,
+        ``send_dtmf``, ``Dtmf`` events for the caller's keys, ``connect`` to a seat,
+        ``wait_call_end`` and ``hang_up`` work the same, and its end is published as a
+        ``CallEnded``. Raise ``LineError`` when nothing is ringing (or the caller hung up before
+        the answer), ``LineBusy`` when a call is already up."""
+        raise NotSupported(f"{self.name}: answering incoming calls is not supported")
 
     async def send_dtmf(self, digits: str) -> None:
         raise NotSupported(f"{self.name}: sending DTMF is not supported")

@@ -5,7 +5,11 @@ The desk keeps each logged-in agent's live state in memory (`agentstate.py`; eve
 written to the store) and the seats they sit at (`seats.py`); what the desktop and `/metrics`
 show of them is in `agentviews.py`. The engine asks it for the agents a campaign's pacing counts (`view`), hands it each
 answered call (`hand_over`: the longest-idle ready agent with the skill, whose seat the line can
-reach, joined within `agents.connect_timeout`), and reports the call's end. Agent desktops
+reach, joined within `agents.connect_timeout`), and reports the call's end. A caller who waits in
+a queue (an inbound campaign's, SPEC C14) is handed over the same way with a wait: the desk keeps
+the waiting callers (`waiting`) and gives the longest waiter the longest-idle agent it can take;
+with inbound first, those agents are *owed* to the callers: no outbound hand-over, preview,
+reserved callback or pacer (`view`) counts them. Agent desktops
 drive it through the API: every method a person calls raises an `AgentError` (engine/errors.py)
 with words they can act on; the API gives each kind its HTTP status.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
@@ -21,7 +26,7 @@ from typing import Any, Protocol
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
 from appliance.drivers.line import Line, LineError, LineEvent, LineUp, Seat, SeatHook
-from appliance.engine.agentstate import LiveAgent, LiveCall, Offer
+from appliance.engine.agentstate import LiveAgent, LiveCall, Offer, Waiter
 from appliance.engine.agentviews import agent_document, state_counts
 from appliance.engine.errors import (
     AgentConflict,
@@ -77,6 +82,8 @@ class AgentDesk:
         self.agents: dict[str, LiveAgent] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._dialer: DeskDialer | None = None  # the engine's, once it is attached
+        self.waiting: list[Waiter] = []  # callers waiting for an agent, in the order they came
+        self._seq = itertools.count(1)
         self._restore()
 
     @property
@@ -144,11 +151,19 @@ class AgentDesk:
                 waiter.set_result(None)
         self._waiters.clear()
 
-    async def _changed(self, timeout: float) -> None:
+    async def _changed(self, timeout: float, ended: asyncio.Event | None = None) -> None:
+        """Until an agent or seat changes, `ended` is set, or `timeout` seconds."""
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter, timeout=max(0.0, timeout))
+        gone = asyncio.ensure_future(ended.wait()) if ended is not None else None
+        try:
+            await asyncio.wait([waiter] if gone is None else [waiter, gone],
+                               timeout=max(0.0, timeout), return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        finally:
+            if gone is not None:
+                gone.cancel()
+            if not waiter.done():
+                waiter.cancel()
 
     def _set(self, agent: LiveAgent, state: str, *, reason: str | None = None,
              actor: str | None = None) -> None:  # fmt: skip
@@ -156,6 +171,7 @@ class AgentDesk:
         if state == "ready" and agent.state != "ready":
             agent.idle_since = now
         agent.state, agent.reason, agent.since = state, reason, now
+        agent.changes += 1
         if state != "wrap_up":
             agent.wrap_until = None
         self._save(agent, actor)
@@ -167,6 +183,7 @@ class AgentDesk:
 
     def _tick(self) -> None:
         now = self.clock.now()
+        owed = self.owed() if self.waiting else set()
         for agent in list(self.agents.values()):
             if (
                 agent.state == "wrap_up"
@@ -174,7 +191,12 @@ class AgentDesk:
                 and now >= agent.wrap_until
             ):
                 self._after_call(agent)
-            elif agent.state == "ready" and agent.offer is None and self._dialer is not None:
+            elif (
+                agent.state == "ready"
+                and agent.offer is None
+                and self._dialer is not None
+                and agent.name not in owed  # a waiting caller takes this agent first
+            ):
                 self._dialer.offer_for(agent)
             offer = agent.offer
             if offer is not None and agent.state == "reserved":
@@ -325,14 +347,17 @@ class AgentDesk:
         reachable: Callable[[Seat], bool] | None = None,
     ) -> AgentView:
         """The campaign's agents as its pacer counts them; an agent whose seat none of the
-        campaign's lines can reach (a handset on another card) takes no call, so does not count."""
+        campaign's lines can reach (a handset on another card) takes no call, so does not count.
+        A ready agent owed to a waiting caller (inbound first) is not idle for it; an agent on
+        any call, inbound ones included, is talking."""
         now = self.clock.now()
+        owed = self.owed() if self.waiting else set()
         idle, talk, wrap, wrap_elapsed = 0, [], [], []
         for agent in self._serving(campaign, skill):
             if reachable is not None and not reachable(self.seats[agent.seat or ""]):
                 continue
             if agent.state == "ready":
-                idle += 1
+                idle += agent.name not in owed
             elif agent.state == "talking" and agent.call is not None:
                 talk.append(now - (agent.call.connected_at or now))
             elif agent.state == "wrap_up" and agent.wrap_until is not None:
@@ -365,6 +390,8 @@ class AgentDesk:
         agent = self.agents.get(name)
         if agent is None or agent.busy or agent.state not in ("ready", "reserved", "paused"):
             return None
+        if agent.state == "ready" and self.waiting and name in self.owed():
+            return None  # a waiting caller takes this agent first (inbound first)
         agent.offer = None  # a preview accepted becomes this call
         self._set(agent, "reserved", reason="call for this agent")
         return agent
@@ -384,8 +411,19 @@ class AgentDesk:
         call: LiveCall,
         designated: LiveAgent | None,
         evidence: list[str],
+        *,
+        wait: float | None = None,
+        first: bool = False,
+        ended: asyncio.Event | None = None,
     ) -> LiveAgent | None:
-        """Join the answered call to an agent within the connect timeout, or None (abandoned)."""
+        """Join the answered call to an agent within the connect timeout, or None (abandoned).
+
+        With `wait` (seconds), the caller waits in the queue (`waiting`) that long at most for
+        an agent (the longest waiter takes the longest-idle agent), and each agent chosen has
+        the whole connect timeout from that moment; `first`: the agents owed to this caller are
+        kept from outbound calls. None also once `ended` is set (the caller hung up)."""
+        if wait is not None:
+            return await self._queue(campaign, skill, line, call, evidence, wait, first, ended)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.agents.connect_timeout
         tried: set[str] = set()
@@ -395,43 +433,126 @@ class AgentDesk:
             )
             if agent is not None and agent.name not in tried and agent.seat is not None:
                 tried.add(agent.name)
-                if agent.state != "reserved":
-                    self._set(agent, "reserved", reason="call coming")
-                agent.call = call
-                seat = self.seats[agent.seat]
-                try:
-                    await line.connect(seat, max(0.05, deadline - loop.time()))
-                except LineError as exc:
-                    evidence.append(f"agent {agent.name} not reached: {exc}")
-                    agent.call = None
-                    if self.config.agents.unanswered_pause:
-                        self._set(agent, "paused", reason=f"did not take a call: {exc}")
-                    else:
-                        self._set(agent, "ready")
-                else:
-                    call.connected_at = self.clock.now()
-                    agent.offer = None
-                    evidence.append(f"agent {agent.name} at {agent.seat}")
-                    self._set(agent, "talking")
+                if await self._connect(agent, line, call, evidence, deadline - loop.time()):
                     return agent
             remaining = deadline - loop.time()
             if remaining <= 0 or designated is not None:
                 return None
             await self._changed(remaining)
 
-    def _choose(
-        self, campaign: str, skill: str | None, line: Line, tried: set[str]
+    def position(self, line: Line) -> int | None:
+        """The place (1 = next) in its campaign's queue of the caller waiting on `line`; None
+        when no caller waits there."""
+        mine = next((w for w in self.waiting if w.line is line), None)
+        if mine is None:
+            return None
+        return 1 + sum(1 for w in self.waiting if w.campaign == mine.campaign and w.seq < mine.seq)
+
+    async def _queue(
+        self,
+        campaign: str,
+        skill: str | None,
+        line: Line,
+        call: LiveCall,
+        evidence: list[str],
+        wait: float,
+        first: bool,
+        ended: asyncio.Event | None,
+    ) -> LiveAgent | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        waiter = Waiter(next(self._seq), campaign, skill, line, self.clock.now(), first)
+        self.waiting.append(waiter)
+        self._notify()  # outbound hand-overs waiting for an agent see it is owed
+        try:
+            while ended is None or not ended.is_set():
+                agent = self._assigned().get(waiter.seq)
+                if agent is not None:
+                    # the budget runs from the moment this agent is the caller's
+                    if await self._connect(agent, line, call, evidence,
+                                           self.config.agents.connect_timeout):  # fmt: skip
+                        return agent
+                    waiter.tried[agent.name] = agent.changes
+                    continue
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                await self._changed(remaining, ended)
+            return None
+        finally:
+            self.waiting.remove(waiter)
+            self._notify()
+
+    async def _connect(
+        self, agent: LiveAgent, line: Line, call: LiveCall, evidence: list[str], timeout: float
+    ) -> bool:
+        """Join the call to this agent's seat within `timeout`; the agent is talking after."""
+        if agent.state != "reserved":
+            self._set(agent, "reserved", reason="call coming")
+        agent.call = call
+        seat = self.seats[agent.seat or ""]
+        try:
+            await line.connect(seat, max(0.05, timeout))
+        except LineError as exc:
+            evidence.append(f"agent {agent.name} not reached: {exc}")
+            agent.call = None
+            if self.config.agents.unanswered_pause:
+                self._set(agent, "paused", reason=f"did not take a call: {exc}")
+            else:
+                self._set(agent, "ready")
+            return False
+        except asyncio.CancelledError:  # the box is stopping: the agent is not left reserved
+            agent.call = None
+            self._set(agent, "ready")
+            raise
+        call.connected_at = self.clock.now()
+        agent.offer = None
+        evidence.append(f"agent {agent.name} at {agent.seat}")
+        self._set(agent, "talking")
+        return True
+
+    def _best(
+        self, campaign: str, skill: str | None, line: Line, skip: Callable[[LiveAgent], bool]
     ) -> LiveAgent | None:
         """The longest-idle ready agent with the skill whose seat the line can reach (A1)."""
         best: LiveAgent | None = None
         for agent in self._serving(campaign, skill):
-            if agent.state != "ready" or agent.name in tried or agent.seat is None:
+            if agent.state != "ready" or agent.seat is None or skip(agent):
                 continue
             if not line.can_reach(self.seats[agent.seat]):
                 continue
             if best is None or agent.idle_since < best.idle_since:
                 best = agent
         return best
+
+    def _choose(
+        self, campaign: str, skill: str | None, line: Line, tried: set[str]
+    ) -> LiveAgent | None:
+        """An outbound call's agent: the best one not tried and not owed to a waiting caller."""
+        owed = self.owed() if self.waiting else set()
+        return self._best(campaign, skill, line, lambda a: a.name in tried or a.name in owed)
+
+    def _assigned(self) -> dict[int, LiveAgent]:
+        """The agent each waiting caller takes now (by `Waiter.seq`): in the order they came,
+        each the longest-idle ready agent it can take that no earlier caller took."""
+        taken: set[str] = set()
+        out: dict[int, LiveAgent] = {}
+        for waiter in sorted(self.waiting, key=lambda w: (w.since, w.seq)):
+
+            def skip(agent: LiveAgent, waiter: Waiter = waiter) -> bool:
+                return agent.name in taken or waiter.tried.get(agent.name) == agent.changes
+
+            agent = self._best(waiter.campaign, waiter.skill, waiter.line, skip)
+            if agent is not None:
+                taken.add(agent.name)
+                out[waiter.seq] = agent
+        return out
+
+    def owed(self) -> set[str]:
+        """Ready agents a waiting caller of a campaign with inbound first takes next: no
+        outbound call, preview or pacer counts them meanwhile."""
+        firsts = {w.seq for w in self.waiting if w.first}
+        return {agent.name for seq, agent in self._assigned().items() if seq in firsts}
 
     def call_ended(self, agent: LiveAgent, *, transferred: bool = False) -> None:
         """The customer's call is over (or, after a transfer out of the box, the agent said so)."""

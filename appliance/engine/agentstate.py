@@ -1,11 +1,14 @@
 """An agent's live state as the desk keeps it in memory: `LiveAgent`, the call on its screen
-(`LiveCall`) and the contact previewed before dialing (`Offer`)."""
+(`LiveCall`), the contact previewed before dialing (`Offer`), and a caller waiting in a queue
+for the next agent (`Waiter`, SPEC C14)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from appliance.drivers.line import Line
 
 
 @dataclass
@@ -52,6 +55,7 @@ class LiveAgent:
     wrap_until: float | None = None
     pause_after: str | None = None  # pause (with this reason) when the current call is over
     skipped: dict[int, float] = field(default_factory=dict)  # contact -> offer again after
+    changes: int = 0  # how many times its state was set (a waiting caller's `tried` reads it)
 
     def serves(self, campaign: str) -> bool:
         return campaign in self.campaigns
@@ -60,3 +64,19 @@ class LiveAgent:
     def busy(self) -> bool:
         """On a call, or held for one being dialed or handed over (not a preview on screen)."""
         return self.state == "talking" or (self.state == "reserved" and self.offer is None)
+
+
+@dataclass
+class Waiter:
+    """A caller waiting for an agent (an inbound queue, or an automated call's "press 1"): the
+    desk gives the longest waiter the longest-idle agent it can take (`AgentDesk.hand_over`)."""
+
+    seq: int  # the order callers joined in (ties of `since`)
+    campaign: str
+    skill: str | None
+    line: Line
+    since: float  # clock time the caller began to wait
+    first: bool  # inbound first: the agents owed to it are not counted for outbound pacing
+    # agents who did not take this call, by their `changes` then: not tried again until their
+    # state changes (they go ready once more, after a pause)
+    tried: dict[str, int] = field(default_factory=dict)

@@ -1,5 +1,11 @@
 """The dial loop: each round, free lines → campaigns → picks → leases → calls; outcomes → strategy.
 
+An automated campaign with a call flow (`flow`, docs/flows.md) runs it on the answered call (a
+survey, "press 1 for an agent"): its steps, answers, fields and disposition are kept with the
+attempt's outcome in one transaction. Calls ringing in are the engine's `inbound`
+(engine/inbound.py); a line that rings or carries one is never dialed, and inbound campaigns
+never dial.
+
 Order of writes (DESIGN.md): the lease is committed before the line is asked to dial; the outcome
 and the strategy's decision are committed together when the call ends. On SIGTERM the loop stops
 picking, lets calls in flight end for `engine.drain_timeout`, hangs up the rest, records them, and
@@ -17,19 +23,27 @@ from typing import Any
 from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
+from appliance.config.loader import ConfigError, config_flows
 from appliance.domain import CampaignType, Channel, Outcome
-from appliance.drivers.line import CallResult, Dtmf, IncomingSms, LineError, LineEvent
+from appliance.drivers.line import CallResult, IncomingSms, LineError, LineEvent
 from appliance.engine.agentcalls import AgentCalls
 from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveAgent
 from appliance.engine.calls import Attempt, Call
+from appliance.engine.flowcall import KeyBuffer
+from appliance.engine.inbound import Inbound, flow_problems
+from appliance.engine.inboundcall import FLOW_LIMIT
 from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.pacing import Pacers
 from appliance.engine.planner import AttemptReport, Pick, Planner, RoundState, dangling_decider
+from appliance.engine.survey import Survey
+from appliance.engine.talk import TALK_LIMIT
+from appliance.flows import Flow, FlowResult
 from appliance.metrics import Metrics
 from appliance.store import Database
 from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
-from appliance.store.campaigns import CampaignRow, get_campaign_by_id
+from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
+from appliance.store.flowrecords import flow_payload
 from appliance.store.replies import record_reply
 
 log = logging.getLogger(__name__)
@@ -74,8 +88,22 @@ class Engine:
         )
         if desk is not None:
             desk.attach(self.agents)
+        self.flows: dict[str, Flow] = {}
+        self._load_flows(config)
+        self.inbound = Inbound(self, db, clock, pool, planner, desk, metrics)
+        self.survey = Survey(self)
         for slot in pool.slots:
             slot.line.subscribe(self._on_line_event)
+
+    def _load_flows(self, config: DialboxConfig) -> None:
+        """The call flows of the config's flow files (`flows:`); on a problem the ones loaded
+        before are kept (the config's own check refuses such a file at start and on reload)."""
+        try:
+            self.flows = dict(config_flows(config)) if config.flows else {}
+        except ConfigError as exc:
+            log.error("call flows not reloaded, the last ones kept: %s", exc)
+        for problem in flow_problems(list_campaigns(self.db), self.flows):
+            log.error("%s", problem)
 
     def _on_line_event(self, event: LineEvent) -> None:
         if isinstance(event, IncomingSms):
@@ -108,6 +136,7 @@ class Engine:
 
     def reload(self, config: DialboxConfig) -> None:
         self.config = config
+        self._load_flows(config)
 
     def agents_out_of_reach(self, campaign: CampaignRow) -> str | None:
         """C12, for `why`: what keeps the agent campaign's working agents from calls (seats)."""
@@ -122,7 +151,7 @@ class Engine:
         free = list(self.pool.free())
         if not free:
             return 0
-        campaigns = list(self.planner.running())
+        campaigns = list(self.planner.running())  # (inbound campaigns never dial)
         if not campaigns:
             return 0
         now = self.clock.now()
@@ -199,7 +228,7 @@ class Engine:
             decide=dangling_decider(self.planner, self.db, settings.requeue_delay)
             if requeue
             else None,
-            exclude=list(self.calls),
+            exclude=[*self.calls, *self.inbound.in_flight()],
         )
         for attempt in swept:
             log.warning(
@@ -228,6 +257,8 @@ class Engine:
         )
         if campaign.type is CampaignType.AGENT:
             deadline += AGENT_TALK_LIMIT
+        elif settings.flow is not None and got.channel == Channel.VOICE:
+            deadline += FLOW_LIMIT + settings.queue_max_wait + TALK_LIMIT
         try:
             async with asyncio.timeout(deadline):
                 if got.channel == Channel.SMS:
@@ -270,7 +301,8 @@ class Engine:
         if campaign.type is CampaignType.AGENT and got.channel == Channel.VOICE:
             self.agents.unanswered(campaign, got.attempt_id, report.outcome, dialed_at, now)
         completion = self.planner.decide(campaign, got, report, now)
-        complete(self.db, got, completion, now, outbox_payload=self._payload(attempt, report, now))
+        payload = self._payload(attempt, report, now, report.flow)
+        complete(self.db, got, completion, now, outbox_payload=payload, flow=report.flow)
         self.calls.pop(got.attempt_id, None)
         if self.metrics is not None and got.channel == Channel.VOICE:
             ring = (report.answered_at - dialed_at) if report.answered_at else None
@@ -282,11 +314,8 @@ class Engine:
         got, campaign, slot = attempt.lease, attempt.campaign, attempt.slot
         # Keys the callee presses (SPEC C1: surveys, "press 1") may follow the answer at once, so
         # they are collected from before the dial to the end of the call.
-        keys: list[str] = []
-        unsubscribe = slot.line.subscribe(
-            lambda e: keys.append(e.digit) if isinstance(e, Dtmf) else None
-        )
-        outcome, agent = None, None
+        keys = KeyBuffer(slot.line)
+        outcome, agent, flow = None, None, None
         try:
             result = await slot.line.dial(got.number, float(attempt.settings.ring_timeout))
             evidence = list(result.evidence)
@@ -297,6 +326,10 @@ class Engine:
                     call.stage = "up"  # the box knows it answered (agent calls: AgentCalls)
                 if campaign.type is CampaignType.AGENT:
                     final, agent, outcome = await self.agents.to_agent(attempt, evidence)
+                elif (chosen := self._flow_of(attempt, evidence)) is not None:
+                    final, agent, outcome, flow = await self.survey.run(
+                        attempt, chosen, keys, evidence
+                    )
                 else:
                     final = await self._connected(attempt, evidence)
                 if final is not None:
@@ -307,13 +340,29 @@ class Engine:
                     # Connected. Agent calls decide theirs in AgentCalls.to_agent.
                     outcome = outcome or final.outcome
         finally:
-            unsubscribe()
-        if keys:
-            evidence.append("dtmf " + "".join(keys))
+            keys.close()
+        pressed = "".join(keys.pressed)
+        if pressed:
+            evidence.append("dtmf " + pressed)
+        disposition = None
+        if pressed and flow is None:
+            disposition = f"keys {pressed}"  # no flow: the keys are the answer (SPEC C1)
         return AttemptReport(
             outcome or result.outcome, tuple(evidence), attempt.dialed_at, answered_at, slot.name,
-            agent=agent, disposition=f"keys {''.join(keys)}" if keys else None,
+            agent=agent, disposition=disposition, flow=flow,
         )  # fmt: skip
+
+    def _flow_of(self, attempt: Attempt, evidence: list[str]) -> Flow | None:
+        """An automated campaign's call flow, when it names one the flow files define."""
+        name = attempt.settings.flow
+        if attempt.campaign.type is not CampaignType.AUTOMATED or name is None:
+            return None
+        flow = self.flows.get(name)
+        if flow is None:
+            evidence.append(f"flow {name} is not in the flow files: the message is played")
+            log.error("campaign %s names flow %r, which the flow files do not define",
+                      attempt.campaign.name, name)  # fmt: skip
+        return flow
 
     async def _connected(self, attempt: Attempt, evidence: list[str]) -> CallResult | None:
         """An answered call: automated campaigns play their message (C1); the call then ends."""
@@ -363,12 +412,17 @@ class Engine:
         )
 
     def _payload(
-        self, attempt: Attempt, report: AttemptReport, now: float
+        self, attempt: Attempt, report: AttemptReport, now: float, flow: FlowResult | None
     ) -> dict[str, Any] | None:
+        """The webhook document: the attempt, and what a call flow gave (direction, steps,
+        answers, disposition, fields: `store.flowrecords.flow_payload`)."""
         if not attempt.settings.webhook:
             return None
         got, campaign = attempt.lease, attempt.campaign
-        return {
+        made = flow_payload(flow, now, "out")
+        if flow is None:
+            made["disposition"] = report.disposition
+        return made | {
             "campaign": campaign.name,
             "contact_id": got.contact_id,
             "attempt_id": got.attempt_id,
@@ -385,6 +439,13 @@ class Engine:
 
     # ------------------------------------------------------------------ drain
     async def _drain(self) -> None:
+        inbound = asyncio.ensure_future(self.inbound.drain(self.config.engine.drain_timeout))
+        try:
+            await self._drain_calls()
+        finally:
+            await inbound
+
+    async def _drain_calls(self) -> None:
         if not self.calls:
             return
         log.info("draining: %d calls in flight", len(self.calls))

@@ -1,5 +1,9 @@
 """The record invariants (`dialbox doctor`): every contact has a future dial or a final state, leases and attempts agree, limits held, the file is sound.
 
+An inbound campaign (SPEC C14) never dials: its contacts are its callers, closed from their
+first call (store/inbound.py), so it has no stranded contacts and no dialing limits to keep; its
+rule is that none of them waits for a dial or holds a lease (`inbound_open`).
+
 It sits in the engine beside the planner (`storeplanner.py`) because it needs both the
 scheduler's rules (through `StorePlanner`: a contact is stranded by its own campaign's limits
 and strategy, judged as the dial loop judges it) and the store's queries
@@ -19,7 +23,7 @@ from typing import Any
 
 from appliance.clock import Clock
 from appliance.config.models import DialboxConfig
-from appliance.domain import Channel, ContactState, Outcome, Summary
+from appliance.domain import CampaignType, Channel, ContactState, Outcome, Summary
 from appliance.engine.planner import AttemptReport, dangling_decider
 from appliance.engine.rules import CampaignRules
 from appliance.engine.storeplanner import StorePlanner
@@ -80,6 +84,13 @@ KINDS: dict[str, tuple[str, str]] = {
         "rename a campaign with `dialbox campaign rename OLD NEW` (stopped; then update lines'"
         " `campaigns:` pins and its hot folder folder); an agent or a strategy: make it again"
         " under a safe name and delete the old one; a token: create a new one and revoke the old",
+    ),
+    "inbound_open": (
+        "contacts of inbound campaigns that wait for a dial or hold a lease (an inbound"
+        " campaign never dials: its contacts are its callers, closed from their first call)",
+        "not repaired: a list imported into an inbound campaign by mistake belongs in an"
+        " outbound one (export it, import it there, delete these); a callback for a caller"
+        " is a contact in an outbound campaign (POST /missed-calls/{id}/callback)",
     ),
     "integrity": (
         "problems PRAGMA integrity_check or foreign_key_check reports",
@@ -191,6 +202,10 @@ class Doctor:
                 f"{kind} {name!r}" for kind, name in q.named_rows(self.db) if not is_safe(name)
             ]
         for campaign in list_campaigns(self.db):
+            if campaign.type is CampaignType.INBOUND:
+                if "inbound_open" in found:
+                    found["inbound_open"] += q.inbound_open(self.db, campaign.id)
+                continue  # never dials: no stranded contacts, no dialing limits
             cr = self._rules(campaign)
             if cr is None:
                 continue
@@ -286,7 +301,7 @@ class Doctor:
         if "stranded" in kinds:
             n = 0
             for campaign in list_campaigns(self.db):
-                cr = self._rules(campaign)
+                cr = None if campaign.type is CampaignType.INBOUND else self._rules(campaign)
                 if cr is None:
                     continue
                 for s in self._stranded(cr, now, dialed_only=dialed_only):

@@ -31,7 +31,8 @@ class Slot:
     config: LineConfig
     line: Line
     up: bool = False
-    busy: bool = False
+    busy: bool = False  # carries a call (made or answered) or an SMS
+    ringing: bool = False  # a call rings in (SPEC C14): never dialed meanwhile
     campaign: str | None = None  # the campaign of the call it carries
     since: float | None = None  # when that call (or a technician's test) began
     disabled: bool = False  # taken out of service by a technician, until enabled again
@@ -165,13 +166,15 @@ class LinePool:
 
     # ------------------------------------------------------------------ for the engine
     def free(self) -> Iterator[Slot]:
-        """Lines that can take a call now: up, idle, in service, and not known to be off the
-        network (a modem searching or denied would only spend attempts on +CME ERROR: 30)."""
+        """Lines that can take a call now: up, idle, no call ringing in, in service, and not known
+        to be off the network (a modem searching or denied would only spend attempts on +CME
+        ERROR: 30)."""
         return (
             s
             for s in self.slots
             if s.up
             and not s.busy
+            and not s.ringing
             and not s.disabled
             and s.line.health().registration not in OFF_NETWORK
         )

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from appliance.domain import Channel, Outcome
+from appliance.engine.rules import CampaignRules
 from appliance.errors import DialboxError
+from appliance.flows import FlowResult
 from appliance.store.attempts import DANGLING_EVIDENCE, Completion, DecideDangling, Lease
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id
 from appliance.store.db import Database
@@ -44,6 +46,7 @@ class AttemptReport:
     line: str | None = None
     agent: str | None = None
     disposition: str | None = None
+    flow: FlowResult | None = None  # the call flow an answered automated call ran
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ class Assignment:
 
 class Planner(Protocol):
     def running(self) -> Sequence[CampaignRow]:
-        """Campaigns whose status is running, as the store has them now (SPEC C9: live edits)."""
+        """Campaigns whose status is running, as the store has them now (SPEC C9: live edits),
+        that dial: not inbound ones."""
         ...
 
     def assign(self, campaigns: Sequence[CampaignRow], state: RoundState) -> list[Assignment]:
@@ -102,6 +106,11 @@ class Planner(Protocol):
         self, campaign: CampaignRow, lease: Lease, report: AttemptReport, now: float
     ) -> Completion:
         """The strategy's answer to an outcome: next state, redial time, phone, block (SPEC C4)."""
+        ...
+
+    def rules_for(self, campaign: CampaignRow) -> CampaignRules:
+        """The campaign's rules as the store has them now: its schedule (an inbound campaign's
+        business hours) and its profile's calling hours (a callback's next permitted time)."""
         ...
 
 

@@ -269,13 +269,20 @@ class StorePlanner:
         now: float,
         lines_up: int | None = None,
         agents: str | None = None,
+        up: Mapping[str, bool] | None = None,
     ) -> Explanation:
-        """SPEC C12: why the campaign dials nothing or fewer than it could (`why.explain`)."""
-        return why.explain(self, campaign, now, lines_up, agents)
+        """SPEC C12: why the campaign dials nothing or fewer than it could (`why.explain`);
+        an inbound campaign, why it answers no call (`up`: which lines are up)."""
+        return why.explain(self, campaign, now, lines_up, agents, up)
 
     # -- the engine's Planner seam ---------------------------------------------------------
     def running(self) -> Sequence[CampaignRow]:
-        return [c for c in list_campaigns(self.db) if c.status is CampaignStatus.RUNNING]
+        """Running campaigns that dial: inbound ones (SPEC C14) answer calls, never dial."""
+        return [
+            c
+            for c in list_campaigns(self.db)
+            if c.status is CampaignStatus.RUNNING and c.type is not CampaignType.INBOUND
+        ]
 
     def assign(self, campaigns: Sequence[CampaignRow], state: RoundState) -> list[Assignment]:
         """This round's dials: free lines shared by weight, pins and caps (SPEC C7) to the

@@ -7,12 +7,15 @@ The planner's queries reach it through `Rulebook`, the part of `StorePlanner` it
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from appliance.campaigns import CampaignSettings
 from appliance.config.models import DialboxConfig
 from appliance.domain import CampaignType
 from appliance.engine.rules import CampaignRules
+from appliance.flows import Flow, Flows
+from appliance.flows.model import Queue as FlowQueue
 from appliance.scheduler import why as words
 from appliance.scheduler.compliance import DAY
 from appliance.scheduler.limits import (
@@ -21,9 +24,9 @@ from appliance.scheduler.limits import (
     false_positive_estimate,
 )
 from appliance.scheduler.select import Reason, Rules, classify
-from appliance.scheduler.why import Explanation, Gates
+from appliance.scheduler.why import Explanation, Gates, InboundGates
 from appliance.scheduler.windows import local_time
-from appliance.store.agents import campaign_agents
+from appliance.store.agents import campaign_agents, list_agents
 from appliance.store.campaigns import CampaignRow
 from appliance.store.db import Database
 from appliance.store.selection import (
@@ -37,6 +40,7 @@ class Rulebook(Protocol):
     """What `why` reads of the planner: a campaign's rules and their selection at a moment."""
 
     db: Database
+    config: DialboxConfig
 
     def rules_for(self, campaign: CampaignRow) -> CampaignRules: ...
 
@@ -135,10 +139,134 @@ def explain(
     now: float,
     lines_up: int | None = None,
     agents: str | None = None,
+    up: Mapping[str, bool] | None = None,
 ) -> Explanation:
     """SPEC C12: why the campaign dials nothing or fewer than it could, with counts.
-    `agents`: what the running engine knows of its agents' seats (none reachable...)."""
+    `agents`: what the running engine knows of its agents' seats (none reachable...); `up`:
+    which lines are up and in service (None: unknown), what an inbound campaign is judged by
+    (`explain_inbound`)."""
+    if campaign.type is CampaignType.INBOUND:
+        return words.explain_inbound(campaign.name, inbound_gates(planner, campaign, now, up))
     shut = gates(planner, campaign, now, lines_up)
     if agents and not shut.no_agent:
         shut = dataclasses.replace(shut, no_agent=agents)
     return words.explain(campaign.name, shut, reasons(planner, campaign, now))
+
+
+# --------------------------------------------------------------------------- inbound campaigns
+def line_states(
+    config: DialboxConfig, names: Sequence[str], up: Mapping[str, bool] | None
+) -> dict[str, str]:
+    """Each named line's state in words, for `why` (scheduler/why.py InboundGates)."""
+    configured = {line.name: line for line in config.lines}
+    states: dict[str, str] = {}
+    for name in names:
+        line = configured.get(name)
+        if line is None:
+            states[name] = "not in the config"
+        elif not line.enabled:
+            states[name] = "disabled in the config"
+        elif up is None or name not in up:
+            states[name] = "unknown"
+        else:
+            states[name] = "up" if up[name] else "down or out of service"
+    return states
+
+
+def _flow_problem(name: str | None, flows: Flows | None, broken: str | None) -> str | None:
+    if name is None:
+        return None
+    if flows is None:
+        return f"flow {name!r} cannot be read: {broken}"
+    if name not in flows:
+        return f"no flow named {name!r} in the flow files (they define: {', '.join(sorted(flows)) or 'none'})"
+    return None
+
+
+def _skills(settings: CampaignSettings, flow: Flow | None) -> tuple[bool, set[str | None]]:
+    """(its calls can reach a queue, the skills its queues ask: None for any agent)."""
+    if flow is None:
+        return True, {settings.skill}
+    asked = {n.action.skill or settings.skill for n in flow.nodes.values()
+             if isinstance(n.action, FlowQueue)}  # fmt: skip
+    return bool(asked), asked
+
+
+def _overflow(settings: CampaignSettings, flow: Flow | None) -> str:
+    """Where a caller goes when the queue's wait runs out: the flow's own overflow node when
+    each of its queues names one, else the campaign's `overflow`."""
+    queues = [n.action for n in (flow.nodes.values() if flow else ())
+              if isinstance(n.action, FlowQueue)]  # fmt: skip
+    if queues and all(q.overflow for q in queues):
+        return "on to the flow's overflow node"
+    return settings.overflow
+
+
+def inbound_no_agent(
+    planner: Rulebook, campaign: CampaignRow, skills: set[str | None]
+) -> str | None:
+    """Nobody to take an inbound campaign's queue: no agent logged in to it, none with a
+    skill its queue asks, or every such one paused."""
+    agents = [a for a in list_agents(planner.db)
+              if campaign.name in a.campaigns and a.state != "logged_out"]  # fmt: skip
+    if not agents:
+        return "no agent is logged in to this campaign"
+    for skill in sorted(s for s in skills if s is not None):
+        able = [a for a in agents if skill in a.skills]
+        if not able:
+            return f"no agent logged in to it has the skill {skill!r} its queue asks"
+        if all(a.state == "paused" for a in able):
+            return f"every agent logged in to it with the skill {skill!r} is paused ({len(able)})"
+    if all(a.state == "paused" for a in agents):
+        return f"every agent logged in to this campaign is paused ({len(agents)})"
+    return None
+
+
+def inbound_gates(
+    planner: Rulebook, campaign: CampaignRow, now: float, up: Mapping[str, bool] | None
+) -> InboundGates:
+    """What keeps an inbound campaign from answering, or from answering as meant, now."""
+    from appliance.config.loader import ConfigError, config_flows
+
+    config = planner.config
+    cr = planner.rules_for(campaign)
+    settings = cr.settings
+    closed = cr.schedule.closed_reason(now)
+    next_open = None
+    if closed:
+        at = cr.schedule.next_open(now)
+        if at is not None:
+            next_open = local_time(at, cr.timezone).strftime("%a %Y-%m-%d %H:%M %Z")
+    flows: Flows | None
+    broken = None
+    try:
+        flows = config_flows(config)
+    except ConfigError as exc:
+        flows = None
+        broken = (
+            f"the flow files have problems (`dialbox check-config` lists them): {exc.problems[0]}"
+        )
+    flow_problem = _flow_problem(settings.flow, flows, broken)
+    flow = flows.get(settings.flow) if flows is not None and settings.flow else None
+    queues, skills = _skills(settings, flow)
+    missed = planner.db.scalar(
+        "SELECT count(*) FROM missed_calls WHERE campaign_id = ? AND status = 'open'",
+        (campaign.id,),
+    )
+    return InboundGates(
+        status=campaign.status,
+        answer_lines=settings.answer_lines,
+        line_states=line_states(config, settings.answer_lines, up),
+        window_closed=closed,
+        next_open=next_open,
+        flow=settings.flow,
+        flow_problem=flow_problem,
+        closed_flow=settings.closed_flow,
+        closed_flow_problem=_flow_problem(settings.closed_flow, flows, broken),
+        flows_known=tuple(sorted(flows)) if flows is not None else (),
+        queues=queues,
+        no_agent=inbound_no_agent(planner, campaign, skills) if queues else None,
+        overflow=_overflow(settings, flow),
+        queue_max_wait=settings.queue_max_wait,
+        missed_open=int(str(missed or 0)),
+    )

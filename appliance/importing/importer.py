@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from appliance.errors import NotFound
+from appliance.domain import CampaignType
+from appliance.errors import DialboxError, NotFound
 from appliance.importing.headers import MapEntry
 from appliance.importing.layout import Columns
 from appliance.importing.pipeline import (
@@ -106,6 +107,11 @@ def import_file(
     forces or forbids rebuilding the dedup index (BULK_MIN_BYTES), by default chosen by size.
     The full reject report is also kept as `rejects_file(db, import_id)` (file databases).
     """
+    if campaign.type is CampaignType.INBOUND:  # its contacts are its callers (store/inbound.py)
+        raise DialboxError(
+            f"campaign {campaign.name!r} is inbound: it answers calls and never dials, its"
+            " contacts are its callers; import the list into an agent, automated or SMS campaign"
+        )
     where = str(path_or_stream) if isinstance(path_or_stream, str | Path) else source
     # One record (Cells) holds the write lock for no time worth staging.
     if staged and db.path != ":memory:" and not isinstance(path_or_stream, Cells):

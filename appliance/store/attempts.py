@@ -17,6 +17,7 @@ from typing import Any
 from appliance.domain import Channel, ContactState, Outcome, Summary
 from appliance.store.db import Database
 from appliance.store.dnc import block_number, is_blocked
+from appliance.store.flowrecords import FlowOutcome, clean, write_flow
 
 # Contacts in these states may be leased (if their redial time has come).
 LEASABLE = (ContactState.PENDING, ContactState.NOT_CONNECTED, ContactState.SMS_SENT)
@@ -139,10 +140,16 @@ def complete(
     completion: Completion,
     now: float,
     outbox_payload: Mapping[str, Any] | None = None,
+    *,
+    flow: FlowOutcome | None = None,
 ) -> bool:
     """Record the outcome and the next state in one transaction; False if the attempt was no
-    longer in flight (already swept as dangling), in which case nothing is changed."""
+    longer in flight (already swept as dangling), in which case nothing is changed. `flow`: the
+    call flow an answered automated call ran (its steps, answers and fields are kept with it,
+    its disposition unless the completion has one; store/flowrecords.py)."""
     c = completion
+    record = clean(flow, now) if flow is not None else None
+    disposition = c.disposition or (record.disposition if record is not None else None)
     with db.transaction():
         changed = db.conn.execute(
             "UPDATE attempts SET status = 'done', seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts),"
@@ -152,7 +159,7 @@ def complete(
             " WHERE id = ? AND status = 'in_flight' RETURNING id",
             (
                 int(c.outcome),
-                c.disposition,
+                disposition,
                 json.dumps(list(c.evidence)),
                 c.dialed_at,
                 c.answered_at,
@@ -164,6 +171,8 @@ def complete(
         ).fetchall()
         if not changed:
             return False
+        if record is not None:
+            write_flow(db, lease.attempt_id, lease.contact_id, record)
         db.conn.execute(
             "UPDATE contacts SET state = ?, summary = ?, next_at = ?, next_phone = coalesce(?, next_phone),"
             " step = coalesce(?, step), last_outcome = ?, lease_id = NULL, updated_at = ?,"
@@ -238,8 +247,9 @@ def sweep_dangling(
     is closed as Dangling where it answers None. Each attempt is settled in its own transaction.
     `only`: just these attempts (`dialbox doctor --repair`)."""
     rows = db.conn.execute(
-        "SELECT id, contact_id, campaign_id, attempt_no, phone_index, number, channel, queued_at"
-        " FROM attempts WHERE status = 'in_flight' AND (? IS NULL OR queued_at < ?) ORDER BY id",
+        "SELECT id, contact_id, campaign_id, attempt_no, phone_index, number, channel, queued_at,"
+        " direction FROM attempts WHERE status = 'in_flight' AND (? IS NULL OR queued_at < ?)"
+        " ORDER BY id",
         (older_than, older_than),
     ).fetchall()
     swept: list[DanglingAttempt] = []
@@ -252,6 +262,7 @@ def sweep_dangling(
         number,
         channel,
         queued,
+        direction,
     ) in rows:
         if attempt_id in exclude or (only is not None and attempt_id not in only):
             continue
@@ -262,6 +273,13 @@ def sweep_dangling(
             attempt_id, contact_id, campaign_id, attempt_no, int(phone_index or 1), str(number),
             Channel(str(channel)),
         )  # fmt: skip
+        if direction == "in":
+            # An answered call (store/inbound.py): no lease, nothing to redial; its caller's
+            # contact stays as it is (closed), only the attempt is marked dangling.
+            if _settle(db, got, None, now) is not None:
+                swept.append(DanglingAttempt(attempt_id, contact_id, campaign_id, str(number),
+                                             float(queued), False, ContactState.CONNECTED))  # fmt: skip
+            continue
         settled = _settle(db, got, decide(got, now) if decide is not None else None, now)
         if settled is not None:
             swept.append(

@@ -135,6 +135,18 @@ def contacts_by_state(db: Database, campaign_id: int) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def calls_in_flight(db: Database, campaign_id: int) -> int:
+    """The campaign's attempts in flight (outbound ones also lease their contact; inbound ones,
+    store/inbound.py, do not)."""
+    return int(
+        db.scalar(
+            "SELECT count(*) FROM attempts WHERE campaign_id = ? AND status = 'in_flight'",
+            (campaign_id,),
+        )
+        or 0
+    )
+
+
 def update_campaign(
     db: Database, campaign: CampaignRow, changes: dict[str, Any], now: float, actor: str
 ) -> CampaignRow:

@@ -164,14 +164,36 @@ class Database:
                 f"up to {latest}: it was written by a newer dialbox. Install that version again "
                 f"(or restore the database backup made before the upgrade)."
             )
-        for version, name, sql in ladder:
-            if version <= current:
-                continue
-            log.info("applying migration %s to %s", name, self.path)
-            with self.conn:
-                self.conn.execute(sql)
-                self.conn.execute(f"PRAGMA user_version = {version:d}")
+        pending = [(v, name, sql) for v, name, sql in ladder if v > current]
+        if not pending:
+            return latest
+        # Foreign keys off while migrating, as SQLite's procedure for remaking a table asks
+        # (0009 remakes `campaigns`: dropping the old one must not cascade to its contacts); each
+        # migration commits only if it left no reference broken that was not broken before.
+        self.conn.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for version, name, sql in pending:
+                log.info("applying migration %s to %s", name, self.path)
+                with self.conn:
+                    before = self._broken_references()
+                    self.conn.execute(sql)
+                    broken = self._broken_references() - before
+                    if broken:
+                        raise RuntimeError(
+                            f"migration {name} would leave {len(broken)} broken references, "
+                            f"e.g. {sorted(broken)[:3]}; nothing of it was applied"
+                        )
+                    self.conn.execute(f"PRAGMA user_version = {version:d}")
+        finally:
+            self.conn.execute("PRAGMA foreign_keys=ON")
         return latest
+
+    def _broken_references(self) -> set[tuple[str, int, str]]:
+        """(table, rowid, parent) of every row whose foreign key names a missing row."""
+        return {
+            (str(table), int(rowid or 0), str(parent))
+            for table, rowid, parent, _ in self.conn.execute("PRAGMA foreign_key_check")
+        }
 
     @contextmanager
     def transaction(self, *, urgent: bool = True) -> Iterator[apsw.Connection]:

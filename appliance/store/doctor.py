@@ -93,11 +93,14 @@ def open_contacts(
 
 
 def unheld_in_flight(db: Database) -> list[int]:
-    """Attempts in flight whose contact does not hold them as its lease."""
+    """Attempts in flight whose contact does not hold them as its lease (dialed ones: an
+    inbound call takes no lease), or whose contact is gone."""
     return _ids(
         db,
         "SELECT a.id FROM attempts a LEFT JOIN contacts k ON k.id = a.contact_id"
-        " WHERE a.status = 'in_flight' AND (k.lease_id IS NULL OR k.lease_id != a.id) ORDER BY a.id",
+        " WHERE a.status = 'in_flight' AND (k.lease_id IS NULL OR k.lease_id != a.id)"
+        # an answered inbound call holds no lease (store/inbound.py)
+        " AND (a.direction = 'out' OR k.id IS NULL) ORDER BY a.id",
     )
 
 
@@ -132,6 +135,17 @@ def outcome_mismatches(db: Database) -> list[int]:
     )
 
 
+def inbound_open(db: Database, campaign_id: int) -> list[int]:
+    """Contacts of an inbound campaign that wait for a dial or hold a lease: an inbound
+    campaign never dials, so its contacts — its callers — are closed (store/inbound.py)."""
+    return _ids(
+        db,
+        "SELECT k.id FROM contacts k WHERE k.campaign_id = ? AND (k.lease_id IS NOT NULL"
+        " OR k.state IN ('Pending', 'Not Connected', 'SMS sent', 'Sent to Dialer')) ORDER BY k.id",
+        (campaign_id,),
+    )
+
+
 def contacts_over_attempts(db: Database, campaign_id: int, max_attempts: int) -> list[int]:
     """Contacts with more attempts than the campaign allows (counted or recorded)."""
     return _ids(
@@ -163,13 +177,15 @@ def attempt_count_mismatches(db: Database) -> list[int]:
 
 
 def over_number_cap(db: Database, campaign_id: int, cap: int, window: float) -> list[int]:
-    """The campaign's voice attempts made when their number already had `cap` voice calls
-    (from any campaign) in the rolling `window` before them (SPEC C13: the `fr` profile)."""
+    """The campaign's voice calls made when their number already had `cap` voice calls made
+    (from any campaign) in the rolling `window` before them (SPEC C13: the `fr` profile).
+    Answered inbound calls are not calls made."""
     return _ids(
         db,
         "SELECT a.id FROM attempts a WHERE a.campaign_id = ? AND a.channel = 'voice'"
-        " AND (SELECT count(*) FROM attempts b WHERE b.number = a.number AND b.channel = 'voice'"
-        "  AND b.queued_at > a.queued_at - ? AND b.id < a.id) >= ? ORDER BY a.id",
+        " AND a.direction = 'out' AND (SELECT count(*) FROM attempts b WHERE b.number = a.number"
+        "  AND b.channel = 'voice' AND b.direction = 'out' AND b.queued_at > a.queued_at - ?"
+        "  AND b.id < a.id) >= ? ORDER BY a.id",
         (campaign_id, window, cap),
     )
 

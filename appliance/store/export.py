@@ -17,6 +17,7 @@ from appliance.domain import BP_FIELDS, PHONE_FIELDS, Outcome, Summary
 from appliance.store.campaigns import CampaignRow
 from appliance.store.db import Database
 from appliance.store.filters import CompiledFilter
+from appliance.store.flowrecords import ANSWERS_SQL, STEPS_SQL, read_answers, read_steps
 
 E164_FIELDS = tuple(f"e164_{i}" for i in range(1, 6))
 
@@ -59,6 +60,9 @@ ATTEMPT_COLUMNS: tuple[str, ...] = (
     "outcome",
     "outcome_code",
     "disposition",
+    "direction",  # 'out' (dialed) or 'in' (answered, SPEC C14)
+    "steps",  # a call flow's steps: [{at, node, kind, detail}] (CSV: as JSON)
+    "answers",  # its questions' answers: {question: answer} (CSV: as JSON)
 )
 
 
@@ -134,10 +138,17 @@ def contact_rows(
         }
 
 
-_ATTEMPT_SQL = (
-    "SELECT a.id, a.contact_id, c.external_id, a.attempt_no, a.phone_index, a.number, a.channel,"
+# The attempt columns every attempt document is made of (`attempt_document`), over `attempts a`
+# joined to its contact `c`: the export's, the results feed's and the contact view's.
+ATTEMPT_FIELDS_SQL = (
+    "a.id, a.contact_id, c.external_id, a.attempt_no, a.phone_index, a.number, a.channel,"
     " a.line, a.agent, a.status, a.queued_at, a.dialed_at, a.answered_at, a.ended_at, a.outcome,"
-    " a.disposition FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.campaign_id = ?"
+    f" a.disposition, a.direction, {STEPS_SQL}, {ANSWERS_SQL}"
+)
+ATTEMPT_FIELDS = 19  # how many values ATTEMPT_FIELDS_SQL gives
+_ATTEMPT_SQL = (
+    f"SELECT {ATTEMPT_FIELDS_SQL} FROM attempts a JOIN contacts c ON c.id = a.contact_id"
+    " WHERE a.campaign_id = ?"
 )
 
 
@@ -154,9 +165,10 @@ def attempt_rows(
 
 
 def attempt_document(campaign: str, row: Sequence[Any]) -> dict[str, Any]:
-    """One attempt (the columns of `_ATTEMPT_SQL`, in order) as ATTEMPT_COLUMNS."""
+    """One attempt (the values of ATTEMPT_FIELDS_SQL, in order) as ATTEMPT_COLUMNS."""
     (aid, cid, external_id, attempt_no, phone_index, number, channel, line, agent) = row[:9]
     status, queued, dialed, answered, ended, outcome, disposition = row[9:16]
+    direction, steps, answers = row[16:19]
     return {
         "campaign": campaign,
         "attempt_id": aid,
@@ -176,7 +188,17 @@ def attempt_document(campaign: str, row: Sequence[Any]) -> dict[str, Any]:
         "outcome": outcome_label(outcome),
         "outcome_code": outcome,
         "disposition": disposition,
+        "direction": direction,
+        "steps": read_steps(steps, iso_utc),
+        "answers": read_answers(answers),
     }
+
+
+def _csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: a list or a mapping (a flow's steps, answers) as JSON text."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False) if value else ""
+    return value
 
 
 def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: TextIO) -> int:
@@ -187,7 +209,7 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: TextI
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow([row[column] for column in columns])
+        writer.writerow([_csv_cell(row[column]) for column in columns])
         count += 1
     return count
 

@@ -18,6 +18,8 @@ What the figures mean (docs/api.md, "Reports"):
   left dangling, SMS that failed included. Signal is the last reading the daemon recorded.
 - sms_replied counts the contacts sent an SMS in the bucket who have replied since; dnc_skips the
   contacts an import of the bucket set aside as DNC listed.
+- inbound counts the calls the box answered (SPEC C14, `direction` 'in'); they are also among
+  attempts, calls and the outcome classes, as the calls it made are.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ OUTCOME_CLASSES: dict[str, tuple[Outcome, ...]] = {
 
 AGENT_COLUMNS = ("calls", "talk_seconds", "wrap_seconds", "paused_seconds", "logged_in_seconds",
                  "occupancy", "dispositions")  # fmt: skip
-LINE_COLUMNS = ("attempts", "calls", "sms", *OUTCOME_CLASSES, "busy_seconds", "signal_dbm")
+LINE_COLUMNS = ("attempts", "calls", "sms", *OUTCOME_CLASSES, "busy_seconds", "signal_dbm",
+                "inbound")  # fmt: skip
 CAMPAIGN_COLUMNS = ("attempts", "calls", "connects", "human", "to_agent", "abandoned",
                     "abandon_rate", "talk_seconds", "sms_sent", "sms_failed", "sms_replied",
-                    "dnc_skips")  # fmt: skip
+                    "dnc_skips", "inbound")  # fmt: skip
 _KEY = {"agents": "agent", "lines": "line", "campaigns": "campaign"}
 
 
@@ -220,10 +223,11 @@ _CAMPAIGN_SELECT = (
     # the contacts sent an SMS here who replied since: their state says so (store/replies.py)
     f" count(DISTINCT CASE WHEN a.channel = 'sms' AND a.outcome = {int(Outcome.CONNECTED)}"
     " AND (SELECT state FROM contacts WHERE id = a.contact_id) = 'SMS responded'"
-    " THEN a.contact_id END)"
+    " THEN a.contact_id END),"
+    " sum(a.direction = 'in')"
 )
 _CAMPAIGN_COUNTS = ("attempts", "calls", "connects", "human", "to_agent", "abandoned",
-                    "talk_seconds", "sms_sent", "sms_failed", "sms_replied")  # fmt: skip
+                    "talk_seconds", "sms_sent", "sms_failed", "sms_replied", "inbound")  # fmt: skip
 
 
 def _campaign_zero() -> Counts:
@@ -280,10 +284,11 @@ _LINE_SELECT = (
     )
     + f" sum(a.status = 'dangling' OR a.outcome IN ({_codes(*OUTCOME_CLASSES['faults'])})"
     f" OR (a.channel = 'sms' AND a.outcome <> {int(Outcome.CONNECTED)})),"
-    " total(CASE WHEN a.dialed_at IS NOT NULL AND a.ended_at IS NOT NULL"
-    " THEN a.ended_at - a.dialed_at END)"
+    " total(CASE WHEN a.ended_at IS NOT NULL AND coalesce(a.dialed_at, a.answered_at) IS NOT NULL"
+    " THEN a.ended_at - coalesce(a.dialed_at, a.answered_at) END),"
+    " sum(a.direction = 'in')"
 )
-_LINE_COUNTS = ("attempts", "calls", "sms", *OUTCOME_CLASSES, "busy_seconds")
+_LINE_COUNTS = ("attempts", "calls", "sms", *OUTCOME_CLASSES, "busy_seconds", "inbound")
 
 
 def _line_zero() -> Counts:

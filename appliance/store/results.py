@@ -12,6 +12,8 @@ from appliance.domain import Outcome
 from appliance.store.campaigns import CampaignRow
 from appliance.store.db import Database
 from appliance.store.export import (
+    ATTEMPT_FIELDS,
+    ATTEMPT_FIELDS_SQL,
     CONTACT_COLUMNS,
     attempt_document,
     iso_utc,
@@ -19,19 +21,18 @@ from appliance.store.export import (
     summary_label,
 )
 
-# The columns of export's attempt rows after the sequence number, then the campaign's name and
-# the contact's state: one attempt document for the feed, the export and the contact view.
+# The sequence number, export's attempt columns, then the campaign's name, the contact's state
+# and the evidence: one attempt document for the feed, the export and the contact view.
 _RESULT_SQL = (
-    "SELECT a.seq, a.id, a.contact_id, c.external_id, a.attempt_no, a.phone_index, a.number,"
-    " a.channel, a.line, a.agent, a.status, a.queued_at, a.dialed_at, a.answered_at, a.ended_at,"
-    " a.outcome, a.disposition, cp.name, c.state, a.evidence"
+    f"SELECT a.seq, {ATTEMPT_FIELDS_SQL}, cp.name, c.state, a.evidence"
     " FROM attempts a JOIN contacts c ON c.id = a.contact_id JOIN campaigns cp ON cp.id = a.campaign_id"
 )
+_NAME, _STATE, _EVIDENCE = ATTEMPT_FIELDS + 1, ATTEMPT_FIELDS + 2, ATTEMPT_FIELDS + 3
 
 
 def _result(row: Sequence[Any]) -> dict[str, Any]:
-    doc = {"seq": row[0], **attempt_document(str(row[17]), row[1:17])}
-    doc["contact_state"] = row[18]
+    doc = {"seq": row[0], **attempt_document(str(row[_NAME]), row[1 : ATTEMPT_FIELDS + 1])}
+    doc["contact_state"] = row[_STATE]
     return doc
 
 
@@ -86,7 +87,7 @@ def contact(db: Database, contact_id: int) -> dict[str, Any] | None:
     ):
         item = _result(r)
         item.pop("contact_state")
-        item["evidence"] = json.loads(str(r[19])) if r[19] else []
+        item["evidence"] = json.loads(str(r[_EVIDENCE])) if r[_EVIDENCE] else []
         attempts.append(item)
     doc["attempts"] = attempts
     return doc
@@ -186,7 +187,8 @@ _BUCKET = {"hour": 3600.0, "day": 86400.0}
 def report(
     db: Database, campaign: CampaignRow, *, by: str, since: float, until: float, offset: float
 ) -> list[dict[str, Any]]:
-    """Attempts, contact rate, abandon rate and talk time per hour or day (O7).
+    """Attempts, contact rate, abandon rate and talk time per hour or day (O7); `inbound`: the
+    calls among them the box answered (SPEC C14).
 
     `offset` is the campaign zone's UTC offset in seconds, so days start at local midnight."""
     size = _BUCKET[by]
@@ -195,7 +197,7 @@ def report(
         " sum(answered_at IS NOT NULL), sum(outcome = :abandoned),"
         " sum(CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL"
         "          THEN ended_at - answered_at ELSE 0 END),"
-        " sum(channel = 'sms'), sum(status = 'dangling')"
+        " sum(channel = 'sms'), sum(status = 'dangling'), sum(direction = 'in')"
         " FROM attempts WHERE campaign_id = :campaign AND queued_at >= :since AND queued_at < :until"
         " GROUP BY bucket ORDER BY bucket",
         {
@@ -212,6 +214,7 @@ def report(
         bucket, attempts = int(row[0] or 0), int(row[1] or 0)
         answered, abandoned = int(row[2] or 0), int(row[3] or 0)
         talk, sms, dangling = float(row[4] or 0.0), int(row[5] or 0), int(row[6] or 0)
+        inbound = int(row[7] or 0)
         out.append(
             {
                 "period": iso_utc(bucket * size - offset),
@@ -223,6 +226,7 @@ def report(
                 "talk_seconds": round(talk, 1),
                 "sms": sms,
                 "dangling": dangling,
+                "inbound": inbound,
             }
         )
     return out

@@ -4,7 +4,8 @@ The rules themselves are the scheduler's; this module states them in SQL so that
 next dial among a million contacts is a few index walks rather than a scan. Calling hours
 depend only on a number's zone set, so the caller passes the ids of the zone sets (and the
 override zones) inside the hours at the moment; DNC is a NOT EXISTS on the indexed `dnc` table;
-attempt limits and lockouts are counted from `attempts` by contact and by number. Every row
+attempt limits and lockouts are counted from `attempts` by contact and by number (calls the box
+made: answered inbound calls, `direction` 'in', count for neither). Every row
 carries the facts the rules were judged on, so the scheduler re-checks each pick in Python.
 Nothing here writes.
 """
@@ -111,7 +112,7 @@ def _window_calls(q: SelectionQuery) -> str:
         return "0"
     return (
         f"(SELECT count(*) FROM attempts a WHERE a.number = {_NUMBER}"
-        " AND a.queued_at > :calls_since AND a.channel = 'voice')"
+        " AND a.queued_at > :calls_since AND a.channel = 'voice' AND a.direction = 'out')"
     )
 
 
@@ -127,7 +128,7 @@ def _locked_until(q: SelectionQuery) -> str:
         "coalesce((SELECT max(coalesce(a.ended_at, a.queued_at) + CASE a.outcome"
         f" WHEN {ABANDONED} THEN :abandon_lockout ELSE :machine_lockout END)"
         f" FROM attempts a WHERE a.number = {_NUMBER} AND a.queued_at > :lock_since"
-        f" AND a.outcome IN ({', '.join(map(str, outcomes))})), 0)"
+        f" AND a.outcome IN ({', '.join(map(str, outcomes))}) AND a.direction = 'out'), 0)"
     )
 
 
@@ -398,10 +399,11 @@ def abandon_counts(db: Database, campaign_id: int, now: float, window: float) ->
     """(answered, abandoned) voice calls the campaign queued in the last `window` seconds.
 
     Answered means a person (or a machine taken for one) picked up: `answered_at` is set.
-    Abandoned (SPEC C11 code 15) calls were answered and found no agent in time."""
+    Abandoned (SPEC C11 code 15) calls were answered and found no agent in time. Calls the box
+    made only: an inbound caller who hung up in the queue is no abandoned call (SPEC C13)."""
     row = db.conn.execute(
         "SELECT count(*), coalesce(sum(outcome = ?), 0) FROM attempts"
-        " WHERE campaign_id = ? AND queued_at > ? AND channel = 'voice'"
+        " WHERE campaign_id = ? AND queued_at > ? AND channel = 'voice' AND direction = 'out'"
         " AND (answered_at IS NOT NULL OR outcome = ?)",
         (ABANDONED, campaign_id, now - window, ABANDONED),
     ).fetchone()

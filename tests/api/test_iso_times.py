@@ -54,6 +54,20 @@ def test_the_console_reads_the_instants_it_shows() -> None:
     assert _call(agent, now) == "+12125550100 42s"
 
 
+def _missed_call(db: Path) -> int:
+    from appliance.store import open_database
+    from appliance.store.campaigns import get_campaign
+    from appliance.store.inbound import record_missed
+
+    store = open_database(db)
+    try:
+        campaign = get_campaign(store, "in")
+        return record_missed(store, campaign, "card3-1", "(212) 555-0142", "hung_up_in_queue",
+                             time.time(), waited=42.0).id  # fmt: skip
+    finally:
+        store.close()
+
+
 def _no_epoch(found: dict[str, list[str]]) -> None:
     bad = {url: problems for url, problems in found.items() if problems}
     assert not bad, json.dumps(bad, indent=1)
@@ -108,6 +122,13 @@ def test_every_get_answers_instants_as_iso_8601(tmp_path: Path) -> None:
         assert api.post("/campaigns/sales/start").status == 200
 
         contact_id = api.get("/campaigns/sales/contacts").json()["items"][0]["contact_id"]
+        # a missed call of an inbound campaign (#23), as the engine records it, called back
+        for name, kind in (("in", "inbound"), ("later", "agent")):  # "later" stays stopped
+            made = api.post("/campaigns", {"name": name, "type": kind, "region": "US"})
+            assert made.status == 201, made
+        missed_id = _missed_call(db)
+        called = api.post(f"/missed-calls/{missed_id}/callback", {"campaign": "later"})
+        assert called.status == 200 and called.json()["callback"]["due_at"].endswith("Z"), called
 
         def path_values(template: str, param: str) -> str | None:
             if template.startswith("/agents/"):
@@ -118,6 +139,8 @@ def test_every_get_answers_instants_as_iso_8601(tmp_path: Path) -> None:
                 return "+12125550199"
             if template.startswith("/contacts/"):
                 return str(contact_id)
+            if template.startswith("/missed-calls/"):
+                return str(missed_id)
             if template.startswith("/campaigns/"):
                 return "sales" if param == "name" else str(import_id)
             return None

@@ -19,6 +19,10 @@ BEFORE = Path(__file__).with_name("openapi_before_models.json")
 # JSON pointers (into the normalized document) as fnmatch patterns -> why they differ on purpose
 _INSTANT = "an instant is ISO 8601 text, no longer epoch seconds (#22)"
 _STRATEGY = "a strategy's action may be a mapping, phone 'same' and wait are named (#22)"
+_INBOUND = "inbound campaigns, their settings, missed calls, flows' steps and answers (#23)"
+_INBOUND_SETTINGS = ("answer_lines", "callback_campaign", "closed_flow", "inbound_first",
+                     "overflow", "overflow_message", "overflow_node", "queue_max_wait",
+                     "announce_position")  # fmt: skip
 INTENDED: dict[str, str] = {
     **{f"*/properties/{key}/*": _INSTANT
        for key in ("created_at", "updated_at", "since", "wrap_until", "time")},
@@ -40,6 +44,19 @@ INTENDED: dict[str, str] = {
     "/paths/~1setup/*/properties/custom_calling_hours*": "the custom profile's hours, read and set from the console (#22)",
     "/paths/~1status/get/responses/200/*/properties/dials_*/description*": "dials count calls only, not SMS (#22)",
     "/paths/~1status/get/responses/200/*/properties/outcomes_last_hour*": "calls and SMS counted apart (#22)",
+    **{f"/paths/~1campaigns*/properties/settings/properties/{key}": _INBOUND
+       for key in _INBOUND_SETTINGS},
+    "/paths/~1campaigns*/properties/type/enum": _INBOUND,
+    **{f"/paths/~1campaigns~1{{name}}~1{action}/post/description":
+       "start, stop, pause and resume say what they do to an inbound campaign (#23)"
+       for action in ("start", "stop", "pause", "resume")},
+    "/paths/~1missed-calls*": _INBOUND,
+    **{f"/paths/~1results/get/responses/200/*/items/properties/{key}": _INBOUND
+       for key in ("direction", "steps", "answers")},
+    "*/properties/settings/properties/flow*": "new: the call flow a campaign runs (#23)",
+    "/paths/~1status/get/responses/200/*/properties/inbound": "the inbound campaigns' queues (#23)",
+    "/paths/~1status/get/description": "says what the inbound section holds (#23)",
+    "/paths/~1campaigns~1{name}~1why/get/description": "says what why tells of an inbound campaign (#23)",
 }  # fmt: skip
 
 

@@ -55,7 +55,9 @@ def test_headless_demo_dials_and_sends_and_reports(tmp_path: Path) -> None:
     assert voice["DNC Listed"] == 3  # the demo's DNC numbers, closed at import
     # the agent campaign on the emulated line card: answered calls went to the two agents
     agents = doc["contacts_by_state"]["sample-agents"]
-    assert sum(agents.values()) == 193 and agents.get("Sent to Dialer", 0) == 0
+    # the sample, and a callback contact for each inbound caller who asked for one (below)
+    assert sum(agents.values()) == 193 + doc["inbound"]["callbacks"]
+    assert agents.get("Sent to Dialer", 0) == 0
     # calls and SMS apart, per campaign; per line and per agent figures exist for the reports
     by_name = {c["name"]: c for c in doc["campaigns"]}
     assert by_name["sample-sms"]["dialed"] == 0 and by_name["sample-sms"]["sms_sent"] > 0
@@ -72,6 +74,24 @@ def test_headless_demo_dials_and_sends_and_reports(tmp_path: Path) -> None:
     assert set(taken) == {"anna", "ben"}, taken
     assert {"gsm0", "card2-1"} <= lines, lines
     assert {a["name"]: a["calls"] for a in doc["agents"]} == taken
+    # the inbound campaign answered its first caller, who pressed 2 for a callback: counted
+    # apart from the calls dialed, the flow's steps on the call, the callback contact made
+    inbound = doc["inbound"]
+    assert inbound["name"] == "sample-inbound" and inbound["answered"] >= 1, inbound
+    assert inbound["callbacks"] >= 1
+    db = Database(tmp_path / "demo" / "dialbox.db", readonly=True)
+    try:
+        steps = [tuple(r) for r in db.conn.execute(
+            "SELECT s.kind, s.detail FROM attempt_steps s JOIN attempts a ON a.id = s.attempt_id"
+            " WHERE a.direction = 'in' AND a.line = 'gsm4' AND a.number = '+17734585696'"
+            " ORDER BY s.attempt_id, s.seq")]  # fmt: skip
+        callback = db.scalar("SELECT count(*) FROM contacts k JOIN campaigns c ON c.id ="
+                             " k.campaign_id WHERE c.name = 'sample-agents' AND"
+                             " k.external_id = 'callback:+17734585696'")  # fmt: skip
+    finally:
+        db.close()
+    assert ("input", "2") in steps and any(kind == "callback" for kind, _ in steps), steps
+    assert callback == 1
 
 
 # --------------------------------------------------------------------------- under a terminal
@@ -212,8 +232,12 @@ def test_a_rerun_reuses_the_directory_and_still_works_and_fresh_starts_over(
     status, second, err = run_plain(state, "--duration", "3")
     assert status == 0 and err == "", err
     reuse = " ".join(second.split())  # the sentence may wrap at 80 columns
-    assert f"re-using {state} (579 contacts from the last run; --fresh to start over)" in reuse
-    assert "sample-previous, sample-sms-previous, sample-agents-previous" in reuse
+    # the sample three times, and the inbound campaign's callers (and their callbacks) if any rang
+    kept = re.search(rf"re-using {re.escape(str(state))} \((\d+) contacts from the last run;"
+                     r" --fresh to start over\)", reuse)  # fmt: skip
+    assert kept is not None and 579 <= int(kept.group(1)) <= 579 + 4, reuse
+    assert ("sample-previous, sample-sms-previous, sample-agents-previous,"
+            " sample-inbound-previous") in reuse  # fmt: skip
     assert "imported sample 193 (3 DNC), sample-sms 193 (3 DNC)" in second  # not 0 again
     dialed, _, _, _, sms, _ = summed(second)
     assert dialed + sms > 0  # the re-used directory did visible work
@@ -226,7 +250,7 @@ def test_a_rerun_reuses_the_directory_and_still_works_and_fresh_starts_over(
         names = sorted(r[0] for r in db.conn.execute("SELECT name FROM campaigns"))
     finally:
         db.close()
-    assert names == ["sample", "sample-agents", "sample-sms"]  # nothing of the runs before
+    assert names == ["sample", "sample-agents", "sample-inbound", "sample-sms"]  # nothing before
 
 
 def test_ctrl_c_mid_demo_drains_prints_the_summary_and_exits_0(tmp_path: Path) -> None:

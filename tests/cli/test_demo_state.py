@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from appliance.cli.demo import listen_port
-from appliance.cli.demo_campaigns import DEMO_DNC, NAMES, prepare
+from appliance.cli.demo_campaigns import DEMO_DNC, KEPT, NAMES, prepare
+from appliance.cli.demo_inbound import INBOUND_CAMPAIGN, INBOUND_LINE
 from appliance.cli.demo_state import LOCK, DemoStateError, claim, logs_to
 from appliance.store import open_database
 from appliance.store.campaigns import contacts_by_state, find_campaign, list_campaigns
@@ -113,11 +114,14 @@ def test_a_rerun_keeps_the_last_run_as_previous_and_dials_the_sample_afresh(tmp_
         )
         second = prepare(db, 2000.0)
         assert second.previous_contacts == 3 * 193
-        assert second.archived == tuple(f"{n}-previous" for n in NAMES)
+        assert second.archived == tuple(f"{n}-previous" for n in KEPT)  # the inbound one too
         assert all(r["imported"] == 193 for r in second.imports.values())  # not 0 duplicates
         prepare(db, 3000.0)  # the run before the last is deleted: the database stays bounded
         names = sorted(c.name for c in list_campaigns(db))
-        assert names == sorted([*NAMES, *(f"{n}-previous" for n in NAMES)])
+        assert names == sorted([*KEPT, *(f"{n}-previous" for n in KEPT)])
+        inbound = find_campaign(db, INBOUND_CAMPAIGN)
+        assert inbound is not None and str(inbound.status) == "running"
+        assert inbound.settings["answer_lines"] == [INBOUND_LINE]
         for name in NAMES:
             current = find_campaign(db, name)
             previous = find_campaign(db, f"{name}-previous")

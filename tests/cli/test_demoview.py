@@ -9,7 +9,13 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from appliance.cli.demo_figures import AgentFigures, CampaignFigures, LineFigures, Snapshot
+from appliance.cli.demo_figures import (
+    AgentFigures,
+    CampaignFigures,
+    InboundFigures,
+    LineFigures,
+    Snapshot,
+)
 from appliance.cli.demoview import DemoPanel, Summary, View, Where, intro, progress_line
 
 WIDTHS = (60, 80, 120)
@@ -35,6 +41,7 @@ def demo_snapshot() -> Snapshot:
         ),
         lines=tuple(LineFigures(n, "gsm", s, 23) for n, s in zip(names, states, strict=True)),
         agents=(AgentFigures("anna", "talking", 12), AgentFigures("ben", "wrap_up", 1)),
+        inbound=InboundFigures("sample-inbound", 4, 2, 1, 3, 1),
     )
 
 
@@ -61,6 +68,7 @@ def huge_snapshot() -> Snapshot:
             LineFigures(f"line-{i:02d}-with-a-long-name", "can", "busy", big) for i in range(40)
         ),
         agents=tuple(AgentFigures(f"agent{i}", "logged_out", i) for i in range(12)),
+        inbound=InboundFigures("i" * 64, big, big, big, big, big),
     )
 
 
@@ -88,6 +96,9 @@ def test_the_panel_fits_the_width_and_shows_every_campaign_line_and_agent(width:
     text = "\n".join(lines)
     for name in ("sample ", "sample-sms", "sample-agents", "gsm0", "card2-4", "anna", "ben"):
         assert name in text, (name, text)
+    # the inbound campaign's calls apart: answered, not dialed (the totals' calls stay 240)
+    joined = " ".join(text.replace("│", " ").split())
+    assert "sample-inbound 4 answered (1 waiting) · 2 callbacks · 1 opted out · 3 missed" in joined
     assert "1:23/1:00" in text and "Ctrl-C stops" in text
     # calls and SMS counted apart: the SMS campaign's 193 are SMS, never calls
     assert "calls 240" in text and "SMS sent 193" in text and "abandoned 1" in text
@@ -107,6 +118,7 @@ def test_the_summary_fits_and_says_where_things_are(width: int) -> None:
     assert total.split()[1:7] == ["240", "105", "30", "1", "193", "9"]
     for what in ("dialbox.db", "demo.log", "--fresh", "gsm0 23", "anna 12"):
         assert what in text
+    assert "inbound" in text and "sample-inbound 4 answered" in " ".join(text.split())
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -136,6 +148,8 @@ def test_the_plain_progress_line_has_no_escape_codes_and_counts_calls_and_sms_ap
     assert "sample-sms 100% done, SMS 193" in line
     assert "sample-agents 41% done, calls 120 answered 34, to agents 30 abandoned 2.9%" in line
     assert "lines 3 busy/6 up of 8" in line
+    assert line.endswith(" | in sample-inbound 4 answered (1 waiting) · 2 callbacks · 1 opted out"
+                         " · 3 missed")  # fmt: skip
 
 
 def test_the_plain_view_prints_a_line_per_period_and_no_padding_or_escapes() -> None:

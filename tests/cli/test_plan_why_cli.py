@@ -99,3 +99,19 @@ def test_why_says_when_an_agent_campaign_has_nobody_to_take_its_calls(
     save_state(db, "anna", "ready", 2.0, seat="desk1", campaigns=["Spring"])
     db.close()
     assert why() == []
+
+
+def test_why_says_an_inbound_campaign_with_no_line_answers_no_call(
+    config: Path, tmp_path: Path
+) -> None:
+    db = open_database(tmp_path / "d.db")
+    add_campaign(db, "Hotline", status="running")
+    db.conn.execute("UPDATE campaigns SET type = 'inbound' WHERE name = 'Hotline'")
+    db.close()
+    done = dialbox(config, "why", "--campaign", "Hotline", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["dialing"] is False and doc["blockers"][0]["reason"] == "no_line"
+    assert doc["headline"].startswith("Campaign Hotline answers no call: it names no line")
+    text = dialbox(config, "why", "--campaign", "Hotline").stdout
+    assert "set answer_lines to the configured lines" in text and "Contacts:" not in text

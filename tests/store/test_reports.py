@@ -37,7 +37,7 @@ def test_campaigns_over_the_spring_forward_day(db: Database) -> None:
     assert {k: v for k, v in got["spring"].items() if k != "period"} == {
         "campaign": "spring", "attempts": 8, "calls": 8, "connects": 4, "human": 3,
         "to_agent": 2, "abandoned": 1, "abandon_rate": 0.25, "talk_seconds": 145.0,
-        "sms_sent": 0, "sms_failed": 0, "sms_replied": 0, "dnc_skips": 2,
+        "sms_sent": 0, "sms_failed": 0, "sms_replied": 0, "dnc_skips": 2, "inbound": 0,
     }  # fmt: skip
     texts = got["texts"]
     assert (texts["attempts"], texts["calls"], texts["sms_sent"], texts["sms_failed"],
@@ -136,7 +136,7 @@ def test_lines_outcomes_faults_and_signal(db: Database) -> None:
     assert {k: v for k, v in got["gsm0"].items() if k != "period"} == {
         "line": "gsm0", "attempts": 7, "calls": 5, "sms": 2, "human": 3, "machine": 1,
         "no_answer": 1, "busy": 0, "invalid": 0, "faults": 0, "busy_seconds": 211.0,
-        "signal_dbm": -67, "state": "up", "last_error": None,
+        "inbound": 0, "signal_dbm": -67, "state": "up", "last_error": None,
         "recorded_at": "2025-03-09T12:00:00-04:00",
     }  # fmt: skip
     gsm1 = got["gsm1"]  # nothing but faults

@@ -136,14 +136,6 @@ def steady(app: Console) -> None:
 Opener = Callable[[Pilot[None], Path], Awaitable[None]]
 
 
-def _form(pane: str, *keys: str) -> Opener:
-    async def open_form(pilot: Pilot[None], files: Path) -> None:
-        await show(pilot, pane)
-        await opened(pilot, Form, *keys)
-
-    return open_form
-
-
 def _opens(pane: str, kind: type[Screen[Any]], *keys: str) -> Opener:
     async def open_screen(pilot: Pilot[None], files: Path) -> None:
         await show(pilot, pane)
@@ -152,12 +144,12 @@ def _opens(pane: str, kind: type[Screen[Any]], *keys: str) -> Opener:
     return open_screen
 
 
-def _message(pane: str, key: str) -> Opener:
-    async def open_message(pilot: Pilot[None], files: Path) -> None:
-        await show(pilot, pane)
-        await opened(pilot, Message, key)
+def _form(pane: str, *keys: str) -> Opener:
+    return _opens(pane, Form, *keys)
 
-    return open_message
+
+def _message(pane: str, key: str) -> Opener:
+    return _opens(pane, Message, key)
 
 
 async def _import_report(pilot: Pilot[None], files: Path) -> None:

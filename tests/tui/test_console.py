@@ -15,6 +15,7 @@ from textual.widgets import RichLog, Static
 from tests.tui.conftest import Box
 from tests.tui.screens import cells, type_text, until
 from tui.app import Console
+from tui.base import Pane
 from tui.client import Client
 from tui.screens.form import Form
 from tui.screens.message import Message
@@ -171,3 +172,37 @@ async def _reconnects(box: Box) -> None:
             pilot, lambda: "NOT CONNECTED" not in str(bar.content), "reconnected", timeout=60
         )
         assert app.reachable is True
+
+
+def test_a_reload_answered_while_the_console_closes_is_dropped(tmp_path: Path) -> None:
+    """Regression (CI, stop 31): a poll whose answer came while `run_test` shut the console down
+    found the pane's table already pruned, the pane still linked, and raised NoMatches. Here the
+    answer is held until the shutdown has pruned the screen, every time."""
+    asyncio.run(_closes_mid_reload(tmp_path))
+
+
+async def _closes_mid_reload(tmp_path: Path) -> None:
+    app = Console(Client(socket=str(tmp_path / "no-daemon.sock")), poll=3600)
+    held = asyncio.Event()
+
+    async def answer_late(path: str) -> list[object]:
+        await held.wait()
+        return []
+
+    async with app.run_test(size=(80, 24)):
+        pane = app.query_one("#pane-campaigns", Pane)
+        app.client.get = answer_late  # type: ignore[method-assign]
+        reload = asyncio.create_task(app.refresh_pane(pane))
+        release = asyncio.create_task(_when_pruned(pane, held))
+        await asyncio.sleep(0)
+    await release
+    await reload  # nothing left to fill: no error
+
+
+async def _when_pruned(pane: Pane, held: asyncio.Event) -> None:
+    """Let the answer in at the first turn of the loop that finds the pane's table pruned and the
+    pane itself still linked: the moment the CI run hit."""
+    while pane.query("DataTable"):
+        await asyncio.sleep(0)
+    assert pane.is_attached, "the pane was still linked when its table had gone"
+    held.set()

@@ -1,5 +1,6 @@
 """The campaigns pane: every campaign with its counts, and what the technician does to one —
-create, edit a setting, start, stop, pause, resume, import contacts, ask why it dials no more."""
+create, edit a setting, start, stop, pause, resume, import contacts, ask why it dials no more.
+An inbound campaign (SPEC C14) is made and edited with its own form (inbound_form.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label
 
 from tui.base import Pane, css_beside, fill, selected_key
+from tui.panes import inbound_form
 from tui.screens.form import Field, Form
 from tui.screens.message import Message
 
-TYPES = ("agent", "automated", "sms")
+TYPES = ("agent", "automated", "sms", "inbound")
 PACINGS = ("preview", "timed_preview", "progressive", "predictive", "manual")
 # What the edit form shows as examples; each is a change the API takes (tests/tui post them).
 EDIT_EXAMPLES = ("ratio=1.5", "windows=mon-fri 09:00-17:00", 'filter=bp3 == "gold" and bp5 > 100')
@@ -70,13 +72,19 @@ class Campaigns(Pane):
             "[dim]n new · e edit · s start · x stop · p pause · u resume · i import · w why[/dim]"
         )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.types: dict[str, str] = {}  # campaign -> its type, as last loaded
+
     async def reload(self) -> None:
         campaigns = await self.client.get("/campaigns")
+        self.types = {c["name"]: c["type"] for c in campaigns}
         rows = []
         for c in campaigns:
             by = c["contacts"]["by_state"]
             pending = by.get("Pending", 0) + by.get("Sent to Dialer", 0)
-            rows.append((c["name"], c["type"], c["status"], c["settings"]["pacing"], c["contacts"]["total"],
+            pacing = "—" if c["type"] == "inbound" else c["settings"]["pacing"]  # it answers
+            rows.append((c["name"], c["type"], c["status"], pacing, c["contacts"]["total"],
                          pending, c["contacts"]["total"] - pending))  # fmt: skip
         fill(self.query_one(DataTable), rows, [c["name"] for c in campaigns])
 
@@ -86,6 +94,9 @@ class Campaigns(Pane):
     def action_new(self) -> None:
         async def done(v: dict[str, str] | None) -> None:
             if not v or not v["name"]:
+                return
+            if v["type"] == "inbound":
+                await self._new_inbound(v)
                 return
             settings: dict[str, Any] = {"pacing": v["pacing"] or "progressive"}
             if v["ratio"]:
@@ -115,9 +126,23 @@ class Campaigns(Pane):
             Field("windows", "Windows", hint="mon-fri 09:00-17:00 (empty: any time)"),
         ]), done)  # fmt: skip
 
-    def action_edit(self) -> None:
+    async def _new_inbound(self, v: dict[str, str]) -> None:
+        """An inbound campaign: made with its name, region and hours, then its own form."""
+        body: dict[str, Any] = {"name": v["name"], "type": "inbound", "settings": {}}
+        if v["windows"]:
+            body["settings"]["windows"] = v["windows"]
+        if v["region"]:
+            body["region"] = v["region"]
+        if await self.act(self.client.post("/campaigns", body), f"campaign {v['name']} created"):
+            await self.reload()
+            await inbound_form.edit(self.console, v["name"], True, self.reload)
+
+    async def action_edit(self) -> None:
         name = self._selected()
         if name is None:
+            return
+        if self.types.get(name) == "inbound":
+            await inbound_form.edit(self.console, name, False, self.reload)
             return
 
         async def done(v: dict[str, str] | None) -> None:
@@ -198,4 +223,5 @@ class Campaigns(Pane):
         if (name := self._selected()) is not None:
             why = await self.act(self.client.get(f"/campaigns/{quote(name)}/why"))
             if why:
-                self.app.push_screen(Message(f"Why {name} is not dialing more", why["text"]))
+                doing = "answering calls" if self.types.get(name) == "inbound" else "dialing more"
+                self.app.push_screen(Message(f"Why {name} is not {doing}", why["text"]))

@@ -1,17 +1,25 @@
 """The dashboard pane: calls in progress, calls dialed per minute, lines up, each campaign's abandon
-rate against its cap, the last hour's outcomes — calls and SMS counted apart."""
+rate against its cap, the last hour's outcomes — calls and SMS counted apart; and with inbound
+campaigns their queue (SPEC C14): callers waiting with their wait and the contact their number
+matches, calls ringing in, missed calls open — `m` lists the missed calls to call back."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label, Sparkline, Static
 
 from tui.base import Pane, css_beside, fill, pct
+from tui.screens.missed import MissedCalls
+from tui.text import cell
 
 # An SMS attempt ends Connected when the network took it, ErrorOccurred when it did not.
 SMS_WORDS = {"Connected": "sent", "ErrorOccurred": "failed"}
+QUEUE_COLUMNS = ("queue", "for", "caller", "contact", "campaign", "line")
+CALLER_WIDTH, CONTACT_WIDTH, CAMPAIGN_WIDTH, LINE_WIDTH = 16, 20, 12, 8
 
 
 def counted(outcomes: dict[str, int], words: dict[str, str] | None = None) -> str:
@@ -32,7 +40,63 @@ def last_hour(status: dict[str, Any]) -> str:
     return text
 
 
+def duration(seconds: Any) -> str:
+    """A wait as m:ss (h:mm:ss from an hour on); "" when unknown."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        return ""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def inbound_line(inbound: dict[str, Any] | None) -> str:
+    """The inbound campaigns' figures in one line of at most 80 columns ("" without any)."""
+    if not inbound or not inbound.get("campaigns"):
+        return ""
+    missed = f"{inbound.get('missed_open', 0)} missed open (m)"
+    if not inbound.get("live"):
+        return f"inbound: queue not known (no engine) · {missed}"
+    campaigns = inbound["campaigns"]
+    waiting = sum(c["waiting"] for c in campaigns)
+    longest = max((c["longest_wait_seconds"] for c in campaigns), default=0)
+    ringing = len(inbound.get("ringing", []))
+    text = f"inbound: [b]{waiting}[/b] waiting"
+    if waiting:
+        text += f", longest {duration(longest)}"
+    return text + f" · {ringing} ringing · {missed}"
+
+
+def matched_text(matched: list[dict[str, Any]]) -> str:
+    """The first known contact of a caller's number by name (#id without one), +N for more."""
+    if not matched:
+        return ""
+    first = matched[0]
+    name = first.get("name") or f"#{first.get('contact_id')}"
+    return name + (f" +{len(matched) - 1}" if len(matched) > 1 else "")
+
+
+def queue_rows(inbound: dict[str, Any]) -> list[tuple[Text, ...]]:
+    """Waiting callers, longest first, then the calls ringing in — each cut to its column."""
+    rows: list[tuple[Text, ...]] = []
+    for w in inbound.get("waiting", []):
+        rows.append((cell("waiting"), cell(duration(w.get("waited_seconds"))),
+                     cell(w.get("caller") or "withheld", CALLER_WIDTH),
+                     cell(matched_text(w.get("matched") or []), CONTACT_WIDTH),
+                     cell(w.get("campaign"), CAMPAIGN_WIDTH), cell(w.get("line"), LINE_WIDTH)))  # fmt: skip
+    for r in inbound.get("ringing", []):
+        why = f"not answered: {r['unanswered']}" if r.get("unanswered") else ""
+        rows.append((cell("ringing"), cell(duration(r.get("ringing_seconds"))),
+                     cell(r.get("caller") or "withheld", CALLER_WIDTH), cell(why, CONTACT_WIDTH),
+                     cell(r.get("campaign") or "(none)", CAMPAIGN_WIDTH),
+                     cell(r.get("line"), LINE_WIDTH)))  # fmt: skip
+    return rows
+
+
 class Dashboard(Pane):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "missed", "Missed calls", tooltip="Missed calls: call back or dismiss"),
+    ]
     DEFAULT_CSS = css_beside(__file__)
 
     def compose(self) -> ComposeResult:
@@ -42,6 +106,10 @@ class Dashboard(Pane):
         table: DataTable[Any] = DataTable(id="dash-campaigns", cursor_type="row")
         table.add_columns("campaign", "status", "in call", "pending", "abandon 24h", "30d", "cap")
         yield table
+        queue: DataTable[Any] = DataTable(id="dash-queue", cursor_type="row")
+        queue.add_columns(*QUEUE_COLUMNS)
+        queue.display = False  # shown when the box has an inbound campaign and knows its queue
+        yield queue
         yield Static("", id="outcomes", markup=False)
 
     async def reload(self) -> None:
@@ -49,11 +117,15 @@ class Dashboard(Pane):
         lines = status["lines"]
         up = sum(1 for line in lines if line["state"] in ("up", "busy"))
         agents = ", ".join(f"{k} {v}" for k, v in status["agents"].items()) or "none logged in"
-        self.query_one("#summary", Static).update(
+        summary = (
             f"[b]{status['calls_in_flight']}[/b] calls in progress · "
             f"[b]{status['dials_last_minute']}[/b] dialed in the last 2 min · "
             f"lines up [b]{up}/{len(lines)}[/b]\nagents: {agents}"
         )
+        inbound = status.get("inbound")
+        if text := inbound_line(inbound):
+            summary += "\n" + text
+        self.query_one("#summary", Static).update(summary)
         self.query_one("#dials", Sparkline).data = status["dials_per_minute"]
         rows = []
         for c in status["campaigns"]:
@@ -63,4 +135,10 @@ class Dashboard(Pane):
                          ("⚠ " if over else "") + pct(c["abandon"]["24h"]), pct(c["abandon"]["30d"]),
                          "none" if cap is None else f"{cap:g}%"))  # fmt: skip
         fill(self.query_one("#dash-campaigns", DataTable), rows)
+        queue = self.query_one("#dash-queue", DataTable)
+        queue.display = bool(text) and bool((inbound or {}).get("live"))
+        fill(queue, queue_rows(inbound or {}))
         self.query_one("#outcomes", Static).update(last_hour(status))
+
+    def action_missed(self) -> None:
+        self.app.push_screen(MissedCalls())

@@ -77,7 +77,7 @@ class Form(ModalScreen[dict[str, str] | None]):
             box.border_subtitle = "Enter next · Ctrl+S OK · Esc cancel"
             with VerticalScroll(id="form-fields"):
                 if self.note:
-                    yield Label(self.note, id="form-note")
+                    yield Label(self.note, id="form-note", markup=False)
                 for field in self.fields:
                     with Horizontal(classes="field"):
                         yield Label(field.label)

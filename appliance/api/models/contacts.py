@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema
 
-from appliance.api.models import Body, Document, component, omittable
+from appliance.api.models import Body, Document, Instant, component, omittable
 from appliance.domain import ContactState
 
 Cell = str | None  # a cell of the record; None: not given
@@ -111,6 +111,15 @@ class Contact(Document):
     ] = omittable()
 
 
+class FlowStep(Document):
+    """one step a call flow took (SPEC C14, #23)"""
+
+    at: Instant
+    node: str = Field(description="the flow's node; empty for the box's own notes")
+    kind: str = Field(description="play, digit, branch, queue, dnc, callback, set_field, …")
+    detail: str
+
+
 class Result(Document):
     seq: int
     attempt_id: int
@@ -120,6 +129,13 @@ class Result(Document):
     outcome: str | None = None
     outcome_code: int | None = None
     contact_state: str | None = omittable()
+    direction: Annotated[str, WithJsonSchema({"enum": ["out", "in"]})] | None = omittable(
+        description="out: a call or SMS the box made; in: a call it answered (inbound)"
+    )
+    steps: list[FlowStep] | None = omittable(description="the call flow's steps, in order")
+    answers: dict[str, str] | None = omittable(
+        description="the call flow's questions (ids) and the answers they got"
+    )
 
 
 class PushedRecord(Document):

@@ -4,7 +4,78 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from appliance.api.models import Document, Instant, omittable
+
+
+class InboundCampaign(Document):
+    """an inbound campaign's figures now"""
+
+    name: str
+    status: str
+    answer_lines: list[str]
+    waiting: int = Field(description="callers waiting in its queue for an agent")
+    longest_wait_seconds: float = Field(description="how long the first of them has waited")
+    ringing: int = Field(description="calls ringing in on its lines, not answered yet")
+    in_flow: int = Field(description="answered calls in its call flow (waiting ones too)")
+    talking: int = Field(description="answered calls an agent took")
+    missed_open: int = Field(description="its missed calls not yet called back or dismissed")
+    missed_open_today: int = Field(
+        description="of those, the ones whose last call came today (the campaign's timezone)"
+    )
+
+
+class MatchedName(Document):
+    """a known contact with a waiting caller's number (the screen pop)"""
+
+    contact_id: int
+    campaign: str
+    name: str | None = Field(
+        None, description="bp1 and bp2 (first and last name), else bp12 (company), else the"
+        " external id; null when it has none of them",
+    )  # fmt: skip
+
+
+class WaitingCallerStatus(Document):
+    """a caller waiting in a queue, longest first"""
+
+    campaign: str
+    line: str
+    caller: str | None = Field(None, description="the caller ID as the line gave it")
+    withheld: bool
+    since: Instant = Field(description="when the caller began to wait")
+    waited_seconds: float
+    skill: str | None = None
+    attempt_id: int
+    matched: list[MatchedName]
+
+
+class RingingStatus(Document):
+    """a call ringing in, not answered yet"""
+
+    line: str
+    caller: str | None = Field(None, description="the caller ID as the line gave it")
+    withheld: bool
+    since: Instant
+    ringing_seconds: float
+    campaign: str | None = Field(
+        None, description="the inbound campaign answering on that line; null: none does"
+    )
+    unanswered: str | None = Field(
+        None, description="why it is left ringing (closed, the line busy...); null: it is being"
+        " answered",
+    )  # fmt: skip
+
+
+class InboundStatus(Document):
+    live: bool = Field(
+        description="false when the daemon runs no engine: queues and ringing calls unknown"
+    )
+    campaigns: list[InboundCampaign]
+    waiting: list[WaitingCallerStatus]
+    ringing: list[RingingStatus]
+    missed_open: int = Field(description="open missed calls of every inbound campaign")
 
 
 class Status(Document):
@@ -26,6 +97,9 @@ class Status(Document):
     )
     campaigns: list[dict[str, Any]]
     agents: dict[str, Any] | None = omittable()
+    inbound: InboundStatus | None = omittable(
+        description="inbound campaigns (SPEC C14): their queues, calls ringing in, missed calls"
+    )
 
 
 class LogLine(Document):

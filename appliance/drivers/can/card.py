@@ -52,7 +52,11 @@ ACK_TRIES = 3
 
 
 class CardError(Exception):
-    """A command was refused or not acknowledged."""
+    """A command was refused (``status`` says how) or not acknowledged (``status`` None)."""
+
+    def __init__(self, message: str, status: Status | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -296,7 +300,8 @@ class Backplane:
             finally:
                 self._acks.pop((node, port, seq), None)
             if status != Status.DONE:
-                raise CardError(f"card {node} port {port}: {op.name} refused ({status.name})")
+                raise CardError(f"card {node} port {port}: {op.name} refused ({status.name})",
+                                status)  # fmt: skip
             return
         self._stuck(node, port, f"{op.name} not acknowledged", "silent")
         raise CardError(f"card {node} port {port}: {op.name} not acknowledged (port stuck)")
@@ -316,7 +321,8 @@ class Backplane:
         if event.event == Ev.ACK:
             waiter = self._acks.get((node, event.port, event.args[0]))
             if waiter is not None and not waiter.done():
-                waiter.set_result(Status(event.args[1]))
+                known = event.args[1] in Status._value2member_map_  # a newer card's status
+                waiter.set_result(Status(event.args[1]) if known else Status.NOT_SUPPORTED)
             return
         listener = self._ports.get((node, event.port))
         if listener is not None:

@@ -6,6 +6,11 @@ call progress: ``RINGBACK``, ``BUSY``, ``SIT``, ``FAX_TONE``, ``MODEM_TONE``, ``
 An answered call is bridged to an agent's FXS seat on the same card (``connect``, SPEC A1/A4) or
 hears one of the card's stored messages (``play``). A port fault or a lost card ends the call
 ErrorOccurred and takes the line down until the card says the port is idle again (SPEC H6).
+
+Incoming calls (§4.4, SPEC C14): ``INCOMING_RING`` per ring, the caller ID in ``CALLER_ID``
+frames (between the first two rings) -> one ``IncomingCall``; ``RINGING_STOPPED``, or no ring for
+``ring_gone`` seconds (a lost frame) -> ``RingingStopped``; ``answer()`` sends ``ANSWER`` and the
+call is then the line's call as an answered outgoing one (DTMF, play, connect, ``CALL_END``).
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from appliance.drivers.call import CallRecord
 from appliance.drivers.can.card import Backplane, CardError
 from appliance.drivers.can.port import CardPort
 from appliance.drivers.can.protocol import (
+    CallerIdReader,
     Cause,
     Ev,
     Event,
     Op,
     Role,
     State,
+    Status,
     code_digit,
     dial_frames,
     digit_code,
@@ -47,12 +54,15 @@ from appliance.drivers.line import (
     Seat,
 )
 from appliance.drivers.outcome import Outcome
+from appliance.drivers.ring_in import RingWatch
 
 log = logging.getLogger(__name__)
 
 DIAL_TONE_WAIT = 3.5
 SETUP = 60.0
 PLAY_TIMEOUT = 120.0  # a stored message plays once; longer than any information message
+RING_GONE = 10.0  # no INCOMING_RING for this long: the rings stopped (the card's frame was lost)
+MAX_CALLER_FRAMES = 8  # CALLER_ID frames taken per ringing call (a 32-digit number needs 5)
 
 CAUSE_OUTCOMES = {
     Cause.NO_ANSWER: Outcome.ALERTING_TIMEOUT,
@@ -78,7 +88,7 @@ class CanLine(Line):
 
     def __init__(self, backplane: Backplane, node: int, port: int, *, name: str | None = None,
                  min_ring_timeout: float = MIN_RING_TIMEOUT,
-                 play_timeout: float = PLAY_TIMEOUT) -> None:  # fmt: skip
+                 play_timeout: float = PLAY_TIMEOUT, ring_gone: float = RING_GONE) -> None:  # fmt: skip
         super().__init__(name or f"card{node}.{port}")
         self.backplane = backplane
         self.node = node
@@ -89,13 +99,15 @@ class CanLine(Line):
         self._last: _Call | None = None  # its end is still asked for after a card loss ended it
         self._bridged: asyncio.Future[None] | None = None  # BRIDGED awaited by connect()
         self._played: asyncio.Future[int] | None = None  # PLAY_DONE awaited by play()
+        self._rings = RingWatch(self.name, self.emit, ring_gone)  # a call ringing in
+        self._caller = CallerIdReader()
         self._port = CardPort(backplane, node, port, Role.FXO,
                               on_event=self._on_event, on_health=self._on_health)  # fmt: skip
 
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(voice=True, dtmf_detect=True, dtmf_send=True,
-                            playback=bool(self._messages()))  # fmt: skip
+                            playback=bool(self._messages()), answer=True)  # fmt: skip
 
     def health(self) -> LineHealth:
         return self._port.health("line card port")
@@ -104,6 +116,7 @@ class CanLine(Line):
         await self._port.start(self.name)
 
     async def close(self) -> None:
+        self._rings.forget()
         if self._call is not None:
             await self.hang_up()
 
@@ -125,6 +138,10 @@ class CanLine(Line):
     # ------------------------------------------------------------------ events
     def _on_event(self, event: Event) -> None:
         call = self._call
+        if event.event in (Ev.INCOMING_RING, Ev.CALLER_ID, Ev.RINGING_STOPPED):
+            if call is None or call.ended.done():  # a card rings a port that is on hook only
+                self._ringing_in(event)
+            return
         if event.event == Ev.DTMF:
             digit = code_digit(event.args[0])
             if call is not None:
@@ -154,12 +171,67 @@ class CanLine(Line):
             return
         call.events.put_nowait(event)
 
+    def _ringing_in(self, event: Event) -> None:
+        """§5.1: ``INCOMING_RING`` (byte 3: the ring's number), ``CALLER_ID`` frames,
+        ``RINGING_STOPPED``."""
+        if event.event == Ev.RINGING_STOPPED:
+            self._rings.stopped("RINGING_STOPPED")
+            return
+        if self._rings.ringing is None:
+            self._caller = CallerIdReader()  # a new call: a new caller ID
+        if event.event == Ev.INCOMING_RING:
+            self._rings.ring(f"INCOMING_RING({event.args[0]})")
+            return
+        ringing = self._rings.start()
+        ringing.items += 1
+        if ringing.items > MAX_CALLER_FRAMES:
+            return
+        known = self._caller.feed(event.args)
+        if known is not None:
+            if known[0]:
+                ringing.note(f"CALLER_ID({known[0]})")
+            self._rings.identify(*known)
+
+    async def answer(self) -> CallResult:
+        if not self._port.up:
+            raise LineUnavailable(f"{self.name}: line is down ({self._port.last_error})")
+        if self._call is not None and not self._call.ended.done():
+            raise LineBusy(f"{self.name}: a call with {self._call.number} is in progress")
+        ringing = self._rings.take()
+        if ringing is None:
+            raise LineError(f"{self.name}: no call is ringing in (or the caller has hung up)")
+        call = _Call(ringing.number or "", asyncio.get_running_loop())
+        call.t_dial = call.t_alert = ringing.t_first
+        call.evidence.extend(ringing.evidence)
+        call.evidence.append("ANSWER")
+        # answered from here on for the card's events: the ACK comes before any the answer causes
+        call.t_answer = call.now()
+        previous, self._call, self._last = self._last, call, call
+        try:
+            await self._command(Op.ANSWER)
+        except CardError as exc:
+            if call.ended.done():  # the port went down, or the call ended, meanwhile
+                raise LineUnavailable(f"{self.name}: the call ended while answering") from exc
+            self._call, self._last = None, previous
+            if exc.status != Status.NOT_RINGING:
+                self._rings.restore(ringing)  # not answered, still ringing: another try may do
+            if exc.status == Status.NOT_RINGING:
+                raise LineError(f"{self.name}: the caller hung up before the answer") from exc
+            raise LineError(f"{self.name}: cannot answer: {exc}") from exc
+        if call.ended.done():  # a CALL_END or a fault came with the answer
+            return call.ended.result()
+        log.info("%s: answered the call from %s", self.name, call.number or "an unknown number")
+        return call.result(Outcome.CONNECTED, ended=False)
+
     # ------------------------------------------------------------------ voice
     async def dial(self, number: str, ring_timeout: float = 25.0) -> CallResult:
         if not self._port.up:
             raise LineUnavailable(f"{self.name}: line is down ({self._port.last_error})")
         if self._call is not None:
             raise LineBusy(f"{self.name}: a call to {self._call.number} is in progress")
+        if self._rings.ringing is not None:
+            caller = self._rings.ringing.number or "an unknown number"
+            raise LineBusy(f"{self.name}: a call from {caller} is ringing in")
         call = self._call = self._last = _Call(number, asyncio.get_running_loop())
         ring = max(ring_timeout, self.min_ring_timeout)
         try:

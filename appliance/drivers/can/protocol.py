@@ -46,6 +46,7 @@ class Op(enum.IntEnum):
     UNBRIDGE = 0x09
     SEND_DTMF = 0x0A
     QUERY = 0x0B
+    ANSWER = 0x0C
 
 
 class Ev(enum.IntEnum):
@@ -68,6 +69,7 @@ class Ev(enum.IntEnum):
     ON_HOOK = 0x21
     INCOMING_RING = 0x22
     CALLER_ID = 0x23
+    RINGING_STOPPED = 0x24
     BRIDGED = 0x30
     UNBRIDGED = 0x31
     PLAY_DONE = 0x32
@@ -83,6 +85,7 @@ class Status(enum.IntEnum):
     BAD_ARGUMENT = 5
     NOT_OPERATIONAL = 6
     PORT_FAULT = 7  # a fault is latched on the port (section 7)
+    NOT_RINGING = 8  # ANSWER: nothing rings in on the port (the caller has gone)
 
 
 class Cause(enum.IntEnum):
@@ -110,6 +113,7 @@ class State(enum.IntEnum):
     FXS_RINGING = 5
     FXS_OFF_HOOK = 6
     PLAYING = 7
+    RINGING_IN = 8  # FXO: an incoming call rings, not answered yet
 
 
 FAULT_BIT = 0x80
@@ -237,3 +241,92 @@ def dial_digits(args: bytes) -> str:
         byte = args[1 + i // 2]
         out.append(code_digit(byte >> 4 if i % 2 == 0 else byte & 0x0F))
     return "".join(out)
+
+
+# ------------------------------------------------------------------ caller ID (section 5.1)
+class Presentation(enum.IntEnum):
+    """``CALLER_ID`` byte 4, bits 0-3: what the exchange said of the caller's number."""
+
+    NUMBER = 0
+    WITHHELD = 1  # the caller withheld it ("P", private)
+    UNAVAILABLE = 2  # out of area, not sent ("O")
+    ERROR = 3  # a caller-ID signal the card could not decode
+
+
+INTERNATIONAL = 0x80  # byte 4 bit 7: the number is international; the host writes a "+"
+MAX_CALLER_DIGITS = 32
+_HEAD_DIGITS = 4  # digits in frame 0 (bytes 6-7)
+_MORE_DIGITS = 8  # digits in each frame after it (bytes 4-7)
+
+
+def caller_id_frames(number: str, presentation: Presentation = Presentation.NUMBER) -> list[bytes]:
+    """The arguments (bytes 3-7) of the ``CALLER_ID`` frames that carry ``number``: frame 0 =
+    index 0, presentation (| INTERNATIONAL), digit count, 4 digits; frames 1.. = index, 8 digits
+    (two per byte, high nibble first, as ``DIAL``)."""
+    international = number.startswith("+")
+    codes = [digit_code(d) for d in number.lstrip("+")] if presentation == 0 else []
+    if len(codes) > MAX_CALLER_DIGITS:
+        raise ValueError(f"a caller ID has at most {MAX_CALLER_DIGITS} digits")
+    flags = int(presentation) | (INTERNATIONAL if international and codes else 0)
+    head, rest = codes[:_HEAD_DIGITS], codes[_HEAD_DIGITS:]
+    frames = [bytes([0, flags, len(codes)]) + _pack(head, 2)]
+    for i in range(0, len(rest), _MORE_DIGITS):
+        frames.append(bytes([len(frames)]) + _pack(rest[i : i + _MORE_DIGITS], 4))
+    return frames
+
+
+def _pack(codes: list[int], size: int) -> bytes:
+    out = bytearray(size)
+    for i, code in enumerate(codes):
+        out[i // 2] |= code << 4 if i % 2 == 0 else code
+    return bytes(out)
+
+
+def _unpack(data: bytes, count: int) -> list[int]:
+    return [(data[i // 2] >> 4) if i % 2 == 0 else data[i // 2] & 0x0F for i in range(count)]
+
+
+class CallerIdReader:
+    """Puts a caller ID together from its ``CALLER_ID`` frames (arguments, bytes 3-7).
+    ``feed`` returns (number, presentation name) once complete; a frame out of order, a count
+    over ``MAX_CALLER_DIGITS`` or an unknown presentation give ("", "unreadable")."""
+
+    def __init__(self) -> None:
+        self._digits: list[int] = []
+        self._count = -1  # digits expected; -1: frame 0 not seen
+        self._flags = 0
+        self.done = False
+
+    def feed(self, args: bytes) -> tuple[str, str] | None:
+        if self.done:
+            return None
+        index = args[0]
+        expected = 0 if self._count < 0 else 1 + (len(self._digits) - _HEAD_DIGITS) // _MORE_DIGITS
+        if index != expected:
+            return self._finish("", "unreadable")
+        if index == 0:
+            self._flags, self._count = args[1], args[2]
+            presentation = self._flags & 0x0F
+            if presentation not in Presentation._value2member_map_ or (
+                self._count > MAX_CALLER_DIGITS
+            ):
+                return self._finish("", "unreadable")
+            if presentation != Presentation.NUMBER:
+                name = Presentation(presentation).name.lower()
+                return self._finish("", "unreadable" if name == "error" else name)
+            self._digits = _unpack(args[3:5], min(self._count, _HEAD_DIGITS))
+        else:
+            want = min(_MORE_DIGITS, self._count - len(self._digits))
+            self._digits += _unpack(args[1:5], want)
+        if len(self._digits) < self._count:
+            return None
+        if not self._digits:
+            return self._finish("", "unreadable")
+        number = "".join(code_digit(c) for c in self._digits)
+        if any(d in "ABCD" for d in number):
+            return self._finish("", "unreadable")
+        return self._finish(("+" if self._flags & INTERNATIONAL else "") + number, "number")
+
+    def _finish(self, number: str, how: str) -> tuple[str, str]:
+        self.done = True
+        return number, how

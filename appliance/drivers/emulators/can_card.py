@@ -8,6 +8,12 @@ during a bridged call, and a test lifts and hangs up by hand. ``unplug()`` silen
 (heartbeat lost); ``replug()`` boots it again; ``fault()``/``clear()`` latch and clear port faults
 told by EMCY (section 7). canopen delivers frames on python-can's notifier thread; the card's
 state is guarded by one lock and its timers are ``threading.Timer`` scaled by ``time_scale``.
+
+Incoming calls (section 4.4; ``incoming(port, plan)``, ``plans.IncomingPlan``): an FXO port rings
+(state 8), ``INCOMING_RING`` every 6 s, the caller ID in ``CALLER_ID`` frames 3 s after the first
+ring, ``RINGING_STOPPED`` when the caller gives up after ``ring`` s; ``ANSWER`` takes the call
+(state 3), the caller's keys come as ``DTMF`` at their times, and at ``hangup`` s the caller goes
+(``CALL_END`` remote hang-up). An opcode the card does not know is answered with status 3.
 """
 
 from __future__ import annotations
@@ -31,16 +37,23 @@ from appliance.drivers.can.protocol import (
     Event,
     Fault,
     Op,
+    Presentation,
     Role,
+    State,
     Status,
+    caller_id_frames,
     dial_digits,
     digit_code,
 )
 from appliance.drivers.emulators.can_od import object_dictionary
-from appliance.drivers.emulators.plans import PlanScript
+from appliance.drivers.emulators.plans import IncomingPlan, PlanScript
 
 OUTCOMES = ("answer", "machine", "busy", "no-answer", "no-dialtone", "sit", "fax", "modem")
 MESSAGE_SECONDS = 2.0  # every stored message plays this long (scaled)
+RING_EVERY = 6.0  # an incoming call's INCOMING_RING, once per ring burst
+CALLER_ID_AFTER = 3.0  # the caller ID, between the first and the second ring
+PRESENTATIONS = {"number": Presentation.NUMBER, "withheld": Presentation.WITHHELD,
+                 "unavailable": Presentation.UNAVAILABLE}  # fmt: skip
 
 
 @dataclass
@@ -69,6 +82,8 @@ class _Port:
     playing: int | None = None  # message index
     play_timer: threading.Timer | None = None
     resumes: int = 0  # the state playback returns to
+    incoming: IncomingPlan | None = None  # the caller ringing in, or talking
+    rings: int = 0
 
 
 class EmulatedCard:
@@ -191,6 +206,9 @@ class EmulatedCard:
             try:
                 command = Command.decode(bytes(data))
             except ValueError:
+                if len(data) == 8:  # an opcode this card does not know (a newer host)
+                    reply = bytes([data[2], Status.NOT_SUPPORTED, data[1]])
+                    self._send(data[0], Ev.ACK, reply)
                 return
             self.commands.append(command)
             status = self._execute(command)
@@ -206,13 +224,15 @@ class EmulatedCard:
         port = self.ports[c.port - 1]
         if port.fault is not None and c.op != Op.QUERY:
             return Status.PORT_FAULT
-        fxo_only = (Op.OFF_HOOK, Op.DIAL, Op.DIAL_END, Op.BRIDGE)
+        fxo_only = (Op.OFF_HOOK, Op.DIAL, Op.DIAL_END, Op.BRIDGE, Op.ANSWER)
         if (c.op in fxo_only and port.role != Role.FXO) or (
             c.op == Op.RING and port.role != Role.FXS
         ):
             return Status.WRONG_ROLE
         if c.op == Op.OFF_HOOK and port.state != 0:
             return Status.BUSY
+        if c.op == Op.ANSWER and port.state != State.RINGING_IN:
+            return Status.NOT_RINGING if port.state == 0 else Status.BUSY
         if c.op == Op.RING and port.state not in (0, 5):
             return Status.BUSY  # a lifted handset cannot ring
         if c.op == Op.PLAY and not 1 <= c.args[0] <= len(self.messages):
@@ -242,6 +262,10 @@ class EmulatedCard:
             self._unbridge(n, port, 0)
             if port.state == 5:
                 port.state = 0
+        elif c.op == Op.ON_HOOK and port.state == State.RINGING_IN:
+            pass  # on hook already: the line goes on ringing until the caller gives up
+        elif c.op == Op.ANSWER:
+            self._answer(n, port)
         elif c.op == Op.ON_HOOK:
             self._cancel(port)
             was = port.state
@@ -369,8 +393,66 @@ class EmulatedCard:
         self._cancel(port)
         self._stop_play(n, port, 2)
         self._unbridge(n, port, 1)
-        port.state = 0
+        port.state, port.incoming = 0, None
         self._send(n, Ev.CALL_END, bytes([cause]))
+
+    # ------------------------------------------------------------------ incoming calls
+    def incoming(self, n: int, plan: IncomingPlan) -> None:
+        """A call rings in on FXO port ``n`` (``ValueError`` when it cannot: no such port, not
+        FXO, busy, faulted, the card not operational)."""
+        with self._lock:
+            if not self.plugged or not self.operational:
+                raise ValueError(f"card {self.slot} is not operational")
+            if not 1 <= n <= len(self.ports):
+                raise ValueError(f"card {self.slot} has no port {n} (1-{len(self.ports)})")
+            port = self.ports[n - 1]
+            if port.role != Role.FXO:
+                raise ValueError(f"card {self.slot} port {n} is {port.role.name}; calls ring in "
+                                 "on FXO ports")  # fmt: skip
+            if port.fault is not None or port.state != 0:
+                raise ValueError(f"card {self.slot} port {n} is busy (state {port.state})")
+            port.state, port.incoming, port.rings = State.RINGING_IN, plan, 0
+            t = 0.0
+            while t < plan.ring:
+                self._later(port, t, functools.partial(self._ring_in, n))
+                t += RING_EVERY
+            if plan.ring > CALLER_ID_AFTER:
+                self._later(port, CALLER_ID_AFTER, functools.partial(self._caller_id, n))
+            self._later(port, plan.ring, functools.partial(self._caller_gives_up, n))
+
+    def _ring_in(self, n: int) -> None:
+        port = self.ports[n - 1]
+        if port.state == State.RINGING_IN:
+            port.rings += 1
+            self._send(n, Ev.INCOMING_RING, bytes([min(port.rings, 255)]))
+
+    def _caller_id(self, n: int) -> None:
+        port = self.ports[n - 1]
+        if port.state != State.RINGING_IN or port.incoming is None:
+            return
+        plan = port.incoming
+        for args in caller_id_frames(plan.number, PRESENTATIONS[plan.presentation]):
+            self._send(n, Ev.CALLER_ID, args)
+
+    def _caller_gives_up(self, n: int) -> None:
+        port = self.ports[n - 1]
+        if port.state == State.RINGING_IN:
+            self._cancel(port)
+            port.state, port.incoming = 0, None
+            self._send(n, Ev.RINGING_STOPPED, bytes([min(port.rings, 255)]))
+
+    def _answer(self, n: int, port: _Port) -> None:
+        self._cancel(port)
+        port.state = State.ANSWERED
+        plan = port.incoming
+        if plan is None:
+            return
+        for digit, at in plan.keys:
+            key = functools.partial(self._send, n, Ev.DTMF, bytes([digit_code(digit), 80]))
+            self._later(port, at, key)
+        if plan.hangup is not None:
+            hang_up = functools.partial(self._end, n, None, Cause.REMOTE_HANGUP)
+            self._later(port, plan.hangup, hang_up)
 
     # ------------------------------------------------------------------ FXS handsets
     def lift(self, port: int) -> None:

@@ -11,6 +11,14 @@ answered call the callee's keys come as ``<DLE><digit>``; a far-end hang-up is `
 current interrupted) then ``<DLE>b`` (the exchange's busy tone) until the host goes on hook.
 ``AT+VTX`` answers ``CONNECT`` and plays shielded audio until ``<DLE><ETX>``.
 
+Incoming calls (``incoming()``, the control socket, ``--incoming``; ``plans.IncomingPlan``):
+``RING`` every 6 s while the caller waits; with caller ID on (``AT+VCID=1`` or ``AT#CID=1``)
+the block ``DATE = MMDD``, ``TIME = HHMM``, ``NMBR = <number>`` (``P`` withheld, ``O``
+unavailable) 3 s after the first ring; the caller gives up after ``ring`` s. Off hook in voice
+mode (``AT+VLS=1``, or ``ATA`` -> ``VCON``) answers: the caller's keys come as ``<DLE><digit>``
+at their times, and at ``hangup`` s the caller goes: ``<DLE>l`` then busy tone. Off hook with
+nothing ringing gives dial tone (``<DLE>d`` every 3 s).
+
 Outcomes per number come from a script (TOML/JSON)::
 
     time_scale = 0.1
@@ -27,20 +35,35 @@ Outcomes per number come from a script (TOML/JSON)::
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from appliance.drivers.at.dle import DLE, ETX
 from appliance.drivers.at.framing import CommandFramer, InputKind
+from appliance.drivers.emulators.control import ControlError, ControlServer, switch
 from appliance.drivers.emulators.gsm.device import Op, parse_line
-from appliance.drivers.emulators.plans import PlanScript, load_plans, parse_plans
+from appliance.drivers.emulators.plans import (
+    IncomingPlan,
+    PlanScript,
+    ScheduledCall,
+    load_plans,
+    parse_incoming_command,
+    parse_plans,
+)
 from appliance.drivers.emulators.pty import PtyPort
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("answer", "busy", "no-answer", "no-dialtone", "sit", "fax")
 RINGBACK_EVERY = 6.0  # seconds between ringback bursts (North American cadence: 2 s on, 4 off)
 NO_ANSWER_AFTER = 60.0  # S7: the modem gives up on a ringing line
+RING_EVERY = 6.0  # an incoming call's RING, once per ring burst (North American cadence)
+CALLER_ID_AFTER = 3.0  # the caller-ID burst, between the first and the second ring (Bellcore)
+DIAL_TONE_EVERY = 3.0
 CAN = 0x18
 
 
@@ -92,14 +115,18 @@ class VoiceModemSim:
         self._stream_dle = False
         self._dialing: asyncio.Future[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
-        self._call: str | None = None  # "dialing" | "up" | "gone" (far end hung up)
+        # "dialing" | "ringing" (a call rings in) | "up" | "gone" (far end hung up)
+        self._call: str | None = None
+        self.caller_id = False  # +VCID=1 / #CID=1
+        self.rings = 0  # RINGs of the call ringing in (for tests)
+        self._incoming: IncomingPlan | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self.port.plug()
 
     def stop(self) -> None:
-        self._on_hook()
+        self._on_hook(ringing=False)
         self.port.unplug()
 
     def unplug(self) -> None:
@@ -107,7 +134,7 @@ class VoiceModemSim:
 
     def replug(self) -> None:
         self.framer = CommandFramer()
-        self.echo, self.verbose, self.fclass = True, True, "0"
+        self.echo, self.verbose, self.fclass, self.caller_id = True, True, "0", False
         self.port.plug()
 
     # ------------------------------------------------------------------ output
@@ -192,7 +219,7 @@ class VoiceModemSim:
         name = op.name
         if name in ("Z", "&F"):
             self._on_hook()
-            self.echo, self.verbose, self.fclass = True, True, "0"
+            self.echo, self.verbose, self.fclass, self.caller_id = True, True, "0", False
         elif name == "E":
             self.echo = op.args != "0"
         elif name == "V":
@@ -221,10 +248,18 @@ class VoiceModemSim:
             if self.fclass != "8" and name.startswith("+V"):
                 return "ERROR"
             return self._voice(op)
+        elif name == "#CID":
+            if op.kind == "read":
+                self._info("1" if self.caller_id else "0")
+            elif op.kind == "set":
+                self.caller_id = op.args.strip() != "0"
         elif name == "H":
             self._on_hook()
         elif name == "A":
-            return "NO CARRIER"  # nobody is calling in
+            if self._call != "ringing" or self.fclass != "8":
+                return "NO CARRIER"  # nobody is calling in (data answering is not emulated)
+            self._answer()
+            return "VCON"
         elif name == "D":
             return self._dial(op.args)
         else:
@@ -245,11 +280,21 @@ class VoiceModemSim:
             )
         elif op.kind == "read":
             self._info({"+VLS": "1" if self.off_hook else "0", "+VRA": str(self.vra),
-                        "+VRN": str(self.vrn)}.get(name, "0"))  # fmt: skip
+                        "+VRN": str(self.vrn),
+                        "+VCID": "1" if self.caller_id else "0"}.get(name, "0"))  # fmt: skip
+        elif name == "+VCID":
+            if op.args.strip() not in ("0", "1", "2"):
+                return "ERROR"
+            self.caller_id = op.args.strip() != "0"
         elif name == "+VLS":
             if op.args.strip() == "0":
                 self._on_hook()
             elif op.args.strip() == "1":
+                if self._call == "ringing":
+                    self._answer()
+                elif not self.off_hook and self._call is None:
+                    self.off_hook = True
+                    self._later(1.0, self._dial_tone)
                 self.off_hook = True
             else:
                 return "ERROR"
@@ -268,8 +313,8 @@ class VoiceModemSim:
     # ------------------------------------------------------------------ calls
     def _dial(self, args: str) -> str | None:
         number = args.strip().rstrip(";").lstrip("TtPpWw,")
-        if self.fclass != "8":
-            return "NO CARRIER"  # data dialling is not emulated
+        if self.fclass != "8" or self._call == "ringing":
+            return "NO CARRIER"  # data dialling is not emulated; a ringing line has no dial tone
         if not number:
             return "ERROR"
         plan = self.script.plan_for(number, self.rng)
@@ -331,22 +376,106 @@ class VoiceModemSim:
             self._event("b")
             self._later(4.0, self._busy_tone)
 
-    def _on_hook(self) -> None:
-        self._cancel()
+    def _on_hook(self, ringing: bool = True) -> None:
+        """On hook: any call ends; a call ringing in goes on ringing (unless ``ringing`` is
+        False: the modem is gone)."""
         self.off_hook = False
-        self._call = None
         self._streaming = False
+        if ringing and self._call == "ringing":
+            return
+        self._cancel()
+        self._call = None
+        self._incoming = None
+
+    def _dial_tone(self) -> None:
+        if self.off_hook and self._call is None and not self._streaming:
+            self._event("d")
+            self._later(DIAL_TONE_EVERY, self._dial_tone)
+
+    # ------------------------------------------------------------------ incoming calls
+    def incoming(self, plan: IncomingPlan) -> None:
+        """A call rings in (``ValueError`` when the line is busy or the modem unplugged)."""
+        if not self.port.plugged:
+            raise ValueError(f"{self.port.link.name} is unplugged")
+        if self._call is not None or self.off_hook:
+            raise ValueError(f"{self.port.link.name} is busy ({self._call or 'off hook'})")
+        self._cancel()
+        self._call, self._incoming, self.rings = "ringing", plan, 0
+        t = 0.0
+        while t < plan.ring:
+            self._later(t, self._ring)
+            t += RING_EVERY
+        if plan.ring > CALLER_ID_AFTER:
+            self._later(CALLER_ID_AFTER, self._caller_id)
+        self._later(plan.ring, self._caller_gives_up)
+
+    def _ring(self) -> None:
+        if self._call == "ringing":
+            self.rings += 1
+            self._result("RING")
+
+    def _caller_id(self) -> None:
+        plan = self._incoming
+        if self._call != "ringing" or plan is None or not self.caller_id:
+            return
+        shown = {"withheld": "P", "unavailable": "O"}.get(plan.presentation, plan.number)
+        now = time.localtime()
+        for line in (f"DATE = {now.tm_mon:02d}{now.tm_mday:02d}",
+                     f"TIME = {now.tm_hour:02d}{now.tm_min:02d}", f"NMBR = {shown}"):  # fmt: skip
+            self._result(line)
+
+    def _caller_gives_up(self) -> None:
+        if self._call == "ringing":
+            self._call, self._incoming = None, None
+            self._cancel()
+
+    def _answer(self) -> None:
+        plan = self._incoming
+        self._cancel()
+        self.off_hook = True
+        self._call = "up"
+        if plan is None:
+            return
+        for digit, at in plan.keys:
+            self._later(at, lambda d=digit: self._key(d))
+        if plan.hangup is not None:
+            self._later(plan.hangup, self._far_end_hangs_up)
+
+    def _key(self, digit: str) -> None:
+        if self._call == "up":
+            self._event(digit)
+
+    def line(self, text: str) -> None:
+        """Send any line (a test's noise between rings, a broken caller-ID block)."""
+        self._result(text)
+
+
+ACTIONS = ("incoming", "unplug", "replug", "silent", "garbage", "line", "event")
 
 
 class VoiceFarm:
-    """N voice modems on ptys linked as DIR/v2530, DIR/v2531..."""
+    """N voice modems on ptys linked as DIR/v2530, DIR/v2531..., and (``open_control``) the
+    control socket DIR/control.sock, one command a line, ``<modem>`` = ``v2530``, ``0`` or ``*``::
+
+        <modem> incoming <number|withheld|unavailable> [keys=1@2.0,9@5.5] [hangup=S] [ring=S]
+        <modem> unplug | replug | silent on|off | garbage on|off
+        <modem> line <text...>       send any line (noise, a broken caller-ID block)
+        <modem> event <code>         send one DLE event (d dial tone, b busy, l loop current...)
+    """
 
     def __init__(self, count: int, link_dir: Path, script: VoiceScript | None = None,
                  seed: int = 0) -> None:  # fmt: skip
         self.link_dir = link_dir
+        self.script = script or VoiceScript()
         self.modems = [
             VoiceModemSim(link_dir / f"v253{i}", script, seed * 1009 + i) for i in range(count)
         ]
+        self._control: ControlServer | None = None
+        self._timers: list[asyncio.TimerHandle] = []
+
+    @property
+    def control_path(self) -> Path:
+        return self.link_dir / "control.sock"
 
     def start(self) -> None:
         self.link_dir.mkdir(parents=True, exist_ok=True)
@@ -354,5 +483,71 @@ class VoiceFarm:
             modem.start()
 
     def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
         for modem in self.modems:
             modem.stop()
+
+    async def open_control(self) -> Path:
+        self._control = ControlServer(self.control_path, self.control)
+        await self._control.start()
+        return self.control_path
+
+    async def close_control(self) -> None:
+        if self._control is not None:
+            await self._control.close()
+
+    # ------------------------------------------------------------------ control
+    def check_target(self, name: str) -> None:
+        """``ValueError`` unless ``name`` is a modem of the farm ("" is the first)."""
+        self._select(name or "0")
+
+    def _select(self, name: str) -> list[VoiceModemSim]:
+        if name == "*":
+            return self.modems
+        index = name.removeprefix("v253")
+        if not index.isdigit() or int(index) >= len(self.modems):
+            raise ControlError(
+                f"no modem {name!r} (have v2530..v253{len(self.modems) - 1}, or 0.., or *)"
+            )
+        return [self.modems[int(index)]]
+
+    def control(self, command: str) -> None:
+        """Apply one control command (see the class docstring); ``ValueError`` says why not."""
+        parts = command.split(maxsplit=2)
+        if len(parts) < 2:
+            raise ControlError("expected: <modem> <action> [argument]")
+        targets, action = self._select(parts[0]), parts[1]
+        arg = parts[2] if len(parts) > 2 else ""
+        if action not in ACTIONS:
+            raise ControlError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+        plan = parse_incoming_command(arg) if action == "incoming" else None
+        for modem in targets:
+            if plan is not None:
+                modem.incoming(plan)
+            elif action == "unplug":
+                modem.unplug()
+            elif action == "replug":
+                modem.replug()
+            elif action in ("silent", "garbage"):
+                setattr(modem, action, switch(arg, action))
+            elif action == "line":
+                modem.line(arg)
+            elif len(arg) != 1:
+                raise ControlError("event takes one DLE code, e.g. d (dial tone), b (busy)")
+            else:
+                modem._event(arg)
+
+    def schedule(self, calls: list[ScheduledCall]) -> None:
+        """Place the script's incoming calls at their times (``time_scale`` applies)."""
+        loop = asyncio.get_running_loop()
+        for call in calls:
+            delay = call.at * self.script.time_scale
+            self._timers.append(loop.call_later(delay, self._place, call))
+
+    def _place(self, call: ScheduledCall) -> None:
+        for modem in self._select(call.target or "0"):
+            try:
+                modem.incoming(call.plan)
+            except ValueError as exc:
+                log.warning("incoming call at %s s not placed: %s", call.at, exc)

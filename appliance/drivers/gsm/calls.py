@@ -32,6 +32,9 @@ class CallEvent:
     cause: int | None = None  # 24.008 cause when the modem gives one
     end_status: int | None = None  # Huawei ^CEND end_status
     call_id: int | None = None
+    # The call's direction when the indication says it (+CLCC, ^DSCI rows): True for a call
+    # ringing in (mobile terminated), False for one we placed; None when it does not say.
+    mt: bool | None = None
 
 
 # 27.007 +CLCC <stat>; 6 "disconnect" is a SIMCom extension.
@@ -105,7 +108,8 @@ _FINAL_CAUSE = {"BUSY": 17, "NO ANSWER": 19}
 
 
 def event_from_urc(urc: Urc) -> CallEvent | None:
-    """The call event a URC means, for every family (URCs of other families never arrive)."""
+    """The call event a URC means, for every family (URCs of other families never arrive).
+    Rows of calls ringing in (``+CLCC``/``^DSCI`` with direction 1) carry ``mt`` True."""
     text = urc.text.strip()
     upper = text.upper()
     if upper in ("NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "NO DIAL TONE"):
@@ -113,14 +117,14 @@ def event_from_urc(urc: Urc) -> CallEvent | None:
     name, value = urc.name.upper(), urc.value
     if name == "+CLCC":
         row = parse_clcc(value)
-        if row is not None and row.outgoing and row.stat in CLCC_STATES:
-            return CallEvent(CLCC_STATES[row.stat], text, call_id=row.call_id)
+        if row is not None and row.stat in CLCC_STATES:
+            return CallEvent(CLCC_STATES[row.stat], text, call_id=row.call_id, mt=not row.outgoing)
         return None
     if name == "^DSCI":
         nums = _ints(value)
-        if len(nums) >= 3 and nums[1] == 0 and nums[2] in DSCI_STATES:
+        if len(nums) >= 3 and nums[1] in (0, 1) and nums[2] in DSCI_STATES:
             cause = nums[8] if len(nums) > 8 else None  # Unisoc long form carries a cause
-            return CallEvent(DSCI_STATES[nums[2]], text, cause, call_id=nums[0])
+            return CallEvent(DSCI_STATES[nums[2]], text, cause, call_id=nums[0], mt=nums[1] == 1)
         return None
     if name in ("^ORIG", "^CONF", "^CONN"):
         state = {
@@ -144,7 +148,9 @@ def event_from_urc(urc: Urc) -> CallEvent | None:
     if name == "+UCALLSTAT":
         nums = _ints(value)
         if len(nums) >= 2 and nums[1] in UCALLSTAT_STATES:
-            return CallEvent(UCALLSTAT_STATES[nums[1]], text, call_id=nums[0])
+            state = UCALLSTAT_STATES[nums[1]]
+            mt = True if state is CallState.INCOMING else None  # 4 ringing, 5 waiting: MT
+            return CallEvent(state, text, call_id=nums[0], mt=mt)
         return None
     if name == "HANGUP":  # ZTE: an answered call ended
         return CallEvent(CallState.RELEASED, text, call_id=_ints(value)[0])

@@ -1,5 +1,8 @@
 """The GSM/LTE modem driver: a ``Line`` over an AT session, with health and recovery (SPEC H2, H6).
 
+Calls are placed and followed by ``voice.py``; calls ringing in are announced and answered by
+``incoming.py`` (SPEC C14), then followed the same way; SMS by ``messaging.py``.
+
 Lifecycle (`at.port_line.AtPortLine`): connect -> initialise (identify, pick profile, SIM,
 registration, SMS routing) -> up.
 A lost port marks the line down, fails the call in progress (ErrorOccurred) and reconnects with
@@ -20,6 +23,8 @@ from appliance.drivers.at.codes import RETRYABLE_CME, FinalKind
 from appliance.drivers.at.port_line import AtPortLine
 from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
 from appliance.drivers.at.transport import PortError
+from appliance.drivers.gsm.calls import parse_clcc
+from appliance.drivers.gsm.incoming import Incoming
 from appliance.drivers.gsm.messaging import Messaging
 from appliance.drivers.gsm.profiles import (
     GENERIC,
@@ -38,7 +43,6 @@ from appliance.drivers.line import (
     CallResult,
     Capabilities,
     Dtmf,
-    IncomingCall,
     LineError,
     LineHealth,
     LineUnavailable,
@@ -127,6 +131,8 @@ class GsmModem(AtPortLine):
         # what showed them; kept across re-initialisation while the IMEI stays the same.
         self.learned: dict[str, str] = {}
         self.voice = Voice(self)
+        self.incoming = Incoming(self, self.voice)
+        self.voice.blocked = self.incoming.busy  # no dial while a call rings in
         self.sms = Messaging(self)
 
     # ------------------------------------------------------------------ Line: lifecycle
@@ -138,6 +144,7 @@ class GsmModem(AtPortLine):
             dtmf_detect=self.profile.dtmf_detect,
             dtmf_send=self.profile.dtmf_send is not None,
             playback=self.profile.playback is not None,
+            answer=True,
         )
 
     def health(self) -> LineHealth:
@@ -157,6 +164,14 @@ class GsmModem(AtPortLine):
             raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
         try:
             return await self.voice.dial(number, max(ring_timeout, self.min_ring_timeout))
+        finally:
+            self._check_responsive()
+
+    async def answer(self) -> CallResult:
+        if not self._up:
+            raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
+        try:
+            return await self.incoming.answer()
         finally:
             self._check_responsive()
 
@@ -267,6 +282,7 @@ class GsmModem(AtPortLine):
         session.add_urc_listener(self._on_urc)
 
     def _call_lost(self, reason: str) -> None:
+        self.incoming.line_down(reason)
         self.voice.line_down(reason)
 
     async def _end_call(self) -> None:
@@ -366,6 +382,11 @@ class GsmModem(AtPortLine):
         with the profile's init, on SIMCom/Quectel) and checks that +CLCC lists no call."""
         session = self.session
         found = await self._calls_listed()
+        if found and all(_ringing_in(value) for value in found):
+            # a caller is ringing us (the line reopened while it rang): not a call left up,
+            # and AT+CHUP would reject it; its next RING announces it once the line is up
+            log.info("%s: a call rings in at open: +CLCC: %s", self.name, "; ".join(found))
+            return
         listed = found
         for attempt in range(IDLE_TRIES):
             for text in (self.profile.hang_up, "ATH")[: 1 + min(attempt, 1)]:
@@ -516,12 +537,19 @@ class GsmModem(AtPortLine):
             if digit:
                 self.emit(Dtmf(self.name, digit))
             return
-        if name == "+CLIP":
-            self.emit(IncomingCall(self.name, urc.value.split(",")[0].strip('"')))
+        # Calls ringing in count from the line being up: one that rings while the line is
+        # (re)initialised is announced by its next RING, when it can be answered.
+        if self._up and self.incoming.on_urc(urc):
             return
         if self.voice.on_urc(urc) or self.sms.on_urc(urc):
             return
         log.debug("%s: ignored URC %r", self.name, urc.text)
+
+
+def _ringing_in(value: str) -> bool:
+    """A ``+CLCC`` row of a call ringing in (27.007 7.18: direction 1, stat 4 or 5)."""
+    row = parse_clcc(value)
+    return row is not None and not row.outgoing and row.stat in (4, 5)
 
 
 def _with_clcc_urcs(profile: Profile) -> Profile:

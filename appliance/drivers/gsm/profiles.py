@@ -132,7 +132,9 @@ UBLOX = Profile(
     name="ublox",
     manufacturers=("u-blox", "ublox"),
     call_tracking=CallTracking.UCALLSTAT,
-    init=("AT+UCALLSTAT=1",),
+    # +UCALLSTAT indications; DTMF detection: AT+UDTMFD=1 gives +UUDTMFD: <key>
+    init=("AT+UCALLSTAT=1", "AT+UDTMFD=1"),
+    dtmf_urcs=("+UUDTMFD",),
 )
 
 PROFILES: dict[str, Profile] = {

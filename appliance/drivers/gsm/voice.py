@@ -70,7 +70,8 @@ _FINAL_WORDS = frozenset({"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "NO 
 
 
 class Voice:
-    """The call side of one modem; at most one outgoing call at a time."""
+    """The call side of one modem; at most one call at a time: placed by ``dial``, or rung in
+    and answered (incoming.py hands it over with ``adopt``)."""
 
     def __init__(self, host: VoiceHost) -> None:
         self._host = host
@@ -84,6 +85,9 @@ class Voice:
         self._transfers = 0  # how many were started: a poll answered across one is stale
         self._dialing: asyncio.Future[Response] | None = None  # ATD awaiting its result
         self.clcc_ok: bool | None = None  # AT+CLCC answered during a call (None: not yet asked)
+        # Why a dial must not be placed now though no call is ours yet (a call ringing in,
+        # incoming.py): the module would refuse ATD, or hold the caller. None: free.
+        self.blocked: Callable[[], str | None] = lambda: None
 
     @property
     def _now(self) -> Callable[[], float]:
@@ -91,8 +95,7 @@ class Voice:
 
     # ------------------------------------------------------------------ dialling
     async def dial(self, number: str, ring_timeout: float) -> CallResult:
-        if self.call is not None:
-            raise LineBusy(f"{self._host.name}: a call to {self.call.number} is in progress")
+        self._check_free()
         call = VoiceCall(number, ring_timeout, self._now)
         if not _DIAL_STRING.match(number):
             call.evidence.append(f"invalid dial string {number!r}")
@@ -103,8 +106,7 @@ class Voice:
                 await self._host.session.run(
                     Command("AT", timeout=self._host.timeouts.command), urgent=True
                 )
-            if self.call is not None:
-                raise LineBusy(f"{self._host.name}: a call to {self.call.number} is in progress")
+            self._check_free()  # a call may have rung in meanwhile
         self.call = self.last = call
         text = f"ATD{number};"
         call.evidence.append(text)
@@ -153,6 +155,29 @@ class Voice:
         else:
             self._poller = asyncio.create_task(self._poll(call))
         return await self._await_decision(call)
+
+    def _check_free(self) -> None:
+        if self.call is not None:
+            with_whom = "from" if self.call.incoming else "to"
+            raise LineBusy(
+                f"{self._host.name}: a call {with_whom} {self.call.number or 'a withheld number'} "
+                "is in progress"
+            )
+        why = self.blocked()
+        if why is not None:
+            raise LineBusy(f"{self._host.name}: {why}")
+
+    def adopt(self, call: VoiceCall) -> CallResult:
+        """A call that rang in, just answered (incoming.py), becomes the current call and is
+        followed as an answered outgoing one is: its indications, and +CLCC polled (at
+        ``poll_interval`` where polling is how calls are followed, else as the safety net
+        for a lost release indication)."""
+        self.call = self.last = call
+        tracking = self._host.profile.call_tracking
+        urcs = tracking in URC_TRACKING and not self._host.has_quirk("call-urcs-silent")
+        interval = self._host.timeouts.command if urcs else None
+        self._poller = asyncio.create_task(self._poll(call, interval))
+        return call.result(Outcome.CONNECTED, ended=False)
 
     async def _await_atd(
         self, call: VoiceCall, dialing: asyncio.Future[Response]
@@ -250,7 +275,7 @@ class Voice:
         return [
             (value, row)
             for value in response.values("+CLCC:")
-            if (row := parse_clcc(value)) is not None and row.outgoing
+            if (row := parse_clcc(value)) is not None and row.outgoing is not call.incoming
             if call.call_id is None or row.call_id == call.call_id
         ]
 
@@ -468,9 +493,13 @@ class Voice:
         call = self.call
         if event is None or call is None or event.state is CallState.INCOMING:
             return event is not None and event.state is not CallState.INCOMING
+        if event.mt and not call.incoming:
+            return True  # a call ringing in (waiting) beside ours: not this call's progress
         if self.transfer is not None:
-            self.transfer.on_event(event)
+            self.transfer.on_event(event)  # the agent's call is one we place, whoever rang
             return True
+        if event.mt is False and call.incoming:
+            return True  # a row of a call we placed: not the caller's
         if event.call_id is not None and call.call_id not in (None, event.call_id):
             return True  # the agent's call, lingering after a transfer that failed
         was_answered = call.answered

@@ -37,7 +37,9 @@ class VoiceHost(Protocol):
 
 
 class VoiceCall(CallRecord):
-    """The customer's call: its progress as the modem reports it, and its evidence."""
+    """The customer's call: its progress as the modem reports it, and its evidence. A call
+    that rang in (``incoming``) has ``number`` the caller's and ``t_dial``/``t_alert`` its
+    first ring."""
 
     def __init__(self, number: str, ring_timeout: float, now: Callable[[], float]) -> None:
         super().__init__(number, now)
@@ -52,6 +54,7 @@ class VoiceCall(CallRecord):
         self.indicated = False  # a call-state indication (not a final code) came for it
         self.blind = False  # neither indications nor +CLCC tell its progress
         self.settled = asyncio.Event()  # answered or released
+        self.incoming = False  # a call that rang in and was answered (incoming.py)
 
     def on_event(self, event: CallEvent) -> None:
         if self.state is CallState.RELEASED:

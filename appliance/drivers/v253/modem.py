@@ -4,6 +4,10 @@ Voice mode (``AT+FCLASS=8``), on/off hook with ``+VLS``, ``ATD`` whose progress 
 events taken out of the byte stream by the AT session (``at.dle``), the ring timeout counted from
 the first ringback, a far-end hang-up from loop-current interruption, busy or dial tone after the
 answer, DTMF from the callee, playback with ``+VTX``. The modem's words are kept as evidence.
+Incoming calls (SPEC C14): caller ID on at open (``+VCID=1``, else ``#CID=1``); ``RING`` and the
+caller-ID block between the first two rings (``callerid.py``) give one ``IncomingCall``; no ring
+for ``ring_gone`` seconds gives ``RingingStopped``; ``answer()`` goes off hook in voice mode
+(``+FCLASS=8``, ``+VLS=1``) and the call is then the line's call, as an answered outgoing one.
 Health: a modem that stops answering ``AT`` or whose port goes away is taken down and reopened
 with back-off until it answers again (SPEC H6).
 """
@@ -17,9 +21,10 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from appliance.drivers.at.codes import FinalKind
 from appliance.drivers.at.dle import END_OF_STREAM, shield
 from appliance.drivers.at.port_line import AtPortLine
-from appliance.drivers.at.session import AtSession, AtTimeout, Command, LinkDown
+from appliance.drivers.at.session import AtSession, AtTimeout, Command, LinkDown, Urc
 from appliance.drivers.call import CallRecord
 from appliance.drivers.line import (
     MIN_RING_TIMEOUT,
@@ -34,11 +39,23 @@ from appliance.drivers.line import (
     Timeouts,
 )
 from appliance.drivers.outcome import Outcome
+from appliance.drivers.ring_in import RingWatch
+from appliance.drivers.v253.callerid import (
+    CID_PREFIXES,
+    MAX_LINES,
+    caller_number,
+    is_ring,
+    parse_line,
+)
 from appliance.drivers.v253.progress import FORCED, Progress, classify, dial_outcome
 
 log = logging.getLogger(__name__)
 
 _DIAL_STRING = re.compile(r"^\+?[0-9*#,]{1,40}$")
+#: No ring for this long: the caller has hung up (or the network gave up). About two cadences of
+#: the common ring patterns (Europe 1 s on / 4 s off, the UK's 3 s double ring; North America's
+#: 2 s on / 4 s off, for which it is more than one and a half, so one missed RING is not the end).
+RING_GONE = 10.0
 
 
 class NotVoiceModem(Exception):
@@ -71,6 +88,7 @@ class VoiceModem(AtPortLine):
         min_ring_timeout: float = MIN_RING_TIMEOUT,
         messages: Path | None = None,
         reset_hook: Callable[[], Awaitable[None]] | None = None,
+        ring_gone: float = RING_GONE,
     ) -> None:
         super().__init__(
             url,
@@ -83,17 +101,18 @@ class VoiceModem(AtPortLine):
         )
         self.min_ring_timeout = min_ring_timeout
         self.messages = messages
+        self.caller_id: str | None = None  # the command that turned caller ID on, if any did
         self.identity: dict[str, str] = {}
         self._playback = False
         self._call: _Call | None = None
         self._last: _Call | None = None  # its end is still asked for after a line loss ended it
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rings = RingWatch(self.name, self.emit, ring_gone)  # a call ringing in
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(
-            voice=True, sms=False, dtmf_detect=True, dtmf_send=True, playback=self._playback
-        )
+        return Capabilities(voice=True, sms=False, dtmf_detect=True, dtmf_send=True,
+                            playback=self._playback, answer=True)  # fmt: skip
 
     def health(self) -> LineHealth:
         return LineHealth(
@@ -107,6 +126,8 @@ class VoiceModem(AtPortLine):
     # ------------------------------------------------------------------ AtPortLine
     def _attach(self, session: AtSession) -> None:
         session.set_dle_listener(self._on_dle)
+        session.add_urc_listener(self._on_urc)
+        session.extra_urc_prefixes = CID_PREFIXES
 
     def _call_lost(self, reason: str) -> None:
         call = self._call
@@ -116,6 +137,7 @@ class VoiceModem(AtPortLine):
             self._finish(call)
 
     async def _end_call(self) -> None:
+        self._rings.forget()
         if self._call is not None:
             await self.hang_up()
 
@@ -149,6 +171,13 @@ class VoiceModem(AtPortLine):
             )
         await session.check(self._cmd("AT+FCLASS=8"))
         await session.check(self._cmd("AT+VLS=0"))  # on hook
+        self.caller_id = None
+        for command in ("AT+VCID=1", "AT#CID=1"):
+            if (await session.run(self._cmd(command, bare=True))).ok:
+                self.caller_id = command
+                break
+        if self.caller_id is None:
+            log.info("%s: the modem reports no caller ID: incoming calls show no number", self.name)
         formats = await session.run(self._cmd("AT+VSM=?", bare=True))
         self._playback = formats.ok and bool(formats.lines)
         log.info("%s: %s %s, voice mode", self.name, self.identity.get("manufacturer", "?"),
@@ -159,6 +188,9 @@ class VoiceModem(AtPortLine):
     def _on_dle(self, code: str) -> None:
         kind, text = classify(code)
         call = self._call
+        if kind is Progress.RING:
+            self._ring()
+            return
         if kind is Progress.DTMF:
             if call is not None and call.up:
                 call.evidence.append(f"dtmf {text}")
@@ -187,6 +219,75 @@ class VoiceModem(AtPortLine):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # ------------------------------------------------------------------ incoming calls
+    def _on_urc(self, urc: Urc) -> None:
+        if is_ring(urc.text):
+            self._ring()
+            return
+        parsed = parse_line(urc.text)
+        if parsed is not None:
+            self._caller_id(*parsed)
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _busy_with_call(self) -> bool:
+        call = self._call
+        return call is not None and not call.ended.done()
+
+    def _ring(self) -> None:
+        if not self._busy_with_call():  # off hook, a RING is noise (or glare: the dial decides)
+            self._rings.ring()
+
+    def _caller_id(self, key: str, value: str) -> None:
+        if self._busy_with_call():
+            return
+        ringing = self._rings.start()
+        ringing.items += 1
+        if ringing.items > MAX_LINES:
+            return
+        ringing.note(f"{key}={value}" if value else key)
+        if key == "NMBR":
+            self._rings.identify(*caller_number(value))
+
+    async def answer(self) -> CallResult:
+        if not self._up:
+            raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
+        if self._busy_with_call():
+            assert self._call is not None
+            raise LineBusy(f"{self.name}: a call with {self._call.number} is in progress")
+        ringing = self._rings.take()
+        if ringing is None:
+            raise LineError(f"{self.name}: no call is ringing in (or the caller has hung up)")
+        call = _Call(ringing.number or "", 0.0, self._now)
+        call.t_dial = call.t_alert = ringing.t_first
+        call.evidence.extend(ringing.evidence)
+        previous, self._call, self._last = self._last, call, call
+        try:
+            for text in ("AT+FCLASS=8", "AT+VLS=1"):  # voice mode (a reset modem left it), off hook
+                call.evidence.append(text)
+                command = Command(text, timeout=self.timeouts.command, call_progress=True)
+                response = await self.session.run(command, urgent=True)
+                call.evidence.append(response.final.text)
+                if response.final.kind not in (FinalKind.OK, FinalKind.CONNECT):
+                    raise LineError(f"{self.name}: {text} answered {response.final.text}: "
+                                    "the caller may have hung up")  # fmt: skip
+        except (AtTimeout, LinkDown, LineError) as exc:
+            if call.ended.done():  # the line went down under the answer
+                raise LineUnavailable(f"{self.name}: line went down while answering") from exc
+            if self._call is call:
+                self._call, self._last = None, previous  # no call was taken
+            self._rings.restore(ringing)  # still ringing, for another try, until the rings stop
+            await self._on_hook(call)
+            self._check_responsive()
+            if isinstance(exc, LineError):
+                raise
+            raise LineError(f"{self.name}: the modem did not answer {exc}") from exc
+        call.t_answer = self._now()
+        call.up = True
+        log.info("%s: answered the call from %s", self.name, call.number or "an unknown number")
+        return call.result(Outcome.CONNECTED, ended=False)
+
     # ------------------------------------------------------------------ voice
     async def dial(self, number: str, ring_timeout: float = 25.0) -> CallResult:
         try:
@@ -199,6 +300,9 @@ class VoiceModem(AtPortLine):
             raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
         if self._call is not None:
             raise LineBusy(f"{self.name}: a call to {self._call.number} is in progress")
+        if self._rings.ringing is not None:
+            caller = self._rings.ringing.number or "an unknown number"
+            raise LineBusy(f"{self.name}: a call from {caller} is ringing in")
         loop = asyncio.get_running_loop()
         call = _Call(number, max(ring_timeout, self.min_ring_timeout), loop.time)
         if not _DIAL_STRING.match(number):

@@ -25,6 +25,7 @@ class Progress(enum.Enum):
     HANG_UP = "hang up"  # loop current interrupted, handset on hook
     DIAL_TONE = "dial tone"  # after an answer: the far end has gone, the exchange gives tone
     DTMF = "dtmf"
+    RING = "ring"  # the line rings (some modems' voice-mode RING)
     OTHER = "other"
 
 
@@ -46,6 +47,7 @@ EVENT_NAMES: dict[str, tuple[Progress, str]] = {
     "h": (Progress.HANG_UP, "on hook"),
     "d": (Progress.DIAL_TONE, "dial tone"),
     "i": (Progress.DIAL_TONE, "dial tone"),
+    "R": (Progress.RING, "ring"),
 }
 
 

@@ -11,15 +11,26 @@ under ``+COLP=1``) abort the dial on any character from the host (V.250 6.3.1): 
 
 Several calls may exist at once (one held while another is placed, ``hold.py``); each has the
 lowest free index from 1 (27.007 7.18 ``<id>``), which every indication that carries one uses.
+
+A call ringing in (``ring_in``, a caller's plan from ``callers.py``) rings every 5 s:
+``RING`` (``+CRING: VOICE`` under ``AT+CRC=1``) then, under ``AT+CLIP=1``, the caller ID in the
+dialect's form (a withheld number: ``+CLIP`` with an empty number and CLI validity 1, or no
+``+CLIP`` at all on Wavecom and ZTE), and a direction-1 row (``+CLCC``, ``^DSCI``,
+``+UCALLSTAT``: stat 4). ``ATA`` answers it (``OK``, ZTE ``CONNECT``, then the answer's
+indications); the caller's keys follow as the dialect's DTMF URC, and the caller hangs up when
+the plan says. A caller giving up while it rings: ``NO CARRIER`` (with the release row), SIMCom
+``MISSED_CALL:``, Huawei ``^CEND:<id>,0,104,16``, ZTE nothing (the rings just stop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from appliance.drivers.emulators.gsm.callers import IncomingPlan
 from appliance.drivers.emulators.gsm.device import (
     CmdError,
     EmulatedModem,
@@ -31,6 +42,8 @@ from appliance.drivers.emulators.gsm.device import (
 from appliance.drivers.emulators.gsm.script import OUTCOMES, CallPlan
 
 NETWORK_NO_ANSWER = 60.0  # the network's own alerting timer (seconds, scaled)
+NETWORK_RING_IN = 30.0  # how long the network lets a call ring in unanswered (scaled)
+RING_PERIOD = 5.0  # seconds between RINGs of a call ringing in (scaled)
 
 CLCC_STAT = {"dialing": 2, "alerting": 3, "active": 0, "held": 1, "released": 6, "incoming": 4}
 # Qualcomm-based Quectel firmware: 1 held, 2 orig, 3 connect, 4 incoming, 5 waiting, 6 end;
@@ -62,7 +75,8 @@ class SimCall:
     mpty: bool = False  # part of a multiparty call (+CHLD=3)
     answered_at: float | None = None
     deferred: bool = False  # ATD's result is held until answer (+COLP=1, Wavecom, ZTE)
-    journal_id: int | None = None  # the call's id in the emulator's journal (ATD calls)
+    journal_id: int | None = None  # the call's id in the emulator's journal
+    caller: IncomingPlan | None = None  # a call ringing in: what its caller does
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
@@ -75,6 +89,8 @@ class CallSim:
         self.transitions: list[tuple[float, str]] = []  # (loop time, state): for benchmarks
 
     def later(self, call: SimCall, delay: float, fn: Callable[[], None]) -> None:
+        now = asyncio.get_running_loop().time()  # timers gone by are dropped (a call rings on)
+        call.timers = [t for t in call.timers if t.when() > now and not t.cancelled()]
         call.timers.append(self.m.later(delay, fn))
 
     def active(self) -> SimCall | None:
@@ -214,16 +230,39 @@ class CallSim:
             m.result(m.dialect.atd_held or "OK")
         if m.dialect.family == "huawei":
             m.urc(f"^CONN:{call.index},0")
-        if m.settings.moring:
+        if m.settings.moring and call.outgoing:
             m.urc("MO CONNECTED")
         if m.dialect.family == "simcom":
             m.urc("VOICE CALL: BEGIN")
         self.state_changed(call)
+        if call.caller is not None:
+            self._caller_talks(call, call.caller)
+            return
         for i, digit in enumerate(call.plan.dtmf):
             self.later(call, 0.3 * (i + 1), functools.partial(self._dtmf, digit))
         self.later(call, call.plan.talk, lambda: self.release(call, 16))
 
+    def _caller_talks(self, call: SimCall, plan: IncomingPlan) -> None:
+        """The answered caller's keys at their times (those at one time in one go, so their
+        order holds), then the caller's hang-up, if planned."""
+        moments: dict[float, list[str]] = {}
+        for key, at in plan.keys:
+            moments.setdefault(at, []).append(key)
+        for at, pressed in moments.items():
+            self.later(call, at, functools.partial(self._press, call, pressed))
+        if plan.hangup is not None:
+            self.later(call, plan.hangup, lambda: self.release(call, 16))
+
+    def _press(self, call: SimCall, keys: list[str]) -> None:
+        if call not in self.calls:
+            return
+        for key in keys:
+            self._journal(call, "key", key=key)
+            self._dtmf(key)
+
     def _dtmf(self, digit: str) -> None:
+        """The far end pressed a key: the dialect's URC, when detection is on (none on
+        generic, Wavecom and ZTE modules: the key is lost, as there)."""
         m = self.m
         if m.dialect.family == "simcom" and m.settings.ddet:
             m.urc(f"+RXDTMF: {digit}")
@@ -233,6 +272,8 @@ class CallSim:
             m.urc(f"+QTONEDET: {ord(digit)}")
         elif m.dialect.family == "huawei":
             m.urc(f"^DDTMF: {digit}")
+        elif m.dialect.family == "ublox" and m.settings.udtmfd:
+            m.urc(f"+UUDTMFD: {digit}")
 
     def release(self, call: SimCall, cause: int, local: bool = False) -> None:
         """End the call; ``local`` when we hung up (no final code, as on real modules)."""
@@ -249,6 +290,9 @@ class CallSim:
                       answered=call.answered_at is not None, seconds=self._seconds(call))  # fmt: skip
         call.state = "released"
         self.state_changed(call)
+        if call.caller is not None and call.answered_at is None:
+            self._gone_ringing(call, local)
+            return
         if m.dialect.family == "huawei":
             # ^CEND:<id>,<duration>,<end_status>[,<cc_cause>]: cause only when the network ended
             end = f"^CEND:{call.index},{seconds}"
@@ -295,26 +339,59 @@ class CallSim:
             m.urc(f'^DSCI: {call.index},{direction},{stat},0,"{call.number}",{_toa(call.number)}')
 
     # ------------------------------------------------------------------ incoming
-    def ring(self, number: str) -> None:
-        """An incoming call: RING (or +CRING) with +CLIP every 5 s until answered or gone."""
+    def ring_in(self, plan: IncomingPlan) -> str | None:
+        """A call rings in from ``plan.number`` ("" withheld): RING (or +CRING) and the caller
+        ID every RING_PERIOD until answered, or the caller gives up (``plan.ring``), or the
+        network does (NETWORK_RING_IN). Returns why it cannot ring (None: it rings)."""
+        m = self.m
+        if not m.port.plugged or m.booting:
+            return "the module is off (unplugged or booting)"
+        if m.reg_stat not in (1, 5):
+            return "the module is not registered: no call reaches it"
         if self.calls:
-            return  # call waiting (+CCWA) is not emulated: a busy module rejects it
-        call = SimCall(number, CallPlan("answer", talk=30.0), outgoing=False, state="incoming")
+            return "a call is in progress (call waiting is not emulated: the caller hears busy)"
+        call = SimCall(plan.number, CallPlan("answer"), outgoing=False, state="incoming")
+        call.caller = plan
+        if m.journal is not None:
+            call.journal_id = m.journal.next_id()
+            m.journal.record("incoming", call=call.journal_id, modem=m.name, number=plan.number,
+                             withheld=not plan.number)  # fmt: skip
         self._add(call)
         self.state_changed(call)
+        if plan.ring is not None:
+            self.later(call, plan.ring, lambda: self.release(call, 16))  # the caller gives up
+        else:
+            self.later(call, NETWORK_RING_IN, lambda: self.release(call, 19))
+        self._ring_once(call)
+        return None
 
-        def ring_once(left: int) -> None:
-            if call not in self.calls or call.state != "incoming":
-                return
-            self.m.urc("+CRING: VOICE" if self.m.settings.crc else "RING")
-            if self.m.settings.clip:
-                self.m.urc(f'+CLIP: "{number}",{_toa(number)},,,,0')
-            if left > 1:
-                self.later(call, 5.0, lambda: ring_once(left - 1))
-            else:
-                self.release(call, 19)
+    def _ring_once(self, call: SimCall) -> None:
+        m = self.m
+        if call not in self.calls or call.state != "incoming":
+            return
+        m.urc("+CRING: VOICE" if m.settings.crc else "RING")
+        if m.settings.clip:
+            if call.number:
+                m.urc(m.dialect.clip.format(number=call.number, toa=_toa(call.number)))
+            elif m.dialect.clip_withheld is not None:
+                m.urc(m.dialect.clip_withheld)
+        self.later(call, RING_PERIOD, lambda: self._ring_once(call))
 
-        ring_once(6)
+    def _gone_ringing(self, call: SimCall, local: bool) -> None:
+        """A call ringing in ended unanswered: the caller (or the network) gave up, or the
+        host rejected it (``local``: AT+CHUP/ATH)."""
+        m = self.m
+        family = m.dialect.family
+        if family == "huawei":
+            m.urc(f"^CEND:{call.index},0,29" if local else f"^CEND:{call.index},0,104,16")
+        elif local or family == "zte":
+            pass  # a rejected call ends with the command's OK; ZTE: the rings just stop
+        elif family == "simcom":
+            m.urc(f"MISSED_CALL: {time.strftime('%I:%M%p')} {call.number}")
+        else:
+            m.urc("NO CARRIER") if m.settings.verbose else m.result("NO CARRIER")
+        if family == "wavecom" and m.settings.wind & WIND_RELEASED:
+            m.urc(f"+WIND: 6,{call.index}")
 
 
 def _toa(number: str) -> int:
@@ -351,13 +428,18 @@ def hang_up(m: EmulatedModem, op: Op) -> None:
 
 @handles("A")
 def answer(m: EmulatedModem, op: Op) -> None:
+    """ATA: the final result (OK; ZTE CONNECT) first, then the answer's indications, as
+    SIMCom's OK then VOICE CALL: BEGIN. Nothing ringing: NO CARRIER."""
     call = next((c for c in m.calls.calls if c.state == "incoming"), None)
     if call is None:
-        raise CmdError()  # real modules answer NO CARRIER/ERROR here
+        m.result("NO CARRIER")  # V.250 6.3.5: no call to answer
+        raise ResultLater
     for timer in call.timers:
         timer.cancel()
     call.timers.clear()
+    m.result(m.dialect.ata_final)
     m.calls.answered(call)
+    raise ResultLater
 
 
 @handles("+CLCC")

@@ -277,6 +277,12 @@ def ucallstat(m: EmulatedModem, op: Op) -> None:
         m.settings.ucallstat = op.int_arg(0, 0) == 1
 
 
+@handles("+UDTMFD")
+def udtmfd(m: EmulatedModem, op: Op) -> None:
+    """u-blox DTMF detection: +UUDTMFD: <key> for each key the far end presses."""
+    m.settings.udtmfd = _flag(op, m.settings.udtmfd)
+
+
 @handles("+ZPAS")
 def zpas(m: EmulatedModem, op: Op) -> None:
     """ZTE bearer query: answered with a +BEARTYPE line (research/modems.md 3.10)."""

@@ -173,6 +173,7 @@ class Settings:
     qtonedet: bool = False
     wind: int = 0  # Wavecom +WIND indication bitmap (2 remote ringing, 16 created, 32 released)
     ucallstat: bool = False  # u-blox +UCALLSTAT URCs
+    udtmfd: bool = False  # u-blox +UUDTMFD URCs (DTMF detection)
     cnmi: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
     csms: int = 0
     csmp: tuple[int, int, int, int] = (17, 167, 0, 0)
@@ -537,6 +538,7 @@ VENDOR_NAMES = frozenset(
         "+ZPAS",
         "+ZOPRT",
         "+UCALLSTAT",
+        "+UDTMFD",
     }
 )
 

@@ -44,6 +44,12 @@ class Dialect:
     # AT+CFUN? answered with the test form's ranges instead of the state (ZTE K3565-Z,
     # research/modems.md 3.10); None: +CFUN: <fun>.
     cfun_read: str | None = None
+    # A call ringing in (calls.py): the caller ID after each RING under AT+CLIP=1 ({number},
+    # {toa}), and what is sent when the caller withholds it (None: no +CLIP at all, the host
+    # learns nothing by the second ring); the final result of ATA (old ZTE sticks: CONNECT).
+    clip: str = '+CLIP: "{number}",{toa},,,,0'
+    clip_withheld: str | None = '+CLIP: "",128,,,,1'
+    ata_final: str = "OK"
 
 
 GENERIC = Dialect(
@@ -70,6 +76,8 @@ SIMCOM = Dialect(
     vendor_commands=frozenset({"+DDET", "+CCMXPLAY", "+CDTAM", "+CSQN", "+CLAC"}),
     family="simcom",
     urc_end=b"\r\r\n",
+    clip='+CLIP: "{number}",{toa},"",0,"",0',
+    clip_withheld='+CLIP: "",128,"",0,"",1',
 )
 
 # SIM800/SIM900 (2G): AT+MORING=1 gives MO RING / MO CONNECTED, AT+CLCC=1 +CLCC URCs;
@@ -97,6 +105,8 @@ QUECTEL = Dialect(
     ready_urcs=("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"),
     vendor_commands=frozenset({"^DSCI", "+QTONEDET", "+QPSND", "+QURCCFG", "+QWDTMF", "+CLAC"}),
     family="quectel",
+    clip='+CLIP: "{number}",{toa},"",0,"",0',
+    clip_withheld='+CLIP: "",128,"",0,"",1',
 )
 
 HUAWEI = Dialect(
@@ -131,6 +141,8 @@ WAVECOM = Dialect(
     cpin_no_ok=True,
     atd_held="OK",
     cpms_test='+CPMS: (("SM","BM","SR"),("SM"),("SM"))',
+    clip='+CLIP: "{number}",{toa}',
+    clip_withheld=None,
 )
 
 # Older ZTE / Qualcomm USB sticks (K3565-Z, MF1xx): ATD gives no final result until the call
@@ -152,6 +164,9 @@ ZTE = Dialect(
     reject_final="OK",
     noise_urcs=('+ZDONR: "Emulnet",1,1,"CS_PS","ROAM_OFF"', '+ZPASR: "UMTS"'),
     cfun_read="+CFUN: (0-1,4-7),(0-1)",
+    clip='+CLIP: "{number}",{toa}',
+    clip_withheld=None,
+    ata_final="CONNECT",
 )
 
 # A phone used as a modem (Nokia, Sony Ericsson): AT+CLCC=1 is accepted but no +CLCC URC ever
@@ -172,7 +187,8 @@ NOKIA = Dialect(
 )
 
 # u-blox SARA-U2/LISA-U2: AT+UCALLSTAT=1 gives +UCALLSTAT: <id>,<stat> (2 dialling, 3
-# alerting, 0 active, 6 disconnected); +CLCC polling only.
+# alerting, 4 ringing in, 0 active, 6 disconnected); +CLCC polling only; AT+UDTMFD=1 gives
+# +UUDTMFD: <key> for the far end's keys.
 UBLOX = Dialect(
     name="ublox",
     manufacturer="u-blox",
@@ -181,7 +197,7 @@ UBLOX = Dialect(
     imei_prefix="35719807",
     boot_urcs=(),
     ready_urcs=(),
-    vendor_commands=frozenset({"+UCALLSTAT", "+CLAC"}),
+    vendor_commands=frozenset({"+UCALLSTAT", "+UDTMFD", "+CLAC"}),
     family="ublox",
     clcc_urc=False,
 )

@@ -7,14 +7,20 @@ Control socket ``DIR/control.sock`` takes one command per line and answers ``ok`
     <modem> silent on|off | garbage on|off | noise on|off | urc-in-cmgs on|off
     <modem> lag <seconds>                 output in order, each write that much after the last
     <modem> sms-in <sender> <text...>     a message arrives from the network
-    <modem> ring <number>                 an incoming call
+    <modem> incoming <number|withheld> [keys=1@2.0,9@5.5] [hangup=S] [ring=S]
+                                          a call rings in (callers.py): the caller's keys,
+                                          each at its seconds after the answer; the caller
+                                          hangs up S s after the answer (default: never) or
+                                          gives up after S s of ringing (default: 30 s)
+    <modem> ring <number> [...]           the same as incoming
     <modem> urc <text...>                 send any unsolicited line
     <modem> signal <rssi> | register <stat>
     <modem> ect on|off                    the network allows explicit call transfer (+CHLD=4)
     <modem> reply <command> <line>|<line>|...|<final>   next answer to that command
 
-With a ``journal`` path every ATD, its call's progress and end, and every control command are
-appended to that file as JSON lines (``journal.py``).
+With a ``journal`` path every ATD and every call ringing in, its progress and end, and every
+control command are appended to that file as JSON lines (``journal.py``). ``incoming`` answers
+``error: …`` when the modem cannot take the call (busy with another, unregistered, off).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from appliance.drivers.emulators.gsm.callers import parse_incoming
 from appliance.drivers.emulators.gsm.device import EmulatedModem
 from appliance.drivers.emulators.gsm.dialect import DIALECTS
 from appliance.drivers.emulators.gsm.journal import Journal
@@ -42,6 +49,7 @@ ACTIONS = (
     "urc-in-cmgs",
     "lag",
     "sms-in",
+    "incoming",
     "ring",
     "urc",
     "signal",
@@ -136,8 +144,14 @@ class Farm:
             raise ControlError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
         if self.journal is not None:
             self.journal.record("control", command=command.strip())
-        for modem in targets:
-            _apply(modem, action, arg)
+        failed: list[str] = []
+        for modem in targets:  # every target, even when one of them refuses
+            try:
+                _apply(modem, action, arg)
+            except ValueError as exc:  # ControlError, or a number that is not one
+                failed.append(str(exc))
+        if failed:
+            raise ControlError("; ".join(dict.fromkeys(failed)))
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -180,8 +194,14 @@ def _apply(modem: EmulatedModem, action: str, arg: str) -> None:
         if not sender or not text:
             raise ControlError("sms-in needs: <sender> <text>")
         modem.sms.inject(sender, text)
-    elif action == "ring":
-        modem.calls.ring(arg.strip())
+    elif action in ("incoming", "ring"):
+        try:
+            plan = parse_incoming(arg)
+        except ValueError as exc:
+            raise ControlError(f"{action}: {exc}") from None
+        refused = modem.calls.ring_in(plan)
+        if refused is not None:
+            raise ControlError(f"{modem.name}: no call rings in: {refused}")
     elif action == "urc":
         modem.urc(arg)
     elif action == "signal":

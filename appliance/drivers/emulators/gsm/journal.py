@@ -1,4 +1,5 @@
-"""The emulator's call journal: every ``ATD`` a modem received, and what became of the call.
+"""The emulator's call journal: every ``ATD`` a modem received, every call that rang in, and
+what became of each call.
 
 One JSON document per line, appended with a single ``write(2)`` on a descriptor opened
 ``O_APPEND`` (no buffer in this process), so a line is in the file the moment it is recorded:
@@ -16,6 +17,10 @@ Events (``t`` is wall-clock UTC seconds, ``time.time()``, the dialer's clock)::
     {"t": …, "event": "end", "call": 7, "modem": "gsm2", "number": "…", "answered": true,
      "by": "far end" | "host" | "module gone", "cause": 16, "seconds": 4}
     {"t": …, "event": "control", "command": "gsm2 unplug"}   a failure switch was thrown
+    {"t": …, "event": "incoming", "call": 9, "modem": "gsm0", "number": "+48601234567",
+     "withheld": false}                                 a call rings in (callers.py)
+    {"t": …, "event": "key", "call": 9, "modem": "gsm0", "number": "…", "key": "1"}
+                                                        the answered caller pressed a key
 
 ``by``: the callee or the network released the call (``cause`` per 24.008), the host hung
 up (``ATH``/``+CHUP``/``+CHLD``), or the module went away with the call (unplug, reboot);
