@@ -33,6 +33,7 @@ from appliance.drivers.can.protocol import (
     Status,
     caller_id_frames,
 )
+from appliance.drivers.emulators import can_card
 from appliance.drivers.emulators.can_card import CardScript, EmulatedCard
 from appliance.drivers.emulators.can_rack import CardRack
 from appliance.drivers.emulators.plans import IncomingPlan, Plan
@@ -113,6 +114,24 @@ def test_caller_id_answer_keys_in_order_and_the_caller_hangs_up() -> None:
             assert of(events, CallEnded)[-1].result == final
             assert len(of(events, IncomingCall)) == 1 and not of(events, RingingStopped)
             assert card.ports[0].state == 0 and not others.items[1:]  # port 2 heard nothing
+
+    run(main(), timeout=30)
+
+
+def test_a_late_caller_id_timer_still_sends_the_number_before_the_second_ring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression (fresh-clone run, #23): on a loaded host the card's caller-ID timer fired after
+    its second-ring timer and the call was announced without a number. The caller ID is decoded
+    between the first two rings; here its timer is set past the second ring on purpose."""
+    monkeypatch.setattr(can_card, "CALLER_ID_AFTER", 9.0)  # the second ring is at 6 s
+
+    async def main() -> None:
+        async with backplane() as (card, _line, events, _):
+            card.incoming(1, IncomingPlan("+15550003", ring=30))
+            call = await wait_event(events, IncomingCall)
+            assert call == IncomingCall("card3.1", "+15550003")
+            assert card.ports[0].rings == 2  # announced at the second ring, with the number
 
     run(main(), timeout=30)
 

@@ -84,6 +84,7 @@ class _Port:
     resumes: int = 0  # the state playback returns to
     incoming: IncomingPlan | None = None  # the caller ringing in, or talking
     rings: int = 0
+    caller_id_sent: bool = False  # this call's CALLER_ID frames went out
 
 
 class EmulatedCard:
@@ -412,6 +413,7 @@ class EmulatedCard:
             if port.fault is not None or port.state != 0:
                 raise ValueError(f"card {self.slot} port {n} is busy (state {port.state})")
             port.state, port.incoming, port.rings = State.RINGING_IN, plan, 0
+            port.caller_id_sent = False
             t = 0.0
             while t < plan.ring:
                 self._later(port, t, functools.partial(self._ring_in, n))
@@ -423,6 +425,11 @@ class EmulatedCard:
     def _ring_in(self, n: int) -> None:
         port = self.ports[n - 1]
         if port.state == State.RINGING_IN:
+            plan = port.incoming
+            # The card decodes the caller ID between the first two rings: were its timer late
+            # (threads on a busy host), the frames still go out before the second ring.
+            if port.rings == 1 and plan is not None and plan.ring > CALLER_ID_AFTER:
+                self._caller_id(n)  # once: it returns if the timer sent them already
             port.rings += 1
             self._send(n, Ev.INCOMING_RING, bytes([min(port.rings, 255)]))
 
@@ -431,6 +438,9 @@ class EmulatedCard:
         if port.state != State.RINGING_IN or port.incoming is None:
             return
         plan = port.incoming
+        if port.caller_id_sent:
+            return
+        port.caller_id_sent = True
         for args in caller_id_frames(plan.number, PRESENTATIONS[plan.presentation]):
             self._send(n, Ev.CALLER_ID, args)
 
