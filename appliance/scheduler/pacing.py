@@ -411,14 +411,18 @@ class Pacer:
     def short_brake(self, now: float) -> bool:
         """The abandons of the last SHORT_WINDOW s are at SHORT_SHARE × the cap of its answers
         (or of SHORT_LEAST answers, if fewer came)."""
-        for q in (self._recent_answers, self._recent_abandons):
-            while q and q[0] <= now - SHORT_WINDOW:
-                q.popleft()
+        self._trim_short(now)
         abandons = len(self._recent_abandons)
         if not abandons:
             return False
         abandoned, answered = self._judged(abandons, len(self._recent_answers))
         return abandoned >= SHORT_SHARE * self.cap * max(answered, SHORT_LEAST)
+
+    def _trim_short(self, now: float) -> None:
+        """Forget the answers and abandons older than SHORT_WINDOW s."""
+        for q in (self._recent_answers, self._recent_abandons):
+            while q and q[0] <= now - SHORT_WINDOW:
+                q.popleft()
 
     def talk_ended(self, duration: float, now: float | None = None) -> None:
         self.stats.talks.add(self._seen(now), max(0.0, duration))
@@ -589,7 +593,7 @@ class Pacer:
                     answers = _add_bernoulli(answers, chance)
                     mean += chance
             checks.append((answers, _tail_sums(free), p * s.delay_cdf(t), mean))
-        burst = self.burst_budget(now, agents) + 1
+        burst = self.burst_budget(now, agents) + 1  # abandons too many at once; 0: no limit
         n = 0
         while n < 200:
             k = n + 1
@@ -617,7 +621,7 @@ class Pacer:
         )
         if team < SHORT_AGENTS:
             return -1
-        self.short_brake(now)  # trims the window
+        self._trim_short(now)
         allowed = max(1, math.floor(SHORT_MAX * len(self._recent_answers)))
         return max(0, allowed - len(self._recent_abandons))
 
