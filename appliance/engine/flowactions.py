@@ -52,6 +52,23 @@ class Rules(Protocol):
     def rules_for(self, campaign: CampaignRow) -> CampaignRules: ...
 
 
+class CallParts(Protocol):
+    """What running a flow on a call needs of the engine, inbound or outbound: the store, the
+    clock, the campaigns' rules and the agents' desk."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def planner(self) -> Rules: ...
+
+    @property
+    def desk(self) -> AgentDesk | None: ...
+
+
 class QueueHooks(Protocol):
     """What an inbound call adds to the queue: the snapshot and metrics, its overflow."""
 

@@ -24,12 +24,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from appliance.campaigns import CampaignSettings
-from appliance.clock import Clock
 from appliance.domain import Outcome
 from appliance.drivers.line import CallResult, Line, LineError
-from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveCall
-from appliance.engine.flowactions import GONE, OVERFLOW, ActionCall, CallActions, Rules
+from appliance.engine.flowactions import GONE, OVERFLOW, ActionCall, CallActions, CallParts
 from appliance.engine.flowcall import KeyBuffer, LineFlowCall
 from appliance.engine.inboundview import FlowCallView
 from appliance.engine.linepool import Slot
@@ -39,7 +37,6 @@ from appliance.flows import Flow, FlowResult, run_flow
 from appliance.flows import model as fm
 from appliance.metrics import Metrics
 from appliance.store.campaigns import CampaignRow, find_campaign
-from appliance.store.db import Database
 from appliance.store.inbound import (
     InboundCall,
     Refused,
@@ -91,20 +88,8 @@ class TrackedCall:
                             self.direction, self.agent)  # fmt: skip
 
 
-class CallHost(Protocol):
+class CallHost(CallParts, Protocol):
     """What an answered call needs of the inbound side (`Inbound`)."""
-
-    @property
-    def db(self) -> Database: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def planner(self) -> Rules: ...
-
-    @property
-    def desk(self) -> AgentDesk | None: ...
 
     @property
     def metrics(self) -> Metrics | None: ...

@@ -14,33 +14,19 @@ from typing import Protocol
 from appliance.clock import Clock
 from appliance.domain import Outcome
 from appliance.drivers.line import CallResult, LineError
-from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveCall
 from appliance.engine.calls import Attempt
-from appliance.engine.flowactions import ActionCall, CallActions, Rules
+from appliance.engine.flowactions import ActionCall, CallActions, CallParts
 from appliance.engine.flowcall import KeyBuffer, LineFlowCall
 from appliance.engine.inbound import Inbound
 from appliance.engine.inboundcall import TrackedCall
 from appliance.engine.talk import talk
 from appliance.flows import Flow, FlowResult, run_flow
-from appliance.store.db import Database
 from appliance.store.results import contact as contact_document
 
 
-class SurveyHost(Protocol):
+class SurveyHost(CallParts, Protocol):
     """What a flow on an outbound call needs of the engine."""
-
-    @property
-    def db(self) -> Database: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def planner(self) -> Rules: ...
-
-    @property
-    def desk(self) -> AgentDesk | None: ...
 
     @property
     def inbound(self) -> Inbound: ...
