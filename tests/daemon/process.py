@@ -103,17 +103,7 @@ class EmulatorProcess:
 
     def control(self, command: str) -> str:
         """Send one control command (e.g. `gsm1 unplug`) and return the emulator's answer."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
-            sock.connect(str(self.control_path))
-            sock.sendall(command.encode() + b"\n")
-            answer = b""
-            while not answer.endswith(b"\n"):
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                answer += chunk
-        return answer.decode().strip()
+        return control(self.control_path, command)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -123,6 +113,21 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+def control(path: Path, command: str) -> str:
+    """One command to an emulator's control socket (one line), and its one-line answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        sock.sendall(command.encode() + b"\n")
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.decode().strip()
 
 
 def lines_config(links: list[Path]) -> str:

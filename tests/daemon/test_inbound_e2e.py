@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from typing import Any
 from appliance.cli import main
 from appliance.store.db import Database
 from tests.api.client import Api, make_token
-from tests.daemon.process import ALWAYS_CALLABLE, DaemonProcess
+from tests.daemon.process import ALWAYS_CALLABLE, DaemonProcess, control
 
 SURVEYED = "+12125550150"
 AGENT_KEY, OPT_OUT, CALLBACK, QUEUED, CRASH, LAST = (
@@ -93,17 +92,7 @@ class Card:
         assert json.loads(self.proc.stdout.readline())["cards"][0]["slot"] == 3
 
     def control(self, command: str) -> str:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
-            sock.connect(str(self.control_path))
-            sock.sendall(command.encode() + b"\n")
-            answer = b""
-            while not answer.endswith(b"\n"):
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                answer += chunk
-        return answer.decode().strip()
+        return control(self.control_path, command)
 
     def ring(self, port: int, command: str) -> None:
         assert self.control(f"3/{port} incoming {command}") == "ok"
