@@ -33,6 +33,28 @@ FlowName = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH, pattern=PAT
 Overflow = Literal["hang_up", "callback", "node"]
 
 
+class AmdSettings(BaseModel):
+    """Answering-machine detection on the audio path (SPEC H7, #24): the greeting-length logic
+    of Asterisk's app_amd, its amd.conf defaults (milliseconds), and the decision budget: a call
+    still undecided ``budget`` ms after the answer is taken for a person (handed on in time)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    initial_silence: int = Field(default=2500, ge=100, le=10_000)
+    greeting: int = Field(default=1500, ge=100, le=10_000)
+    after_greeting_silence: int = Field(default=800, ge=100, le=10_000)
+    total_analysis_time: int = Field(default=5000, ge=500, le=30_000)
+    min_word_length: int = Field(default=100, ge=10, le=5000)
+    between_words_silence: int = Field(default=50, ge=10, le=5000)
+    maximum_number_of_words: int = Field(default=2, ge=1, le=20)
+    silence_threshold: int = Field(default=256, ge=0, le=32767)
+    maximum_word_length: int = Field(default=5000, ge=100, le=30_000)
+    budget: int = Field(default=2000, ge=500, le=30_000)
+
+
+MachineAction = Literal["hang_up", "message", "live"]
+
+
 class CampaignSettings(BaseModel):
     """Everything about a campaign that is not its name, type, region, status or filter."""
 
@@ -86,6 +108,12 @@ class CampaignSettings(BaseModel):
     # Seconds between announcements of a waiting caller's place in the queue, where the line can
     # play (prompts queue-position-1 … queue-position-9, queue-position-many); None: none.
     announce_position: int | None = Field(default=None, ge=5, le=600)
+    # The audio path (SPEC O9, H7, #24), on lines that carry the call's sound to the host.
+    record: bool = False  # record every answered call
+    consent_prompt: str | None = Field(default=None, max_length=MAX_LENGTH)  # played first
+    amd: AmdSettings | None = None  # answering-machine detection; None: off
+    machine_action: MachineAction = "hang_up"  # a machine: hang up, leave a message, or live
+    machine_message: str | None = Field(default=None, max_length=MAX_LENGTH)  # after the beep
 
     @field_validator("windows")
     @classmethod

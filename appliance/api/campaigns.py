@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from appliance import campaign_strategy, names
 from appliance.api.context import SERVICES, Services
+from appliance.api.models import REF_TEMPLATE
 from appliance.api.models.campaigns import (
     Campaign,
     CampaignCreate,
@@ -44,7 +45,10 @@ from appliance.scheduler.strategy import StrategyError, parse_strategy
 from appliance.store import campaigns as store
 from appliance.store.results import abandon_rates, outcomes, report
 
-SETTINGS = API.schema("CampaignSettings", CampaignSettings.model_json_schema())
+_SETTINGS = CampaignSettings.model_json_schema(ref_template=REF_TEMPLATE)
+for _name, _part in _SETTINGS.pop("$defs", {}).items():  # the models it uses (AmdSettings)
+    API.schema(_name, _part)
+SETTINGS = API.schema("CampaignSettings", _SETTINGS)
 
 
 def services(call: Call) -> Services:

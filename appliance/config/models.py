@@ -241,6 +241,26 @@ class LineConfig(Section):
     caller_id: str | None = None
     enabled: bool = True
     campaigns: tuple[str, ...] = ()
+    # The call's sound on the host (SPEC H7, #24): a GSM module's PCM audio port (its own serial
+    # device, e.g. /dev/serial/by-id/...-if04-port0); a V.253 modem streams on its data port and
+    # says "stream"; None: no audio path (no recording, no answering-machine detection here).
+    audio: str | None = Field(default=None, min_length=1, max_length=4096)
+
+
+class RecordingSettings(Section):
+    """Where call recordings go and how long they stay (SPEC O9, #24)."""
+
+    directory: Path | None = None  # None: `recordings` beside the database
+    format: Literal["flac", "opus", "wav"] = "flac"
+    retain_days: float = Field(default=90.0, gt=0.0, le=3650.0)
+    budget_mb: int = Field(default=2048, ge=1, le=10_000_000, description="oldest deleted first")
+
+
+class PromptSettings(Section):
+    """Audio prompts played on lines with an audio path (SPEC H7, #24)."""
+
+    directory: Path | None = None  # None: `prompts` beside the database; files dropped here
+    tts: bool = True  # prompts written as text are spoken by espeak-ng, where it is installed
 
 
 class SeatConfig(Section):
@@ -373,6 +393,8 @@ class DialboxConfig(Section):
     api: ApiSettings = ApiSettings()
     engine: EngineSettings = EngineSettings()
     schedules: tuple[ScheduleEntry, ...] = ()
+    recordings: RecordingSettings = RecordingSettings()
+    prompts: PromptSettings = PromptSettings()
     log_level: _LEVELS = "INFO"
     flows: tuple[str, ...] = Field(
         default=(),

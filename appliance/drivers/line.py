@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from appliance.drivers.audio import AudioChannel
 from appliance.drivers.outcome import Outcome
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,9 @@ class Capabilities:
     dtmf_send: bool = False
     playback: bool = False
     answer: bool = False  # can answer incoming calls (SPEC C14)
+    # The call's sound reaches the host (SPEC H7, #24): ``Line.audio`` gives it while a call is
+    # up. False where the hardware has no audio path or none is configured.
+    audio: bool = False
 
 
 class Line(abc.ABC):
@@ -249,6 +253,12 @@ class Line(abc.ABC):
 
     async def send_dtmf(self, digits: str) -> None:
         raise NotSupported(f"{self.name}: sending DTMF is not supported")
+
+    @property
+    def audio(self) -> AudioChannel | None:
+        """The sound of the current call (SPEC H7), from its answer until it ends; None when no
+        call is up or the line has no audio path (``capabilities.audio`` False)."""
+        return None
 
     async def play(self, message: str) -> None:
         """Play a stored message (a file name on the module) to the far end of the call."""

@@ -57,6 +57,8 @@ INTENDED: dict[str, str] = {
     "/paths/~1status/get/responses/200/*/properties/inbound": "the inbound campaigns' queues (#23)",
     "/paths/~1status/get/description": "says what the inbound section holds (#23)",
     "/paths/~1campaigns~1{name}~1why/get/description": "says what why tells of an inbound campaign (#23)",
+    **{f"/paths/~1campaigns*/properties/settings/properties/{key}": "the audio path: recording, answering-machine detection (#24)"
+       for key in ("record", "consent_prompt", "amd", "machine_action", "machine_message")},
 }  # fmt: skip
 
 
