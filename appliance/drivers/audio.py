@@ -104,12 +104,18 @@ class AudioChannel(abc.ABC):
         """Frames exchanged so far: the channel's audio clock (× ``FRAME_MS``)."""
         return self._index
 
-    async def listen(self) -> AsyncIterator[AudioFrame]:
-        """Every frame from now until the stream ends (then the iteration stops)."""
-        if self._finished:
-            return
+    def listen(self) -> AsyncIterator[AudioFrame]:
+        """Every frame from this call on until the stream ends (then the iteration stops). The
+        listener is registered at once, not at the first ``anext``: a consumer started in a task
+        of its own misses no frame delivered in between."""
         listener = _Listener()
-        self._listeners.append(listener)
+        if self._finished:
+            listener.queue.put_nowait(None)
+        else:
+            self._listeners.append(listener)
+        return self._frames(listener)
+
+    async def _frames(self, listener: _Listener) -> AsyncIterator[AudioFrame]:
         try:
             while True:
                 frame = await listener.queue.get()

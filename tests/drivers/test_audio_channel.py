@@ -85,3 +85,15 @@ def test_hush_drops_what_was_queued_and_the_waiter_hears_false() -> None:
         assert channel.feed(tone(1)) == [SILENCE]
 
     asyncio.run(main())
+
+
+def test_a_listener_hears_from_the_call_to_listen_not_from_its_first_read() -> None:
+    async def main() -> None:
+        channel = LoopbackChannel("gsm1")
+        stream = channel.listen()
+        channel.feed(tone(2))  # delivered before the consumer first asks
+        await channel.close()
+        assert [frame.index async for frame in stream] == [0, 1]
+        assert [frame async for frame in channel.listen()] == []  # a finished stream: nothing
+
+    asyncio.run(main())
