@@ -36,7 +36,7 @@ from typing import Literal, Protocol
 
 from appliance.campaigns import AmdSettings, CampaignSettings
 from appliance.domain import Outcome
-from appliance.drivers.audio import FRAME_MS, AudioChannel
+from appliance.drivers.audio import FRAME_MS, SAMPLE_BYTES, AudioChannel
 from appliance.drivers.line import CallResult, Line, LineError
 from appliance.metrics import Metrics
 
@@ -164,6 +164,10 @@ async def say_prompt(line: Line, prompts: PromptSource | None, name: str) -> boo
         pcm = await asyncio.to_thread(prompts.pcm, name)  # converted once: maybe a TTS run
     except Exception as exc:  # PromptMissing meanwhile, an unreadable file: the module's way
         log.warning("%s: prompt %s not said from the library: %s", line.name, name, exc)
+        return None
+    if not pcm or len(pcm) % SAMPLE_BYTES:
+        log.warning("%s: prompt %s from the library is not 16-bit PCM (%d bytes): not said; "
+                    "add it again (dialbox prompts)", line.name, name, len(pcm))  # fmt: skip
         return None
     return await channel.say(pcm)
 
@@ -310,10 +314,21 @@ class CallSound:
                 await asyncio.shield(self._consent)
 
     async def _consent_then_record(self, prompt: str) -> None:
-        said = await say_prompt(self.line, self.audio.prompts, prompt)
+        try:
+            said = await say_prompt(self.line, self.audio.prompts, prompt)
+        except Exception as exc:  # a bug: no recording, the call goes on
+            log.exception("%s: consent prompt %s not said", self.line.name, prompt)
+            self.evidence.append(f"consent prompt {prompt} not said ({exc!r}): not recorded")
+            return
+        if said is None and not self.channel.active:
+            said = False  # the call's sound ended first
+        if said is None and self.audio.prompts is None:
+            self.evidence.append(f"consent prompt {prompt} not said: this box has no prompt "
+                                 "library: not recorded")  # fmt: skip
+            return
         if said is None:
-            self.evidence.append(f"consent prompt {prompt} is not in the prompt library: not "
-                                 "recorded")  # fmt: skip
+            self.evidence.append(f"consent prompt {prompt} is not in the prompt library (or not "
+                                 "readable): not recorded")  # fmt: skip
             log.warning("%s: consent prompt %s is not in the prompt library (add it: dialbox "
                         "prompts); call of %s not recorded", self.line.name, prompt,
                         self.campaign)  # fmt: skip

@@ -48,6 +48,7 @@ MESSAGE = tone(1000, 30)  # the campaign's message, 0.6 s
 CONSENT = tone(2000, 20)  # "this call is recorded"
 VOICEMAIL = tone(3000, 25)  # the message left on machines
 AMD = {"budget": 2000}
+NOT_RECORDED = "consent prompt consent is not in the prompt library (or not readable): not recorded"
 
 
 class Rig:
@@ -366,7 +367,7 @@ def test_a_consent_prompt_missing_from_the_library_means_no_recording_the_call_g
         run(main())
     got = rig.attempt()
     assert got["outcome"] == int(Outcome.CONNECTED)
-    assert "consent prompt consent is not in the prompt library: not recorded" in got["evidence"]
+    assert NOT_RECORDED in got["evidence"]
     assert recorder.started == []
     assert "consent prompt consent is not in the prompt library" in caplog.text
 
@@ -609,3 +610,52 @@ def test_a_restarted_pacer_replays_answered_machines_faxes_and_modems_as_no_live
     pacer = Pacers(db, 15.0).get(cid, CampaignSettings(pacing="predictive"), 0.03, NOW + 60)
     assert pacer.stats.answers == 1  # the person only
     assert abandon_counts(db, cid, NOW + 60, 86400.0) == (1, 0)
+
+
+def test_a_call_flow_s_prompts_are_said_from_the_library_or_played_by_the_module(
+    tmp_path: Path,
+) -> None:
+    from appliance.flows import load_flows
+
+    (tmp_path / "f.yaml").write_text(
+        "survey:\n  start: hello\n  nodes:\n"
+        "    hello:\n      play: hello\n      next: bye\n"
+        "    bye:\n      goodbye: stored-bye\n"
+    )
+    hello = tone(1500, 15)
+    rig = Rig(tmp_path, {"flow": "survey", "record": True, "consent_prompt": "consent"},
+              AudioParts(recorder=Recorder(), prompts=Library(hello=hello, consent=CONSENT)))  # fmt: skip
+    rig.engine.flows = load_flows([tmp_path / "f.yaml"])
+
+    async def main() -> None:
+        far = await rig.answered()
+        await rig.finished()
+        assert far is not None
+        said = b"".join(far.said)
+        assert said.index(CONSENT) < said.index(hello)  # the consent prompt first
+
+    run(main())
+    got = rig.attempt()
+    assert rig.line.plays == ["stored-bye"]  # not in the library: the module's file
+    assert "said consent prompt consent" in got["evidence"] and "recording" in got["evidence"]
+    assert "flow survey" in got["evidence"]
+
+
+def test_a_prompt_that_is_not_pcm_is_played_by_the_module_and_the_call_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = Rig(tmp_path, {"message": "msg", "record": True, "consent_prompt": "consent"},
+              AudioParts(recorder=Recorder(),
+                         prompts=Library(msg=b"\x01\x02\x03", consent=b"")))  # fmt: skip
+
+    async def main() -> None:
+        await rig.answered()
+        await rig.held_then_hung_up()
+
+    with caplog.at_level(logging.WARNING, logger="appliance.engine.callaudio"):
+        run(main())
+    got = rig.attempt()
+    assert got["outcome"] == int(Outcome.CONNECTED)
+    assert rig.line.plays == ["msg"] and "played msg" in got["evidence"]
+    assert NOT_RECORDED in got["evidence"]
+    assert "prompt msg from the library is not 16-bit PCM (3 bytes)" in caplog.text
