@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from appliance.clock import ManualClock
 from appliance.config.models import DialboxConfig
 from appliance.domain import Channel, Outcome
-from appliance.drivers.audio import frames_of
+from appliance.drivers.audio import LoopbackChannel, frames_of
 from appliance.engine import callaudio
 from appliance.engine.callaudio import AudioParts
 from appliance.engine.dialer import Engine
@@ -659,3 +659,37 @@ def test_a_prompt_that_is_not_pcm_is_played_by_the_module_and_the_call_goes_on(
     assert rig.line.plays == ["msg"] and "played msg" in got["evidence"]
     assert NOT_RECORDED in got["evidence"]
     assert "prompt msg from the library is not 16-bit PCM (3 bytes)" in caplog.text
+
+
+def test_a_detector_that_never_answers_is_given_up_on_and_the_call_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The detector's budget is audio time; a stream that stalls (no frame, no end) would hold
+    # the call: the engine gives up on it by the wall clock. (Budget and grace shrunk to 10 ms:
+    # the detector below never returns, so the guard is the only way on.)
+    from appliance.campaigns import AmdSettings, CampaignSettings
+    from appliance.engine.callaudio import CallAudio
+
+    monkeypatch.setattr(callaudio, "MIN_AMD", 0.0)
+    monkeypatch.setattr(callaudio, "DETECT_GRACE", 0.0)
+
+    async def never(channel: Any, settings: Any) -> Any:
+        await asyncio.Event().wait()
+
+    async def main() -> None:
+        line = SoundLine("l1")
+        line.dialed.append(NY1)
+        line.channel = channel = LoopbackChannel("l1")
+        evidence: list[str] = []
+        settings = CampaignSettings(amd=AmdSettings())
+        sound = CallAudio(AudioParts(detect=never)).sound(
+            line, settings, evidence, campaign="c", attempt_id=1, number=NY1, agent=None,
+            direction="outbound",
+        )  # fmt: skip
+        assert sound is not None
+        screened = await sound.screen(budget_cap=0.01)
+        assert not screened.ended and channel.active
+        assert "amd undecided at 0.00 s" in evidence
+        assert "no verdict within 0.0 s: handled as a person" in evidence
+
+    run(main())
