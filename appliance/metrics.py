@@ -318,6 +318,35 @@ class Metrics:
             buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
             registry=r,
         )
+        # The audio path (#24): answering-machine verdicts, how long they took, and the
+        # frames of calls' sound exchanged and lost (a listener behind, the hardware's overruns).
+        self.amd_verdicts = Counter(
+            "dialbox_amd_verdicts",
+            "Answering-machine detection verdicts on answered calls, by campaign and kind "
+            "(person, machine, fax, modem, undecided, hung_up)",
+            ["campaign", "kind"],
+            registry=r,
+        )
+        self.amd_decision = Histogram(
+            "dialbox_amd_decision_seconds",
+            "Audio time from the answer to the answering-machine detector's verdict, by kind",
+            ["kind"],
+            buckets=(0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 5),
+            registry=r,
+        )
+        self.audio_frames = Counter(
+            "dialbox_audio_frames",
+            "20 ms frames of calls' sound exchanged with the line hardware, by line",
+            ["line"],
+            registry=r,
+        )
+        self.audio_frames_dropped = Counter(
+            "dialbox_audio_frames_dropped",
+            "Frames of calls' sound lost, by line and cause (listener: a recorder or detector "
+            "fell behind; overrun: the hardware or its port lost them)",
+            ["line", "cause"],
+            registry=r,
+        )
         self._store = _StoreCollector(db, now, lines, abandon, agents, queue, inbound)
         r.register(self._store)
 
@@ -343,6 +372,17 @@ class Metrics:
 
     def record_queue_wait(self, campaign: str, seconds: float) -> None:
         self.queue_wait.labels(campaign).observe(max(0.0, seconds))
+
+    def record_amd(self, campaign: str, kind: str, seconds: float) -> None:
+        """An answering-machine verdict `kind`, `seconds` of audio after the answer."""
+        self.amd_verdicts.labels(campaign, kind).inc()
+        self.amd_decision.labels(kind).observe(max(0.0, seconds))
+
+    def record_audio(self, line: str, frames: int, dropped: int, overruns: int) -> None:
+        """One call's sound on `line` ended: its frames, and those lost."""
+        self.audio_frames.labels(line).inc(frames)
+        self.audio_frames_dropped.labels(line, "listener").inc(dropped)
+        self.audio_frames_dropped.labels(line, "overrun").inc(overruns)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -13,6 +13,7 @@ from appliance.daemon.hotfolder import HotFolderComponent
 from appliance.daemon.http import HttpComponent
 from appliance.daemon.runner import Component, Daemon
 from appliance.engine.agents import AgentDesk
+from appliance.engine.callaudio import AudioParts
 from appliance.engine.dialer import Engine
 from appliance.engine.factory import make_line, make_seat
 from appliance.engine.linepool import LinePool
@@ -49,7 +50,8 @@ def components(daemon: Daemon) -> Sequence[Component]:
     for swept in daemon.recovered:
         metrics.dangling.labels(get_campaign_by_id(daemon.db, swept.campaign_id).name).inc()
     pool = LinePool(config, make_line, metrics, db=daemon.db, clock=daemon.clock)
-    engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics, desk)
+    engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics, desk,
+                    audio=audio_parts(daemon, metrics))  # fmt: skip
     daemon.status_fn = engine.status
     daemon.engine = engine
     services = Services(
@@ -75,6 +77,33 @@ def components(daemon: Daemon) -> Sequence[Component]:
     if config.import_.hot_folder is not None:
         parts.append(HotFolderComponent(config, daemon.clock))
     return parts
+
+
+def audio_parts(daemon: Daemon, metrics: Metrics) -> AudioParts:
+    """The audio path's parts (#24, docs/audio.md): the answering-machine and beep detectors,
+    the recorder and the prompt library the engine uses on lines that carry calls' sound."""
+    config = daemon.config
+    beside = Path(config.database).parent  # the state directory
+    recordings = config.recordings.directory or beside / "recordings"
+    prompts = config.prompts.directory or beside / "prompts"
+    del recordings, prompts  # (used by the parts below once merged)
+    # ---- #24 MERGE (engine-audio): the parts live on the amd, prompts and recording branches.
+    # Once they are on main, replace the `return` below with:
+    #   from appliance.audio.amd import detect
+    #   from appliance.audio.prompts import Prompts
+    #   from appliance.audio.tones import wait_for_beep
+    #   from appliance.recording import Recorder
+    #
+    #   return AudioParts(
+    #       detect=detect,
+    #       wait_for_beep=wait_for_beep,
+    #       recorder=Recorder(daemon.db, config.recordings, recordings, daemon.clock, metrics),
+    #       prompts=Prompts(prompts, tts=config.prompts.tts),
+    #   )
+    # (and delete the `del` line above). The API's prompts/recordings services, if the other
+    # helpers' branches want the same objects, should take them from here.
+    return AudioParts()
+    # ---- end #24 MERGE
 
 
 def build_daemon(config_path: str | Path | None, config: DialboxConfig | None = None) -> Daemon:

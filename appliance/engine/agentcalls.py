@@ -20,6 +20,7 @@ from appliance.domain import CampaignType, Outcome
 from appliance.drivers.line import CallResult, LineError
 from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveAgent, LiveCall, Offer
+from appliance.engine.callaudio import CallAudio, play_prompt
 from appliance.engine.calls import Attempt, Call
 from appliance.engine.errors import AgentConflict
 from appliance.engine.linepool import LinePool, Slot
@@ -45,6 +46,11 @@ class DialLoop(Protocol):
     @property
     def calls(self) -> Mapping[int, Call]:
         """Calls in flight by attempt id; the agent side moves a call's `stage` along."""
+        ...
+
+    @property
+    def audio(self) -> CallAudio:
+        """The audio path (#24): the information message said from the prompt library."""
         ...
 
     def start(
@@ -272,10 +278,12 @@ class AgentCalls:
         return float(settings.preview_seconds) if settings.pacing == "timed_preview" else None
 
     async def to_agent(
-        self, attempt: Attempt, evidence: list[str]
+        self, attempt: Attempt, evidence: list[str], spent: float = 0.0
     ) -> tuple[CallResult | None, str | None, Outcome]:
         """An answered call of an agent campaign: to an agent within the connect timeout, or the
-        information message and an abandon in the ledger (A4). Then the talk, to its end."""
+        information message and an abandon in the ledger (A4). Then the talk, to its end.
+        `spent`: seconds of the connect timeout the answering-machine detection already took
+        (the 2-second rule counts from the answer, docs/audio.md)."""
         got, campaign, slot = attempt.lease, attempt.campaign, attempt.slot
         now = self.clock.now()
         call = self.loop.calls[got.attempt_id]
@@ -292,9 +300,11 @@ class AgentCalls:
         agent = None
         try:
             if self.desk is not None:
+                timeout = self.loop.config.agents.connect_timeout
                 agent = await self.desk.hand_over(
-                    campaign.name, attempt.settings.skill, slot.line, live, call.agent, evidence
-                )
+                    campaign.name, attempt.settings.skill, slot.line, live, call.agent, evidence,
+                    within=timeout - spent if spent > 0 else None,
+                )  # fmt: skip
         finally:
             if agent is None:
                 ended_task.cancel()
@@ -302,11 +312,11 @@ class AgentCalls:
             if pacer is not None:
                 pacer.abandoned(self.clock.now())
             message = self.loop.config.agents.info_message
-            if slot.line.capabilities.playback:
+            if slot.line.capabilities.playback or slot.line.audio is not None:
                 try:
-                    await slot.line.play(message)
+                    how = await play_prompt(slot.line, self.loop.audio.prompts, message)
                     evidence.append(f"no agent within {self.loop.config.agents.connect_timeout:g} s: "
-                                    f"played {message}")  # fmt: skip
+                                    f"{how} {message}")  # fmt: skip
                 except LineError as exc:
                     evidence.append(f"no agent; information message failed: {exc}")
             else:

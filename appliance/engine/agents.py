@@ -415,17 +415,21 @@ class AgentDesk:
         wait: float | None = None,
         first: bool = False,
         ended: asyncio.Event | None = None,
+        within: float | None = None,
     ) -> LiveAgent | None:
         """Join the answered call to an agent within the connect timeout, or None (abandoned).
 
         With `wait` (seconds), the caller waits in the queue (`waiting`) that long at most for
         an agent (the longest waiter takes the longest-idle agent), and each agent chosen has
         the whole connect timeout from that moment; `first`: the agents owed to this caller are
-        kept from outbound calls. None also once `ended` is set (the caller hung up)."""
+        kept from outbound calls. None also once `ended` is set (the caller hung up).
+        `within`: seconds left of the connect timeout (the answer's screening took the rest,
+        engine/callaudio.py); None: the whole timeout."""
         if wait is not None:
             return await self._queue(campaign, skill, line, call, evidence, wait, first, ended)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.agents.connect_timeout
+        timeout = self.config.agents.connect_timeout
+        deadline = loop.time() + (timeout if within is None else max(0.0, min(within, timeout)))
         tried: set[str] = set()
         while True:
             agent = (

@@ -29,6 +29,7 @@ from appliance.drivers.line import CallResult, IncomingSms, LineError, LineEvent
 from appliance.engine.agentcalls import AgentCalls
 from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveAgent
+from appliance.engine.callaudio import CONNECT_RESERVE, GO_ON, AudioParts, CallAudio, play_prompt
 from appliance.engine.calls import Attempt, Call
 from appliance.engine.flowcall import KeyBuffer
 from appliance.engine.inbound import Inbound, flow_problems
@@ -71,6 +72,7 @@ class Engine:
         planner: Planner,
         metrics: Metrics | None = None,
         desk: AgentDesk | None = None,
+        audio: AudioParts | None = None,
     ) -> None:
         self.config = config
         self.db = db
@@ -83,6 +85,9 @@ class Engine:
         self.dialed = 0
         self._last_sweep = 0.0
         self.desk = desk
+        # The audio path's parts (#24: detector, beep, recorder, prompt library), built by the
+        # daemon (daemon/wiring.py `audio_parts`); none given: calls go as on lines without sound.
+        self.audio = CallAudio(audio, metrics)
         self.agents = AgentCalls(
             self, db, clock, pool, planner, desk, Pacers(db, config.agents.wrap_up)
         )
@@ -90,7 +95,7 @@ class Engine:
             desk.attach(self.agents)
         self.flows: dict[str, Flow] = {}
         self._load_flows(config)
-        self.inbound = Inbound(self, db, clock, pool, planner, desk, metrics)
+        self.inbound = Inbound(self, db, clock, pool, planner, desk, metrics, self.audio)
         self.survey = Survey(self)
         for slot in pool.slots:
             slot.line.subscribe(self._on_line_event)
@@ -315,7 +320,7 @@ class Engine:
         # Keys the callee presses (SPEC C1: surveys, "press 1") may follow the answer at once, so
         # they are collected from before the dial to the end of the call.
         keys = KeyBuffer(slot.line)
-        outcome, agent, flow = None, None, None
+        outcome, agent, flow, sound = None, None, None, None
         try:
             result = await slot.line.dial(got.number, float(attempt.settings.ring_timeout))
             evidence = list(result.evidence)
@@ -324,13 +329,37 @@ class Engine:
                 call = self.calls.get(got.attempt_id)
                 if call is not None and campaign.type is not CampaignType.AGENT:
                     call.stage = "up"  # the box knows it answered (agent calls: AgentCalls)
-                if campaign.type is CampaignType.AGENT:
-                    final, agent, outcome = await self.agents.to_agent(attempt, evidence)
+                # The call's sound (#24, engine/callaudio.py): recording, answering machines.
+                reserved = call.agent.name if call is not None and call.agent is not None else None
+                sound = self.audio.sound(slot.line, attempt.settings, evidence,
+                                         campaign=campaign.name, attempt_id=got.attempt_id,
+                                         number=got.number, agent=reserved,
+                                         direction="outbound")  # fmt: skip
+                screened = GO_ON
+                if sound is not None:
+                    # An agent campaign's detection leaves the agent's join its time: the
+                    # 2-second rule counts from the answer (docs/audio.md).
+                    cap = (
+                        self.config.agents.connect_timeout - CONNECT_RESERVE
+                        if campaign.type is CampaignType.AGENT
+                        else None
+                    )
+                    screened = await sound.screen(cap)
+                if screened.ended:  # a machine, a fax, a modem, or gone under the detector
+                    final, outcome = screened.final, screened.outcome
+                elif campaign.type is CampaignType.AGENT:
+                    final, agent, outcome = await self.agents.to_agent(
+                        attempt, evidence, spent=screened.spent
+                    )
                 elif (chosen := self._flow_of(attempt, evidence)) is not None:
+                    if sound is not None:
+                        await sound.consented()
                     final, agent, outcome, flow = await self.survey.run(
                         attempt, chosen, keys, evidence
                     )
                 else:
+                    if sound is not None:
+                        await sound.consented()
                     final = await self._connected(attempt, evidence)
                 if final is not None:
                     evidence.extend(e for e in final.evidence if e not in evidence)
@@ -341,6 +370,8 @@ class Engine:
                     outcome = outcome or final.outcome
         finally:
             keys.close()
+            if sound is not None:
+                sound.close()  # the recording stops in the background: never waited for here
         pressed = "".join(keys.pressed)
         if pressed:
             evidence.append("dtmf " + pressed)
@@ -367,14 +398,16 @@ class Engine:
     async def _connected(self, attempt: Attempt, evidence: list[str]) -> CallResult | None:
         """An answered call: automated campaigns play their message (C1); the call then ends."""
         campaign, settings, slot = attempt.campaign, attempt.settings, attempt.slot
+        line = slot.line
         if (
             campaign.type == CampaignType.AUTOMATED
             and settings.message
-            and slot.line.capabilities.playback
+            and (line.capabilities.playback or line.audio is not None)
         ):
+            # said from the prompt library where the line has sound, else the module's file
             try:
-                await slot.line.play(settings.message)
-                evidence.append(f"played {settings.message}")
+                how = await play_prompt(line, self.audio.prompts, settings.message)
+                evidence.append(f"{how} {settings.message}")
             except LineError as exc:
                 evidence.append(f"playback failed: {exc}")
         ended = await slot.line.wait_call_end(timeout=AUTOMATED_HOLD)
@@ -444,6 +477,7 @@ class Engine:
             await self._drain_calls()
         finally:
             await inbound
+            await self.audio.drain(self.config.engine.drain_timeout)  # recordings' files
 
     async def _drain_calls(self) -> None:
         if not self.calls:

@@ -28,6 +28,7 @@ from appliance.clock import Clock
 from appliance.drivers.line import Line, LineError
 from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveAgent, LiveCall
+from appliance.engine.callaudio import PromptSource, play_prompt
 from appliance.engine.rules import CampaignRules
 from appliance.errors import DialboxError
 from appliance.phones import zones_for
@@ -95,6 +96,7 @@ class ActionCall:
     gone: asyncio.Event  # set when the call has ended
     evidence: list[str]
     inbound: bool
+    prompts: PromptSource | None = None  # the prompt library (#24): said where the line has sound
 
 
 class CallActions:
@@ -129,7 +131,7 @@ class CallActions:
             every = call.settings.announce_position
             announcer = (
                 asyncio.create_task(self.announce(float(every)))
-                if every and call.line.capabilities.playback
+                if every and (call.line.capabilities.playback or call.line.audio is not None)
                 else None
             )
             try:
@@ -169,7 +171,7 @@ class CallActions:
                 return
             prompt = f"queue-position-{place}" if place <= 9 else "queue-position-many"
             try:
-                await call.line.play(prompt)
+                await play_prompt(call.line, call.prompts, prompt)
             except LineError as exc:
                 call.evidence.append(f"queue position not announced: {exc}")
                 return

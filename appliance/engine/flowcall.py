@@ -1,5 +1,6 @@
-"""A call flow's call (appliance/flows `FlowCall`) over a line's answered call: prompts played
-with `Line.play`, the caller's keys from the line's `Dtmf` events, the call's end from
+"""A call flow's call (appliance/flows `FlowCall`) over a line's answered call: prompts said from
+the prompt library where the line carries the call's sound (#24, engine/callaudio.py), else played
+with `Line.play`; the caller's keys from the line's `Dtmf` events, the call's end from
 `Line.wait_call_end`.
 
 The keys are collected by a `KeyBuffer` subscribed before the call is answered (or dialed), so a
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.drivers.line import CallResult, Dtmf, Line, LineError, LineEvent
+from appliance.engine.callaudio import PromptSource, play_prompt
 from appliance.flows import CallerGone
 
 log = logging.getLogger(__name__)
@@ -61,12 +63,18 @@ class LineFlowCall:
     call's end (`line.wait_call_end()`), begun right after the answer."""
 
     def __init__(
-        self, line: Line, caller: str, keys: KeyBuffer, ended: asyncio.Future[CallResult | None]
+        self,
+        line: Line,
+        caller: str,
+        keys: KeyBuffer,
+        ended: asyncio.Future[CallResult | None],
+        prompts: PromptSource | None = None,
     ) -> None:
         self.line = line
         self.caller = caller
         self.keys = keys
         self.ended = ended
+        self.prompts = prompts  # the prompt library (#24), said where the line has sound
         self.played: list[str] = []  # prompts played (evidence)
 
     async def _gone(self) -> None:
@@ -79,10 +87,11 @@ class LineFlowCall:
 
     async def play(self, prompt: str) -> bool:
         await self._gone()
-        if self.ended.done() or not self.line.capabilities.playback:
+        line = self.line
+        if self.ended.done() or not (line.capabilities.playback or line.audio is not None):
             return False  # pressed ahead and gone: the keys are read, nothing is played
         try:
-            await self.line.play(prompt)
+            await play_prompt(line, self.prompts, prompt)
         except LineError as exc:  # NotSupported, no such message, the call gone meanwhile
             await self._gone()
             log.info("%s: prompt %s not played: %s", self.line.name, prompt, exc)

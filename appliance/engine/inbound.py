@@ -40,6 +40,7 @@ from appliance.config import DialboxConfig
 from appliance.domain import CampaignStatus, CampaignType
 from appliance.drivers.line import IncomingCall, LineDown, LineError, LineEvent, RingingStopped
 from appliance.engine.agents import AgentDesk
+from appliance.engine.callaudio import CallAudio
 from appliance.engine.flowactions import Rules
 from appliance.engine.inboundcall import AnsweredCall, Ringing, TrackedCall
 from appliance.engine.inboundview import InboundSnapshot, RingingCall, WaitingCaller
@@ -98,6 +99,7 @@ class Inbound:
         planner: Rules,
         desk: AgentDesk | None,
         metrics: Metrics | None,
+        audio: CallAudio | None = None,
     ) -> None:
         self.host = host
         self.db = db
@@ -106,6 +108,7 @@ class Inbound:
         self.planner = planner
         self.desk = desk
         self.metrics = metrics
+        self.audio = audio if audio is not None else CallAudio(None, metrics)  # #24
         self.stopping = False  # set by the engine's drain: nothing more is answered
         self._ringing: dict[str, Ringing] = {}  # line -> the call ringing in
         self._calls: dict[int, TrackedCall] = {}  # attempt id -> call in a flow (both directions)

@@ -27,6 +27,7 @@ from appliance.campaigns import CampaignSettings
 from appliance.domain import Outcome
 from appliance.drivers.line import CallResult, Line, LineError
 from appliance.engine.agentstate import LiveCall
+from appliance.engine.callaudio import CallAudio, play_prompt
 from appliance.engine.flowactions import GONE, OVERFLOW, ActionCall, CallActions, CallParts
 from appliance.engine.flowcall import KeyBuffer, LineFlowCall
 from appliance.engine.inboundview import FlowCallView
@@ -93,6 +94,11 @@ class CallHost(CallParts, Protocol):
 
     @property
     def metrics(self) -> Metrics | None: ...
+
+    @property
+    def audio(self) -> CallAudio:
+        """The audio path (#24): the recording a campaign's `record` asks for, the prompts."""
+        ...
 
     def track(self, call: TrackedCall) -> None: ...
 
@@ -193,12 +199,20 @@ class AnsweredCall:
                         call.number or call.caller_id, slot.name, call.answered_at,
                         self._screen_pop(call), hang_up=hang.set)  # fmt: skip
         evidence: list[str] = ["answered"]
+        # The call's sound (#24): recorded when the campaign says `record` (consent prompt first).
+        sound = host.audio.sound(line, settings, evidence, campaign=campaign.name,
+                                 attempt_id=call.attempt_id, number=call.number or call.caller_id,
+                                 agent=None, direction="inbound")  # fmt: skip
+        if sound is not None:
+            sound.record()
+        prompts = host.audio.prompts
         state = TrackedCall(campaign.name, slot.name, call.caller_id, call.answered_at,
                             call.attempt_id, "in", tuple(m.contact_id for m in call.matched))  # fmt: skip
         known = call.matched[0].contact_id if call.matched else call.contact_id
         actions = CallActions(
             host.db, host.clock, host.planner, host.desk,
-            ActionCall(campaign, settings, line, call.number, known, live, gone, evidence, True),
+            ActionCall(campaign, settings, line, call.number, known, live, gone, evidence, True,
+                       prompts),
         )  # fmt: skip
         queue = _Queue(host, state, call, actions, slot)
         actions.hooks = queue
@@ -208,9 +222,11 @@ class AnsweredCall:
         outcome = Outcome.CONNECTED
         try:
             async with asyncio.timeout(FLOW_LIMIT + settings.queue_max_wait + TALK_LIMIT):
+                if sound is not None:
+                    await sound.consented()  # a prompt the module plays must not overlap it
                 result = await run_flow(flow_to_run(self.flow, settings),
-                                        LineFlowCall(line, call.number, keys, ended), actions,
-                                        host.clock.now)  # fmt: skip
+                                        LineFlowCall(line, call.number, keys, ended, prompts),
+                                        actions, host.clock.now)  # fmt: skip
                 if result.end == "bridged" and actions.agent is not None and host.desk:
                     state.agent = actions.agent.name
                     final, outcome = await talk(host.desk, line, actions.agent, live, ended, hang,
@@ -227,6 +243,8 @@ class AnsweredCall:
             outcome = Outcome.ERROR_OCCURRED
         finally:
             host.untrack(call.attempt_id)
+            if sound is not None:
+                sound.close()  # the recording stops in the background: never waited for here
         if final is not None and final.outcome is Outcome.ERROR_OCCURRED:
             outcome = Outcome.ERROR_OCCURRED  # the line went down under the call
             evidence.extend(e for e in final.evidence if e not in evidence)
@@ -333,9 +351,10 @@ class _Queue:
                 evidence.append(f"overflow: {made.detail()}")
         message = settings.overflow_message
         line = self.slot.line
-        if message and line.capabilities.playback and not self.actions.call.gone.is_set():
+        playable = line.capabilities.playback or line.audio is not None
+        if message and playable and not self.actions.call.gone.is_set():
             try:
-                await line.play(message)
-                evidence.append(f"overflow: played {message}")
+                how = await play_prompt(line, self.host.audio.prompts, message)
+                evidence.append(f"overflow: {how} {message}")
             except LineError as exc:
                 evidence.append(f"overflow: {message} not played: {exc}")

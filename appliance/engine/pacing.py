@@ -17,6 +17,8 @@ from appliance.store.db import Database
 
 PACED = ("progressive", "predictive")
 _MACHINE = (Outcome.ANSWERING_MACHINE, Outcome.FAX)
+# Answered by no person (a modem answered: Incompatible, #24): never a live answer when replayed.
+_NOT_LIVE = (*_MACHINE, Outcome.INCOMPATIBLE)
 
 
 def non_live(outcome: Outcome | int) -> str:
@@ -93,7 +95,7 @@ class Pacers:
                 continue
             events.append((start, _DIAL, 0.0, ""))
             abandoned = outcome == int(Outcome.ABANDONED)
-            live = abandoned or (answered_at is not None and outcome not in _MACHINE)
+            live = abandoned or (answered_at is not None and outcome not in _NOT_LIVE)
             if not live:
                 end = float(ended_at) if ended_at is not None else start
                 events.append((end, _RESOLVED, end - start, non_live(int(outcome or 9))))

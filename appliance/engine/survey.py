@@ -15,6 +15,7 @@ from appliance.clock import Clock
 from appliance.domain import Outcome
 from appliance.drivers.line import CallResult, LineError
 from appliance.engine.agentstate import LiveCall
+from appliance.engine.callaudio import CallAudio
 from appliance.engine.calls import Attempt
 from appliance.engine.flowactions import ActionCall, CallActions, CallParts
 from appliance.engine.flowcall import KeyBuffer, LineFlowCall
@@ -33,6 +34,9 @@ class SurveyHost(CallParts, Protocol):
 
     @property
     def flows(self) -> Mapping[str, Flow]: ...
+
+    @property
+    def audio(self) -> CallAudio: ...
 
 
 class _Waiting:
@@ -68,8 +72,9 @@ class Survey:
         ended.add_done_callback(lambda _: gone.set())
         live = LiveCall(got.attempt_id, got.contact_id, campaign.name, got.number, slot.name, now,
                         contact_document(host.db, got.contact_id) or {}, hang_up=hang.set)  # fmt: skip
+        prompts = host.audio.prompts
         call = ActionCall(campaign, attempt.settings, line, got.number, got.contact_id, live, gone,
-                          evidence, inbound=False)  # fmt: skip
+                          evidence, inbound=False, prompts=prompts)  # fmt: skip
         state = TrackedCall(campaign.name, slot.name, got.number, now, got.attempt_id, "out")
         actions = CallActions(host.db, host.clock, host.planner, host.desk, call,
                               _Waiting(state, host.clock))  # fmt: skip
@@ -78,8 +83,8 @@ class Survey:
         outcome: Outcome | None = None
         agent: str | None = None
         try:
-            result = await run_flow(flow, LineFlowCall(line, got.number, keys, ended), actions,
-                                    host.clock.now)  # fmt: skip
+            result = await run_flow(flow, LineFlowCall(line, got.number, keys, ended, prompts),
+                                    actions, host.clock.now)  # fmt: skip
             if result.end == "bridged" and actions.agent is not None and host.desk is not None:
                 agent = state.agent = actions.agent.name
                 final, outcome = await talk(host.desk, line, actions.agent, live, ended, hang,

@@ -24,6 +24,9 @@ from appliance.store.db import Database
 
 DIALABLE = ("Pending", "Not Connected", "SMS sent")
 ABANDONED, ANSWERING_MACHINE = 15, 7  # outcome codes (SPEC C11)
+# Answered, but by no person: a machine, a fax, a modem (Incompatible 5) — detected on the line
+# card or by the audio path's detector (#24). Not answered calls in the abandon ledger.
+NOT_LIVE = (5, 6, 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,13 +401,17 @@ def override_zones(db: Database, campaign_id: int) -> list[str]:
 def abandon_counts(db: Database, campaign_id: int, now: float, window: float) -> tuple[int, int]:
     """(answered, abandoned) voice calls the campaign queued in the last `window` seconds.
 
-    Answered means a person (or a machine taken for one) picked up: `answered_at` is set.
-    Abandoned (SPEC C11 code 15) calls were answered and found no agent in time. Calls the box
-    made only: an inbound caller who hung up in the queue is no abandoned call (SPEC C13)."""
+    Answered means a person (or a machine taken for one) picked up: `answered_at` is set, and
+    the outcome is not a machine, fax or modem found on the answered call (NOT_LIVE: those are
+    no live answers). Abandoned (SPEC C11 code 15) calls were answered and found no agent in
+    time. Calls the box made only: an inbound caller who hung up in the queue is no abandoned
+    call (SPEC C13)."""
+    marks = ", ".join(str(code) for code in NOT_LIVE)
     row = db.conn.execute(
         "SELECT count(*), coalesce(sum(outcome = ?), 0) FROM attempts"
         " WHERE campaign_id = ? AND queued_at > ? AND channel = 'voice' AND direction = 'out'"
-        " AND (answered_at IS NOT NULL OR outcome = ?)",
+        f" AND ((answered_at IS NOT NULL AND coalesce(outcome, -1) NOT IN ({marks}))"
+        " OR outcome = ?)",
         (ABANDONED, campaign_id, now - window, ABANDONED),
     ).fetchone()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
