@@ -317,3 +317,17 @@ def test_many_readers_of_a_new_file_convert_it_once(
     for t in threads:
         t.join()
     assert len(got) == 6 and len(set(got)) == 1 and count == [1]
+
+
+def test_the_directory_is_the_configs_relative_to_its_file_else_beside_the_database(
+    tmp_path: Path,
+) -> None:
+    from appliance.audio.prompts import prompts_directory
+    from appliance.config import load_config
+
+    config_file = tmp_path / "etc" / "dialbox.yaml"
+    config_file.parent.mkdir()
+    config_file.write_text("database: ../state/d.db\n", "utf-8")
+    assert prompts_directory(load_config(config_file)) == tmp_path / "state" / "prompts"
+    config_file.write_text("database: ../state/d.db\nprompts:\n  directory: voice\n", "utf-8")
+    assert prompts_directory(load_config(config_file)) == tmp_path / "etc" / "voice"
