@@ -27,6 +27,7 @@ from appliance.audio.prompts import (
     PromptError,
     PromptInfo,
     Prompts,
+    PromptStoreError,
     prompts_directory,
 )
 from appliance.store.campaigns import audit
@@ -125,7 +126,7 @@ async def prompt_audio(call: Call) -> web.Response:
                     "sound is 422 saying why. JSON `{\"text\": ...}` (or a `.txt` file) is "
                     "spoken by espeak-ng: 422 saying to install it when it is missing, or when "
                     "config prompts.tts is off. A prompt of the same name is replaced, whatever "
-                    "its format. Two conversions run at once and eight more wait; beyond that "
+                    "its format. A disk that refuses the file is 507 (the old prompt is kept). Two conversions run at once and eight more wait; beyond that "
                     "503 with Retry-After.")  # fmt: skip
 async def put_prompt(call: Call) -> web.Response:
     svc = services(call)
@@ -138,6 +139,8 @@ async def put_prompt(call: Call) -> web.Response:
                 info = await asyncio.to_thread(prompts.add_text, name, content)
             else:
                 info = await asyncio.to_thread(prompts.add, name, content, filename)
+        except PromptStoreError as exc:
+            raise Problem(507, str(exc)) from None
         except PromptError as exc:
             raise Problem(422, str(exc)) from None
     with svc.db.transaction():

@@ -100,6 +100,10 @@ class PromptMissing(NotFound):
     """No prompt of that name: the message lists the prompts there are and how to add one."""
 
 
+class PromptStoreError(PromptError):
+    """The prompt is fine but the disk refused it (full, read-only): nothing was replaced."""
+
+
 class TtsUnavailable(PromptError):
     """A text prompt, but text cannot be spoken here (tts off, or espeak-ng not installed)."""
 
@@ -250,13 +254,8 @@ class Prompts:
         with self._workers:
             pcm, kind = self._decode(data, filename)
         digest = _digest(data)
-        with self._name_lock(name):
-            self._ensure_directory()
-            self._write_converted(digest, pcm)
-            target = self.directory / f"{name}.{kind}"
-            _write_atomically(target, data)
-            self._remove_others(name, target)
-            self._remember(name, target, digest, pcm, None)
+        target = self.directory / f"{name}.{kind}"
+        self._store(name, target, data, digest, pcm)
         log.info("prompt %s: %s stored (%.1f s)", name, target.name, duration_of(pcm))
         return self.info(name)
 
@@ -269,15 +268,26 @@ class Prompts:
         with self._workers:
             pcm = self._speak(text)
         digest = _digest(data, text=True)
-        with self._name_lock(name):
-            self._ensure_directory()
-            self._write_converted(digest, pcm)
-            target = self.directory / f"{name}.txt"
-            _write_atomically(target, data)
-            self._remove_others(name, target)
-            self._remember(name, target, digest, pcm, None)
+        target = self.directory / f"{name}.txt"
+        self._store(name, target, data, digest, pcm)
         log.info("prompt %s: text stored (%.1f s spoken)", name, duration_of(pcm))
         return self.info(name)
+
+    def _store(self, name: str, target: Path, data: bytes, digest: str, pcm: bytes) -> None:
+        """The source and its conversion in place, replacing the prompt's other sources;
+        PromptStoreError when the disk refuses (the old prompt is then kept whole)."""
+        with self._name_lock(name):
+            try:
+                self._ensure_directory()
+                self._write_converted(digest, pcm)
+                _write_atomically(target, data)
+            except OSError as exc:
+                raise PromptStoreError(
+                    f"prompt {name!r} cannot be stored in {self.directory}: "
+                    f"{exc.strerror or exc}; free space there or let the daemon write to it"
+                ) from None
+            self._remove_others(name, target)
+            self._remember(name, target, digest, pcm, None)
 
     def remove(self, name: str) -> None:
         """Delete the prompt's sources and conversions; PromptMissing when there is none."""

@@ -268,3 +268,29 @@ def test_text_without_espeak_or_with_tts_off_is_422_saying_what_to_do(tmp_path: 
         missing,
         prompts=Prompts(tmp_path / "b" / "p", espeak="/nonexistent/espeak-ng"),
     )
+
+
+def test_a_full_disk_is_507_and_the_old_prompt_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from appliance.audio import prompts as prompts_module
+
+    async def scenario(b: Box) -> None:
+        old = encoded(tone(440, 0.3, 8000), 8000, "WAV")
+        r = await b.call("PUT", "/prompts/kept", data=old, headers={"Content-Type": "audio/wav"})
+        assert r.status == 200
+
+        def full(fd: int) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(prompts_module.os, "fsync", full)
+        new = encoded(tone(880, 0.3, 8000), 8000, "WAV")
+        r = await b.call("PUT", "/prompts/kept", data=new, headers={"Content-Type": "audio/wav"})
+        monkeypatch.undo()
+        assert r.status == 507 and "No space left on device" in r.json()["detail"], r
+        assert (b.directory / "kept.wav").read_bytes() == old
+
+    run(tmp_path, scenario)

@@ -331,3 +331,23 @@ def test_the_directory_is_the_configs_relative_to_its_file_else_beside_the_datab
     assert prompts_directory(load_config(config_file)) == tmp_path / "state" / "prompts"
     config_file.write_text("database: ../state/d.db\nprompts:\n  directory: voice\n", "utf-8")
     assert prompts_directory(load_config(config_file)) == tmp_path / "etc" / "voice"
+
+
+def test_a_full_disk_keeps_the_old_prompt_whole_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    prompts = Prompts(tmp_path)
+    prompts.add("kept", encoded(tone(440, 0.3, 8000), 8000, "WAV"), "kept.wav")
+    before = files(tmp_path)
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(prompts_module.os, "fsync", full)
+    with pytest.raises(prompts_module.PromptStoreError, match="No space left on device; free"):
+        prompts.add("kept", encoded(tone(880, 0.3, 8000), 8000, "FLAC"), "new.flac")
+    assert files(tmp_path) == before  # no half-written file, the old one in place
+    monkeypatch.undo()
+    assert abs(dominant(Prompts(tmp_path).pcm("kept")) - 440) < 3
