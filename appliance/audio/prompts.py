@@ -28,6 +28,7 @@ event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
@@ -174,6 +175,8 @@ class Prompts:
         self._locks: dict[str, threading.Lock] = {}
         self._memo: OrderedDict[str, _Memo] = OrderedDict()
         self._memo_bytes = 0
+        self._digests: dict[str, str] = {}  # name -> its conversion's digest (kept by _prune)
+        self._warned: set[tuple[str, ...]] = set()  # prompts with several files, said once
         self._workers = threading.BoundedSemaphore(WORKERS)
 
     # ------------------------------------------------------------------ reading
@@ -201,15 +204,11 @@ class Prompts:
         """Every prompt, by name; a source that cannot be played carries its error. Converts
         what was not converted yet, and deletes conversions no source uses any more."""
         infos: list[PromptInfo] = []
-        keep: set[str] = set()
         for name in sorted(self._names()):
-            try:
+            with contextlib.suppress(PromptMissing):  # removed meanwhile
                 infos.append(self.info(name))
-            except PromptMissing:  # removed meanwhile
-                continue
-            memo = self._memo.get(name)
-            if memo is not None:
-                keep.add(memo.digest)
+        with self._lock:
+            keep = set(self._digests.values())
         self._prune(keep)
         return infos
 
@@ -337,7 +336,9 @@ class Prompts:
     def _source(self, name: str) -> Path | None:
         """The prompt's source; of several, the newest (an upload replaces the others)."""
         sources = self._sources(name)
-        if len(sources) > 1:
+        several = tuple(sorted(s.name for s in sources))
+        if len(sources) > 1 and several not in self._warned:
+            self._warned.add(several)
             log.warning(
                 "prompt %s has %d files (%s); playing the newest",
                 name,
@@ -551,6 +552,7 @@ class Prompts:
         with self._lock:
             self._drop(name)
             self._memo[name] = memo
+            self._digests[name] = digest
             self._memo_bytes += len(pcm or b"")
             while self._memo_bytes > MEMO_BYTES and len(self._memo) > 1:
                 self._drop(next(iter(self._memo)))
@@ -559,6 +561,7 @@ class Prompts:
     def _forget(self, name: str) -> None:
         with self._lock:
             self._drop(name)
+            self._digests.pop(name, None)
 
     def _drop(self, name: str) -> None:
         old = self._memo.pop(name, None)

@@ -351,3 +351,14 @@ def test_a_full_disk_keeps_the_old_prompt_whole_and_says_so(
     assert files(tmp_path) == before  # no half-written file, the old one in place
     monkeypatch.undo()
     assert abs(dominant(Prompts(tmp_path).pcm("kept")) - 440) < 3
+
+
+def test_of_two_dropped_files_with_one_stem_the_newer_plays(tmp_path: Path) -> None:
+    older, newer = tmp_path / "twice.wav", tmp_path / "twice.flac"
+    older.write_bytes(encoded(tone(440, 0.3, 8000), 8000, "WAV"))
+    newer.write_bytes(encoded(tone(880, 0.3, 8000), 8000, "FLAC"))
+    os.utime(older, ns=(1_000_000_000, 1_000_000_000))
+    prompts = Prompts(tmp_path)
+    assert abs(dominant(prompts.pcm("twice")) - 880) < 3
+    [info] = prompts.list()
+    assert info.file == "twice.flac"
