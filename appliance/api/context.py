@@ -27,9 +27,10 @@ class ImportSlots:
 
     RETRY_AFTER = 5  # seconds: about what a 100k-row import takes
 
-    def __init__(self, running: int = 2, waiting: int = 4) -> None:
+    def __init__(self, running: int = 2, waiting: int = 4, doing: str = "importing") -> None:
         self.running = running
         self.waiting = waiting
+        self.doing = doing  # what the 503 says the box is busy with
         self._busy = 0
         self._queued = 0
         self._cond: asyncio.Condition | None = None
@@ -44,7 +45,7 @@ class ImportSlots:
                 if self._queued >= self.waiting:
                     raise Problem(
                         503,
-                        f"the box is importing {self._busy} files and {self._queued} more wait; "
+                        f"the box is {self.doing} {self._busy} files and {self._queued} more wait; "
                         f"send this one again after {self.RETRY_AFTER} s",
                         headers={"Retry-After": str(self.RETRY_AFTER)},
                     )
@@ -75,6 +76,12 @@ class Services:
     config_path: Path | None = None  # the config file the daemon runs on (None: built-in)
     reload: Callable[[], Awaitable[None] | None] | None = None  # what SIGHUP does; await it
     imports: ImportSlots = field(default_factory=ImportSlots)  # file imports at once
+    # appliance.audio.prompts.Prompts the engine plays from; None: the API makes one from the
+    # config (prompts.directory) at its first use
+    prompts: Any = None
+    conversions: ImportSlots = field(  # prompt uploads converted at once (CPU: two cores)
+        default_factory=lambda: ImportSlots(2, 8, "converting")
+    )
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -96,6 +96,9 @@ class Operation:
     responses: dict[int, Response] = field(default_factory=dict)
     description: str = ""
     max_body: int = MAX_JSON_BODY  # bytes of the body; an upload takes MAX_BODY
+    # A body of several kinds the handler reads itself (`read_body`): media type -> schema,
+    # documented as given; e.g. a prompt as audio, as a multipart file or as JSON text
+    media: dict[str, Any] | None = None
 
 
 def ref(name: str) -> dict[str, Any]:
@@ -169,6 +172,7 @@ class Api:
         form: dict[str, Any] | None = None,
         description: str = "",
         max_body: int | None = None,
+        media: dict[str, Schema] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             path_params = [
@@ -202,6 +206,9 @@ class Api:
                     schemas,
                     description,
                     max_body or (MAX_BODY if upload else MAX_JSON_BODY),
+                    None
+                    if media is None
+                    else {kind: self._schema(schema) for kind, schema in media.items()},
                 )
             )
             return handler
@@ -241,6 +248,12 @@ class Api:
                     "description": f"JSON (UTF-8), at most {_size(op.max_body)} and nested at "
                     "most 32 deep; strings without NUL or lone surrogates, integers within 64 bits",
                     "content": {"application/json": {"schema": op.body}},
+                }
+            elif op.media is not None:
+                item["requestBody"] = {
+                    "required": True,
+                    "description": f"at most {_size(op.max_body)}",
+                    "content": {kind: {"schema": schema} for kind, schema in op.media.items()},
                 }
             elif op.upload:
                 item["requestBody"] = {
@@ -531,6 +544,12 @@ async def _read_at_most(request: web.Request, limit: int) -> bytes:
         if len(body) > limit:
             raise Problem(413, too_large)
     return bytes(body)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw body of an operation declared with `media` (its handler reads it): 413 beyond
+    `limit` bytes, as soon as that is known."""
+    return await _read_at_most(request, limit)
 
 
 async def _json_body(request: web.Request, limit: int) -> Any:

@@ -259,6 +259,10 @@ def _resolve_paths(config: DialboxConfig, base: Path) -> DialboxConfig:
         updates["import_"] = imp.model_copy(update={"hot_folder": fix(imp.hot_folder)})
     if fix(config.api.socket):
         updates["api"] = config.api.model_copy(update={"socket": fix(config.api.socket)})
+    for key in ("recordings", "prompts"):  # the audio path's directories (#24)
+        section = getattr(config, key)
+        if fix(section.directory):
+            updates[key] = section.model_copy(update={"directory": fix(section.directory)})
     if config.flows:  # names and globs of flow files, relative to the config file
         updates["flows"] = tuple(os.path.normpath(base / p) for p in config.flows)
     return config.model_copy(update=updates) if updates else config
