@@ -158,7 +158,13 @@ async def _serve(args: argparse.Namespace, script: Script) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     links = [
-        {"link": str(m.port.link), "device": m.port.device, "profile": m.dialect.name}
+        {
+            "link": str(m.port.link),
+            "device": m.port.device,
+            "profile": m.dialect.name,
+            "audio": str(m.audio.port.link),
+            "audio_device": m.audio.port.device,
+        }
         for m in farm.modems
     ]
     if args.json:
@@ -169,7 +175,8 @@ async def _serve(args: argparse.Namespace, script: Script) -> int:
         sys.stdout.write("\n")
     else:
         for item in links:
-            print(f"{item['link']} -> {item['device']} ({item['profile']})")
+            print(f"{item['link']} -> {item['device']} ({item['profile']}); "
+                  f"audio {item['audio']} -> {item['audio_device']}")  # fmt: skip
         print(f"control: {farm.control_path}")
     sys.stdout.flush()
     try:
