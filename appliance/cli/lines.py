@@ -67,11 +67,18 @@ def _port_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pin", help="SIM PIN, if the SIM asks for one")
     parser.add_argument("--profile", choices=sorted(PROFILES), help="force a vendor profile")
     parser.add_argument("--baud", type=int, default=115200)
+    parser.add_argument(
+        "--audio",
+        metavar="PORT",
+        help="the module's PCM audio port (lines[].audio), to check the call audio path",
+    )
     add_json_flag(parser)
 
 
 def _modem(args: argparse.Namespace) -> GsmModem:
-    return GsmModem(args.port, pin=args.pin, profile=args.profile, baudrate=args.baud)
+    return GsmModem(
+        args.port, pin=args.pin, profile=args.profile, baudrate=args.baud, audio=args.audio
+    )
 
 
 async def _opened(args: argparse.Namespace) -> GsmModem:

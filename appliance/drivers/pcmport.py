@@ -53,6 +53,7 @@ class PcmPort(asyncio.Protocol):
         self.channel: SerialPcmChannel | None = None
         self.error: str | None = None  # why the port is not open (None while it is)
         self.stray = 0  # bytes read while no call had audio
+        self._closing = False
 
     @property
     def is_open(self) -> bool:
@@ -62,6 +63,7 @@ class PcmPort(asyncio.Protocol):
         """Open the port (raise ``at.transport.PortError`` saying why not)."""
         if self.is_open:
             return
+        self._closing = False
         try:
             # connection_made comes on the loop's next turn: the port is ours from here
             self.transport = await open_port(self.url, lambda: self, self.baudrate)
@@ -74,6 +76,7 @@ class PcmPort(asyncio.Protocol):
         if self.channel is not None:
             self.channel._finish()
         if self.transport is not None:
+            self._closing = True
             self.transport.close()
             self.transport = None
 
@@ -102,6 +105,8 @@ class PcmPort(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        if self._closing:
+            return
         self.error = f"{self.url}: audio port lost ({exc or 'closed'})"
         log.warning("%s: %s", self.name, self.error)
         # the channel goes on by itself (silence, counted) until the call ends
