@@ -57,7 +57,7 @@ def feeder(lines: int, seconds: float) -> None:
         elif now - due > FRAME_TIME:
             late += 1
         frame = frames[n % len(frames)]
-        for i, (master, _) in enumerate(pairs):
+        for master, _ in pairs:
             os.write(master, frame)
         ready, _, _ = select.select([m for m, _ in pairs], [], [], 0)
         for master in ready:

@@ -32,6 +32,8 @@ sound = "silence"
 [[numbers]]
 number = "+15550000001"
 outcome = "answer"
+ring = 1
+talk = 50
 sound = "fax"
 """
 
@@ -56,7 +58,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
             "--script",
             str(tmp / "script.toml"),
             "--json",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -80,7 +82,7 @@ def control(path: Path, *commands: str) -> list[str]:
 
 
 def test_the_farm_lists_each_modems_audio_pty(emulator: tuple[Path, dict[str, object]]) -> None:
-    links, listing = emulator
+    _, listing = emulator
     modems = listing["links"]
     assert isinstance(modems, list)
     assert [Path(m["audio"]).name for m in modems] == ["gsm0-audio", "gsm1-audio"]
@@ -121,6 +123,20 @@ def test_probe_says_the_audio_path(emulator: tuple[Path, dict[str, object]]) -> 
     done = dialbox("lines", "probe", str(links / "gsm1"))
     assert done.returncode == 0, done.stderr
     assert "audio          no audio path: not configured (lines[].audio)" in done.stdout
+
+
+def test_a_test_call_reports_what_it_heard(emulator: tuple[Path, dict[str, object]]) -> None:
+    links, _ = emulator
+    done = dialbox("lines", "call", str(links / "gsm1"), "+15550000001", "--audio",
+                   str(links / "gsm1-audio"), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["outcome"] == "Connected"
+    assert doc["audio"]["frames"] >= 20 and doc["audio"]["loudest"] > 5000  # the fax's CNG
+    done = dialbox("lines", "call", str(links / "gsm1"), "+15550000001", "--audio",
+                   str(links / "gsm1-missing"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "audio     no audio path: " in done.stdout and "no such port" in done.stdout
 
 
 def test_the_factory_gives_a_gsm_line_its_audio_port() -> None:
