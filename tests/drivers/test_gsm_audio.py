@@ -20,6 +20,7 @@ from appliance.drivers.emulators.gsm.farm import Farm
 from appliance.drivers.emulators.gsm.script import parse
 from appliance.drivers.emulators.sounds import sound
 from appliance.drivers.gsm.modem import GsmModem
+from appliance.drivers.line import IncomingCall
 from appliance.drivers.outcome import Outcome
 from appliance.drivers.pcmport import GAP
 from tests.drivers.emulated import TIME_SCALE, TIMEOUTS
@@ -29,10 +30,12 @@ OFF = {"quectel": "AT+QPCMV=0", "simcom": "AT+CPCMREG=0"}
 PERSON = "+15550000101"  # answers after 1 s (scaled), talks for 400 s: the script's sound
 MACHINE = "+15550000102"  # the same, with a voicemail's sound
 SHORT = "+15550000103"  # answers, hangs up after 2 s (scaled)
+SLOW = "+15550000104"  # rings for 25 s (scaled: half a second) before the answer
 NUMBERS = [
     {"number": PERSON, "outcome": "answer", "ring": 1, "talk": 400},
     {"number": MACHINE, "outcome": "answer", "ring": 1, "talk": 400, "sound": "machine"},
     {"number": SHORT, "outcome": "answer", "ring": 1, "talk": 20},
+    {"number": SLOW, "outcome": "answer", "ring": 25, "talk": 400},
 ]
 
 
@@ -138,8 +141,12 @@ def test_an_answered_incoming_call_has_audio_until_the_caller_hangs_up() -> None
         async with line("simcom") as (farm, modem):
             emulated = farm.modems[0]
             farm.control("gsm0 sound person-long")
-            ringing = asyncio.get_running_loop().create_future()
-            modem.subscribe(lambda e: ringing.done() or ringing.set_result(e))
+            ringing: asyncio.Future[IncomingCall] = asyncio.get_running_loop().create_future()
+            modem.subscribe(
+                lambda e: (
+                    isinstance(e, IncomingCall) and not ringing.done() and ringing.set_result(e)
+                )
+            )
             farm.control("gsm0 incoming +15550000999 hangup=30")
             await asyncio.wait_for(ringing, 3)
             assert modem.audio is None and emulated.audio.frames_sent == 0
@@ -162,7 +169,7 @@ def test_no_audio_before_the_answer_and_none_without_the_command() -> None:
     async def main() -> None:
         async with line("quectel") as (farm, modem):
             emulated = farm.modems[0]
-            dialing = asyncio.create_task(modem.dial(PERSON, 30))
+            dialing = asyncio.create_task(modem.dial(SLOW, 30))
             await wait_for(lambda: emulated.calls.calls and emulated.calls.calls[0].state
                            == "alerting")  # fmt: skip
             assert modem.audio is None and emulated.audio.frames_sent == 0

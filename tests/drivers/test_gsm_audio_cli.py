@@ -57,6 +57,8 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
             "quectel",
             "--script",
             str(tmp / "script.toml"),
+            "--journal",
+            str(tmp / "journal.jsonl"),
             "--json",
         ],
         stdout=subprocess.PIPE,
@@ -133,6 +135,11 @@ def test_a_test_call_reports_what_it_heard(emulator: tuple[Path, dict[str, objec
     doc = json.loads(done.stdout)
     assert doc["outcome"] == "Connected"
     assert doc["audio"]["frames"] >= 20 and doc["audio"]["loudest"] > 5000  # the fax's CNG
+    journal = [json.loads(x) for x in (links.parent / "journal.jsonl").read_text().splitlines()]
+    audio = [e for e in journal if e["event"] == "audio"]
+    assert [(e["modem"], e["number"], e["sound"]) for e in audio] == [
+        ("gsm1", "+15550000001", "fax")
+    ]
     done = dialbox("lines", "call", str(links / "gsm1"), "+15550000001", "--audio",
                    str(links / "gsm1-missing"))  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -107,6 +107,10 @@ class AudioSim:
             name = self.next_sound or call.plan.sound or self.m.script.sound
             self.next_sound = None
             self._begin(name)
+            journal = self.m.journal
+            if journal is not None and call.journal_id is not None:
+                journal.record("audio", call=call.journal_id, modem=self.m.name,
+                               number=call.number, sound=name)  # fmt: skip
         elif not on and self.streaming:
             self._stop()
 
