@@ -20,7 +20,7 @@ from appliance.drivers.emulators.gsm.farm import Farm
 from appliance.drivers.emulators.gsm.script import parse
 from appliance.drivers.emulators.sounds import sound
 from appliance.drivers.gsm.modem import GsmModem
-from appliance.drivers.line import IncomingCall
+from appliance.drivers.line import IncomingCall, LineDown, LineUp
 from appliance.drivers.outcome import Outcome
 from appliance.drivers.pcmport import GAP
 from tests.drivers.emulated import TIME_SCALE, TIMEOUTS
@@ -271,6 +271,30 @@ def test_a_stream_that_stops_mid_call_goes_on_in_silence_and_resumes() -> None:
 
             await asyncio.wait_for(resumed(), 2)
             assert await modem.wait_call_end(0.1) is None and modem.health().up
+            await modem.hang_up()
+
+    asyncio.run(main())
+
+
+def test_the_audio_port_comes_back_with_a_huawei_stick_after_its_reboot() -> None:
+    async def main() -> None:
+        async with line("huawei") as (farm, modem):
+            events: list[object] = []
+            back = asyncio.Event()
+            modem.subscribe(lambda e: (events.append(e), isinstance(e, LineUp) and back.set()))
+            port = modem.audio_path.port
+            assert port is not None and port.is_open
+            before = port.transport
+            farm.control("gsm0 reboot")  # the stick leaves the bus: both ports go
+            await asyncio.wait_for(back.wait(), 5)
+            assert any(isinstance(e, LineDown) for e in events)
+            assert port.is_open and port.transport is not before  # reopened with the line
+            assert modem.capabilities.audio
+            await modem.dial(MACHINE, 30)
+            channel = modem.audio
+            assert channel is not None
+            frames = await take(channel, 10)
+            assert all(f.heard == frames_of(sound("machine"))[f.index] for f in frames)
             await modem.hang_up()
 
     asyncio.run(main())

@@ -162,10 +162,6 @@ class GsmModem(AtPortLine):
     def command_timeout(self) -> float:
         return self.timeouts.command
 
-    async def open(self) -> None:
-        await super().open()
-        await self.audio_path.open()  # a port that fails leaves the line without audio only
-
     async def close(self) -> None:
         await super().close()
         self.audio_path.close()
@@ -406,6 +402,7 @@ class GsmModem(AtPortLine):
         with contextlib.suppress(AtTimeout, AtError):
             await self.sms.sweep()
         self._echoes_at_up = session.echoes
+        await self.audio_path.open()  # again after a reconnect (a Huawei stick re-enumerates)
         self._set_up()
 
     async def _ensure_idle(self) -> None:

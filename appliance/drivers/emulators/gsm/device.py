@@ -344,8 +344,10 @@ class EmulatedModem:
         self.cancel_timers()
         if self.dialect.reboot_unplugs:
             self.port.unplug()
+            self.audio.unplug()  # the whole stick leaves the bus, its audio port too
             self.calls.drop("rebooted")
             self.later(self.script.boot_time, self.port.plug)
+            self.later(self.script.boot_time, self.audio.plug)
         self.boot()
 
     def brownout(self) -> None:
@@ -354,6 +356,7 @@ class EmulatedModem:
         comes; SIM and registration come back as they were."""
         self.cancel_timers()
         self.calls.drop("brown-out")
+        self.audio.reset()
         self.settings = Settings()
         self.framer.reset()
         self.on_prompt = None
