@@ -31,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "gsm",
         help="GSM/LTE modems on pseudo-terminals",
         description="Open N pseudo-terminals linked as DIR/gsm0... that answer like real "
-        "modules of the chosen family; control them through DIR/control.sock "
-        "(see docs/drivers.md). Runs until interrupted.",
+        "modules of the chosen family, each with its PCM audio port DIR/gsm0-audio... (the "
+        "call's sound once the family's audio command is given); control them through "
+        "DIR/control.sock (see docs/drivers.md). Runs until interrupted.",
     )
     gsm.add_argument("--count", type=int, default=1, help="number of modems (default 1)")
     gsm.add_argument("--link-dir", type=Path, required=True, metavar="DIR")
