@@ -31,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "gsm",
         help="GSM/LTE modems on pseudo-terminals",
         description="Open N pseudo-terminals linked as DIR/gsm0... that answer like real "
-        "modules of the chosen family; control them through DIR/control.sock "
-        "(see docs/drivers.md). Runs until interrupted.",
+        "modules of the chosen family, each with its PCM audio port DIR/gsm0-audio... (the "
+        "call's sound once the family's audio command is given); control them through "
+        "DIR/control.sock (see docs/drivers.md). Runs until interrupted.",
     )
     gsm.add_argument("--count", type=int, default=1, help="number of modems (default 1)")
     gsm.add_argument("--link-dir", type=Path, required=True, metavar="DIR")
@@ -158,7 +159,13 @@ async def _serve(args: argparse.Namespace, script: Script) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     links = [
-        {"link": str(m.port.link), "device": m.port.device, "profile": m.dialect.name}
+        {
+            "link": str(m.port.link),
+            "device": m.port.device,
+            "profile": m.dialect.name,
+            "audio": str(m.audio.port.link),
+            "audio_device": m.audio.port.device,
+        }
         for m in farm.modems
     ]
     if args.json:
@@ -169,7 +176,8 @@ async def _serve(args: argparse.Namespace, script: Script) -> int:
         sys.stdout.write("\n")
     else:
         for item in links:
-            print(f"{item['link']} -> {item['device']} ({item['profile']})")
+            print(f"{item['link']} -> {item['device']} ({item['profile']}); "
+                  f"audio {item['audio']} -> {item['audio_device']}")  # fmt: skip
         print(f"control: {farm.control_path}")
     sys.stdout.flush()
     try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import contextlib
 from typing import Any
 
 from appliance.cli.output import add_json_flag, emit
+from appliance.drivers.audio import FRAME_MS, AudioChannel
 from appliance.drivers.gsm.modem import GsmModem
 from appliance.drivers.gsm.profiles import PROFILES
 from appliance.drivers.line import (
@@ -67,11 +69,18 @@ def _port_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pin", help="SIM PIN, if the SIM asks for one")
     parser.add_argument("--profile", choices=sorted(PROFILES), help="force a vendor profile")
     parser.add_argument("--baud", type=int, default=115200)
+    parser.add_argument(
+        "--audio",
+        metavar="PORT",
+        help="the module's PCM audio port (lines[].audio), to check the call audio path",
+    )
     add_json_flag(parser)
 
 
 def _modem(args: argparse.Namespace) -> GsmModem:
-    return GsmModem(args.port, pin=args.pin, profile=args.profile, baudrate=args.baud)
+    return GsmModem(
+        args.port, pin=args.pin, profile=args.profile, baudrate=args.baud, audio=args.audio
+    )
 
 
 async def _opened(args: argparse.Namespace) -> GsmModem:
@@ -117,10 +126,16 @@ def run_call(args: argparse.Namespace) -> int:
         modem = await _opened(args)
         try:
             result = await modem.dial(args.number, args.ring_timeout)
+            channel = modem.audio
+            hearing = asyncio.create_task(_hear(channel)) if channel is not None else None
             if not result.ended:
                 ended = await modem.wait_call_end(args.hold)
                 result = ended if ended is not None else (await modem.hang_up()) or result
-            return result.to_dict()
+            document = result.to_dict()
+            if args.audio is not None:
+                heard = await hearing if hearing is not None else None
+                document["audio"] = heard or {"path": modem.audio_path.describe()}
+            return document
         except LineError as exc:
             raise DialboxError(str(exc)) from exc
         finally:
@@ -131,8 +146,26 @@ def run_call(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _hear(channel: AudioChannel) -> dict[str, Any]:
+    """What the call sounded like: frames heard, the loudest sample, what went wrong."""
+    frames = loudest = 0
+    async for frame in channel.listen():
+        frames += 1
+        samples = array.array("h", frame.heard)
+        loudest = max(loudest, max(samples), -min(samples))
+    return {"frames": frames, "seconds": frames * FRAME_MS / 1000, "loudest": loudest,
+            "overruns": channel.stats.overruns}  # fmt: skip
+
+
 def _human_call(doc: dict[str, Any]) -> str:
     lines = [f"outcome   {doc['outcome']} ({doc['code']})"]
+    audio = doc.get("audio")
+    if audio is not None:
+        lines.append(
+            f"audio     {audio['path']}" if "path" in audio else
+            f"audio     {audio['seconds']:.2f} s heard, loudest sample {audio['loudest']}, "
+            f"{audio['overruns']} overruns"
+        )  # fmt: skip
     if doc.get("cause") is not None:
         lines.append(f"cause     {doc['cause']}")
     times = ", ".join(f"{k} {v:.1f} s" for k, v in doc["durations"].items())

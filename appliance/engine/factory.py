@@ -13,7 +13,8 @@ def make_line(config: LineConfig) -> Line:
         from appliance.drivers.gsm.modem import GsmModem
 
         profile = None if config.profile == "auto" else config.profile
-        return GsmModem(config.device, name=config.name, pin=config.pin, profile=profile)
+        return GsmModem(config.device, name=config.name, pin=config.pin, profile=profile,
+                        audio=config.audio)  # fmt: skip
     if config.kind == "v253":
         from appliance.drivers.v253.modem import VoiceModem
 

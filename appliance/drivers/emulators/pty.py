@@ -37,6 +37,11 @@ class PtyPort:
     def plugged(self) -> bool:
         return self._master is not None
 
+    @property
+    def pending(self) -> int:
+        """Bytes written but not yet taken by the pty (the client is not reading)."""
+        return len(self._out)
+
     def plug(self) -> None:
         """Create the pty and point the link at it."""
         if self._master is not None:

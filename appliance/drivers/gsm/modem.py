@@ -23,6 +23,8 @@ from appliance.drivers.at.codes import RETRYABLE_CME, FinalKind
 from appliance.drivers.at.port_line import AtPortLine
 from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
 from appliance.drivers.at.transport import PortError
+from appliance.drivers.audio import AudioChannel
+from appliance.drivers.gsm.audiopath import AudioPath
 from appliance.drivers.gsm.calls import parse_clcc
 from appliance.drivers.gsm.incoming import Incoming
 from appliance.drivers.gsm.messaging import Messaging
@@ -102,6 +104,7 @@ class GsmModem(AtPortLine):
         sms_mode: str = "pdu",
         sms_direct: bool = False,
         reset_hook: Callable[[], Awaitable[None]] | None = None,
+        audio: str | None = None,
     ) -> None:
         super().__init__(
             url,
@@ -134,6 +137,8 @@ class GsmModem(AtPortLine):
         self.incoming = Incoming(self, self.voice)
         self.voice.blocked = self.incoming.busy  # no dial while a call rings in
         self.sms = Messaging(self)
+        # The module's PCM audio port (lines[].audio), opened with the line (audiopath.py).
+        self.audio_path = AudioPath(self, audio, baudrate)
 
     # ------------------------------------------------------------------ Line: lifecycle
     @property
@@ -145,7 +150,21 @@ class GsmModem(AtPortLine):
             dtmf_send=self.profile.dtmf_send is not None,
             playback=self.profile.playback is not None,
             answer=True,
+            audio=self.audio_path.ready,
         )
+
+    @property
+    def audio(self) -> AudioChannel | None:
+        channel = self.audio_path.channel
+        return channel if channel is not None and channel.active else None
+
+    @property
+    def command_timeout(self) -> float:
+        return self.timeouts.command
+
+    async def close(self) -> None:
+        await super().close()
+        self.audio_path.close()
 
     def health(self) -> LineHealth:
         return LineHealth(
@@ -163,7 +182,9 @@ class GsmModem(AtPortLine):
         if not self._up:
             raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
         try:
-            return await self.voice.dial(number, max(ring_timeout, self.min_ring_timeout))
+            result = await self.voice.dial(number, max(ring_timeout, self.min_ring_timeout))
+            await self._audio_for(result)
+            return result
         finally:
             self._check_responsive()
 
@@ -171,9 +192,17 @@ class GsmModem(AtPortLine):
         if not self._up:
             raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
         try:
-            return await self.incoming.answer()
+            result = await self.incoming.answer()
+            await self._audio_for(result)
+            return result
         finally:
             self._check_responsive()
+
+    async def _audio_for(self, result: CallResult) -> None:
+        """An answered call gets its audio before the engine hears of the answer."""
+        call = self.voice.call
+        if result.answered and not result.ended and call is not None:
+            await self.audio_path.start(call)
 
     async def hang_up(self) -> CallResult | None:
         return await self.voice.hang_up()
@@ -275,6 +304,7 @@ class GsmModem(AtPortLine):
             "agent_transfer": self.transfers,
             "call_progress": self.call_progress(),
             "quirks": self.quirks(),
+            "audio": self.audio_path.describe(),
         }
 
     # ------------------------------------------------------------------ AtPortLine
@@ -372,6 +402,7 @@ class GsmModem(AtPortLine):
         with contextlib.suppress(AtTimeout, AtError):
             await self.sms.sweep()
         self._echoes_at_up = session.echoes
+        await self.audio_path.open()  # again after a reconnect (a Huawei stick re-enumerates)
         self._set_up()
 
     async def _ensure_idle(self) -> None:

@@ -60,6 +60,10 @@ class Profile:
     # (no call id in its indications, and +CLCC unusable during a call) must set this False.
     ect: bool = True
     quirks: tuple[str, ...] = ()  # known quirks of the family (QUIRKS)
+    # Call audio to the host on the module's serial PCM port (#24): sent once a call is answered
+    # (outgoing or incoming), and ``audio_off`` once it ended. None: the family has no such port.
+    audio_on: str | None = None
+    audio_off: str | None = None
 
     @property
     def dtmf_detect(self) -> bool:
@@ -82,6 +86,11 @@ SIMCOM = Profile(
     playback='AT+CCMXPLAY="{file}",1,0',
     playback_done="+AUDIOSTATE",
     ready_urcs=("RDY", "+CPIN: NOT READY"),
+    # PCM on the audio port (SIM7600 if04) once the call is up; chan_quectel (cpvt.c
+    # voice_enable/voice_disable) sends it per call and =0 at VOICE CALL: END. SIM800 has no
+    # USB audio: ERROR, and the line says so.
+    audio_on="AT+CPCMREG=1",
+    audio_off="AT+CPCMREG=0",
 )
 
 QUECTEL = Profile(
@@ -94,6 +103,10 @@ QUECTEL = Profile(
     playback='AT+QPSND=1,"{file}",0,1,1',
     playback_done="+QPSND",
     ready_urcs=("RDY",),
+    # Voice over the serial port (1,0); chan_quectel sends AT+QPCMV=0;+QPCMV=1,0 with each
+    # ATD/ATA. 1,2 (the USB audio class) needs ALSA and is not driven (docs/drivers.md).
+    audio_on="AT+QPCMV=1,0",
+    audio_off="AT+QPCMV=0",
 )
 
 HUAWEI = Profile(
@@ -106,6 +119,9 @@ HUAWEI = Profile(
     dtmf_urcs=("^DDTMF",),
     dtmf_send="AT^DTMF={call_id},{digit}",
     ready_urcs=("^BOOT", "RDY"),
+    # PCM on the second port once the call is up (chan_dongle queues it after ATD and ATA);
+    # the module stops the stream with the call.
+    audio_on="AT^DDSETEX=2",
 )
 
 WAVECOM = Profile(

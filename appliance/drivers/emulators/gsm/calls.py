@@ -107,6 +107,7 @@ class CallSim:
             self._journal(call, "end", by="module gone", why=why, answered=call.answered_at
                           is not None, seconds=self._seconds(call))  # fmt: skip
         self.calls = []
+        self.m.audio.update()
 
     def _seconds(self, call: SimCall) -> float:
         return round(self.m.now - call.answered_at, 3) if call.answered_at is not None else 0.0
@@ -329,6 +330,7 @@ class CallSim:
 
     def state_changed(self, call: SimCall, dsci: bool = True) -> None:
         m = self.m
+        m.audio.update()  # the audio port streams while a call is up (audio.py)
         if m.settings.clcc_urc and m.dialect.clcc_urc_sent:
             m.urc(f"+CLCC: {clcc_row(call)}")
         if m.settings.ucallstat:
@@ -476,6 +478,53 @@ def ceer(m: EmulatedModem, op: Op) -> None:
         m.info(f'+CEER: "CC CAUSE",{cause},"{text}"')
     else:
         m.info(f"+CEER: {text}")
+
+
+@handles("+QPCMV")
+def qpcmv(m: EmulatedModem, op: Op) -> None:
+    """Quectel voice over USB: ``1,0`` PCM on the audio port (the setting holds until ``0``),
+    ``1,2`` the USB audio class (not emulated: nothing on the audio port)."""
+    audio = m.audio
+    if op.kind == "test":
+        m.info("+QPCMV: (0,1),(0-2)")
+    elif op.kind == "read":
+        m.info(f"+QPCMV: {int(audio.enabled)},{2 if audio.uac else 0}")
+    elif op.kind == "set":
+        enable, port = op.int_arg(0), op.int_arg(1, 0)
+        if enable not in (0, 1) or port not in (0, 1, 2):
+            raise CmdError(cme=50)
+        audio.enabled, audio.uac = enable == 1, enable == 1 and port == 2
+        audio.update()
+    else:
+        raise CmdError(cme=50)
+
+
+@handles("+CPCMREG")
+def cpcmreg(m: EmulatedModem, op: Op) -> None:
+    """SIMCom PCM on the audio port: ``1`` only while a call is up (off with the call)."""
+    audio = m.audio
+    if op.kind == "test":
+        m.info("+CPCMREG: (0,1)")
+    elif op.kind == "read":
+        m.info(f"+CPCMREG: {int(audio.enabled)}")
+    elif op.kind == "set":
+        value = op.int_arg(0)
+        if value == 1 and not m.calls.calls:
+            raise CmdError(cme=3)  # operation not allowed: no call
+        audio.enabled = value == 1
+        audio.update()
+    else:
+        raise CmdError(cme=50)
+
+
+@handles("^DDSETEX")
+def ddsetex(m: EmulatedModem, op: Op) -> None:
+    """Huawei: ``2`` streams the call's PCM on the second port (until the call ends)."""
+    if op.kind == "set":
+        if op.int_arg(0) != 2:
+            raise CmdError(cme=50)
+        m.audio.enabled = True
+        m.audio.update()
 
 
 @handles("+QPSND", "+CCMXPLAY")

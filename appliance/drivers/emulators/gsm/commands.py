@@ -248,7 +248,7 @@ def cvoice(m: EmulatedModem, op: Op) -> None:
         m.info("^CVOICE: (0)")
 
 
-@handles("^CURC", "^U2DIAG", "+QURCCFG", "+CDTAM", "+CSQN", "^DDSETEX")
+@handles("^CURC", "^U2DIAG", "+QURCCFG", "+CDTAM", "+CSQN")
 def vendor_accepted(m: EmulatedModem, op: Op) -> None:
     """Vendor settings the emulator accepts without modelling."""
 

@@ -201,6 +201,7 @@ class EmulatedModem:
     ) -> None:
         # The handler modules register themselves on import; they import this module.
         from appliance.drivers.emulators.gsm import commands, hold  # noqa: F401
+        from appliance.drivers.emulators.gsm.audio import AudioSim
         from appliance.drivers.emulators.gsm.calls import CallSim
         from appliance.drivers.emulators.gsm.messages import SmsSim
 
@@ -242,6 +243,8 @@ class EmulatedModem:
         self._timers: set[asyncio.TimerHandle] = set()
         self.calls = CallSim(self)
         self.sms = SmsSim(self)
+        # The PCM audio port beside the AT port (audio.py): DIR/gsm<N>-audio.
+        self.audio = AudioSim(self, link.with_name(f"{link.name}-audio"))
 
     @property
     def name(self) -> str:
@@ -280,11 +283,13 @@ class EmulatedModem:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self.port.plug()
+        self.audio.plug()
         self.boot()
 
     def stop(self) -> None:
         self.cancel_timers()
         self.port.unplug()
+        self.audio.close()
 
     def boot(self) -> None:
         """Power-on: boot URCs, SIM, then registration, as a real module does."""
@@ -297,6 +302,7 @@ class EmulatedModem:
         self.registered.clear()
         self.sim_state = "NOT READY"
         self.calls.drop("rebooted")
+        self.audio.reset()
 
         def booted() -> None:
             self.booting = False
@@ -338,8 +344,10 @@ class EmulatedModem:
         self.cancel_timers()
         if self.dialect.reboot_unplugs:
             self.port.unplug()
+            self.audio.unplug()  # the whole stick leaves the bus, its audio port too
             self.calls.drop("rebooted")
             self.later(self.script.boot_time, self.port.plug)
+            self.later(self.script.boot_time, self.audio.plug)
         self.boot()
 
     def brownout(self) -> None:
@@ -348,6 +356,7 @@ class EmulatedModem:
         comes; SIM and registration come back as they were."""
         self.cancel_timers()
         self.calls.drop("brown-out")
+        self.audio.reset()
         self.settings = Settings()
         self.framer.reset()
         self.on_prompt = None
@@ -356,9 +365,11 @@ class EmulatedModem:
         self.cancel_timers()
         self.calls.drop("unplugged")
         self.port.unplug()
+        self.audio.unplug()
 
     def replug(self) -> None:
         self.port.plug()
+        self.audio.plug()
         self.boot()
 
     def set_noise(self, on: bool) -> None:
@@ -539,6 +550,8 @@ VENDOR_NAMES = frozenset(
         "+ZOPRT",
         "+UCALLSTAT",
         "+UDTMFD",
+        "+QPCMV",
+        "+CPCMREG",
     }
 )
 

@@ -73,7 +73,7 @@ SIMCOM = Dialect(
     imei_prefix="86796204",
     boot_urcs=("RDY",),
     ready_urcs=("+CPIN: READY", "SMS DONE", "PB DONE"),
-    vendor_commands=frozenset({"+DDET", "+CCMXPLAY", "+CDTAM", "+CSQN", "+CLAC"}),
+    vendor_commands=frozenset({"+DDET", "+CCMXPLAY", "+CDTAM", "+CSQN", "+CLAC", "+CPCMREG"}),
     family="simcom",
     urc_end=b"\r\r\n",
     clip='+CLIP: "{number}",{toa},"",0,"",0',
@@ -103,7 +103,9 @@ QUECTEL = Dialect(
     imei_prefix="86145803",
     boot_urcs=("RDY",),
     ready_urcs=("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"),
-    vendor_commands=frozenset({"^DSCI", "+QTONEDET", "+QPSND", "+QURCCFG", "+QWDTMF", "+CLAC"}),
+    vendor_commands=frozenset(
+        {"^DSCI", "+QTONEDET", "+QPSND", "+QURCCFG", "+QWDTMF", "+CLAC", "+QPCMV"}
+    ),
     family="quectel",
     clip='+CLIP: "{number}",{toa},"",0,"",0',
     clip_withheld='+CLIP: "",128,"",0,"",1',

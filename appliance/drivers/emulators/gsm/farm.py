@@ -17,6 +17,13 @@ Control socket ``DIR/control.sock`` takes one command per line and answers ``ok`
     <modem> signal <rssi> | register <stat>
     <modem> ect on|off                    the network allows explicit call transfer (+CHLD=4)
     <modem> reply <command> <line>|<line>|...|<final>   next answer to that command
+    <modem> sound <source>                the far end's sound for the modem's next call on its
+                                          audio port DIR/gsm<N>-audio (person, person-long,
+                                          machine, silence, fax, modem: emulators/sounds.py)
+    <modem> capture <path>|off            append what the host says on the audio port during
+                                          calls to <path> (raw s16le 8 kHz mono)
+    <modem> audio-garbage on|off          random bytes on the audio port instead of frames
+    <modem> audio-stop on|off             the audio stream stops mid-call (and resumes)
 
 With a ``journal`` path every ATD and every call ringing in, its progress and end, and every
 control command are appended to that file as JSON lines (``journal.py``). ``incoming`` answers
@@ -35,6 +42,7 @@ from appliance.drivers.emulators.gsm.device import EmulatedModem
 from appliance.drivers.emulators.gsm.dialect import DIALECTS
 from appliance.drivers.emulators.gsm.journal import Journal
 from appliance.drivers.emulators.gsm.script import Event, Reply, Script
+from appliance.drivers.emulators.sounds import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,10 @@ ACTIONS = (
     "register",
     "ect",
     "reply",
+    "sound",
+    "capture",
+    "audio-garbage",
+    "audio-stop",
 )
 
 
@@ -210,6 +222,19 @@ def _apply(modem: EmulatedModem, action: str, arg: str) -> None:
         modem.set_registration(int(arg))
     elif action == "ect":
         modem.calls.ect = on
+    elif action == "sound":
+        if arg.strip() not in SOURCES:
+            raise ControlError(f"sound {arg.strip()!r}: use one of {', '.join(SOURCES)}")
+        modem.audio.next_sound = arg.strip()
+    elif action == "capture":
+        try:
+            modem.audio.set_capture(None if arg.strip() in ("", "off") else Path(arg.strip()))
+        except OSError as exc:
+            raise ControlError(f"capture: {exc}") from None
+    elif action == "audio-garbage":
+        modem.audio.garbage = on
+    elif action == "audio-stop":
+        modem.audio.stopped = on
     elif action == "reply":
         command, _, rest = arg.partition(" ")
         items = rest.split("|") if rest else ["OK"]

@@ -21,6 +21,8 @@ Events (``t`` is wall-clock UTC seconds, ``time.time()``, the dialer's clock)::
      "withheld": false}                                 a call rings in (callers.py)
     {"t": …, "event": "key", "call": 9, "modem": "gsm0", "number": "…", "key": "1"}
                                                         the answered caller pressed a key
+    {"t": …, "event": "audio", "call": 7, "modem": "gsm2", "number": "…", "sound": "machine"}
+                                                        the call's audio started (audio.py)
 
 ``by``: the callee or the network released the call (``cause`` per 24.008), the host hung
 up (``ATH``/``+CHUP``/``+CHLD``), or the module went away with the call (unplug, reboot);

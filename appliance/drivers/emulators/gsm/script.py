@@ -9,6 +9,8 @@ A script is TOML or JSON (stdlib parsers; the emulator imports nothing beyond th
     operator = "Emulnet"
     ect = true                  # the network allows explicit call transfer (+CHLD=4)
     cfun = 1                    # +CFUN at boot: 0 or 4 = radio off until AT+CFUN=1
+    sound = "person"            # the far end's sound on the audio port (emulators/sounds.py)
+    audio_speed = 1.0           # audio frames this many times faster than real time
 
     [random]                    # weights for numbers not listed below (seeded by --seed)
     answer = 5
@@ -22,6 +24,7 @@ A script is TOML or JSON (stdlib parsers; the emulator imports nothing beyond th
     talk = 4.0                  # seconds until the callee hangs up
     dtmf = "1#"                 # keys the callee presses after answering
     sms = "delivered"           # delivered | failed | pending (no report)
+    sound = "machine"           # this number's far end on the audio port (default: sound)
 
     [[replies]]                 # injected answers, matched on the whole command line
     command = "AT+CSQ"
@@ -43,6 +46,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from appliance.drivers.emulators.sounds import SOURCES
 
 # outcome -> (24.008 cause at release, reaches alerting)
 OUTCOMES: dict[str, tuple[int, bool]] = {
@@ -77,6 +82,7 @@ class CallPlan:
     setup: float = 0.5
     dtmf: str = ""
     sms: str = "delivered"
+    sound: str | None = None  # the far end's audio (emulators/sounds.py); None: the script's
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,8 @@ class Script:
     boot_time: float = 0.3
     ect: bool = True
     cfun: int = 1
+    sound: str = "person"  # the far end's audio when neither the number nor control says
+    audio_speed: float = 1.0  # audio frames this many times faster than real time
     numbers: dict[str, CallPlan] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     replies: list[Reply] = field(default_factory=list)
@@ -138,12 +146,20 @@ _TOP_KEYS = {
     "boot_time",
     "ect",
     "cfun",
+    "sound",
+    "audio_speed",
     "random",
     "numbers",
     "replies",
     "events",
 }
-_NUMBER_KEYS = {"number", "outcome", "ring", "talk", "setup", "dtmf", "sms"}
+_NUMBER_KEYS = {"number", "outcome", "ring", "talk", "setup", "dtmf", "sms", "sound"}
+
+
+def _sound(value: Any, where: str) -> str:
+    if value not in SOURCES:
+        raise ScriptError(f"{where}: sound {value!r}; expected one of {', '.join(SOURCES)}")
+    return str(value)
 
 
 def load(path: Path) -> Script:
@@ -170,6 +186,12 @@ def parse(data: dict[str, Any], where: str = "script") -> Script:
         script.cfun = int(data["cfun"])
     if "signal" in data:
         script.signal = int(data["signal"])
+    if "sound" in data:
+        script.sound = _sound(data["sound"], where)
+    if "audio_speed" in data:
+        script.audio_speed = float(data["audio_speed"])
+        if script.audio_speed <= 0:
+            raise ScriptError(f"{where}: audio_speed {data['audio_speed']!r}; expected > 0")
     script.pin = data.get("pin")
     script.operator = str(data.get("operator", script.operator))
     if "ect" in data:
@@ -200,6 +222,7 @@ def parse(data: dict[str, Any], where: str = "script") -> Script:
             setup=float(entry.get("setup", 0.5)),
             dtmf=str(entry.get("dtmf", "")),
             sms=str(entry.get("sms", "delivered")),
+            sound=_sound(entry["sound"], f"{where}: numbers[{i}]") if "sound" in entry else None,
         )
     for entry in data.get("replies", []):
         script.replies.append(
