@@ -148,7 +148,7 @@ class AnsweringMachineDetector:
         run = tones.run
         return Features(
             voice=self.vad.is_voice(frame) and not tones.pure,
-            tone=(known.kind, known.name, run.hz, run.ms) if known and run else None,
+            tone=(known.kind, known.name, tones.known_hz(known), known.min_ms) if known else None,
             beep_hz=run.hz if run is not None and tones.beep() else None,
         )
 

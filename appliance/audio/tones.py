@@ -32,7 +32,7 @@ from appliance.drivers.audio import FRAME_MS, FRAME_SAMPLES, RATE, AudioChannel
 
 #: Share of a frame's energy near its peak for the frame to count as a steady tone.
 PURITY = 0.8
-#: Share of a frame's energy at the nominal frequency (single-frequency DFT) for a known tone.
+#: Share of a frame's energy at a known tone's frequency (single-frequency DFTs) for it to count.
 GOERTZEL_SHARE = 0.5
 #: Quietest tone worth hearing (mean absolute amplitude; a -40 dBm0 tone is ~30).
 MIN_LEVEL = 60.0
@@ -99,6 +99,26 @@ def goertzel_share(x: np.ndarray, hz: float) -> float:
     return float(min(1.0, 2.0 * abs(y) ** 2 / (len(x) * energy)))
 
 
+#: Where each known tone is probed, as fractions of its tolerance.
+_OFFSETS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+_N = np.arange(FRAME_SAMPLES)
+_PROBES = np.exp(
+    -2j
+    * np.pi
+    * np.outer(np.concatenate([t.hz + _OFFSETS * t.tolerance for t in KNOWN_TONES]), _N / RATE)
+)
+
+
+def _shares(x: np.ndarray) -> np.ndarray:
+    """``goertzel_share`` of the frame at every probe: one row per known tone."""
+    x = x - x.mean()
+    energy = float(np.dot(x, x))
+    if energy <= 0.0 or len(x) != FRAME_SAMPLES:
+        return np.zeros((len(KNOWN_TONES), len(_OFFSETS)))
+    y = np.abs(_PROBES @ x) ** 2 * 2.0 / (FRAME_SAMPLES * energy)
+    return np.minimum(1.0, y).reshape(len(KNOWN_TONES), len(_OFFSETS))
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
     """A steady tone heard so far (or just ended)."""
@@ -123,6 +143,9 @@ class ToneTracker:
         self.pure = False  # the last frame was a steady tone
         self._hz_sum = 0.0
         self._gap = 0
+        self._known_frames = [0] * len(KNOWN_TONES)
+        self._known_gap = [0] * len(KNOWN_TONES)
+        self._known_hz = [t.hz for t in KNOWN_TONES]
 
     def feed(self, frame: bytes) -> None:
         x = samples(frame)
@@ -143,22 +166,36 @@ class ToneTracker:
             self.run = Run(hz, 1, self.index) if self.pure else None
             self._hz_sum = hz if self.pure else 0.0
             self._gap = 0
-        self._last = x
+        shares = _shares(x)
+        for i, tone in enumerate(KNOWN_TONES):
+            best = int(np.argmax(shares[i]))
+            if (
+                shares[i][best] >= GOERTZEL_SHARE
+                and abs(hz - tone.hz) <= tone.tolerance  # the spectrum's peak is the tone
+                and level(x) >= MIN_LEVEL
+            ):
+                self._known_frames[i] += 1 + self._known_gap[i]
+                self._known_gap[i] = 0
+                self._known_hz[i] = hz
+            elif self._known_frames[i] and self._known_gap[i] < GAP_FRAMES:
+                self._known_gap[i] += 1
+            else:
+                self._known_frames[i] = 0
+                self._known_gap[i] = 0
         self.index += 1
 
     def known(self) -> KnownTone | None:
-        """The known tone the current run has become (long enough, at its frequency)."""
-        run = self.run
-        if run is None:
-            return None
-        for tone in KNOWN_TONES:
-            if (
-                abs(run.hz - tone.hz) <= tone.tolerance
-                and run.ms >= tone.min_ms
-                and goertzel_share(self._last, tone.hz) >= GOERTZEL_SHARE
-            ):
+        """The known tone heard long enough: consecutive frames (one may miss) whose share of
+        energy at the tone's frequency (single-frequency DFTs across its tolerance) is at least
+        ``GOERTZEL_SHARE`` — so a tone still counts under noise that spoils its purity."""
+        for tone, frames in zip(KNOWN_TONES, self._known_frames, strict=True):
+            if frames * FRAME_MS >= tone.min_ms:
                 return tone
         return None
+
+    def known_hz(self, tone: KnownTone) -> float:
+        """The frequency of ``tone`` as last heard (the spectrum's peak)."""
+        return self._known_hz[KNOWN_TONES.index(tone)]
 
     def beep(self, run: Run | None = None) -> bool:
         """``run`` (default: the current one) is long enough, in the band, to be a beep."""

@@ -12,7 +12,7 @@ import pytest
 from appliance.audio.amd import AnsweringMachineDetector, BudgetRules, Verdict, detect
 from appliance.campaigns import AmdSettings
 from appliance.drivers.audio import FRAME_BYTES, LoopbackChannel
-from tests.audio.sounds import cat, espeak, needs_espeak, pcm, silence, tone, voice
+from tests.audio.amd_sounds import cat, espeak, needs_espeak, pcm, silence, tone, voice
 
 SETTINGS = AmdSettings()
 
@@ -70,7 +70,19 @@ def test_modem_tones_are_modem(hz: float) -> None:
     assert f"{hz:.0f} Hz" in v.evidence[0]
 
 
-def test_a_tone_30_hz_off_cng_is_not_fax() -> None:
+def test_fax_cng_under_loud_noise_is_still_fax() -> None:
+    rng = np.random.default_rng(4)
+    sound = cat(silence(0.3), tone(1100, 0.5, amp=1500), silence(3.0))
+    v = run(pcm(sound + rng.standard_normal(len(sound)) * 750))
+    assert v.kind == "fax", v.evidence
+
+
+def test_a_beep_at_the_fax_frequency_after_a_greeting_is_a_machine() -> None:
+    v = run(pcm(cat(silence(0.2), voice(0.6), silence(0.2), tone(1100, 0.6), silence(2))))
+    assert v.kind == "machine" and "beep 1100 Hz" in v.evidence[0]
+
+
+def test_a_tone_60_hz_off_cng_is_not_fax() -> None:
     v = run(pcm(cat(silence(0.3), tone(1160, 0.5), silence(3.0))))
     assert v.kind != "fax"
 

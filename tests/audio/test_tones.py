@@ -9,7 +9,7 @@ import pytest
 
 from appliance.audio.tones import ToneTracker, goertzel_share, wait_for_beep
 from appliance.drivers.audio import FRAME_BYTES, LoopbackChannel
-from tests.audio.sounds import cat, pcm, silence, tone, voice
+from tests.audio.amd_sounds import cat, pcm, silence, tone, voice
 
 
 def track(sound: bytes) -> ToneTracker:
