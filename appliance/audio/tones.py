@@ -116,7 +116,8 @@ def _shares(x: np.ndarray) -> np.ndarray:
     if energy <= 0.0 or len(x) != FRAME_SAMPLES:
         return np.zeros((len(KNOWN_TONES), len(_OFFSETS)))
     y = np.abs(_PROBES @ x) ** 2 * 2.0 / (FRAME_SAMPLES * energy)
-    return np.minimum(1.0, y).reshape(len(KNOWN_TONES), len(_OFFSETS))
+    out: np.ndarray = np.minimum(1.0, y).reshape(len(KNOWN_TONES), len(_OFFSETS))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
