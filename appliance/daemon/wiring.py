@@ -50,8 +50,8 @@ def components(daemon: Daemon) -> Sequence[Component]:
     for swept in daemon.recovered:
         metrics.dangling.labels(get_campaign_by_id(daemon.db, swept.campaign_id).name).inc()
     pool = LinePool(config, make_line, metrics, db=daemon.db, clock=daemon.clock)
-    engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics, desk,
-                    audio=audio_parts(daemon, metrics))  # fmt: skip
+    audio = audio_parts(daemon, metrics)
+    engine = Engine(config, daemon.db, daemon.clock, pool, planner, metrics, desk, audio=audio)
     daemon.status_fn = engine.status
     daemon.engine = engine
     services = Services(
@@ -65,6 +65,7 @@ def components(daemon: Daemon) -> Sequence[Component]:
         logs=daemon.logs,
         config_path=resolve_config_path(daemon.config_path) if not daemon.builtin_config else None,
         reload=daemon.reload,
+        prompts=audio.prompts,  # one library (and its cache) for the lines and the API
     )
     outbox = OutboxComponent(daemon.db, daemon.clock, config)
     # Scheduled actions missed while the box was down are applied now, before the dial loop
@@ -82,28 +83,16 @@ def components(daemon: Daemon) -> Sequence[Component]:
 def audio_parts(daemon: Daemon, metrics: Metrics) -> AudioParts:
     """The audio path's parts (#24, docs/audio.md): the answering-machine and beep detectors,
     the recorder and the prompt library the engine uses on lines that carry calls' sound."""
+    from appliance.audio.amd import detect
+    from appliance.audio.prompts import Prompts, prompts_directory
+    from appliance.audio.tones import wait_for_beep
+
     config = daemon.config
-    beside = Path(config.database).parent  # the state directory
-    recordings = config.recordings.directory or beside / "recordings"
-    prompts = config.prompts.directory or beside / "prompts"
-    del recordings, prompts  # (used by the parts below once merged)
-    # ---- #24 MERGE (engine-audio): the parts live on the amd, prompts and recording branches.
-    # Once they are on main, replace the `return` below with:
-    #   from appliance.audio.amd import detect
-    #   from appliance.audio.prompts import Prompts
-    #   from appliance.audio.tones import wait_for_beep
-    #   from appliance.recording import Recorder
-    #
-    #   return AudioParts(
-    #       detect=detect,
-    #       wait_for_beep=wait_for_beep,
-    #       recorder=Recorder(daemon.db, config.recordings, recordings, daemon.clock, metrics),
-    #       prompts=Prompts(prompts, tts=config.prompts.tts),
-    #   )
-    # (and delete the `del` line above). The API's prompts/recordings services, if the other
-    # helpers' branches want the same objects, should take them from here.
-    return AudioParts()
-    # ---- end #24 MERGE
+    return AudioParts(
+        detect=detect,
+        wait_for_beep=wait_for_beep,
+        prompts=Prompts(prompts_directory(config), tts=config.prompts.tts),
+    )
 
 
 def build_daemon(config_path: str | Path | None, config: DialboxConfig | None = None) -> Daemon:
