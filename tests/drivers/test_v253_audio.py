@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import math
 import tempfile
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from appliance.drivers.audio import FRAME_BYTES, SILENCE, AudioChannel, AudioFrame
-from appliance.drivers.emulators.v253 import VoiceFarm, VoiceModemSim, parse_script
+from appliance.drivers.emulators.v253 import VoiceFarm, VoiceModemSim, parse_script, source
 from appliance.drivers.line import CallEnded, Dtmf, Timeouts
 from appliance.drivers.outcome import Outcome
 from appliance.drivers.v253.modem import VoiceModem
@@ -422,3 +423,57 @@ def test_the_factory_gives_a_v253_line_its_audio() -> None:
     assert make_line(LineConfig(name="b", kind="v253", device="/dev/null")).audio_mode is None
     with pytest.raises(DialboxError, match="'stream'"):
         make_line(LineConfig(name="c", kind="v253", device="/dev/null", audio="/dev/ttyUSB2"))
+
+
+def test_the_control_socket_scripts_the_sound_and_hands_out_the_capture() -> None:
+    async def main() -> None:
+        with tempfile.TemporaryDirectory(prefix="dialbox-v253c-") as tmp:
+            farm = VoiceFarm(1, Path(tmp), parse_script(SCRIPT), seed=1)
+            farm.start()
+            path = await farm.open_control()
+            sim = farm.modems[0]
+            modem = VoiceModem(str(Path(tmp) / "v2530"), name="line0", timeouts=TIMEOUTS,
+                               min_ring_timeout=0.0, audio="stream")  # fmt: skip
+            reader, writer = await asyncio.open_unix_connection(str(path))
+
+            async def control(line: str) -> str:
+                writer.write(line.encode() + b"\n")
+                await writer.drain()
+                return (await reader.readline()).decode().strip()
+
+            try:
+                assert sim.audio_speed == 1.0  # real time unless told
+                for command in ("0 sound tone:1000", "0 speed 5", "0 duplex off", "0 wide on"):
+                    assert await control(command) == "ok", command
+                assert (await control("0 sound nonsense")).startswith("error: no sound")
+                assert (await control("0 speed 1000")).startswith("error: speed takes")
+                assert (await control("0 inject zz")).startswith("error: inject takes hex")
+                assert (await control("0 capture")).startswith("error: capture takes")
+                assert (await control("0 stall maybe")).startswith("error: stall takes on or off")
+                await modem.open()
+                assert not modem.duplex and modem.sample_format is not None
+                assert modem.sample_format.kind == "s16"
+                await modem.dial("5550001", ring_timeout=5.0)
+                channel = modem.audio
+                assert channel is not None
+                frames = await collect(channel, 10)
+                tone = frames_at(source("tone:1000"), frames[0].index)
+                assert frames[0].heard == tone
+                prompt = sweep(0.2, wide=True)
+                assert await channel.say(prompt)
+                await until(lambda: sim.streams[-2:] == ["tx", "rx"])  # the modem has it all
+                wav = Path(tmp) / "said.wav"
+                assert await control(f"0 capture {wav}") == "ok"
+                with wave.open(str(wav), "rb") as w:
+                    assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
+                    assert prompt in w.readframes(w.getnframes())
+                assert await control("0 inject 10fe") == "ok"
+                await until(lambda: isinstance(channel, StreamChannel) and channel.garbage == 1)
+                await modem.hang_up()
+            finally:
+                writer.close()
+                await modem.close()
+                await farm.close_control()
+                farm.stop()
+
+    run(main(), timeout=30)
