@@ -477,3 +477,21 @@ def test_the_control_socket_scripts_the_sound_and_hands_out_the_capture() -> Non
                 farm.stop()
 
     run(main(), timeout=30)
+
+
+def test_the_engine_closing_the_channel_leaves_the_stream_and_the_call_goes_on() -> None:
+    async def main() -> None:
+        async with emulated(sound=sweep(2.0)) as (sim, modem, _):
+            await modem.dial("5550001", ring_timeout=5.0)
+            channel = modem.audio
+            assert channel is not None
+            await collect(channel, 3)
+            await channel.close()
+            assert not channel.active and modem.audio is None
+            assert sim.stream_mode is None and sim.off_hook  # out of the stream, still on the call
+            assert not await channel.say(sweep(0.1))  # nothing more is said
+            assert modem.health().up and modem._call is not None and modem._call.up
+            ours = await modem.hang_up()
+            assert ours is not None and ours.end_reason == "hung up by us" and not sim.off_hook
+
+    run(main(), timeout=30)

@@ -198,6 +198,7 @@ class VoiceModemSim:
         self._sound_start: float | None = None  # loop time the far end's sound began
         self._sent_frames = 0  # frames of the far end's sound due so far (sent or skipped)
         self._ticker: asyncio.TimerHandle | None = None
+        self._tx_at, self._tx_from = 0.0, 0  # when the +VTX stream began, and its first byte
         self._dialing: asyncio.Future[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
         # "dialing" | "ringing" (a call rings in) | "up" | "gone" (far end hung up)
@@ -294,8 +295,16 @@ class VoiceModemSim:
             self.stream_mode = "aborting"  # <DLE><CAN><DLE><ETX>: the rest is dropped
             return False
         if mode in ("tx", "aborting") and code == ETX:
+            # the OK comes once the modem has played what it was sent (at the stream's pace)
+            loop = asyncio.get_running_loop()
+            width = 2 if self.formats.get(self.vsm) == "s16" else 1
+            played = (len(self.played) - self._tx_from) / width / RATE / self.audio_speed
+            wait = self._tx_at + played - loop.time() if mode == "tx" else 0.0
             self._end_stream()
-            self._result("OK")
+            if wait > 0:
+                self._timers.append(loop.call_later(wait, self._result, "OK"))
+            else:
+                self._result("OK")
             return True
         if (mode == "rx" and code == ord("!")) or (mode == "duplex" and code in b"^!"):
             self._end_stream()
@@ -317,6 +326,7 @@ class VoiceModemSim:
             return "ERROR"
         self._streaming, self.stream_mode, self._stream_dle = True, mode, False
         self.streams.append(mode)
+        self._tx_at, self._tx_from = asyncio.get_running_loop().time(), len(self.played)
         self._result("CONNECT")
         if mode != "tx":
             loop = asyncio.get_running_loop()
