@@ -156,7 +156,7 @@ def test_sixteen_bit_linear_is_chosen_where_offered_and_carries_every_bit() -> N
     sound = sweep(0.5, wide=True)
 
     async def main() -> None:
-        async with emulated(wide=True, sound=sound) as (sim, modem, _):
+        async with emulated(wide=True, sound=sound, baudrate=230400) as (sim, modem, _):
             assert modem.sample_format is not None and modem.sample_format.kind == "s16"
             assert sim.vsm == 140
             await modem.dial("5550001", ring_timeout=5.0)
@@ -168,6 +168,15 @@ def test_sixteen_bit_linear_is_chosen_where_offered_and_carries_every_bit() -> N
             assert await channel.say(sound[: 10 * FRAME_BYTES])
             await modem.hang_up()
             assert sound[: 10 * FRAME_BYTES] in sim.captured_pcm()
+
+    run(main(), timeout=30)
+
+
+def test_sixteen_bit_is_not_chosen_where_the_baud_rate_cannot_carry_it() -> None:
+    async def main() -> None:
+        async with emulated(wide=True) as (sim, modem, _):  # 115200 baud
+            assert modem.sample_format is not None and modem.sample_format.kind == "u8"
+            assert sim.vsm == 128
 
     run(main(), timeout=30)
 
@@ -433,7 +442,7 @@ def test_the_control_socket_scripts_the_sound_and_hands_out_the_capture() -> Non
             path = await farm.open_control()
             sim = farm.modems[0]
             modem = VoiceModem(str(Path(tmp) / "v2530"), name="line0", timeouts=TIMEOUTS,
-                               min_ring_timeout=0.0, audio="stream")  # fmt: skip
+                               min_ring_timeout=0.0, audio="stream", baudrate=230400)  # fmt: skip
             reader, writer = await asyncio.open_unix_connection(str(path))
 
             async def control(line: str) -> str:
@@ -495,3 +504,38 @@ def test_the_engine_closing_the_channel_leaves_the_stream_and_the_call_goes_on()
             assert ours is not None and ours.end_reason == "hung up by us" and not sim.off_hook
 
     run(main(), timeout=30)
+
+
+def correlation(a: bytes, b: bytes) -> float:
+    """Normalised cross-correlation at lag 0 of two s16le signals of the same length."""
+    import array
+
+    x, y = array.array("h", a), array.array("h", b)
+    dot = sum(p * q for p, q in zip(x, y, strict=True))
+    norm = math.sqrt(sum(p * p for p in x) * sum(q * q for q in y))
+    return dot / norm if norm else 0.0
+
+
+def test_the_named_sources_of_sounds_py_are_heard_as_sent() -> None:
+    from appliance.drivers.emulators.sounds import sound
+
+    async def main() -> None:
+        async with emulated() as (sim, modem, _):
+            sim.audio_speed = 20.0
+            for name in ("person", "machine"):
+                farm_command = f"sound {name}"
+                VoiceFarm._audio_control(sim, *farm_command.split())
+                await modem.dial("5550001", ring_timeout=5.0)
+                channel = modem.audio
+                assert channel is not None
+                frames = await collect(channel, 250)  # 5 s: the greeting and the beep
+                truncated = bytearray(sound(name))
+                truncated[0::2] = bytes(len(truncated) // 2)  # an 8-bit stream: high bytes
+                heard = b"".join(f.heard for f in frames)
+                sent = b"".join(frames_at(bytes(truncated), f.index) for f in frames)
+                assert heard == sent, name
+                assert correlation(heard, b"".join(frames_at(sound(name), f.index)
+                                                   for f in frames)) > 0.99  # fmt: skip
+                await modem.hang_up()
+
+    run(main(), timeout=40)

@@ -75,6 +75,9 @@ TX_LEAD = 5
 #: DTMF brackets, over/underrun, lost data, bong, TDD, call waiting, handset hook, end of data).
 _OTHER_CODES = frozenset("/~ouY$twHpP\x03")
 AUDIO_MODES = ("stream",)
+#: 16-bit samples are 16000 bytes/s each way: a serial port needs at least this baud rate (10
+#: bits a byte on the wire); below it 8-bit is chosen even where 16-bit is offered.
+WIDE_BAUD = 230400
 
 
 class NotVoiceModem(Exception):
@@ -255,6 +258,8 @@ class VoiceModem(AtPortLine):
         session = self.session
         self.sample_format = None
         offered = offered_formats(lines)
+        if self.baudrate < WIDE_BAUD:  # 16 kB/s of samples do not fit in 115200 baud
+            offered = [fmt for fmt in offered if fmt.width == 1] or offered
         for fmt in offered:
             if (await session.run(self._cmd(fmt.command))).ok:
                 self.sample_format = fmt
