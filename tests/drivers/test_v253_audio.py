@@ -16,13 +16,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from appliance.drivers.at.session import AtSession, AtTimeout, Command
 from appliance.drivers.audio import FRAME_BYTES, SILENCE, AudioChannel, AudioFrame
 from appliance.drivers.emulators.v253 import VoiceFarm, VoiceModemSim, parse_script, source
 from appliance.drivers.line import CallEnded, Dtmf, Timeouts
 from appliance.drivers.outcome import Outcome
 from appliance.drivers.v253.modem import VoiceModem
 from appliance.drivers.v253.stream import StreamChannel, offered_formats
-from tests.drivers.drivers_fakes import Collector, run
+from tests.drivers.drivers_fakes import (
+    Collector,
+    ScriptedModem,
+    connect,
+    one_byte,
+    random_split,
+    run,
+    whole,
+)
 from tests.drivers.emulated import wait_event
 
 TIMEOUTS = Timeouts(command=0.5, dial=2.0, hang_up=1.0, setup=3.0, probe=0.2, liveness=0.4)
@@ -421,8 +432,6 @@ def test_keys_and_stored_messages_go_by_the_stream_while_it_runs() -> None:
 
 
 def test_the_factory_gives_a_v253_line_its_audio() -> None:
-    import pytest
-
     from appliance.config.models import LineConfig
     from appliance.engine.factory import make_line
     from appliance.errors import DialboxError
@@ -539,3 +548,74 @@ def test_the_named_sources_of_sounds_py_are_heard_as_sent() -> None:
                 await modem.hang_up()
 
     run(main(), timeout=40)
+
+
+# ------------------------------------------------------------------ the session's data state
+CHUNKERS = [one_byte, whole, random_split(7)]
+
+
+@pytest.mark.parametrize("chunker", CHUNKERS)
+def test_the_session_hands_stream_bytes_to_the_sink_and_events_to_the_listener(
+    chunker: Any,
+) -> None:
+    async def main() -> None:
+        session = AtSession("v253")
+        codes = Collector()
+        session.set_dle_listener(codes)
+        modem = ScriptedModem()
+        data = b"ab\x10\x10\r\nOK\r\n" + bytes(range(256))  # text-like bytes are data here
+        shielded = data.replace(b"\x10", b"\x10\x10")
+        # CONNECT, then the stream with a key and a busy tone inside, then the modem's
+        # end of data and its OK, in the same chunk
+        modem.reply(b"AT+VTR", b"\r\nCONNECT\r\n" + shielded[:9] + b"\x105" + shielded[9:]
+                    + b"\x10b\x10\x03\r\nOK\r\n")  # fmt: skip
+        modem.reply(b"AT", b"\r\nOK\r\n")
+        connect(session, modem, chunker)
+        sink = bytearray()
+        left = Collector()
+        response = await session.start_stream(
+            Command("AT+VTR", call_progress=True), sink.extend, lambda: left("x")
+        )
+        assert response.final.text == "CONNECT" and session.streaming
+        await left.wait(1)
+        assert bytes(sink) == data  # unshielded, nothing framed as a line
+        assert codes.items == ["5", "b"]
+        assert session.junk_bytes == 0 and session.junk_lines == 0
+        queued = asyncio.ensure_future(session.run("AT"))  # waits for the port
+        await asyncio.sleep(0)
+        assert not queued.done() and b"AT" not in modem.commands
+        assert await session.end_stream(None, 1.0) is None  # the modem left by itself
+        assert (await queued).ok and not session.streaming
+
+    run(main())
+
+
+def test_the_session_ends_a_stream_with_the_terminator_and_its_answer() -> None:
+    async def main() -> None:
+        session = AtSession("v253")
+        session.set_dle_listener(Collector())
+        modem = ScriptedModem()
+        modem.reply(b"AT+VRX", b"\r\nCONNECT\r\n" + b"\x80" * 50)
+        connect(session, modem, whole)
+        sink = bytearray()
+        await session.start_stream(Command("AT+VRX", call_progress=True), sink.extend)
+        ending = asyncio.ensure_future(session.end_stream(b"\x10!", 1.0))
+        await until(
+            lambda: modem.transport is not None and modem.transport.written.endswith(b"\x10!")
+        )
+        assert modem.transport is not None
+        modem.transport.feed(b"\x80\x80\x10\x03\r\nOK\r\n")
+        response = await ending
+        assert response is not None and response.ok and not session.streaming
+        assert bytes(sink) == b"\x80" * 52
+        # a modem that does not answer the end: AtTimeout, and the port is free again
+        modem._buffer.clear()  # a modem takes <DLE>! out of its input; the script does not
+        await session.start_stream(Command("AT+VRX", call_progress=True), sink.extend)
+        with pytest.raises(AtTimeout):
+            await session.end_stream(b"\x10!", 0.2)
+        assert not session.streaming
+        modem._buffer.clear()
+        modem.reply(b"AT", b"\r\nOK\r\n")
+        assert (await session.run(Command("AT", timeout=1.0))).ok
+
+    run(main())

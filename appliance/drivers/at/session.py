@@ -310,6 +310,10 @@ class AtSession(asyncio.Protocol):
         self._streaming = False
         self._sink: StreamSink | None = None
         self._left: Callable[[], None] | None = None
+        # the stream a command in flight starts on CONNECT: (command, sink, left)
+        self._stream_next: tuple[Command, StreamSink | None, Callable[[], None] | None] | None
+        self._stream_next = None
+        self._drop_lf = False  # the LF of CONNECT's line end is not stream data
         self.stream_bytes = 0  # bytes handed to the sink in the current stream
         # Command lines the modem echoed (ATE1): a driver that turned echo off sees a module
         # that reset its settings without a word (a brown-out with no boot URC).
@@ -346,15 +350,7 @@ class AtSession(asyncio.Protocol):
             return
         for part in self._dle.feed(data):
             if isinstance(part, bytes):
-                if self._sink is not None:
-                    self.stream_bytes += len(part)
-                    self.last_alive = self._rx_at  # a streaming modem is alive
-                    try:
-                        self._sink(part)
-                    except Exception:
-                        log.exception("%s: stream sink failed", self.name)
-                else:
-                    self._frame(part)
+                self._plain(part)
                 continue
             if part == chr(ETX) and self._sink is not None:
                 self._sink = None  # the modem left the data state: its OK comes as a line
@@ -370,6 +366,36 @@ class AtSession(asyncio.Protocol):
                 self._dle_listener(part)
             except Exception:
                 log.exception("%s: DLE listener failed on %r", self.name, part)
+
+    def _plain(self, part: bytes) -> None:
+        """Plain bytes (DLE pairs taken out): the stream's data, or text to frame. While a
+        command that starts a stream is in flight they are framed line by line, so the bytes
+        right behind its ``CONNECT`` (same read) go to the sink, not the framer."""
+        while part:
+            sink = self._sink
+            if sink is not None:
+                if self._drop_lf:
+                    self._drop_lf = False
+                    if part[:1] == b"\n":
+                        part = part[1:]
+                        continue
+                self.stream_bytes += len(part)
+                self.last_alive = self._rx_at  # a streaming modem is alive
+                try:
+                    sink(part)
+                except Exception:
+                    log.exception("%s: stream sink failed", self.name)
+                return
+            if self._stream_next is None:
+                self._frame(part)
+                return
+            ends = [i for i in (part.find(b"\r"), part.find(b"\n")) if i >= 0]
+            if not ends:
+                self._frame(part)
+                return
+            cut = min(ends) + 1
+            self._frame(part[:cut])
+            part = part[cut:]
 
     def _frame(self, data: bytes) -> None:
         junk = sum(1 for byte in data if byte not in _TEXT)
@@ -506,17 +532,19 @@ class AtSession(asyncio.Protocol):
         if self._dle is None:
             raise RuntimeError("a data stream needs a DLE listener (set_dle_listener)")
         await self._lock.acquire(True)
+        self._stream_next = (command, sink, left)
         try:
             response = await self._exchange(command)
         except BaseException:
+            # no caller is left to end a stream this started (cancelled after CONNECT): the
+            # port is given back; the modem's data then reads as garbage and the line probes
+            self._stream_next = None
+            self._streaming, self._sink, self._left = False, None, None
             self._lock.release()
             raise
-        if response.final.text.upper() != "CONNECT":
+        self._stream_next = None
+        if not self._streaming:
             self._lock.release()
-            return response
-        self._streaming = True
-        self._sink, self._left = sink, left
-        self.stream_bytes = 0
         return response
 
     def write_stream(self, data: bytes) -> None:
@@ -666,6 +694,12 @@ class AtSession(asyncio.Protocol):
         final = classify_final(text, numeric=self._numeric and not pending.command.bare)
         if final is not None and (final.kind not in CALL_PROGRESS or pending.command.call_progress):
             pending.done.set_result(Response(pending.command.text, tuple(pending.lines), final))
+            starting = self._stream_next
+            if starting is not None and starting[0] is pending.command:
+                self._stream_next = None
+                if final.text.upper() == "CONNECT":  # the data state starts with the next byte
+                    self._streaming, self._drop_lf, self.stream_bytes = True, True, 0
+                    self._sink, self._left = starting[1], starting[2]
             self.last_alive = asyncio.get_running_loop().time()
             self.junk_bytes = self.junk_lines = 0
             return
