@@ -332,15 +332,17 @@ class VoiceModemSim:
             loop = asyncio.get_running_loop()
             if self._sound_start is None:
                 self._sound_start = loop.time()
-            self._sent_frames = self._frames_due()  # sound while not streaming is not heard
-            self._ticker = loop.call_later(TICK, self._tick)
+            # the sound while not streaming is not heard; the frame under way is sent at once,
+            # right behind the CONNECT (the host gets them in one read)
+            self._sent_frames = max(self._sent_frames, self._frames_due() - 1)
+            self._tick()
         return "later"
 
     def _frames_due(self) -> int:
         if self._sound_start is None:
             return 0
         elapsed = asyncio.get_running_loop().time() - self._sound_start
-        return int(elapsed * self.audio_speed * RATE / FRAME_SAMPLES)
+        return int(elapsed * self.audio_speed * RATE / FRAME_SAMPLES) + 1  # + the one under way
 
     def _tick(self) -> None:
         """Send every frame of the far end's sound that is due, shielded."""

@@ -635,17 +635,24 @@ class VoiceModem(AtPortLine):
             stream.left = True
             stream.wake.set()
 
-        response = await self.session.start_stream(
-            Command(command, timeout=self.timeouts.command, call_progress=True),
-            lambda data: self._heard(stream, data),
-            left,
-        )
+        # the mode is set before the answer: the modem's first bytes come right behind its
+        # CONNECT, before this coroutine runs again (the sink gets nothing until then)
+        stream.mode = mode
+        try:
+            response = await self.session.start_stream(
+                Command(command, timeout=self.timeouts.command, call_progress=True),
+                lambda data: self._heard(stream, data),
+                left,
+            )
+        except BaseException:
+            stream.mode = "idle"
+            raise
         if response.final.text.upper() != "CONNECT":
+            stream.mode = "idle"
             stream.call.evidence.append(f"{command}: {response.final.text}")
             log.warning("%s: %s answered %s: no audio for this call", self.name, command,
                         response.final.text)  # fmt: skip
             return False
-        stream.mode = mode
         return True
 
     async def _leave(self, stream: _Stream, terminator: bytes | None) -> None:
