@@ -438,7 +438,8 @@ def test_the_factory_gives_a_v253_line_its_audio() -> None:
 
     line = make_line(LineConfig(name="a", kind="v253", device="/dev/null", audio="stream"))
     assert isinstance(line, VoiceModem) and line.audio_mode == "stream"
-    assert make_line(LineConfig(name="b", kind="v253", device="/dev/null")).audio_mode is None
+    plain = make_line(LineConfig(name="b", kind="v253", device="/dev/null"))
+    assert isinstance(plain, VoiceModem) and plain.audio_mode is None
     with pytest.raises(DialboxError, match="'stream'"):
         make_line(LineConfig(name="c", kind="v253", device="/dev/null", audio="/dev/ttyUSB2"))
 
@@ -619,3 +620,23 @@ def test_the_session_ends_a_stream_with_the_terminator_and_its_answer() -> None:
         assert (await session.run(Command("AT", timeout=1.0))).ok
 
     run(main())
+
+
+def test_a_key_right_behind_the_modems_answer_is_not_lost() -> None:
+    async def main() -> None:
+        async with emulated() as (sim, modem, events):
+            answered = sim._answered
+
+            def answered_and_key() -> None:
+                answered()
+                sim._event("7")  # in the same read as VCON, before the dial takes the answer
+
+            sim._answered = answered_and_key  # type: ignore[method-assign]
+            start = len(events.items)
+            result = await modem.dial("5550001", ring_timeout=5.0)
+            assert result.outcome is Outcome.CONNECTED
+            key = await wait_event(events, Dtmf, start, timeout=5.0)
+            assert key.digit == "7"
+            assert modem._call is not None and "dtmf 7" in modem._call.evidence
+
+    run(main(), timeout=30)

@@ -90,6 +90,16 @@ class _Call(CallRecord):
         self.ring_timeout = ring_timeout
         self.up = False  # answered and not yet ended
         self.changed = asyncio.Event()
+        # keys heard between the modem's VCON and the dial coroutine taking it (under load
+        # the callee's first key can come in that gap): told once the call is up
+        self.early_keys: list[str] = []
+
+    def come_up(self, line: VoiceModem) -> None:
+        self.up = True
+        for digit in self.early_keys:
+            self.evidence.append(f"dtmf {digit}")
+            line.emit(Dtmf(line.name, digit))
+        self.early_keys.clear()
 
 
 class _Stream:
@@ -307,6 +317,8 @@ class VoiceModem(AtPortLine):
             if call is not None and call.up:
                 call.evidence.append(f"dtmf {text}")
                 self.emit(Dtmf(self.name, text))
+            elif call is not None and not call.ended.done() and len(call.early_keys) < 32:
+                call.early_keys.append(text)
             return
         if call is None or call.ended.done():
             return
@@ -396,7 +408,7 @@ class VoiceModem(AtPortLine):
                 raise
             raise LineError(f"{self.name}: the modem did not answer {exc}") from exc
         call.t_answer = self._now()
-        call.up = True
+        call.come_up(self)
         log.info("%s: answered the call from %s", self.name, call.number or "an unknown number")
         await self._start_audio(call)
         return call.result(Outcome.CONNECTED, ended=False)
@@ -472,7 +484,7 @@ class VoiceModem(AtPortLine):
         outcome = call.forced or dial_outcome(response.final, alerted=call.t_alert is not None)
         if outcome is None:
             call.t_answer = call.t_answer or call.now()
-            call.up = True
+            call.come_up(self)
             await self._start_audio(call)
             return call.result(Outcome.CONNECTED, ended=False)
         await self._on_hook(call)
