@@ -18,7 +18,10 @@ def make_line(config: LineConfig) -> Line:
     if config.kind == "v253":
         from appliance.drivers.v253.modem import VoiceModem
 
-        return VoiceModem(config.device, name=config.name)
+        try:
+            return VoiceModem(config.device, name=config.name, audio=config.audio)
+        except ValueError as exc:
+            raise DialboxError(f"line {config.name!r}: {exc}") from exc
     if config.kind == "can":
         from appliance.drivers.can.card import backplane_for, parse_device
         from appliance.drivers.can.line import CanLine

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from appliance.drivers.at.codes import CALL_PROGRESS, Final, FinalKind, classify_final
-from appliance.drivers.at.dle import DleDecoder
+from appliance.drivers.at.dle import ETX, DleDecoder
 from appliance.drivers.at.framing import (
     ESC,
     Frame,
@@ -263,6 +263,7 @@ class _PriorityLock:
 
 UrcListener = Callable[[Urc], None]
 DleListener = Callable[[str], None]
+StreamSink = Callable[[bytes], None]
 LostListener = Callable[[Exception | None], None]
 SuspectListener = Callable[[str], None]
 
@@ -303,6 +304,17 @@ class AtSession(asyncio.Protocol):
         self._dle: DleDecoder | None = None
         self._dle_listener: DleListener | None = None
         self._rx_at = 0.0  # loop time bytes last arrived (the grace of ok_optional commands)
+        # A voice data stream (V.253 +VTR/+VRX/+VTX, ``start_stream``): the port is the
+        # stream's until ``end_stream``; the modem's plain bytes go to ``_sink`` (not the
+        # framer) until its <DLE><ETX>.
+        self._streaming = False
+        self._sink: StreamSink | None = None
+        self._left: Callable[[], None] | None = None
+        # the stream a command in flight starts on CONNECT: (command, sink, left)
+        self._stream_next: tuple[Command, StreamSink | None, Callable[[], None] | None] | None
+        self._stream_next = None
+        self._drop_lf = False  # the LF of CONNECT's line end is not stream data
+        self.stream_bytes = 0  # bytes handed to the sink in the current stream
         # Command lines the modem echoed (ATE1): a driver that turned echo off sees a module
         # that reset its settings without a word (a brown-out with no boot URC).
         self.echoes = 0
@@ -338,12 +350,52 @@ class AtSession(asyncio.Protocol):
             return
         for part in self._dle.feed(data):
             if isinstance(part, bytes):
-                self._frame(part)
+                self._plain(part)
+                continue
+            if part == chr(ETX) and self._sink is not None:
+                self._sink = None  # the modem left the data state: its OK comes as a line
+                self.last_alive = self._rx_at
+                left, self._left = self._left, None
+                if left is not None:
+                    try:
+                        left()
+                    except Exception:
+                        log.exception("%s: stream end listener failed", self.name)
                 continue
             try:
                 self._dle_listener(part)
             except Exception:
                 log.exception("%s: DLE listener failed on %r", self.name, part)
+
+    def _plain(self, part: bytes) -> None:
+        """Plain bytes (DLE pairs taken out): the stream's data, or text to frame. While a
+        command that starts a stream is in flight they are framed line by line, so the bytes
+        right behind its ``CONNECT`` (same read) go to the sink, not the framer."""
+        while part:
+            sink = self._sink
+            if sink is not None:
+                if self._drop_lf:
+                    self._drop_lf = False
+                    if part[:1] == b"\n":
+                        part = part[1:]
+                        continue
+                self.stream_bytes += len(part)
+                self.last_alive = self._rx_at  # a streaming modem is alive
+                try:
+                    sink(part)
+                except Exception:
+                    log.exception("%s: stream sink failed", self.name)
+                return
+            if self._stream_next is None:
+                self._frame(part)
+                return
+            ends = [i for i in (part.find(b"\r"), part.find(b"\n")) if i >= 0]
+            if not ends:
+                self._frame(part)
+                return
+            cut = min(ends) + 1
+            self._frame(part[:cut])
+            part = part[cut:]
 
     def _frame(self, data: bytes) -> None:
         junk = sum(1 for byte in data if byte not in _TEXT)
@@ -383,6 +435,7 @@ class AtSession(asyncio.Protocol):
         log.info("%s: port closed (%s)", self.name, exc or "by us")
         self._transport = None
         self._closed.set()
+        self._sink = self._left = None
         pending, self._pending = self._pending, None
         if pending is not None:
             if not pending.done.done():
@@ -461,6 +514,81 @@ class AtSession(asyncio.Protocol):
     async def check(self, command: Command | str, *, urgent: bool = False) -> Response:
         """Like ``run`` but raise ``AtError`` unless the final result is OK."""
         return (await self.run(command, urgent=urgent)).check()
+
+    # ----------------------------------------------------------------- voice data streams
+    @property
+    def streaming(self) -> bool:
+        """A data stream (``start_stream``) holds the port: no command can be sent."""
+        return self._streaming
+
+    async def start_stream(
+        self, command: Command, sink: StreamSink | None, left: Callable[[], None] | None = None
+    ) -> Response:
+        """Run ``command`` (``AT+VTR``, ``AT+VRX``, ``AT+VTX``); on ``CONNECT`` the port is the
+        stream's until ``end_stream``: commands queue behind it, the modem's plain bytes go to
+        ``sink`` (None: the modem sends no data, only events) until its ``<DLE><ETX>`` (then
+        ``left`` is called), and DLE events still go to the DLE listener. Any other answer is
+        returned with no stream."""
+        if self._dle is None:
+            raise RuntimeError("a data stream needs a DLE listener (set_dle_listener)")
+        await self._lock.acquire(True)
+        self._stream_next = (command, sink, left)
+        try:
+            response = await self._exchange(command)
+        except BaseException:
+            # no caller is left to end a stream this started (cancelled after CONNECT): the
+            # port is given back; the modem's data then reads as garbage and the line probes
+            self._stream_next = None
+            self._streaming, self._sink, self._left = False, None, None
+            self._lock.release()
+            raise
+        self._stream_next = None
+        if not self._streaming:
+            self._lock.release()
+        return response
+
+    def write_stream(self, data: bytes) -> None:
+        """Bytes into the stream (already DLE-shielded by the caller)."""
+        if not self._streaming:
+            raise LinkDown(f"{self.name}: no data stream is open")
+        self.write_raw(data)
+
+    async def end_stream(self, terminator: bytes | None, timeout: float) -> Response | None:
+        """Write ``terminator`` (``<DLE>^``, ``<DLE>!``, ``<DLE><ETX>``) and wait for the
+        modem's final result; the port is free again whatever happens (``AtTimeout`` when the
+        modem did not answer: the line is told, as on any timeout). ``terminator`` None: the
+        modem has left the data state by itself; the port is just given back (None)."""
+        if not self._streaming:
+            raise RuntimeError("no data stream is open")
+        if terminator is None:
+            self._sink = self._left = None
+            self._streaming = False
+            self._lock.release()
+            return None
+        loop = asyncio.get_running_loop()
+        label = f"<end of stream {terminator!r}>"
+        pending = _Pending(Command(label, timeout=timeout), (), loop.create_future(),
+                           loop.create_future())  # fmt: skip
+        self._pending = pending
+        try:
+            self.write_raw(terminator)
+            response = await asyncio.wait_for(asyncio.shield(pending.done), timeout)
+        except TimeoutError:
+            self.consecutive_timeouts += 1
+            why = f"{label}: no final result within {timeout:g} s"
+            self._suspect(why)
+            raise AtTimeout(why) from None
+        finally:
+            if self._pending is pending:
+                self._pending = None
+            if not pending.done.done():
+                pending.done.cancel()
+            pending.prompt.cancel()
+            self._sink = self._left = None
+            self._streaming = False
+            self._lock.release()
+        self.consecutive_timeouts = 0
+        return response
 
     # ----------------------------------------------------------------- internals
     async def _exchange(self, cmd: Command) -> Response:
@@ -566,6 +694,12 @@ class AtSession(asyncio.Protocol):
         final = classify_final(text, numeric=self._numeric and not pending.command.bare)
         if final is not None and (final.kind not in CALL_PROGRESS or pending.command.call_progress):
             pending.done.set_result(Response(pending.command.text, tuple(pending.lines), final))
+            starting = self._stream_next
+            if starting is not None and starting[0] is pending.command:
+                self._stream_next = None
+                if final.text.upper() == "CONNECT":  # the data state starts with the next byte
+                    self._streaming, self._drop_lf, self.stream_bytes = True, True, 0
+                    self._sink, self._left = starting[1], starting[2]
             self.last_alive = asyncio.get_running_loop().time()
             self.junk_bytes = self.junk_lines = 0
             return

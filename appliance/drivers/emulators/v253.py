@@ -11,6 +11,16 @@ answered call the callee's keys come as ``<DLE><digit>``; a far-end hang-up is `
 current interrupted) then ``<DLE>b`` (the exchange's busy tone) until the host goes on hook.
 ``AT+VTX`` answers ``CONNECT`` and plays shielded audio until ``<DLE><ETX>``.
 
+Sound (#24): ``AT+VSM=<cml>,8000`` picks the stream's format (128/130 8-bit linear unsigned, and
+140 16-bit linear little-endian where ``wide``); ``AT+VRX`` (receive, ended by ``<DLE>!``) and
+``AT+VTR`` (full duplex, ended by ``<DLE>^``; refused by a ``duplex=False`` modem, the half-duplex
+dialect) stream the far end's scripted sound (``sound``: a named source of ``sounds.py``,
+``tone:<Hz>``, ``file:<wav>``) at real time times ``audio_speed``, DLE-shielded, with the events
+of the call (keys, ``<DLE>l`` at the far end's hang-up) inside the stream; the source starts with
+the call's first stream and is followed by silence. What the host sends (``+VTX``, ``+VTR``) is
+kept unshielded in ``played``; ``captured_pcm()`` gives it as s16le. Hostile: ``stalled`` stops
+the stream's bytes, ``inject`` writes any bytes (a lone DLE, an unknown code) into it.
+
 Incoming calls (``incoming()``, the control socket, ``--incoming``; ``plans.IncomingPlan``):
 ``RING`` every 6 s while the caller waits; with caller ID on (``AT+VCID=1`` or ``AT#CID=1``)
 the block ``DATE = MMDD``, ``TIME = HHMM``, ``NMBR = <number>`` (``P`` withheld, ``O``
@@ -35,9 +45,12 @@ Outcomes per number come from a script (TOML/JSON)::
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import math
 import random
 import time
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +78,66 @@ RING_EVERY = 6.0  # an incoming call's RING, once per ring burst (North American
 CALLER_ID_AFTER = 3.0  # the caller-ID burst, between the first and the second ring (Bellcore)
 DIAL_TONE_EVERY = 3.0
 CAN = 0x18
+RATE = 8000
+FRAME_SAMPLES = 160  # 20 ms
+TICK = 0.02  # seconds between the stream's writes (each carries every frame due)
+#: +VSM formats: compression method -> sample kind (u8 unsigned 8-bit, s16 16-bit LE).
+NARROW = {128: "u8", 130: "u8"}
+WIDE = {**NARROW, 140: "s16"}
+_FLIP = bytes(b ^ 0x80 for b in range(256))
+
+
+def source(name: str) -> bytes:
+    """The far end's sound (s16le 8 kHz) for a source name: ``silence``, ``tone:<Hz>`` (2 s at
+    -12 dBFS), ``file:<path>`` (a 16-bit mono 8 kHz WAV, or raw s16le), or a named source of
+    ``sounds.py`` (person, person-long, machine, fax, modem). ``ValueError`` says which exist."""
+    if name == "silence":
+        return b""
+    if name.startswith("tone:"):
+        try:
+            hz = float(name[5:])
+        except ValueError:
+            raise ValueError(f"tone:<Hz>, not {name!r}") from None
+        n = 2 * RATE
+        return b"".join(
+            int(8000 * math.sin(2 * math.pi * hz * i / RATE)).to_bytes(2, "little", signed=True)
+            for i in range(n)
+        )
+    if name.startswith("file:"):
+        path = Path(name[5:])
+        try:
+            if path.suffix.lower() == ".wav":
+                with wave.open(str(path), "rb") as w:
+                    if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, RATE):
+                        raise ValueError(f"{path}: needs a mono 16-bit 8000 Hz WAV")
+                    return w.readframes(w.getnframes())
+            data = path.read_bytes()
+        except (OSError, wave.Error) as exc:
+            raise ValueError(f"cannot read {path}: {exc}") from None
+        return data[: len(data) // 2 * 2]
+    try:
+        sounds = importlib.import_module("appliance.drivers.emulators.sounds")
+    except ImportError:
+        raise ValueError(f"no sound {name!r}: silence, tone:<Hz> or file:<path> "
+                         "(the named sources need appliance/drivers/emulators/sounds.py)") from None  # fmt: skip
+    try:
+        return bytes(sounds.sound(name))
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"no sound {name!r}: {exc}") from None
+
+
+def encode(pcm: bytes, kind: str) -> bytes:
+    """s16le -> the stream's samples."""
+    return pcm if kind == "s16" else pcm[1::2].translate(_FLIP)
+
+
+def decode(data: bytes, kind: str) -> bytes:
+    """The stream's samples -> s16le."""
+    if kind == "s16":
+        return data[: len(data) // 2 * 2]
+    out = bytearray(2 * len(data))
+    out[1::2] = data.translate(_FLIP)
+    return bytes(out)
 
 
 @dataclass
@@ -110,9 +183,22 @@ class VoiceModemSim:
         self.garbage = False  # every command answered with random bytes
         self.commands: list[str] = []
         self._last = "AT"
-        self.played = bytearray()  # audio received by +VTX (for tests)
+        self.played = bytearray()  # audio received by +VTX/+VTR, unshielded (for tests)
         self._streaming = False
         self._stream_dle = False
+        # sound (#24)
+        self.duplex = True  # +VTR offered (False: the half-duplex dialect)
+        self.formats = NARROW
+        self.vsm = 128
+        self.sound = b""  # the far end's sound (s16le) for the next answered calls
+        self.audio_speed = 1.0  # the stream's pace: real time times this
+        self.stalled = False  # the stream's bytes stop (hostile)
+        self.stream_mode: str | None = None  # "tx" | "rx" | "duplex"
+        self.streams: list[str] = []  # the data states entered, in order (for tests)
+        self._sound_start: float | None = None  # loop time the far end's sound began
+        self._sent_frames = 0  # frames of the far end's sound due so far (sent or skipped)
+        self._ticker: asyncio.TimerHandle | None = None
+        self._tx_at, self._tx_from = 0.0, 0  # when the +VTX stream began, and its first byte
         self._dialing: asyncio.Future[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
         # "dialing" | "ringing" (a call rings in) | "up" | "gone" (far end hung up)
@@ -186,20 +272,107 @@ class VoiceModemSim:
 
     def _stream(self, data: bytes) -> None:
         for i, byte in enumerate(data):
+            # +VRX ignores what the host sends but its DLE codes; an aborted +VTX its data
+            keep = self.stream_mode not in ("rx", "aborting")
             if self._stream_dle:
                 self._stream_dle = False
                 if byte == DLE:
-                    self.played.append(DLE)
-                elif byte in (ETX, CAN):
-                    self._streaming = False
-                    self._result("OK")
+                    if keep:
+                        self.played.append(DLE)
+                elif self._stream_ends(byte):
                     if i + 1 < len(data):
                         self._on_bytes(data[i + 1 :])
                     return
             elif byte == DLE:
                 self._stream_dle = True
-            else:
+            elif keep:
                 self.played.append(byte)
+
+    def _stream_ends(self, code: int) -> bool:
+        """A host DLE code inside a stream: True when it ends the stream (answered)."""
+        mode = self.stream_mode
+        if mode == "tx" and code == CAN:
+            self.stream_mode = "aborting"  # <DLE><CAN><DLE><ETX>: the rest is dropped
+            return False
+        if mode in ("tx", "aborting") and code == ETX:
+            # the OK comes once the modem has played what it was sent (at the stream's pace)
+            loop = asyncio.get_running_loop()
+            width = 2 if self.formats.get(self.vsm) == "s16" else 1
+            played = (len(self.played) - self._tx_from) / width / RATE / self.audio_speed
+            wait = self._tx_at + played - loop.time() if mode == "tx" else 0.0
+            self._end_stream()
+            if wait > 0:
+                self._timers.append(loop.call_later(wait, self._result, "OK"))
+            else:
+                self._result("OK")
+            return True
+        if (mode == "rx" and code == ord("!")) or (mode == "duplex" and code in b"^!"):
+            self._end_stream()
+            self._write(bytes([DLE, ETX]))
+            self._result("OK")
+            return True
+        return False  # p/r (pause, resume), u/d (volume)...: accepted and ignored
+
+    def _end_stream(self) -> None:
+        self._streaming = False
+        self.stream_mode = None
+        self._stream_dle = False
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+
+    def _begin_stream(self, mode: str) -> str:
+        if not self.off_hook:
+            return "ERROR"
+        self._streaming, self.stream_mode, self._stream_dle = True, mode, False
+        self.streams.append(mode)
+        self._tx_at, self._tx_from = asyncio.get_running_loop().time(), len(self.played)
+        self._result("CONNECT")
+        if mode != "tx":
+            loop = asyncio.get_running_loop()
+            if self._sound_start is None:
+                self._sound_start = loop.time()
+            # the sound while not streaming is not heard; the frame under way is sent at once,
+            # right behind the CONNECT (the host gets them in one read)
+            self._sent_frames = max(self._sent_frames, self._frames_due() - 1)
+            self._tick()
+        return "later"
+
+    def _frames_due(self) -> int:
+        if self._sound_start is None:
+            return 0
+        elapsed = asyncio.get_running_loop().time() - self._sound_start
+        return int(elapsed * self.audio_speed * RATE / FRAME_SAMPLES) + 1  # + the one under way
+
+    def _tick(self) -> None:
+        """Send every frame of the far end's sound that is due, shielded."""
+        self._ticker = None
+        if self.stream_mode not in ("rx", "duplex"):
+            return
+        due = self._frames_due()
+        if not self.stalled and due > self._sent_frames:
+            step = FRAME_SAMPLES * 2
+            start, end = self._sent_frames * step, due * step
+            pcm = self.sound[start:end]
+            pcm += bytes(end - start - len(pcm))  # the source is over: silence
+            self._write(encode(pcm, self.formats.get(self.vsm, "u8")).replace(b"\x10", b"\x10\x10"))
+        self._sent_frames = due
+        self._ticker = asyncio.get_running_loop().call_later(TICK, self._tick)
+
+    def captured_pcm(self) -> bytes:
+        """What the host sent into the streams, as s16le 8 kHz."""
+        return decode(bytes(self.played), self.formats.get(self.vsm, "u8"))
+
+    def leave_stream(self) -> None:
+        """End the receive or duplex stream by itself (an inactivity timer; hostile)."""
+        if self.stream_mode in ("rx", "duplex"):
+            self._end_stream()
+            self._write(bytes([DLE, ETX]))
+            self._result("OK")
+
+    def inject(self, data: bytes) -> None:
+        """Write raw bytes into the port now (a lone DLE, an unknown code: hostile)."""
+        self._write(data)
 
     def _execute(self, line: str) -> None:
         if line[:2].upper() != "AT":
@@ -244,7 +417,7 @@ class VoiceModemSim:
             else:
                 return "ERROR"
         elif name in ("+VLS", "+VSM", "+VTX", "+VTS", "+VSD", "+VRA", "+VRN", "+VGT", "+VGR",
-                      "+VIT", "+VCID", "+VNH", "+IFC"):  # fmt: skip
+                      "+VIT", "+VCID", "+VNH", "+IFC", "+VRX", "+VTR"):  # fmt: skip
             if self.fclass != "8" and name.startswith("+V"):
                 return "ERROR"
             return self._voice(op)
@@ -268,16 +441,17 @@ class VoiceModemSim:
 
     def _voice(self, op: Op) -> str | None:
         name = op.name
+        if name == "+VTR" and not self.duplex:
+            return "ERROR"  # the half-duplex dialect: no full-duplex voice
         if op.kind == "test":
-            self._info(
-                {
-                    "+VLS": "0,1",
-                    "+VSM": '128,"8-BIT LINEAR",(7200,8000,11025)\r\n'
-                    '130,"UNSIGNED PCM",(7200,8000,11025)\r\n132,"4-BIT IMA ADPCM",(7200,8000)',
-                    "+VRA": "(0-255)",
-                    "+VRN": "(0-255)",
-                }.get(name, "(0-255)")
+            formats = (
+                '128,"8-BIT LINEAR",(7200,8000,11025)\r\n'
+                '130,"UNSIGNED PCM",(7200,8000,11025)\r\n132,"4-BIT IMA ADPCM",(7200,8000)'
             )
+            if 140 in self.formats:
+                formats += '\r\n140,"16-BIT LINEAR",16,0,(8000),(0),(0)'
+            self._info({"+VLS": "0,1", "+VSM": formats, "+VRA": "(0-255)",
+                        "+VRN": "(0-255)", "+VTR": "(0-255)"}.get(name, "(0-255)"))  # fmt: skip
         elif op.kind == "read":
             self._info({"+VLS": "1" if self.off_hook else "0", "+VRA": str(self.vra),
                         "+VRN": str(self.vrn),
@@ -302,12 +476,12 @@ class VoiceModemSim:
             self.vra = op.int_arg(0, 70)
         elif name == "+VRN":
             self.vrn = op.int_arg(0, 10)
-        elif name == "+VTX":
-            if not self.off_hook:
+        elif name == "+VSM" and op.kind == "set":
+            if op.int_arg(0, -1) not in self.formats or op.int_arg(1, 8000) != RATE:
                 return "ERROR"
-            self._streaming = True
-            self._result("CONNECT")
-            return "later"
+            self.vsm = op.int_arg(0)
+        elif name in ("+VTX", "+VRX", "+VTR") and op.kind == "exec":
+            return self._begin_stream({"+VTX": "tx", "+VRX": "rx", "+VTR": "duplex"}[name])
         return None
 
     # ------------------------------------------------------------------ calls
@@ -357,7 +531,14 @@ class VoiceModemSim:
     def _answered(self) -> None:
         if self._call == "dialing":
             self._call = "up"
+            self._new_call_sound()
             self._result("VCON")
+
+    def _new_call_sound(self) -> None:
+        """An answered call: its sound starts with its first stream; the capture restarts."""
+        self._sound_start, self._sent_frames = None, 0
+        self.played.clear()
+        self.streams.clear()
 
     def _end_dial(self, result: str) -> None:
         if self._call == "dialing":
@@ -380,7 +561,7 @@ class VoiceModemSim:
         """On hook: any call ends; a call ringing in goes on ringing (unless ``ringing`` is
         False: the modem is gone)."""
         self.off_hook = False
-        self._streaming = False
+        self._end_stream()
         if ringing and self._call == "ringing":
             return
         self._cancel()
@@ -434,6 +615,7 @@ class VoiceModemSim:
         self._cancel()
         self.off_hook = True
         self._call = "up"
+        self._new_call_sound()
         if plan is None:
             return
         for digit, at in plan.keys:
@@ -450,7 +632,8 @@ class VoiceModemSim:
         self._result(text)
 
 
-ACTIONS = ("incoming", "unplug", "replug", "silent", "garbage", "line", "event")
+ACTIONS = ("incoming", "unplug", "replug", "silent", "garbage", "line", "event", "sound",
+           "capture", "speed", "duplex", "wide", "stall", "inject", "leave")  # fmt: skip
 
 
 class VoiceFarm:
@@ -461,6 +644,17 @@ class VoiceFarm:
         <modem> unplug | replug | silent on|off | garbage on|off
         <modem> line <text...>       send any line (noise, a broken caller-ID block)
         <modem> event <code>         send one DLE event (d dial tone, b busy, l loop current...)
+        <modem> sound <source>       the far end's sound for the next answered calls: a name of
+                                     sounds.py (person, machine, fax...), silence, tone:<Hz>,
+                                     file:<path> (mono 16-bit 8 kHz WAV, or raw s16le)
+        <modem> capture <path>       write what the host sent in the current/last call's
+                                     streams (s16le 8 kHz; a WAV if path ends in .wav)
+        <modem> speed <factor>       stream pace: real time times factor (default 1)
+        <modem> duplex on|off        offer AT+VTR (off: the half-duplex dialect, +VRX/+VTX)
+        <modem> wide on|off          offer 16-bit linear (+VSM=140) besides 8-bit
+        <modem> stall on|off         the stream's bytes stop (on) / resume (off)
+        <modem> inject <hex>         write raw bytes now (10 = a lone DLE; 10fe an unknown code)
+        <modem> leave                end the receive/duplex stream by itself (<DLE><ETX> OK)
     """
 
     def __init__(self, count: int, link_dir: Path, script: VoiceScript | None = None,
@@ -529,14 +723,55 @@ class VoiceFarm:
                 modem.unplug()
             elif action == "replug":
                 modem.replug()
-            elif action in ("silent", "garbage"):
-                setattr(modem, action, switch(arg, action))
+            elif action in ("silent", "garbage", "duplex", "stall"):
+                setattr(modem, "stalled" if action == "stall" else action, switch(arg, action))
+            elif action == "wide":
+                modem.formats = WIDE if switch(arg, action) else NARROW
+            elif action in ("sound", "capture", "speed", "inject"):
+                self._audio_control(modem, action, arg)
+            elif action == "leave":
+                modem.leave_stream()
             elif action == "line":
                 modem.line(arg)
             elif len(arg) != 1:
                 raise ControlError("event takes one DLE code, e.g. d (dial tone), b (busy)")
             else:
                 modem._event(arg)
+
+    @staticmethod
+    def _audio_control(modem: VoiceModemSim, action: str, arg: str) -> None:
+        if action == "sound":
+            modem.sound = source(arg.strip() or "silence")
+        elif action == "capture":
+            if not arg.strip():
+                raise ControlError("capture takes the path of the file to write")
+            path = Path(arg.strip())
+            pcm = modem.captured_pcm()
+            try:
+                if path.suffix.lower() == ".wav":
+                    with wave.open(str(path), "wb") as w:
+                        w.setnchannels(1)
+                        w.setsampwidth(2)
+                        w.setframerate(RATE)
+                        w.writeframes(pcm)
+                else:
+                    path.write_bytes(pcm)
+            except OSError as exc:
+                raise ControlError(f"cannot write {path}: {exc}") from None
+        elif action == "speed":
+            try:
+                speed = float(arg)
+            except ValueError:
+                speed = 0.0
+            if not 0.01 <= speed <= 100:
+                raise ControlError(f"speed takes a factor from 0.01 to 100, not {arg!r}")
+            modem.audio_speed = speed
+        else:
+            try:
+                data = bytes.fromhex(arg)
+            except ValueError:
+                raise ControlError(f"inject takes hex bytes (10fe), not {arg!r}") from None
+            modem.inject(data)
 
     def schedule(self, calls: list[ScheduledCall]) -> None:
         """Place the script's incoming calls at their times (``time_scale`` applies)."""

@@ -10,6 +10,13 @@ for ``ring_gone`` seconds gives ``RingingStopped``; ``answer()`` goes off hook i
 (``+FCLASS=8``, ``+VLS=1``) and the call is then the line's call, as an answered outgoing one.
 Health: a modem that stops answering ``AT`` or whose port goes away is taken down and reopened
 with back-off until it answers again (SPEC H6).
+
+Audio (``audio="stream"``, #24): from the answer (``VCON`` of a dial, the off-hook of an incoming
+call) to the call's end the modem streams the line's sound on this port (``stream.py``): full
+duplex ``AT+VTR`` where ``AT+VTR=?`` says it is offered, else receive ``AT+VRX`` with each
+``say`` played by switching to ``AT+VTX`` and back (the channel stays clocked: one silent frame
+heard per frame sent). DLE events inside the stream are events as before (keys, ``l`` loop
+current, busy, tones as evidence; ``s`` silence in a receive stream is a hang-up).
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from appliance.drivers.at.codes import FinalKind
-from appliance.drivers.at.dle import END_OF_STREAM, shield
+from appliance.drivers.at.dle import ABORT_STREAM, DLE, END_OF_STREAM, shield
 from appliance.drivers.at.port_line import AtPortLine
-from appliance.drivers.at.session import AtSession, AtTimeout, Command, LinkDown, Urc
+from appliance.drivers.at.session import AtError, AtSession, AtTimeout, Command, LinkDown, Urc
+from appliance.drivers.audio import FRAME_MS, SILENCE, AudioChannel
 from appliance.drivers.call import CallRecord
 from appliance.drivers.line import (
     MIN_RING_TIMEOUT,
@@ -48,6 +56,7 @@ from appliance.drivers.v253.callerid import (
     parse_line,
 )
 from appliance.drivers.v253.progress import FORCED, Progress, classify, dial_outcome
+from appliance.drivers.v253.stream import SampleFormat, StreamChannel, dtmf_tones, offered_formats
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +65,19 @@ _DIAL_STRING = re.compile(r"^\+?[0-9*#,]{1,40}$")
 #: the common ring patterns (Europe 1 s on / 4 s off, the UK's 3 s double ring; North America's
 #: 2 s on / 4 s off, for which it is more than one and a half, so one missed RING is not the end).
 RING_GONE = 10.0
+#: No stream byte for this long: the modem's stream has stopped (it is restarted, at most
+#: STALL_RESTARTS times a call, then the call goes on without audio).
+STREAM_STALL = 2.0
+STALL_RESTARTS = 3
+#: Frames sent ahead of the wall clock in a half-duplex playback (the modem's buffer).
+TX_LEAD = 5
+#: Stream DLE codes that are neither progress nor DTMF but that modems do send (IS-101:
+#: DTMF brackets, over/underrun, lost data, bong, TDD, call waiting, handset hook, end of data).
+_OTHER_CODES = frozenset("/~ouY$twHpP\x03")
+AUDIO_MODES = ("stream",)
+#: 16-bit samples are 16000 bytes/s each way: a serial port needs at least this baud rate (10
+#: bits a byte on the wire); below it 8-bit is chosen even where 16-bit is offered.
+WIDE_BAUD = 230400
 
 
 class NotVoiceModem(Exception):
@@ -68,6 +90,34 @@ class _Call(CallRecord):
         self.ring_timeout = ring_timeout
         self.up = False  # answered and not yet ended
         self.changed = asyncio.Event()
+        # keys heard between the modem's VCON and the dial coroutine taking it (under load
+        # the callee's first key can come in that gap): told once the call is up
+        self.early_keys: list[str] = []
+
+    def come_up(self, line: VoiceModem) -> None:
+        self.up = True
+        for digit in self.early_keys:
+            self.evidence.append(f"dtmf {digit}")
+            line.emit(Dtmf(line.name, digit))
+        self.early_keys.clear()
+
+
+class _Stream:
+    """The audio stream of one call: its channel, the mode the modem is in, the task running it."""
+
+    def __init__(self, channel: StreamChannel, call: _Call, fmt: SampleFormat) -> None:
+        self.channel = channel
+        self.call = call
+        self.fmt = fmt
+        self.mode = "idle"  # "duplex" (+VTR) | "rx" (+VRX) | "tx" (+VTX) | "idle"
+        self.rx = bytearray()
+        self.stop = asyncio.Event()
+        self.wake = asyncio.Event()
+        self.started = asyncio.Event()
+        self.want_say = False
+        self.left = False  # the modem left the data state by itself (its <DLE><ETX>)
+        self.last_rx = 0.0
+        self.task: asyncio.Task[None] | None = None
 
 
 class VoiceModem(AtPortLine):
@@ -89,7 +139,12 @@ class VoiceModem(AtPortLine):
         messages: Path | None = None,
         reset_hook: Callable[[], Awaitable[None]] | None = None,
         ring_gone: float = RING_GONE,
+        audio: str | None = None,
+        stream_stall: float = STREAM_STALL,
     ) -> None:
+        if audio is not None and audio not in AUDIO_MODES:
+            raise ValueError(f"a V.253 line's audio is {' or '.join(AUDIO_MODES)!r} (the sound "
+                             f"streamed on the modem's own port) or none, not {audio!r}")  # fmt: skip
         super().__init__(
             url,
             name=name or Path(url).name,
@@ -108,11 +163,25 @@ class VoiceModem(AtPortLine):
         self._last: _Call | None = None  # its end is still asked for after a line loss ended it
         self._tasks: set[asyncio.Task[None]] = set()
         self._rings = RingWatch(self.name, self.emit, ring_gone)  # a call ringing in
+        self.audio_mode = audio
+        self.stream_stall = stream_stall
+        self.duplex = False  # AT+VTR offered (else AT+VRX with AT+VTX for each say)
+        self.sample_format: SampleFormat | None = None  # None: no audio path
+        self.audio_problem: str | None = None if audio else "no audio configured"
+        self._stream: _Stream | None = None
 
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(voice=True, sms=False, dtmf_detect=True, dtmf_send=True,
-                            playback=self._playback, answer=True)  # fmt: skip
+                            playback=self._playback, answer=True,
+                            audio=self.sample_format is not None)  # fmt: skip
+
+    @property
+    def audio(self) -> AudioChannel | None:
+        stream = self._stream
+        if stream is None or not stream.channel.active or not stream.call.up:
+            return None
+        return stream.channel
 
     def health(self) -> LineHealth:
         return LineHealth(
@@ -135,6 +204,11 @@ class VoiceModem(AtPortLine):
             call.evidence.append(f"line down: {reason}")
             call.forced, call.end_reason = Outcome.ERROR_OCCURRED, f"line down: {reason}"
             self._finish(call)
+        stream = self._stream
+        if stream is not None:
+            stream.stop.set()
+            stream.wake.set()
+            stream.channel._finish()
 
     async def _end_call(self) -> None:
         self._rings.forget()
@@ -142,6 +216,9 @@ class VoiceModem(AtPortLine):
             await self.hang_up()
 
     def _may_probe(self) -> bool:
+        session = self._session
+        if session is not None and session.streaming:
+            return False  # the port carries the call's sound; a stall is noticed by the stream
         call = self._call  # V.250 6.3.1: any character aborts a dial; an answered call is fine
         return call is None or call.up or call.ended.done()
 
@@ -180,12 +257,57 @@ class VoiceModem(AtPortLine):
             log.info("%s: the modem reports no caller ID: incoming calls show no number", self.name)
         formats = await session.run(self._cmd("AT+VSM=?", bare=True))
         self._playback = formats.ok and bool(formats.lines)
+        if self.audio_mode is not None:
+            await self._init_audio(formats.lines if formats.ok else ())
         log.info("%s: %s %s, voice mode", self.name, self.identity.get("manufacturer", "?"),
                  self.identity.get("model", "?"))  # fmt: skip
         self._set_up()
 
+    async def _init_audio(self, lines: tuple[str, ...]) -> None:
+        """Choose the stream's sample format (``+VSM``) and whether it can be full duplex."""
+        session = self.session
+        self.sample_format = None
+        offered = offered_formats(lines)
+        if self.baudrate < WIDE_BAUD:  # 16 kB/s of samples do not fit in 115200 baud
+            offered = [fmt for fmt in offered if fmt.width == 1] or offered
+        for fmt in offered:
+            if (await session.run(self._cmd(fmt.command))).ok:
+                self.sample_format = fmt
+                break
+        if self.sample_format is None:
+            listed = "; ".join(lines) or "nothing"
+            self.audio_problem = (f"the modem offers no linear 8000 Hz voice format (AT+VSM=? "
+                                  f"lists {listed}): no audio path")  # fmt: skip
+            log.warning("%s: %s", self.name, self.audio_problem)
+            return
+        self.duplex = (await session.run(self._cmd("AT+VTR=?", bare=True))).ok
+        self.audio_problem = None
+        log.info("%s: audio %s (%s, +VSM=%d), %s", self.name, self.sample_format.kind,
+                 self.sample_format.name, self.sample_format.cml,
+                 "full duplex (+VTR)" if self.duplex else "half duplex (+VRX/+VTX)")  # fmt: skip
+
     # ------------------------------------------------------------------ DLE events
     def _on_dle(self, code: str) -> None:
+        stream = self._stream
+        if stream is not None and stream.mode != "idle":
+            if code == "o":
+                stream.channel.stats.overruns += 1
+                return
+            kind, _ = classify(code)
+            if kind is Progress.OTHER and code not in _OTHER_CODES:
+                # no modem sends this pair: a data DLE it failed to double (or line noise); kept
+                # as the two data bytes so the samples stay aligned, and counted
+                stream.channel.garbage += 1
+                if stream.mode in ("duplex", "rx"):
+                    self._heard(stream, bytes([DLE]) + code.encode("latin-1"))
+                return
+            call = self._call
+            if code == "s" and stream.mode == "rx" and call is not None and call.up:
+                # silence from the start of a receive stream (+VSD): the presumed hang-up
+                call.evidence.append("silence")
+                call.end_reason = call.end_reason or "far end hung up (silence)"
+                self._spawn(self._on_hook_and_finish(call))
+                return
         kind, text = classify(code)
         call = self._call
         if kind is Progress.RING:
@@ -195,6 +317,8 @@ class VoiceModem(AtPortLine):
             if call is not None and call.up:
                 call.evidence.append(f"dtmf {text}")
                 self.emit(Dtmf(self.name, text))
+            elif call is not None and not call.ended.done() and len(call.early_keys) < 32:
+                call.early_keys.append(text)
             return
         if call is None or call.ended.done():
             return
@@ -284,8 +408,9 @@ class VoiceModem(AtPortLine):
                 raise
             raise LineError(f"{self.name}: the modem did not answer {exc}") from exc
         call.t_answer = self._now()
-        call.up = True
+        call.come_up(self)
         log.info("%s: answered the call from %s", self.name, call.number or "an unknown number")
+        await self._start_audio(call)
         return call.result(Outcome.CONNECTED, ended=False)
 
     # ------------------------------------------------------------------ voice
@@ -359,12 +484,14 @@ class VoiceModem(AtPortLine):
         outcome = call.forced or dial_outcome(response.final, alerted=call.t_alert is not None)
         if outcome is None:
             call.t_answer = call.t_answer or call.now()
-            call.up = True
+            call.come_up(self)
+            await self._start_audio(call)
             return call.result(Outcome.CONNECTED, ended=False)
         await self._on_hook(call)
         return self._finish(call, outcome)
 
     async def _on_hook(self, call: _Call) -> None:
+        await self._stop_audio()
         for text in ("AT+VLS=0", "ATH"):
             try:
                 response = await self.session.run(
@@ -409,6 +536,15 @@ class VoiceModem(AtPortLine):
         return None if call is None else await call.wait_end(timeout)
 
     async def send_dtmf(self, digits: str) -> None:
+        channel = self.audio
+        if channel is not None:  # no AT+VTS inside a data stream: the keys are said as tones
+            try:
+                tones = dtmf_tones(digits)
+            except ValueError as exc:
+                raise LineError(f"{self.name}: {exc}") from exc
+            if not await channel.say(tones):
+                raise LineError(f"{self.name}: the call ended before the keys were sent")
+            return
         for digit in digits:
             await self.session.check(self._cmd(f"AT+VTS={digit}"))
 
@@ -423,6 +559,10 @@ class VoiceModem(AtPortLine):
             audio = path.read_bytes()
         except OSError as exc:
             raise LineError(f"{self.name}: cannot read message {path}: {exc}") from exc
+        channel, fmt = self.audio, self.sample_format
+        if channel is not None and fmt is not None:  # the stream has the port: say it there
+            await channel.say(fmt.to_s16(audio[: len(audio) - len(audio) % fmt.width]))
+            return
         session = self.session
         response = await session.run(
             Command("AT+VTX", timeout=self.timeouts.command, call_progress=True)
@@ -434,3 +574,180 @@ class VoiceModem(AtPortLine):
         # stream is read only then, so its answer marks the end of playback.
         seconds = len(audio) / 8000.0
         await session.check(Command("AT", timeout=self.timeouts.command + seconds))
+
+    # ------------------------------------------------------------------ the call's sound
+    async def _start_audio(self, call: _Call) -> None:
+        """Enter the voice stream for an answered call (returns once it runs, or failed)."""
+        fmt = self.sample_format
+        if fmt is None or self.audio_mode is None:
+            return
+        stream = _Stream(StreamChannel(self.name, self._stop_audio), call, fmt)
+        self._stream = stream
+        stream.task = asyncio.ensure_future(self._run_stream(stream))
+        await stream.started.wait()
+
+    async def _stop_audio(self) -> None:
+        """Leave the stream (the call ends, or the engine closed the channel)."""
+        stream = self._stream
+        if stream is None:
+            return
+        stream.stop.set()
+        stream.wake.set()
+        task = stream.task
+        if task is not None and task is not asyncio.current_task():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+
+    async def _run_stream(self, stream: _Stream) -> None:
+        call, channel = stream.call, stream.channel
+        restarts = 0
+        try:
+            while not stream.stop.is_set() and call.up:
+                command, mode = ("AT+VTR", "duplex") if self.duplex else ("AT+VRX", "rx")
+                if not await self._enter(stream, command, mode):
+                    break
+                stream.started.set()
+                why = await self._hold(stream)
+                end = bytes([DLE, ord("^" if self.duplex else "!")])
+                await self._leave(stream, None if why == "left" else end)
+                if why == "say":
+                    await self._transmit(stream)
+                elif why in ("stall", "left"):
+                    channel.stalls += 1
+                    restarts += 1
+                    text = (
+                        f"audio stream stopped ({self.stream_stall:g} s without a byte)"
+                        if why == "stall"
+                        else "the modem ended the audio stream"
+                    )
+                    if not call.evidence or call.evidence[-1] != text:
+                        call.evidence.append(text)
+                    if restarts > STALL_RESTARTS:
+                        log.warning("%s: %s %d times: the call goes on without audio",
+                                    self.name, text, restarts)  # fmt: skip
+                        break
+                    log.info("%s: %s; restarting it", self.name, text)
+        except (AtTimeout, AtError, LinkDown) as exc:
+            call.evidence.append(f"audio stream: {exc}")
+            log.warning("%s: audio stream failed: %s", self.name, exc)
+        finally:
+            stream.mode = "idle"
+            stream.started.set()
+            channel._finish()
+            if self._stream is stream:
+                self._stream = None
+
+    async def _enter(self, stream: _Stream, command: str, mode: str) -> bool:
+        """``command`` (+VTR/+VRX) answered CONNECT: the stream runs in ``mode``."""
+        stream.rx.clear()
+        stream.want_say = stream.left = False
+        stream.last_rx = self._now()
+
+        def left() -> None:
+            stream.left = True
+            stream.wake.set()
+
+        # the mode is set before the answer: the modem's first bytes come right behind its
+        # CONNECT, before this coroutine runs again (the sink gets nothing until then)
+        stream.mode = mode
+        try:
+            response = await self.session.start_stream(
+                Command(command, timeout=self.timeouts.command, call_progress=True),
+                lambda data: self._heard(stream, data),
+                left,
+            )
+        except BaseException:
+            stream.mode = "idle"
+            raise
+        if response.final.text.upper() != "CONNECT":
+            stream.mode = "idle"
+            stream.call.evidence.append(f"{command}: {response.final.text}")
+            log.warning("%s: %s answered %s: no audio for this call", self.name, command,
+                        response.final.text)  # fmt: skip
+            return False
+        return True
+
+    async def _leave(self, stream: _Stream, terminator: bytes | None) -> None:
+        stream.mode = "idle"
+        session = self.session
+        if session.streaming:
+            await session.end_stream(terminator, self.timeouts.command)
+        if terminator is None:
+            # the modem left the stream while our frames were on the way: they reached its
+            # command line; end that line and see the modem answer before the next command
+            session.write_raw(b"\r")
+            await session.run(Command("AT", timeout=self.timeouts.command))
+
+    async def _hold(self, stream: _Stream) -> str:
+        """Wait while the stream runs: "stop", "say" (half duplex: frames are queued), "stall"
+        (no byte for ``stream_stall`` s), "left" (the modem ended the stream itself)."""
+        while True:
+            stream.wake.clear()
+            if stream.stop.is_set() or not stream.call.up:
+                return "stop"
+            if stream.want_say:
+                return "say"
+            if stream.left:
+                return "left"
+            idle = self._now() - stream.last_rx
+            if idle >= self.stream_stall:
+                return "stall"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stream.wake.wait(), self.stream_stall - idle)
+
+    def _heard(self, stream: _Stream, data: bytes) -> None:
+        """Stream bytes (unshielded) from the modem: whole frames go to the channel; in full
+        duplex the frame said in the same 20 ms goes back at once."""
+        stream.last_rx = self._now()
+        if stream.mode not in ("duplex", "rx"):
+            return  # the tail of a stream being left
+        stream.rx += data
+        fmt, channel = stream.fmt, stream.channel
+        size = fmt.frame_bytes
+        while len(stream.rx) >= size and stream.mode in ("duplex", "rx"):
+            chunk = bytes(stream.rx[:size])
+            del stream.rx[:size]
+            if stream.mode == "rx" and channel.saying:
+                stream.want_say = True  # half duplex: leave +VRX and play it with +VTX
+                stream.wake.set()
+                return
+            said = channel._deliver(fmt.to_s16(chunk))
+            if stream.mode == "duplex":
+                with contextlib.suppress(LinkDown):
+                    self.session.write_stream(shield(fmt.from_s16(said)))
+
+    async def _transmit(self, stream: _Stream) -> None:
+        """Half duplex: play what is queued with ``+VTX``, paced by the wall clock (``TX_LEAD``
+        frames ahead); each frame sent is one frame of the channel, heard as silence."""
+        call, channel, fmt = stream.call, stream.channel, stream.fmt
+        if stream.stop.is_set() or not call.up:
+            return
+        session = self.session
+        response = await session.start_stream(
+            Command("AT+VTX", timeout=self.timeouts.command, call_progress=True), None
+        )
+        if response.final.text.upper() != "CONNECT":
+            call.evidence.append(f"AT+VTX: {response.final.text}")
+            channel.hush()
+            return
+        stream.mode = "tx"
+        loop = asyncio.get_running_loop()
+        start, sent, frame = loop.time(), 0, FRAME_MS / 1000
+        aborted = False
+        try:
+            while channel.saying:
+                if stream.stop.is_set() or not call.up:
+                    aborted = True
+                    break
+                said = channel._deliver(SILENCE)
+                session.write_stream(shield(fmt.from_s16(said)))
+                sent += 1
+                ahead = start + (sent - TX_LEAD) * frame - loop.time()
+                if ahead > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stream.stop.wait(), ahead)
+        finally:
+            stream.mode = "idle"
+            if session.streaming:
+                terminator = ABORT_STREAM if aborted else END_OF_STREAM
+                await session.end_stream(terminator, self.timeouts.command + TX_LEAD * frame)
