@@ -75,11 +75,11 @@ def test_answering_machines_are_told_from_persons_by_their_sound(tmp_path: Path)
         assert len(rows) == 12
         by_number = {str(r[0]): r for r in rows}
         for number in PERSONS:
-            _, line, outcome, evidence, _ = by_number[number]
+            _, _, outcome, evidence, _ = by_number[number]
             assert Outcome(int(str(outcome))) is Outcome.CONNECTED, (number, evidence)
             assert "amd person" in str(evidence), evidence
         for number in MACHINES:
-            _, line, outcome, evidence, _ = by_number[number]
+            _, _, outcome, evidence, _ = by_number[number]
             assert Outcome(int(str(outcome))) is Outcome.ANSWERING_MACHINE, (number, evidence)
             assert "amd machine" in str(evidence), evidence
         assert {str(r[1])[0] for r in rows} == {"q", "s"}  # both dialects carried calls
