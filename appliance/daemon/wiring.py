@@ -20,6 +20,8 @@ from appliance.engine.outbox import OutboxComponent
 from appliance.engine.schedules import ScheduledActions
 from appliance.engine.storeplanner import StorePlanner
 from appliance.metrics import AbandonSample, Metrics
+from appliance.recording import recordings_directory
+from appliance.recording.retention import Retention, RetentionComponent
 from appliance.store.campaigns import get_campaign_by_id
 from appliance.store.db import Database
 
@@ -74,6 +76,10 @@ def components(daemon: Daemon) -> Sequence[Component]:
     ]  # fmt: skip
     if config.import_.hot_folder is not None:
         parts.append(HotFolderComponent(config, daemon.clock))
+    # Call recordings (#24): retention by age and disk budget, at start and hourly.
+    retention = Retention(daemon.db, config.recordings, recordings_directory(config),
+                          daemon.clock, metrics)  # fmt: skip
+    parts.append(RetentionComponent(retention))
     return parts
 
 

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 25  # frames handed to the worker at once: 0.5 s
 MAX_PENDING = 3000  # frames the worker may be behind (60 s) before frames are dropped
+FINISH_WITHIN = 10.0  # seconds `stop()` waits for the disk to finish a file
 
 Direction = Literal["outbound", "inbound"]
 
@@ -169,14 +170,39 @@ class Recording:
             self._pending += len(batch)
         self._queue.put(batch)
 
-    def stop(self) -> asyncio.Task[RecordingInfo | None]:
-        """Stop listening and finish the file off the event loop; await it for the outcome
-        (None only when not even a row could be stored). Never raises; calling it again gives
-        the same task."""
+    def stop(self) -> asyncio.Future[RecordingInfo | None]:
+        """Stop listening and finish the file off the event loop; await the answer for the
+        outcome. Never raises. The answer is None when not even a row could be stored, or when
+        the disk has not finished the file within FINISH_WITHIN seconds: the caller (the call's
+        end) does not wait longer, and the recording finishes in the background, its row stored
+        when the disk is done (`finished` is that). Calling it again is harmless."""
+        loop = asyncio.get_running_loop()
         if self._stopping is None:
-            self._stopping = asyncio.get_running_loop().create_task(
+            self._stopping = loop.create_task(
                 self._finish(self._channel.index), name=f"recording-{self.attempt_id}-stop"
             )
+        answer: asyncio.Future[RecordingInfo | None] = loop.create_future()
+
+        def finished(task: asyncio.Task[RecordingInfo | None]) -> None:
+            if not answer.done():
+                answer.set_result(None if task.cancelled() else task.result())
+
+        def too_slow() -> None:
+            if not answer.done():
+                log.warning("recording of attempt %s: the disk has not finished the file after "
+                            "%g s; the call goes on, its row comes when the disk is done",
+                            self.attempt_id, FINISH_WITHIN)  # fmt: skip
+                answer.set_result(None)
+
+        self._stopping.add_done_callback(finished)
+        timer = loop.call_later(FINISH_WITHIN, too_slow)
+        answer.add_done_callback(lambda _: timer.cancel())
+        return answer
+
+    @property
+    def finished(self) -> asyncio.Task[RecordingInfo | None] | None:
+        """The finishing of the file and the row, once `stop` began it (await it to wait for
+        the disk however long it takes)."""
         return self._stopping
 
     @property
@@ -354,7 +380,8 @@ class Recorder:
         return recording
 
     async def stop_all(self) -> None:
-        """Finish every recording still running (the daemon stops)."""
+        """Finish every recording still running (the daemon stops; each waits FINISH_WITHIN
+        at most)."""
         await asyncio.gather(*(r.stop() for r in list(self.active)))
 
     def _store(self, recording: Recording, outcome: _Outcome, frames: int) -> RecordingInfo | None:

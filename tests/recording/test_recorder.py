@@ -72,7 +72,7 @@ def test_the_file_holds_both_sides_as_they_were_and_the_row_its_checksum(tmp_pat
         said += await _feed(channel, heard[20 * FRAME_BYTES :])
         assert await saying is True
         info = await recording.stop()
-        assert recording.stop().done() and await recording.stop() is info  # once
+        assert await recording.stop() is info  # finished once
         return info, said
 
     info, said = asyncio.run(main())
@@ -264,11 +264,9 @@ def test_a_stream_that_stops_mid_call_finishes_the_file_by_itself(tmp_path: Path
         await asyncio.sleep(0)
         await _feed(channel, heard)
         channel._finish()  # the port went away; nobody called stop()
-        for _ in range(200):
-            if recording.done:
-                break
-            await asyncio.sleep(0.01)  # the worker thread's file work: real time, not audio
-        first = await recording.stop()
+        await asyncio.sleep(0)  # the listener sees the end and begins the finishing itself
+        assert recording.finished is not None
+        first = await recording.finished
         return first, await recording.stop(), recorder
 
     first, again, recorder = asyncio.run(main())
@@ -303,3 +301,41 @@ def test_stop_ends_the_file_while_the_call_goes_on_and_a_second_recording_gets_i
     assert (first.path.name, second.path.name) == ("11-gsm1.flac", "11-gsm1-2.flac")
     data, _ = sf.read(str(second.path), dtype="int16")
     assert _pcm(data[:, 0]) == numbered(50, seed=8)
+
+
+def test_a_disk_that_hangs_past_the_end_of_the_call_does_not_hold_the_call_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder_module, "FINISH_WITHIN", 0.05)  # the bound, not a wait for it
+    db = _db(tmp_path)
+    hung = threading.Event()
+
+    class HungDisk:
+        def __init__(self, path: Path, fmt: str) -> None:
+            self.inner = open_writer(path, fmt)
+
+        def write(self, heard: bytes, said: bytes) -> None:
+            self.inner.write(heard, said)
+
+        def close(self) -> None:
+            hung.wait(30)  # an NFS mount gone away, until the test lets it come back
+            self.inner.close()
+
+    async def main() -> tuple[RecordingInfo | None, RecordingInfo | None]:
+        recorder = Recorder(db, RecordingSettings(), tmp_path / "rec", ManualClock(T0),
+                            open_writer=HungDisk)  # fmt: skip
+        channel = LoopbackChannel("gsm1")
+        recording = _start(recorder, channel)
+        await asyncio.sleep(0)
+        await _feed(channel, numbered(100, seed=10))
+        answer = await recording.stop()  # the call's end gets its answer, the disk or not
+        assert db.scalar("SELECT count(*) FROM recordings") == 0
+        hung.set()
+        assert recording.finished is not None
+        return answer, await recording.finished
+
+    answer, later = asyncio.run(main())
+    assert answer is None
+    assert later is not None and later.status == "complete" and later.duration == 2.0
+    row = get_recording(db, later.id)
+    assert row is not None and row.sha256 == later.sha256
