@@ -96,7 +96,7 @@ async def run(args: argparse.Namespace, record: bool, seconds: float, root: Path
             channel.feed(src[at : at + FRAME_BYTES])
             if n % 500 == 50 + i:  # every 10 s, each call says a 3 s prompt
                 sayers.append(asyncio.ensure_future(channel.say(prompt)))
-    threads = [r._thread.native_id for r in recordings]
+    threads = [t.native_id for t in recorder._workers.threads]
     worker_cpu = sum(_ticks(t) for t in threads if t is not None)
     stops = [r.stop() for r in recordings]
     infos = await asyncio.gather(*stops)

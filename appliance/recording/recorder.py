@@ -1,9 +1,9 @@
 """Recording a call (SPEC O9, #24) without ever holding it up.
 
 `Recorder.start(channel, …)` listens to the call's `AudioChannel` from now on; the frames (heard
-and said together) go in batches of half a second to a worker thread of the recording's own,
-which encodes them into one stereo file — left the far end, right the box — under a temporary
-name. `Recording.stop()` (or the end of the stream) finishes the file off the event loop: its
+and said together) go in batches of half a second to the encoder threads all recordings share
+(each recording's batches taken in order by one at a time), which encode them into one stereo
+file — left the far end, right the box — under a temporary name. `Recording.stop()` (or the end of the stream) finishes the file off the event loop: its
 SHA-256, then the rename to `<directory>/<yyyy>/<mm>/<dd>/<attempt>-<line>.<ext>`, then one row
 in the store.
 
@@ -33,6 +33,8 @@ import os
 import queue
 import re
 import threading
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +59,11 @@ log = logging.getLogger(__name__)
 BATCH = 25  # frames handed to the worker at once: 0.5 s
 MAX_PENDING = 3000  # frames the worker may be behind (60 s) before frames are dropped
 FINISH_WITHIN = 10.0  # seconds `stop()` waits for the disk to finish a file
+# The encoders run below the event loop's priority (this much nicer than the daemon): 16
+# calls' half-second batches come at once, and encoding them (Opus: ~1 % of a core per call)
+# must not delay the loop's frames. Behind, they lose frames (counted), not the loop.
+WORKER_NICE = 5
+WORKERS = 2  # encoder threads (2 cores; Opus for 16 calls is ~20 % of one)
 
 Direction = Literal["outbound", "inbound"]
 
@@ -110,7 +117,11 @@ def _why(exc: BaseException, directory: Path) -> str:
 
 
 class Recording:
-    """One call being recorded. `stop()` ends it; it also ends by itself when the stream does."""
+    """One call being recorded. `stop()` ends it; it also ends by itself when the stream does.
+
+    `agent` may be set after `start` (an agent campaign's call is answered before an agent
+    takes it): the row takes the value it has when the recording ends. It is what scopes an
+    agent token's access to the recording (GET /recordings)."""
 
     def __init__(
         self,
@@ -134,16 +145,23 @@ class Recording:
         self._start_index = channel.index
         day = datetime.fromtimestamp(self.started_at, UTC).strftime("%Y/%m/%d")
         self._relname = f"{day}/{attempt_id}-{_safe(line)}.{EXTENSIONS[self.format]}"
-        self._queue: queue.SimpleQueue[list[AudioFrame] | int] = queue.SimpleQueue()
-        self._pending = 0
+        # Batches (and at the end the index the recording ends at) for the encoder threads,
+        # taken in order by one of them at a time (`_drain`).
+        self._inbox: deque[list[AudioFrame] | int] = deque()
+        self._scheduled = False
+        self._pending = 0  # frames in the inbox
+        self._end: int | None = None  # the channel's index at the stop
         self._lock = threading.Lock()
         self._outcome: concurrent.futures.Future[_Outcome] = concurrent.futures.Future()
         self._stopping: asyncio.Task[RecordingInfo | None] | None = None
         self._listening: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(
-            target=self._work, name=f"recording-{attempt_id}", daemon=True
-        )
-        self._thread.start()
+        # The encoder's side, touched by the thread draining the inbox only.
+        self._result = _Outcome()
+        self._final = recorder.directory / self._relname
+        self._temp = self._final.with_name(f".{self._final.name}.part")
+        self._writer: Writer | None = None
+        self._opened = False
+        self._expected = self._start_index
         self._listening = asyncio.get_running_loop().create_task(
             self._listen(), name=f"recording-{attempt_id}"
         )
@@ -162,13 +180,21 @@ class Recording:
                 self._hand(batch)
         self.stop()  # the stream ended: finish without waiting to be told
 
-    def _hand(self, batch: list[AudioFrame]) -> None:
-        """Give the worker a batch, or drop it (counted, as a gap) when it is too far behind."""
+    def _hand(self, item: list[AudioFrame] | int) -> None:
+        """Give the encoders a batch, or drop it (counted, as a gap) when they are too far
+        behind; or the end (never dropped)."""
         with self._lock:
-            if self._pending + len(batch) > MAX_PENDING:
-                return  # the worker sees the gap in the indexes: silence, counted as lost
-            self._pending += len(batch)
-        self._queue.put(batch)
+            if isinstance(item, list):
+                if self._end is not None:  # frames after the stop are not this recording's
+                    item = [f for f in item if f.index < self._end]
+                if self._pending + len(item) > MAX_PENDING:
+                    return  # the encoder sees the gap in the indexes: silence, counted as lost
+                self._pending += len(item)
+            self._inbox.append(item)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._recorder._workers.submit(self._drain)
 
     def stop(self) -> asyncio.Future[RecordingInfo | None]:
         """Stop listening and finish the file off the event loop; await the answer for the
@@ -211,6 +237,7 @@ class Recording:
 
     async def _finish(self, end: int) -> RecordingInfo | None:
         recorder = self._recorder
+        self._end = end
         try:
             await asyncio.sleep(0)  # the listener takes the frames queued before the stop
             listening = self._listening
@@ -218,77 +245,83 @@ class Recording:
                 listening.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listening
-            self._queue.put(end)
+            self._hand(end)
             outcome = await asyncio.wrap_future(self._outcome)
         except Exception as exc:  # a bug here must not reach the call
             log.exception("recording of attempt %s: could not finish", self.attempt_id)
             outcome = _Outcome(error=_why(exc, recorder.directory))
         return recorder._store(self, outcome, end - self._start_index)
 
-    # ------------------------------------------------------------------ the worker thread
-    def _work(self) -> None:
-        recorder = self._recorder
-        outcome = _Outcome()
-        final = recorder.directory / self._relname
-        temp = final.with_name(f".{final.name}.part")
-        writer: Writer | None = None
-        expected = self._start_index
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            writer = recorder.open_writer(temp, self.format)
-        except Exception as exc:
-            outcome.error = _why(exc, recorder.directory)
-            log.error("recording of attempt %s on %s failed: %s", self.attempt_id, self.line,
-                      outcome.error)  # fmt: skip
-        end: int | None = None
-        while end is None:
-            item = self._queue.get()
-            if isinstance(item, int):
-                end = item
-                frames: list[AudioFrame] = []
-            else:
-                frames = [f for f in item if f.index >= expected]
-                with self._lock:
+    # ------------------------------------------------------------------ an encoder thread
+    def _drain(self) -> None:
+        """Take the inbox's items in order until it is empty (one encoder thread at a time)."""
+        while True:
+            with self._lock:
+                if not self._inbox:
+                    self._scheduled = False
+                    return
+                item = self._inbox.popleft()
+                if isinstance(item, list):
                     self._pending -= len(item)
-            heard: list[bytes] = []
-            said: list[bytes] = []
-            for frame in frames:
-                if end is not None and frame.index >= end:
-                    break
-                gap = frame.index - expected
-                if gap > 0:
-                    outcome.lost += gap
-                    heard.append(SILENCE * gap)
-                    said.append(SILENCE * gap)
-                heard.append(frame.heard)
-                said.append(frame.said)
-                expected = frame.index + 1
-            if end is not None and end > expected:
-                outcome.lost += end - expected
-                heard.append(SILENCE * (end - expected))
-                said.append(SILENCE * (end - expected))
-                expected = end
-            if writer is not None and heard:
-                try:
-                    writer.write(b"".join(heard), b"".join(said))
-                except Exception as exc:
-                    outcome.error = _why(exc, recorder.directory)
-                    log.error("recording of attempt %s on %s failed: %s", self.attempt_id,
-                              self.line, outcome.error)  # fmt: skip
-                    self._discard(writer, temp)
-                    writer = None
-        outcome.frames = expected - self._start_index
-        if writer is not None:
             try:
-                writer.close()
-                writer = None
-                outcome.size, outcome.sha256 = _seal(temp)
-                outcome.relpath = _place(temp, final, recorder.directory)
+                self._process(item)
+            except Exception as exc:  # a bug here costs this recording, never a thread
+                self._fail(exc)
+                if isinstance(item, int) and not self._outcome.done():
+                    self._outcome.set_result(self._result)
+
+    def _fail(self, exc: BaseException) -> None:
+        self._result.error = _why(exc, self._recorder.directory)
+        log.error("recording of attempt %s on %s failed: %s", self.attempt_id, self.line,
+                  self._result.error)  # fmt: skip
+        self._discard(self._writer, self._temp)
+        self._writer = None
+
+    def _process(self, item: list[AudioFrame] | int) -> None:
+        if not self._opened:
+            self._opened = True
+            try:
+                self._final.parent.mkdir(parents=True, exist_ok=True)
+                self._writer = self._recorder.open_writer(self._temp, self.format)
             except Exception as exc:
-                outcome.error = _why(exc, recorder.directory)
-                log.error("recording of attempt %s on %s failed: %s", self.attempt_id, self.line,
-                          outcome.error)  # fmt: skip
-                self._discard(writer, temp)
+                self._fail(exc)
+        end = item if isinstance(item, int) else None
+        frames = [] if isinstance(item, int) else item
+        heard: list[bytes] = []
+        said: list[bytes] = []
+        for frame in frames:
+            if frame.index < self._expected:
+                continue
+            gap = frame.index - self._expected
+            if gap > 0:
+                self._result.lost += gap
+                heard.append(SILENCE * gap)
+                said.append(SILENCE * gap)
+            heard.append(frame.heard)
+            said.append(frame.said)
+            self._expected = frame.index + 1
+        if end is not None and end > self._expected:
+            self._result.lost += end - self._expected
+            heard.append(SILENCE * (end - self._expected))
+            said.append(SILENCE * (end - self._expected))
+            self._expected = end
+        if self._writer is not None and heard:
+            try:
+                self._writer.write(b"".join(heard), b"".join(said))
+            except Exception as exc:
+                self._fail(exc)
+        if end is None:
+            return
+        outcome = self._result
+        outcome.frames = self._expected - self._start_index
+        if self._writer is not None:
+            try:
+                writer, self._writer = self._writer, None
+                writer.close()
+                outcome.size, outcome.sha256 = _seal(self._temp)
+                outcome.relpath = _place(self._temp, self._final, self._recorder.directory)
+            except Exception as exc:
+                self._fail(exc)
                 outcome.size, outcome.sha256, outcome.relpath = 0, None, None
         self._outcome.set_result(outcome)
 
@@ -334,6 +367,41 @@ def _place(temp: Path, final: Path, directory: Path) -> str:
     return target.relative_to(directory).as_posix()
 
 
+class _Workers:
+    """The encoder threads all recordings share (`WORKERS`): a few threads for 16 calls, so
+    the event loop's thread is not one among 16 runnable ones when their batches come at once.
+    Daemon threads below the loop's priority (WORKER_NICE): a disk that hangs never holds the
+    daemon's exit."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if not self.threads:
+                for n in range(self.count):
+                    thread = threading.Thread(target=self._run, name=f"recording-{n}", daemon=True)
+                    thread.start()
+                    self.threads.append(thread)
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # Linux: a thread has its own nice
+            me = threading.get_native_id()
+            os.setpriority(
+                os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + WORKER_NICE)
+            )
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:
+                log.exception("recordings: an encoder job failed")
+
+
 class Recorder:
     """Starts recordings of calls, as the config's `recordings` section says (format, where)."""
 
@@ -355,6 +423,7 @@ class Recorder:
         self.settings = settings
         self.format = effective_format(settings.format)
         self.active: set[Recording] = set()
+        self._workers = _Workers(WORKERS)
 
     def reload(self, settings: RecordingSettings) -> None:
         """New settings (SIGHUP): calls recorded from now on take the new format."""
