@@ -63,6 +63,7 @@ FINISH_WITHIN = 10.0  # seconds `stop()` waits for the disk to finish a file
 # calls' half-second batches come at once, and encoding them (Opus: ~1 % of a core per call)
 # must not delay the loop's frames. Behind, they lose frames (counted), not the loop.
 WORKER_NICE = 5
+SILENCE_PIECE = 3000  # frames of silence written at once for a lost stretch (60 s, 1.9 MB)
 WORKERS = 2  # encoder threads (2 cores; Opus for 16 calls is ~20 % of one)
 
 Direction = Literal["outbound", "inbound"]
@@ -289,27 +290,39 @@ class Recording:
         frames = [] if isinstance(item, int) else item
         heard: list[bytes] = []
         said: list[bytes] = []
+
+        def write() -> None:
+            if self._writer is not None and heard:
+                try:
+                    self._writer.write(b"".join(heard), b"".join(said))
+                except Exception as exc:
+                    self._fail(exc)
+            heard.clear()
+            said.clear()
+
+        def lose(count: int) -> None:
+            """`count` frames the file lacks, written as silence (a long stretch in pieces)."""
+            self._result.lost += count
+            while count > 0:
+                piece = min(count, SILENCE_PIECE)
+                heard.append(SILENCE * piece)
+                said.append(SILENCE * piece)
+                count -= piece
+                if count:
+                    write()
+
         for frame in frames:
             if frame.index < self._expected:
                 continue
-            gap = frame.index - self._expected
-            if gap > 0:
-                self._result.lost += gap
-                heard.append(SILENCE * gap)
-                said.append(SILENCE * gap)
+            if frame.index > self._expected:
+                lose(frame.index - self._expected)
             heard.append(frame.heard)
             said.append(frame.said)
             self._expected = frame.index + 1
         if end is not None and end > self._expected:
-            self._result.lost += end - self._expected
-            heard.append(SILENCE * (end - self._expected))
-            said.append(SILENCE * (end - self._expected))
+            lose(end - self._expected)
             self._expected = end
-        if self._writer is not None and heard:
-            try:
-                self._writer.write(b"".join(heard), b"".join(said))
-            except Exception as exc:
-                self._fail(exc)
+        write()
         if end is None:
             return
         outcome = self._result

@@ -210,6 +210,7 @@ def test_a_slow_disk_loses_frames_as_silence_counted_in_the_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(recorder_module, "MAX_PENDING", 100)  # 2 s of audio behind, then drop
+    monkeypatch.setattr(recorder_module, "SILENCE_PIECE", 7)  # a long gap written in pieces
     db = _db(tmp_path)
     metrics = Metrics()
     stuck = threading.Event()
