@@ -165,3 +165,31 @@ def test_the_component_runs_a_pass_at_start_then_each_period_until_the_daemon_st
 
     asyncio.run(main())
     assert retention.last is not None and retention.last.deleted_age == [old]
+
+
+def test_the_daemon_runs_retention_on_its_config(tmp_path: Path) -> None:
+    from appliance.config.models import ApiSettings, DialboxConfig
+    from appliance.daemon.runner import Daemon
+    from appliance.daemon.wiring import components
+
+    config = DialboxConfig(database=tmp_path / "state" / "box.db", region="PL",
+                           api=ApiSettings(port=18999),
+                           recordings=RecordingSettings(retain_days=7, budget_mb=5))  # fmt: skip
+
+    async def main() -> None:
+        daemon = Daemon(None, config=config)
+        try:
+            parts = components(daemon)
+            (component,) = [p for p in parts if isinstance(p, RetentionComponent)]
+            retention = component.retention
+            assert retention.directory == tmp_path / "state" / "recordings"  # beside the database
+            assert (retention.settings.retain_days, retention.settings.budget_mb) == (7, 5)
+            assert retention.metrics is daemon.metrics and retention.db is daemon.db
+            component.reload(
+                config.model_copy(update={"recordings": RecordingSettings(retain_days=3)})
+            )
+            assert retention.settings.retain_days == 3
+        finally:
+            daemon.db.close()
+
+    asyncio.run(main())
