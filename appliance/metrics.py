@@ -75,6 +75,11 @@ class QueueSample:
 INBOUND_RESULTS = ("bridged", "hung_up", "caller_gone", "overflow", "missed", "closed", "error")
 
 
+# The `result` of dialbox_recordings_total and the `reason` of dialbox_recordings_deleted_total.
+RECORDING_RESULTS = ("complete", "failed")
+RECORDING_DELETIONS = ("age", "budget", "api")
+
+
 _Live = tuple[list[LineSample], list[AbandonSample], list[AgentSample], list[QueueSample]]
 
 
@@ -347,6 +352,40 @@ class Metrics:
             ["line", "cause"],
             registry=r,
         )
+        # Call recordings (SPEC O9, #24): appliance/recording/ feeds these.
+        self.recordings = Counter(
+            "dialbox_recordings",
+            "Call recordings finished, by result (complete; failed: the call went on without "
+            "one, e.g. the disk was full)",
+            ["result"],
+            registry=r,
+        )
+        self.recording_frames_lost = Counter(
+            "dialbox_recording_frames_lost",
+            "20 ms frames of recorded calls missing from their files (a slow disk), as silence",
+            registry=r,
+        )
+        self.recordings_deleted = Counter(
+            "dialbox_recordings_deleted",
+            "Recordings deleted, by reason (age: retain_days; budget: the disk budget; api)",
+            ["reason"],
+            registry=r,
+        )
+        self.recordings_bytes = Gauge(
+            "dialbox_recordings_bytes",
+            "Bytes of the recordings kept, as the last retention pass counted them",
+            registry=r,
+        )
+        self.recordings_budget_alert = Gauge(
+            "dialbox_recordings_budget_alert",
+            "1 when the last retention pass had to delete recordings before their time to keep "
+            "within recordings.budget_mb",
+            registry=r,
+        )
+        for result in RECORDING_RESULTS:
+            self.recordings.labels(result)
+        for reason in RECORDING_DELETIONS:
+            self.recordings_deleted.labels(reason)
         self._store = _StoreCollector(db, now, lines, abandon, agents, queue, inbound)
         r.register(self._store)
 

@@ -33,10 +33,12 @@ from appliance.store.tokens import PREFIX, authenticate, is_revoked
 log = logging.getLogger(__name__)
 
 # What each token scope may do: admin everything; crm the campaign side; agent the agent desk.
+# An operation of scope "any" takes every token and narrows what an agent token sees itself
+# (the recordings: an agent's own calls only, #24).
 ALLOWED = {
-    "admin": {"admin", "crm", "agent"},
-    "crm": {"crm"},
-    "agent": {"agent"},
+    "admin": {"admin", "crm", "agent", "any"},
+    "crm": {"crm", "any"},
+    "agent": {"agent", "any"},
 }
 
 

@@ -13,6 +13,7 @@ from appliance.api.campaigns import services
 from appliance.api.inbound_status import inbound_section
 from appliance.api.lines import describe as describe_line
 from appliance.api.models.system import AuditEntry, LogLine, Status
+from appliance.api.recordings import recordings_section
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
 from appliance.api.times import iso_named, iso_time
@@ -116,6 +117,7 @@ async def status(call: Call) -> web.Response:
             "campaigns": campaigns,
             "agents": agents,
             "inbound": inbound_section(svc.db, rows, engine, now, svc.config().timezone),
+            "recordings": recordings_section(svc, now),
         }
     )
 

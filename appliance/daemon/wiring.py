@@ -21,6 +21,8 @@ from appliance.engine.outbox import OutboxComponent
 from appliance.engine.schedules import ScheduledActions
 from appliance.engine.storeplanner import StorePlanner
 from appliance.metrics import AbandonSample, Metrics
+from appliance.recording import recordings_directory
+from appliance.recording.retention import Retention, RetentionComponent
 from appliance.store.campaigns import get_campaign_by_id
 from appliance.store.db import Database
 
@@ -77,6 +79,10 @@ def components(daemon: Daemon) -> Sequence[Component]:
     ]  # fmt: skip
     if config.import_.hot_folder is not None:
         parts.append(HotFolderComponent(config, daemon.clock))
+    # Call recordings (#24): retention by age and disk budget, at start and hourly.
+    retention = Retention(daemon.db, config.recordings, recordings_directory(config),
+                          daemon.clock, metrics)  # fmt: skip
+    parts.append(RetentionComponent(retention))
     return parts
 
 
@@ -86,11 +92,15 @@ def audio_parts(daemon: Daemon, metrics: Metrics) -> AudioParts:
     from appliance.audio.amd import detect
     from appliance.audio.prompts import Prompts, prompts_directory
     from appliance.audio.tones import wait_for_beep
+    from appliance.recording.recorder import Recorder
 
     config = daemon.config
     return AudioParts(
         detect=detect,
         wait_for_beep=wait_for_beep,
+        recorder=Recorder(
+            daemon.db, config.recordings, recordings_directory(config), daemon.clock, metrics
+        ),
         prompts=Prompts(prompts_directory(config), tts=config.prompts.tts),
     )
 

@@ -61,6 +61,9 @@ BEEP_GRACE = 5.0
 HUNG_UP_GRACE = 2.0
 # Seconds a recording may take to finish its file after the call; then it is left (logged).
 STOP_TIMEOUT = 120.0
+# How long an attempt's completion waits for its recording's row (the results feed and the
+# webhook then carry the recording); a slower disk: the row comes later, the attempt goes on.
+SETTLE_TIMEOUT = 2.0
 
 
 # ---------------------------------------------------------------------- the parts' interfaces
@@ -89,6 +92,8 @@ class Recording(Protocol):
     result, a RecordingInfo or None, is not the engine's business)."""
 
     def stop(self) -> Awaitable[object]: ...
+
+    agent: str | None  # the agent whose call it is; set when an agent takes it
 
 
 class Recorder(Protocol):
@@ -193,6 +198,7 @@ class CallAudio:
         self.parts = parts or AudioParts()
         self.metrics = metrics
         self._stopping: set[asyncio.Task[None]] = set()
+        self._by_attempt: dict[int, asyncio.Task[None]] = {}
 
     @property
     def prompts(self) -> PromptSource | None:
@@ -225,7 +231,7 @@ class CallAudio:
                          attempt_id=attempt_id, number=number, agent=agent,
                          direction=direction)  # fmt: skip
 
-    def stop_later(self, recording: Recording, what: str) -> None:
+    def stop_later(self, recording: Recording, what: str, attempt_id: int | None = None) -> None:
         """Stop `recording` in the background: never raises, never waits."""
 
         async def stop() -> None:
@@ -240,6 +246,16 @@ class CallAudio:
         task = asyncio.ensure_future(stop())
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
+        if attempt_id is not None:
+            self._by_attempt[attempt_id] = task
+            task.add_done_callback(lambda _: self._by_attempt.pop(attempt_id, None))
+
+    async def settle(self, attempt_id: int, timeout: float = SETTLE_TIMEOUT) -> None:
+        """Wait (at most `timeout` s) for the attempt's recording to be stored, so that what is
+        recorded of the attempt next (its result, its webhook) names it. Never raises."""
+        task = self._by_attempt.get(attempt_id)
+        if task is not None:
+            await asyncio.wait({task}, timeout=timeout)
 
     @property
     def stopping(self) -> int:
@@ -359,6 +375,13 @@ class CallSound:
             return
         self.evidence.append("recording")
 
+    def set_agent(self, agent: str | None) -> None:
+        """The agent who took the call: the recording is theirs (an agent token fetches only
+        its own agent's recordings)."""
+        self.agent = agent
+        if self.recording is not None and agent is not None:
+            self.recording.agent = agent
+
     def close(self) -> None:
         """The call is over: its recording is stopped in the background, its frames counted."""
         if self._closed:
@@ -367,7 +390,7 @@ class CallSound:
         if self._consent is not None and not self._consent.done():
             self._consent.cancel()
         if self.recording is not None:
-            self.audio.stop_later(self.recording, f"attempt {self.attempt_id}")
+            self.audio.stop_later(self.recording, f"attempt {self.attempt_id}", self.attempt_id)
         metrics, stats = self.audio.metrics, self.channel.stats
         if metrics is not None:
             metrics.record_audio(self.line.name, stats.frames, stats.dropped, stats.overruns)

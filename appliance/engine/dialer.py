@@ -302,6 +302,7 @@ class Engine:
             call = self.calls.get(got.attempt_id)
             if call is not None and call.agent is not None and call.stage != "up":
                 self.agents.release(call.agent)  # dialed for this agent, and it never reached them
+        await self.audio.settle(got.attempt_id)  # its recording's row, for the result to name
         now = self.clock.now()
         if campaign.type is CampaignType.AGENT and got.channel == Channel.VOICE:
             self.agents.unanswered(campaign, got.attempt_id, report.outcome, dialed_at, now)
@@ -351,6 +352,8 @@ class Engine:
                     final, agent, outcome = await self.agents.to_agent(
                         attempt, evidence, spent=screened.spent
                     )
+                    if sound is not None:
+                        sound.set_agent(agent)
                 elif (chosen := self._flow_of(attempt, evidence)) is not None:
                     if sound is not None:
                         await sound.consented()

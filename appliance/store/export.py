@@ -63,6 +63,11 @@ ATTEMPT_COLUMNS: tuple[str, ...] = (
     "direction",  # 'out' (dialed) or 'in' (answered, SPEC C14)
     "steps",  # a call flow's steps: [{at, node, kind, detail}] (CSV: as JSON)
     "answers",  # its questions' answers: {question: answer} (CSV: as JSON)
+    # the call's recording (SPEC O9, #24), its latest if there were several: its id (GET
+    # /recordings/{id}), status (complete, failed, deleted) and the file's SHA-256
+    "recording_id",
+    "recording_status",
+    "recording_sha256",
 )
 
 
@@ -138,14 +143,22 @@ def contact_rows(
         }
 
 
+# The attempt's latest recording as one JSON value (id, status, sha256), or NULL: an index
+# lookup per attempt (recordings_attempt).
+RECORDING_SQL = (
+    "(SELECT json_array(r.id, r.status, r.sha256) FROM recordings r"
+    " WHERE r.attempt_id = a.id ORDER BY r.id DESC LIMIT 1)"
+)
+
+
 # The attempt columns every attempt document is made of (`attempt_document`), over `attempts a`
 # joined to its contact `c`: the export's, the results feed's and the contact view's.
 ATTEMPT_FIELDS_SQL = (
     "a.id, a.contact_id, c.external_id, a.attempt_no, a.phone_index, a.number, a.channel,"
     " a.line, a.agent, a.status, a.queued_at, a.dialed_at, a.answered_at, a.ended_at, a.outcome,"
-    f" a.disposition, a.direction, {STEPS_SQL}, {ANSWERS_SQL}"
+    f" a.disposition, a.direction, {STEPS_SQL}, {ANSWERS_SQL}, {RECORDING_SQL}"
 )
-ATTEMPT_FIELDS = 19  # how many values ATTEMPT_FIELDS_SQL gives
+ATTEMPT_FIELDS = 20  # how many values ATTEMPT_FIELDS_SQL gives
 _ATTEMPT_SQL = (
     f"SELECT {ATTEMPT_FIELDS_SQL} FROM attempts a JOIN contacts c ON c.id = a.contact_id"
     " WHERE a.campaign_id = ?"
@@ -168,7 +181,8 @@ def attempt_document(campaign: str, row: Sequence[Any]) -> dict[str, Any]:
     """One attempt (the values of ATTEMPT_FIELDS_SQL, in order) as ATTEMPT_COLUMNS."""
     (aid, cid, external_id, attempt_no, phone_index, number, channel, line, agent) = row[:9]
     status, queued, dialed, answered, ended, outcome, disposition = row[9:16]
-    direction, steps, answers = row[16:19]
+    direction, steps, answers, recording = row[16:20]
+    rec_id, rec_status, rec_sha = json.loads(recording) if recording else (None, None, None)
     return {
         "campaign": campaign,
         "attempt_id": aid,
@@ -191,6 +205,9 @@ def attempt_document(campaign: str, row: Sequence[Any]) -> dict[str, Any]:
         "direction": direction,
         "steps": read_steps(steps, iso_utc),
         "answers": read_answers(answers),
+        "recording_id": rec_id,
+        "recording_status": rec_status,
+        "recording_sha256": rec_sha,
     }
 
 

@@ -68,6 +68,24 @@ def _missed_call(db: Path) -> int:
         store.close()
 
 
+def _recording(db: Path) -> int:
+    """A call recording as the recorder leaves it (#24): its file beside the database."""
+    from appliance.store import open_database
+    from appliance.store.recordings import insert_recording
+
+    rel = "2027/01/15/1-card3-1.wav"
+    (db.parent / "recordings" / rel).parent.mkdir(parents=True, exist_ok=True)
+    (db.parent / "recordings" / rel).write_bytes(b"RIFF....WAVE")
+    store = open_database(db)
+    try:
+        return insert_recording(store, attempt_id=1, campaign="sales", line="card3-1",
+                                number="+12125550100", agent="anna", direction="outbound",
+                                started_at=time.time(), duration=1.0, path=rel, format="wav",
+                                bytes=12, sha256="0" * 64, status="complete")  # fmt: skip
+    finally:
+        store.close()
+
+
 def _no_epoch(found: dict[str, list[str]]) -> None:
     bad = {url: problems for url, problems in found.items() if problems}
     assert not bad, json.dumps(bad, indent=1)
@@ -127,6 +145,7 @@ def test_every_get_answers_instants_as_iso_8601(tmp_path: Path) -> None:
             made = api.post("/campaigns", {"name": name, "type": kind, "region": "US"})
             assert made.status == 201, made
         missed_id = _missed_call(db)
+        recording_id = _recording(db)
         called = api.post(f"/missed-calls/{missed_id}/callback", {"campaign": "later"})
         assert called.status == 200 and called.json()["callback"]["due_at"].endswith("Z"), called
 
@@ -141,6 +160,8 @@ def test_every_get_answers_instants_as_iso_8601(tmp_path: Path) -> None:
                 return str(contact_id)
             if template.startswith("/missed-calls/"):
                 return str(missed_id)
+            if template.startswith("/recordings/"):
+                return str(recording_id)
             if template.startswith("/campaigns/"):
                 return "sales" if param == "name" else str(import_id)
             return None

@@ -60,6 +60,10 @@ INTENDED: dict[str, str] = {
     **{f"/paths/~1campaigns*/properties/settings/properties/{key}": "the audio path: recording, answering-machine detection (#24)"
        for key in ("record", "consent_prompt", "amd", "machine_action", "machine_message")},
     "/paths/~1prompts*": "new: prompts from files and text, played on lines with audio (#24)",
+    "/paths/~1recordings*": "call recordings: listed, streamed, deleted (#24)",
+    **{f"/paths/~1results/get/responses/200/*/items/properties/recording_{key}": "the call's recording in the results (#24)"
+       for key in ("id", "status", "sha256")},
+    "/paths/~1status/get/responses/200/*/properties/recordings": "recordings of the last 24 hours, alerts (#24)",
 }  # fmt: skip
 
 

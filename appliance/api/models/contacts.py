@@ -136,6 +136,11 @@ class Result(Document):
     answers: dict[str, str] | None = omittable(
         description="the call flow's questions (ids) and the answers they got"
     )
+    recording_id: int | None = Field(
+        None, description="the call's recording (GET /recordings/{id}); null: none (#24)"
+    )
+    recording_status: str | None = Field(None, description="complete, failed or deleted")
+    recording_sha256: str | None = Field(None, description="the recording file's SHA-256")
 
 
 class PushedRecord(Document):

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from appliance.api.models import Document, Instant, omittable
+from appliance.api.models.recordings import RecordingsStatus
 
 
 class InboundCampaign(Document):
@@ -99,6 +100,9 @@ class Status(Document):
     agents: dict[str, Any] | None = omittable()
     inbound: InboundStatus | None = omittable(
         description="inbound campaigns (SPEC C14): their queues, calls ringing in, missed calls"
+    )
+    recordings: RecordingsStatus | None = omittable(
+        description="call recordings (SPEC O9): the last 24 hours, failures and forced deletions"
     )
 
 
