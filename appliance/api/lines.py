@@ -40,6 +40,8 @@ def describe(slot: Slot, now: float) -> dict[str, Any]:
         "call_seconds": round(now - slot.since, 1) if slot.since is not None else None,
         "last_error": slot.last_error or health.last_error,
         "campaigns": list(slot.config.campaigns),
+        "audio": slot.line.capabilities.audio,
+        "audio_path": slot.line.describe_audio(),
     }
 
 

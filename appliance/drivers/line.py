@@ -260,6 +260,11 @@ class Line(abc.ABC):
         call is up or the line has no audio path (``capabilities.audio`` False)."""
         return None
 
+    def describe_audio(self) -> str:
+        """What carries the call's sound to the host, for ``lines`` and the API: the path, or
+        "no audio path: <why>" (SPEC H7)."""
+        return "no audio path: this kind of line does not bring calls' sound to the host"
+
     async def play(self, message: str) -> None:
         """Play a stored message (a file name on the module) to the far end of the call."""
         raise NotSupported(f"{self.name}: message playback is not supported")

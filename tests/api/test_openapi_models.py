@@ -61,6 +61,7 @@ INTENDED: dict[str, str] = {
        for key in ("record", "consent_prompt", "amd", "machine_action", "machine_message")},
     "/paths/~1prompts*": "new: prompts from files and text, played on lines with audio (#24)",
     "/paths/~1recordings*": "call recordings: listed, streamed, deleted (#24)",
+    "/paths/~1lines*/properties/audio*": "a line's audio path (#24)",
     **{f"/paths/~1results/get/responses/200/*/items/properties/recording_{key}": "the call's recording in the results (#24)"
        for key in ("id", "status", "sha256")},
     "/paths/~1status/get/responses/200/*/properties/recordings": "recordings of the last 24 hours, alerts (#24)",

@@ -19,6 +19,7 @@ from appliance.domain import Outcome
 from appliance.drivers.audio import RATE
 from appliance.drivers.emulators.sounds import sound
 from appliance.store.db import Database
+from tests.api.client import Api, make_token
 from tests.daemon.process import ALWAYS_CALLABLE, DaemonProcess, EmulatorProcess, control
 
 PERSONS = [f"+1212555{n:04d}" for n in range(100, 106)]
@@ -154,9 +155,19 @@ def test_every_answered_call_is_recorded_with_the_far_ends_sound(tmp_path: Path)
         csv.write_text("".join(f"{n},,,,,Callee\n" for n in numbers))
         assert main([*cli, "import", "--campaign", "c", str(csv)]) == 0
         assert main([*cli, "campaign", "start", "c"]) == 0
+        db_path = tmp_path / "state" / "dialbox.db"
+        token = make_token(db_path, "tech", "crm")
         daemon.start()
         daemon.expect("READY")
-        db_path = tmp_path / "state" / "dialbox.db"
+        api = Api(f"http://127.0.0.1:{daemon.port}", token)
+        api.wait_until(lambda: all(line["state"] in ("up", "busy")
+                                   for line in api.get("/lines").json()), what="the lines up")  # fmt: skip
+        paths = {line["name"]: line for line in api.get("/lines").json()}
+        assert {n: p["audio"] for n, p in paths.items()} == {
+            "qgsm0": True, "sgsm0": True, "v2530": True}, paths  # fmt: skip
+        assert paths["qgsm0"]["audio_path"].startswith("PCM on "), paths
+        assert "AT+CPCMREG=1" in paths["sgsm0"]["audio_path"], paths
+        assert paths["v2530"]["audio_path"].startswith("voice stream on the data port"), paths
         deadline = time.monotonic() + 120
         while len([r for r in attempts(db_path) if r[2] is not None]) < len(numbers):
             assert time.monotonic() < deadline, daemon.output()[-4000:]

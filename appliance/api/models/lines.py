@@ -24,6 +24,8 @@ class Line(Document):
     call_seconds: float | None = None
     last_error: str | None = None
     campaigns: list[str] | None = omittable()
+    audio: bool = Field(False, description="the call's sound reaches the box: recording, AMD")
+    audio_path: str | None = Field(None, description='the audio path, or "no audio path: <why>"')
 
 
 class TestCall(Body):

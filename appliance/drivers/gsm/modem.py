@@ -158,6 +158,9 @@ class GsmModem(AtPortLine):
         channel = self.audio_path.channel
         return channel if channel is not None and channel.active else None
 
+    def describe_audio(self) -> str:
+        return self.audio_path.describe()
+
     @property
     def command_timeout(self) -> float:
         return self.timeouts.command

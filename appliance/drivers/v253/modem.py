@@ -183,6 +183,14 @@ class VoiceModem(AtPortLine):
             return None
         return stream.channel
 
+    def describe_audio(self) -> str:
+        if self.audio_problem is not None:
+            return f"no audio path: {self.audio_problem}"
+        if self.sample_format is None:
+            return "no audio path yet: the modem's voice formats are read when the line is up"
+        duplex = "full duplex AT+VTR" if self.duplex else "half duplex AT+VRX/AT+VTX"
+        return f"voice stream on the data port ({duplex}, {self.sample_format.name})"
+
     def health(self) -> LineHealth:
         return LineHealth(
             up=self._up,
