@@ -4,8 +4,10 @@ A feeder process (this file with ``--feeder``) holds N ptys and plays a module's
 each: one 20 ms frame (320 bytes of 8 kHz s16le) every 20 ms, drift-corrected, for the window,
 and reads back what the host writes. This process opens the N ports with the driver's
 ``PcmPort`` (pyserial through serial_asyncio_fast, as a line does), runs a ``SerialPcmChannel``
-on each with two listeners (a recorder keeping both sides in memory and a detector reading every
-frame: what a recorded call with answering-machine detection has), and measures its own CPU
+on each with what a recorded call with answering-machine detection has: the real recorder
+(``appliance.recording``, stereo FLAC files in a temporary directory, the ``--format`` given)
+and the real detector (``appliance.audio.amd.detect``, run again each time it decides, so it
+reads every frame of the window), and measures its own CPU
 (``resource.getrusage``) over the window. Printed as one JSON document: CPU % of one core,
 frames per channel, dropped (a listener fell behind), overruns (junk or frames filled in because
 the stream paused), and the frames the feeder got back.
@@ -17,20 +19,30 @@ Run: ``nice .venv/bin/python bench/pcm_lines.py [--lines 16] [--seconds 30]``
 from __future__ import annotations
 
 import argparse
-import array
 import asyncio
 import json
 import os
 import resource
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tty
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from appliance.audio.amd import detect
+from appliance.campaigns import AmdSettings
+from appliance.clock import SystemClock
+from appliance.config.models import RecordingSettings
 from appliance.drivers.audio import FRAME_BYTES, AudioChannel
 from appliance.drivers.emulators.sounds import sound
 from appliance.drivers.pcmport import PcmPort
+from appliance.recording.recorder import Recorder
+from appliance.store.opening import open_database
 
 FRAME_TIME = 0.02
 
@@ -71,21 +83,17 @@ def feeder(lines: int, seconds: float) -> None:
                       "late_ticks": late}), flush=True)  # fmt: skip
 
 
-async def consume(channel: AudioChannel, keep: bool) -> int:
-    """A listener: the recorder keeps both sides (as a stereo file's input), the detector
-    reads each frame's samples (as a VAD would)."""
-    kept = bytearray()
-    peaks = 0
-    async for frame in channel.listen():
-        if keep:
-            kept += frame.heard
-            kept += frame.said
-        else:
-            peaks = max(peaks, max(array.array("h", frame.heard[::32])))
-    return len(kept) or peaks
+async def detecting(channel: AudioChannel) -> int:
+    """The answering-machine detector on the channel, again and again until the stream ends:
+    the verdicts it reached (each reads up to the budget's 2 s of frames)."""
+    verdicts = 0
+    while channel.active:
+        verdict = await detect(channel, AmdSettings())
+        verdicts += verdict.kind != "hung_up"
+    return verdicts
 
 
-async def host(lines: int, seconds: float) -> dict[str, object]:
+async def host(lines: int, seconds: float, fmt: str) -> dict[str, object]:
     proc = subprocess.Popen(
         [sys.executable, __file__, "--feeder", "--lines", str(lines), "--seconds", str(seconds)],
         stdin=subprocess.PIPE,
@@ -98,7 +106,15 @@ async def host(lines: int, seconds: float) -> dict[str, object]:
     for port in ports:
         await port.open()
     channels = [port.start() for port in ports]
-    tasks = [asyncio.create_task(consume(c, keep)) for c in channels for keep in (True, False)]
+    root = Path(tempfile.mkdtemp(prefix="pcm-lines-"))
+    db = open_database(root / "bench.db")
+    recorder = Recorder(db, RecordingSettings(format=fmt), root / "rec", SystemClock())
+    recordings = [
+        recorder.start(c, attempt_id=i + 1, campaign="bench", line=c.name, number="+48601234567",
+                       agent=None, direction="outbound")
+        for i, c in enumerate(channels)
+    ]  # fmt: skip
+    tasks = [asyncio.create_task(detecting(c)) for c in channels]
     proc.stdin.write("go\n")
     proc.stdin.flush()
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -107,12 +123,16 @@ async def host(lines: int, seconds: float) -> dict[str, object]:
     result_line = await loop.run_in_executor(None, proc.stdout.readline)
     elapsed = time.monotonic() - wall
     after = resource.getrusage(resource.RUSAGE_SELF)
+    infos = await asyncio.gather(*(r.stop() for r in recordings))
     for channel in channels:
         await channel.close()
-    await asyncio.gather(*tasks)
+    verdicts = sum(await asyncio.gather(*tasks))
     for port in ports:
         port.close()
     proc.wait(10)
+    db.close()
+    written = sum(f.stat().st_size for f in (root / "rec").rglob("*") if f.is_file())
+    shutil.rmtree(root, ignore_errors=True)
     fed = json.loads(result_line)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
@@ -127,6 +147,10 @@ async def host(lines: int, seconds: float) -> dict[str, object]:
         "overruns": sum(c.stats.overruns for c in channels),
         "filled": sum(c.filled for c in channels),  # type: ignore[attr-defined]
         "frames_back_min": min(fed["back_frames"]),
+        "recordings_complete": sum(1 for i in infos if i is not None and i.status == "complete"),
+        "recording_frames_lost": sum(i.frames_lost for i in infos if i is not None),
+        "recorded_bytes": written,
+        "amd_verdicts": verdicts,
         "feeder_late_ticks": fed["late_ticks"],
     }
 
@@ -135,12 +159,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--format", choices=("flac", "opus", "wav"), default="flac")
     parser.add_argument("--feeder", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.feeder:
         feeder(args.lines, args.seconds)
         return
-    print(json.dumps(asyncio.run(host(args.lines, args.seconds)), indent=2))
+    print(json.dumps(asyncio.run(host(args.lines, args.seconds, args.format)), indent=2))
 
 
 if __name__ == "__main__":
