@@ -108,7 +108,8 @@ async def host(lines: int, seconds: float, fmt: str) -> dict[str, object]:
     channels = [port.start() for port in ports]
     root = Path(tempfile.mkdtemp(prefix="pcm-lines-"))
     db = open_database(root / "bench.db")
-    recorder = Recorder(db, RecordingSettings(format=fmt), root / "rec", SystemClock())
+    recorder = Recorder(db, RecordingSettings.model_validate({"format": fmt}), root / "rec",
+                        SystemClock())  # fmt: skip
     recordings = [
         recorder.start(c, attempt_id=i + 1, campaign="bench", line=c.name, number="+48601234567",
                        agent=None, direction="outbound")
