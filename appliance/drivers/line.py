@@ -269,6 +269,13 @@ class Line(abc.ABC):
         """Play a stored message (a file name on the module) to the far end of the call."""
         raise NotSupported(f"{self.name}: message playback is not supported")
 
+    async def store_prompt(self, name: str, wav: bytes) -> str:
+        """Put ``wav`` (8 kHz mono 16-bit PCM WAV) on the module as the file ``name`` for
+        ``play``, once per content while the module stays up; returns the name to ``play``.
+        ``NotSupported`` where the line cannot store files; ``LineError`` when the module
+        refuses (storage full, a corrupted upload): the message says what to do."""
+        raise NotSupported(f"{self.name}: this line cannot store prompts on its hardware")
+
     # ------------------------------------------------------------------ agents (SPEC A1)
     def can_reach(self, seat: Seat) -> bool:
         """Whether this line can join its answered call to ``seat`` (same backplane, ECT...)."""

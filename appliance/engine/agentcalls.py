@@ -314,7 +314,7 @@ class AgentCalls:
             message = self.loop.config.agents.info_message
             if slot.line.capabilities.playback or slot.line.audio is not None:
                 try:
-                    how = await play_prompt(slot.line, self.loop.audio.prompts, message)
+                    how = await play_prompt(slot.line, self.loop.audio.prompts, message, evidence)
                     evidence.append(f"no agent within {self.loop.config.agents.connect_timeout:g} s: "
                                     f"{how} {message}")  # fmt: skip
                 except LineError as exc:

@@ -29,15 +29,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import io
 import logging
+import re
+import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from appliance.campaigns import AmdSettings, CampaignSettings
 from appliance.domain import Outcome
-from appliance.drivers.audio import FRAME_MS, SAMPLE_BYTES, AudioChannel
-from appliance.drivers.line import CallResult, Line, LineError
+from appliance.drivers.audio import FRAME_MS, RATE, SAMPLE_BYTES, AudioChannel
+from appliance.drivers.line import CallResult, Line, LineError, NotSupported
 from appliance.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -177,12 +181,82 @@ async def say_prompt(line: Line, prompts: PromptSource | None, name: str) -> boo
     return await channel.say(pcm)
 
 
-async def play_prompt(line: Line, prompts: PromptSource | None, name: str) -> str:
+def module_file(name: str) -> str:
+    """The file a library prompt is stored as on a module: a DOS-friendly stem of its name and
+    a short hash of the whole name (two names never share a file)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:20] or "prompt"
+    return f"{stem}-{hashlib.sha1(name.encode()).hexdigest()[:6]}.wav"
+
+
+def _wav(pcm: bytes) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(SAMPLE_BYTES)
+        w.setframerate(RATE)
+        w.writeframes(pcm)
+    return out.getvalue()
+
+
+async def store_prompt(
+    line: Line, prompts: PromptSource | None, name: str, evidence: list[str] | None = None
+) -> str | None:
+    """The library's prompt `name` put on the module of a line that plays only its own files
+    (no sound to the host, `Line.play` there): the name to play it by. The driver uploads it
+    once per content while the module stays up (appliance/drivers/gsm/files.py). None when it
+    cannot be so — the line has sound or cannot store files, the box has no library or the
+    library no such prompt, or the module refused (the evidence says why): the caller plays
+    the module's own file of that name."""
+    if prompts is None or line.audio is not None or not line.capabilities.playback:
+        return None
+    try:
+        if not prompts.has(name):
+            return None
+        pcm = await asyncio.to_thread(prompts.pcm, name)  # converted once: maybe a TTS run
+    except Exception as exc:  # PromptMissing meanwhile, an unreadable file: the module's way
+        log.warning("%s: prompt %s not stored from the library: %s", line.name, name, exc)
+        return None
+    if not pcm or len(pcm) % SAMPLE_BYTES:
+        return None
+    try:
+        stored = await line.store_prompt(module_file(name), _wav(pcm))
+    except NotSupported:
+        return None  # this line plays what its hardware holds: nothing to upload
+    except LineError as exc:
+        log.warning("%s: prompt %s not stored on the module: %s", line.name, name, exc)
+        if evidence is not None:
+            evidence.append(f"prompt {name} not stored on the module ({exc}): "
+                            f"played the module's own {name}")  # fmt: skip
+        return None
+    return stored
+
+
+async def play_prompt(
+    line: Line, prompts: PromptSource | None, name: str, evidence: list[str] | None = None
+) -> str:
     """The prompt `name` to the far end: said from the library where the line has sound and the
-    library has it, else played by the module (`Line.play`, raising its LineError). "said" or
-    "played"; LineError when the call's sound ended before it was said whole."""
+    library has it; else, where the line plays its module's files, the library's prompt stored
+    there (`store_prompt`) and played by its stored name (a file the module lost is stored again
+    once); else the module's own file of that name (`Line.play`, raising its LineError).
+    "said" or "played"; LineError when the call's sound ended before it was said whole.
+    `evidence`: where the library's prompt could not be used, why (the call goes on)."""
     said = await say_prompt(line, prompts, name)
     if said is None:
+        for attempt in range(2):
+            stored = await store_prompt(line, prompts, name, evidence)
+            if stored is None:
+                break
+            try:
+                await line.play(stored)
+                return "played"
+            except LineError as exc:  # lost on the module: the driver forgot it, store again
+                log.warning("%s: stored prompt %s (%s) not played: %s", line.name, name,
+                            stored, exc)  # fmt: skip
+                if attempt and evidence is not None:
+                    evidence.append(f"stored prompt {name} not played ({exc}): "
+                                    f"played the module's own {name}")  # fmt: skip
+                if await line.wait_call_end(0) is not None:
+                    raise
         await line.play(name)
         return "played"
     if not said:
@@ -487,7 +561,7 @@ class CallSound:
             self.evidence.append(f"no message left: no beep within {BEEP_WAIT:.0f} s")
             return
         try:
-            how = await play_prompt(self.line, self.audio.prompts, name)
+            how = await play_prompt(self.line, self.audio.prompts, name, self.evidence)
         except LineError as exc:
             self.evidence.append(f"message {name} not left: {exc}")
             return

@@ -409,7 +409,7 @@ class Engine:
         ):
             # said from the prompt library where the line has sound, else the module's file
             try:
-                how = await play_prompt(line, self.audio.prompts, settings.message)
+                how = await play_prompt(line, self.audio.prompts, settings.message, evidence)
                 evidence.append(f"{how} {settings.message}")
             except LineError as exc:
                 evidence.append(f"playback failed: {exc}")

@@ -171,7 +171,7 @@ class CallActions:
                 return
             prompt = f"queue-position-{place}" if place <= 9 else "queue-position-many"
             try:
-                await play_prompt(call.line, call.prompts, prompt)
+                await play_prompt(call.line, call.prompts, prompt, call.evidence)
             except LineError as exc:
                 call.evidence.append(f"queue position not announced: {exc}")
                 return

@@ -354,7 +354,7 @@ class _Queue:
         playable = line.capabilities.playback or line.audio is not None
         if message and playable and not self.actions.call.gone.is_set():
             try:
-                how = await play_prompt(line, self.host.audio.prompts, message)
+                how = await play_prompt(line, self.host.audio.prompts, message, evidence)
                 evidence.append(f"overflow: {how} {message}")
             except LineError as exc:
                 evidence.append(f"overflow: {message} not played: {exc}")

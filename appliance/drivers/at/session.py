@@ -19,7 +19,7 @@ import itertools
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from appliance.drivers.at.codes import CALL_PROGRESS, Final, FinalKind, classify_final
@@ -514,6 +514,73 @@ class AtSession(asyncio.Protocol):
     async def check(self, command: Command | str, *, urgent: bool = False) -> Response:
         """Like ``run`` but raise ``AtError`` unless the final result is OK."""
         return (await self.run(command, urgent=urgent)).check()
+
+    # ----------------------------------------------------------------- file uploads
+    async def send_data(
+        self, command: Command, data: bytes, *, timeout: float, urgent: bool = False
+    ) -> Response:
+        """Send ``command``, then ``data`` as raw bytes once the module asks for them, and
+        return the module's answer to the data: the go-ahead is ``CONNECT`` (Quectel
+        ``AT+QFUPL``: the answer is a second exchange, ``+QFUPL: <size>,<checksum>`` ``OK``) or
+        the ``> `` prompt (SIMCom ``AT+FSWRITE``: ``OK``). No Ctrl-Z is added: the command
+        gives the size. A refusal instead of the go-ahead (``+CME ERROR: 403``) is returned as
+        the response; ``AtTimeout`` when the go-ahead does not come within
+        ``command.prompt_timeout`` or the answer within ``timeout`` seconds of the data."""
+        await self._lock.acquire(urgent)
+        try:
+            await self._drain()
+            if self._transport is None:
+                raise LinkDown("port is not open")
+            loop = asyncio.get_running_loop()
+            cmd = replace(command, call_progress=True)  # CONNECT ends the first exchange
+            pending = _Pending(cmd, cmd.solicited(), loop.create_future(), loop.create_future())
+            pending.echoes.add(cmd.text.upper())
+            self._pending = pending
+            self._framer.expect_prompt = True
+            try:
+                self.write_raw(cmd.text.encode("latin-1", "replace") + b"\r")
+                waiters: list[asyncio.Future[None] | asyncio.Future[Response]] = [
+                    pending.prompt,
+                    pending.done,
+                ]
+                done, _ = await asyncio.wait(
+                    waiters, timeout=cmd.prompt_timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    self.consecutive_timeouts += 1
+                    why = f"{cmd.text!r}: no go-ahead (CONNECT or '> ') within {cmd.prompt_timeout:g} s"
+                    self._suspect(why)
+                    raise AtTimeout(why)
+                self._framer.expect_prompt = False
+                if pending.done.done():
+                    first = pending.done.result()  # LinkDown when the port went
+                    if first.final.kind is not FinalKind.CONNECT:
+                        self.consecutive_timeouts = 0
+                        return first  # refused
+                    pending.prompt.cancel()
+                    pending = _Pending(cmd, cmd.solicited(), loop.create_future(),
+                                       loop.create_future())  # fmt: skip
+                    self._pending = pending
+                log.log(TRACE, "%s -> %d bytes of data", self.name, len(data))
+                self.write_raw(data)
+                response = await asyncio.wait_for(asyncio.shield(pending.done), timeout)
+            except TimeoutError:
+                self.consecutive_timeouts += 1
+                why = f"{cmd.text!r}: no answer within {timeout:g} s of its data"
+                self._suspect(why)
+                raise AtTimeout(why) from None
+            finally:
+                if self._pending is pending:
+                    self._pending = None
+                self._framer.expect_prompt = False
+                if not pending.prompt.done():
+                    pending.prompt.cancel()
+                if not pending.done.done():
+                    pending.done.cancel()
+            self.consecutive_timeouts = 0
+            return response
+        finally:
+            self._lock.release()
 
     # ----------------------------------------------------------------- voice data streams
     @property

@@ -26,6 +26,7 @@ from appliance.drivers.at.transport import PortError
 from appliance.drivers.audio import AudioChannel
 from appliance.drivers.gsm.audiopath import AudioPath
 from appliance.drivers.gsm.calls import parse_clcc
+from appliance.drivers.gsm.files import ModuleFiles
 from appliance.drivers.gsm.incoming import Incoming
 from appliance.drivers.gsm.messaging import Messaging
 from appliance.drivers.gsm.profiles import (
@@ -139,6 +140,8 @@ class GsmModem(AtPortLine):
         self.sms = Messaging(self)
         # The module's PCM audio port (lines[].audio), opened with the line (audiopath.py).
         self.audio_path = AudioPath(self, audio, baudrate)
+        # Prompts uploaded to the module's own storage, for playback (#24, files.py).
+        self.files = ModuleFiles(self, baudrate // 10)
 
     # ------------------------------------------------------------------ Line: lifecycle
     @property
@@ -224,7 +227,20 @@ class GsmModem(AtPortLine):
                 Command(self.profile.playback.format(file=message), timeout=self.timeouts.command)
             )
         except (AtError, AtTimeout, LinkDown) as exc:  # the call's end then tells the rest
+            for name in list(self.files.stored):  # a file we stored, lost: uploaded again next
+                if self.files.play_name(name) == message:
+                    self.files.forget(name)
             raise LineError(f"{self.name}: playing {message}: {exc}") from exc
+
+    async def store_prompt(self, name: str, wav: bytes) -> str:
+        if self.profile.playback is None:
+            raise NotSupported(f"{self.name}: {self.profile.name} modules cannot play messages")
+        if not self._up:
+            raise LineUnavailable(f"{self.name}: line is down ({self._last_error or 'not open'})")
+        try:
+            return await self.files.store(name, wav)
+        finally:
+            self._check_responsive()
 
     # ------------------------------------------------------------------ Line: agent seats
     @property
@@ -356,6 +372,7 @@ class GsmModem(AtPortLine):
     # ------------------------------------------------------------------ connect + init
     async def _initialise(self) -> None:
         session = self.session
+        self.files.forget()  # a module (re)started, or another one on the port: upload again
         await self._sync()
         # ATZ can turn echo back on, so E0 comes after it (research/modems.md 3.9).
         await session.check(self._cmd("ATE0"))

@@ -64,6 +64,10 @@ class Profile:
     # (outgoing or incoming), and ``audio_off`` once it ended. None: the family has no such port.
     audio_on: str | None = None
     audio_off: str | None = None
+    # Files uploaded to the module for ``playback`` (#24, gsm/files.py): "quectel" (AT+QFUPL),
+    # "simcom" (AT+FSCREATE/AT+FSWRITE), None: none; and the name ``playback`` plays one by.
+    files: str | None = None
+    stored_file: str = "{name}"
 
     @property
     def dtmf_detect(self) -> bool:
@@ -91,6 +95,8 @@ SIMCOM = Profile(
     # USB audio: ERROR, and the line says so.
     audio_on="AT+CPCMREG=1",
     audio_off="AT+CPCMREG=0",
+    files="simcom",
+    stored_file="c:/{name}",
 )
 
 QUECTEL = Profile(
@@ -107,6 +113,7 @@ QUECTEL = Profile(
     # ATD/ATA. 1,2 (the USB audio class) needs ALSA and is not driven (docs/drivers.md).
     audio_on="AT+QPCMV=1,0",
     audio_off="AT+QPCMV=0",
+    files="quectel",
 )
 
 HUAWEI = Profile(

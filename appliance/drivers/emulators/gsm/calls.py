@@ -534,7 +534,13 @@ def playback(m: EmulatedModem, op: Op) -> None:
     args = split_args(op.args)
     if m.calls.active() is None:
         raise CmdError(cme=903 if op.name == "+QPSND" else 3)
-    if not args or not args[0]:
+    quectel = op.name == "+QPSND"
+    file = (args[1] if len(args) > 1 else "") if quectel else (args[0] if args else "")
+    if not file:
         raise CmdError(cme=50)
-    done = "+QPSND: 0" if op.name == "+QPSND" else "+AUDIOSTATE: audio play stop"
+    data = m.files.lookup(file)  # only what the module stores plays (files.py)
+    if data is None:
+        raise CmdError(cme=405) if quectel else CmdError()
+    m.files.played.append((file, data))
+    done = "+QPSND: 0" if quectel else "+AUDIOSTATE: audio play stop"
     m.later(1.0, lambda: m.urc(done))

@@ -200,7 +200,7 @@ class EmulatedModem:
         self, index: int, link: Path, dialect: Dialect, script: Script, seed: int = 0
     ) -> None:
         # The handler modules register themselves on import; they import this module.
-        from appliance.drivers.emulators.gsm import commands, hold  # noqa: F401
+        from appliance.drivers.emulators.gsm import commands, files, hold  # noqa: F401
         from appliance.drivers.emulators.gsm.audio import AudioSim
         from appliance.drivers.emulators.gsm.calls import CallSim
         from appliance.drivers.emulators.gsm.messages import SmsSim
@@ -245,6 +245,11 @@ class EmulatedModem:
         self.sms = SmsSim(self)
         # The PCM audio port beside the AT port (audio.py): DIR/gsm<N>-audio.
         self.audio = AudioSim(self, link.with_name(f"{link.name}-audio"))
+        # Raw bytes of a file upload in progress go here (files.py), not to the command framer;
+        # it returns what follows the upload's last byte.
+        self.data_sink: Callable[[bytes], bytes] | None = None
+        # The module's flash (files.py): kept across reboots.
+        self.files = files.FileStore(self)
 
     @property
     def name(self) -> str:
@@ -303,6 +308,7 @@ class EmulatedModem:
         self.sim_state = "NOT READY"
         self.calls.drop("rebooted")
         self.audio.reset()
+        self.files.abort()
 
         def booted() -> None:
             self.booting = False
@@ -357,6 +363,7 @@ class EmulatedModem:
         self.cancel_timers()
         self.calls.drop("brown-out")
         self.audio.reset()
+        self.files.abort()
         self.settings = Settings()
         self.framer.reset()
         self.on_prompt = None
@@ -454,6 +461,10 @@ class EmulatedModem:
     def _on_bytes(self, data: bytes) -> None:
         if self.silent or self.booting or self.noise:
             return  # noise: the command is lost in it
+        if self.data_sink is not None:
+            data = self.data_sink(data)  # an upload's bytes (files.py); then commands again
+            if not data:
+                return
         if data and self.calls.abort_dial():
             return  # V.250 6.3.1: any character aborts a dial in progress; it is discarded
         for item in self.framer.feed(data):
@@ -552,6 +563,16 @@ VENDOR_NAMES = frozenset(
         "+UDTMFD",
         "+QPCMV",
         "+CPCMREG",
+        "+QFUPL",
+        "+QFLST",
+        "+QFDEL",
+        "+QFLDS",
+        "+FSCREATE",
+        "+FSWRITE",
+        "+FSDEL",
+        "+FSLS",
+        "+FSMEM",
+        "+FSFLSIZE",
     }
 )
 

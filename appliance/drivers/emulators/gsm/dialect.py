@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: File commands (#24, files.py): SIMCom's file system, Quectel's UFS.
+FS_COMMANDS = ("+FSCREATE", "+FSWRITE", "+FSDEL", "+FSLS", "+FSMEM", "+FSFLSIZE")
+QF_COMMANDS = ("+QFUPL", "+QFLST", "+QFDEL", "+QFLDS")
+
 #: 27.005 +CPMS=? as most modules answer it.
 CPMS_TEST = '+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")'
 
@@ -73,7 +77,9 @@ SIMCOM = Dialect(
     imei_prefix="86796204",
     boot_urcs=("RDY",),
     ready_urcs=("+CPIN: READY", "SMS DONE", "PB DONE"),
-    vendor_commands=frozenset({"+DDET", "+CCMXPLAY", "+CDTAM", "+CSQN", "+CLAC", "+CPCMREG"}),
+    vendor_commands=frozenset(
+        {"+DDET", "+CCMXPLAY", "+CDTAM", "+CSQN", "+CLAC", "+CPCMREG", *FS_COMMANDS}
+    ),
     family="simcom",
     urc_end=b"\r\r\n",
     clip='+CLIP: "{number}",{toa},"",0,"",0',
@@ -90,7 +96,7 @@ SIM800 = Dialect(
     imei_prefix="86520403",
     boot_urcs=("RDY",),
     ready_urcs=("+CPIN: READY", "Call Ready", "SMS Ready"),
-    vendor_commands=frozenset({"+MORING", "+DDET", "+CLAC"}),
+    vendor_commands=frozenset({"+MORING", "+DDET", "+CLAC", *FS_COMMANDS}),
     family="sim800",
     cnmi_ds_max=1,
 )
@@ -104,7 +110,7 @@ QUECTEL = Dialect(
     boot_urcs=("RDY",),
     ready_urcs=("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"),
     vendor_commands=frozenset(
-        {"^DSCI", "+QTONEDET", "+QPSND", "+QURCCFG", "+QWDTMF", "+CLAC", "+QPCMV"}
+        {"^DSCI", "+QTONEDET", "+QPSND", "+QURCCFG", "+QWDTMF", "+CLAC", "+QPCMV", *QF_COMMANDS}
     ),
     family="quectel",
     clip='+CLIP: "{number}",{toa},"",0,"",0',
