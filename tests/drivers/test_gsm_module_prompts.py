@@ -254,3 +254,28 @@ def test_garbage_instead_of_the_go_ahead_is_an_error_not_a_hang() -> None:
             await modem.play(name)
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("dialect", ["quectel", "simcom"])
+def test_a_module_silent_after_the_bytes_is_a_timeout_and_the_call_goes_on(
+    dialect: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def main() -> None:
+        async with line(dialect) as (emulated, modem):
+            await call(modem)
+            store = emulated.files
+            real = store.receive
+
+            def swallow(size: int, timeout: float, done: Any) -> None:
+                real(size, timeout, lambda body: None)  # takes the bytes, answers nothing
+
+            monkeypatch.setattr(store, "receive", swallow)
+            with pytest.raises(LineError, match="no answer within"):
+                await modem.store_prompt("welcome.wav", prompt(0.2))
+            monkeypatch.setattr(store, "receive", real)
+            assert modem.voice.call is not None
+            name = await modem.store_prompt("welcome.wav", prompt(0.2))  # the port works
+            await modem.play(name)
+            assert store.played[-1] == (name, prompt(0.2))
+
+    asyncio.run(main())
