@@ -68,6 +68,22 @@ def _missed_call(db: Path) -> int:
         store.close()
 
 
+def _prompt(db: Path) -> str:
+    """A prompt dropped in the prompts folder beside the database (#24): 0.1 s of a tone."""
+    import math
+    import wave
+
+    folder = db.parent / "prompts"
+    folder.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(folder / "hello.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(int(8000 * math.sin(i / 5)).to_bytes(2, "little", signed=True)
+                               for i in range(800)))  # fmt: skip
+    return "hello"
+
+
 def _recording(db: Path) -> int:
     """A call recording as the recorder leaves it (#24): its file beside the database."""
     from appliance.store import open_database
@@ -146,6 +162,7 @@ def test_every_get_answers_instants_as_iso_8601(tmp_path: Path) -> None:
             assert made.status == 201, made
         missed_id = _missed_call(db)
         recording_id = _recording(db)
+        prompt = _prompt(db)
         called = api.post(f"/missed-calls/{missed_id}/callback", {"campaign": "later"})
         assert called.status == 200 and called.json()["callback"]["due_at"].endswith("Z"), called
 
@@ -162,6 +179,8 @@ def test_every_get_answers_instants_as_iso_8601(tmp_path: Path) -> None:
                 return str(missed_id)
             if template.startswith("/recordings/"):
                 return str(recording_id)
+            if template.startswith("/prompts/"):
+                return prompt
             if template.startswith("/campaigns/"):
                 return "sales" if param == "name" else str(import_id)
             return None
