@@ -53,6 +53,11 @@ from appliance.store import Database, open_database
 log = logging.getLogger(__name__)
 
 MODEMS = 4  # the modems that dial; one more answers for the inbound campaign
+# The messages the demo's campaigns and flows play, as files on the modules' flash (a real
+# box puts them there, or the prompt library uploads them: docs/prompts.md).
+STORED_MESSAGES = ("reminder.amr", "info-no-agent", "welcome", "all-agents-busy",
+                   "press-1-to-confirm",
+                   *(f"queue-position-{n}" for n in range(1, 10)), "queue-position-many")  # fmt: skip
 TIME_SCALE = 0.1  # the emulated modems' script: every delay a tenth
 UNATTENDED_SECONDS = 60.0
 REFRESH = 1.0  # seconds between two draws of the live panel
@@ -299,6 +304,8 @@ class DemoRun:
         card: CardRig | None = None
         try:
             await farm.start()
+            for modem in farm.modems:  # provisioned modules: the demo's messages on their flash
+                modem.files.provision(STORED_MESSAGES)
             card = CardRig(self.config)
             daemon = build_daemon(None, self.config)
             async with asyncio.TaskGroup() as group:

@@ -69,8 +69,14 @@ def test_headless_demo_dials_and_sends_and_reports(tmp_path: Path) -> None:
         taken = dict(db.conn.execute("SELECT agent, count(*) FROM attempts WHERE agent IS NOT NULL"
                                      " GROUP BY agent").fetchall())  # fmt: skip
         lines = {row[0] for row in db.conn.execute("SELECT DISTINCT line FROM attempts")}
+        played = [str(r[0]) for r in db.conn.execute(
+            "SELECT a.evidence FROM attempts a JOIN campaigns c ON c.id = a.campaign_id"
+            " WHERE c.name = 'sample' AND a.outcome = 0")]  # fmt: skip
     finally:
         db.close()
+    # the sample's answered calls heard its message: the modules hold it (a module plays only
+    # the files on its flash)
+    assert played and all("played reminder.amr" in e for e in played), played[:3]
     assert set(taken) == {"anna", "ben"}, taken
     assert {"gsm0", "card2-1"} <= lines, lines
     assert {a["name"]: a["calls"] for a in doc["agents"]} == taken

@@ -20,8 +20,10 @@ a Quectel CME code, SIMCom ``ERROR``), ``lose()`` (the flash is wiped, as by a f
 
 from __future__ import annotations
 
+import io
 import struct
-from collections.abc import Callable
+import wave
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from appliance.drivers.emulators.gsm.device import CmdError, Op, ResultLater, handles, split_args
@@ -35,6 +37,16 @@ if TYPE_CHECKING:
 CAPACITY = 4 * 1024 * 1024
 SIMCOM_CHUNK = 10240
 SIMCOM_DIR = "C:\\USER\\"
+
+
+def _silent_wav() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(bytes(16000))
+    return out.getvalue()
 
 
 def checksum(data: bytes) -> int:
@@ -64,6 +76,13 @@ class FileStore:
     @property
     def free(self) -> int:
         return max(self.capacity - self.used, 0)
+
+    def provision(self, names: Iterable[str], data: bytes = b"") -> None:
+        """Put files on the flash as a provisioned module ships with them (the demo's messages):
+        ``data`` (a silent second of 8 kHz WAV when empty) under each name."""
+        content = data or _silent_wav()
+        for name in names:
+            self.files[name] = content
 
     def lose(self) -> None:
         self.files.clear()
