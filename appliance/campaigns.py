@@ -49,7 +49,7 @@ class AmdSettings(BaseModel):
     maximum_number_of_words: int = Field(default=2, ge=1, le=20)
     silence_threshold: int = Field(default=256, ge=0, le=32767)
     maximum_word_length: int = Field(default=5000, ge=100, le=30_000)
-    budget: int = Field(default=2000, ge=500, le=30_000)
+    budget: int = Field(default=1900, ge=500, le=30_000)
 
 
 MachineAction = Literal["hang_up", "message", "live"]

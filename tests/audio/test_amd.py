@@ -9,7 +9,14 @@ import time
 import numpy as np
 import pytest
 
-from appliance.audio.amd import AnsweringMachineDetector, BudgetRules, Verdict, detect
+from appliance.audio.amd import (
+    TUNED,
+    AnsweringMachineDetector,
+    BudgetRules,
+    Verdict,
+    detect,
+    rules_for,
+)
 from appliance.campaigns import AmdSettings
 from appliance.drivers.audio import FRAME_BYTES, LoopbackChannel
 from tests.audio.amd_sounds import cat, espeak, needs_espeak, pcm, silence, tone, voice
@@ -92,8 +99,8 @@ def test_silence_is_undecided_at_the_budget_in_audio_time_not_wall_time() -> Non
     v = run(pcm(silence(8.0)))  # 8 s of audio, fed at once
     assert time.monotonic() - started < 3.0  # no waiting for the wall clock
     assert v.kind == "undecided"
-    assert v.at == pytest.approx(2.0)
-    assert "budget 2.00 s" in v.evidence[0]
+    assert v.at == pytest.approx(1.9)  # the default budget: 1.9 s, a p95 under 2 s
+    assert "budget 1.90 s" in v.evidence[0]
     # a campaign that gives it more time hears amd.conf's initial silence (2.5 s) out
     v = run(pcm(silence(8.0)), AmdSettings(budget=5000))
     assert (v.kind, v.at) == ("machine", pytest.approx(2.5))
@@ -163,9 +170,14 @@ def test_a_voicemail_greeting_is_a_machine() -> None:
         "Hi, you have reached the voicemail of Anna. I cannot take your call right now, "
         "please leave a message after the tone."
     )
-    v = run(pcm(cat(silence(0.2), greeting[: 8000 * 5], silence(0.5))))
+    sound = pcm(cat(silence(0.2), greeting[: 8000 * 5], silence(0.5)))
+    v = run(sound, AmdSettings(budget=3000))  # a campaign that gives the detector 3 s
     assert v.kind == "machine", v.evidence
-    assert v.at <= 2.0
+    assert v.at <= 3.0
+    # within the default 1.9 s this greeting is not yet told from a person who answers with a
+    # sentence: it is left undecided (handed on as a person — the safe side, docs/amd.md)
+    v = run(sound)
+    assert (v.kind, v.at) == ("undecided", pytest.approx(1.9)), v.evidence
 
 
 @needs_espeak
@@ -183,3 +195,63 @@ def test_amd_conf_word_count_decides_when_the_budget_rules_are_off() -> None:
     assert v.kind == "machine" and "2 words >= 2" in v.evidence[0]
     # inside the default 2 s budget the word count is off (BudgetRules.count_words)
     assert run(sound).kind != "machine"
+
+
+# ---------------------------------------------------------------- the deadline rule, the budgets
+def syllables(seconds: float, gap: float) -> np.ndarray:
+    """Speech-like voice in 0.25 s bursts separated by ``gap`` s of silence (word gaps)."""
+    parts: list[np.ndarray] = []
+    while sum(len(p) for p in parts) < seconds * 8000:
+        parts += [voice(0.25), silence(gap)]
+    return cat(*parts)[: int(seconds * 8000)]
+
+
+DEADLINE = BudgetRules(long_talk=5000, deadline_talk=1200, deadline_density=0.6, pause=300)
+
+
+def test_a_greeting_still_going_at_the_budget_is_a_machine_at_the_budget() -> None:
+    # word gaps of 0.12 s (under the 0.3 s pause): one greeting since 0.3 s, dense, still going
+    det = AnsweringMachineDetector(AmdSettings(budget=1900), DEADLINE)
+    sound = pcm(cat(silence(0.3), syllables(4.0, 0.12)))
+    v = next(
+        v for i in range(0, len(sound), FRAME_BYTES) if (v := det.feed(sound[i : i + FRAME_BYTES]))
+    )
+    assert v.kind == "machine"
+    assert v.at == pytest.approx(1.9)
+    assert "still talking at the budget 1.90 s" in v.evidence[0]
+
+
+def test_the_deadline_rule_spares_a_talker_who_paused_or_started_late() -> None:
+    # hostile twins of the case above: the same voice, but it stopped 0.4 s before the budget
+    # (a pause longer than `pause`), or it began too late to have talked `deadline_talk`
+    for sound in (
+        cat(silence(0.3), syllables(1.2, 0.12), silence(3.0)),
+        cat(silence(1.0), syllables(4.0, 0.12)),
+    ):
+        det = AnsweringMachineDetector(AmdSettings(budget=1900), DEADLINE)
+        data = pcm(sound)
+        v = next(
+            v
+            for i in range(0, len(data), FRAME_BYTES)
+            if (v := det.feed(data[i : i + FRAME_BYTES]))
+        )
+        assert v.kind != "machine", v.evidence
+
+
+def test_sparse_sound_is_not_a_greeting_at_the_deadline() -> None:
+    # bursts with gaps just under `pause`: still going, but voiced well under 60 % of the time
+    det = AnsweringMachineDetector(AmdSettings(budget=1900), DEADLINE)
+    data = pcm(cat(silence(0.3), *[cat(voice(0.1), silence(0.28))] * 12))
+    v = next(
+        v for i in range(0, len(data), FRAME_BYTES) if (v := det.feed(data[i : i + FRAME_BYTES]))
+    )
+    assert v.kind != "machine", v.evidence
+
+
+def test_the_budget_picks_the_rules_tuned_for_it() -> None:
+    assert [upto for upto, _ in TUNED] == sorted(upto for upto, _ in TUNED)
+    assert rules_for(1900) is TUNED[0][1] and rules_for(AmdSettings().budget) == BudgetRules()
+    assert rules_for(2500) is TUNED[1][1] and rules_for(3000) is TUNED[2][1]
+    assert rules_for(20_000) is TUNED[-1][1]  # beyond min_budget_ms the rules are off anyway
+    assert AnsweringMachineDetector(AmdSettings(budget=3000)).rules is rules_for(3000)
+    assert AmdSettings().budget < 2000  # the default decides with a p95 under 2 s
