@@ -13,6 +13,7 @@ import hashlib
 import math
 import os
 import struct
+import tempfile
 import time
 import wave
 from collections.abc import Awaitable, Callable, Iterator
@@ -152,9 +153,14 @@ async def choose(pilot: Pilot[None], **values: str) -> None:
     for name, value in values.items():
         pilot.app.screen.query_one(f"#f-{name}", Select).value = value
     await pilot.press("ctrl+s")
-    await until(pilot, lambda: ready(pilot.app), "the list again")
+    try:
+        await until(pilot, lambda: ready(pilot.app), "the list again")
+    except AssertionError:  # say where the keys went (seen once, under a heavy load)
+        app = pilot.app
+        raise AssertionError(f"the list did not come back with the keys: the screens"
+                             f" {app.screen_stack}, focused {app.focused}") from None  # fmt: skip
     found = screen(pilot.app)
-    await until(pilot, lambda: found.generation > before and not found.loading, "the new list")
+    await until(pilot, lambda: found.generation > before and not found.fetching, "the new list")
 
 
 async def recordings(pilot: Pilot[None]) -> None:
@@ -243,7 +249,7 @@ def test_details_show_checksum_frames_lost_and_error(box: Box) -> None:
         await pilot.press("escape")
         await until(pilot, lambda: ready(app), "back")
         await pick(pilot, 1)  # the kept one
-        await opened(pilot, Message, "i")
+        await opened(pilot, Message, "enter")  # as i
         said = str(app.screen.query_one("#message-text", Static).content)
         assert "file         /recordings/1/audio" in said
         assert hashlib.sha256(box.seeded["kept"]).hexdigest() in said  # type: ignore[attr-defined]
@@ -315,6 +321,25 @@ def test_p_plays_the_downloaded_file_in_a_player_and_p_or_escape_stops_it(
     run(box, scenario)
 
 
+def test_quitting_the_console_stops_the_player(
+    box: Box, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = fake_player(tmp_path, monkeypatch)
+
+    async def scenario(app: Watched, pilot: Pilot[None]) -> None:
+        await recordings(pilot)
+        await pick(pilot, 1)
+        await pilot.press("p")
+        await until(pilot, lambda: (out / "pid").exists(), "the player")
+        assert alive(int((out / "pid").read_text()))
+        # the console closes with the screen open and the player playing
+
+    run(box, scenario)
+    pid = int((out / "pid").read_text())
+    assert not alive(pid)
+    assert not list(Path(tempfile.gettempdir()).glob("dialbox-recording-*/recording-1.wav"))
+
+
 def test_a_player_that_fails_says_so(box: Box, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     fake_player(
@@ -329,7 +354,7 @@ def test_a_player_that_fails_says_so(box: Box, tmp_path: Path,
         await pilot.press("p")
         await until(pilot, lambda: "could not play" in text(app, "note"), "the failure")
         assert "(exit 1): aplay: main:831: audio open error" in text(app, "note")
-        assert not list(Path("/tmp").glob("dialbox-recording-*/recording-1.wav"))
+        assert not list(Path(tempfile.gettempdir()).glob("dialbox-recording-*/recording-1.wav"))
 
     run(box, scenario)
 
@@ -448,6 +473,9 @@ class Bare(App[None]):
     def notify(self, message: str, *args: Any, **kwargs: Any) -> None:
         self.noted.append(str(message))
         super().notify(message, *args, **kwargs)
+
+    async def on_unmount(self) -> None:
+        await self.client.close()
 
 
 def hostile(tmp_path: Path, answers: dict[str, web.Response | Callable[[], web.Response]],

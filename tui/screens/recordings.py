@@ -83,8 +83,10 @@ def length(seconds: Any) -> str:
 def size(n: Any) -> str:
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         return "—"
+    if n < 1000:
+        return f"{n}B"
     if n < 1_000_000:
-        return f"{max(n / 1000, 0.1):.0f}K" if n >= 10_000 else f"{n / 1000:.1f}K"
+        return f"{n / 1000:.0f}K" if n >= 10_000 else f"{n / 1000:.1f}K"
     return f"{n / 1_000_000:.1f}M" if n < 100_000_000 else f"{n // 1_000_000}M"
 
 
@@ -195,7 +197,9 @@ class Recordings(ModalScreen[None]):
         self.rows: dict[int, dict[str, Any]] = {}
         self.last = 0  # the highest id fetched: the next poll asks for those after it
         self.more = False  # the load stopped at MAX_PAGES
-        self.loading = False
+        self.fetching = (
+            False  # a list is being fetched (not `loading`: a widget's, it hides the screen)
+        )
         self.generation = 0
         self.alerts: list[str] = []
         self.playback: Playback | None = None
@@ -244,9 +248,9 @@ class Recordings(ModalScreen[None]):
         return (datetime.now(UTC) - span).isoformat(timespec="seconds")
 
     async def _load(self, *, fresh: bool) -> None:
-        if self.loading and not fresh:
+        if self.fetching and not fresh:
             return
-        self.loading = True
+        self.fetching = True
         if fresh:
             self.generation += 1
         generation = self.generation
@@ -272,7 +276,7 @@ class Recordings(ModalScreen[None]):
             alerts = await self._alerts()
         finally:
             if generation == self.generation:
-                self.loading = False
+                self.fetching = False
         if generation != self.generation:
             return  # the filters changed meanwhile: that load shows
         self.rows, self.last, self.more, self.alerts = rows, after, more or self.more, alerts
@@ -287,7 +291,7 @@ class Recordings(ModalScreen[None]):
 
     async def _poll(self) -> None:
         """New recordings as they come (those after the last one fetched)."""
-        if self.loading:
+        if self.fetching:
             return
         with contextlib.suppress(ApiError, Unreachable, Garbage):
             await self._load(fresh=False)
@@ -296,7 +300,7 @@ class Recordings(ModalScreen[None]):
         try:
             await self._load(fresh=True)
         except (ApiError, Unreachable, Garbage) as exc:
-            self.loading = False
+            self.fetching = False
             self._said(str(getattr(exc, "detail", exc)), error=True)
             with contextlib.suppress(NoMatches):
                 self.query_one("#recordings-head", Static).update(
