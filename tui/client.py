@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -33,6 +34,15 @@ class ApiError(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+def _problem(status: int, raw: bytes, reason: str | None) -> ApiError:
+    """The API's refusal: its problem document's `detail`, else the start of what it sent."""
+    try:
+        detail = json.loads(raw).get("detail") or reason
+    except (ValueError, AttributeError):
+        detail = raw.decode(errors="replace")[:200] or str(reason)
+    return ApiError(status, str(detail))
 
 
 class Client:
@@ -83,16 +93,32 @@ class Client:
                 f"cannot reach the daemon at {self.where}: {exc or type(exc).__name__}"
             ) from None
         if resp.status >= 400:
-            try:
-                detail = json.loads(raw).get("detail") or resp.reason
-            except ValueError:
-                detail = raw.decode(errors="replace")[:200] or str(resp.reason)
-            raise ApiError(resp.status, str(detail))
+            raise _problem(resp.status, raw, resp.reason)
         if not raw:
             return None
         if resp.content_type == "application/json":
             return json.loads(raw)
         return raw.decode(errors="replace")
+
+    async def download(self, path: str, dest: Path, *, chunk: int = 1 << 16) -> int:
+        """GET a file (a recording's audio) into `dest`, a piece at a time — a long call is
+        tens of megabytes; the bytes written. No total time limit: only a stall ends it."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout,
+                                        sock_read=self.timeout)  # fmt: skip
+        written = 0
+        try:
+            async with self._open().get(self.base + path, timeout=timeout) as resp:
+                if resp.status >= 400:
+                    raise _problem(resp.status, await resp.read(), resp.reason)
+                with dest.open("wb") as out:
+                    async for piece in resp.content.iter_chunked(chunk):
+                        out.write(piece)
+                        written += len(piece)
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+            raise Unreachable(
+                f"cannot reach the daemon at {self.where}: {exc or type(exc).__name__}"
+            ) from None
+        return written
 
     async def get(self, path: str) -> Any:
         return await self.request("GET", path)
@@ -135,6 +161,15 @@ class Client:
 
     async def save_strategy(self, campaign: str, definition: dict[str, Any]) -> Any:
         return await self.put(f"/campaigns/{quote(campaign, safe='')}/strategy", definition)
+
+    # -- the Recordings screen (#24) ------------------------------------------------------------
+
+    async def recordings(self, *, campaign: str | None = None, status: str | None = None,
+                         since: str | None = None, after: int = 0, limit: int = 1000) -> Any:  # fmt: skip
+        """One page of GET /recordings: {"items", "next"} (oldest first, keyset paging)."""
+        query = {"campaign": campaign, "status": status, "since": since,
+                 "after": str(after), "limit": str(limit)}  # fmt: skip
+        return await self.get(f"/recordings?{urlencode({k: v for k, v in query.items() if v})}")
 
     async def report(
         self,

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 
 from tui.base import Pane, css_beside, fill, pct
 from tui.screens.missed import MissedCalls
+from tui.screens.recordings import Recordings
 from tui.text import cell
 
 # An SMS attempt ends Connected when the network took it, ErrorOccurred when it did not.
@@ -96,6 +97,9 @@ def queue_rows(inbound: dict[str, Any]) -> list[tuple[Text, ...]]:
 class Dashboard(Pane):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "missed", "Missed calls", tooltip="Missed calls: call back or dismiss"),
+        Binding(
+            "v", "recordings", "Recordings", tooltip="Recordings: play, save, details, failures"
+        ),
     ]
     DEFAULT_CSS = css_beside(__file__)
 
@@ -142,3 +146,6 @@ class Dashboard(Pane):
 
     def action_missed(self) -> None:
         self.app.push_screen(MissedCalls())
+
+    def action_recordings(self) -> None:
+        self.app.push_screen(Recordings())
