@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from appliance.campaigns import AmdSettings, CampaignSettings
+from appliance.config import DialboxConfig
 from appliance.domain import Outcome
 from appliance.drivers.audio import FRAME_MS, RATE, SAMPLE_BYTES, AudioChannel
 from appliance.drivers.line import CallResult, Line, LineError, NotSupported
@@ -277,6 +278,13 @@ class CallAudio:
     @property
     def prompts(self) -> PromptSource | None:
         return self.parts.prompts
+
+    def reload(self, config: DialboxConfig) -> None:
+        """New settings (SIGHUP): recordings started from now on take the new `recordings`."""
+        recorder = self.parts.recorder
+        reload = getattr(recorder, "reload", None)
+        if reload is not None:
+            reload(config.recordings)
 
     def sound(
         self,

@@ -142,6 +142,7 @@ class Engine:
     def reload(self, config: DialboxConfig) -> None:
         self.config = config
         self._load_flows(config)
+        self.audio.reload(config)
 
     def agents_out_of_reach(self, campaign: CampaignRow) -> str | None:
         """C12, for `why`: what keeps the agent campaign's working agents from calls (seats)."""

@@ -693,3 +693,18 @@ def test_a_detector_that_never_answers_is_given_up_on_and_the_call_goes_on(
         assert "no verdict within 0.0 s: handled as a person" in evidence
 
     run(main())
+
+
+def test_a_reload_gives_the_recorder_the_new_recordings_settings(tmp_path: Path) -> None:
+    from appliance.config.models import RecordingSettings
+    from appliance.recording.recorder import Recorder as RealRecorder
+
+    db = open_database(tmp_path / "r.db")
+    recorder = RealRecorder(db, RecordingSettings(format="flac"), tmp_path / "rec",
+                            ManualClock(NOW))  # fmt: skip
+    box = Rig(tmp_path, {"record": True}, AudioParts(recorder=recorder))
+    assert recorder.format == "flac"
+    changed = box.config.model_copy(update={"recordings": RecordingSettings(format="wav",
+                                                                            retain_days=7)})  # fmt: skip
+    box.engine.reload(changed)  # SIGHUP: what the daemon's reload hands every component
+    assert (recorder.format, recorder.settings.retain_days) == ("wav", 7)
