@@ -34,6 +34,9 @@ from appliance.api.models import schema_of
 from appliance.api.models.problems import Problem as ProblemDocument
 from appliance.api.problems import PROBLEM, Problem, problem_response
 
+# aiohttp's HTTP parser answers a request it cannot read (a line or header too long) itself.
+PLAIN_ERROR = {"schema": {"type": "string"}}
+
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024 * 1024  # a contact file of about half a million rows (the uploads)
@@ -287,8 +290,10 @@ class Api:
                     response["content"] = {kind: {"schema": schema} for kind in kinds}
                 item["responses"][str(status)] = response
             item["responses"]["default"] = {
-                "description": "an error, with what went wrong and what to do about it",
-                "content": {PROBLEM: {"schema": ref("Problem")}},
+                "description": "an error, with what went wrong and what to do about it; a "
+                "request that aiohttp's HTTP parser refuses before the API runs (a request line "
+                "or a header over 8,190 bytes) gets its 400 as plain text",
+                "content": {PROBLEM: {"schema": ref("Problem")}, "text/plain": PLAIN_ERROR},
             }
             paths.setdefault(op.path, {})[op.method.lower()] = item
         return {
