@@ -30,18 +30,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
 import logging
 import re
-import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from appliance.audio.prompts import wav_bytes
 from appliance.campaigns import AmdSettings, CampaignSettings
 from appliance.config import DialboxConfig
 from appliance.domain import Outcome
-from appliance.drivers.audio import FRAME_MS, RATE, SAMPLE_BYTES, AudioChannel
+from appliance.drivers.audio import FRAME_MS, SAMPLE_BYTES, AudioChannel
 from appliance.drivers.line import CallResult, Line, LineError, NotSupported
 from appliance.metrics import Metrics
 
@@ -168,16 +167,8 @@ async def say_prompt(line: Line, prompts: PromptSource | None, name: str) -> boo
     channel = line.audio
     if channel is None or prompts is None or not channel.active:
         return None
-    try:
-        if not prompts.has(name):
-            return None
-        pcm = await asyncio.to_thread(prompts.pcm, name)  # converted once: maybe a TTS run
-    except Exception as exc:  # PromptMissing meanwhile, an unreadable file: the module's way
-        log.warning("%s: prompt %s not said from the library: %s", line.name, name, exc)
-        return None
-    if not pcm or len(pcm) % SAMPLE_BYTES:
-        log.warning("%s: prompt %s from the library is not 16-bit PCM (%d bytes): not said; "
-                    "add it again (dialbox prompts)", line.name, name, len(pcm))  # fmt: skip
+    pcm = await _library_pcm(line, prompts, name, "said")
+    if pcm is None:
         return None
     return await channel.say(pcm)
 
@@ -189,14 +180,22 @@ def module_file(name: str) -> str:
     return f"{stem}-{hashlib.sha1(name.encode()).hexdigest()[:6]}.wav"
 
 
-def _wav(pcm: bytes) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(SAMPLE_BYTES)
-        w.setframerate(RATE)
-        w.writeframes(pcm)
-    return out.getvalue()
+async def _library_pcm(line: Line, prompts: PromptSource, name: str, how: str) -> bytes | None:
+    """The library's prompt `name` as 16-bit PCM (converted off the loop: maybe a TTS run), or
+    None when the library has no such prompt, cannot read it, or holds no whole samples (the
+    caller then plays the module's own file of that name); `how` names the use in the log."""
+    try:
+        if not prompts.has(name):
+            return None
+        pcm = await asyncio.to_thread(prompts.pcm, name)
+    except Exception as exc:  # PromptMissing meanwhile, an unreadable file: the module's way
+        log.warning("%s: prompt %s not %s from the library: %s", line.name, name, how, exc)
+        return None
+    if not pcm or len(pcm) % SAMPLE_BYTES:
+        log.warning("%s: prompt %s from the library is not 16-bit PCM (%d bytes): not %s; "
+                    "add it again (dialbox prompts)", line.name, name, len(pcm), how)  # fmt: skip
+        return None
+    return pcm
 
 
 async def store_prompt(
@@ -210,17 +209,11 @@ async def store_prompt(
     the module's own file of that name."""
     if prompts is None or line.audio is not None or not line.capabilities.playback:
         return None
-    try:
-        if not prompts.has(name):
-            return None
-        pcm = await asyncio.to_thread(prompts.pcm, name)  # converted once: maybe a TTS run
-    except Exception as exc:  # PromptMissing meanwhile, an unreadable file: the module's way
-        log.warning("%s: prompt %s not stored from the library: %s", line.name, name, exc)
-        return None
-    if not pcm or len(pcm) % SAMPLE_BYTES:
+    pcm = await _library_pcm(line, prompts, name, "stored")
+    if pcm is None:
         return None
     try:
-        stored = await line.store_prompt(module_file(name), _wav(pcm))
+        stored = await line.store_prompt(module_file(name), wav_bytes(pcm))
     except NotSupported:
         return None  # this line plays what its hardware holds: nothing to upload
     except LineError as exc:
