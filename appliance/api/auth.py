@@ -32,11 +32,13 @@ from appliance.store.tokens import PREFIX, authenticate, is_revoked
 
 log = logging.getLogger(__name__)
 
-# What each token scope may do: admin everything; crm the campaign side; agent the agent desk.
+# What each token scope may do: admin everything; crm the campaign side; agent the agent desk;
+# supervisor the agents' floor (every agent, messages, listening in: #25).
 # An operation of scope "any" takes every token and narrows what an agent token sees itself
 # (the recordings: an agent's own calls only, #24).
 ALLOWED = {
-    "admin": {"admin", "crm", "agent", "any"},
+    "admin": {"admin", "crm", "supervisor", "agent", "any"},
+    "supervisor": {"supervisor", "agent", "any"},
     "crm": {"crm", "any"},
     "agent": {"agent", "any"},
 }
