@@ -104,7 +104,7 @@ def parse_action(text: object) -> DispositionAction:
 
 class DispositionSpec(BaseModel):
     """One disposition an agent may set: its code (what the API takes and the reports count),
-    the label the desktop shows, and the action (module docstring)."""
+    the label the desktop shows, and its action on the contact (docs/config.md, Dispositions)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

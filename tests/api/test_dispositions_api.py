@@ -203,7 +203,8 @@ def test_wrong_number_blocks_the_number_for_good_and_moves_to_the_next(tmp_path:
             refused = lease(b.db, elsewhere, 1, Channel.VOICE, now)
             assert isinstance(refused, LeaseRefused) and refused.reason == "dnc"
             status, dnc = await b.call("GET", f"/dnc/numbers/{ANN}")
-            assert status == 200, dnc
+            assert status == 200 and dnc["listed"] is True, dnc
+            assert [e["list"] for e in dnc["lists"]] == ["block"], dnc
 
             # A contact with one number: blocked, and closed (nothing else to dial).
             single, attempt = b.called("sales", [BOB])
