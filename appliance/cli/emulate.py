@@ -109,7 +109,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help=ANALOG_INCOMING_HELP.replace("modem or port", "port (SLOT/PORT)"))  # fmt: skip
     card.add_argument("--control", type=Path, metavar="PATH",
                       help="a control socket at PATH: '<slot>/<port> incoming <number|withheld> "
-                      "[keys=..] [hangup=S] [ring=S]', lift, hang-up, press, '<slot> unplug' "
+                      "[keys=..] [hangup=S] [ring=S]', lift, hang-up, press, '<slot> unplug', "
+                      "'<slot> status' (the ports' bridges, conferences, who hears whom) "
                       "(see docs/drivers.md)")  # fmt: skip
     card.add_argument("--json", action="store_true", help="print the bus and cards as JSON")
     card.set_defaults(func=run_can_card)

@@ -39,6 +39,7 @@ from appliance.drivers.line import (
     CannotConference,
     ConferenceConflict,
     ConferenceError,
+    LineDown,
     LineUp,
     NotSupported,
     SeatHook,
@@ -428,3 +429,31 @@ def test_over_slcan_on_a_pty_listen_and_barge() -> None:
                 network.disconnect()
 
     run(main(), timeout=30)
+
+
+def test_a_fault_on_the_supervisors_port_ends_the_conference() -> None:
+    async def main() -> None:
+        async with room() as r:
+            card, line, desk, sup = r.card, r.line, r.seats["desk1"], r.seats["sup1"]
+            await talking(line, desk)
+            await line.monitor(sup, "listen", 2.0)
+            before = len(r.hooks["sup1"].items)
+            card.fault(4)  # the supervisor's handset port is stuck
+            await wait_event(r.hooks["sup1"], LineDown, start=before)
+            assert line.monitoring is None and card.ports[0].conference is None
+            assert card.ports[0].bridged == (3, 3)  # the agent's call goes on
+            final = await line.hang_up()
+            assert final is not None and "MONITOR_END(sup1: a port fault)" in final.evidence
+
+    run(main(), timeout=30)
+
+
+def test_the_emulators_conference_option() -> None:
+    import argparse
+
+    from appliance.cli.emulate import conference as parse
+
+    assert parse("none") == () and parse("listen,barge") == ("listen", "barge")
+    for bad in ("", "spy", "listen,spy"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected 'none' or modes"):
+            parse(bad)
