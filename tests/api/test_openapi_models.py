@@ -66,7 +66,8 @@ INTENDED: dict[str, str] = {
     **{f"/paths/~1results/get/responses/200/*/items/properties/recording_{key}": "the call's recording in the results (#24)"
        for key in ("id", "status", "sha256")},
     "/paths/~1status/get/responses/200/*/properties/recordings": "recordings of the last 24 hours, alerts (#24)",
-    "/paths/~1agents/get/x-dialbox-scope": "a supervisor's token reads the agents too (scope floor: crm or supervisor, #25)",
+    **{f"/paths/~1{path}/get/x-dialbox-scope": "a supervisor's token reads it too (scope floor: crm or supervisor, #25)"
+       for path in ("agents", "status", "lines")},
     "/paths/~1agents~1{name}~1events": "new: the agent desktop's event stream (#25)",
     "/paths/~1supervisor~1events": "new: the supervisor's event stream (#25)",
     "/paths/~1agents~1messages": "new: a pop-up message to every logged-in agent (#25)",

@@ -205,6 +205,16 @@ def test_streams_refuse_a_wrong_token_another_agent_and_an_unknown_one(tmp_path:
             assert (await box.call("GET", "/agents", token="boss"))[0] == 200
             assert (await box.call("GET", "/agents", token="crm"))[0] == 200
             assert (await box.call("GET", "/agents", token="anna"))[0] == 403
+            # So do the status and the lines (the supervisor's page shows them), nothing more.
+            assert (await box.call("GET", "/status", token="boss"))[0] == 200
+            status, doc = await box.call("GET", "/lines", token="boss")
+            assert status == 503 and "engine" in doc["detail"]  # past the scope: no engine here
+            for path in ("/status", "/lines"):
+                status, doc = await box.call("GET", path, token="anna")
+                assert status == 403 and "'crm' or 'supervisor' or 'admin'" in doc["detail"]
+            assert (await box.call("GET", "/campaigns", token="boss"))[0] == 403
+            assert (await box.call("POST", "/campaigns", {"name": "x", "type": "agent"},
+                                   token="boss"))[0] == 403  # fmt: skip
 
     run(scenario)
 
