@@ -262,6 +262,11 @@ def test_a_broadcast_goes_to_every_logged_in_agent(tmp_path: Path) -> None:
         async with served(tmp_path, ("anna", "ben", "cy")) as box:
             status, doc = await box.call("POST", "/agents/messages", {"text": "all"})
             assert status == 409 and "no agent is logged in" in doc["detail"]
+            # /agents/{name} matches the path too, but only POST is allowed here, as documented.
+            async with box.session.options(box.base + "/agents/messages") as r:
+                assert r.status == 405 and r.headers["Allow"] == "POST"
+            async with box.session.options(box.base + "/agents/anna") as r:
+                assert r.status == 405 and r.headers["Allow"] == "DELETE,GET,PUT"
             for name in ("anna", "ben"):
                 assert (await box.call("POST", f"/agents/{name}/login", {"campaigns": []}))[
                     0
