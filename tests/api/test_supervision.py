@@ -503,3 +503,23 @@ def test_an_agent_stream_ends_when_its_agent_is_removed(
                 await anna.until("agent", lambda d: False)
 
     run(scenario)
+
+
+def test_streams_open_at_once_are_limited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervision, "MAX_STREAMS", 2)
+
+    async def scenario() -> None:
+        async with (
+            served(tmp_path) as box,
+            box.stream("/agents/anna/events", "anna") as anna,
+            box.stream("/supervisor/events", "boss") as boss,
+        ):
+            await anna.until("agent")
+            await boss.until("agents")
+            async with box.session.get(box.base + "/agents/ben/events",
+                                       headers={"Authorization": f"Bearer {box.tokens['ben']}"}) as r:  # fmt: skip
+                assert r.status == 503 and r.headers["Retry-After"] == "60"
+                assert "2 event streams are open" in (await r.json())["detail"]
+            assert len(box.desk.notices.subscribers) == 2
+
+    run(scenario)
