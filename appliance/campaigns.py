@@ -21,6 +21,13 @@ from pydantic import (
 
 from appliance import names
 from appliance.config.models import DialboxConfig, LineName, check_timezone
+from appliance.dispositions import (
+    MAX_DISPOSITIONS,
+    MAX_SCRIPT,
+    DispositionSpec,
+    check_list,
+    list_shape,
+)
 from appliance.errors import DialboxError
 from appliance.names import MAX_LENGTH, PATTERN
 
@@ -114,6 +121,13 @@ class CampaignSettings(BaseModel):
     amd: AmdSettings | None = None  # answering-machine detection; None: off
     machine_action: MachineAction = "hang_up"  # a machine: hang up, leave a message, or live
     machine_message: str | None = Field(default=None, max_length=MAX_LENGTH)  # after the beep
+    # The agent's desk (SPEC A1, #25): the dispositions agents end a call with, each mapped to
+    # an action on the contact (appliance/dispositions.py; None: the Polish seed's set), and
+    # the script text shown to the agent during the call.
+    dispositions: tuple[DispositionSpec, ...] | None = Field(
+        default=None, max_length=MAX_DISPOSITIONS
+    )
+    script: str | None = Field(default=None, max_length=MAX_SCRIPT)
 
     @field_validator("windows")
     @classmethod
@@ -142,6 +156,18 @@ class CampaignSettings(BaseModel):
         if len(set(self.answer_lines)) != len(self.answer_lines):
             raise ValueError("answer_lines names a line twice")
         return self
+
+    @field_validator("dispositions", mode="before")
+    @classmethod
+    def _disposition_list(cls, value: Any) -> Any:
+        return list_shape(value)
+
+    @field_validator("dispositions")
+    @classmethod
+    def _dispositions(
+        cls, value: tuple[DispositionSpec, ...] | None
+    ) -> tuple[DispositionSpec, ...] | None:
+        return check_list(value)
 
     @field_validator("timezone")
     @classmethod

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from appliance import names
+from appliance import agent_disposition, dispositions, names
 from appliance.api.campaigns import services
 from appliance.api.context import Services
 from appliance.api.models.agents import (
@@ -23,11 +23,13 @@ from appliance.api.models.agents import (
     AgentLogin,
     AgentPause,
     AgentPosition,
+    CampaignDesk,
 )
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param
 from appliance.api.times import iso_fields, parse_time
+from appliance.campaigns import CampaignSettings
 from appliance.engine.agents import AgentDesk
 from appliance.engine.agentstate import LiveAgent
 from appliance.engine.errors import (
@@ -37,17 +39,17 @@ from appliance.engine.errors import (
     DialerNotRunning,
     UnknownAgent,
 )
+from appliance.errors import DialboxError
 from appliance.store.agents import (
-    Disposition,
+    ContactInFlight,
     agent_list,
     delete_agent,
     ended_call,
     get_agent,
     list_agents,
     put_agent,
-    set_disposition,
 )
-from appliance.store.campaigns import find_campaign
+from appliance.store.campaigns import find_campaign, get_campaign_by_id
 
 
 def _desk(svc: Services) -> AgentDesk:
@@ -204,8 +206,15 @@ _action("skip", "Skip the previewed contact (not offered again for an hour)")
 
 
 @API.op("POST", "/agents/{name}/disposition",
-        summary="The call's disposition, with an optional callback for the agent, the group or anyone",
-        tag="agents", scope="agent", body=AgentDisposition, responses={200: ("the agent", Agent)})  # fmt: skip
+        summary="The call's disposition: a code of the campaign's list, with its action on the contact",
+        tag="agents", scope="agent", body=AgentDisposition, responses={200: ("the agent", Agent)},
+        description="`disposition` is a code of the call's campaign (GET /campaigns/{name}/desk:"
+        " its own `dispositions` setting, else the default set); its action is applied to the"
+        " contact in the same transaction: close, retry after a delay, a callback at"
+        " `callback_at` (required by the codes with `needs_date`) for self, the group or anyone,"
+        " the number on the permanent block list (then the contact's next number), the campaign's"
+        " DNC list, or the strategy's next SMS. 422 names the campaign's codes for an unknown"
+        " one; 409 when the contact is being dialed again (nothing is written).")  # fmt: skip
 async def disposition(call: Call[AgentDisposition]) -> web.Response:
     svc, name, desk = _desk_for(call)
     body = call.body
@@ -221,23 +230,47 @@ async def disposition(call: Call[AgentDisposition]) -> web.Response:
     if ended.status == "in_flight":
         raise Problem(409, f"attempt {attempt_id} is still up; set its disposition once it ends")
     callback_at = parse_time(body.callback_at, "callback_at") if body.callback_at else None
-    if callback_at is not None and callback_at <= svc.clock.now():
-        raise Problem(422, "callback_at is in the past")
-    owner_of = {"self": name, "group": f"@{agent.group}" if agent.group else None, "anyone": None}
-    how = body.callback_for
-    if how == "group" and not agent.group:
-        raise Problem(422, f"agent {name} has no group; use callback_for self or anyone")
-    result = set_disposition(
-        svc.db,
-        Disposition(int(attempt_id), body.disposition, callback_at,
-                    owner_of[how] if callback_at is not None else None, body.dnc),
-        svc.clock.now(), call.caller.actor, campaign_id=ended.campaign_id, campaign=ended.campaign,
-    )  # fmt: skip
+    try:
+        result = agent_disposition.dispose(
+            svc.db, get_campaign_by_id(svc.db, ended.campaign_id), int(attempt_id),
+            body.disposition, agent=name, group=agent.group, now=svc.clock.now(),
+            actor=call.caller.actor, callback_at=callback_at, callback_for=body.callback_for,
+            note=body.note, dnc=body.dnc,
+        )  # fmt: skip
+    except ContactInFlight as exc:
+        raise Problem(
+            409,
+            f"{exc}: a disposition on attempt {attempt_id} would overwrite it, so nothing was"
+            " written; set it on the newer call once that one ends",
+        ) from None
+    except DialboxError as exc:  # the code, its date, the campaign's strategy
+        raise Problem(422, str(exc)) from None
     if body.pause:
         _run(lambda: desk.pause(name, "after disposition", call.caller.actor))
     if agent.call is not None and agent.call.attempt_id == result["attempt_id"]:
         desk.disposed(agent)
     return web.json_response(_document(svc, desk, agent))
+
+
+@API.op("GET", "/campaigns/{name}/desk",
+        summary="What the agent's desktop shows for a campaign: its script and dispositions",
+        tag="agents", scope="agent", responses={200: ("the campaign's desk", CampaignDesk)},
+        description="`dispositions`: the campaign's own list (setting `dispositions`), else the"
+        " default set; each code as POST /agents/{name}/disposition takes it, with its action"
+        " and whether it needs a date (`callback_at`).")  # fmt: skip
+async def campaign_desk(call: Call) -> web.Response:
+    svc = services(call)
+    campaign = find_campaign(svc.db, call.path["name"])
+    if campaign is None:
+        raise Problem(404, f"no campaign named {call.path['name']!r}")
+    settings = CampaignSettings.model_validate(campaign.settings)
+    return web.json_response(
+        {
+            "campaign": campaign.name,
+            "script": settings.script,
+            "dispositions": [d.desk() for d in dispositions.in_force(settings.dispositions)],
+        }
+    )
 
 
 @API.op("POST", "/agents/{name}/dial", summary="Dial a contact of the agent's list now (manual, A5)",

@@ -15,7 +15,8 @@ AGENT_CAMPAIGN = "sample-agents"
 SLOT = 2
 FXO_PORTS = 4
 AGENTS = (("anna", "sales", "desk1"), ("ben", "sales", "desk2"))
-DISPOSITIONS = ("interested", "not interested", "call back", "sale")
+# codes of the default set (appliance/dispositions.py); new_contact is a callback for the agent
+DISPOSITIONS = ("end", "end", "no_answer", "new_contact")
 
 
 def card_config(bus: str) -> tuple[tuple[LineConfig, ...], tuple[SeatConfig, ...]]:
@@ -64,8 +65,9 @@ class DemoAgents:
         self.rng = random.Random(seed)
 
     async def run(self) -> None:
+        from appliance.agent_disposition import dispose
         from appliance.engine.errors import AgentError
-        from appliance.store.agents import Disposition, put_agent, set_disposition
+        from appliance.store.agents import ContactInFlight, put_agent
         from appliance.store.campaigns import get_campaign
 
         daemon = self.daemon
@@ -98,12 +100,11 @@ class DemoAgents:
                 if clock.now() < due:
                     continue
                 del waiting[name]
-                text = self.rng.choice(DISPOSITIONS)
-                callback = clock.now() + 90.0 if text == "call back" else None
-                set_disposition(
-                    db, Disposition(call.attempt_id, text, callback, name if callback else None),
-                    clock.now(), f"demo:{name}", campaign_id=campaign.id, campaign=campaign.name,
-                )  # fmt: skip
+                code = self.rng.choice(DISPOSITIONS)
+                callback = clock.now() + 90.0 if code == "new_contact" else None
+                with contextlib.suppress(ContactInFlight):
+                    dispose(db, campaign, call.attempt_id, code, agent=name, group=agent.group,
+                            now=clock.now(), actor=f"demo:{name}", callback_at=callback)  # fmt: skip
                 desk.disposed(agent)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(daemon.stopping.wait(), timeout=0.25)

@@ -8,11 +8,11 @@ transaction with the audit entry that names who set them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.domain import ContactState
+from appliance.domain import Channel, ContactState, Summary
 from appliance.names import check_name
 from appliance.store.campaigns import audit
 from appliance.store.db import Database
@@ -140,30 +140,99 @@ def campaign_agents(db: Database, campaign: str) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class DisposedContact:
+    """The contact a disposition is set on, as its transaction reads it: what the strategy needs
+    to decide what follows (appliance/agent_disposition.py)."""
+
+    contact_id: int
+    number: str  # the number the attempt dialed
+    phone_index: int  # 1..5, the phone the attempt dialed
+    channel: Channel
+    state: ContactState
+    step: int  # the plan's attempt the contact is at
+    attempts: int  # attempts made so far
+    phones: tuple[bool, ...]  # which of phones 1..5 it has
+    phone_attempts: tuple[int, ...]  # attempts per phone 1..5 so far
+
+
+@dataclass(frozen=True)
+class ContactChange:
+    """What a disposition does to its contact, written with it (a decision of the strategy)."""
+
+    state: ContactState
+    summary: Summary
+    next_at: float | None  # None: nothing more is due
+    next_phone: int | None = None  # None: as it was
+    step: int | None = None  # None: as it was
+    callback_at: float | None = None  # a callback's time; else any callback is cleared
+    owner: str | None = None  # the callback's owner: an agent, '@group', None for anyone
+    block_number: bool = False  # the number on the permanent block list (D7)
+    dnc_list: bool = False  # the number on the campaign's DNC list
+    why: str = ""
+
+
+class ContactInFlight(Exception):
+    """The disposition's contact is being dialed again, or was dialed since: the disposition
+    would overwrite what that attempt decides, so nothing is written."""
+
+    def __init__(self, contact_id: int, attempt_id: int, leased: bool) -> None:
+        self.contact_id, self.attempt_id, self.leased = contact_id, attempt_id, leased
+        doing = "is being dialed now" if leased else "was dialed again since"
+        super().__init__(f"contact {contact_id} {doing} (attempt {attempt_id})")
+
+
+Decide = Callable[[DisposedContact], ContactChange]
+
+
+@dataclass(frozen=True)
 class Disposition:
+    """The agent's word on a call: `text` (a disposition code) kept on the attempt, `note` in
+    its audit entry. `change` decides what follows for the contact; without it only a callback
+    (`callback_at`, for `callback_owner`) changes the contact."""
+
     attempt_id: int
     text: str
     callback_at: float | None = None
     callback_owner: str | None = None  # an agent's name, '@group', or None for anyone
     dnc: bool = False
+    note: str | None = None
+    change: Decide | None = None
 
 
 def set_disposition(
     db: Database, d: Disposition, now: float, actor: str, *, campaign_id: int, campaign: str
 ) -> dict[str, Any]:
-    """The agent's word on a call: kept on the attempt; a callback makes the contact due at its
-    time for its owner (C10); `dnc` puts the number on the campaign's list. One transaction."""
-    from appliance.store.dnc import add_numbers
+    """The agent's word on a call: kept on the attempt; the contact takes what `d.change`
+    decides (a callback makes it due at its time for its owner, C10); the number goes on the
+    permanent block list or the campaign's DNC list as decided, or as `dnc` asks. One
+    transaction with the audit entry. A contact in flight, or dialed again since this attempt,
+    is never overwritten: `ContactInFlight`, and nothing is written."""
+    from appliance.store.dnc import add_numbers, block_number
 
     with db.transaction():
         row = db.conn.execute(
-            "SELECT contact_id, number FROM attempts WHERE id = ?", (d.attempt_id,)
+            "SELECT contact_id, number, phone_index, channel FROM attempts WHERE id = ?",
+            (d.attempt_id,),
         ).fetchone()
         if row is None:
             raise KeyError(d.attempt_id)
         contact_id, number = int(row[0]), str(row[1])
+        change: ContactChange | None = None
+        if d.change is not None:
+            contact = _disposed(db, contact_id, number, int(row[2] or 1), str(row[3]),
+                                d.attempt_id)  # fmt: skip
+            change = d.change(contact)
         db.conn.execute("UPDATE attempts SET disposition = ? WHERE id = ?", (d.text, d.attempt_id))
-        if d.callback_at is not None:
+        if change is not None:
+            db.conn.execute(
+                "UPDATE contacts SET state = ?, summary = ?, next_at = ?,"
+                " next_phone = coalesce(?, next_phone), step = coalesce(?, step),"
+                " callback_at = ?, owner_agent = ?, updated_at = ?"
+                " WHERE id = ? AND lease_id IS NULL",
+                (change.state.value, int(change.summary), change.next_at, change.next_phone,
+                 change.step, change.callback_at, change.owner, now, contact_id),
+            )  # fmt: skip
+        elif d.callback_at is not None:
             # Waiting again, due at the callback time, for its owner; a lease in flight (none
             # after a call) is never overwritten.
             db.conn.execute(
@@ -172,13 +241,54 @@ def set_disposition(
                 (ContactState.NOT_CONNECTED.value, d.callback_at, d.callback_at,
                  d.callback_owner, now, contact_id),
             )  # fmt: skip
-        audit(db, actor, "attempt.disposition", str(d.attempt_id),
-              {"disposition": d.text, "callback_at": d.callback_at, "owner": d.callback_owner,
-               "dnc": d.dnc}, now)  # fmt: skip
-        if d.dnc:
+        details: dict[str, Any] = {
+            "disposition": d.text, "note": d.note, "callback_at": d.callback_at,
+            "owner": d.callback_owner, "dnc": d.dnc,
+        }  # fmt: skip
+        if change is not None:
+            details.update(
+                {"state": change.state.value, "next_at": change.next_at,
+                 "callback_at": change.callback_at, "owner": change.owner,
+                 "blocked": change.block_number, "why": change.why}
+            )  # fmt: skip
+        audit(db, actor, "attempt.disposition", str(d.attempt_id), details, now)
+        reason = f"agent disposition: {d.text}"
+        if change is not None and change.block_number:
+            block_number(db, number, reason, now, source=f"attempt:{d.attempt_id}")
+        if d.dnc or (change is not None and change.dnc_list):
             add_numbers(db, [number], campaign_id=campaign_id, campaign=campaign, now=now,
-                        actor=actor, reason=f"agent disposition: {d.text}", source="agent")  # fmt: skip
-    return {"attempt_id": d.attempt_id, "contact_id": contact_id}
+                        actor=actor, reason=reason, source="agent")  # fmt: skip
+    return {"attempt_id": d.attempt_id, "contact_id": contact_id, "change": change}
+
+
+def _disposed(
+    db: Database, contact_id: int, number: str, phone_index: int, channel: str, attempt_id: int
+) -> DisposedContact:
+    """The contact as the disposition's transaction finds it; `ContactInFlight` when another
+    attempt holds its lease or came after this one."""
+    r = db.conn.execute(
+        "SELECT state, step, attempts, lease_id, e164_1, e164_2, e164_3, e164_4, e164_5,"
+        " (SELECT max(id) FROM attempts WHERE contact_id = contacts.id)"
+        " FROM contacts WHERE id = ?",
+        (contact_id,),
+    ).fetchone()
+    if r is None:
+        raise KeyError(contact_id)
+    if r[3] is not None:
+        raise ContactInFlight(contact_id, int(r[3]), True)
+    if r[9] is not None and int(r[9]) != attempt_id:
+        raise ContactInFlight(contact_id, int(r[9]), False)
+    counts = [0] * 5
+    for phone, n in db.conn.execute(
+        "SELECT phone_index, count(*) FROM attempts WHERE contact_id = ? GROUP BY phone_index",
+        (contact_id,),
+    ):
+        if isinstance(phone, int) and 1 <= phone <= 5:
+            counts[phone - 1] = int(n)
+    return DisposedContact(
+        contact_id, number, phone_index, Channel(channel), ContactState(str(r[0])), int(r[1] or 0),
+        int(r[2] or 0), tuple(bool(n) for n in r[4:9]), tuple(counts),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -99,11 +99,11 @@ def test_agent_flow_login_ready_screen_pop_disposition_callback(tmp_path: Path) 
         callback_at = time.time() + 5.0
         iso = dt.datetime.fromtimestamp(callback_at, dt.UTC).isoformat()
         done = anna.post("/agents/anna/disposition",
-                         {"disposition": "call back", "callback_at": iso, "callback_for": "self"})  # fmt: skip
+                         {"disposition": "new_contact", "callback_at": iso, "callback_for": "self"})  # fmt: skip
         assert done.status == 200 and done.json()["state"] == "ready", done
         contact = api.get(f"/contacts/{first[0]['contact_id']}").json()
         assert contact["state"] == "Not Connected" and contact["owner_agent"] == "anna"
-        assert contact["attempts"][0]["disposition"] == "call back"
+        assert contact["attempts"][0]["disposition"] == "new_contact"
 
         # The callback is dialed at its time, and goes to anna again.
         api.wait_until(lambda: len(_results(api)) == 2, timeout=90, what="the callback dialed")

@@ -205,7 +205,7 @@ def test_every_get_answers_instants_as_iso_8601(tmp_path: Path) -> None:
         _no_epoch(walk_gets(api, path_values, query))
         callback = dt.datetime.fromtimestamp(time.time() + 3600, dt.UTC).isoformat()
         done = api.post("/agents/anna/disposition",
-                        {"disposition": "call back", "callback_at": callback, "callback_for": "self"})  # fmt: skip
+                        {"disposition": "new_contact", "callback_at": callback, "callback_for": "self"})  # fmt: skip
         assert done.status == 200, done
         assert not list(epoch_fields(done.json()))
 

@@ -66,6 +66,10 @@ INTENDED: dict[str, str] = {
     **{f"/paths/~1results/get/responses/200/*/items/properties/recording_{key}": "the call's recording in the results (#24)"
        for key in ("id", "status", "sha256")},
     "/paths/~1status/get/responses/200/*/properties/recordings": "recordings of the last 24 hours, alerts (#24)",
+    **{f"/paths/~1campaigns*/properties/settings/properties/{key}": "the agent's desk: dispositions as configuration and the script text (#25)"
+       for key in ("dispositions", "script")},
+    "/paths/~1agents~1{name}~1disposition/post/*": "a disposition is a code of the campaign's list, with a note; its action applied to the contact (#25)",
+    "/paths/~1campaigns~1{name}~1desk*": "new: the campaign's script and dispositions for the agent's desktop (#25)",
 }  # fmt: skip
 
 

@@ -306,7 +306,7 @@ def test_a_callback_for_self_is_dialed_at_its_time_and_goes_to_that_agent(tmp_pa
             assert first["agent"] == "agent2"
             callback_at = b.clock.now() + 2.0
             campaign = get_campaign(b.db, "c")
-            set_disposition(b.db, Disposition(first["id"], "call back", callback_at, "agent2"),
+            set_disposition(b.db, Disposition(first["id"], "new_contact", callback_at, "agent2"),
                             b.clock.now(), "test", campaign_id=campaign.id, campaign="c")  # fmt: skip
             b.desk.disposed(b.desk.get("agent2"))
             b.desk.pause("agent2", "coffee", "test")

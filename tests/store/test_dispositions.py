@@ -8,7 +8,15 @@ import pytest
 
 from appliance.domain import Channel, ContactState, Outcome, Summary
 from appliance.store import Database, open_database
-from appliance.store.agents import Disposition, ended_call, set_disposition
+from appliance.store.agents import (
+    ContactChange,
+    ContactInFlight,
+    Decide,
+    DisposedContact,
+    Disposition,
+    ended_call,
+    set_disposition,
+)
 from appliance.store.attempts import Completion, Lease, complete, lease
 from appliance.store.dnc import is_blocked
 from tests.scheduler.dbfixtures import add_campaign, add_contact
@@ -50,9 +58,9 @@ def test_ended_call_names_the_agent_and_campaign(db: Database) -> None:
 def test_callback_and_dnc_land_together(db: Database) -> None:
     attempt = _ended(db)
     due = NOW + 3600
-    set_disposition(db, Disposition(attempt, "call back", due, "anna", dnc=True), NOW + 61,
+    set_disposition(db, Disposition(attempt, "new_contact", due, "anna", dnc=True), NOW + 61,
                     "agent:anna", campaign_id=1, campaign="c")  # fmt: skip
-    assert db.scalar("SELECT disposition FROM attempts WHERE id = ?", (attempt,)) == "call back"
+    assert db.scalar("SELECT disposition FROM attempts WHERE id = ?", (attempt,)) == "new_contact"
     row = db.conn.execute(
         "SELECT state, next_at, owner_agent FROM contacts WHERE id = 1"
     ).fetchone()
@@ -69,7 +77,7 @@ def test_a_failing_dnc_write_leaves_no_disposition(db: Database) -> None:
         "CREATE TRIGGER no_dnc BEFORE INSERT ON dnc BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
     )
     with pytest.raises(Exception, match="disk says no"):
-        set_disposition(db, Disposition(attempt, "call back", NOW + 3600, "anna", dnc=True),
+        set_disposition(db, Disposition(attempt, "new_contact", NOW + 3600, "anna", dnc=True),
                         NOW + 61, "agent:anna", campaign_id=1, campaign="c")  # fmt: skip
     assert db.scalar("SELECT disposition FROM attempts WHERE id = ?", (attempt,)) is None
     assert db.scalar("SELECT owner_agent FROM contacts WHERE id = 1") is None
@@ -78,3 +86,55 @@ def test_a_failing_dnc_write_leaves_no_disposition(db: Database) -> None:
 def test_an_unknown_attempt_is_refused(db: Database) -> None:
     with pytest.raises(KeyError):
         set_disposition(db, Disposition(999, "sale"), NOW, "t", campaign_id=1, campaign="c")
+
+
+def _retry_in(seconds: float, block: bool = False) -> Decide:
+    def decide(contact: DisposedContact) -> ContactChange:
+        assert (contact.contact_id, contact.phone_index, contact.attempts) == (1, 1, 1)
+        assert contact.phones == (True, False, False, False, False)
+        assert contact.phone_attempts == (1, 0, 0, 0, 0)
+        return ContactChange(ContactState.NOT_CONNECTED, Summary.NO_SUCCESS, NOW + seconds,
+                             block_number=block, why="test")  # fmt: skip
+
+    return decide
+
+
+def test_the_decided_change_lands_with_the_disposition(db: Database) -> None:
+    attempt = _ended(db)
+    db.conn.execute("UPDATE contacts SET callback_at = 1, owner_agent = 'anna' WHERE id = 1")
+    got = set_disposition(db, Disposition(attempt, "no_answer", note="rang out",
+                                          change=_retry_in(7200)),
+                          NOW + 61, "api:anna", campaign_id=1, campaign="c")  # fmt: skip
+    assert got["change"].next_at == NOW + 7200
+    row = db.conn.execute(
+        "SELECT state, next_at, callback_at, owner_agent FROM contacts WHERE id = 1"
+    ).fetchone()
+    assert tuple(row) == ("Not Connected", NOW + 7200, None, None)  # the callback is cleared
+    detail = db.scalar("SELECT detail FROM audit WHERE action = 'attempt.disposition'")
+    assert '"note": "rang out"' in detail and '"why": "test"' in detail
+
+
+def test_a_failing_block_write_leaves_the_contact_as_it_was(db: Database) -> None:
+    attempt = _ended(db)
+    before = tuple(db.conn.execute("SELECT * FROM contacts WHERE id = 1").fetchone())
+    db.conn.execute(
+        "CREATE TRIGGER no_dnc BEFORE INSERT ON dnc BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+    )
+    with pytest.raises(Exception, match="disk says no"):
+        set_disposition(db, Disposition(attempt, "wrong_number", change=_retry_in(0, block=True)),
+                        NOW + 61, "api:anna", campaign_id=1, campaign="c")  # fmt: skip
+    assert tuple(db.conn.execute("SELECT * FROM contacts WHERE id = 1").fetchone()) == before
+    assert db.scalar("SELECT disposition FROM attempts WHERE id = ?", (attempt,)) is None
+
+
+def test_a_leased_contact_is_never_overwritten(db: Database) -> None:
+    attempt = _ended(db)
+    db.conn.execute("UPDATE contacts SET state = 'Not Connected' WHERE id = 1")
+    again = lease(db, 1, 1, Channel.VOICE, NOW + 100)
+    assert isinstance(again, Lease)
+    with pytest.raises(ContactInFlight) as caught:
+        set_disposition(db, Disposition(attempt, "no_answer", change=_retry_in(7200)),
+                        NOW + 101, "api:anna", campaign_id=1, campaign="c")  # fmt: skip
+    assert caught.value.leased and caught.value.attempt_id == again.attempt_id
+    assert db.scalar("SELECT lease_id FROM contacts WHERE id = 1") == again.attempt_id
+    assert db.scalar("SELECT disposition FROM attempts WHERE id = ?", (attempt,)) is None

@@ -51,15 +51,44 @@ class AgentPause(Body):
 
 
 class AgentDisposition(Body):
-    disposition: str = Field(min_length=1, max_length=200)
-    attempt_id: Int64 | None = omittable()
-    callback_at: str | None = omittable(
-        extra={"format": "date-time"},
-        description="ISO 8601 with an offset, e.g. 2026-11-24T10:00:00Z",
+    disposition: str = Field(
+        min_length=1,
+        max_length=64,
+        description="a disposition code of the call's campaign (GET /campaigns/{name}/desk)",
     )
-    callback_for: Literal["self", "group", "anyone"] = "self"
-    dnc: bool = False
+    attempt_id: Int64 | None = omittable()
+    callback_at: str | None = Field(
+        None,
+        json_schema_extra={"format": "date-time"},
+        description="ISO 8601 with an offset, e.g. 2026-11-24T10:00:00Z: the callback's time,"
+        " which a code that needs a date requires (and no other code takes)",
+    )
+    callback_for: Literal["self", "group", "anyone"] | None = Field(
+        None, description="whose callback it is; none: the disposition's own, else self"
+    )
+    note: str | None = Field(
+        None, max_length=200, description="free text kept with the disposition (its audit entry)"
+    )
+    dnc: bool = Field(False, description="also put the number on the campaign's DNC list")
     pause: bool = Field(False, description="pause after this call instead of going ready")
+
+
+class DeskDisposition(Document):
+    code: str
+    label: str
+    action: str = Field(description="close STATE, retry DELAY, callback, block, dnc or sms [DELAY]")
+    after: float | None = Field(None, description="retry, sms: seconds before the next attempt")
+    state: str | None = Field(None, description="close, dnc: the state the contact closes as")
+    needs_date: bool = Field(description="the agent must give callback_at")
+    callback_for: Literal["self", "group", "anyone"] | None = Field(
+        None, description="a callback's owner unless the agent says otherwise"
+    )
+
+
+class CampaignDesk(Document):
+    campaign: str
+    script: str | None = Field(None, description="the text shown to the agent during the call")
+    dispositions: list[DeskDisposition]
 
 
 class AgentDial(Body):
