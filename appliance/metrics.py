@@ -31,7 +31,7 @@ from appliance.store.db import Database
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The `reason` of dialbox_auth_failures_total (appliance/api/auth.py says when each is counted).
-AUTH_FAILURE_REASONS = ("missing", "malformed", "unknown", "revoked", "limited")
+AUTH_FAILURE_REASONS = ("missing", "malformed", "unknown", "revoked", "expired", "code", "limited")
 
 # `*_created` series double the output and no dashboard of ours reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client 0.26
@@ -301,8 +301,9 @@ class Metrics:
         )
         self.auth_failures = Counter(
             "dialbox_auth_failures",
-            "Failed API authentications on TCP, by reason (missing, malformed, unknown, revoked "
-            "token; limited: refused unchecked after too many failures from the client)",
+            "Failed API authentications on TCP, by reason (missing, malformed, unknown, revoked, "
+            "expired token; code: a wrong, expired or used desk login code; limited: refused "
+            "unchecked after too many failures from the client)",
             ["reason"],
             registry=r,
         )

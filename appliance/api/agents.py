@@ -106,7 +106,7 @@ def _run(fn: Any) -> Any:
 
 
 @API.op("GET", "/agents", summary="Every agent: state, seat, the call in progress",
-        tag="agents", scope="crm", responses={200: ("the agents", list[Agent])})  # fmt: skip
+        tag="agents", scope="floor", responses={200: ("the agents", list[Agent])})  # fmt: skip
 async def list_all(call: Call) -> web.Response:
     svc = services(call)
     desk = _desk(svc)

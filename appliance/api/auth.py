@@ -28,7 +28,8 @@ from aiohttp import web
 
 from appliance.api.problems import Problem
 from appliance.store.db import Database
-from appliance.store.tokens import PREFIX, authenticate, is_revoked
+from appliance.store.export import iso_utc
+from appliance.store.tokens import PREFIX, Token, authenticate, expired, is_revoked
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,11 @@ log = logging.getLogger(__name__)
 # supervisor the agents' floor (every agent, messages, listening in: #25).
 # An operation of scope "any" takes every token and narrows what an agent token sees itself
 # (the recordings: an agent's own calls only, #24).
+# An operation of scope "floor" reads the agents' floor (GET /agents): crm and supervisor tokens.
 ALLOWED = {
-    "admin": {"admin", "crm", "supervisor", "agent", "any"},
-    "supervisor": {"supervisor", "agent", "any"},
-    "crm": {"crm", "any"},
+    "admin": {"admin", "crm", "supervisor", "agent", "floor", "any"},
+    "supervisor": {"supervisor", "agent", "floor", "any"},
+    "crm": {"crm", "floor", "any"},
     "agent": {"agent", "any"},
 }
 
@@ -281,6 +283,47 @@ def _fail(
     return Problem(status, detail, headers=headers)
 
 
+def _guard(request: web.Request) -> tuple[AuthGuard | None, str, Any]:
+    """The app's guard (None in a bare app), the client's key and the metrics."""
+    guard = request.app.get(AUTH_GUARD)
+    metrics = None
+    if guard is not None:
+        from appliance.api.context import SERVICES
+
+        services = request.app.get(SERVICES)
+        metrics = services.metrics if services is not None else None
+    return guard, client_key(request.remote or ""), metrics
+
+
+def admit(request: web.Request, db: Database, now: float) -> None:
+    """A 429 problem for a client that failed too often and is blocked now; else nothing."""
+    guard, key, metrics = _guard(request)
+    if guard is None:
+        return
+    wait = guard.check(key, db, metrics, now)
+    if wait is not None:
+        raise _fail(
+            429,
+            f"too many failed authentications from {key}; try again in "
+            f"{max(1, math.ceil(wait))} s with a valid token",
+            retry=wait,
+        )
+
+
+def refuse(
+    request: web.Request, db: Database, now: float, reason: str, detail: str,
+    error: str | None = "invalid_token",
+) -> Problem:  # fmt: skip
+    """The 401 problem for a failed authentication, counted by the guard (the metric, the
+    limiter, the audit) — a wrong token, or a wrong login code (POST /desk/session)."""
+    guard, key, metrics = _guard(request)
+    if guard is not None:
+        # The request line as the audit shows it; the path is the client's, so cut short.
+        what = f"{request.method} {request.path[:200]}"
+        guard.failed(key, reason, db, metrics, now, what)
+    return _fail(401, detail, error)
+
+
 def identify(request: web.Request, db: Database, now: float) -> Caller:
     """The caller of this request, or a 401 (429 for a client that failed too often) problem."""
     transport = request.transport
@@ -288,34 +331,14 @@ def identify(request: web.Request, db: Database, now: float) -> Caller:
     if sock is not None and sock.family == socket.AF_UNIX:
         # The socket is mode 0660, group dialbox: reaching it is the authorisation.
         return Caller(f"local:{_peer_user(sock)}", "admin", True)
-    guard = request.app.get(AUTH_GUARD)
-    key = client_key(request.remote or "")
-    metrics = None
-    if guard is not None:
-        from appliance.api.context import SERVICES
-
-        services = request.app.get(SERVICES)
-        metrics = services.metrics if services is not None else None
-        wait = guard.check(key, db, metrics, now)
-        if wait is not None:
-            raise _fail(
-                429,
-                f"too many failed authentications from {key}; try again in "
-                f"{max(1, math.ceil(wait))} s with a valid token",
-                retry=wait,
-            )
-
-    def failure(reason: str, detail: str, error: str | None) -> Problem:
-        if guard is not None:
-            # The request line as the audit shows it; the path is the client's, so cut short.
-            what = f"{request.method} {request.path[:200]}"
-            guard.failed(key, reason, db, metrics, now, what)
-        return _fail(401, detail, error)
-
+    admit(request, db, now)
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise failure(
+        raise refuse(
+            request,
+            db,
+            now,
             "missing",
             "send a token as 'Authorization: Bearer <token>'; create one on the box with "
             "`dialbox token create NAME --scope crm`",
@@ -323,23 +346,43 @@ def identify(request: web.Request, db: Database, now: float) -> Caller:
         )
     token = authenticate(db, secret.strip(), now)
     if token is None:
+        lapsed = expired(db, secret.strip(), now) if secret.strip().startswith(PREFIX) else None
+        if lapsed is not None:
+            raise refuse(request, db, now, "expired", _expired_detail(lapsed))
         reason = (
             "malformed"
             if not secret.strip().startswith(PREFIX)
             else ("revoked" if is_revoked(db, secret.strip()) else "unknown")
         )
-        raise failure(
+        raise refuse(
+            request,
+            db,
+            now,
             reason,
             "the token is unknown or revoked; `dialbox token list` on the box shows active tokens",
-            "invalid_token",
         )
-    return Caller(f"api:{token.name}", token.scope, False)
+    return Caller(f"api:{token.acts_as}", token.scope, False)
+
+
+def _expired_detail(token: Token) -> str:
+    when = iso_utc(token.expires_at)
+    if token.agent is not None:
+        return (
+            f"the desk session of agent {token.agent} expired at {when}; ask a supervisor for a "
+            f"new login code (POST /agents/{token.agent}/login-code) and log in again with it "
+            "(POST /desk/session)"
+        )
+    return (
+        f"the token {token.name!r} expired at {when}; create a new one on the box with "
+        "`dialbox token create NAME --scope ...`"
+    )
 
 
 def require(caller: Caller, scope: str) -> None:
     if scope not in ALLOWED.get(caller.scope, set()):
+        able = [s for s in ("crm", "agent", "supervisor", "admin") if scope in ALLOWED[s]]
         raise Problem(
             403,
-            f"token scope {caller.scope!r} may not do this; it needs a token of scope {scope!r}"
-            + (" or 'admin'" if scope != "admin" else ""),
+            f"token scope {caller.scope!r} may not do this; it needs a token of scope "
+            + " or ".join(repr(s) for s in able),
         )

@@ -27,7 +27,8 @@ def create_app(services: Services) -> web.Application:
     import appliance.api.inbound  # missed calls, #23
     import appliance.api.prompts  # prompts from files and text, #24
     import appliance.api.recordings  # call recordings, #24
-    import appliance.api.schedules  # noqa: F401  (scheduled actions, #22)
+    import appliance.api.schedules  # scheduled actions, #22
+    import appliance.api.supervision  # noqa: F401  (event streams, messages, login codes, #25)
     from appliance.api import agents, campaigns, contacts, dnc, lines, reports, setup, system  # noqa: F401
 
     app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY)
@@ -164,7 +165,8 @@ def openapi_document() -> dict[str, object]:
     import appliance.api.inbound  # missed calls, #23
     import appliance.api.prompts  # prompts from files and text, #24
     import appliance.api.recordings  # call recordings, #24
-    import appliance.api.schedules  # noqa: F401  (scheduled actions, #22)
+    import appliance.api.schedules  # scheduled actions, #22
+    import appliance.api.supervision  # noqa: F401  (event streams, messages, login codes, #25)
     from appliance.api import agents, campaigns, contacts, dnc, lines, reports, setup, system  # noqa: F401
 
     return API.document()

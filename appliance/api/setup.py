@@ -27,7 +27,7 @@ from appliance.store.tokens import create_token, list_tokens
 
 BY_ID = "/dev/serial/by-id"
 
-_TOKEN_TIMES = ("created_at", "revoked_at", "last_used_at")
+_TOKEN_TIMES = ("created_at", "revoked_at", "last_used_at", "expires_at")
 
 
 def _ports(svc: Any) -> list[dict[str, Any]]:

@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("name", help=f"who uses it, e.g. crm-acme (the audit log names it); {RULE}")
     c.add_argument("--scope", choices=SCOPES, default="crm",
                    help="admin: everything; crm: campaigns, contacts, results, DNC, reports; "
-                        "agent: the agent desk (default: crm)")  # fmt: skip
+                        "agent: the agent desk (the token's name is the agent's); supervisor: "
+                        "the agents' floor — every agent, pop-up messages, login codes, "
+                        "listening in (default: crm)")  # fmt: skip
     add_json_flag(c)
     c.set_defaults(func=create)
     ls = tsub.add_parser("list", help="list tokens (never their secrets)")
@@ -71,20 +73,31 @@ def create(args: argparse.Namespace) -> int:
 def _document(token: Token) -> dict[str, Any]:
     """The token as `--json` prints it: its instants in ISO 8601, as the API writes them."""
     document = token.as_dict()
-    for key in ("created_at", "revoked_at", "last_used_at"):
+    for key in ("created_at", "revoked_at", "last_used_at", "expires_at"):
         document[key] = iso_utc(document[key])
     return document
 
 
+def _state(token: Token, now: float) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None:
+        until = iso_utc(token.expires_at)
+        return f"expired {until}" if token.expires_at <= now else f"active until {until}"
+    return "active"
+
+
 def list_(args: argparse.Namespace) -> int:
     ctx = open_context(args)
-    documents = [_document(t) for t in list_tokens(ctx.db)]
+    tokens = list_tokens(ctx.db)
+    documents = [_document(t) for t in tokens]
+    states = {t.name: _state(t, ctx.clock.now()) for t in tokens}
 
     def human(docs: list[dict[str, Any]]) -> str:
         if not docs:
             return "no tokens; create one with `dialbox token create NAME --scope crm`"
         return table(
-            [(d["name"], d["scope"], "active" if d["active"] else "revoked") for d in docs],
+            [(d["name"], d["scope"], states[d["name"]]) for d in docs],
             ["NAME", "SCOPE", "STATE"],
         )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +36,7 @@ from appliance.engine.errors import (
     DialerNotRunning,
     UnknownAgent,
 )
+from appliance.engine.notices import Notices
 from appliance.engine.seats import SeatBank
 from appliance.metrics import AgentSample
 from appliance.scheduler.pacing import AgentView
@@ -126,6 +128,7 @@ class AgentDesk:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), timeout=TICK)
         finally:
+            self.notices.close()  # open event streams end, so none holds the API's shutdown
             await self._seats.stop()
 
     def reload(self, config: DialboxConfig) -> None:
@@ -145,11 +148,18 @@ class AgentDesk:
     def _at_seat(self, seat: str) -> LiveAgent | None:
         return next((a for a in self.agents.values() if a.seat == seat), None)
 
+    @functools.cached_property
+    def notices(self) -> Notices:
+        """Who listens for changes: the API's event streams, pop-up messages, login codes
+        (engine/notices.py)."""
+        return Notices()
+
     def _notify(self) -> None:
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
         self._waiters.clear()
+        self.notices.changed()
 
     async def _changed(self, timeout: float, ended: asyncio.Event | None = None) -> None:
         """Until an agent or seat changes, `ended` is set, or `timeout` seconds."""

@@ -201,12 +201,13 @@ def integrity_problems(db: Database) -> list[str]:
 
 
 def named_rows(db: Database) -> list[tuple[str, str]]:
-    """(kind, name) of every campaign, agent, active token and stored strategy (a campaign's own,
-    `campaign:<name>`, goes with its campaign), for the name rule's check."""
+    """(kind, name) of every campaign, agent, active token (not a desk session's, named
+    `desk:<agent>:...` by the box) and stored strategy (a campaign's own, `campaign:<name>`, goes
+    with its campaign), for the name rule's check."""
     sql = (
         "SELECT 'campaign', name FROM campaigns"
         " UNION ALL SELECT 'agent', name FROM agents"
-        " UNION ALL SELECT 'token', name FROM tokens WHERE revoked_at IS NULL"
+        " UNION ALL SELECT 'token', name FROM tokens WHERE revoked_at IS NULL AND agent IS NULL"
         " UNION ALL SELECT 'strategy', name FROM strategies WHERE name NOT LIKE 'campaign:%'"
     )
     return [(str(kind), str(name)) for kind, name in db.conn.execute(sql)]

@@ -70,6 +70,14 @@ INTENDED: dict[str, str] = {
        for key in ("dispositions", "script")},
     "/paths/~1agents~1{name}~1disposition/post/*": "a disposition is a code of the campaign's list, with a note; its action applied to the contact (#25)",
     "/paths/~1campaigns~1{name}~1desk*": "new: the campaign's script and dispositions for the agent's desktop (#25)",
+    "/paths/~1agents/get/x-dialbox-scope": "a supervisor's token reads the agents too (scope floor: crm or supervisor, #25)",
+    "/paths/~1agents~1{name}~1events": "new: the agent desktop's event stream (#25)",
+    "/paths/~1supervisor~1events": "new: the supervisor's event stream (#25)",
+    "/paths/~1agents~1messages": "new: a pop-up message to every logged-in agent (#25)",
+    "/paths/~1agents~1{name}~1messages*": "new: pop-up messages to an agent and their acknowledgement (#25)",
+    "/paths/~1agents~1{name}~1login-code": "new: a supervisor's login code for an agent's desk (#25)",
+    "/paths/~1desk~1session": "new: a desk session opened with a login code (#25)",
+    "/paths/~1tokens/post/requestBody/content/application~1json/schema/properties/scope/enum": "the supervisor scope (#25)",
 }  # fmt: skip
 
 

@@ -52,3 +52,30 @@ def test_create_prints_a_plain_http_curl_line_without_tls(
     assert main(["--config", str(_config(tmp_path, tls=False)), "token", "create", "x"]) == 0
     out = capsys.readouterr().out
     assert "http://127.0.0.1:8443/campaigns" in out and "--cacert" not in out
+
+
+def test_a_supervisor_token_and_a_desk_session_in_the_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from appliance.store import open_database
+    from appliance.store.tokens import create_session
+
+    config = _config(tmp_path, tls=False)
+    assert main(["--config", str(config), "token", "create", "boss", "--scope", "supervisor",
+                 "--json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["scope"] == "supervisor"
+    with pytest.raises(SystemExit):  # argparse refuses a scope there is not
+        main(["--config", str(config), "token", "create", "x", "--scope", "root"])
+    capsys.readouterr()
+    db = open_database(tmp_path / "dialbox.db")
+    _, session = create_session(db, "anna", 1_000.0, "api:boss")  # expired long ago
+    db.close()
+    assert main(["--config", str(config), "token", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "boss" in out and "supervisor" in out
+    assert f"{session.name}" in out and "expired 1970-01-01T12:16:40.000Z" in out
+    assert main(["--config", str(config), "token", "list", "--json"]) == 0
+    listed = {t["name"]: t for t in json.loads(capsys.readouterr().out)}
+    assert listed[session.name]["agent"] == "anna"
+    assert listed[session.name]["expires_at"] == "1970-01-01T12:16:40.000Z"
+    assert listed["boss"]["expires_at"] is None

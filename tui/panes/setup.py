@@ -160,5 +160,7 @@ class Setup(Pane):
             Field("name", "Name", "crm", hint="who uses it"),
             Field("scope", "Scope", "crm", [("crm: campaigns, contacts, DNC", "crm"),
                                             ("agent: the agent desk", "agent"),
+                                            ("supervisor: agents, messages, listening in",
+                                             "supervisor"),
                                             ("admin: everything", "admin")]),
         ]), done)  # fmt: skip
