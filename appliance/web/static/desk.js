@@ -30,6 +30,7 @@
     messages: [], // waiting to be shown
     showing: null, // the message in the dialog
     seen: new Set(), // message ids shown already
+    pushed: 0, // agent documents the stream brought: an action's answer older than one is not shown
   };
 
   function call(method, path, body) {
@@ -123,6 +124,7 @@
   // ------------------------------------------------------------------ the stream
   function onEvent(name, data) {
     if (name === "agent" && data && typeof data === "object") {
+      desk.pushed += 1;
       const before = desk.doc;
       render(data);
       if (!before || before.state !== data.state || (before.call && !data.call)) refreshList();
@@ -309,7 +311,9 @@
     D.say(err, "");
     const doc = desk.doc;
     if (!doc || !doc.call || !ON_CALL.includes(doc.state)) return;
-    const code = $("dispo-text").hidden ? $("dispo-code").value : $("dispo-text").value.trim();
+    const free = !$("dispo-text").hidden;
+    const code = free ? $("dispo-text").value.trim() : $("dispo-code").value;
+    const label = free ? code : ($("dispo-code").selectedOptions[0] || {}).textContent || code;
     const body = { disposition: code, callback_for: $("dispo-for").value, pause: $("dispo-pause").checked, attempt_id: doc.call.attempt_id };
     const note = $("dispo-note").value.trim();
     if (note) body.note = note;
@@ -318,15 +322,16 @@
       body.callback_at = isNaN(at) ? $("dispo-at").value : at.toISOString();
     }
     $("dispo-save").disabled = true;
+    const pushed = desk.pushed;
     try {
       const after = await call("POST", agentPath("/disposition"), body);
       D.say(err, "");
       $("dispo-note").value = "";
       $("dispo-at").value = "";
       $("dispo-pause").checked = false;
-      render(after);
+      if (desk.pushed === pushed) render(after);
       refreshList();
-      D.say($("list-note"), "Saved: " + code + (body.callback_at ? ", call back " + D.when(body.callback_at) : "") + ".", "ok");
+      D.say($("list-note"), "Saved: " + label + (body.callback_at ? ", call back " + D.when(body.callback_at) : "") + ".", "ok");
     } catch (e) {
       D.say(err, "Not saved: " + e.message, "error");
     } finally {
@@ -338,8 +343,12 @@
   async function act(rest, body) {
     const err = $("action-error");
     D.say(err, "");
+    const pushed = desk.pushed;
     try {
-      render(await call("POST", agentPath(rest), body));
+      const doc = await call("POST", agentPath(rest), body);
+      // The stream pushes every change; a document it brought while this request was on its
+      // way is as new as the answer or newer (a hang-up's answer may still say "talking").
+      if (desk.pushed === pushed) render(doc);
     } catch (e) {
       D.say(err, e.message, "error");
     }

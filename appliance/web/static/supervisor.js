@@ -286,7 +286,7 @@
     try {
       const lines = await call("GET", "/lines");
       sup.lines = {};
-      for (const l of lines) sup.lines[l.name] = l.conference || [];
+      for (const l of lines) if (Array.isArray(l.conference)) sup.lines[l.name] = l.conference;
     } catch (_) {
       sup.lines = null; // this token may not read the lines: the API's answer to a listen says why
     }
