@@ -28,12 +28,10 @@ from tests.web.browser import LAPTOP, Console, launch, shot
 
 # The callee answers and talks long (time_scale: 100 s); the agent hangs up.
 SCRIPT = """time_scale = 0.05
-[[numbers]]
-number = "+12125550100"
-outcome = "answer"
-ring = 4
-talk = 2000
-"""
+""" + "".join(
+    f'[[numbers]]\nnumber = "+1212555010{i}"\noutcome = "answer"\nring = 4\ntalk = 2000\n'
+    for i in range(3)
+)
 SCRIPT_TEXT = "Good morning, this is dialbox calling about your order."
 
 
@@ -89,6 +87,14 @@ def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
         csv = b"(212) 555-0100,,,,,Ann Smith,AC-1\n"
         up = admin.post("/campaigns/sales/contacts/upload", raw=csv, content_type="text/csv")
         assert up.status == 200, up
+        # A timed preview campaign for ben: each contact shown 300 s before the box dials it.
+        made = admin.post("/campaigns", {"name": "leads", "type": "agent", "region": "US",
+                                         "settings": {"pacing": "timed_preview", "preview_seconds": 300}})  # fmt: skip
+        assert made.status == 201, made
+        csv = b"(212) 555-0101,,,,,Bob Lee,L-1\n(212) 555-0102,,,,,Cy Young,L-2\n"
+        up = admin.post("/campaigns/leads/contacts/upload", raw=csv, content_type="text/csv")
+        assert up.status == 200, up
+        assert admin.post("/campaigns/leads/start").status == 200
         for name, seat in (("anna", "desk1"), ("ben", "desk2")):
             put = admin.request("PUT", f"/agents/{name}", {"extension": seat, "group": "sales"})
             assert put.status == 201, put
@@ -285,6 +291,45 @@ def test_login_code_from_the_supervisor_and_a_wrong_code(floor: Floor) -> None:
     assert desk_console.errors == [] and boss_console.errors == []
     desk.context.close()
     boss.context.close()
+
+
+def test_timed_preview_countdown_skip_and_dial_now(floor: Floor) -> None:
+    from playwright.sync_api import expect
+
+    page, console = _page(floor)
+    _agent_login(page, floor, "ben", token=floor.tokens["ben"], campaigns="leads")
+    _expect_text(page, "#who", r"^ben @ desk2$")
+    page.keyboard.press("Alt+r")
+    # The first contact on screen before it is dialed, with the timed preview's countdown.
+    preview = page.locator("#preview")
+    expect(preview).to_be_visible()
+    first = _expect_text(page, "#preview-who", r"Bob Lee|Cy Young")
+    countdown = _expect_text(page, "#preview-countdown", r"Dials by itself in \d+ s")
+    assert 290 <= int(re.findall(r"\d+", countdown)[0]) <= 300, countdown
+    _expect_text(page, "#pop-fields", first.split(" · ")[0])
+    page.keyboard.press("Alt+s")  # skip: the other contact comes next
+    other = "Cy Young" if first.startswith("Bob Lee") else "Bob Lee"
+    _expect_text(page, "#preview-who", other)
+    page.keyboard.press("Alt+a")  # dial now
+    _expect_text(page, "#state", "Talking", timeout=60_000)
+    expect(preview).to_be_hidden()
+    _expect_text(page, "#pop-fields", other)
+    page.keyboard.press("Alt+h")
+    _expect_text(page, "#state", "Wrap-up", timeout=30_000)
+    page.select_option("#dispo-code", "wrong_number")
+    page.keyboard.press("Alt+d")
+    _expect_text(page, "#list-note", "Saved: Wrong number")
+    # "Wrong number" puts the number on the permanent block list.
+    number = "+12125550102" if other == "Cy Young" else "+12125550101"
+    listed = floor.admin.get(f"/dnc/numbers/{number}").json()
+    assert listed["listed"] and [e["kind"] for e in listed["lists"]] == ["block"], listed
+    assert listed["lists"][0]["expires_at"] is None, listed  # for good
+    page.keyboard.press("Alt+p")
+    _expect_text(page, "#state", "Paused")
+    page.keyboard.press("Alt+o")
+    page.locator("#login-form").wait_for(state="visible")
+    assert console.errors == []
+    page.context.close()
 
 
 def test_wrong_token_and_another_agents_token_show_the_apis_words(floor: Floor) -> None:
