@@ -42,6 +42,8 @@ def describe(slot: Slot, now: float) -> dict[str, Any]:
         "campaigns": list(slot.config.campaigns),
         "audio": slot.line.capabilities.audio,
         "audio_path": slot.line.describe_audio(),
+        "conference": list(slot.line.capabilities.conference),
+        "conference_path": slot.line.describe_conference(),
     }
 
 

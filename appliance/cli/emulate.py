@@ -100,14 +100,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default lift=0.4), 'lift=S,hang-up=T' also puts it down T seconds into a bridged "
         "call, 'manual' never lifts (a person must)",
     )
+    card.add_argument("--conference", type=conference, default=("listen", "whisper", "barge"),
+                      metavar="MODES",
+                      help="the supervisor's conference the cards can do (MONITOR, protocol "
+                      "4.5): modes listen,whisper,barge (the default), or 'none': an older card "
+                      "without it")  # fmt: skip
     card.add_argument("--incoming", type=Path, metavar="SCRIPT",
                       help=ANALOG_INCOMING_HELP.replace("modem or port", "port (SLOT/PORT)"))  # fmt: skip
     card.add_argument("--control", type=Path, metavar="PATH",
                       help="a control socket at PATH: '<slot>/<port> incoming <number|withheld> "
-                      "[keys=..] [hangup=S] [ring=S]', lift, hang-up, press, '<slot> unplug' "
+                      "[keys=..] [hangup=S] [ring=S]', lift, hang-up, press, '<slot> unplug', "
+                      "'<slot> status' (the ports' bridges, conferences, who hears whom) "
                       "(see docs/drivers.md)")  # fmt: skip
     card.add_argument("--json", action="store_true", help="print the bus and cards as JSON")
     card.set_defaults(func=run_can_card)
+
+
+def conference(spec: str) -> tuple[str, ...]:
+    """``--conference``: ``none`` or modes among listen, whisper, barge."""
+    if spec.strip() == "none":
+        return ()
+    modes = tuple(m.strip() for m in spec.split(",") if m.strip())
+    if not modes or any(m not in ("listen", "whisper", "barge") for m in modes):
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected 'none' or modes among "
+                                         "listen,whisper,barge")  # fmt: skip
+    return modes
 
 
 def handsets(spec: str) -> tuple[float | None, float | None]:
@@ -278,7 +295,8 @@ def run_can_card(args: argparse.Namespace) -> int:
             raise DialboxError(f"--bus {args.bus}: {exc}") from exc
     network = canopen.Network(bus)
     network.connect()
-    emulated = [EmulatedCard(network, slot, roles, script, seed=args.seed) for slot, roles in cards]
+    emulated = [EmulatedCard(network, slot, roles, script, seed=args.seed,
+                             conference=args.conference) for slot, roles in cards]  # fmt: skip
     rack = CardRack(emulated, script.time_scale)
     try:
         calls = load_incoming(args.incoming, rack.check_target) if args.incoming else []
@@ -291,7 +309,8 @@ def run_can_card(args: argparse.Namespace) -> int:
         item.plug()
     info = {"bus": args.bus, "cards": [{"slot": s, "roles": [r.name.lower() for r in roles]}
                                        for s, roles in cards],
-            "handsets": {"lift_after": lift_after, "hang_up_after": hang_up_after}}  # fmt: skip
+            "handsets": {"lift_after": lift_after, "hang_up_after": hang_up_after},
+            "conference": list(args.conference)}  # fmt: skip
     if args.control is not None:
         info["control"] = str(args.control)
 

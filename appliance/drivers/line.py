@@ -40,6 +40,24 @@ class NotSupported(LineError):
     """The hardware behind this line cannot do that (e.g. message playback on a Huawei stick)."""
 
 
+CONFERENCE_MODES = ("listen", "whisper", "barge")  # Line.monitor's modes (SPEC A6)
+
+
+class ConferenceError(LineError):
+    """A supervisor cannot be joined to the call (``Line.monitor``), or the conference cannot be
+    ended: the message says why. The two kinds below tell a caller what to do about it."""
+
+
+class CannotConference(ConferenceError, NotSupported):
+    """The hardware or the way the call is carried cannot take a third party in this mode (a card
+    without the conference, a seat on another card, a GSM call transferred to the agent)."""
+
+
+class ConferenceConflict(ConferenceError):
+    """Not now: no call bridged to an agent, another supervisor on it, the supervisor's handset
+    busy or not lifted, nobody listening in to end. Trying again later may work."""
+
+
 @dataclass(frozen=True, slots=True)
 class CallResult:
     """What became of one dial attempt; ``ended`` is False while an answered call is still up."""
@@ -196,6 +214,9 @@ class Capabilities:
     # The call's sound reaches the host (SPEC H7, #24): ``Line.audio`` gives it while a call is
     # up. False where the hardware has no audio path or none is configured.
     audio: bool = False
+    # A supervisor's seat can join the call bridged to an agent (``Line.monitor``, SPEC A6) in
+    # these modes of CONFERENCE_MODES; () where it cannot (``describe_conference`` says why).
+    conference: tuple[str, ...] = ()
 
 
 class Line(abc.ABC):
@@ -287,6 +308,32 @@ class Line(abc.ABC):
         two calls joined. Raise ``LineError`` when that cannot be done in time; the customer's
         call is then still up, for the engine to play the information message and hang up."""
         raise NotSupported(f"{self.name}: cannot connect calls to agent seats")
+
+    # ------------------------------------------------------------------ supervision (SPEC A6)
+    async def monitor(self, seat: Seat, mode: str, timeout: float) -> None:
+        """Join the supervisor's ``seat`` to the call this line has bridged to an agent, in
+        ``mode`` (``listen``: hears both, is heard by nobody; ``whisper``: heard by the agent
+        only; ``barge``: a three-way call). The seat is rung when its handset is down and must
+        be lifted within ``timeout`` seconds. Again with the same seat changes the mode.
+        ``CannotConference`` when the line cannot (``capabilities.conference``),
+        ``ConferenceConflict`` when not now (no bridged call, another supervisor on it)."""
+        raise CannotConference(f"line {self.name} cannot bridge a third party: "
+                               f"{self.describe_conference()}")  # fmt: skip
+
+    async def unmonitor(self) -> None:
+        """End the conference (the supervisor's handset stays lifted, in no call);
+        ``ConferenceConflict`` when nobody listens in."""
+        raise ConferenceConflict(f"nobody listens in on line {self.name}")
+
+    @property
+    def monitoring(self) -> tuple[str, str] | None:
+        """(the supervisor's seat, the mode) while a supervisor is in the call; else None."""
+        return None
+
+    def describe_conference(self) -> str:
+        """How a supervisor joins this line's calls, or why one cannot (for ``lines`` and the
+        API, beside ``capabilities.conference``)."""
+        return "this kind of line carries one call and cannot add a third party"
 
     # ------------------------------------------------------------------ SMS
     async def send_sms(self, number: str, text: str) -> SmsResult:

@@ -62,6 +62,8 @@ INTENDED: dict[str, str] = {
     "/paths/~1prompts*": "new: prompts from files and text, played on lines with audio (#24)",
     "/paths/~1recordings*": "call recordings: listed, streamed, deleted (#24)",
     "/paths/~1lines*/properties/audio*": "a line's audio path (#24)",
+    "/paths/~1agents~1{name}~1monitor": "new: a supervisor listens in, whispers, barges in (#25)",
+    "/paths/~1lines*/properties/conference*": "what a supervisor's seat can do on a line's calls (#25)",
     "/paths/*/responses/default/*": "the HTTP parser's plain-text 400 is documented (schemathesis found it undocumented)",
     **{f"/paths/~1results/get/responses/200/*/items/properties/recording_{key}": "the call's recording in the results (#24)"
        for key in ("id", "status", "sha256")},

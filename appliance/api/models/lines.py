@@ -26,6 +26,14 @@ class Line(Document):
     campaigns: list[str] | None = omittable()
     audio: bool = Field(False, description="the call's sound reaches the box: recording, AMD")
     audio_path: str | None = Field(None, description='the audio path, or "no audio path: <why>"')
+    conference: list[Literal["listen", "whisper", "barge"]] = Field(
+        default_factory=list,
+        description="how a supervisor's seat can join a call on this line (POST "
+        "/agents/{name}/monitor); [] where it cannot",
+    )
+    conference_path: str | None = Field(
+        None, description="how a supervisor joins this line's calls, or why one cannot"
+    )
 
 
 class TestCall(Body):

@@ -24,6 +24,7 @@ from appliance.drivers.can.protocol import (
     EMCY,
     FAULT_BIT,
     HEARTBEAT,
+    OD_CONFERENCE,
     OD_MESSAGE_COUNT,
     OD_MESSAGES,
     OD_PORTS,
@@ -40,6 +41,7 @@ from appliance.drivers.can.protocol import (
     Op,
     Role,
     Status,
+    conference_modes,
     fault_reason,
 )
 from appliance.drivers.line import LineUnavailable
@@ -66,6 +68,7 @@ class Card:
     version: int = 0
     roles: list[Role] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)  # stored messages, PLAY index = position + 1
+    conference: tuple[str, ...] = ()  # object 0x200B: the modes of MONITOR (§4.5); () none
     up: bool = False
     state: int = 0  # NMT state from its heartbeat: 0x05 operational, 0x7F pre-operational
     last_heartbeat: float = 0.0
@@ -201,7 +204,13 @@ class Backplane:
             self._network.add_node(remote)
         card.remote = remote
 
-        def read() -> tuple[int, str, list[Role], list[str]]:
+        def modes() -> tuple[str, ...]:
+            try:  # §4.5: a card older than the conference has no object 0x200B
+                return conference_modes(remote.sdo.upload(OD_CONFERENCE, 0)[0])
+            except canopen.SdoAbortedError:
+                return ()
+
+        def read() -> tuple[int, str, list[Role], list[str], tuple[str, ...]]:
             version = int.from_bytes(remote.sdo.upload(OD_VERSION, 0), "little")
             name = remote.sdo.upload(0x1008, 0).decode("latin-1")
             count = int.from_bytes(remote.sdo.upload(OD_PORTS, 0), "little")
@@ -212,10 +221,11 @@ class Backplane:
                 for i in range(1, stored + 1)
             ]
             remote.sdo.download(0x1017, 0, self.heartbeat_ms.to_bytes(2, "little"))
-            return version, name, roles, messages
+            return version, name, roles, messages, modes()
 
         try:
-            card.version, card.name, card.roles, card.messages = await asyncio.to_thread(read)
+            found = await asyncio.to_thread(read)
+            card.version, card.name, card.roles, card.messages, card.conference = found
         except (canopen.SdoCommunicationError, canopen.SdoAbortedError) as exc:
             log.warning("card %d: discovery failed: %s", card.node, exc)
             return
@@ -231,8 +241,8 @@ class Backplane:
         if self.cards.get(card.node) is not card:  # reset or lost meanwhile: a newer discovery
             return
         card.up = True
-        log.info("card %d: %s, ports %s, messages %s", card.node, card.name,
-                 [r.name for r in card.roles], card.messages)  # fmt: skip
+        log.info("card %d: %s, ports %s, messages %s, conference %s", card.node, card.name,
+                 [r.name for r in card.roles], card.messages, card.conference or "none")  # fmt: skip
         for listener in list(self._card_listeners):
             listener(card.node, True, "")
 

@@ -11,6 +11,12 @@ Incoming calls (§4.4, SPEC C14): ``INCOMING_RING`` per ring, the caller ID in `
 frames (between the first two rings) -> one ``IncomingCall``; ``RINGING_STOPPED``, or no ring for
 ``ring_gone`` seconds (a lost frame) -> ``RingingStopped``; ``answer()`` sends ``ANSWER`` and the
 call is then the line's call as an answered outgoing one (DTMF, play, connect, ``CALL_END``).
+
+Supervision (§4.5, SPEC A6): ``monitor(seat, mode)`` joins a supervisor's FXS handset on the same
+card to the call bridged to an agent (``MONITOR`` -> ``MONITORED``), in mode listen, whisper or
+barge; ``unmonitor()`` ends it (``UNMONITOR`` -> ``MONITOR_END``), as do the card when the
+supervisor hangs up, the agent leaves or the call ends. A card without the conference (no object
+``0x200B``, ``MONITOR`` answered "not supported") gives ``CannotConference``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from appliance.drivers.can.protocol import (
     Cause,
     Ev,
     Event,
+    Mode,
     Op,
     Role,
     State,
@@ -36,12 +43,17 @@ from appliance.drivers.can.protocol import (
     code_digit,
     dial_frames,
     digit_code,
+    monitor_end_reason,
 )
 from appliance.drivers.can.seat import CanSeat
 from appliance.drivers.line import (
+    CONFERENCE_MODES,
     MIN_RING_TIMEOUT,
     CallResult,
+    CannotConference,
     Capabilities,
+    ConferenceConflict,
+    ConferenceError,
     Dtmf,
     Line,
     LineBusy,
@@ -99,6 +111,12 @@ class CanLine(Line):
         self._last: _Call | None = None  # its end is still asked for after a card loss ended it
         self._bridged: asyncio.Future[None] | None = None  # BRIDGED awaited by connect()
         self._played: asyncio.Future[int] | None = None  # PLAY_DONE awaited by play()
+        self._peer: int | None = None  # the port the call is bridged to (BRIDGED, UNBRIDGED)
+        self._conference: tuple[str, str] | None = None  # the supervisor's seat, the mode
+        self._supervisor: str | None = None  # the seat a MONITOR in flight joins
+        self._monitored: asyncio.Future[None] | None = None  # MONITORED awaited by monitor()
+        self._unmonitored: asyncio.Future[None] | None = None  # MONITOR_END, by unmonitor()
+        self._monitor_lock = asyncio.Lock()
         self._rings = RingWatch(self.name, self.emit, ring_gone)  # a call ringing in
         self._caller = CallerIdReader()
         self._port = CardPort(backplane, node, port, Role.FXO,
@@ -106,8 +124,11 @@ class CanLine(Line):
 
     @property
     def capabilities(self) -> Capabilities:
+        card = self.backplane.cards.get(self.node)
+        conference = card.conference if card is not None and card.up else ()
         return Capabilities(voice=True, dtmf_detect=True, dtmf_send=True,
-                            playback=bool(self._messages()), answer=True)  # fmt: skip
+                            playback=bool(self._messages()), answer=True,
+                            conference=conference)  # fmt: skip
 
     def health(self) -> LineHealth:
         return self._port.health("line card port")
@@ -152,6 +173,21 @@ class CanLine(Line):
             self._bridged.set_result(None)
         elif event.event == Ev.PLAY_DONE and self._played is not None and not self._played.done():
             self._played.set_result(event.args[1])
+        elif event.event == Ev.UNBRIDGED:
+            self._peer = None
+        elif event.event in (Ev.MONITORED, Ev.MONITOR_END):
+            self._conference_event(event)
+            return
+        if event.event == Ev.BRIDGED:
+            self._peer = event.args[1]
+        elif event.event == Ev.STATE:  # the card's word on the bridge and the conference (§4.5)
+            self._peer = event.args[2] if event.args[1] else None
+            mode = event.args[3]
+            if mode in Mode._value2member_map_:
+                seat = self._supervisor or f"card{self.node}.{event.args[4]}"
+                self._conference = (seat, Mode(mode).name.lower())
+            else:
+                self._conference = None
         if call is None or call.ended.done():
             return
         if event.event == Ev.STATE:
@@ -316,6 +352,7 @@ class CanLine(Line):
     def _finish(self, call: _Call) -> CallResult:
         if self._call is call:
             self._call = None
+            self._peer = self._conference = None  # the card takes them down with the call
         answered = Outcome.CONNECTED if call.answered else Outcome.UNREACHABLE
         return call.publish(self, call.forced or answered)
 
@@ -437,6 +474,139 @@ class CanLine(Line):
         if rang:
             with contextlib.suppress(LineError):
                 await seat.release()
+
+    # ------------------------------------------------------------------ supervision (§4.5)
+    @property
+    def monitoring(self) -> tuple[str, str] | None:
+        return self._conference
+
+    def describe_conference(self) -> str:
+        card = self.backplane.cards.get(self.node)
+        if card is None or not card.up:
+            return f"card {self.node} is not up: what it can do is not known yet"
+        if not card.conference:
+            return (f"card {self.node} ({card.name}) cannot conference: it has no object "
+                    "0x200B (firmware older than docs/line-card-protocol.md §4.5)")  # fmt: skip
+        return (f"a 3-party bridge on card {self.node} ({', '.join(card.conference)}): a "
+                f"supervisor's handset on an FXS port of card {self.node} joins the call")  # fmt: skip
+
+    def _conference_event(self, event: Event) -> None:
+        """``MONITORED`` (mode, call port, agent port, supervisor port) or ``MONITOR_END``."""
+        call = self._call
+        if event.event == Ev.MONITORED:
+            mode = event.args[0]
+            name = Mode(mode).name.lower() if mode in Mode._value2member_map_ else str(mode)
+            seat = self._supervisor or f"card{self.node}.{event.args[3]}"
+            self._conference = (seat, name)
+            if self._monitored is not None and not self._monitored.done():
+                self._monitored.set_result(None)
+            if call is not None:
+                call.evidence.append(f"MONITORED({name}, {seat})")
+            return
+        was, self._conference = self._conference, None
+        if self._unmonitored is not None and not self._unmonitored.done():
+            self._unmonitored.set_result(None)
+        if call is not None and was is not None:
+            call.evidence.append(f"MONITOR_END({was[0]}: {monitor_end_reason(event.args[0])})")
+
+    async def monitor(self, seat: Seat, mode: str, timeout: float) -> None:
+        if mode not in CONFERENCE_MODES:
+            raise CannotConference(f"{mode!r} is not a conference mode: one of "
+                                   f"{', '.join(CONFERENCE_MODES)}")  # fmt: skip
+        if mode not in self.capabilities.conference:
+            raise CannotConference(f"line {self.name} cannot bridge a third party in {mode} "
+                                   f"mode: {self.describe_conference()}")  # fmt: skip
+        if not isinstance(seat, CanSeat) or seat.backplane is not self.backplane:
+            raise CannotConference(f"line {self.name} cannot bridge a third party: seat "
+                                   f"{seat.name} is not a handset on the line's CAN bus")  # fmt: skip
+        if seat.node != self.node:
+            raise CannotConference(
+                f"line {self.name} cannot bridge a third party: seat {seat.name} is on card "
+                f"{seat.node} and the call on card {self.node}; a card conferences its own FXS "
+                "ports only (cross-card bridges over the TDM bus are not done yet)"
+            )
+        async with self._monitor_lock:
+            call = self._call
+            if call is None or call.ended.done() or call.t_answer is None or self._peer is None:
+                raise ConferenceConflict(f"line {self.name} has no call bridged to an agent")
+            if seat.port == self._peer:
+                raise CannotConference(f"seat {seat.name} is the agent's own seat in this call")
+            current = self._conference
+            if current is not None and current[0] != seat.name:
+                raise ConferenceConflict(f"supervisor seat {current[0]} is already on the call on "
+                                         f"line {self.name} ({current[1]}); one supervisor a "
+                                         "call: end that first")  # fmt: skip
+            if not seat.health().up:
+                raise ConferenceConflict(f"seat {seat.name} is down ({seat.health().last_error})")
+            await self._join(call, seat, Mode[mode.upper()], timeout)
+
+    async def _join(self, call: _Call, seat: CanSeat, mode: Mode, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        rang = False
+        try:
+            if not seat.off_hook:
+                try:
+                    await seat.ring()
+                except LineError as exc:
+                    raise ConferenceConflict(f"seat {seat.name} cannot be rung: {exc}") from exc
+                rang = True
+                if not await self._first(seat.wait_off_hook(), call, deadline - loop.time()):
+                    raise ConferenceConflict(self._why(
+                        call, f"seat {seat.name} did not lift the handset", timeout))  # fmt: skip
+            done = self._monitored = loop.create_future()
+            self._supervisor = seat.name
+            try:
+                await self._command(Op.MONITOR, bytes([seat.node, seat.port, mode]))
+            except CardError as exc:
+                raise self._refused(exc, seat, mode) from exc
+            if not await self._first(done, call, max(0.5, deadline - loop.time())):
+                raise ConferenceConflict(self._why(call, "the card did not confirm the "
+                                                   "conference", timeout))  # fmt: skip
+        except ConferenceError as exc:
+            if rang and not seat.off_hook:
+                with contextlib.suppress(LineError):
+                    await seat.release()  # stop ringing a handset nobody lifted
+            call.evidence.append(f"monitor by {seat.name} refused: {exc}")
+            raise
+        finally:
+            self._monitored = None
+        log.info("%s: seat %s joined the call (%s)", self.name, seat.name, mode.name.lower())
+
+    def _refused(self, exc: CardError, seat: CanSeat, mode: Mode) -> ConferenceError:
+        why = {
+            Status.NOT_LIFTED: f"seat {seat.name} is on hook: lift the handset and try again",
+            Status.NOT_BRIDGED: f"line {self.name} has no call bridged to an agent",
+            Status.BUSY: f"seat {seat.name} is in another call, or another supervisor is on "
+            "this one",
+            Status.PORT_FAULT: f"a port fault on card {self.node}",
+        }.get(exc.status) if exc.status is not None else None  # fmt: skip
+        if why is not None:
+            return ConferenceConflict(why)
+        if exc.status in (Status.NOT_SUPPORTED, Status.BAD_ARGUMENT):
+            return CannotConference(
+                f"line {self.name} cannot bridge a third party: card {self.node} refused MONITOR "
+                f"{mode.name.lower()} ({exc.status.name}): a card older than "
+                "docs/line-card-protocol.md §4.5, or a mode its mixer lacks"
+            )
+        return ConferenceConflict(f"line {self.name}: {exc}")
+
+    async def unmonitor(self) -> None:
+        async with self._monitor_lock:
+            current = self._conference
+            if current is None:
+                raise ConferenceConflict(f"nobody listens in on line {self.name}")
+            loop = asyncio.get_running_loop()
+            ended = self._unmonitored = loop.create_future()
+            try:
+                await self._command(Op.UNMONITOR)
+                await asyncio.wait_for(ended, 1.0)
+            except CardError as exc:
+                raise ConferenceConflict(f"line {self.name}: {exc}") from exc
+            except TimeoutError:
+                self._conference = None  # the card said nothing: take it as over
+            finally:
+                self._unmonitored = None
 
     async def bridge(self, node: int, port: int) -> None:
         """Connect this port's call to another port of the card (``connect`` does it for seats)."""

@@ -26,6 +26,7 @@ OD_ROLE = 0x2003
 OD_STATE = 0x2010
 OD_MESSAGE_COUNT = 0x2020
 OD_MESSAGES = 0x2021
+OD_CONFERENCE = 0x200B  # the conference modes the card can do (section 4.5); absent: none
 
 
 class Role(enum.IntEnum):
@@ -47,6 +48,8 @@ class Op(enum.IntEnum):
     SEND_DTMF = 0x0A
     QUERY = 0x0B
     ANSWER = 0x0C
+    MONITOR = 0x0D  # section 4.5: a supervisor's FXS port joins the port's bridged call
+    UNMONITOR = 0x0E
 
 
 class Ev(enum.IntEnum):
@@ -73,6 +76,8 @@ class Ev(enum.IntEnum):
     BRIDGED = 0x30
     UNBRIDGED = 0x31
     PLAY_DONE = 0x32
+    MONITORED = 0x33  # section 4.5: the conference is up (or its mode changed)
+    MONITOR_END = 0x34
     PORT_FAULT = 0x3F
 
 
@@ -86,6 +91,8 @@ class Status(enum.IntEnum):
     NOT_OPERATIONAL = 6
     PORT_FAULT = 7  # a fault is latched on the port (section 7)
     NOT_RINGING = 8  # ANSWER: nothing rings in on the port (the caller has gone)
+    NOT_LIFTED = 9  # MONITOR: the supervisor's handset is on hook (or ringing)
+    NOT_BRIDGED = 10  # MONITOR: the port has no call bridged to a seat
 
 
 class Cause(enum.IntEnum):
@@ -114,9 +121,55 @@ class State(enum.IntEnum):
     FXS_OFF_HOOK = 6
     PLAYING = 7
     RINGING_IN = 8  # FXO: an incoming call rings, not answered yet
+    MONITORING = 9  # FXS: a supervisor's handset in a conference (section 4.5)
 
 
 FAULT_BIT = 0x80
+
+
+class Mode(enum.IntEnum):
+    """``MONITOR`` byte 5 (section 4.5): what the supervisor's port hears and is heard by."""
+
+    LISTEN = 1  # hears the customer and the agent; nobody hears the supervisor
+    WHISPER = 2  # hears both; only the agent's seat hears the supervisor
+    BARGE = 3  # a three-way call: everyone hears everyone
+
+
+MODE_BITS = {Mode.LISTEN: 0x01, Mode.WHISPER: 0x02, Mode.BARGE: 0x04}  # object 0x200B
+
+
+def conference_modes(bits: int) -> tuple[str, ...]:
+    """Object ``0x200B`` -> the modes' names: ``0x05`` -> ("listen", "barge")."""
+    return tuple(mode.name.lower() for mode, bit in MODE_BITS.items() if bits & bit)
+
+
+def conference_bits(modes: tuple[str, ...] | list[str]) -> int:
+    """The inverse of ``conference_modes``."""
+    return sum(MODE_BITS[Mode[name.upper()]] for name in set(modes))
+
+
+class MonitorEnd(enum.IntEnum):
+    """``MONITOR_END`` byte 3: why the conference is over."""
+
+    COMMAND = 0  # UNMONITOR, or the host's ON_HOOK to the supervisor's port
+    SUPERVISOR_HUNG_UP = 1
+    CALL_ENDED = 2  # the far end hung up, or the host's ON_HOOK to the call's port
+    AGENT_LEFT = 3  # the agent's seat left the bridge (hung up, UNBRIDGE, a new BRIDGE)
+    FAULT = 4  # a fault latched on one of the three ports
+
+
+MONITOR_END_REASONS = {
+    MonitorEnd.COMMAND: "ended by the host",
+    MonitorEnd.SUPERVISOR_HUNG_UP: "the supervisor hung up",
+    MonitorEnd.CALL_ENDED: "the call ended",
+    MonitorEnd.AGENT_LEFT: "the agent left the call",
+    MonitorEnd.FAULT: "a port fault",
+}
+
+
+def monitor_end_reason(code: int) -> str:
+    known = code in MonitorEnd._value2member_map_
+    return MONITOR_END_REASONS[MonitorEnd(code)] if known else f"reason {code}"
 
 
 class Fault(enum.IntEnum):

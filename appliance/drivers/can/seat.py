@@ -19,7 +19,7 @@ from appliance.drivers.line import Dtmf, LineDown, LineError, LineHealth, LineUp
 
 log = logging.getLogger(__name__)
 
-OFF_HOOK_STATES = (State.BRIDGED, State.FXS_OFF_HOOK, State.PLAYING)
+OFF_HOOK_STATES = (State.BRIDGED, State.FXS_OFF_HOOK, State.PLAYING, State.MONITORING)
 
 
 class CanSeat(Seat):

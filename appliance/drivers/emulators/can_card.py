@@ -14,6 +14,13 @@ Incoming calls (section 4.4; ``incoming(port, plan)``, ``plans.IncomingPlan``): 
 ring, ``RINGING_STOPPED`` when the caller gives up after ``ring`` s; ``ANSWER`` takes the call
 (state 3), the caller's keys come as ``DTMF`` at their times, and at ``hangup`` s the caller goes
 (``CALL_END`` remote hang-up). An opcode the card does not know is answered with status 3.
+
+Conference (section 4.5): ``MONITOR`` joins a lifted FXS port (the supervisor's handset) to an FXO
+port's bridged call in mode listen, whisper or barge; who hears whom is ``mix()``, what the card
+reports of its ports ``report()`` (the control socket's ``status``). The conference ends with
+``MONITOR_END`` on ``UNMONITOR``, when the supervisor hangs up, the call ends, the agent's seat
+leaves the bridge or a fault latches. ``conference=()`` emulates an older card: no object
+``0x200B``, and ``MONITOR``/``UNMONITOR`` are opcodes it does not know (status 3).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import canopen
 
@@ -36,12 +44,15 @@ from appliance.drivers.can.protocol import (
     Ev,
     Event,
     Fault,
+    Mode,
+    MonitorEnd,
     Op,
     Presentation,
     Role,
     State,
     Status,
     caller_id_frames,
+    conference_bits,
     dial_digits,
     digit_code,
 )
@@ -52,6 +63,7 @@ OUTCOMES = ("answer", "machine", "busy", "no-answer", "no-dialtone", "sit", "fax
 MESSAGE_SECONDS = 2.0  # every stored message plays this long (scaled)
 RING_EVERY = 6.0  # an incoming call's INCOMING_RING, once per ring burst
 CALLER_ID_AFTER = 3.0  # the caller ID, between the first and the second ring
+CONFERENCE = ("listen", "whisper", "barge")  # what a current card can do (object 0x200B)
 PRESENTATIONS = {"number": Presentation.NUMBER, "withheld": Presentation.WITHHELD,
                  "unavailable": Presentation.UNAVAILABLE}  # fmt: skip
 
@@ -85,6 +97,8 @@ class _Port:
     incoming: IncomingPlan | None = None  # the caller ringing in, or talking
     rings: int = 0
     caller_id_sent: bool = False  # this call's CALLER_ID frames went out
+    conference: tuple[int, Mode] | None = None  # FXO: the supervisor's port and the mode
+    monitoring: int | None = None  # a supervisor's FXS port: the FXO port whose call it joins
 
 
 class EmulatedCard:
@@ -99,17 +113,22 @@ class EmulatedCard:
         *,
         messages: tuple[str, ...] = ("reminder", "info-no-agent"),
         seed: int = 0,
+        conference: tuple[str, ...] = CONFERENCE,
     ) -> None:
         self.network = network
+        self.conference = tuple(m for m in CONFERENCE if m in conference)
         self.slot = slot
         self.script = script or CardScript()
         self.rng = random.Random(seed * 1009 + slot)
         self.ports = [_Port(role) for role in roles]
         self.messages = messages
-        self.node = canopen.LocalNode(slot, object_dictionary(roles, list(messages)))
+        self.node = canopen.LocalNode(
+            slot, object_dictionary(roles, list(messages), conference_bits(self.conference))
+        )
         self.plugged = False
         self.counter = 0
         self.commands: list[Command] = []  # every command received (for tests)
+        self.unknown: list[int] = []  # opcodes received that this card does not know
         self.resets = 0  # NMT resets of this card obeyed (section 2.7)
         self._lock = threading.RLock()
         self._was_operational = False
@@ -135,6 +154,7 @@ class EmulatedCard:
             for port in self.ports:
                 self._cancel(port)
                 port.state, port.bridged = 0, None
+                port.conference = port.monitoring = None
 
     replug = plug
 
@@ -179,8 +199,9 @@ class EmulatedCard:
                 for p in self.ports:
                     self._cancel(p)  # the playback timer too
                     p.play_timer = None
-                    lifted = p.role == Role.FXS and p.state in (4, 6, 7)
+                    lifted = p.role == Role.FXS and p.state in (4, 6, 7, 9)
                     p.state, p.number, p.bridged, p.playing = 6 if lifted else 0, "", None, None
+                    p.conference = p.monitoring = None
                     if not p.lasting:
                         p.fault = None
                 latched = any(p.fault is not None for p in self.ports)
@@ -195,10 +216,18 @@ class EmulatedCard:
             self._was_operational = now
 
     def _send_state(self, n: int) -> None:
+        """``STATE``: state, bridged-to node and port; byte 6 the conference's mode and byte 7
+        the supervisor's port (on the call's FXO port) or, on a supervisor's port, bytes 4-5 the
+        call's FXO port and byte 6 the mode (section 4.5)."""
         port = self.ports[n - 1]
         bridged = port.bridged or (0, 0)
+        mode, other = (int(port.conference[1]), port.conference[0]) if port.conference else (0, 0)
+        if port.monitoring is not None:
+            peer = self.ports[port.monitoring - 1].conference
+            bridged = (self.slot, port.monitoring)
+            mode, other = (int(peer[1]) if peer else 0), 0
         fault = FAULT_BIT if port.fault is not None else 0
-        self._send(n, Ev.STATE, bytes([port.state | fault, *bridged]))
+        self._send(n, Ev.STATE, bytes([port.state | fault, *bridged, mode, other]))
 
     def _on_frame(self, can_id: int, data: bytearray, timestamp: float) -> None:
         with self._lock:
@@ -206,8 +235,11 @@ class EmulatedCard:
                 return
             try:
                 command = Command.decode(bytes(data))
+                if command.op in (Op.MONITOR, Op.UNMONITOR) and not self.conference:
+                    raise ValueError("an older card: no conference opcodes")
             except ValueError:
                 if len(data) == 8:  # an opcode this card does not know (a newer host)
+                    self.unknown.append(data[1])
                     reply = bytes([data[2], Status.NOT_SUPPORTED, data[1]])
                     self._send(data[0], Ev.ACK, reply)
                 return
@@ -225,7 +257,7 @@ class EmulatedCard:
         port = self.ports[c.port - 1]
         if port.fault is not None and c.op != Op.QUERY:
             return Status.PORT_FAULT
-        fxo_only = (Op.OFF_HOOK, Op.DIAL, Op.DIAL_END, Op.BRIDGE, Op.ANSWER)
+        fxo_only = (Op.OFF_HOOK, Op.DIAL, Op.DIAL_END, Op.BRIDGE, Op.ANSWER, Op.MONITOR)
         if (c.op in fxo_only and port.role != Role.FXO) or (
             c.op == Op.RING and port.role != Role.FXS
         ):
@@ -243,6 +275,10 @@ class EmulatedCard:
                 return Status.NOT_SUPPORTED  # no TDM bus on this card
             if not 1 <= c.args[1] <= len(self.ports) or c.args[1] == c.port:
                 return Status.BAD_ARGUMENT
+            if self.ports[c.args[1] - 1].monitoring is not None:
+                return Status.BUSY  # a supervisor's handset in a conference
+        if c.op == Op.MONITOR:
+            return self._may_monitor(c, port)
         if c.op == Op.DIAL:
             port.number += dial_digits(c.args)
         return Status.DONE
@@ -259,6 +295,8 @@ class EmulatedCard:
             self._call(n, port, int.from_bytes(c.args[0:2], "little") or 25)
         elif c.op == Op.ON_HOOK and port.role == Role.FXS:
             self._cancel(port)  # stop ringing (and the scripted agent's lift)
+            if port.monitoring is not None:  # the supervisor's part of the call ends
+                self._end_conference(port.monitoring, MonitorEnd.COMMAND)
             self._stop_play(n, port, 2)
             self._unbridge(n, port, 0)
             if port.state == 5:
@@ -271,6 +309,7 @@ class EmulatedCard:
             self._cancel(port)
             was = port.state
             self._stop_play(n, port, 2)
+            self._end_conference(n, MonitorEnd.CALL_ENDED)
             self._unbridge(n, port, 0)
             port.state = 0
             if was in (1, 2, 3, 4, 7):
@@ -289,6 +328,12 @@ class EmulatedCard:
             self._stop_play(n, port, 1)
         elif c.op == Op.QUERY:
             self._send_state(n)
+        elif c.op == Op.MONITOR:
+            self._monitor(n, port, c.args[1], Mode(c.args[2]))
+        elif c.op == Op.UNMONITOR:
+            fxo = n if port.conference is not None else port.monitoring
+            if fxo is not None:
+                self._end_conference(fxo, MonitorEnd.COMMAND)
 
     def _bridge(self, n: int, port: _Port, other: int) -> None:
         peer = self.ports[other - 1]
@@ -328,6 +373,9 @@ class EmulatedCard:
         if port.bridged is None:
             return
         slot, other = port.bridged
+        if slot == self.slot:  # the call's conference, if any, goes with its bridge
+            fxo = n if port.role == Role.FXO else other
+            self._end_conference(fxo, MonitorEnd.AGENT_LEFT)
         port.bridged = None
         self._settle(port)
         self._send(n, Ev.UNBRIDGED, bytes([reason]))
@@ -393,6 +441,7 @@ class EmulatedCard:
             self._send(n, event)
         self._cancel(port)
         self._stop_play(n, port, 2)
+        self._end_conference(n, MonitorEnd.CALL_ENDED)
         self._unbridge(n, port, 1)
         port.state, port.incoming = 0, None
         self._send(n, Ev.CALL_END, bytes([cause]))
@@ -482,6 +531,8 @@ class EmulatedCard:
         """An agent puts the handset down; a bridged FXO call stays up for the host to end."""
         with self._lock:
             p = self.ports[port - 1]
+            if p.monitoring is not None:
+                self._end_conference(p.monitoring, MonitorEnd.SUPERVISOR_HUNG_UP)
             p.state = 0
             self._cancel(p)
             self._unbridge(port, p, 1)
@@ -497,6 +548,112 @@ class EmulatedCard:
         if self.ports[n - 1].bridged == bridge:
             self.hang_up(n)
 
+    # ------------------------------------------------------------------ conference (4.5)
+    def _may_monitor(self, c: Command, port: _Port) -> Status:
+        """``MONITOR`` on the call's FXO port: byte 3 the supervisor's node, 4 its FXS port,
+        5 the mode. Refusals in this order (section 4.5)."""
+        node, sup_n, mode = c.args[0], c.args[1], c.args[2]
+        if node != self.slot:
+            return Status.NOT_SUPPORTED  # no TDM bus: a seat of another card
+        if mode not in Mode._value2member_map_ or not 1 <= sup_n <= len(self.ports):
+            return Status.BAD_ARGUMENT
+        if Mode(mode).name.lower() not in self.conference:
+            return Status.NOT_SUPPORTED  # a mode this card's mixer cannot do
+        sup = self.ports[sup_n - 1]
+        if sup_n == c.port or sup.role != Role.FXS:
+            return Status.BAD_ARGUMENT
+        if port.bridged is None or port.bridged[0] != self.slot:
+            return Status.NOT_BRIDGED
+        if port.bridged[1] == sup_n:
+            return Status.BAD_ARGUMENT  # the agent's own seat
+        if sup.fault is not None:
+            return Status.PORT_FAULT
+        if port.conference is not None and port.conference[0] != sup_n:
+            return Status.BUSY  # another supervisor is on this call
+        if sup.monitoring is not None and sup.monitoring != c.port:
+            return Status.BUSY  # this supervisor is on another call
+        if sup.state in (State.IDLE, State.FXS_RINGING):
+            return Status.NOT_LIFTED
+        if sup.state not in (State.FXS_OFF_HOOK, State.MONITORING):
+            return Status.BUSY  # the handset is in a call of its own
+        return Status.DONE
+
+    def _monitor(self, n: int, port: _Port, sup_n: int, mode: Mode) -> None:
+        sup = self.ports[sup_n - 1]
+        port.conference = (sup_n, mode)
+        sup.monitoring, sup.state = n, State.MONITORING
+        agent = port.bridged[1] if port.bridged else 0
+        args = bytes([mode, n, agent, sup_n])
+        self._send(n, Ev.MONITORED, args)
+        self._send(sup_n, Ev.MONITORED, args)
+
+    def _end_conference(self, n: int, reason: MonitorEnd) -> None:
+        """The conference on FXO port ``n`` (if any) is over: ``MONITOR_END`` on the call's port
+        and the supervisor's; the supervisor's handset is off hook, in no call (state 6)."""
+        port = self.ports[n - 1]
+        if port.conference is None:
+            return
+        sup_n, _ = port.conference
+        port.conference = None
+        sup = self.ports[sup_n - 1]
+        sup.monitoring = None
+        if sup.state == State.MONITORING:
+            sup.state = State.FXS_OFF_HOOK
+        args = bytes([reason, n, sup_n])
+        self._send(n, Ev.MONITOR_END, args)
+        self._send(sup_n, Ev.MONITOR_END, args)
+
+    def mix(self, n: int) -> dict[int, tuple[int, ...]]:
+        """Who hears whom in the call on port ``n`` (any of its ports): port -> the ports it
+        hears. Empty when the port is in no bridged call."""
+        with self._lock:
+            port = self.ports[n - 1]
+            if port.monitoring is not None:
+                n, port = port.monitoring, self.ports[port.monitoring - 1]
+            elif port.role == Role.FXS and port.bridged is not None:
+                n, port = port.bridged[1], self.ports[port.bridged[1] - 1]
+            if port.bridged is None or port.bridged[0] != self.slot:
+                return {}
+            agent = port.bridged[1]
+            if port.conference is None:
+                return {n: (agent,), agent: (n,)}
+            sup, mode = port.conference
+            return {
+                n: (agent, sup) if mode == Mode.BARGE else (agent,),
+                agent: (n,) if mode == Mode.LISTEN else (n, sup),
+                sup: (n, agent),
+            }
+
+    def report(self, n: int | None = None) -> list[dict[str, Any]]:
+        """What the card reports of its ports (``n``: one), as the control socket's ``status``:
+        role, state, bridge, conference (mode, call, agent, supervisor) and who each hears."""
+        with self._lock:
+            out: list[dict[str, Any]] = []
+            for i, port in enumerate(self.ports, 1):
+                if n is not None and i != n:
+                    continue
+                entry: dict[str, Any] = {
+                    "port": f"{self.slot}/{i}", "role": port.role.name.lower(),
+                    "state": port.state | (FAULT_BIT if port.fault is not None else 0),
+                    "bridge": f"{port.bridged[0]}/{port.bridged[1]}" if port.bridged else None,
+                    "hears": [f"{self.slot}/{p}" for p in self.mix(i).get(i, ())],
+                }  # fmt: skip
+                fxo = i if port.conference is not None else port.monitoring
+                if fxo is None and port.role == Role.FXS and port.bridged is not None:
+                    fxo = port.bridged[1]  # the agent's seat: the call it is bridged to
+                call = self.ports[fxo - 1] if fxo is not None else None
+                if call is not None and call.conference is not None and call.bridged:
+                    sup, mode = call.conference
+                    entry["conference"] = {
+                        "mode": mode.name.lower(), "call": f"{self.slot}/{fxo}",
+                        "agent": f"{self.slot}/{call.bridged[1]}",
+                        "supervisor": f"{self.slot}/{sup}",
+                    }  # fmt: skip
+                else:
+                    entry["conference"] = None
+                out.append(entry)
+            return out
+
     # ------------------------------------------------------------------ faults (section 7)
     def fault(self, port: int, code: int = Fault.PORT_STUCK, *, lasting: bool = False) -> None:
         """A hardware fault on ``port`` (0: the card), told by EMCY. It is latched (the port's
@@ -508,6 +665,10 @@ class EmulatedCard:
                 whole = port == 0 or code == Fault.SUPPLY
                 for n in range(1, len(self.ports) + 1) if whole else (port,):
                     p = self.ports[n - 1]
+                    for fxo, q in enumerate(self.ports, 1):  # a conference this port is in
+                        agent = q.bridged[1] if q.bridged else 0
+                        if q.conference is not None and n in (fxo, q.conference[0], agent):
+                            self._end_conference(fxo, MonitorEnd.FAULT)
                     self._cancel(p)
                     p.playing, p.fault, p.lasting = None, code, lasting
                     if p.bridged is not None:  # the other side of the bridge hears it go
@@ -523,7 +684,7 @@ class EmulatedCard:
                 p = self.ports[n - 1]
                 if p.fault is not None:
                     p.fault = None
-                    lifted = p.role == Role.FXS and p.state in (4, 6, 7)
+                    lifted = p.role == Role.FXS and p.state in (4, 6, 7, 9)
                     p.state, p.number = 6 if lifted else 0, ""
             self._emcy(Fault.RESET, port)
 

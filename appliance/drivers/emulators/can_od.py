@@ -6,6 +6,7 @@ from canopen import objectdictionary as od
 
 from appliance.drivers.can.protocol import (
     DEVICE_TYPE,
+    OD_CONFERENCE,
     OD_HARDWARE,
     OD_MESSAGE_COUNT,
     OD_MESSAGES,
@@ -28,8 +29,11 @@ def _variable(
     return var
 
 
-def object_dictionary(roles: list[Role], messages: list[str]) -> od.ObjectDictionary:
-    """Section 3 of the protocol, as a canopen object dictionary."""
+def object_dictionary(
+    roles: list[Role], messages: list[str], conference: int = 0
+) -> od.ObjectDictionary:
+    """Section 3 of the protocol, as a canopen object dictionary; ``conference``: the bits of
+    object 0x200B (0: the object is absent, as on a card older than section 4.5)."""
     d = od.ObjectDictionary()  # type: ignore[no-untyped-call]
     d.add_object(_variable("Device type", 0x1000, 0, od.UNSIGNED32, DEVICE_TYPE))
     d.add_object(_variable("Error register", 0x1001, 0, od.UNSIGNED8, 0))
@@ -38,6 +42,8 @@ def object_dictionary(roles: list[Role], messages: list[str]) -> od.ObjectDictio
     d.add_object(_variable("Heartbeat", 0x1017, 0, od.UNSIGNED16, 1000, "rw"))
     d.add_object(_variable("Protocol version", OD_VERSION, 0, od.UNSIGNED8, PROTOCOL_VERSION))
     d.add_object(_variable("Ports", OD_PORTS, 0, od.UNSIGNED8, len(roles)))
+    if conference:
+        d.add_object(_variable("Conference", OD_CONFERENCE, 0, od.UNSIGNED8, conference))
     for index, name, values, access in (
         (OD_HARDWARE, "Port hardware", [3] * len(roles), "ro"),
         (OD_ROLE, "Port role", [int(r) for r in roles], "rw"),

@@ -7,6 +7,9 @@ Control commands, one a line (``ok`` or ``error: ...`` back)::
     <slot>/<port> lift | hang-up | press <digits>        an agent's handset on an FXS port
     <slot>/<port> fault [<code>] | clear                 a latched fault (EMCY), cleared
     <slot> unplug | replug                               the card leaves the backplane, returns
+    <slot> status | <slot>/<port> status                 what the card reports of its ports:
+        ``ok {"ports": [{"port", "role", "state", "bridge", "hears", "conference"}]}`` (one line
+        of JSON: the bridge, the conference's mode and members, who hears whom; section 4.5)
 
 A port may be named ``3/1`` or, with one card, ``1``; in a script "" is the first FXO port.
 """
@@ -14,6 +17,7 @@ A port may be named ``3/1`` or, with one card, ``1``; in a script "" is the firs
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from appliance.drivers.emulators.plans import ScheduledCall, parse_incoming_comm
 
 log = logging.getLogger(__name__)
 
-PORT_ACTIONS = ("incoming", "lift", "hang-up", "press", "fault", "clear")
+PORT_ACTIONS = ("incoming", "lift", "hang-up", "press", "fault", "clear", "status")
 CARD_ACTIONS = ("unplug", "replug")
 
 
@@ -67,19 +71,24 @@ class CardRack:
             raise ControlError(f"{name!r} is {card.ports[n - 1].role.name}; calls ring in on FXO")
 
     # ------------------------------------------------------------------ control
-    def control(self, command: str) -> None:
+    def control(self, command: str) -> str | None:
         parts = command.split(maxsplit=2)
         if len(parts) < 2:
             raise ControlError("expected: <slot>/<port> <action> [argument] or <slot> <action>")
         target, action = parts[0], parts[1]
         arg = parts[2] if len(parts) > 2 else ""
+        if action == "status":
+            if "/" in target:
+                card, n = self.port(target)
+                return json.dumps({"ports": card.report(n)})
+            return json.dumps({"ports": self._card(target).report()})
         if action in CARD_ACTIONS:
             card = self._card(target)
             if action == "unplug":
                 card.unplug()
             else:
                 card.replug()
-            return
+            return None
         if action not in PORT_ACTIONS:
             raise ControlError(f"unknown action {action!r}; one of "
                                f"{', '.join(PORT_ACTIONS + CARD_ACTIONS)}")  # fmt: skip
@@ -102,6 +111,7 @@ class CardRack:
             card.fault(n, code)
         else:
             card.clear(n)
+        return None
 
     async def open_control(self, path: Path) -> None:
         self._control = ControlServer(path, self.control)

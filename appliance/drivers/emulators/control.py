@@ -1,4 +1,5 @@
-"""An emulator's control socket: one command per line, answered ``ok`` or ``error: ...``.
+"""An emulator's control socket: one command per line, answered ``ok`` (``ok <text>`` for a
+command that reports something, e.g. the line card's ``status``) or ``error: ...``.
 
 The V.253 farm and the line-card emulator take their switches (unplug, silence, an incoming call)
 this way, as the GSM farm does (``gsm/farm.py``): from a shell (``socat - UNIX:DIR/control.sock``),
@@ -25,9 +26,9 @@ class ControlError(ValueError):
 
 class ControlServer:
     """The unix socket ``path``: every line is given to ``apply``; a ``ValueError`` it raises
-    is the error answered."""
+    is the error answered, a text it returns (one line) follows the ``ok``."""
 
-    def __init__(self, path: Path, apply: Callable[[str], None]) -> None:
+    def __init__(self, path: Path, apply: Callable[[str], str | None]) -> None:
         self.path = path
         self.apply = apply
         self._server: asyncio.AbstractServer | None = None
@@ -66,8 +67,8 @@ class ControlServer:
                 if not command:
                     continue
                 try:
-                    self.apply(command)
-                    writer.write(b"ok\n")
+                    said = self.apply(command)
+                    writer.write(b"ok\n" if said is None else f"ok {said}\n".encode())
                 except ValueError as exc:  # ControlError, and a script value refused
                     writer.write(f"error: {exc}\n".encode())
                 await writer.drain()

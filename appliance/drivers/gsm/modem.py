@@ -253,6 +253,15 @@ class GsmModem(AtPortLine):
     def can_reach(self, seat: Seat) -> bool:
         return isinstance(seat, PhoneSeat) and self.transfers
 
+    def describe_conference(self) -> str:
+        """Why a supervisor cannot join (SPEC A6): the agent's call leaves the module by ECT."""
+        return (
+            "a GSM line hands its call to the agent's phone by explicit call transfer "
+            "(AT+CHLD=4): the network then carries the call and the module has none left to add "
+            "a supervisor to; a barge-in by multiparty (AT+CHLD=3) would keep the customer and "
+            "the agent on the module for the whole talk, which this box does not do"
+        )
+
     async def connect(self, seat: Seat, timeout: float) -> None:
         if not isinstance(seat, PhoneSeat):
             raise NotSupported(f"{self.name}: a GSM line reaches agents by phone, not {seat.name}")
