@@ -177,12 +177,24 @@ def test_agent_day_screen_pop_message_disposition_and_callback_turning_red(floor
         )
         assert width <= LAPTOP["width"] and height <= LAPTOP["height"], (page.url, width, height)
 
-    # Listening in: the box bridges the supervisor's seat, or the page says why it cannot.
+    # Listening in: a seat the box does not have is refused with the API's reason; with the
+    # supervisor's seat the emulated card bridges it (or the page says why the line cannot).
+    boss.fill("#seat", "nowhere")
     boss.click("#a-anna-listen")
-    note = _expect_text(boss, "#monitor-note", r"listen to anna's call on line|Cannot listen")
+    _expect_text(boss, "#monitor-note", "Cannot listen on anna's call: no seat named 'nowhere'")
+    boss.fill("#seat", "desk2")
+    boss.click("#a-anna-listen")
+    note = _expect_text(
+        boss,
+        "#monitor-note",
+        r"You listen to anna's call on line card3-1 from seat desk2|Cannot listen",
+    )
     if "Cannot" in note:
         assert len(note) > len("Cannot listen on anna's call: ") + 5  # the API's reason
-    shot(boss, "desk-supervisor")
+    else:
+        expect(boss.locator("#a-anna-listen")).to_have_attribute("aria-pressed", "true")
+        monitor = floor.admin.get("/agents/anna/monitor").json()
+        assert monitor["seat"] == "desk2" and monitor["mode"] == "listen", monitor
 
     # A pop-up from the supervisor shows on the agent's page at once, to be acknowledged.
     boss.select_option("#send-to", "anna")
@@ -202,6 +214,7 @@ def test_agent_day_screen_pop_message_disposition_and_callback_turning_red(floor
     # The agent hangs up; wrap-up with the disposition form and the campaign's codes.
     if "listen to" in note:
         boss.click("#a-anna-unmonitor")
+        _expect_text(boss, "#monitor-note", "Stopped listening to anna")
     agent.keyboard.press("Alt+h")
     _expect_text(agent, "#state", "Wrap-up", timeout=30_000)
     expect(agent.locator("#dispo")).to_be_visible()
@@ -255,6 +268,13 @@ def test_agent_day_screen_pop_message_disposition_and_callback_turning_red(floor
     retry = dt.datetime.fromisoformat(stored["next_at"]) - dt.datetime.now(dt.UTC)
     assert dt.timedelta(hours=1, minutes=58) < retry <= dt.timedelta(hours=2), stored
 
+    # What the supervisor did from the page is in the audit log, under the supervisor's token.
+    done = {(e["actor"], e["action"]) for e in floor.admin.get("/audit?limit=1000").json()}
+    sent = {a for actor, a in done if actor == "api:sup"}
+    listened = {"agent.monitor", "agent.unmonitor"} if "listen to" in note else {"agent.monitor"}
+    assert listened <= sent, sent  # a refusal is audited too
+    assert any("message" in a for a in sent), sent
+
     assert agent_console.errors == [] and boss_console.errors == []
     agent.context.close()
     boss.context.close()
@@ -284,9 +304,14 @@ def test_login_code_from_the_supervisor_and_a_wrong_code(floor: Floor) -> None:
     # Single use: the same code again is refused.
     again = Api(floor.base).post("/desk/session", {"agent": "ben", "code": code})
     assert again.status == 401, again
-    desk.keyboard.press("Alt+o")  # log out
-    expect_login = desk.locator("#login-form")
-    expect_login.wait_for(state="visible")
+    # The supervisor forces ben ready, paused, logged out: each shows on ben's desk, pushed.
+    boss.click("#a-ben-ready")
+    _expect_text(desk, "#state", "^Ready")
+    boss.click("#a-ben-pause")
+    _expect_text(desk, "#state", "Paused — supervisor")
+    boss.click("#a-ben-logout")
+    _expect_text(desk, "#login-error", "You were logged out")
+    assert desk.locator("#desk-view").is_hidden()
     assert floor.admin.get("/agents/ben").json()["state"] == "logged_out"
     assert desk_console.errors == [] and boss_console.errors == []
     desk.context.close()
@@ -314,6 +339,19 @@ def test_timed_preview_countdown_skip_and_dial_now(floor: Floor) -> None:
     _expect_text(page, "#state", "Talking", timeout=60_000)
     expect(preview).to_be_hidden()
     _expect_text(page, "#pop-fields", other)
+    # The floor as an admin's supervisor page shows it: ben talking, both campaigns' figures.
+    boss, boss_console = _page(floor)
+    boss.goto(floor.base + "/supervisor/")
+    boss.fill("#login-token", floor.tokens["admin"])
+    boss.fill("#login-seat", "desk1")
+    boss.press("#login-seat", "Enter")
+    _expect_text(boss, "#agents tr[data-agent=ben]", "talking")
+    _expect_text(boss, "#figures tr[data-campaign=leads]", r"%\s*\d+$")
+    _expect_text(boss, "#figures tr[data-campaign=sales]", r"%\s*\d+$")
+    _expect_text(boss, "#agents tr[data-agent=ben]", "can listen, whisper, barge")
+    shot(boss, "desk-supervisor-admin")
+    assert boss_console.errors == []
+    boss.context.close()
     page.keyboard.press("Alt+h")
     _expect_text(page, "#state", "Wrap-up", timeout=30_000)
     page.select_option("#dispo-code", "wrong_number")

@@ -97,9 +97,10 @@
     $("ready").focus();
   }
 
-  function leave(message) {
+  function leave(message, keepToken) {
     if (desk.stream) desk.stream.stop();
     desk.stream = null;
+    if (keepToken && desk.token) $("login-token").value = desk.token;
     sessionStorage.removeItem(KEY_TOKEN);
     desk.token = null;
     desk.doc = null;
@@ -126,6 +127,10 @@
     if (name === "agent" && data && typeof data === "object") {
       desk.pushed += 1;
       const before = desk.doc;
+      if (data.state === "logged_out" && before && before.state !== "logged_out") {
+        // Logged out elsewhere (by a supervisor, another tab): back to the form, token kept.
+        return leave("You were logged out" + (data.reason ? " (" + data.reason + ")" : "") + ". Log in again to go on.", true);
+      }
       render(data);
       if (!before || before.state !== data.state || (before.call && !data.call)) refreshList();
     } else if (name === "message" && data && typeof data === "object") {

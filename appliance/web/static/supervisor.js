@@ -17,6 +17,7 @@
     wrap_up: "wrap-up",
     paused: "paused",
   };
+  const ON_CALL = ["reserved", "talking", "wrap_up"];
   const MODES = [
     ["listen", "Listen"],
     ["whisper", "Whisper"],
@@ -118,13 +119,13 @@
       body.append(D.el("tr", {}, D.el("td", { colspan: "5", class: "muted" }, "No agents. Create them with PUT /agents/{name}.")));
     }
     for (const a of sup.agents) {
-      const c = a.call;
+      const c = ON_CALL.includes(a.state) ? a.call : null; // the last call stays in the document
       const callCell = D.el("td", {});
       if (c) {
         callCell.append(
           D.el("span", {}, (c.number || "") + " · " + c.campaign),
           " ",
-          D.el("span", { class: "timer", dataset: { from: c.connected_at || c.started_at || "" } }, ""),
+          c.ended_at ? D.el("span", { class: "muted" }, "ended") : D.el("span", { class: "timer", dataset: { from: c.connected_at || c.started_at || "" } }, ""),
         );
         if (c.line) callCell.append(D.el("div", { class: "why" }, "line " + c.line + conferenceNote(c.line)));
       } else if (a.preview) {
@@ -134,7 +135,7 @@
       const id = (what) => "a-" + a.name + "-" + what;
       const loggedIn = a.state !== "logged_out";
       actions.append(
-        button(id("ready"), "Ready", !loggedIn || a.state === "ready", () => force(a.name, "ready")),
+        button(id("ready"), "Ready", !["paused", "wrap_up"].includes(a.state), () => force(a.name, "ready")),
         button(id("pause"), "Pause", !loggedIn || a.state === "paused", () => force(a.name, "pause", { reason: "supervisor" })),
         button(id("logout"), "Log out", !loggedIn, () => force(a.name, "logout")),
       );
@@ -298,13 +299,13 @@
       const cap = typeof c.abandon_cap === "number" ? c.abandon_cap / 100 : null; // a percentage
       const a24 = (c.abandon || {})["24h"];
       const a30 = (c.abandon || {})["30d"];
-      const dialable = D.el("td", {}, "…");
+      const dialable = D.el("td", { class: "num" }, "…");
       row.append(
         D.el("td", {}, D.el("strong", {}, c.name), D.el("div", { class: "why", id: "why-" + c.name }, "")),
         D.el("td", {}, c.status + (c.pacing ? " · " + c.pacing : "")),
-        D.el("td", { class: typeof cap === "number" && a24 > cap ? "over" : "" }, percent(a24)),
-        D.el("td", { class: typeof cap === "number" && a30 > cap ? "over" : "" }, percent(a30)),
-        D.el("td", {}, cap === null ? "none" : percent(cap)),
+        D.el("td", { class: "num" + (cap !== null && a24 > cap ? " over" : "") }, percent(a24)),
+        D.el("td", { class: "num" + (cap !== null && a30 > cap ? " over" : "") }, percent(a30)),
+        D.el("td", { class: "num" }, cap === null ? "none" : percent(cap)),
         dialable,
       );
       body.append(row);
