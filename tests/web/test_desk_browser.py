@@ -253,9 +253,12 @@ def test_agent_day_screen_pop_message_disposition_and_callback_turning_red(floor
     shot(agent, "desk-agent-callback-due")
 
     # Manual dial from the list (A5): the red callback is called now; "No answer" retries in 2 h.
-    row.get_by_role("button", name="Dial").click()
+    row.get_by_role("button", name="Dial +12125550100").click()
     _expect_text(agent, "#list-note", "Dialing \\+12125550100")
     _expect_text(agent, "#state", "Talking", timeout=60_000)
+    # The screen pop of a callback: the earlier attempt with its disposition, the script.
+    _expect_text(agent, "#pop-attempts", "new_contact")
+    shot(agent, "desk-agent-callback-call")
     agent.keyboard.press("Alt+h")
     _expect_text(agent, "#state", "Wrap-up", timeout=30_000)
     agent.select_option("#dispo-code", "no_answer")
@@ -372,6 +375,14 @@ def test_timed_preview_countdown_skip_and_dial_now(floor: Floor) -> None:
 
 def test_wrong_token_and_another_agents_token_show_the_apis_words(floor: Floor) -> None:
     page, console = _page(floor)
+    # The form in reading order from the keyboard.
+    page.goto(floor.base + "/desk/")
+    order = []
+    for _ in range(6):
+        order.append(page.evaluate("document.activeElement.id"))
+        page.keyboard.press("Tab")
+    assert order == ["login-agent", "login-token", "login-code", "login-seat", "login-campaigns",
+                     "login-submit"], order  # fmt: skip
     _agent_login(page, floor, "anna", token="dbx_not-a-real-token")
     message = _expect_text(page, "#login-error", ".")
     assert "token" in message.lower(), message

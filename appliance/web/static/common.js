@@ -14,6 +14,21 @@
     }
   }
 
+  // How far the box's clock is ahead of this computer's, from the Date header of its answers
+  // (whole seconds: half a second added on average): the timers of calls and states count on
+  // the box's time, whatever this computer's clock says.
+  let skew = 0;
+
+  function heard(response) {
+    const date = Date.parse(response.headers.get("Date") || "");
+    if (!isNaN(date)) skew = date + 500 - Date.now();
+  }
+
+  /** Now by the box's clock (ms), for timers of times the box gave. */
+  function serverNow() {
+    return Date.now() + skew;
+  }
+
   /** Calls the API: JSON in and out; a refusal raises ApiError with the API's own words. */
   async function api(token, method, path, body) {
     const headers = { Accept: "application/json" };
@@ -29,6 +44,7 @@
     } catch (err) {
       throw new ApiError(0, "the box cannot be reached (" + err.message + "); check the network and try again", null);
     }
+    heard(response);
     const text = await response.text();
     let data = null;
     if (text) {
@@ -118,6 +134,7 @@
       if (!response.ok || !response.body) {
         return this._again();
       }
+      heard(response);
       this.delay = 1;
       this.onState("live");
       this._alive();
@@ -246,5 +263,5 @@
     node.hidden = !text;
   }
 
-  window.Dialbox = { ApiError, api, EventStream, shortcuts, duration, when, el, say };
+  window.Dialbox = { ApiError, api, EventStream, shortcuts, duration, when, el, say, serverNow };
 })();

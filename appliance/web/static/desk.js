@@ -276,10 +276,17 @@
       return;
     }
     if (dispoFor === c.attempt_id && !force) return;
+    const sameCall = dispoFor === c.attempt_id;
     dispoFor = c.attempt_id;
+    if (!sameCall) {
+      // A new call: an empty form.
+      for (const id of ["dispo-at", "dispo-note", "dispo-text"]) $(id).value = "";
+      $("dispo-pause").checked = false;
+      D.say($("dispo-error"), "");
+    }
     const info = campaignDesk(c.campaign);
     const select = $("dispo-code");
-    const previous = select.value;
+    const previous = sameCall ? select.value : "";
     select.replaceChildren();
     const codes = (info && info.dispositions) || [];
     select.hidden = !codes.length;
@@ -393,7 +400,7 @@
         D.el("td", {}, item.external_id || "#" + item.contact_id),
         D.el("td", {}, item.number || item.phone1 || ""),
         D.el("td", { class: "when" }, item.callback_at ? D.when(item.callback_at) : ""),
-        D.el("td", {}, D.el("button", { type: "button", class: "small", onclick: () => dial(campaign, item) }, "Dial")),
+        D.el("td", {}, D.el("button", { type: "button", class: "small", "aria-label": "Dial " + (item.number || item.phone1 || "#" + item.contact_id), onclick: () => dial(campaign, item) }, "Dial")),
       );
       body.append(row);
     }
@@ -412,7 +419,7 @@
 
   /** Every second: the timers, the preview's countdown, and which callbacks are due by now. */
   function tick() {
-    const now = Date.now();
+    const now = D.serverNow(); // timers of the box's times count on the box's clock
     const doc = desk.doc;
     if (!doc) return;
     const timer = $("timer");
@@ -429,16 +436,18 @@
     if (preview) {
       const cd = $("preview-countdown");
       if (preview.dials_at) {
-        const left = Math.max(0, Math.ceil((Date.parse(preview.dials_at) - now) / 1000));
+        const whole = (Date.parse(preview.dials_at) - Date.parse(preview.offered_at)) / 1000;
+        const left = Math.max(0, Math.min(whole, Math.ceil((Date.parse(preview.dials_at) - now) / 1000)));
         cd.textContent = left ? "Dials by itself in " + left + " s" : "Dialing…";
       } else {
         cd.textContent = "Dial or skip when ready.";
       }
     }
     let due = 0;
+    const here = Date.now(); // a callback is due by this page's clock, as the agent sees the time
     for (const row of $("list").tBodies[0].rows) {
       const at = row.dataset.callbackAt;
-      const isDue = !!at && Date.parse(at) <= now;
+      const isDue = !!at && Date.parse(at) <= here;
       row.classList.toggle("due", isDue);
       if (isDue) due += 1;
       const cell = row.querySelector(".when");
@@ -451,8 +460,11 @@
 
   // ------------------------------------------------------------------ messages
   function queueMessage(m) {
-    if (!m.id || desk.seen.has(m.id)) return;
-    desk.seen.add(m.id);
+    // A message comes again on a reconnect until acknowledged; its id with its time names it
+    // (a restarted box may count ids afresh).
+    const key = m.id + "|" + m.at;
+    if (!m.id || desk.seen.has(key)) return;
+    desk.seen.add(key);
     desk.messages.push(m);
     showMessage();
   }

@@ -330,7 +330,7 @@
   }
 
   function tick() {
-    const now = Date.now();
+    const now = D.serverNow();
     for (const t of document.querySelectorAll("#agents .timer")) {
       const from = t.dataset.from;
       t.textContent = from ? D.duration((now - Date.parse(from)) / 1000) : "";
