@@ -195,6 +195,9 @@ def test_agent_day_screen_pop_message_disposition_and_callback_turning_red(floor
         expect(boss.locator("#a-anna-listen")).to_have_attribute("aria-pressed", "true")
         monitor = floor.admin.get("/agents/anna/monitor").json()
         assert monitor["seat"] == "desk2" and monitor["mode"] == "listen", monitor
+        boss.click("#a-anna-barge")  # the same seat again: a three-way call now
+        _expect_text(boss, "#monitor-note", "You are in anna's call on line card3-1")
+        assert floor.admin.get("/agents/anna/monitor").json()["mode"] == "barge"
 
     # A pop-up from the supervisor shows on the agent's page at once, to be acknowledged.
     boss.select_option("#send-to", "anna")
@@ -307,6 +310,14 @@ def test_login_code_from_the_supervisor_and_a_wrong_code(floor: Floor) -> None:
     # Single use: the same code again is refused.
     again = Api(floor.base).post("/desk/session", {"agent": "ben", "code": code})
     assert again.status == 401, again
+    # A message to every logged-in agent reaches ben's desk too.
+    boss.select_option("#send-to", "")
+    boss.fill("#send-text", "Systems restart at 18:00")
+    boss.click("#send-button")
+    _expect_text(boss, "#send-note", r"Sent to .*ben")
+    _expect_text(desk, "#message-text", "Systems restart at 18:00")
+    desk.keyboard.press("Enter")  # the focus is on Acknowledge
+    desk.locator("#message").wait_for(state="hidden")
     # The supervisor forces ben ready, paused, logged out: each shows on ben's desk, pushed.
     boss.click("#a-ben-ready")
     _expect_text(desk, "#state", "^Ready")
