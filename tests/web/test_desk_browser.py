@@ -228,7 +228,7 @@ def test_agent_day_screen_pop_message_disposition_and_callback_turning_red(floor
 
     # Refused by the API (a callback in the past): the page shows why and keeps the form.
     agent.fill("#dispo-at", "2020-01-01T09:00")
-    agent.keyboard.press("Alt+d")
+    agent.keyboard.press("Alt+w")
     _expect_text(agent, "#dispo-error", "Not saved: .*past")
     _expect_text(agent, "#state", "Wrap-up")
 
@@ -236,7 +236,7 @@ def test_agent_day_screen_pop_message_disposition_and_callback_turning_red(floor
     at = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(minutes=11)
     agent.fill("#dispo-at", at.strftime("%Y-%m-%dT%H:%M"))
     agent.select_option("#dispo-for", "self")
-    agent.keyboard.press("Alt+d")
+    agent.keyboard.press("Alt+w")
     _expect_text(agent, "#state", "^Ready")
     row = agent.locator("#list tbody tr", has_text="+12125550100")
     expect(row).to_have_count(1)
@@ -266,7 +266,7 @@ def test_agent_day_screen_pop_message_disposition_and_callback_turning_red(floor
     _expect_text(agent, "#state", "Wrap-up", timeout=30_000)
     agent.select_option("#dispo-code", "no_answer")
     expect(agent.locator("#dispo-at")).to_be_hidden()  # no date for this one
-    agent.keyboard.press("Alt+d")
+    agent.keyboard.press("Alt+w")
     _expect_text(agent, "#list-note", "Saved: No answer")
     _expect_text(agent, "#state", "^Ready")
     stored = floor.admin.get(f"/contacts/{contact['contact_id']}").json()
@@ -369,7 +369,7 @@ def test_timed_preview_countdown_skip_and_dial_now(floor: Floor) -> None:
     page.keyboard.press("Alt+h")
     _expect_text(page, "#state", "Wrap-up", timeout=30_000)
     page.select_option("#dispo-code", "wrong_number")
-    page.keyboard.press("Alt+d")
+    page.keyboard.press("Alt+w")
     _expect_text(page, "#list-note", "Saved: Wrong number")
     # "Wrong number" puts the number on the permanent block list.
     number = "+12125550102" if other == "Cy Young" else "+12125550101"
@@ -433,6 +433,10 @@ def test_the_stream_drops_and_the_page_reconnects(floor: Floor) -> None:
     daemon.expect("READY")
     _expect_text(page, "#link", "live", timeout=40_000)
     expect(page.locator("#state")).to_be_visible()
+    # A reload keeps the tab's session: the desk again, no form.
+    page.reload()
+    _expect_text(page, "#link", "live")
+    assert page.locator("#login-view").is_hidden()
     after = floor.admin.get("/agents/anna").json()["state"]
     words = {"logged_out": "Logged out", "ready": "Ready", "paused": "Paused"}
     _expect_text(page, "#state", words.get(after, after))
