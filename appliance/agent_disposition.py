@@ -67,11 +67,20 @@ def dispose(
     campaign's, a date is missing, not wanted or past, or the campaign cannot do what the code
     says; ContactInFlight when the contact was dialed again (nothing written)."""
     settings = CampaignSettings.model_validate(campaign.settings)
-    spec = dispositions.find(settings.dispositions, code)
+    offered = dispositions.offered(settings.dispositions, str(campaign.type))
+    spec = next((d for d in offered if d.code == code), None)
     if spec is None:
+        listed = dispositions.find(settings.dispositions, code)
+        if listed is not None:  # an inbound campaign's
+            raise DispositionRefused(
+                f"disposition {code!r} ({listed.action}) cannot end a call of inbound campaign"
+                f" {campaign.name}: it never dials, so nothing retries or calls back (a callback"
+                f" is a missed call's, in its callback_campaign); its codes are"
+                f" {dispositions.codes_text(offered)}"
+            )
         raise DispositionRefused(
             f"unknown disposition {code!r}: campaign {campaign.name}'s codes are"
-            f" {dispositions.codes_text(settings.dispositions)}"
+            f" {dispositions.codes_text(offered)}"
         )
     if spec.needs_date and callback_at is None:
         raise DispositionRefused(
@@ -79,7 +88,7 @@ def dispose(
             " call back, ISO 8601 with an offset, e.g. 2026-11-24T10:00:00Z"
         )
     if not spec.needs_date and callback_at is not None:
-        dated = [d.code for d in dispositions.in_force(settings.dispositions) if d.needs_date]
+        dated = [d.code for d in offered if d.needs_date]
         raise DispositionRefused(
             f"disposition {spec.code!r} ({spec.action}) takes no callback_at; leave it out, or"
             f" use a code that calls back at a date: {', '.join(dated) or 'none in this campaign'}"

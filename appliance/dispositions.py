@@ -104,7 +104,7 @@ def parse_action(text: object) -> DispositionAction:
 
 class DispositionSpec(BaseModel):
     """One disposition an agent may set: its code (what the API takes and the reports count),
-    the label the desktop shows, and the action (module docstring)."""
+    the label the desktop shows, and its action on the contact (docs/config.md, Dispositions)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -239,12 +239,27 @@ def in_force(value: tuple[DispositionSpec, ...] | None) -> tuple[DispositionSpec
     return DEFAULT_DISPOSITIONS if value is None else value
 
 
+# An inbound campaign never dials (SPEC C14): its agents' calls end with what needs no redial.
+INBOUND_KINDS = ("close", "block", "dnc")
+
+
+def offered(
+    value: tuple[DispositionSpec, ...] | None, campaign_type: str
+) -> tuple[DispositionSpec, ...]:
+    """The dispositions an agent may set on a call of a campaign of this type: its list (or the
+    default set), without those that dial again in an inbound campaign."""
+    listed = in_force(value)
+    if campaign_type == "inbound":
+        return tuple(d for d in listed if d.parsed.kind in INBOUND_KINDS)
+    return listed
+
+
 def find(value: tuple[DispositionSpec, ...] | None, code: str) -> DispositionSpec | None:
     return next((d for d in in_force(value) if d.code == code), None)
 
 
-def codes_text(value: tuple[DispositionSpec, ...] | None) -> str:
-    return ", ".join(d.code for d in in_force(value))
+def codes_text(specs: tuple[DispositionSpec, ...]) -> str:
+    return ", ".join(d.code for d in specs) or "none"
 
 
 __all__ = [
@@ -259,5 +274,6 @@ __all__ = [
     "find",
     "in_force",
     "list_shape",
+    "offered",
     "parse_action",
 ]

@@ -256,7 +256,8 @@ async def disposition(call: Call[AgentDisposition]) -> web.Response:
         summary="What the agent's desktop shows for a campaign: its script and dispositions",
         tag="agents", scope="agent", responses={200: ("the campaign's desk", CampaignDesk)},
         description="`dispositions`: the campaign's own list (setting `dispositions`), else the"
-        " default set; each code as POST /agents/{name}/disposition takes it, with its action"
+        " default set (an inbound campaign's: only those that close, block or DNC: it never"
+        " dials); each code as POST /agents/{name}/disposition takes it, with its action"
         " and whether it needs a date (`callback_at`).")  # fmt: skip
 async def campaign_desk(call: Call) -> web.Response:
     svc = services(call)
@@ -268,7 +269,9 @@ async def campaign_desk(call: Call) -> web.Response:
         {
             "campaign": campaign.name,
             "script": settings.script,
-            "dispositions": [d.desk() for d in dispositions.in_force(settings.dispositions)],
+            "dispositions": [
+                d.desk() for d in dispositions.offered(settings.dispositions, str(campaign.type))
+            ],
         }
     )
 

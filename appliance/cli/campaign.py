@@ -97,7 +97,12 @@ def _human(document: dict[str, Any]) -> str:
     if document.get("filter"):
         lines.append(f"  filter: {document['filter']}")
     for key, value in document["settings"].items():
-        if value is not None:
+        if key == "dispositions" and value:  # one a line: code, label, action (#25)
+            lines.append(f"  {key}:")
+            lines += [f"    {d['code']}: {d['label']} -> {d['action']}"
+                      + (f" ({d['callback_for']})" if d.get("callback_for") else "")
+                      for d in value]  # fmt: skip
+        elif value is not None:
             lines.append(f"  {key}: {value}")
     lines.append(f"  contacts: {document['contacts']['total']}")
     for state, count in document["contacts"]["by_state"].items():

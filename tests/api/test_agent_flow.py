@@ -115,6 +115,14 @@ def test_agent_flow_login_ready_screen_pop_disposition_callback(tmp_path: Path) 
 
         metrics = api.get("/metrics").body.decode()
         assert 'dialbox_agents{state="wrap_up"} 1.0' in metrics
+        # The callback's call ends as a wrong number: blocked for good (D7), the contact closed.
+        wrong = anna.post("/agents/anna/disposition", {"disposition": "wrong_number",
+                                                       "note": "not Ann's number"})  # fmt: skip
+        assert wrong.status == 200 and wrong.json()["state"] == "ready", wrong
+        blocked = api.get("/dnc/numbers/+12125550100").json()
+        assert blocked["listed"] and [e["list"] for e in blocked["lists"]] == ["block"], blocked
+        contact = api.get(f"/contacts/{first[0]['contact_id']}").json()
+        assert contact["state"] == "Retries Completed" and contact["next_at"] is None, contact
         audit = daemon_audit(db)
         assert ("api:anna", "agent.ready") in audit and ("api:anna", "attempt.disposition") in audit
     finally:

@@ -203,7 +203,8 @@ def test_wrong_number_blocks_the_number_for_good_and_moves_to_the_next(tmp_path:
             refused = lease(b.db, elsewhere, 1, Channel.VOICE, now)
             assert isinstance(refused, LeaseRefused) and refused.reason == "dnc"
             status, dnc = await b.call("GET", f"/dnc/numbers/{ANN}")
-            assert status == 200, dnc
+            assert status == 200 and dnc["listed"] is True, dnc
+            assert [e["list"] for e in dnc["lists"]] == ["block"], dnc
 
             # A contact with one number: blocked, and closed (nothing else to dial).
             single, attempt = b.called("sales", [BOB])
@@ -455,5 +456,28 @@ def test_a_contact_dialed_again_meanwhile_is_not_overwritten(tmp_path: Path) -> 
             status, problem = await b.dispose(attempt, "no_answer")
             assert status == 409 and "was dialed again since" in problem["detail"], problem
             assert b.contact(contact) == settled
+
+    run(scenario)
+
+
+def test_an_inbound_campaign_offers_only_what_needs_no_redial(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with box(tmp_path) as b:
+            status, doc = await b.call("POST", "/campaigns", {"name": "in", "type": "inbound"})
+            assert status == 201, doc
+            status, desk = await b.call("GET", "/campaigns/in/desk", None, b.tokens["anna"])
+            assert status == 200, desk
+            assert [d["code"] for d in desk["dispositions"]] == ["end", "wrong_number", "fax"]
+
+            contact, attempt = b.called("in", [CAROL])
+            before = b.contact(contact)
+            status, problem = await b.dispose(attempt, "no_answer")
+            assert status == 422, problem
+            assert "cannot end a call of inbound campaign in" in problem["detail"]
+            assert "its codes are end, wrong_number, fax" in problem["detail"]
+            assert b.contact(contact) == before
+            status, doc = await b.dispose(attempt, "wrong_number")
+            assert status == 200, doc
+            assert is_blocked(b.db, None, CAROL, b.clock.now())
 
     run(scenario)

@@ -69,6 +69,8 @@ def test_headless_demo_dials_and_sends_and_reports(tmp_path: Path) -> None:
         taken = dict(db.conn.execute("SELECT agent, count(*) FROM attempts WHERE agent IS NOT NULL"
                                      " GROUP BY agent").fetchall())  # fmt: skip
         lines = {row[0] for row in db.conn.execute("SELECT DISTINCT line FROM attempts")}
+        disposed = {row[0] for row in db.conn.execute(
+            "SELECT DISTINCT disposition FROM attempts WHERE agent IS NOT NULL")}  # fmt: skip
         played = [str(r[0]) for r in db.conn.execute(
             "SELECT a.evidence FROM attempts a JOIN campaigns c ON c.id = a.campaign_id"
             " WHERE c.name = 'sample' AND a.outcome = 0")]  # fmt: skip
@@ -78,6 +80,8 @@ def test_headless_demo_dials_and_sends_and_reports(tmp_path: Path) -> None:
     # the files on its flash)
     assert played and all("played reminder.amr" in e for e in played), played[:3]
     assert set(taken) == {"anna", "ben"}, taken
+    # the agents end their calls with codes of the default set (#25)
+    assert disposed - {None} and disposed <= {None, "end", "no_answer", "new_contact"}, disposed
     assert {"gsm0", "card2-1"} <= lines, lines
     assert {a["name"]: a["calls"] for a in doc["agents"]} == taken
     # the inbound campaign answered its first caller, who pressed 2 for a callback: counted
