@@ -62,7 +62,7 @@ def _slot(svc: Services, name: str) -> Slot:
 
 
 @API.op("GET", "/lines", summary="Every line: state, signal, the call it carries, last error",
-        tag="lines", scope="crm", responses={200: ("the lines", list[Line])})  # fmt: skip
+        tag="lines", scope="floor", responses={200: ("the lines", list[Line])})  # fmt: skip
 async def list_lines(call: Call) -> web.Response:
     svc = services(call)
     now = svc.clock.now()

@@ -14,6 +14,7 @@ ReadableStream, sending `Authorization: Bearer`, and reconnect with back-off.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from appliance.engine.errors import AgentError
 from appliance.engine.notices import MESSAGE_KEEP, Message, Notices, Subscription
 from appliance.store.agents import get_agent, list_agents
 from appliance.store.campaigns import audit
-from appliance.store.tokens import SESSION_SECONDS, create_session
+from appliance.store.tokens import SESSION_SECONDS, authenticate, create_session
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,8 @@ async def _stream(call: Call, hub: Notices, subscription: Subscription, kind: st
         for message in sent:
             await response.write(_event(hub, "message", _message_data(message)))
 
+    await response.prepare(call.request)
     try:
-        await response.prepare(call.request)
         await state(True)
         await messages(pending())
         while True:
@@ -137,6 +138,8 @@ async def _stream(call: Call, hub: Notices, subscription: Subscription, kind: st
                 await state(False)
             await messages(batch.messages)
             if not batch.changed and not batch.messages:
+                if not _still_valid(call):
+                    break  # revoked or expired: the client's reconnect hears why (401)
                 await response.write(b": ping\n\n")
                 await state(False)  # a change no one announced (a position edited) shows too
         await response.write_eof()
@@ -144,9 +147,23 @@ async def _stream(call: Call, hub: Notices, subscription: Subscription, kind: st
         pass  # the client went: nothing more to say to it
     except _Gone:
         await response.write_eof()
+    except Exception:  # after the headers no problem document can be sent: end the stream
+        log.exception("API: the event stream %s failed", call.request.path)
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
     finally:
         hub.unsubscribe(subscription)
     return response
+
+
+def _still_valid(call: Call) -> bool:
+    """Whether the stream's token still authenticates (not revoked, not expired since it
+    connected); the Unix socket's caller always is."""
+    if call.caller.local:
+        return True
+    svc = services(call)
+    _, _, secret = call.request.headers.get("Authorization", "").partition(" ")
+    return authenticate(svc.db, secret.strip(), svc.clock.now()) is not None
 
 
 class _Gone(Exception):

@@ -57,7 +57,7 @@ def _per_minute(svc: Any, now: float) -> list[int]:
 
 
 @API.op("GET", "/status", summary="What the box is doing now: lines, calls, campaigns, abandon rates",
-        tag="system", scope="crm", responses={200: ("the live status", Status)},
+        tag="system", scope="floor", responses={200: ("the live status", Status)},
         description="`inbound`: each inbound campaign's callers waiting and longest wait, calls"
         " ringing in, calls in its flow or with an agent, missed calls open (and of those, today's"
         " in the campaign's timezone); the waiting callers, longest first, with the names of the"

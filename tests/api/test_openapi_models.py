@@ -72,7 +72,8 @@ INTENDED: dict[str, str] = {
        for key in ("dispositions", "script")},
     "/paths/~1agents~1{name}~1disposition/post/*": "a disposition is a code of the campaign's list, with a note; its action applied to the contact (#25)",
     "/paths/~1campaigns~1{name}~1desk*": "new: the campaign's script and dispositions for the agent's desktop (#25)",
-    "/paths/~1agents/get/x-dialbox-scope": "a supervisor's token reads the agents too (scope floor: crm or supervisor, #25)",
+    **{f"/paths/~1{path}/get/x-dialbox-scope": "a supervisor's token reads it too (scope floor: crm or supervisor, #25)"
+       for path in ("agents", "status", "lines")},
     "/paths/~1agents~1{name}~1events": "new: the agent desktop's event stream (#25)",
     "/paths/~1supervisor~1events": "new: the supervisor's event stream (#25)",
     "/paths/~1agents~1messages": "new: a pop-up message to every logged-in agent (#25)",

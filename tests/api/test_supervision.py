@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from appliance.api import supervision
 from appliance.api.auth import AUTH_GUARD
 from appliance.api.context import Services
 from appliance.api.server import HttpServer, create_app
@@ -30,7 +31,7 @@ from appliance.metrics import Metrics
 from appliance.store import open_database
 from appliance.store.agents import put_agent
 from appliance.store.db import Database
-from appliance.store.tokens import create_token
+from appliance.store.tokens import create_token, revoke_token
 from tests.daemon.process import free_port
 
 NOW = 1_800_000_000.0
@@ -204,6 +205,16 @@ def test_streams_refuse_a_wrong_token_another_agent_and_an_unknown_one(tmp_path:
             assert (await box.call("GET", "/agents", token="boss"))[0] == 200
             assert (await box.call("GET", "/agents", token="crm"))[0] == 200
             assert (await box.call("GET", "/agents", token="anna"))[0] == 403
+            # So do the status and the lines (the supervisor's page shows them), nothing more.
+            assert (await box.call("GET", "/status", token="boss"))[0] == 200
+            status, doc = await box.call("GET", "/lines", token="boss")
+            assert status == 503 and "engine" in doc["detail"]  # past the scope: no engine here
+            for path in ("/status", "/lines"):
+                status, doc = await box.call("GET", path, token="anna")
+                assert status == 403 and "'crm' or 'supervisor' or 'admin'" in doc["detail"]
+            assert (await box.call("GET", "/campaigns", token="boss"))[0] == 403
+            assert (await box.call("POST", "/campaigns", {"name": "x", "type": "agent"},
+                                   token="boss"))[0] == 403  # fmt: skip
 
     run(scenario)
 
@@ -314,6 +325,21 @@ def test_a_client_that_never_reads_does_not_grow_memory(tmp_path: Path) -> None:
                     box.desk.notices.changed()
                     assert len(sub) <= sub.limit
                 assert len(box.desk.notices.messages) <= box.desk.notices.messages.limit
+                # When it reads at last it gets the state again, not what was dropped.
+                events = Stream(r)
+                assert (await events.next()).kind == "agents"  # on connect
+                again = await events.next()
+                assert again.kind == "agents" and [a["name"] for a in again.data] == ["anna", "ben"]
+                # and then what comes next, as usual
+                _, sent = await box.call("POST", "/agents/anna/messages", {"text": "after"})
+                assert (await events.until("message")).data["id"] == sent["id"]
+            # The client has gone: the handler finds out at its next write and lets go.
+            for _ in range(1000):
+                if not box.desk.notices.subscribers:
+                    break
+                box.desk.notices.send("boss", "anyone there?", ["anna"], NOW)
+                await asyncio.sleep(0.01)
+            assert not box.desk.notices.subscribers
 
     run(scenario)
 
@@ -409,5 +435,66 @@ def test_streams_end_when_the_desk_stops(tmp_path: Path) -> None:
             box.desk.notices.close()
             with pytest.raises(EOFError):
                 await anna.next()
+
+    run(scenario)
+
+
+def test_an_idle_stream_pings_and_shows_a_change_no_one_announced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervision, "PING_SECONDS", 0.05)
+
+    async def scenario() -> None:
+        async with served(tmp_path) as box, box.stream("/agents/anna/events", "anna") as anna:
+            assert (await anna.next()).data["group"] == "sales"
+            assert (await anna.next()).comment == "ping"
+            # Editing the position tells the desk nothing it announces; the next ping sees it.
+            status, _ = await box.call("PUT", "/agents/anna", {"extension": "s1", "group": "vip"},
+                                       token="crm")  # fmt: skip
+            assert status == 200
+            changed = await anna.until("agent")
+            assert changed.data["group"] == "vip"
+
+    run(scenario)
+
+
+def test_a_stream_ends_when_its_token_is_revoked_or_expires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervision, "PING_SECONDS", 0.05)
+
+    async def scenario() -> None:
+        async with served(tmp_path) as box:
+            async with box.stream("/agents/anna/events", "anna") as anna:
+                await anna.until("agent")
+                revoke_token(box.db, "anna", NOW, "test")
+                with pytest.raises(EOFError):
+                    await anna.until("agent", lambda d: False)
+            _, made = await box.call("POST", "/agents/ben/login-code")
+            _, session = await box.call("POST", "/desk/session",
+                                        {"agent": "ben", "code": made["code"]}, token=None)  # fmt: skip
+            async with box.stream("/agents/ben/events", session["token"]) as ben:
+                await ben.until("agent")
+                box.clock.advance(12 * 3600)
+                with pytest.raises(EOFError):
+                    await ben.until("agent", lambda d: False)
+            status, doc = await box.call("GET", "/agents/ben/events", token=session["token"])
+            assert status == 401 and "login code" in doc["detail"]
+
+    run(scenario)
+
+
+def test_an_agent_stream_ends_when_its_agent_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(supervision, "PING_SECONDS", 0.05)
+
+    async def scenario() -> None:
+        async with served(tmp_path) as box, box.stream("/agents/anna/events", "boss") as anna:
+            await anna.until("agent")
+            admin = create_token(box.db, "root", "admin", NOW, "t")
+            assert (await box.call("DELETE", "/agents/anna", token=admin))[0] == 204
+            with pytest.raises(EOFError):
+                await anna.until("agent", lambda d: False)
 
     run(scenario)
