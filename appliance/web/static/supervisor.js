@@ -210,10 +210,17 @@
       $("seat").focus();
       return;
     }
+    D.say(note, "Asking the box to join seat " + seat + " to " + name + "'s call (" + mode + ")…");
     try {
       const got = await call("POST", "/agents/" + encodeURIComponent(name) + "/monitor", { seat: seat, mode: mode });
       sup.monitoring[name] = mode;
-      D.say(note, "You " + (mode === "barge" ? "are in" : mode === "whisper" ? "whisper to " + name + " on" : "listen to") + " " + name + "'s call on line " + got.line + " from seat " + got.seat + ".", "ok");
+      const where = " on line " + got.line + " from seat " + got.seat;
+      const said = {
+        listen: "You listen to " + name + "'s call" + where + " (nobody hears you).",
+        whisper: "You whisper to " + name + where + " (the other party does not hear you).",
+        barge: "You are in " + name + "'s call" + where + " (a three-way call).",
+      };
+      D.say(note, said[mode] || mode + where, "ok");
     } catch (e) {
       D.say(note, "Cannot " + mode + " on " + name + "'s call: " + e.message, "error");
     }
@@ -222,6 +229,7 @@
 
   async function unmonitor(name) {
     const note = $("monitor-note");
+    D.say(note, "Asking the box to take your seat off " + name + "'s call…");
     try {
       await call("DELETE", "/agents/" + encodeURIComponent(name) + "/monitor");
       D.say(note, "Stopped listening to " + name + ".", "ok");
@@ -326,6 +334,8 @@
     } catch (e) {
       cell.textContent = "?";
       cell.title = e.message;
+      const line = document.getElementById("why-" + name);
+      if (line) line.textContent = "why it does not dial: " + e.message;
     }
   }
 
