@@ -311,10 +311,12 @@ def test_login_code_from_the_supervisor_and_a_wrong_code(floor: Floor) -> None:
     assert again.status == 401, again
     # A message to every logged-in agent reaches ben's desk too.
     boss.select_option("#send-to", "")
-    boss.fill("#send-text", "Systems restart at 18:00")
+    boss.fill("#send-text", "Systems restart at 18:00 <img src=x onerror=alert(1)><b>now</b>")
     boss.click("#send-button")
     _expect_text(boss, "#send-note", r"Sent to .*ben")
-    _expect_text(desk, "#message-text", "Systems restart at 18:00")
+    # Shown as the text it is: markup in a message is not the page's.
+    _expect_text(desk, "#message-text", re.escape("18:00 <img src=x onerror=alert(1)><b>now</b>"))
+    assert desk.locator("#message-text *").count() == 0
     desk.keyboard.press("Enter")  # the focus is on Acknowledge
     desk.locator("#message").wait_for(state="hidden")
     # The supervisor forces ben ready, paused, logged out: each shows on ben's desk, pushed.
