@@ -30,7 +30,7 @@ from tests.web.browser import LAPTOP, Console, launch, shot
 SCRIPT = """time_scale = 0.05
 """ + "".join(
     f'[[numbers]]\nnumber = "+1212555010{i}"\noutcome = "answer"\nring = 4\ntalk = 2000\n'
-    for i in range(3)
+    for i in range(4)
 )
 SCRIPT_TEXT = "Good morning, this is dialbox calling about your order."
 
@@ -92,7 +92,7 @@ def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Floor]:
         made = admin.post("/campaigns", {"name": "leads", "type": "agent", "region": "US",
                                          "settings": {"pacing": "timed_preview", "preview_seconds": 300}})  # fmt: skip
         assert made.status == 201, made
-        csv = b"(212) 555-0101,,,,,Bob Lee,L-1\n(212) 555-0102,,,,,Cy Young,L-2\n"
+        csv = b"(212) 555-0101,,,,,Bob Lee,L-1\n(212) 555-0102,,,,,Cy Young,L-2\n(212) 555-0103,,,,,Di Ross,L-3\n"
         up = admin.post("/campaigns/leads/contacts/upload", raw=csv, content_type="text/csv")
         assert up.status == 200, up
         assert admin.post("/campaigns/leads/start").status == 200
@@ -343,13 +343,13 @@ def test_timed_preview_countdown_skip_and_dial_now(floor: Floor) -> None:
     # The first contact on screen before it is dialed, with the timed preview's countdown.
     preview = page.locator("#preview")
     expect(preview).to_be_visible()
-    first = _expect_text(page, "#preview-who", r"Bob Lee|Cy Young")
+    first = _expect_text(page, "#preview-who", r"Bob Lee|Cy Young|Di Ross")
     countdown = _expect_text(page, "#preview-countdown", r"Dials by itself in \d+ s")
     assert 290 <= int(re.findall(r"\d+", countdown)[0]) <= 300, countdown
     _expect_text(page, "#pop-fields", first.split(" · ")[0])
     page.keyboard.press("Alt+s")  # skip: the other contact comes next
-    other = "Cy Young" if first.startswith("Bob Lee") else "Bob Lee"
-    _expect_text(page, "#preview-who", other)
+    expect(page.locator("#preview-who")).not_to_contain_text(first.split(" · ")[0])
+    other = _expect_text(page, "#preview-who", r"Bob Lee|Cy Young|Di Ross").split(" · ")[0]
     page.keyboard.press("Alt+a")  # dial now
     _expect_text(page, "#state", "Talking", timeout=60_000)
     expect(preview).to_be_hidden()
@@ -381,10 +381,18 @@ def test_timed_preview_countdown_skip_and_dial_now(floor: Floor) -> None:
     page.keyboard.press("Alt+w")
     _expect_text(page, "#list-note", "Saved: Wrong number")
     # "Wrong number" puts the number on the permanent block list.
-    number = "+12125550102" if other == "Cy Young" else "+12125550101"
+    number = {"Bob Lee": "+12125550101", "Cy Young": "+12125550102", "Di Ross": "+12125550103"}[
+        other
+    ]
     listed = floor.admin.get(f"/dnc/numbers/{number}").json()
     assert listed["listed"] and [e["kind"] for e in listed["lists"]] == ["block"], listed
     assert listed["lists"][0]["expires_at"] is None, listed  # for good
+    # The next contact in preview: on screen instead of the last call, and no disposition form.
+    third = ({"Bob Lee", "Cy Young", "Di Ross"} - {first.split(" · ")[0], other}).pop()
+    _expect_text(page, "#preview-who", third)
+    _expect_text(page, "#pop-fields", third)
+    assert page.locator("#pop-title").text_content() == "Contact"  # not "Last call"
+    expect(page.locator("#dispo")).to_be_hidden()
     page.keyboard.press("Alt+p")
     _expect_text(page, "#state", "Paused")
     page.keyboard.press("Alt+o")

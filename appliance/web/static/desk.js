@@ -18,7 +18,15 @@
     paused: "Paused",
   };
 
-  const ON_CALL = ["reserved", "talking", "wrap_up"];
+
+  /** The call the agent is on or wrapping up now; null between calls (the document keeps the
+   *  last call after it, and a preview is no call yet). */
+  function currentCall(doc) {
+    const c = doc.call;
+    if (!c || doc.preview) return null;
+    if (doc.state === "talking" || doc.state === "wrap_up") return c;
+    return doc.state === "reserved" && !c.ended_at ? c : null;
+  }
 
   const desk = {
     token: null,
@@ -115,8 +123,13 @@
 
   async function signOut() {
     try {
-      await call("POST", agentPath("/logout"));
-      leave("");
+      const doc = await call("POST", agentPath("/logout"));
+      if (doc.state === "logged_out") {
+        leave("");
+        $("login-token").value = "";
+      } else {
+        D.say($("action-error"), "You will be logged out when this call is over.", "ok");
+      }
     } catch (e) {
       D.say($("action-error"), e.message, "error");
     }
@@ -162,7 +175,8 @@
     const talking = doc.state === "talking";
     $("ready").disabled = !["paused", "wrap_up"].includes(doc.state);
     $("pause").disabled = doc.state === "paused" || doc.state === "logged_out";
-    $("hangup").disabled = !(doc.call && !doc.call.ended_at) && !talking;
+    const now = currentCall(doc);
+    $("hangup").disabled = !(now && !now.ended_at) && !talking;
     renderPreview(doc.preview);
     renderPop(doc);
     renderDispo(doc);
@@ -191,13 +205,13 @@
   };
 
   function renderPop(doc) {
-    const source = doc.call || doc.preview;
+    const source = doc.preview || doc.call; // a preview is on screen instead of the last call
     const fields = $("pop-fields");
     const body = $("pop-attempts").tBodies[0];
     fields.replaceChildren();
     body.replaceChildren();
     $("pop-empty").hidden = !!source;
-    $("pop-title").textContent = doc.call && !ON_CALL.includes(doc.state) ? "Last call" : "Contact";
+    $("pop-title").textContent = source && source === doc.call && !currentCall(doc) ? "Last call" : "Contact";
     $("pop-number").textContent = source ? (source.number || (source.contact || {}).e164_1 || "") : "";
     if (!source) {
       $("script").textContent = "—";
@@ -222,7 +236,7 @@
     if (Array.isArray(c.attempts)) shown.push(["Attempts", c.attempts.length]);
     shown.push(["Campaign", source.campaign]);
     for (const [k, v] of shown) fields.append(D.el("dt", {}, k), D.el("dd", {}, v));
-    const current = doc.call ? doc.call.attempt_id : null;
+    const current = source === doc.call ? doc.call.attempt_id : null;
     const earlier = (c.attempts || []).filter((a) => a.attempt_id !== current);
     if (!earlier.length) {
       body.append(D.el("tr", {}, D.el("td", { colspan: "5", class: "muted" }, "None: the first call to this contact.")));
@@ -269,7 +283,7 @@
 
   function renderDispo(doc, force) {
     const form = $("dispo");
-    const c = ON_CALL.includes(doc.state) ? doc.call : null; // the last call stays in the document
+    const c = currentCall(doc);
     form.hidden = !c;
     if (!c) {
       dispoFor = null;
@@ -322,11 +336,12 @@
     const err = $("dispo-error");
     D.say(err, "");
     const doc = desk.doc;
-    if (!doc || !doc.call || !ON_CALL.includes(doc.state)) return;
+    const now = doc && currentCall(doc);
+    if (!now) return;
     const free = !$("dispo-text").hidden;
     const code = free ? $("dispo-text").value.trim() : $("dispo-code").value;
     const label = free ? code : ($("dispo-code").selectedOptions[0] || {}).textContent || code;
-    const body = { disposition: code, callback_for: $("dispo-for").value, pause: $("dispo-pause").checked, attempt_id: doc.call.attempt_id };
+    const body = { disposition: code, callback_for: $("dispo-for").value, pause: $("dispo-pause").checked, attempt_id: now.attempt_id };
     const note = $("dispo-note").value.trim();
     if (note) body.note = note;
     if (!$("dispo-when").hidden && $("dispo-at").value) {
