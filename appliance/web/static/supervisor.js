@@ -100,7 +100,9 @@
       renderAgents();
     } else if (name === "message" && data && typeof data === "object") {
       const to = Array.isArray(data.to) ? data.to.join(", ") : data.to || "everyone";
-      $("feed").prepend(D.el("li", {}, D.when(data.at) + " → " + to + ": " + data.text));
+      const feed = $("feed");
+      feed.prepend(D.el("li", {}, D.when(data.at) + " → " + to + ": " + data.text));
+      while (feed.children.length > 50) feed.lastElementChild.remove(); // the audit log has all
     }
   }
 
