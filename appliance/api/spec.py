@@ -656,11 +656,20 @@ async def problems_middleware(
             405: f"{request.method} is not allowed on {request.path}; /openapi.json lists what is",
             413: "the body is too large",
         }.get(exc.status, exc.reason)
-        return problem_response(
-            exc.status,
-            detail,
-            headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"},
-        )
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        if exc.status == 405:
+            headers = _allow(request, headers)
+        return problem_response(exc.status, detail, headers=headers)
     except Exception:
         log.exception("API %s %s failed", request.method, request.path)
         return problem_response(500, "the box failed to do this; its log has the details")
+
+
+def _allow(request: web.Request, headers: dict[str, str]) -> dict[str, str]:
+    """A 405's Allow for a path declared as it is (`/agents/messages`) that a template
+    (`/agents/{name}`) also matches: that path's methods only, as the document says — aiohttp
+    lists every method of every route that matches."""
+    for resource in request.app.router.resources():
+        if isinstance(resource, web.PlainResource) and resource.canonical == request.path:
+            return {"Allow": ",".join(sorted({route.method for route in resource}))}
+    return headers

@@ -42,6 +42,7 @@ from appliance.store.tokens import SESSION_SECONDS, authenticate, create_session
 log = logging.getLogger(__name__)
 
 PING_SECONDS = 15.0  # a comment line this often when nothing else is sent
+MAX_STREAMS = 200  # event streams open at once (each holds a connection and a small queue)
 MAX_MESSAGE = 1000  # characters of a pop-up message
 
 EVENT_STREAM = "text/event-stream"
@@ -83,6 +84,15 @@ class Session(Document):
 def _hub(svc: Services) -> tuple[AgentDesk, Notices]:
     desk = _desk(svc)
     return desk, desk.notices
+
+
+def _subscribe(hub: Notices, agent: str | None) -> Subscription:
+    """A new listener, or a 503 when `MAX_STREAMS` are open already."""
+    if len(hub.subscribers) >= MAX_STREAMS:
+        raise Problem(503, f"{MAX_STREAMS} event streams are open already; close one (another tab "
+                           "of the page?) or try again in a minute",
+                      headers={"Retry-After": "60"})  # fmt: skip
+    return hub.subscribe(agent)
 
 
 def _message_data(message: Message) -> dict[str, Any]:
@@ -197,7 +207,7 @@ async def agent_events(call: Call) -> web.StreamResponse:
         except AgentError:
             raise _Gone(name) from None
 
-    return await _stream(call, hub, hub.subscribe(name), "agent", snapshot,
+    return await _stream(call, hub, _subscribe(hub, name), "agent", snapshot,
                          lambda: hub.messages.pending(name, svc.clock.now()))  # fmt: skip
 
 
@@ -215,7 +225,7 @@ def _all_agents(svc: Services, desk: AgentDesk) -> list[dict[str, Any]]:
 async def supervisor_events(call: Call) -> web.StreamResponse:
     svc = services(call)
     desk, hub = _hub(svc)
-    return await _stream(call, hub, hub.subscribe(None), "agents",
+    return await _stream(call, hub, _subscribe(hub, None), "agents",
                          lambda: _all_agents(svc, desk), lambda: [])  # fmt: skip
 
 

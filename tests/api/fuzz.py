@@ -31,6 +31,12 @@ AGENT_OWN_DESK = f"""
 [[operations]]
 include-path-regex = "^/agents/[{{]name[}}]"
 parameters = {{ "path.name" = "{AGENT}" }}
+
+# With a second path parameter beside the pinned name, schemathesis counts a name it meant to
+# break as sent — but the agent's own name went, and the acknowledgement was rightly taken.
+[[operations]]
+include-path-regex = "^/agents/[{{]name[}}]/messages/[{{]id[}}]/ack$"
+checks.negative_data_rejection.enabled = false
 """
 
 

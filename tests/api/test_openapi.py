@@ -29,6 +29,7 @@ def test_the_document_is_valid_openapi_3_1(tmp_path: Path) -> None:
     ) == len(operations)
 
 
+UNFUZZED = ("GET /agents/{name}/events", "GET /supervisor/events", "POST /desk/session")
 MAX_EXAMPLES = 8  # per operation and phase; keeps the three runs under a minute
 
 
@@ -41,7 +42,9 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
                 for scope in SCOPES]  # fmt: skip
         for result in runs:
             assert result["exit_code"] == 0 and not result["failures"], result["output"]
-            assert result["operations"] == result["operations_total"] > 50, result
+            # All but those schemathesis.toml leaves out: the two event streams, which never
+            # end, and POST /desk/session, whose wrong codes count as failed authentications.
+            assert result["operations"] == result["operations_total"] - len(UNFUZZED) > 50, result
             assert "5xx" not in result["responses"], result["statuses"]
         # Nothing reached the last-resort handler, and the daemon still answers.
         assert "ERROR appliance.api" not in box.daemon.output(), box.daemon.output()[-4000:]

@@ -262,6 +262,11 @@ def test_a_broadcast_goes_to_every_logged_in_agent(tmp_path: Path) -> None:
         async with served(tmp_path, ("anna", "ben", "cy")) as box:
             status, doc = await box.call("POST", "/agents/messages", {"text": "all"})
             assert status == 409 and "no agent is logged in" in doc["detail"]
+            # /agents/{name} matches the path too, but only POST is allowed here, as documented.
+            async with box.session.options(box.base + "/agents/messages") as r:
+                assert r.status == 405 and r.headers["Allow"] == "POST"
+            async with box.session.options(box.base + "/agents/anna") as r:
+                assert r.status == 405 and r.headers["Allow"] == "DELETE,GET,PUT"
             for name in ("anna", "ben"):
                 assert (await box.call("POST", f"/agents/{name}/login", {"campaigns": []}))[
                     0
@@ -496,5 +501,25 @@ def test_an_agent_stream_ends_when_its_agent_is_removed(
             assert (await box.call("DELETE", "/agents/anna", token=admin))[0] == 204
             with pytest.raises(EOFError):
                 await anna.until("agent", lambda d: False)
+
+    run(scenario)
+
+
+def test_streams_open_at_once_are_limited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervision, "MAX_STREAMS", 2)
+
+    async def scenario() -> None:
+        async with (
+            served(tmp_path) as box,
+            box.stream("/agents/anna/events", "anna") as anna,
+            box.stream("/supervisor/events", "boss") as boss,
+        ):
+            await anna.until("agent")
+            await boss.until("agents")
+            async with box.session.get(box.base + "/agents/ben/events",
+                                       headers={"Authorization": f"Bearer {box.tokens['ben']}"}) as r:  # fmt: skip
+                assert r.status == 503 and r.headers["Retry-After"] == "60"
+                assert "2 event streams are open" in (await r.json())["detail"]
+            assert len(box.desk.notices.subscribers) == 2
 
     run(scenario)

@@ -83,6 +83,8 @@ def walk_gets(
         op = item.get("get")
         if op is None or template in ("/openapi.json", "/metrics"):
             continue
+        if "text/event-stream" in op["responses"].get("200", {}).get("content", {}):
+            continue  # an event stream never ends; it sends the documents GETs give (#25)
         url = template
         params = []
         for p in op.get("parameters", []):
