@@ -36,6 +36,10 @@ def create_app(services: Services) -> web.Application:
     app[SERVICES] = services
     app[AUTH_GUARD] = AuthGuard()
     API.install(app)
+    # The agent desktop and the supervisor's page (#25): static, outside the API's document.
+    from appliance import web as pages
+
+    pages.install(app)
     return app
 
 
