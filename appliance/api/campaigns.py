@@ -440,7 +440,7 @@ async def set_filter(call: Call[Filter]) -> web.Response:
 
 
 @API.op("GET", "/campaigns/{name}/why", summary="Why the campaign dials nothing or fewer (C12)",
-        tag="campaigns", scope="crm", responses={200: ("the reasons, with counts", Why)},
+        tag="campaigns", scope="floor", responses={200: ("the reasons, with counts", Why)},
         description="An inbound campaign: why it answers no call, or not as meant — stopped or"
         " paused, no answer line or none up, closed now (when it opens next, in its timezone),"
         " its flow not set or not defined, no agent logged in or ready with the skill its queue"

@@ -74,6 +74,7 @@ INTENDED: dict[str, str] = {
     "/paths/~1campaigns~1{name}~1desk*": "new: the campaign's script and dispositions for the agent's desktop (#25)",
     **{f"/paths/~1{path}/get/x-dialbox-scope": "a supervisor's token reads it too (scope floor: crm or supervisor, #25)"
        for path in ("agents", "status", "lines")},
+    "/paths/~1campaigns~1{name}~1why/get/x-dialbox-scope": "the supervisor's page shows why a campaign does not dial (scope floor, #25)",
     "/paths/~1agents~1{name}~1events": "new: the agent desktop's event stream (#25)",
     "/paths/~1supervisor~1events": "new: the supervisor's event stream (#25)",
     "/paths/~1agents~1messages": "new: a pop-up message to every logged-in agent (#25)",
