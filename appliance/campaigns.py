@@ -114,6 +114,9 @@ class CampaignSettings(BaseModel):
     amd: AmdSettings | None = None  # answering-machine detection; None: off
     machine_action: MachineAction = "hang_up"  # a machine: hang up, leave a message, or live
     machine_message: str | None = Field(default=None, max_length=MAX_LENGTH)  # after the beep
+    # SPEC D9: the contacts are the rows of this config `external_lists` entry whose campaign
+    # column holds the campaign's name (docs/external-lists.md); None: imported contacts
+    external_list: str | None = Field(default=None, min_length=1, max_length=MAX_LENGTH)
 
     @field_validator("windows")
     @classmethod
