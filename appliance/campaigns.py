@@ -178,6 +178,17 @@ def check_flow(name: str | None, config: DialboxConfig) -> None:
         raise DialboxError(f"no flow named {name!r}; the flow files define: {known}")
 
 
+def check_external_list(name: str | None, config: DialboxConfig) -> None:
+    """A campaign's `external_list` names an entry of the config's `external_lists` (SPEC D9);
+    DialboxError (the API's 422) listing those there are."""
+    if name is None or any(x.name == name for x in config.external_lists):
+        return
+    known = (
+        ", ".join(x.name for x in config.external_lists) or "none (add one under external_lists:)"
+    )
+    raise DialboxError(f"no external list named {name!r}; the config defines: {known}")
+
+
 SETTING_KEYS = tuple(CampaignSettings.model_fields)
 # The settings only an inbound campaign has (other campaigns refuse them: `type_problems`).
 INBOUND_KEYS = ("answer_lines", "closed_flow", "queue_max_wait", "overflow", "overflow_node",

@@ -271,3 +271,64 @@ def test_a_huge_table_is_read_a_batch_at_a_time_and_why_counts_bounded(
     other = rig.campaign("nobody")
     rig.sync.round(rig.db)
     assert "no row of external list crm matches" in rig.why(other)["headline"]
+
+
+def test_a_campaign_naming_an_unknown_list_is_refused_by_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from appliance.cli import main
+
+    config = tmp_path / "dialbox.yaml"
+    config.write_text(
+        f"database: {tmp_path}/box.db\nexternal_lists:\n  - name: crm\n"
+        "    url: sqlite:////nonexistent.db\n    table: kontakte\n"
+    )
+    cli = ["--config", str(config)]
+    assert main([*cli, "campaign", "create", "c", "--type", "automated"]) == 0
+    assert main([*cli, "campaign", "set", "c", "external_list=erp"]) != 0
+    assert "no external list named 'erp'; the config defines: crm" in capsys.readouterr().err
+    assert main([*cli, "campaign", "set", "c", "external_list=crm"]) == 0
+
+
+def test_a_sqlite_file_serves_as_a_trial_list(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    trial = tmp_path / "trial.db"
+    engine = sa.create_engine(f"sqlite:///{trial}")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TABLE kontakte (id INTEGER PRIMARY KEY, CampaignName TEXT,"
+            " ContactSuccessful INTEGER NOT NULL DEFAULT 0, LastState INTEGER,"
+            " RedialTime DATETIME, NumberOfContacts INTEGER NOT NULL DEFAULT 0, Phone1 TEXT)"
+        ))  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO kontakte(id, CampaignName, Phone1) VALUES"
+            " (1, 'c', '(212) 555-0101'), (2, 'c', 'not a number'), (3, 'x', '(212) 555-0103')"
+        ))  # fmt: skip
+    config = DialboxConfig.model_validate(yaml.safe_load(
+        f"database: {tmp_path}/box.db\nexternal_lists:\n  - name: crm\n"
+        f"    url: sqlite:///{trial}\n    table: kontakte\n"
+    ))  # fmt: skip
+    db = open_database(config.database)
+    clock = ManualClock(NOW)
+    cid = add_campaign(db, "c", json.dumps({"external_list": "crm"}))
+    sync = ExternalSync(config, clock)
+    sync.round(db)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT id, ContactSuccessful, LastState FROM kontakte ORDER BY id")).all()  # fmt: skip
+    # row 1 marked; row 2's number is no phone number: Unreachable, WrongNumber; row 3 not ours
+    assert [tuple(r) for r in rows] == [(1, 3, None), (2, -1, 4), (3, 0, None)]
+    planner = StorePlanner(config, db, clock)
+    [pick] = planner.pick(get_campaign_by_id(db, cid), NOW, 5, set())
+    got = lease(db, pick.contact_id, pick.phone_index, pick.channel, NOW)
+    assert isinstance(got, Lease)
+    report = AttemptReport(Outcome.ALERTING_TIMEOUT, (), NOW, None, "gsm1")
+    assert complete(db, got, planner.decide(get_campaign_by_id(db, cid), got, report, NOW), NOW)
+    sync.round(db)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT ContactSuccessful, LastState, RedialTime,"
+                                   " NumberOfContacts FROM kontakte WHERE id = 1")).one()  # fmt: skip
+    next_at = float(str(db.scalar("SELECT next_at FROM contacts WHERE id = ?", (got.contact_id,))))
+    assert (row[0], row[1], row[3]) == (2, 13, 1)
+    assert dt.datetime.fromisoformat(str(row[2])).replace(tzinfo=dt.UTC).timestamp() == next_at
