@@ -17,7 +17,7 @@ from typing import Any
 from appliance.domain import Channel, ContactState, Outcome, Summary
 from appliance.store.db import Database
 from appliance.store.dnc import block_number, is_blocked
-from appliance.store.external import after_attempt
+from appliance.store.external import after_attempt, holds_row
 from appliance.store.flowrecords import FlowOutcome, clean, write_flow
 
 # Contacts in these states may be leased (if their redial time has come).
@@ -38,7 +38,7 @@ class Lease:
 @dataclass(frozen=True)
 class LeaseRefused:
     contact_id: int
-    reason: str  # "gone", "leased", "state", "dnc"
+    reason: str  # "gone", "leased", "state", "dnc", "released" (an external row, D9)
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ def lease(
         )
         if is_blocked(db, campaign_id, number, now):
             return LeaseRefused(contact_id, "dnc")
+        if not holds_row(db, contact_id):  # an external list's row released meanwhile (D9)
+            return LeaseRefused(contact_id, "released")
         attempt_no = attempts + 1
         db.conn.execute(
             "INSERT INTO attempts(contact_id, campaign_id, attempt_no, phone_index, number, channel,"

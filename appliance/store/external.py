@@ -109,6 +109,14 @@ def mirror(
     return added
 
 
+def holds_row(db: Database, contact_id: int) -> bool:
+    """False for a contact of an external list whose row the box does not hold (any other
+    contact: True). Checked inside the lease's transaction: a row released by the sync's thread
+    after the planner picked it is not dialed."""
+    held = db.scalar("SELECT held FROM external_rows WHERE contact_id = ?", (contact_id,))
+    return held is None or bool(held)
+
+
 def unhold(db: Database, campaign_id: int, keys: Sequence[str]) -> None:
     """Rows the customer's table did not let the box mark after all: not held (no release owed)."""
     with db.transaction():

@@ -21,7 +21,7 @@ from appliance.engine.extsync import ExternalListsComponent, ExternalSync
 from appliance.engine.planner import AttemptReport
 from appliance.engine.storeplanner import StorePlanner
 from appliance.store import open_database
-from appliance.store.attempts import Lease, complete, lease
+from appliance.store.attempts import Lease, LeaseRefused, complete, lease
 from appliance.store.campaigns import get_campaign_by_id
 from appliance.store.db import Database
 from appliance.store.external import get_status
@@ -195,8 +195,13 @@ def test_held_rows_are_released_to_their_previous_state_on_stop_and_after_a_cras
     cid = rig.campaign("c")
     rig.sync.round(rig.db)
     assert customer.states("c") == {1: 3, 2: 3, 3: 3, 4: 3}
+    # a row released between the planner's pick and the lease (the sync's thread) is not dialed
+    picks = rig.planner.pick(get_campaign_by_id(rig.db, cid), NOW, 4, set())
+    assert len(picks) == 4
     # a crash: the next start's component releases what the last run held, before any round
     ExternalListsComponent(rig.config, rig.db, rig.clock)
+    refused = lease(rig.db, picks[0].contact_id, 1, picks[0].channel, NOW)
+    assert isinstance(refused, LeaseRefused) and refused.reason == "released"
     assert rig.dial(cid, [Outcome.BUSY]) == []  # nothing held: nothing dialed
     rig.sync.round(rig.db)  # the releases are written, then the rows are taken again
     assert [r[0] for r in customer.sql("SELECT state FROM changes WHERE id = 3 ORDER BY seq")] == [
