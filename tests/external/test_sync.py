@@ -337,3 +337,27 @@ def test_a_sqlite_file_serves_as_a_trial_list(tmp_path: Path) -> None:
     next_at = float(str(db.scalar("SELECT next_at FROM contacts WHERE id = ?", (got.contact_id,))))
     assert (row[0], row[1], row[3]) == (2, 13, 1)
     assert dt.datetime.fromisoformat(str(row[2])).replace(tzinfo=dt.UTC).timestamp() == next_at
+
+
+def test_check_config_connect_names_a_missing_column_and_a_wrong_password(
+    tmp_path: Path, pg: Postgres, customer: Customer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from appliance.cli import main
+
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD)
+    config = tmp_path / "dialbox.yaml"
+    body = f"database: {tmp_path}/box.db\n" + list_config(pg, customer, secret)
+    config.write_text(body)
+    assert main(["check-config", str(config), "--connect"]) == 0
+    config.write_text(body.replace("{bp1: Name}", "{bp1: Name, phone2: Mobil}"))
+    assert main(["check-config", str(config)]) == 0  # offline: the file itself is fine
+    assert main(["check-config", str(config), "--connect"]) == 1
+    err = capsys.readouterr().err
+    assert "external_lists[crm]: external list crm: table 'kontakte' has no column 'Mobil'" in err
+    assert "(columns.phone2)" in err
+    secret.write_text("Zq9-not-it")
+    config.write_text(body)
+    assert main(["check-config", str(config), "--connect"]) == 1
+    err = capsys.readouterr().err
+    assert "password authentication failed" in err and "Zq9-not-it" not in err
