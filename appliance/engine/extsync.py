@@ -80,6 +80,7 @@ class ExternalSync:
         self.sources: dict[str, Source] = {}
         self._retry_at: dict[str, float] = {}
         self._tries: dict[str, int] = {}
+        self._errors: dict[int, str | None] = {}  # campaign id -> the last error logged
         self.reload(config)
 
     def reload(self, config: DialboxConfig) -> None:
@@ -177,10 +178,16 @@ class ExternalSync:
             matching, marked_total = source.counts(campaign.name, now, max_attempts)
             others = max(marked_total - store.held_count(db, campaign.id), 0)
         except ExternalError as exc:
-            if mirrored:  # the mark was not committed: the mirrored rows are not held
-                store.unhold(db, campaign.id, mirrored)
+            if mirrored:  # the mark's commit failed (or its answer was lost): given back
+                store.release_keys(db, campaign.id, mirrored, now)
             error = str(exc)
-            log.warning("%s", error)
+        if error != self._errors.get(campaign.id):
+            if error is not None:
+                log.warning("campaign %s: %s", campaign.name, error)
+            elif campaign.id in self._errors:
+                log.info("campaign %s: external list %s is readable again", campaign.name,
+                         cfg.name)  # fmt: skip
+            self._errors[campaign.id] = error
         store.set_status(db, campaign.id, store.Status(
             cfg.name, now, error, matching, others, store.pending_writes(db, campaign.id)))  # fmt: skip
 

@@ -168,6 +168,28 @@ def after_attempt(
     )
 
 
+def release_keys(db: Database, campaign_id: int, keys: Sequence[str], now: float) -> None:
+    """Rows whose mark may or may not have been committed (the connection failed at the commit):
+    not held, and a release owed — harmless if the mark never landed, as a release only resets
+    a row still MarkedForDialing."""
+    with db.transaction():
+        for key in keys:
+            row = db.conn.execute(
+                "SELECT contact_id, list_name, prev_state FROM external_rows"
+                " WHERE campaign_id = ? AND row_key = ? AND held = 1",
+                (campaign_id, key),
+            ).fetchone()
+            if row is None:
+                continue
+            contact_id, list_name, prev = row
+            db.conn.execute("UPDATE external_rows SET held = 0 WHERE contact_id = ?", (contact_id,))
+            db.conn.execute(
+                "INSERT INTO external_writes(campaign_id, list_name, row_key, kind, payload,"
+                " created_at) VALUES (?, ?, ?, 'release', ?, ?)",
+                (campaign_id, list_name, key, json.dumps({"state": prev}), now),
+            )
+
+
 def release_held(
     db: Database,
     now: float,

@@ -361,3 +361,31 @@ def test_check_config_connect_names_a_missing_column_and_a_wrong_password(
     assert main(["check-config", str(config), "--connect"]) == 1
     err = capsys.readouterr().err
     assert "password authentication failed" in err and "Zq9-not-it" not in err
+
+
+def test_a_mark_whose_commit_fails_is_given_back_and_taken_again_later(
+    tmp_path: Path, pg: Postgres, customer: Customer
+) -> None:
+    customer.add(1, 2, "c")
+    # the customer's database refuses the mark at COMMIT (a deferred check), after the box
+    # mirrored the rows: the box must neither dial them nor leave them held
+    customer.sql(
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN"
+        " RAISE EXCEPTION 'marks refused at commit'; END $$ LANGUAGE plpgsql;"
+        " CREATE CONSTRAINT TRIGGER refuse_marks AFTER UPDATE ON kontakte DEFERRABLE INITIALLY"
+        ' DEFERRED FOR EACH ROW WHEN (NEW."ContactSuccessful" = 3) EXECUTE FUNCTION refuse()'
+    )
+    rig = Rig(tmp_path, pg, customer)
+    cid = rig.campaign("c")
+    rig.sync.round(rig.db)
+    assert customer.states("c") == {1: 0, 2: 0}
+    assert rig.dial(cid, [Outcome.BUSY]) == []
+    status = get_status(rig.db, cid)
+    assert status is not None and "marks refused at commit" in str(status.error)
+    owed = rig.db.conn.execute("SELECT row_key, kind FROM external_writes ORDER BY id").fetchall()
+    assert [tuple(r) for r in owed] == [("1", "release"), ("2", "release")]
+    customer.sql("DROP TRIGGER refuse_marks ON kontakte")
+    rig.sync.round(rig.db)  # the releases change nothing (the rows were never marked); taken now
+    assert customer.states("c") == {1: 3, 2: 3}
+    assert [r[0] for r in customer.sql("SELECT state FROM changes ORDER BY seq")] == ["3", "3"]
+    assert len(rig.dial(cid, [Outcome.BUSY, Outcome.BUSY])) == 2
