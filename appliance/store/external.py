@@ -127,11 +127,12 @@ def unhold(db: Database, campaign_id: int, keys: Sequence[str]) -> None:
 
 
 def contact_state_code(summary: int, next_at: float | None) -> int:
-    """ContactSuccessful for a result: the box's summary (the seed's −1, 1, 2); never NotUsed or
-    MarkedForDialing after an attempt."""
-    if summary in (Summary.NOT_USED, Summary.MARKED_FOR_DIALING):
-        return int(Summary.NO_SUCCESS if next_at is not None else Summary.UNREACHABLE)
-    return summary
+    """ContactSuccessful for a result: Successful (1); NoSuccess (2) only with a redial time,
+    which the customer's table dials again; a contact the box closed otherwise Unreachable (−1),
+    which the seed has checked by a person before it goes back into a campaign."""
+    if summary == Summary.SUCCESSFUL:
+        return int(summary)
+    return int(Summary.NO_SUCCESS if next_at is not None else Summary.UNREACHABLE)
 
 
 def after_attempt(

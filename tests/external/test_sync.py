@@ -389,3 +389,16 @@ def test_a_mark_whose_commit_fails_is_given_back_and_taken_again_later(
     assert customer.states("c") == {1: 3, 2: 3}
     assert [r[0] for r in customer.sql("SELECT state FROM changes ORDER BY seq")] == ["3", "3"]
     assert len(rig.dial(cid, [Outcome.BUSY, Outcome.BUSY])) == 2
+
+
+@pytest.mark.parametrize(
+    ("summary", "next_at", "expected"),
+    [(1, None, 1), (1, NOW, 1), (2, NOW, 2), (2, None, -1), (-1, None, -1), (3, NOW, 2),
+     (0, None, -1)],
+)  # fmt: skip
+def test_contact_successful_written_back(
+    summary: int, next_at: float | None, expected: int
+) -> None:
+    from appliance.store.external import contact_state_code
+
+    assert contact_state_code(summary, next_at) == expected
