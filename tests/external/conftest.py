@@ -4,6 +4,8 @@ the German seed's table: CampaignName, ContactSuccessful, LastState, RedialTime,
 from __future__ import annotations
 
 import itertools
+import os
+import pwd
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +47,11 @@ ALTER TABLE changes OWNER TO dialbox;
 def pg() -> Iterator[Postgres]:
     if pg_bin() is None:
         pytest.skip("no PostgreSQL server binaries: install Debian's `postgresql` package")
+    if os.getuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no `postgres` user to run PostgreSQL as")
     server = Postgres()
     try:
         server.psql(f"CREATE ROLE dialbox LOGIN PASSWORD '{PASSWORD}'")
