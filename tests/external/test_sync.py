@@ -20,6 +20,7 @@ from appliance.domain import Outcome
 from appliance.engine.extsync import ExternalListsComponent, ExternalSync
 from appliance.engine.planner import AttemptReport
 from appliance.engine.storeplanner import StorePlanner
+from appliance.metrics import Metrics
 from appliance.store import open_database
 from appliance.store.attempts import Lease, LeaseRefused, complete, lease
 from appliance.store.campaigns import get_campaign_by_id
@@ -172,11 +173,16 @@ def test_results_queued_while_postgres_is_down_are_written_back_in_order(
         assert any("cannot be used" in b["text"] for b in why["blockers"]), why
         assert "5 results wait to be written back" in json.dumps(why)
         assert rig.db.scalar("SELECT count(*) FROM external_writes WHERE done_at IS NULL") == 5
+        scraped = Metrics(rig.db, now=rig.clock.now).render().decode()
+        assert 'dialbox_external_writes_pending{campaign="c"} 5.0' in scraped
+        assert 'dialbox_external_list_up{campaign="c",list="crm"} 0.0' in scraped
     finally:
         pg.start()
     rig.clock.advance(5)  # past the back-off
     rig.sync.round(rig.db)
     assert rig.db.scalar("SELECT count(*) FROM external_writes WHERE done_at IS NULL") == 0
+    scraped = Metrics(rig.db, now=rig.clock.now).render().decode()
+    assert 'dialbox_external_list_up{campaign="c",list="crm"} 1.0' in scraped
     # every result arrived, in the order the attempts ended
     keys = [rig.key_of(g.contact_id) for g in [*first, *later]]
     logged = [
