@@ -111,6 +111,7 @@ class ExternalSync:
         now = self.clock.now()
         for source in self.sources.values():
             self.flush(db, source, now)
+        down: dict[str, str] = {}  # list -> the error its first campaign met this round
         for campaign, settings in self.campaigns(db):
             assert settings.external_list is not None
             found = self.sources.get(settings.external_list)
@@ -122,8 +123,16 @@ class ExternalSync:
                     f" (external_lists: {known})", 0, 0, 0))  # fmt: skip
                 continue
             source = found
+            if source.config.name in down and campaign.status is CampaignStatus.RUNNING:
+                # one failed connection per list and round: a dead server costs one timeout
+                store.set_status(db, campaign.id, store.Status(
+                    source.config.name, now, down[source.config.name], 0, 0,
+                    store.pending_writes(db, campaign.id)))  # fmt: skip
+                continue
             try:
-                self.sync_campaign(db, campaign, settings, source, now)
+                error = self.sync_campaign(db, campaign, settings, source, now)
+                if error is not None:
+                    down[source.config.name] = error
             except Exception as exc:  # a bug here must not end the sync of other campaigns
                 log.exception("external list %s: campaign %s not synced", source.config.name,
                               campaign.name)  # fmt: skip
@@ -137,14 +146,15 @@ class ExternalSync:
         settings: CampaignSettings,
         source: Source,
         now: float,
-    ) -> None:
+    ) -> str | None:
+        """One campaign's round; the error that stopped it, if any."""
         cfg = source.config
         if campaign.status is not CampaignStatus.RUNNING:
             released = store.release_held(db, now, campaign_id=campaign.id)
             if released:
                 log.info("external list %s: %d rows of campaign %s released (it is %s)",
                          cfg.name, released, campaign.name, campaign.status)  # fmt: skip
-            return
+            return None
         # Rows the rules kept from being dialed (outside hours, DNC) go back after a while.
         store.release_held(db, now, campaign_id=campaign.id, marked_before=now - cfg.hold_timeout)
         max_attempts = settings.max_attempts
@@ -190,6 +200,7 @@ class ExternalSync:
             self._errors[campaign.id] = error
         store.set_status(db, campaign.id, store.Status(
             cfg.name, now, error, matching, others, store.pending_writes(db, campaign.id)))  # fmt: skip
+        return error
 
     def flush(self, db: Database, source: Source, now: float, deadline: float | None = None) -> int:
         """Replay the list's owed writes in order until one fails (then back off); how many."""

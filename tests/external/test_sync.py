@@ -228,7 +228,12 @@ def test_a_wrong_password_stops_the_campaign_and_why_says_so(
     customer.add(1, 2, "c")
     rig = Rig(tmp_path, pg, customer, password="not-the-password")
     cid = rig.campaign("c")
+    other = rig.campaign("d")
     rig.sync.round(rig.db)
+    # one refused connection for the list this round; both its campaigns say so
+    for campaign_id in (cid, other):
+        status = get_status(rig.db, campaign_id)
+        assert status is not None and "password authentication failed" in str(status.error)
     assert customer.states("c") == {1: 0, 2: 0}
     assert rig.dial(cid, [Outcome.BUSY]) == []
     why = rig.why(cid)
