@@ -413,3 +413,22 @@ def test_contact_successful_written_back(
     from appliance.store.external import contact_state_code
 
     assert contact_state_code(summary, next_at) == expected
+
+
+def test_the_password_may_come_from_the_environment_and_its_absence_is_said(
+    tmp_path: Path,
+    pg: Postgres,
+    customer: Customer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from appliance.cli import main
+
+    config = tmp_path / "dialbox.yaml"
+    body = f"database: {tmp_path}/box.db\n" + list_config(pg, customer, tmp_path / "none")
+    config.write_text(body.replace(f"password_file: {tmp_path / 'none'}", "password_env: CRM_PW"))
+    monkeypatch.delenv("CRM_PW", raising=False)
+    assert main(["check-config", str(config), "--connect"]) == 1
+    assert "the environment variable CRM_PW is not set" in capsys.readouterr().err
+    monkeypatch.setenv("CRM_PW", PASSWORD)
+    assert main(["check-config", str(config), "--connect"]) == 0
