@@ -128,6 +128,9 @@ class CampaignSettings(BaseModel):
         default=None, max_length=MAX_DISPOSITIONS
     )
     script: str | None = Field(default=None, max_length=MAX_SCRIPT)
+    # SPEC D9: the contacts are the rows of this config `external_lists` entry whose campaign
+    # column holds the campaign's name (docs/external-lists.md); None: imported contacts
+    external_list: str | None = Field(default=None, min_length=1, max_length=MAX_LENGTH)
 
     @field_validator("windows")
     @classmethod
@@ -199,6 +202,17 @@ def check_flow(name: str | None, config: DialboxConfig) -> None:
     if name not in flows:
         known = ", ".join(sorted(flows)) or "none (list flow files under flows: in dialbox.yaml)"
         raise DialboxError(f"no flow named {name!r}; the flow files define: {known}")
+
+
+def check_external_list(name: str | None, config: DialboxConfig) -> None:
+    """A campaign's `external_list` names an entry of the config's `external_lists` (SPEC D9);
+    DialboxError (the API's 422) listing those there are."""
+    if name is None or any(x.name == name for x in config.external_lists):
+        return
+    known = (
+        ", ".join(x.name for x in config.external_lists) or "none (add one under external_lists:)"
+    )
+    raise DialboxError(f"no external list named {name!r}; the config defines: {known}")
 
 
 SETTING_KEYS = tuple(CampaignSettings.model_fields)

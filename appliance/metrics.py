@@ -204,6 +204,31 @@ class _StoreCollector(Collector):
         ):
             running.add_metric([str(status)], float(count))
         yield running
+        # External lists (SPEC D9): results owed to the customer's database, and whether the
+        # last round could read it (store/external.py; the partial index on what is owed).
+        owed = GaugeMetricFamily(
+            "dialbox_external_writes_pending",
+            "Results and releases not yet written back to an external list",
+            labels=["campaign"],
+        )
+        readable = GaugeMetricFamily(
+            "dialbox_external_list_up",
+            "1 when the campaign's external list was readable at its last round, else 0",
+            labels=["campaign", "list"],
+        )
+        names = dict(campaigns)
+        for campaign_id, pending in db.conn.execute(
+            "SELECT campaign_id, count(*) FROM external_writes WHERE done_at IS NULL"
+            " GROUP BY campaign_id"
+        ):
+            owed.add_metric([names.get(int(str(campaign_id)), "")], float(str(pending)))
+        for campaign_id, list_name, error in db.conn.execute(
+            "SELECT campaign_id, list_name, error FROM external_status"
+        ):
+            name = names.get(int(str(campaign_id)), "")
+            readable.add_metric([name, str(list_name)], 0.0 if error else 1.0)
+        yield owed
+        yield readable
 
     def _due_contacts(
         self, db: Database, campaigns: list[tuple[int, str]]

@@ -34,6 +34,7 @@ from appliance.api.times import iso_fields, iso_time
 from appliance.campaigns import (
     CampaignSettings,
     OtherCampaign,
+    check_external_list,
     check_flow,
     inbound_start_problems,
     type_problems,
@@ -127,6 +128,15 @@ def _flow(name: str | None, svc: Services) -> None:
         raise Problem(422, str(exc), errors=[error]) from None
 
 
+def _external(name: str | None, svc: Services) -> None:
+    """The `external_list` setting names a configured external list (422 if not)."""
+    try:
+        check_external_list(name, svc.config())
+    except DialboxError as exc:
+        error = {"where": "settings.external_list", "message": str(exc)}
+        raise Problem(422, str(exc), errors=[error]) from None
+
+
 def _region(text: str) -> str:
     try:
         return check_region(text)
@@ -160,6 +170,7 @@ async def create_campaign(call: Call[CampaignCreate]) -> web.Response:
     settings = settings_with({}, body.settings or {})
     _type_problems(body.type, settings)
     _flow(settings.get("flow"), svc)
+    _external(settings.get("external_list"), svc)
     filter_ = _filter(body.filter)
     if store.find_campaign(svc.db, name) is not None:
         raise Problem(409, f"campaign {name!r} already exists")
@@ -200,6 +211,8 @@ async def update_campaign(call: Call[CampaignUpdate]) -> web.Response:
         changes["settings"] = settings_with(campaign.settings, body.settings)
         if body.settings.get("flow") is not None:  # a flow named before stays as it is
             _flow(changes["settings"].get("flow"), svc)
+        if body.settings.get("external_list") is not None:
+            _external(changes["settings"].get("external_list"), svc)
     type_ = str(changes.get("type", campaign.type))
     settings = changes.get("settings", campaign.settings)
     if type_ != campaign.type and CampaignType.INBOUND in (type_, campaign.type):

@@ -376,6 +376,70 @@ class ScheduleEntry(Section):
 _LEVELS = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
+EXTERNAL_DEFAULT_COLUMNS: dict[str, str] = {
+    # the German seed's names (SPEC D9); phone1 is the one number a row must have
+    "campaign": "CampaignName",
+    "state": "ContactSuccessful",
+    "last_state": "LastState",
+    "redial_time": "RedialTime",
+    "attempts": "NumberOfContacts",
+    "phone1": "Phone1",
+}
+EXTERNAL_FIELDS = (
+    "campaign", "state", "last_state", "redial_time", "attempts",
+    *(f"phone{i}" for i in range(1, 6)), *(f"bp{i}" for i in range(1, 13)), "timezone",
+)  # fmt: skip
+
+
+class ExternalList(Section):
+    """A campaign's contacts in the customer's database (SPEC D9, docs/external-lists.md): a
+    table or view reached by a SQLAlchemy URL, its columns mapped to the box's fields."""
+
+    name: str = Field(min_length=1, max_length=MAX_LENGTH, pattern=PATTERN)
+    url: str = Field(min_length=1, max_length=4096, description="SQLAlchemy URL, no password")
+    password_file: Path | None = None  # a file holding the password (first line)
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    table: str = Field(min_length=1, max_length=255, description="table or view, schema.table")
+    key: str = Field(default="id", min_length=1, max_length=255, description="primary key column")
+    columns: dict[str, str] = Field(default_factory=dict, description="field: column")
+    batch: int = Field(default=50, ge=1, le=10_000, description="rows marked per round at most")
+    interval: float = Field(default=5.0, gt=0.0, le=3600.0, description="seconds between rounds")
+    hold_timeout: float = Field(default=900.0, ge=10.0, le=86400.0)
+    timezone: str = "UTC"  # the zone of RedialTime where the column has no time zone
+    retry_min: float = Field(default=2.0, gt=0.0, le=3600.0)
+    retry_max: float = Field(default=120.0, gt=0.0, le=86400.0)
+    connect_timeout: int = Field(default=5, ge=1, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str) -> str:
+        head = value.split("@", 1)[0] if "@" in value else ""
+        if ":" in head.split("//", 1)[-1]:
+            raise ValueError(
+                "the URL holds a password; put it in password_file or password_env instead"
+            )
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for field in value:
+            if field not in EXTERNAL_FIELDS:
+                raise ValueError(
+                    f"columns names {field!r}, which is not a field; use: {', '.join(EXTERNAL_FIELDS)}"
+                )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return check_timezone(value)
+
+    def mapping(self) -> dict[str, str]:
+        """field -> the customer's column: the German defaults with `columns` over them."""
+        return {**EXTERNAL_DEFAULT_COLUMNS, **self.columns}
+
+
 class DialboxConfig(Section):
     """The whole file. Relative paths are resolved against the file's own directory."""
 
@@ -396,6 +460,8 @@ class DialboxConfig(Section):
     recordings: RecordingSettings = RecordingSettings()
     prompts: PromptSettings = PromptSettings()
     log_level: _LEVELS = "INFO"
+    # customers' databases as campaigns' contacts (SPEC D9, docs/external-lists.md)
+    external_lists: tuple[ExternalList, ...] = Field(default=(), max_length=64)
     flows: tuple[str, ...] = Field(
         default=(),
         max_length=64,
@@ -430,6 +496,14 @@ class DialboxConfig(Section):
     @classmethod
     def _holiday_country(cls, value: str | None) -> str | None:
         return None if value is None else check_holiday_country(value)
+
+    @model_validator(mode="after")
+    def _unique_external(self) -> DialboxConfig:
+        names = [x.name for x in self.external_lists]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two external lists are named {name!r}")
+        return self
 
     @model_validator(mode="after")
     def _unique_schedules(self) -> DialboxConfig:

@@ -15,6 +15,7 @@ from appliance.daemon.runner import Component, Daemon
 from appliance.engine.agents import AgentDesk
 from appliance.engine.callaudio import AudioParts
 from appliance.engine.dialer import Engine
+from appliance.engine.extsync import ExternalListsComponent
 from appliance.engine.factory import make_line, make_seat
 from appliance.engine.linepool import LinePool
 from appliance.engine.outbox import OutboxComponent
@@ -77,6 +78,8 @@ def components(daemon: Daemon) -> Sequence[Component]:
     parts: list[Component] = [
         pool, desk, engine, HttpComponent(config, services), outbox, schedules,
     ]  # fmt: skip
+    # External lists (SPEC D9): the customers' rows synced in a thread; released after the drain.
+    parts.append(ExternalListsComponent(config, daemon.db, daemon.clock, drained=pool.release))
     if config.import_.hot_folder is not None:
         parts.append(HotFolderComponent(config, daemon.clock))
     # Call recordings (#24): retention by age and disk budget, at start and hourly.

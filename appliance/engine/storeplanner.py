@@ -47,6 +47,7 @@ from appliance.scheduler.windows import (
 from appliance.store.attempts import Completion, Lease
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
 from appliance.store.db import Database
+from appliance.store.external import HELD_SQL
 from appliance.store.filters import CompiledFilter, compile_filter
 from appliance.store.selection import (
     CandidateRow,
@@ -201,6 +202,9 @@ class StorePlanner:
             self._allowed[key] = allowed
         overrides = allowed_zones(override_zones(self.db, cr.campaign.id), hours, now)
         filt = _compiled(cr.campaign.filter) if cr.campaign.filter else None
+        filter_sql = filt.sql if filt else None
+        if cr.settings.external_list is not None:  # SPEC D9: only the rows the box holds
+            filter_sql = f"({filter_sql}) AND {HELD_SQL}" if filter_sql else HELD_SQL
         query = SelectionQuery(
             campaign_id=cr.campaign.id,
             now=now,
@@ -216,7 +220,7 @@ class StorePlanner:
             calls_window=limits.calls_window,
             abandon_lockout=limits.abandon_lockout,
             machine_lockout=limits.machine_lockout,
-            filter_sql=filt.sql if filt else None,
+            filter_sql=filter_sql,
             filter_params=filt.params if filt else (),
             order=cr.settings.order,
         )

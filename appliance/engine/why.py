@@ -26,6 +26,7 @@ from appliance.scheduler.limits import (
 from appliance.scheduler.select import Reason, Rules, classify
 from appliance.scheduler.why import Explanation, Gates, InboundGates
 from appliance.scheduler.windows import local_time
+from appliance.store import external
 from appliance.store.agents import campaign_agents, list_agents
 from appliance.store.campaigns import CampaignRow
 from appliance.store.db import Database
@@ -96,6 +97,7 @@ def gates(
             f" counted as abandoned by the {cr.profile.name} profile"
         )
     cap = cr.limits.max_calls_per_number
+    external, external_note = external_words(planner, campaign, cr)
     return Gates(
         status=campaign.status,
         window_closed=closed,
@@ -106,7 +108,47 @@ def gates(
         no_agent=no_agent(planner, campaign),
         hours_text=cr.profile.calling_hours.describe(),
         cap_text=f"{cap} calls per {cr.limits.calls_window / DAY:g} days" if cap else "",
+        external=external,
+        external_note=external_note,
     )
+
+
+def external_words(
+    planner: Rulebook, campaign: CampaignRow, cr: CampaignRules
+) -> tuple[str | None, str | None]:
+    """An external campaign (SPEC D9): what stops it (the list cannot be read, no row
+    matches) and what slows it (rows others hold, results not yet written back), from the sync's
+    last round (store/external.py)."""
+    name = cr.settings.external_list
+    if name is None:
+        return None, None
+    status = external.get_status(planner.db, campaign.id)
+    lists = {x.name: x for x in planner.config.external_lists}
+    if status is None:
+        return None, f"its external list {name} has not been read yet (the daemon reads it)"
+    notes = []
+    if status.held_by_others:
+        notes.append(f"{status.held_by_others:,} rows of external list {name} for this campaign"
+                     " are MarkedForDialing by others (another dialer, or an edit of the"
+                     " customer's); they are left alone")  # fmt: skip
+    if status.pending_writes:
+        notes.append(f"{status.pending_writes:,} results wait to be written back to external"
+                     f" list {name}")  # fmt: skip
+    note = "; ".join(notes) or None
+    if status.error:
+        return f"its external list cannot be used: {status.error}", note
+    held = external.held_count(planner.db, campaign.id)
+    if status.matching == 0 and held == 0:
+        cfg = lists.get(name)
+        m = cfg.mapping() if cfg is not None else {}
+        rule = (
+            f"{m.get('campaign', 'CampaignName')} = {campaign.name!r},"
+            f" {m.get('state', 'ContactSuccessful')} NotUsed (0) or NoSuccess (2),"
+            f" {m.get('redial_time', 'RedialTime')} empty or due,"
+            f" {m.get('attempts', 'NumberOfContacts')} under {cr.settings.max_attempts}"
+        )
+        return f"no row of external list {name} matches ({rule})", note
+    return None, note
 
 
 def no_agent(planner: Rulebook, campaign: CampaignRow) -> str | None:

@@ -43,6 +43,8 @@ class Gates:
     no_agent: str | None = None  # an agent campaign with nobody to take its calls, in words
     hours_text: str = ""
     cap_text: str = ""
+    external: str | None = None  # an external list that gives no rows, in words (SPEC D9)
+    external_note: str | None = None  # what slows it: rows held by others, results owed
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,13 @@ def explain(campaign: str, gates: Gates, counts: Mapping[Reason, int]) -> Explan
         blockers.append({"reason": "outside_window", "text": text})
     if gates.lines_up == 0:
         blockers.append({"reason": "no_line", "text": "no line is up for this campaign"})
+    if gates.external:
+        blockers.append({"reason": "external_list", "text": gates.external})
     if gates.no_agent:
         blockers.append({"reason": "no_agent", "text": gates.no_agent})
     slowing: list[dict[str, str]] = []
+    if gates.external_note:
+        slowing.append({"reason": "external_list", "text": gates.external_note})
     if gates.abandon_cap:
         slowing.append(
             {

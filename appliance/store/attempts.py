@@ -17,6 +17,7 @@ from typing import Any
 from appliance.domain import Channel, ContactState, Outcome, Summary
 from appliance.store.db import Database
 from appliance.store.dnc import block_number, is_blocked
+from appliance.store.external import after_attempt, holds_row
 from appliance.store.flowrecords import FlowOutcome, clean, write_flow
 
 # Contacts in these states may be leased (if their redial time has come).
@@ -37,7 +38,7 @@ class Lease:
 @dataclass(frozen=True)
 class LeaseRefused:
     contact_id: int
-    reason: str  # "gone", "leased", "state", "dnc"
+    reason: str  # "gone", "leased", "state", "dnc", "released" (an external row, D9)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def lease(
         )
         if is_blocked(db, campaign_id, number, now):
             return LeaseRefused(contact_id, "dnc")
+        if not holds_row(db, contact_id):  # an external list's row released meanwhile (D9)
+            return LeaseRefused(contact_id, "released")
         attempt_no = attempts + 1
         db.conn.execute(
             "INSERT INTO attempts(contact_id, campaign_id, attempt_no, phone_index, number, channel,"
@@ -196,6 +199,9 @@ def complete(
             block_number(
                 db, lease.number, c.outcome.label, now, source=f"attempt:{lease.attempt_id}"
             )
+        # an external list's row (SPEC D9): its result owed to the customer's table
+        after_attempt(db, lease.contact_id, lease.attempt_id, lease.attempt_no, int(c.outcome),
+                      int(c.summary), c.next_at, now)  # fmt: skip
         if outbox_payload is not None:
             db.conn.execute(
                 "INSERT INTO outbox(campaign_id, contact_id, attempt_id, payload, created_at, next_try_at)"
@@ -326,4 +332,6 @@ def _settle(db: Database, got: Lease, decided: Completion | None, now: float) ->
             block_number(
                 db, got.number, decided.outcome.label, now, source=f"attempt:{got.attempt_id}"
             )
+        after_attempt(db, got.contact_id, got.attempt_id, got.attempt_no, int(decided.outcome),
+                      int(decided.summary), decided.next_at, now)  # fmt: skip
     return decided

@@ -59,6 +59,7 @@ INTENDED: dict[str, str] = {
     "/paths/~1campaigns~1{name}~1why/get/description": "says what why tells of an inbound campaign (#23)",
     **{f"/paths/~1campaigns*/properties/settings/properties/{key}": "the audio path: recording, answering-machine detection (#24)"
        for key in ("record", "consent_prompt", "amd", "machine_action", "machine_message")},
+    "/paths/~1campaigns*/properties/settings/properties/external_list": "external lists: the contacts in the customer's database (#26)",
     "/paths/~1prompts*": "new: prompts from files and text, played on lines with audio (#24)",
     "/paths/~1recordings*": "call recordings: listed, streamed, deleted (#24)",
     "/paths/~1lines*/properties/audio*": "a line's audio path (#24)",
