@@ -10,6 +10,7 @@ from appliance.campaigns import (
     CampaignSettings,
     OtherCampaign,
     apply_settings,
+    check_email_template,
     check_flow,
     inbound_start_problems,
     parse_assignments,
@@ -121,6 +122,7 @@ def create(args: argparse.Namespace) -> int:
     settings = apply_settings(CampaignSettings(), parse_assignments(args.set))
     _check_type(args.type, settings)
     check_flow(settings.flow, ctx.config)
+    check_email_template(settings.email_template, ctx.config)
     campaign = store.create_campaign(
         ctx.db,
         args.name,
@@ -191,6 +193,8 @@ def set_(args: argparse.Namespace) -> int:
         settings = apply_settings(current, assignments)
         if "flow" in assignments:
             check_flow(settings.flow, ctx.config)
+        if "email_template" in assignments:
+            check_email_template(settings.email_template, ctx.config)
         changes["settings"] = settings.model_dump(exclude_defaults=True)
     type_ = str(changes.get("type", campaign.type))
     if type_ != campaign.type and CampaignType.INBOUND in (type_, campaign.type):

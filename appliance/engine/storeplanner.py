@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config.models import DialboxConfig
-from appliance.domain import CampaignStatus, CampaignType
+from appliance.domain import CampaignStatus, CampaignType, Channel
 from appliance.engine import why
 from appliance.engine.planner import Assignment, AttemptReport, Pick, RoundState
 from appliance.engine.rules import CampaignRules, box_hours, custom_profile
@@ -380,8 +380,8 @@ class StorePlanner:
         for dial in made.planned:
             if len(picks) >= count:
                 break
-            if dial.contact_id in exclude:
-                continue
+            if dial.contact_id in exclude or dial.channel is Channel.EMAIL:
+                continue  # (e-mail steps go out through the mailer, engine/mailer.py, on no line)
             # A plan made for sharing is judged again at this instant (hours, lockouts).
             if classify(made.rows[dial.contact_id], made.rules, now) is not Reason.READY:
                 continue
@@ -439,6 +439,8 @@ class StorePlanner:
             )
             return f"contact {contact_id} cannot be dialed now: {words}"
         channel = cr.channel_for(row.step)
+        if channel is Channel.EMAIL:
+            return f"contact {contact_id}'s next attempt is an e-mail, which the box sends itself"
         return Pick(row.contact_id, row.phone_index, row.number, channel, "manual")
 
     def decide(

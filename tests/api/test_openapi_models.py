@@ -66,6 +66,9 @@ INTENDED: dict[str, str] = {
     **{f"/paths/~1results/get/responses/200/*/items/properties/recording_{key}": "the call's recording in the results (#24)"
        for key in ("id", "status", "sha256")},
     "/paths/~1status/get/responses/200/*/properties/recordings": "recordings of the last 24 hours, alerts (#24)",
+    "*/properties/settings/properties/email_*": "the e-mail step's address field and template (#26)",
+    "*/properties/state/enum": "the contact state E-mail sent (#26)",
+    "/paths/~1email~1*": "new: the e-mail channel's unsubscribe link and bounces (#26)",
 }  # fmt: skip
 
 

@@ -1,0 +1,193 @@
+"""The e-mail channel's endpoints (#26, docs/email.md): the unsubscribe link every message carries
+(RFC 2369 List-Unsubscribe, RFC 8058 one-click) and bounces reported by a mail system.
+
+``GET /email/unsubscribe?t=TOKEN`` shows a confirmation page with a button; ``POST`` (the
+button, or a mail client's one-click POST with ``List-Unsubscribe=One-Click``) puts the address
+on the e-mail DNC list at once — and the contact's numbers on the global DNC list where config
+``email.unsubscribe_numbers`` says so. The token is the box's HMAC of the campaign, the contact
+and the address: no API token is needed, and a token not signed by this box (or changed) is
+403 with nothing added.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+
+from appliance.api.campaigns import services
+from appliance.api.models import Body, Document
+from appliance.api.problems import Problem
+from appliance.api.registry import API
+from appliance.api.spec import Call, Param, read_body
+from appliance.domain import Outcome
+from appliance.mailing import Unsubscribe, load_secret, read_token
+from appliance.store import email as mail_store
+from appliance.store.campaigns import audit, get_campaign_by_id
+from appliance.store.dnc import add_numbers
+
+TOKEN = Param("t", "query", {"type": "string", "minLength": 1, "maxLength": 1024}, True)
+_AS_HTML: dict[str, Any] = {"text/html": {"type": "string"}}
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title}</title></head>
+<body style="font-family: sans-serif; max-width: 32em; margin: 3em auto">
+<h1>{title}</h1>{body}</body></html>
+"""
+
+
+class Unsubscribed(Document):
+    address: str
+    added: bool = Field(description="false: the address was on the list already")
+    numbers: int = Field(description="numbers of the contact put on the global DNC list")
+
+
+class BounceReport(Body):
+    """a bounce, as a mail system reports it"""
+
+    message_id: str = Field(
+        min_length=3, max_length=998, description="the bounced message's Message-ID"
+    )
+    reason: str | None = Field(None, max_length=2000, description="what the bounce said")
+
+
+class BounceResult(Document):
+    attempt_id: int
+    contact_id: int
+    outcome: str
+    already: bool = Field(description="a bounce for this message was recorded before")
+    state: str | None = Field(description="the contact's state after it (null: left as it was)")
+
+
+def _page(title: str, body: str, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        text=_PAGE.format(title=html.escape(title), body=body),
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+def _checked(call: Call[Any]) -> tuple[Any, Unsubscribe]:
+    svc = services(call)
+    config = svc.config()
+    if config.email is None:
+        raise Problem(404, "this box sends no e-mail (config has no email section)")
+    secret = load_secret(config.database.parent)
+    found = read_token(secret, call.query["t"])
+    if found is None:
+        raise Problem(
+            403,
+            "this unsubscribe link is not valid (changed or not from this box); use the link"
+            " of the message as it came",
+        )
+    return svc, found
+
+
+@API.op("GET", "/email/unsubscribe", summary="The unsubscribe link's confirmation page",
+        tag="email", scope=None, params=[TOKEN],
+        responses={200: ("a page with a button that unsubscribes", str, "text/html"),
+                   403: ("the token is not valid", None)},
+        description="What a message's List-Unsubscribe link opens: nothing changes until the "
+                    "button is pressed (a POST).")  # fmt: skip
+async def unsubscribe_page(call: Call[Any]) -> web.StreamResponse:
+    try:
+        _, found = _checked(call)
+    except Problem as exc:
+        if exc.status != 403:
+            raise
+        return _page("Link not valid", f"<p>{html.escape(exc.detail)}</p>", 403)
+    action = html.escape(f"?t={call.query['t']}", quote=True)
+    body = (
+        f"<p>Stop e-mail to <b>{html.escape(found.address)}</b>?</p>"
+        f'<form method="post" action="{action}">'
+        '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        '<button type="submit">Unsubscribe</button></form>'
+    )
+    return _page("Unsubscribe", body)
+
+
+@API.op("POST", "/email/unsubscribe", summary="Unsubscribe: the address on the e-mail DNC list",
+        tag="email", scope=None, params=[TOKEN], max_body=4096,
+        media={"application/x-www-form-urlencoded": {
+            "type": "object", "properties": {"List-Unsubscribe": {"const": "One-Click"}}}},
+        responses={200: ("done (also when it was done before)", Unsubscribed,
+                         _AS_HTML),
+                   403: ("the token is not valid: nothing added", None)},
+        description="RFC 8058 one-click: a mail client's POST with List-Unsubscribe=One-Click "
+                    "does it at once, as does the page's button. The answer is HTML for a "
+                    "browser (Accept: text/html), else JSON.")  # fmt: skip
+async def unsubscribe(call: Call[Any]) -> web.StreamResponse:
+    await read_body(call.request, 4096)
+    svc, found = _checked(call)
+    config = svc.config()
+    now = svc.clock.now()
+    source = f"unsubscribe:campaign {found.campaign_id} contact {found.contact_id}"
+    numbers: list[str] = []
+    with svc.db.transaction():
+        added = mail_store.add_address(svc.db, found.address, found.campaign_id, now, source)
+        audit(svc.db, "unsubscribe", "email.unsubscribe", found.address,
+              {"campaign_id": found.campaign_id, "contact_id": found.contact_id, "added": added},
+              now)  # fmt: skip
+        if config.email is not None and config.email.unsubscribe_numbers:
+            numbers = mail_store.contact_numbers(svc.db, found.contact_id)
+            if numbers:
+                add_numbers(svc.db, numbers, campaign_id=None, campaign=None, now=now,
+                            actor="unsubscribe", reason="e-mail unsubscribe", source=source)  # fmt: skip
+    if "text/html" in call.request.headers.get("Accept", ""):
+        return _page("Unsubscribed", f"<p>{html.escape(found.address)} gets no more e-mail.</p>")
+    return web.json_response(
+        Unsubscribed(address=found.address, added=added, numbers=len(numbers)).model_dump()
+    )
+
+
+@API.op("POST", "/email/bounces", summary="Report a bounce: the message's attempt failed",
+        tag="email", scope="crm", body=BounceReport,
+        responses={200: ("recorded", BounceResult), 404: ("no sent message has that Message-ID", None)},
+        description="A mail system (or the CRM) reports a bounce by the message's Message-ID: "
+                    "the attempt's outcome becomes EmailBounced and, where it was the contact's "
+                    "last attempt, the strategy decides what follows (by default the plan's next "
+                    "attempt). The same bounce again changes nothing.")  # fmt: skip
+async def bounce(call: Call[BounceReport]) -> web.Response:
+    from appliance.engine.planner import AttemptReport
+    from appliance.engine.storeplanner import StorePlanner
+
+    svc = services(call)
+    found = mail_store.find_sent(svc.db, call.body.message_id)
+    if found is None:
+        raise Problem(
+            404,
+            f"no message this box sent has the Message-ID {call.body.message_id!r}; give it as"
+            " in the bounced message's Message-ID header",
+        )
+    got = found.lease
+    if found.already:
+        doc = BounceResult(attempt_id=got.attempt_id, contact_id=got.contact_id,
+                           outcome=Outcome.EMAIL_BOUNCED.label, already=True, state=None)  # fmt: skip
+        return web.json_response(doc.model_dump())
+    now = svc.clock.now()
+    reason = (call.body.reason or "bounced").replace("\r", " ").replace("\n", " ")[:2000]
+    campaign = get_campaign_by_id(svc.db, got.campaign_id)
+    decided = None
+    report = AttemptReport(Outcome.EMAIL_BOUNCED, (f"bounce: {reason}",), None, None, None,
+                           disposition="email bounced")  # fmt: skip
+    if found.reopen:
+        decided = StorePlanner(svc.config(), svc.db).decide(campaign, got, report, now)
+    payload = None
+    if campaign.settings.get("webhook"):
+        payload = {
+            "direction": "out", "campaign": campaign.name, "contact_id": got.contact_id,
+            "attempt_id": got.attempt_id, "attempt_no": got.attempt_no, "number": got.number,
+            "channel": "email", "line": None, "outcome": Outcome.EMAIL_BOUNCED.label,
+            "code": int(Outcome.EMAIL_BOUNCED), "disposition": "email bounced",
+            "ended_at": now, "email": {"address": found.address, "bounce": reason},
+        }  # fmt: skip
+    mail_store.record_bounce(svc.db, found, reason, now, decided, payload)
+    if svc.metrics is not None:
+        svc.metrics.record_email(campaign.name, "bounced")
+    doc = BounceResult(attempt_id=got.attempt_id, contact_id=got.contact_id,
+                       outcome=Outcome.EMAIL_BOUNCED.label, already=False,
+                       state=str(decided.new_state) if decided else None)  # fmt: skip
+    return web.json_response(doc.model_dump())

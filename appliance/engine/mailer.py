@@ -1,0 +1,363 @@
+"""The e-mail channel (#26, docs/email.md): the strategy's e-mail steps, sent through the SMTP relay.
+
+Every engine tick the mailer takes the running campaigns' contacts whose next planned attempt is
+an e-mail (the same plan, rules and DNC as the dial loop, which leaves these to it), leases each
+with its message made and queued in one transaction (store/email.py), and hands due messages to
+the relay, a few at a time, with an asyncio SMTP client (aiosmtplib). No line is used.
+
+- The relay's 250: the attempt closes as EmailSent, the reply and the Message-ID recorded in its
+  closing transaction; the strategy decides what follows (by default: closed as E-mail sent).
+- 5xx: EmailFailed, the strategy decides (by default the plan's next attempt).
+- 4xx, a relay that is down or times out: the message is queued again for a later try
+  (`retry_min` doubling up to `retry_max`), the same bytes with the same Message-ID; the
+  attempt stays in flight until the relay answers or `give_up_after` passes (EmailFailed).
+- A contact with no valid address in the campaign's `email_field`, or whose address is on the
+  e-mail DNC list, gets an EmailSkipped attempt: nothing is sent.
+- A message that was being handed over when the daemon stopped is never sent again: it is
+  recorded as sent, unconfirmed (the relay may have taken it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from email.utils import parseaddr
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiosmtplib
+
+from appliance.campaigns import CampaignSettings
+from appliance.clock import Clock
+from appliance.config.models import DialboxConfig, EmailSettings
+from appliance.domain import Channel, Outcome
+from appliance.engine.planner import AttemptReport
+from appliance.errors import DialboxError
+from appliance.mailing import (
+    build_message,
+    load_secret,
+    make_token,
+    new_message_id,
+    unsubscribe_url,
+    valid_address,
+)
+from appliance.metrics import Metrics
+from appliance.store import email as mail_store
+from appliance.store.attempts import Lease, complete, lease
+from appliance.store.campaigns import CampaignRow, get_campaign_by_id
+from appliance.store.db import Database
+from appliance.store.flowrecords import flow_payload
+
+if TYPE_CHECKING:
+    from appliance.engine.storeplanner import StorePlanner
+
+log = logging.getLogger(__name__)
+
+BATCH = 50  # contacts queued per campaign and tick at most
+
+
+class RelayTrouble(Exception):
+    """The relay did not take the message now; try again later."""
+
+
+class RelayRefused(Exception):
+    """The relay refused the message for good (5xx)."""
+
+
+def relay_password(settings: EmailSettings) -> str | None:
+    relay = settings.relay
+    if relay.password_env is not None:
+        value = os.environ.get(relay.password_env)
+        if value is None:
+            raise DialboxError(f"email.relay.password_env: ${relay.password_env} is not set")
+        return value
+    if relay.password_file is not None:
+        try:
+            return relay.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            raise DialboxError(
+                f"email.relay.password_file: cannot read a password from {relay.password_file}:"
+                f" {getattr(exc, 'strerror', None) or exc}"
+            ) from None
+    return None
+
+
+async def hand_over(settings: EmailSettings, sender: str, to: str, message: bytes) -> str:
+    """Give one message to the relay; the relay's reply to DATA (``250 …``). RelayTrouble for
+    what may pass (4xx, no connection, a timeout), RelayRefused for a 5xx."""
+    relay = settings.relay
+    port = relay.port or (465 if relay.security == "smtps" else 587)
+    client = aiosmtplib.SMTP(
+        hostname=relay.host,
+        port=port,
+        timeout=relay.timeout,
+        use_tls=relay.security == "smtps",
+        start_tls=relay.security == "starttls",
+    )
+    try:
+        try:
+            await client.connect()
+            if relay.user is not None:
+                await client.login(relay.user, relay_password(settings) or "")
+            await client.mail(sender)
+            await client.rcpt(to)
+            reply = await client.data(message)
+        finally:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
+    except aiosmtplib.SMTPResponseException as exc:
+        text = f"{exc.code} {exc.message}".strip()
+        if 500 <= exc.code < 600:
+            raise RelayRefused(text) from None
+        raise RelayTrouble(text) from None
+    except (aiosmtplib.SMTPException, OSError, TimeoutError, DialboxError) as exc:
+        raise RelayTrouble(f"relay {relay.host}:{port}: {exc}") from None
+    return f"{reply.code} {reply.message}".strip()
+
+
+class Mailer:
+    """The engine's e-mail side (one per engine)."""
+
+    def __init__(
+        self,
+        config: DialboxConfig,
+        db: Database,
+        clock: Clock,
+        planner: StorePlanner,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.planner = planner
+        self.metrics = metrics
+        self.tasks: dict[int, asyncio.Task[None]] = {}  # attempt id -> its send
+        self._recovered = False
+        self._secret: bytes | None = None
+
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = load_secret(Path(self.config.database).parent)
+        return self._secret
+
+    def in_flight(self) -> list[int]:
+        return list(self.tasks)
+
+    # -- each tick ------------------------------------------------------------------------
+    def tick(self, exclude: frozenset[int] = frozenset()) -> None:
+        """Queue the due e-mail steps and start the due sends; `exclude`: contacts the dial
+        loop has in flight."""
+        now = self.clock.now()
+        if not self._recovered:
+            self._recovered = True
+            self._recover(now)
+        settings = self.config.email
+        if settings is None:
+            return
+        for campaign in self.planner.running():
+            try:
+                self._queue(campaign, settings, now, exclude)
+            except DialboxError as exc:
+                log.error("campaign %s: e-mail steps not sent: %s", campaign.name, exc)
+        free = settings.max_sending - len(self.tasks)
+        if free <= 0:
+            return
+        for send in mail_store.due(self.db, now, free, set(self.tasks)):
+            aid = send.lease.attempt_id
+            self.tasks[aid] = asyncio.create_task(self._run(aid, send), name=f"email {aid}")
+
+    async def _run(self, aid: int, send: mail_store.Send) -> None:
+        try:
+            await self._deliver(send)
+        finally:
+            self.tasks.pop(aid, None)
+
+    async def settle(self) -> None:
+        """Wait for the sends in flight (tests; the drain)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks.values()), return_exceptions=True)
+
+    async def drain(self, timeout: float) -> None:
+        if not self.tasks:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.settle(), timeout)
+
+    # -- queueing -------------------------------------------------------------------------
+    def _queue(
+        self, campaign: CampaignRow, settings: EmailSettings, now: float, exclude: frozenset[int]
+    ) -> None:
+        rules = self.planner.rules_for(campaign)
+        if not any(spec.channel is Channel.EMAIL for spec in rules.strategy.attempts):
+            return
+        if rules.schedule.closed_reason(now) is not None:
+            return
+        planned = self.planner.plan(campaign, now, BATCH, sorted(exclude))
+        cs = CampaignSettings.model_validate(campaign.settings)
+        template = settings.templates.get(cs.email_template or "")
+        for dial in planned:
+            if dial.channel is not Channel.EMAIL:
+                continue
+            fields = mail_store.contact_fields(self.db, dial.contact_id)
+            raw = fields.get(cs.email_field) if cs.email_field else None
+            address = valid_address(raw)
+            why = None
+            if cs.email_field is None:
+                why = "the campaign names no email_field (the business parameter with the address)"
+            elif template is None:
+                why = f"the campaign's email_template {cs.email_template!r} is not in the config"
+            elif address is None:
+                why = f"no valid address in {cs.email_field}" + (f" ({raw!r})" if raw else "")
+            elif mail_store.is_listed(self.db, address):
+                why = f"{address} is on the e-mail DNC list"
+            if why is not None or template is None or address is None:
+                self._skip(campaign, dial.contact_id, dial.phone_index, now, why or "")
+                continue
+            message_id = new_message_id(settings)
+            token = make_token(self.secret(), campaign.id, dial.contact_id, address)
+            message = build_message(
+                settings, template, fields, address, message_id, unsubscribe_url(settings, token)
+            )
+            got = mail_store.queue(
+                self.db, dial.contact_id, dial.phone_index, now,
+                address=address, message_id=message_id, message=message,
+            )  # fmt: skip
+            if isinstance(got, Lease):
+                log.info("campaign %s: e-mail to contact %s queued (attempt %s, <%s>)",
+                         campaign.name, dial.contact_id, got.attempt_id, message_id)  # fmt: skip
+
+    def _skip(
+        self, campaign: CampaignRow, contact_id: int, phone: int, now: float, why: str
+    ) -> None:
+        got = lease(self.db, contact_id, phone, Channel.EMAIL, now)
+        if not isinstance(got, Lease):
+            return
+        report = AttemptReport(Outcome.EMAIL_SKIPPED, (why,), now, None, None,
+                               disposition="email skipped")  # fmt: skip
+        self._close(campaign, got, report, now)
+        log.info("campaign %s: contact %s: e-mail step skipped: %s", campaign.name, contact_id, why)
+        self._count(campaign.name, "skipped")
+
+    # -- sending --------------------------------------------------------------------------
+    async def _deliver(self, send: mail_store.Send) -> None:
+        got = send.lease
+        settings = self.config.email
+        if settings is None or not mail_store.claim(self.db, got.attempt_id):
+            return
+        campaign = get_campaign_by_id(self.db, got.campaign_id)
+        started = self.clock.now()
+        sender = parseaddr(settings.from_)[1]
+        try:
+            reply = await hand_over(settings, sender, send.address, send.message)
+        except RelayTrouble as exc:
+            now = self.clock.now()
+            if now - send.created_at >= settings.give_up_after:
+                self._failed(campaign, send, f"given up after {now - send.created_at:.0f} s: {exc}")
+                return
+            delay = min(settings.retry_max, settings.retry_min * 2**send.tries)
+            mail_store.defer(self.db, got.attempt_id, now + delay, str(exc))
+            log.warning("e-mail attempt %s to %s not taken (%s): next try in %.0f s",
+                        got.attempt_id, send.address, exc, delay)  # fmt: skip
+            self._count(campaign.name, "deferred")
+            return
+        except RelayRefused as exc:
+            self._failed(campaign, send, str(exc))
+            return
+        except Exception as exc:  # a bug must not leave the message claimed without a word
+            log.exception("e-mail attempt %s failed inside the box", got.attempt_id)
+            mail_store.defer(self.db, got.attempt_id, self.clock.now() + settings.retry_max,
+                             f"internal error: {exc!r}")  # fmt: skip
+            return
+        now = self.clock.now()
+        evidence = (f"smtp {reply}", f"message-id <{send.message_id}>", f"to {send.address}")
+        report = AttemptReport(Outcome.EMAIL_SENT, evidence, started, None, None,
+                               disposition=f"email sent <{send.message_id}>")  # fmt: skip
+        self._close(campaign, got, report, now, sent=True, reply=reply, send=send)
+        self._count(campaign.name, "sent")
+
+    def _failed(self, campaign: CampaignRow, send: mail_store.Send, why: str) -> None:
+        now = self.clock.now()
+        evidence = (f"smtp {why}", f"message-id <{send.message_id}>", f"to {send.address}")
+        report = AttemptReport(Outcome.EMAIL_FAILED, evidence, now, None, None,
+                               disposition="email failed")  # fmt: skip
+        self._close(campaign, send.lease, report, now, sent=False, reply=why, send=send)
+        log.warning("e-mail attempt %s to %s failed: %s", send.lease.attempt_id, send.address, why)
+        self._count(campaign.name, "failed")
+
+    def _close(
+        self,
+        campaign: CampaignRow,
+        got: Lease,
+        report: AttemptReport,
+        now: float,
+        *,
+        sent: bool | None = None,
+        reply: str = "",
+        send: mail_store.Send | None = None,
+    ) -> None:
+        completion = self.planner.decide(campaign, got, report, now)
+        payload = self.payload(campaign, got, report, now, send)
+        if sent is None:
+            complete(self.db, got, completion, now, outbox_payload=payload)
+        else:
+            mail_store.finish(self.db, got, completion, now, sent=sent, reply=reply,
+                              outbox_payload=payload)  # fmt: skip
+
+    def payload(
+        self,
+        campaign: CampaignRow,
+        got: Lease,
+        report: AttemptReport,
+        now: float,
+        send: mail_store.Send | None,
+    ) -> dict[str, Any] | None:
+        """The webhook document of an e-mail attempt: the call's shape, channel 'email', and
+        the address and Message-ID."""
+        cs = CampaignSettings.model_validate(campaign.settings)
+        if not cs.webhook:
+            return None
+        made = flow_payload(None, now, "out")
+        made["disposition"] = report.disposition
+        return made | {
+            "campaign": campaign.name,
+            "contact_id": got.contact_id,
+            "attempt_id": got.attempt_id,
+            "attempt_no": got.attempt_no,
+            "number": got.number,
+            "channel": "email",
+            "line": None,
+            "outcome": report.outcome.label,
+            "code": int(report.outcome),
+            "dialed_at": report.dialed_at,
+            "answered_at": None,
+            "ended_at": now,
+            "email": {
+                "address": send.address if send else None,
+                "message_id": send.message_id if send else None,
+            },
+        }
+
+    def _recover(self, now: float) -> None:
+        """Messages claimed when the daemon stopped: recorded as sent, unconfirmed, never
+        handed over again (the relay may have taken them)."""
+        for send in mail_store.interrupted(self.db):
+            try:
+                campaign = get_campaign_by_id(self.db, send.lease.campaign_id)
+            except LookupError:
+                continue
+            why = "the daemon stopped while handing it to the relay: not sent again (it may have gone out)"
+            evidence = (why, f"message-id <{send.message_id}>", f"to {send.address}")
+            report = AttemptReport(Outcome.EMAIL_SENT, evidence, now, None, None,
+                                   disposition=f"email unconfirmed <{send.message_id}>")  # fmt: skip
+            try:
+                self._close(campaign, send.lease, report, now, sent=True, reply="unconfirmed",
+                            send=send)  # fmt: skip
+            except DialboxError as exc:
+                log.error("e-mail attempt %s not settled: %s", send.lease.attempt_id, exc)
+            log.warning("e-mail attempt %s: %s", send.lease.attempt_id, why)
+
+    def _count(self, campaign: str, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.record_email(campaign, result)

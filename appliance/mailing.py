@@ -1,0 +1,187 @@
+"""The e-mail channel's message (#26, docs/email.md): addresses, templates, unsubscribe tokens.
+
+A campaign's template (config `email.templates`) names the contact's fields as ``$bp1`` or
+``${bp1}`` (string.Template: no expressions, nothing but the value); the values are made safe
+for where they go — HTML-escaped in the HTML part, line breaks folded to spaces in the subject —
+so a contact's field can neither add markup nor a header. Each message carries
+``List-Unsubscribe`` and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 2369,
+RFC 8058) whose link holds a token signed with the box's secret (HMAC-SHA256 over the campaign,
+the contact and the address): the API's ``/email/unsubscribe`` checks it and puts the address
+on the e-mail DNC list.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import os
+import re
+import secrets
+import string
+import urllib.parse
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr, parseaddr
+from pathlib import Path
+
+from appliance.config.models import TEMPLATE_FIELDS, EmailSettings, EmailTemplate
+
+SECRET_FILE = "email-unsubscribe.key"
+UNSUBSCRIBE_PATH = "/email/unsubscribe"
+_ADDRESS = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@(?=.{1,253}$)"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+def valid_address(value: str | None) -> str | None:
+    """The plain address in a business parameter (``ann@example.com``, or ``Ann
+    <ann@example.com>``), or None when there is none that mail can go to."""
+    if not value or any(c in value for c in "\r\n\x00"):
+        return None
+    _, address = parseaddr(value.strip())
+    address = address.strip()
+    if not _ADDRESS.fullmatch(address) or ".." in address or address.startswith("."):
+        return None
+    return address
+
+
+# -- the secret and the tokens ------------------------------------------------------------
+
+
+def load_secret(state_dir: Path) -> bytes:
+    """The box's unsubscribe secret (32 random bytes, file mode 0600 in the state directory),
+    made at its first use."""
+    path = state_dir / SECRET_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    state_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:  # made by another process meanwhile
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: bytes, payload: str) -> str:
+    return _b64(hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest())
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """What a valid token says: whose message it came in."""
+
+    campaign_id: int
+    contact_id: int
+    address: str
+
+
+def make_token(secret: bytes, campaign_id: int, contact_id: int, address: str) -> str:
+    payload = f"{campaign_id}.{contact_id}.{_b64(address.lower().encode('utf-8'))}"
+    return f"{payload}.{_sign(secret, payload)}"
+
+
+def read_token(secret: bytes, token: str) -> Unsubscribe | None:
+    """The token's campaign, contact and address; None for a token this box did not sign (or
+    one changed after it was signed)."""
+    parts = token.split(".")
+    if len(parts) != 4 or len(token) > 1024:
+        return None
+    payload, signature = ".".join(parts[:3]), parts[3]
+    try:
+        if not hmac.compare_digest(_sign(secret, payload), signature):
+            return None
+        address = _unb64(parts[2]).decode("utf-8")
+        return Unsubscribe(int(parts[0]), int(parts[1]), address)
+    except (ValueError, UnicodeError):
+        return None
+
+
+def unsubscribe_url(settings: EmailSettings, token: str) -> str:
+    return f"{settings.public_url.rstrip('/')}{UNSUBSCRIBE_PATH}?t={urllib.parse.quote(token)}"
+
+
+# -- the message ---------------------------------------------------------------------------
+
+
+def _one_line(value: str) -> str:
+    """A value for a header: its line breaks (and other controls) become spaces."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]+", " ", value).strip()
+
+
+def render(
+    template: EmailTemplate, fields: Mapping[str, str | None]
+) -> tuple[str, str, str | None]:
+    """(subject, text, html) with the contact's fields put in: every field a template may name
+    is known (missing values are empty), so nothing is left as a placeholder."""
+    values = {name: str(fields.get(name) or "") for name in TEMPLATE_FIELDS}
+    subject = string.Template(template.subject).substitute(
+        {k: _one_line(v) for k, v in values.items()}
+    )
+    text = string.Template(template.text).substitute(values)
+    body_html = None
+    if template.html is not None:
+        body_html = string.Template(template.html).substitute(
+            {k: html.escape(v, quote=True) for k, v in values.items()}
+        )
+    return _one_line(subject), text, body_html
+
+
+def new_message_id(settings: EmailSettings) -> str:
+    """A Message-ID (without brackets) on the sender's domain."""
+    domain = parseaddr(settings.from_)[1].rpartition("@")[2] or "dialbox.invalid"
+    return f"{uuid.uuid4().hex}.dialbox@{domain}"
+
+
+def build_message(
+    settings: EmailSettings,
+    template: EmailTemplate,
+    fields: Mapping[str, str | None],
+    to: str,
+    message_id: str,
+    unsubscribe: str,
+) -> bytes:
+    """The whole message as it goes to the relay (CRLF line ends, RFC 5322)."""
+    subject, text, body_html = render(
+        template, {**fields, "email": to, "unsubscribe_url": unsubscribe}
+    )
+    message = EmailMessage(policy=SMTP)
+    name, sender = parseaddr(settings.from_)
+    message["From"] = formataddr((_one_line(name), sender))
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{message_id}>"
+    message["Date"] = _date_now()
+    links = [f"<{unsubscribe}>"]
+    if settings.unsubscribe_mailto:
+        links.append(f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe>")
+    message["List-Unsubscribe"] = ", ".join(links)
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(text)
+    if body_html is not None:
+        message.add_alternative(body_html, subtype="html")
+    return message.as_bytes()
+
+
+def _date_now() -> str:
+    from email.utils import formatdate
+
+    return formatdate(usegmt=True)
