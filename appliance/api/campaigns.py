@@ -211,6 +211,7 @@ async def update_campaign(call: Call[CampaignUpdate]) -> web.Response:
         changes["settings"] = settings_with(campaign.settings, body.settings)
         if body.settings.get("flow") is not None:  # a flow named before stays as it is
             _flow(changes["settings"].get("flow"), svc)
+        if body.settings.get("email_template") is not None:  # likewise (#26)
             _email_template(changes["settings"].get("email_template"), svc)
     type_ = str(changes.get("type", campaign.type))
     settings = changes.get("settings", campaign.settings)

@@ -30,7 +30,10 @@ from appliance.engine.linepool import LinePool
 from appliance.engine.storeplanner import StorePlanner
 from appliance.scheduler.strategy import parse_strategy, to_dict
 from appliance.store import open_database
+from appliance.store.campaigns import get_campaign_by_id
 from appliance.store.dnc import is_blocked
+from appliance.store.export import attempt_rows
+from appliance.store.results import results_since
 from appliance.store.strategies import save_strategy
 from appliance.store.tokens import create_token
 from tests.drivers.drivers_fakes import run
@@ -218,6 +221,12 @@ def test_an_email_step_after_a_busy_call_delivers_the_message_and_its_unsubscrib
         assert "smtp 250 2.0.0 queued as 4711" in json.loads(mail["evidence"])
         assert rig.send_state()[0][:3] == ("sent", 1, "250 2.0.0 queued as 4711")
         assert rig.state() == ContactState.EMAIL_SENT
+        # The export and the results feed show it.
+        (_, row) = attempt_rows(rig.db, get_campaign_by_id(rig.db, rig.campaign))
+        assert (row["channel"], row["outcome"], row["line"]) == ("email", "EmailSent", None)
+        assert (row["email_address"], f"<{row['message_id']}>") == (ADDRESS, msg["Message-ID"])
+        (_, fed) = results_since(rig.db, 0, 10)
+        assert (fed["channel"], fed["outcome_code"]) == ("email", 20)
         pushed = rig.outbox()[-1]
         assert (pushed["channel"], pushed["outcome"], pushed["code"]) == ("email", "EmailSent", 20)
         assert pushed["email"]["address"] == ADDRESS
@@ -497,3 +506,27 @@ def test_the_dial_loop_leaves_email_steps_to_the_mailer_and_a_restart_never_send
     assert (mail["outcome"], mail["status"]) == (int(Outcome.EMAIL_SENT), "done")
     assert "not sent again" in json.loads(mail["evidence"])[0]
     assert rig.send_state()[0][:3] == ("sent", 2, "unconfirmed")
+
+
+def test_a_campaign_naming_a_template_the_config_lacks_is_a_422(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, relay_port=free_port())
+    token = create_token(rig.db, "crm", "crm", NOW, "test")
+
+    async def main() -> None:
+        runner = await rig.serve_api()
+        url = f"http://127.0.0.1:{rig.api_port}/campaigns/spring"
+        auth = {"Authorization": f"Bearer {token}"}
+        try:
+            async with aiohttp.ClientSession() as http:
+                body = {"settings": {"email_template": "autumn"}}
+                async with http.patch(url, json=body, headers=auth) as refused:
+                    assert refused.status == 422
+                    detail = (await refused.json())["detail"]
+                    assert "no e-mail template named 'autumn'" in detail and "hello" in detail
+                body = {"settings": {"email_field": "bp2", "email_template": "hello"}}
+                async with http.patch(url, json=body, headers=auth) as fine:
+                    assert fine.status == 200
+        finally:
+            await runner.cleanup()
+
+    run(main())
