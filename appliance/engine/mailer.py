@@ -194,7 +194,7 @@ class Mailer:
             return
         if rules.schedule.closed_reason(now) is not None:
             return
-        planned = self.planner.plan(campaign, now, BATCH, sorted(exclude))
+        planned = self.planner.plan_email(campaign, now, BATCH, sorted(exclude))
         cs = CampaignSettings.model_validate(campaign.settings)
         template = settings.templates.get(cs.email_template or "")
         for dial in planned:

@@ -530,3 +530,27 @@ def test_a_campaign_naming_a_template_the_config_lacks_is_a_422(tmp_path: Path) 
             await runner.cleanup()
 
     run(main())
+
+
+def test_a_line_dials_the_next_call_while_the_mailer_sends_the_email_step(
+    tmp_path: Path, relay: Any
+) -> None:
+    handler, port = relay
+    rig = Rig(tmp_path, relay_port=port)
+
+    async def main() -> None:
+        await rig.busy_call()
+        other = add_contact(rig.db, rig.campaign, ["+12125550102"])
+        line = rig.lines["l1"]
+        assert rig.engine.round() == 1  # the e-mail step takes no line: the next call goes out
+        assert await line.dialing() == "+12125550102"
+        rig.mailer.tick(frozenset(c.lease.contact_id for c in rig.engine.calls.values()))
+        await rig.mailer.settle()
+        assert [rcpts for _, rcpts, _ in handler.received] == [[ADDRESS]]
+        assert line._dialing is not None
+        line._dialing.set_result(CallResult("+12125550102", Outcome.BUSY, ("BUSY",), {}))
+        await asyncio.gather(*(c.task for c in list(rig.engine.calls.values())))
+        row = rig.db.conn.execute("SELECT step FROM contacts WHERE id = ?", (other,)).fetchone()
+        assert row[0] == 1  # its e-mail step is next (its bp2 is empty: it will be skipped)
+
+    run(main())
