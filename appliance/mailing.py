@@ -115,6 +115,24 @@ def read_token(secret: bytes, token: str) -> Unsubscribe | None:
         return None
 
 
+def verp_sender(secret: bytes, bounce_address: str, attempt_id: int) -> str:
+    """The envelope sender of an attempt's message: ``local+ATTEMPT.SIG@domain`` (VERP)."""
+    local, _, domain = bounce_address.partition("@")
+    tag = f"{attempt_id}.{_sign(secret, f'verp.{attempt_id}')[:12]}"
+    return f"{local}+{tag}@{domain}"
+
+
+def read_verp(secret: bytes, address: str) -> int | None:
+    """The attempt a VERP address names, or None (not one, or a tag this box did not sign)."""
+    local = parseaddr(address.strip())[1].partition("@")[0]
+    _, plus, tag = local.partition("+")
+    number, dot, signature = tag.partition(".")
+    if not plus or not dot or not number.isdigit() or len(number) > 18:
+        return None
+    expected = _sign(secret, f"verp.{int(number)}")[:12]
+    return int(number) if hmac.compare_digest(expected, signature) else None
+
+
 def unsubscribe_url(settings: EmailSettings, token: str) -> str:
     return f"{settings.public_url.rstrip('/')}{UNSUBSCRIBE_PATH}?t={urllib.parse.quote(token)}"
 

@@ -23,7 +23,7 @@ from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, read_body
 from appliance.domain import Outcome
-from appliance.mailing import Unsubscribe, load_secret, read_token
+from appliance.mailing import Unsubscribe, load_secret, read_token, read_verp
 from appliance.store import email as mail_store
 from appliance.store.campaigns import audit, get_campaign_by_id
 from appliance.store.dnc import add_numbers
@@ -47,8 +47,15 @@ class Unsubscribed(Document):
 class BounceReport(Body):
     """a bounce, as a mail system reports it"""
 
-    message_id: str = Field(
-        min_length=3, max_length=998, description="the bounced message's Message-ID"
+    message_id: str | None = Field(
+        None, min_length=3, max_length=998, description="the bounced message's Message-ID"
+    )
+    recipient: str | None = Field(
+        None,
+        min_length=3,
+        max_length=998,
+        description="or the address the bounce came to: the VERP envelope sender"
+        " (config email.bounce_address), which names the attempt",
     )
     reason: str | None = Field(None, max_length=2000, description="what the bounce said")
 
@@ -146,7 +153,8 @@ async def unsubscribe(call: Call[Any]) -> web.StreamResponse:
 @API.op("POST", "/email/bounces", summary="Report a bounce: the message's attempt failed",
         tag="email", scope="crm", body=BounceReport,
         responses={200: ("recorded", BounceResult), 404: ("no sent message has that Message-ID", None)},
-        description="A mail system (or the CRM) reports a bounce by the message's Message-ID: "
+        description="A mail system (or the CRM) reports a bounce by the message's Message-ID "
+                    "(or the VERP address it came to): "
                     "the attempt's outcome becomes EmailBounced and, where it was the contact's "
                     "last attempt, the strategy decides what follows (by default the plan's next "
                     "attempt). The same bounce again changes nothing.")  # fmt: skip
@@ -155,11 +163,25 @@ async def bounce(call: Call[BounceReport]) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
 
     svc = services(call)
-    found = mail_store.find_sent(svc.db, call.body.message_id)
+    given = call.body
+    message_id = given.message_id
+    if message_id is None and given.recipient is not None:
+        secret = load_secret(svc.config().database.parent)
+        attempt = read_verp(secret, given.recipient)
+        message_id = None if attempt is None else mail_store.message_id_of(svc.db, attempt)
+        if message_id is None:
+            raise Problem(
+                404,
+                f"{given.recipient!r} is not a bounce address of a message this box sent"
+                " (bounces+ATTEMPT.TAG@…, config email.bounce_address)",
+            )
+    if message_id is None:
+        raise Problem(422, "give message_id (the bounced message's Message-ID) or recipient")
+    found = mail_store.find_sent(svc.db, message_id)
     if found is None:
         raise Problem(
             404,
-            f"no message this box sent has the Message-ID {call.body.message_id!r}; give it as"
+            f"no message this box sent has the Message-ID {message_id!r}; give it as"
             " in the bounced message's Message-ID header",
         )
     got = found.lease

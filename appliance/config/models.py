@@ -450,6 +450,9 @@ class EmailSettings(Section):
     public_url: str = Field(pattern=r"^https?://[^\s/?#]+(?::[0-9]+)?(?:/[^\s?#]*)?$")
     unsubscribe_mailto: str | None = Field(default=None, pattern=r"^[^@\s<>]+@[^@\s<>]+$")
     unsubscribe_numbers: bool = False  # the contact's numbers go on DNC with the address
+    # VERP (#26): the envelope sender is bounces+TAG@domain, TAG naming the attempt, so a
+    # bounce delivered there names its attempt even without the original's Message-ID.
+    bounce_address: str | None = Field(default=None, pattern=r"^[^@\s<>+]+@[^@\s<>]+$")
     retry_min: float = Field(default=60.0, gt=0.0, le=86_400.0)  # relay down or 4xx
     retry_max: float = Field(default=3600.0, gt=0.0, le=86_400.0)
     give_up_after: float = Field(default=3 * 86_400.0, gt=0.0, le=30 * 86_400.0)

@@ -42,6 +42,7 @@ from appliance.mailing import (
     new_message_id,
     unsubscribe_url,
     valid_address,
+    verp_sender,
 )
 from appliance.metrics import Metrics
 from appliance.store import email as mail_store
@@ -249,6 +250,8 @@ class Mailer:
         campaign = get_campaign_by_id(self.db, got.campaign_id)
         started = self.clock.now()
         sender = parseaddr(settings.from_)[1]
+        if settings.bounce_address is not None:
+            sender = verp_sender(self.secret(), settings.bounce_address, got.attempt_id)
         try:
             reply = await hand_over(settings, sender, send.address, send.message)
         except RelayTrouble as exc:

@@ -185,6 +185,13 @@ class Bounced:
     reopen: bool  # the contact's last attempt is this one and it is not leased: decide again
 
 
+def message_id_of(db: Database, attempt_id: int) -> str | None:
+    row = db.conn.execute(
+        "SELECT message_id FROM email_sends WHERE attempt_id = ?", (attempt_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def find_sent(db: Database, message_id: str) -> Bounced | None:
     """The sent message with this Message-ID (brackets optional), or None."""
     mid = message_id.strip().strip("<>").strip()

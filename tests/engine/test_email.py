@@ -69,7 +69,8 @@ class Relay:
 
 
 class Rig:
-    def __init__(self, tmp: Path, *, relay_port: int, unsubscribe_numbers: bool = True) -> None:
+    def __init__(self, tmp: Path, *, relay_port: int, unsubscribe_numbers: bool = True,
+                 bounce_address: str | None = None) -> None:  # fmt: skip
         self.tmp = tmp
         self.db = open_database(tmp / "d.db")
         strategy = {
@@ -99,6 +100,7 @@ class Rig:
                     "from": "Spring Sale <sale@shop.example>",
                     "public_url": f"http://127.0.0.1:{self.api_port}",
                     "unsubscribe_numbers": unsubscribe_numbers,
+                    "bounce_address": bounce_address,
                     "templates": {
                         "hello": {
                             "subject": "Hello $bp1, we called",
@@ -554,3 +556,61 @@ def test_a_line_dials_the_next_call_while_the_mailer_sends_the_email_step(
         assert row[0] == 1  # its e-mail step is next (its bp2 is empty: it will be skipped)
 
     run(main())
+
+
+def test_a_bounce_to_the_verp_address_names_its_attempt_and_a_forged_tag_does_not(
+    tmp_path: Path, relay: Any
+) -> None:
+    handler, port = relay
+    rig = Rig(tmp_path, relay_port=port, bounce_address="bounces@shop.example")
+    token = create_token(rig.db, "mta", "crm", NOW, "test")
+
+    async def main() -> None:
+        await rig.busy_call()
+        await rig.mail()
+        sender = handler.received[0][0]
+        assert re.fullmatch(r"bounces\+2\.[A-Za-z0-9_-]{12}@shop\.example", sender)
+        runner = await rig.serve_api()
+        base = f"http://127.0.0.1:{rig.api_port}/email/bounces"
+        auth = {"Authorization": f"Bearer {token}"}
+        forged = re.sub(r"\.[^@]+@", ".AAAAAAAAAAAA@", sender)
+        other = sender.replace("+2.", "+1.")
+        try:
+            async with aiohttp.ClientSession() as http:
+                for bad in (forged, other, "bounces@shop.example", "nonsense"):
+                    async with http.post(base, json={"recipient": bad}, headers=auth) as r:
+                        assert r.status == 404, bad
+                for body in ({}, {"message_id": "x" * 5000}, {"message_id": 7},
+                             {"message_id": "<a@b>", "colour": "red"}):  # fmt: skip
+                    async with http.post(base, json=body, headers=auth) as r:
+                        assert r.status == 422, body
+                async with http.post(base, data=b"{not json", headers={
+                        **auth, "Content-Type": "application/json"}) as r:  # fmt: skip
+                    assert r.status == 400
+                assert rig.attempts()[1]["outcome"] == int(Outcome.EMAIL_SENT)  # nothing changed
+                async with http.post(base, json={"recipient": sender}, headers=auth) as done:
+                    assert done.status == 200
+                    assert (await done.json())["attempt_id"] == 2
+        finally:
+            await runner.cleanup()
+        assert rig.attempts()[1]["outcome"] == int(Outcome.EMAIL_BOUNCED)
+
+    run(main())
+
+
+def test_a_relay_down_for_longer_than_give_up_after_fails_the_attempt(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, relay_port=free_port())
+
+    async def main() -> None:
+        await rig.busy_call()
+        await rig.mail()
+        assert rig.send_state()[0][0] == "queued"
+        rig.clock.advance(3 * 86400)
+        await rig.mail()
+
+    run(main())
+    _, mail = rig.attempts()
+    assert (mail["outcome"], mail["status"]) == (int(Outcome.EMAIL_FAILED), "done")
+    assert "given up after 259200 s" in json.loads(mail["evidence"])[0]
+    assert rig.send_state()[0][0] == "failed"
+    assert rig.state() == ContactState.RETRIES_COMPLETED
