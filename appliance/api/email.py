@@ -96,7 +96,8 @@ def _checked(call: Call[Any]) -> tuple[Any, Unsubscribe]:
 @API.op("GET", "/email/unsubscribe", summary="The unsubscribe link's confirmation page",
         tag="email", scope=None, params=[TOKEN],
         responses={200: ("a page with a button that unsubscribes", str, "text/html"),
-                   403: ("the token is not valid", None)},
+                   403: ("the token is not valid", None),
+                   404: ("this box sends no e-mail (no email section in its config)", None)},
         description="What a message's List-Unsubscribe link opens: nothing changes until the "
                     "button is pressed (a POST).")  # fmt: skip
 async def unsubscribe_page(call: Call[Any]) -> web.StreamResponse:
@@ -122,7 +123,8 @@ async def unsubscribe_page(call: Call[Any]) -> web.StreamResponse:
             "type": "object", "properties": {"List-Unsubscribe": {"const": "One-Click"}}}},
         responses={200: ("done (also when it was done before)", Unsubscribed,
                          _AS_HTML),
-                   403: ("the token is not valid: nothing added", None)},
+                   403: ("the token is not valid: nothing added", None),
+                   404: ("this box sends no e-mail (no email section in its config)", None)},
         description="RFC 8058 one-click: a mail client's POST with List-Unsubscribe=One-Click "
                     "does it at once, as does the page's button. The answer is HTML for a "
                     "browser (Accept: text/html), else JSON.")  # fmt: skip

@@ -155,13 +155,13 @@ class Mailer:
             self._recovered = True
             self._recover(now)
         settings = self.config.email
-        if settings is None:
-            return
         for campaign in self.planner.running():
             try:
                 self._queue(campaign, settings, now, exclude)
             except DialboxError as exc:
                 log.error("campaign %s: e-mail steps not sent: %s", campaign.name, exc)
+        if settings is None:
+            return
         free = settings.max_sending - len(self.tasks)
         if free <= 0:
             return
@@ -188,7 +188,11 @@ class Mailer:
 
     # -- queueing -------------------------------------------------------------------------
     def _queue(
-        self, campaign: CampaignRow, settings: EmailSettings, now: float, exclude: frozenset[int]
+        self,
+        campaign: CampaignRow,
+        settings: EmailSettings | None,
+        now: float,
+        exclude: frozenset[int],
     ) -> None:
         rules = self.planner.rules_for(campaign)
         if not any(spec.channel is Channel.EMAIL for spec in rules.strategy.attempts):
@@ -197,7 +201,7 @@ class Mailer:
             return
         planned = self.planner.plan_email(campaign, now, BATCH, sorted(exclude))
         cs = CampaignSettings.model_validate(campaign.settings)
-        template = settings.templates.get(cs.email_template or "")
+        template = settings.templates.get(cs.email_template or "") if settings else None
         for dial in planned:
             if dial.channel is not Channel.EMAIL:
                 continue
@@ -205,7 +209,9 @@ class Mailer:
             raw = fields.get(cs.email_field) if cs.email_field else None
             address = valid_address(raw)
             why = None
-            if cs.email_field is None:
+            if settings is None:
+                why = "the box sends no e-mail: its config has no email section (docs/email.md)"
+            elif cs.email_field is None:
                 why = "the campaign names no email_field (the business parameter with the address)"
             elif template is None:
                 why = f"the campaign's email_template {cs.email_template!r} is not in the config"
@@ -213,7 +219,7 @@ class Mailer:
                 why = f"no valid address in {cs.email_field}" + (f" ({raw!r})" if raw else "")
             elif mail_store.is_listed(self.db, address):
                 why = f"{address} is on the e-mail DNC list"
-            if why is not None or template is None or address is None:
+            if why is not None or settings is None or template is None or address is None:
                 self._skip(campaign, dial.contact_id, dial.phone_index, now, why or "")
                 continue
             message_id = new_message_id(settings)

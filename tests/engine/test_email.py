@@ -614,3 +614,20 @@ def test_a_relay_down_for_longer_than_give_up_after_fails_the_attempt(tmp_path: 
     assert "given up after 259200 s" in json.loads(mail["evidence"])[0]
     assert rig.send_state()[0][0] == "failed"
     assert rig.state() == ContactState.RETRIES_COMPLETED
+
+
+def test_without_an_email_section_the_step_is_skipped_saying_so_not_left_waiting(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, relay_port=free_port())
+    rig.engine.reload(rig.config.model_copy(update={"email": None}))
+
+    async def main() -> None:
+        await rig.busy_call()
+        await rig.mail()
+
+    run(main())
+    _, mail = rig.attempts()
+    assert mail["outcome"] == int(Outcome.EMAIL_SKIPPED)
+    assert "config has no email section" in json.loads(mail["evidence"])[0]
+    assert rig.send_state() == []
