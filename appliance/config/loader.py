@@ -263,11 +263,14 @@ def _resolve_paths(config: DialboxConfig, base: Path) -> DialboxConfig:
         section = getattr(config, key)
         if fix(section.directory):
             updates[key] = section.model_copy(update={"directory": fix(section.directory)})
-    if config.email is not None and fix(config.email.relay.password_file):  # #26
-        relay = config.email.relay.model_copy(
-            update={"password_file": fix(config.email.relay.password_file)}
-        )
-        updates["email"] = config.email.model_copy(update={"relay": relay})
+    if config.email is not None:  # the relay's files (#26)
+        relay = config.email.relay
+        files = {k: fix(getattr(relay, k)) for k in ("password_file", "ca_file")}
+        files = {k: v for k, v in files.items() if v is not None}
+        if files:
+            updates["email"] = config.email.model_copy(
+                update={"relay": relay.model_copy(update=files)}
+            )
     if config.flows:  # names and globs of flow files, relative to the config file
         updates["flows"] = tuple(os.path.normpath(base / p) for p in config.flows)
     return config.model_copy(update=updates) if updates else config

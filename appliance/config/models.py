@@ -386,6 +386,9 @@ class SmtpRelay(Section):
     password_file: Path | None = None  # the password, first line; relative to this file
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     timeout: float = Field(default=30.0, gt=0.0, le=600.0)
+    ca_file: Path | None = (
+        None  # CA certificates the relay's is checked against; none: the system's
+    )
 
     @model_validator(mode="after")
     def _auth(self) -> SmtpRelay:

@@ -96,12 +96,20 @@ async def hand_over(settings: EmailSettings, sender: str, to: str, message: byte
         timeout=relay.timeout,
         use_tls=relay.security == "smtps",
         start_tls=relay.security == "starttls",
+        cert_bundle=str(relay.ca_file) if relay.ca_file is not None else None,
     )
     try:
         try:
             await client.connect()
             if relay.user is not None:
-                await client.login(relay.user, relay_password(settings) or "")
+                try:
+                    await client.login(relay.user, relay_password(settings) or "")
+                except aiosmtplib.SMTPResponseException as exc:
+                    # the box's own credentials: never the recipient's fault, so never failed
+                    raise RelayTrouble(
+                        f"relay {relay.host}:{port} refused the login of {relay.user!r}:"
+                        f" {exc.code} {exc.message}; check email.relay.user and its password"
+                    ) from None
             await client.mail(sender)
             await client.rcpt(to)
             reply = await client.data(message)
