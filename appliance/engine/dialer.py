@@ -136,8 +136,7 @@ class Engine:
             while not stopping.is_set():
                 try:
                     self.round()
-                    if self.mailer is not None:
-                        self.mailer.tick(frozenset(c.lease.contact_id for c in self.calls.values()))
+                    self._mail()
                     self._sweep()
                 except Exception:
                     # A bad round must not end the daemon with calls in flight; it is logged and
@@ -148,6 +147,15 @@ class Engine:
             await self._drain()
         finally:
             self.pool.release.set()
+
+    def _mail(self) -> None:
+        """The e-mail steps (#26): a failure there is logged and never stops the calls."""
+        if self.mailer is None:
+            return
+        try:
+            self.mailer.tick(frozenset(c.lease.contact_id for c in self.calls.values()))
+        except Exception:
+            log.exception("e-mail round failed")
 
     def reload(self, config: DialboxConfig) -> None:
         self.config = config

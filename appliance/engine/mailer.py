@@ -232,9 +232,17 @@ class Mailer:
                 continue
             message_id = new_message_id(settings)
             token = make_token(self.secret(), campaign.id, dial.contact_id, address)
-            message = build_message(
-                settings, template, fields, address, message_id, unsubscribe_url(settings, token)
-            )
+            try:
+                message = build_message(
+                    settings, template, fields, address, message_id,
+                    unsubscribe_url(settings, token),
+                )  # fmt: skip
+            except (ValueError, TypeError, LookupError) as exc:  # one contact's, not the rest's
+                log.exception("campaign %s: contact %s: message not made", campaign.name,
+                              dial.contact_id)  # fmt: skip
+                self._skip(campaign, dial.contact_id, dial.phone_index, now,
+                           f"the message could not be made: {exc}")  # fmt: skip
+                continue
             got = mail_store.queue(
                 self.db, dial.contact_id, dial.phone_index, now,
                 address=address, message_id=message_id, message=message,
@@ -263,6 +271,15 @@ class Mailer:
             return
         campaign = get_campaign_by_id(self.db, got.campaign_id)
         started = self.clock.now()
+        if mail_store.is_listed(self.db, send.address):  # unsubscribed while it waited
+            report = AttemptReport(Outcome.EMAIL_SKIPPED,
+                                   (f"{send.address} is on the e-mail DNC list",
+                                    f"message-id <{send.message_id}>"), started, None, None,
+                                   disposition="email skipped")  # fmt: skip
+            self._close(campaign, got, report, started, sent=False, reply="not sent: on DNC",
+                        send=send)  # fmt: skip
+            self._count(campaign.name, "skipped")
+            return
         sender = parseaddr(settings.from_)[1]
         if settings.bounce_address is not None:
             sender = verp_sender(self.secret(), settings.bounce_address, got.attempt_id)

@@ -631,3 +631,27 @@ def test_without_an_email_section_the_step_is_skipped_saying_so_not_left_waiting
     assert mail["outcome"] == int(Outcome.EMAIL_SKIPPED)
     assert "config has no email section" in json.loads(mail["evidence"])[0]
     assert rig.send_state() == []
+
+
+def test_an_address_unsubscribed_while_its_message_waits_for_the_relay_gets_nothing(
+    tmp_path: Path, relay: Any
+) -> None:
+    from appliance.store import email as mail_store
+
+    handler, port = relay
+    rig = Rig(tmp_path, relay_port=port)
+
+    async def main() -> None:
+        await rig.busy_call()
+        handler.refuse = "451 4.3.0 later"
+        await rig.mail()
+        handler.refuse = None
+        assert mail_store.add_address(rig.db, ADDRESS.upper(), None, rig.clock.now(), "test")
+        rig.clock.advance(60)
+        await rig.mail()
+
+    run(main())
+    assert handler.received == []
+    _, mail = rig.attempts()
+    assert (mail["outcome"], mail["status"]) == (int(Outcome.EMAIL_SKIPPED), "done")
+    assert rig.send_state()[0][:3] == ("failed", 2, "not sent: on DNC")
