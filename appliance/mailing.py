@@ -181,7 +181,9 @@ def build_message(
     subject, text, body_html = render(
         template, {**fields, "email": to, "unsubscribe_url": unsubscribe}
     )
-    message = EmailMessage(policy=SMTP)
+    # Lines up to RFC 5322's hard limit: a folded List-Unsubscribe would be RFC 2047-encoded
+    # (its link has no space to fold at), which mail clients do not read as a link.
+    message = EmailMessage(policy=SMTP.clone(max_line_length=998))
     name, sender = parseaddr(settings.from_)
     message["From"] = formataddr((_one_line(name), sender))
     message["To"] = to

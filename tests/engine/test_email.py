@@ -211,6 +211,9 @@ def test_an_email_step_after_a_busy_call_delivers_the_message_and_its_unsubscrib
         assert "<b>Ann</b>" in html_part
         link = re.search(r"<(http://[^>]+)>", msg["List-Unsubscribe"])
         assert link is not None and link.group(1) in text
+        # As written on the wire: the link itself, not an RFC 2047 encoded word.
+        head = raw.split(b"\r\n\r\n", 1)[0].decode()
+        assert f"\r\nList-Unsubscribe: <{link.group(1)}>\r\n" in head
         # The attempt's closing transaction recorded the Message-ID and the relay's 250.
         voice, mail = rig.attempts()
         assert (voice["channel"], voice["outcome"]) == ("voice", int(Outcome.BUSY))
