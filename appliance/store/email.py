@@ -145,7 +145,9 @@ def add_address(
     with db.transaction():
         return bool(
             db.conn.execute(
-                "INSERT INTO email_dnc(address, campaign_id, added_at, source) VALUES (?, ?, ?, ?)"
+                # (the campaign may be gone since the message went out)
+                "INSERT INTO email_dnc(address, campaign_id, added_at, source)"
+                " VALUES (?, (SELECT id FROM campaigns WHERE id = ?), ?, ?)"
                 " ON CONFLICT(address) DO NOTHING RETURNING address",
                 (address.lower(), campaign_id, now, source),
             ).fetchall()

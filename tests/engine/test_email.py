@@ -658,3 +658,30 @@ def test_an_address_unsubscribed_while_its_message_waits_for_the_relay_gets_noth
     _, mail = rig.attempts()
     assert (mail["outcome"], mail["status"]) == (int(Outcome.EMAIL_SKIPPED), "done")
     assert rig.send_state()[0][:3] == ("failed", 2, "not sent: on DNC")
+
+
+def test_the_link_still_unsubscribes_after_its_campaign_was_deleted(
+    tmp_path: Path, relay: Any
+) -> None:
+    handler, port = relay
+    rig = Rig(tmp_path, relay_port=port)
+
+    async def main() -> None:
+        await rig.busy_call()
+        await rig.mail()
+        link = re.search(r"<(http://[^>]+)>", _message(handler.received[0][2])["List-Unsubscribe"])
+        assert link is not None
+        with rig.db.transaction():
+            rig.db.conn.execute("DELETE FROM campaigns WHERE id = ?", (rig.campaign,))
+        runner = await rig.serve_api()
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.post(link.group(1), data=b"List-Unsubscribe=One-Click") as done:
+                    assert done.status == 200
+                    assert (await done.json()) == {"address": ADDRESS, "added": True, "numbers": 0}
+        finally:
+            await runner.cleanup()
+        listed = rig.db.conn.execute("SELECT address, campaign_id FROM email_dnc").fetchall()
+        assert listed == [(ADDRESS, None)]
+
+    run(main())
