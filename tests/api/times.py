@@ -83,6 +83,9 @@ def walk_gets(
         op = item.get("get")
         if op is None or template in ("/openapi.json", "/metrics"):
             continue
+        answers = op.get("responses", {}).get("200", {}).get("content", {})
+        if answers and "application/json" not in answers:
+            continue  # a page for people, e.g. the e-mail unsubscribe link's (#26)
         url = template
         params = []
         for p in op.get("parameters", []):
