@@ -117,3 +117,11 @@ def test_an_email_action_without_an_email_attempt_is_refused() -> None:
         parse_strategy({"name": "x", "on": {"Busy": "email"}})
     with pytest.raises(StrategyError, match="not voice, sms or email"):
         parse_strategy({"name": "x", "attempts": [{"channel": "fax"}]})
+
+
+def test_the_console_dashboard_counts_emails_apart_from_calls_and_sms() -> None:
+    from tui.panes.dashboard import last_hour
+
+    split = {"voice": {"Busy": 2}, "sms": {}, "email": {"EmailSent": 3, "EmailBounced": 1}}
+    text = last_hour({"outcomes_last_hour_by_channel": split})
+    assert text == "calls, last hour: Busy 2\ne-mail, last hour: sent 3  bounced 1"

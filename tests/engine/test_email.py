@@ -675,10 +675,12 @@ def test_the_link_still_unsubscribes_after_its_campaign_was_deleted(
             rig.db.conn.execute("DELETE FROM campaigns WHERE id = ?", (rig.campaign,))
         runner = await rig.serve_api()
         try:
-            async with aiohttp.ClientSession() as http:
-                async with http.post(link.group(1), data=b"List-Unsubscribe=One-Click") as done:
-                    assert done.status == 200
-                    assert (await done.json()) == {"address": ADDRESS, "added": True, "numbers": 0}
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(link.group(1), data=b"List-Unsubscribe=One-Click") as done,
+            ):
+                assert done.status == 200
+                assert (await done.json()) == {"address": ADDRESS, "added": True, "numbers": 0}
         finally:
             await runner.cleanup()
         listed = rig.db.conn.execute("SELECT address, campaign_id FROM email_dnc").fetchall()
