@@ -28,6 +28,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formataddr, parseaddr
 from pathlib import Path
+from typing import Any
 
 from appliance.config.models import TEMPLATE_FIELDS, EmailSettings, EmailTemplate
 
@@ -205,3 +206,63 @@ def _date_now() -> str:
     from email.utils import formatdate
 
     return formatdate(usegmt=True)
+
+
+# -- bounces -------------------------------------------------------------------------------
+
+_MESSAGE_ID_LINE = re.compile(r"^Message-ID:\s*<([^<>\s]+)>", re.IGNORECASE | re.MULTILINE)
+_RECIPIENT_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To")
+
+
+@dataclass(frozen=True)
+class BounceFacts:
+    """What a bounce (a delivery status notification, RFC 3464, or a plainer one) names."""
+
+    message_ids: tuple[str, ...]  # of the messages it returns (not its own)
+    recipients: tuple[str, ...]  # the addresses it came to (a VERP address among them)
+    reason: str
+
+
+def bounce_facts(raw: bytes) -> BounceFacts:
+    """The returned message's Message-ID (from a message/rfc822 or text/rfc822-headers part,
+    else a ``Message-ID:`` line quoted in the text), the addresses the bounce came to, and the
+    reason (the delivery status's Diagnostic-Code or Status, else the subject)."""
+    import email as email_package
+    from email import policy
+
+    bounce = email_package.message_from_bytes(raw, policy=policy.compat32)
+    own = (bounce.get("Message-ID") or "").strip().strip("<>")
+    ids: list[str] = []
+    reason = ""
+
+    def note(mid: str | None) -> None:
+        mid = (mid or "").strip().strip("<>").strip()
+        if mid and mid != own and mid not in ids:
+            ids.append(mid)
+
+    for part in bounce.walk():
+        kind = part.get_content_type()
+        if kind == "message/rfc822":
+            inner: Any = part.get_payload()
+            for item in inner if isinstance(inner, list) else [inner]:
+                if hasattr(item, "get"):
+                    note(item.get("Message-ID"))
+        elif kind == "message/delivery-status":
+            blocks: Any = part.get_payload()
+            for block in blocks if isinstance(blocks, list) else []:
+                for key in ("Diagnostic-Code", "Status", "Action"):
+                    if not reason and block.get(key):
+                        reason = f"{key}: {_one_line(str(block.get(key)))}"
+        elif kind in ("text/rfc822-headers", "text/plain"):
+            text: Any = part.get_payload(decode=True)
+            if isinstance(text, bytes):
+                for mid in _MESSAGE_ID_LINE.findall(text.decode("utf-8", "replace")):
+                    note(mid)
+    recipients = tuple(
+        parseaddr(str(value))[1]
+        for name in _RECIPIENT_HEADERS
+        for value in bounce.get_all(name) or []
+        if parseaddr(str(value))[1]
+    )
+    reason = reason or _one_line(str(bounce.get("Subject") or "bounced"))
+    return BounceFacts(tuple(ids), recipients, reason[:2000])

@@ -23,9 +23,9 @@ from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, read_body
 from appliance.domain import Outcome
-from appliance.mailing import Unsubscribe, load_secret, read_token, read_verp
+from appliance.mailing import Unsubscribe, load_secret, read_token
 from appliance.store import email as mail_store
-from appliance.store.campaigns import audit, get_campaign_by_id
+from appliance.store.campaigns import audit
 from appliance.store.dnc import add_numbers
 
 TOKEN = Param("t", "query", {"type": "string", "minLength": 1, "maxLength": 1024}, True)
@@ -161,57 +161,34 @@ async def unsubscribe(call: Call[Any]) -> web.StreamResponse:
                     "last attempt, the strategy decides what follows (by default the plan's next "
                     "attempt). The same bounce again changes nothing.")  # fmt: skip
 async def bounce(call: Call[BounceReport]) -> web.Response:
-    from appliance.engine.planner import AttemptReport
+    from appliance.engine.mailer import apply_bounce, find_bounced
     from appliance.engine.storeplanner import StorePlanner
 
     svc = services(call)
     given = call.body
-    message_id = given.message_id
-    if message_id is None and given.recipient is not None:
-        secret = load_secret(svc.config().database.parent)
-        attempt = read_verp(secret, given.recipient)
-        message_id = None if attempt is None else mail_store.message_id_of(svc.db, attempt)
-        if message_id is None:
+    if given.message_id is None and given.recipient is None:
+        raise Problem(422, "give message_id (the bounced message's Message-ID) or recipient")
+    secret = load_secret(svc.config().database.parent)
+    found = find_bounced(svc.db, secret, given.message_id, given.recipient)
+    if found is None:
+        if given.message_id is None:
             raise Problem(
                 404,
                 f"{given.recipient!r} is not a bounce address of a message this box sent"
                 " (bounces+ATTEMPT.TAG@…, config email.bounce_address)",
             )
-    if message_id is None:
-        raise Problem(422, "give message_id (the bounced message's Message-ID) or recipient")
-    found = mail_store.find_sent(svc.db, message_id)
-    if found is None:
         raise Problem(
             404,
-            f"no message this box sent has the Message-ID {message_id!r}; give it as"
+            f"no message this box sent has the Message-ID {given.message_id!r}; give it as"
             " in the bounced message's Message-ID header",
         )
     got = found.lease
-    if found.already:
-        doc = BounceResult(attempt_id=got.attempt_id, contact_id=got.contact_id,
-                           outcome=Outcome.EMAIL_BOUNCED.label, already=True, state=None)  # fmt: skip
-        return web.json_response(doc.model_dump())
-    now = svc.clock.now()
-    reason = (call.body.reason or "bounced").replace("\r", " ").replace("\n", " ")[:2000]
-    campaign = get_campaign_by_id(svc.db, got.campaign_id)
-    decided = None
-    report = AttemptReport(Outcome.EMAIL_BOUNCED, (f"bounce: {reason}",), None, None, None,
-                           disposition="email bounced")  # fmt: skip
-    if found.reopen:
-        decided = StorePlanner(svc.config(), svc.db).decide(campaign, got, report, now)
-    payload = None
-    if campaign.settings.get("webhook"):
-        payload = {
-            "direction": "out", "campaign": campaign.name, "contact_id": got.contact_id,
-            "attempt_id": got.attempt_id, "attempt_no": got.attempt_no, "number": got.number,
-            "channel": "email", "line": None, "outcome": Outcome.EMAIL_BOUNCED.label,
-            "code": int(Outcome.EMAIL_BOUNCED), "disposition": "email bounced",
-            "ended_at": now, "email": {"address": found.address, "bounce": reason},
-        }  # fmt: skip
-    mail_store.record_bounce(svc.db, found, reason, now, decided, payload)
-    if svc.metrics is not None:
-        svc.metrics.record_email(campaign.name, "bounced")
+    state = None
+    if not found.already:
+        planner = StorePlanner(svc.config(), svc.db)
+        state = apply_bounce(svc.db, planner, svc.metrics, found, given.reason or "bounced",
+                             svc.clock.now())  # fmt: skip
     doc = BounceResult(attempt_id=got.attempt_id, contact_id=got.contact_id,
-                       outcome=Outcome.EMAIL_BOUNCED.label, already=False,
-                       state=str(decided.new_state) if decided else None)  # fmt: skip
+                       outcome=Outcome.EMAIL_BOUNCED.label, already=found.already,
+                       state=str(state) if state is not None else None)  # fmt: skip
     return web.json_response(doc.model_dump())

@@ -399,6 +399,28 @@ class SmtpRelay(Section):
         return self
 
 
+class ImapBounces(Section):
+    """The mailbox bounces come back to, read over IMAP (#26): each unseen message that names a
+    message the box sent (its Message-ID, or the VERP address it came to) fails that attempt."""
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535, description="None: 993, 143 unless ssl")
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    user: str = Field(min_length=1, max_length=256)
+    password_file: Path | None = None  # the password, first line; relative to this file
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    mailbox: str = Field(default="INBOX", min_length=1, max_length=255)
+    poll: float = Field(default=60.0, ge=5.0, le=86_400.0)  # seconds between reads
+    timeout: float = Field(default=30.0, gt=0.0, le=600.0)
+    ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _password(self) -> ImapBounces:
+        if (self.password_file is None) == (self.password_env is None):
+            raise ValueError("give password_file or password_env (one of them)")
+        return self
+
+
 class EmailTemplate(Section):
     """One campaign's message: subject, text and HTML parts with $field placeholders (#26)."""
 
@@ -461,6 +483,7 @@ class EmailSettings(Section):
     give_up_after: float = Field(default=3 * 86_400.0, gt=0.0, le=30 * 86_400.0)
     max_sending: int = Field(default=4, ge=1, le=64)  # messages handed to the relay at once
     templates: dict[str, EmailTemplate] = Field(default_factory=dict)
+    imap: ImapBounces | None = None  # a mailbox bounces come back to; None: the webhook only
 
     @field_validator("from_")
     @classmethod

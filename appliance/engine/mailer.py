@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import imaplib
 import logging
 import os
+import ssl
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,15 +33,17 @@ import aiosmtplib
 
 from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
-from appliance.config.models import DialboxConfig, EmailSettings
-from appliance.domain import Channel, Outcome
+from appliance.config.models import DialboxConfig, EmailSettings, ImapBounces
+from appliance.domain import Channel, ContactState, Outcome
 from appliance.engine.planner import AttemptReport
 from appliance.errors import DialboxError
 from appliance.mailing import (
+    bounce_facts,
     build_message,
     load_secret,
     make_token,
     new_message_id,
+    read_verp,
     unsubscribe_url,
     valid_address,
     verp_sender,
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 50  # contacts queued per campaign and tick at most
+IMAP_BATCH = 200  # bounces read from the mailbox per poll at most
 
 
 class RelayTrouble(Exception):
@@ -126,6 +131,111 @@ async def hand_over(settings: EmailSettings, sender: str, to: str, message: byte
     return f"{reply.code} {reply.message}".strip()
 
 
+def find_bounced(
+    db: Database, secret: bytes, message_id: str | None, recipient: str | None
+) -> mail_store.Bounced | None:
+    """The sent message a bounce names: by its Message-ID, else by the VERP address the bounce
+    came to (`email.bounce_address`)."""
+    if message_id:
+        return mail_store.find_sent(db, message_id)
+    attempt = read_verp(secret, recipient) if recipient else None
+    mid = mail_store.message_id_of(db, attempt) if attempt is not None else None
+    return mail_store.find_sent(db, mid) if mid else None
+
+
+def apply_bounce(
+    db: Database,
+    planner: StorePlanner,
+    metrics: Metrics | None,
+    found: mail_store.Bounced,
+    reason: str,
+    now: float,
+) -> ContactState | None:
+    """The attempt's outcome becomes EmailBounced (pushed to the webhook again); where it is
+    the contact's last attempt, the strategy decides what follows. The contact's new state
+    (None: left as it was)."""
+    got = found.lease
+    reason = " ".join(reason.split())[:2000] or "bounced"
+    campaign = get_campaign_by_id(db, got.campaign_id)
+    report = AttemptReport(Outcome.EMAIL_BOUNCED, (f"bounce: {reason}",), None, None, None,
+                           disposition="email bounced")  # fmt: skip
+    decided = planner.decide(campaign, got, report, now) if found.reopen else None
+    payload = None
+    if campaign.settings.get("webhook"):
+        payload = {
+            "direction": "out", "campaign": campaign.name, "contact_id": got.contact_id,
+            "attempt_id": got.attempt_id, "attempt_no": got.attempt_no, "number": got.number,
+            "channel": "email", "line": None, "outcome": Outcome.EMAIL_BOUNCED.label,
+            "code": int(Outcome.EMAIL_BOUNCED), "disposition": "email bounced",
+            "ended_at": now, "email": {"address": found.address, "bounce": reason},
+        }  # fmt: skip
+    mail_store.record_bounce(db, found, reason, now, decided, payload)
+    if metrics is not None:
+        metrics.record_email(campaign.name, "bounced")
+    log.info("e-mail attempt %s to %s bounced: %s", got.attempt_id, found.address, reason)
+    return decided.new_state if decided is not None else None
+
+
+def _imap_password(imap: ImapBounces) -> str:
+    if imap.password_env is not None:
+        value = os.environ.get(imap.password_env)
+        if value is None:
+            raise DialboxError(f"email.imap.password_env: ${imap.password_env} is not set")
+        return value
+    assert imap.password_file is not None
+    try:
+        return imap.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+    except (OSError, IndexError) as exc:
+        raise DialboxError(
+            f"email.imap.password_file: cannot read a password from {imap.password_file}:"
+            f" {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+
+
+@contextlib.contextmanager
+def _mailbox(imap: ImapBounces) -> Any:
+    """A logged-in IMAP connection with the bounce mailbox selected (blocking: a thread's)."""
+    context = ssl.create_default_context(
+        cafile=str(imap.ca_file) if imap.ca_file is not None else None
+    )
+    client: imaplib.IMAP4
+    if imap.security == "ssl":
+        client = imaplib.IMAP4_SSL(imap.host, imap.port or 993, ssl_context=context,
+                                   timeout=imap.timeout)  # fmt: skip
+    else:
+        client = imaplib.IMAP4(imap.host, imap.port or 143, timeout=imap.timeout)
+        if imap.security == "starttls":
+            client.starttls(ssl_context=context)
+    try:
+        client.login(imap.user, _imap_password(imap))
+        kind, _ = client.select(imap.mailbox)
+        if kind != "OK":
+            raise imaplib.IMAP4.error(f"no mailbox {imap.mailbox!r}")
+        yield client
+    finally:
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
+            client.logout()
+
+
+def fetch_unseen(imap: ImapBounces) -> list[tuple[bytes, bytes]]:
+    """(uid, message) of the mailbox's unseen messages, left unseen (BODY.PEEK)."""
+    out: list[tuple[bytes, bytes]] = []
+    with _mailbox(imap) as client:
+        kind, found = client.uid("SEARCH", "UNSEEN")
+        uids = found[0].split()[:IMAP_BATCH] if kind == "OK" and found and found[0] else []
+        for uid in uids:
+            kind, data = client.uid("FETCH", uid, "(BODY.PEEK[])")
+            for item in data if kind == "OK" else []:
+                if isinstance(item, tuple) and len(item) == 2:
+                    out.append((uid, bytes(item[1])))
+    return out
+
+
+def mark_seen(imap: ImapBounces, uids: list[bytes]) -> None:
+    with _mailbox(imap) as client:
+        client.uid("STORE", b",".join(uids), "+FLAGS", "(\\Seen)")
+
+
 class Mailer:
     """The engine's e-mail side (one per engine)."""
 
@@ -145,6 +255,8 @@ class Mailer:
         self.tasks: dict[int, asyncio.Task[None]] = {}  # attempt id -> its send
         self._recovered = False
         self._secret: bytes | None = None
+        self._imap_task: asyncio.Task[None] | None = None
+        self._next_poll = 0.0
 
     def secret(self) -> bytes:
         if self._secret is None:
@@ -170,6 +282,7 @@ class Mailer:
                 log.error("campaign %s: e-mail steps not sent: %s", campaign.name, exc)
         if settings is None:
             return
+        self._poll(now, settings)
         free = settings.max_sending - len(self.tasks)
         if free <= 0:
             return
@@ -184,9 +297,54 @@ class Mailer:
             self.tasks.pop(aid, None)
 
     async def settle(self) -> None:
-        """Wait for the sends in flight (tests; the drain)."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks.values()), return_exceptions=True)
+        """Wait for the sends in flight and a mailbox read (tests; the drain)."""
+        while self.tasks or (self._imap_task is not None and not self._imap_task.done()):
+            pending = [*self.tasks.values(), *([self._imap_task] if self._imap_task else [])]
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- bounces from the mailbox ------------------------------------------------------------
+    def _poll(self, now: float, settings: EmailSettings) -> None:
+        imap = settings.imap
+        if imap is None or now < self._next_poll:
+            return
+        if self._imap_task is not None and not self._imap_task.done():
+            return
+        self._next_poll = now + imap.poll
+        self._imap_task = asyncio.create_task(self._read_bounces(imap), name="email bounces")
+
+    async def _read_bounces(self, imap: ImapBounces) -> None:
+        """Unseen messages of the bounce mailbox: each that names a message the box sent fails
+        its attempt (EmailBounced); every one read is marked seen (what is not a bounce of the
+        box's is logged and left for people)."""
+        try:
+            fetched = await asyncio.to_thread(fetch_unseen, imap)
+        except (OSError, imaplib.IMAP4.error, DialboxError) as exc:
+            log.warning("bounce mailbox %s@%s not read: %s", imap.user, imap.host, exc)
+            return
+        read: list[bytes] = []
+        for uid, raw in fetched:
+            facts = bounce_facts(raw)
+            found = None
+            for mid in facts.message_ids:
+                found = found or find_bounced(self.db, self.secret(), mid, None)
+            for address in facts.recipients:
+                found = found or find_bounced(self.db, self.secret(), None, address)
+            if found is None:
+                log.info("bounce mailbox: message %s names no message this box sent (%s)",
+                         uid.decode(), ", ".join(facts.message_ids) or "no Message-ID")  # fmt: skip
+            elif not found.already:
+                try:
+                    apply_bounce(self.db, self.planner, self.metrics, found, facts.reason,
+                                 self.clock.now())  # fmt: skip
+                except DialboxError as exc:
+                    log.error("bounce for attempt %s not recorded: %s", found.lease.attempt_id, exc)
+                    continue  # left unseen: read again at the next poll
+            read.append(uid)
+        if read:
+            try:
+                await asyncio.to_thread(mark_seen, imap, read)
+            except (OSError, imaplib.IMAP4.error, DialboxError) as exc:
+                log.warning("bounce mailbox: read messages not marked seen: %s", exc)
 
     async def drain(self, timeout: float) -> None:
         if not self.tasks:
