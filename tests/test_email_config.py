@@ -125,3 +125,28 @@ def test_the_console_dashboard_counts_emails_apart_from_calls_and_sms() -> None:
     split = {"voice": {"Busy": 2}, "sms": {}, "email": {"EmailSent": 3, "EmailBounced": 1}}
     text = last_hour({"outcomes_last_hour_by_channel": split})
     assert text == "calls, last hour: Busy 2\ne-mail, last hour: sent 3  bounced 1"
+
+
+def test_a_bounce_names_the_message_it_returns_and_not_itself() -> None:
+    from appliance.mailing import bounce_facts
+
+    returned = (
+        b"From: MAILER-DAEMON@mx.example\r\nTo: bounces+7.abcdefabcdef@shop.example\r\n"
+        b"Message-ID: <own@mx.example>\r\nSubject: failure notice\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        b"Final-Recipient: rfc822; a@b.example\r\nAction: failed\r\nStatus: 5.2.2\r\n\r\n"
+        b"--B\r\nContent-Type: message/rfc822\r\n\r\n"
+        b"From: shop@shop.example\r\nMessage-ID: <m1.dialbox@shop.example>\r\n\r\nhello\r\n"
+        b"--B--\r\n"
+    )
+    facts = bounce_facts(returned)
+    assert facts.message_ids == ("m1.dialbox@shop.example",)
+    assert facts.recipients == ("bounces+7.abcdefabcdef@shop.example",)
+    assert facts.reason == "Status: 5.2.2"
+    plain = (
+        b"Subject: Delivery failed\r\n\r\nYour mail\r\nMessage-ID: <q@x.example>\r\nbounced.\r\n"
+    )
+    assert bounce_facts(plain).message_ids == ("q@x.example",)
+    assert bounce_facts(plain).reason == "Delivery failed"
+    assert bounce_facts(b"\x00\xff garbage").message_ids == ()
