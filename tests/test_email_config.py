@@ -150,3 +150,27 @@ def test_a_bounce_names_the_message_it_returns_and_not_itself() -> None:
     assert bounce_facts(plain).message_ids == ("q@x.example",)
     assert bounce_facts(plain).reason == "Delivery failed"
     assert bounce_facts(b"\x00\xff garbage").message_ids == ()
+
+
+def test_after_an_email_that_did_not_go_out_the_plan_goes_on_past_its_email_steps() -> None:
+    plan = {"name": "p", "attempts": [{"channel": "email"}, {"channel": "email"},
+                                      {"channel": "voice"}]}  # fmt: skip
+    strategy = parse_strategy(plan)
+    for outcome in (Outcome.EMAIL_SKIPPED, Outcome.EMAIL_FAILED, Outcome.EMAIL_BOUNCED):
+        got = next_action(strategy, _ctx(0, Channel.EMAIL), outcome, 10.0,
+                          max_attempts=10, max_attempts_per_number=10)  # fmt: skip
+        assert (got.step, got.channel, got.next_at) == (2, Channel.VOICE, 10.0)
+    # Only e-mails follow (the last one repeated): closed, not the same skip again and again.
+    only = parse_strategy({"name": "o", "attempts": [{"channel": "email"}]})
+    got = next_action(only, _ctx(0, Channel.EMAIL), Outcome.EMAIL_SKIPPED, 10.0,
+                      max_attempts=10, max_attempts_per_number=10)  # fmt: skip
+    assert (got.state, got.why) == (
+        ContactState.RETRIES_COMPLETED,
+        "EmailSkipped: no attempt but e-mail follows",
+    )
+    # A strategy that names the outcome is taken at its word: tomorrow, the same e-mail again.
+    again = parse_strategy({"name": "a", "attempts": [{"channel": "email"}],
+                            "on": {"EmailFailed": "retry 1d"}})  # fmt: skip
+    got = next_action(again, _ctx(0, Channel.EMAIL), Outcome.EMAIL_FAILED, 10.0,
+                      max_attempts=10, max_attempts_per_number=10)  # fmt: skip
+    assert (got.channel, got.next_at) == (Channel.EMAIL, 10.0 + 86400)

@@ -375,6 +375,8 @@ _RETRY_2H = OutcomeAction(Action.RETRY, 7200.0)
 _RETRY_SOON = OutcomeAction(Action.RETRY, 600.0)
 _CONNECTED = OutcomeAction(Action.CLOSE, 0.0, ContactState.CONNECTED)
 _RETRY_NOW = OutcomeAction(Action.RETRY, 0.0)
+# E-mail outcomes of a message that did not go out (or came back).
+EMAIL_NOT_SENT = frozenset({Outcome.EMAIL_FAILED, Outcome.EMAIL_BOUNCED, Outcome.EMAIL_SKIPPED})
 
 # The Polish seed's dispositions (SPEC C4): no answer, busy, voicemail -> again in 2 h; wrong
 # number, fax -> number blocked for good; end of handling -> close. The rest follow the same
@@ -494,6 +496,17 @@ def _next_email(strategy: Strategy, step: int) -> int | None:
     return None
 
 
+def _past_email(strategy: Strategy, step: int) -> int | None:
+    """The first step from `step` on whose attempt is not an e-mail (None: only e-mails, or
+    nothing, follow)."""
+    for index in range(step, len(strategy.attempts)):
+        if strategy.attempts[index].channel is not Channel.EMAIL:
+            return index
+    if strategy.repeat_last and strategy.attempts[-1].channel is not Channel.EMAIL:
+        return step  # beyond the plan: its last attempt, repeated, is not an e-mail
+    return None if step < len(strategy.attempts) or strategy.repeat_last else step
+
+
 def _pick_phone(
     wanted: int | str, ctx: AttemptContext, per_number: int, blocked: int | None
 ) -> int | None:
@@ -584,6 +597,15 @@ def next_action(
                 ContactState.RETRIES_COMPLETED, f"{outcome.label}: no e-mail attempt follows"
             )
         step = target
+    if outcome in EMAIL_NOT_SENT and act == DEFAULT_ON[outcome] and not sms_only:
+        # The built-in action after an e-mail that did not go out: the same address would
+        # fail the same way, so the plan goes on with its next attempt that is not an e-mail.
+        onward = _past_email(strategy, step)
+        if onward is None:
+            return close(
+                ContactState.RETRIES_COMPLETED, f"{outcome.label}: no attempt but e-mail follows"
+            )
+        step = onward
     spec = strategy.spec(step)
     if spec is None:
         return close(ContactState.RETRIES_COMPLETED, f"{outcome.label}: every planned attempt made")
