@@ -22,8 +22,9 @@ from appliance.api.models import Body, Document
 from appliance.api.problems import Problem
 from appliance.api.registry import API
 from appliance.api.spec import Call, Param, read_body
+from appliance.api.times import iso_time
 from appliance.domain import Outcome
-from appliance.mailing import Unsubscribe, load_secret, read_token
+from appliance.mailing import Unsubscribe, load_secret, read_token, valid_address
 from appliance.store import email as mail_store
 from appliance.store.campaigns import audit
 from appliance.store.dnc import add_numbers
@@ -192,3 +193,73 @@ async def bounce(call: Call[BounceReport]) -> web.Response:
                        outcome=Outcome.EMAIL_BOUNCED.label, already=found.already,
                        state=str(state) if state is not None else None)  # fmt: skip
     return web.json_response(doc.model_dump())
+
+
+class EmailDncEntry(Document):
+    address: str
+    campaign_id: int | None = Field(description="whose message the unsubscribe came in")
+    added_at: str = Field(description="ISO 8601")
+    source: str
+
+
+class EmailDncPage(Document):
+    items: list[EmailDncEntry]
+    next: str | None = Field(description="give as `after` for the next page; null: the last")
+
+
+class EmailDncAdd(Body):
+    address: str = Field(min_length=3, max_length=320)
+
+
+ADDRESS = Param("address", "query", {"type": "string", "minLength": 3, "maxLength": 320}, True)
+
+
+def _address(text: str) -> str:
+    address = valid_address(text)
+    if address is None:
+        raise Problem(422, f"{text!r} is not an e-mail address like ann@example.org")
+    return address.lower()
+
+
+@API.op("GET", "/email/dnc", summary="The e-mail DNC list (unsubscribed addresses)", tag="email",
+        scope="crm",
+        params=[Param("after", "query", {"type": "string", "maxLength": 320, "default": ""}),
+                Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000,
+                                         "default": 100})],
+        responses={200: ("a page of the list, in address order", EmailDncPage)})  # fmt: skip
+async def email_dnc(call: Call[Any]) -> web.Response:
+    svc = services(call)
+    limit = int(call.query.get("limit", 100))
+    rows = mail_store.listed(svc.db, str(call.query.get("after", "")), limit)
+    items = [
+        EmailDncEntry(address=a, campaign_id=c, added_at=iso_time(t) or "", source=s).model_dump()
+        for a, c, t, s in rows
+    ]
+    return web.json_response({"items": items, "next": rows[-1][0] if len(rows) == limit else None})
+
+
+@API.op("POST", "/email/dnc", summary="Put an address on the e-mail DNC list", tag="email",
+        scope="crm", body=EmailDncAdd,
+        responses={200: ("done (also when it was listed)", Unsubscribed)})  # fmt: skip
+async def add_email_dnc(call: Call[EmailDncAdd]) -> web.Response:
+    svc = services(call)
+    address, now = _address(call.body.address), svc.clock.now()
+    with svc.db.transaction():
+        added = mail_store.add_address(svc.db, address, None, now, call.caller.actor)
+        audit(svc.db, call.caller.actor, "email.dnc.add", address, {"added": added}, now)
+    return web.json_response({"address": address, "added": added, "numbers": 0})
+
+
+@API.op("DELETE", "/email/dnc", summary="Take an address off the e-mail DNC list", tag="email",
+        scope="admin", params=[ADDRESS],
+        responses={200: ("taken off", Unsubscribed), 404: ("the address is not listed", None)},
+        description="An address that unsubscribed receives e-mail again: only an admin may, "
+                    "and it is audited (email.dnc.remove).")  # fmt: skip
+async def remove_email_dnc(call: Call[Any]) -> web.Response:
+    svc = services(call)
+    address, now = _address(str(call.query["address"])), svc.clock.now()
+    with svc.db.transaction():
+        if not mail_store.remove_address(svc.db, address):
+            raise Problem(404, f"{address} is not on the e-mail DNC list")
+        audit(svc.db, call.caller.actor, "email.dnc.remove", address, {}, now)
+    return web.json_response({"address": address, "added": False, "numbers": 0})

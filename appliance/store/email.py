@@ -154,6 +154,29 @@ def add_address(
         )
 
 
+def listed(db: Database, after: str, limit: int) -> list[tuple[str, int | None, float, str]]:
+    """The e-mail DNC list in address order, after `after`: (address, campaign, added, source)."""
+    rows = db.conn.execute(
+        "SELECT address, campaign_id, added_at, source FROM email_dnc WHERE address > ?"
+        " ORDER BY address LIMIT ?",
+        (after.lower(), limit),
+    ).fetchall()
+    return [
+        (str(a), c if isinstance(c, int) else None, float(t) if isinstance(t, int | float) else 0.0,
+         str(s))
+        for a, c, t, s in rows
+    ]  # fmt: skip
+
+
+def remove_address(db: Database, address: str) -> bool:
+    with db.transaction():
+        return bool(
+            db.conn.execute(
+                "DELETE FROM email_dnc WHERE address = ? RETURNING address", (address,)
+            ).fetchall()
+        )
+
+
 def contact_numbers(db: Database, contact_id: int) -> list[str]:
     row = db.conn.execute(
         "SELECT e164_1, e164_2, e164_3, e164_4, e164_5 FROM contacts WHERE id = ?", (contact_id,)

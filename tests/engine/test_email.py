@@ -687,3 +687,45 @@ def test_the_link_still_unsubscribes_after_its_campaign_was_deleted(
         assert listed == [(ADDRESS, None)]
 
     run(main())
+
+
+def test_the_email_dnc_list_is_read_added_to_and_only_an_admin_takes_one_off(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, relay_port=free_port())
+    crm = create_token(rig.db, "crm", "crm", NOW, "test")
+    admin = create_token(rig.db, "root", "admin", NOW, "test")
+
+    async def main() -> None:
+        runner = await rig.serve_api()
+        base = f"http://127.0.0.1:{rig.api_port}/email/dnc"
+        as_crm = {"Authorization": f"Bearer {crm}"}
+        as_admin = {"Authorization": f"Bearer {admin}"}
+        try:
+            async with aiohttp.ClientSession() as http:
+                for address in ("Zed@Example.org", "amy@example.org"):
+                    async with http.post(base, json={"address": address}, headers=as_crm) as r:
+                        assert r.status == 200 and (await r.json())["added"] is True
+                async with http.post(base, json={"address": "x\r\nBcc: y@z.org"},
+                                     headers=as_crm) as bad:  # fmt: skip
+                    assert bad.status == 422
+                async with http.get(base, params={"limit": "1"}, headers=as_crm) as page:
+                    first = await page.json()
+                assert [i["address"] for i in first["items"]] == ["amy@example.org"]
+                async with http.get(base, params={"after": first["next"]}, headers=as_crm) as page:
+                    rest = await page.json()
+                assert [i["address"] for i in rest["items"]] == ["zed@example.org"]
+                assert rest["next"] is None and rest["items"][0]["source"] == "api:crm"
+                gone = {"address": "zed@example.org"}
+                async with http.delete(base, params=gone, headers=as_crm) as refused:
+                    assert refused.status == 403
+                async with http.delete(base, params=gone, headers=as_admin) as done:
+                    assert done.status == 200
+                async with http.delete(base, params=gone, headers=as_admin) as again:
+                    assert again.status == 404
+        finally:
+            await runner.cleanup()
+        actions = [r[0] for r in rig.db.conn.execute("SELECT action FROM audit ORDER BY id")]
+        assert actions.count("email.dnc.add") == 2 and actions.count("email.dnc.remove") == 1
+
+    run(main())
