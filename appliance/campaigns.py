@@ -88,6 +88,10 @@ class CampaignSettings(BaseModel):
     # by its name in the config's flow files (checked where the config is known: API, CLI).
     flow: str | None = Field(default=None, max_length=64)
     sms_text: str | None = None  # SMS campaigns and voice->SMS switches
+    # The e-mail step (#26, docs/email.md): the business parameter holding the contact's
+    # address, and the template (config email.templates) its message is made from.
+    email_field: str | None = Field(default=None, pattern=r"^bp([1-9]|1[0-2])$")
+    email_template: str | None = Field(default=None, min_length=1, max_length=MAX_LENGTH)
     # Schedule (SPEC C2): weekday windows in `timezone`, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00"
     # (None: any time), an inclusive date range, and the box's public holidays skipped.
     windows: str | None = None
@@ -213,6 +217,17 @@ def check_external_list(name: str | None, config: DialboxConfig) -> None:
         ", ".join(x.name for x in config.external_lists) or "none (add one under external_lists:)"
     )
     raise DialboxError(f"no external list named {name!r}; the config defines: {known}")
+
+
+def check_email_template(name: str | None, config: DialboxConfig) -> None:
+    """A campaign's `email_template` names a template of the config (DialboxError: the API's
+    422, saying which there are)."""
+    if name is None:
+        return
+    templates = config.email.templates if config.email is not None else {}
+    if name not in templates:
+        known = ", ".join(sorted(templates)) or "none (define them under email.templates)"
+        raise DialboxError(f"no e-mail template named {name!r}; the config defines: {known}")
 
 
 SETTING_KEYS = tuple(CampaignSettings.model_fields)

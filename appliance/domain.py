@@ -22,6 +22,7 @@ class ContactState(enum.StrEnum):
     SMS_SENT = "SMS sent"
     DANGLING = "Dangling"
     SMS_RESPONDED = "SMS responded"
+    EMAIL_SENT = "E-mail sent"  # the e-mail step's message went out; closed (#26)
 
     @classmethod
     def parse(cls, text: str) -> ContactState:
@@ -40,6 +41,7 @@ FINAL_STATES: frozenset[ContactState] = frozenset(
         ContactState.DNC_LISTED,
         ContactState.SMS_SENT_AND_CLOSED,
         ContactState.SMS_RESPONDED,
+        ContactState.EMAIL_SENT,
     }
 )
 
@@ -57,6 +59,7 @@ class Summary(enum.IntEnum):
 class Channel(enum.StrEnum):
     VOICE = "voice"
     SMS = "sms"
+    EMAIL = "email"  # to the address in a business parameter (campaign setting email_field)
 
 
 class CampaignType(enum.StrEnum):

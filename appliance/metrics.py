@@ -284,6 +284,12 @@ class Metrics:
             ["campaign", "result"],
             registry=r,
         )
+        self.emails = Counter(
+            "dialbox_emails",
+            "E-mail messages by campaign and result (sent, failed, deferred, skipped, bounced)",
+            ["campaign", "result"],
+            registry=r,
+        )
         self.dangling = Counter(
             "dialbox_dangling_attempts",
             "Attempts whose outcome never came back (SPEC C8)",
@@ -430,6 +436,9 @@ class Metrics:
 
     def record_sms(self, campaign: str, result: str) -> None:
         self.sms.labels(campaign, result).inc()
+
+    def record_email(self, campaign: str, result: str) -> None:
+        self.emails.labels(campaign, result).inc()
 
     def record_inbound(self, campaign: str, result: str) -> None:
         """A call ringing in ended (`result`: one of INBOUND_RESULTS)."""

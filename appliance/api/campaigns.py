@@ -34,6 +34,7 @@ from appliance.api.times import iso_fields, iso_time
 from appliance.campaigns import (
     CampaignSettings,
     OtherCampaign,
+    check_email_template,
     check_external_list,
     check_flow,
     inbound_start_problems,
@@ -119,6 +120,15 @@ def check_inbound_start(svc: Services, name: str, settings: dict[str, Any]) -> N
         )
 
 
+def _email_template(name: str | None, svc: Services) -> None:
+    """The `email_template` setting names a template of the running config (422 if not, #26)."""
+    try:
+        check_email_template(name, svc.config())
+    except DialboxError as exc:
+        error = {"where": "settings.email_template", "message": str(exc)}
+        raise Problem(422, str(exc), errors=[error]) from None
+
+
 def _flow(name: str | None, svc: Services) -> None:
     """The `flow` setting names a flow of the running config's flow files (422 if not)."""
     try:
@@ -171,6 +181,7 @@ async def create_campaign(call: Call[CampaignCreate]) -> web.Response:
     _type_problems(body.type, settings)
     _flow(settings.get("flow"), svc)
     _external(settings.get("external_list"), svc)
+    _email_template(settings.get("email_template"), svc)
     filter_ = _filter(body.filter)
     if store.find_campaign(svc.db, name) is not None:
         raise Problem(409, f"campaign {name!r} already exists")
@@ -213,6 +224,8 @@ async def update_campaign(call: Call[CampaignUpdate]) -> web.Response:
             _flow(changes["settings"].get("flow"), svc)
         if body.settings.get("external_list") is not None:
             _external(changes["settings"].get("external_list"), svc)
+        if body.settings.get("email_template") is not None:  # likewise (#26)
+            _email_template(changes["settings"].get("email_template"), svc)
     type_ = str(changes.get("type", campaign.type))
     settings = changes.get("settings", campaign.settings)
     if type_ != campaign.type and CampaignType.INBOUND in (type_, campaign.type):

@@ -72,7 +72,7 @@ async def status(call: Call) -> web.Response:
     planner = StorePlanner(svc.config(), svc.db)
     campaigns = []
     hour: dict[str, int] = {}
-    by_channel: dict[str, dict[str, int]] = {"voice": {}, "sms": {}}
+    by_channel: dict[str, dict[str, int]] = {"voice": {}, "sms": {}, "email": {}}
     rows = list_campaigns(svc.db)
     for campaign in rows:
         counts = contacts_by_state(svc.db, campaign.id)

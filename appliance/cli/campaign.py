@@ -10,6 +10,7 @@ from appliance.campaigns import (
     CampaignSettings,
     OtherCampaign,
     apply_settings,
+    check_email_template,
     check_external_list,
     check_flow,
     inbound_start_problems,
@@ -128,6 +129,7 @@ def create(args: argparse.Namespace) -> int:
     _check_type(args.type, settings)
     check_flow(settings.flow, ctx.config)
     check_external_list(settings.external_list, ctx.config)
+    check_email_template(settings.email_template, ctx.config)
     campaign = store.create_campaign(
         ctx.db,
         args.name,
@@ -200,6 +202,8 @@ def set_(args: argparse.Namespace) -> int:
             check_flow(settings.flow, ctx.config)
         if "external_list" in assignments:
             check_external_list(settings.external_list, ctx.config)
+        if "email_template" in assignments:
+            check_email_template(settings.email_template, ctx.config)
         changes["settings"] = settings.model_dump(exclude_defaults=True)
     type_ = str(changes.get("type", campaign.type))
     if type_ != campaign.type and CampaignType.INBOUND in (type_, campaign.type):

@@ -263,6 +263,21 @@ def _resolve_paths(config: DialboxConfig, base: Path) -> DialboxConfig:
         section = getattr(config, key)
         if fix(section.directory):
             updates[key] = section.model_copy(update={"directory": fix(section.directory)})
+    if config.email is not None:  # the relay's files (#26)
+        relay = config.email.relay
+        files = {k: fix(getattr(relay, k)) for k in ("password_file", "ca_file")}
+        files = {k: v for k, v in files.items() if v is not None}
+        email_updates: dict[str, Any] = {}
+        if files:
+            email_updates["relay"] = relay.model_copy(update=files)
+        imap = config.email.imap
+        if imap is not None:
+            found = {k: fix(getattr(imap, k)) for k in ("password_file", "ca_file")}
+            found = {k: v for k, v in found.items() if v is not None}
+            if found:
+                email_updates["imap"] = imap.model_copy(update=found)
+        if email_updates:
+            updates["email"] = config.email.model_copy(update=email_updates)
     if config.flows:  # names and globs of flow files, relative to the config file
         updates["flows"] = tuple(os.path.normpath(base / p) for p in config.flows)
     return config.model_copy(update=updates) if updates else config

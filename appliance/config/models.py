@@ -440,6 +440,126 @@ class ExternalList(Section):
         return {**EXTERNAL_DEFAULT_COLUMNS, **self.columns}
 
 
+class SmtpRelay(Section):
+    """The SMTP relay e-mail goes out through (#26)."""
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535, description="None: 587, 465 for smtps")
+    security: Literal["starttls", "smtps", "none"] = "starttls"
+    user: str | None = Field(default=None, max_length=256)
+    password_file: Path | None = None  # the password, first line; relative to this file
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timeout: float = Field(default=30.0, gt=0.0, le=600.0)
+    ca_file: Path | None = (
+        None  # CA certificates the relay's is checked against; none: the system's
+    )
+
+    @model_validator(mode="after")
+    def _auth(self) -> SmtpRelay:
+        if self.password_file is not None and self.password_env is not None:
+            raise ValueError("give password_file or password_env, not both")
+        if self.user is None and (self.password_file or self.password_env):
+            raise ValueError("a password needs a user: set user")
+        return self
+
+
+class ImapBounces(Section):
+    """The mailbox bounces come back to, read over IMAP (#26): each unseen message that names a
+    message the box sent (its Message-ID, or the VERP address it came to) fails that attempt."""
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535, description="None: 993, 143 unless ssl")
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    user: str = Field(min_length=1, max_length=256)
+    password_file: Path | None = None  # the password, first line; relative to this file
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    mailbox: str = Field(default="INBOX", min_length=1, max_length=255)
+    poll: float = Field(default=60.0, ge=5.0, le=86_400.0)  # seconds between reads
+    timeout: float = Field(default=30.0, gt=0.0, le=600.0)
+    ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _password(self) -> ImapBounces:
+        if (self.password_file is None) == (self.password_env is None):
+            raise ValueError("give password_file or password_env (one of them)")
+        return self
+
+
+class EmailTemplate(Section):
+    """One campaign's message: subject, text and HTML parts with $field placeholders (#26)."""
+
+    subject: str = Field(min_length=1, max_length=998)
+    text: str = Field(min_length=1, max_length=100_000)
+    html: str | None = Field(default=None, max_length=500_000)
+
+    @model_validator(mode="after")
+    def _fields(self) -> EmailTemplate:
+        for part in ("subject", "text", "html"):
+            value = getattr(self, part)
+            if value is not None:
+                check_template(value, part)
+        return self
+
+
+# What an e-mail template may name: the contact's fields and the box's own values.
+TEMPLATE_FIELDS = (
+    *(f"phone{i}" for i in range(1, 6)),
+    *(f"bp{i}" for i in range(1, 13)),
+    "external_id",
+    "campaign",
+    "email",
+    "unsubscribe_url",
+)
+
+
+def check_template(text: str, part: str) -> None:
+    """A template part's placeholders ($bp1, ${bp1}) are known fields; ValueError otherwise."""
+    import string
+
+    template = string.Template(text)
+    if not template.is_valid():
+        raise ValueError(
+            f"{part}: a '$' that starts no placeholder; write $$ for a dollar sign, $bp1 or"
+            " ${bp1} for a field"
+        )
+    unknown = sorted(set(template.get_identifiers()) - set(TEMPLATE_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"{part} names {', '.join('$' + u for u in unknown)}, which a contact does not have;"
+            f" fields: {', '.join('$' + f for f in TEMPLATE_FIELDS)}"
+        )
+
+
+class EmailSettings(Section):
+    """The e-mail channel (#26, docs/email.md): relay, sender, templates, unsubscribe, bounces."""
+
+    relay: SmtpRelay
+    from_: str = Field(alias="from", min_length=3, max_length=320)
+    # The box's address as the callee's browser reaches it: the unsubscribe link's base.
+    public_url: str = Field(pattern=r"^https?://[^\s/?#]+(?::[0-9]+)?(?:/[^\s?#]*)?$")
+    unsubscribe_mailto: str | None = Field(default=None, pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    unsubscribe_numbers: bool = False  # the contact's numbers go on DNC with the address
+    # VERP (#26): the envelope sender is bounces+TAG@domain, TAG naming the attempt, so a
+    # bounce delivered there names its attempt even without the original's Message-ID.
+    bounce_address: str | None = Field(default=None, pattern=r"^[^@\s<>+]+@[^@\s<>]+$")
+    retry_min: float = Field(default=60.0, gt=0.0, le=86_400.0)  # relay down or 4xx
+    retry_max: float = Field(default=3600.0, gt=0.0, le=86_400.0)
+    give_up_after: float = Field(default=3 * 86_400.0, gt=0.0, le=30 * 86_400.0)
+    max_sending: int = Field(default=4, ge=1, le=64)  # messages handed to the relay at once
+    templates: dict[str, EmailTemplate] = Field(default_factory=dict)
+    imap: ImapBounces | None = None  # a mailbox bounces come back to; None: the webhook only
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        import email.utils
+
+        _, address = email.utils.parseaddr(value)
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError(f"{value!r} is not an address like 'Dialbox <noreply@example.com>'")
+        return value
+
+
 class DialboxConfig(Section):
     """The whole file. Relative paths are resolved against the file's own directory."""
 
@@ -459,6 +579,7 @@ class DialboxConfig(Section):
     schedules: tuple[ScheduleEntry, ...] = ()
     recordings: RecordingSettings = RecordingSettings()
     prompts: PromptSettings = PromptSettings()
+    email: EmailSettings | None = None  # the e-mail channel (#26); None: no e-mail steps
     log_level: _LEVELS = "INFO"
     # customers' databases as campaigns' contacts (SPEC D9, docs/external-lists.md)
     external_lists: tuple[ExternalList, ...] = Field(default=(), max_length=64)

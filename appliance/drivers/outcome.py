@@ -25,6 +25,11 @@ class Outcome(enum.IntEnum):
     TRANSFER_TIMEOUT = 14
     ABANDONED = 15
     REJECTED = 16
+    # The e-mail channel (#26): not the German seed's, numbered after its call outcomes.
+    EMAIL_SENT = 20  # the relay took the message (SMTP 250)
+    EMAIL_FAILED = 21  # the relay refused it for good (5xx)
+    EMAIL_BOUNCED = 22  # a bounce came back for it (webhook)
+    EMAIL_SKIPPED = 23  # no valid address, or the address is on the e-mail DNC list
     BANNED = 1000
 
     @property
@@ -67,6 +72,10 @@ _OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.TRANSFER_TIMEOUT: "TransferTimeout",
     Outcome.ABANDONED: "Abandoned",
     Outcome.REJECTED: "Rejected",
+    Outcome.EMAIL_SENT: "EmailSent",
+    Outcome.EMAIL_FAILED: "EmailFailed",
+    Outcome.EMAIL_BOUNCED: "EmailBounced",
+    Outcome.EMAIL_SKIPPED: "EmailSkipped",
     Outcome.BANNED: "Banned",
 }
 

@@ -35,8 +35,10 @@ from appliance.engine.flowcall import KeyBuffer
 from appliance.engine.inbound import Inbound, flow_problems
 from appliance.engine.inboundcall import FLOW_LIMIT
 from appliance.engine.linepool import LinePool, Slot
+from appliance.engine.mailer import Mailer
 from appliance.engine.pacing import Pacers
 from appliance.engine.planner import AttemptReport, Pick, Planner, RoundState, dangling_decider
+from appliance.engine.storeplanner import StorePlanner
 from appliance.engine.survey import Survey
 from appliance.engine.talk import TALK_LIMIT
 from appliance.flows import Flow, FlowResult
@@ -97,6 +99,12 @@ class Engine:
         self._load_flows(config)
         self.inbound = Inbound(self, db, clock, pool, planner, desk, metrics, self.audio)
         self.survey = Survey(self)
+        # The e-mail channel (#26): e-mail steps go out through the SMTP relay, on no line.
+        self.mailer = (
+            Mailer(config, db, clock, planner, metrics)
+            if isinstance(planner, StorePlanner)
+            else None
+        )
         for slot in pool.slots:
             slot.line.subscribe(self._on_line_event)
 
@@ -128,6 +136,7 @@ class Engine:
             while not stopping.is_set():
                 try:
                     self.round()
+                    self._mail()
                     self._sweep()
                 except Exception:
                     # A bad round must not end the daemon with calls in flight; it is logged and
@@ -139,10 +148,21 @@ class Engine:
         finally:
             self.pool.release.set()
 
+    def _mail(self) -> None:
+        """The e-mail steps (#26): a failure there is logged and never stops the calls."""
+        if self.mailer is None:
+            return
+        try:
+            self.mailer.tick(frozenset(c.lease.contact_id for c in self.calls.values()))
+        except Exception:
+            log.exception("e-mail round failed")
+
     def reload(self, config: DialboxConfig) -> None:
         self.config = config
         self._load_flows(config)
         self.audio.reload(config)
+        if self.mailer is not None:
+            self.mailer.config = config
 
     def agents_out_of_reach(self, campaign: CampaignRow) -> str | None:
         """C12, for `why`: what keeps the agent campaign's working agents from calls (seats)."""
@@ -481,6 +501,8 @@ class Engine:
             await self._drain_calls()
         finally:
             await inbound
+            if self.mailer is not None:
+                await self.mailer.drain(self.config.engine.drain_timeout)
             await self.audio.drain(self.config.engine.drain_timeout)  # recordings' files
 
     async def _drain_calls(self) -> None:

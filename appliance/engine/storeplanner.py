@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config.models import DialboxConfig
-from appliance.domain import CampaignStatus, CampaignType
+from appliance.domain import CampaignStatus, CampaignType, Channel
 from appliance.engine import why
 from appliance.engine.planner import Assignment, AttemptReport, Pick, RoundState
 from appliance.engine.rules import CampaignRules, box_hours, custom_profile
@@ -99,6 +99,19 @@ def window_label(seconds: float) -> str:
     if seconds % HOUR == 0:
         return f"{int(seconds // HOUR)}h"
     return f"{seconds:g}s"
+
+
+def _email_steps(cr: CampaignRules) -> str | None:
+    """SQL over `contacts`: the contact's next planned attempt is an e-mail (the strategy's
+    channel for its step, the last attempt's beyond the plan); None: the plan has none."""
+    if cr.campaign.type is CampaignType.SMS:
+        return None  # an SMS campaign's steps are all SMS (SPEC C1)
+    attempts = cr.strategy.attempts
+    inner = [str(i) for i, spec in enumerate(attempts[:-1]) if spec.channel is Channel.EMAIL]
+    terms = [f"contacts.step IN ({', '.join(inner)})"] if inner else []
+    if attempts[-1].channel is Channel.EMAIL:
+        terms.append(f"contacts.step >= {len(attempts) - 1}")
+    return f"({' OR '.join(terms)})" if terms else None
 
 
 class StorePlanner:
@@ -234,10 +247,33 @@ class StorePlanner:
         gates the caller checks: `gates()`)."""
         return self._plan(self.rules_for(campaign), now, count, exclude).planned
 
+    def plan_email(
+        self, campaign: CampaignRow, now: float, count: int, exclude: Sequence[int] = ()
+    ) -> list[PlannedDial]:
+        """The next `count` contacts whose next planned attempt is an e-mail (the mailer's,
+        engine/mailer.py), by the same contact rules as the dials."""
+        return self._plan(self.rules_for(campaign), now, count, exclude, email=True).planned
+
     def _plan(
-        self, cr: CampaignRules, now: float, count: int, exclude: Sequence[int] = ()
+        self,
+        cr: CampaignRules,
+        now: float,
+        count: int,
+        exclude: Sequence[int] = (),
+        *,
+        email: bool | None = None,
     ) -> _Round:
+        """`email`: True, only contacts whose next attempt is an e-mail; False, none of them
+        (the line dials: e-mails go out on no line, #26); None, all (`plan`, `why`)."""
         query, rules = self.selection(cr, now)
+        if email is not None:
+            steps = _email_steps(cr)
+            if steps is None and email:
+                return _Round(cr, rules, [], {})
+            if steps is not None:
+                term = steps if email else f"NOT {steps}"
+                combined = f"({query.filter_sql}) AND {term}" if query.filter_sql else term
+                query = dataclasses.replace(query, filter_sql=combined)
         fetch = count + _EXTRA
         while True:
             redials = due_redials(self.db, query, fetch, exclude)
@@ -344,7 +380,7 @@ class StorePlanner:
                         limit = min(limit, wanted[campaign.name])
                         if limit <= 0:
                             continue
-                    made = self._plan(cr, now, limit)
+                    made = self._plan(cr, now, limit, email=False)
                     plans[campaign.id] = made
                     demand = len(made.planned)
             except DialboxError as exc:
@@ -377,15 +413,15 @@ class StorePlanner:
         if campaign.status is not CampaignStatus.RUNNING:
             return []
         if made is None:
-            made = self._plan(self.rules_for(campaign), now, count, sorted(exclude))
+            made = self._plan(self.rules_for(campaign), now, count, sorted(exclude), email=False)
         if made.rules_of.schedule.closed_reason(now) is not None:
             return []
         picks: list[Pick] = []
         for dial in made.planned:
             if len(picks) >= count:
                 break
-            if dial.contact_id in exclude:
-                continue
+            if dial.contact_id in exclude or dial.channel is Channel.EMAIL:
+                continue  # (e-mail steps go out through the mailer, engine/mailer.py, on no line)
             # A plan made for sharing is judged again at this instant (hours, lockouts).
             if classify(made.rows[dial.contact_id], made.rules, now) is not Reason.READY:
                 continue
@@ -443,6 +479,8 @@ class StorePlanner:
             )
             return f"contact {contact_id} cannot be dialed now: {words}"
         channel = cr.channel_for(row.step)
+        if channel is Channel.EMAIL:
+            return f"contact {contact_id}'s next attempt is an e-mail, which the box sends itself"
         return Pick(row.contact_id, row.phone_index, row.number, channel, "manual")
 
     def decide(

@@ -6,13 +6,14 @@ A strategy is data (YAML or JSON, stored per campaign):
     attempts:                     # the ordered plan; the last one repeats (repeat_last)
       - {channel: voice, phone: 1}   # phone: 1..5, next, same
       - {channel: sms, phone: same, wait: 24h}   # SMS: wait for a reply, else close at once
+      - {channel: email}             # e-mail to the campaign's `email_field` address (#26)
     on:                           # outcome -> action; `default` covers the rest, except
       NoAnswer: retry 2h          #   the terminal outcomes (TERMINAL), which keep the built-in
       WrongNumber: block          #   action unless named here
     steps_on: {}                  # optional per-step overrides: {1: {Busy: sms}}
 
 Actions: ``retry [DELAY]`` (the next planned attempt), ``next_number [DELAY]``, ``sms [DELAY]``
-(jump to the next SMS attempt), ``block [DELAY]`` (number on the permanent block list, then the
+(jump to the next SMS attempt), ``email [DELAY]`` (the next e-mail attempt), ``block [DELAY]`` (number on the permanent block list, then the
 next number), ``close [STATE]``. Delays: ``90s``, ``30m``, ``2h``, ``1d``, ``1h30m`` or seconds.
 """
 
@@ -37,6 +38,7 @@ class Action(enum.StrEnum):
     RETRY = "retry"
     NEXT_NUMBER = "next_number"
     SMS = "sms"
+    EMAIL = "email"
     BLOCK = "block"
     CLOSE = "close"
 
@@ -197,9 +199,11 @@ def _parse_attempt(value: object, where: str) -> AttemptSpec:
         channel = Channel(str(value.get("channel", "voice")).strip().lower())
     except ValueError:
         raise StrategyError(
-            f"{where}.channel: {value.get('channel')!r} is not voice or sms"
+            f"{where}.channel: {value.get('channel')!r} is not voice, sms or email"
         ) from None
-    raw_phone = value.get("phone", 1)
+    # An e-mail attempt goes to an address, not a number: it keeps the contact's number (the
+    # attempt's record and its per-number count) unless it names one.
+    raw_phone = value.get("phone", "same" if channel is Channel.EMAIL else 1)
     phone: int | str
     if isinstance(raw_phone, str) and raw_phone.strip().lower() in ("next", "same"):
         phone = raw_phone.strip().lower()
@@ -268,6 +272,7 @@ def parse_strategy(data: object, source: str = "strategy") -> Strategy:
     named = frozenset(o for o in given if o is not None)
     strategy = Strategy(name, attempts, on, steps_on, repeat_last, named, fallback)
     _check_sms_targets(strategy, source)
+    _check_email_targets(strategy, source)
     return strategy
 
 
@@ -328,6 +333,19 @@ def _check_sms_targets(strategy: Strategy, source: str) -> None:
                 )
 
 
+def _check_email_targets(strategy: Strategy, source: str) -> None:
+    """An `email` action needs an e-mail attempt in the plan to switch to."""
+    if any(spec.channel is Channel.EMAIL for spec in strategy.attempts):
+        return
+    for step in range(len(strategy.attempts)):
+        for outcome in Outcome:
+            if strategy.action_for(step, outcome).action is Action.EMAIL:
+                raise StrategyError(
+                    f"{source}: outcome {outcome.label} switches to e-mail, but 'attempts' has"
+                    " no e-mail attempt; add one such as {channel: email}"
+                )
+
+
 def to_dict(strategy: Strategy) -> dict[str, Any]:
     """The strategy as plain data (what the store keeps and `parse_strategy` reads back)."""
     attempts: list[dict[str, Any]] = []
@@ -356,6 +374,9 @@ def to_dict(strategy: Strategy) -> dict[str, Any]:
 _RETRY_2H = OutcomeAction(Action.RETRY, 7200.0)
 _RETRY_SOON = OutcomeAction(Action.RETRY, 600.0)
 _CONNECTED = OutcomeAction(Action.CLOSE, 0.0, ContactState.CONNECTED)
+_RETRY_NOW = OutcomeAction(Action.RETRY, 0.0)
+# E-mail outcomes of a message that did not go out (or came back).
+EMAIL_NOT_SENT = frozenset({Outcome.EMAIL_FAILED, Outcome.EMAIL_BOUNCED, Outcome.EMAIL_SKIPPED})
 
 # The Polish seed's dispositions (SPEC C4): no answer, busy, voicemail -> again in 2 h; wrong
 # number, fax -> number blocked for good; end of handling -> close. The rest follow the same
@@ -379,6 +400,12 @@ DEFAULT_ON: dict[Outcome | None, OutcomeAction] = {
     Outcome.FAX: OutcomeAction(Action.BLOCK),
     Outcome.INCOMPATIBLE: OutcomeAction(Action.NEXT_NUMBER),
     Outcome.BANNED: OutcomeAction(Action.CLOSE, 0.0, ContactState.DNC_LISTED),
+    # The e-mail channel (#26): a message sent closes the contact as E-mail sent (like an SMS
+    # without a wait); refused, bounced or no address -> the plan's next attempt at once.
+    Outcome.EMAIL_SENT: OutcomeAction(Action.CLOSE, 0.0, ContactState.EMAIL_SENT),
+    Outcome.EMAIL_FAILED: _RETRY_NOW,
+    Outcome.EMAIL_BOUNCED: _RETRY_NOW,
+    Outcome.EMAIL_SKIPPED: _RETRY_NOW,
     None: _RETRY_2H,
 }
 
@@ -392,6 +419,7 @@ TERMINAL: dict[Outcome, str] = {
     Outcome.WRONG_NUMBER: "the number no longer goes on the permanent block list (SPEC D7)",
     Outcome.FAX: "the number no longer goes on the permanent block list (SPEC D7)",
     Outcome.BANNED: "the contact is no longer closed as DNC Listed",
+    Outcome.EMAIL_SENT: "the message went out; any other action sends again or reopens it",
 }
 
 DEFAULT_STRATEGY = Strategy(
@@ -436,6 +464,7 @@ def _summary(state: ContactState, unreachable: bool) -> Summary:
         ContactState.CONNECTED,
         ContactState.SMS_SENT_AND_CLOSED,
         ContactState.SMS_RESPONDED,
+        ContactState.EMAIL_SENT,
     ):
         return Summary.SUCCESSFUL
     if state is ContactState.DNC_LISTED or unreachable:
@@ -451,6 +480,31 @@ def _next_sms(strategy: Strategy, step: int) -> int | None:
     if strategy.repeat_last and last.channel is Channel.SMS and step >= len(strategy.attempts) - 1:
         return step + 1
     return None
+
+
+def _next_email(strategy: Strategy, step: int) -> int | None:
+    for index in range(step + 1, len(strategy.attempts)):
+        if strategy.attempts[index].channel is Channel.EMAIL:
+            return index
+    last = strategy.attempts[-1]
+    if (
+        strategy.repeat_last
+        and last.channel is Channel.EMAIL
+        and step >= len(strategy.attempts) - 1
+    ):
+        return step + 1
+    return None
+
+
+def _past_email(strategy: Strategy, step: int) -> int | None:
+    """The first step from `step` on whose attempt is not an e-mail (None: only e-mails, or
+    nothing, follow)."""
+    for index in range(step, len(strategy.attempts)):
+        if strategy.attempts[index].channel is not Channel.EMAIL:
+            return index
+    if strategy.repeat_last and strategy.attempts[-1].channel is not Channel.EMAIL:
+        return step  # beyond the plan: its last attempt, repeated, is not an e-mail
+    return None if step < len(strategy.attempts) or strategy.repeat_last else step
 
 
 def _pick_phone(
@@ -536,6 +590,22 @@ def next_action(
         if target is None:
             return close(ContactState.RETRIES_COMPLETED, f"{outcome.label}: no SMS attempt follows")
         step = target
+    if act.action is Action.EMAIL:
+        target = _next_email(strategy, ctx.step)
+        if target is None:
+            return close(
+                ContactState.RETRIES_COMPLETED, f"{outcome.label}: no e-mail attempt follows"
+            )
+        step = target
+    if outcome in EMAIL_NOT_SENT and act == DEFAULT_ON[outcome] and not sms_only:
+        # The built-in action after an e-mail that did not go out: the same address would
+        # fail the same way, so the plan goes on with its next attempt that is not an e-mail.
+        onward = _past_email(strategy, step)
+        if onward is None:
+            return close(
+                ContactState.RETRIES_COMPLETED, f"{outcome.label}: no attempt but e-mail follows"
+            )
+        step = onward
     spec = strategy.spec(step)
     if spec is None:
         return close(ContactState.RETRIES_COMPLETED, f"{outcome.label}: every planned attempt made")
@@ -550,6 +620,8 @@ def next_action(
             )
         return close(ContactState.RETRIES_COMPLETED, f"{outcome.label}: no number left to try")
     channel = Channel.SMS if sms_only or act.action is Action.SMS else spec.channel
+    if act.action is Action.EMAIL and not sms_only:
+        channel = Channel.EMAIL
     why = f"{outcome.label}: {act.text()}" + (
         f" (phone {phone})" if phone != ctx.phone_index else ""
     )

@@ -255,6 +255,8 @@ def sweep_dangling(
     rows = db.conn.execute(
         "SELECT id, contact_id, campaign_id, attempt_no, phone_index, number, channel, queued_at,"
         " direction FROM attempts WHERE status = 'in_flight' AND (? IS NULL OR queued_at < ?)"
+        # e-mails waiting for the relay are in flight on purpose (store/email.py, #26)
+        " AND id NOT IN (SELECT attempt_id FROM email_sends WHERE state IN ('queued', 'claimed'))"
         " ORDER BY id",
         (older_than, older_than),
     ).fetchall()

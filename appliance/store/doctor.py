@@ -105,7 +105,12 @@ def unheld_in_flight(db: Database) -> list[int]:
 
 
 def in_flight(db: Database) -> list[int]:
-    return _ids(db, "SELECT id FROM attempts WHERE status = 'in_flight' ORDER BY id")
+    # (not e-mails queued for the relay: the daemon's mailer resumes them, docs/email.md)
+    return _ids(
+        db,
+        "SELECT id FROM attempts WHERE status = 'in_flight' AND id NOT IN"
+        " (SELECT attempt_id FROM email_sends WHERE state IN ('queued', 'claimed')) ORDER BY id",
+    )
 
 
 def stale_leases(db: Database) -> list[int]:

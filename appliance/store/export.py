@@ -68,6 +68,9 @@ ATTEMPT_COLUMNS: tuple[str, ...] = (
     "recording_id",
     "recording_status",
     "recording_sha256",
+    # an e-mail attempt (#26): the address it went to and its Message-ID
+    "email_address",
+    "message_id",
 )
 
 
@@ -151,14 +154,20 @@ RECORDING_SQL = (
 )
 
 
+# An e-mail attempt's address and Message-ID as a JSON array (NULL for calls and SMS).
+EMAIL_SQL = (
+    "(SELECT json_array(m.address, m.message_id) FROM email_sends m WHERE m.attempt_id = a.id)"
+)
+
+
 # The attempt columns every attempt document is made of (`attempt_document`), over `attempts a`
 # joined to its contact `c`: the export's, the results feed's and the contact view's.
 ATTEMPT_FIELDS_SQL = (
     "a.id, a.contact_id, c.external_id, a.attempt_no, a.phone_index, a.number, a.channel,"
     " a.line, a.agent, a.status, a.queued_at, a.dialed_at, a.answered_at, a.ended_at, a.outcome,"
-    f" a.disposition, a.direction, {STEPS_SQL}, {ANSWERS_SQL}, {RECORDING_SQL}"
+    f" a.disposition, a.direction, {STEPS_SQL}, {ANSWERS_SQL}, {RECORDING_SQL}, {EMAIL_SQL}"
 )
-ATTEMPT_FIELDS = 20  # how many values ATTEMPT_FIELDS_SQL gives
+ATTEMPT_FIELDS = 21  # how many values ATTEMPT_FIELDS_SQL gives
 _ATTEMPT_SQL = (
     f"SELECT {ATTEMPT_FIELDS_SQL} FROM attempts a JOIN contacts c ON c.id = a.contact_id"
     " WHERE a.campaign_id = ?"
@@ -181,8 +190,9 @@ def attempt_document(campaign: str, row: Sequence[Any]) -> dict[str, Any]:
     """One attempt (the values of ATTEMPT_FIELDS_SQL, in order) as ATTEMPT_COLUMNS."""
     (aid, cid, external_id, attempt_no, phone_index, number, channel, line, agent) = row[:9]
     status, queued, dialed, answered, ended, outcome, disposition = row[9:16]
-    direction, steps, answers, recording = row[16:20]
+    direction, steps, answers, recording, mail = row[16:21]
     rec_id, rec_status, rec_sha = json.loads(recording) if recording else (None, None, None)
+    address, message_id = json.loads(mail) if mail else (None, None)
     return {
         "campaign": campaign,
         "attempt_id": aid,
@@ -208,6 +218,8 @@ def attempt_document(campaign: str, row: Sequence[Any]) -> dict[str, Any]:
         "recording_id": rec_id,
         "recording_status": rec_status,
         "recording_sha256": rec_sha,
+        "email_address": address,
+        "message_id": message_id,
     }
 
 

@@ -16,6 +16,8 @@ What the figures mean (docs/api.md, "Reports"):
   (talk + wrap-up) / logged-in time. The campaign chosen narrows an agent's calls, not their time.
 - A line's outcomes are classed (OUTCOME_CLASSES); faults are NoLine, ErrorOccurred and attempts
   left dangling, SMS that failed included. Signal is the last reading the daemon recorded.
+- email_sent counts the e-mails the relay took (bounced ones too), email_failed those refused or
+  given up, email_bounced those a bounce came back for (#26); e-mails are in no line's figures.
 - sms_replied counts the contacts sent an SMS in the bucket who have replied since; dnc_skips the
   contacts an import of the bucket set aside as DNC listed.
 - inbound counts the calls the box answered (SPEC C14, `direction` 'in'); they are also among
@@ -58,7 +60,8 @@ LINE_COLUMNS = ("attempts", "calls", "sms", *OUTCOME_CLASSES, "busy_seconds", "s
                 "inbound")  # fmt: skip
 CAMPAIGN_COLUMNS = ("attempts", "calls", "connects", "human", "to_agent", "abandoned",
                     "abandon_rate", "talk_seconds", "sms_sent", "sms_failed", "sms_replied",
-                    "dnc_skips", "inbound")  # fmt: skip
+                    "email_sent", "email_failed", "email_bounced", "dnc_skips",
+                    "inbound")  # fmt: skip
 _KEY = {"agents": "agent", "lines": "line", "campaigns": "campaign"}
 
 
@@ -224,10 +227,15 @@ _CAMPAIGN_SELECT = (
     f" count(DISTINCT CASE WHEN a.channel = 'sms' AND a.outcome = {int(Outcome.CONNECTED)}"
     " AND (SELECT state FROM contacts WHERE id = a.contact_id) = 'SMS responded'"
     " THEN a.contact_id END),"
+    # e-mail (#26): sent (bounced ones too: they went out), refused or given up, bounced since
+    f" sum(a.channel = 'email' AND a.outcome IN ({_codes(Outcome.EMAIL_SENT, Outcome.EMAIL_BOUNCED)})),"
+    f" sum(a.channel = 'email' AND a.outcome = {int(Outcome.EMAIL_FAILED)}),"
+    f" sum(a.channel = 'email' AND a.outcome = {int(Outcome.EMAIL_BOUNCED)}),"
     " sum(a.direction = 'in')"
 )
 _CAMPAIGN_COUNTS = ("attempts", "calls", "connects", "human", "to_agent", "abandoned",
-                    "talk_seconds", "sms_sent", "sms_failed", "sms_replied", "inbound")  # fmt: skip
+                    "talk_seconds", "sms_sent", "sms_failed", "sms_replied", "email_sent",
+                    "email_failed", "email_bounced", "inbound")  # fmt: skip
 
 
 def _campaign_zero() -> Counts:
@@ -305,7 +313,9 @@ def lines_report(
         cid = _campaign_id(db, campaign)
         cells: dict[tuple[int, Any], Counts] = {}
         for row in db.conn.execute(
-            _attempts_sql(_LINE_SELECT, "", "b.n, a.line", cid), _params(buckets, cid)
+            # e-mails go out on no line (#26)
+            _attempts_sql(_LINE_SELECT, " AND a.channel <> 'email'", "b.n, a.line", cid),
+            _params(buckets, cid),
         ):
             cells[(int(row[0]), row[1])] = dict(zip(_LINE_COUNTS, row[2:], strict=True))
         known: dict[Any, dict[str, Any]] = {}

@@ -83,6 +83,11 @@ INTENDED: dict[str, str] = {
     "/paths/~1agents~1{name}~1login-code": "new: a supervisor's login code for an agent's desk (#25)",
     "/paths/~1desk~1session": "new: a desk session opened with a login code (#25)",
     "/paths/~1tokens/post/requestBody/content/application~1json/schema/properties/scope/enum": "the supervisor scope (#25)",
+    "*/properties/settings/properties/email_*": "the e-mail step's address field and template (#26)",
+    "*/properties/state/enum": "the contact state E-mail sent (#26)",
+    "/paths/~1email~1*": "new: the e-mail channel's unsubscribe link and bounces (#26)",
+    **{f"/paths/~1results/get/responses/200/*/items/properties/{key}": "an e-mail attempt's address and Message-ID (#26)"
+       for key in ("email_address", "message_id")},
 }  # fmt: skip
 
 

@@ -85,9 +85,10 @@ def test_campaigns_by_day_when_the_client_accepts_csv(box: tuple[Api, DaemonProc
         body = resp.read().decode()
     assert body.splitlines() == [
         "period,campaign,attempts,calls,connects,human,to_agent,abandoned,abandon_rate,"
-        "talk_seconds,sms_sent,sms_failed,sms_replied,dnc_skips,inbound",
-        "2025-03-09T00:00:00-05:00,spring,8,8,4,3,2,1,0.25,145.0,0,0,0,2,0",
-        "2025-03-10T00:00:00-04:00,spring,1,1,0,0,0,0,,0.0,0,0,0,0,0",
+        "talk_seconds,sms_sent,sms_failed,sms_replied,email_sent,email_failed,email_bounced,"
+        "dnc_skips,inbound",
+        "2025-03-09T00:00:00-05:00,spring,8,8,4,3,2,1,0.25,145.0,0,0,0,0,0,0,2,0",
+        "2025-03-10T00:00:00-04:00,spring,1,1,0,0,0,0,,0.0,0,0,0,0,0,0,0,0",
     ]
     doc = _json(api, "/reports/campaigns?from=2025-03-09&by=total")
     assert doc["total"]["attempts"] == 11 and doc["total"]["sms_replied"] == 1

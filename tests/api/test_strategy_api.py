@@ -21,7 +21,7 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
     ({"Busy": {"action": "retry", "after": "soon"}}, "body.on.Busy.after", "'soon' is not a delay like 90s, 30m, 2h, 1d"),
     ({"Busy": {"action": "retry", "after": True}}, "body.on.Busy.after", "True is not of type 'string', 'number'"),
     ({"Busy": {"action": "retry", "after": -5}}, "body.on.Busy.after", "-5 is less than the minimum of 0"),
-    ({"Busy": ["retry", "2h"]}, "body.on.Busy", "expected an action (retry, next_number, sms, block or close) as text"),
+    ({"Busy": ["retry", "2h"]}, "body.on.Busy", "expected an action (retry, next_number, sms, email, block or close) as text"),
     ({"Busy": "redial"}, "body.on.Busy", "'redial' is not an action; expected one of retry"),
     ({"Busy": {"action": "close", "after": "5m"}}, "body.on.Busy", "'close' takes no delay"),
     ({"Bussy": "retry"}, "body.on.Bussy", "unknown outcome 'Bussy'"),

@@ -85,6 +85,9 @@ def walk_gets(
             continue
         if "text/event-stream" in op["responses"].get("200", {}).get("content", {}):
             continue  # an event stream never ends; it sends the documents GETs give (#25)
+        answers = op.get("responses", {}).get("200", {}).get("content", {})
+        if answers and "application/json" not in answers:
+            continue  # a page for people, e.g. the e-mail unsubscribe link's (#26)
         url = template
         params = []
         for p in op.get("parameters", []):

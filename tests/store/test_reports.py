@@ -37,7 +37,8 @@ def test_campaigns_over_the_spring_forward_day(db: Database) -> None:
     assert {k: v for k, v in got["spring"].items() if k != "period"} == {
         "campaign": "spring", "attempts": 8, "calls": 8, "connects": 4, "human": 3,
         "to_agent": 2, "abandoned": 1, "abandon_rate": 0.25, "talk_seconds": 145.0,
-        "sms_sent": 0, "sms_failed": 0, "sms_replied": 0, "dnc_skips": 2, "inbound": 0,
+        "sms_sent": 0, "sms_failed": 0, "sms_replied": 0, "email_sent": 0, "email_failed": 0,
+        "email_bounced": 0, "dnc_skips": 2, "inbound": 0,
     }  # fmt: skip
     texts = got["texts"]
     assert (texts["attempts"], texts["calls"], texts["sms_sent"], texts["sms_failed"],

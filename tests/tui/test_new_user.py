@@ -69,6 +69,7 @@ def test_the_dashboard_counts_calls_and_sms_apart(box: Box) -> None:
         assert status["outcomes_last_hour_by_channel"] == {
             "voice": {"Connected": 2, Outcome.ALERTING_TIMEOUT.label: 1},
             "sms": {"Connected": 3, "ErrorOccurred": 1},
+            "email": {},
         }
         assert sum(status["dials_per_minute"]) == 3  # calls dialed: an SMS is no dial
         await show(pilot, "dashboard")

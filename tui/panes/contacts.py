@@ -24,7 +24,8 @@ SEARCH_TRIES = 5  # requests one load makes while a search finds nothing in the 
 
 # The contact request states (SPEC C11), in the order a campaign moves through them.
 STATES = ("Pending", "Sent to Dialer", "Not Connected", "Connected", "Retries Completed",
-          "DNC Listed", "SMS sent", "SMS sent and Closed", "SMS responded", "Dangling")  # fmt: skip
+          "DNC Listed", "SMS sent", "SMS sent and Closed", "SMS responded", "Dangling",
+          "E-mail sent")  # fmt: skip
 
 # Every column a row can show: the contact's field, its header unless the campaign names the
 # field (its column mapping), and how wide a value may be before it is cut.

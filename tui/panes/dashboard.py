@@ -19,6 +19,9 @@ from tui.text import cell
 
 # An SMS attempt ends Connected when the network took it, ErrorOccurred when it did not.
 SMS_WORDS = {"Connected": "sent", "ErrorOccurred": "failed"}
+# E-mail attempts (#26) by their outcomes.
+EMAIL_WORDS = {"EmailSent": "sent", "EmailFailed": "failed", "EmailBounced": "bounced",
+               "EmailSkipped": "skipped"}  # fmt: skip
 QUEUE_COLUMNS = ("queue", "for", "caller", "contact", "campaign", "line")
 CALLER_WIDTH, CONTACT_WIDTH, CAMPAIGN_WIDTH, LINE_WIDTH = 16, 20, 12, 8
 
@@ -38,6 +41,8 @@ def last_hour(status: dict[str, Any]) -> str:
     text = f"calls, last hour: {calls}"
     if sms := counted(split.get("sms", {}), SMS_WORDS):
         text += f"\nSMS, last hour: {sms}"
+    if mail := counted(split.get("email", {}), EMAIL_WORDS):
+        text += f"\ne-mail, last hour: {mail}"
     return text
 
 

@@ -92,7 +92,7 @@ Delay = Annotated[
         }
     ),
 ]
-ACTIONS = "retry, next_number, sms, block or close"
+ACTIONS = "retry, next_number, sms, email, block or close"
 
 
 class ActionMapping(Body):
@@ -122,7 +122,7 @@ Actions = Annotated[
 class StrategyAttempt(Body):
     """one planned attempt"""
 
-    channel: Literal["voice", "sms"] | None = omittable()
+    channel: Literal["voice", "sms", "email"] | None = omittable()
     phone: Annotated[
         int | Literal["next", "same"] | None,
         WithJsonSchema(

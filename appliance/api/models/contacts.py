@@ -141,6 +141,8 @@ class Result(Document):
     )
     recording_status: str | None = Field(None, description="complete, failed or deleted")
     recording_sha256: str | None = Field(None, description="the recording file's SHA-256")
+    email_address: str | None = Field(None, description="an e-mail attempt's address (#26)")
+    message_id: str | None = Field(None, description="an e-mail attempt's Message-ID")
 
 
 class PushedRecord(Document):

@@ -66,7 +66,7 @@ class LinePeriod(LineFigures):
 
 
 class CampaignFigures(Document):
-    attempts: int = Field(description="voice calls and SMS")
+    attempts: int = Field(description="voice calls, SMS and e-mails")
     calls: int
     connects: int = Field(description="calls answered (or abandoned)")
     human: int = Field(description="connects not answered by a machine or fax")
@@ -77,6 +77,9 @@ class CampaignFigures(Document):
     sms_sent: int
     sms_failed: int
     sms_replied: int = Field(description="contacts sent an SMS here who replied since")
+    email_sent: int = Field(description="e-mails the relay took (bounced ones too; #26)")
+    email_failed: int = Field(description="e-mails the relay refused, or given up")
+    email_bounced: int = Field(description="e-mails a bounce came back for")
     dnc_skips: int = Field(description="contacts an import set aside as DNC listed")
 
 

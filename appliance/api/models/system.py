@@ -93,8 +93,8 @@ class Status(Document):
         description="ended attempts of the last hour by outcome, calls and SMS together"
     )
     outcomes_last_hour_by_channel: dict[str, dict[str, int]] | None = omittable(
-        description="the same apart: 'voice' (calls) and 'sms' (an SMS sent is Connected, "
-        "one that failed ErrorOccurred)"
+        description="the same apart: 'voice' (calls), 'sms' (an SMS sent is Connected, "
+        "one that failed ErrorOccurred) and 'email' (EmailSent, EmailFailed, …; #26)"
     )
     campaigns: list[dict[str, Any]]
     agents: dict[str, Any] | None = omittable()
