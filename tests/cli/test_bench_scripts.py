@@ -81,3 +81,35 @@ def test_bench_reports_runs_small_and_says_what_it_measured() -> None:
     for kind in ("agents", "lines", "campaigns"):
         assert figures[kind]["day_by_hour"]["attempts_in_period"] == 1000
         assert figures[kind]["day_by_hour"]["median_ms"] > 0
+
+
+def test_bench_api_runs_tiny_and_says_what_it_measured(tmp_path: Path) -> None:
+    """bench/api.py polls the real daemon at 1M contacts for 60 s by default; here 2,000
+    contacts, 2 clients for 3 s: every endpoint answered, the daemon's CPU and the loop's
+    stall read, and the generated database left in the cache."""
+    args = ("bench/api.py", "--contacts", "2000", "--campaigns", "3", "--running", "2",
+            "--modems", "2", "--clients", "2", "--seconds", "3", "--warmup", "0",
+            "--cache", str(tmp_path), "--json")  # fmt: skip
+    done = _run(*args)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["contacts"] == 2000 and figures["generation_seconds"] is not None
+    assert figures["attempts_in_database"] > 0
+    for endpoint in ("/status", "/campaigns", "/campaigns/{name}", "/metrics"):
+        answered = figures["endpoints"][endpoint]
+        assert answered["count"] > 0 and 0 < answered["p50_ms"] <= answered["p99_ms"]
+    assert figures["errors"] == 0 and figures["requests_per_second"] > 0
+    assert figures["daemon_cpu_cores"] > 0
+    assert figures["worst_loop_stall_ms"] is not None and "stall_source" in figures
+    assert [p.suffix for p in tmp_path.iterdir()] == [".db"]  # the cache, no partial left
+
+
+def test_bench_api_refuses_a_database_it_cannot_build(tmp_path: Path) -> None:
+    """A cache directory that is a file: the bench says so and fails, leaving nothing running."""
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a directory")
+    done = _run("bench/api.py", "--contacts", "100", "--campaigns", "2", "--seconds", "1",
+                "--cache", str(blocker), "--json")  # fmt: skip
+    assert done.returncode != 0 and done.stdout == ""
+    assert f"cannot keep the generated database in {blocker}" in done.stderr
+    assert "pass --cache DIR" in done.stderr
