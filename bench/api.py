@@ -338,6 +338,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds after ready")
+    parser.add_argument("--quiet-seconds", type=float, default=15.0,
+                        help="an unpolled window first, to compare (0: none; default 15)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 20,000 contacts, 10 campaigns, 4 modems, 4 clients, 5 s")  # fmt: skip
@@ -349,7 +351,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.contacts, args.campaigns, args.modems = 20_000, 10, 4
-        args.clients, args.seconds, args.warmup = 4, 5.0, 1.0
+        args.clients, args.seconds, args.warmup, args.quiet_seconds = 4, 5.0, 1.0, 2.0
     dnc = args.contacts // 10 if args.dnc is None else args.dnc
     running = min(args.running, args.campaigns)
 
@@ -373,25 +375,31 @@ def main() -> int:
         names = [c["name"] for c in json.loads(body)] if status == 200 else []
         if not names:
             raise RuntimeError(f"GET /campaigns: {status} {body[:300]!r}")
+        quiet = None
+        if args.quiet_seconds > 0:
+            log(f"{args.quiet_seconds:.0f} s unpolled, then {args.seconds:.0f} s polled")
+            quiet = window(box, db, args.quiet_seconds, lambda stop_at: None)
+            del quiet["t0"], quiet["t1"]
         samples: dict[str, list[float]] = {e: [] for e in ENDPOINTS}
         errors: dict[str, int] = {}
-        before = scrape(box.get("/metrics")[1].decode())
-        cpu0, t0 = cpu_seconds(box.proc.pid), time.monotonic()
-        threads = [
-            threading.Thread(
-                target=poll,
-                args=(box.port, box.token, names, t0 + args.seconds, i, samples, errors),
-                daemon=True,
-            )
-            for i in range(args.clients)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        cpu1, t1 = cpu_seconds(box.proc.pid), time.monotonic()
-        after = scrape(box.get("/metrics")[1].decode())
-        stall_ms, source_text = worst_stall(before, after)
+
+        def clients(stop_at: float) -> None:
+            threads = [
+                threading.Thread(
+                    target=poll,
+                    args=(box.port, box.token, names, stop_at, i, samples, errors),
+                    daemon=True,
+                )
+                for i in range(args.clients)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        polled = window(box, db, args.seconds, clients)
+        t0, t1 = polled.pop("t0"), polled.pop("t1")
+        stall_ms = polled["worst_loop_stall_ms"]
         requests = sum(len(v) for v in samples.values())
         per = {
             e: _ms(v) | ({"errors": errors[e]} if e in errors else {}) for e, v in samples.items()
@@ -404,17 +412,14 @@ def main() -> int:
             "dnc": dnc,
             "modems": args.modems,
             "clients": args.clients,
-            "seconds": round(t1 - t0, 1),
             "generation_seconds": None if generation is None else round(generation, 1),
             "ready_seconds": round(ready, 1),
             "endpoints": per,
             "requests": requests,
             "requests_per_second": round(requests / (t1 - t0), 1),
             "errors": sum(errors.values()),
-            "daemon_cpu_cores": round((cpu1 - cpu0) / (t1 - t0), 3),
-            "calls_ended_in_window": int(after["calls"] - before["calls"]),
-            "worst_loop_stall_ms": None if stall_ms is None else round(stall_ms, 1),
-            "stall_source": source_text,
+            **polled,
+            "unpolled_window": quiet,
             "profiled": args.profile is not None,
         }
         p99s = [per[e].get("p99_ms") for e in ("/status", "/campaigns", "/metrics")]
@@ -436,6 +441,30 @@ def main() -> int:
     else:
         _print(report)
     return 0
+
+
+def window(box: Box, db: Path, seconds: float, load: Any) -> dict[str, Any]:
+    """Run `load(stop_at)` (the clients, or nothing) for `seconds`; what the daemon did."""
+    before = scrape(box.get("/metrics")[1].decode())
+    attempts0 = _attempts(db)
+    cpu0, t0 = cpu_seconds(box.proc.pid), time.monotonic()
+    load(t0 + seconds)
+    if time.monotonic() < t0 + seconds:
+        time.sleep(t0 + seconds - time.monotonic())  # the unpolled window: only wait
+    cpu1, t1 = cpu_seconds(box.proc.pid), time.monotonic()
+    attempts1 = _attempts(db)
+    after = scrape(box.get("/metrics")[1].decode())
+    stall_ms, source = worst_stall(before, after)
+    return {
+        "t0": t0,
+        "t1": t1,
+        "seconds": round(t1 - t0, 1),
+        "daemon_cpu_cores": round((cpu1 - cpu0) / (t1 - t0), 3),
+        "dials_in_window": attempts1 - attempts0,
+        "calls_ended_in_window": int(after["calls"] - before["calls"]),
+        "worst_loop_stall_ms": None if stall_ms is None else round(stall_ms, 1),
+        "stall_source": source,
+    }
 
 
 def _attempts(db: Path) -> int:
@@ -462,8 +491,13 @@ def _print(r: dict[str, Any]) -> None:
         else:
             print(f"  {endpoint:<20} no answer" + (f" (errors {f.get('errors', 0)})"))
     print(f"  {r['requests_per_second']} requests/s; daemon CPU {r['daemon_cpu_cores']} cores;"
-          f" {r['calls_ended_in_window']} calls ended in the window;"
+          f" {r['dials_in_window']} dials, {r['calls_ended_in_window']} calls ended in the window;"
           f" worst loop stall {r['worst_loop_stall_ms']} ms ({r['stall_source']})")  # fmt: skip
+    q = r["unpolled_window"]
+    if q is not None:
+        print(f"  unpolled before ({q['seconds']} s): daemon CPU {q['daemon_cpu_cores']} cores;"
+              f" {q['dials_in_window']} dials, {q['calls_ended_in_window']} calls ended;"
+              f" worst loop stall {q['worst_loop_stall_ms']} ms")  # fmt: skip
     print(f"  targets: {r['targets']}")
 
 

@@ -88,7 +88,7 @@ def test_bench_api_runs_tiny_and_says_what_it_measured(tmp_path: Path) -> None:
     contacts, 2 clients for 3 s: every endpoint answered, the daemon's CPU and the loop's
     stall read, and the generated database left in the cache."""
     args = ("bench/api.py", "--contacts", "2000", "--campaigns", "3", "--running", "2",
-            "--modems", "2", "--clients", "2", "--seconds", "3", "--warmup", "0",
+            "--modems", "2", "--clients", "2", "--seconds", "3", "--warmup", "0", "--quiet-seconds", "1",
             "--cache", str(tmp_path), "--json")  # fmt: skip
     done = _run(*args)
     assert done.returncode == 0, done.stderr
@@ -99,7 +99,8 @@ def test_bench_api_runs_tiny_and_says_what_it_measured(tmp_path: Path) -> None:
         answered = figures["endpoints"][endpoint]
         assert answered["count"] > 0 and 0 < answered["p50_ms"] <= answered["p99_ms"]
     assert figures["errors"] == 0 and figures["requests_per_second"] > 0
-    assert figures["daemon_cpu_cores"] > 0
+    assert figures["daemon_cpu_cores"] > 0 and figures["dials_in_window"] >= 0
+    assert figures["unpolled_window"]["seconds"] >= 1.0  # the same figures, not polled
     assert figures["worst_loop_stall_ms"] is not None and "stall_source" in figures
     assert [p.suffix for p in tmp_path.iterdir()] == [".db"]  # the cache, no partial left
 
