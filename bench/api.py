@@ -18,7 +18,8 @@ gsm`` (calls in real time) — on a copy of the cached database.
 
 After the daemon is ready and a few seconds of warm-up, ``--clients`` threads, each with one
 keep-alive HTTP/1.1 connection (http.client) and an admin token, poll in a closed loop (no
-think time: the next request as soon as the answer is read) GET /status, /campaigns,
+think time: the next request as soon as the answer is read; ``--interval S`` paces each
+client to one request per S seconds instead, as the console's 2 s poll) GET /status, /campaigns,
 /campaigns/{name} (a random campaign) and /metrics in turn for ``--seconds``. Printed: per
 endpoint p50/p99/max and the count of answers other than 200, requests per second over all,
 the daemon's CPU over the window (utime+stime from /proc/<pid>/stat; 1.0 = one core), the
@@ -286,7 +287,7 @@ def worst_stall(before: dict[str, Any], after: dict[str, Any]) -> tuple[float | 
 
 # ---------------------------------------------------------------------- the clients
 def poll(port: int, token: str, names: list[str], stop_at: float, seed: int,
-         out: dict[str, list[float]], errors: dict[str, int]) -> None:  # fmt: skip
+         out: dict[str, list[float]], errors: dict[str, int], interval: float) -> None:  # fmt: skip
     rng = random.Random(seed)
     headers = {"Authorization": f"Bearer {token}", "Connection": "keep-alive"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -310,6 +311,8 @@ def poll(port: int, token: str, names: list[str], stop_at: float, seed: int,
             out[endpoint].append(took)
         else:
             errors[endpoint] = errors.get(endpoint, 0) + 1
+        if interval > 0:
+            time.sleep(max(0.0, min(interval - took, stop_at - time.monotonic())))  # the pace
     conn.close()
 
 
@@ -337,6 +340,9 @@ def main() -> int:
     parser.add_argument("--modems", type=int, default=16)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--interval", type=float, default=0.0,
+                        help="each client's seconds from one request to the next (default 0: a"
+                             " closed loop, the next request as soon as the answer is in)")  # fmt: skip
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds after ready")
     parser.add_argument("--quiet-seconds", type=float, default=15.0,
                         help="an unpolled window first, to compare (0: none; default 15)")  # fmt: skip
@@ -387,7 +393,7 @@ def main() -> int:
             threads = [
                 threading.Thread(
                     target=poll,
-                    args=(box.port, box.token, names, stop_at, i, samples, errors),
+                    args=(box.port, box.token, names, stop_at, i, samples, errors, args.interval),
                     daemon=True,
                 )
                 for i in range(args.clients)
@@ -412,6 +418,7 @@ def main() -> int:
             "dnc": dnc,
             "modems": args.modems,
             "clients": args.clients,
+            "interval": args.interval,
             "generation_seconds": None if generation is None else round(generation, 1),
             "ready_seconds": round(ready, 1),
             "endpoints": per,
