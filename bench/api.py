@@ -462,6 +462,7 @@ def window(box: Box, db: Path, seconds: float, load: Any) -> dict[str, Any]:
     attempts1 = _attempts(db)
     after = scrape(box.get("/metrics")[1].decode())
     stall_ms, source = worst_stall(before, after)
+    grew = {le: n - before["buckets"].get(le, 0.0) for le, n in after["buckets"].items()}
     return {
         "t0": t0,
         "t1": t1,
@@ -471,6 +472,9 @@ def window(box: Box, db: Path, seconds: float, load: Any) -> dict[str, Any]:
         "calls_ended_in_window": int(after["calls"] - before["calls"]),
         "worst_loop_stall_ms": None if stall_ms is None else round(stall_ms, 1),
         "stall_source": source,
+        # the lag monitor's wake-ups in the window, and those more than 100 ms late
+        "loop_lag_samples": int(grew.get(float("inf"), 0)),
+        "loop_lag_samples_over_100ms": int(grew.get(float("inf"), 0) - grew.get(0.1, 0)),
     }
 
 
