@@ -25,9 +25,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from appliance import __version__
-from appliance.domain import ContactState
-from appliance.store.campaigns import contacts_by_state
+from appliance.store.counts import all_contacts_by_state
 from appliance.store.db import Database
+from appliance.store.figures import Figures, due_now
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The `reason` of dialbox_auth_failures_total (appliance/api/auth.py says when each is counted).
@@ -95,8 +95,10 @@ class _StoreCollector(Collector):
         agents: Callable[[], Iterable[AgentSample]],
         queue: Callable[[], Iterable[tuple[str, int]]] | None,
         inbound: Callable[[], Iterable[QueueSample]],
+        figures: Figures | None = None,
     ) -> None:
         self._db = db
+        self._figures = figures
         self._now = now
         self._lines = lines
         self._abandon = abandon
@@ -176,8 +178,9 @@ class _StoreCollector(Collector):
         yield from (up, busy, signal, lines)
 
     def _store_metrics(self, db: Database) -> Iterator[Metric]:
-        # Counts read indexes only (contacts_state, contacts_new, contacts_due): a scrape of a
-        # box with millions of contacts takes tens of milliseconds, not seconds.
+        # Contacts by state are the counts migration 0014 keeps (store/counts.py); the queue
+        # depths come from the scanned figures when there are any (store/figures.py, as old as
+        # dialbox_figures_age_seconds says): a scrape reads a few rows per campaign.
         campaigns = [
             (int(i), str(n))
             for i, n in db.conn.execute("SELECT id, name FROM campaigns ORDER BY name")
@@ -185,16 +188,29 @@ class _StoreCollector(Collector):
         contacts = GaugeMetricFamily(
             "dialbox_contacts", "Contacts by campaign and state", labels=["campaign", "state"]
         )
+        kept = all_contacts_by_state(db)
         for campaign_id, name in campaigns:
-            for state, count in contacts_by_state(db, campaign_id).items():
+            for state, count in kept.get(campaign_id, {}).items():
                 contacts.add_metric([name, state], float(count))
         yield contacts
+        snap = self._figures.latest() if self._figures is not None else None
+        if snap is not None:
+            yield GaugeMetricFamily(
+                "dialbox_figures_age_seconds",
+                "How old the scanned figures (abandon ratios, queue depths) were at this scrape",
+                value=snap.age(self._now()),
+            )
         queue = GaugeMetricFamily(
             "dialbox_queue_depth",
             "Contacts due for a dial now (before calling-hours checks)",
             labels=["campaign"],
         )
-        rows = self._queue() if self._queue is not None else self._due_contacts(db, campaigns)
+        if self._queue is not None:
+            rows = list(self._queue())
+        elif snap is not None:
+            rows = [(name, snap.queue.get(campaign_id, 0)) for campaign_id, name in campaigns]
+        else:
+            rows = self._due_contacts(db, campaigns)
         for name, depth in rows:
             queue.add_metric([name], float(depth))
         yield queue
@@ -236,22 +252,7 @@ class _StoreCollector(Collector):
         """New contacts (contacts_new) and those whose redial or callback time has come
         (contacts_due) in a state that may be dialed, per campaign."""
         now = self._now()
-        out = []
-        for campaign_id, name in campaigns:
-            new = db.scalar(
-                "SELECT count(*) FROM contacts INDEXED BY contacts_new WHERE campaign_id = ?"
-                " AND state = 'Pending' AND next_at IS NULL AND callback_at IS NULL",
-                (campaign_id,),
-            )
-            due = db.scalar(
-                "SELECT count(*) FROM contacts INDEXED BY contacts_due WHERE campaign_id = ?"
-                " AND coalesce(next_at, callback_at) IS NOT NULL"
-                " AND coalesce(next_at, callback_at) <= ? AND state IN (?, ?, ?)",
-                (campaign_id, now, ContactState.PENDING, ContactState.NOT_CONNECTED,
-                 ContactState.SMS_SENT),
-            )  # fmt: skip
-            out.append((name, int(new or 0) + int(due or 0)))
-        return out
+        return [(name, due_now(db, campaign_id, now)) for campaign_id, name in campaigns]
 
 
 class Metrics:
@@ -267,7 +268,10 @@ class Metrics:
         agents: Callable[[], Iterable[AgentSample]] = tuple,
         queue: Callable[[], Iterable[tuple[str, int]]] | None = None,
         inbound: Callable[[], Iterable[QueueSample]] = tuple,
+        figures: Figures | None = None,
     ) -> None:
+        self.figures = figures
+        self._now = now
         self.registry = CollectorRegistry(auto_describe=True)
         self._rendering = asyncio.Lock()  # one scrape at a time: `take` feeds the next collect
         r = self.registry
@@ -418,7 +422,7 @@ class Metrics:
             self.recordings.labels(result)
         for reason in RECORDING_DELETIONS:
             self.recordings_deleted.labels(reason)
-        self._store = _StoreCollector(db, now, lines, abandon, agents, queue, inbound)
+        self._store = _StoreCollector(db, now, lines, abandon, agents, queue, inbound, figures)
         r.register(self._store)
 
     def record_loop_lag(self, lag: float, longest: float) -> None:
@@ -459,6 +463,8 @@ class Metrics:
         self.audio_frames_dropped.labels(line, "overrun").inc(overruns)
 
     def render(self) -> bytes:
+        if self.figures is not None:
+            self.figures.get(self._now())
         return generate_latest(self.registry)
 
     async def render_async(self) -> bytes:
@@ -466,5 +472,7 @@ class Metrics:
         counts in a worker thread (on a connection of their own: give `Metrics` a read-only
         one), so a scrape never holds up dialing."""
         async with self._rendering:
+            if self.figures is not None:
+                await self.figures.get_async(self._now())
             self._store.take()
             return await asyncio.to_thread(generate_latest, self.registry)

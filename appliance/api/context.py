@@ -79,9 +79,21 @@ class Services:
     # appliance.audio.prompts.Prompts the engine plays from; None: the API makes one from the
     # config (prompts.directory) at its first use
     prompts: Any = None
+    # appliance.store.figures.Figures: the scanned figures /status and /metrics share (#28);
+    # None: the API makes one at its first use (`figures_of`)
+    figures: Any = None
     conversions: ImportSlots = field(  # prompt uploads converted at once (CPU: two cores)
         default_factory=lambda: ImportSlots(2, 8, "converting")
     )
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+
+
+def figures_of(svc: Services) -> Any:
+    """The services' `Figures` (appliance.store.figures), made at the first use."""
+    if svc.figures is None:
+        from appliance.store.figures import Figures
+
+        svc.figures = Figures.for_file(svc.db)
+    return svc.figures

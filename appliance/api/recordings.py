@@ -25,6 +25,7 @@ from appliance.api.times import iso_time, parse_time
 from appliance.recording import recordings_directory
 from appliance.recording.writers import CONTENT_TYPES
 from appliance.store import recordings as store
+from appliance.store.figures import Snapshot
 
 ID = Param("id", "path", {"type": "integer", "minimum": 1}, True)
 LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})
@@ -195,9 +196,12 @@ async def delete_recording(call: Call) -> web.Response:
 DAY = 86400.0
 
 
-def recordings_section(svc: Services, now: float) -> dict[str, Any]:
-    """/status's `recordings`: the last 24 hours' counts, and alerts saying what to do."""
-    counts = store.counts_since(svc.db, now - DAY)
+def recordings_section(
+    svc: Services, now: float, figures: Snapshot | None = None
+) -> dict[str, Any]:
+    """/status's `recordings`: the last 24 hours' counts, and alerts saying what to do; from
+    the scanned figures' snapshot when given (store/figures.py, as old as it says)."""
+    counts = dict(figures.recordings_24h) if figures else store.counts_since(svc.db, now - DAY)
     failure = store.last_failure(svc.db)
     alerts = []
     if counts["failed"]:
@@ -214,7 +218,7 @@ def recordings_section(svc: Services, now: float) -> dict[str, Any]:
         )
     return {
         "last_24h": counts,
-        "kept_bytes": store.kept_bytes(svc.db),
+        "kept_bytes": figures.recordings_kept_bytes if figures else store.kept_bytes(svc.db),
         "last_failure": None
         if failure is None
         else {"id": failure.id, "started_at": iso_time(failure.started_at), "error": failure.error},

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from appliance import __version__
 from appliance.api.campaigns import services
+from appliance.api.context import figures_of
 from appliance.api.inbound_status import inbound_section
 from appliance.api.lines import describe as describe_line
 from appliance.api.models.system import AuditEntry, LogLine, Status
@@ -19,8 +20,9 @@ from appliance.api.spec import Call, Param
 from appliance.api.times import iso_named, iso_time
 from appliance.campaigns import CampaignSettings
 from appliance.metrics import CONTENT_TYPE
-from appliance.store.campaigns import contacts_by_state, list_campaigns
-from appliance.store.results import abandon_rates, outcomes
+from appliance.store.campaigns import list_campaigns
+from appliance.store.counts import all_contacts_by_state
+from appliance.store.figures import DAY
 
 
 @API.op("GET", "/healthz", summary="Liveness and readiness", tag="system", scope=None,
@@ -68,18 +70,27 @@ async def status(call: Call) -> web.Response:
     svc = services(call)
     now = svc.clock.now()
     engine = svc.engine
+    figures = await figures_of(svc).get_async(now)
     per_minute = _per_minute(svc, now)
     planner = StorePlanner(svc.config(), svc.db)
     campaigns = []
     hour: dict[str, int] = {}
     by_channel: dict[str, dict[str, int]] = {"voice": {}, "sms": {}, "email": {}}
     rows = list_campaigns(svc.db)
+    counts = all_contacts_by_state(svc.db)  # kept current by migration 0014 (#28)
+    in_flight: dict[str, int] = {}
+    for c in engine.calls.values() if engine else []:
+        in_flight[c.campaign.name] = in_flight.get(c.campaign.name, 0) + 1
     for campaign in rows:
-        counts = contacts_by_state(svc.db, campaign.id)
-        abandon = {k: v["rate"] for k, v in abandon_rates(svc.db, campaign.id, now).items()}
+        by_state = counts.get(campaign.id, {})
+        abandon = {}
+        for label, window in (("24h", DAY), ("30d", 30 * DAY)):
+            answered, abandoned = figures.abandon(campaign.id, window) or (0, 0)
+            abandon[label] = round(abandoned / answered, 4) if answered else 0.0
         cap = planner.rules_for(campaign).profile.abandon_cap
+        ended = figures.outcomes_hour.get(campaign.id, {})
         for channel, counts_by_label in by_channel.items():
-            for label, n in outcomes(svc.db, campaign.id, now - 3600, channel).items():
+            for label, n in ended.get(channel, {}).items():
                 counts_by_label[label] = counts_by_label.get(label, 0) + n
                 hour[label] = hour.get(label, 0) + n
         campaigns.append(
@@ -88,13 +99,9 @@ async def status(call: Call) -> web.Response:
                 "type": str(campaign.type),
                 "status": str(campaign.status),
                 "pacing": CampaignSettings.model_validate(campaign.settings).pacing,
-                "contacts": sum(counts.values()),
-                "by_state": counts,
-                "calls_in_flight": sum(
-                    1
-                    for c in (engine.calls.values() if engine else [])
-                    if c.campaign.name == campaign.name
-                ),
+                "contacts": sum(by_state.values()),
+                "by_state": by_state,
+                "calls_in_flight": in_flight.get(campaign.name, 0),
                 "abandon": abandon,
                 "abandon_cap": cap,
             }
@@ -117,7 +124,9 @@ async def status(call: Call) -> web.Response:
             "campaigns": campaigns,
             "agents": agents,
             "inbound": inbound_section(svc.db, rows, engine, now, svc.config().timezone),
-            "recordings": recordings_section(svc, now),
+            "recordings": recordings_section(svc, now, figures),
+            "figures_as_of": iso_time(figures.as_of),
+            "figures_age_seconds": figures.age(now),
         }
     )
 

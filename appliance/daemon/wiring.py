@@ -26,6 +26,7 @@ from appliance.recording import recordings_directory
 from appliance.recording.retention import Retention, RetentionComponent
 from appliance.store.campaigns import get_campaign_by_id
 from appliance.store.db import Database
+from appliance.store.figures import Figures
 
 
 def components(daemon: Daemon) -> Sequence[Component]:
@@ -35,6 +36,11 @@ def components(daemon: Daemon) -> Sequence[Component]:
     planner = StorePlanner(config, daemon.db, daemon.clock)
     seats = {s.name: make_seat(s) for s in config.seats if s.enabled}
     desk = AgentDesk(config, daemon.db, daemon.clock, seats)
+    # The scanned figures /status and /metrics share (#28): on a read-only connection of their
+    # own, in a worker thread, at most every few seconds; each answer says how old they are.
+    figures = Figures.for_file(daemon.db)
+    for window in planner.abandon_windows():
+        figures.want(window)
     metrics = Metrics(
         # its own read-only connection: the store's counts are read in a worker thread, and a
         # query there on the daemon's connection would hold up the dial loop's writes
@@ -45,8 +51,10 @@ def components(daemon: Daemon) -> Sequence[Component]:
         lines=lambda: pool.samples() if pool else [],
         agents=desk.samples,
         abandon=lambda: [
-            AbandonSample(*ratio) for ratio in planner.abandon_ratios(daemon.clock.now())
+            AbandonSample(*ratio)
+            for ratio in planner.abandon_ratios(daemon.clock.now(), figures.latest())
         ],
+        figures=figures,
         inbound=lambda: engine.inbound.queue_samples() if engine else [],
     )
     daemon.metrics = metrics
@@ -69,6 +77,7 @@ def components(daemon: Daemon) -> Sequence[Component]:
         config_path=resolve_config_path(daemon.config_path) if not daemon.builtin_config else None,
         reload=daemon.reload,
         prompts=audio.prompts,  # one library (and its cache) for the lines and the API
+        figures=figures,
     )
     outbox = OutboxComponent(daemon.db, daemon.clock, config)
     # Scheduled actions missed while the box was down are applied now, before the dial loop

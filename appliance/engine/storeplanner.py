@@ -48,6 +48,7 @@ from appliance.store.attempts import Completion, Lease
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
 from appliance.store.db import Database
 from appliance.store.external import HELD_SQL
+from appliance.store.figures import Snapshot
 from appliance.store.filters import CompiledFilter, compile_filter
 from appliance.store.selection import (
     CandidateRow,
@@ -430,9 +431,13 @@ class StorePlanner:
             )
         return picks
 
-    def abandon_ratios(self, now: float) -> list[tuple[str, str, float]]:
+    def abandon_ratios(
+        self, now: float, figures: Snapshot | None = None
+    ) -> list[tuple[str, str, float]]:
         """(campaign, window, abandoned ÷ answered) for every campaign over the rolling 24 h and
-        30 d windows and its profile's own: what `dialbox_abandon_ratio` shows (SPEC C13, O2)."""
+        30 d windows and its profile's own: what `dialbox_abandon_ratio` shows (SPEC C13, O2).
+        With `figures` (store/figures.py) the windows it counted are read from it, as old as
+        it is; a window it did not count is counted here."""
         out: list[tuple[str, str, float]] = []
         for campaign in list_campaigns(self.db):
             try:
@@ -440,10 +445,23 @@ class StorePlanner:
             except DialboxError:
                 windows = set()
             for window in sorted(windows | set(METRIC_WINDOWS)):
-                answered, abandoned = abandon_counts(self.db, campaign.id, now, window)
+                found = figures.abandon(campaign.id, window) if figures is not None else None
+                if found is None:
+                    found = abandon_counts(self.db, campaign.id, now, window)
+                answered, abandoned = found
                 ratio = abandoned / answered if answered else 0.0
                 out.append((campaign.name, window_label(window), ratio))
         return out
+
+    def abandon_windows(self) -> set[float]:
+        """Every campaign's profile's abandon windows (for the scanned figures to count)."""
+        found: set[float] = set(METRIC_WINDOWS)
+        for campaign in list_campaigns(self.db):
+            try:
+                found |= set(self.rules_for(campaign).profile.abandon_windows)
+            except DialboxError:
+                continue
+        return found
 
     def false_positive_share(self, campaign: CampaignRow) -> float:
         """The share of live answers the campaign's AMD takes for machines, when its profile

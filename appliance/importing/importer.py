@@ -153,7 +153,7 @@ def import_file(
             job = _job(where, region, mappings, mapping, zones, known_keys, column_map)
             for message in messages(path_or_stream, job, worker):
                 if isinstance(message, Batch):
-                    _write_batch(db, insert, message, report, writers)
+                    _write_batch(db, insert, message, report, writers, campaign.id)
                 elif isinstance(message, Opened):
                     report.layout, report.columns = message.layout, list(message.columns)
                 elif isinstance(message, Finished):
@@ -204,9 +204,16 @@ def _big(path_or_stream: str | Path | BinaryIO | Cells, table_rows: int) -> bool
 
 
 def _write_batch(
-    db: Database, insert: str, batch: Batch, report: ImportReport, writers: list[RejectWriter]
+    db: Database,
+    insert: str,
+    batch: Batch,
+    report: ImportReport,
+    writers: list[RejectWriter],
+    campaign_id: int,
 ) -> None:
-    report.imported += imports.insert_rows(db, insert, batch.row_list(), batch.new_zones)
+    report.imported += imports.insert_rows(
+        db, insert, batch.row_list(), batch.new_zones, campaign_id
+    )
     report.rows += batch.checked + batch.rejected_rows
     report.rejected += batch.rejected_rows
     if batch.rejects:

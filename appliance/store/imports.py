@@ -19,6 +19,7 @@ import apsw
 from appliance.domain import ROW_FIELDS, ContactState
 from appliance.errors import DialboxError, NotFound
 from appliance.store.campaigns import audit
+from appliance.store.counts import add_imported
 from appliance.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,14 @@ def last_contact_id(db: Database) -> int:
 
 
 def insert_rows(
-    db: Database, insert: str, rows: list[Any], new_zones: Iterable[tuple[int, str]]
+    db: Database,
+    insert: str,
+    rows: list[Any],
+    new_zones: Iterable[tuple[int, str]],
+    campaign_id: int,
 ) -> int:
-    """Insert checked rows with `insert_sql`'s statement; how many were new (not duplicates)."""
+    """Insert checked rows with `insert_sql`'s statement; how many were new (not duplicates).
+    Counted as the campaign's Pending contacts in the same transaction (store/counts.py)."""
     conn = db.conn
     if new_zones:
         # Both import processes may introduce the same zone set, with the same id.
@@ -62,7 +68,9 @@ def insert_rows(
         return 0
     before = conn.total_changes()
     conn.executemany(insert, rows)
-    return int(conn.total_changes() - before)
+    added = int(conn.total_changes() - before)
+    add_imported(db, campaign_id, added)
+    return added
 
 
 def finish(
@@ -168,7 +176,6 @@ def mark_dnc(db: Database, campaign_id: int, after: int, now: float) -> int:
     )
     if not active:
         return 0
-    before = db.conn.total_changes()
     db.conn.execute(
         _MARK_DNC,
         {
@@ -178,7 +185,9 @@ def mark_dnc(db: Database, campaign_id: int, after: int, now: float) -> int:
             "now": now,
         },
     )
-    return int(db.conn.total_changes() - before)
+    # changes(), not a total_changes() difference: that also counts the rows the contacts'
+    # triggers change (campaign_counts, migration 0014)
+    return int(db.conn.changes())
 
 
 # -- staged imports: checked aside, then published in short transactions --------------------
@@ -385,6 +394,7 @@ def publish(
                 before = conn.total_changes()
                 conn.execute(select, (done, chunk))
                 added = conn.total_changes() - before
+                add_imported(db, int(campaign_id), added)  # the chunk's rows skip the trigger
                 done = min(done + chunk, total)
                 marked = mark_dnc(db, int(campaign_id), last_before, now) if added else 0
                 report.imported += added

@@ -86,6 +86,7 @@ INTENDED: dict[str, str] = {
     "*/properties/settings/properties/email_*": "the e-mail step's address field and template (#26)",
     "*/properties/state/enum": "the contact state E-mail sent (#26)",
     "/paths/~1email~1*": "new: the e-mail channel's unsubscribe link and bounces (#26)",
+    "/paths/~1status/get/responses/200/*/properties/figures_*": "how old the scanned figures are (#28)",
     **{f"/paths/~1results/get/responses/200/*/items/properties/{key}": "an e-mail attempt's address and Message-ID (#26)"
        for key in ("email_address", "message_id")},
 }  # fmt: skip

@@ -104,6 +104,14 @@ class Status(Document):
     recordings: RecordingsStatus | None = omittable(
         description="call recordings (SPEC O9): the last 24 hours, failures and forced deletions"
     )
+    figures_as_of: Instant | None = omittable(
+        description="when the scanned figures were computed: the abandon rates, the last hour's"
+        " outcomes and the recordings' summary (recomputed in the background when 5 s old; the"
+        " contacts by state and the dials per minute are current)"
+    )
+    figures_age_seconds: float | None = omittable(
+        description="how old those figures were when this answer was made, in seconds"
+    )
 
 
 class LogLine(Document):
