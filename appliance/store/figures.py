@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from appliance.domain import ContactState
 from appliance.store.db import Database
 from appliance.store.export import outcome_label
-from appliance.store.recordings import counts_since, kept_bytes
+from appliance.store.recordings import deleted_since, kept_bytes
 from appliance.store.selection import abandon_counts
 
 HOUR = 3600.0
@@ -52,7 +52,8 @@ class Snapshot:
     # campaign id -> contacts due for a dial now (new, and redials/callbacks due), before the
     # calling-hours checks: dialbox_queue_depth
     queue: dict[int, int] = field(default_factory=dict)
-    recordings_24h: dict[str, int] = field(default_factory=dict)
+    # recordings deleted in the last 24 hours by why (those started are read per request)
+    recordings_deleted_24h: dict[str, int] = field(default_factory=dict)
     recordings_kept_bytes: int = 0
 
     def age(self, now: float) -> float:
@@ -114,7 +115,7 @@ def compute(db: Database, now: float, windows: Iterable[float] = LEDGER_WINDOWS)
         ledger = _ledger(db, now, spans, campaigns)
         outcomes = _outcomes(db, now - HOUR)
         queue = {c: due_now(db, c, now) for c in campaigns}
-        recordings = counts_since(db, now - DAY)
+        recordings = deleted_since(db, now - DAY)
         kept = kept_bytes(db)
     return Snapshot(
         as_of=now,
@@ -123,7 +124,7 @@ def compute(db: Database, now: float, windows: Iterable[float] = LEDGER_WINDOWS)
         ledger=ledger,
         outcomes_hour=outcomes,
         queue=queue,
-        recordings_24h=recordings,
+        recordings_deleted_24h=recordings,
         recordings_kept_bytes=kept,
     )
 
