@@ -150,7 +150,7 @@ def test_figures_too_old_to_show_are_computed_before_the_answer(tmp_path: Path) 
             _call(db, spring, NOW + 10, Outcome.ABANDONED)
             clock.advance(3600.0)  # nobody asked for an hour: that snapshot is not shown
             status, doc = await get("/status")
-            assert doc["figures_age_seconds"] == 0.0
+            assert status == 200 and doc["figures_age_seconds"] == 0.0
             assert doc["campaigns"][0]["abandon"]["24h"] == 1.0
             # the console and a scraper at once: one computation, the same figures
             clock.advance(100.0)
