@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from appliance.domain import ContactState
 from appliance.store.db import Database
@@ -151,6 +152,9 @@ class Figures:
         self._windows: set[float] = set(LEDGER_WINDOWS)
         self._lock = threading.Lock()  # one computation at a time (the thread's connection)
         self._task: asyncio.Task[Snapshot] | None = None
+        # campaign id -> (as_of, the campaign's updated_at, what `why` counted): a scan of the
+        # campaign's contacts, counted again when `ttl` old or when the campaign changed
+        self._why: dict[int, tuple[float, float, Any]] = {}
 
     @classmethod
     def for_file(cls, db: Database, ttl: float = TTL) -> Figures:
@@ -206,6 +210,21 @@ class Figures:
                 return self._compute(now)
             self._task = asyncio.ensure_future(asyncio.to_thread(self._compute, now))
         return snap
+
+    def why_counts(
+        self, campaign_id: int, stamp: float, now: float, count: Callable[[], Any]
+    ) -> tuple[Any, float]:
+        """`why`'s counts of the campaign's contacts by reason, and when they were counted:
+        those of a moment ago (under `ttl` old, the campaign unchanged since: `stamp`, its
+        updated_at), else `count()` now."""
+        held = self._why.get(campaign_id)
+        if held is not None and held[1] == stamp and 0.0 <= now - held[0] < self.ttl:
+            return held[2], held[0]
+        counted = count()
+        if len(self._why) > 1024:
+            self._why.clear()
+        self._why[campaign_id] = (now, stamp, counted)
+        return counted, now
 
     def close(self) -> None:
         with self._lock:

@@ -171,3 +171,33 @@ def test_hostile_requests_get_4xx_not_figures(tmp_path: Path) -> None:
             assert status == 404 and "create it" in doc["detail"]
 
     asyncio.run(scenario())
+
+
+def test_why_counts_the_contacts_at_most_every_few_seconds_and_says_when(tmp_path: Path) -> None:
+    from appliance.store.campaigns import update_campaign
+
+    async def scenario() -> None:
+        async with served(tmp_path) as (db, clock, _services, get):
+            spring = create_campaign(db, "spring", CampaignType.AGENT, "US", {}, NOW, "t")
+            rows = "".join(f"{2125550100 + i}\n" for i in range(6)).encode()
+            import_file(db, spring, io.BytesIO(rows), region="US", mappings={}, now=NOW,
+                        actor="t", source="f.csv", rejects_out=io.StringIO())  # fmt: skip
+            status, first = await get("/campaigns/spring/why")
+            assert status == 200, first
+            assert first["counts_as_of"] == "2026-06-10T16:00:00.000Z"
+            assert first["counts_age_seconds"] == 0.0
+            clock.advance(2.0)
+            status, again = await get("/campaigns/spring/why")
+            assert again["counts_age_seconds"] == 2.0 and again["at"] != first["at"]
+            assert again["counts"] == first["counts"] and sum(first["counts"].values()) == 6
+            # the campaign changed: counted again at once
+            update_campaign(db, spring, {"filter": "bp1 = 'x'"}, clock.now(), "t")
+            status, changed = await get("/campaigns/spring/why")
+            assert changed["counts_age_seconds"] == 0.0
+            clock.advance(TTL)
+            status, later = await get("/campaigns/spring/why")
+            assert later["counts_age_seconds"] == 0.0
+            status, doc = await get("/campaigns/nope/why")
+            assert status == 404 and "known campaigns: spring" in doc["detail"]
+
+    asyncio.run(scenario())
