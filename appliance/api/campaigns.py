@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from appliance import campaign_strategy, names
-from appliance.api.context import SERVICES, Services
+from appliance.api.context import SERVICES, Services, figures_of
 from appliance.api.models import REF_TEMPLATE
 from appliance.api.models.campaigns import (
     Campaign,
@@ -495,9 +495,18 @@ async def why(call: Call) -> web.Response:
     state = engine.pool.in_service() if engine is not None else lines_up(svc.db)
     up = campaign_lines_up(config, campaign, state)
     seats = engine.agents_out_of_reach(campaign) if engine is not None else None
-    explanation = planner.explain(campaign, now, up, seats, state)
+    # The contacts' reasons are a scan of the campaign: counted at most once per few seconds
+    # (the gates — status, window, lines, agents, abandon cap — are judged now)
+    counted, counted_at = None, now
+    if campaign.type is not CampaignType.INBOUND:
+        counted, counted_at = figures_of(svc).why_counts(
+            campaign.id, campaign.updated_at, now, lambda: planner.reasons(campaign, now)
+        )
+    explanation = planner.explain(campaign, now, up, seats, state, counted)
     document = explanation.as_dict()
     document["at"] = iso_time(now)
+    document["counts_as_of"] = iso_time(counted_at)
+    document["counts_age_seconds"] = round(max(0.0, now - counted_at), 3)
     document["text"] = explanation.text()
     return web.json_response(document)
 

@@ -199,9 +199,14 @@ DAY = 86400.0
 def recordings_section(
     svc: Services, now: float, figures: Snapshot | None = None
 ) -> dict[str, Any]:
-    """/status's `recordings`: the last 24 hours' counts, and alerts saying what to do; from
+    """/status's `recordings`: the last 24 hours' counts, and alerts saying what to do. Those
+    started (a failure among them) are read now; those deleted and the bytes kept come from
     the scanned figures' snapshot when given (store/figures.py, as old as it says)."""
-    counts = dict(figures.recordings_24h) if figures else store.counts_since(svc.db, now - DAY)
+    counts = (
+        {**store.started_since(svc.db, now - DAY), **figures.recordings_deleted_24h}
+        if figures
+        else store.counts_since(svc.db, now - DAY)
+    )
     failure = store.last_failure(svc.db)
     alerts = []
     if counts["failed"]:

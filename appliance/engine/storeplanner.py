@@ -311,10 +311,12 @@ class StorePlanner:
         lines_up: int | None = None,
         agents: str | None = None,
         up: Mapping[str, bool] | None = None,
+        counted: dict[Reason, int] | None = None,
     ) -> Explanation:
         """SPEC C12: why the campaign dials nothing or fewer than it could (`why.explain`);
-        an inbound campaign, why it answers no call (`up`: which lines are up)."""
-        return why.explain(self, campaign, now, lines_up, agents, up)
+        an inbound campaign, why it answers no call (`up`: which lines are up); `counted`:
+        the contacts' reasons counted a moment ago (`reasons`)."""
+        return why.explain(self, campaign, now, lines_up, agents, up, counted)
 
     # -- the engine's Planner seam ---------------------------------------------------------
     def running(self) -> Sequence[CampaignRow]:

@@ -182,17 +182,20 @@ def explain(
     lines_up: int | None = None,
     agents: str | None = None,
     up: Mapping[str, bool] | None = None,
+    counted: dict[Reason, int] | None = None,
 ) -> Explanation:
     """SPEC C12: why the campaign dials nothing or fewer than it could, with counts.
     `agents`: what the running engine knows of its agents' seats (none reachable...); `up`:
     which lines are up and in service (None: unknown), what an inbound campaign is judged by
-    (`explain_inbound`)."""
+    (`explain_inbound`); `counted`: the contacts' `reasons` counted a moment ago (the API's
+    cache), else they are counted now."""
     if campaign.type is CampaignType.INBOUND:
         return words.explain_inbound(campaign.name, inbound_gates(planner, campaign, now, up))
     shut = gates(planner, campaign, now, lines_up)
     if agents and not shut.no_agent:
         shut = dataclasses.replace(shut, no_agent=agents)
-    return words.explain(campaign.name, shut, reasons(planner, campaign, now))
+    counts = counted if counted is not None else reasons(planner, campaign, now)
+    return words.explain(campaign.name, shut, counts)
 
 
 # --------------------------------------------------------------------------- inbound campaigns

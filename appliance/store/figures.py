@@ -21,11 +21,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from appliance.domain import ContactState
 from appliance.store.db import Database
 from appliance.store.export import outcome_label
-from appliance.store.recordings import counts_since, kept_bytes
+from appliance.store.recordings import deleted_since, kept_bytes
 from appliance.store.selection import abandon_counts
 
 HOUR = 3600.0
@@ -52,7 +53,8 @@ class Snapshot:
     # campaign id -> contacts due for a dial now (new, and redials/callbacks due), before the
     # calling-hours checks: dialbox_queue_depth
     queue: dict[int, int] = field(default_factory=dict)
-    recordings_24h: dict[str, int] = field(default_factory=dict)
+    # recordings deleted in the last 24 hours by why (those started are read per request)
+    recordings_deleted_24h: dict[str, int] = field(default_factory=dict)
     recordings_kept_bytes: int = 0
 
     def age(self, now: float) -> float:
@@ -114,7 +116,7 @@ def compute(db: Database, now: float, windows: Iterable[float] = LEDGER_WINDOWS)
         ledger = _ledger(db, now, spans, campaigns)
         outcomes = _outcomes(db, now - HOUR)
         queue = {c: due_now(db, c, now) for c in campaigns}
-        recordings = counts_since(db, now - DAY)
+        recordings = deleted_since(db, now - DAY)
         kept = kept_bytes(db)
     return Snapshot(
         as_of=now,
@@ -123,7 +125,7 @@ def compute(db: Database, now: float, windows: Iterable[float] = LEDGER_WINDOWS)
         ledger=ledger,
         outcomes_hour=outcomes,
         queue=queue,
-        recordings_24h=recordings,
+        recordings_deleted_24h=recordings,
         recordings_kept_bytes=kept,
     )
 
@@ -150,6 +152,9 @@ class Figures:
         self._windows: set[float] = set(LEDGER_WINDOWS)
         self._lock = threading.Lock()  # one computation at a time (the thread's connection)
         self._task: asyncio.Task[Snapshot] | None = None
+        # campaign id -> (as_of, the campaign's updated_at, what `why` counted): a scan of the
+        # campaign's contacts, counted again when `ttl` old or when the campaign changed
+        self._why: dict[int, tuple[float, float, Any]] = {}
 
     @classmethod
     def for_file(cls, db: Database, ttl: float = TTL) -> Figures:
@@ -205,6 +210,21 @@ class Figures:
                 return self._compute(now)
             self._task = asyncio.ensure_future(asyncio.to_thread(self._compute, now))
         return snap
+
+    def why_counts(
+        self, campaign_id: int, stamp: float, now: float, count: Callable[[], Any]
+    ) -> tuple[Any, float]:
+        """`why`'s counts of the campaign's contacts by reason, and when they were counted:
+        those of a moment ago (under `ttl` old, the campaign unchanged since: `stamp`, its
+        updated_at), else `count()` now."""
+        held = self._why.get(campaign_id)
+        if held is not None and held[1] == stamp and 0.0 <= now - held[0] < self.ttl:
+            return held[2], held[0]
+        counted = count()
+        if len(self._why) > 1024:
+            self._why.clear()
+        self._why[campaign_id] = (now, stamp, counted)
+        return counted, now
 
     def close(self) -> None:
         with self._lock:

@@ -162,11 +162,28 @@ def mark_deleted(
 def counts_since(db: Database, since: float) -> dict[str, int]:
     """Recordings started since `since` by status, and those deleted since then by why
     (`deleted_budget`, `deleted_age`, …): what /status shows."""
-    out: dict[str, int] = {status: 0 for status in STATUSES}
-    for status, n in db.conn.execute(
-        "SELECT status, count(*) FROM recordings WHERE started_at >= ? GROUP BY status", (since,)
-    ):
-        out[str(status)] = int(n)
+    return {**started_since(db, since), **deleted_since(db, since)}
+
+
+def started_since(db: Database, since: float) -> dict[str, int]:
+    """Recordings started since `since` by status: a range of recordings_started per status
+    (those of the period only, however many recordings are kept)."""
+    return {
+        status: int(
+            db.scalar(
+                "SELECT count(*) FROM recordings WHERE status = ? AND started_at >= ?",
+                (status, since),
+            )
+            or 0
+        )
+        for status in STATUSES
+    }
+
+
+def deleted_since(db: Database, since: float) -> dict[str, int]:
+    """Recordings deleted since `since` by why (`deleted_budget`, `deleted_age`, `deleted_api`):
+    a scan, so /status reads it from the scanned figures (store/figures.py)."""
+    out: dict[str, int] = {}
     for why, n in db.conn.execute(
         "SELECT deleted_why, count(*) FROM recordings WHERE deleted_at >= ? GROUP BY 1", (since,)
     ):

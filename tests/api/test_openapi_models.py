@@ -87,6 +87,7 @@ INTENDED: dict[str, str] = {
     "*/properties/state/enum": "the contact state E-mail sent (#26)",
     "/paths/~1email~1*": "new: the e-mail channel's unsubscribe link and bounces (#26)",
     "/paths/~1status/get/responses/200/*/properties/figures_*": "how old the scanned figures are (#28)",
+    "/paths/~1campaigns~1{name}~1why/get/responses/200/*/properties*": "how old why's counts are (#28)",
     **{f"/paths/~1results/get/responses/200/*/items/properties/{key}": "an e-mail attempt's address and Message-ID (#26)"
        for key in ("email_address", "message_id")},
 }  # fmt: skip

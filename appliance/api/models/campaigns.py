@@ -67,6 +67,13 @@ class Filter(Body):
 
 class Why(Document):
     campaign: Any
+    counts_as_of: Instant | None = omittable(
+        description="when the contacts were counted by reason (a scan of the campaign: done at"
+        " most every 5 s, and again when the campaign changed); the gates are judged now"
+    )
+    counts_age_seconds: float | None = omittable(
+        description="how old those counts were when this answer was made, in seconds"
+    )
 
 
 class Report(Document):
