@@ -9,8 +9,8 @@ The world: a database of ``--contacts`` contacts over ``--campaigns`` campaigns 
 bench/select.py's generator (``build`` in bench/pick_next.py: numbers over every NANP area code
 and a few foreign ones, 10 % redials with 1–3 attempts each — about 200,000 attempts at 1M —,
 5 % closed, 10 % of the numbers on the DNC list), inserted straight into SQLite in 50,000-row
-transactions and cached under bench/.cache/ keyed by the parameters and the schema's latest
-migration (a rerun copies the cache instead of regenerating; ``generation_seconds`` is null
+transactions and cached under bench/.cache/ keyed by the parameters and the migrations'
+text (a rerun copies the cache instead of regenerating; ``generation_seconds`` is null
 then). Every campaign is made automated; the first ``--running`` are running, the rest stopped.
 The real daemon (``python -m appliance run``, a subprocess, config like tests/daemon/process.py:
 calling hours round the clock) dials on ``--modems`` modems of ``python -m appliance emulate
@@ -19,7 +19,8 @@ gsm`` (calls in real time) — on a copy of the cached database.
 After the daemon is ready and a few seconds of warm-up, ``--clients`` threads, each with one
 keep-alive HTTP/1.1 connection (http.client) and an admin token, poll in a closed loop (no
 think time: the next request as soon as the answer is read; ``--interval S`` paces each
-client to one request per S seconds instead, as the console's 2 s poll) GET /status, /campaigns,
+client to one request per S seconds instead, as the console's 2 s poll, the clients' starts
+spread evenly over S) GET /status, /campaigns,
 /campaigns/{name} (a random campaign) and /metrics in turn for ``--seconds``. Printed: per
 endpoint p50/p99/max and the count of answers other than 200, requests per second over all,
 the daemon's CPU over the window (utime+stime from /proc/<pid>/stat; 1.0 = one core), the
@@ -79,6 +80,7 @@ sys.path[0] = str(ROOT)
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import hashlib  # noqa: E402
 import http.client  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
@@ -127,7 +129,11 @@ def _generator() -> Any:
 
 
 def _schema() -> str:
-    return sorted(p.stem for p in (ROOT / "appliance/store/migrations").glob("*.sql"))[-1]
+    """The latest migration's number and a hash of every migration's text: a schema change
+    (or a change to a migration's backfill) builds a new database."""
+    migrations = sorted((ROOT / "appliance/store/migrations").glob("*.sql"))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in migrations)).hexdigest()[:8]
+    return f"{migrations[-1].stem.split('_')[0]}-{digest}"
 
 
 def cached_database(
@@ -135,9 +141,12 @@ def cached_database(
 ) -> tuple[Path, float | None]:
     """The cached database for these parameters, built now if missing; and how long that took."""
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"api-c{contacts}-k{campaigns}-d{dnc}-s{seed}-{_schema()}.db"
+    stem = f"api-c{contacts}-k{campaigns}-d{dnc}-s{seed}"
+    path = cache / f"{stem}-{_schema()}.db"
     if path.exists():
         return path, None
+    for older in cache.glob(f"{stem}-*.db"):  # the same world at an older schema
+        older.unlink()
     from appliance.store import open_database
 
     partial = path.with_suffix(".partial")
@@ -287,8 +296,10 @@ def worst_stall(before: dict[str, Any], after: dict[str, Any]) -> tuple[float | 
 
 # ---------------------------------------------------------------------- the clients
 def poll(port: int, token: str, names: list[str], stop_at: float, seed: int,
-         out: dict[str, list[float]], errors: dict[str, int], interval: float) -> None:  # fmt: skip
+         out: dict[str, list[float]], errors: dict[str, int], interval: float,
+         offset: float) -> None:  # fmt: skip
     rng = random.Random(seed)
+    time.sleep(offset)  # paced clients spread over the interval, not all at once
     headers = {"Authorization": f"Bearer {token}", "Connection": "keep-alive"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     turn = seed
@@ -393,7 +404,17 @@ def main() -> int:
             threads = [
                 threading.Thread(
                     target=poll,
-                    args=(box.port, box.token, names, stop_at, i, samples, errors, args.interval),
+                    args=(
+                        box.port,
+                        box.token,
+                        names,
+                        stop_at,
+                        i,
+                        samples,
+                        errors,
+                        args.interval,
+                        i * args.interval / args.clients,
+                    ),
                     daemon=True,
                 )
                 for i in range(args.clients)
