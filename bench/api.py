@@ -44,18 +44,36 @@ its figures are not the bench's) and writes the stats to FILE on exit.
 Targets (issue #28): p99 < 50 ms for /status, /campaigns and /metrics at 1M contacts; the
 dial loop's worst stall < 100 ms while polled.
 
-Figures on the shared 2-core box (other helpers' tests running beside it): 1,000,000
-contacts, 100 campaigns (4 running on 16 modems), 200,393 attempts, 100,000 DNC numbers,
-16 clients, 60 s. Generation 12.5 s; daemon ready 7-9 s after spawn.
+Figures on the shared 2-core box (other helpers' test runs beside it; run-to-run spread is
+large: the int baseline gave 4.7 and 2.7 requests/s in two runs): 1,000,000 contacts, 100
+campaigns (4 running on 16 modems), ~200,400 attempts, 100,000 DNC numbers, 16 clients, 60 s
+after 15 s unpolled. Generation 12.5 s on int, 27-31 s with migration 0014's triggers; the
+daemon is ready 6-9 s after spawn. p50/p99/max in ms.
 
-    int (before #28's maintained counts), 2026-12-03:
-      endpoint           p50 ms   p99 ms   max ms
-      /status             793     2972     3748
-      /campaigns           78     3011     3795
-      /campaigns/{name}   759     3748     3797
-      /metrics          10116    16178    16584
-      4.7 requests/s; daemon CPU 0.87 core; 57 calls ended in the window;
-      worst loop stall 3042 ms (exact)
+    closed loop (the issue's measure)   int (before #28)         + counts (e48ebd9)
+      /status                           793 / 2972 / 3748        17.0 /  67.4 / 123
+      /campaigns                         78 / 3011 / 3795        14.9 /  50.7 / 126
+      /campaigns/{name}                 759 / 3748 / 3797        12.7 /  53.6 / 131
+      /metrics                        10116 /16178 /16584       227   / 458   / 594
+      requests/s                        4.7                      218.5
+      daemon CPU (cores)                0.87                     0.99
+      dials / calls ended in window     - / 57                   77 / 77
+      worst loop stall                  3042 ms                  107 ms (1 of 1,924 wake-ups
+                                                                  over 100 ms)
+    paced, --interval 2 (8 requests/s, the console's 2 s poll), + counts:
+      /status 5.9 / 19.4 / 100; /campaigns 4.7 / 16.9 / 27.5; /campaigns/{name} 1.6 / 4.9 / 7.2;
+      /metrics 8.6 / 21.0 / 24.1; daemon CPU 0.12 core; 76 dials; worst stall 89 ms.
+    unpolled, for comparison: CPU 0.02-0.03 core, worst stall 9-25 ms.
+
+Reading the closed loop: 16 clients that never pause saturate the daemon's one event loop,
+so each answer waits for the others' (latency ≈ 16 / throughput), and the loop-lag monitor's
+timer waits for a whole loop iteration of ready handlers. With counts, /metrics renders in a
+worker thread one scrape at a time (`Metrics._rendering`) and each render waits a loop
+iteration for its thread's result: clients pile up there (p50 227 ms), which leaves fewer
+clients on the other endpoints and flatters their figures. Rendering on the loop instead (an
+experiment, not committed: 30 s) equalized them: every endpoint p50 ~55 ms, p99 ~150 ms, 254
+requests/s, worst stall 203 ms. So the closed-loop targets need the mean cost per request
+(~4.5 ms of daemon CPU now: 0.99 core / 218.5 requests/s) cut to ~2 ms.
 
 What costs at 1M on `int` (each piece timed alone on the same database, no load):
 GET /status 435 ms on the event loop — `store.results.outcomes` for the last hour per campaign
@@ -66,6 +84,18 @@ campaign's attempts through attempts_campaign_time; `contacts_by_state` x 100 28
 100 campaigns, twice a query per campaign), `contacts_by_state` x 100 28 ms. GET /campaigns
 37 ms (`contacts_by_state` and settings validation x 100). At start `repair_at_start`'s
 `open_contacts` per campaign takes 5 s (not polled; it delays READY).
+
+What still costs with counts (cProfile of the daemon's main thread under the closed loop,
+per request): GET /status builds a new StorePlanner, so `rules_for` rebuilds every campaign's
+rules (pydantic settings validation and the profile) and keys them by `json.dumps(settings,
+sort_keys=True)` twice: 100 campaigns x ~27 us; plus `CampaignSettings.model_validate` x 100
+for `pacing`, `list_campaigns` (`json.loads` of every campaign's settings) and `_per_minute`.
+/metrics' `take()` on the loop runs `planner.abandon_ratios`: `list_campaigns` and
+`rules_for` x 100 again (~2.7 ms profiled). GET /campaigns: `describe` validates and dumps
+each campaign's settings with pydantic (100 x). Every authenticated request: SHA-256 and a
+token SELECT (`tokens.authenticate`, ~0.7 ms profiled). `attempts.complete` ~6 ms per call
+ended (the triggers and its queries; 98 calls). The figures snapshot (`figures.compute`,
+~215 ms every 5 s) runs in a worker thread; its `due_now` is the int /metrics' index walk.
 """
 
 from __future__ import annotations
