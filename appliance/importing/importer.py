@@ -145,11 +145,13 @@ def import_file(
             last_before = imports.last_contact_id(db)  # new rows are above
             insert = imports.insert_sql(conn, campaign.id, report.import_id, now)
             zones = imports.zone_ids(db)
-            rebuild = None
+            rebuild = retrigger = None
             known_keys = None
             if bulk if bulk is not None else _big(path_or_stream, last_before):
                 known_keys = imports.campaign_keys(db, campaign.id)
                 rebuild = imports.drop_index(db, "contacts_dedup")
+                # the rows are counted by the batches themselves (store/counts.py)
+                retrigger = imports.drop_trigger(db, imports.COUNTS_TRIGGER)
             job = _job(where, region, mappings, mapping, zones, known_keys, column_map)
             for message in messages(path_or_stream, job, worker):
                 if isinstance(message, Batch):
@@ -160,6 +162,8 @@ def import_file(
                     report.sha256 = message.sha256
             if rebuild is not None:
                 conn.execute(rebuild)
+            if retrigger is not None:
+                conn.execute(retrigger)
             report.dnc = imports.mark_dnc(db, campaign.id, last_before, now)
             report.duplicates = report.rows - report.rejected - report.imported
             imports.finish(
