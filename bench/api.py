@@ -50,17 +50,18 @@ campaigns (4 running on 16 modems), ~200,400 attempts, 100,000 DNC numbers, 16 c
 after 15 s unpolled. Generation 12.5 s on int, 27-31 s with migration 0014's triggers; the
 daemon is ready 6-9 s after spawn. p50/p99/max in ms.
 
-    closed loop (the issue's measure)   int (before #28)         + counts (e48ebd9)
-      /status                           793 / 2972 / 3748        17.0 /  67.4 / 123
-      /campaigns                         78 / 3011 / 3795        14.9 /  50.7 / 126
-      /campaigns/{name}                 759 / 3748 / 3797        12.7 /  53.6 / 131
-      /metrics                        10116 /16178 /16584       227   / 458   / 594
-      requests/s                        4.7                      218.5
-      daemon CPU (cores)                0.87                     0.99
+    closed loop (the issue's measure)   int (before #28)         + counts (6768e36)
+      /status                           793 / 2972 / 3748        16.1 /  72.3 / 119
+      /campaigns                         78 / 3011 / 3795        13.2 /  46.1 / 122
+      /campaigns/{name}                 759 / 3748 / 3797        11.2 /  42.6 / 118
+      /metrics                        10116 /16178 /16584       216   / 385   / 497
+      requests/s                        4.7                      232.8
+      daemon CPU (cores)                0.87                     1.03
       dials / calls ended in window     - / 57                   77 / 77
-      worst loop stall                  3042 ms                  107 ms (1 of 1,924 wake-ups
+      worst loop stall                  3042 ms                  111 ms (1 of 2,042 wake-ups
                                                                   over 100 ms)
-    paced, --interval 2 (8 requests/s, the console's 2 s poll), + counts:
+    (with counts at e48ebd9: 218.5 requests/s, p99 67.4 / 50.7 / 53.6 / 458, stall 107 ms)
+    paced, --interval 2 (8 requests/s, the console's 2 s poll), + counts (e48ebd9):
       /status 5.9 / 19.4 / 100; /campaigns 4.7 / 16.9 / 27.5; /campaigns/{name} 1.6 / 4.9 / 7.2;
       /metrics 8.6 / 21.0 / 24.1; daemon CPU 0.12 core; 76 dials; worst stall 89 ms.
     unpolled, for comparison: CPU 0.02-0.03 core, worst stall 9-25 ms.
@@ -69,11 +70,11 @@ Reading the closed loop: 16 clients that never pause saturate the daemon's one e
 so each answer waits for the others' (latency ≈ 16 / throughput), and the loop-lag monitor's
 timer waits for a whole loop iteration of ready handlers. With counts, /metrics renders in a
 worker thread one scrape at a time (`Metrics._rendering`) and each render waits a loop
-iteration for its thread's result: clients pile up there (p50 227 ms), which leaves fewer
+iteration for its thread's result: clients pile up there (p50 216 ms), which leaves fewer
 clients on the other endpoints and flatters their figures. Rendering on the loop instead (an
 experiment, not committed: 30 s) equalized them: every endpoint p50 ~55 ms, p99 ~150 ms, 254
 requests/s, worst stall 203 ms. So the closed-loop targets need the mean cost per request
-(~4.5 ms of daemon CPU now: 0.99 core / 218.5 requests/s) cut to ~2 ms.
+(~4.4 ms of daemon CPU now: 1.03 core / 232.8 requests/s) cut to ~2 ms.
 
 What costs at 1M on `int` (each piece timed alone on the same database, no load):
 GET /status 435 ms on the event loop — `store.results.outcomes` for the last hour per campaign
