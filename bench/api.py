@@ -85,7 +85,7 @@ gc.callbacks hook put in by a sitecustomize on PYTHONPATH: 17 such pauses in 45 
 committed — the daemon's start-up is no part of this bench) removed them: closed loop, 30 s,
 + counts 6768e36: /status p99 30.5 ms, /campaigns 27.7, /campaigns/{name} 25.9, /metrics 274
 (the render lock above), 291.6 requests/s, worst loop stall 76 ms, no wake-up over 100 ms —
-against, in the same setting without it, p99 72-81 / 46-50 / 43-77 / 385-449, 210-237
+against, in the same setting without it, p99 72-81 / 32-50 / 28-77 / 367-449, 210-237
 requests/s, stall 110-141 ms.
 
 What costs at 1M on `int` (each piece timed alone on the same database, no load):
