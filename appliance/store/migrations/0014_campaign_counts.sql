@@ -8,8 +8,9 @@
 -- `dialbox doctor` compares it with a full recount (store/counts.py).
 --
 -- An import's rows (import_id set; only store/imports.py writes it) skip the insert trigger:
--- the import adds the rows it inserted in one statement per chunk (counts.add_imported), in
--- the same transaction. A trigger step per row made bench/import_csv.py 20-40% slower.
+-- the import adds the rows it inserted in one statement per batch (counts.add_imported), in
+-- the same transaction; its bulk path and publish chunks also drop the trigger for their
+-- transaction (store/imports.py COUNTS_TRIGGER says why).
 
 CREATE TABLE campaign_counts (
     campaign_id INTEGER NOT NULL,
