@@ -86,7 +86,11 @@ committed — the daemon's start-up is no part of this bench) removed them: clos
 + counts 6768e36: /status p99 30.5 ms, /campaigns 27.7, /campaigns/{name} 25.9, /metrics 274
 (the render lock above), 291.6 requests/s, worst loop stall 76 ms, no wake-up over 100 ms —
 against, in the same setting without it, p99 72-81 / 32-50 / 28-77 / 367-449, 210-237
-requests/s, stall 110-141 ms.
+requests/s, stall 110-141 ms. Both experiments together (gc.freeze and /metrics rendered on
+the loop, 30 s, + counts 2f743ed): 324 requests/s at 1.04 core, every endpoint p50 46-51 ms,
+p99 71-77 ms, worst stall 122 ms (one wake-up over 100 ms): the closed loop's latency is then
+16 clients / throughput, so its p99 < 50 ms needs ~500 requests/s, i.e. the per-request costs
+listed below cut to ~2 ms on average.
 
 What costs at 1M on `int` (each piece timed alone on the same database, no load):
 GET /status 435 ms on the event loop — `store.results.outcomes` for the last hour per campaign
