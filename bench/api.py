@@ -50,31 +50,34 @@ campaigns (4 running on 16 modems), ~200,400 attempts, 100,000 DNC numbers, 16 c
 after 15 s unpolled. Generation 12.5 s on int, 27-31 s with migration 0014's triggers; the
 daemon is ready 6-9 s after spawn. p50/p99/max in ms.
 
-    closed loop (the issue's measure)   int (before #28)         + counts (6768e36)
-      /status                           793 / 2972 / 3748        16.1 /  72.3 / 119
-      /campaigns                         78 / 3011 / 3795        13.2 /  46.1 / 122
-      /campaigns/{name}                 759 / 3748 / 3797        11.2 /  42.6 / 118
-      /metrics                        10116 /16178 /16584       216   / 385   / 497
-      requests/s                        4.7                      232.8
-      daemon CPU (cores)                0.87                     1.03
-      dials / calls ended in window     - / 57                   77 / 77
-      worst loop stall                  3042 ms                  111 ms (1 of 2,042 wake-ups
+    closed loop (the issue's measure)   int (before #28)         + counts (2f743ed)
+      /status                           793 / 2972 / 3748        14.5 /  39.9 / 123
+      /campaigns                         78 / 3011 / 3795        11.5 /  30.7 / 118
+      /campaigns/{name}                 759 / 3748 / 3797         9.6 /  28.2 / 116
+      /metrics                        10116 /16178 /16584       196   / 347   / 402
+      requests/s                        4.7                      261.4
+      daemon CPU (cores)                0.87                     1.07
+      dials / calls ended in window     - / 57                   76 / 76
+      worst loop stall                  3042 ms                  108 ms (1 of 2,112 wake-ups
                                                                   over 100 ms)
-    (with counts at e48ebd9: 218.5 requests/s, p99 67.4 / 50.7 / 53.6 / 458, stall 107 ms)
-    paced, --interval 2 (8 requests/s, the console's 2 s poll), + counts (e48ebd9):
-      /status 5.9 / 19.4 / 100; /campaigns 4.7 / 16.9 / 27.5; /campaigns/{name} 1.6 / 4.9 / 7.2;
-      /metrics 8.6 / 21.0 / 24.1; daemon CPU 0.12 core; 76 dials; worst stall 89 ms.
+    (earlier counts commits, same setup: e48ebd9 218.5 requests/s, p99 67.4 / 50.7 / 53.6 / 458,
+    stall 107 ms; 6768e36 232.8 requests/s, p99 72.3 / 46.1 / 42.6 / 385, stall 111 ms — the
+    spread is mostly the shared box's load)
+    paced, --interval 2 (8 requests/s, the console's 2 s poll), + counts (2f743ed):
+      /status 6.5 / 17.7 / 88.4; /campaigns 5.2 / 8.4 / 11.9; /campaigns/{name} 1.8 / 3.3 / 17.5;
+      /metrics 9.2 / 23.9 / 102.6; daemon CPU 0.14 core; 76 dials; worst stall 89 ms (no
+      wake-up over 100 ms). (e48ebd9: p99 19.4 / 16.9 / 4.9 / 21.0, stall 89 ms.)
     unpolled, for comparison: CPU 0.02-0.03 core, worst stall 9-25 ms.
 
 Reading the closed loop: 16 clients that never pause saturate the daemon's one event loop,
 so each answer waits for the others' (latency ≈ 16 / throughput), and the loop-lag monitor's
 timer waits for a whole loop iteration of ready handlers. With counts, /metrics renders in a
 worker thread one scrape at a time (`Metrics._rendering`) and each render waits a loop
-iteration for its thread's result: clients pile up there (p50 216 ms), which leaves fewer
+iteration for its thread's result: clients pile up there (p50 196-227 ms), which leaves fewer
 clients on the other endpoints and flatters their figures. Rendering on the loop instead (an
 experiment, not committed: 30 s) equalized them: every endpoint p50 ~55 ms, p99 ~150 ms, 254
 requests/s, worst stall 203 ms. So the closed-loop targets need the mean cost per request
-(~4.4 ms of daemon CPU now: 1.03 core / 232.8 requests/s) cut to ~2 ms.
+(~4.1 ms of daemon CPU now: 1.07 core / 261.4 requests/s) cut to ~2 ms.
 
 The loop's stalls under polling are mostly the garbage collector: with counts, the daemon
 holds ~117,000 tracked objects after start-up (imports, config, pydantic models) and the
