@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import imaplib
 import logging
-import os
 import ssl
 from email.utils import parseaddr
 from pathlib import Path
@@ -34,8 +33,9 @@ import aiosmtplib
 from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config.models import DialboxConfig, EmailSettings, ImapBounces
+from appliance.config.secrets import read_password
 from appliance.domain import Channel, ContactState, Outcome
-from appliance.engine.planner import AttemptReport
+from appliance.engine.planner import AttemptReport, attempt_payload
 from appliance.errors import DialboxError
 from appliance.mailing import (
     bounce_facts,
@@ -53,7 +53,6 @@ from appliance.store import email as mail_store
 from appliance.store.attempts import Lease, complete, lease
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id
 from appliance.store.db import Database
-from appliance.store.flowrecords import flow_payload
 
 if TYPE_CHECKING:
     from appliance.engine.storeplanner import StorePlanner
@@ -74,20 +73,7 @@ class RelayRefused(Exception):
 
 def relay_password(settings: EmailSettings) -> str | None:
     relay = settings.relay
-    if relay.password_env is not None:
-        value = os.environ.get(relay.password_env)
-        if value is None:
-            raise DialboxError(f"email.relay.password_env: ${relay.password_env} is not set")
-        return value
-    if relay.password_file is not None:
-        try:
-            return relay.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, IndexError) as exc:
-            raise DialboxError(
-                f"email.relay.password_file: cannot read a password from {relay.password_file}:"
-                f" {getattr(exc, 'strerror', None) or exc}"
-            ) from None
-    return None
+    return read_password("email.relay", relay.password_env, relay.password_file)
 
 
 async def hand_over(settings: EmailSettings, sender: str, to: str, message: bytes) -> str:
@@ -177,19 +163,9 @@ def apply_bounce(
 
 
 def _imap_password(imap: ImapBounces) -> str:
-    if imap.password_env is not None:
-        value = os.environ.get(imap.password_env)
-        if value is None:
-            raise DialboxError(f"email.imap.password_env: ${imap.password_env} is not set")
-        return value
-    assert imap.password_file is not None
-    try:
-        return imap.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-    except (OSError, IndexError) as exc:
-        raise DialboxError(
-            f"email.imap.password_file: cannot read a password from {imap.password_file}:"
-            f" {getattr(exc, 'strerror', None) or exc}"
-        ) from None
+    password = read_password("email.imap", imap.password_env, imap.password_file)
+    assert password is not None  # the config requires one of the two
+    return password
 
 
 @contextlib.contextmanager
@@ -510,21 +486,7 @@ class Mailer:
         cs = CampaignSettings.model_validate(campaign.settings)
         if not cs.webhook:
             return None
-        made = flow_payload(None, now, "out")
-        made["disposition"] = report.disposition
-        return made | {
-            "campaign": campaign.name,
-            "contact_id": got.contact_id,
-            "attempt_id": got.attempt_id,
-            "attempt_no": got.attempt_no,
-            "number": got.number,
-            "channel": "email",
-            "line": None,
-            "outcome": report.outcome.label,
-            "code": int(report.outcome),
-            "dialed_at": report.dialed_at,
-            "answered_at": None,
-            "ended_at": now,
+        return attempt_payload(campaign.name, got, report, now, "email") | {
             "email": {
                 "address": send.address if send else None,
                 "message_id": send.message_id if send else None,

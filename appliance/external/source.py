@@ -8,7 +8,6 @@ logged: errors are the driver's message, not the URL."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from appliance.config.models import ExternalList
+from appliance.config.secrets import read_password
 from appliance.errors import DialboxError
 
 NOT_USED, NO_SUCCESS, MARKED, UNREACHABLE, SUCCESSFUL = 0, 2, 3, -1, 1
@@ -56,21 +56,8 @@ class Source:
     # -- connection ---------------------------------------------------------------------
     def password(self) -> str | None:
         c = self.config
-        if c.password_file is not None:
-            try:
-                return c.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-            except (OSError, IndexError) as exc:
-                raise ExternalError(
-                    f"external list {c.name}: cannot read password_file {c.password_file}: {exc}"
-                ) from None
-        if c.password_env is not None:
-            value = os.environ.get(c.password_env)
-            if value is None:
-                raise ExternalError(
-                    f"external list {c.name}: the environment variable {c.password_env} is not set"
-                )
-            return value
-        return None
+        return read_password(f"external list {c.name}", c.password_env, c.password_file,
+                             ExternalError)  # fmt: skip
 
     def engine(self) -> sa.Engine:
         if self._engine is None:
