@@ -16,6 +16,7 @@ from appliance.domain import Channel, ContactState, Summary
 from appliance.names import check_name
 from appliance.store.campaigns import audit
 from appliance.store.db import Database
+from appliance.store.selection import phone_attempt_counts
 
 STATES = ("logged_out", "ready", "reserved", "talking", "wrap_up", "paused")
 
@@ -278,16 +279,9 @@ def _disposed(
         raise ContactInFlight(contact_id, int(r[3]), True)
     if r[9] is not None and int(r[9]) != attempt_id:
         raise ContactInFlight(contact_id, int(r[9]), False)
-    counts = [0] * 5
-    for phone, n in db.conn.execute(
-        "SELECT phone_index, count(*) FROM attempts WHERE contact_id = ? GROUP BY phone_index",
-        (contact_id,),
-    ):
-        if isinstance(phone, int) and 1 <= phone <= 5:
-            counts[phone - 1] = int(n)
     return DisposedContact(
         contact_id, number, phone_index, Channel(channel), ContactState(str(r[0])), int(r[1] or 0),
-        int(r[2] or 0), tuple(bool(n) for n in r[4:9]), tuple(counts),
+        int(r[2] or 0), tuple(bool(n) for n in r[4:9]), phone_attempt_counts(db, contact_id),
     )  # fmt: skip
 
 

@@ -468,6 +468,14 @@ def contact_attempts(db: Database, contact_id: int) -> ContactAttempts:
     ).fetchone()
     if row is None:
         raise LookupError(f"no contact with id {contact_id}")
+    return ContactAttempts(
+        int(row[0]), tuple(bool(n) for n in row[1:]), phone_attempt_counts(db, contact_id)
+    )
+
+
+def phone_attempt_counts(db: Database, contact_id: int) -> tuple[int, ...]:
+    """The contact's attempts on each of its phones 1..5 (what the strategy's per-number limit
+    counts)."""
     counts = [0] * 5
     for phone, n in db.conn.execute(
         "SELECT phone_index, count(*) FROM attempts WHERE contact_id = ? GROUP BY phone_index",
@@ -475,7 +483,7 @@ def contact_attempts(db: Database, contact_id: int) -> ContactAttempts:
     ):
         if isinstance(phone, int) and 1 <= phone <= 5:
             counts[phone - 1] = int(n)
-    return ContactAttempts(int(row[0]), tuple(bool(n) for n in row[1:]), tuple(counts))
+    return tuple(counts)
 
 
 def lines_up(db: Database) -> dict[str, bool] | None:
