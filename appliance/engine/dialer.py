@@ -37,16 +37,22 @@ from appliance.engine.inboundcall import FLOW_LIMIT
 from appliance.engine.linepool import LinePool, Slot
 from appliance.engine.mailer import Mailer
 from appliance.engine.pacing import Pacers
-from appliance.engine.planner import AttemptReport, Pick, Planner, RoundState, dangling_decider
+from appliance.engine.planner import (
+    AttemptReport,
+    Pick,
+    Planner,
+    RoundState,
+    attempt_payload,
+    dangling_decider,
+)
 from appliance.engine.storeplanner import StorePlanner
 from appliance.engine.survey import Survey
 from appliance.engine.talk import TALK_LIMIT
-from appliance.flows import Flow, FlowResult
+from appliance.flows import Flow
 from appliance.metrics import Metrics
 from appliance.store import Database
 from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
-from appliance.store.flowrecords import flow_payload
 from appliance.store.replies import record_reply
 
 log = logging.getLogger(__name__)
@@ -328,7 +334,7 @@ class Engine:
         if campaign.type is CampaignType.AGENT and got.channel == Channel.VOICE:
             self.agents.unanswered(campaign, got.attempt_id, report.outcome, dialed_at, now)
         completion = self.planner.decide(campaign, got, report, now)
-        payload = self._payload(attempt, report, now, report.flow)
+        payload = self._payload(attempt, report, now)
         complete(self.db, got, completion, now, outbox_payload=payload, flow=report.flow)
         self.calls.pop(got.attempt_id, None)
         if self.metrics is not None and got.channel == Channel.VOICE:
@@ -469,30 +475,13 @@ class Engine:
         )
 
     def _payload(
-        self, attempt: Attempt, report: AttemptReport, now: float, flow: FlowResult | None
+        self, attempt: Attempt, report: AttemptReport, now: float
     ) -> dict[str, Any] | None:
-        """The webhook document: the attempt, and what a call flow gave (direction, steps,
-        answers, disposition, fields: `store.flowrecords.flow_payload`)."""
+        """The webhook document (`planner.attempt_payload`), when the campaign has a webhook."""
         if not attempt.settings.webhook:
             return None
-        got, campaign = attempt.lease, attempt.campaign
-        made = flow_payload(flow, now, "out")
-        if flow is None:
-            made["disposition"] = report.disposition
-        return made | {
-            "campaign": campaign.name,
-            "contact_id": got.contact_id,
-            "attempt_id": got.attempt_id,
-            "attempt_no": got.attempt_no,
-            "number": got.number,
-            "channel": str(got.channel),
-            "line": report.line,
-            "outcome": report.outcome.label,
-            "code": int(report.outcome),
-            "dialed_at": report.dialed_at,
-            "answered_at": report.answered_at,
-            "ended_at": now,
-        }
+        got = attempt.lease
+        return attempt_payload(attempt.campaign.name, got, report, now, str(got.channel))
 
     # ------------------------------------------------------------------ drain
     async def _drain(self) -> None:

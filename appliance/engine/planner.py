@@ -11,7 +11,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from appliance.domain import Channel, Outcome
 from appliance.engine.rules import CampaignRules
@@ -20,6 +20,7 @@ from appliance.flows import FlowResult
 from appliance.store.attempts import DANGLING_EVIDENCE, Completion, DecideDangling, Lease
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id
 from appliance.store.db import Database
+from appliance.store.flowrecords import flow_payload
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,31 @@ class AttemptReport:
     agent: str | None = None
     disposition: str | None = None
     flow: FlowResult | None = None  # the call flow an answered automated call ran
+
+
+def attempt_payload(
+    campaign: str, got: Lease, report: AttemptReport, now: float, channel: str
+) -> dict[str, Any]:
+    """An outbound attempt's webhook document: the attempt, and what a call flow gave
+    (direction, steps, answers, disposition, fields: `store.flowrecords.flow_payload`; without
+    a flow, the report's disposition). The dialer's calls and SMS and the mailer's e-mails."""
+    made = flow_payload(report.flow, now, "out")
+    if report.flow is None:
+        made["disposition"] = report.disposition
+    return made | {
+        "campaign": campaign,
+        "contact_id": got.contact_id,
+        "attempt_id": got.attempt_id,
+        "attempt_no": got.attempt_no,
+        "number": got.number,
+        "channel": channel,
+        "line": report.line,
+        "outcome": report.outcome.label,
+        "code": int(report.outcome),
+        "dialed_at": report.dialed_at,
+        "answered_at": report.answered_at,
+        "ended_at": now,
+    }
 
 
 @dataclass(frozen=True)
