@@ -17,6 +17,7 @@ from appliance.clock import Clock
 from appliance.config import DialboxConfig
 from appliance.metrics import Metrics
 from appliance.store.db import Database
+from appliance.store.memo import Memo
 
 
 class ImportSlots:
@@ -85,6 +86,11 @@ class Services:
     conversions: ImportSlots = field(  # prompt uploads converted at once (CPU: two cores)
         default_factory=lambda: ImportSlots(2, 8, "converting")
     )
+    # reads the live views repeat, kept until the database changes (store/memo.py, #28)
+    memo: Memo = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.memo = Memo(self.db)
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

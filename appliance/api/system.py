@@ -20,9 +20,9 @@ from appliance.api.spec import Call, Param
 from appliance.api.times import iso_named, iso_time
 from appliance.campaigns import CampaignSettings
 from appliance.metrics import CONTENT_TYPE
-from appliance.store.campaigns import list_campaigns
+from appliance.store.campaigns import CampaignRow, list_campaigns
 from appliance.store.counts import all_contacts_by_state
-from appliance.store.figures import DAY
+from appliance.store.figures import DAY, Snapshot
 
 
 @API.op("GET", "/healthz", summary="Liveness and readiness", tag="system", scope=None,
@@ -58,29 +58,19 @@ def _per_minute(svc: Any, now: float) -> list[int]:
     return [int(counts.get(i, 0)) for i in range(30)]
 
 
-@API.op("GET", "/status", summary="What the box is doing now: lines, calls, campaigns, abandon rates",
-        tag="system", scope="floor", responses={200: ("the live status", Status)},
-        description="`inbound`: each inbound campaign's callers waiting and longest wait, calls"
-        " ringing in, calls in its flow or with an agent, missed calls open (and of those, today's"
-        " in the campaign's timezone); the waiting callers, longest first, with the names of the"
-        " known contacts their number matches; the calls ringing in.")  # fmt: skip
-async def status(call: Call) -> web.Response:
+def _campaigns_section(
+    svc: Any, config: Any, figures: Snapshot
+) -> tuple[list[CampaignRow], list[dict[str, Any]], dict[str, int], dict[str, dict[str, int]]]:
+    """Every campaign as /status shows it (all but its calls in flight, which are live), and
+    the last hour's outcomes over all and by channel."""
     from appliance.engine.storeplanner import StorePlanner
 
-    svc = services(call)
-    now = svc.clock.now()
-    engine = svc.engine
-    figures = await figures_of(svc).get_async(now)
-    per_minute = _per_minute(svc, now)
-    planner = StorePlanner(svc.config(), svc.db)
-    campaigns = []
-    hour: dict[str, int] = {}
-    by_channel: dict[str, dict[str, int]] = {"voice": {}, "sms": {}, "email": {}}
+    planner = StorePlanner(config, svc.db)
     rows = list_campaigns(svc.db)
     counts = all_contacts_by_state(svc.db)  # kept current by migration 0014 (#28)
-    in_flight: dict[str, int] = {}
-    for c in engine.calls.values() if engine else []:
-        in_flight[c.campaign.name] = in_flight.get(c.campaign.name, 0) + 1
+    hour: dict[str, int] = {}
+    by_channel: dict[str, dict[str, int]] = {"voice": {}, "sms": {}, "email": {}}
+    section = []
     for campaign in rows:
         by_state = counts.get(campaign.id, {})
         abandon = {}
@@ -93,7 +83,7 @@ async def status(call: Call) -> web.Response:
             for label, n in ended.get(channel, {}).items():
                 counts_by_label[label] = counts_by_label.get(label, 0) + n
                 hour[label] = hour.get(label, 0) + n
-        campaigns.append(
+        section.append(
             {
                 "name": campaign.name,
                 "type": str(campaign.type),
@@ -101,16 +91,49 @@ async def status(call: Call) -> web.Response:
                 "pacing": CampaignSettings.model_validate(campaign.settings).pacing,
                 "contacts": sum(by_state.values()),
                 "by_state": by_state,
-                "calls_in_flight": in_flight.get(campaign.name, 0),
                 "abandon": abandon,
                 "abandon_cap": cap,
             }
         )
+    return rows, section, hour, by_channel
+
+
+@API.op("GET", "/status", summary="What the box is doing now: lines, calls, campaigns, abandon rates",
+        tag="system", scope="floor", responses={200: ("the live status", Status)},
+        description="`inbound`: each inbound campaign's callers waiting and longest wait, calls"
+        " ringing in, calls in its flow or with an agent, missed calls open (and of those, today's"
+        " in the campaign's timezone); the waiting callers, longest first, with the names of the"
+        " known contacts their number matches; the calls ringing in.")  # fmt: skip
+async def status(call: Call) -> web.Response:
+    svc = services(call)
+    now = svc.clock.now()
+    engine = svc.engine
+    figures = await figures_of(svc).get_async(now)
+    per_minute = svc.memo.get(("dials per minute", now // 60), lambda: _per_minute(svc, now))
+    config = svc.config()
+    # What the store and the figures say, the same until either changes (store/memo.py): the
+    # campaigns with their kept counts and abandon ratios, the last hour's outcomes (#28).
+    rows, section, hour, by_channel = svc.memo.get(
+        "status campaigns",
+        lambda: _campaigns_section(svc, config, figures),
+        inputs=(config, figures),
+    )
+    in_flight: dict[str, int] = {}
+    for c in engine.calls.values() if engine else []:
+        in_flight[c.campaign.name] = in_flight.get(c.campaign.name, 0) + 1
+    # the campaigns as JSON, the same while the store, the figures and the calls in flight are
+    campaigns = svc.memo.get(
+        ("status campaigns json", tuple(sorted(in_flight.items()))),
+        lambda: json.dumps(
+            [{**c, "calls_in_flight": in_flight.get(c["name"], 0)} for c in section]
+        ),
+        inputs=(config, figures),
+    )
     agents: dict[str, int] = {
         str(state): int(n)
         for state, n in svc.db.conn.execute("SELECT state, count(*) FROM agents GROUP BY state")
     }
-    return web.json_response(
+    rest = json.dumps(
         {
             "version": __version__,
             "time": iso_time(now),
@@ -121,14 +144,15 @@ async def status(call: Call) -> web.Response:
             "dials_per_minute": per_minute,
             "outcomes_last_hour": hour,
             "outcomes_last_hour_by_channel": by_channel,
-            "campaigns": campaigns,
             "agents": agents,
-            "inbound": inbound_section(svc.db, rows, engine, now, svc.config().timezone),
+            "inbound": inbound_section(svc.db, rows, engine, now, config.timezone),
             "recordings": recordings_section(svc, now, figures),
             "figures_as_of": iso_time(figures.as_of),
             "figures_age_seconds": figures.age(now),
         }
     )
+    body = f'{rest[:-1]}, "campaigns": {campaigns}}}'  # the kept JSON, spliced in last
+    return web.Response(text=body, content_type="application/json")
 
 
 @API.op("GET", "/logs", summary="The daemon's recent log lines, filterable", tag="system",

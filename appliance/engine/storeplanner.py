@@ -134,7 +134,9 @@ class StorePlanner:
     def rules_for(self, campaign: CampaignRow) -> CampaignRules:
         """The campaign's rules as the row says now; rebuilt whenever its settings or its
         stored strategy changed (SPEC C9), reused otherwise."""
-        settings_key = json.dumps(campaign.settings, sort_keys=True)
+        # the stored text when the row was read from the store (a JSON dump per campaign per
+        # request was most of /status's cost at 100 campaigns, #28)
+        settings_key = campaign.settings_json or json.dumps(campaign.settings, sort_keys=True)
         name = campaign.settings.get("strategy")
         stamp = strategy_stamp(self.db, name) if isinstance(name, str) else None
         key = (settings_key, campaign.type, stamp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.domain import CampaignStatus, CampaignType
@@ -25,6 +25,9 @@ class CampaignRow:
     settings: dict[str, Any]
     created_at: float
     updated_at: float
+    # the settings as stored (JSON with sorted keys): what a cache of anything built from them
+    # compares (StorePlanner.rules_for); None for a row not read from the store
+    settings_json: str | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ def _row(values: tuple[Any, ...]) -> CampaignRow:
         settings=json.loads(values[7]),
         created_at=values[8],
         updated_at=values[9],
+        settings_json=values[7],
     )
 
 
@@ -115,6 +119,18 @@ def get_campaign_by_id(db: Database, campaign_id: int) -> CampaignRow:
 
 def list_campaigns(db: Database) -> list[CampaignRow]:
     return [_row(r) for r in db.conn.execute(f"SELECT {_COLUMNS} FROM campaigns ORDER BY name")]
+
+
+def names_of(db: Database, type_: CampaignType, status: CampaignStatus) -> list[str]:
+    """The names of the campaigns of this type in this status (what a scrape asks for: no row
+    built, no settings parsed)."""
+    return [
+        str(n)
+        for (n,) in db.conn.execute(
+            "SELECT name FROM campaigns WHERE type = ? AND status = ? ORDER BY name",
+            (str(type_), str(status)),
+        )
+    ]
 
 
 def contacts_by_state(db: Database, campaign_id: int) -> dict[str, int]:

@@ -223,6 +223,15 @@ class Database:
                     self.conn.execute("ROLLBACK")
                 raise
 
+    def generation(self) -> int:
+        """A number that differs whenever the database may have changed since it was last read:
+        a commit by any connection, this one's included, or a write in this one's open
+        transaction (`Memo` keys what it keeps by it). `PRAGMA data_version` makes the
+        connection look at the file, so another connection's commit is seen at once; apsw's
+        `data_version` then counts this connection's own changes too."""
+        self.conn.execute("PRAGMA data_version").fetchone()
+        return int(self.conn.data_version())
+
     def scalar(self, sql: str, params: apsw.Bindings = ()) -> apsw.SQLiteValue:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
