@@ -7,7 +7,6 @@ list is in docs/metrics.md, kept true by a test.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from prometheus_client.registry import Collector
 from appliance import __version__
 from appliance.store.counts import all_contacts_by_state
 from appliance.store.db import Database
-from appliance.store.figures import Figures, due_now
+from appliance.store.figures import Figures, Snapshot, due_now
+from appliance.store.memo import Memo
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The `reason` of dialbox_auth_failures_total (appliance/api/auth.py says when each is counted).
@@ -80,9 +80,6 @@ RECORDING_RESULTS = ("complete", "failed")
 RECORDING_DELETIONS = ("age", "budget", "api")
 
 
-_Live = tuple[list[LineSample], list[AbandonSample], list[AgentSample], list[QueueSample]]
-
-
 class _StoreCollector(Collector):
     """Gauges computed from the database and the engine's live state at scrape time."""
 
@@ -105,36 +102,53 @@ class _StoreCollector(Collector):
         self._agents = agents
         self._queue = queue
         self._inbound = inbound
-        self._taken: _Live | None = None
-
-    def _live(self) -> _Live:
-        return (list(self._lines()), list(self._abandon()), list(self._agents()),
-                list(self._inbound()))  # fmt: skip
-
-    def take(self) -> None:
-        """Read the live state (lines, agents, the abandon ledger) now, on the caller's thread,
-        for a `collect` that runs on another (`Metrics.render_async`)."""
-        self._taken = self._live()
+        self._memo = Memo(db) if db is not None else None
 
     def collect(self) -> Iterator[Metric]:
-        taken, self._taken = self._taken, None
-        lines, abandon, agents, inbound = taken or self._live()
+        """The live gauges: lines, inbound queues, agents, the figures' age."""
+        lines, agents, inbound = list(self._lines()), list(self._agents()), list(self._inbound())
         yield from self._line_metrics(lines)
         yield from self._queue_metrics(inbound)
+        agents_family = GaugeMetricFamily("dialbox_agents", "Agents by state", labels=["state"])
+        for agent in agents:
+            agents_family.add_metric([agent.state], agent.count)
+        yield agents_family
+        snap = self.snapshot()
+        if snap is not None:
+            yield GaugeMetricFamily(
+                "dialbox_figures_age_seconds",
+                "How old the scanned figures (abandon ratios, queue depths) were at this scrape",
+                value=snap.age(self._now()),
+            )
+
+    def snapshot(self) -> Snapshot | None:
+        return self._figures.latest() if self._figures is not None else None
+
+    def collect_store(self) -> Iterator[Metric]:
+        """The gauges per campaign read from the store and the scanned figures: abandon ratios,
+        contacts by state, queue depths, campaigns, external lists (`_StoreFamilies`)."""
         ratio = GaugeMetricFamily(
             "dialbox_abandon_ratio",
             "Abandoned calls divided by answered calls, per campaign, over a rolling window",
             labels=["campaign", "window"],
         )
-        for sample in abandon:
+        for sample in self._abandon():
             ratio.add_metric([sample.campaign, sample.window], sample.ratio)
         yield ratio
-        agents_family = GaugeMetricFamily("dialbox_agents", "Agents by state", labels=["state"])
-        for agent in agents:
-            agents_family.add_metric([agent.state], agent.count)
-        yield agents_family
         if self._db is not None:
-            yield from self._store_metrics(self._db)
+            yield from self._store_metrics(self._db, self.snapshot())
+
+    def store_text(self, registry: CollectorRegistry) -> bytes:
+        """`registry` (the `_StoreFamilies`) as text: kept until the store, the figures or the
+        second change (store/memo.py) — a poll of /metrics formats ~600 per-campaign samples
+        once per change, not once per scrape (#28). Not kept while the queue depths are live
+        or there are no figures yet."""
+        snap = self.snapshot()
+        if self._memo is None or snap is None or self._queue is not None:
+            return generate_latest(registry)
+        return self._memo.get(
+            ("store text", int(self._now())), lambda: generate_latest(registry), inputs=(snap,)
+        )
 
     def _queue_metrics(self, samples: list[QueueSample]) -> Iterator[Metric]:
         length = GaugeMetricFamily(
@@ -177,7 +191,7 @@ class _StoreCollector(Collector):
             lines.add_metric([kind, state], count)
         yield from (up, busy, signal, lines)
 
-    def _store_metrics(self, db: Database) -> Iterator[Metric]:
+    def _store_metrics(self, db: Database, snap: Snapshot | None) -> Iterator[Metric]:
         # Contacts by state are the counts migration 0014 keeps (store/counts.py); the queue
         # depths come from the scanned figures when there are any (store/figures.py, as old as
         # dialbox_figures_age_seconds says): a scrape reads a few rows per campaign.
@@ -193,13 +207,6 @@ class _StoreCollector(Collector):
             for state, count in kept.get(campaign_id, {}).items():
                 contacts.add_metric([name, state], float(count))
         yield contacts
-        snap = self._figures.latest() if self._figures is not None else None
-        if snap is not None:
-            yield GaugeMetricFamily(
-                "dialbox_figures_age_seconds",
-                "How old the scanned figures (abandon ratios, queue depths) were at this scrape",
-                value=snap.age(self._now()),
-            )
         queue = GaugeMetricFamily(
             "dialbox_queue_depth",
             "Contacts due for a dial now (before calling-hours checks)",
@@ -255,6 +262,16 @@ class _StoreCollector(Collector):
         return [(name, due_now(db, campaign_id, now)) for campaign_id, name in campaigns]
 
 
+class _StoreFamilies(Collector):
+    """The store's part of a scrape, in a registry of its own so its text can be kept."""
+
+    def __init__(self, source: _StoreCollector) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        return self._source.collect_store()
+
+
 class Metrics:
     """The daemon's registry. The engine calls the `record_*` methods; `/metrics` calls `render()`."""
 
@@ -273,7 +290,6 @@ class Metrics:
         self.figures = figures
         self._now = now
         self.registry = CollectorRegistry(auto_describe=True)
-        self._rendering = asyncio.Lock()  # one scrape at a time: `take` feeds the next collect
         r = self.registry
         Info("dialbox_build", "dialbox version", registry=r).info({"version": __version__})
         self.calls = Counter(
@@ -424,6 +440,9 @@ class Metrics:
             self.recordings_deleted.labels(reason)
         self._store = _StoreCollector(db, now, lines, abandon, agents, queue, inbound, figures)
         r.register(self._store)
+        # the per-campaign gauges in a registry of their own, so their text can be kept
+        self.store_registry = CollectorRegistry(auto_describe=True)
+        self.store_registry.register(_StoreFamilies(self._store))
 
     def record_loop_lag(self, lag: float, longest: float) -> None:
         self.loop_lag.observe(lag)
@@ -465,14 +484,17 @@ class Metrics:
     def render(self) -> bytes:
         if self.figures is not None:
             self.figures.get(self._now())
-        return generate_latest(self.registry)
+        return self._text()
+
+    def _text(self) -> bytes:
+        return generate_latest(self.registry) + self._store.store_text(self.store_registry)
 
     async def render_async(self) -> bytes:
-        """`render` for the daemon: the live state is read on the event loop, the store's
-        counts in a worker thread (on a connection of their own: give `Metrics` a read-only
-        one), so a scrape never holds up dialing."""
-        async with self._rendering:
-            if self.figures is not None:
-                await self.figures.get_async(self._now())
-            self._store.take()
-            return await asyncio.to_thread(generate_latest, self.registry)
+        """`render` for the daemon. The scanned figures are brought up to date in a worker
+        thread (store/figures.py); the rest reads the live state, the kept counts and the
+        figures on the event loop — a few hundred rows, kept until the database changes
+        (store/memo.py) — which is cheaper than a worker thread contending for the GIL with
+        the loop (#28: the loop's queries waited for it)."""
+        if self.figures is not None:
+            await self.figures.get_async(self._now())
+        return self._text()

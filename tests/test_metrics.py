@@ -110,36 +110,79 @@ def test_grafana_dashboard_queries_only_metrics_that_exist() -> None:
     assert used and base - documented == set()
 
 
-def test_a_scrape_in_the_daemon_reads_the_store_off_the_event_loop(tmp_path: Path) -> None:
+def test_a_scrape_in_the_daemon_scans_nothing_on_the_event_loop(tmp_path: Path) -> None:
     # A scrape of a box with 2M contacts took 9.5 s of the event loop (issue 17: the dial loop
-    # stalled for up to 26 s while /metrics was polled during uploads). The live state is read
-    # on the loop, the store's counts in a worker thread, and the figures are the same.
+    # stalled for up to 26 s while /metrics was polled during uploads). The scans (queue
+    # depths, abandon ledger) are the figures' (store/figures.py), made in a worker thread; on
+    # the loop a scrape reads only the kept counts and the campaigns, a few rows each (#28).
     import asyncio
     import threading
 
+    from appliance.store.db import Database
+    from appliance.store.figures import Figures
+
     metrics = _metrics(tmp_path)
-    loop_thread: list[int] = []
-    store_threads: list[int] = []
-    collector = metrics._store
-    counts = collector._store_metrics
+    db = metrics._store._db
+    assert db is not None
+    run: list[tuple[int, str]] = []
 
-    def watched(db):  # type: ignore[no-untyped-def]
-        store_threads.append(threading.get_ident())
-        return counts(db)
+    def traced(cursor, sql, bindings):  # type: ignore[no-untyped-def]
+        run.append((threading.get_ident(), sql))
+        return True
 
-    collector._store_metrics = watched  # type: ignore[method-assign]
+    def reader() -> Database:  # the figures' own read-only connection, as the daemon's
+        found = Database(db.path, readonly=True)
+        found.conn.exec_trace = traced
+        return found
 
-    async def scrape() -> bytes:
-        loop_thread.append(threading.get_ident())
-        return await metrics.render_async()
+    metrics.figures = metrics._store._figures = Figures(db, reader=reader)
+    db.conn.exec_trace = traced
 
-    text = asyncio.run(scrape()).decode()
-    assert store_threads and store_threads[0] != loop_thread[0]
-    samples = _samples(text)
+    async def scrape() -> tuple[int, bytes]:
+        return threading.get_ident(), await metrics.render_async()
+
+    loop_thread, body = asyncio.run(scrape())
+    on_loop = [sql for thread, sql in run if thread == loop_thread]
+    off_loop = [sql for thread, sql in run if thread != loop_thread]
+    assert on_loop and off_loop
+    # tables read on the loop: none of the big ones
+    read = {t for sql in on_loop for t in re.findall(r"\bFROM\s+(\w+)", sql, re.I)}
+    assert read and not read & {"contacts", "attempts", "dnc"}, read
+    assert any("contacts" in sql for sql in off_loop)  # the queue depths: counted in the thread
+    samples = _samples(body.decode())
     assert samples["dialbox_contacts[('campaign', 'spring'), ('state', 'Pending')]"] == 2
     assert samples["dialbox_queue_depth[('campaign', 'spring')]"] == 2
     assert samples["dialbox_line_up[('kind', 'gsm'), ('line', 'gsm1')]"] == 0
     assert samples["dialbox_abandon_ratio[('campaign', 'spring'), ('window', '24h')]"] == 0.02
+
+
+def test_the_per_campaign_text_is_kept_until_the_store_or_the_figures_change(
+    tmp_path: Path,
+) -> None:
+    # #28: the ~600 per-campaign samples are formatted once per change of the store, not once
+    # per scrape; a change by this or another connection shows in the very next scrape.
+    from appliance.store.db import Database
+    from appliance.store.figures import Figures
+
+    metrics = _metrics(tmp_path)
+    db = metrics._store._db
+    assert db is not None
+    metrics.figures = metrics._store._figures = Figures(db, ttl=1e9)
+    first = metrics.render()
+    assert metrics.render() == first
+    misses = metrics._store._memo.misses if metrics._store._memo else 0
+    assert metrics.render() == first and metrics._store._memo is not None
+    assert metrics._store._memo.misses == misses  # kept: nothing changed
+    other = Database(db.path)
+    other.conn.execute(
+        "INSERT INTO contacts(campaign_id, dedup_key, phone1, e164_1, state, created_at,"
+        " updated_at) VALUES (1, 'x', '2125550101', '+12125550101', 'Connected', 0, 0)"
+    )
+    samples = _samples(metrics.render().decode())
+    assert samples["dialbox_contacts[('campaign', 'spring'), ('state', 'Connected')]"] == 2
+    db.conn.execute("UPDATE campaigns SET name = 'summer'")  # this connection's own write
+    samples = _samples(metrics.render().decode())
+    assert "dialbox_contacts[('campaign', 'summer'), ('state', 'Connected')]" in samples
 
 
 def test_queue_depth_counts_new_and_due_contacts_only(tmp_path: Path) -> None:

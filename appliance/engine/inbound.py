@@ -48,7 +48,7 @@ from appliance.engine.linepool import LinePool, Slot
 from appliance.errors import DialboxError
 from appliance.flows import Flow
 from appliance.metrics import Metrics, QueueSample
-from appliance.store.campaigns import CampaignRow, list_campaigns
+from appliance.store.campaigns import CampaignRow, list_campaigns, names_of
 from appliance.store.db import Database
 from appliance.store.inbound import record_missed
 
@@ -147,8 +147,7 @@ class Inbound:
     def queue_samples(self) -> list[QueueSample]:
         """Every running inbound campaign's queue (and any other one a caller waits in)."""
         snap = self.snapshot()
-        names = {c.name for c in list_campaigns(self.db)
-                 if c.type is CampaignType.INBOUND and c.status is CampaignStatus.RUNNING}  # fmt: skip
+        names = set(names_of(self.db, CampaignType.INBOUND, CampaignStatus.RUNNING))
         names |= set(snap.campaigns())
         return [QueueSample(n, snap.queue_length(n), snap.longest_wait(n)) for n in sorted(names)]
 
