@@ -350,6 +350,11 @@ class Metrics:
             "The event loop's longest lag since the daemon started",
             registry=r,
         )
+        self.loop_lag_recent = Gauge(
+            "dialbox_loop_lag_recent_max_seconds",
+            "The event loop's longest lag in the last 60 seconds",
+            registry=r,
+        )
         self.auth_failures = Counter(
             "dialbox_auth_failures",
             "Failed API authentications on TCP, by reason (missing, malformed, unknown, revoked, "
@@ -444,9 +449,11 @@ class Metrics:
         self.store_registry = CollectorRegistry(auto_describe=True)
         self.store_registry.register(_StoreFamilies(self._store))
 
-    def record_loop_lag(self, lag: float, longest: float) -> None:
+    def record_loop_lag(self, lag: float, longest: float, recent: float | None = None) -> None:
         self.loop_lag.observe(lag)
         self.loop_lag_max.set(longest)
+        if recent is not None:
+            self.loop_lag_recent.set(recent)
 
     def record_call(
         self, campaign: str, outcome_label: str, duration: float | None, ring: float | None

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,6 +49,26 @@ ComponentFactory = Callable[["Daemon"], Sequence[Component]]
 
 LOOP_LAG_PERIOD = 0.02  # seconds between the loop-lag monitor's timers
 CHECKPOINT_PERIOD = 5.0  # seconds between WAL checkpoints, made off the event loop
+
+
+class RecentMax:
+    """The largest value seen in the last `span` seconds (a monotonic deque: O(1) amortized per
+    value), for the loop's worst lag of the last minute — the longest since start says little
+    once start-up's work is long past (#28)."""
+
+    def __init__(self, span: float) -> None:
+        self.span = span
+        self._kept: deque[tuple[float, float]] = deque()  # (at, value), values decreasing
+
+    def add(self, at: float, value: float) -> float:
+        """Record `value` at `at` (seconds, never decreasing); return the window's largest."""
+        kept = self._kept
+        while kept and kept[-1][1] <= value:
+            kept.pop()
+        kept.append((at, value))
+        while kept[0][0] < at - self.span:
+            kept.popleft()
+        return kept[0][1]
 
 
 def settle_heap() -> int:
@@ -97,6 +118,7 @@ class Daemon:
             self.checkpoints = Database(self.config.database)
             self.readers.append(self.checkpoints)
         self.loop_lag_max = 0.0  # seconds: the event loop's longest lag (LOOP_LAG_PERIOD)
+        self.loop_lag_recent = RecentMax(60.0)  # and its longest in the last minute
         self.repaired: dict[str, int] = {}  # what the start-up doctor mended, by kind
         # The last SIGHUP's outcome, for /healthz: none, reading, done or refused (and why).
         self.config_reload: dict[str, str | None] = {"reload": "none", "problem": None}
@@ -268,8 +290,9 @@ class Daemon:
                 self.loop_lag_max = lag
                 if lag >= 0.25:
                     log.warning("the event loop was blocked for %.0f ms", lag * 1000)
+            recent = self.loop_lag_recent.add(asked, lag)
             if self.metrics is not None:
-                self.metrics.record_loop_lag(lag, self.loop_lag_max)
+                self.metrics.record_loop_lag(lag, self.loop_lag_max, recent)
 
     def health(self) -> dict[str, Any]:
         return {

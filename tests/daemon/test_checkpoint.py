@@ -63,3 +63,23 @@ def test_at_ready_the_heap_alive_after_start_up_is_frozen(tmp_path: Path) -> Non
         for reader in daemon.readers:
             reader.close()
         daemon.db.close()
+
+
+def test_the_loops_worst_lag_of_the_last_minute_forgets_older_ones() -> None:
+    # dialbox_loop_lag_recent_max_seconds (#28): start-up's long lag must not hide what holds
+    # up the loop now, and a lag inside the window is never lost behind a smaller later one
+    from appliance.daemon.runner import RecentMax
+
+    recent = RecentMax(60.0)
+    assert recent.add(0.0, 5.5) == 5.5  # start-up: the repair
+    assert recent.add(30.0, 0.02) == 5.5
+    assert recent.add(60.0, 0.01) == 5.5  # 60 s on: still inside
+    assert recent.add(60.02, 0.03) == 0.03  # gone; the largest since is 0.03
+    assert recent.add(61.0, 0.002) == 0.03
+    assert recent.add(90.0, 0.09) == 0.09
+    assert recent.add(149.0, 0.001) == 0.09
+    assert recent.add(150.5, 0.004) == 0.004
+    values = [(float(t), (t * 7919 % 101) / 1000) for t in range(400)]
+    for at, value in values:  # against the obvious computation
+        got = recent.add(1000.0 + at, value)
+        assert got == max(v for t, v in values if at - 60.0 <= t <= at)
