@@ -201,3 +201,61 @@ def test_why_counts_the_contacts_at_most_every_few_seconds_and_says_when(tmp_pat
             assert status == 404 and "known campaigns: spring" in doc["detail"]
 
     asyncio.run(scenario())
+
+
+def test_kept_answers_change_with_the_database_whoever_writes(tmp_path: Path) -> None:
+    # #28: /campaigns, /status's campaigns and /metrics' per-campaign text are kept until the
+    # database changes (store/memo.py). A write by another process (a `dialbox` command), by
+    # another connection of this one, or by the daemon's own connection shows in the very
+    # next answer; with nothing written, the answers are served again, not rebuilt.
+    import subprocess
+    import sys
+
+    async def scenario() -> None:
+        async with served(tmp_path) as (db, _clock, services, get):
+            spring = create_campaign(db, "spring", CampaignType.AGENT, "US", {}, NOW, "t")
+            rows = "".join(f"{2125550100 + i}\n" for i in range(5)).encode()
+            import_file(db, spring, io.BytesIO(rows), region="US", mappings={}, now=NOW,
+                        actor="t", source="f.csv", rejects_out=io.StringIO())  # fmt: skip
+            _, first = await get("/campaigns")
+            _, status = await get("/status")
+            _, text = await get("/metrics")
+            misses = services.memo.misses
+            assert (await get("/campaigns"))[1] == first
+            assert (await get("/status"))[1]["campaigns"] == status["campaigns"]
+            assert services.memo.misses == misses  # served again, not rebuilt
+
+            # another process: a campaign paused from the command line's own connection
+            subprocess.run(
+                [sys.executable, "-c", "import apsw, sys; c = apsw.Connection(sys.argv[1]);"
+                 " c.execute(\"UPDATE campaigns SET status = 'paused'\")", str(db.path)],
+                check=True,
+            )  # fmt: skip
+            _, listed = await get("/campaigns")
+            assert listed[0]["status"] == "paused"
+            _, doc = await get("/status")
+            assert doc["campaigns"][0]["status"] == "paused"
+
+            # another connection in this process: a contact added
+            other = Database(db.path)
+            with other.transaction():
+                other.conn.execute(
+                    "INSERT INTO contacts(campaign_id, dedup_key, phone1, e164_1, state,"
+                    " created_at, updated_at) VALUES (?, 'x', '2125559999', '+12125559999',"
+                    " 'Pending', 0, 0)",
+                    (spring.id,),
+                )
+            other.close()
+            _, listed = await get("/campaigns")
+            assert listed[0]["contacts"]["total"] == 6
+            _, text = await get("/metrics")
+            assert 'dialbox_contacts{campaign="spring",state="Pending"} 6.0' in text
+
+            # the daemon's own connection: a call ends
+            _call(db, spring, NOW - 60, Outcome.CONNECTED)
+            _, doc = await get("/status")
+            assert doc["campaigns"][0]["by_state"] == {"Connected": 1, "Pending": 5}
+            _, listed = await get("/campaigns")
+            assert listed[0]["contacts"]["by_state"] == {"Connected": 1, "Pending": 5}
+
+    asyncio.run(scenario())
