@@ -192,6 +192,8 @@ class Daemon:
             self.db,
             self.clock.now(),
             decide=dangling_decider(planner, self.db, settings.requeue_delay) if requeue else None,
+            # this box's (and those no box leased): other boxes on the store own theirs (#27)
+            mine=self.config.box.id,
         )
         for attempt in swept:
             log.warning(
