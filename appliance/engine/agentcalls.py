@@ -114,6 +114,8 @@ class AgentCalls:
             now,
             self.planner.false_positive_share(campaign),
         )
+        if getattr(self.loop, "shared", False):
+            self.pacers.share(campaign.id, now)  # every box's abandons hold the cap (#27)
         ringing = tuple(
             now - c.started
             for c in self.calls.values()
