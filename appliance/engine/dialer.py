@@ -170,9 +170,12 @@ class Engine:
     def lines_document(self) -> list[dict[str, Any]]:
         """This box's lines as its row in `boxes` lists them."""
         return [
-            {"name": s.name, "up": s.up, "busy": s.busy, "campaign": s.campaign}
+            {
+                "name": s.name, "up": s.up and not s.disabled, "busy": s.busy,
+                "campaign": s.campaign, "campaigns": list(s.config.campaigns),
+            }
             for s in self.pool.slots
-        ]
+        ]  # fmt: skip
 
     def register(self) -> None:
         now = self.clock.now()
