@@ -53,7 +53,14 @@ from appliance.flows import Flow
 from appliance.metrics import Metrics
 from appliance.store import Database
 from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
-from appliance.store.boxes import heartbeat, others_alive, register, stopped, sweep_dead_boxes
+from appliance.store.boxes import (
+    heartbeat,
+    others_alive,
+    register,
+    stopped,
+    sweep_dead_boxes,
+    this_instance,
+)
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
 from appliance.store.replies import record_reply
 
@@ -179,7 +186,9 @@ class Engine:
 
     def register(self) -> None:
         now = self.clock.now()
-        row = register(self.db, self.box_id, __version__, now, self.lines_document())
+        row = register(
+            self.db, self.box_id, __version__, now, self.lines_document(), this_instance()
+        )
         self.draining = row.draining
         self._last_beat = now
         self.shared = others_alive(self.db, self.box_id, now, self.config.box.sweep_after_seconds)

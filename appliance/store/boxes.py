@@ -18,16 +18,64 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.errors import DialboxError
 from appliance.store.attempts import DanglingAttempt, DecideDangling, sweep_dangling
 from appliance.store.db import Database
 
 log = logging.getLogger(__name__)
 
 STATES = ("up", "stopped", "swept")
+
+
+class BoxInUse(DialboxError):
+    """Another daemon, alive, registered this box id: two boxes with one id would settle each
+    other's attempts as their own."""
+
+
+def this_instance() -> str:
+    """This daemon process as `host:pid` (the box row says which process registered it)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(db: Database, box_id: str, now: float, sweep_after: float, instance: str) -> None:
+    """Before a box settles its own attempts left in flight at its start: BoxInUse when another
+    daemon that is alive — heartbeating within `sweep_after`, on another host or a live process
+    on this one — registered the same id. A restart after a crash (the old process gone) or
+    after the row went silent is its own."""
+    row = db.conn.execute(
+        "SELECT state, heartbeat_at, instance FROM boxes WHERE id = ?", (box_id,)
+    ).fetchone()
+    if row is None:
+        return
+    state, beat, other = row
+    if state != "up" or other is None or other == instance:
+        return
+    age = now - float(str(beat))
+    if age > sweep_after:
+        return
+    host, _, pid = str(other).rpartition(":")
+    if host == instance.rpartition(":")[0] and (not pid.isdigit() or not _alive(int(pid))):
+        return
+    raise BoxInUse(
+        f"box id {box_id!r} is in use by {other} on this store (its heartbeat {age:.0f} s ago):"
+        " give each box its own box.id in the config (docs/operations.md, 'Several boxes')"
+    )
 
 
 @dataclass(frozen=True)
@@ -93,17 +141,20 @@ def register(
     version: str,
     now: float,
     lines: Sequence[dict[str, Any]] = (),
+    instance: str | None = None,
 ) -> BoxRow:
     """This box starts: its row made or taken over (a restart), state up, heartbeat now. The
-    draining flag is kept (a drained box stays drained until resumed)."""
+    draining flag is kept (a drained box stays drained until resumed). `instance`: the
+    process (`this_instance()`) for `claim`."""
     with db.transaction():
         before = get_box(db, box_id)
         db.conn.execute(
-            "INSERT INTO boxes(id, version, lines, started_at, heartbeat_at, state)"
-            " VALUES (?, ?, ?, ?, ?, 'up') ON CONFLICT(id) DO UPDATE SET version = excluded.version,"
-            " lines = excluded.lines, started_at = excluded.started_at,"
-            " heartbeat_at = excluded.heartbeat_at, state = 'up'",
-            (box_id, version, json.dumps(list(lines)), now, now),
+            "INSERT INTO boxes(id, version, lines, started_at, heartbeat_at, state, instance)"
+            " VALUES (?, ?, ?, ?, ?, 'up', ?) ON CONFLICT(id) DO UPDATE SET"
+            " version = excluded.version, lines = excluded.lines,"
+            " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
+            " state = 'up', instance = excluded.instance",
+            (box_id, version, json.dumps(list(lines)), now, now, instance),
         )
         row = get_box(db, box_id)
     assert row is not None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,8 @@ from appliance.domain import Channel, ContactState, Outcome, Summary
 from appliance.store import Database, open_database
 from appliance.store.attempts import Completion, Lease, complete, lease, sweep_dangling
 from appliance.store.boxes import (
+    BoxInUse,
+    claim,
     get_box,
     heartbeat,
     list_boxes,
@@ -200,3 +205,27 @@ def test_drain_and_resume(db: Database) -> None:
     assert not set_draining(db, "a", False).draining
     with pytest.raises(LookupError, match="GET /boxes"):
         set_draining(db, "nope", True)
+
+
+def test_a_second_live_daemon_with_the_same_id_is_refused(db: Database) -> None:
+    clock = ManualClock()
+    register(db, "a", "0.1.0", clock.now(), instance="host-1:4242")
+    # another host, heartbeat fresh: refused, saying what to do
+    with pytest.raises(BoxInUse, match=r"give each box its own box\.id"):
+        claim(db, "a", clock.now() + 5, SWEEP_AFTER, "host-2:99")
+    # this host, the old process gone (a crash, then the restart): its own
+    claim(db, "a", clock.now() + 5, SWEEP_AFTER, f"host-1:{_dead_pid()}")
+    register(db, "a", "0.1.0", clock.now(), instance=f"host-1:{os.getpid()}")
+    # this host, the old process alive: refused
+    with pytest.raises(BoxInUse):
+        claim(db, "a", clock.now() + 5, SWEEP_AFTER, "host-1:1")
+    # silent past sweep_after, or stopped cleanly: free to take
+    claim(db, "a", clock.now() + SWEEP_AFTER + 1, SWEEP_AFTER, "host-2:99")
+    stopped(db, "a", clock.now())
+    claim(db, "a", clock.now() + 1, SWEEP_AFTER, "host-2:99")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

@@ -16,7 +16,8 @@ CREATE TABLE boxes (
                   CHECK (state IN ('up', 'stopped', 'swept')),  -- its liveness
     draining      INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1)),  -- no new leases
     swept_at      REAL,                   -- when another box swept its attempts
-    swept_by      TEXT
+    swept_by      TEXT,
+    instance      TEXT                    -- host:pid of the daemon that registered it last
 );
 
 ALTER TABLE attempts ADD COLUMN box TEXT;

@@ -11,7 +11,8 @@ CREATE TABLE boxes (
                   CHECK (state IN ('up', 'stopped', 'swept')),  -- its liveness
     draining      INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1)),
     swept_at      DOUBLE PRECISION,
-    swept_by      TEXT
+    swept_by      TEXT,
+    instance      TEXT
 );
 
 ALTER TABLE attempts ADD COLUMN box TEXT;
