@@ -172,6 +172,9 @@ class Daemon:
             if config.database != self.config.database:
                 self._refuse("changing `database` needs a restart")
                 continue
+            if config.box.id != self.config.box.id:
+                self._refuse("changing `box.id` needs a restart")
+                continue
             self.config = config
             for component in self.components:
                 component.reload(config)

@@ -229,3 +229,25 @@ def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+def test_a_reload_that_renames_the_box_is_refused(tmp_path: Path) -> None:
+    import asyncio
+
+    from appliance.daemon.runner import Daemon
+
+    config = tmp_path / "dialbox.yaml"
+    config.write_text(f"database: {tmp_path}/r.db\nbox:\n  id: rack-1\n")
+    daemon = Daemon(config)
+    try:
+        config.write_text(f"database: {tmp_path}/r.db\nbox:\n  id: rack-2\n")
+        asyncio.run(daemon._reload())
+        assert daemon.config_reload == {
+            "reload": "refused",
+            "problem": "changing `box.id` needs a restart",
+        }
+        assert daemon.config.box.id == "rack-1"
+    finally:
+        for reader in daemon.readers:
+            reader.close()
+        daemon.db.close()
