@@ -265,11 +265,11 @@ def sweep_dead_boxes(
     it leased since. Two boxes sweeping at once settle each attempt once."""
     cutoff = now - sweep_after
     dead = db.conn.execute(
-        "SELECT id, heartbeat_at FROM boxes b WHERE heartbeat_at < ? AND id IS NOT ?"
+        "SELECT id, heartbeat_at FROM boxes b WHERE heartbeat_at < ? AND (? IS NULL OR id != ?)"
         " AND (state = 'up' OR EXISTS (SELECT 1 FROM attempts a"
         "      WHERE a.box = b.id AND a.status = 'in_flight'))"
         " ORDER BY id",
-        (cutoff, by),
+        (cutoff, by, by),
     ).fetchall()
     out: list[SweptBox] = []
     for box_id, beat_at in dead:
