@@ -188,3 +188,23 @@ def test_the_abandon_cap_holds_across_two_boxes(tmp_path: Path) -> None:
     pacers.share(cid, now)
     assert pacer.ledger.counts(now) == (6, 200)
     assert pacer.at_hard_cap(now), "the campaign is at the cap: box a dials 1:1 from here"
+
+
+def test_a_number_another_box_put_on_dnc_after_the_plan_is_not_dialed(tmp_path: Path) -> None:
+    """The DNC lists are read from the store in the lease's transaction: an opt-out an SMS
+    reply brought to box a (or its API) stops box b's dial planned a moment before."""
+    from appliance.store.dnc import add_numbers
+
+    cid, _contacts, clock, a, b = _boxes(tmp_path)
+
+    async def main() -> None:
+        await b.line.open()
+        campaign = get_campaign_by_id(b.db, cid)
+        (planned,) = b.engine.planner.pick(campaign, clock.now(), 1, set())
+        add_numbers(a.db, [SHARED], campaign_id=None, campaign=None, now=clock.now(),
+                    actor="test", reason="opted out by SMS")  # fmt: skip
+        assert b.engine.start(planned, campaign, b.pool.slots[0], clock.now(), None) is None
+        assert b.line.dialed == []
+
+    run(main())
+    assert b.db.scalar("SELECT count(*) FROM attempts") == 0
