@@ -483,7 +483,7 @@ async def set_filter(call: Call[Filter]) -> web.Response:
         " asks; `dialing` is true when it answers calls.")  # fmt: skip
 async def why(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
-    from appliance.engine.why import box_shares, boxes_lines_up, campaign_lines_up
+    from appliance.engine.why import box_shares, boxes_lines_up, boxes_text, campaign_lines_up
     from appliance.store.selection import lines_up
 
     svc = services(call)
@@ -516,7 +516,7 @@ async def why(call: Call) -> web.Response:
     document["text"] = explanation.text()
     if len(shares) > 1:
         document["boxes"] = [dataclasses.asdict(share) for share in shares]
-        document["text"] += "\nBoxes:\n" + "\n".join(f"  {share.text()}" for share in shares)
+        document["text"] += boxes_text(shares)
     return web.json_response(document)
 
 

@@ -110,6 +110,11 @@ def box_shares(
     return out
 
 
+def boxes_text(shares: Sequence[BoxShare]) -> str:
+    """`why`'s part per box, after its answer for the whole campaign."""
+    return "\nBoxes:\n" + "\n".join(f"  {share.text()}" for share in shares)
+
+
 def boxes_lines_up(shares: Sequence[BoxShare]) -> int:
     """The campaign's lines up across the boxes that lease (up, not draining)."""
     return sum(s.lines_up for s in shares if s.state == "up" and not s.draining)

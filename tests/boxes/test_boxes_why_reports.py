@@ -4,6 +4,8 @@ alone reads as before."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -74,3 +76,24 @@ def test_why_says_per_box_and_counts_every_box_s_lines(tmp_path: Path) -> None:
             assert not any(b["reason"] == "no_line" for b in why["blockers"])
 
     asyncio.run(scenario())
+
+
+def test_dialbox_why_lists_the_boxes(tmp_path: Path) -> None:
+    from appliance.cli import main
+
+    config = tmp_path / "dialbox.yaml"
+    config.write_text("database: d.db\nregion: US\nbox:\n  id: alpha\n")
+    db = open_database(tmp_path / "d.db")
+    create_campaign(db, "spring", CampaignType.AUTOMATED, "US", {}, NOW, "t")
+    up = {"up": True, "busy": False, "campaigns": []}
+    now = time.time()
+    register(db, "alpha", "0.1.0", now, [{"name": "gsm0", **up}])
+    register(db, "beta", "0.1.0", now, [{"name": "gsm0", **up}, {"name": "gsm1", **up}])
+    db.close()
+    out = tmp_path / "why.txt"
+    with out.open("w") as sink, contextlib.redirect_stdout(sink):
+        assert main(["--config", str(config), "why", "--campaign", "spring"]) == 0
+    text = out.read_text()
+    assert "Boxes:\n  box alpha: 1 lines up for it" in text
+    assert "box beta: 2 lines up for it, 0 calls in flight" in text
+    assert "no line is up" not in text
