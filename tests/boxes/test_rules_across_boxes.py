@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from appliance.campaigns import CampaignSettings
 from appliance.clock import ManualClock
@@ -208,3 +211,46 @@ def test_a_number_another_box_put_on_dnc_after_the_plan_is_not_dialed(tmp_path: 
 
     run(main())
     assert b.db.scalar("SELECT count(*) FROM attempts") == 0
+
+
+def test_a_silent_box_is_swept_by_the_other_engine_and_its_late_outcome_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Box a dials, then falls silent (its loop stalled) longer than box.sweep_after_seconds;
+    box b's heartbeat sweeps a's call (requeued through the strategy, engine.requeue_delay);
+    when a's call ends at last, its completion is refused and nothing of it is written."""
+    _cid, _contacts, clock, a, b = _boxes(tmp_path)
+    box = b.config.box
+
+    async def main() -> None:
+        await a.line.open()
+        assert a.engine.round() == 1
+        await a.line.dialing()
+        # a says nothing; b beats on past the limit (not before)
+        clock.advance(box.sweep_after_seconds)
+        b.engine.beat(force=True)
+        assert a.db.scalar("SELECT status FROM attempts WHERE box = 'a'") == "in_flight"
+        clock.advance(1.0)
+        b.engine.beat(force=True)
+        assert a.db.scalar("SELECT status FROM attempts WHERE box = 'a'") == "dangling"
+        before = [tuple(r) for r in a.db.conn.execute("SELECT * FROM contacts ORDER BY id")]
+        with caplog.at_level(logging.WARNING):
+            a.line.fail(LineError("no carrier"))
+            await asyncio.gather(*(c.task for c in list(a.engine.calls.values())))
+        assert "completion refused, nothing recorded" in caplog.text
+        assert [tuple(r) for r in a.db.conn.execute("SELECT * FROM contacts ORDER BY id")] == before
+        # a comes back: its heartbeat says it was swept, and it is up again
+        with caplog.at_level(logging.ERROR):
+            a.engine.beat(force=True)
+        assert "swept its attempts in flight" in caplog.text
+
+    run(main())
+    row = a.db.conn.execute(
+        "SELECT k.state, k.next_at, a.outcome FROM contacts k JOIN attempts a"
+        " ON a.contact_id = k.id WHERE a.box = 'a'"
+    ).fetchone()
+    swept_at = NOW + box.sweep_after_seconds + 1.0
+    # no outcome recorded; the contact due again no sooner than the requeue delay
+    assert tuple(row) == (
+        ContactState.NOT_CONNECTED, swept_at + a.config.engine.requeue_delay, None
+    )  # fmt: skip
