@@ -488,7 +488,16 @@ class StorePlanner:
         (the contact itself, its number's calls and lockouts, the day's caps) counts. None: it
         may be dialed; else why not in plain words."""
         judged = self._judge(campaign, contact_id, now, manual=False)
-        return judged if isinstance(judged, str) else None
+        if isinstance(judged, str):
+            return judged
+        # one call at a time to a number across the boxes (two contacts may share it)
+        busy = self.db.scalar(
+            "SELECT contact_id FROM attempts WHERE number = ? AND status = 'in_flight' LIMIT 1",
+            (judged.number,),
+        )
+        if busy is not None:
+            return f"contact {contact_id}: its number {judged.number} is being called now"
+        return None
 
     def _judge(
         self, campaign: CampaignRow, contact_id: int, now: float, *, manual: bool

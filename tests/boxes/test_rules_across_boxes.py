@@ -60,12 +60,15 @@ class Box:
         return next(iter(self.lines.values()))
 
 
-def _store(path: Path) -> tuple[int, list[int]]:
-    """A campaign whose number may be called once in 30 days; two contacts share one number."""
+def _store(path: Path, capped: bool = True) -> tuple[int, list[int]]:
+    """A campaign whose number may be called once in 30 days (`capped`); two contacts share
+    one number."""
     db = open_database(path)
     strategy = {"name": "s", "on": {"default": "retry 20s"}}
     save_strategy(db, "s", to_dict(parse_strategy(strategy)), 0.0, "test")
-    settings = {"strategy": "s", "max_attempts": 3, "max_attempts_per_30_days": 1}
+    settings: dict[str, Any] = {"strategy": "s", "max_attempts": 3}
+    if capped:
+        settings["max_attempts_per_30_days"] = 1
     cid = add_campaign(db, "c", json.dumps(settings))
     db.conn.execute("UPDATE campaigns SET type = 'automated' WHERE id = ?", (cid,))
     contacts = [add_contact(db, cid, [SHARED]), add_contact(db, cid, [SHARED])]
@@ -73,9 +76,9 @@ def _store(path: Path) -> tuple[int, list[int]]:
     return cid, contacts
 
 
-def _boxes(tmp_path: Path) -> tuple[int, list[int], ManualClock, Box, Box]:
+def _boxes(tmp_path: Path, capped: bool = True) -> tuple[int, list[int], ManualClock, Box, Box]:
     path = tmp_path / "shared.db"
-    cid, contacts = _store(path)
+    cid, contacts = _store(path, capped)
     clock = ManualClock(NOW)
     a, b = Box(path, "a", clock), Box(path, "b", clock)
     for box in (a, b):
@@ -254,3 +257,25 @@ def test_a_silent_box_is_swept_by_the_other_engine_and_its_late_outcome_refused(
     assert tuple(row) == (
         ContactState.NOT_CONNECTED, swept_at + a.config.engine.requeue_delay, None
     )  # fmt: skip
+
+
+def test_a_number_is_called_by_one_box_at_a_time(tmp_path: Path) -> None:
+    """No cap stops a second call to the number, but a's call to it is in flight: b's lease of
+    the other contact on that number is refused until a's call has ended."""
+    cid, contacts, clock, a, b = _boxes(tmp_path, capped=False)
+
+    async def main() -> None:
+        await a.line.open()
+        await b.line.open()
+        campaign = get_campaign_by_id(b.db, cid)
+        (stale,) = b.engine.planner.pick(campaign, clock.now(), 1, {contacts[0]})
+        assert a.engine.round() == 1
+        await a.line.dialing()
+        assert b.engine.start(stale, campaign, b.pool.slots[0], clock.now(), None) is None
+        a.line.fail(LineError("no carrier"))
+        await asyncio.gather(*(c.task for c in list(a.engine.calls.values())))
+        # a's call ended: the number is free, b dials its contact
+        got = b.engine.start(stale, campaign, b.pool.slots[0], clock.now(), None)
+        assert got is not None and got.contact_id == contacts[1]
+
+    run(main())
