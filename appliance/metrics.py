@@ -93,9 +93,11 @@ class _StoreCollector(Collector):
         queue: Callable[[], Iterable[tuple[str, int]]] | None,
         inbound: Callable[[], Iterable[QueueSample]],
         figures: Figures | None = None,
+        box_silence: float = 10.0,
     ) -> None:
         self._db = db
         self._figures = figures
+        self._box_silence = box_silence
         self._now = now
         self._lines = lines
         self._abandon = abandon
@@ -252,6 +254,20 @@ class _StoreCollector(Collector):
             readable.add_metric([name, str(list_name)], 0.0 if error else 1.0)
         yield owed
         yield readable
+        # Several boxes on one store (#27): each box's heartbeat, read from the store, so any
+        # box's /metrics shows all of them (a box silent this long is down: store/boxes.py).
+        boxes = GaugeMetricFamily(
+            "dialbox_box_up",
+            "1 while the box heartbeats on the store (silent no longer than two heartbeats), else 0",
+            labels=["box"],
+        )
+        now = self._now()
+        for box_id, state, beat in db.conn.execute(
+            "SELECT id, state, heartbeat_at FROM boxes ORDER BY id"
+        ):
+            alive = state == "up" and now - float(str(beat)) <= self._box_silence
+            boxes.add_metric([str(box_id)], 1.0 if alive else 0.0)
+        yield boxes
 
     def _due_contacts(
         self, db: Database, campaigns: list[tuple[int, str]]
@@ -286,6 +302,7 @@ class Metrics:
         queue: Callable[[], Iterable[tuple[str, int]]] | None = None,
         inbound: Callable[[], Iterable[QueueSample]] = tuple,
         figures: Figures | None = None,
+        box_silence: float = 10.0,
     ) -> None:
         self.figures = figures
         self._now = now
@@ -443,7 +460,9 @@ class Metrics:
             self.recordings.labels(result)
         for reason in RECORDING_DELETIONS:
             self.recordings_deleted.labels(reason)
-        self._store = _StoreCollector(db, now, lines, abandon, agents, queue, inbound, figures)
+        self._store = _StoreCollector(
+            db, now, lines, abandon, agents, queue, inbound, figures, box_silence
+        )
         r.register(self._store)
         # the per-campaign gauges in a registry of their own, so their text can be kept
         self.store_registry = CollectorRegistry(auto_describe=True)

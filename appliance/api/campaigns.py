@@ -3,6 +3,7 @@ strategy, filter, why-not-dialing (C12) and reports (O7)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import zoneinfo
@@ -487,7 +488,7 @@ async def set_filter(call: Call[Filter]) -> web.Response:
         " asks; `dialing` is true when it answers calls.")  # fmt: skip
 async def why(call: Call) -> web.Response:
     from appliance.engine.storeplanner import StorePlanner
-    from appliance.engine.why import campaign_lines_up
+    from appliance.engine.why import box_shares, boxes_lines_up, boxes_text, campaign_lines_up
     from appliance.store.selection import lines_up
 
     svc = services(call)
@@ -499,6 +500,11 @@ async def why(call: Call) -> web.Response:
     # The running pool knows which lines are up and in service; without one, what was recorded.
     state = engine.pool.in_service() if engine is not None else lines_up(svc.db)
     up = campaign_lines_up(config, campaign, state)
+    # Several boxes on the store (#27): the campaign's lines are every leasing box's
+    shares = box_shares(svc.db, campaign, svc.clock.now(), config.box.heartbeat_seconds,
+                        config.box.sweep_after_seconds)  # fmt: skip
+    if len(shares) > 1 and campaign.type is not CampaignType.INBOUND:
+        up = boxes_lines_up(shares)
     seats = engine.agents_out_of_reach(campaign) if engine is not None else None
     # The contacts' reasons are a scan of the campaign: counted at most once per few seconds
     # (the gates — status, window, lines, agents, abandon cap — are judged now)
@@ -513,6 +519,9 @@ async def why(call: Call) -> web.Response:
     document["counts_as_of"] = iso_time(counted_at)
     document["counts_age_seconds"] = round(max(0.0, now - counted_at), 3)
     document["text"] = explanation.text()
+    if len(shares) > 1:
+        document["boxes"] = [dataclasses.asdict(share) for share in shares]
+        document["text"] += boxes_text(shares)
     return web.json_response(document)
 
 

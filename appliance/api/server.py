@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 def create_app(services: Services) -> web.Application:
     """The whole API: every operation declared in the route modules, problem+json errors."""
     # Importing the route modules declares their operations on the registry.
+    import appliance.api.boxes  # several boxes on one store, #27
     import appliance.api.email  # the e-mail channel's unsubscribe link and bounces, #26
     import appliance.api.inbound  # missed calls, #23
     import appliance.api.monitor  # listen, whisper, barge-in, #25
@@ -164,6 +165,7 @@ def _bind_unix(path: Path) -> socket.socket:
 
 def openapi_document() -> dict[str, object]:
     """The OpenAPI document the daemon serves at /openapi.json (docs/openapi.json is a copy)."""
+    import appliance.api.boxes  # several boxes on one store, #27
     import appliance.api.email  # the e-mail channel, #26
     import appliance.api.inbound  # missed calls, #23
     import appliance.api.monitor  # listen, whisper, barge-in, #25

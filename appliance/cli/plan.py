@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 from typing import Any
 
 from appliance.campaigns import CampaignSettings
 from appliance.cli.context import open_context
 from appliance.cli.output import add_json_flag, emit, table
+from appliance.domain import CampaignType
 from appliance.engine.storeplanner import StorePlanner
-from appliance.engine.why import campaign_lines_up, usable_lines
+from appliance.engine.why import (
+    box_shares,
+    boxes_lines_up,
+    boxes_text,
+    campaign_lines_up,
+    usable_lines,
+)
 from appliance.errors import DialboxError
 from appliance.scheduler.plan import utc_text
 from appliance.scheduler.windows import ScheduleError, local_time
@@ -115,11 +123,22 @@ def why(args: argparse.Namespace) -> int:
     cr = planner.rules_for(campaign)
     now = parse_at(args.at, cr.timezone, ctx.clock.now())
     up = lines_up(ctx.db)
-    explanation = planner.explain(campaign, now, campaign_lines_up(ctx.config, campaign, up), up=up)
+    count = campaign_lines_up(ctx.config, campaign, up)
+    # Several boxes on the store (#27): every leasing box's lines, and each box's part
+    box = ctx.config.box
+    shares = box_shares(ctx.db, campaign, ctx.clock.now(), box.heartbeat_seconds,
+                        box.sweep_after_seconds)  # fmt: skip
+    if len(shares) > 1 and campaign.type is not CampaignType.INBOUND:
+        count = boxes_lines_up(shares)
+    explanation = planner.explain(campaign, now, count, up=up)
     document = explanation.as_dict()
     document["at"] = utc_text(now)
     document["profile"] = {"name": cr.profile.name, "rules": cr.profile.rules_text()}
-    emit(args, document, lambda _doc: explanation.text())
+    text = explanation.text()
+    if len(shares) > 1:
+        document["boxes"] = [dataclasses.asdict(share) for share in shares]
+        text += boxes_text(shares)
+    emit(args, document, lambda _doc: text)
     return 0
 
 

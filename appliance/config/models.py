@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import socket
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
@@ -340,6 +342,39 @@ class EngineSettings(Section):
     webhook_retry_max: float = Field(default=300.0, gt=0.0, le=86400.0)
 
 
+def _host_box_id() -> str:
+    """The host name as a box id: lower case, anything outside [a-z0-9-] made '-', 32 at most."""
+    name = re.sub(r"[^a-z0-9-]", "-", socket.gethostname().split(".")[0].lower()).strip("-")
+    return name[:32] or "box"
+
+
+class BoxSettings(Section):
+    """This daemon as one box of several on one store (#27, docs/operations.md "Several boxes")."""
+
+    id: str = Field(
+        default_factory=_host_box_id,
+        pattern=r"^[a-z0-9-]{1,32}$",
+        description="this box's name among the boxes on the store (default: the host name)",
+    )
+    heartbeat_seconds: float = Field(default=5.0, gt=0.0, le=300.0)
+    sweep_after_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=86400.0,
+        description="a box silent this long is dead: the others sweep its attempts in flight",
+    )
+
+    @model_validator(mode="after")
+    def _sweep_after_beats(self) -> BoxSettings:
+        if self.sweep_after_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                f"box.sweep_after_seconds ({self.sweep_after_seconds:g}) must be at least twice"
+                f" box.heartbeat_seconds ({self.heartbeat_seconds:g}): a box one beat late"
+                " would be swept while alive"
+            )
+        return self
+
+
 class ScheduleEntry(Section):
     """A scheduled campaign action (SPEC C2; docs/scheduler.md, "Scheduled actions")."""
 
@@ -576,6 +611,7 @@ class DialboxConfig(Section):
     agents: AgentSettings = AgentSettings()
     api: ApiSettings = ApiSettings()
     engine: EngineSettings = EngineSettings()
+    box: BoxSettings = Field(default_factory=BoxSettings)
     schedules: tuple[ScheduleEntry, ...] = ()
     recordings: RecordingSettings = RecordingSettings()
     prompts: PromptSettings = PromptSettings()

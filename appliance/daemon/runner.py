@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from appliance import __version__
 from appliance.api.logbuffer import LogBuffer
 from appliance.clock import Clock, SystemClock
 from appliance.config import ConfigError, DialboxConfig, load_config
@@ -31,6 +32,7 @@ from appliance.engine.storeplanner import StorePlanner
 from appliance.metrics import Metrics
 from appliance.store import Database, open_database
 from appliance.store.attempts import DanglingAttempt, sweep_dangling
+from appliance.store.boxes import claim, register, this_instance
 from appliance.store.db import hold_daemon_lock
 
 log = logging.getLogger(__name__)
@@ -204,6 +206,9 @@ class Daemon:
             if config.database != self.config.database:
                 self._refuse("changing `database` needs a restart")
                 continue
+            if config.box.id != self.config.box.id:
+                self._refuse("changing `box.id` needs a restart")
+                continue
             self.config = config
             for component in self.components:
                 component.reload(config)
@@ -220,12 +225,18 @@ class Daemon:
         """Attempts left in flight by a crash become Dangling: their contacts closed, or (requeue)
         settled by the strategy and the limits like any outcome (SPEC C8)."""
         settings = self.config.engine
+        box = self.config.box
+        # two live daemons with one box id would settle each other's calls as their own (#27)
+        claim(self.db, box.id, self.clock.now(), box.sweep_after_seconds, this_instance())
+        register(self.db, box.id, __version__, self.clock.now(), (), this_instance())
         planner = StorePlanner(self.config, self.db, self.clock)
         requeue = settings.dangling_action == "requeue"
         swept = sweep_dangling(
             self.db,
             self.clock.now(),
             decide=dangling_decider(planner, self.db, settings.requeue_delay) if requeue else None,
+            # this box's (and those no box leased): other boxes on the store own theirs (#27)
+            mine=self.config.box.id,
         )
         for attempt in swept:
             log.warning(

@@ -56,6 +56,7 @@ def components(daemon: Daemon) -> Sequence[Component]:
         ],
         figures=figures,
         inbound=lambda: engine.inbound.queue_samples() if engine else [],
+        box_silence=2 * config.box.heartbeat_seconds,
     )
     daemon.metrics = metrics
     for swept in daemon.recovered:

@@ -114,6 +114,8 @@ class AgentCalls:
             now,
             self.planner.false_positive_share(campaign),
         )
+        if getattr(self.loop, "shared", False):
+            self.pacers.share(campaign.id, now)  # every box's abandons hold the cap (#27)
         ringing = tuple(
             now - c.started
             for c in self.calls.values()
@@ -216,6 +218,11 @@ class AgentCalls:
         campaign = self._running(campaign_name)
         if campaign is None:
             raise AgentConflict(f"campaign {campaign_name} is not running")
+        if getattr(self.loop, "draining", False):  # #27
+            raise AgentConflict(
+                "this box is draining for maintenance: it dials nothing new until resumed"
+                " (POST /boxes/{id}/resume)"
+            )
         if any(c.lease.contact_id == contact_id for c in self.calls.values()):
             raise AgentConflict(f"contact {contact_id} is being dialed right now")
         now = self.clock.now()

@@ -20,6 +20,7 @@ import logging
 import time
 from typing import Any
 
+from appliance import __version__
 from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
 from appliance.config import DialboxConfig
@@ -52,6 +53,14 @@ from appliance.flows import Flow
 from appliance.metrics import Metrics
 from appliance.store import Database
 from appliance.store.attempts import Lease, complete, lease, mark_dialed, sweep_dangling
+from appliance.store.boxes import (
+    heartbeat,
+    others_alive,
+    register,
+    stopped,
+    sweep_dead_boxes,
+    this_instance,
+)
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
 from appliance.store.replies import record_reply
 
@@ -92,6 +101,13 @@ class Engine:
         self.calls: dict[int, Call] = {}  # attempt id -> call in flight
         self.dialed = 0
         self._last_sweep = 0.0
+        # This daemon as one box of several on the store (#27, store/boxes.py): its id, whether
+        # it is drained (it leases nothing), whether other boxes dial the same store (the lease
+        # then judges the rules again inside its transaction), and when it last beat.
+        self.box_id = config.box.id
+        self.draining = False
+        self.shared = False
+        self._last_beat: float | None = None
         self.desk = desk
         # The audio path's parts (#24: detector, beep, recorder, prompt library), built by the
         # daemon (daemon/wiring.py `audio_parts`); none given: calls go as on lines without sound.
@@ -137,10 +153,12 @@ class Engine:
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stopping: asyncio.Event) -> None:
+        self.register()
         self.ready.set()
         try:
             while not stopping.is_set():
                 try:
+                    self.beat()
                     self.round()
                     self._mail()
                     self._sweep()
@@ -151,12 +169,72 @@ class Engine:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), timeout=self.config.engine.tick)
             await self._drain()
+            stopped(self.db, self.box_id, self.clock.now())
         finally:
             self.pool.release.set()
 
+    # ------------------------------------------------------------------ the box (#27)
+    def lines_document(self) -> list[dict[str, Any]]:
+        """This box's lines as its row in `boxes` lists them."""
+        return [
+            {
+                "name": s.name, "up": s.up and not s.disabled, "busy": s.busy,
+                "campaign": s.campaign, "campaigns": list(s.config.campaigns),
+            }
+            for s in self.pool.slots
+        ]  # fmt: skip
+
+    def register(self) -> None:
+        now = self.clock.now()
+        row = register(
+            self.db, self.box_id, __version__, now, self.lines_document(), this_instance()
+        )
+        self.draining = row.draining
+        self._last_beat = now
+        self.shared = others_alive(self.db, self.box_id, now, self.config.box.sweep_after_seconds)
+
+    def beat(self, force: bool = False) -> None:
+        """Every `box.heartbeat_seconds`: the heartbeat (and this box's leases renewed), the
+        drain flag as the store has it, and the sweep of boxes silent for longer than
+        `box.sweep_after_seconds` (their attempts in flight: Dangling, as configured)."""
+        now = self.clock.now()
+        box = self.config.box
+        if (
+            not force
+            and self._last_beat is not None
+            and now - self._last_beat < box.heartbeat_seconds
+        ):
+            return
+        self._last_beat = now
+        row = heartbeat(self.db, self.box_id, now, box.sweep_after_seconds, self.lines_document())
+        if row.draining != self.draining:
+            log.warning("box %s %s", self.box_id,
+                        "draining: no new leases; calls in flight finish" if row.draining
+                        else "resumed: leasing again")  # fmt: skip
+        self.draining = row.draining
+        self.shared = others_alive(self.db, self.box_id, now, box.sweep_after_seconds)
+        settings = self.config.engine
+        decide = (
+            dangling_decider(self.planner, self.db, settings.requeue_delay)
+            if settings.dangling_action == "requeue"
+            else None
+        )
+        for dead in sweep_dead_boxes(self.db, now, box.sweep_after_seconds, decide=decide,
+                                     by=self.box_id):  # fmt: skip
+            for attempt in dead.attempts:
+                log.warning(
+                    "attempt %s of silent box %s: dangling; contact %s %s", attempt.attempt_id,
+                    dead.box, attempt.contact_id,
+                    "requeued" if attempt.requeued else f"closed as {attempt.state}",
+                )  # fmt: skip
+                if self.metrics is not None:
+                    self.metrics.dangling.labels(
+                        get_campaign_by_id(self.db, attempt.campaign_id).name
+                    ).inc()
+
     def _mail(self) -> None:
         """The e-mail steps (#26): a failure there is logged and never stops the calls."""
-        if self.mailer is None:
+        if self.mailer is None or self.draining:
             return
         try:
             self.mailer.tick(frozenset(c.lease.contact_id for c in self.calls.values()))
@@ -180,6 +258,8 @@ class Engine:
     # ------------------------------------------------------------------ one round
     def round(self) -> int:
         """Start as many calls as lines, rules and agents allow; returns how many were started."""
+        if self.draining:
+            return 0  # drained (#27): no new leases; the calls in flight finish
         free = list(self.pool.free())
         if not free:
             return 0
@@ -228,9 +308,20 @@ class Engine:
     ) -> Lease | None:
         """Lease the contact (committed before a byte reaches the line) and start the call; for
         `agent` (reserved for it), the answered call goes to that agent."""
-        got = lease(self.db, pick.contact_id, pick.phone_index, pick.channel, now, line=slot.name)
+        if self.draining:
+            return None
+        recheck = getattr(self.planner, "recheck", None) if self.shared else None
+        got = lease(
+            self.db, pick.contact_id, pick.phone_index, pick.channel, now, line=slot.name,
+            box=self.box_id, lease_for=self.config.box.sweep_after_seconds,
+            # another box may have dialed the contact or its number since the plan (#27); an
+            # agent's manual dial (reason "manual") was judged just now, redial time waived
+            recheck=(lambda: recheck(campaign, pick.contact_id, now))
+            if recheck is not None and pick.reason != "manual"
+            else None,
+        )  # fmt: skip
         if not isinstance(got, Lease):
-            log.debug("contact %s not leased: %s", pick.contact_id, got.reason)
+            log.debug("contact %s not leased: %s %s", pick.contact_id, got.reason, got.detail)
             if agent is not None:
                 self.agents.release(agent)
             return None
@@ -261,6 +352,7 @@ class Engine:
             if requeue
             else None,
             exclude=[*self.calls, *self.inbound.in_flight()],
+            mine=self.box_id,  # another box's attempts are its own (#27: sweep_dead_boxes)
         )
         for attempt in swept:
             log.warning(

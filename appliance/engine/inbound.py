@@ -116,6 +116,11 @@ class Inbound:
         for slot in pool.slots:
             slot.line.subscribe(self._listener(slot))
 
+    @property
+    def box_id(self) -> str:
+        """This box (#27): the attempts of the calls it answers name it."""
+        return self.host.config.box.id
+
     # ------------------------------------------------------------------ reading
     def snapshot(self) -> InboundSnapshot:
         """What rings in, runs a flow, waits and talks now (inboundview.py)."""

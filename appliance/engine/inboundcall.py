@@ -175,7 +175,7 @@ class AnsweredCall:
             ended = asyncio.ensure_future(line.wait_call_end())
             try:
                 call = record_inbound(host.db, campaign, slot.name, answered.number or ring.caller,
-                                      now)  # fmt: skip
+                                      now, box=getattr(host, "box_id", None))  # fmt: skip
             except DialboxError as exc:  # the campaign was deleted or changed type meanwhile
                 log.error("call on %s for %s not recorded, hung up: %s", slot.name,
                           campaign.name, exc)  # fmt: skip

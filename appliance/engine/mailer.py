@@ -388,7 +388,7 @@ class Mailer:
     def _skip(
         self, campaign: CampaignRow, contact_id: int, phone: int, now: float, why: str
     ) -> None:
-        got = lease(self.db, contact_id, phone, Channel.EMAIL, now)
+        got = lease(self.db, contact_id, phone, Channel.EMAIL, now, box=self.config.box.id)
         if not isinstance(got, Lease):
             return
         report = AttemptReport(Outcome.EMAIL_SKIPPED, (why,), now, None, None,

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from appliance.campaigns import CampaignSettings
 from appliance.domain import Outcome
-from appliance.scheduler.pacing import MONTH, TARGET_SHARE, Pacer
+from appliance.scheduler.pacing import DAY, MONTH, TARGET_SHARE, Pacer
 from appliance.store.db import Database
+from appliance.store.selection import abandon_counts
 
 PACED = ("progressive", "predictive")
 _MACHINE = (Outcome.ANSWERING_MACHINE, Outcome.FAX)
@@ -70,6 +71,17 @@ class Pacers:
             entry.pacer.false_positive = false_positive
             entry.key = key
         return entry.pacer
+
+    def share(self, campaign_id: int, now: float) -> None:
+        """Other boxes dial the campaign too (#27): its pacer's abandon ledger is held to the
+        whole campaign's figures, read from the store now (each box's calls are recorded there
+        as they end), so the cap holds across boxes."""
+        entry = self._by_campaign.get(campaign_id)
+        if entry is None:
+            return
+        for window in (DAY, MONTH):
+            answered, abandoned = abandon_counts(self.db, campaign_id, now, window)
+            entry.pacer.ledger.share(window, abandoned, answered)
 
     def known(self, campaign_id: int) -> Pacer | None:
         entry = self._by_campaign.get(campaign_id)

@@ -482,6 +482,28 @@ class StorePlanner:
         """A dial of this one contact now (an agent's manual dial, A5), or why not in plain words.
         The law is the same as for the dial loop: DNC, calling hours, caps and lockouts hold; only
         a redial time not yet come gives way, as the agent chose to call now."""
+        return self._judge(campaign, contact_id, now, manual=True)
+
+    def recheck(self, campaign: CampaignRow, contact_id: int, now: float) -> str | None:
+        """The dial loop's pick judged again from the store, inside the lease's transaction,
+        when other boxes dial the same campaigns (#27): what another box dialed since the plan
+        (the contact itself, its number's calls and lockouts, the day's caps) counts. None: it
+        may be dialed; else why not in plain words."""
+        judged = self._judge(campaign, contact_id, now, manual=False)
+        if isinstance(judged, str):
+            return judged
+        # one call at a time to a number across the boxes (two contacts may share it)
+        busy = self.db.scalar(
+            "SELECT contact_id FROM attempts WHERE number = ? AND status = 'in_flight' LIMIT 1",
+            (judged.number,),
+        )
+        if busy is not None:
+            return f"contact {contact_id}: its number {judged.number} is being called now"
+        return None
+
+    def _judge(
+        self, campaign: CampaignRow, contact_id: int, now: float, *, manual: bool
+    ) -> Pick | str:
         if campaign.status is not CampaignStatus.RUNNING:
             return f"campaign {campaign.name} is {campaign.status}"
         cr = self.rules_for(campaign)
@@ -493,7 +515,7 @@ class StorePlanner:
         if row is None:
             return f"contact {contact_id} is not in campaign {campaign.name}"
         reason = classify(row, rules, now)
-        if reason is Reason.WAITING and row.due_at is not None:
+        if manual and reason is Reason.WAITING and row.due_at is not None:
             reason = classify(dataclasses.replace(row, due_at=now), rules, now)
         if reason is not Reason.READY or row.number is None:
             words = CONTACT_WORDS.get(reason, str(reason)).format(

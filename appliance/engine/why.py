@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from appliance.campaigns import CampaignSettings
@@ -28,6 +29,7 @@ from appliance.scheduler.why import Explanation, Gates, InboundGates
 from appliance.scheduler.windows import local_time
 from appliance.store import external
 from appliance.store.agents import campaign_agents, list_agents
+from appliance.store.boxes import list_boxes
 from appliance.store.campaigns import CampaignRow
 from appliance.store.db import Database
 from appliance.store.selection import (
@@ -57,6 +59,65 @@ def usable_lines(config: DialboxConfig, campaign: CampaignRow) -> list[str]:
         for line in config.lines
         if line.enabled and (not line.campaigns or campaign.name in line.campaigns)
     ]
+
+
+@dataclass(frozen=True)
+class BoxShare:
+    """One box's part in a campaign (#27): its lines up that the campaign may use, as the box
+    last reported them, and the campaign's calls it has in flight."""
+
+    box: str
+    state: str  # up, silent, stopped, swept
+    draining: bool
+    lines_up: int
+    in_flight: int
+
+    def text(self) -> str:
+        if self.state != "up":
+            return f"box {self.box}: {self.state}, dials nothing"
+        if self.draining:
+            return (
+                f"box {self.box}: draining, leases nothing new ({self.in_flight} calls in flight)"
+            )
+        return f"box {self.box}: {self.lines_up} lines up for it, {self.in_flight} calls in flight"
+
+
+def box_shares(
+    db: Database, campaign: CampaignRow, now: float, heartbeat: float, sweep_after: float
+) -> list[BoxShare]:
+    """Each box on the store and its part in the campaign (`why` per box, #27)."""
+    in_flight: dict[str, int] = {
+        str(box): int(str(n))
+        for box, n in db.conn.execute(
+            "SELECT box, count(*) FROM attempts WHERE campaign_id = ? AND status = 'in_flight'"
+            " GROUP BY box",
+            (campaign.id,),
+        )
+    }
+    out = []
+    for row in list_boxes(db):
+        state = row.state
+        if state == "up" and row.age(now) > 2 * heartbeat:
+            state = "silent"
+        usable = sum(
+            1
+            for line in row.lines
+            if line.get("up")
+            and (not line.get("campaigns") or campaign.name in line.get("campaigns", ()))
+        )
+        out.append(BoxShare(row.id, state, row.draining, usable,
+                            in_flight.get(row.id, 0)))  # fmt: skip
+    return out
+
+
+def boxes_text(shares: Sequence[BoxShare]) -> str:
+    """`why`'s part per box, after its answer for the whole campaign."""
+    return "\nBoxes:\n" + "\n".join(f"  {share.text()}" for share in shares)
+
+
+def boxes_lines_up(shares: Sequence[BoxShare]) -> int:
+    """The campaign's lines up across the boxes that lease (up, not draining)."""
+    return sum(s.lines_up for s in shares if s.state == "up" and not s.draining)
 
 
 def campaign_lines_up(

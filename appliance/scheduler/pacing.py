@@ -90,6 +90,14 @@ class AbandonLedger:
     def __init__(self) -> None:
         self._answered: dict[float, deque[float]] = {DAY: deque(), MONTH: deque()}
         self._abandoned: dict[float, deque[float]] = {DAY: deque(), MONTH: deque()}
+        # The whole campaign's figures as the shared store has them, when other boxes dial it
+        # too (#27): each count is at least the store's, so the abandons of every box hold the
+        # cap, not those this box saw alone. (abandoned, answered) by window; empty: one box.
+        self._shared: dict[float, tuple[int, int]] = {}
+
+    def share(self, window: float, abandoned: int, answered: int) -> None:
+        """The campaign's (abandoned, answered) over `window` across all boxes, from the store."""
+        self._shared[window] = (abandoned, answered)
 
     def answered(self, t: float) -> None:
         for q in self._answered.values():
@@ -107,13 +115,16 @@ class AbandonLedger:
                     q.popleft()
 
     def rate(self, now: float, window: float = DAY) -> float:
-        self._trim(now)
-        answered = len(self._answered[window])
-        return len(self._abandoned[window]) / answered if answered else 0.0
+        abandoned, answered = self.counts(now, window)
+        return abandoned / answered if answered else 0.0
 
     def counts(self, now: float, window: float = DAY) -> tuple[int, int]:
         self._trim(now)
-        return len(self._abandoned[window]), len(self._answered[window])
+        abandoned, answered = len(self._abandoned[window]), len(self._answered[window])
+        shared = self._shared.get(window)
+        if shared is not None:
+            abandoned, answered = max(abandoned, shared[0]), max(answered, shared[1])
+        return abandoned, answered
 
 
 class Samples:

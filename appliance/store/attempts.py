@@ -10,6 +10,7 @@ caller decides (the strategy and the limits: appliance/engine/planner.py).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from appliance.store.db import Database
 from appliance.store.dnc import block_number, is_blocked
 from appliance.store.external import after_attempt, holds_row
 from appliance.store.flowrecords import FlowOutcome, clean, write_flow
+
+log = logging.getLogger(__name__)
 
 # Contacts in these states may be leased (if their redial time has come).
 LEASABLE = (ContactState.PENDING, ContactState.NOT_CONNECTED, ContactState.SMS_SENT)
@@ -33,12 +36,18 @@ class Lease:
     phone_index: int
     number: str
     channel: Channel
+    # Several boxes on one store (#27, store/boxes.py): the box that leased it and the contact's
+    # lease generation then; a completion is refused unless both still hold (fencing). None:
+    # not checked (a lease made by a caller that names no box).
+    box: str | None = None
+    generation: int | None = None
 
 
 @dataclass(frozen=True)
 class LeaseRefused:
     contact_id: int
-    reason: str  # "gone", "leased", "state", "dnc", "released" (an external row, D9)
+    reason: str  # "gone", "leased", "state", "dnc", "released" (an external row, D9), "rules"
+    detail: str = ""  # "rules": why (the rules re-read in the lease's transaction, #27)
 
 
 @dataclass(frozen=True)
@@ -69,21 +78,28 @@ def lease(
     *,
     line: str | None = None,
     agent: str | None = None,
+    box: str | None = None,
+    lease_for: float | None = None,
+    recheck: Callable[[], str | None] | None = None,
 ) -> Lease | LeaseRefused:
     """Mark the contact *Sent to Dialer* and open an attempt, committed before anything is dialed.
 
     The DNC lists are checked again here, inside the transaction: lists change after import
-    and after the scheduler picked the contact (D7)."""
+    and after the scheduler picked the contact (D7). `box`: the box leasing it (#27), the lease
+    expiring `lease_for` seconds from now unless its heartbeat renews it; `recheck`: the
+    campaign's rules read again inside the transaction (another box may have dialed the number
+    or the contact since the plan), a refusal's words or None."""
     if not 1 <= phone_index <= 5:
         raise ValueError(f"phone index {phone_index} is not 1..5")
     with db.transaction():
         row = db.conn.execute(
-            f"SELECT campaign_id, state, lease_id, attempts, e164_{phone_index} FROM contacts WHERE id = ?",
+            f"SELECT campaign_id, state, lease_id, attempts, e164_{phone_index}, lease_gen"
+            " FROM contacts WHERE id = ?",
             (contact_id,),
         ).fetchone()
         if row is None:
             return LeaseRefused(contact_id, "gone")
-        campaign_id, state, lease_id, attempts, number = row
+        campaign_id, state, lease_id, attempts, number, generation = row
         if lease_id is not None:
             return LeaseRefused(contact_id, "leased")
         if state not in LEASABLE or not number:
@@ -95,10 +111,14 @@ def lease(
             return LeaseRefused(contact_id, "dnc")
         if not holds_row(db, contact_id):  # an external list's row released meanwhile (D9)
             return LeaseRefused(contact_id, "released")
+        if recheck is not None and (why := recheck()) is not None:
+            return LeaseRefused(contact_id, "rules", why)
         attempt_no = attempts + 1
+        generation = int(generation or 0) + 1
         db.conn.execute(
             "INSERT INTO attempts(contact_id, campaign_id, attempt_no, phone_index, number, channel,"
-            " line, agent, status, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'in_flight', ?)",
+            " line, agent, status, queued_at, box, lease_expires, lease_gen)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'in_flight', ?, ?, ?, ?)",
             (
                 contact_id,
                 campaign_id,
@@ -109,12 +129,15 @@ def lease(
                 line,
                 agent,
                 now,
+                box,
+                None if lease_for is None else now + lease_for,
+                generation,
             ),
         )
         attempt_id = db.conn.last_insert_rowid()
         db.conn.execute(
             "UPDATE contacts SET state = ?, summary = ?, lease_id = ?, attempts = ?, last_attempt_at = ?,"
-            " updated_at = ? WHERE id = ?",
+            " updated_at = ?, lease_gen = ? WHERE id = ?",
             (
                 ContactState.SENT_TO_DIALER,
                 int(Summary.MARKED_FOR_DIALING),
@@ -122,10 +145,12 @@ def lease(
                 attempt_no,
                 now,
                 now,
+                generation,
                 contact_id,
             ),
         )
-    return Lease(attempt_id, contact_id, campaign_id, attempt_no, phone_index, number, channel)
+    return Lease(attempt_id, contact_id, campaign_id, attempt_no, phone_index, number, channel,
+                 box, generation)  # fmt: skip
 
 
 def mark_dialed(db: Database, attempt_id: int, line: str, now: float) -> None:
@@ -154,6 +179,10 @@ def complete(
     record = clean(flow, now) if flow is not None else None
     disposition = c.disposition or (record.disposition if record is not None else None)
     with db.transaction():
+        if lease.generation is not None and (stale := fenced(db, lease)) is not None:
+            log.warning("attempt %s: completion refused, nothing recorded: %s",
+                        lease.attempt_id, stale)  # fmt: skip
+            return False
         changed = db.conn.execute(
             "UPDATE attempts SET status = 'done', seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts),"
             " outcome = ?, disposition = ?, evidence = ?,"
@@ -218,6 +247,34 @@ def complete(
     return True
 
 
+def fenced(db: Database, lease: Lease) -> str | None:
+    """Why a completion of `lease` would be stale (#27), or None: the attempt is no longer in
+    flight (swept as dangling), or no longer this box's, or its contact was leased again since
+    (a higher lease generation: another box owns it now)."""
+    row = db.conn.execute(
+        "SELECT a.status, a.box, a.lease_gen, k.lease_gen, k.lease_id,"
+        " (SELECT box FROM attempts WHERE id = k.lease_id)"
+        " FROM attempts a LEFT JOIN contacts k ON k.id = a.contact_id WHERE a.id = ?",
+        (lease.attempt_id,),
+    ).fetchone()
+    if row is None:
+        return "the attempt is gone (its campaign was deleted)"
+    status, box, generation, contact_generation, lease_id, owner = row
+    if box != lease.box:
+        return f"the attempt is box {box}'s, not box {lease.box}'s"
+    if generation != lease.generation:
+        return f"the attempt's lease generation is {generation}, not {lease.generation}"
+    if contact_generation is not None and contact_generation != lease.generation:
+        return (
+            f"contact {lease.contact_id} was leased again (generation {contact_generation},"
+            f" attempt {lease_id}{f' by box {owner}' if owner else ''}) after this box's attempt"
+            f" was swept"
+        )
+    if status != "in_flight":
+        return f"the attempt is {status} (swept: its box was silent too long, or it dangled)"
+    return None
+
+
 DANGLING_EVIDENCE = "dangling: no outcome came back"
 
 # What follows a dangling attempt: the caller's decision (the strategy and the limits, which this
@@ -244,6 +301,9 @@ def sweep_dangling(
     decide: DecideDangling | None = None,
     exclude: Sequence[int] = (),
     only: Sequence[int] | None = None,
+    box: str | None = None,
+    mine: str | None = None,
+    expired_before: float | None = None,
 ) -> list[DanglingAttempt]:
     """Attempts still in flight (all of them at start-up after a crash, or those queued before
     `older_than` while running) become *dangling*: no outcome is recorded for them. Without
@@ -251,14 +311,19 @@ def sweep_dangling(
     `decide` answers for the attempt — the strategy's and the limits' answer, so a contact whose
     last allowed attempt dangled is closed rather than requeued with nothing left to dial — and
     is closed as Dangling where it answers None. Each attempt is settled in its own transaction.
-    `only`: just these attempts (`dialbox doctor --repair`)."""
+    `only`: just these attempts (`dialbox doctor --repair`). Several boxes on one store (#27):
+    `box`, only that box's attempts whose lease expired before `expired_before` (a dead box's,
+    store/boxes.py); `mine`, only this box's and those no box leased (a box's own sweeps: the
+    others' attempts are theirs until their heartbeat stops)."""
     rows = db.conn.execute(
         "SELECT id, contact_id, campaign_id, attempt_no, phone_index, number, channel, queued_at,"
-        " direction FROM attempts WHERE status = 'in_flight' AND (? IS NULL OR queued_at < ?)"
+        " direction, box, lease_gen FROM attempts WHERE status = 'in_flight' AND (? IS NULL OR queued_at < ?)"
         # e-mails waiting for the relay are in flight on purpose (store/email.py, #26)
         " AND id NOT IN (SELECT attempt_id FROM email_sends WHERE state IN ('queued', 'claimed'))"
+        " AND (? IS NULL OR box = ?) AND (? IS NULL OR box IS NULL OR box = ?)"
+        " AND (? IS NULL OR lease_expires IS NULL OR lease_expires < ?)"
         " ORDER BY id",
-        (older_than, older_than),
+        (older_than, older_than, box, box, mine, mine, expired_before, expired_before),
     ).fetchall()
     swept: list[DanglingAttempt] = []
     for (
@@ -271,6 +336,8 @@ def sweep_dangling(
         channel,
         queued,
         direction,
+        leased_by,
+        generation,
     ) in rows:
         if attempt_id in exclude or (only is not None and attempt_id not in only):
             continue
@@ -279,16 +346,18 @@ def sweep_dangling(
         assert isinstance(queued, float | int)
         got = Lease(
             attempt_id, contact_id, campaign_id, attempt_no, int(phone_index or 1), str(number),
-            Channel(str(channel)),
+            Channel(str(channel)), None if leased_by is None else str(leased_by),
+            None if generation is None else int(generation),
         )  # fmt: skip
         if direction == "in":
             # An answered call (store/inbound.py): no lease, nothing to redial; its caller's
             # contact stays as it is (closed), only the attempt is marked dangling.
-            if _settle(db, got, None, now) is not None:
+            if _settle(db, got, None, now, expired_before) is not None:
                 swept.append(DanglingAttempt(attempt_id, contact_id, campaign_id, str(number),
                                              float(queued), False, ContactState.CONNECTED))  # fmt: skip
             continue
-        settled = _settle(db, got, decide(got, now) if decide is not None else None, now)
+        decided = decide(got, now) if decide is not None else None
+        settled = _settle(db, got, decided, now, expired_before)
         if settled is not None:
             swept.append(
                 DanglingAttempt(
@@ -299,9 +368,15 @@ def sweep_dangling(
     return swept
 
 
-def _settle(db: Database, got: Lease, decided: Completion | None, now: float) -> Completion | None:
+def _settle(
+    db: Database,
+    got: Lease,
+    decided: Completion | None,
+    now: float,
+    expired_before: float | None = None,
+) -> Completion | None:
     """Mark one attempt dangling and write its contact's next state; None if it was no longer
-    in flight."""
+    in flight (or, `expired_before`, its lease was renewed meanwhile: its box is alive)."""
     if decided is None:
         decided = Completion(
             Outcome.ERROR_OCCURRED, ContactState.DANGLING, Summary.NO_SUCCESS, next_at=None
@@ -310,8 +385,9 @@ def _settle(db: Database, got: Lease, decided: Completion | None, now: float) ->
         changed = db.conn.execute(
             "UPDATE attempts SET status = 'dangling', ended_at = ?, evidence = ?,"
             " seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts)"
-            " WHERE id = ? AND status = 'in_flight' RETURNING id",
-            (now, json.dumps([DANGLING_EVIDENCE]), got.attempt_id),
+            " WHERE id = ? AND status = 'in_flight'"
+            " AND (? IS NULL OR lease_expires IS NULL OR lease_expires < ?) RETURNING id",
+            (now, json.dumps([DANGLING_EVIDENCE]), got.attempt_id, expired_before, expired_before),
         ).fetchall()
         if not changed:
             return None

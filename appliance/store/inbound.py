@@ -121,6 +121,7 @@ def record_inbound(
     now: float,
     *,
     answered_at: float | None = None,
+    box: str | None = None,
 ) -> InboundCall:
     """An answered call on an inbound campaign: the caller's contact (made at its first call)
     and an attempt in flight on it (direction 'in', no lease; `answered_at` default `now`), with
@@ -139,9 +140,9 @@ def record_inbound(
         )
         db.conn.execute(
             "INSERT INTO attempts(contact_id, campaign_id, attempt_no, phone_index, number,"
-            " channel, line, status, queued_at, answered_at, direction)"
-            " VALUES (?, ?, ?, 1, ?, 'voice', ?, 'in_flight', ?, ?, 'in')",
-            (contact_id, campaign.id, attempt_no, number, line, now, answered),
+            " channel, line, status, queued_at, answered_at, direction, box)"
+            " VALUES (?, ?, ?, 1, ?, 'voice', ?, 'in_flight', ?, ?, 'in', ?)",
+            (contact_id, campaign.id, attempt_no, number, line, now, answered, box),
         )
         attempt_id = int(db.conn.last_insert_rowid())
         db.conn.execute(

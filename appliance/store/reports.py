@@ -299,6 +299,14 @@ _LINE_SELECT = (
 _LINE_COUNTS = ("attempts", "calls", "sms", *OUTCOME_CLASSES, "busy_seconds", "inbound")
 
 
+_BOX_LINE = "CASE WHEN a.box IS NULL THEN a.line ELSE a.box || '/' || a.line END"
+
+
+def _line_name(key: Any) -> Any:
+    """A report's line key without its box (`box/line`, #27): the line's recorded facts."""
+    return key.rsplit("/", 1)[-1] if isinstance(key, str) else key
+
+
 def _line_zero() -> Counts:
     return dict.fromkeys(_LINE_COUNTS, 0)
 
@@ -312,9 +320,14 @@ def lines_report(
     with _snapshot(db):
         cid = _campaign_id(db, campaign)
         cells: dict[tuple[int, Any], Counts] = {}
+        # Several boxes on one store (#27): each box's lines apart, named `box/line` (two boxes
+        # may both have a gsm0); one box: the line's name, as before.
+        boxes = int(str(db.scalar("SELECT count(*) FROM boxes") or 0))
+        line = _BOX_LINE if boxes > 1 else "a.line"
+        select = _LINE_SELECT.replace("a.line", line, 1)
         for row in db.conn.execute(
             # e-mails go out on no line (#26)
-            _attempts_sql(_LINE_SELECT, " AND a.channel <> 'email'", "b.n, a.line", cid),
+            _attempts_sql(select, " AND a.channel <> 'email'", f"b.n, {line}", cid),
             _params(buckets, cid),
         ):
             cells[(int(row[0]), row[1])] = dict(zip(_LINE_COUNTS, row[2:], strict=True))
@@ -340,10 +353,10 @@ def lines_report(
     _assemble(report, buckets, cells, keys, _line_zero, finish)
     blank = {"signal_dbm": None, "state": None, "last_error": None, "recorded_at": None}
     for row in report.rows:  # a row per bucket: the signal; over the whole period: all of it
-        facts = known.get(row["line"], blank)
+        facts = known.get(_line_name(row["line"]), blank)
         row.update(facts if report.period.by == "total" else {"signal_dbm": facts["signal_dbm"]})
     for row in report.totals:
-        row.update(known.get(row["line"], blank))
+        row.update(known.get(_line_name(row["line"]), blank))
     return report
 
 

@@ -51,6 +51,7 @@ INTENDED: dict[str, str] = {
        "start, stop, pause and resume say what they do to an inbound campaign (#23)"
        for action in ("start", "stop", "pause", "resume")},
     "/paths/~1missed-calls*": _INBOUND,
+    "/paths/~1boxes*": "new: the boxes on one store, their drain and resume (#27)",
     **{f"/paths/~1results/get/responses/200/*/items/properties/{key}": _INBOUND
        for key in ("direction", "steps", "answers")},
     "*/properties/settings/properties/flow*": "new: the call flow a campaign runs (#23)",

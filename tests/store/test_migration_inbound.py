@@ -107,6 +107,12 @@ def test_every_row_of_a_version_8_database_is_kept(tmp_path: Path) -> None:
         after = _rows(db, table)
         if table == "attempts":
             assert [a.pop("direction") for a in after] == ["out", "out"]
+            # 0015 (#27): the leasing box, its lease expiry and generation
+            assert [(a.pop("box"), a.pop("lease_expires"), a.pop("lease_gen")) for a in after] == [
+                (None, None, 0)
+            ] * 2
+        if table == "contacts":  # 0015 (#27): the contact's lease generation
+            assert {a.pop("lease_gen") for a in after} == {0}
         if table == "tokens":  # 0011 (#25): when a token expires, the agent a desk session is for
             assert [(a.pop("expires_at"), a.pop("agent")) for a in after] == [(None, None)]
         assert after == rows, table

@@ -19,6 +19,20 @@ from tui.screens.form import Field, Form
 from tui.screens.message import Message
 
 
+def boxes_text(boxes: list[dict[str, Any]]) -> str:
+    """The boxes on the store (`GET /boxes`, #27), one line each: state, lines up, heartbeat."""
+    out = []
+    for b in boxes:
+        state = b["state"] + (", DRAINING" if b["draining"] else "")
+        here = " (this box)" if b.get("this_box") else ""
+        beat = b["heartbeat_age_seconds"]
+        out.append(
+            f"box {b['id']}{here}: {state} · {b['lines_up']}/{len(b['lines'])} lines up"
+            f" · heartbeat {beat:.0f} s ago · v{b['version']}"
+        )
+    return "\n".join(out)
+
+
 def listed_text(check: dict[str, Any]) -> str:
     """Where a number is listed, from `GET /dnc/numbers/{number}`: each list and its reason."""
     return "; ".join(
@@ -47,6 +61,10 @@ class Lines(Pane):
         )
         yield table
         yield Static("", id="lines-detail", markup=False)
+        # Several boxes on one store (#27): each box's state; shown only when there are others.
+        boxes = Static("", id="lines-boxes", markup=False)
+        boxes.display = False
+        yield boxes
         yield Label(
             "[dim]e enable · d disable · c test call · m test SMS · p pin to campaigns[/dim]"
         )
@@ -60,6 +78,16 @@ class Lines(Pane):
                  ",".join(ln["campaigns"]) or "any", short(ln["last_error"], 20)) for ln in lines]  # fmt: skip
         fill(self.query_one(DataTable), rows, [ln["name"] for ln in lines])
         self._detail()
+        await self._boxes()
+
+    async def _boxes(self) -> None:
+        try:
+            boxes = await self.client.get("/boxes")
+        except ApiError:  # a daemon from before #27: one box, nothing to show
+            boxes = []
+        shown = self.query_one("#lines-boxes", Static)
+        shown.display = len(boxes) > 1
+        shown.update(boxes_text(boxes) if len(boxes) > 1 else "")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._detail()
