@@ -147,8 +147,8 @@ def seed(db: Database) -> None:
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    db = open_database(tmp_path / "e.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: each engine
+    db = engine_db
     seed(db)
     return db
 

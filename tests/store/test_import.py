@@ -42,8 +42,8 @@ MUST_SHOW = (
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    return open_database(tmp_path / "d.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: each engine
+    return engine_db
 
 
 @pytest.fixture()

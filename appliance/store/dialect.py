@@ -1,0 +1,61 @@
+"""The SQL that differs between the store's two engines, each difference in one place.
+
+The store's queries are written once, in the SQL both engines speak; PostgreSQL's migration
+0001 gives it the few SQLite functions they share (ifnull, total, the scalar max/min, a sum of
+booleans), and store/pg.py binds SQLite's `?` and `:name` marks. What is left is here:
+`of(db)` is the database's dialect, and each member is one construct written for each engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from appliance.store.db import Database
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    # SQLite's LIKE: case-insensitive for ASCII (PostgreSQL's ILIKE; its LIKE minds the case).
+    like: str
+    # What `LIMIT :limit` is bound to for no limit.
+    no_limit: int | None
+    # Appended to a SELECT that leases: the rows it returns are locked by this transaction,
+    # and rows another transaction holds are skipped, not waited for (PostgreSQL; SQLite's one
+    # writer needs nothing).
+    lock_skip: str
+
+    def indexed_by(self, index: str) -> str:
+        """A table's index named for the planner (SQLite's INDEXED BY; PostgreSQL plans alone)."""
+        return f" INDEXED BY {index}" if self.name == "sqlite" else ""
+
+    def not_indexed(self) -> str:
+        """After a table: read it in its own order, no index (SQLite's NOT INDEXED)."""
+        return " NOT INDEXED" if self.name == "sqlite" else ""
+
+    def json_values(self, param: str) -> str:
+        """A subquery of the text values of the JSON array bound at `param` (e.g. ':zones')."""
+        if self.name == "sqlite":
+            return f"SELECT value FROM json_each({param})"
+        return f"SELECT json_array_elements_text(CAST({param} AS json))"
+
+    def json_contains(self, column: str, param: str) -> str:
+        """Whether the JSON array of texts in `column` holds the text bound at `param`."""
+        if self.name == "sqlite":
+            return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = {param})"
+        return f"jsonb_exists(CAST({column} AS jsonb), CAST({param} AS text))"
+
+    def trunc(self, expr: str) -> str:
+        """`expr` (a number) as an integer, its fraction dropped (SQLite's CAST AS INTEGER)."""
+        if self.name == "sqlite":
+            return f"CAST({expr} AS INTEGER)"
+        return f"CAST(trunc({expr}) AS bigint)"
+
+
+SQLITE = Dialect("sqlite", like="LIKE", no_limit=-1, lock_skip="")
+POSTGRESQL = Dialect("postgresql", like="ILIKE", no_limit=None, lock_skip=" FOR UPDATE SKIP LOCKED")
+
+
+def of(db: Database) -> Dialect:
+    return POSTGRESQL if db.engine == "postgresql" else SQLITE
