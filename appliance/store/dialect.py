@@ -26,6 +26,14 @@ class Dialect:
     # writer needs nothing).
     lock_skip: str
 
+    def order_results(self, db: Database) -> None:
+        """Before an attempt takes its place in the results feed (`seq`, the next after the
+        largest): on PostgreSQL, wait for the transactions of other connections doing the same
+        to end, so that results are numbered in the order they commit and none is numbered
+        twice (SQLite's one writer orders them already). Held until this transaction ends."""
+        if self.name == "postgresql":
+            db.conn.execute("SELECT pg_advisory_xact_lock(?)", (RESULTS_LOCK,))
+
     def indexed_by(self, index: str) -> str:
         """A table's index named for the planner (SQLite's INDEXED BY; PostgreSQL plans alone)."""
         return f" INDEXED BY {index}" if self.name == "sqlite" else ""
@@ -53,6 +61,7 @@ class Dialect:
         return f"CAST(trunc({expr}) AS bigint)"
 
 
+RESULTS_LOCK = 0x5EC  # the advisory lock of the results feed's numbering (PostgreSQL)
 SQLITE = Dialect("sqlite", like="LIKE", no_limit=-1, lock_skip="")
 POSTGRESQL = Dialect("postgresql", like="ILIKE", no_limit=None, lock_skip=" FOR UPDATE SKIP LOCKED")
 
