@@ -45,7 +45,7 @@ def add_imported(db: Database, campaign_id: int, added: int) -> None:
     if added:
         db.conn.execute(
             "INSERT INTO campaign_counts(campaign_id, state, n) VALUES (?, ?, ?)"
-            " ON CONFLICT(campaign_id, state) DO UPDATE SET n = n + excluded.n",
+            " ON CONFLICT(campaign_id, state) DO UPDATE SET n = campaign_counts.n + excluded.n",
             (campaign_id, str(ContactState.PENDING), added),
         )
 

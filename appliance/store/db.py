@@ -190,6 +190,12 @@ class Database:
         return self.engine == POSTGRESQL
 
     @property
+    def local_files(self) -> bool:
+        """Whether the store keeps files beside it (a SQLite file: staged imports, reject
+        reports); not `:memory:`, not PostgreSQL, whose boxes share no directory."""
+        return not self.postgresql and self.path != ":memory:"
+
+    @property
     def where(self) -> str:
         """The database as messages name it (a URL without its password)."""
         return redact(self.path) if self.postgresql else self.path

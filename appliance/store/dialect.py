@@ -34,6 +34,36 @@ class Dialect:
         if self.name == "postgresql":
             db.conn.execute("SELECT pg_advisory_xact_lock(?)", (RESULTS_LOCK,))
 
+    @property
+    def default(self) -> str:
+        """A column's value in a VALUES list that leaves it at its default (SQLite: NULL,
+        which its INTEGER PRIMARY KEY takes as the next id)."""
+        return "NULL" if self.name == "sqlite" else "DEFAULT"
+
+    def insert_or_ignore(self, rest: str) -> str:
+        """An INSERT (`rest`: the table, its columns and values) that skips a row breaking a
+        uniqueness constraint instead of failing."""
+        if self.name == "sqlite":
+            return f"INSERT OR IGNORE INTO {rest}"
+        return f"INSERT INTO {rest} ON CONFLICT DO NOTHING"
+
+    def columns(self, db: Database, table: str) -> list[tuple[str, str | None]]:
+        """A table's columns in order: (name, default expression or None)."""
+        if self.name == "sqlite":
+            return [
+                (str(name), None if default is None else str(default))
+                for _, name, _, _, default, _ in db.conn.execute(f"PRAGMA table_info({table})")
+            ]
+        return [
+            (str(name), None if default is None else str(default))
+            for name, default in db.conn.execute(
+                "SELECT column_name, column_default FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ?"
+                " ORDER BY ordinal_position",
+                (table,),
+            )
+        ]
+
     def indexed_by(self, index: str) -> str:
         """A table's index named for the planner (SQLite's INDEXED BY; PostgreSQL plans alone)."""
         return f" INDEXED BY {index}" if self.name == "sqlite" else ""

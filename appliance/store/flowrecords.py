@@ -139,12 +139,14 @@ def write_flow(db: Database, attempt_id: int, contact_id: int, flow: FlowRecord)
     """Keep a cleaned flow result on its attempt and set its fields on the contact. Call inside
     the transaction that completes the attempt."""
     db.conn.executemany(
-        "INSERT OR REPLACE INTO attempt_steps(attempt_id, seq, at, node, kind, detail)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO attempt_steps(attempt_id, seq, at, node, kind, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (attempt_id, seq) DO UPDATE SET at = excluded.at,"
+        " node = excluded.node, kind = excluded.kind, detail = excluded.detail",
         [(attempt_id, n, s.at, s.node, s.kind, s.detail) for n, s in enumerate(flow.steps, 1)],
     )
     db.conn.executemany(
-        "INSERT OR REPLACE INTO attempt_answers(attempt_id, question, answer) VALUES (?, ?, ?)",
+        "INSERT INTO attempt_answers(attempt_id, question, answer) VALUES (?, ?, ?)"
+        " ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer",
         [(attempt_id, q, a) for q, a in flow.answers.items()],
     )
     if flow.fields:
