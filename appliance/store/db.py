@@ -36,9 +36,10 @@ def is_postgresql(url_or_path: str | Path) -> bool:
 
 
 def sqlite_path(url_or_path: str | Path) -> str:
-    """`sqlite:///path` (or a bare path) as the path SQLite opens."""
+    """`sqlite:///path` (relative; `sqlite:////abs/path` absolute, as SQLAlchemy writes them)
+    or a bare path, as the path SQLite opens."""
     text = str(url_or_path)
-    return text[len("sqlite://") :] if text.startswith("sqlite://") else text
+    return text[len("sqlite:///") :] if text.startswith("sqlite:///") else text
 
 
 def redact(url: str) -> str:

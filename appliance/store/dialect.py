@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from appliance.store.db import Database
+    pass
+from appliance.store.db import Database
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,43 @@ class Dialect:
         if self.name == "sqlite":
             return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = {param})"
         return f"jsonb_exists(CAST({column} AS jsonb), CAST({param} AS text))"
+
+    def json_array(self, *values: str) -> str:
+        """A JSON array of `values` (SQL expressions), as text."""
+        if self.name == "sqlite":
+            return f"json_array({', '.join(values)})"
+        return f"CAST(json_build_array({', '.join(values)}) AS text)"
+
+    def json_arrays(self, values: list[str], order: str) -> str:
+        """An aggregate: the rows' JSON arrays of `values` in `order`, as one JSON array text
+        (SQLite: '[]' for no rows; PostgreSQL: NULL — readers take both as empty)."""
+        if self.name == "sqlite":
+            return f"json_group_array(json_array({', '.join(values)}) ORDER BY {order})"
+        return f"CAST(json_agg(json_build_array({', '.join(values)}) ORDER BY {order}) AS text)"
+
+    def json_object(self, key: str, value: str) -> str:
+        """An aggregate: the rows' `key`: `value` pairs as one JSON object text."""
+        if self.name == "sqlite":
+            return f"json_group_object({key}, {value})"
+        return f"CAST(json_object_agg({key}, {value}) AS text)"
+
+    @property
+    def real(self) -> str:
+        """The type of a floating-point number in a CAST."""
+        return "REAL" if self.name == "sqlite" else "double precision"
+
+    def decimal_text(self, v: str) -> str:
+        """Whether the text `v` is a plain decimal number: digits, at most one point, a sign
+        only first."""
+        if self.name == "sqlite":
+            return (
+                f"{v} GLOB '*[0-9]*' AND {v} NOT GLOB '*[^0-9.+-]*' AND {v} NOT GLOB '*.*.*'"
+                f" AND substr({v}, 2) NOT GLOB '*[+-]*'"
+            )
+        return (
+            f"{v} ~ '[0-9]' AND {v} !~ '[^0-9.+-]' AND {v} !~ '[.].*[.]'"
+            f" AND substr({v}, 2) !~ '[+-]'"
+        )
 
     def trunc(self, expr: str) -> str:
         """`expr` (a number) as an integer, its fraction dropped (SQLite's CAST AS INTEGER)."""

@@ -14,20 +14,25 @@ from appliance.store.campaigns import CampaignRow
 from appliance.store.db import Database
 from appliance.store.export import (
     ATTEMPT_FIELDS,
-    ATTEMPT_FIELDS_SQL,
     CONTACT_COLUMNS,
     attempt_document,
+    attempt_fields_sql,
     iso_utc,
     outcome_label,
     summary_label,
 )
 
+
 # The sequence number, export's attempt columns, then the campaign's name, the contact's state
 # and the evidence: one attempt document for the feed, the export and the contact view.
-_RESULT_SQL = (
-    f"SELECT a.seq, {ATTEMPT_FIELDS_SQL}, cp.name, c.state, a.evidence"
-    " FROM attempts a JOIN contacts c ON c.id = a.contact_id JOIN campaigns cp ON cp.id = a.campaign_id"
-)
+def _result_sql(db: Database) -> str:
+    return (
+        f"SELECT a.seq, {attempt_fields_sql(dialect.of(db))}, cp.name, c.state, a.evidence"
+        " FROM attempts a JOIN contacts c ON c.id = a.contact_id"
+        " JOIN campaigns cp ON cp.id = a.campaign_id"
+    )
+
+
 _NAME, _STATE, _EVIDENCE = ATTEMPT_FIELDS + 1, ATTEMPT_FIELDS + 2, ATTEMPT_FIELDS + 3
 
 
@@ -41,7 +46,7 @@ def results_since(
     db: Database, after: int, limit: int, campaign_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Ended attempts (done or dangling) with a sequence number above `after`, oldest first."""
-    sql = _RESULT_SQL + " WHERE a.seq > ?"
+    sql = _result_sql(db) + " WHERE a.seq > ?"
     params: list[Any] = [after]
     if campaign_id is not None:
         sql += " AND a.campaign_id = ?"
@@ -84,7 +89,7 @@ def contact(db: Database, contact_id: int) -> dict[str, Any] | None:
     doc = _contact(row)
     attempts = []
     for r in db.conn.execute(
-        _RESULT_SQL + " WHERE a.contact_id = ? ORDER BY a.attempt_no", (contact_id,)
+        _result_sql(db) + " WHERE a.contact_id = ? ORDER BY a.attempt_no", (contact_id,)
     ):
         item = _result(r)
         item.pop("contact_state")
