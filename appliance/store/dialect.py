@@ -20,6 +20,9 @@ class Dialect:
     name: str
     # SQLite's LIKE: case-insensitive for ASCII (PostgreSQL's ILIKE; its LIKE minds the case).
     like: str
+    # Begins a read transaction whose statements all see one snapshot (PostgreSQL's default,
+    # READ COMMITTED, takes one per statement).
+    begin_snapshot: str
     # What `LIMIT :limit` is bound to for no limit.
     no_limit: int | None
     # Appended to a SELECT that leases: the rows it returns are locked by this transaction,
@@ -85,6 +88,17 @@ class Dialect:
             return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = {param})"
         return f"jsonb_exists(CAST({column} AS jsonb), CAST({param} AS text))"
 
+    def pairs(self, param: str) -> str:
+        """The rows (n, lo, hi) of the JSON array of [lo, hi] number pairs bound at `param`,
+        n counting from 0."""
+        if self.name == "sqlite":
+            return f"SELECT key, value->>0, value->>1 FROM json_each({param})"
+        return (
+            "SELECT CAST(n - 1 AS bigint), CAST(v->>0 AS double precision),"
+            f" CAST(v->>1 AS double precision) FROM json_array_elements(CAST({param} AS json))"
+            " WITH ORDINALITY AS t(v, n)"
+        )
+
     def json_array(self, *values: str) -> str:
         """A JSON array of `values` (SQL expressions), as text."""
         if self.name == "sqlite":
@@ -130,8 +144,14 @@ class Dialect:
 
 
 RESULTS_LOCK = 0x5EC  # the advisory lock of the results feed's numbering (PostgreSQL)
-SQLITE = Dialect("sqlite", like="LIKE", no_limit=-1, lock_skip="")
-POSTGRESQL = Dialect("postgresql", like="ILIKE", no_limit=None, lock_skip=" FOR UPDATE SKIP LOCKED")
+SQLITE = Dialect("sqlite", like="LIKE", begin_snapshot="BEGIN", no_limit=-1, lock_skip="")
+POSTGRESQL = Dialect(
+    "postgresql",
+    like="ILIKE",
+    begin_snapshot="BEGIN ISOLATION LEVEL REPEATABLE READ",
+    no_limit=None,
+    lock_skip=" FOR UPDATE SKIP LOCKED",
+)
 
 
 def of(db: Database) -> Dialect:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
@@ -125,10 +125,13 @@ class PgConnection:
             raise DialboxError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from None
         self.raw.adapters.register_loader("numeric", _Numeric)
         self._tx: list[AbstractContextManager[Any]] = []
+        self.exec_trace: Callable[[Any, str, Any], Any] | None = None
         self._changes = 0
         self._total = 0
 
     def execute(self, sql: str, params: Params = None) -> PgCursor:
+        if self.exec_trace is not None:  # apsw's hook: called with each statement before it runs
+            self.exec_trace(None, sql, params)
         text, values = bind(sql, params)
         cur = self.raw.cursor()
         cur.execute(text, values)
