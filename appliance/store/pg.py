@@ -161,7 +161,9 @@ class PgConnection:
         return self._total
 
     def last_insert_rowid(self) -> int:
-        """The id the last INSERT into a table with an identity column took (this session's)."""
+        """The id the last INSERT into a table with an identity column took (this session's
+        lastval()): an id the INSERT gave itself is not it, unlike SQLite's; such callers
+        know the id, or take it with RETURNING."""
         row = self.raw.execute("SELECT lastval()").fetchone()
         return int(row[0]) if row else 0
 

@@ -201,7 +201,7 @@ def report(
     `offset` is the campaign zone's UTC offset in seconds, so days start at local midnight."""
     size = _BUCKET[by]
     rows = db.conn.execute(
-        "SELECT CAST((queued_at + :off) / :size AS INTEGER) AS bucket, count(*),"
+        f"SELECT {dialect.of(db).trunc('(queued_at + :off) / :size')} AS bucket, count(*),"
         " sum(answered_at IS NOT NULL), sum(outcome = :abandoned),"
         " sum(CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL"
         "          THEN ended_at - answered_at ELSE 0 END),"

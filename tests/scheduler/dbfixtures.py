@@ -64,7 +64,8 @@ def add_contact(
             step, bp1,
         ),
     )  # fmt: skip
-    return db.conn.last_insert_rowid()
+    # the id given (PostgreSQL's lastval() names only ids its sequence gave)
+    return contact_id if contact_id is not None else db.conn.last_insert_rowid()
 
 
 def add_attempt(

@@ -115,3 +115,33 @@ def test_the_kept_counts_and_ledger_triggers_work_on_postgresql(pg_url: str) -> 
         assert db.scalar("SELECT count(*) FROM abandon_ledger") == 0
     finally:
         db.close()
+
+
+def test_hour_buckets_truncate_as_sqlite_s_cast_on_both_engines(db_url: str) -> None:
+    """A call queued at 00:59:59.9 is in the first hour on both engines (PostgreSQL's CAST to
+    an integer rounds: store/dialect.py `trunc`)."""
+    from appliance.domain import CampaignType
+    from appliance.store.campaigns import create_campaign
+    from appliance.store.results import report
+
+    db = open_database(db_url)
+    try:
+        campaign = create_campaign(db, "c", CampaignType.AGENT, "US", {}, 0.0, "t")
+        db.conn.execute(
+            "INSERT INTO contacts(campaign_id, dedup_key, phone1, e164_1, created_at, updated_at)"
+            " VALUES (?, 1, 'x', '+12125550101', 0, 0)",
+            (campaign.id,),
+        )
+        contact = db.scalar("SELECT id FROM contacts")
+        for n, queued in enumerate((3599.9, 3600.0, 3600.4), 1):
+            db.conn.execute(
+                "INSERT INTO attempts(contact_id, campaign_id, attempt_no, number, channel,"
+                " status, queued_at) VALUES (?, ?, ?, '+12125550101', 'voice', 'done', ?)",
+                (contact, campaign.id, n, queued),
+            )
+        rows = report(db, campaign, by="hour", since=0.0, until=7200.0, offset=0.0)
+        assert [(r["period"], r["attempts"]) for r in rows] == [
+            ("1970-01-01T00:00:00.000Z", 1), ("1970-01-01T01:00:00.000Z", 2)
+        ]  # fmt: skip
+    finally:
+        db.close()
