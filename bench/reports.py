@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.periods import make_period
-from appliance.store import open_database
+from appliance.store import dialect, open_database
 from appliance.store.db import Database
 from appliance.store.reports import (
     _CAMPAIGN_SELECT,
@@ -159,7 +159,8 @@ def main() -> int:
         "target_ms_for_a_day": TARGET_MS,
     }
     plan = reader.conn.execute(
-        "EXPLAIN QUERY PLAN " + _attempts_sql(_CAMPAIGN_SELECT, "", "b.n, c.id", None),
+        "EXPLAIN QUERY PLAN "
+        + _attempts_sql(dialect.SQLITE, _CAMPAIGN_SELECT, "", "b.n, c.id", None),
         _params(make_period(last, None, "hour", ZONE, END).buckets(), None),
     ).fetchall()
     figures["attempts_query_plan"] = [str(r[3]) for r in plan]

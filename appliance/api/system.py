@@ -20,6 +20,7 @@ from appliance.api.spec import Call, Param
 from appliance.api.times import iso_named, iso_time
 from appliance.campaigns import CampaignSettings
 from appliance.metrics import CONTENT_TYPE
+from appliance.store import dialect
 from appliance.store.campaigns import CampaignRow, list_campaigns
 from appliance.store.counts import all_contacts_by_state
 from appliance.store.figures import DAY, Snapshot
@@ -50,7 +51,7 @@ def _per_minute(svc: Any, now: float) -> list[int]:
     start = (now // 60 - 29) * 60
     counts = dict(
         svc.db.conn.execute(
-            "SELECT CAST((queued_at - ?) / 60 AS INTEGER), count(*) FROM attempts"
+            f"SELECT {dialect.of(svc.db).trunc('(queued_at - ?) / 60')}, count(*) FROM attempts"
             " WHERE queued_at >= ? AND channel = 'voice' GROUP BY 1",  # calls: an SMS is no dial
             (start, start),
         ).fetchall()

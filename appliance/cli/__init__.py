@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "the technician's console (Textual), a client of the running daemon",
     ),
     "token": ("appliance.cli.token", "create, list and revoke API tokens"),
+    "db": ("appliance.cli.db", "the store's schema: migrate, check, back up"),
 }
 
 

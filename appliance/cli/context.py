@@ -30,5 +30,8 @@ def open_context(args: argparse.Namespace) -> Context:
     except (KeyError, OSError):
         user = "unknown"
     return Context(
-        config=config, db=open_database(config.database), clock=SystemClock(), actor=f"cli:{user}"
+        config=config,
+        db=open_database(config.store_url()),
+        clock=SystemClock(),
+        actor=f"cli:{user}",
     )

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from appliance.cli.context import open_context
 from appliance.errors import DialboxError
+from appliance.store import dialect
 from appliance.store.campaigns import get_campaign
 from appliance.store.export import export as write_export
 from appliance.store.filters import compile_filter
@@ -58,7 +59,7 @@ def _format(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     campaign = get_campaign(ctx.db, args.campaign)
-    where = compile_filter(args.where) if args.where else None
+    where = compile_filter(args.where, dialect.of(ctx.db)) if args.where else None
     fmt = _format(args)
     what = "attempts" if args.attempts else "contacts"
 

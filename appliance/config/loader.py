@@ -254,6 +254,10 @@ def _resolve_paths(config: DialboxConfig, base: Path) -> DialboxConfig:
     updates: dict[str, Any] = {}
     if fix(config.database):
         updates["database"] = fix(config.database)
+    if config.store is not None and fix(config.store.password_file):
+        updates["store"] = config.store.model_copy(
+            update={"password_file": fix(config.store.password_file)}
+        )
     imp = config.import_
     if fix(imp.hot_folder):
         updates["import_"] = imp.model_copy(update={"hot_folder": fix(imp.hot_folder)})

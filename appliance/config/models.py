@@ -7,11 +7,12 @@ import re
 import socket
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from appliance.errors import DialboxError
 from appliance.names import MAX_LENGTH, PATTERN, check_name
 
 CONTACT_COLUMNS = (
@@ -595,10 +596,48 @@ class EmailSettings(Section):
         return value
 
 
+class StoreSettings(Section):
+    """Where the store lives (#27): `sqlite:///path` (the embedded default, what `database:`
+    alone means) or `postgresql://user@host[:port]/dbname` shared by several boxes; the
+    password in `password_file` (its first line) or `password_env`, never in the URL."""
+
+    url: str = Field(min_length=1, max_length=4096, description="sqlite:///… or postgresql://…")
+    password_file: Path | None = None
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value.startswith("sqlite:///"):
+            if not value[len("sqlite:///") :].strip():
+                raise ValueError(
+                    "sqlite:/// names no file; write e.g. sqlite:////var/lib/dialbox/dialbox.db"
+                )
+            return value
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"{value.split(':', 1)[0]!r} is no store dialbox knows; write sqlite:///path or"
+                " postgresql://user@host/dbname"
+            )
+        head = value.split("@", 1)[0] if "@" in value else ""
+        if ":" in head.split("//", 1)[-1]:
+            raise ValueError(
+                "the URL holds a password; put it in password_file or password_env instead"
+            )
+        return value
+
+    @property
+    def postgresql(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+
 class DialboxConfig(Section):
     """The whole file. Relative paths are resolved against the file's own directory."""
 
+    # The SQLite database; with a PostgreSQL `store`, where the box keeps its local files
+    # (recordings, prompts… beside it, as for SQLite).
     database: Path
+    store: StoreSettings | None = None
     region: str = "US"
     timezone: str = "UTC"
     compliance_profile: Literal["us", "uk", "fr", "custom"] = "us"
@@ -653,6 +692,37 @@ class DialboxConfig(Section):
     @classmethod
     def _holiday_country(cls, value: str | None) -> str | None:
         return None if value is None else check_holiday_country(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sqlite_store(cls, data: Any) -> Any:
+        """`store.url: sqlite:///path` is `database: path`."""
+        if isinstance(data, dict):
+            store = data.get("store")
+            url = store.get("url") if isinstance(store, dict) else None
+            if isinstance(url, str) and url.startswith("sqlite:///"):
+                data = {**data, "database": url[len("sqlite:///") :]}
+        return data
+
+    def store_url(self) -> str:
+        """What store.Database opens: the SQLite file, or the PostgreSQL URL with its password
+        (from password_file or password_env) put in."""
+        if self.store is None or not self.store.postgresql:
+            return str(self.database)
+        from urllib.parse import quote
+
+        from appliance.config.secrets import read_password
+
+        password = read_password("store", self.store.password_env, self.store.password_file)
+        if password is None:
+            return self.store.url
+        scheme, rest = self.store.url.split("://", 1)
+        user, at, host = rest.rpartition("@")
+        if not at:
+            raise DialboxError(
+                "store.url names no user for its password; write postgresql://USER@host/dbname"
+            )
+        return f"{scheme}://{user}:{quote(password, safe='')}@{host}"
 
     @model_validator(mode="after")
     def _unique_external(self) -> DialboxConfig:

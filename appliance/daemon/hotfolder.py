@@ -29,7 +29,7 @@ class HotFolderComponent:
         settings = self.config.import_
         assert settings.hot_folder is not None
         # Its own connection: a long import runs in a thread and must not hold the dialer's.
-        db = open_database(self.config.database)
+        db = open_database(self.config.store_url())
         timed = None
         if settings.schedule is not None:
             times = parse_daily_times(list(settings.schedule), self.config.timezone)

@@ -99,7 +99,7 @@ class Daemon:
         self._given_config = config is not None and config_path is None
         self.clock = clock or SystemClock()
         self.notifier = notifier or Notifier()
-        self.db: Database = open_database(self.config.database)
+        self.db: Database = open_database(self.config.store_url())
         # While it is held, `dialbox import` stages its file instead of locking the dial loop out.
         self._db_lock = hold_daemon_lock(self.config.database)
         self.stopping = asyncio.Event()
@@ -115,7 +115,7 @@ class Daemon:
         # commit of the event loop's: one that crossed the autocheckpoint threshold copied
         # thousands of pages back while imports were publishing (the loop blocked 0.5 s).
         self.checkpoints: Database | None = None
-        if str(self.config.database) != ":memory:":
+        if self.db.local_files:  # SQLite's WAL (PostgreSQL checkpoints itself)
             self.db.conn.execute("PRAGMA wal_autocheckpoint=0")
             self.checkpoints = Database(self.config.database)
             self.readers.append(self.checkpoints)
@@ -203,8 +203,8 @@ class Daemon:
                 log.exception("config reload failed")
                 self._refuse(f"{type(exc).__name__}: {exc}")
                 continue
-            if config.database != self.config.database:
-                self._refuse("changing `database` needs a restart")
+            if config.database != self.config.database or config.store != self.config.store:
+                self._refuse("changing `database` or `store` needs a restart")
                 continue
             if config.box.id != self.config.box.id:
                 self._refuse("changing `box.id` needs a restart")

@@ -44,9 +44,7 @@ def components(daemon: Daemon) -> Sequence[Component]:
     metrics = Metrics(
         # its own read-only connection: the store's counts are read in a worker thread, and a
         # query there on the daemon's connection would hold up the dial loop's writes
-        Database(config.database, readonly=True)
-        if str(config.database) != ":memory:"
-        else daemon.db,
+        Database(daemon.db.path, readonly=True) if daemon.db.path != ":memory:" else daemon.db,
         now=daemon.clock.now,
         lines=lambda: pool.samples() if pool else [],
         agents=desk.samples,

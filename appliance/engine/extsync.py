@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from appliance.campaigns import CampaignSettings
 from appliance.clock import Clock
@@ -264,8 +263,8 @@ class ExternalListsComponent:
 
     def _db(self) -> Database:
         if self._thread_db is None:
-            path = self.config.database
-            self._thread_db = self.db if str(path) == ":memory:" else Database(Path(path))
+            path = self.db.path  # the store the daemon opened (a file, or PostgreSQL's URL)
+            self._thread_db = self.db if path == ":memory:" else Database(path)
         return self._thread_db
 
     def _round(self) -> None:

@@ -44,6 +44,7 @@ from appliance.scheduler.windows import (
     day_start,
     parse_weekly,
 )
+from appliance.store import dialect
 from appliance.store.attempts import Completion, Lease
 from appliance.store.campaigns import CampaignRow, get_campaign_by_id, list_campaigns
 from appliance.store.db import Database
@@ -85,8 +86,8 @@ def _day_start(timezone: str, minute: int) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(text: str) -> CompiledFilter:
-    return compile_filter(text)
+def _compiled(text: str, d: dialect.Dialect) -> CompiledFilter:
+    return compile_filter(text, d)
 
 
 # Abandon-ratio windows the metrics always show (docs/metrics.md), beside the profile's own.
@@ -217,7 +218,7 @@ class StorePlanner:
             allowed = allowed_zone_sets(sets, hours, now, cr.timezone)
             self._allowed[key] = allowed
         overrides = allowed_zones(override_zones(self.db, cr.campaign.id), hours, now)
-        filt = _compiled(cr.campaign.filter) if cr.campaign.filter else None
+        filt = _compiled(cr.campaign.filter, dialect.of(self.db)) if cr.campaign.filter else None
         filter_sql = filt.sql if filt else None
         if cr.settings.external_list is not None:  # SPEC D9: only the rows the box holds
             filter_sql = f"({filter_sql}) AND {HELD_SQL}" if filter_sql else HELD_SQL

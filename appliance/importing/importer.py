@@ -114,7 +114,7 @@ def import_file(
         )
     where = str(path_or_stream) if isinstance(path_or_stream, str | Path) else source
     # One record (Cells) holds the write lock for no time worth staging.
-    if staged and db.path != ":memory:" and not isinstance(path_or_stream, Cells):
+    if staged and db.local_files and not isinstance(path_or_stream, Cells):
         return _import_staged(
             db, campaign, path_or_stream, where, region=region, mappings=mappings, now=now,
             actor=actor, source=source, mapping=mapping, rejects_out=rejects_out, worker=worker,
@@ -126,28 +126,31 @@ def import_file(
         writers.append(RejectWriter(rejects_out))
     kept: list[TextIO] = []
     conn = db.conn
-    previous_cache = db.scalar("PRAGMA cache_size")
-    conn.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB:d}")
-    # Every row points at this campaign and at the import row made below, and the transaction
-    # holds the write lock throughout, so SQLite's foreign-key lookups for each row (a
-    # twentieth of the insert, bench/import_csv.py) would check nothing; the campaign's
-    # existence is checked once instead. (The pragma does nothing inside an outer transaction.)
-    foreign_keys = int(db.scalar("PRAGMA foreign_keys") or 0)
-    conn.execute("PRAGMA foreign_keys = OFF")
+    sqlite = not db.postgresql  # PostgreSQL: no pragmas, no bulk path (imports.insert_sql)
+    if sqlite:
+        previous_cache = db.scalar("PRAGMA cache_size")
+        conn.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB:d}")
+        # Every row points at this campaign and at the import row made below, and the
+        # transaction holds the write lock throughout, so SQLite's foreign-key lookups for
+        # each row (a twentieth of the insert, bench/import_csv.py) would check nothing; the
+        # campaign's existence is checked once instead. (The pragma does nothing inside an
+        # outer transaction.)
+        foreign_keys = int(db.scalar("PRAGMA foreign_keys") or 0)
+        conn.execute("PRAGMA foreign_keys = OFF")
     try:
         with no_cycle_collection(), db.transaction():
             report.import_id = imports.begin(db, campaign.id, campaign.name, source, now, "done")
-            if db.path != ":memory:":
+            if db.local_files:
                 keep_file = rejects_file(db, report.import_id)
                 keep_file.parent.mkdir(parents=True, exist_ok=True)
                 kept.append(keep_file.open("w", encoding="utf-8", newline=""))
                 writers.append(RejectWriter(kept[0]))
             last_before = imports.last_contact_id(db)  # new rows are above
-            insert = imports.insert_sql(conn, campaign.id, report.import_id, now)
+            insert = imports.insert_sql(db, campaign.id, report.import_id, now)
             zones = imports.zone_ids(db)
             rebuild = retrigger = None
             known_keys = None
-            if bulk if bulk is not None else _big(path_or_stream, last_before):
+            if sqlite and (bulk if bulk is not None else _big(path_or_stream, last_before)):
                 known_keys = imports.campaign_keys(db, campaign.id)
                 rebuild = imports.drop_index(db, "contacts_dedup")
                 # the rows are counted by the batches themselves (store/counts.py)
@@ -178,8 +181,9 @@ def import_file(
             Path(out.name).unlink(missing_ok=True)
         raise
     finally:
-        conn.execute(f"PRAGMA foreign_keys = {foreign_keys:d}")
-        conn.execute(f"PRAGMA cache_size = {int(previous_cache or -2000):d}")
+        if sqlite:
+            conn.execute(f"PRAGMA foreign_keys = {foreign_keys:d}")
+            conn.execute(f"PRAGMA cache_size = {int(previous_cache or -2000):d}")
     for out in kept:
         out.close()
         if not report.rejected:  # keep no empty reports (the record feed makes one per record)

@@ -14,6 +14,7 @@ from typing import Any
 
 from appliance.domain import Channel, ContactState, Summary
 from appliance.names import check_name
+from appliance.store import dialect
 from appliance.store.campaigns import audit
 from appliance.store.db import Database
 from appliance.store.selection import phone_attempt_counts
@@ -133,8 +134,9 @@ def campaign_agents(db: Database, campaign: str) -> dict[str, int]:
     return {
         str(state): int(n)
         for state, n in db.conn.execute(
-            "SELECT state, count(*) FROM agents, json_each(agents.campaigns)"
-            " WHERE json_each.value = ? AND state <> 'logged_out' GROUP BY state",
+            "SELECT state, count(*) FROM agents"
+            f" WHERE {dialect.of(db).json_contains('agents.campaigns', '?')}"
+            " AND state <> 'logged_out' GROUP BY state",
             (campaign,),
         )
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.domain import Channel, ContactState, Outcome, Summary
+from appliance.store import dialect
 from appliance.store.db import Database
 from appliance.store.dnc import block_number, is_blocked
 from appliance.store.external import after_attempt, holds_row
@@ -91,13 +92,18 @@ def lease(
     or the contact since the plan), a refusal's words or None."""
     if not 1 <= phone_index <= 5:
         raise ValueError(f"phone index {phone_index} is not 1..5")
+    d = dialect.of(db)
     with db.transaction():
+        # PostgreSQL: the contact's row locked until this transaction commits the lease, or
+        # skipped when another box's lease holds it (dialect.lock_skip; SQLite has one writer)
         row = db.conn.execute(
             f"SELECT campaign_id, state, lease_id, attempts, e164_{phone_index}, lease_gen"
-            " FROM contacts WHERE id = ?",
+            f" FROM contacts WHERE id = ?{d.lock_skip}",
             (contact_id,),
         ).fetchone()
         if row is None:
+            if d.lock_skip and db.scalar("SELECT 1 FROM contacts WHERE id = ?", (contact_id,)):
+                return LeaseRefused(contact_id, "leased")  # being leased by another connection
             return LeaseRefused(contact_id, "gone")
         campaign_id, state, lease_id, attempts, number, generation = row
         if lease_id is not None:
@@ -183,6 +189,7 @@ def complete(
             log.warning("attempt %s: completion refused, nothing recorded: %s",
                         lease.attempt_id, stale)  # fmt: skip
             return False
+        dialect.of(db).order_results(db)
         changed = db.conn.execute(
             "UPDATE attempts SET status = 'done', seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts),"
             " outcome = ?, disposition = ?, evidence = ?,"
@@ -382,6 +389,7 @@ def _settle(
             Outcome.ERROR_OCCURRED, ContactState.DANGLING, Summary.NO_SUCCESS, next_at=None
         )
     with db.transaction():
+        dialect.of(db).order_results(db)
         changed = db.conn.execute(
             "UPDATE attempts SET status = 'dangling', ended_at = ?, evidence = ?,"
             " seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts)"

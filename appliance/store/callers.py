@@ -18,6 +18,7 @@ from typing import Any
 
 from appliance.domain import BP_FIELDS, MAX_PHONE_CHARS
 from appliance.phones import InvalidPhone, normalize
+from appliance.store import dialect
 from appliance.store.db import Database
 
 MATCHES = 10  # known contacts matched per call at most
@@ -89,7 +90,8 @@ def matches(
         return []
     last: dict[int, float | None] = {}
     for contact_id, at in db.conn.execute(
-        "SELECT contact_id, queued_at FROM attempts INDEXED BY attempts_number WHERE number = ?"
+        f"SELECT contact_id, queued_at FROM attempts{dialect.of(db).indexed_by('attempts_number')}"
+        " WHERE number = ?"
         " ORDER BY queued_at DESC LIMIT ?",
         (number, _MATCH_SCAN),
     ):
@@ -100,8 +102,9 @@ def matches(
     if len(last) < limit:
         for (contact_id,) in db.conn.execute(
             # one probe of contacts_external per campaign (a campaign is its first column)
-            "SELECT k.id FROM campaigns cp CROSS JOIN contacts k INDEXED BY contacts_external"
-            " WHERE k.campaign_id = cp.id AND k.external_id = ? ORDER BY k.id DESC",
+            "SELECT k.id FROM campaigns cp CROSS JOIN contacts k"
+            + dialect.of(db).indexed_by("contacts_external")
+            + " WHERE k.campaign_id = cp.id AND k.external_id = ? ORDER BY k.id DESC",
             (CALLBACK_PREFIX + number,),
         ):
             if contact_id != exclude and contact_id not in last and len(last) < limit:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.domain import ContactState
+from appliance.store import dialect
 from appliance.store.db import Database
 
 
@@ -44,7 +45,7 @@ def add_imported(db: Database, campaign_id: int, added: int) -> None:
     if added:
         db.conn.execute(
             "INSERT INTO campaign_counts(campaign_id, state, n) VALUES (?, ?, ?)"
-            " ON CONFLICT(campaign_id, state) DO UPDATE SET n = n + excluded.n",
+            " ON CONFLICT(campaign_id, state) DO UPDATE SET n = campaign_counts.n + excluded.n",
             (campaign_id, str(ContactState.PENDING), added),
         )
 
@@ -80,8 +81,9 @@ def ledger_recount(db: Database) -> dict[tuple[int, str], tuple[int, int]]:
     return {
         (int(str(c)), str(h)): (int(str(a)), int(str(b)))
         for c, h, a, b in db.conn.execute(
-            "SELECT campaign_id, CAST(queued_at / 3600.0 AS INTEGER), count(*),"
-            f" sum(outcome IS 15) FROM attempts WHERE {_LEDGER_CALLS} GROUP BY 1, 2"
+            f"SELECT campaign_id, {dialect.of(db).trunc('queued_at / 3600.0')}, count(*),"
+            f" count(*) FILTER (WHERE outcome = 15) FROM attempts WHERE {_LEDGER_CALLS}"
+            " GROUP BY 1, 2"
         )
     }
 
@@ -150,7 +152,8 @@ def rebuild(db: Database) -> int:
             db.conn.execute("DELETE FROM abandon_ledger")
             db.conn.execute(
                 "INSERT INTO abandon_ledger(campaign_id, hour, answered, abandoned)"
-                " SELECT campaign_id, CAST(queued_at / 3600.0 AS INTEGER), count(*),"
-                f" sum(outcome IS 15) FROM attempts WHERE {_LEDGER_CALLS} GROUP BY 1, 2"
+                f" SELECT campaign_id, {dialect.of(db).trunc('queued_at / 3600.0')}, count(*),"
+                f" count(*) FILTER (WHERE outcome = 15) FROM attempts WHERE {_LEDGER_CALLS}"
+                " GROUP BY 1, 2"
             )
     return len(found)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.domain import Channel, Outcome
+from appliance.store import dialect
 from appliance.store.attempts import Completion, Lease, LeaseRefused, complete, lease
 from appliance.store.db import Database
 
@@ -255,6 +256,7 @@ def record_bounce(
             "SELECT evidence FROM attempts WHERE id = ?", (got.attempt_id,)
         ).fetchone()
         evidence = [*json.loads(str(old[0]) if old and old[0] else "[]"), f"bounce: {reason}"]
+        dialect.of(db).order_results(db)
         db.conn.execute(
             "UPDATE attempts SET outcome = ?, evidence = ?,"
             " seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts) WHERE id = ?",

@@ -8,16 +8,18 @@ the campaign comes from an index, and the scan needs no sort.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from appliance.domain import BP_FIELDS, PHONE_FIELDS, Outcome, Summary
+from appliance.store import dialect
 from appliance.store.campaigns import CampaignRow
 from appliance.store.db import Database
 from appliance.store.filters import CompiledFilter
-from appliance.store.flowrecords import ANSWERS_SQL, STEPS_SQL, read_answers, read_steps
+from appliance.store.flowrecords import answers_sql, read_answers, read_steps, steps_sql
 
 E164_FIELDS = tuple(f"e164_{i}" for i in range(1, 6))
 
@@ -148,37 +150,44 @@ def contact_rows(
 
 # The attempt's latest recording as one JSON value (id, status, sha256), or NULL: an index
 # lookup per attempt (recordings_attempt).
-RECORDING_SQL = (
-    "(SELECT json_array(r.id, r.status, r.sha256) FROM recordings r"
-    " WHERE r.attempt_id = a.id ORDER BY r.id DESC LIMIT 1)"
-)
+def recording_sql(d: dialect.Dialect) -> str:
+    return (
+        f"(SELECT {d.json_array('r.id', 'r.status', 'r.sha256')} FROM recordings r"
+        " WHERE r.attempt_id = a.id ORDER BY r.id DESC LIMIT 1)"
+    )
 
 
 # An e-mail attempt's address and Message-ID as a JSON array (NULL for calls and SMS).
-EMAIL_SQL = (
-    "(SELECT json_array(m.address, m.message_id) FROM email_sends m WHERE m.attempt_id = a.id)"
-)
+def email_sql(d: dialect.Dialect) -> str:
+    return (
+        f"(SELECT {d.json_array('m.address', 'm.message_id')} FROM email_sends m"
+        " WHERE m.attempt_id = a.id)"
+    )
 
 
 # The attempt columns every attempt document is made of (`attempt_document`), over `attempts a`
 # joined to its contact `c`: the export's, the results feed's and the contact view's.
-ATTEMPT_FIELDS_SQL = (
-    "a.id, a.contact_id, c.external_id, a.attempt_no, a.phone_index, a.number, a.channel,"
-    " a.line, a.agent, a.status, a.queued_at, a.dialed_at, a.answered_at, a.ended_at, a.outcome,"
-    f" a.disposition, a.direction, {STEPS_SQL}, {ANSWERS_SQL}, {RECORDING_SQL}, {EMAIL_SQL}"
-)
-ATTEMPT_FIELDS = 21  # how many values ATTEMPT_FIELDS_SQL gives
-_ATTEMPT_SQL = (
-    f"SELECT {ATTEMPT_FIELDS_SQL} FROM attempts a JOIN contacts c ON c.id = a.contact_id"
-    " WHERE a.campaign_id = ?"
-)
+@functools.cache
+def attempt_fields_sql(d: dialect.Dialect) -> str:
+    return (
+        "a.id, a.contact_id, c.external_id, a.attempt_no, a.phone_index, a.number, a.channel,"
+        " a.line, a.agent, a.status, a.queued_at, a.dialed_at, a.answered_at, a.ended_at,"
+        " a.outcome, a.disposition, a.direction,"
+        f" {steps_sql(d)}, {answers_sql(d)}, {recording_sql(d)}, {email_sql(d)}"
+    )
+
+
+ATTEMPT_FIELDS = 21  # how many values attempt_fields_sql gives
 
 
 def attempt_rows(
     db: Database, campaign: CampaignRow, *, where: CompiledFilter | None = None
 ) -> Iterator[dict[str, Any]]:
     """Every attempt of the campaign (of contacts matching `where`), oldest first (D6 fields)."""
-    sql = _ATTEMPT_SQL
+    sql = (
+        f"SELECT {attempt_fields_sql(dialect.of(db))} FROM attempts a"
+        " JOIN contacts c ON c.id = a.contact_id WHERE a.campaign_id = ?"
+    )
     params: tuple[Any, ...] = (campaign.id,)
     if where is not None:  # filter columns are contact columns; none of them exists in attempts
         sql, params = f"{sql} AND {where.sql}", (*params, *where.params)
@@ -187,7 +196,7 @@ def attempt_rows(
 
 
 def attempt_document(campaign: str, row: Sequence[Any]) -> dict[str, Any]:
-    """One attempt (the values of ATTEMPT_FIELDS_SQL, in order) as ATTEMPT_COLUMNS."""
+    """One attempt (the values of attempt_fields_sql, in order) as ATTEMPT_COLUMNS."""
     (aid, cid, external_id, attempt_no, phone_index, number, channel, line, agent) = row[:9]
     status, queued, dialed, answered, ended, outcome, disposition = row[9:16]
     direction, steps, answers, recording, mail = row[16:21]

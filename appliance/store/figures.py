@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.domain import ContactState
+from appliance.store import dialect
 from appliance.store.db import Database
 from appliance.store.export import outcome_label
 from appliance.store.recordings import deleted_since, kept_bytes
@@ -93,12 +94,14 @@ def due_now(db: Database, campaign_id: int, now: float) -> int:
     """New contacts (contacts_new) and those whose redial or callback time has come
     (contacts_due) in a state that may be dialed: index counts, no calling-hours checks."""
     new = db.scalar(
-        "SELECT count(*) FROM contacts INDEXED BY contacts_new WHERE campaign_id = ?"
+        f"SELECT count(*) FROM contacts{dialect.of(db).indexed_by('contacts_new')}"
+        " WHERE campaign_id = ?"
         " AND state = 'Pending' AND next_at IS NULL AND callback_at IS NULL",
         (campaign_id,),
     )
     due = db.scalar(
-        "SELECT count(*) FROM contacts INDEXED BY contacts_due WHERE campaign_id = ?"
+        f"SELECT count(*) FROM contacts{dialect.of(db).indexed_by('contacts_due')}"
+        " WHERE campaign_id = ?"
         " AND coalesce(next_at, callback_at) IS NOT NULL"
         " AND coalesce(next_at, callback_at) <= ? AND state IN (?, ?, ?)",
         (campaign_id, now, ContactState.PENDING, ContactState.NOT_CONNECTED,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from appliance.domain import BP_FIELDS, PHONE_FIELDS, ContactState
 from appliance.errors import DialboxError
+from appliance.store import dialect
 
 MAX_LENGTH = 4000
 MAX_CONDITIONS = 256  # keeps the SQL well inside SQLite's expression depth limit (1000)
@@ -214,18 +215,15 @@ def _like_pattern(value: str, how: str) -> str:
     }[how]
 
 
-def _numeric_text(column: str) -> tuple[str, str]:
+def _numeric_text(column: str, d: dialect.Dialect) -> tuple[str, str]:
     """SQL testing that a TEXT column holds a plain decimal number, and its value as REAL."""
     v = f"trim(ifnull({column}, ''))"
-    check = (
-        f"{v} GLOB '*[0-9]*' AND {v} NOT GLOB '*[^0-9.+-]*' AND {v} NOT GLOB '*.*.*'"
-        f" AND substr({v}, 2) NOT GLOB '*[+-]*'"
-    )
-    return check, f"CAST({v} AS REAL)"
+    return d.decimal_text(v), f"CAST({v} AS {d.real})"
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, d: dialect.Dialect = dialect.SQLITE) -> None:
+        self.d = d
         self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
@@ -361,7 +359,7 @@ class _Parser:
         self.params.append(float(value.text))
         if FIELDS[field] is FieldType.NUMBER:
             return f"({field} {op} ?)"
-        check, number = _numeric_text(field)
+        check, number = _numeric_text(field, self.d)
         return f"({check} AND {number} {op} ?)"
 
     def _in(self, field: str) -> str:
@@ -400,7 +398,7 @@ class _Parser:
             if FIELDS[field] is FieldType.NUMBER:
                 parts.append(f"({field} IN ({marks}))")
             else:
-                check, number = _numeric_text(field)
+                check, number = _numeric_text(field, self.d)
                 parts.append(f"({check} AND {number} IN ({marks}))")
         return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
@@ -414,7 +412,7 @@ class _Parser:
         if self.tok.kind is not _Kind.STRING:
             raise self._fail(f'"quoted text" after {how}')
         self.params.append(_like_pattern(self._advance().text, how))
-        return f"(ifnull({field}, '') LIKE ? ESCAPE '\\')"
+        return f"(ifnull({field}, '') {self.d.like} ? ESCAPE '\\')"
 
     def _state(self, value: _Token) -> str:
         """The stored name of the state the user wrote (`sent_to_dialer` -> `Sent to Dialer`)."""
@@ -428,13 +426,14 @@ class _Parser:
             ) from None
 
 
-def compile_filter(text: str) -> CompiledFilter:
-    """Compile a filter expression; a `FilterError` (a DialboxError) names the position and what was expected."""
+def compile_filter(text: str, d: dialect.Dialect = dialect.SQLITE) -> CompiledFilter:
+    """Compile a filter expression (for the engine `d` speaks); a `FilterError` (a
+    DialboxError) names the position and what was expected."""
     if len(text) > MAX_LENGTH:
         raise FilterError(
             text[:60] + "…", None, f"the filter is longer than {MAX_LENGTH} characters"
         )
-    parser = _Parser(text)
+    parser = _Parser(text, d)
     sql = parser.parse()
     return CompiledFilter(f"({sql})", tuple(parser.params))
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from appliance.domain import BP_FIELDS, MAX_BP_CHARS
+from appliance.store import dialect
 from appliance.store.db import Database
 
 MAX_STEPS = 500  # steps kept per attempt; beyond, one step says how many more there were
@@ -139,12 +140,14 @@ def write_flow(db: Database, attempt_id: int, contact_id: int, flow: FlowRecord)
     """Keep a cleaned flow result on its attempt and set its fields on the contact. Call inside
     the transaction that completes the attempt."""
     db.conn.executemany(
-        "INSERT OR REPLACE INTO attempt_steps(attempt_id, seq, at, node, kind, detail)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO attempt_steps(attempt_id, seq, at, node, kind, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (attempt_id, seq) DO UPDATE SET at = excluded.at,"
+        " node = excluded.node, kind = excluded.kind, detail = excluded.detail",
         [(attempt_id, n, s.at, s.node, s.kind, s.detail) for n, s in enumerate(flow.steps, 1)],
     )
     db.conn.executemany(
-        "INSERT OR REPLACE INTO attempt_answers(attempt_id, question, answer) VALUES (?, ?, ?)",
+        "INSERT INTO attempt_answers(attempt_id, question, answer) VALUES (?, ?, ?)"
+        " ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer",
         [(attempt_id, q, a) for q, a in flow.answers.items()],
     )
     if flow.fields:
@@ -175,18 +178,22 @@ def flow_payload(flow: FlowOutcome | None, now: float, direction: str = "out") -
 
 # The SQL (over `attempts a`) of an attempt's steps as a JSON array of [at, node, kind, detail]
 # and its answers as a JSON object: what the export, the results feed and the contact view read.
-STEPS_SQL = (
-    "(SELECT json_group_array(json_array(s.at, s.node, s.kind, s.detail) ORDER BY s.seq)"
-    " FROM attempt_steps s WHERE s.attempt_id = a.id)"
-)
-ANSWERS_SQL = (
-    "(SELECT json_group_object(q.question, q.answer) FROM attempt_answers q"
-    " WHERE q.attempt_id = a.id)"
-)
+def steps_sql(d: dialect.Dialect) -> str:
+    values = ["s.at", "s.node", "s.kind", "s.detail"]
+    return (
+        f"(SELECT {d.json_arrays(values, 's.seq')} FROM attempt_steps s WHERE s.attempt_id = a.id)"
+    )
+
+
+def answers_sql(d: dialect.Dialect) -> str:
+    return (
+        f"(SELECT {d.json_object('q.question', 'q.answer')} FROM attempt_answers q"
+        " WHERE q.attempt_id = a.id)"
+    )
 
 
 def read_steps(text: object, iso: Any) -> list[dict[str, Any]]:
-    """STEPS_SQL's value as documents, `at` as `iso` makes it (ISO 8601 in the API)."""
+    """steps_sql's value as documents, `at` as `iso` makes it (ISO 8601 in the API)."""
     rows = json.loads(str(text)) if text else []
     return [{"at": iso(r[0]), "node": r[1], "kind": r[2], "detail": r[3]} for r in rows]
 

@@ -18,6 +18,7 @@ import apsw
 
 from appliance.domain import ROW_FIELDS, ContactState
 from appliance.errors import DialboxError, NotFound
+from appliance.store import dialect
 from appliance.store.campaigns import audit
 from appliance.store.counts import add_imported
 from appliance.store.db import Database
@@ -63,7 +64,9 @@ def insert_rows(
     conn = db.conn
     if new_zones:
         # Both import processes may introduce the same zone set, with the same id.
-        conn.executemany("INSERT OR IGNORE INTO zone_sets(id, zones) VALUES (?, ?)", new_zones)
+        conn.executemany(
+            dialect.of(db).insert_or_ignore("zone_sets(id, zones) VALUES (?, ?)"), new_zones
+        )
     if not rows:
         return 0
     before = conn.total_changes()
@@ -107,7 +110,7 @@ def start_publishing(
         )
 
 
-def insert_sql(conn: apsw.Connection, campaign_id: int, import_id: int, now: float) -> str:
+def insert_sql(db: Database, campaign_id: int, import_id: int, now: float) -> str:
     """One prepared INSERT for the whole file; the row binds in `ROW_FIELDS` order.
 
     Every column in table order, without names, the others at their defaults: apsw hashes the
@@ -121,17 +124,15 @@ def insert_sql(conn: apsw.Connection, campaign_id: int, import_id: int, now: flo
         "updated_at": stamp,
     }
     bound = {column: f"?{n}" for n, column in enumerate(ROW_COLUMNS, 1)}
-    columns = [
-        (str(name), default)
-        for _, name, _, _, default, _ in conn.execute("PRAGMA table_info(contacts)")
-    ]
+    d = dialect.of(db)
+    columns = d.columns(db, "contacts")
     values = [
-        bound.get(name) or fixed.get(name) or str(default or "NULL") for name, default in columns
+        bound.get(name) or fixed.get(name) or str(default or d.default) for name, default in columns
     ]
     missing = set(bound) - {name for name, _ in columns}
     if missing:
         raise DialboxError(f"the contacts table lacks {', '.join(sorted(missing))}")
-    return f"INSERT OR IGNORE INTO contacts VALUES({','.join(values)})"
+    return d.insert_or_ignore(f"contacts VALUES({','.join(values)})")
 
 
 def _on_dnc(column: str) -> str:
@@ -475,7 +476,7 @@ def recover_imports(db: Database, now: float | None = None) -> list[str]:
     """At open: forget imports a crash left staging (nothing of them is in contacts) and roll
     forward those it left publishing. Imports another process is still working on (it holds
     their lock) are left alone. What was done, one sentence each."""
-    if db.readonly or db.path == ":memory:":
+    if db.readonly or not db.local_files:  # PostgreSQL: imports are never staged
         return []
     unfinished = [
         (int(i), str(s))

@@ -22,6 +22,7 @@ from typing import Any
 
 from appliance.domain import CampaignType, ContactState, Outcome, Summary
 from appliance.errors import DialboxError, NotFound
+from appliance.store import dialect
 from appliance.store.callers import (
     Match,
     caller_contact,
@@ -174,6 +175,7 @@ def complete_inbound(
     record = clean(flow, now) if flow is not None else None
     chosen = disposition or (record.disposition if record is not None else None)
     with db.transaction():
+        dialect.of(db).order_results(db)
         row = db.conn.execute(
             "UPDATE attempts SET status = 'done',"
             " seq = (SELECT ifnull(max(seq), 0) + 1 FROM attempts), outcome = ?,"

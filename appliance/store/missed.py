@@ -189,10 +189,11 @@ def record_missed(
             "INSERT INTO missed_calls(campaign_id, line, number, caller_id, contact_id,"
             " attempt_id, reason, at, last_at, waited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(campaign_id, number) WHERE status = 'open' AND number <> ''"
-            " DO UPDATE SET calls = calls + 1, last_at = excluded.last_at,"
+            " DO UPDATE SET calls = missed_calls.calls + 1, last_at = excluded.last_at,"
             " reason = excluded.reason, line = excluded.line, caller_id = excluded.caller_id,"
-            " attempt_id = coalesce(excluded.attempt_id, attempt_id),"
-            " contact_id = coalesce(excluded.contact_id, contact_id), waited = excluded.waited"
+            " attempt_id = coalesce(excluded.attempt_id, missed_calls.attempt_id),"
+            " contact_id = coalesce(excluded.contact_id, missed_calls.contact_id),"
+            " waited = excluded.waited"
             " RETURNING id",
             (campaign.id, line, number, given, contact, attempt_id, reason, now, now, wait),
         ).fetchone()

@@ -38,6 +38,7 @@ from typing import Any, cast
 
 from appliance.domain import Outcome
 from appliance.periods import Bucket, Period
+from appliance.store import dialect
 from appliance.store.campaigns import get_campaign
 from appliance.store.db import Database
 
@@ -77,18 +78,23 @@ _TO_AGENT = (
     f" AND coalesce(a.outcome, -1) NOT IN ({_codes(Outcome.ABANDONED, Outcome.NO_AGENT)})"
 )
 
+
 # The period's buckets as (n, lo, hi) from a JSON array, the outer loop of every query: for
 # each bucket and campaign, one range of attempts_campaign_time (CROSS JOIN fixes the order).
-_BUCKETS = "WITH b(n, lo, hi) AS (SELECT key, value->>0, value->>1 FROM json_each(:buckets))"
-_ATTEMPTS = (
-    " FROM b CROSS JOIN campaigns AS c CROSS JOIN attempts AS a INDEXED BY attempts_campaign_time"
-    " WHERE a.campaign_id = c.id AND a.queued_at >= b.lo AND a.queued_at < b.hi"
-)
+def _buckets(d: dialect.Dialect) -> str:
+    return f"WITH b(n, lo, hi) AS ({d.pairs(':buckets')})"
 
 
-def _attempts_sql(select: str, where: str, group: str, campaign_id: int | None) -> str:
+def _attempts_sql(
+    d: dialect.Dialect, select: str, where: str, group: str, campaign_id: int | None
+) -> str:
     chosen = " AND c.id = :campaign" if campaign_id is not None else ""
-    return f"{_BUCKETS} SELECT {select}{_ATTEMPTS}{chosen}{where} GROUP BY {group}"
+    attempts = (
+        " FROM b CROSS JOIN campaigns AS c CROSS JOIN attempts AS a"
+        f"{d.indexed_by('attempts_campaign_time')}"
+        " WHERE a.campaign_id = c.id AND a.queued_at >= b.lo AND a.queued_at < b.hi"
+    )
+    return f"{_buckets(d)} SELECT {select}{attempts}{chosen}{where} GROUP BY {group}"
 
 
 @dataclass
@@ -148,7 +154,7 @@ def _snapshot(db: Database) -> Iterator[None]:
     if db.conn.in_transaction:
         yield
         return
-    db.conn.execute("BEGIN")
+    db.conn.execute(dialect.of(db).begin_snapshot)
     try:
         yield
     finally:
@@ -259,11 +265,13 @@ def campaigns_report(
         cid = _campaign_id(db, campaign)
         params = _params(buckets, cid)
         cells: dict[tuple[int, Any], Counts] = {}
-        for row in db.conn.execute(_attempts_sql(_CAMPAIGN_SELECT, "", "b.n, c.id", cid), params):
+        for row in db.conn.execute(
+            _attempts_sql(dialect.of(db), _CAMPAIGN_SELECT, "", "b.n, c.id", cid), params
+        ):
             cells[(int(row[0]), row[1])] = dict(zip(_CAMPAIGN_COUNTS, row[2:], strict=True))
         chosen = " AND c.id = :campaign" if cid is not None else ""
         for n, name, skipped in db.conn.execute(
-            f"{_BUCKETS} SELECT b.n, c.name, sum(i.dnc) FROM b CROSS JOIN imports AS i"
+            f"{_buckets(dialect.of(db))} SELECT b.n, c.name, sum(i.dnc) FROM b CROSS JOIN imports AS i"
             " JOIN campaigns AS c ON c.id = i.campaign_id"
             f" WHERE i.started_at >= b.lo AND i.started_at < b.hi AND i.dnc > 0{chosen}"
             " GROUP BY b.n, c.id",
@@ -327,7 +335,7 @@ def lines_report(
         select = _LINE_SELECT.replace("a.line", line, 1)
         for row in db.conn.execute(
             # e-mails go out on no line (#26)
-            _attempts_sql(select, " AND a.channel <> 'email'", f"b.n, {line}", cid),
+            _attempts_sql(dialect.of(db), select, " AND a.channel <> 'email'", f"b.n, {line}", cid),
             _params(buckets, cid),
         ):
             cells[(int(row[0]), row[1])] = dict(zip(_LINE_COUNTS, row[2:], strict=True))
@@ -418,7 +426,9 @@ def agents_report(
     with _snapshot(db):
         cid = _campaign_id(db, campaign)
         for n, agent, disposition, count in db.conn.execute(
-            _attempts_sql(_AGENT_SELECT, _AGENT_WHERE, "b.n, a.agent, a.disposition", cid),
+            _attempts_sql(
+                dialect.of(db), _AGENT_SELECT, _AGENT_WHERE, "b.n, a.agent, a.disposition", cid
+            ),
             _params(buckets, cid),
         ):
             cell = cells.setdefault((int(n), str(agent)), _agent_zero())

@@ -9,24 +9,30 @@ from collections.abc import Sequence
 from typing import Any
 
 from appliance.domain import Outcome
+from appliance.store import dialect
 from appliance.store.campaigns import CampaignRow
 from appliance.store.db import Database
 from appliance.store.export import (
     ATTEMPT_FIELDS,
-    ATTEMPT_FIELDS_SQL,
     CONTACT_COLUMNS,
     attempt_document,
+    attempt_fields_sql,
     iso_utc,
     outcome_label,
     summary_label,
 )
 
+
 # The sequence number, export's attempt columns, then the campaign's name, the contact's state
 # and the evidence: one attempt document for the feed, the export and the contact view.
-_RESULT_SQL = (
-    f"SELECT a.seq, {ATTEMPT_FIELDS_SQL}, cp.name, c.state, a.evidence"
-    " FROM attempts a JOIN contacts c ON c.id = a.contact_id JOIN campaigns cp ON cp.id = a.campaign_id"
-)
+def _result_sql(db: Database) -> str:
+    return (
+        f"SELECT a.seq, {attempt_fields_sql(dialect.of(db))}, cp.name, c.state, a.evidence"
+        " FROM attempts a JOIN contacts c ON c.id = a.contact_id"
+        " JOIN campaigns cp ON cp.id = a.campaign_id"
+    )
+
+
 _NAME, _STATE, _EVIDENCE = ATTEMPT_FIELDS + 1, ATTEMPT_FIELDS + 2, ATTEMPT_FIELDS + 3
 
 
@@ -40,7 +46,7 @@ def results_since(
     db: Database, after: int, limit: int, campaign_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Ended attempts (done or dangling) with a sequence number above `after`, oldest first."""
-    sql = _RESULT_SQL + " WHERE a.seq > ?"
+    sql = _result_sql(db) + " WHERE a.seq > ?"
     params: list[Any] = [after]
     if campaign_id is not None:
         sql += " AND a.campaign_id = ?"
@@ -83,7 +89,7 @@ def contact(db: Database, contact_id: int) -> dict[str, Any] | None:
     doc = _contact(row)
     attempts = []
     for r in db.conn.execute(
-        _RESULT_SQL + " WHERE a.contact_id = ? ORDER BY a.attempt_no", (contact_id,)
+        _result_sql(db) + " WHERE a.contact_id = ? ORDER BY a.attempt_no", (contact_id,)
     ):
         item = _result(r)
         item.pop("contact_state")
@@ -93,13 +99,15 @@ def contact(db: Database, contact_id: int) -> dict[str, Any] | None:
     return doc
 
 
-def _contact_page_sql(state: str | None, head: str = _CONTACT_SQL) -> str:
+def _contact_page_sql(
+    state: str | None, head: str = _CONTACT_SQL, d: dialect.Dialect = dialect.SQLITE
+) -> str:
     """Pages walk the ids: in a state other than Pending on contacts_state (which holds only
     those, migration 0005, hence the redundant term), else on the table's own order, where
     SQLite would otherwise take contacts_dedup and sort the whole campaign. `head` is the
     SELECT up to and including `FROM contacts c `."""
     if state is None or state == "Pending":
-        sql = head.replace("FROM contacts c ", "FROM contacts c NOT INDEXED ")
+        sql = head.replace("FROM contacts c ", f"FROM contacts c{d.not_indexed()} ")
         sql += " WHERE c.campaign_id = ? AND c.id > ?"
         return sql + (" AND c.state = ?" if state else "")
     return head + " WHERE c.campaign_id = ? AND c.id > ? AND c.state = ? AND c.state <> 'Pending'"
@@ -109,7 +117,7 @@ def contacts_page(
     db: Database, campaign: CampaignRow, *, state: str | None, after: int, limit: int
 ) -> list[dict[str, Any]]:
     """Contacts of the campaign with id above `after` (keyset paging), optionally in one state."""
-    sql, params = _contact_page_sql(state), list[Any]([campaign.id, after])
+    sql, params = _contact_page_sql(state, d=dialect.of(db)), list[Any]([campaign.id, after])
     if state is not None:
         params.append(state)
     sql += " ORDER BY c.id LIMIT ?"
@@ -128,14 +136,14 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search_terms(text: str) -> tuple[str, list[Any]]:
+def _search_terms(text: str, d: dialect.Dialect = dialect.SQLITE) -> tuple[str, list[Any]]:
     """The SQL that finds `text` in a contact: an external id it starts, a business parameter
     (a name…) holding it, and — when it is written like a phone number — a number holding its
     digits (the national trunk 0 dropped, so 0612… finds +33612…). Case-insensitive (ASCII)."""
     escaped = _like(text)
-    terms = ["c.external_id LIKE ? ESCAPE '\\'"]
+    terms = [f"c.external_id {d.like} ? ESCAPE '\\'"]
     params: list[Any] = [escaped + "%"]
-    terms += [f"c.bp{i} LIKE ? ESCAPE '\\'" for i in range(1, 13)]
+    terms += [f"c.bp{i} {d.like} ? ESCAPE '\\'" for i in range(1, 13)]
     params += [f"%{escaped}%"] * 12
     digits = "".join(ch for ch in text if ch.isdigit())
     if digits and _PHONE_TEXT.fullmatch(text):
@@ -158,8 +166,8 @@ def search_contacts(
     """Contacts of the campaign matching `text` (`_search_terms`) with id above `after`,
     optionally in one state: at most `limit` of them among the next `window` contacts in id
     order, and the cursor to go on from (None: the campaign has no more contacts to examine)."""
-    match, params = _search_terms(text)
-    scan = _contact_page_sql(state, f"SELECT c.id, {match} FROM contacts c ")
+    match, params = _search_terms(text, dialect.of(db))
+    scan = _contact_page_sql(state, f"SELECT c.id, {match} FROM contacts c ", dialect.of(db))
     args: list[Any] = [*params, campaign.id, after, *([state] if state else []), window]
     hits: list[int] = []
     examined, last = 0, after
@@ -193,7 +201,7 @@ def report(
     `offset` is the campaign zone's UTC offset in seconds, so days start at local midnight."""
     size = _BUCKET[by]
     rows = db.conn.execute(
-        "SELECT CAST((queued_at + :off) / :size AS INTEGER) AS bucket, count(*),"
+        f"SELECT {dialect.of(db).trunc('(queued_at + :off) / :size')} AS bucket, count(*),"
         " sum(answered_at IS NOT NULL), sum(outcome = :abandoned),"
         " sum(CASE WHEN answered_at IS NOT NULL AND ended_at IS NOT NULL"
         "          THEN ended_at - answered_at ELSE 0 END),"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.errors import NotFound
+from appliance.store import dialect
 from appliance.store.campaigns import audit
 from appliance.store.db import Database
 
@@ -104,8 +105,9 @@ def due_campaigns(db: Database, now: float) -> list[int]:
     return [
         int(str(r[0]))
         for r in db.conn.execute(
-            "SELECT DISTINCT campaign_id FROM scheduled_actions INDEXED BY scheduled_actions_due"
-            " WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY campaign_id",
+            "SELECT DISTINCT campaign_id FROM scheduled_actions"
+            + dialect.of(db).indexed_by("scheduled_actions_due")
+            + " WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY campaign_id",
             (now,),
         )
     ]

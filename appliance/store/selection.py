@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from appliance.store import dialect
 from appliance.store.db import Database
 
 DIALABLE = ("Pending", "Not Connected", "SMS sent")
@@ -80,11 +81,15 @@ _PHONE = "coalesce(contacts.next_phone, :first_phone)"
 _DUE = "coalesce(next_at, callback_at)"
 # Never dialed and waiting: the rows of the contacts_new index.
 _NEW = "state = 'Pending' AND next_at IS NULL AND callback_at IS NULL"
-# The highest priority level of new contacts below :below (LIFO's levels, from +inf down).
-_LEVEL_BELOW = (
-    f"SELECT priority FROM contacts INDEXED BY contacts_new WHERE campaign_id = :cid AND {_NEW}"
-    " AND priority < :below ORDER BY priority DESC LIMIT 1"
-)
+
+
+def _level_below(d: dialect.Dialect) -> str:
+    """The highest priority level of new contacts below :below (LIFO's levels, from +inf down)."""
+    return (
+        f"SELECT priority FROM contacts{d.indexed_by('contacts_new')}"
+        f" WHERE campaign_id = :cid AND {_NEW} AND priority < :below"
+        " ORDER BY priority DESC LIMIT 1"
+    )
 
 
 def _case(column: str) -> str:
@@ -135,11 +140,11 @@ def _locked_until(q: SelectionQuery) -> str:
     )
 
 
-def _zone_ok(q: SelectionQuery) -> str:
+def _zone_ok(q: SelectionQuery, d: dialect.Dialect) -> str:
     ids = sorted(q.allowed_zone_sets) + ([-1] if q.allow_unknown_zone else [])
     return (
         "(CASE WHEN contacts.tz_override IS NOT NULL"
-        " THEN contacts.tz_override IN (SELECT value FROM json_each(:overrides))"
+        f" THEN contacts.tz_override IN ({d.json_values(':overrides')})"
         f" ELSE coalesce({_ZONE_SET}, -1) IN ({', '.join(str(int(i)) for i in ids)}) END)"
     )
 
@@ -170,11 +175,11 @@ def _projection(q: SelectionQuery) -> str:
     )
 
 
-def _eligible(q: SelectionQuery) -> str:
+def _eligible(q: SelectionQuery, d: dialect.Dialect) -> str:
     terms = [
         "contacts.lease_id IS NULL",
         "contacts.attempts < :max_attempts",
-        _zone_ok(q),
+        _zone_ok(q, d),
         f"{_NUMBER} IS NOT NULL",
     ]
     if q.filter_sql:
@@ -191,7 +196,7 @@ def _eligible(q: SelectionQuery) -> str:
     return " AND ".join(terms)
 
 
-def _params(q: SelectionQuery, limit: int | None) -> dict[str, Any]:
+def _params(q: SelectionQuery, limit: int | None, d: dialect.Dialect) -> dict[str, Any]:
     params: dict[str, Any] = {
         "cid": q.campaign_id,
         "now": q.now,
@@ -207,7 +212,7 @@ def _params(q: SelectionQuery, limit: int | None) -> dict[str, Any]:
         "machine_lockout": q.machine_lockout,
         # Calls end within a day of being queued; lockouts run from the call's end.
         "lock_since": q.now - max(q.abandon_lockout, q.machine_lockout) - 86400.0,
-        "limit": -1 if limit is None else limit,
+        "limit": d.no_limit if limit is None else limit,
     }
     if q.filter_sql:
         # A compiled filter uses positional `?` marks; they become named ones here.
@@ -247,7 +252,7 @@ def _split_marks(sql: str) -> list[str]:
 
 
 def _rows(db: Database, sql: str, q: SelectionQuery, limit: int | None) -> list[CandidateRow]:
-    return [_row(r) for r in db.conn.execute(sql, _params(q, limit))]
+    return [_row(r) for r in db.conn.execute(sql, _params(q, limit, dialect.of(db)))]
 
 
 def _row(r: Sequence[Any]) -> CandidateRow:
@@ -280,21 +285,21 @@ def _exclude(ids: Sequence[int]) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def _sql(kind: str, q: SelectionQuery) -> str:
+def _sql(kind: str, q: SelectionQuery, d: dialect.Dialect = dialect.SQLITE) -> str:
     """The statement text for a query shape (`q` with its moment zeroed, see `_shape`)."""
     if kind == "redials":
         states = ", ".join(f"'{s}'" for s in DIALABLE)
         return (
-            f"SELECT {_projection(q)} FROM contacts INDEXED BY contacts_due"
+            f"SELECT {_projection(q)} FROM contacts{d.indexed_by('contacts_due')}"
             f" WHERE contacts.campaign_id = :cid AND {_DUE} <= :now"
-            f" AND contacts.state IN ({states}) AND {_eligible(q)}"
+            f" AND contacts.state IN ({states}) AND {_eligible(q, d)}"
         )
     if kind == "new":
         return (
-            f"SELECT {_projection(q)} FROM contacts INDEXED BY contacts_new"
+            f"SELECT {_projection(q)} FROM contacts{d.indexed_by('contacts_new')}"
             f" WHERE contacts.campaign_id = :cid AND {_NEW}"
             + (" AND contacts.priority = :level" if q.order == "lifo" else "")
-            + f" AND {_eligible(q)}"
+            + f" AND {_eligible(q, d)}"
         )
     return f"SELECT {_projection(q)} FROM contacts WHERE contacts.campaign_id = :cid"
 
@@ -323,7 +328,7 @@ def due_redials(
     db: Database, q: SelectionQuery, limit: int, exclude: Sequence[int] = ()
 ) -> list[CandidateRow]:
     """Eligible contacts whose redial or callback time has come, oldest first (SPEC C5)."""
-    sql = _sql("redials", _shape(q)) + _exclude(exclude)
+    sql = _sql("redials", _shape(q), dialect.of(db)) + _exclude(exclude)
     sql += f" ORDER BY {_DUE}, contacts.id LIMIT :limit"
     return _rows(db, sql, _named_filter(q), limit)
 
@@ -338,7 +343,7 @@ def new_contacts(
     One index, (campaign, priority DESC, id), serves both orders: FIFO reads it forward; LIFO
     reads each priority level backward, highest level first, finding the next level by one
     index probe (a second index for LIFO cost every import a tenth of its insert time)."""
-    sql = _sql("new", _shape(q)) + _exclude(exclude)
+    sql = _sql("new", _shape(q), dialect.of(db)) + _exclude(exclude)
     if q.order == "fifo":
         return _rows(
             db,
@@ -347,28 +352,31 @@ def new_contacts(
             limit,
         )
     found: list[CandidateRow] = []
-    level = db.scalar(_LEVEL_BELOW, {"cid": q.campaign_id, "below": math.inf})
+    d = dialect.of(db)
+    level = db.scalar(_level_below(d), {"cid": q.campaign_id, "below": math.inf})
     while level is not None and len(found) < limit:
-        params = _params(_named_filter(q), limit - len(found))
+        params = _params(_named_filter(q), limit - len(found), d)
         params["level"] = level
         found += [
             _row(r)
             for r in db.conn.execute(sql + " ORDER BY contacts.id DESC LIMIT :limit", params)
         ]
-        level = db.scalar(_LEVEL_BELOW, {"cid": q.campaign_id, "below": level})
+        level = db.scalar(_level_below(d), {"cid": q.campaign_id, "below": level})
     return found
 
 
 def every_contact(db: Database, q: SelectionQuery) -> Iterator[CandidateRow]:
     """Every contact of the campaign with the facts the rules judge (for `dialbox why`)."""
-    for r in db.conn.execute(_sql("every", _shape(q)), _params(_named_filter(q), None)):
+    for r in db.conn.execute(
+        _sql("every", _shape(q), dialect.of(db)), _params(_named_filter(q), None, dialect.of(db))
+    ):
         yield _row(r)
 
 
 def one_contact(db: Database, q: SelectionQuery, contact_id: int) -> CandidateRow | None:
     """One contact of the campaign with the facts the rules judge (an agent's manual dial)."""
-    sql = _sql("every", _shape(q)) + f" AND contacts.id = {int(contact_id)}"
-    r = db.conn.execute(sql, _params(_named_filter(q), None)).fetchone()
+    sql = _sql("every", _shape(q), dialect.of(db)) + f" AND contacts.id = {int(contact_id)}"
+    r = db.conn.execute(sql, _params(_named_filter(q), None, dialect.of(db))).fetchone()
     return None if r is None else _row(r)
 
 
@@ -434,7 +442,7 @@ def abandon_counts(db: Database, campaign_id: int, now: float, window: float) ->
     edge = db.conn.execute(
         f"SELECT count(*), coalesce(sum(outcome = {ABANDONED}), 0) FROM attempts"
         " WHERE campaign_id = ? AND queued_at > ? AND queued_at < ?"
-        f" AND CAST(queued_at / 3600.0 AS INTEGER) = ? AND {_LEDGER_CALLS}",
+        f" AND {dialect.of(db).trunc('queued_at / 3600.0')} = ? AND {_LEDGER_CALLS}",
         (campaign_id, since, since + 7201.0, first),
     ).fetchone()
     kept = (0, 0) if row is None else (int(row[0]), int(row[1]))

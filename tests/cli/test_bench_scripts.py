@@ -114,3 +114,21 @@ def test_bench_api_refuses_a_database_it_cannot_build(tmp_path: Path) -> None:
     assert done.returncode != 0 and done.stdout == ""
     assert f"cannot keep the generated database in {blocker}" in done.stderr
     assert "pass --cache DIR" in done.stderr
+
+
+def test_bench_cluster_runs_tiny_and_counts_no_double_dial() -> None:
+    """bench/cluster.py runs 10 boxes × 64 lines on 100k contacts; here 3 × 4 on 300, on a
+    throwaway PostgreSQL it starts itself."""
+    from tests.pgserver import pg_bin
+
+    if pg_bin() is None:
+        import pytest
+
+        pytest.skip("no PostgreSQL server binaries: install Debian's `postgresql` package")
+    done = _run("bench/cluster.py", "--boxes", "3", "--lines", "4", "--contacts", "300",
+                "--seconds", "2", "--call-ms", "20")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["leases"] > 0 and figures["lease_p99_ms"] > 0
+    assert figures["double_dials"] == 0 and figures["contacts_with_two_attempts"] == 0
+    assert figures["box_errors"] == []

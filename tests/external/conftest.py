@@ -1,17 +1,14 @@
-"""A real PostgreSQL per test module (tests/external/pg.py), and a customer database in it with
-the German seed's table: CampaignName, ContactSuccessful, LastState, RedialTime, NumberOfContacts."""
+"""A real PostgreSQL shared by the whole run (tests/pgserver.py, tests/conftest.py), and a
+customer database in it with the German seed's table: CampaignName, ContactSuccessful, LastState, RedialTime, NumberOfContacts."""
 
 from __future__ import annotations
 
 import itertools
-import os
-import pwd
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.external.pg import Postgres, pg_bin
+from tests.pgserver import Postgres
 
 PASSWORD = "s3kret-pw"
 _names = itertools.count(1)
@@ -43,21 +40,14 @@ ALTER TABLE changes OWNER TO dialbox;
 """
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[Postgres]:
-    if pg_bin() is None:
-        pytest.skip("no PostgreSQL server binaries: install Debian's `postgresql` package")
-    if os.getuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and no `postgres` user to run PostgreSQL as")
-    server = Postgres()
-    try:
-        server.psql(f"CREATE ROLE dialbox LOGIN PASSWORD '{PASSWORD}'")
-        yield server
-    finally:
-        server.close()
+@pytest.fixture(scope="session")
+def pg(pg_server: Postgres) -> Postgres:
+    """The shared server with the role `dialbox` the box logs in as (password PASSWORD)."""
+    pg_server.psql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dialbox') THEN"
+        f" CREATE ROLE dialbox LOGIN PASSWORD '{PASSWORD}'; END IF; END $$"
+    )
+    return pg_server
 
 
 class Customer:

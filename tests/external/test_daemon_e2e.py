@@ -15,7 +15,7 @@ from appliance.cli import main
 from appliance.store.db import Database
 from tests.daemon.process import ALWAYS_CALLABLE, DaemonProcess, EmulatorProcess, lines_config
 from tests.external.conftest import PASSWORD, Customer, list_config
-from tests.external.pg import Postgres
+from tests.pgserver import Postgres
 
 ROWS = 16
 

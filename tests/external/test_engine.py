@@ -21,7 +21,7 @@ from appliance.store import open_database
 from tests.drivers.drivers_fakes import run
 from tests.engine.test_engine_direct import NOW, FakeLine
 from tests.external.conftest import PASSWORD, Customer, list_config
-from tests.external.pg import Postgres
+from tests.pgserver import Postgres
 from tests.scheduler.dbfixtures import add_campaign
 
 

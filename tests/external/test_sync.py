@@ -27,7 +27,7 @@ from appliance.store.campaigns import get_campaign_by_id
 from appliance.store.db import Database
 from appliance.store.external import get_status
 from tests.external.conftest import PASSWORD, Customer, list_config
-from tests.external.pg import Postgres
+from tests.pgserver import Postgres
 from tests.scheduler.dbfixtures import add_campaign
 
 # Wednesday 2026-06-10 12:00 in New York: inside calling hours.

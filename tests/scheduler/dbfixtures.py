@@ -50,18 +50,22 @@ def add_contact(
     nums = list(numbers) + [None] * (5 - len(numbers))
     zs = [zone_set_id(db, n) if n else None for n in nums]
     db.conn.execute(
+        # id: its default (the next one) unless given; PostgreSQL's identity takes no NULL
         "INSERT INTO contacts(id, campaign_id, dedup_key, phone1, phone2, phone3, phone4, phone5,"
         " e164_1, e164_2, e164_3, e164_4, e164_5, zs1, zs2, zs3, zs4, zs5, state, next_at,"
         " callback_at, priority, attempts, last_attempt_at, tz_override, next_phone, step, bp1,"
         " created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)"
+        .replace("(id, ", "(" if contact_id is None else "(id, ", 1)
+        .replace("(?, ", "(" if contact_id is None else "(?, ", 1),
         (
-            contact_id, campaign_id, _seq[0], nums[0] or "", *nums[1:], *nums, *zs, state,
+            *(() if contact_id is None else (contact_id,)), campaign_id, _seq[0], nums[0] or "", *nums[1:], *nums, *zs, state,
             next_at, callback_at, priority, attempts, last_attempt_at, tz_override, next_phone,
             step, bp1,
         ),
     )  # fmt: skip
-    return db.conn.last_insert_rowid()
+    # the id given (PostgreSQL's lastval() names only ids its sequence gave)
+    return contact_id if contact_id is not None else db.conn.last_insert_rowid()
 
 
 def add_attempt(
@@ -97,4 +101,20 @@ def add_dnc(
     db.conn.execute(
         "INSERT INTO dnc(e164, campaign_id, kind, added_at, expires_at) VALUES (?, ?, ?, 0, ?)",
         (e164, campaign_id, kind, expires_at),
+    )
+
+
+def refuse_inserts(db: Database, table: str, message: str) -> None:
+    """Make every INSERT into `table` fail with `message` (a disk that says no), on either engine."""
+    if db.engine == "postgresql":
+        db.conn.execute(
+            f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS"
+            f" $$ BEGIN RAISE EXCEPTION '{message}'; END $$;"
+            f" CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table}"
+            f" FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"
+        )
+        return
+    db.conn.execute(
+        f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table}"
+        f" BEGIN SELECT RAISE(ABORT, '{message}'); END"
     )

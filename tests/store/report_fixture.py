@@ -73,7 +73,7 @@ class Fixture:
             save_state(self.db, agent, state, at(when), seat="s1", campaigns=["spring"])
 
 
-def build(path: Path) -> Database:
+def build(path: Path | str) -> Database:
     """The fixture's database at `path` (open: close it when done)."""
     db = open_database(path)
     f = Fixture(db)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from appliance.domain import Channel, ContactState, Outcome, Summary
-from appliance.store import Database, open_database
+from appliance.store import Database
 from appliance.store.attempts import (
     Completion,
     Lease,
@@ -23,8 +22,8 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    db = open_database(tmp_path / "a.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: on each engine
+    db = engine_db
     db.conn.execute(
         "INSERT INTO campaigns(id, name, type, region, created_at, updated_at) VALUES (1, 'c', 'agent', 'US', 0, 0)"
     )

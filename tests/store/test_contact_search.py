@@ -4,19 +4,17 @@ request examines a bounded window, its cursor going on where it stopped."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from appliance.store import Database, open_database
+from appliance.store import Database
 from appliance.store.campaigns import get_campaign
 from appliance.store.results import search_contacts
 from tests.scheduler.dbfixtures import add_campaign, add_contact
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    return open_database(tmp_path / "s.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: each engine
+    return engine_db
 
 
 def _found(db: Database, text: str, state: str | None = None) -> list[str | None]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from appliance.domain import Channel, ContactState, Outcome, Summary
-from appliance.store import Database, open_database
+from appliance.store import Database
 from appliance.store.agents import (
     ContactChange,
     ContactInFlight,
@@ -19,14 +17,14 @@ from appliance.store.agents import (
 )
 from appliance.store.attempts import Completion, Lease, complete, lease
 from appliance.store.dnc import is_blocked
-from tests.scheduler.dbfixtures import add_campaign, add_contact
+from tests.scheduler.dbfixtures import add_campaign, add_contact, refuse_inserts
 
 NOW = 1_800_000_000.0
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    db = open_database(tmp_path / "d.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: each engine
+    db = engine_db
     add_contact(db, add_campaign(db, "c"), ["+12125550101"], contact_id=1)
     return db
 
@@ -73,9 +71,7 @@ def test_callback_and_dnc_land_together(db: Database) -> None:
 
 def test_a_failing_dnc_write_leaves_no_disposition(db: Database) -> None:
     attempt = _ended(db)
-    db.conn.execute(
-        "CREATE TRIGGER no_dnc BEFORE INSERT ON dnc BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
-    )
+    refuse_inserts(db, "dnc", "disk says no")
     with pytest.raises(Exception, match="disk says no"):
         set_disposition(db, Disposition(attempt, "new_contact", NOW + 3600, "anna", dnc=True),
                         NOW + 61, "agent:anna", campaign_id=1, campaign="c")  # fmt: skip
@@ -117,9 +113,7 @@ def test_the_decided_change_lands_with_the_disposition(db: Database) -> None:
 def test_a_failing_block_write_leaves_the_contact_as_it_was(db: Database) -> None:
     attempt = _ended(db)
     before = tuple(db.conn.execute("SELECT * FROM contacts WHERE id = 1").fetchone())
-    db.conn.execute(
-        "CREATE TRIGGER no_dnc BEFORE INSERT ON dnc BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
-    )
+    refuse_inserts(db, "dnc", "disk says no")
     with pytest.raises(Exception, match="disk says no"):
         set_disposition(db, Disposition(attempt, "wrong_number", change=_retry_in(0, block=True)),
                         NOW + 61, "api:anna", campaign_id=1, campaign="c")  # fmt: skip

@@ -22,8 +22,8 @@ A, B, C = "+12125550101", "+12125550102", "+12125550103"
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    db = open_database(tmp_path / "d.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: each engine
+    db = engine_db
     for cid, name, region in ((1, "Spring", "US"), (2, "Autumn", "GB")):
         db.conn.execute(
             "INSERT INTO campaigns(id, name, type, region, created_at, updated_at)"

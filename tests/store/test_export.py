@@ -16,7 +16,7 @@ import pytest
 
 from appliance.cli import main
 from appliance.domain import ContactState, Outcome, Summary
-from appliance.store import Database, open_database
+from appliance.store import Database, dialect, open_database
 from appliance.store.campaigns import get_campaign
 from appliance.store.export import (
     ATTEMPT_COLUMNS,
@@ -147,8 +147,8 @@ def seed(db: Database) -> None:
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    db = open_database(tmp_path / "e.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: each engine
+    db = engine_db
     seed(db)
     return db
 
@@ -256,7 +256,7 @@ def test_an_empty_campaign_exports_a_header_or_an_empty_array(db: Database) -> N
 
 
 def test_a_filter_narrows_contacts_and_attempts(db: Database) -> None:
-    where = compile_filter('bp1 == "GOLD" and bp2 > 100')
+    where = compile_filter('bp1 == "GOLD" and bp2 > 100', dialect.of(db))
     rows = list(csv.DictReader(io.StringIO(exported(db, where=where), newline="")))
     assert [r["contact_id"] for r in rows] == ["1"]
     spring = get_campaign(db, "Spring")

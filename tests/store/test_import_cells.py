@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from appliance.config.models import ColumnMapping
 from appliance.domain import CampaignType
 from appliance.importing.importer import Cells, ImportReport, import_file
-from appliance.store import Database, open_database
+from appliance.store import Database
 from appliance.store.campaigns import CampaignRow, create_campaign
 
 NOW = 1_767_225_600.0
@@ -35,8 +34,8 @@ RECORDS: list[dict[str, str]] = [
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    return open_database(tmp_path / "d.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: each engine
+    return engine_db
 
 
 def as_csv(record: dict[str, str]) -> bytes:

@@ -37,6 +37,8 @@ def numbers(count: int, first: int = 0) -> bytes:
 
 @pytest.fixture()
 def db(tmp_path: Path) -> Database:
+    # SQLite only: staging is SQLite's (a stage file beside the database, published in
+    # chunks); on PostgreSQL an import is one transaction (store/imports.py)
     return open_database(tmp_path / "d.db")
 
 

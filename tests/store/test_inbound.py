@@ -8,13 +8,12 @@ from __future__ import annotations
 import io
 import json
 import math
-from pathlib import Path
 
 import pytest
 
 from appliance.domain import CampaignType, Channel, ContactState, Outcome, Summary
 from appliance.errors import DialboxError
-from appliance.store import Database, open_database
+from appliance.store import Database
 from appliance.store.attempts import Completion, Lease, complete, lease, sweep_dangling
 from appliance.store.campaigns import CampaignRow, create_campaign
 from appliance.store.doctor import attempt_count_mismatches, stale_leases, unheld_in_flight
@@ -34,8 +33,8 @@ ANN = "+48601234567"
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    return open_database(tmp_path / "in.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: each engine
+    return engine_db
 
 
 def _campaign(db: Database, name: str, kind: CampaignType) -> CampaignRow:

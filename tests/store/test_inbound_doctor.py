@@ -21,9 +21,9 @@ NOW = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC).timestamp()
 
 
 def test_inbound_callers_break_no_invariant_and_a_list_in_an_inbound_campaign_is_named(
-    tmp_path: Path,
+    tmp_path: Path, db_url: str
 ) -> None:
-    db = open_database(tmp_path / "d.db")
+    db = open_database(db_url)  # tests/store/conftest.py: each engine
     config = DialboxConfig(database=tmp_path / "d.db", timezone="Europe/Paris", region="FR",
                            compliance_profile="fr")  # 4 calls per number per 30 days  # fmt: skip
     inbound = create_campaign(db, "IN", CampaignType.INBOUND, "FR",

@@ -36,8 +36,8 @@ ANN, BOB = "+48601234567", "+48601234568"
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    return open_database(tmp_path / "m.db")
+def db(engine_db: Database) -> Database:  # tests/store/conftest.py: each engine
+    return engine_db
 
 
 def _campaigns(db: Database) -> tuple[CampaignRow, CampaignRow]:

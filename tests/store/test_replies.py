@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from appliance.domain import Channel, ContactState, Outcome, Summary
@@ -27,8 +25,8 @@ def test_other_replies_are_not_opt_outs(text: str) -> None:
     assert not is_opt_out(text)
 
 
-def test_reply_marks_responded_and_stop_blocks_the_number(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "r.db")
+def test_reply_marks_responded_and_stop_blocks_the_number(db_url: str) -> None:
+    db = open_database(db_url)  # tests/store/conftest.py: each engine
     db.conn.execute(
         "INSERT INTO campaigns(id, name, type, region, created_at, updated_at) VALUES (1, 's', 'sms', 'US', 0, 0)"
     )

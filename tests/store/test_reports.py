@@ -4,7 +4,6 @@ an agent with no calls, a line with only faults, and one snapshot while another 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,8 @@ from tests.store.report_fixture import NOW, ZONE, at, build
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Database:
-    return build(tmp_path / "reports.db")
+def db(db_url: str) -> Database:  # tests/store/conftest.py: each engine
+    return build(db_url)
 
 
 def _period(start: str, end: str | None, by: str) -> Any:

@@ -62,8 +62,8 @@ def test_a_version_10_database_keeps_its_tokens_and_takes_supervisors(tmp_path: 
                         " VALUES ('crm', 'crm', 'h5', 0)")  # fmt: skip
 
 
-def test_a_desk_session_acts_for_its_agent_and_expires(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "d.db")
+def test_a_desk_session_acts_for_its_agent_and_expires(db_url: str) -> None:
+    db = open_database(db_url)  # tests/store/conftest.py: each engine
     long_lived = create_token(db, "anna", "agent", T, "t")
     boss = create_token(db, "boss", "supervisor", T, "t")
     assert authenticate(db, boss, T).scope == "supervisor"  # type: ignore[union-attr]

@@ -68,6 +68,10 @@ class Postgres:
     def url(self, db: str, user: str = "dialbox") -> str:
         return f"postgresql+psycopg://{user}@/{db}?host={self.sock}"
 
+    def dsn(self, db: str, user: str = "postgres") -> str:
+        """The URL dialbox's store opens (store.url), over the socket."""
+        return f"postgresql://{user}@/{db}?host={self.sock}"
+
     def close(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
