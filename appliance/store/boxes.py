@@ -234,13 +234,11 @@ def set_draining(db: Database, box_id: str, draining: bool) -> BoxRow:
 
 def others_alive(db: Database, box_id: str, now: float, sweep_after: float) -> bool:
     """Whether another box heartbeats on this store (the lease then re-checks the rules)."""
-    return (
-        db.scalar(
-            "SELECT count(*) FROM boxes WHERE id != ? AND state = 'up' AND heartbeat_at >= ?",
-            (box_id, now - sweep_after),
-        )
-        != 0
+    found = db.scalar(
+        "SELECT count(*) FROM boxes WHERE id != ? AND state = 'up' AND heartbeat_at >= ?",
+        (box_id, now - sweep_after),
     )
+    return int(found or 0) != 0
 
 
 @dataclass(frozen=True)
