@@ -117,8 +117,11 @@ def lease(
             return LeaseRefused(contact_id, "dnc")
         if not holds_row(db, contact_id):  # an external list's row released meanwhile (D9)
             return LeaseRefused(contact_id, "released")
-        if recheck is not None and (why := recheck()) is not None:
-            return LeaseRefused(contact_id, "rules", why)
+        if recheck is not None:
+            # other boxes lease from the store: one lease of a number at a time (PostgreSQL)
+            dialect.lock_number(db, number)
+            if (why := recheck()) is not None:
+                return LeaseRefused(contact_id, "rules", why)
         attempt_no = attempts + 1
         generation = int(generation or 0) + 1
         db.conn.execute(

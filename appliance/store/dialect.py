@@ -156,3 +156,19 @@ POSTGRESQL = Dialect(
 
 def of(db: Database) -> Dialect:
     return POSTGRESQL if db.engine == "postgresql" else SQLITE
+
+
+NUMBER_LOCK_CLASS = 0xD1A1  # the two-key advisory locks' class of phone numbers (PostgreSQL)
+
+
+def lock_number(db: Database, number: str) -> None:
+    """Inside a transaction that leases a call to `number` (an E.164) and has just read what
+    was dialed to it: on PostgreSQL, wait for the other connections' transactions leasing the
+    same number to end, so that a lease re-judges the number's calls in flight, day caps and
+    lockouts (StorePlanner.recheck) only after the one before it committed. Held until this
+    transaction ends; the two-key form's space is apart from RESULTS_LOCK's. SQLite's
+    BEGIN IMMEDIATE serialises every lease already: nothing to do."""
+    if db.engine == "postgresql":
+        db.conn.execute(
+            f"SELECT pg_advisory_xact_lock({NUMBER_LOCK_CLASS}, hashtext(?))", (number,)
+        )
