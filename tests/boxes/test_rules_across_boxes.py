@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,16 @@ SHARED = "+12125550101"
 class Box:
     """One engine (one box) on its own connection to the shared store."""
 
-    def __init__(self, path: Path, box_id: str, clock: ManualClock) -> None:
+    def __init__(self, path: str, box_id: str, clock: ManualClock) -> None:
         self.db = open_database(path)
+        where: dict[str, Any] = (  # with a PostgreSQL store, database: is where local files go
+            {"store": {"url": path}, "database": f"{tempfile.mkdtemp(prefix='box-')}/local.db"}
+            if path.startswith("postgresql:")
+            else {"database": path}
+        )
         self.config = DialboxConfig.model_validate(
             {
-                "database": path,
+                **where,
                 "timezone": "America/New_York",
                 "lines": [{"name": f"{box_id}1", "kind": "gsm", "device": f"/dev/fake-{box_id}"}],
                 "box": {"id": box_id},
@@ -60,7 +66,15 @@ class Box:
         return next(iter(self.lines.values()))
 
 
-def _store(path: Path, capped: bool = True) -> tuple[int, list[int]]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The shared store: one SQLite file, or one PostgreSQL database (tests/conftest.py)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "shared.db")
+    return str(request.getfixturevalue("pg_url"))
+
+
+def _store(path: str, capped: bool = True) -> tuple[int, list[int]]:
     """A campaign whose number may be called once in 30 days (`capped`); two contacts share
     one number."""
     db = open_database(path)
@@ -76,8 +90,7 @@ def _store(path: Path, capped: bool = True) -> tuple[int, list[int]]:
     return cid, contacts
 
 
-def _boxes(tmp_path: Path, capped: bool = True) -> tuple[int, list[int], ManualClock, Box, Box]:
-    path = tmp_path / "shared.db"
+def _boxes(path: str, capped: bool = True) -> tuple[int, list[int], ManualClock, Box, Box]:
     cid, contacts = _store(path, capped)
     clock = ManualClock(NOW)
     a, b = Box(path, "a", clock), Box(path, "b", clock)
@@ -89,10 +102,10 @@ def _boxes(tmp_path: Path, capped: bool = True) -> tuple[int, list[int], ManualC
     return cid, contacts, clock, a, b
 
 
-def test_a_number_s_cap_holds_across_two_boxes_planning_at_once(tmp_path: Path) -> None:
+def test_a_number_s_cap_holds_across_two_boxes_planning_at_once(store: str) -> None:
     """Both boxes planned the shared number in the same instant; a leases first; b's lease
     judges the rules again in its transaction, sees a's call and is refused."""
-    cid, contacts, clock, a, b = _boxes(tmp_path)
+    cid, contacts, clock, a, b = _boxes(store)
 
     async def main() -> None:
         await a.line.open()
@@ -116,11 +129,11 @@ def test_a_number_s_cap_holds_across_two_boxes_planning_at_once(tmp_path: Path) 
     assert [tuple(r) for r in rows] == [("a", SHARED)]
 
 
-def test_alone_the_stale_pick_would_have_dialed(tmp_path: Path) -> None:
+def test_alone_the_stale_pick_would_have_dialed(store: str) -> None:
     """The hostile case's control: with no other box alive the lease trusts the plan (one box
     plans and leases in one round), so the same stale pick is dialed — what the re-judging
     across boxes prevents."""
-    cid, contacts, clock, a, b = _boxes(tmp_path)
+    cid, contacts, clock, a, b = _boxes(store)
 
     async def main() -> None:
         await a.line.open()
@@ -135,10 +148,10 @@ def test_alone_the_stale_pick_would_have_dialed(tmp_path: Path) -> None:
     assert b.db.scalar("SELECT count(*) FROM attempts WHERE number = ?", (SHARED,)) == 2
 
 
-def test_a_drained_box_leases_nothing_and_resumes(tmp_path: Path) -> None:
+def test_a_drained_box_leases_nothing_and_resumes(store: str) -> None:
     from appliance.store.boxes import set_draining
 
-    _cid, _contacts, clock, a, b = _boxes(tmp_path)
+    _cid, _contacts, clock, a, b = _boxes(store)
 
     async def main() -> None:
         await b.line.open()
@@ -165,15 +178,14 @@ def _record(db: Database, cid: int, box: str, number: str, at: float, abandoned:
     assert complete(db, got, done, at + 60)
 
 
-def test_the_abandon_cap_holds_across_two_boxes(tmp_path: Path) -> None:
+def test_the_abandon_cap_holds_across_two_boxes(store: str) -> None:
     """Box a abandoned 1 of its 100 answered calls: by its own calls it is under the cap (3 %)
     and its pacer would go on dialing predictively. Box b abandoned 5 of its 100 (its agents
     left): the campaign stands at 6 of 200, one abandon from the cap. Held to the store's
     figures, box a's pacer is at the hard line too and dials no more than its idle agents.
     (A ratio cap cannot be under in each box and over together; what one box cannot see alone
     is the others' abandons, which is what this checks.)"""
-    path = tmp_path / "shared.db"
-    db = open_database(path)
+    db = open_database(store)
     cid = add_campaign(db, "c", json.dumps({"pacing": "predictive"}))
     settings = CampaignSettings.model_validate({"pacing": "predictive"})
     start = NOW - 3 * 3600
@@ -196,12 +208,12 @@ def test_the_abandon_cap_holds_across_two_boxes(tmp_path: Path) -> None:
     assert pacer.at_hard_cap(now), "the campaign is at the cap: box a dials 1:1 from here"
 
 
-def test_a_number_another_box_put_on_dnc_after_the_plan_is_not_dialed(tmp_path: Path) -> None:
+def test_a_number_another_box_put_on_dnc_after_the_plan_is_not_dialed(store: str) -> None:
     """The DNC lists are read from the store in the lease's transaction: an opt-out an SMS
     reply brought to box a (or its API) stops box b's dial planned a moment before."""
     from appliance.store.dnc import add_numbers
 
-    cid, _contacts, clock, a, b = _boxes(tmp_path)
+    cid, _contacts, clock, a, b = _boxes(store)
 
     async def main() -> None:
         await b.line.open()
@@ -217,12 +229,12 @@ def test_a_number_another_box_put_on_dnc_after_the_plan_is_not_dialed(tmp_path: 
 
 
 def test_a_silent_box_is_swept_by_the_other_engine_and_its_late_outcome_refused(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Box a dials, then falls silent (its loop stalled) longer than box.sweep_after_seconds;
     box b's heartbeat sweeps a's call (requeued through the strategy, engine.requeue_delay);
     when a's call ends at last, its completion is refused and nothing of it is written."""
-    _cid, _contacts, clock, a, b = _boxes(tmp_path)
+    _cid, _contacts, clock, a, b = _boxes(store)
     box = b.config.box
 
     async def main() -> None:
@@ -259,10 +271,10 @@ def test_a_silent_box_is_swept_by_the_other_engine_and_its_late_outcome_refused(
     )  # fmt: skip
 
 
-def test_a_number_is_called_by_one_box_at_a_time(tmp_path: Path) -> None:
+def test_a_number_is_called_by_one_box_at_a_time(store: str) -> None:
     """No cap stops a second call to the number, but a's call to it is in flight: b's lease of
     the other contact on that number is refused until a's call has ended."""
-    cid, contacts, clock, a, b = _boxes(tmp_path, capped=False)
+    cid, contacts, clock, a, b = _boxes(store, capped=False)
 
     async def main() -> None:
         await a.line.open()
