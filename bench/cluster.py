@@ -12,7 +12,8 @@ a "call" is a wait of about --call-ms). One campaign of C new contacts. Each box
 - sweeps silent boxes (store.boxes.sweep_dead_boxes, 2 s without a heartbeat), as the engine does.
 Halfway, --kill boxes are SIGKILLed with calls in flight; the others sweep their attempts.
 
-Printed: leases per second, p50/p99 lease latency (the lease transaction alone, surviving boxes),
+Printed: leases per second, p50/p99 lease latency (the lease transaction alone, of the leases made
+by the surviving boxes; `lease_call_p99_ms` counts the refused ones too),
 double dials (a contact leased while a lease of it is in flight: counted as it happens across
 the processes in shared memory, and from the attempts at the end: two attempts of one contact
 overlapping in time), attempts left in flight or lost, CPU of PostgreSQL (its server processes)
@@ -22,6 +23,14 @@ and of each box (1.0 = one core).
     python bench/cluster.py --url postgresql://dialbox@/dialbox?host=/run/postgresql
 
 Without --url a throwaway PostgreSQL is started (tests/pgserver.py, Debian's package).
+
+Figures (10 boxes x 64 lines, 100,000 contacts, 30 s, calls of 100-300 ms, box0 and box1
+SIGKILLed at 15 s; PostgreSQL 15 with fsync off, on the same 2-core box as the ten processes):
+14,450 attempts, 474.6 leases/s; lease p50 2.29 ms, p99 6.22 ms, max 22.2 ms (every lease call,
+the 16,431 refused as leased by another box meanwhile included: p99 5.52 ms); 0 double dials
+seen, 0 overlapping attempts, 0 attempts left in flight, 100 swept as dangling (the killed boxes'
+calls), 0 fenced completions; CPU: PostgreSQL 1.01 cores, each box 0.071-0.074 core. The
+threads-in-one-process version of this bench gave p99 21.9 ms: the GIL, not the store.
 """
 
 from __future__ import annotations
@@ -88,7 +97,8 @@ def box(i: int, url: str, cid: int, lines: int, call_s: float, t0: float, until:
     register(db, name, "bench", clock())
     next_beat = time.monotonic() + HEARTBEAT
     calls: list[tuple[float, Lease]] = []  # (ends at, lease) per busy line
-    latencies: list[float] = []
+    latencies: list[float] = []  # leases made
+    refusals: list[float] = []  # leases refused: the contact leased by another box meanwhile
     refused = completed = fenced = 0
     try:
         while time.monotonic() < until or calls:
@@ -114,10 +124,12 @@ def box(i: int, url: str, cid: int, lines: int, call_s: float, t0: float, until:
                 started = time.perf_counter()
                 got = lease(db, row.contact_id, 1, Channel.VOICE, clock(), line=f"{name}-{len(calls)}",
                             box=name, lease_for=LEASE_FOR)  # fmt: skip
-                latencies.append(time.perf_counter() - started)
+                took = time.perf_counter() - started
                 if not isinstance(got, Lease):
                     refused += 1
+                    refusals.append(took)
                     continue
+                latencies.append(took)
                 with owner.get_lock():
                     if owner[got.contact_id]:
                         doubles.value += 1
@@ -127,7 +139,7 @@ def box(i: int, url: str, cid: int, lines: int, call_s: float, t0: float, until:
     finally:
         db.close()
     times = os.times()
-    out.put((name, latencies, refused, completed, fenced, times.user + times.system))
+    out.put((name, latencies, refused, completed, fenced, times.user + times.system, refusals))
 
 
 def cpu_of(pids: list[int]) -> float:
@@ -234,19 +246,21 @@ def main() -> int:
         if server is not None:
             server.close()
     lat = sorted(x for r in reports for x in r[1])
+    every = sorted(x for r in reports for x in (*r[1], *r[6]))
 
-    def pct(q: float) -> float:
-        return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 2) if lat else 0.0
+    def pct(q: float, of: list[float] = lat) -> float:
+        return round(of[min(len(of) - 1, int(q * len(of)))] * 1000, 2) if of else 0.0
 
-    leased = len(lat) - sum(r[2] for r in reports)
+    leased = len(lat)
     print(json.dumps({
         "boxes": args.boxes, "lines_per_box": args.lines, "contacts": args.contacts,
         "seconds": round(elapsed, 1), "killed": sorted(killed),
-        "lease_calls_surviving_boxes": len(lat), "leased_surviving_boxes": leased,
+        "lease_calls_surviving_boxes": len(every), "leased_surviving_boxes": leased,
         "attempts": int(attempts or 0),
         "leases_per_s": round(int(attempts or 0) / elapsed, 1) if elapsed else 0.0,
         "lease_p50_ms": pct(0.50), "lease_p99_ms": pct(0.99), "lease_max_ms": pct(1.0),
-        "target_p99_ms": 20.0,
+        "target_p99_ms": 20.0,  # of the leases made; of every call, refusals included:
+        "lease_call_p99_ms": pct(0.99, every),
         "refused_leased_elsewhere": sum(r[2] for r in reports),
         "completed": sum(r[3] for r in reports), "fenced_completions": sum(r[4] for r in reports),
         "double_dials_seen": doubles.value, "overlapping_attempts": int(overlapping or 0),
