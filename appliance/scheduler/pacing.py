@@ -82,6 +82,18 @@ SHORT_LEAST = 30.0
 SHORT_MAX = 0.06
 SHORT_AGENTS = 10
 BURST_RISK = 0.001
+# Small teams (#19): under SHORT_AGENTS agents on (at most, over the last day), a day holds few
+# answers (3 agents: ~370), and fixed reserves of 2 and 1 abandons cost half a point of
+# occupancy (S1 tuning days at a fixed
+# risk of 0.02: 73.6 % with them, 74.0 % with 0.5 each, 74.2 % with no cap at all); and a
+# decision's model risk is about what such a team measures (fixed 0.02: 1.7 %, 0.04: 4.0 %),
+# where a large team's answers bunch above it. So a small team steers from the target's level,
+# within a narrow band and without the ramp, which otherwise took its risk up over the whole
+# day (mean risk by hour 0.004 → 0.030), and keeps SMALL_RESERVE for both lines.
+SMALL_BASE_RISK = 0.02
+SMALL_RISK_UP = 1.5
+SMALL_RISK_DOWN = 0.25
+SMALL_RESERVE = 0.5
 
 
 class AbandonLedger:
@@ -136,6 +148,10 @@ class Samples:
         self.sorted: list[float] = []
         self._order: deque[tuple[float, float]] = deque()  # (time, value), oldest first
         self.total = 0.0
+        # Kaplan–Meier products for one set of running durations, kept until the samples change
+        # (a decision asks hundreds of residuals of the same curve): (running, version, prefix).
+        self._version = 0
+        self._km: tuple[Running, int, list[float]] | None = None
 
     def __len__(self) -> int:
         return len(self.sorted)
@@ -144,6 +160,7 @@ class Samples:
         bisect.insort(self.sorted, value)
         self._order.append((now, value))
         self.total += value
+        self._version += 1
         self.trim(now)
 
     def trim(self, now: float) -> None:
@@ -154,6 +171,22 @@ class Samples:
             _, oldest = order.popleft()
             del self.sorted[bisect.bisect_left(self.sorted, oldest)]
             self.total -= oldest
+            self._version += 1
+
+    def _survival(self, run: Running) -> list[float]:
+        """prefix[j] = the product over the samples below j of (1 − 1 / at risk): the
+        Kaplan–Meier survival to just before the j-th sample, with `run` counted at risk."""
+        km = self._km
+        if km is not None and km[0] is run and km[1] == self._version:
+            return km[2]
+        xs, n = self.sorted, len(self.sorted)
+        prefix = [1.0]
+        survive = 1.0
+        for j in range(n):
+            survive *= 1.0 - 1.0 / (n - j + run.at_least(xs[j]))
+            prefix.append(survive)
+        self._km = (run, self._version, prefix)
+        return prefix
 
     def cdf(self, x: float) -> float:
         return bisect.bisect_right(self.sorted, x) / len(self.sorted) if self.sorted else 0.0
@@ -179,25 +212,37 @@ class Samples:
         beyond `elapsed`; past that, memoryless with the censored mean excess of the longest
         TAIL_MIN samples (heavy tails keep their long residuals); with fewer than TAIL_MIN
         samples, memoryless with the censored mean pulled towards `prior_mean`."""
-        if horizon <= 0:
-            return 0.0
+        return self.ends_within_many(elapsed, (horizon,), prior_mean, running)[0]
+
+    def ends_within_many(
+        self,
+        elapsed: float,
+        horizons: tuple[float, ...] | list[float],
+        prior_mean: float,
+        running: Running | None = None,
+    ) -> list[float]:
+        """`ends_within` at several horizons: what does not depend on the horizon is worked out
+        once (a decision asks each talk at every checkpoint and wrap-up quantile)."""
         run = running or _NOTHING_RUNNING
         xs = self.sorted
         n = len(xs)
         if n < TAIL_MIN:
             exposure = self.total + run.beyond(0.0) + PRIOR_WEIGHT * prior_mean
-            return 1.0 - math.exp(-horizon * (n + PRIOR_WEIGHT) / max(exposure, 1.0))
+            rate = (n + PRIOR_WEIGHT) / max(exposure, 1.0)
+            return [1.0 - math.exp(-h * rate) if h > 0 else 0.0 for h in horizons]
         below = bisect.bisect_right(xs, elapsed)
         if n - below >= TAIL_MIN:
-            survive = 1.0
-            hi = bisect.bisect_right(xs, elapsed + horizon)
-            for j in range(below, hi):
-                at_risk = n - j + run.at_least(xs[j])
-                survive *= 1.0 - 1.0 / at_risk
-            return 1.0 - survive
+            # prefix[below] > 0: a factor is 0 only at the last sample, and TAIL_MIN lie above.
+            prefix = self._survival(run)
+            start = prefix[below]
+            right = bisect.bisect_right
+            return [
+                1.0 - prefix[right(xs, elapsed + h)] / start if h > 0 else 0.0 for h in horizons
+            ]
         base = xs[n - TAIL_MIN - 1] if n > TAIL_MIN else 0.0
         exposure = sum(xs[n - TAIL_MIN :]) - TAIL_MIN * base + run.beyond(base)
-        return 1.0 - math.exp(-horizon * TAIL_MIN / max(exposure, TAIL_MIN))
+        rate = TAIL_MIN / max(exposure, TAIL_MIN)
+        return [1.0 - math.exp(-h * rate) if h > 0 else 0.0 for h in horizons]
 
 
 class Running:
@@ -233,6 +278,7 @@ ANSWER_PRIOR_DIALS = 30.0  # the prior answer rate weighs this many dials
 # first burst of dials counted as misses read p 0.1 and over-dialed the start of a shift.
 IN_FLIGHT = 30.0
 DURATION_WINDOW = 1800.0
+DURATION_LEAST = 40  # talks (wrap-ups) kept however old: a small team ends few in the window
 RING_WINDOW = 7200.0
 WRAP_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 NON_LIVE = ("busy", "noanswer", "machine", "fail")
@@ -252,8 +298,8 @@ class PacingStats:
     answers: int = 0
     delays: Samples = field(default_factory=lambda: Samples(RING_WINDOW, 100, 2000))
     non_live: Samples = field(default_factory=lambda: Samples(RING_WINDOW, 100, 2000))
-    talks: Samples = field(default_factory=lambda: Samples(DURATION_WINDOW, 40, 2000))
-    wraps: Samples = field(default_factory=lambda: Samples(DURATION_WINDOW, 40, 2000))
+    talks: Samples = field(default_factory=lambda: Samples(DURATION_WINDOW, DURATION_LEAST, 2000))
+    wraps: Samples = field(default_factory=lambda: Samples(DURATION_WINDOW, DURATION_LEAST, 2000))
     # Exponentially weighted counts at `_at`: dials launched, dials resolved, live answers.
     _w_dials: float = 0.0
     _w_resolved: float = 0.0
@@ -388,6 +434,13 @@ class Pacer:
         # figure runs below the measured rate (answers bunch), so it starts well under the target.
         self.risk = BASE_RISK
         self._last_steer = -math.inf
+        # The small team's steering and reserves apply: the largest team on over the last day is
+        # under SHORT_AGENTS, and the campaign has had an answer (until then, and until a decision
+        # has seen the team, a large team's law, the cautious one; agents logging in one by one
+        # are not a small team).
+        self.small_team = False
+        self._peak = 0  # the largest team on, since `_peak_at` (within a day)
+        self._peak_at = -math.inf
         self._now = 0.0  # the latest time seen, for reports that carry none
         # The share of live answers the AMD takes for machines, where the profile counts them
         # as abandoned (uk): the cap and the steering judge abandoned + the estimate of them.
@@ -446,12 +499,12 @@ class Pacer:
         """At the reserve line (24 h or 30 d): CAP_RESERVE abandons short of the cap (fewer while
         the window holds under RESERVE_FROM answers). Predictive dials on at CAP_RISK, over-dial
         ratios give way to 1:1."""
-        return self._near_cap(now, CAP_RESERVE)
+        return self._near_cap(now, SMALL_RESERVE if self.small_team else CAP_RESERVE)
 
     def at_hard_cap(self, now: float) -> bool:
         """Within HARD_RESERVE abandons of the cap (24 h or 30 d): dial progressive 1:1, whatever
         the mode, so the calls in flight cannot carry the rate past it."""
-        return self._near_cap(now, HARD_RESERVE)
+        return self._near_cap(now, SMALL_RESERVE if self.small_team else HARD_RESERVE)
 
     def _near_cap(self, now: float, most: float) -> bool:
         for window in (DAY, MONTH):
@@ -475,7 +528,8 @@ class Pacer:
         """The abandons the steering aims at after `answered` answers: the target's share, but
         never closer than STEER_GAP abandons to the fallback line (the cap less its reserve),
         which the target's share is above until a few hundred answers."""
-        line = self.cap * answered - min(CAP_RESERVE, answered / RESERVE_PER)
+        reserve = SMALL_RESERVE if self.small_team else CAP_RESERVE
+        line = self.cap * answered - min(reserve, answered / RESERVE_PER)
         return min(self.target * answered, line - STEER_GAP)
 
     def _overdial_allowed(self, now: float) -> bool:
@@ -496,6 +550,10 @@ class Pacer:
         `ringing_elapsed`: seconds since each unanswered dial in flight was placed; `waiting`:
         answered calls not yet given to an agent."""
         self._seen(now)
+        team = team_size(agents)
+        if team >= self._peak or now - self._peak_at > DAY:
+            self._peak, self._peak_at = team, now
+        self.small_team = self._peak < SHORT_AGENTS and self.stats.answers > 0
         if lines_free <= 0:
             return 0
         at_cap = self.at_cap(now)
@@ -516,6 +574,10 @@ class Pacer:
         self._last_steer = now
         abandoned, answered = self.counts(now, DAY)
         error = (abandoned - self.allowed(answered)) / (self.target * (answered + STEER_HORIZON))
+        if self.small_team:
+            factor = min(SMALL_RISK_UP, max(SMALL_RISK_DOWN, math.exp(-STEER_GAIN * error)))
+            self.risk = SMALL_BASE_RISK * factor
+            return
         ramp = min(1.0, (answered + RAMP_FROM) / RAMP_ANSWERS)
         factor = min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error)))
         self.risk = BASE_RISK * factor * ramp
@@ -529,38 +591,53 @@ class Pacer:
         """Agents free within `horizon` s: (sure, chances of the others). A talk ends by its
         measured distribution given the time it has run (and the talks under way), then a
         wrap-up by the measured wrap-up distribution; a wrap-up under way by that distribution
-        given its elapsed time. `running`: `self.running(agents)`, when asked at several
-        horizons."""
+        given its elapsed time. `running`: `self.running(agents)`."""
+        return self.free_chances_many(agents, (horizon,), running)[0]
+
+    def free_chances_many(
+        self,
+        agents: AgentView,
+        horizons: tuple[float, ...] | list[float],
+        running: tuple[Running, Running] | None = None,
+    ) -> list[tuple[int, list[float]]]:
+        """`free_chances` at each of `horizons`, each agent's residuals worked out at all of
+        them at once."""
         s = self.stats
         talking, wrapping = running or self.running(agents)
-        sure = agents.idle
-        chances: list[float] = []
+        sure = [agents.idle] * len(horizons)
+        chances: list[list[float]] = [[] for _ in horizons]
         rem = agents.wrap_remaining
         if agents.wrap_elapsed:
             for i, elapsed in enumerate(agents.wrap_elapsed):
-                if i < len(rem) and rem[i] <= horizon:
-                    sure += 1
-                    continue
-                q = s.wraps.ends_within(elapsed, horizon, s.prior_wrap, wrapping)
-                if q >= 1.0:
-                    sure += 1
-                elif q > 0.0:
-                    chances.append(q)
+                deadline = rem[i] if i < len(rem) else math.inf
+                qs = s.wraps.ends_within_many(elapsed, horizons, s.prior_wrap, wrapping)
+                for k, horizon in enumerate(horizons):
+                    q = qs[k]
+                    if deadline <= horizon or q >= 1.0:
+                        sure[k] += 1
+                    elif q > 0.0:
+                        chances[k].append(q)
         else:
-            sure += sum(1 for r in rem if r <= horizon)
+            for k, horizon in enumerate(horizons):
+                sure[k] += sum(1 for r in rem if r <= horizon)
         if agents.talk_elapsed:
             wraps = s.wraps.quantiles(WRAP_QUANTILES) or [s.prior_wrap] * len(WRAP_QUANTILES)
             share = 1.0 / len(wraps)
             for elapsed in agents.talk_elapsed:
-                q = 0.0
-                for w in wraps:
-                    if horizon > w:
-                        q += share * s.talks.ends_within(
-                            elapsed, horizon - w, s.prior_talk, talking
-                        )
-                if q > 0.0:
-                    chances.append(min(1.0, q))
-        return sure, chances
+                by_wrap = [
+                    s.talks.ends_within_many(
+                        elapsed, [h - w for h in horizons], s.prior_talk, talking
+                    )
+                    for w in wraps
+                ]
+                for k, horizon in enumerate(horizons):
+                    q = 0.0
+                    for j, w in enumerate(wraps):
+                        if horizon > w:
+                            q += share * by_wrap[j][k]
+                    if q > 0.0:
+                        chances[k].append(min(1.0, q))
+        return list(zip(sure, chances, strict=True))
 
     @staticmethod
     def running(agents: AgentView) -> tuple[Running, Running]:
@@ -588,8 +665,8 @@ class Pacer:
         # What each ringing call's chance needs that does not depend on the checkpoint.
         calls = [(elapsed, *s.unanswered(p, elapsed)) for elapsed in ringing]
         running = self.running(agents)
-        for t in CHECKPOINTS:
-            sure, chances = self.free_chances(agents, t + GRACE, running)
+        freed = self.free_chances_many(agents, [t + GRACE for t in CHECKPOINTS], running)
+        for t, (sure, chances) in zip(CHECKPOINTS, freed, strict=True):
             free = [0.0] * sure + [1.0]
             for q in chances:
                 free = _add_bernoulli(free, q)
@@ -625,12 +702,7 @@ class Pacer:
     def burst_budget(self, now: float, agents: AgentView) -> int:
         """The abandons the last SHORT_WINDOW s can still take and stay at SHORT_MAX of its
         answers (one at least); -1: no burst limit (a team under SHORT_AGENTS)."""
-        team = (
-            agents.idle
-            + len(agents.talk_elapsed)
-            + max(len(agents.wrap_remaining), len(agents.wrap_elapsed))
-        )
-        if team < SHORT_AGENTS:
+        if team_size(agents) < SHORT_AGENTS:
             return -1
         self._trim_short(now)
         allowed = max(1, math.floor(SHORT_MAX * len(self._recent_answers)))
@@ -638,6 +710,15 @@ class Pacer:
 
 
 GRACE = 2.0  # seconds an answered call may wait for an agent (the 2 s rule)
+
+
+def team_size(agents: AgentView) -> int:
+    """Agents on: idle, talking or in wrap-up."""
+    return (
+        agents.idle
+        + len(agents.talk_elapsed)
+        + max(len(agents.wrap_remaining), len(agents.wrap_elapsed))
+    )
 
 
 def _add_bernoulli(dist: list[float], chance: float) -> list[float]:

@@ -16,6 +16,9 @@ from appliance.scheduler.pacing import (
     RISK_DOWN,
     RISK_UP,
     SHORT_WINDOW,
+    SMALL_BASE_RISK,
+    SMALL_RISK_DOWN,
+    SMALL_RISK_UP,
     STEER_EVERY,
     STEER_GAIN,
     STEER_HORIZON,
@@ -117,7 +120,7 @@ def test_between_the_reserve_line_and_the_hard_line_it_dials_ahead_cautiously() 
     of its talk time. Predictive goes on at CAP_RISK, and only the hard line (one abandon short
     of the cap) makes it progressive."""
     now = 3000.0
-    free = AgentView(idle=4)
+    free = AgentView(idle=4, talk_elapsed=(5.0,) * 6)  # a team of 10: its reserves are 2 and 1
     calm = _rare_answers(abandoned=0)  # 0 of 300
     band = _rare_answers(abandoned=7)  # 7 + 2 ≥ 9, but 7 + 1 < 9
     hard = _rare_answers(abandoned=8)
@@ -201,10 +204,9 @@ def test_at_the_hard_cap_no_call_is_dialed_without_an_idle_agent_for_it(
     mode or over-dial ratio, calls ringing or waiting never outnumber the idle agents."""
     pacer = _with_answers(mode, ratio, answered, int(answered * abandoned_share))
     now = float(answered + 10)
-    if not pacer.at_hard_cap(now):
-        return
     wanted = pacer.dials_wanted(now, AgentView(idle), tuple(ringing), waiting, lines)
-    assert wanted <= max(0, idle - len(ringing) - waiting)
+    if pacer.at_hard_cap(now):  # the hard line of this team (a small one keeps less reserve)
+        assert wanted <= max(0, idle - len(ringing) - waiting)
 
 
 def _pacer_with(answered: int, abandoned: int) -> Pacer:
@@ -268,3 +270,56 @@ def test_steering_acts_once_per_period() -> None:
     assert pacer.risk == first  # the last look was under a period ago
     pacer.dials_wanted(100.0 + STEER_EVERY, AGENTS, (), 0, lines_free=30)
     assert pacer.risk == pytest.approx(_law(pacer, 0, 1000))
+
+
+SMALL = AgentView(idle=1, talk_elapsed=(30.0, 60.0))  # a 3-agent office
+
+
+def test_a_small_team_keeps_half_an_abandon_in_reserve_where_a_large_one_keeps_two() -> None:
+    """370 answers make a 3-agent day: a reserve of 2 abandons is half a point of its cap (#19)."""
+    small, large = _pacer_with(300, 7), _pacer_with(300, 7)  # 7 of 300: 2.3 %
+    small.dials_wanted(1000.0, SMALL, (), 0, lines_free=1)
+    large.dials_wanted(1000.0, AGENTS, (), 0, lines_free=30)
+    assert small.small_team and not large.small_team
+    assert large.at_cap(1000.0) and not small.at_cap(1000.0)
+    small.abandoned(1000.0)  # 8 of 300 and half an abandon: 8.5 of the 9 the cap allows
+    assert not small.at_cap(1000.0)
+    small.abandoned(1000.0)  # 9 of 300: at the cap itself
+    assert small.at_hard_cap(1000.0)
+    assert small.dials_wanted(1000.0, SMALL, (), 0, lines_free=2) == 1  # 1:1 for the idle agent
+
+
+def test_a_small_team_steers_from_the_target_s_level_without_the_ramp() -> None:
+    """A new campaign: a large team starts far under its base risk (the ramp, and the steering
+    held to the fallback line less a gap); a small team's model risk is about what it measures,
+    and it starts within its narrow band."""
+    small, large = _pacer_with(10, 0), _pacer_with(10, 0)
+    small.dials_wanted(100.0, SMALL, (), 0, lines_free=2)
+    large.dials_wanted(100.0, AGENTS, (), 0, lines_free=30)
+    assert large.risk == pytest.approx(_law(large, 0, 10))
+    error = (0 - small.allowed(10)) / (small.target * (10 + STEER_HORIZON))
+    factor = min(SMALL_RISK_UP, max(SMALL_RISK_DOWN, math.exp(-STEER_GAIN * error)))
+    assert small.risk == pytest.approx(SMALL_BASE_RISK * factor)
+    assert small.risk > 3 * large.risk
+    under = _pacer_with(300, 0)
+    under.dials_wanted(1000.0, SMALL, (), 0, lines_free=2)
+    assert under.risk == pytest.approx(SMALL_BASE_RISK * SMALL_RISK_UP)
+    # the team grows to SHORT_AGENTS: the large team's steering at the next period
+    under.dials_wanted(1000.0 + STEER_EVERY, AGENTS, (), 0, lines_free=30)
+    assert not under.small_team and under.risk == pytest.approx(BASE_RISK * RISK_UP)
+
+
+def test_a_large_team_logging_in_or_at_lunch_is_not_a_small_team() -> None:
+    """Agents logging in one by one before the first answer, and half a team at lunch, keep the
+    large team's law: the team that counts is the largest on over the day."""
+    pacer = Pacer("predictive")
+    for n in range(1, 21):
+        pacer.dials_wanted(0.0, AgentView(idle=n), (), 0, lines_free=60)
+        assert not pacer.small_team
+    for t in range(200):
+        pacer.answered(float(t), 10.0)
+    lunch = AgentView(idle=2, talk_elapsed=(30.0,) * 6)  # 8 of the 20 on
+    pacer.dials_wanted(4 * 3600.0, lunch, (), 0, lines_free=60)
+    assert not pacer.small_team
+    pacer.dials_wanted(4 * 3600.0 + DAY + 1, lunch, (), 0, lines_free=60)  # a day on, 8 it is
+    assert pacer.small_team

@@ -3,10 +3,13 @@ rate forgotten fast enough to follow a step, talks conditioned on the time they 
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 
-from appliance.scheduler.pacing import AgentView, Pacer
+import pytest
+
+from appliance.scheduler.pacing import TAIL_MIN, AgentView, Pacer, Running, Samples
 
 
 def _history(pacer: Pacer, hours: float, p: float, talk: float, start: float = 0.0) -> float:
@@ -119,3 +122,58 @@ def test_a_cold_start_keeps_two_abandons_in_its_first_wave_unlikely() -> None:
     assert n >= 30  # it dials predictive, not one per agent
     over = sum(math.comb(n, k) * 0.3**k * 0.7 ** (n - k) for k in range(22, n + 1))
     assert over <= 0.012, (n, over)
+
+
+def _km_one_at_a_time(xs: list[float], running: list[float], elapsed: float, h: float) -> float:
+    """The Kaplan–Meier residual as a product taken sample by sample (the definition)."""
+    n = len(xs)
+    survive = 1.0
+    for j, x in enumerate(xs):
+        if elapsed < x <= elapsed + h:
+            survive *= 1.0 - 1.0 / (n - j + sum(1 for r in running if r >= x))
+    return 1.0 - survive
+
+
+def test_residuals_at_several_horizons_match_the_product_taken_sample_by_sample() -> None:
+    """A decision asks each talk's residual at every checkpoint and wrap-up quantile, so the
+    Kaplan–Meier products are kept per set of running talks; what they give must still be the
+    product over the samples between the elapsed time and the horizon."""
+    rng = random.Random(11)
+    samples = Samples(3600.0, 10, 2000)
+    for i in range(300):
+        samples.add(float(i), rng.lognormvariate(5.0, 0.8))
+    xs = list(samples.sorted)
+    for running in ([], [rng.uniform(0, 400) for _ in range(25)]):
+        run = Running(running)
+        horizons = (0.0, 2.0, 7.5, 25.0, 120.0)
+        for elapsed in (0.0, 30.0, 150.0, 400.0):
+            if len(xs) - bisect.bisect_right(xs, elapsed) < TAIL_MIN:
+                continue  # past the Kaplan–Meier part: the memoryless tail
+            got = samples.ends_within_many(elapsed, horizons, 180.0, run)
+            want = [_km_one_at_a_time(xs, running, elapsed, h) for h in horizons]
+            assert got == pytest.approx(want, abs=1e-12)
+            assert got == [samples.ends_within(elapsed, h, 180.0, run) for h in horizons]
+
+
+def test_a_residual_asked_again_after_the_samples_change_uses_the_new_samples() -> None:
+    """The kept products belong to one set of samples: a talk that ends, or one forgotten with
+    time, must show in the next answer, as in a distribution built afresh."""
+    rng = random.Random(12)
+    values = [rng.lognormvariate(5.0, 0.8) for _ in range(80)]
+    kept = Samples(1000.0, 10, 2000)
+    for i, v in enumerate(values[:60]):
+        kept.add(float(i), v)
+    run = Running([50.0, 200.0])
+    kept.ends_within(20.0, 60.0, 180.0, run)  # the products are now kept for `run`
+    for i, v in enumerate(values[60:], start=60):
+        kept.add(float(i), v)
+    fresh = Samples(1000.0, 10, 2000)
+    for i, v in enumerate(values):
+        fresh.add(float(i), v)
+    assert kept.ends_within(20.0, 60.0, 180.0, run) == fresh.ends_within(20.0, 60.0, 180.0, run)
+    kept.trim(1050.0)  # the first 51 samples are older than the window
+    fresh = Samples(1000.0, 10, 2000)
+    for i, v in enumerate(values[51:], start=51):
+        fresh.add(float(i), v)
+    assert len(kept) == len(fresh) == 29
+    assert kept.ends_within(20.0, 60.0, 180.0, run) == fresh.ends_within(20.0, 60.0, 180.0, run)
