@@ -498,7 +498,7 @@ async def why(call: Call) -> web.Response:
     now = svc.clock.now()
     engine = svc.engine
     # The running pool knows which lines are up and in service; without one, what was recorded.
-    state = engine.pool.in_service() if engine is not None else lines_up(svc.db)
+    state = engine.pool.in_service() if engine is not None else lines_up(svc.db, config.box.id)
     up = campaign_lines_up(config, campaign, state)
     # Several boxes on the store (#27): the campaign's lines are every leasing box's
     shares = box_shares(svc.db, campaign, svc.clock.now(), config.box.heartbeat_seconds,

@@ -122,7 +122,7 @@ def why(args: argparse.Namespace) -> int:
     planner = StorePlanner(ctx.config, ctx.db)
     cr = planner.rules_for(campaign)
     now = parse_at(args.at, cr.timezone, ctx.clock.now())
-    up = lines_up(ctx.db)
+    up = lines_up(ctx.db, ctx.config.box.id)
     count = campaign_lines_up(ctx.config, campaign, up)
     # Several boxes on the store (#27): every leasing box's lines, and each box's part
     box = ctx.config.box

@@ -64,6 +64,7 @@ class LinePool:
     ) -> None:
         self.db = db
         self.clock = clock
+        self.box = config.box.id  # lines are recorded as this box's (several boxes, #27)
         self.slots = [Slot(c, factory(c)) for c in config.lines if c.enabled]
         self.metrics = metrics
         self.backoff = backoff
@@ -73,7 +74,7 @@ class LinePool:
         for slot in self.slots:
             slot.line.subscribe(self._listener(slot))
         if db is not None:
-            forget_other_lines(db, [s.name for s in self.slots])
+            forget_other_lines(db, [s.name for s in self.slots], self.box)
             for slot in self.slots:
                 self._record(slot)
 
@@ -85,7 +86,7 @@ class LinePool:
         info = {"signal_dbm": health.signal_dbm, "operator": health.operator, "sim": health.sim,
                 "registration": health.registration, "last_error": slot.last_error}  # fmt: skip
         record_line(self.db, slot.name, slot.config.kind, slot.config.device, enabled=not slot.disabled,
-                    up=slot.up, info=info, now=self.clock.now())  # fmt: skip
+                    up=slot.up, info=info, now=self.clock.now(), box=self.box)  # fmt: skip
 
     def _listener(self, slot: Slot) -> Callable[[LineEvent], None]:
         def on_event(event: LineEvent) -> None:

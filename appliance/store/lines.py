@@ -1,4 +1,5 @@
-"""The lines table: what the daemon last knew of each line, for tools that ask without the daemon."""
+"""The lines table: what each box's daemon last knew of each of its lines, for tools that ask
+without the daemon. A line is (box, name): several boxes on one store may each have a gsm0."""
 
 from __future__ import annotations
 
@@ -18,15 +19,18 @@ def record_line(
     up: bool,
     info: dict[str, Any],
     now: float,
+    box: str = "",
 ) -> None:
-    """Insert or update one line's row (state `up` or `down`)."""
+    """Insert or update one line's row (state `up` or `down`) of `box`."""
     with db.transaction():
         db.conn.execute(
-            "INSERT INTO lines(name, kind, device, enabled, state, info, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, device = excluded.device,"
+            "INSERT INTO lines(box, name, kind, device, enabled, state, info, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(box, name) DO UPDATE SET kind = excluded.kind, device = excluded.device,"
             " enabled = excluded.enabled, state = excluded.state, info = excluded.info,"
             " updated_at = excluded.updated_at",
             (
+                box,
                 name,
                 kind,
                 device,
@@ -38,11 +42,16 @@ def record_line(
         )
 
 
-def forget_other_lines(db: Database, names: list[str]) -> None:
-    """Drop rows of lines no longer in the config."""
+def forget_other_lines(db: Database, names: list[str], box: str = "") -> None:
+    """Drop the rows of `box`'s lines no longer in its config, and those recorded before lines
+    were kept per box (box ''); other boxes' lines stay."""
     with db.transaction():
+        if box:
+            db.conn.execute("DELETE FROM lines WHERE box = ''")
         marks = ",".join("?" for _ in names)
         db.conn.execute(
-            f"DELETE FROM lines WHERE name NOT IN ({marks})" if names else "DELETE FROM lines",
-            names,
+            f"DELETE FROM lines WHERE box = ? AND name NOT IN ({marks})"
+            if names
+            else "DELETE FROM lines WHERE box = ?",
+            [box, *names],
         )

@@ -310,11 +310,6 @@ _LINE_COUNTS = ("attempts", "calls", "sms", *OUTCOME_CLASSES, "busy_seconds", "i
 _BOX_LINE = "CASE WHEN a.box IS NULL THEN a.line ELSE a.box || '/' || a.line END"
 
 
-def _line_name(key: Any) -> Any:
-    """A report's line key without its box (`box/line`, #27): the line's recorded facts."""
-    return key.rsplit("/", 1)[-1] if isinstance(key, str) else key
-
-
 def _line_zero() -> Counts:
     return dict.fromkeys(_LINE_COUNTS, 0)
 
@@ -340,11 +335,11 @@ def lines_report(
         ):
             cells[(int(row[0]), row[1])] = dict(zip(_LINE_COUNTS, row[2:], strict=True))
         known: dict[Any, dict[str, Any]] = {}
-        for name, state, info, updated in db.conn.execute(
-            "SELECT name, state, info, updated_at FROM lines ORDER BY name"
+        for box, name, state, info, updated in db.conn.execute(
+            "SELECT box, name, state, info, updated_at FROM lines ORDER BY box, name"
         ):
             facts = json.loads(str(info or "{}"))
-            known[str(name)] = {
+            known[f"{box}/{name}" if boxes > 1 and box else str(name)] = {
                 "signal_dbm": facts.get("signal_dbm"),
                 "state": state,
                 "last_error": facts.get("last_error"),
@@ -361,10 +356,10 @@ def lines_report(
     _assemble(report, buckets, cells, keys, _line_zero, finish)
     blank = {"signal_dbm": None, "state": None, "last_error": None, "recorded_at": None}
     for row in report.rows:  # a row per bucket: the signal; over the whole period: all of it
-        facts = known.get(_line_name(row["line"]), blank)
+        facts = known.get(row["line"], blank)
         row.update(facts if report.period.by == "total" else {"signal_dbm": facts["signal_dbm"]})
     for row in report.totals:
-        row.update(known.get(_line_name(row["line"]), blank))
+        row.update(known.get(row["line"], blank))
     return report
 
 

@@ -494,9 +494,12 @@ def phone_attempt_counts(db: Database, contact_id: int) -> tuple[int, ...]:
     return tuple(counts)
 
 
-def lines_up(db: Database) -> dict[str, bool] | None:
-    """Lines as the daemon last recorded them (name -> up), or None when it has recorded none."""
-    rows = db.conn.execute("SELECT name, enabled, state FROM lines").fetchall()
+def lines_up(db: Database, box: str = "") -> dict[str, bool] | None:
+    """`box`'s lines as its daemon last recorded them (name -> up), or None when it has recorded
+    none. (Rows from before lines were kept per box, box '', are the one box's.)"""
+    rows = db.conn.execute(
+        "SELECT name, enabled, state FROM lines WHERE box = ? OR box = ''", (box,)
+    ).fetchall()
     if not rows:
         return None
     return {str(name): bool(enabled) and str(state) == "up" for name, enabled, state in rows}

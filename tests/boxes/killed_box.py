@@ -185,4 +185,11 @@ def run_and_check(
     # every box dialed the one campaign, each attempt naming its box
     by_box = dict(query(where, "SELECT box, count(*) FROM attempts GROUP BY box"))
     assert set(by_box) == set(boxes), by_box
+    # each box's lines recorded as its own, though the boxes name their lines alike: a box's
+    # start dropped the others' rows, and one box's state overwrote another's
+    names = [m.links[0].name for m in emulators]
+    assert len(set(names)) == 1, names
+    assert query(where, "SELECT count(*) FROM lines") == [(len(boxes) * modems,)]
+    lines = query(where, "SELECT box, count(*) FROM lines GROUP BY box ORDER BY box")
+    assert lines == [(b, modems) for b in sorted(boxes)], lines
     assert main(["--config", str(survivors[0].config), "doctor"]) == 0
