@@ -286,3 +286,33 @@ def test_the_hot_folder_reads_headers_by_name_with_the_configs_map(
     db = open_database(tmp_path / "d.db")
     assert db.scalar("SELECT bp5 FROM contacts") == "gold"
     assert db.scalar("SELECT count(*) FROM contacts") == 1
+
+
+def test_a_failed_file_s_reason_is_there_before_the_file_is(
+    db: Database, tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever watches failed/ (a person, a script, the daemon's own test) and sees a file
+    there must find its reason beside it: the file used to move first and its reason to be
+    written after, and a reader in between found none."""
+    root = tmp_path / "hot"
+    (root / "Autumn").mkdir(parents=True)
+    (root / "Autumn" / "list.csv").write_bytes(GOOD)
+    seen: list[bool] = []
+    real = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        target = Path(dst)
+        if target.parent.name == "failed" and target.suffix == ".csv":
+            seen.append(target.with_name(target.name + ".reason.txt").exists())
+        real(src, dst)
+
+    monkeypatch.setattr("appliance.importing.hotfolder.os.replace", replace)
+    hot = folder(db, root, clock)
+    hot.scan()
+    clock.advance(5)
+    [result] = hot.scan()
+    assert not result.ok and seen == [True]
+    assert (
+        "no campaign named 'Autumn'"
+        in (root / "failed" / "20260101T000005Z-list.csv.reason.txt").read_text()
+    )

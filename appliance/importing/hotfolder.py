@@ -278,11 +278,20 @@ class HotFolder:
             return FileResult(path, campaign, path, reason=reason)
         target = self._free_name(failed, f"{stamp(now)}-{path.name}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
         where = f"campaign folder {campaign!r}" if campaign else "the top of the hot folder"
-        target.with_name(target.name + ".reason.txt").write_text(
+        # The reason first, whole (written aside, renamed in), then the file: whoever sees the
+        # file in failed/ finds its reason beside it.
+        note = target.with_name(target.name + ".reason.txt")
+        part = target.with_name("." + note.name + ".part")
+        part.write_text(
             f"{path.name} (from {where}) was not imported:\n{reason}\n", encoding="utf-8"
         )
+        os.replace(part, note)
+        try:
+            os.replace(path, target)
+        except OSError:
+            note.unlink(missing_ok=True)
+            raise
         log.warning("hot folder: %s not imported: %s", path, reason)
         return FileResult(path, campaign, target, reason=reason)
 
