@@ -84,9 +84,8 @@ SHORT_AGENTS = 10
 BURST_RISK = 0.001
 # Small teams (#19): under SHORT_AGENTS agents on (at most, over the last day), a day holds few
 # answers (3 agents: ~370), and fixed reserves of 2 and 1 abandons cost half a point of
-# occupancy (S1 tuning days at a fixed
-# risk of 0.02: 73.6 % with them, 74.0 % with 0.5 each, 74.2 % with no cap at all); and a
-# decision's model risk is about what such a team measures (fixed 0.02: 1.7 %, 0.04: 4.0 %),
+# occupancy (S1 tuning days at a fixed risk of 0.02: 73.6 % with them, 74.0 % with 0.5 each,
+# 74.2 % with no cap at all); and a decision's model risk is about what such a team measures (fixed 0.02: 1.7 %, 0.04: 4.0 %),
 # where a large team's answers bunch above it. So a small team steers from the target's level,
 # within a narrow band and without the ramp, which otherwise took its risk up over the whole
 # day (mean risk by hour 0.004 → 0.030), and keeps SMALL_RESERVE for both lines.
@@ -499,12 +498,16 @@ class Pacer:
         """At the reserve line (24 h or 30 d): CAP_RESERVE abandons short of the cap (fewer while
         the window holds under RESERVE_FROM answers). Predictive dials on at CAP_RISK, over-dial
         ratios give way to 1:1."""
-        return self._near_cap(now, SMALL_RESERVE if self.small_team else CAP_RESERVE)
+        return self._near_cap(now, self._reserve(CAP_RESERVE))
 
     def at_hard_cap(self, now: float) -> bool:
         """Within HARD_RESERVE abandons of the cap (24 h or 30 d): dial progressive 1:1, whatever
         the mode, so the calls in flight cannot carry the rate past it."""
-        return self._near_cap(now, SMALL_RESERVE if self.small_team else HARD_RESERVE)
+        return self._near_cap(now, self._reserve(HARD_RESERVE))
+
+    def _reserve(self, large: float) -> float:
+        """A line's reserve: `large` for a large team, SMALL_RESERVE for a small one."""
+        return SMALL_RESERVE if self.small_team else large
 
     def _near_cap(self, now: float, most: float) -> bool:
         for window in (DAY, MONTH):
@@ -528,8 +531,7 @@ class Pacer:
         """The abandons the steering aims at after `answered` answers: the target's share, but
         never closer than STEER_GAP abandons to the fallback line (the cap less its reserve),
         which the target's share is above until a few hundred answers."""
-        reserve = SMALL_RESERVE if self.small_team else CAP_RESERVE
-        line = self.cap * answered - min(reserve, answered / RESERVE_PER)
+        line = self.cap * answered - min(self._reserve(CAP_RESERVE), answered / RESERVE_PER)
         return min(self.target * answered, line - STEER_GAP)
 
     def _overdial_allowed(self, now: float) -> bool:
@@ -575,12 +577,11 @@ class Pacer:
         abandoned, answered = self.counts(now, DAY)
         error = (abandoned - self.allowed(answered)) / (self.target * (answered + STEER_HORIZON))
         if self.small_team:
-            factor = min(SMALL_RISK_UP, max(SMALL_RISK_DOWN, math.exp(-STEER_GAIN * error)))
-            self.risk = SMALL_BASE_RISK * factor
-            return
-        ramp = min(1.0, (answered + RAMP_FROM) / RAMP_ANSWERS)
-        factor = min(RISK_UP, max(RISK_DOWN, math.exp(-STEER_GAIN * error)))
-        self.risk = BASE_RISK * factor * ramp
+            base, up, down, ramp = SMALL_BASE_RISK, SMALL_RISK_UP, SMALL_RISK_DOWN, 1.0
+        else:
+            base, up, down = BASE_RISK, RISK_UP, RISK_DOWN
+            ramp = min(1.0, (answered + RAMP_FROM) / RAMP_ANSWERS)
+        self.risk = base * min(up, max(down, math.exp(-STEER_GAIN * error))) * ramp
 
     def free_chances(
         self,

@@ -19,7 +19,7 @@ def record_line(
     up: bool,
     info: dict[str, Any],
     now: float,
-    box: str = "",
+    box: str,
 ) -> None:
     """Insert or update one line's row (state `up` or `down`) of `box`."""
     with db.transaction():
@@ -42,12 +42,11 @@ def record_line(
         )
 
 
-def forget_other_lines(db: Database, names: list[str], box: str = "") -> None:
+def forget_other_lines(db: Database, names: list[str], box: str) -> None:
     """Drop the rows of `box`'s lines no longer in its config, and those recorded before lines
     were kept per box (box ''); other boxes' lines stay."""
     with db.transaction():
-        if box:
-            db.conn.execute("DELETE FROM lines WHERE box = ''")
+        db.conn.execute("DELETE FROM lines WHERE box = ''")
         marks = ",".join("?" for _ in names)
         db.conn.execute(
             f"DELETE FROM lines WHERE box = ? AND name NOT IN ({marks})"

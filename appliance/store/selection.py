@@ -494,7 +494,7 @@ def phone_attempt_counts(db: Database, contact_id: int) -> tuple[int, ...]:
     return tuple(counts)
 
 
-def lines_up(db: Database, box: str = "") -> dict[str, bool] | None:
+def lines_up(db: Database, box: str) -> dict[str, bool] | None:
     """`box`'s lines as its daemon last recorded them (name -> up), or None when it has recorded
     none. (Rows from before lines were kept per box, box '', are the one box's.)"""
     rows = db.conn.execute(
