@@ -6,6 +6,7 @@ captures (`python -m tests.tui.capture DIR`). The dialogs are opened on the fixe
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,24 @@ def _form(pane: str, *keys: str) -> Opener:
     return _opens(pane, Form, *keys)
 
 
+SHOT_DAY = "2026-03-08"
+
+
+def _dated_form(pane: str, *keys: str) -> Opener:
+    """A form whose defaults carry the box's today (a period, a file name): the dates in its
+    fields become SHOT_DAY, so that a shot does not depend on the day it is taken (the reports
+    shots were recorded on one day and failed on every other)."""
+    opener = _form(pane, *keys)
+
+    async def open_dated(pilot: Pilot[None], files: Path) -> None:
+        await opener(pilot, files)
+        for field in pilot.app.screen.query(Input):
+            field.value = re.sub(r"\d{4}-\d{2}-\d{2}", SHOT_DAY, field.value)
+        await pilot.pause()
+
+    return open_dated
+
+
 def _message(pane: str, key: str) -> Opener:
     return _opens(pane, Message, key)
 
@@ -208,6 +227,6 @@ DIALOGS: dict[str, Opener] = {
     "contacts-columns": _opens("contacts", Columns, "c"),
     "contacts-detail": _message("contacts", "enter"),
     "strategy-attempts": _form("strategy", "a"),
-    "reports-period": _form("reports", "f"),
-    "reports-export": _form("reports", "x"),
+    "reports-period": _dated_form("reports", "f"),
+    "reports-export": _dated_form("reports", "x"),
 }
