@@ -15,7 +15,8 @@ what happened — dials, answers, agents freed — and asks `dials_wanted()` at 
   24 h window. Near the cap (24 h or 30 d) it dials at a small fixed risk, at one abandon from it
   progressively; a burst of abandons in the last 30 minutes brakes it the same way, and for
   teams of 10 or more no decision may risk (above 0.1 %) more abandons than the last 30
-  minutes can still take at 6 % of their answers.
+  minutes can still take at 6 % of their answers; for teams of 20 or more, under 5 such
+  abandons left it dials at the small fixed risk, under 1.5 progressively.
 """
 
 from __future__ import annotations
@@ -82,6 +83,17 @@ SHORT_LEAST = 30.0
 SHORT_MAX = 0.06
 SHORT_AGENTS = 10
 BURST_RISK = 0.001
+# Headroom (#19): where a team of HEAD_AGENTS or more is on, the 30-minute window is also judged
+# by the abandons it can still take before SHORT_MAX of its answers: under SHORT_HEAD, dial at
+# CAP_RISK; under HARD_HEAD, 1:1. A ratio alone brakes late where a half hour holds few answers
+# (D2's 300 s talks: ~100, so 6 % is 6 abandons), and bursts of two or three abandons at once
+# come (D1s day 13: 10 of 166 answers, 3 at once twice; day 18: 11 of 175). The brake keeps
+# five abandons in hand; 1:1 only at the last one and a half, since at p 0.15 it costs a
+# point of occupancy (S4 79.5 → 78.7 % with HARD_HEAD 3). Teams under 20 hold too few answers
+# in a half hour for 6 % to be a bound chance alone keeps (pacing.md §5.6 asks it of N >= 20).
+HEAD_AGENTS = 20
+SHORT_HEAD = 5.0
+HARD_HEAD = 1.5
 # Small teams (#19): under SHORT_AGENTS agents on (at most, over the last day), a day holds few
 # answers (3 agents: ~370), and fixed reserves of 2 and 1 abandons cost half a point of
 # occupancy (S1 tuning days at a fixed risk of 0.02: 73.6 % with them, 74.0 % with 0.5 each,
@@ -481,6 +493,17 @@ class Pacer:
         abandoned, answered = self._judged(abandons, len(self._recent_answers))
         return abandoned >= SHORT_SHARE * self.cap * max(answered, SHORT_LEAST)
 
+    def short_headroom(self, now: float, agents: AgentView) -> float:
+        """The abandons the last SHORT_WINDOW s can still take before SHORT_MAX of its answers
+        (of SHORT_LEAST, if fewer came); inf: no abandon in it, or a team under HEAD_AGENTS."""
+        if team_size(agents) < HEAD_AGENTS:
+            return math.inf
+        self._trim_short(now)
+        if not self._recent_abandons:
+            return math.inf
+        abandoned, answered = self._judged(len(self._recent_abandons), len(self._recent_answers))
+        return SHORT_MAX * max(answered, SHORT_LEAST) - abandoned
+
     def _trim_short(self, now: float) -> None:
         """Forget the answers and abandons older than SHORT_WINDOW s."""
         for q in (self._recent_answers, self._recent_abandons):
@@ -559,12 +582,18 @@ class Pacer:
         if lines_free <= 0:
             return 0
         at_cap = self.at_cap(now)
-        if self.mode == "progressive" or (at_cap and (CAP_RISK <= 0 or self.at_hard_cap(now))):
+        headroom = self.short_headroom(now, agents)
+        if (
+            self.mode == "progressive"
+            or (at_cap and (CAP_RISK <= 0 or self.at_hard_cap(now)))
+            or headroom < HARD_HEAD
+        ):
             # At the cap an over-dial ratio gives way to 1:1: no more calls than idle agents.
             ratio = self.ratio if self._overdial_allowed(now) else min(self.ratio, 1.0)
             want = math.floor(ratio * agents.idle) - len(ringing_elapsed) - waiting
             return max(0, min(want, lines_free))
-        risk = min(self.risk, CAP_RISK) if at_cap or self.short_brake(now) else None
+        braked = at_cap or headroom < SHORT_HEAD or self.short_brake(now)
+        risk = min(self.risk, CAP_RISK) if braked else None
         wanted = self._predictive(now, agents, ringing_elapsed, waiting, risk)
         return max(0, min(wanted, lines_free))
 

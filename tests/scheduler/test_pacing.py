@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from appliance.scheduler.pacing import (
     BASE_RISK,
+    CAP_RISK,
     DAY,
     RAMP_ANSWERS,
     RAMP_FROM,
@@ -144,6 +145,37 @@ def test_a_burst_of_abandons_in_the_last_half_hour_brakes_at_once() -> None:
     free = AgentView(idle=4)
     assert burst.dials_wanted(now, free, (), 0, 60) < quiet.dials_wanted(now, free, (), 0, 60)
     assert not burst.short_brake(now + SHORT_WINDOW)  # forgotten after the window
+
+
+def test_a_team_of_20_brakes_by_the_abandons_the_half_hour_can_still_take() -> None:
+    """#19: D1s day 18 reached 11 abandons of 175 answers in half an hour (6.3 %) before the
+    3.9 % ratio brake had stopped it. With 20 agents on, fewer than SHORT_HEAD (5) abandons
+    left before 6 % of the window's answers dials at CAP_RISK, fewer than HARD_HEAD (1.5) 1:1."""
+    now = 5995.0  # the last half hour (from 4195 s) holds 180 answers: 6 % is 10.8 abandons
+
+    def window(abandons: int) -> Pacer:
+        pacer = _rare_answers(abandoned=0, answered=600)
+        for k in range(abandons):
+            pacer.abandoned(now - 60.0 * k)
+        return pacer
+
+    team = AgentView(idle=4, talk_elapsed=(5.0,) * 16)
+    small = AgentView(idle=4, talk_elapsed=(5.0,) * 6)
+    quiet, five, six, ten = window(0), window(5), window(6), window(10)
+    assert five.short_headroom(now, team) == pytest.approx(5.8)  # not under SHORT_HEAD
+    assert six.short_headroom(now, team) == pytest.approx(4.8)  # under SHORT_HEAD
+    assert ten.short_headroom(now, team) == pytest.approx(0.8)  # under HARD_HEAD
+    assert not six.short_brake(now)  # the ratio (3.9 %) brakes at 8
+    assert math.isinf(six.short_headroom(now, small))  # a team of 10: the ratio alone
+    assert math.isinf(quiet.short_headroom(now, team))
+    free = quiet.dials_wanted(now, team, (), 0, 60)
+    braked = window(0)._predictive(now, team, (), 0, CAP_RISK)
+    assert 4 < braked < five.dials_wanted(now, team, (), 0, 60) <= free
+    assert six.dials_wanted(now, team, (), 0, 60) == braked
+    assert window(6).dials_wanted(now, small, (), 0, 60) > braked  # a team of 10 dials on
+    assert ten.dials_wanted(now, team, (), 0, 60) == 4  # 1:1
+    assert ten.dials_wanted(now, team, (0.5, 1.0), 1, 60) == 1  # calls in flight count
+    assert ten.dials_wanted(now + SHORT_WINDOW, team, (), 0, 60) > 4  # forgotten
 
 
 def test_predictive_overdials_for_idle_agents_when_answers_are_rare() -> None:
