@@ -431,7 +431,14 @@ def test_a_gsm_only_box_transfers_answered_calls_to_the_agents_phone(tmp_path: P
             assert agent.state == "wrap_up"
             b.desk.disposed(agent)
             await b.until(lambda: len(b.attempts()) == 2, "the next contact dialed")
-            await b.until(lambda: agent.state == "talking", "the second call transferred")
+            await b.until(lambda: agent.state == "talking", "the second call reaches the agent")
+            # the agent talks from when their phone joins, the box lets go at ECT done: only then
+            # is the talk the agent's alone (disposing earlier raced with the transfer)
+            await b.until(
+                lambda: b.attempts()[1]["status"] == "done", "the second call transferred"
+            )
+            second = b.attempts()[1]
+            assert second["outcome"] == int(Outcome.AGENT_TRANSFER), second
             b.desk.disposed(agent)  # the disposition alone ends the talk the box no longer carries
             assert agent.state == "ready"
         finally:
