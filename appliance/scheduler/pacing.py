@@ -588,8 +588,10 @@ class Pacer:
             or (at_cap and (CAP_RISK <= 0 or self.at_hard_cap(now)))
             or headroom < HARD_HEAD
         ):
-            # At the cap an over-dial ratio gives way to 1:1: no more calls than idle agents.
-            ratio = self.ratio if self._overdial_allowed(now) else min(self.ratio, 1.0)
+            # At the cap, or at the half hour's hard line, an over-dial ratio gives way to 1:1:
+            # no more calls than idle agents.
+            overdial = headroom >= HARD_HEAD and self._overdial_allowed(now)
+            ratio = self.ratio if overdial else min(self.ratio, 1.0)
             want = math.floor(ratio * agents.idle) - len(ringing_elapsed) - waiting
             return max(0, min(want, lines_free))
         braked = at_cap or headroom < SHORT_HEAD or self.short_brake(now)

@@ -176,6 +176,14 @@ def test_a_team_of_20_brakes_by_the_abandons_the_half_hour_can_still_take() -> N
     assert ten.dials_wanted(now, team, (), 0, 60) == 4  # 1:1
     assert ten.dials_wanted(now, team, (0.5, 1.0), 1, 60) == 1  # calls in flight count
     assert ten.dials_wanted(now + SHORT_WINDOW, team, (), 0, 60) > 4  # forgotten
+    power = window(10)  # a configured over-dial ratio gives way to 1:1 there too
+    power.ratio = 3.0
+    assert power.dials_wanted(now, team, (), 0, 60) == 4
+    power.mode = "progressive"
+    assert power.dials_wanted(now, team, (), 0, 60) == 4
+    calm = window(0)
+    calm.mode, calm.ratio = "progressive", 3.0
+    assert calm.dials_wanted(now, team, (), 0, 60) == 12  # elsewhere the ratio holds
 
 
 def test_predictive_overdials_for_idle_agents_when_answers_are_rare() -> None:
