@@ -235,6 +235,36 @@ def test_garbage_between_rings_and_a_broken_caller_id_block_are_bounded() -> Non
     run(main(), timeout=30)
 
 
+def test_the_busy_tone_after_the_hang_up_while_we_go_on_hook_stays_a_hang_up() -> None:
+    """The exchange's busy tone follows the loop current's drop; when it comes while our on-hook
+    command is on its way (the two events split across reads, as under load in CI) it is
+    evidence of the hang-up, not a busy line: the answered call stays CONNECTED, far end hung up."""
+
+    async def main() -> None:
+        async with emulated() as (sim, modem, events):
+            sim.incoming(IncomingPlan("+15550012"))  # the caller stays until the test's hang-up
+            await wait_event(events, IncomingCall)
+            await modem.answer()
+            call = modem._call  # the driver's own record: the test needs its in-between state
+            assert call is not None and call.up
+            sim.silent = True  # our on-hook command goes unheard until the test answers it
+            sim.port.write(bytes([DLE]) + b"l")  # the far end hangs up: loop current gone
+            for _ in range(500):
+                if not call.up:
+                    break
+                await asyncio.sleep(0.01)
+            assert not call.up and not call.ended.done()  # going on hook, not yet ended
+            sim.port.write(bytes([DLE]) + b"b" + b"\r\nOK\r\n")  # busy tone, then the OK
+            sim.silent = False
+            final = await modem.wait_call_end(5)
+            assert final is not None and final.answered
+            assert final.outcome is Outcome.CONNECTED and final.end_reason == "far end hung up"
+            assert "loop current interrupted" in final.evidence and "busy tone" in final.evidence
+            assert modem.health().up
+
+    run(main(), timeout=30)
+
+
 def test_the_modem_going_silent_mid_call_takes_the_line_down_and_back() -> None:
     async def main() -> None:
         async with emulated() as (sim, modem, events):

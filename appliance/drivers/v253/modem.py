@@ -337,6 +337,11 @@ class VoiceModem(AtPortLine):
                 call.end_reason = call.end_reason or "far end hung up"
                 self._spawn(self._on_hook_and_finish(call))
             return
+        if call.t_end is not None:
+            # going on hook after the call was up (the exchange's busy tone follows the loop
+            # current's drop, and can come while our on-hook command is on its way): evidence
+            # of the end, not a busy line
+            return
         if kind is Progress.RINGBACK and call.t_alert is None:
             call.t_alert = call.now()
         elif kind is Progress.ANSWER_HINT and call.t_alert is not None and call.t_answer is None:
