@@ -115,3 +115,81 @@ def test_the_engine_reports_a_paced_dials_non_live_end_with_its_time_from_dial(
     agents.unanswered(campaign, 8, Outcome.CONNECTED, START, START + 200.0)
     assert pacer.stats.outcomes_reported
     assert pacer.stats.non_live.sorted == [3.5]
+
+
+def _half_hour(path: Path, abandons_ago: float) -> tuple[Pacers, int, Pacer, float]:
+    """A 20-agent campaign's last 4 hours: a dial every 10 s, every third answered 8 s later
+    and talked 100 s; the three answers of the 90 s up to `abandons_ago` s before the restart
+    abandoned. Stored as
+    attempts and fed live to a pacer."""
+    db = open_database(path / "box.db")
+    campaign = add_campaign(db, "c", '{"pacing": "predictive"}')
+    now = START + 4 * 3600.0
+    live = Pacer("predictive", wrap=15.0)
+    events: list[tuple[float, int, str, float]] = []
+    last = now - abandons_ago  # the three answers of the 90 s up to here are abandoned
+    for n in range(1440):
+        t = START + n * 10.0
+        contact = add_contact(db, campaign, [f"+1212556{n:04d}"])
+        answered_at = t + 8.0 if n % 3 == 0 else None
+        if answered_at is None:
+            outcome, ended = Outcome.BUSY, t + 4.0
+        elif last - 90.0 < answered_at <= last:
+            outcome, ended = Outcome.ABANDONED, answered_at + 2.0
+        else:
+            outcome, ended = Outcome.CONNECTED, answered_at + 100.0
+        if ended > now:
+            continue  # still under way at the restart: not stored as done
+        db.conn.execute(
+            "INSERT INTO attempts(contact_id, campaign_id, attempt_no, phone_index, number,"
+            " channel, status, queued_at, dialed_at, answered_at, ended_at, outcome)"
+            " VALUES (?, ?, 1, 1, ?, 'voice', 'done', ?, ?, ?, ?, ?)",
+            (contact, campaign, f"+1212556{n:04d}", t, t, answered_at, ended, int(outcome)),
+        )
+        events.append((t, 0, "dial", 0.0))
+        if answered_at is None:
+            events.append((ended, 4, "busy", ended - t))
+        else:
+            events.append((answered_at, 1, "answer", answered_at - t))
+            if outcome is Outcome.ABANDONED:
+                events.append((answered_at, 2, "abandon", 0.0))
+            else:
+                events.append((ended, 3, "talk", ended - answered_at))
+    assert sum(1 for e in events if e[2] == "abandon") == 3
+    for at, _, kind, value in sorted(events):
+        if kind == "dial":
+            live.dialed(at)
+        elif kind == "answer":
+            live.answered(at, value)
+        elif kind == "abandon":
+            live.abandoned(at)
+        elif kind == "talk":
+            live.talk_ended(value, at)
+        else:
+            live.resolved(at, kind, value)
+    return Pacers(db, 15.0), campaign, live, now
+
+
+# 20 agents: 5 idle, 15 talking; 60 lines free, nothing ringing
+TEAM = AgentView(5, tuple(float(20 * i) for i in range(15)))
+
+
+def test_a_restart_inside_a_braked_half_hour_stays_braked(tmp_path: Path) -> None:
+    """#19: 3 abandons among the half hour's ~60 answers (the day's 480 hold no others) leave it
+    under 1.5 before 6 %, so a team of 20 dials 1:1; a restart replays the half hour and keeps that, where a pacer with the
+    abandons an hour back dials ahead of its idle agents."""
+    pacers, campaign, lived, now = _half_hour(tmp_path, abandons_ago=300.0)
+    settings = CampaignSettings(pacing="predictive")
+    restarted = pacers.get(campaign, settings, 0.03, now)
+    assert restarted.short_headroom(now, TEAM) == lived.short_headroom(now, TEAM) < 1.5
+    assert restarted.dials_wanted(now, TEAM, (), 0, lines_free=60) <= TEAM.idle
+    assert lived.dials_wanted(now, TEAM, (), 0, lines_free=60) <= TEAM.idle
+
+
+def test_the_half_hour_brake_lets_go_once_its_abandons_are_older(tmp_path: Path) -> None:
+    """The same history with the abandons 35 minutes back: the brake is off and the pacer dials
+    ahead of its idle agents (so the test above can fail)."""
+    pacers, campaign, _, now = _half_hour(tmp_path, abandons_ago=2100.0)
+    restarted = pacers.get(campaign, CampaignSettings(pacing="predictive"), 0.03, now)
+    assert restarted.short_headroom(now, TEAM) == float("inf")
+    assert restarted.dials_wanted(now, TEAM, (), 0, lines_free=60) > TEAM.idle
