@@ -10,11 +10,62 @@ from appliance.campaigns import CampaignSettings
 from appliance.domain import Outcome
 from appliance.engine.pacing import Pacers
 from appliance.scheduler.pacing import AgentView, Pacer
-from appliance.store import open_database
+from appliance.store import Database, open_database
 from tests.scheduler.dbfixtures import add_campaign, add_contact
 
 START = 1_800_000_000.0
 SHIFT = 8 * 3600.0
+
+
+Event = tuple[float, int, str, float]
+
+
+def _store(
+    db: Database,
+    campaign: int,
+    number: str,
+    t: float,
+    answered_at: float | None,
+    ended: float,
+    outcome: Outcome,
+    abandon_after: float = 0.0,
+) -> list[Event]:
+    """One done attempt stored, and the events a live pacer would have had of it."""
+    contact = add_contact(db, campaign, [number])
+    db.conn.execute(
+        "INSERT INTO attempts(contact_id, campaign_id, attempt_no, phone_index, number,"
+        " channel, status, queued_at, dialed_at, answered_at, ended_at, outcome)"
+        " VALUES (?, ?, 1, 1, ?, 'voice', 'done', ?, ?, ?, ?, ?)",
+        (contact, campaign, number, t, t, answered_at, ended, int(outcome)),
+    )
+    events: list[Event] = [(t, 0, "dial", 0.0)]
+    if answered_at is None:
+        kind = "busy" if outcome is Outcome.BUSY else "noanswer"
+        events.append((ended, 4, kind, ended - t))
+    else:
+        events.append((answered_at, 1, "answer", answered_at - t))
+        if outcome is Outcome.ABANDONED:
+            events.append((answered_at + abandon_after, 2, "abandon", 0.0))
+        else:
+            events.append((ended, 3, "talk", ended - answered_at))
+    return events
+
+
+def _lived(events: list[Event]) -> Pacer:
+    """A pacer fed the events live, in time order."""
+    live = Pacer("predictive", wrap=15.0)
+    for at, _, kind, value in sorted(events):
+        if kind == "dial":
+            live.dialed(at)
+        elif kind == "answer":
+            live.answered(at, value)
+        elif kind == "abandon":
+            live.abandoned(at)
+        elif kind == "talk":
+            live.talk_ended(value, at)
+        else:
+            live.resolved(at, kind, value)
+    return live
 
 
 def _day_of_history(path: Path) -> tuple[Pacers, int, Pacer, float]:
@@ -23,13 +74,11 @@ def _day_of_history(path: Path) -> tuple[Pacers, int, Pacer, float]:
     db = open_database(path / "box.db")
     campaign = add_campaign(db, "c", '{"pacing": "predictive"}')
     rng = random.Random(7)
-    live = Pacer("predictive", wrap=15.0)
-    events: list[tuple[float, int, str, float]] = []
+    events: list[Event] = []
     t = START
     n = 0
     while t < START + SHIFT:
         n += 1
-        contact = add_contact(db, campaign, [f"+1212555{n:04d}"])
         r = rng.random()
         answered_at: float | None = None
         if r < 0.3:
@@ -42,34 +91,9 @@ def _day_of_history(path: Path) -> tuple[Pacers, int, Pacer, float]:
             outcome, ended = Outcome.BUSY, t + rng.uniform(2.0, 6.0)
         else:
             outcome, ended = Outcome.ALERTING_TIMEOUT, t + 25.0
-        db.conn.execute(
-            "INSERT INTO attempts(contact_id, campaign_id, attempt_no, phone_index, number,"
-            " channel, status, queued_at, dialed_at, answered_at, ended_at, outcome)"
-            " VALUES (?, ?, 1, 1, ?, 'voice', 'done', ?, ?, ?, ?, ?)",
-            (contact, campaign, f"+1212555{n:04d}", t, t, answered_at, ended, int(outcome)),
-        )
-        events.append((t, 0, "dial", 0.0))
-        if answered_at is None:
-            kind = "busy" if outcome is Outcome.BUSY else "noanswer"
-            events.append((ended, 4, kind, ended - t))
-        else:
-            events.append((answered_at, 1, "answer", answered_at - t))
-            if outcome is Outcome.ABANDONED:
-                events.append((answered_at + 2.0, 2, "abandon", 0.0))
-            else:
-                events.append((ended, 3, "talk", ended - answered_at))
+        events += _store(db, campaign, f"+1212555{n:04d}", t, answered_at, ended, outcome, 2.0)
         t += rng.uniform(1.0, 7.0)  # about 60 dials per agent-hour over 10 agents
-    for at, _, kind, value in sorted(events):
-        if kind == "dial":
-            live.dialed(at)
-        elif kind == "answer":
-            live.answered(at, value)
-        elif kind == "abandon":
-            live.abandoned(at)
-        elif kind == "talk":
-            live.talk_ended(value, at)
-        else:
-            live.resolved(at, kind, value)
+    live = _lived(events)
     return Pacers(db, 15.0), campaign, live, START + SHIFT + 600.0
 
 
@@ -125,12 +149,10 @@ def _half_hour(path: Path, abandons_ago: float) -> tuple[Pacers, int, Pacer, flo
     db = open_database(path / "box.db")
     campaign = add_campaign(db, "c", '{"pacing": "predictive"}')
     now = START + 4 * 3600.0
-    live = Pacer("predictive", wrap=15.0)
-    events: list[tuple[float, int, str, float]] = []
+    events: list[Event] = []
     last = now - abandons_ago  # the three answers of the 90 s up to here are abandoned
     for n in range(1440):
         t = START + n * 10.0
-        contact = add_contact(db, campaign, [f"+1212556{n:04d}"])
         answered_at = t + 8.0 if n % 3 == 0 else None
         if answered_at is None:
             outcome, ended = Outcome.BUSY, t + 4.0
@@ -138,35 +160,10 @@ def _half_hour(path: Path, abandons_ago: float) -> tuple[Pacers, int, Pacer, flo
             outcome, ended = Outcome.ABANDONED, answered_at + 2.0
         else:
             outcome, ended = Outcome.CONNECTED, answered_at + 100.0
-        if ended > now:
-            continue  # still under way at the restart: not stored as done
-        db.conn.execute(
-            "INSERT INTO attempts(contact_id, campaign_id, attempt_no, phone_index, number,"
-            " channel, status, queued_at, dialed_at, answered_at, ended_at, outcome)"
-            " VALUES (?, ?, 1, 1, ?, 'voice', 'done', ?, ?, ?, ?, ?)",
-            (contact, campaign, f"+1212556{n:04d}", t, t, answered_at, ended, int(outcome)),
-        )
-        events.append((t, 0, "dial", 0.0))
-        if answered_at is None:
-            events.append((ended, 4, "busy", ended - t))
-        else:
-            events.append((answered_at, 1, "answer", answered_at - t))
-            if outcome is Outcome.ABANDONED:
-                events.append((answered_at, 2, "abandon", 0.0))
-            else:
-                events.append((ended, 3, "talk", ended - answered_at))
+        if ended <= now:  # still under way at the restart: not stored as done
+            events += _store(db, campaign, f"+1212556{n:04d}", t, answered_at, ended, outcome)
     assert sum(1 for e in events if e[2] == "abandon") == 3
-    for at, _, kind, value in sorted(events):
-        if kind == "dial":
-            live.dialed(at)
-        elif kind == "answer":
-            live.answered(at, value)
-        elif kind == "abandon":
-            live.abandoned(at)
-        elif kind == "talk":
-            live.talk_ended(value, at)
-        else:
-            live.resolved(at, kind, value)
+    live = _lived(events)
     return Pacers(db, 15.0), campaign, live, now
 
 
