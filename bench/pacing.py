@@ -390,6 +390,11 @@ def _interpolate(frontier: dict[str, float], alpha: float) -> float:
     return points[-1][1]
 
 
+def _p95(ordered: list[float]) -> float:
+    """The 95th percentile of sorted day figures (the nearest rank)."""
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
 def summarise(sc: Scenario, mode: str, days: list[Day]) -> dict[str, Any]:
     live = sum(d.live for d in days)
     ab = sum(d.abandoned for d in days)
@@ -409,7 +414,7 @@ def summarise(sc: Scenario, mode: str, days: list[Day]) -> dict[str, Any]:
         "occupancy_day_sd": round(_sd([d.talk / d.logged for d in days]), 4),
         "abandon_pooled": round(ab / live, 4) if live else 0.0,
         "abandon_worst_day": round(rates[-1], 4),
-        "abandon_p95_day": round(rates[min(len(rates) - 1, math.ceil(0.95 * len(rates)) - 1)], 4),
+        "abandon_p95_day": round(_p95(rates), 4),
         "days_over_cap": sum(1 for r in rates if r > CAP),
         "rolling_30min_max": round(max(_rolling_max(d) for d in days), 4),
         "at_cap_share": round(
@@ -421,8 +426,7 @@ def summarise(sc: Scenario, mode: str, days: list[Day]) -> dict[str, Any]:
     if sc.false_positive:
         out["abandon_ofcom_pooled"] = round((ab + fp) / (live + fp), 4) if live else 0.0
         out["abandon_ofcom_worst_day"] = round(ofcom[-1], 4)
-        p95 = ofcom[min(len(ofcom) - 1, math.ceil(0.95 * len(ofcom)) - 1)]
-        out["abandon_ofcom_p95_day"] = round(p95, 4)
+        out["abandon_ofcom_p95_day"] = round(_p95(ofcom), 4)
         out["ofcom_days_over_cap"] = sum(1 for r in ofcom if r > CAP)
     frontier = _cmdp(sc.name) if sc.family == "M" else None
     if frontier:

@@ -144,13 +144,12 @@ def test_the_engine_reports_a_paced_dials_non_live_end_with_its_time_from_dial(
 def _half_hour(path: Path, abandons_ago: float) -> tuple[Pacers, int, Pacer, float]:
     """A 20-agent campaign's last 4 hours: a dial every 10 s, every third answered 8 s later
     and talked 100 s; the three answers of the 90 s up to `abandons_ago` s before the restart
-    abandoned. Stored as
-    attempts and fed live to a pacer."""
+    abandoned. Stored as attempts and fed live to a pacer."""
     db = open_database(path / "box.db")
     campaign = add_campaign(db, "c", '{"pacing": "predictive"}')
     now = START + 4 * 3600.0
     events: list[Event] = []
-    last = now - abandons_ago  # the three answers of the 90 s up to here are abandoned
+    last = now - abandons_ago
     for n in range(1440):
         t = START + n * 10.0
         answered_at = t + 8.0 if n % 3 == 0 else None
@@ -173,8 +172,8 @@ TEAM = AgentView(5, tuple(float(20 * i) for i in range(15)))
 
 def test_a_restart_inside_a_braked_half_hour_stays_braked(tmp_path: Path) -> None:
     """#19: 3 abandons among the half hour's ~60 answers (the day's 480 hold no others) leave it
-    under 1.5 before 6 %, so a team of 20 dials 1:1; a restart replays the half hour and keeps that, where a pacer with the
-    abandons an hour back dials ahead of its idle agents."""
+    under 1.5 before 6 %, so a team of 20 dials 1:1; a restart replays the half hour and keeps
+    that (the test below: with the abandons 35 minutes back it dials ahead of its idle agents)."""
     pacers, campaign, lived, now = _half_hour(tmp_path, abandons_ago=300.0)
     settings = CampaignSettings(pacing="predictive")
     restarted = pacers.get(campaign, settings, 0.03, now)
